@@ -1,0 +1,34 @@
+/*
+ * The airlock command: one file per subcommand (cmd_<name>.c), each exporting
+ * a struct al_cmd. main.c only dispatches. A subcommand parses its argv and
+ * calls the libraries; it has no mechanism of its own.
+ *
+ * Exit statuses: 0 success, 1 failure (the reason printed), 2 usage error.
+ */
+#ifndef AL_CLI_H
+#define AL_CLI_H
+
+#include <stdio.h>
+
+enum al_exit {
+	AL_EXIT_OK = 0,
+	AL_EXIT_FAIL = 1,
+	AL_EXIT_USAGE = 2,
+};
+
+struct al_cmd {
+	const char *name;
+	const char *summary; /* one line for `airlock --help` */
+	const char *usage;   /* full text for `airlock help NAME` and NAME --help */
+	int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+};
+
+/* Prints "airlock NAME: MSG" and the usage to stderr; returns AL_EXIT_USAGE. */
+int al_cli_usage_error(const struct al_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* True if argv holds -h or --help before any "--". */
+int al_cli_wants_help(int argc, char **argv);
+
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * airlock: the command-line front end. Dispatches to one subcommand.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "al_config.h"
+#include "cli/cli.h"
+#include "common/log.h"
+
+/* Listed in the order `airlock --help` shows them. */
+static const struct al_cmd *const commands[] = {
+	NULL, /* keeps the table valid while it is being filled; skipped below */
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: airlock [--help] [--version] COMMAND [ARGS...]\n"
+		"\n"
+		"Runs an MCP protocol service and a local language model as two sandboxed\n"
+		"domains under one small supervisor.\n"
+		"\n"
+		"commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (commands[i])
+			fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(f, "  %-10s %s\n", "help", "show the usage of a command");
+	fprintf(f, "\nRun 'airlock help COMMAND' for the options of one command.\n");
+}
+
+static const struct al_cmd *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (commands[i] && strcmp(commands[i]->name, name) == 0)
+			return commands[i];
+	return NULL;
+}
+
+int al_cli_usage_error(const struct al_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "airlock %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%s", cmd->usage);
+	return AL_EXIT_USAGE;
+}
+
+int al_cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	al_log_init("airlock", AL_LOG_WARN);
+	if (argc < 2) {
+		print_usage(stderr);
+		return AL_EXIT_USAGE;
+	}
+	const char *arg = argv[1];
+	if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+		print_usage(stdout);
+		return AL_EXIT_OK;
+	}
+	if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0) {
+		printf("airlock %s\n", AL_VERSION);
+		return AL_EXIT_OK;
+	}
+	if (strcmp(arg, "help") == 0) {
+		if (argc == 2) {
+			print_usage(stdout);
+			return AL_EXIT_OK;
+		}
+		const struct al_cmd *cmd = find_command(argv[2]);
+		if (!cmd) {
+			fprintf(stderr, "airlock: unknown command '%s'\n", argv[2]);
+			print_usage(stderr);
+			return AL_EXIT_USAGE;
+		}
+		fputs(cmd->usage, stdout);
+		return AL_EXIT_OK;
+	}
+	if (arg[0] == '-') {
+		fprintf(stderr, "airlock: unknown option '%s'\n", arg);
+		print_usage(stderr);
+		return AL_EXIT_USAGE;
+	}
+	const struct al_cmd *cmd = find_command(arg);
+	if (!cmd) {
+		fprintf(stderr, "airlock: unknown command '%s'\n", arg);
+		print_usage(stderr);
+		return AL_EXIT_USAGE;
+	}
+	if (al_cli_wants_help(argc - 1, argv + 1)) {
+		fputs(cmd->usage, stdout);
+		return AL_EXIT_OK;
+	}
+	return cmd->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,136 @@
+#include "common/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+size_t al_strlcpy(char *dst, const char *src, size_t dstlen)
+{
+	size_t n = strlen(src);
+	if (dstlen) {
+		size_t c = n < dstlen - 1 ? n : dstlen - 1;
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+int al_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *outlen)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= max) {
+				free(buf);
+				close(fd);
+				return -EFBIG;
+			}
+			size_t ncap = cap * 2 > max ? max : cap * 2;
+			char *nb = realloc(buf, ncap + 1);
+			if (!nb) {
+				free(buf);
+				close(fd);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = -errno;
+			free(buf);
+			close(fd);
+			return e;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*out = buf;
+	if (outlen)
+		*outlen = len;
+	return 0;
+}
+
+int al_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int al_parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	uint64_t v = 0;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
+			return -ERANGE;
+	}
+	*out = v;
+	return 0;
+}
+
+int al_parse_size(const char *s, uint64_t *out)
+{
+	if (!s || !*s)
+		return -EINVAL;
+	size_t n = strlen(s);
+	uint64_t mult = 1;
+	char last = (char)toupper((unsigned char)s[n - 1]);
+	switch (last) {
+	case 'K': mult = 1ULL << 10; break;
+	case 'M': mult = 1ULL << 20; break;
+	case 'G': mult = 1ULL << 30; break;
+	case 'T': mult = 1ULL << 40; break;
+	default: break;
+	}
+	char num[32];
+	size_t numlen = mult == 1 ? n : n - 1;
+	if (numlen == 0 || numlen >= sizeof num)
+		return -EINVAL;
+	memcpy(num, s, numlen);
+	num[numlen] = '\0';
+	uint64_t v;
+	int rc = al_parse_u64(num, &v);
+	if (rc < 0)
+		return rc;
+	if (__builtin_mul_overflow(v, mult, &v))
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+uint64_t al_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
