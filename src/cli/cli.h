@@ -31,4 +31,6 @@ int al_cli_usage_error(const struct al_cmd *cmd, const char *fmt, ...)
 int al_cli_wants_help(int argc, char **argv);
 
 
+extern const struct al_cmd al_cmd_check;
+
 #endif
