@@ -32,5 +32,6 @@ int al_cli_wants_help(int argc, char **argv);
 
 
 extern const struct al_cmd al_cmd_check;
+extern const struct al_cmd al_cmd_ask;
 
 #endif
