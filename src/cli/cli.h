@@ -33,5 +33,7 @@ int al_cli_wants_help(int argc, char **argv);
 
 extern const struct al_cmd al_cmd_check;
 extern const struct al_cmd al_cmd_ask;
+extern const struct al_cmd al_cmd_status;
+extern const struct al_cmd al_cmd_stop;
 
 #endif

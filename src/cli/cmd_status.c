@@ -1,0 +1,161 @@
+/*
+ * airlock status / airlock stop: clients of the supervisor's control socket.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "supervisor/control.h"
+
+#define DEFAULT_CONTROL "/run/airlock.sock"
+
+static const char status_usage[] =
+	"usage: airlock status [--json] [--control PATH]\n"
+	"\n"
+	"Shows the running supervisor's state: uptime, security level, and for each\n"
+	"domain its pid, state, restarts, memory, CPU time and the protections read\n"
+	"back from the kernel when it started.\n"
+	"\n"
+	"  --json          print the supervisor's answer as JSON\n"
+	"  --control PATH  control socket (default " DEFAULT_CONTROL ")\n";
+
+static const char stop_usage[] =
+	"usage: airlock stop [--control PATH]\n"
+	"\n"
+	"Asks the running supervisor to stop: domains end, nothing is left behind.\n"
+	"\n"
+	"  --control PATH  control socket (default " DEFAULT_CONTROL ")\n";
+
+static int parse_common(const struct al_cmd *cmd, int argc, char **argv, bool *json, const char **control)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"control", required_argument, NULL, 'c'},
+		{0, 0, 0, 0},
+	};
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			if (!json)
+				return al_cli_usage_error(cmd, "--json is not an option of this command");
+			*json = true;
+			break;
+		case 'c': *control = optarg; break;
+		default:
+			return al_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return al_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+static int call(const char *control, enum al_control_op op, json_t **reply)
+{
+	int rc = al_control_call(control, op, 0, reply);
+	if (rc < 0) {
+		fprintf(stderr, "airlock: control socket %s: %s%s\n", control, strerror(-rc),
+			rc == -ENOENT || rc == -ECONNREFUSED ? " (is `airlock run` running?)" : "");
+		return AL_EXIT_FAIL;
+	}
+	if (!json_is_true(json_object_get(*reply, "ok"))) {
+		fprintf(stderr, "airlock: supervisor: %s\n", json_string_value(json_object_get(*reply, "error")) ?: "error");
+		json_decref(*reply);
+		return AL_EXIT_FAIL;
+	}
+	return 0;
+}
+
+static void print_value(const char *key, json_t *v, int indent)
+{
+	if (json_is_object(v)) {
+		printf("%*s%s:\n", indent, "", key);
+		const char *k;
+		json_t *sub;
+		json_object_foreach(v, k, sub)
+			print_value(k, sub, indent + 2);
+		return;
+	}
+	char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	printf("%*s%-26s %s\n", indent, "", key, t ? t : json_string_value(v));
+	free(t);
+}
+
+static int status_run(int argc, char **argv)
+{
+	bool json = false;
+	const char *control = DEFAULT_CONTROL;
+	int rc = parse_common(&al_cmd_status, argc, argv, &json, &control);
+	if (rc)
+		return rc;
+	json_t *r;
+	if ((rc = call(control, AL_CONTROL_STATUS, &r)))
+		return rc;
+	if (json) {
+		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	} else {
+		printf("airlock %s  level %s  up %.0f s  listening on %s  seccomp violations %lld\n",
+		       json_string_value(json_object_get(r, "version")), json_string_value(json_object_get(r, "level")),
+		       json_real_value(json_object_get(r, "uptime_s")), json_string_value(json_object_get(r, "listen")),
+		       (long long)json_integer_value(json_object_get(r, "seccomp_violations")));
+		size_t i;
+		json_t *d;
+		json_array_foreach(json_object_get(r, "domains"), i, d) {
+			json_t *u = json_object_get(d, "usage");
+			printf("\ndomain %-6s %-10s pid %-7lld restarts %lld", json_string_value(json_object_get(d, "name")),
+			       json_string_value(json_object_get(d, "state")),
+			       (long long)json_integer_value(json_object_get(d, "pid")),
+			       (long long)json_integer_value(json_object_get(d, "restarts")));
+			if (u)
+				printf("  rss %lld KiB  cpu %.2f s", (long long)json_integer_value(json_object_get(u, "rss_kib")),
+				       json_real_value(json_object_get(u, "cpu_seconds")));
+			printf("\n");
+			json_t *att = json_object_get(d, "attested");
+			if (json_is_object(att)) {
+				printf("  attested protections (read back from the kernel):\n");
+				const char *k;
+				json_t *v;
+				json_object_foreach(att, k, v)
+					print_value(k, v, 4);
+			}
+		}
+	}
+	json_decref(r);
+	return AL_EXIT_OK;
+}
+
+static int stop_run(int argc, char **argv)
+{
+	const char *control = DEFAULT_CONTROL;
+	int rc = parse_common(&al_cmd_stop, argc, argv, NULL, &control);
+	if (rc)
+		return rc;
+	json_t *r;
+	if ((rc = call(control, AL_CONTROL_STOP, &r)))
+		return rc;
+	printf("airlock: %s\n", json_string_value(json_object_get(r, "message")) ?: "stopping");
+	json_decref(r);
+	return AL_EXIT_OK;
+}
+
+const struct al_cmd al_cmd_status = {
+	.name = "status",
+	.summary = "show the running supervisor's domains and attested protections",
+	.usage = status_usage,
+	.run = status_run,
+};
+
+const struct al_cmd al_cmd_stop = {
+	.name = "stop",
+	.summary = "stop the running supervisor cleanly",
+	.usage = stop_usage,
+	.run = stop_run,
+};
