@@ -66,6 +66,7 @@ struct al_hw_syscalls {
 	int spec_indirect_branch;
 	int spec_l1d_flush;
 	int memfd_secret;    /* memfd_secret(0) */
+	int memfd_seal;      /* memfd_create(ALLOW_SEALING) + F_ADD_SEALS grow/shrink/seal */
 	int sched_core;      /* prctl(PR_SCHED_CORE, PR_SCHED_CORE_GET) */
 };
 

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -135,6 +136,18 @@ static int try_memfd_secret(void)
 	return 0;
 }
 
+static int try_memfd_seal(void)
+{
+	int fd = memfd_create("al-probe", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	int rc = fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ? -errno : 0;
+	if (rc == 0 && fcntl(fd, F_GET_SEALS) != (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
+		rc = -EINVAL;
+	close(fd);
+	return rc;
+}
+
 static int try_sched_core(void)
 {
 	unsigned long cookie = 0;
@@ -193,6 +206,7 @@ void al_hw_probe_syscalls(struct al_hw_syscalls *sc)
 	sc->spec_indirect_branch = in_child(try_spec_ib);
 	sc->spec_l1d_flush = in_child(try_spec_l1d);
 	sc->memfd_secret = in_child(try_memfd_secret);
+	sc->memfd_seal = in_child(try_memfd_seal);
 	sc->sched_core = in_child(try_sched_core);
 }
 
@@ -571,6 +585,9 @@ void hw_probe_kernel(struct al_hw_report *r, const struct al_hw_syscalls *sc)
 	call_item(r, "kernel.memfd_secret", "memfd_secret(0)", sc->memfd_secret,
 		  "keys held in memory removed from the kernel's direct map",
 		  "keys held in ordinary locked memory");
+	call_item(r, "kernel.memfd_seal", "memfd_create(ALLOW_SEALING) + F_ADD_SEALS", sc->memfd_seal,
+		  "the channel's shared memory sealed: a peer cannot shrink or grow it",
+		  "refuse to start: the channel needs sealed memory");
 	call_item(r, "kernel.sched_core", "prctl(PR_SCHED_CORE, GET)", sc->sched_core,
 		  "core scheduling cookie: domains never share an SMT core",
 		  "domains pinned to separate cores where there are enough");

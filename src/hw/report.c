@@ -167,6 +167,7 @@ const char *const al_hw_default_required[] = {
 	"kernel.clone3_pidfd",
 	"kernel.cgroup_memory",
 	"kernel.cgroup_pids",
+	"kernel.memfd_seal",
 };
 const size_t al_hw_default_required_len = AL_ARRAY_LEN(al_hw_default_required);
 

@@ -109,14 +109,14 @@ static const struct al_hw_syscalls sc_present = {
 	.spec_store_bypass = PR_SPEC_PRCTL | PR_SPEC_ENABLE,
 	.spec_indirect_branch = PR_SPEC_PRCTL | PR_SPEC_ENABLE,
 	.spec_l1d_flush = PR_SPEC_PRCTL | PR_SPEC_ENABLE,
-	.memfd_secret = 0, .sched_core = 0,
+	.memfd_secret = 0, .memfd_seal = 0, .sched_core = 0,
 };
 
 static const struct al_hw_syscalls sc_absent = {
 	.userns = -EPERM, .userns_nested = -EPERM, .seccomp_filter = -EINVAL, .seccomp_notify = -EINVAL,
 	.seccomp_tsync = -EINVAL, .landlock_abi = -EOPNOTSUPP, .clone3_pidfd = -ENOSYS, .mdwe = -EINVAL,
 	.spec_store_bypass = PR_SPEC_ENABLE, .spec_indirect_branch = -EINVAL,
-	.spec_l1d_flush = PR_SPEC_FORCE_DISABLE, .memfd_secret = -ENOSYS, .sched_core = -EINVAL,
+	.spec_l1d_flush = PR_SPEC_FORCE_DISABLE, .memfd_secret = -ENOSYS, .memfd_seal = -EINVAL, .sched_core = -EINVAL,
 };
 
 static enum al_hw_state state_of(const struct al_hw_report *r, const char *id)
@@ -134,7 +134,7 @@ static const char *const all_ids[] = {
 	"kernel.userns", "kernel.userns_nested", "kernel.seccomp_filter", "kernel.seccomp_notify",
 	"kernel.seccomp_tsync", "kernel.landlock", "kernel.lsm", "kernel.clone3_pidfd", "kernel.mdwe",
 	"kernel.spec_store_bypass", "kernel.spec_indirect_branch", "kernel.spec_l1d_flush",
-	"kernel.memfd_secret", "kernel.sched_core", "kernel.cgroup_v2", "kernel.cgroup_memory",
+	"kernel.memfd_secret", "kernel.memfd_seal", "kernel.sched_core", "kernel.cgroup_v2", "kernel.cgroup_memory",
 	"kernel.cgroup_pids", "kernel.cgroup_cpu", "kernel.cgroup_freezer", "kernel.resctrl",
 	"sysctl.io_uring_disabled", "sysctl.unprivileged_bpf_disabled", "sysctl.perf_event_paranoid",
 	"sysctl.kptr_restrict", "sysctl.dmesg_restrict", "sysctl.yama_ptrace_scope",
