@@ -465,7 +465,7 @@ int al_audit_verifier_line(struct al_audit_verifier *v, const char *line, size_t
 	}
 	record_mac(v->key, v->mac, canon, strlen(canon), want);
 	if (sodium_memcmp(want, got, sizeof want) != 0) {
-		fail(v, res, AL_AUDIT_BAD_MAC, "MAC does not match (record edited or forged)");
+		fail(v, res, AL_AUDIT_BAD_MAC, "computed MAC differs from the stored one");
 		goto out;
 	}
 	memcpy(v->mac, got, sizeof got);
