@@ -31,6 +31,8 @@ int al_cli_usage_error(const struct al_cmd *cmd, const char *fmt, ...)
 int al_cli_wants_help(int argc, char **argv);
 
 extern const struct al_cmd al_cmd_audit;
+extern const struct al_cmd al_cmd_config;
+extern const struct al_cmd al_cmd_manifest;
 
 
 #endif

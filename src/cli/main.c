@@ -12,6 +12,8 @@
 /* Listed in the order `airlock --help` shows them. */
 static const struct al_cmd *const commands[] = {
 	&al_cmd_audit,
+	&al_cmd_config,
+	&al_cmd_manifest,
 	NULL, /* keeps the table valid while it is being filled; skipped below */
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

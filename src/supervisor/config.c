@@ -835,7 +835,7 @@ int al_config_load_buf(const char *text, size_t len, const char *path, unsigned 
 		if (rc != 0 && c.nerr == 0)
 			add_error(&c, rc > 0 ? (unsigned)rc : 0, "syntax error");
 	}
-	if (c.nerr == 0 && !(flags & AL_CONFIG_NO_FILE_CHECKS)) {
+	if (!(flags & AL_CONFIG_NO_FILE_CHECKS)) {
 		for (size_t i = 0; i < c.nchecks; i++) {
 			const struct file_check *fc = &c.checks[i];
 			struct stat st;
@@ -884,6 +884,18 @@ int al_config_load(const char *path, unsigned flags, struct al_config **out, cha
 	rc = al_config_load_buf(text, len, path, flags, out, errors);
 	free(text);
 	return rc;
+}
+
+size_t al_config_files(const struct al_config *cfg, struct al_config_file out[AL_CONFIG_MAX_FILES])
+{
+	size_t n = 0;
+	if (cfg->path)
+		out[n++] = (struct al_config_file){ "config", cfg->path };
+	out[n++] = (struct al_config_file){ "ai.model", cfg->ai.model };
+	out[n++] = (struct al_config_file){ "ai.tokenizer", cfg->ai.tokenizer };
+	out[n++] = (struct al_config_file){ "ai.exe", cfg->domain[AL_DOMAIN_AI].exe };
+	out[n++] = (struct al_config_file){ "proto.exe", cfg->domain[AL_DOMAIN_PROTO].exe };
+	return n;
 }
 
 /* ---- printing ---- */

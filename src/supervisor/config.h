@@ -122,6 +122,16 @@ void al_config_free(struct al_config *cfg);
 /* Writes the effective configuration as an INI file that loads back to the same values. */
 void al_config_print(const struct al_config *cfg, FILE *fp);
 
+/* A file the domains need, under its manifest name ("config", "ai.model", "ai.exe", ...). */
+struct al_config_file {
+	const char *name;
+	const char *path; /* points into cfg */
+};
+#define AL_CONFIG_MAX_FILES 8
+
+/* Lists the files to hash and verify: the config itself, model, tokenizer, each domain's exe. */
+size_t al_config_files(const struct al_config *cfg, struct al_config_file out[AL_CONFIG_MAX_FILES]);
+
 const char *al_level_name(enum al_level level);
 int al_level_parse(const char *s, enum al_level *out);
 const char *al_domain_name(enum al_domain_id d);
