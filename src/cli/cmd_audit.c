@@ -12,20 +12,25 @@
 #include "audit/audit.h"
 #include "cli/cli.h"
 #include "common/util.h"
+#include "supervisor/config.h"
 
 static int run(int argc, char **argv);
+static int verify(const char *path, const char *keypath, const char *statepath, bool no_state);
+const char *al_cli_default_config(void);
 
 const struct al_cmd al_cmd_audit = {
 	.name = "audit",
 	.summary = "verify the tamper-evident audit log",
 	.usage =
-		"usage: airlock audit verify FILE [--key KEYFILE] [--state STATEFILE | --no-state]\n"
+		"usage: airlock audit verify [FILE] [--key KEYFILE] [--state STATEFILE | --no-state]\n"
+		"                            [--config CONFIG]\n"
 		"\n"
 		"Walks the MAC chain of FILE from its initial key (default FILE.key; keep the\n"
 		"real one offline) and names the first record that was edited, removed,\n"
 		"reordered, inserted or forged. With the state file (default FILE.state when\n"
 		"present) a tail cut off after the last flush is found too; without it only a\n"
-		"missing seal record hints at one. Exit 0 if the log verifies, 1 otherwise.\n",
+		"missing seal record hints at one. Exit 0 if the log verifies, 1 otherwise.\n"
+		"FILE defaults to the audit_log of CONFIG (default: the installed config).\n",
 	.run = run,
 };
 
@@ -35,9 +40,11 @@ static int run(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "state", required_argument, NULL, 's' },
 		{ "no-state", no_argument, NULL, 'n' },
+		{ "config", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *keypath = NULL, *statepath = NULL;
+	const char *keypath = NULL, *statepath = NULL, *cpath = NULL;
+	struct al_config *cfg = NULL;
 	bool no_state = false;
 	int c;
 	if (argc < 2 || strcmp(argv[1], "verify") != 0)
@@ -50,12 +57,29 @@ static int run(int argc, char **argv)
 		case 'k': keypath = optarg; break;
 		case 's': statepath = optarg; break;
 		case 'n': no_state = true; break;
+		case 'c': cpath = optarg; break;
 		default: return al_cli_usage_error(&al_cmd_audit, "bad option");
 		}
 	}
-	if (optind != argc - 1)
-		return al_cli_usage_error(&al_cmd_audit, "expected one FILE");
-	const char *path = argv[optind];
+	if (optind < argc - 1)
+		return al_cli_usage_error(&al_cmd_audit, "expected at most one FILE");
+	const char *path = optind < argc ? argv[optind] : NULL;
+	if (!path) {
+		char *errors = NULL;
+		if (al_config_load(cpath ? cpath : al_cli_default_config(), 0, &cfg, &errors) < 0) {
+			fputs(errors ? errors : "airlock audit: out of memory\n", stderr);
+			free(errors);
+			return AL_EXIT_FAIL;
+		}
+		path = cfg->audit_log;
+	}
+	int status = verify(path, keypath, statepath, no_state);
+	al_config_free(cfg);
+	return status;
+}
+
+static int verify(const char *path, const char *keypath, const char *statepath, bool no_state)
+{
 	char defkey[4096], defstate[4096];
 	if (!keypath) {
 		if ((size_t)snprintf(defkey, sizeof defkey, "%s.key", path) >= sizeof defkey)
