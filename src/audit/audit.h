@@ -67,9 +67,11 @@ int al_audit_open(struct al_audit **out, const char *path, const char *keypath,
 
 /*
  * Appends one record. event: 1..64 chars of [a-z0-9._-]; fields: a JSON object,
- * borrowed (NULL means {}). urgent: written and fsynced (log, then state) before
- * returning — for violations and incidents. Otherwise flushed by the next
- * al_audit_tick(). 0 or -errno; on a write error the log refuses further appends.
+ * borrowed (NULL means {}). urgent — for violations and incidents: the record is
+ * fdatasynced and the state moved past it before returning, so neither a crash
+ * nor an intruder arriving later can remove it unnoticed (the state's own fsync
+ * follows at the next tick). Otherwise flushed by the next al_audit_tick().
+ * 0 or -errno; on a write error the log refuses further appends.
  */
 int al_audit_append(struct al_audit *log, const char *event, json_t *fields, bool urgent);
 
