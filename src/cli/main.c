@@ -15,6 +15,9 @@ static const struct al_cmd *const commands[] = {
 	&al_cmd_status,
 	&al_cmd_stop,
 	&al_cmd_ask,
+	&al_cmd_config,
+	&al_cmd_manifest,
+	&al_cmd_audit,
 	NULL, /* keeps the table valid while it is being filled; skipped below */
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
