@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/util.h"
 #include "hw/hw.h"
+#include "supervisor/config.h"
 
 static const char check_usage[] =
 	"usage: airlock check [--json] [--config FILE] [--root DIR]\n"
@@ -55,9 +57,18 @@ static int check_run(int argc, char **argv)
 
 	const char *const *required = al_hw_default_required;
 	size_t n_required = al_hw_default_required_len;
+	const char *from_config[64];
 	if (config) {
-		fprintf(stderr, "airlock check: --config: %s: configuration files are not supported yet\n", config);
-		return AL_EXIT_FAIL;
+		struct al_config *cfg = NULL;
+		char *errors = NULL;
+		if (al_config_load(config, 0, &cfg, &errors) < 0) {
+			fputs(errors ? errors : "airlock check: the configuration could not be loaded\n", stderr);
+			free(errors);
+			return AL_EXIT_FAIL;
+		}
+		n_required = al_config_required_items(cfg, from_config, AL_ARRAY_LEN(from_config));
+		required = from_config;
+		al_config_free(cfg);
 	}
 
 	struct al_hw_report *r = al_hw_probe(root);

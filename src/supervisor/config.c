@@ -965,3 +965,29 @@ void al_config_print(const struct al_config *cfg, FILE *fp)
 	for (int f = 0; f < AL_FEAT_COUNT; f++)
 		fprintf(fp, "%s = %s\n", feature_names[f], cfg->required[f] ? "yes" : "no");
 }
+
+/* [required] features in the configuration, as the probe's item ids. */
+static const char *const feature_items[AL_FEAT_COUNT][3] = {
+	[AL_FEAT_SECCOMP] = {"kernel.seccomp_filter"},
+	[AL_FEAT_SECCOMP_NOTIFY] = {"kernel.seccomp_notify"},
+	[AL_FEAT_LANDLOCK] = {"kernel.landlock"},
+	[AL_FEAT_USERNS] = {"kernel.userns"},
+	[AL_FEAT_CGROUPS] = {"kernel.cgroup_memory", "kernel.cgroup_pids"},
+	[AL_FEAT_MDWE] = {"kernel.mdwe"},
+	[AL_FEAT_SPECULATION_CTRL] = {"kernel.spec_store_bypass", "kernel.spec_indirect_branch"},
+	[AL_FEAT_PIDFD] = {"kernel.clone3_pidfd"},
+	[AL_FEAT_MEMFD_SEAL] = {"kernel.memfd_seal"},
+	[AL_FEAT_CORE_SCHED] = {"kernel.sched_core"},
+	[AL_FEAT_RESCTRL] = {"kernel.resctrl"},
+};
+
+size_t al_config_required_items(const struct al_config *cfg, const char **out, size_t max)
+{
+	size_t n = 0;
+	for (int f = 0; f < AL_FEAT_COUNT; f++)
+		if (cfg->required[f])
+			for (int k = 0; k < 3 && feature_items[f][k] && n < max; k++)
+				out[n++] = feature_items[f][k];
+	return n;
+}
+

@@ -132,6 +132,13 @@ struct al_config_file {
 /* Lists the files to hash and verify: the config itself, model, tokenizer, each domain's exe. */
 size_t al_config_files(const struct al_config *cfg, struct al_config_file out[AL_CONFIG_MAX_FILES]);
 
+/*
+ * The `airlock check` item ids behind the [required] features (cgroups, for
+ * instance, needs both the memory and the pids controller). Returns how many
+ * were written to out.
+ */
+size_t al_config_required_items(const struct al_config *cfg, const char **out, size_t max);
+
 const char *al_level_name(enum al_level level);
 int al_level_parse(const char *s, enum al_level *out);
 const char *al_domain_name(enum al_domain_id d);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 struct run {
@@ -139,6 +141,33 @@ static void test_check_fails_closed(void **state)
 	assert_non_null(strstr(R.out, "Kernel features"));
 }
 
+static void test_check_config_requirements(void **state)
+{
+	(void)state;
+	/* This VM has no resctrl: a config that requires it fails closed and names it. */
+	char path[] = "/tmp/al_cli_conf_XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	const char *conf = "[required]\nresctrl = yes\n";
+	assert_int_equal(write(fd, conf, strlen(conf)), (ssize_t)strlen(conf));
+	close(fd);
+	run_airlock(&R, (const char *[]){"check", "--config", path, NULL});
+	bool has_resctrl = access("/sys/fs/resctrl/info", F_OK) == 0;
+	if (!has_resctrl) {
+		assert_int_equal(R.status, 1);
+		assert_non_null(strstr(R.err, "kernel.resctrl"));
+	}
+	/* A broken config is an error naming the file and line. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	const char *bad = "[required]\nresctrl = perhaps\n";
+	assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+	close(fd);
+	run_airlock(&R, (const char *[]){"check", "--config", path, NULL});
+	unlink(path);
+	assert_int_equal(R.status, 1);
+	assert_non_null(strstr(R.err, ":2:"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_check_json),
 		cmocka_unit_test(test_check_fails_closed),
+		cmocka_unit_test(test_check_config_requirements),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
