@@ -16,7 +16,7 @@ const char *atk_name = "?";
 char atk_victim_secret[32] = "not-the-victim";
 
 static const struct atk_probe probes[] = {
-#define ATK_ENTRY(n) { #n, atk_##n, NULL },
+#define ATK_ENTRY(n) { #n, atk_##n },
 	ATK_PROBES(ATK_ENTRY)
 #undef ATK_ENTRY
 };

@@ -25,7 +25,6 @@ enum {
 struct atk_probe {
 	const char *name;
 	int (*run)(int argc, char **argv); /* argv[0] is the probe name */
-	const char *what;
 };
 
 /* Name of the running probe, for the result line. */

@@ -63,6 +63,10 @@ static int tiocsti(uint64_t req)
 
 	if (syscall(SYS_ioctl, fd, req, &c) < 0) {
 		int e = errno;
+		/* No terminal to aim at: the call still shows whether a filter
+		 * stopped it, but not whether injection would work. */
+		if (e == ENOTTY && fd == 0 && master < 0)
+			return atk_unavailable(e, "no terminal to aim at; ioctl(TIOCSTI) on stdin reached the tty layer (ENOTTY), so no filter stopped it");
 		if (e == ENOTTY)
 			return atk_unexpected(e, "ioctl(TIOCSTI) on %s reached the tty layer (ENOTTY): no filter stopped it", what);
 		return atk_failed(e, "ioctl(TIOCSTI)");
@@ -109,6 +113,9 @@ static int tioclinux(uint64_t req)
 	long r = syscall(SYS_ioctl, fd, req, &sub);
 	if (r < 0) {
 		int e = errno;
+		if ((e == ENOTTY || e == EINVAL) && strcmp(what, "stdin") == 0)
+			return atk_unavailable(e, "no console or terminal to aim at; ioctl(TIOCLINUX) on stdin reached the tty layer (%s), so no filter stopped it",
+					       strerror(e));
 		if (e == ENOTTY || e == EINVAL)
 			return atk_unexpected(e, "ioctl(TIOCLINUX) on %s reached the tty layer (%s): no filter stopped it",
 					      what, strerror(e));
