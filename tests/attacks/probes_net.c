@@ -141,3 +141,21 @@ int atk_abstract_connect(int argc, char **argv)
 	close(fd);
 	return atk_escaped("connected to abstract socket @%s", name);
 }
+
+/* UDP is outside Landlock's network rules (TCP only): one datagram to the
+ * discard port on loopback. It never leaves the machine. */
+int atk_udp_loopback(int argc, char **argv)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9) };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return atk_failed(errno, "socket(AF_INET, SOCK_DGRAM)");
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	ssize_t n = sendto(fd, "x", 1, 0, (struct sockaddr *)&sa, sizeof(sa));
+	int e = errno;
+	close(fd);
+	if (n == 1)
+		return atk_escaped("sent a UDP datagram to 127.0.0.1:9");
+	return atk_failed(e, "sendto");
+}

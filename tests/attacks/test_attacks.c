@@ -95,6 +95,7 @@ static const struct probe_case cases[] = {
 	{ "personality", "", "", NULL, ALL("SIGSYS|EPERM|NOCHANGE") },
 	{ "tcp_loopback", "", "", NULL, ALL(NET_DENY) },
 	{ "tcp_linklocal", "", "", "ENETUNREACH|EHOSTUNREACH", ALL(NET_DENY) },
+	{ "udp_loopback", "", "", NULL, ALL(NET_DENY) },
 	{ "netlink", "", "", NULL, ALL(SOCK_DENY) },
 	{ "packet", "", "", NULL, ALL(SOCK_DENY) },
 	{ "vsock", "", "", "EAFNOSUPPORT", ALL(SOCK_DENY) },
@@ -103,6 +104,8 @@ static const struct probe_case cases[] = {
 	{ "abstract_bind", "", "", NULL, SAME(SOCK_DENY), "*" },
 	{ "abstract_connect", "{abstract}", "{abstract}", NULL, ALL(SOCK_DENY "|ECONNREFUSED") },
 	{ "read_shadow", "", "", NULL, ALL(FS_DENY) },
+	{ "write_sysdir", "", "", "UNAVAILABLE", ALL(FS_DENY) },
+	{ "chroot", "", "", NULL, ALL(DENY "|CONFINED") },
 	{ "write_self_exe", "", "", NULL, ALL(FS_DENY) },
 	/* Unsandboxed, pid 1 belongs to the machine: aim at the victim instead. */
 	{ "write_proc_exe", "{victim}", "1", NULL, ALL(FS_DENY) },
