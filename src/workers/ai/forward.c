@@ -1,0 +1,269 @@
+/*
+ * Llama-2 forward pass: RMSNorm, grouped-query attention with RoPE and a kv
+ * cache, SwiGLU feed-forward, shared or separate classifier.
+ *
+ * Everything except the matrix products sums in the same order as the
+ * llama2.c reference, so greedy text matches it byte for byte. The products
+ * keep 16 independent partial sums per row: the compiler turns them into
+ * SIMD lanes without -ffast-math (no reassociation is asked of it), and the
+ * build stays portable: with GCC, the kernels are cloned for AVX2 and AVX-512
+ * and the loader picks one at start (ifunc, before any sandboxing). The C17
+ * mode keeps fp-contract off, so every clone computes the same bits.
+ */
+#include "workers/ai/forward.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "workers/ai/sampler.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define AL_AI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define AL_AI_CLONES
+#endif
+
+#define LANES 16
+
+static size_t round_up(size_t n)
+{
+	return (n + 15) & ~(size_t)15; /* 64-byte aligned sub-arrays for floats */
+}
+
+int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
+{
+	size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, seq = (size_t)c->seq_len;
+	size_t maxd = dim > hid ? dim : hid, cache, att, total = 0, nq = 0;
+	float *f;
+
+	memset(s, 0, sizeof(*s));
+	if (!al_mul_size((size_t)c->n_layers * seq, (size_t)c->kv_dim, &cache) ||
+	    !al_mul_size((size_t)c->n_heads, seq, &att))
+		return -EINVAL;
+	size_t parts[] = { dim, dim, dim, hid, hid, dim, att, (size_t)c->vocab_size,
+			   (size_t)c->head_size, cache, cache,
+			   c->group_size ? maxd / (size_t)c->group_size : 0 };
+	for (size_t i = 0; i < AL_ARRAY_LEN(parts); i++)
+		if (!al_add_size(total, round_up(parts[i]), &total))
+			return -EINVAL;
+	if (c->group_size)
+		nq = round_up(maxd);
+	if (total > AL_AI_MAX_STATE / sizeof(float) ||
+	    total * sizeof(float) + nq > AL_AI_MAX_STATE)
+		return -EINVAL;
+	s->arena = aligned_alloc(64, total * sizeof(float) + nq + 64);
+	if (!s->arena)
+		return -ENOMEM;
+	memset(s->arena, 0, total * sizeof(float) + nq);
+	f = s->arena;
+	float **dst[] = { &s->x, &s->xb, &s->xb2, &s->hb, &s->hb2, &s->q, &s->att, &s->logits,
+			  &s->rope, &s->key_cache, &s->value_cache, &s->xs };
+	for (size_t i = 0; i < AL_ARRAY_LEN(dst); i++) {
+		*dst[i] = f;
+		f += round_up(parts[i]);
+	}
+	s->xq = c->group_size ? (int8_t *)f : NULL;
+	if (!c->group_size)
+		s->xs = NULL;
+	return 0;
+}
+
+void al_ai_state_free(struct al_ai_state *s)
+{
+	free(s->arena);
+	memset(s, 0, sizeof(*s));
+}
+
+static void rmsnorm(float *o, const float *x, const float *w, int n)
+{
+	float ss = 0.0f;
+	for (int j = 0; j < n; j++)
+		ss += x[j] * x[j];
+	ss /= (float)n;
+	ss += 1e-5f;
+	ss = 1.0f / sqrtf(ss);
+	for (int j = 0; j < n; j++)
+		o[j] = w[j] * (ss * x[j]);
+}
+
+/* out(d) = W(d, n) x(n), fp32. */
+AL_AI_CLONES
+static void matmul_f32(float *restrict out, const float *restrict x, const float *restrict w, int n, int d)
+{
+	int nb = n - n % LANES;
+	for (int i = 0; i < d; i++) {
+		const float *row = w + (size_t)i * (size_t)n;
+		float acc[LANES] = { 0 };
+		for (int j = 0; j < nb; j += LANES)
+			for (int k = 0; k < LANES; k++)
+				acc[k] += row[j + k] * x[j + k];
+		float sum = 0.0f;
+		for (int k = 0; k < LANES; k++)
+			sum += acc[k];
+		for (int j = nb; j < n; j++)
+			sum += row[j] * x[j];
+		out[i] = sum;
+	}
+}
+
+/* Q8_0 symmetric quantisation of n activations in groups of gs. */
+static void quantize(int8_t *q, float *scales, const float *x, int n, int gs)
+{
+	for (int g = 0; g < n / gs; g++) {
+		const float *xg = x + g * gs;
+		float wmax = 0.0f;
+		for (int i = 0; i < gs; i++) {
+			float a = fabsf(xg[i]);
+			if (a > wmax)
+				wmax = a;
+		}
+		float scale = wmax / 127.0f;
+		scales[g] = scale;
+		float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+		for (int i = 0; i < gs; i++) {
+			/* Clamped, and NaN (from inf or NaN weights) to 0: never an out-of-range cast. */
+			float r = roundf(xg[i] * inv);
+			q[g * gs + i] = r >= 127.0f ? 127 : r <= -127.0f ? -127 : r == r ? (int8_t)r : 0;
+		}
+	}
+}
+
+/* out(d) = W(d, n) x(n) with both sides Q8_0; integer dot per group. */
+AL_AI_CLONES
+static void matmul_q8(float *restrict out, const int8_t *restrict xq, const float *restrict xs,
+		      const int8_t *restrict wq, const float *restrict ws, int n, int d, int gs)
+{
+	int groups = n / gs;
+	for (int i = 0; i < d; i++) {
+		const int8_t *row = wq + (size_t)i * (size_t)n;
+		const float *rs = ws + (size_t)i * (size_t)groups;
+		float val = 0.0f;
+		for (int g = 0; g < groups; g++) {
+			int32_t ival = 0;
+			const int8_t *a = row + g * gs, *b = xq + g * gs;
+			for (int k = 0; k < gs; k++)
+				ival += (int32_t)a[k] * (int32_t)b[k];
+			val += (float)ival * rs[g] * xs[g];
+		}
+		out[i] = val;
+	}
+}
+
+static void matmul(const struct al_ai_model *m, struct al_ai_state *s, float *out, const float *x,
+		   const struct al_ai_mat *w, int n, int d)
+{
+	if (w->f) {
+		matmul_f32(out, x, w->f, n, d);
+		return;
+	}
+	int gs = m->cfg.group_size;
+	quantize(s->xq, s->xs, x, n, gs);
+	matmul_q8(out, s->xq, s->xs, w->q, w->s, n, d, gs);
+}
+
+static void embed(const struct al_ai_model *m, float *x, int token)
+{
+	const struct al_ai_config *c = &m->cfg;
+	size_t off = (size_t)token * (size_t)c->dim;
+	const struct al_ai_mat *t = &m->w.tokens;
+	if (t->f) {
+		memcpy(x, t->f + off, (size_t)c->dim * sizeof(float));
+		return;
+	}
+	for (int i = 0; i < c->dim; i++)
+		x[i] = (float)t->q[off + (size_t)i] * t->s[(off + (size_t)i) / (size_t)c->group_size];
+}
+
+/* Rotates each (even, odd) pair of every head of v (n values) by the position's angles. */
+static void rope(float *v, int n, const float *cs, int head_size)
+{
+	for (int h = 0; h < n; h += head_size)
+		for (int i = 0; i < head_size; i += 2) {
+			float fcr = cs[i], fci = cs[i + 1];
+			float v0 = v[h + i], v1 = v[h + i + 1];
+			v[h + i] = v0 * fcr - v1 * fci;
+			v[h + i + 1] = v0 * fci + v1 * fcr;
+		}
+}
+
+static void attention(const struct al_ai_config *c, struct al_ai_state *s, size_t loff, int pos)
+{
+	int hs = c->head_size, kv_mul = c->n_heads / c->n_kv_heads;
+	size_t kv_dim = (size_t)c->kv_dim;
+	float scale = sqrtf((float)hs);
+
+	for (int h = 0; h < c->n_heads; h++) {
+		const float *q = s->q + h * hs;
+		float *att = s->att + (size_t)h * (size_t)c->seq_len;
+		size_t hoff = loff + (size_t)(h / kv_mul) * (size_t)hs;
+		for (int t = 0; t <= pos; t++) {
+			const float *k = s->key_cache + hoff + (size_t)t * kv_dim;
+			float score = 0.0f;
+			for (int i = 0; i < hs; i++)
+				score += q[i] * k[i];
+			att[t] = score / scale;
+		}
+		al_ai_softmax(att, pos + 1);
+		float *xb = s->xb + h * hs;
+		memset(xb, 0, (size_t)hs * sizeof(float));
+		for (int t = 0; t <= pos; t++) {
+			const float *v = s->value_cache + hoff + (size_t)t * kv_dim;
+			float a = att[t];
+			for (int i = 0; i < hs; i++)
+				xb[i] += a * v[i];
+		}
+	}
+}
+
+float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int token, int pos)
+{
+	const struct al_ai_config *c = &m->cfg;
+	int dim = c->dim, hid = c->hidden_dim, hs = c->head_size;
+	float *x = s->x;
+
+	embed(m, x, token);
+	/* The angles depend only on the position and the index within a head. */
+	for (int i = 0; i < hs; i += 2) {
+		float freq = 1.0f / powf(10000.0f, (float)i / (float)hs);
+		float val = (float)pos * freq;
+		s->rope[i] = cosf(val);
+		s->rope[i + 1] = sinf(val);
+	}
+	for (int l = 0; l < c->n_layers; l++) {
+		const struct al_ai_layer *L = &m->w.layers[l];
+		size_t loff = (size_t)l * (size_t)c->seq_len * (size_t)c->kv_dim;
+		/* k and v are written straight into this position's cache row. */
+		float *k = s->key_cache + loff + (size_t)pos * (size_t)c->kv_dim;
+		float *v = s->value_cache + loff + (size_t)pos * (size_t)c->kv_dim;
+
+		rmsnorm(s->xb, x, L->rms_att, dim);
+		matmul(m, s, s->q, s->xb, &L->wq, dim, dim);
+		matmul(m, s, k, s->xb, &L->wk, dim, c->kv_dim);
+		matmul(m, s, v, s->xb, &L->wv, dim, c->kv_dim);
+		rope(s->q, dim, s->rope, hs);
+		rope(k, c->kv_dim, s->rope, hs);
+		attention(c, s, loff, pos);
+		matmul(m, s, s->xb2, s->xb, &L->wo, dim, dim);
+		for (int i = 0; i < dim; i++)
+			x[i] += s->xb2[i];
+
+		rmsnorm(s->xb, x, L->rms_ffn, dim);
+		matmul(m, s, s->hb, s->xb, &L->w1, dim, hid);
+		matmul(m, s, s->hb2, s->xb, &L->w3, dim, hid);
+		/* SwiGLU: silu(w1 x) * (w3 x) */
+		for (int i = 0; i < hid; i++) {
+			float val = s->hb[i];
+			val *= 1.0f / (1.0f + expf(-val));
+			s->hb[i] = val * s->hb2[i];
+		}
+		matmul(m, s, s->xb, s->hb, &L->w2, hid, dim);
+		for (int i = 0; i < dim; i++)
+			x[i] += s->xb[i];
+	}
+	rmsnorm(x, x, m->w.rms_final, dim);
+	matmul(m, s, s->logits, x, &m->w.wcls, dim, c->vocab_size);
+	return s->logits;
+}
