@@ -54,7 +54,9 @@ int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
 	if (total > AL_AI_MAX_STATE / sizeof(float) ||
 	    total * sizeof(float) + nq > AL_AI_MAX_STATE)
 		return -EINVAL;
-	s->arena = aligned_alloc(64, total * sizeof(float) + nq + 64);
+	/* aligned_alloc wants a size that is a multiple of the alignment. */
+	size_t bytes = (total * sizeof(float) + nq + 63) & ~(size_t)63;
+	s->arena = aligned_alloc(64, bytes);
 	if (!s->arena)
 		return -ENOMEM;
 	memset(s->arena, 0, total * sizeof(float) + nq);

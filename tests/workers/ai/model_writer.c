@@ -84,8 +84,12 @@ void mw_random_legacy(struct mw_buf *b, const struct mw_shape *s, bool shared, u
 	put_random(b, L * hid * dim, 0.0f, ws, &rng);    /* w3 */
 	put_random(b, dim, 1.0f, 0.1f, &rng);            /* rms_final */
 	put_zero(b, 2 * (size_t)s->seq_len * (hs / 2) * 4); /* freq_cis_real, freq_cis_imag */
-	if (!shared)
-		put_random(b, V * dim, 0.0f, ws, &rng);  /* wcls */
+	if (!shared) {
+		/* wcls, with a zero row for BOS: greedy decoding of random weights
+		 * would otherwise often pick BOS first and stop at once. */
+		put_random(b, V * dim, 0.0f, ws, &rng);
+		memset(b->p + b->len - (V - 1) * dim * 4, 0, dim * 4);
+	}
 }
 
 /* One matrix, fp32 or Q8_0 (int8 values, then one scale per group). */
