@@ -43,7 +43,7 @@ int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
 	if (!al_mul_size((size_t)c->n_layers * seq, (size_t)c->kv_dim, &cache) ||
 	    !al_mul_size((size_t)c->n_heads, seq, &att))
 		return -EINVAL;
-	size_t parts[] = { dim, dim, dim, hid, hid, dim, att, (size_t)c->vocab_size,
+	size_t parts[] = { dim, dim, dim, hid, hid, dim, (size_t)c->kv_dim, att, (size_t)c->vocab_size,
 			   (size_t)c->head_size, cache, cache,
 			   c->group_size ? maxd / (size_t)c->group_size : 0 };
 	for (size_t i = 0; i < AL_ARRAY_LEN(parts); i++)
@@ -61,7 +61,7 @@ int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
 		return -ENOMEM;
 	memset(s->arena, 0, total * sizeof(float) + nq);
 	f = s->arena;
-	float **dst[] = { &s->x, &s->xb, &s->xb2, &s->hb, &s->hb2, &s->q, &s->att, &s->logits,
+	float **dst[] = { &s->x, &s->xb, &s->xb2, &s->hb, &s->hb2, &s->q, &s->k, &s->att, &s->logits,
 			  &s->rope, &s->key_cache, &s->value_cache, &s->xs };
 	for (size_t i = 0; i < AL_ARRAY_LEN(dst); i++) {
 		*dst[i] = f;
@@ -191,32 +191,51 @@ static void rope(float *v, int n, const float *cs, int head_size)
 		}
 }
 
+/*
+ * One head's attention over positions 0..pos. Each score is summed over the
+ * head's values in the reference order (i = 0, 1, ...), but 16 positions at
+ * a time from the transposed key cache, so the lanes are independent and the
+ * result is bit-identical to a scalar loop.
+ */
+AL_AI_CLONES
+static void attention_head(float *restrict xb, float *restrict att, const float *restrict q,
+			   const float *restrict kT, const float *restrict vc, int hs, int seq, size_t kv_dim,
+			   int pos)
+{
+	int n = pos + 1;
+	float scale = sqrtf((float)hs);
+
+	for (int t = 0; t < n; t++)
+		att[t] = 0.0f;
+	for (int i = 0; i < hs; i++) {
+		const float *row = kT + (size_t)i * (size_t)seq;
+		float qi = q[i];
+		for (int t = 0; t < n; t++)
+			att[t] += qi * row[t];
+	}
+	for (int t = 0; t < n; t++)
+		att[t] /= scale;
+	al_ai_softmax(att, n);
+	for (int i = 0; i < hs; i++)
+		xb[i] = 0.0f;
+	for (int t = 0; t < n; t++) {
+		const float *v = vc + (size_t)t * kv_dim;
+		float a = att[t];
+		for (int i = 0; i < hs; i++)
+			xb[i] += a * v[i];
+	}
+}
+
 static void attention(const struct al_ai_config *c, struct al_ai_state *s, size_t loff, int pos)
 {
 	int hs = c->head_size, kv_mul = c->n_heads / c->n_kv_heads;
-	size_t kv_dim = (size_t)c->kv_dim;
-	float scale = sqrtf((float)hs);
+	size_t seq = (size_t)c->seq_len;
 
 	for (int h = 0; h < c->n_heads; h++) {
-		const float *q = s->q + h * hs;
-		float *att = s->att + (size_t)h * (size_t)c->seq_len;
-		size_t hoff = loff + (size_t)(h / kv_mul) * (size_t)hs;
-		for (int t = 0; t <= pos; t++) {
-			const float *k = s->key_cache + hoff + (size_t)t * kv_dim;
-			float score = 0.0f;
-			for (int i = 0; i < hs; i++)
-				score += q[i] * k[i];
-			att[t] = score / scale;
-		}
-		al_ai_softmax(att, pos + 1);
-		float *xb = s->xb + h * hs;
-		memset(xb, 0, (size_t)hs * sizeof(float));
-		for (int t = 0; t <= pos; t++) {
-			const float *v = s->value_cache + hoff + (size_t)t * kv_dim;
-			float a = att[t];
-			for (int i = 0; i < hs; i++)
-				xb[i] += a * v[i];
-		}
+		size_t kvh = (size_t)(h / kv_mul);
+		attention_head(s->xb + h * hs, s->att + (size_t)h * seq, s->q + h * hs,
+			       s->key_cache + loff + kvh * (size_t)hs * seq,
+			       s->value_cache + loff + kvh * (size_t)hs, hs, c->seq_len, (size_t)c->kv_dim, pos);
 	}
 }
 
@@ -237,8 +256,9 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 	for (int l = 0; l < c->n_layers; l++) {
 		const struct al_ai_layer *L = &m->w.layers[l];
 		size_t loff = (size_t)l * (size_t)c->seq_len * (size_t)c->kv_dim;
-		/* k and v are written straight into this position's cache row. */
-		float *k = s->key_cache + loff + (size_t)pos * (size_t)c->kv_dim;
+		/* v goes straight into this position's cache row; k is scattered
+		 * into the transposed key cache after RoPE. */
+		float *k = s->k;
 		float *v = s->value_cache + loff + (size_t)pos * (size_t)c->kv_dim;
 
 		rmsnorm(s->xb, x, L->rms_att, dim);
@@ -247,6 +267,8 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 		matmul(m, s, v, s->xb, &L->wv, dim, c->kv_dim);
 		rope(s->q, dim, s->rope, hs);
 		rope(k, c->kv_dim, s->rope, hs);
+		for (int i = 0; i < c->kv_dim; i++)
+			s->key_cache[loff + (size_t)i * (size_t)c->seq_len + (size_t)pos] = k[i];
 		attention(c, s, loff, pos);
 		matmul(m, s, s->xb2, s->xb, &L->wo, dim, dim);
 		for (int i = 0; i < dim; i++)

@@ -27,7 +27,10 @@ struct al_ai_state {
 	float *att;    /* (n_heads, seq_len) scores */
 	float *logits; /* (vocab_size) */
 	float *rope;   /* (head_size / 2, 2) cos, sin for the current position */
-	float *key_cache;   /* (n_layers, seq_len, kv_dim) */
+	float *k;      /* (kv_dim) this position's key, before it is scattered */
+	/* Keys are stored transposed, (n_layers, n_kv_heads, head_size, seq_len):
+	 * the scores of consecutive positions are then independent SIMD lanes. */
+	float *key_cache;
 	float *value_cache; /* (n_layers, seq_len, kv_dim) */
 	int8_t *xq;    /* (max(dim, hidden_dim)) quantised activations, Q8 only */
 	float *xs;     /* (max(dim, hidden_dim) / group_size) their scales */

@@ -42,16 +42,29 @@ static float rand_f32(uint64_t *state)
 	return (float)(rand_u32(state) >> 8) / 16777216.0f;
 }
 
+/*
+ * The maximum is taken in 16 lanes (max is exact in any order); the sum stays
+ * sequential, in the reference order, so the probabilities are bit-identical.
+ */
 void al_ai_softmax(float *x, int n)
 {
-	float max = x[0], sum = 0.0f;
-	for (int i = 1; i < n; i++)
-		if (x[i] > max)
-			max = x[i];
-	for (int i = 0; i < n; i++) {
+	float lane[16], max, sum = 0.0f;
+	int nb = n - n % 16;
+
+	for (int k = 0; k < 16; k++)
+		lane[k] = x[0];
+	for (int i = 0; i < nb; i += 16)
+		for (int k = 0; k < 16; k++)
+			lane[k] = x[i + k] > lane[k] ? x[i + k] : lane[k];
+	max = lane[0];
+	for (int k = 1; k < 16; k++)
+		max = lane[k] > max ? lane[k] : max;
+	for (int i = nb; i < n; i++)
+		max = x[i] > max ? x[i] : max;
+	for (int i = 0; i < n; i++)
 		x[i] = expf(x[i] - max);
+	for (int i = 0; i < n; i++)
 		sum += x[i];
-	}
 	for (int i = 0; i < n; i++)
 		x[i] /= sum;
 }
