@@ -1,9 +1,9 @@
 /*
- * Tokens per second of the airlock engine against llama2.c's run.c, one
- * thread, greedy, same steps, on stories260K and on a random-weights model
- * of the stories15M shape (dim 288, 6 layers, 6 heads, vocab 32000; separate
- * classifier) that this
- * benchmark writes, with a generated tokenizer, to a scratch directory.
+ * Tokens per second of the airlock engine (one and two threads) against
+ * llama2.c's run.c (one thread), greedy, same steps, on stories260K and on a
+ * random-weights model of the stories15M shape (dim 288, 6 layers, 6 heads,
+ * vocab 32000, separate classifier) that this benchmark writes, with a
+ * generated tokenizer, to a scratch directory.
  *
  * The peer is compiled at run time from AL_PEER_LLAMA2C (default
  * /work/shared/peers/llama2.c/run.c) with `cc -O3`; when it is absent only
@@ -57,7 +57,7 @@ static int write_file(const char *path, const struct mw_buf *b)
 }
 
 /* Our engine: greedy from BOS, steps positions; tok/s over positions 1.. */
-static int ours(const char *model_path, const char *tok_path, int steps, int runs, double *out)
+static int ours(const char *model_path, const char *tok_path, int steps, int runs, int threads, double *out)
 {
 	struct al_ai_model m;
 	struct al_ai_tokenizer t;
@@ -74,7 +74,7 @@ static int ours(const char *model_path, const char *tok_path, int steps, int run
 		return -1;
 	}
 	close(fd);
-	if (al_ai_engine_build(&e, &m, &t))
+	if (al_ai_engine_build(&e, &m, &t) || al_ai_engine_set_threads(&e, threads))
 		return -1;
 	if (steps > m.cfg.seq_len)
 		steps = m.cfg.seq_len;
@@ -141,11 +141,11 @@ static void row(const char *name, double *ours_v, double *peer_v, int runs, bool
 {
 	struct stat_s a = summarize(ours_v, runs);
 	if (!have_peer) {
-		printf("%-22s %12.0f %12.0f %12s %12s %8s\n", name, a.median, a.p99, "-", "-", "-");
+		printf("%-26s %12.0f %12.0f %12s %12s %8s\n", name, a.median, a.p99, "-", "-", "-");
 		return;
 	}
 	struct stat_s b = summarize(peer_v, runs);
-	printf("%-22s %12.0f %12.0f %12.0f %12.0f %7.2fx\n", name, a.median, a.p99, b.median, b.p99,
+	printf("%-26s %12.0f %12.0f %12.0f %12.0f %7.2fx\n", name, a.median, a.p99, b.median, b.p99,
 	       a.median / b.median);
 }
 
@@ -186,8 +186,9 @@ int main(int argc, char **argv)
 	mw_free(&b);
 
 	double *o = calloc((size_t)runs, sizeof(double)), *p = calloc((size_t)runs, sizeof(double));
-	printf("greedy, %d steps, %d runs, one thread; tokens/s (p99 = slowest run)\n", steps, runs);
-	printf("%-22s %12s %12s %12s %12s %8s\n", "model", "airlock med", "airlock p99", "run.c med",
+	printf("greedy, %d steps, %d runs; run.c one thread, airlock 1T and 2T; tokens/s (p99 = slowest run)\n",
+	       steps, runs);
+	printf("%-26s %12s %12s %12s %12s %8s\n", "model", "airlock med", "airlock p99", "run.c med",
 	       "run.c p99", "ratio");
 	const struct {
 		const char *name, *model, *tok;
@@ -197,12 +198,19 @@ int main(int argc, char **argv)
 	};
 	int rc = 0;
 	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++) {
-		if (ours(cases[i].model, cases[i].tok, steps, runs, o)) {
-			rc = 1;
-			continue;
-		}
+		char name[64];
 		bool hp = have_peer && peer(bin, cases[i].model, cases[i].tok, steps, runs, dir, p) == 0;
-		row(cases[i].name, o, p, runs, hp);
+		/* Our two threads against the peer's one: what the worker can use here. */
+		for (int threads = 1; threads <= 2; threads++) {
+			if (ours(cases[i].model, cases[i].tok, steps, runs, threads, o)) {
+				rc = 1;
+				continue;
+			}
+			snprintf(name, sizeof(name), "%s, %dT", cases[i].name, threads);
+			double copy[1000];
+			memcpy(copy, p, (size_t)runs * sizeof(double));
+			row(name, o, copy, runs, hp);
+		}
 	}
 	free(o);
 	free(p);

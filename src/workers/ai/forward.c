@@ -68,6 +68,7 @@ int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
 		f += round_up(parts[i]);
 	}
 	s->xq = c->group_size ? (int8_t *)f : NULL;
+	s->parallel_min = AL_AI_PARALLEL_MIN;
 	if (!c->group_size)
 		s->xs = NULL;
 	return 0;
@@ -154,16 +155,44 @@ static void matmul_q8(float *restrict out, const int8_t *restrict xq, const floa
 	}
 }
 
+struct mm_job {
+	float *out;
+	const float *x;
+	const struct al_ai_mat *w;
+	const int8_t *xq;
+	const float *xs;
+	int n, d, gs;
+};
+
+/* Rows [d * part / nparts, d * (part + 1) / nparts): each row is summed the
+ * same way whatever the split, so any thread count gives the same bits. */
+static void mm_part(void *ctx, int part, int nparts)
+{
+	const struct mm_job *j = ctx;
+	int r0 = (int)((int64_t)j->d * part / nparts), r1 = (int)((int64_t)j->d * (part + 1) / nparts);
+	size_t off = (size_t)r0 * (size_t)j->n;
+	if (r1 <= r0)
+		return;
+	if (j->w->f)
+		matmul_f32(j->out + r0, j->x, j->w->f + off, j->n, r1 - r0);
+	else
+		matmul_q8(j->out + r0, j->xq, j->xs, j->w->q + off, j->w->s + off / (size_t)j->gs, j->n,
+			  r1 - r0, j->gs);
+}
+
 static void matmul(const struct al_ai_model *m, struct al_ai_state *s, float *out, const float *x,
 		   const struct al_ai_mat *w, int n, int d)
 {
-	if (w->f) {
-		matmul_f32(out, x, w->f, n, d);
-		return;
+	struct mm_job j = { .out = out, .x = x, .w = w, .n = n, .d = d, .gs = m->cfg.group_size };
+	if (!w->f) {
+		quantize(s->xq, s->xs, x, n, j.gs);
+		j.xq = s->xq;
+		j.xs = s->xs;
 	}
-	int gs = m->cfg.group_size;
-	quantize(s->xq, s->xs, x, n, gs);
-	matmul_q8(out, s->xq, s->xs, w->q, w->s, n, d, gs);
+	if (s->pool && (size_t)n * (size_t)d >= s->parallel_min)
+		al_ai_pool_run(s->pool, mm_part, &j);
+	else
+		mm_part(&j, 0, 1);
 }
 
 static void embed(const struct al_ai_model *m, float *x, int token)

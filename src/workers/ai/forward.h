@@ -13,6 +13,10 @@
 #include <stdint.h>
 
 #include "workers/ai/model.h"
+#include "workers/ai/pool.h"
+
+/* Default parallel_min: below ~128k multiply-adds waking a thread costs more than it saves. */
+#define AL_AI_PARALLEL_MIN (1u << 17)
 
 /* Largest run state (activations plus kv cache) built, bytes. */
 #define AL_AI_MAX_STATE (2ull << 30)
@@ -35,6 +39,8 @@ struct al_ai_state {
 	int8_t *xq;    /* (max(dim, hidden_dim)) quantised activations, Q8 only */
 	float *xs;     /* (max(dim, hidden_dim) / group_size) their scales */
 	void *arena;   /* one allocation holding all of the above */
+	struct al_ai_pool *pool; /* threads for the products, NULL = this thread only; not owned */
+	size_t parallel_min;     /* multiply-adds below which a product stays on this thread */
 };
 
 /* 0, -EINVAL (state would exceed AL_AI_MAX_STATE) or -ENOMEM. */

@@ -25,8 +25,24 @@ int al_ai_engine_build(struct al_ai_engine *e, struct al_ai_model *model, struct
 	return 0;
 }
 
+int al_ai_engine_set_threads(struct al_ai_engine *e, int n)
+{
+	struct al_ai_pool *p = NULL;
+	int rc;
+	if (n < 1 || n > AL_AI_MAX_THREADS)
+		return -EINVAL;
+	if (n > 1 && (rc = al_ai_pool_new(&p, n)))
+		return rc;
+	al_ai_pool_free(e->pool);
+	e->pool = p;
+	e->state.pool = p;
+	return 0;
+}
+
 void al_ai_engine_free(struct al_ai_engine *e)
 {
+	al_ai_pool_free(e->pool);
+	e->pool = NULL;
 	al_ai_state_free(&e->state);
 	free(e->tokens);
 	e->tokens = NULL;

@@ -21,6 +21,7 @@ struct al_ai_engine {
 	struct al_ai_tokenizer *tok;
 	struct al_ai_state state;
 	int *tokens; /* (seq_len + 3) prompt buffer */
+	struct al_ai_pool *pool; /* owned; NULL with one thread */
 };
 
 struct al_ai_gen_stats {
@@ -36,6 +37,10 @@ typedef int (*al_ai_piece_fn)(void *ctx, const char *piece, size_t len, int toke
 /* The tokenizer must have been built for model->cfg.vocab_size. */
 int al_ai_engine_build(struct al_ai_engine *e, struct al_ai_model *model, struct al_ai_tokenizer *tok);
 void al_ai_engine_free(struct al_ai_engine *e);
+
+/* Splits the matrix products over n threads (1 = none), started now: call it
+ * during setup, before the lockdown. Output does not depend on n. */
+int al_ai_engine_set_threads(struct al_ai_engine *e, int n);
 
 /* Runs steps positions (0 or more than seq_len means seq_len) from prompt
  * (NUL-terminated, may be empty). Stops early at BOS, like llama2.c.

@@ -41,6 +41,10 @@ int al_ai_lockdown(int channel_fd)
 	 * x32 numbers never match the native allowlist. */
 	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0)
 		goto out;
+	/* The engine's threads were started during setup: the filter must cover
+	 * every thread at once, or loading fails. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0)
+		goto out;
 
 	/* Output: stdout and stderr only, plus the channel's wakeup fd. */
 	ALLOW(write, 1, SCMP_A0(SCMP_CMP_EQ, STDOUT_FILENO));
@@ -63,6 +67,9 @@ int al_ai_lockdown(int channel_fd)
 	ALLOW(clock_nanosleep, 0);
 	ALLOW(sched_yield, 0);
 	ALLOW(rt_sigreturn, 0);
+	/* A thread's exit in glibc: block signals, unregister its rseq area. */
+	ALLOW(rt_sigprocmask, 0);
+	ALLOW(rseq, 0);
 	ALLOW(exit, 0);
 	ALLOW(exit_group, 0);
 

@@ -2,7 +2,7 @@
  * airlock-ai: the AI domain's worker. Set up, lock down, then serve.
  *
  *   airlock-ai --model FILE --tokenizer FILE [--prompt P] [--steps N]
- *              [--temperature T] [--topp P] [--seed S]
+ *              [--temperature T] [--topp P] [--seed S] [--threads N]
  *   airlock-ai            (under the supervisor: fds 3, 4, 5, see worker.h)
  *
  * Standalone, it generates once and prints the text on stdout, as llama2.c's
@@ -38,6 +38,7 @@ struct ai_opts {
 	float temperature;
 	float topp;
 	uint64_t seed;
+	int threads;
 	bool probe;
 };
 
@@ -45,11 +46,12 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: airlock-ai --model FILE --tokenizer FILE [--prompt TEXT] [--steps N]\n"
-		"                  [--temperature T] [--topp P] [--seed S]\n"
+		"                  [--temperature T] [--topp P] [--seed S] [--threads N]\n"
 		"  --steps N        positions to run, 0 = the model's seq_len (default 256)\n"
 		"  --temperature T  0 = greedy (default 1.0)\n"
 		"  --topp P         nucleus sampling mass in [0, 1] (default 0.9)\n"
 		"  --seed S         random seed > 0 (default: from the clock)\n"
+		"  --threads N      threads for the matrix products (default 1)\n"
 		"Without --model, the model, tokenizer and channel are fds %d, %d and %d.\n",
 		AL_AI_FD_MODEL, AL_AI_FD_TOKENIZER, AL_AI_FD_CHANNEL);
 }
@@ -75,6 +77,7 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 		{ "temperature", required_argument, NULL, 't' },
 		{ "topp", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 's' },
+		{ "threads", required_argument, NULL, 'T' },
 		/* Test hook: after the lockdown, try to open a file; the filter must kill us. */
 		{ "probe-sandbox", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
@@ -83,7 +86,7 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 	uint64_t u;
 	int c;
 
-	*o = (struct ai_opts){ .prompt = "", .steps = 256, .temperature = 1.0f, .topp = 0.9f };
+	*o = (struct ai_opts){ .prompt = "", .steps = 256, .temperature = 1.0f, .topp = 0.9f, .threads = 1 };
 	while ((c = getopt_long(argc, argv, "m:z:i:n:t:p:s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -112,6 +115,11 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 			if (al_parse_u64(optarg, &u) || u == 0)
 				return -EINVAL;
 			o->seed = u;
+			break;
+		case 'T':
+			if (al_parse_u64(optarg, &u) || u < 1 || u > AL_AI_MAX_THREADS)
+				return -EINVAL;
+			o->threads = (int)u;
 			break;
 		case 'P':
 			o->probe = true;
@@ -169,6 +177,9 @@ int main(int argc, char **argv)
 	close(tok_fd);
 	if ((rc = al_ai_engine_build(&engine, &model, &tok)))
 		al_fatalx(AI_EXIT_MODEL, "ai: run state: %s", strerror(-rc));
+	/* Threads start here, during setup; the filter below covers them (TSYNC). */
+	if ((rc = al_ai_engine_set_threads(&engine, o.threads)))
+		al_fatalx(AI_EXIT_MODEL, "ai: threads: %s", strerror(-rc));
 	if ((rc = al_ai_sampler_build(&smp, model.cfg.vocab_size, o.temperature, o.topp, o.seed)))
 		al_fatalx(AI_EXIT_USAGE, "ai: sampler: %s", strerror(-rc));
 	al_log_info("ai: %s model, dim %d, %d layers, vocab %d", al_ai_format_name(model.cfg.format),

@@ -190,6 +190,24 @@ static int stop_after_3(void *ctx, const char *p, size_t l, int t)
 	return ++*calls == 3 ? 99 : 0;
 }
 
+static void test_threads_260k(void **state)
+{
+	struct fixture *f = *state;
+	static struct text out;
+	size_t len;
+	char *ref = slurp(DATA "greedy_t0.txt", &len);
+	assert_int_equal(al_ai_engine_set_threads(&f->engine, 2), 0);
+	f->engine.state.parallel_min = 0; /* split every product, however small */
+	run_text(f, "", 0.0f, 0.9f, 1, 256, &out);
+	assert_int_equal(out.len, len);
+	assert_memory_equal(out.buf, ref, len);
+	assert_int_equal(al_ai_engine_set_threads(&f->engine, 1), 0);
+	assert_null(f->engine.state.pool);
+	f->engine.state.parallel_min = AL_AI_PARALLEL_MIN;
+	assert_int_equal(al_ai_engine_set_threads(&f->engine, 0), -EINVAL);
+	free(ref);
+}
+
 static void test_cancel(void **state)
 {
 	struct fixture *f = *state;
@@ -316,12 +334,17 @@ static void load(struct al_ai_model *m, const struct mw_buf *b)
 		fail_msg("model: %s", m->err);
 }
 
-/* Greedy tokens from BOS for steps positions, and all logits seen. */
-static void greedy_tokens(const struct al_ai_model *m, int steps, int *out, float *logits_out)
+/* Greedy tokens from BOS for steps positions, and all logits seen; with a
+ * pool, every product is split across its threads. */
+static void greedy_tokens_pool(const struct al_ai_model *m, int steps, int *out, float *logits_out,
+			       struct al_ai_pool *pool)
 {
 	struct al_ai_state s;
 	int token = 1;
 	assert_int_equal(al_ai_state_build(&s, &m->cfg), 0);
+	s.pool = pool;
+	if (pool)
+		s.parallel_min = 0;
 	for (int pos = 0; pos < steps; pos++) {
 		float *lg = al_ai_forward(m, &s, token, pos);
 		int best = 0;
@@ -334,6 +357,11 @@ static void greedy_tokens(const struct al_ai_model *m, int steps, int *out, floa
 		out[pos] = token = best;
 	}
 	al_ai_state_free(&s);
+}
+
+static void greedy_tokens(const struct al_ai_model *m, int steps, int *out, float *logits_out)
+{
+	greedy_tokens_pool(m, steps, out, logits_out, NULL);
 }
 
 /* Logits for a forced token sequence (teacher forcing), so formats compare position by position. */
@@ -404,6 +432,21 @@ static void check_formats(bool shared)
 		fail_msg("int8 argmax agrees at %d of %d positions", agree, STEPS);
 	greedy_tokens(&m2, STEPS, t2, NULL);
 	assert_int_equal(t2[0], tl[0]);
+
+	/* Rows split over threads: the same bits as one thread, fp32 and int8. */
+	struct al_ai_pool *pool;
+	int tp[STEPS];
+	float *lp = malloc(nl * 4);
+	assert_int_equal(al_ai_pool_new(&pool, 3), 0);
+	greedy_tokens_pool(&ml, STEPS, tp, lp, pool);
+	assert_memory_equal(tp, tl, sizeof(tl));
+	assert_memory_equal(lp, ll, nl * 4);
+	greedy_tokens(&m2, STEPS, t2, l2);
+	greedy_tokens_pool(&m2, STEPS, tp, lp, pool);
+	assert_memory_equal(tp, t2, sizeof(t2));
+	assert_memory_equal(lp, l2, nl * 4);
+	al_ai_pool_free(pool);
+	free(lp);
 
 	al_ai_model_free(&ml);
 	al_ai_model_free(&m1);
@@ -694,6 +737,24 @@ static void test_worker_reference(void **state)
 	free(ref);
 }
 
+static void test_worker_threads(void **state)
+{
+	static char out[1 << 16];
+	size_t len, outlen;
+	int status;
+	char *ref = slurp(DATA "greedy_t0.txt", &len);
+	/* Threads started before the lockdown, then covered by it (TSYNC), and
+	 * their exit allowed: a clean exit and the reference text. */
+	char *argv[] = { AI_WORKER, "--model", MODEL, "--tokenizer", TOKENIZER, "--temperature", "0",
+			 "--threads", "2", NULL };
+	run_worker(argv, out, sizeof(out), &outlen, &status);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(outlen, len);
+	assert_memory_equal(out, ref, len);
+	free(ref);
+}
+
 static void test_worker_sampled(void **state)
 {
 	static char out[1 << 16];
@@ -745,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_greedy_reference),
 		cmocka_unit_test(test_greedy_prompt_reference),
 		cmocka_unit_test(test_topp_reference),
+		cmocka_unit_test(test_threads_260k),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_encode),
 		cmocka_unit_test(test_decode),
@@ -760,6 +822,7 @@ int main(void)
 		cmocka_unit_test(test_sampler_args),
 		cmocka_unit_test(test_worker_reference),
 		cmocka_unit_test(test_worker_sampled),
+		cmocka_unit_test(test_worker_threads),
 		cmocka_unit_test(test_worker_filter_kills),
 		cmocka_unit_test(test_worker_bad_model),
 	};
