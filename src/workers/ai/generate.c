@@ -99,6 +99,10 @@ int al_ai_generate(struct al_ai_engine *e, struct al_ai_sampler *smp, const char
 		if (al_ai_piece_printable(piece, len) && (rc = fn(ctx, piece, len, next)))
 			break;
 		token = next;
+		if (e->max_ns && al_now_ns() - t0 >= e->max_ns && pos < steps) {
+			rc = -ETIMEDOUT;
+			break;
+		}
 	}
 	stats->elapsed_ns = al_now_ns() - t0;
 	return rc;

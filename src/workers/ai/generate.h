@@ -22,6 +22,7 @@ struct al_ai_engine {
 	struct al_ai_state state;
 	int *tokens; /* (seq_len + 3) prompt buffer */
 	struct al_ai_pool *pool; /* owned; NULL with one thread */
+	uint64_t max_ns;   /* per-request time limit, checked between tokens; 0 = none */
 };
 
 struct al_ai_gen_stats {
@@ -44,7 +45,8 @@ int al_ai_engine_set_threads(struct al_ai_engine *e, int n);
 
 /* Runs steps positions (0 or more than seq_len means seq_len) from prompt
  * (NUL-terminated, may be empty). Stops early at BOS, like llama2.c.
- * 0, -EINVAL (prompt longer than the context), or the callback's value. */
+ * 0, -EINVAL (prompt longer than the context), -ETIMEDOUT (e->max_ns spent;
+ * the pieces so far were delivered), or the callback's value. */
 int al_ai_generate(struct al_ai_engine *e, struct al_ai_sampler *smp, const char *prompt, int steps,
 		   al_ai_piece_fn fn, void *ctx, struct al_ai_gen_stats *stats);
 

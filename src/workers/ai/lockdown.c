@@ -34,6 +34,15 @@ int al_ai_lockdown(int channel_fd)
 		al_log_warn("ai: no_new_privs");
 		return rc;
 	}
+	/* Memory-deny-write-execute (Linux 6.3+), best effort: the filter below
+	 * already refuses PROT_EXEC, this also refuses it for mappings the
+	 * filter allows, e.g. an mprotect of a file-backed mapping. */
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#define PR_MDWE_REFUSE_EXEC_GAIN 1
+#endif
+	if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) < 0 && errno != EINVAL)
+		al_log_warn("ai: PR_SET_MDWE");
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return -ENOMEM;
@@ -70,6 +79,10 @@ int al_ai_lockdown(int channel_fd)
 	/* A thread's exit in glibc: block signals, unregister its rseq area. */
 	ALLOW(rt_sigprocmask, 0);
 	ALLOW(rseq, 0);
+#if defined(__SANITIZE_ADDRESS__)
+	/* Sanitizer builds only: ASan removes each thread's alternate signal stack as it exits. */
+	ALLOW(sigaltstack, 0);
+#endif
 	ALLOW(exit, 0);
 	ALLOW(exit_group, 0);
 

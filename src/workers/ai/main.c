@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +41,7 @@ struct ai_opts {
 	float topp;
 	uint64_t seed;
 	int threads;
-	bool probe;
+	const char *probe;
 };
 
 static void usage(void)
@@ -78,8 +80,8 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 		{ "topp", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 'T' },
-		/* Test hook: after the lockdown, try to open a file; the filter must kill us. */
-		{ "probe-sandbox", no_argument, NULL, 'P' },
+		/* Test hook: after the lockdown, attempt WHAT; the filter must kill us. */
+		{ "probe-sandbox", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -122,7 +124,7 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 			o->threads = (int)u;
 			break;
 		case 'P':
-			o->probe = true;
+			o->probe = optarg;
 			break;
 		default:
 			return -EINVAL;
@@ -133,6 +135,34 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 	if (!o->seed)
 		o->seed = al_now_ns() | 1;
 	return 0;
+}
+
+/*
+ * What a compromised engine would try next. Each must end in SIGSYS; if a
+ * call returns instead, the process exits with AI_EXIT_LOCKDOWN and the test
+ * that asked for it fails.
+ */
+static _Noreturn void probe_sandbox(const char *what)
+{
+	long r = -1;
+	if (strcmp(what, "open") == 0)
+		r = open("/etc/passwd", O_RDONLY);
+	else if (strcmp(what, "socket") == 0)
+		r = socket(AF_INET, SOCK_STREAM, 0);
+	else if (strcmp(what, "exec") == 0)
+		r = execve("/bin/sh", (char *[]){ "sh", NULL }, (char *[]){ NULL });
+	else if (strcmp(what, "execmem") == 0)
+		r = (long)mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else if (strcmp(what, "mprotect-exec") == 0) {
+		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		r = mprotect(p, 4096, PROT_READ | PROT_EXEC);
+	} else if (strcmp(what, "write-fd") == 0)
+		r = write(AL_AI_FD_TOKENIZER, "x", 1); /* any fd but stdout/stderr/channel */
+	else if (strcmp(what, "read-stdin") == 0) {
+		char c;
+		r = read(STDIN_FILENO, &c, 1);
+	}
+	al_fatalx(AI_EXIT_LOCKDOWN, "ai: probe %s after lockdown returned %ld", what, r);
 }
 
 static int write_piece(void *ctx, const char *piece, size_t len, int token)
@@ -188,10 +218,8 @@ int main(int argc, char **argv)
 	/* 2. Lock down: from here on no open, socket, exec or executable memory. */
 	if ((rc = al_ai_lockdown(channel_fd)))
 		al_fatalx(AI_EXIT_LOCKDOWN, "ai: lockdown failed: %s", strerror(-rc));
-	if (o.probe) {
-		int fd = open("/", O_RDONLY); /* killed by the filter before it returns */
-		al_fatalx(AI_EXIT_LOCKDOWN, "ai: open after lockdown returned %d", fd);
-	}
+	if (o.probe)
+		probe_sandbox(o.probe);
 
 	/* 3. Serve. The channel loop takes this place when a supervisor runs us. */
 	if (channel_fd >= 0)

@@ -219,6 +219,14 @@ static void test_cancel(void **state)
 	assert_int_equal(al_ai_generate(&f->engine, &smp, "", 256, stop_after_3, &calls, &st), 99);
 	assert_int_equal(calls, 3);
 	assert_int_equal(st.tokens, 3);
+	/* The time limit is checked between tokens: 1 ns runs out after the first. */
+	static struct text out;
+	memset(&out, 0, sizeof(out));
+	f->engine.max_ns = 1;
+	assert_int_equal(al_ai_generate(&f->engine, &smp, "", 256, collect, &out, &st), -ETIMEDOUT);
+	f->engine.max_ns = 0;
+	assert_int_equal(st.tokens, 1);
+	assert_int_equal(out.n, 1);
 	al_ai_sampler_free(&smp);
 }
 
@@ -775,12 +783,16 @@ static void test_worker_filter_kills(void **state)
 	static char out[4096];
 	size_t outlen;
 	int status;
-	/* After the lockdown the worker tries open(); the filter must kill it. */
-	char *argv[] = { AI_WORKER, "--model", MODEL, "--tokenizer", TOKENIZER, "--probe-sandbox", NULL };
-	run_worker(argv, out, sizeof(out), &outlen, &status);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGSYS);
-	assert_int_equal(outlen, 0);
+	/* After the lockdown the worker attempts each of these; the filter must kill it. */
+	const char *probes[] = { "open", "socket", "exec", "execmem", "mprotect-exec", "write-fd", "read-stdin" };
+	for (size_t i = 0; i < AL_ARRAY_LEN(probes); i++) {
+		char *argv[] = { AI_WORKER, "--model", MODEL, "--tokenizer", TOKENIZER, "--probe-sandbox",
+				 (char *)probes[i], NULL };
+		run_worker(argv, out, sizeof(out), &outlen, &status);
+		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
+			fail_msg("probe %s: worker not killed by SIGSYS (status 0x%x)", probes[i], status);
+		assert_int_equal(outlen, 0);
+	}
 }
 
 static void test_worker_bad_model(void **state)
