@@ -96,19 +96,50 @@ static void rmsnorm(float *o, const float *x, const float *w, int n)
 AL_AI_CLONES
 static void matmul_f32(float *restrict out, const float *restrict x, const float *restrict w, int n, int d)
 {
-	int nb = n - n % LANES;
-	for (int i = 0; i < d; i++) {
+	int nb = n - n % LANES, i = 0;
+	/* Four rows at a time share each load of x; the lanes are then folded
+	 * pairwise (a tree, not a chain of 16 dependent additions). */
+	for (; i + 4 <= d; i += 4) {
+		const float *r0 = w + (size_t)i * (size_t)n, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
+		float a0[LANES] = { 0 }, a1[LANES] = { 0 }, a2[LANES] = { 0 }, a3[LANES] = { 0 };
+		for (int j = 0; j < nb; j += LANES)
+			for (int k = 0; k < LANES; k++) {
+				float xv = x[j + k];
+				a0[k] += r0[j + k] * xv;
+				a1[k] += r1[j + k] * xv;
+				a2[k] += r2[j + k] * xv;
+				a3[k] += r3[j + k] * xv;
+			}
+		for (int h = LANES / 2; h > 0; h /= 2)
+			for (int k = 0; k < h; k++) {
+				a0[k] += a0[k + h];
+				a1[k] += a1[k + h];
+				a2[k] += a2[k + h];
+				a3[k] += a3[k + h];
+			}
+		for (int j = nb; j < n; j++) {
+			a0[0] += r0[j] * x[j];
+			a1[0] += r1[j] * x[j];
+			a2[0] += r2[j] * x[j];
+			a3[0] += r3[j] * x[j];
+		}
+		out[i] = a0[0];
+		out[i + 1] = a1[0];
+		out[i + 2] = a2[0];
+		out[i + 3] = a3[0];
+	}
+	for (; i < d; i++) {
 		const float *row = w + (size_t)i * (size_t)n;
 		float acc[LANES] = { 0 };
 		for (int j = 0; j < nb; j += LANES)
 			for (int k = 0; k < LANES; k++)
 				acc[k] += row[j + k] * x[j + k];
-		float sum = 0.0f;
-		for (int k = 0; k < LANES; k++)
-			sum += acc[k];
+		for (int h = LANES / 2; h > 0; h /= 2)
+			for (int k = 0; k < h; k++)
+				acc[k] += acc[k + h];
 		for (int j = nb; j < n; j++)
-			sum += row[j] * x[j];
-		out[i] = sum;
+			acc[0] += row[j] * x[j];
+		out[i] = acc[0];
 	}
 }
 
