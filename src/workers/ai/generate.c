@@ -11,7 +11,8 @@ int al_ai_engine_build(struct al_ai_engine *e, struct al_ai_model *model, struct
 {
 	int rc;
 	memset(e, 0, sizeof(*e));
-	if (tok->vocab_size != model->cfg.vocab_size)
+	/* Generation starts from BOS (id 1) and stops at it: the ids must exist. */
+	if (tok->vocab_size != model->cfg.vocab_size || model->cfg.vocab_size <= AL_AI_TOK_EOS)
 		return -EINVAL;
 	e->model = model;
 	e->tok = tok;

@@ -14,7 +14,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "common/log.h"
 #include "common/util.h"
 
 static int model_fail(struct al_ai_model *m, const char *fmt, ...)
