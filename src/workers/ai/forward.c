@@ -3,12 +3,13 @@
  * cache, SwiGLU feed-forward, shared or separate classifier.
  *
  * Everything except the matrix products sums in the same order as the
- * llama2.c reference, so greedy text matches it byte for byte. The products
- * keep 16 independent partial sums per row: the compiler turns them into
- * SIMD lanes without -ffast-math (no reassociation is asked of it), and the
- * build stays portable: with GCC, the kernels are cloned for AVX2 and AVX-512
- * and the loader picks one at start (ifunc, before any sandboxing). The C17
- * mode keeps fp-contract off, so every clone computes the same bits.
+ * llama2.c reference, so greedy text matches it byte for byte (tested). The
+ * products keep 16 independent partial sums per row, written out so that
+ * the compiler makes SIMD lanes of them without -ffast-math (no
+ * reassociation is asked of it). The build stays portable: with GCC the
+ * kernels are cloned for x86-64-v4 (AVX-512), v3 (AVX2) and the baseline,
+ * and the loader picks one at start (ifunc, resolved before any sandboxing).
+ * ISO C17 mode keeps fp-contract off, so every clone computes the same bits.
  */
 #include "workers/ai/forward.h"
 
