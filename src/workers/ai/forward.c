@@ -1,0 +1,354 @@
+/*
+ * Llama-2 forward pass: RMSNorm, grouped-query attention with RoPE and a kv
+ * cache, SwiGLU feed-forward, shared or separate classifier.
+ *
+ * Everything except the matrix products sums in the same order as the
+ * llama2.c reference, so greedy text matches it byte for byte (tested). The
+ * products keep 16 independent partial sums per row, written out so that
+ * the compiler makes SIMD lanes of them without -ffast-math (no
+ * reassociation is asked of it). The build stays portable: with GCC the
+ * kernels are cloned for x86-64-v4 (AVX-512), v3 (AVX2) and the baseline,
+ * and the loader picks one at start (ifunc, resolved before any sandboxing).
+ * ISO C17 mode keeps fp-contract off, so every clone computes the same bits.
+ */
+#include "workers/ai/forward.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "workers/ai/sampler.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define AL_AI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define AL_AI_CLONES
+#endif
+
+#define LANES 16
+
+static size_t round_up(size_t n)
+{
+	return (n + 15) & ~(size_t)15; /* 64-byte aligned sub-arrays for floats */
+}
+
+int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
+{
+	size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, seq = (size_t)c->seq_len;
+	size_t maxd = dim > hid ? dim : hid, cache, att, total = 0, nq = 0;
+	float *f;
+
+	memset(s, 0, sizeof(*s));
+	if (!al_mul_size((size_t)c->n_layers * seq, (size_t)c->kv_dim, &cache) ||
+	    !al_mul_size((size_t)c->n_heads, seq, &att))
+		return -EINVAL;
+	size_t parts[] = { dim, dim, dim, hid, hid, dim, (size_t)c->kv_dim, att, (size_t)c->vocab_size,
+			   (size_t)c->head_size, cache, cache,
+			   c->group_size ? maxd / (size_t)c->group_size : 0 };
+	for (size_t i = 0; i < AL_ARRAY_LEN(parts); i++)
+		if (!al_add_size(total, round_up(parts[i]), &total))
+			return -EINVAL;
+	if (c->group_size)
+		nq = round_up(maxd);
+	if (total > AL_AI_MAX_STATE / sizeof(float) ||
+	    total * sizeof(float) + nq > AL_AI_MAX_STATE)
+		return -EINVAL;
+	/* aligned_alloc wants a size that is a multiple of the alignment. */
+	size_t bytes = (total * sizeof(float) + nq + 63) & ~(size_t)63;
+	s->arena = aligned_alloc(64, bytes);
+	if (!s->arena)
+		return -ENOMEM;
+	memset(s->arena, 0, total * sizeof(float) + nq);
+	f = s->arena;
+	float **dst[] = { &s->x, &s->xb, &s->xb2, &s->hb, &s->hb2, &s->q, &s->k, &s->att, &s->logits,
+			  &s->rope, &s->key_cache, &s->value_cache, &s->xs };
+	for (size_t i = 0; i < AL_ARRAY_LEN(dst); i++) {
+		*dst[i] = f;
+		f += round_up(parts[i]);
+	}
+	s->xq = c->group_size ? (int8_t *)f : NULL;
+	s->parallel_min = AL_AI_PARALLEL_MIN;
+	if (!c->group_size)
+		s->xs = NULL;
+	return 0;
+}
+
+void al_ai_state_free(struct al_ai_state *s)
+{
+	free(s->arena);
+	memset(s, 0, sizeof(*s));
+}
+
+static void rmsnorm(float *o, const float *x, const float *w, int n)
+{
+	float ss = 0.0f;
+	for (int j = 0; j < n; j++)
+		ss += x[j] * x[j];
+	ss /= (float)n;
+	ss += 1e-5f;
+	ss = 1.0f / sqrtf(ss);
+	for (int j = 0; j < n; j++)
+		o[j] = w[j] * (ss * x[j]);
+}
+
+/* out(d) = W(d, n) x(n), fp32. */
+AL_AI_CLONES
+static void matmul_f32(float *restrict out, const float *restrict x, const float *restrict w, int n, int d)
+{
+	int nb = n - n % LANES, i = 0;
+	/* Four rows at a time share each load of x; the lanes are then folded
+	 * pairwise (a tree, not a chain of 16 dependent additions). */
+	for (; i + 4 <= d; i += 4) {
+		const float *r0 = w + (size_t)i * (size_t)n, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
+		float a0[LANES] = { 0 }, a1[LANES] = { 0 }, a2[LANES] = { 0 }, a3[LANES] = { 0 };
+		for (int j = 0; j < nb; j += LANES)
+			for (int k = 0; k < LANES; k++) {
+				float xv = x[j + k];
+				a0[k] += r0[j + k] * xv;
+				a1[k] += r1[j + k] * xv;
+				a2[k] += r2[j + k] * xv;
+				a3[k] += r3[j + k] * xv;
+			}
+		for (int h = LANES / 2; h > 0; h /= 2)
+			for (int k = 0; k < h; k++) {
+				a0[k] += a0[k + h];
+				a1[k] += a1[k + h];
+				a2[k] += a2[k + h];
+				a3[k] += a3[k + h];
+			}
+		for (int j = nb; j < n; j++) {
+			a0[0] += r0[j] * x[j];
+			a1[0] += r1[j] * x[j];
+			a2[0] += r2[j] * x[j];
+			a3[0] += r3[j] * x[j];
+		}
+		out[i] = a0[0];
+		out[i + 1] = a1[0];
+		out[i + 2] = a2[0];
+		out[i + 3] = a3[0];
+	}
+	for (; i < d; i++) {
+		const float *row = w + (size_t)i * (size_t)n;
+		float acc[LANES] = { 0 };
+		for (int j = 0; j < nb; j += LANES)
+			for (int k = 0; k < LANES; k++)
+				acc[k] += row[j + k] * x[j + k];
+		for (int h = LANES / 2; h > 0; h /= 2)
+			for (int k = 0; k < h; k++)
+				acc[k] += acc[k + h];
+		for (int j = nb; j < n; j++)
+			acc[0] += row[j] * x[j];
+		out[i] = acc[0];
+	}
+}
+
+/* Q8_0 symmetric quantisation of n activations in groups of gs. */
+static void quantize(int8_t *q, float *scales, const float *x, int n, int gs)
+{
+	for (int g = 0; g < n / gs; g++) {
+		const float *xg = x + g * gs;
+		float wmax = 0.0f;
+		for (int i = 0; i < gs; i++) {
+			float a = fabsf(xg[i]);
+			if (a > wmax)
+				wmax = a;
+		}
+		float scale = wmax / 127.0f;
+		scales[g] = scale;
+		float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+		for (int i = 0; i < gs; i++) {
+			/* Clamped, and NaN (from inf or NaN weights) to 0: never an out-of-range cast. */
+			float r = roundf(xg[i] * inv);
+			q[g * gs + i] = r >= 127.0f ? 127 : r <= -127.0f ? -127 : r == r ? (int8_t)r : 0;
+		}
+	}
+}
+
+/* out(d) = W(d, n) x(n) with both sides Q8_0; integer dot per group. */
+AL_AI_CLONES
+static void matmul_q8(float *restrict out, const int8_t *restrict xq, const float *restrict xs,
+		      const int8_t *restrict wq, const float *restrict ws, int n, int d, int gs)
+{
+	int groups = n / gs;
+	for (int i = 0; i < d; i++) {
+		const int8_t *row = wq + (size_t)i * (size_t)n;
+		const float *rs = ws + (size_t)i * (size_t)groups;
+		float val = 0.0f;
+		for (int g = 0; g < groups; g++) {
+			int32_t ival = 0;
+			const int8_t *a = row + g * gs, *b = xq + g * gs;
+			for (int k = 0; k < gs; k++)
+				ival += (int32_t)a[k] * (int32_t)b[k];
+			val += (float)ival * rs[g] * xs[g];
+		}
+		out[i] = val;
+	}
+}
+
+struct mm_job {
+	float *out;
+	const float *x;
+	const struct al_ai_mat *w;
+	const int8_t *xq;
+	const float *xs;
+	int n, d, gs;
+};
+
+/* Rows [d * part / nparts, d * (part + 1) / nparts): each row is summed the
+ * same way whatever the split, so any thread count gives the same bits. */
+static void mm_part(void *ctx, int part, int nparts)
+{
+	const struct mm_job *j = ctx;
+	int r0 = (int)((int64_t)j->d * part / nparts), r1 = (int)((int64_t)j->d * (part + 1) / nparts);
+	size_t off = (size_t)r0 * (size_t)j->n;
+	if (r1 <= r0)
+		return;
+	if (j->w->f)
+		matmul_f32(j->out + r0, j->x, j->w->f + off, j->n, r1 - r0);
+	else
+		matmul_q8(j->out + r0, j->xq, j->xs, j->w->q + off, j->w->s + off / (size_t)j->gs, j->n,
+			  r1 - r0, j->gs);
+}
+
+static void matmul(const struct al_ai_model *m, struct al_ai_state *s, float *out, const float *x,
+		   const struct al_ai_mat *w, int n, int d)
+{
+	struct mm_job j = { .out = out, .x = x, .w = w, .n = n, .d = d, .gs = m->cfg.group_size };
+	if (!w->f) {
+		quantize(s->xq, s->xs, x, n, j.gs);
+		j.xq = s->xq;
+		j.xs = s->xs;
+	}
+	if (s->pool && (size_t)n * (size_t)d >= s->parallel_min)
+		al_ai_pool_run(s->pool, mm_part, &j);
+	else
+		mm_part(&j, 0, 1);
+}
+
+static void embed(const struct al_ai_model *m, float *x, int token)
+{
+	const struct al_ai_config *c = &m->cfg;
+	size_t off = (size_t)token * (size_t)c->dim;
+	const struct al_ai_mat *t = &m->w.tokens;
+	if (t->f) {
+		memcpy(x, t->f + off, (size_t)c->dim * sizeof(float));
+		return;
+	}
+	for (int i = 0; i < c->dim; i++)
+		x[i] = (float)t->q[off + (size_t)i] * t->s[(off + (size_t)i) / (size_t)c->group_size];
+}
+
+/* Rotates each (even, odd) pair of every head of v (n values) by the position's angles. */
+static void rope(float *v, int n, const float *cs, int head_size)
+{
+	for (int h = 0; h < n; h += head_size)
+		for (int i = 0; i < head_size; i += 2) {
+			float fcr = cs[i], fci = cs[i + 1];
+			float v0 = v[h + i], v1 = v[h + i + 1];
+			v[h + i] = v0 * fcr - v1 * fci;
+			v[h + i + 1] = v0 * fci + v1 * fcr;
+		}
+}
+
+/*
+ * One head's attention over positions 0..pos. Each score is summed over the
+ * head's values in the reference order (i = 0, 1, ...), but 16 positions at
+ * a time from the transposed key cache, so the lanes are independent and the
+ * result is bit-identical to a scalar loop.
+ */
+AL_AI_CLONES
+static void attention_head(float *restrict xb, float *restrict att, const float *restrict q,
+			   const float *restrict kT, const float *restrict vc, int hs, int seq, size_t kv_dim,
+			   int pos)
+{
+	int n = pos + 1;
+	float scale = sqrtf((float)hs);
+
+	for (int t = 0; t < n; t++)
+		att[t] = 0.0f;
+	for (int i = 0; i < hs; i++) {
+		const float *row = kT + (size_t)i * (size_t)seq;
+		float qi = q[i];
+		for (int t = 0; t < n; t++)
+			att[t] += qi * row[t];
+	}
+	for (int t = 0; t < n; t++)
+		att[t] /= scale;
+	al_ai_softmax(att, n);
+	for (int i = 0; i < hs; i++)
+		xb[i] = 0.0f;
+	for (int t = 0; t < n; t++) {
+		const float *v = vc + (size_t)t * kv_dim;
+		float a = att[t];
+		for (int i = 0; i < hs; i++)
+			xb[i] += a * v[i];
+	}
+}
+
+static void attention(const struct al_ai_config *c, struct al_ai_state *s, size_t loff, int pos)
+{
+	int hs = c->head_size, kv_mul = c->n_heads / c->n_kv_heads;
+	size_t seq = (size_t)c->seq_len;
+
+	for (int h = 0; h < c->n_heads; h++) {
+		size_t kvh = (size_t)(h / kv_mul);
+		attention_head(s->xb + h * hs, s->att + (size_t)h * seq, s->q + h * hs,
+			       s->key_cache + loff + kvh * (size_t)hs * seq,
+			       s->value_cache + loff + kvh * (size_t)hs, hs, c->seq_len, (size_t)c->kv_dim, pos);
+	}
+}
+
+float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int token, int pos)
+{
+	const struct al_ai_config *c = &m->cfg;
+	int dim = c->dim, hid = c->hidden_dim, hs = c->head_size;
+	float *x = s->x;
+
+	embed(m, x, token);
+	/* The angles depend only on the position and the index within a head. */
+	for (int i = 0; i < hs; i += 2) {
+		float freq = 1.0f / powf(10000.0f, (float)i / (float)hs);
+		float val = (float)pos * freq;
+		s->rope[i] = cosf(val);
+		s->rope[i + 1] = sinf(val);
+	}
+	for (int l = 0; l < c->n_layers; l++) {
+		const struct al_ai_layer *L = &m->w.layers[l];
+		size_t loff = (size_t)l * (size_t)c->seq_len * (size_t)c->kv_dim;
+		/* v goes straight into this position's cache row; k is scattered
+		 * into the transposed key cache after RoPE. */
+		float *k = s->k;
+		float *v = s->value_cache + loff + (size_t)pos * (size_t)c->kv_dim;
+
+		rmsnorm(s->xb, x, L->rms_att, dim);
+		matmul(m, s, s->q, s->xb, &L->wq, dim, dim);
+		matmul(m, s, k, s->xb, &L->wk, dim, c->kv_dim);
+		matmul(m, s, v, s->xb, &L->wv, dim, c->kv_dim);
+		rope(s->q, dim, s->rope, hs);
+		rope(k, c->kv_dim, s->rope, hs);
+		for (int i = 0; i < c->kv_dim; i++)
+			s->key_cache[loff + (size_t)i * (size_t)c->seq_len + (size_t)pos] = k[i];
+		attention(c, s, loff, pos);
+		matmul(m, s, s->xb2, s->xb, &L->wo, dim, dim);
+		for (int i = 0; i < dim; i++)
+			x[i] += s->xb2[i];
+
+		rmsnorm(s->xb, x, L->rms_ffn, dim);
+		matmul(m, s, s->hb, s->xb, &L->w1, dim, hid);
+		matmul(m, s, s->hb2, s->xb, &L->w3, dim, hid);
+		/* SwiGLU: silu(w1 x) * (w3 x) */
+		for (int i = 0; i < hid; i++) {
+			float val = s->hb[i];
+			val *= 1.0f / (1.0f + expf(-val));
+			s->hb[i] = val * s->hb2[i];
+		}
+		matmul(m, s, s->xb, s->hb, &L->w2, hid, dim);
+		for (int i = 0; i < dim; i++)
+			x[i] += s->xb[i];
+	}
+	rmsnorm(x, x, m->w.rms_final, dim);
+	matmul(m, s, s->logits, x, &m->w.wcls, dim, c->vocab_size);
+	return s->logits;
+}

@@ -1,0 +1,110 @@
+#include "workers/ai/generate.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+int al_ai_engine_build(struct al_ai_engine *e, struct al_ai_model *model, struct al_ai_tokenizer *tok)
+{
+	int rc;
+	memset(e, 0, sizeof(*e));
+	/* Generation starts from BOS (id 1) and stops at it: the ids must exist. */
+	if (tok->vocab_size != model->cfg.vocab_size || model->cfg.vocab_size <= AL_AI_TOK_EOS)
+		return -EINVAL;
+	e->model = model;
+	e->tok = tok;
+	if ((rc = al_ai_state_build(&e->state, &model->cfg)))
+		return rc;
+	e->tokens = calloc((size_t)model->cfg.seq_len + 3, sizeof(int));
+	if (!e->tokens) {
+		al_ai_state_free(&e->state);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int al_ai_engine_set_threads(struct al_ai_engine *e, int n)
+{
+	struct al_ai_pool *p = NULL;
+	int rc;
+	if (n < 1 || n > AL_AI_MAX_THREADS)
+		return -EINVAL;
+	if (n > 1 && (rc = al_ai_pool_new(&p, n)))
+		return rc;
+	al_ai_pool_free(e->pool);
+	e->pool = p;
+	e->state.pool = p;
+	return 0;
+}
+
+void al_ai_engine_free(struct al_ai_engine *e)
+{
+	al_ai_pool_free(e->pool);
+	e->pool = NULL;
+	al_ai_state_free(&e->state);
+	free(e->tokens);
+	e->tokens = NULL;
+}
+
+bool al_ai_piece_printable(const char *piece, size_t len)
+{
+	if (len == 0)
+		return false;
+	if (len == 1) {
+		unsigned char b = (unsigned char)piece[0];
+		return isprint(b) || isspace(b);
+	}
+	return true;
+}
+
+int al_ai_generate(struct al_ai_engine *e, struct al_ai_sampler *smp, const char *prompt, int steps,
+		   al_ai_piece_fn fn, void *ctx, struct al_ai_gen_stats *stats)
+{
+	const struct al_ai_config *c = &e->model->cfg;
+	size_t plen = strlen(prompt), n_prompt = 0;
+	uint64_t t0 = al_now_ns();
+	int token, pos = 0, rc = 0;
+
+	memset(stats, 0, sizeof(*stats));
+	if (steps <= 0 || steps > c->seq_len)
+		steps = c->seq_len;
+	/* Each byte is at most one token: a prompt that cannot fit is refused before encoding. */
+	if (plen > (size_t)c->seq_len)
+		return -EINVAL;
+	if ((rc = al_ai_tokenizer_encode(e->tok, prompt, true, false, e->tokens, (size_t)c->seq_len + 3,
+					 &n_prompt)))
+		return rc;
+	if (n_prompt > (size_t)c->seq_len)
+		return -EINVAL;
+	stats->prompt_tokens = (uint32_t)n_prompt;
+	token = e->tokens[0];
+	while (pos < steps) {
+		int next;
+		float *logits = al_ai_forward(e->model, &e->state, token, pos);
+		if ((size_t)pos + 1 < n_prompt) {
+			next = e->tokens[pos + 1]; /* still inside the prompt: forced */
+		} else {
+			next = al_ai_sample(smp, logits);
+			stats->tokens++;
+		}
+		pos++;
+		/* BOS starts a new sequence: the reference stops there. */
+		if (next == AL_AI_TOK_BOS)
+			break;
+		const char *piece;
+		size_t len;
+		al_ai_tokenizer_decode(e->tok, token, next, &piece, &len);
+		if (al_ai_piece_printable(piece, len) && (rc = fn(ctx, piece, len, next)))
+			break;
+		token = next;
+		if (e->max_ns && al_now_ns() - t0 >= e->max_ns && pos < steps) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	}
+	stats->elapsed_ns = al_now_ns() - t0;
+	return rc;
+}

@@ -1,0 +1,245 @@
+/*
+ * airlock-ai: the AI domain's worker. Set up, lock down, then serve.
+ *
+ *   airlock-ai --model FILE --tokenizer FILE [--prompt P] [--steps N]
+ *              [--temperature T] [--topp P] [--seed S] [--threads N]
+ *   airlock-ai            (under the supervisor: fds 3, 4, 5, see worker.h)
+ *
+ * Standalone, it generates once and prints the text on stdout, as llama2.c's
+ * run does, so the two can be compared byte for byte.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "workers/ai/generate.h"
+#include "workers/ai/worker.h"
+
+enum ai_exit {
+	AI_EXIT_OK = 0,
+	AI_EXIT_USAGE = 2,
+	AI_EXIT_MODEL = 3,
+	AI_EXIT_LOCKDOWN = 4,
+	AI_EXIT_GENERATE = 5,
+};
+
+struct ai_opts {
+	const char *model;
+	const char *tokenizer;
+	const char *prompt;
+	int steps;
+	float temperature;
+	float topp;
+	uint64_t seed;
+	int threads;
+	const char *probe;
+};
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: airlock-ai --model FILE --tokenizer FILE [--prompt TEXT] [--steps N]\n"
+		"                  [--temperature T] [--topp P] [--seed S] [--threads N]\n"
+		"  --steps N        positions to run, 0 = the model's seq_len (default 256)\n"
+		"  --temperature T  0 = greedy (default 1.0)\n"
+		"  --topp P         nucleus sampling mass in [0, 1] (default 0.9)\n"
+		"  --seed S         random seed > 0 (default: from the clock)\n"
+		"  --threads N      threads for the matrix products (default 1)\n"
+		"Without --model, the model, tokenizer and channel are fds %d, %d and %d.\n",
+		AL_AI_FD_MODEL, AL_AI_FD_TOKENIZER, AL_AI_FD_CHANNEL);
+}
+
+static int parse_float(const char *s, float lo, float hi, float *out)
+{
+	char *end;
+	errno = 0;
+	float v = strtof(s, &end);
+	if (errno || end == s || *end || !(v >= lo && v <= hi))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct ai_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "tokenizer", required_argument, NULL, 'z' },
+		{ "prompt", required_argument, NULL, 'i' },
+		{ "steps", required_argument, NULL, 'n' },
+		{ "temperature", required_argument, NULL, 't' },
+		{ "topp", required_argument, NULL, 'p' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "threads", required_argument, NULL, 'T' },
+		/* Test hook: after the lockdown, attempt WHAT; the filter must kill us. */
+		{ "probe-sandbox", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t u;
+	int c;
+
+	*o = (struct ai_opts){ .prompt = "", .steps = 256, .temperature = 1.0f, .topp = 0.9f, .threads = 1 };
+	while ((c = getopt_long(argc, argv, "m:z:i:n:t:p:s:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			o->model = optarg;
+			break;
+		case 'z':
+			o->tokenizer = optarg;
+			break;
+		case 'i':
+			o->prompt = optarg;
+			break;
+		case 'n':
+			if (al_parse_u64(optarg, &u) || u > AL_AI_MAX_SEQ)
+				return -EINVAL;
+			o->steps = (int)u;
+			break;
+		case 't':
+			if (parse_float(optarg, 0.0f, 100.0f, &o->temperature))
+				return -EINVAL;
+			break;
+		case 'p':
+			if (parse_float(optarg, 0.0f, 1.0f, &o->topp))
+				return -EINVAL;
+			break;
+		case 's':
+			if (al_parse_u64(optarg, &u) || u == 0)
+				return -EINVAL;
+			o->seed = u;
+			break;
+		case 'T':
+			if (al_parse_u64(optarg, &u) || u < 1 || u > AL_AI_MAX_THREADS)
+				return -EINVAL;
+			o->threads = (int)u;
+			break;
+		case 'P':
+			o->probe = optarg;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind != argc || !o->model != !o->tokenizer)
+		return -EINVAL;
+	if (!o->seed)
+		o->seed = al_now_ns() | 1;
+	return 0;
+}
+
+/*
+ * What a compromised engine would try next. Each must end in SIGSYS; if a
+ * call returns instead, the process exits with AI_EXIT_LOCKDOWN and the test
+ * that asked for it fails.
+ */
+static _Noreturn void probe_sandbox(const char *what)
+{
+	long r = -1;
+	if (strcmp(what, "open") == 0)
+		r = open("/etc/passwd", O_RDONLY);
+	else if (strcmp(what, "socket") == 0)
+		r = socket(AF_INET, SOCK_STREAM, 0);
+	else if (strcmp(what, "exec") == 0)
+		r = execve("/bin/sh", (char *[]){ "sh", NULL }, (char *[]){ NULL });
+	else if (strcmp(what, "execmem") == 0)
+		r = (long)mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else if (strcmp(what, "mprotect-exec") == 0) {
+		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		r = mprotect(p, 4096, PROT_READ | PROT_EXEC);
+	} else if (strcmp(what, "write-fd") == 0)
+		r = write(AL_AI_FD_TOKENIZER, "x", 1); /* any fd but stdout/stderr/channel */
+	else if (strcmp(what, "read-stdin") == 0) {
+		char c;
+		r = read(STDIN_FILENO, &c, 1);
+	}
+	al_fatalx(AI_EXIT_LOCKDOWN, "ai: probe %s after lockdown returned %ld", what, r);
+}
+
+static int write_piece(void *ctx, const char *piece, size_t len, int token)
+{
+	/* Each piece goes out as it is produced (streaming); a failed write ends the run. */
+	return al_write_all(STDOUT_FILENO, piece, len);
+}
+
+int main(int argc, char **argv)
+{
+	struct ai_opts o;
+	struct al_ai_model model;
+	struct al_ai_tokenizer tok;
+	struct al_ai_engine engine;
+	struct al_ai_sampler smp;
+	struct al_ai_gen_stats st;
+	int model_fd = AL_AI_FD_MODEL, tok_fd = AL_AI_FD_TOKENIZER, channel_fd = AL_AI_FD_CHANNEL;
+	int rc;
+
+	al_log_init("airlock-ai", AL_LOG_WARN);
+	if (parse_opts(argc, argv, &o)) {
+		usage();
+		return AI_EXIT_USAGE;
+	}
+
+	/* 1. Set up: everything that needs a file or an allocation of size. */
+	if (o.model) {
+		channel_fd = -1;
+		model_fd = open(o.model, O_RDONLY | O_CLOEXEC);
+		if (model_fd < 0)
+			al_fatal(AI_EXIT_MODEL, "%s", o.model);
+		tok_fd = open(o.tokenizer, O_RDONLY | O_CLOEXEC);
+		if (tok_fd < 0)
+			al_fatal(AI_EXIT_MODEL, "%s", o.tokenizer);
+	}
+	if ((rc = al_ai_model_build_fd(&model, model_fd)))
+		al_fatalx(AI_EXIT_MODEL, "%s", model.err);
+	if ((rc = al_ai_tokenizer_build_fd(&tok, tok_fd, model.cfg.vocab_size)))
+		al_fatalx(AI_EXIT_MODEL, "%s", tok.err);
+	/* The mapping and the private copy outlive the fds. */
+	close(model_fd);
+	close(tok_fd);
+	if ((rc = al_ai_engine_build(&engine, &model, &tok)))
+		al_fatalx(AI_EXIT_MODEL, "ai: run state: %s", strerror(-rc));
+	/* Threads start here, during setup; the filter below covers them (TSYNC). */
+	if ((rc = al_ai_engine_set_threads(&engine, o.threads)))
+		al_fatalx(AI_EXIT_MODEL, "ai: threads: %s", strerror(-rc));
+	if ((rc = al_ai_sampler_build(&smp, model.cfg.vocab_size, o.temperature, o.topp, o.seed)))
+		al_fatalx(AI_EXIT_USAGE, "ai: sampler: %s", strerror(-rc));
+	al_log_info("ai: %s model, dim %d, %d layers, vocab %d", al_ai_format_name(model.cfg.format),
+		    model.cfg.dim, model.cfg.n_layers, model.cfg.vocab_size);
+
+	/* 2. Lock down: from here on no open, socket, exec or executable memory. */
+	if ((rc = al_ai_lockdown(channel_fd)))
+		al_fatalx(AI_EXIT_LOCKDOWN, "ai: lockdown failed: %s", strerror(-rc));
+	if (o.probe)
+		probe_sandbox(o.probe);
+
+	/* 3. Serve. The channel loop takes this place when a supervisor runs us. */
+	if (channel_fd >= 0)
+		al_fatalx(AI_EXIT_USAGE, "ai: channel service not available in this build; use --model");
+	rc = al_ai_generate(&engine, &smp, o.prompt, o.steps, write_piece, NULL, &st);
+	if (rc == 0)
+		rc = al_write_all(STDOUT_FILENO, "\n", 1);
+	if (rc)
+		al_fatalx(AI_EXIT_GENERATE, "ai: generation failed: %s", strerror(rc < 0 ? -rc : rc));
+	if (st.elapsed_ns && st.tokens + st.prompt_tokens > 1) {
+		char line[128];
+		int n = snprintf(line, sizeof(line), "achieved tok/s: %.1f (%u prompt, %u generated)\n",
+				 (double)(st.prompt_tokens + st.tokens) * 1e9 / (double)st.elapsed_ns,
+				 st.prompt_tokens, st.tokens);
+		if (n > 0)
+			(void)al_write_all(STDERR_FILENO, line, (size_t)n);
+	}
+	al_ai_sampler_free(&smp);
+	al_ai_engine_free(&engine);
+	al_ai_tokenizer_free(&tok);
+	al_ai_model_free(&model);
+	return AI_EXIT_OK;
+}

@@ -1,0 +1,293 @@
+/*
+ * BPE tokenizer. The file is hostile: it is copied once into private memory
+ * (so a later change to the file cannot change a validated record), every
+ * length is checked against the bytes left, and the record count must be the
+ * model's vocab_size with nothing after the last record.
+ */
+#include "workers/ai/tokenizer.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+static int tok_fail(struct al_ai_tokenizer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int tok_fail(struct al_ai_tokenizer *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->err, sizeof(t->err), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static int cmp_token(const void *a, const void *b)
+{
+	const struct al_ai_token *x = a, *y = b;
+	return cmp_bytes(x->str, x->len, y->str, y->len);
+}
+
+int al_ai_tokenizer_lookup(const struct al_ai_tokenizer *t, const char *s, size_t len)
+{
+	size_t lo = 0, hi = (size_t)t->vocab_size;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp_bytes(s, len, t->sorted[mid].str, t->sorted[mid].len);
+		if (c == 0)
+			return t->sorted[mid].id;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+void al_ai_tokenizer_free(struct al_ai_tokenizer *t)
+{
+	free(t->blob);
+	free(t->vocab);
+	free(t->sorted);
+	free(t->scores);
+	free(t->scratch);
+	t->blob = t->scratch = NULL;
+	t->vocab = t->sorted = NULL;
+	t->scores = NULL;
+}
+
+static int32_t rd_i32(const uint8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+int al_ai_tokenizer_build_mem(struct al_ai_tokenizer *t, const void *buf, size_t len, int vocab_size)
+{
+	const uint8_t *p = buf;
+	size_t off = 4, blob_len = 0;
+	int32_t maxlen;
+	int rc = -ENOMEM;
+
+	memset(t, 0, sizeof(*t));
+	if (vocab_size < 1 || vocab_size > (1 << 20))
+		return tok_fail(t, "tokenizer: vocab_size %d out of range", vocab_size);
+	if (len > AL_AI_TOK_MAX_FILE)
+		return tok_fail(t, "tokenizer: file of %zu bytes exceeds the %u-byte limit", len, AL_AI_TOK_MAX_FILE);
+	if (len < 4)
+		return tok_fail(t, "tokenizer: file of %zu bytes too short for max_token_length", len);
+	maxlen = rd_i32(p);
+	if (maxlen < 1 || maxlen > AL_AI_TOK_MAX_LEN)
+		return tok_fail(t, "tokenizer: max_token_length %d out of range [1, %d]", maxlen, AL_AI_TOK_MAX_LEN);
+	t->max_token_length = (uint32_t)maxlen;
+	t->vocab_size = vocab_size;
+
+	/* First pass: bounds only, so the allocation below is exact. */
+	for (int i = 0; i < vocab_size; i++) {
+		int32_t l;
+		if (len - off < 8)
+			return tok_fail(t, "tokenizer: record %d header truncated at offset %zu (%d records expected)",
+					i, off, vocab_size);
+		l = rd_i32(p + off + 4);
+		if (l < 0 || l > maxlen)
+			return tok_fail(t, "tokenizer: record %d length %d out of range [0, max_token_length %d]",
+					i, l, maxlen);
+		off += 8;
+		if (len - off < (size_t)l)
+			return tok_fail(t, "tokenizer: record %d bytes truncated at offset %zu", i, off);
+		off += (size_t)l;
+		blob_len += (size_t)l + 1;
+	}
+	if (off != len)
+		return tok_fail(t, "tokenizer: %zu trailing bytes after record %d (count must equal vocab_size)",
+				len - off, vocab_size - 1);
+
+	t->blob = malloc(blob_len);
+	t->vocab = calloc((size_t)vocab_size, sizeof(*t->vocab));
+	t->sorted = calloc((size_t)vocab_size, sizeof(*t->sorted));
+	t->scores = calloc((size_t)vocab_size, sizeof(*t->scores));
+	t->scratch = malloc(2 * (size_t)maxlen + 8);
+	if (!t->blob || !t->vocab || !t->sorted || !t->scores || !t->scratch)
+		goto fail;
+	off = 4;
+	char *dst = t->blob;
+	for (int i = 0; i < vocab_size; i++) {
+		uint32_t l = (uint32_t)rd_i32(p + off + 4);
+		memcpy(&t->scores[i], p + off, sizeof(float));
+		off += 8;
+		memcpy(dst, p + off, l);
+		dst[l] = '\0';
+		t->vocab[i] = (struct al_ai_token){ .str = dst, .len = l, .id = i };
+		dst += l + 1;
+		off += l;
+	}
+	memcpy(t->sorted, t->vocab, (size_t)vocab_size * sizeof(*t->sorted));
+	qsort(t->sorted, (size_t)vocab_size, sizeof(*t->sorted), cmp_token);
+	for (int i = 0; i < 256; i++) {
+		t->byte_pieces[i * 2] = (unsigned char)i;
+		t->byte_pieces[i * 2 + 1] = '\0';
+	}
+	return 0;
+fail:
+	al_ai_tokenizer_free(t);
+	snprintf(t->err, sizeof(t->err), "tokenizer: out of memory");
+	return rc;
+}
+
+int al_ai_tokenizer_build_fd(struct al_ai_tokenizer *t, int fd, int vocab_size)
+{
+	struct stat st;
+	AL_AUTOFREE uint8_t *buf = NULL;
+	size_t got = 0, len;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		snprintf(t->err, sizeof(t->err), "tokenizer: fstat: %s", strerror(errno));
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size > AL_AI_TOK_MAX_FILE)
+		return tok_fail(t, "tokenizer: not a regular file of at most %u bytes", AL_AI_TOK_MAX_FILE);
+	len = (size_t)st.st_size;
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return -ENOMEM;
+	/* pread: the fd's offset is shared with whoever passed it in. */
+	while (got < len) {
+		ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return tok_fail(t, "tokenizer: short read at %zu of %zu bytes", got, len);
+		got += (size_t)n;
+	}
+	return al_ai_tokenizer_build_mem(t, buf, len, vocab_size);
+}
+
+size_t al_ai_tokenizer_max_tokens(size_t text_len)
+{
+	return text_len + 3;
+}
+
+static void push(int *tokens, size_t *n, int id)
+{
+	tokens[(*n)++] = id;
+}
+
+int al_ai_tokenizer_encode(struct al_ai_tokenizer *t, const char *text, bool bos, bool eos,
+			   int *tokens, size_t cap, size_t *n_tokens)
+{
+	size_t tlen = strlen(text), n = 0, cp_len = 0;
+	char cp[8];
+
+	if (cap < al_ai_tokenizer_max_tokens(tlen))
+		return -EINVAL;
+	if (bos)
+		push(tokens, &n, AL_AI_TOK_BOS);
+	/* SentencePiece's add_dummy_prefix: a space before non-empty text. */
+	if (tlen) {
+		int sp = al_ai_tokenizer_lookup(t, " ", 1);
+		if (sp >= 0)
+			push(tokens, &n, sp);
+	}
+	/* One token per UTF-8 code point when the vocabulary has it, else one
+	 * byte-fallback token (<0xHH>, ids 3..258) per byte. */
+	for (size_t i = 0; i < tlen; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if ((c & 0xC0) != 0x80)
+			cp_len = 0;
+		cp[cp_len++] = (char)c;
+		if (i + 1 < tlen && ((unsigned char)text[i + 1] & 0xC0) == 0x80 && cp_len < 4)
+			continue;
+		int id = al_ai_tokenizer_lookup(t, cp, cp_len);
+		if (id >= 0) {
+			push(tokens, &n, id);
+		} else {
+			for (size_t k = 0; k < cp_len; k++) {
+				int b = (unsigned char)cp[k] + 3;
+				push(tokens, &n, b < t->vocab_size ? b : 0);
+			}
+		}
+		cp_len = 0;
+	}
+	/* Greedy BPE: merge the best-scoring adjacent pair until none is in the vocabulary. */
+	for (;;) {
+		float best = -1e10f;
+		int best_id = -1;
+		size_t best_i = 0;
+		for (size_t i = 0; i + 1 < n; i++) {
+			if (tokens[i] >= t->vocab_size || tokens[i + 1] >= t->vocab_size)
+				continue; /* BOS in a vocabulary of one */
+			const struct al_ai_token *a = &t->vocab[tokens[i]], *b = &t->vocab[tokens[i + 1]];
+			if (a->len + b->len > t->max_token_length)
+				continue; /* no token is that long */
+			memcpy(t->scratch, a->str, a->len);
+			memcpy(t->scratch + a->len, b->str, b->len);
+			int id = al_ai_tokenizer_lookup(t, t->scratch, a->len + b->len);
+			if (id >= 0 && t->scores[id] > best) {
+				best = t->scores[id];
+				best_id = id;
+				best_i = i;
+			}
+		}
+		if (best_id < 0)
+			break;
+		tokens[best_i] = best_id;
+		memmove(&tokens[best_i + 1], &tokens[best_i + 2], (n - best_i - 2) * sizeof(int));
+		n--;
+	}
+	if (eos)
+		push(tokens, &n, AL_AI_TOK_EOS);
+	*n_tokens = n;
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+void al_ai_tokenizer_decode(const struct al_ai_tokenizer *t, int prev, int token,
+			    const char **piece, size_t *len)
+{
+	if (token < 0 || token >= t->vocab_size) {
+		*piece = "";
+		*len = 0;
+		return;
+	}
+	const char *s = t->vocab[token].str;
+	size_t l = t->vocab[token].len;
+	/* SentencePiece drops the dummy-prefix space of the first word after BOS. */
+	if (prev == AL_AI_TOK_BOS && l && s[0] == ' ') {
+		s++;
+		l--;
+	}
+	if (l == 6 && memcmp(s, "<0x", 3) == 0 && s[5] == '>' && hexval(s[3]) >= 0 && hexval(s[4]) >= 0) {
+		int b = hexval(s[3]) * 16 + hexval(s[4]);
+		s = (const char *)t->byte_pieces + b * 2;
+		l = 1;
+	}
+	*piece = s;
+	*len = l;
+}

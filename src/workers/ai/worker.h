@@ -1,0 +1,28 @@
+/*
+ * The airlock-ai worker: its inherited file descriptors and its lockdown.
+ *
+ * Started by the supervisor, the worker finds at fixed numbers:
+ *   fd 3  AL_AI_FD_CHANNEL    the shared-memory channel to the protocol domain
+ *   fd 4  AL_AI_FD_MODEL      the verified model checkpoint, read-only
+ *   fd 5  AL_AI_FD_TOKENIZER  the verified tokenizer, read-only
+ * and stdout/stderr for logs. Standalone (--model/--tokenizer) it opens the
+ * two files itself and prints the generated text on stdout.
+ *
+ * Order, as every worker: set up (map the model, load the tokenizer, build
+ * the state) -> al_ai_lockdown() -> loop. Nothing untrusted is read before
+ * the lockdown, and afterwards the process cannot open, exec, connect or make
+ * memory executable.
+ */
+#ifndef AL_AI_WORKER_H
+#define AL_AI_WORKER_H
+
+#define AL_AI_FD_CHANNEL 3
+#define AL_AI_FD_MODEL 4
+#define AL_AI_FD_TOKENIZER 5
+
+/* Installs the stage-2 seccomp filter: only what generation needs, any other
+ * system call kills the process. channel_fd < 0 when there is no channel
+ * (standalone). 0 or -errno. */
+int al_ai_lockdown(int channel_fd);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * Writes llama2.c checkpoints in memory, for tests, fuzz seeds and the
+ * benchmark: a random legacy model of any shape, and any loaded fp32 model
+ * re-exported as legacy, v1 or v2 (Q8_0), following the exporter's layouts.
+ */
+#ifndef AL_TEST_MODEL_WRITER_H
+#define AL_TEST_MODEL_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "workers/ai/model.h"
+
+struct mw_buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+struct mw_shape {
+	int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+};
+
+void mw_free(struct mw_buf *b);
+
+/* Random weights (xorshift from seed), legacy layout; shared = classifier is the embedding. */
+void mw_random_legacy(struct mw_buf *b, const struct mw_shape *s, bool shared, uint64_t seed);
+
+/* Re-exports a loaded fp32 model (legacy or v1). gs is the Q8_0 group for AL_AI_FORMAT_Q8. */
+void mw_export(struct mw_buf *b, const struct al_ai_model *src, enum al_ai_format fmt, bool shared, int gs);
+
+/* A tokenizer file of vocab_size tokens: <unk>, BOS, EOS, 256 byte tokens, then
+ * printable pieces; max_token_length 16. */
+void mw_tokenizer(struct mw_buf *b, int vocab_size);
+
+#endif
