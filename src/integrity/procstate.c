@@ -230,3 +230,37 @@ int al_procstate_exe_matches(const char *root, pid_t pid, int expected_fd)
 	}
 	return 0;
 }
+
+static const char *const ns_names[AL_NS_COUNT] = { "user", "pid", "mnt", "net", "ipc", "uts",
+						   "cgroup" };
+
+int al_procstate_read_ns(const char *root, pid_t pid, struct al_procstate_ns *ns)
+{
+	char path[PATH_MAX], rel[16];
+	struct stat st;
+	for (int i = 0; i < AL_NS_COUNT; i++) {
+		snprintf(rel, sizeof rel, "ns/%s", ns_names[i]);
+		int rc = proc_path(path, sizeof path, root, pid, rel);
+		if (rc < 0)
+			return rc;
+		/* stat() follows the magic link to the namespace's nsfs inode. */
+		if (stat(path, &st) < 0)
+			return -errno;
+		ns->dev[i] = (uint64_t)st.st_dev;
+		ns->ino[i] = (uint64_t)st.st_ino;
+	}
+	return 0;
+}
+
+int al_procstate_ns_same(const struct al_procstate_ns *a, const struct al_procstate_ns *b,
+			 const char **which)
+{
+	for (int i = 0; i < AL_NS_COUNT; i++) {
+		if (a->dev[i] != b->dev[i] || a->ino[i] != b->ino[i]) {
+			if (which)
+				*which = ns_names[i];
+			return -ESTALE;
+		}
+	}
+	return 0;
+}

@@ -55,4 +55,31 @@ bool al_procstate_confined(const struct al_procstate *ps, char *why, size_t whyl
 /* 0 if /proc/PID/exe is the file open at expected_fd (same st_dev and st_ino), -ESTALE if not. */
 int al_procstate_exe_matches(const char *root, pid_t pid, int expected_fd);
 
+/* Namespaces a domain lives in, by identity (nsfs device and inode). */
+enum al_ns {
+	AL_NS_USER,
+	AL_NS_PID,
+	AL_NS_MNT,
+	AL_NS_NET,
+	AL_NS_IPC,
+	AL_NS_UTS,
+	AL_NS_CGROUP,
+	AL_NS_COUNT,
+};
+
+struct al_procstate_ns {
+	uint64_t dev[AL_NS_COUNT];
+	uint64_t ino[AL_NS_COUNT];
+};
+
+/* Reads /proc/PID/ns/{user,pid,mnt,net,ipc,uts,cgroup}. 0 or -errno. */
+int al_procstate_read_ns(const char *root, pid_t pid, struct al_procstate_ns *ns);
+
+/*
+ * 0 if a and b name the same namespaces (the ones recorded at spawn and now);
+ * -ESTALE otherwise, *which (if given) naming the first that differs ("net").
+ */
+int al_procstate_ns_same(const struct al_procstate_ns *a, const struct al_procstate_ns *b,
+			 const char **which);
+
 #endif

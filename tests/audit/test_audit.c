@@ -356,6 +356,25 @@ static void test_stolen_state_cannot_rewrite_past(void **state)
 	expect_bad(f, f->state, AL_AUDIT_BAD_MAC, 1, 0);
 }
 
+/* An urgent record is covered by the state at once: cutting it off is found without a flush. */
+static void test_urgent_record_cannot_be_cut(void **state)
+{
+	struct fx *f = *state;
+	struct al_audit *log;
+	assert_int_equal(al_audit_open(&log, f->log, NULL, NULL), 0);
+	assert_int_equal(al_audit_append(log, "spawn", NULL, false), 0);
+	assert_int_equal(al_audit_append(log, "seccomp.violation", NULL, true), 0);
+	/* The intruder arrives now, before any tick, and removes the violation. */
+	struct lines ls;
+	read_lines(f->log, &ls);
+	assert_int_equal(ls.n, 2);
+	free(ls.l[--ls.n]);
+	write_lines(f->log, &ls);
+	free_lines(&ls);
+	expect_bad(f, f->state, AL_AUDIT_TRUNCATED, 2, 1);
+	al_audit_abandon(log);
+}
+
 static void test_reopen_continues_chain(void **state)
 {
 	struct fx *f = *state;
@@ -541,6 +560,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forged_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inserted_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stolen_state_cannot_rewrite_past, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_urgent_record_cannot_be_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_continues_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_after_stale_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_torn_tail_recovers, setup, teardown),

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -512,6 +513,66 @@ static void test_real_child(void **state)
 	assert_false(al_procstate_confined(&ps, why, sizeof why));
 }
 
+static void test_namespaces(void **state)
+{
+	struct fx *f = *state;
+	struct al_procstate_ns self, child, fake;
+	const char *which = NULL;
+	assert_int_equal(al_procstate_read_ns(NULL, getpid(), &self), 0);
+	int go[2], done[2];
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char c;
+		close(go[1]);
+		close(done[0]);
+		if (read(go[0], &c, 1) != 1 || unshare(CLONE_NEWUTS | CLONE_NEWNET) < 0)
+			_exit(1);
+		if (write(done[1], &c, 1) != 1 || read(go[0], &c, 1) < 0)
+			_exit(2);
+		_exit(0);
+	}
+	close(go[0]);
+	close(done[1]);
+	/* Same namespaces as ours until it moves. */
+	assert_int_equal(al_procstate_read_ns(NULL, pid, &child), 0);
+	assert_int_equal(al_procstate_ns_same(&self, &child, &which), 0);
+	char c = 1;
+	assert_int_equal(write(go[1], &c, 1), 1);
+	if (read(done[0], &c, 1) != 1) {
+		waitpid(pid, NULL, 0);
+		skip(); /* unshare refused: no namespaces to move into */
+	}
+	assert_int_equal(al_procstate_read_ns(NULL, pid, &child), 0);
+	assert_int_equal(al_procstate_ns_same(&self, &child, &which), -ESTALE);
+	assert_string_equal(which, "net");
+	close(go[1]);
+	close(done[0]);
+	waitpid(pid, NULL, 0);
+
+	/* A fake tree: links to files stand for the nsfs inodes. */
+	fake_proc(f->dir, 77, good_status, good_maps, NULL);
+	char p[256], t[256];
+	snprintf(p, sizeof p, "%s/proc/77/ns", f->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	const char *names[] = { "user", "pid", "mnt", "net", "ipc", "uts", "cgroup" };
+	for (size_t i = 0; i < AL_ARRAY_LEN(names); i++) {
+		snprintf(p, sizeof p, "%s/proc/77/ns/%s", f->dir, names[i]);
+		snprintf(t, sizeof t, "%s/proc/77/status", f->dir);
+		assert_int_equal(symlink(i == 5 ? "/bin/sh" : t, p), 0);
+	}
+	assert_int_equal(al_procstate_read_ns(f->dir, 77, &fake), 0);
+	assert_int_equal(al_procstate_ns_same(&fake, &self, &which), -ESTALE);
+	assert_string_equal(which, "user");
+	struct al_procstate_ns copy = fake;
+	assert_int_equal(al_procstate_ns_same(&fake, &copy, NULL), 0);
+	copy.ino[AL_NS_CGROUP]++;
+	assert_int_equal(al_procstate_ns_same(&fake, &copy, &which), -ESTALE);
+	assert_string_equal(which, "cgroup");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -525,6 +586,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fake_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fake_bad, setup, teardown),
 		cmocka_unit_test(test_real_child),
+		cmocka_unit_test_setup_teardown(test_namespaces, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
