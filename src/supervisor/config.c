@@ -230,7 +230,7 @@ static int parse_bool(const char *v, bool *out, char *why, size_t wl)
 	return -1;
 }
 
-/* "127.0.0.1:8080", "[::1]:8080" or "stdio". */
+/* "127.0.0.1:8377", "[::1]:8377" or "stdio". */
 static int parse_listen(struct al_config *cfg, const char *v, char *why, size_t wl)
 {
 	if (strcmp(v, "stdio") == 0) {
@@ -295,7 +295,7 @@ static int parse_origins(struct al_config *cfg, const char *v, char *why, size_t
 			if (!isgraph((unsigned char)*q))
 				ok = false;
 		if (!ok) {
-			snprintf(why, wl, "'%.*s' is not an origin such as http://127.0.0.1:8080",
+			snprintf(why, wl, "'%.*s' is not an origin such as http://127.0.0.1:8377",
 				 (int)(n > 100 ? 100 : n), p);
 			return -1;
 		}
@@ -710,9 +710,9 @@ static struct al_config *config_new(void)
 	cfg->level = AL_LEVEL_STANDARD;
 	cfg->state_dir = strdup("/var/lib/airlock");
 	al_strlcpy(cfg->proto.host, "127.0.0.1", sizeof cfg->proto.host);
-	cfg->proto.port = 8080;
-	cfg->proto.allowed_origins[0] = strdup("http://127.0.0.1:8080");
-	cfg->proto.allowed_origins[1] = strdup("http://localhost:8080");
+	cfg->proto.port = 8377;
+	cfg->proto.allowed_origins[0] = strdup("http://127.0.0.1:8377");
+	cfg->proto.allowed_origins[1] = strdup("http://localhost:8377");
 	cfg->proto.n_allowed_origins = 2;
 	cfg->proto.body_limit = 1 << 20;
 	cfg->proto.concurrency = 4;

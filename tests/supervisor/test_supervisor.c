@@ -67,7 +67,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg->control_socket, "/var/lib/airlock/control.sock");
 	assert_false(cfg->proto.stdio);
 	assert_string_equal(cfg->proto.host, "127.0.0.1");
-	assert_int_equal(cfg->proto.port, 8080);
+	assert_int_equal(cfg->proto.port, 8377);
 	assert_null(cfg->proto.token_file);
 	assert_int_equal(cfg->proto.body_limit, 1 << 20);
 	assert_int_equal(cfg->proto.n_allowed_origins, 2);
@@ -234,11 +234,11 @@ static const struct {
 	{ "[proto]\nlisten = ::1:80\n",
 	  "2: [proto] listen: '::1:80' is not IPV4:PORT, [IPV6]:PORT or stdio" },
 	{ "[proto]\nallowed_origins = ftp://x\n",
-	  "2: [proto] allowed_origins: 'ftp://x' is not an origin such as http://127.0.0.1:8080" },
+	  "2: [proto] allowed_origins: 'ftp://x' is not an origin such as http://127.0.0.1:8377" },
 	{ "[proto]\nallowed_origins = http://x/path\n",
-	  "2: [proto] allowed_origins: 'http://x/path' is not an origin such as http://127.0.0.1:8080" },
+	  "2: [proto] allowed_origins: 'http://x/path' is not an origin such as http://127.0.0.1:8377" },
 	{ "[proto]\nallowed_origins = *\n",
-	  "2: [proto] allowed_origins: '*' is not an origin such as http://127.0.0.1:8080" },
+	  "2: [proto] allowed_origins: '*' is not an origin such as http://127.0.0.1:8377" },
 	{ "[proto]\nbody_limit = 1T\n",
 	  "2: [proto] body_limit: '1T' is not a size in 1K..64M (units K, M, G)" },
 	{ "[proto]\nbody_limit = -5\n",
