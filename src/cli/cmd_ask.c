@@ -17,7 +17,7 @@
 #include "cli/cli.h"
 #include "common/util.h"
 
-#define ASK_DEFAULT_URL "http://127.0.0.1:8377/mcp"
+#define ASK_DEFAULT_URL "http://127.0.0.1:8377/mcp" /* the default [proto] listen */
 #define ASK_PROTOCOL "2025-11-25"
 #define ASK_MAX_BODY (16u << 20)
 

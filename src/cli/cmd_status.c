@@ -10,34 +10,41 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/util.h"
+#include "supervisor/config.h"
 #include "supervisor/control.h"
 
-#define DEFAULT_CONTROL "/run/airlock.sock"
 
 static const char status_usage[] =
-	"usage: airlock status [--json] [--control PATH]\n"
+	"usage: airlock status [--json] [--config FILE | --control PATH]\n"
 	"\n"
 	"Shows the running supervisor's state: uptime, security level, and for each\n"
 	"domain its pid, state, restarts, memory, CPU time and the protections read\n"
 	"back from the kernel when it started.\n"
 	"\n"
 	"  --json          print the supervisor's answer as JSON\n"
-	"  --control PATH  control socket (default " DEFAULT_CONTROL ")\n";
+	"  --config FILE   find the control socket in FILE (default: the built-in\n"
+	"                  configuration's, STATE_DIR/control.sock)\n"
+	"  --control PATH  control socket\n";
 
 static const char stop_usage[] =
-	"usage: airlock stop [--control PATH]\n"
+	"usage: airlock stop [--config FILE | --control PATH]\n"
 	"\n"
 	"Asks the running supervisor to stop: domains end, nothing is left behind.\n"
 	"\n"
-	"  --control PATH  control socket (default " DEFAULT_CONTROL ")\n";
+	"  --config FILE   find the control socket in FILE\n"
+	"  --control PATH  control socket\n";
 
-static int parse_common(const struct al_cmd *cmd, int argc, char **argv, bool *json, const char **control)
+/* The control socket: --control, else the one --config (or the defaults) names. */
+static int parse_common(const struct al_cmd *cmd, int argc, char **argv, bool *json, char *control, size_t len)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"control", required_argument, NULL, 'c'},
+		{"config", required_argument, NULL, 'f'},
 		{0, 0, 0, 0},
 	};
+	const char *config = NULL, *explicit = NULL;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -47,13 +54,27 @@ static int parse_common(const struct al_cmd *cmd, int argc, char **argv, bool *j
 				return al_cli_usage_error(cmd, "--json is not an option of this command");
 			*json = true;
 			break;
-		case 'c': *control = optarg; break;
+		case 'c': explicit = optarg; break;
+		case 'f': config = optarg; break;
 		default:
 			return al_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return al_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (explicit) {
+		al_strlcpy(control, explicit, len);
+		return 0;
+	}
+	struct al_config *cfg = NULL;
+	char *errors = NULL;
+	if ((config ? al_config_load(config, AL_CONFIG_NO_FILE_CHECKS, &cfg, &errors) : al_config_default(&cfg)) < 0) {
+		fputs(errors ? errors : "airlock: the configuration could not be loaded\n", stderr);
+		free(errors);
+		return AL_EXIT_FAIL;
+	}
+	al_strlcpy(control, cfg->control_socket, len);
+	al_config_free(cfg);
 	return 0;
 }
 
@@ -91,8 +112,8 @@ static void print_value(const char *key, json_t *v, int indent)
 static int status_run(int argc, char **argv)
 {
 	bool json = false;
-	const char *control = DEFAULT_CONTROL;
-	int rc = parse_common(&al_cmd_status, argc, argv, &json, &control);
+	char control[256];
+	int rc = parse_common(&al_cmd_status, argc, argv, &json, control, sizeof control);
 	if (rc)
 		return rc;
 	json_t *r;
@@ -134,8 +155,8 @@ static int status_run(int argc, char **argv)
 
 static int stop_run(int argc, char **argv)
 {
-	const char *control = DEFAULT_CONTROL;
-	int rc = parse_common(&al_cmd_stop, argc, argv, NULL, &control);
+	char control[256];
+	int rc = parse_common(&al_cmd_stop, argc, argv, NULL, control, sizeof control);
 	if (rc)
 		return rc;
 	json_t *r;
