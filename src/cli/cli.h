@@ -30,5 +30,7 @@ int al_cli_usage_error(const struct al_cmd *cmd, const char *fmt, ...)
 /* True if argv holds -h or --help before any "--". */
 int al_cli_wants_help(int argc, char **argv);
 
+extern const struct al_cmd al_cmd_exec;
+
 
 #endif

@@ -11,6 +11,7 @@
 
 /* Listed in the order `airlock --help` shows them. */
 static const struct al_cmd *const commands[] = {
+	&al_cmd_exec,
 	NULL, /* keeps the table valid while it is being filled; skipped below */
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

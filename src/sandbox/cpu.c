@@ -1,0 +1,46 @@
+/*
+ * CPU placement: the domain runs only on its listed cores. Core scheduling
+ * and resctrl are not offered by this kernel/machine; the hw probe reports it.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#include "sandbox/sandbox_int.h"
+
+int al_cpu_apply(const struct al_spec *spec)
+{
+	if (!spec->has_cpus)
+		return 0;
+	return sched_setaffinity(0, sizeof spec->cpus, &spec->cpus) < 0 ? -errno : 0;
+}
+
+int al_cpu_parse_list(const char *s, cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	if (!*s)
+		return -EINVAL;
+	while (*s) {
+		unsigned long a, b;
+		char *end;
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		a = strtoul(s, &end, 10);
+		b = a;
+		if (*end == '-') {
+			if (end[1] < '0' || end[1] > '9')
+				return -EINVAL;
+			b = strtoul(end + 1, &end, 10);
+		}
+		if (a > b || b >= CPU_SETSIZE)
+			return -ERANGE;
+		for (unsigned long c = a; c <= b; c++)
+			CPU_SET(c, set);
+		if (*end == ',' && end[1])
+			end++;
+		else if (*end)
+			return -EINVAL;
+		s = end;
+	}
+	return 0;
+}
