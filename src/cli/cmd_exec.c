@@ -121,7 +121,13 @@ static int supervise(struct al_domain *d, int sfd)
 		}
 		if (p[2].fd >= 0 && (p[2].revents & POLLIN)) {
 			struct al_violation v;
-			if (al_domain_notify_handle(d, &v) == 0)
+			int rc = al_domain_notify_handle(d, &v);
+			if (rc < 0 && rc != -EINTR) {
+				/* an unanswered notification would hang the domain */
+				al_log_warnx("seccomp: notification lost (%s): stopping the domain",
+					     strerror(-rc));
+				al_domain_kill(d, SIGKILL);
+			} else if (rc == 0)
 				al_log_warnx("seccomp: pid %d called %s(%#llx, %#llx, %#llx, %#llx, "
 					     "%#llx, %#llx) at %#llx: refused",
 					     (int)v.pid, v.name, (unsigned long long)v.args[0],
@@ -301,8 +307,7 @@ static int run(int argc, char **argv)
 	}
 
 	if ((rc = al_domain_spawn(&spec, &d)) < 0) {
-		fprintf(stderr, "airlock exec: cannot build the domain: %s%s%s\n",
-			d ? "" : al_sandbox_strerror(rc), "", "");
+		fprintf(stderr, "airlock exec: cannot build the domain: %s\n", strerror(-rc));
 		goto out;
 	}
 	json_t *report = NULL;

@@ -119,7 +119,8 @@ int al_landlock_apply(const struct al_spec *spec, unsigned *applied, int *abi_ou
 		return -errno;
 	uint64_t h = attr.handled_access_fs;
 	uint64_t ro = LL_FS_READ | LL_FS_EXECUTE;
-	int rc = 0;
+	/* the root holds only what is listed: listing it reveals nothing more */
+	int rc = add_rule(rs, "/", LL_FS_READ_DIR, h, -1);
 	for (size_t i = 0; i < spec->n_paths && rc == 0; i++) {
 		const struct al_path *p = &spec->paths[i];
 		if (p->link)

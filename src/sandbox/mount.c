@@ -201,6 +201,20 @@ int al_mount_apply(const struct al_spec *spec)
 		goto out;
 	}
 
+	/* before the listed paths, so one below /tmp lands on top of it */
+	if (spec->tmp) {
+		const char *const o[] = { "mode", "01777", "size", "64m", NULL, NULL };
+		int tfd = new_fs("tmpfs", o, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+		if (tfd < 0) {
+			rc = tfd;
+			goto out;
+		}
+		rc = attach(tfd, rootfd, "tmp", true);
+		close(tfd);
+		if (rc < 0)
+			goto out;
+	}
+
 	/* parents before children, so a nested path lands inside its parent's bind */
 	for (size_t i = 0; i < n; i++) {
 		size_t j = i;
@@ -263,19 +277,6 @@ int al_mount_apply(const struct al_spec *spec)
 			goto out;
 		}
 	}
-	if (spec->tmp) {
-		const char *const o[] = { "mode", "01777", "size", "64m", NULL, NULL };
-		int tfd = new_fs("tmpfs", o, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-		if (tfd < 0) {
-			rc = tfd;
-			goto out;
-		}
-		rc = attach(tfd, rootfd, "tmp", true);
-		close(tfd);
-		if (rc < 0)
-			goto out;
-	}
-
 	/* pivot_root(".", "."): the old root ends up on top, then is detached */
 	if (fchdir(rootfd) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
 	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {

@@ -11,6 +11,8 @@
  *   ioctl   unless the command is TIOCSTI or TIOCLINUX. The kernel reads the
  *           command as 32 bits, so the rules look at exactly those bits of
  *           the 64-bit register: 0x100005412 is refused as TIOCSTI.
+ *   socket  only AF_UNIX (netlink, packet, vsock, inet never; the network
+ *           namespace is empty anyway, and Landlock scopes abstract sockets).
  *   clone   without any namespace flag.
  *   clone3  never: its flags live in memory a filter cannot read. It fails
  *           with ENOSYS so that libc falls back to clone.
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -124,6 +127,9 @@ static int allow(scmp_filter_ctx ctx, const struct al_spec *spec, const char *na
 	int rc;
 	if (nr == SCMP_SYS(ioctl)) {
 		rc = allow_ioctl(ctx, nr);
+	} else if (nr == SCMP_SYS(socket)) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+				      SCMP_A0(SCMP_CMP_EQ, (uint64_t)AF_UNIX));
 	} else if (nr == SCMP_SYS(clone)) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 				      SCMP_A0(SCMP_CMP_MASKED_EQ, (uint64_t)NS_FLAGS, 0));

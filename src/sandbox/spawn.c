@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -487,7 +489,8 @@ void al_domain_free(struct al_domain *d)
 		close(d->sync_fd);
 	if (d->notify_fd >= 0)
 		close(d->notify_fd);
-	seccomp_notify_free(d->notify_req, d->notify_resp);
+	free(d->notify_req);
+	free(d->notify_resp);
 	free(d);
 }
 
@@ -495,15 +498,27 @@ int al_domain_notify_handle(struct al_domain *d, struct al_violation *v)
 {
 	if (d->notify_fd < 0)
 		return -EINVAL;
-	if (!d->notify_req &&
-	    seccomp_notify_alloc((struct seccomp_notif **)&d->notify_req,
-				 (struct seccomp_notif_resp **)&d->notify_resp) < 0)
-		return -ENOMEM;
+	struct seccomp_notif_sizes sz = { 0 };
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz) < 0)
+		return -errno;
+	if (!d->notify_req) {
+		/* the kernel's sizes, which may exceed this header's structs */
+		d->notify_req = calloc(1, sz.seccomp_notif > sizeof(struct seccomp_notif)
+						  ? sz.seccomp_notif : sizeof(struct seccomp_notif));
+		d->notify_resp = calloc(1, sz.seccomp_notif_resp >
+						   sizeof(struct seccomp_notif_resp)
+					   ? sz.seccomp_notif_resp
+					   : sizeof(struct seccomp_notif_resp));
+		if (!d->notify_req || !d->notify_resp)
+			return -ENOMEM;
+	}
 	struct seccomp_notif *req = d->notify_req;
 	struct seccomp_notif_resp *resp = d->notify_resp;
-	int rc = seccomp_notify_receive(d->notify_fd, req);
-	if (rc < 0)
-		return rc;
+	/* the kernel refuses a receive buffer that is not all zero */
+	memset(req, 0, sz.seccomp_notif);
+	memset(resp, 0, sz.seccomp_notif_resp);
+	if (ioctl(d->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, req) < 0)
+		return -errno;
 	memset(v, 0, sizeof *v);
 	v->pid = (pid_t)req->pid;
 	v->nr = req->data.nr;
@@ -517,6 +532,7 @@ int al_domain_notify_handle(struct al_domain *d, struct al_violation *v)
 	resp->val = 0;
 	resp->error = -EPERM;
 	resp->flags = 0;
-	rc = seccomp_notify_respond(d->notify_fd, resp);
-	return rc == -ENOENT ? 0 : rc; /* the caller died meanwhile: still a violation */
+	if (ioctl(d->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 && errno != ENOENT)
+		return -errno; /* ENOENT: the caller died meanwhile, still a violation */
+	return 0;
 }
