@@ -48,7 +48,7 @@ const struct al_cmd al_cmd_exec = {
 		"  --fd N           pass the runner's fd N at the same number\n"
 		"  --uid ID         outside uid/gid of the domain when run as root (default 65534)\n"
 		"  --attest         print the attestation before CMD runs\n"
-		"  --json           print it as JSON\n"
+		"  --json           print it as JSON (implies --attest)\n"
 		"\n"
 		"Exit status: CMD's, or 128+signal if it was killed; 1 if the domain could\n"
 		"not be built or attested.\n",
@@ -225,7 +225,7 @@ static int run(int argc, char **argv)
 			attest = true;
 			break;
 		case 'j':
-			json = true;
+			json = attest = true;
 			break;
 		default:
 			return al_cli_usage_error(&al_cmd_exec, "unknown option");

@@ -121,7 +121,14 @@ static void check_ns(struct attest *a, pid_t pid)
 		ssize_t n1 = readlink(p, mine, sizeof mine - 1);
 		snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)pid, ns[i]);
 		ssize_t n2 = readlink(p, theirs, sizeof theirs - 1);
+		int e = errno;
 		snprintf(name, sizeof name, "ns.%s", ns[i]);
+		if (n2 < 0 && e == EACCES && geteuid() != 0) {
+			/* the domain is non-dumpable and its mm still belongs to the
+			 * initial user namespace: only root may look until it execs */
+			item(a, name, "own", "not readable by an unprivileged runner", true);
+			continue;
+		}
 		const char *got = n1 < 0 || n2 < 0 ? "(unreadable)"
 				  : strcmp(mine, theirs) ? "own"
 							 : "shared with the runner";
@@ -132,7 +139,10 @@ static void check_ns(struct attest *a, pid_t pid)
 static void check_cgroup(struct attest *a, struct al_domain *d, const struct al_spec *s)
 {
 	if (!d->cg.used) {
-		item(a, "cgroup", "none", "none", true);
+		bool wanted = s->cg_memory || s->cg_pids || s->cg_cpu_percent;
+		item(a, "cgroup", wanted ? "limits" : "none",
+		     d->cg_skipped ? "unavailable to this runner" : "none",
+		     !wanted || (d->cg_skipped && !s->cg_required));
 		return;
 	}
 	char p[64];

@@ -113,6 +113,8 @@ struct al_spec {
 	uint64_t cg_memory;             /* bytes */
 	uint64_t cg_pids;
 	uint32_t cg_cpu_percent;        /* of one CPU; 0 = unlimited */
+	bool cg_required;               /* else run without limits when no cgroup is
+					 * writable (default: only when not root) */
 
 	/* cpu */
 	bool has_cpus;

@@ -129,14 +129,14 @@ static int allow(scmp_filter_ctx ctx, const struct al_spec *spec, const char *na
 		rc = allow_ioctl(ctx, nr);
 	} else if (nr == SCMP_SYS(socket)) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-				      SCMP_A0(SCMP_CMP_EQ, (uint64_t)AF_UNIX));
+				      SCMP_A0(SCMP_CMP_EQ, (uint64_t)AF_UNIX, 0));
 	} else if (nr == SCMP_SYS(clone)) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 				      SCMP_A0(SCMP_CMP_MASKED_EQ, (uint64_t)NS_FLAGS, 0));
 	} else if (nr == SCMP_SYS(execveat) && spec->exec_once) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 2,
-				      SCMP_A0(SCMP_CMP_EQ, (uint64_t)AL_SANDBOX_EXEC_FD),
-				      SCMP_A4(SCMP_CMP_EQ, (uint64_t)AT_EMPTY_PATH));
+				      SCMP_A0(SCMP_CMP_EQ, (uint64_t)AL_SANDBOX_EXEC_FD, 0),
+				      SCMP_A4(SCMP_CMP_EQ, (uint64_t)AT_EMPTY_PATH, 0));
 	} else if (nr == SCMP_SYS(execve) && spec->exec_once) {
 		rc = 0;
 	} else {

@@ -200,9 +200,13 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd)
 	/* the runner writes our uid/gid maps and moves us into our cgroups */
 	if (child_wait() != AL_SYNC_GO)
 		_exit(AL_SANDBOX_ERR_SYNC);
-	/* a domain never outlives its runner */
+	/* a domain never outlives its runner: if the runner died before this,
+	 * its end of the sync socket is closed and we stop here */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		child_fail(AL_SANDBOX_ERR_PDEATHSIG, -errno);
+	struct pollfd alive = { .fd = AL_SANDBOX_SYNC_FD, .events = POLLIN };
+	if (poll(&alive, 1, 0) != 0)
+		_exit(AL_SANDBOX_ERR_PDEATHSIG);
 	if ((rc = al_ns_become_root()) < 0)
 		child_fail(AL_SANDBOX_ERR_IDS, rc);
 	/* after the cgroup move, so the namespace's root is the domain's cgroup */
@@ -314,8 +318,12 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 		goto fail;
 	}
 	al_cgroup_sweep();
-	if ((rc = al_cgroup_create(spec, &d->cg)) < 0)
-		goto fail;
+	if ((rc = al_cgroup_create(spec, &d->cg)) < 0) {
+		if (spec->cg_required)
+			goto fail;
+		al_log_warnx("sandbox: no cgroup limits for this domain (%s)", strerror(-rc));
+		d->cg_skipped = true;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = -errno;
 		goto fail;

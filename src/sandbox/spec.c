@@ -31,6 +31,8 @@ void al_spec_init(struct al_spec *spec)
 	spec->seccomp = true;
 	spec->seccomp_mode = AL_SECCOMP_KILL;
 	spec->keep_stdio = true;
+	/* an unprivileged runner rarely has a delegated cgroup */
+	spec->cg_required = geteuid() == 0;
 	spec->exec_fd = -1;
 }
 
