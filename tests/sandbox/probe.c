@@ -65,6 +65,21 @@ int main(int argc, char **argv)
 		int fd = atoi(arg);
 		return result(write(fd, "OK\n", 3) == 3 ? 0 : -1);
 	}
+	if (!strcmp(a, "accept")) { /* one connection on the passed listener: says hi */
+		int c = accept4(atoi(arg), NULL, NULL, SOCK_CLOEXEC);
+		if (c >= 0 && write(c, "hi", 2) != 2)
+			c = -1;
+		return result(c);
+	}
+	if (!strcmp(a, "bind")) { /* a new socket on the passed listener's address */
+		struct sockaddr_in sin;
+		socklen_t len = sizeof sin;
+		getsockname(atoi(arg), (struct sockaddr *)&sin, &len);
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0)
+			return result(s);
+		return result(bind(s, (struct sockaddr *)&sin, len));
+	}
 	if (!strcmp(a, "mount"))
 		return result(mount("none", "/tmp", "tmpfs", 0, NULL));
 	if (!strcmp(a, "ptrace")) /* the domain's pid 1 */

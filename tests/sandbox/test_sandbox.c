@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -237,6 +240,140 @@ static void test_signal_and_kill(void **state)
 	drop_spec(&s);
 }
 
+static bool cgroups_left(void)
+{
+	char line[512], pat[64];
+	snprintf(pat, sizeof pat, "airlock-%d-", (int)getpid());
+	FILE *f = popen("ls /sys/fs/cgroup/*/ /sys/fs/cgroup/memory/*/*/ 2>/dev/null", "r");
+	bool found = false;
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, pat))
+			found = true;
+	if (f)
+		pclose(f);
+	return found;
+}
+
+/* service: serves on a listener the runner binds; cannot make its own socket */
+static void test_service_listener(void **state)
+{
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sin;
+	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(listen(l, 4), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+
+	char *argv[] = { "probe", "accept", "3", NULL };
+	struct al_spec s;
+	make_spec(&s, "service", argv);
+	assert_int_equal(al_spec_add_fd(&s, l, 3), 0);
+	assert_int_equal(al_seccomp_prepare(&s), 0);
+	struct al_domain *d;
+	assert_int_equal(al_domain_spawn(&s, &d), 0);
+	assert_int_equal(al_domain_start(d), 0);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof sin), 0);
+	char buf[4] = "";
+	assert_int_equal(read(c, buf, 2), 2);
+	assert_string_equal(buf, "hi");
+	close(c);
+	int st;
+	assert_int_equal(al_domain_wait(d, &st), 0);
+	assert_int_equal(st, 0);
+	al_domain_free(d);
+	drop_spec(&s);
+
+	/* a socket of its own, even on the listener's address, is refused */
+	char out[64];
+	argv[1] = "bind";
+	make_spec(&s, "service", argv);
+	assert_int_equal(al_spec_add_fd(&s, l, 3), 0);
+	assert_int_equal(run_spec(&s, out, sizeof out), SIGSYS_EXIT);
+	s.seccomp_mode = AL_SECCOMP_ERRNO;
+	assert_int_equal(run_spec(&s, out, sizeof out), 1);
+	assert_string_equal(out, "ERR 1\n");
+	drop_spec(&s);
+	close(l);
+}
+
+static int count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0, ch;
+	while (f && (ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* airlock exec itself: status, output, signals, nothing left behind */
+static int run_cli(const char *const *args, char *out, size_t len, int sig)
+{
+	const char *cli = getenv("AL_AIRLOCK");
+	if (!cli)
+		return -1;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		execv(cli, (char *const *)args);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n < len - 1 && (r = read(p[0], out + n, len - 1 - n)) > 0) {
+		n += (size_t)r;
+		out[n] = '\0';
+		if (sig && strstr(out, "READY\n")) {
+			kill(pid, sig); /* as a terminal's Ctrl-C reaches the runner */
+			sig = 0;
+		}
+	}
+	out[n] = '\0';
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void test_cli(void **state)
+{
+	if (!getenv("AL_AIRLOCK"))
+		skip();
+	char out[16384];
+	const char *probe = probe_path();
+	int mounts = count_lines("/proc/self/mountinfo");
+	const char *a1[] = { "airlock", "exec", "--profile", "tool", "--", probe, "exit", "3", NULL };
+	assert_int_equal(run_cli(a1, out, sizeof out, 0), 3);
+	const char *a2[] = { "airlock", "exec", "--profile", "compute", "--seccomp", "errno",
+			     "--json", "--", probe, "fd", "1", NULL };
+	assert_int_equal(run_cli(a2, out, sizeof out, 0), 0);
+	json_error_t err;
+	json_t *r = json_loadb(out, strlen(out), JSON_DISABLE_EOF_CHECK, &err);
+	assert_non_null(r);
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(json_string_value(json_object_get(r, "profile")), "compute");
+	json_decref(r);
+	assert_non_null(strstr(out, "}\nOK\nOK\n"));
+	const char *a3[] = { "airlock", "exec", "--profile", "tool", "--", probe, "pause", NULL };
+	assert_int_equal(run_cli(a3, out, sizeof out, SIGINT), 128 + SIGINT);
+	const char *a4[] = { "airlock", "exec", "--profile", "tool", "--", probe, "mount", NULL };
+	assert_int_equal(run_cli(a4, out, sizeof out, 0), SIGSYS_EXIT);
+	const char *a5[] = { "airlock", "exec", "--profile", "tool", "--ro", "/nonexistent", "--",
+			     probe, "noop", NULL };
+	assert_int_equal(run_cli(a5, out, sizeof out, 0), 1);
+	const char *a6[] = { "airlock", "exec", "--profile", "tool", "--seccomp", "loud", "--",
+			     probe, "noop", NULL };
+	assert_int_equal(run_cli(a6, out, sizeof out, 0), 2);
+	assert_false(cgroups_left());
+	assert_int_equal(count_lines("/proc/self/mountinfo"), mounts);
+}
+
 static json_t *find_item(json_t *report, const char *name)
 {
 	size_t i;
@@ -424,20 +561,6 @@ static void test_paths(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
-static bool cgroups_left(void)
-{
-	char line[512], pat[64];
-	snprintf(pat, sizeof pat, "airlock-%d-", (int)getpid());
-	FILE *f = popen("ls /sys/fs/cgroup/*/ /sys/fs/cgroup/memory/*/*/ 2>/dev/null", "r");
-	bool found = false;
-	while (f && fgets(line, sizeof line, f))
-		if (strstr(line, pat))
-			found = true;
-	if (f)
-		pclose(f);
-	return found;
-}
-
 static void test_cleanup(void **state)
 {
 	char out[64];
@@ -513,6 +636,8 @@ int main(void)
 		cmocka_unit_test(test_attest_weakened),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_service_listener),
+		cmocka_unit_test(test_cli),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
