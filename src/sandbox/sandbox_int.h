@@ -69,6 +69,7 @@ struct al_domain {
 	void *notify_req;
 	void *notify_resp;
 	char attest_failed[64];
+	bool cg_joined;      /* cloned straight into its v2 cgroup */
 	bool cg_skipped;     /* unprivileged, no cgroup: reported by attestation */
 };
 

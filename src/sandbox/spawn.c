@@ -333,7 +333,24 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 		.pidfd = (uint64_t)(uintptr_t)&d->pidfd,
 		.exit_signal = SIGCHLD,
 	};
+	/* cgroup v2: born in its cgroup, no migration afterwards */
+	int cgfd = -1;
+	if (d->cg.used && d->cg.v2 &&
+	    (cgfd = open(d->cg.dir[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgfd;
+	}
 	pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+	if (pid < 0 && cgfd >= 0) {
+		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		close(cgfd);
+		cgfd = -1;
+		pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+	}
+	if (pid > 0 && cgfd >= 0) {
+		close(cgfd);
+		d->cg_joined = true;
+	}
 	if (pid < 0) {
 		rc = -errno;
 		al_log_warn("sandbox: clone3");
@@ -350,7 +367,7 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 
 	if ((rc = al_ns_write_maps(pid, spec->outside_uid, spec->outside_gid)) < 0)
 		goto fail;
-	if (d->cg.used && (rc = al_cgroup_attach(&d->cg, pid)) < 0)
+	if (d->cg.used && !d->cg_joined && (rc = al_cgroup_attach(&d->cg, pid)) < 0)
 		goto fail;
 	if ((rc = send_msg(d, AL_SYNC_GO)) < 0)
 		goto fail;
