@@ -432,6 +432,10 @@ static void expect_caught(void (*weaken)(struct al_spec *), const char *item)
 	struct al_spec good, weak;
 	make_spec(&good, "tool", argv);
 	make_spec(&weak, "tool", argv);
+	good.has_cpus = weak.has_cpus = true; /* pinned to CPU 0 */
+	CPU_ZERO(&good.cpus);
+	CPU_SET(0, &good.cpus);
+	weak.cpus = good.cpus;
 	weaken(&weak);
 	assert_int_equal(al_seccomp_prepare(&weak), 0);
 	struct al_domain *d;
@@ -459,6 +463,7 @@ static void weaken_ssb(struct al_spec *s) { s->spec_store_bypass = false; }
 static void weaken_nofile(struct al_spec *s) { s->rl_nofile = 1000; }
 static void weaken_pids(struct al_spec *s) { s->cg_pids = 1000; }
 static void weaken_uid(struct al_spec *s) { s->outside_uid = 65533; }
+static void weaken_cpus(struct al_spec *s) { s->has_cpus = false; }
 
 static void test_attest_weakened(void **state)
 {
@@ -469,6 +474,8 @@ static void test_attest_weakened(void **state)
 	expect_caught(weaken_pids, "cgroup.pids");
 	if (geteuid() == 0)
 		expect_caught(weaken_uid, "uid_map");
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+		expect_caught(weaken_cpus, "status.Cpus_allowed_list");
 	char *argv[] = { "probe", NULL };
 	struct al_spec s;
 	make_spec(&s, "tool", argv);
