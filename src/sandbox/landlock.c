@@ -125,7 +125,9 @@ int al_landlock_apply(const struct al_spec *spec, unsigned *applied, int *abi_ou
 		const struct al_path *p = &spec->paths[i];
 		if (p->link)
 			continue;
-		rc = add_rule(rs, p->path, rights_for(p->is_dir, p->rw ? h : ro), h, -1);
+		/* code runs only from read-only paths: nothing written can be exec'd */
+		rc = add_rule(rs, p->path,
+			      rights_for(p->is_dir, p->rw ? (h & ~LL_FS_EXECUTE) : ro), h, -1);
 	}
 	if (rc == 0 && spec->proc)
 		rc = add_rule(rs, "/proc", LL_FS_READ, h, -1);
@@ -138,7 +140,7 @@ int al_landlock_apply(const struct al_spec *spec, unsigned *applied, int *abi_ou
 			rc = add_rule(rs, nodes[i], LL_FS_READ_FILE | LL_FS_WRITE_FILE, h, -1);
 	}
 	if (rc == 0 && spec->tmp)
-		rc = add_rule(rs, "/tmp", h, h, -1);
+		rc = add_rule(rs, "/tmp", h & ~LL_FS_EXECUTE, h, -1);
 	/* the verified executable, wherever it came from, may be exec'd and mapped */
 	if (rc == 0 && spec->exec_fd >= 0)
 		rc = add_rule(rs, NULL, LL_FS_EXECUTE | LL_FS_READ_FILE, h, AL_SANDBOX_EXEC_FD);

@@ -172,6 +172,8 @@ int al_mount_apply(const struct al_spec *spec)
 			continue;
 		if (!spec->paths[i].rw)
 			a |= MOUNT_ATTR_RDONLY;
+		else
+			a |= MOUNT_ATTR_NOEXEC;
 		if ((trees[i] = clone_tree(spec->paths[i].path, a)) < 0) {
 			rc = trees[i];
 			goto out;
@@ -204,7 +206,8 @@ int al_mount_apply(const struct al_spec *spec)
 	/* before the listed paths, so one below /tmp lands on top of it */
 	if (spec->tmp) {
 		const char *const o[] = { "mode", "01777", "size", "64m", NULL, NULL };
-		int tfd = new_fs("tmpfs", o, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+		int tfd = new_fs("tmpfs", o, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+						     MOUNT_ATTR_NOEXEC);
 		if (tfd < 0) {
 			rc = tfd;
 			goto out;

@@ -49,6 +49,7 @@ enum al_sandbox_err {
 	AL_SANDBOX_ERR_FDS,            /* placing the passed fds */
 	AL_SANDBOX_ERR_CGROUPNS,
 	AL_SANDBOX_ERR_RLIMIT,
+	AL_SANDBOX_ERR_MEMFD,
 	AL_SANDBOX_ERR_MOUNT,
 	AL_SANDBOX_ERR_HOSTNAME,
 	AL_SANDBOX_ERR_CPU,
@@ -126,6 +127,7 @@ struct al_spec {
 	bool spec_l1d_flush;            /* where the kernel offers it */
 	bool tsc_sigsegv;               /* rdtsc traps: the strictest level */
 	bool mdwe;                      /* PR_SET_MDWE refuse-exec-gain */
+	bool memfd_noexec;              /* vm.memfd_noexec = 2 in the pid namespace */
 
 	/* privileges; false only to build deliberately weakened specs in tests */
 	bool drop_caps;

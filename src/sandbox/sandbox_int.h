@@ -82,6 +82,9 @@ int al_ns_become_root(void);
 /* rlimit.c */
 int al_rlimit_apply(const struct al_spec *spec);
 
+/* memfd.c */
+int al_memfd_apply(const struct al_spec *spec);
+
 /* mount.c */
 int al_mount_apply(const struct al_spec *spec);
 int al_path_check(const char *path, bool *is_dir);

@@ -43,6 +43,7 @@ static const char *const err_names[] = {
 	[AL_SANDBOX_ERR_FDS - 200] = "placing passed fds",
 	[AL_SANDBOX_ERR_CGROUPNS - 200] = "cgroup namespace",
 	[AL_SANDBOX_ERR_RLIMIT - 200] = "rlimits",
+	[AL_SANDBOX_ERR_MEMFD - 200] = "vm.memfd_noexec",
 	[AL_SANDBOX_ERR_MOUNT - 200] = "mounts and pivot_root",
 	[AL_SANDBOX_ERR_HOSTNAME - 200] = "hostname",
 	[AL_SANDBOX_ERR_CPU - 200] = "CPU affinity",
@@ -182,7 +183,7 @@ static _Noreturn void init_loop(pid_t main_pid)
  * Everything up to the capability drop uses the privileges the child has in
  * its own user namespace; nothing here allocates.
  */
-static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd)
+static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bool runner_root)
 {
 	int rc, listener = -1, abi = 0;
 	unsigned ll = 0;
@@ -207,6 +208,11 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd)
 	struct pollfd alive = { .fd = AL_SANDBOX_SYNC_FD, .events = POLLIN };
 	if (poll(&alive, 1, 0) != 0)
 		_exit(AL_SANDBOX_ERR_PDEATHSIG);
+	/* through the runner's /proc, while we still carry the runner's ids
+	 * (sysctl files are writable by global root only); a non-root runner
+	 * cannot set it */
+	if ((rc = al_memfd_apply(spec)) < 0 && !(rc == -EACCES && !runner_root))
+		child_fail(AL_SANDBOX_ERR_MEMFD, rc);
 	if ((rc = al_ns_become_root()) < 0)
 		child_fail(AL_SANDBOX_ERR_IDS, rc);
 	/* after the cgroup move, so the namespace's root is the domain's cgroup */
@@ -317,6 +323,7 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 		rc = -EINVAL;
 		goto fail;
 	}
+	bool runner_root = geteuid() == 0;
 	al_cgroup_sweep();
 	if ((rc = al_cgroup_create(spec, &d->cg)) < 0) {
 		if (spec->cg_required)
@@ -358,7 +365,7 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		al_spawn_child(spec, sv[1]);
+		al_spawn_child(spec, sv[1], runner_root);
 	}
 	d->pid = pid;
 	close(sv[1]);

@@ -25,7 +25,7 @@ void al_spec_init(struct al_spec *spec)
 	spec->rl_as = spec->rl_cpu = spec->rl_nofile = UINT64_MAX;
 	spec->rl_nproc = spec->rl_fsize = spec->rl_memlock = UINT64_MAX;
 	spec->spec_store_bypass = spec->spec_indirect_branch = spec->spec_l1d_flush = true;
-	spec->mdwe = true;
+	spec->mdwe = spec->memfd_noexec = true;
 	spec->drop_caps = spec->no_new_privs = true;
 	spec->landlock = AL_LANDLOCK_BEST_EFFORT;
 	spec->seccomp = true;
@@ -241,6 +241,8 @@ static int set_key(struct al_spec *s, const char *sec, const char *k, const char
 		return parse_bool(v, &s->tsc_sigsegv);
 	if (IS("protect", "mdwe"))
 		return parse_bool(v, &s->mdwe);
+	if (IS("protect", "memfd_noexec"))
+		return parse_bool(v, &s->memfd_noexec);
 	if (IS("protect", "landlock")) {
 		if (!strcmp(v, "off"))
 			s->landlock = AL_LANDLOCK_OFF;

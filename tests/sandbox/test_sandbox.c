@@ -163,6 +163,10 @@ static void test_attacks(void **state)
 		{ "compute", "exec", "/usr/bin/true", AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
 		{ "compute", "read", "/etc/passwd", AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
 		{ "compute", "mount", NULL, AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
+		{ "tool", "memfd-exec", NULL, AL_SECCOMP_KILL, 1, "ERR 13\n" },
+		{ "tool", "copy-exec", "/tmp/probe-copy", AL_SECCOMP_KILL, 1, "ERR 13\n" },
+		{ "service", "memfd-exec", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
+		{ "compute", "memfd-exec", NULL, AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
 	};
 	for (size_t i = 0; i < AL_ARRAY_LEN(attacks); i++) {
 		const struct attack *t = &attacks[i];
@@ -180,6 +184,7 @@ static void test_attacks(void **state)
 		assert_string_equal(out, "OK\n");
 	}
 	assert_int_equal(run_outside(out, sizeof out, "mprotect-x", NULL), 0);
+	assert_int_equal(run_outside(out, sizeof out, "memfd-exec", NULL), 0);
 	/* this kernel may lack x32 (ENOSYS) but never kills it outside */
 	assert_int_not_equal(run_outside(out, sizeof out, "x32", NULL), SIGSYS_EXIT);
 	assert_int_equal(run_outside(out, sizeof out, "ioctl-ok", NULL), 0);
