@@ -201,13 +201,6 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bo
 	/* the runner writes our uid/gid maps and moves us into our cgroups */
 	if (child_wait() != AL_SYNC_GO)
 		_exit(AL_SANDBOX_ERR_SYNC);
-	/* a domain never outlives its runner: if the runner died before this,
-	 * its end of the sync socket is closed and we stop here */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		child_fail(AL_SANDBOX_ERR_PDEATHSIG, -errno);
-	struct pollfd alive = { .fd = AL_SANDBOX_SYNC_FD, .events = POLLIN };
-	if (poll(&alive, 1, 0) != 0)
-		_exit(AL_SANDBOX_ERR_PDEATHSIG);
 	/* through the runner's /proc, while we still carry the runner's ids
 	 * (sysctl files are writable by global root only); a non-root runner
 	 * cannot set it */
@@ -215,6 +208,14 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bo
 		child_fail(AL_SANDBOX_ERR_MEMFD, rc);
 	if ((rc = al_ns_become_root()) < 0)
 		child_fail(AL_SANDBOX_ERR_IDS, rc);
+	/* a domain never outlives its runner: if the runner died before this,
+	 * its end of the sync socket is closed and we stop here. After the id
+	 * change above, which would clear it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		child_fail(AL_SANDBOX_ERR_PDEATHSIG, -errno);
+	struct pollfd alive = { .fd = AL_SANDBOX_SYNC_FD, .events = POLLIN };
+	if (poll(&alive, 1, 0) != 0)
+		_exit(AL_SANDBOX_ERR_PDEATHSIG);
 	/* after the cgroup move, so the namespace's root is the domain's cgroup */
 	if ((rc = al_ns_unshare_cgroup()) < 0)
 		child_fail(AL_SANDBOX_ERR_CGROUPNS, rc);

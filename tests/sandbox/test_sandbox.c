@@ -601,6 +601,73 @@ static void test_cleanup(void **state)
 	assert_int_equal(access(stale, F_OK), -1);
 }
 
+static bool runner_cgroups_left(pid_t runner)
+{
+	char line[512], pat[64];
+	snprintf(pat, sizeof pat, "airlock-%d-", (int)runner);
+	FILE *f = popen("ls /sys/fs/cgroup/*/ /sys/fs/cgroup/memory/*/*/ 2>/dev/null", "r");
+	bool found = false;
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, pat))
+			found = true;
+	if (f)
+		pclose(f);
+	return found;
+}
+
+/* A runner killed outright takes its domain with it (PDEATHSIG on the
+ * domain's pid 1), and the next runner sweeps the cgroups it left. */
+static void test_runner_killed(void **state)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t runner = fork();
+	assert_true(runner >= 0);
+	if (runner == 0) {
+		char *argv[] = { "probe", "pause", NULL };
+		struct al_spec s;
+		struct al_domain *d;
+		make_spec(&s, "tool", argv);
+		s.keep_stdio = false;
+		if (al_seccomp_prepare(&s) < 0 || al_domain_spawn(&s, &d) < 0 ||
+		    al_domain_start(d) < 0)
+			_exit(1);
+		pid_t pid = al_domain_pid(d);
+		(void)!write(p[1], &pid, sizeof pid);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	pid_t domain = 0;
+	assert_int_equal(read(p[0], &domain, sizeof domain), sizeof domain);
+	close(p[0]);
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/%d", (int)domain);
+	assert_int_equal(access(proc, F_OK), 0);
+	assert_int_equal(kill(runner, SIGKILL), 0);
+	assert_int_equal(waitpid(runner, NULL, 0), runner);
+	/* the domain dies and is reaped by init; its cgroups empty, then go */
+	bool left = true;
+	for (int i = 0; i < 2000 && left; i++) {
+		al_cgroup_sweep();
+		left = runner_cgroups_left(runner);
+		if (left)
+			usleep(5000);
+	}
+	assert_false(left);
+	/* gone, or a zombie waiting for whoever inherited it */
+	char stat[96], text[256] = "";
+	snprintf(stat, sizeof stat, "%s/stat", proc);
+	FILE *f = fopen(stat, "r");
+	if (f) {
+		(void)!fgets(text, sizeof text, f);
+		fclose(f);
+		char *rp = strrchr(text, ')');
+		assert_non_null(rp);
+		assert_true(rp[2] == 'Z' || rp[2] == 'X');
+	}
+}
+
 static void test_profiles(void **state)
 {
 	struct al_spec s;
@@ -648,6 +715,7 @@ int main(void)
 		cmocka_unit_test(test_attest_weakened),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_runner_killed),
 		cmocka_unit_test(test_service_listener),
 		cmocka_unit_test(test_cli),
 	};
