@@ -196,6 +196,8 @@ int al_cgroup_create(const struct al_spec *spec, struct al_cgroup *cg)
 	char base[PATH_MAX - 80];
 	int rc;
 	if (v2_usable(base, sizeof base)) {
+		/* may be refused (a cgroup with processes cannot delegate): then v1 */
+		(void)write_file(base, "cgroup.subtree_control", "+memory +pids +cpu");
 		cg->v2 = true;
 		snprintf(cg->dir[0], sizeof cg->dir[0], "%s/%s", base, name);
 		if (mkdir(cg->dir[0], 0755) < 0)

@@ -177,7 +177,7 @@ int al_spec_allow_syscall(struct al_spec *spec, const char *name);
 /*
  * Loads a profile: NAME finds NAME.conf in the source tree's etc/profiles when
  * run from the build tree, else in AL_SYSCONFDIR/profiles; anything with a '/'
- * is a file path. See etc/profiles/README for the format.
+ * is a file path. The format is in etc/profiles/README.md.
  */
 int al_profile_load(struct al_spec *spec, const char *name_or_path);
 int al_profile_path(const char *name, char *buf, size_t len);
