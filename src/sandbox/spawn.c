@@ -407,6 +407,10 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 		if (m.kind == AL_SYNC_READY) {
 			d->ll_applied = m.ll_applied;
 			d->ll_abi = m.ll_abi;
+			al_log_info("sandbox: domain %d ready; Landlock ABI %d applied:%s%s%s", (int)pid,
+				    m.ll_abi, m.ll_applied & AL_LANDLOCK_APPLIED_FS ? " fs" : "",
+				    m.ll_applied & AL_LANDLOCK_APPLIED_NET ? " net" : " (no net)",
+				    m.ll_applied & AL_LANDLOCK_APPLIED_SCOPE ? " scope" : " (no scope)");
 			break;
 		}
 		rc = -EPROTO;
