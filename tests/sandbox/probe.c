@@ -110,6 +110,38 @@ int main(int argc, char **argv)
 		execv(arg, args);
 		return result(-1);
 	}
+	if (!strcmp(a, "fork-many")) { /* children that wait, until fork is refused */
+		for (int n = 0; n < 4096; n++) {
+			pid_t p = fork();
+			if (p == 0) {
+				pause();
+				_exit(0);
+			}
+			if (p < 0) {
+				printf("ERR %d after %d\n", errno, n);
+				return 1;
+			}
+		}
+		return result(0);
+	}
+	if (!strcmp(a, "hog")) { /* touches arg MiB of memory */
+		size_t mb = (size_t)atol(arg);
+		char *m = mmap(NULL, mb << 20, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return result(-1);
+		for (size_t i = 0; i < mb << 20; i += 4096)
+			m[i] = 1;
+		return result(0);
+	}
+	if (!strcmp(a, "fds")) { /* opens until refused */
+		for (int n = 0; n < 100000; n++)
+			if (fcntl(1, F_DUPFD, 0) < 0) {
+				printf("ERR %d after %d\n", errno, n);
+				return 1;
+			}
+		return result(0);
+	}
 	if (!strcmp(a, "mount"))
 		return result(mount("none", "/tmp", "tmpfs", 0, NULL));
 	if (!strcmp(a, "ptrace")) /* the domain's pid 1 */

@@ -259,6 +259,35 @@ static bool cgroups_left(void)
 	return found;
 }
 
+/* resource exhaustion stops at the domain's own limits */
+static void test_exhaustion(void **state)
+{
+	char out[256];
+	int n = -1, e = 0;
+	/* tool: pids cgroup 128 */
+	assert_int_equal(run_probe("tool", AL_SECCOMP_KILL, out, sizeof out, "fork-many", NULL), 1);
+	assert_int_equal(sscanf(out, "ERR %d after %d", &e, &n), 2);
+	assert_int_equal(e, EAGAIN);
+	assert_true(n > 0 && n < 128);
+	/* compute: nofile 64 */
+	assert_int_equal(run_probe("compute", AL_SECCOMP_KILL, out, sizeof out, "fds", NULL), 1);
+	assert_int_equal(sscanf(out, "ERR %d after %d", &e, &n), 2);
+	assert_int_equal(e, EMFILE);
+	assert_true(n < 64);
+	/* tool: RLIMIT_AS 4G refuses the mapping */
+	assert_int_equal(run_probe("tool", AL_SECCOMP_KILL, out, sizeof out, "hog", "6000"), 1);
+	assert_string_equal(out, "ERR 12\n");
+	/* memory cgroup: 64M, touching 256M gets the domain OOM-killed */
+	char *argv[] = { "probe", "hog", "256", NULL };
+	struct al_spec s;
+	make_spec(&s, "tool", argv);
+	s.cg_memory = 64 << 20;
+	assert_int_equal(run_spec(&s, out, sizeof out), 128 + SIGKILL);
+	drop_spec(&s);
+	/* the same outside the domain succeeds */
+	assert_int_equal(run_outside(out, sizeof out, "hog", "256"), 0);
+}
+
 /* service: serves on a listener the runner binds; cannot make its own socket */
 static void test_service_listener(void **state)
 {
@@ -716,6 +745,7 @@ int main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_cleanup),
 		cmocka_unit_test(test_runner_killed),
+		cmocka_unit_test(test_exhaustion),
 		cmocka_unit_test(test_service_listener),
 		cmocka_unit_test(test_cli),
 	};
