@@ -22,6 +22,12 @@
  * The spec is plain data decided before anything happens (bubblewrap's SetupOp
  * list); spawn.c carries it out in one function, in DESIGN.md's order.
  * Functions return 0 or -errno and log; they never exit.
+ *
+ * Inside, the domain's pid 1 is a small reaper that forwards signals to the
+ * program and exits with its status (128+signal when it was killed). It dies
+ * with the thread that called al_domain_spawn (PR_SET_PDEATHSIG), taking the
+ * whole domain with it: spawn from a thread that lives as long as the domain.
+ * execve resets PR_SET_DUMPABLE for a readable program: a worker sets it again.
  */
 #ifndef AL_SANDBOX_H
 #define AL_SANDBOX_H
