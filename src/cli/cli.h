@@ -32,5 +32,4 @@ int al_cli_wants_help(int argc, char **argv);
 
 extern const struct al_cmd al_cmd_exec;
 
-
 #endif
