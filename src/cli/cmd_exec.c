@@ -321,7 +321,10 @@ static int run(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = al_domain_start(d)) < 0) {
-		fprintf(stderr, "airlock exec: %s: %s\n", argv[optind], strerror(-rc));
+		fprintf(stderr, "airlock exec: %s: %s%s\n", argv[optind], strerror(-rc),
+			rc == -ENOENT ? " (a dynamic program's interpreter and libraries must be "
+					"in the domain: --ro them, or use a static program)"
+				      : "");
 		ret = 127;
 		goto out;
 	}
