@@ -277,9 +277,24 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bo
 
 /* --------------------------------------------------------------- parent -- */
 
+/* Setup that takes longer than this is stuck (a hung mount source, say). */
+#define AL_SANDBOX_SETUP_TIMEOUT_MS 10000
+
 static int recv_msg(struct al_domain *d, struct al_sync_msg *m)
 {
 	ssize_t n;
+	struct pollfd p = { .fd = d->sync_fd, .events = POLLIN };
+	int r;
+	do
+		r = poll(&p, 1, AL_SANDBOX_SETUP_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0) {
+		al_log_warnx("sandbox: the domain did not finish its setup in %d ms",
+			     AL_SANDBOX_SETUP_TIMEOUT_MS);
+		return -ETIMEDOUT;
+	}
 	do
 		n = read(d->sync_fd, m, sizeof *m);
 	while (n < 0 && errno == EINTR);
