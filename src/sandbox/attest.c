@@ -266,6 +266,25 @@ int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **rep
 	(void)al_read_file_at(AT_FDCWD, p, 65536, &limits, NULL);
 	check_limits(&a, limits, spec);
 
+	/* set by the child before it reported READY, but not shown by /proc:
+	 * listed so the report says what is attested and what is not */
+	const struct {
+		const char *name;
+		bool on;
+	} unseen[] = {
+		{ "mdwe", spec->mdwe },
+		{ "memfd_noexec", spec->memfd_noexec },
+		{ "tsc_sigsegv", spec->tsc_sigsegv },
+		{ "l1d_flush", spec->spec_l1d_flush && al_speculation_controllable(2) },
+	};
+	for (size_t i = 0; i < AL_ARRAY_LEN(unseen); i++)
+		item(&a, unseen[i].name, unseen[i].on ? "on" : "off",
+		     unseen[i].on ? "on (set before exec; /proc cannot show it)"
+				  : (strcmp(unseen[i].name, "l1d_flush") == 0 && spec->spec_l1d_flush
+					     ? "off (not offered by this kernel)"
+					     : "off"),
+		     true);
+
 	/* not visible in /proc: what the child reported applying */
 	bool need_all = spec->landlock == AL_LANDLOCK_REQUIRED;
 	unsigned all = AL_LANDLOCK_APPLIED_FS | AL_LANDLOCK_APPLIED_NET | AL_LANDLOCK_APPLIED_SCOPE;
