@@ -128,6 +128,18 @@ static void test_noop_and_exit_status(void **state)
 			 42);
 	assert_int_equal(run_probe("service", AL_SECCOMP_KILL, out, sizeof out, "fd", "1"), 0);
 	assert_string_equal(out, "OK\nOK\n"); /* one through fd 1 as passed, one as stdout */
+	/* dynamic programs find their loader and libraries in service and tool */
+	const char *dyn[] = { "service", "tool" };
+	for (size_t i = 0; i < AL_ARRAY_LEN(dyn); i++) {
+		char *argv[] = { "true", NULL };
+		struct al_spec s;
+		make_spec(&s, dyn[i], argv);
+		close(s.exec_fd);
+		s.exec_fd = open("/usr/bin/true", O_RDONLY | O_CLOEXEC);
+		assert_true(s.exec_fd >= 0);
+		assert_int_equal(run_spec(&s, out, sizeof out), 0);
+		drop_spec(&s);
+	}
 }
 
 struct attack {
