@@ -126,6 +126,7 @@ struct al_spec {
 	/* cpu */
 	bool has_cpus;
 	cpu_set_t cpus;
+	bool core_sched;                /* own core-scheduling cookie, where offered */
 
 	/* speculation and memory protections */
 	bool spec_store_bypass;         /* force-disable */

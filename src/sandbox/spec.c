@@ -25,7 +25,7 @@ void al_spec_init(struct al_spec *spec)
 	spec->rl_as = spec->rl_cpu = spec->rl_nofile = UINT64_MAX;
 	spec->rl_nproc = spec->rl_fsize = spec->rl_memlock = UINT64_MAX;
 	spec->spec_store_bypass = spec->spec_indirect_branch = spec->spec_l1d_flush = true;
-	spec->mdwe = spec->memfd_noexec = true;
+	spec->mdwe = spec->memfd_noexec = spec->core_sched = true;
 	spec->drop_caps = spec->no_new_privs = true;
 	spec->landlock = AL_LANDLOCK_BEST_EFFORT;
 	spec->seccomp = true;
@@ -227,6 +227,8 @@ static int set_key(struct al_spec *s, const char *sec, const char *k, const char
 		s->cg_cpu_percent = (uint32_t)u;
 		return 0;
 	}
+	if (IS("cpu", "core_sched"))
+		return parse_bool(v, &s->core_sched);
 	if (IS("cpu", "cpus")) {
 		s->has_cpus = true;
 		return al_cpu_parse_list(v, &s->cpus);
