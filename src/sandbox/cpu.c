@@ -17,7 +17,7 @@ int al_cpu_apply(const struct al_spec *spec)
 	/* a core-scheduling cookie of its own: no SMT sibling runs another
 	 * domain's code at the same time. Kernels without it say ENODEV/EINVAL. */
 	if (spec->core_sched &&
-	    prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE, 0, 1 /* scope: thread group */, 0) < 0 &&
+	    prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE, 0, PR_SCHED_CORE_SCOPE_THREAD_GROUP, 0) < 0 &&
 	    errno != ENODEV && errno != EINVAL)
 		return -errno;
 	return 0;
