@@ -30,12 +30,14 @@ int al_cli_usage_error(const struct al_cmd *cmd, const char *fmt, ...)
 /* True if argv holds -h or --help before any "--". */
 int al_cli_wants_help(int argc, char **argv);
 
-extern const struct al_cmd al_cmd_check;
-extern const struct al_cmd al_cmd_ask;
+extern const struct al_cmd al_cmd_run;
 extern const struct al_cmd al_cmd_status;
 extern const struct al_cmd al_cmd_stop;
-extern const struct al_cmd al_cmd_audit;
+extern const struct al_cmd al_cmd_ask;
+extern const struct al_cmd al_cmd_exec;
+extern const struct al_cmd al_cmd_check;
 extern const struct al_cmd al_cmd_config;
 extern const struct al_cmd al_cmd_manifest;
+extern const struct al_cmd al_cmd_audit;
 
 #endif

@@ -1,0 +1,315 @@
+/*
+ * Read-back attestation: what the kernel says is in force for a domain,
+ * compared item by item with its spec. Read from /proc/PID (status, ns,
+ * uid_map, gid_map, cgroup, limits) and the domain's cgroup files, never from
+ * anything the domain could have written. The first mismatch fails the whole
+ * attestation; every item is still reported.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "sandbox/sandbox_int.h"
+
+bool al_speculation_controllable(unsigned long which);
+
+struct attest {
+	json_t *items;
+	char failed[64];
+	bool ok;
+};
+
+static void item(struct attest *a, const char *name, const char *expected, const char *actual,
+		 bool ok)
+{
+	json_array_append_new(a->items, json_pack("{s:s, s:s, s:s, s:b}", "item", name,
+						  "expected", expected, "actual", actual, "ok", ok));
+	if (!ok && a->ok) {
+		a->ok = false;
+		al_strlcpy(a->failed, name, sizeof a->failed);
+		al_log_warnx("attest: %s is '%s', expected '%s'", name, actual, expected);
+	}
+}
+
+static void expect_str(struct attest *a, const char *name, const char *expected,
+		       const char *actual)
+{
+	item(a, name, expected, actual ? actual : "(unreadable)",
+	     actual && strcmp(expected, actual) == 0);
+}
+
+/* Value of "Key:\tvalue" in a /proc status text, into buf. */
+static const char *status_field(const char *text, const char *key, char *buf, size_t len)
+{
+	size_t kl = strlen(key);
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, key, kl) || l[kl] != ':')
+			continue;
+		const char *v = l + kl + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		size_t n = strcspn(v, "\n");
+		if (n >= len)
+			n = len - 1;
+		memcpy(buf, v, n);
+		buf[n] = '\0';
+		return buf;
+	}
+	return NULL;
+}
+
+/* "0-1,3", as the kernel prints Cpus_allowed_list */
+static void fmt_cpus(const cpu_set_t *set, char *buf, size_t len)
+{
+	size_t off = 0;
+	buf[0] = '\0';
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, set))
+			continue;
+		int e = c;
+		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
+			e++;
+		int n = e > c ? snprintf(buf + off, len - off, "%s%d-%d", off ? "," : "", c, e)
+			      : snprintf(buf + off, len - off, "%s%d", off ? "," : "", c);
+		if (n < 0 || (size_t)n >= len - off)
+			return;
+		off += (size_t)n;
+		c = e;
+	}
+}
+
+static void fmt_limit(uint64_t v, char *buf, size_t len)
+{
+	if (v == UINT64_MAX)
+		snprintf(buf, len, "unlimited");
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+static void check_limits(struct attest *a, const char *text, const struct al_spec *s)
+{
+	const struct {
+		const char *label, *name;
+		uint64_t want;
+	} rows[] = {
+		{ "Max address space", "limit.as", s->rl_as },
+		{ "Max cpu time", "limit.cpu", s->rl_cpu },
+		{ "Max open files", "limit.nofile", s->rl_nofile },
+		{ "Max processes", "limit.nproc", s->rl_nproc },
+		{ "Max file size", "limit.fsize", s->rl_fsize },
+		{ "Max core file size", "limit.core", 0 },
+		{ "Max locked memory", "limit.memlock", s->rl_memlock },
+	};
+	for (size_t i = 0; i < AL_ARRAY_LEN(rows); i++) {
+		char want[48], got[96] = "(missing)";
+		const char *l = text ? strstr(text, rows[i].label) : NULL;
+		bool ok = false;
+		if (rows[i].want == UINT64_MAX) {
+			/* left as inherited: nothing to compare */
+			snprintf(want, sizeof want, "inherited");
+			ok = true;
+		} else {
+			fmt_limit(rows[i].want, want, sizeof want);
+		}
+		if (l) {
+			char soft[32], hard[32];
+			if (sscanf(l + strlen(rows[i].label), " %31s %31s", soft, hard) == 2) {
+				snprintf(got, sizeof got, "%s", soft);
+				if (strcmp(soft, hard) != 0)
+					snprintf(got, sizeof got, "%s/%s", soft, hard);
+				if (rows[i].want != UINT64_MAX)
+					ok = strcmp(soft, want) == 0 && strcmp(hard, want) == 0;
+			}
+		}
+		item(a, rows[i].name, want, got, ok);
+	}
+}
+
+static void check_ns(struct attest *a, pid_t pid)
+{
+	static const char *const ns[] = { "user", "pid", "mnt", "net", "ipc", "uts", "cgroup" };
+	for (size_t i = 0; i < AL_ARRAY_LEN(ns); i++) {
+		char p[64], mine[64] = "", theirs[64] = "", name[32];
+		snprintf(p, sizeof p, "/proc/self/ns/%s", ns[i]);
+		ssize_t n1 = readlink(p, mine, sizeof mine - 1);
+		snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)pid, ns[i]);
+		ssize_t n2 = readlink(p, theirs, sizeof theirs - 1);
+		int e = errno;
+		snprintf(name, sizeof name, "ns.%s", ns[i]);
+		if (n2 < 0 && e == EACCES && geteuid() != 0) {
+			/* the domain is non-dumpable and its mm still belongs to the
+			 * initial user namespace: only root may look until it execs */
+			item(a, name, "own", "not readable by an unprivileged runner", true);
+			continue;
+		}
+		const char *got = n1 < 0 || n2 < 0 ? "(unreadable)"
+				  : strcmp(mine, theirs) ? "own"
+							 : "shared with the runner";
+		item(a, name, "own", got, strcmp(got, "own") == 0);
+	}
+}
+
+static void check_cgroup(struct attest *a, struct al_domain *d, const struct al_spec *s)
+{
+	if (!d->cg.used) {
+		bool wanted = s->cg_memory || s->cg_pids || s->cg_cpu_percent;
+		item(a, "cgroup", wanted ? "limits" : "none",
+		     d->cg_skipped ? "unavailable to this runner" : "none",
+		     !wanted || (d->cg_skipped && !s->cg_required));
+		return;
+	}
+	char p[64];
+	AL_AUTOFREE char *text = NULL;
+	snprintf(p, sizeof p, "/proc/%d/cgroup", (int)d->pid);
+	(void)al_read_file_at(AT_FDCWD, p, 65536, &text, NULL);
+	const char *names[AL_CG_N] = { "cgroup.memory", "cgroup.pids", "cgroup.cpu_percent" };
+	/* the kernel keeps the memory limit in whole pages, rounded down */
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t want[AL_CG_N] = { s->cg_memory / page * page, s->cg_pids, s->cg_cpu_percent };
+	for (int c = 0; c < AL_CG_N; c++) {
+		const char *dir = d->cg.v2 ? d->cg.dir[0] : d->cg.dir[c];
+		char w[32], g[32] = "(unreadable)";
+		uint64_t v = 0;
+		if (!want[c]) {
+			item(a, names[c], "unlimited", dir[0] ? "set" : "unlimited", true);
+			continue;
+		}
+		fmt_limit(want[c], w, sizeof w);
+		if (dir[0] && al_cgroup_read(&d->cg, (enum al_cg_ctrl)c, &v) == 0)
+			fmt_limit(v, g, sizeof g);
+		/* membership: the domain's /proc/PID/cgroup must name this directory */
+		const char *leaf = strrchr(dir, '/');
+		bool member = text && leaf && strstr(text, leaf);
+		if (!member)
+			snprintf(g, sizeof g, "not a member");
+		item(a, names[c], w, g, member && strcmp(w, g) == 0);
+	}
+}
+
+int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **report,
+		     const char **failed)
+{
+	struct attest a = { .items = json_array(), .ok = true };
+	char p[64], buf[128], want[64];
+	AL_AUTOFREE char *status = NULL;
+	AL_AUTOFREE char *limits = NULL;
+	AL_AUTOFREE char *uid_map = NULL;
+	AL_AUTOFREE char *gid_map = NULL;
+	if (!a.items)
+		return -ENOMEM;
+
+	snprintf(p, sizeof p, "/proc/%d/status", (int)d->pid);
+	(void)al_read_file_at(AT_FDCWD, p, 65536, &status, NULL);
+	const char *st = status ? status : "";
+	expect_str(&a, "status.NoNewPrivs", spec->no_new_privs ? "1" : "0",
+		   status_field(st, "NoNewPrivs", buf, sizeof buf));
+	expect_str(&a, "status.Seccomp", spec->seccomp ? "2" : "0",
+		   status_field(st, "Seccomp", buf, sizeof buf));
+	expect_str(&a, "status.Seccomp_filters", spec->seccomp ? "1" : "0",
+		   status_field(st, "Seccomp_filters", buf, sizeof buf));
+	static const char *const caps[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
+	for (size_t i = 0; i < AL_ARRAY_LEN(caps); i++) {
+		char name[32];
+		snprintf(name, sizeof name, "status.%s", caps[i]);
+		const char *v = status_field(st, caps[i], buf, sizeof buf);
+		if (spec->drop_caps)
+			expect_str(&a, name, "0000000000000000", v);
+		else
+			item(&a, name, "any", v ? v : "(unreadable)", true);
+	}
+	if (spec->spec_store_bypass && al_speculation_controllable(PR_SPEC_STORE_BYPASS))
+		expect_str(&a, "status.Speculation_Store_Bypass", "thread force mitigated",
+			   status_field(st, "Speculation_Store_Bypass", buf, sizeof buf));
+	if (spec->spec_indirect_branch && al_speculation_controllable(PR_SPEC_INDIRECT_BRANCH))
+		expect_str(&a, "status.SpeculationIndirectBranch", "conditional force disabled",
+			   status_field(st, "SpeculationIndirectBranch", buf, sizeof buf));
+
+	if (spec->has_cpus) {
+		char list[256];
+		fmt_cpus(&spec->cpus, list, sizeof list);
+		expect_str(&a, "status.Cpus_allowed_list", list,
+			   status_field(st, "Cpus_allowed_list", buf, sizeof buf));
+	}
+
+	check_ns(&a, d->pid);
+
+	uid_t ou = geteuid() == 0 ? spec->outside_uid : geteuid();
+	gid_t og = geteuid() == 0 ? spec->outside_gid : getegid();
+	snprintf(p, sizeof p, "/proc/%d/uid_map", (int)d->pid);
+	(void)al_read_file_at(AT_FDCWD, p, 4096, &uid_map, NULL);
+	unsigned in = 9, out = 9, cnt = 0;
+	snprintf(want, sizeof want, "0 %u 1", (unsigned)ou);
+	if (uid_map && sscanf(uid_map, "%u %u %u", &in, &out, &cnt) == 3)
+		snprintf(buf, sizeof buf, "%u %u %u", in, out, cnt);
+	else
+		snprintf(buf, sizeof buf, "(unreadable)");
+	expect_str(&a, "uid_map", want, buf);
+	snprintf(p, sizeof p, "/proc/%d/gid_map", (int)d->pid);
+	(void)al_read_file_at(AT_FDCWD, p, 4096, &gid_map, NULL);
+	snprintf(want, sizeof want, "0 %u 1", (unsigned)og);
+	if (gid_map && sscanf(gid_map, "%u %u %u", &in, &out, &cnt) == 3)
+		snprintf(buf, sizeof buf, "%u %u %u", in, out, cnt);
+	else
+		snprintf(buf, sizeof buf, "(unreadable)");
+	expect_str(&a, "gid_map", want, buf);
+
+	check_cgroup(&a, d, spec);
+
+	snprintf(p, sizeof p, "/proc/%d/limits", (int)d->pid);
+	(void)al_read_file_at(AT_FDCWD, p, 65536, &limits, NULL);
+	check_limits(&a, limits, spec);
+
+	/* set by the child before it reported READY, but not shown by /proc:
+	 * listed so the report says what is attested and what is not */
+	const struct {
+		const char *name;
+		bool on;
+	} unseen[] = {
+		{ "mdwe", spec->mdwe },
+		{ "memfd_noexec", spec->memfd_noexec },
+		{ "tsc_sigsegv", spec->tsc_sigsegv },
+		{ "l1d_flush", spec->spec_l1d_flush && al_speculation_controllable(2) },
+	};
+	for (size_t i = 0; i < AL_ARRAY_LEN(unseen); i++)
+		item(&a, unseen[i].name, unseen[i].on ? "on" : "off",
+		     unseen[i].on ? "on (set before exec; /proc cannot show it)"
+				  : (strcmp(unseen[i].name, "l1d_flush") == 0 && spec->spec_l1d_flush
+					     ? "off (not offered by this kernel)"
+					     : "off"),
+		     true);
+
+	/* not visible in /proc: what the child reported applying */
+	bool need_all = spec->landlock == AL_LANDLOCK_REQUIRED;
+	unsigned all = AL_LANDLOCK_APPLIED_FS | AL_LANDLOCK_APPLIED_NET | AL_LANDLOCK_APPLIED_SCOPE;
+	snprintf(buf, sizeof buf, "abi %d:%s%s%s", d->ll_abi,
+		 d->ll_applied & AL_LANDLOCK_APPLIED_FS ? " fs" : "",
+		 d->ll_applied & AL_LANDLOCK_APPLIED_NET ? " net" : "",
+		 d->ll_applied & AL_LANDLOCK_APPLIED_SCOPE ? " scope" : "");
+	item(&a, "landlock",
+	     spec->landlock == AL_LANDLOCK_OFF ? "off"
+	     : need_all			       ? "fs net scope"
+					       : "best effort",
+	     buf, !need_all || (d->ll_applied & all) == all);
+
+	int rc = a.ok ? 0 : -EPERM;
+	al_strlcpy(d->attest_failed, a.failed, sizeof d->attest_failed);
+	if (failed)
+		*failed = a.ok ? NULL : d->attest_failed;
+	if (report) {
+		json_t *r = json_pack("{s:i, s:s, s:b, s:o}", "pid", (int)d->pid, "profile",
+				      spec->name ? spec->name : "", "ok", a.ok, "items", a.items);
+		if (r && !a.ok)
+			json_object_set_new(r, "failed", json_string(a.failed));
+		*report = r;
+	} else {
+		json_decref(a.items);
+	}
+	return rc;
+}

@@ -1,0 +1,345 @@
+/*
+ * cgroups: memory, pids and cpu limits for one domain.
+ *
+ * cgroup v2 is used where the runner's own v2 cgroup offers all three
+ * controllers; otherwise (hybrid hosts) one v1 directory per controller. In
+ * both cases the domain's cgroup is created below the cgroup the runner is
+ * in, never elsewhere, and named airlock-<runner pid>-<n>.
+ *
+ * Cleanup: the runner removes the directories when it reaps the domain
+ * (al_domain_wait/free). If the runner is killed instead, the domain dies with
+ * it (PDEATHSIG on its pid 1 takes the whole pid namespace down), which leaves
+ * empty directories behind; al_cgroup_sweep(), run before every spawn, removes
+ * those whose runner pid is gone. A reaper process per domain would cost a
+ * fork on every spawn and could itself be killed; sweeping costs one
+ * directory scan and needs nothing alive.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "sandbox/sandbox_int.h"
+
+static const char *const ctrl_name[AL_CG_N] = { "memory", "pids", "cpu" };
+static atomic_uint cg_counter;
+
+/* The runner's own cgroup directory for a v1 controller, or v2 when ctrl is NULL. */
+static int own_dir(const char *ctrl, char *out, size_t len)
+{
+	AL_AUTOFREE char *text = NULL;
+	int rc = al_read_file_at(AT_FDCWD, "/proc/self/cgroup", 65536, &text, NULL);
+	if (rc < 0)
+		return rc;
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		const char *list = c1 + 1, *path = c2 + 1;
+		if (!ctrl) {
+			if (strcmp(line, "0") != 0 || *list)
+				continue;
+			const char *mnts[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+			for (size_t i = 0; i < 2; i++) {
+				char probe[PATH_MAX];
+				snprintf(probe, sizeof probe, "%s%s/cgroup.controllers", mnts[i],
+					 path);
+				if (access(probe, R_OK) == 0) {
+					snprintf(out, len, "%s%s", mnts[i], strcmp(path, "/") ? path : "");
+					return 0;
+				}
+			}
+			return -ENOENT;
+		}
+		/* "memory" or "cpu,cpuacct": the hierarchy that holds ctrl */
+		char names[256];
+		al_strlcpy(names, list, sizeof names);
+		bool found = false;
+		for (char *s2 = NULL, *n = strtok_r(names, ",", &s2); n; n = strtok_r(NULL, ",", &s2))
+			if (strcmp(n, ctrl) == 0)
+				found = true;
+		if (!found)
+			continue;
+		const char *cands[] = { ctrl, list };
+		for (size_t i = 0; i < 2; i++) {
+			char base[PATH_MAX];
+			snprintf(base, sizeof base, "/sys/fs/cgroup/%s%s", cands[i],
+				 strcmp(path, "/") ? path : "");
+			char probe[PATH_MAX + 16];
+			snprintf(probe, sizeof probe, "%s/cgroup.procs", base);
+			if (access(probe, W_OK) == 0) {
+				al_strlcpy(out, base, len);
+				return 0;
+			}
+		}
+		return -ENOENT;
+	}
+	return -ENOENT;
+}
+
+static int write_file(const char *dir, const char *file, const char *val)
+{
+	char p[PATH_MAX + 64];
+	snprintf(p, sizeof p, "%s/%s", dir, file);
+	int fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = al_write_all(fd, val, strlen(val));
+	close(fd);
+	return rc;
+}
+
+static int read_u64(const char *dir, const char *file, uint64_t *v)
+{
+	char p[PATH_MAX + 64];
+	AL_AUTOFREE char *text = NULL;
+	snprintf(p, sizeof p, "%s/%s", dir, file);
+	int rc = al_read_file_at(AT_FDCWD, p, 4096, &text, NULL);
+	if (rc < 0)
+		return rc;
+	text[strcspn(text, " \n")] = '\0';
+	if (strcmp(text, "max") == 0) {
+		*v = UINT64_MAX;
+		return 0;
+	}
+	return al_parse_u64(text, v);
+}
+
+static bool v2_usable(char *dir, size_t len)
+{
+	AL_AUTOFREE char *ctrls = NULL;
+	char p[PATH_MAX + 32];
+	if (own_dir(NULL, dir, len) < 0)
+		return false;
+	snprintf(p, sizeof p, "%s/cgroup.controllers", dir);
+	if (al_read_file_at(AT_FDCWD, p, 4096, &ctrls, NULL) < 0)
+		return false;
+	return strstr(ctrls, "memory") && strstr(ctrls, "pids") && strstr(ctrls, "cpu");
+}
+
+static bool wants(const struct al_spec *spec, enum al_cg_ctrl c)
+{
+	switch (c) {
+	case AL_CG_MEMORY:
+		return spec->cg_memory != 0;
+	case AL_CG_PIDS:
+		return spec->cg_pids != 0;
+	case AL_CG_CPU:
+		return spec->cg_cpu_percent != 0;
+	default:
+		return false;
+	}
+}
+
+static int set_limits(const struct al_spec *spec, const struct al_cgroup *cg)
+{
+	char v[64];
+	int rc = 0;
+	if (cg->v2) {
+		const char *d = cg->dir[0];
+		snprintf(v, sizeof v, "%llu", (unsigned long long)spec->cg_memory);
+		if (spec->cg_memory && (rc = write_file(d, "memory.max", v)) < 0)
+			return rc;
+		if (spec->cg_memory)
+			(void)write_file(d, "memory.swap.max", "0");
+		snprintf(v, sizeof v, "%llu", (unsigned long long)spec->cg_pids);
+		if (spec->cg_pids && (rc = write_file(d, "pids.max", v)) < 0)
+			return rc;
+		snprintf(v, sizeof v, "%u 100000", spec->cg_cpu_percent * 1000u);
+		if (spec->cg_cpu_percent && (rc = write_file(d, "cpu.max", v)) < 0)
+			return rc;
+		return 0;
+	}
+	if (spec->cg_memory) {
+		snprintf(v, sizeof v, "%llu", (unsigned long long)spec->cg_memory);
+		if ((rc = write_file(cg->dir[AL_CG_MEMORY], "memory.limit_in_bytes", v)) < 0)
+			return rc;
+		/* no swap beyond the limit, where swap accounting exists */
+		(void)write_file(cg->dir[AL_CG_MEMORY], "memory.memsw.limit_in_bytes", v);
+	}
+	if (spec->cg_pids) {
+		snprintf(v, sizeof v, "%llu", (unsigned long long)spec->cg_pids);
+		if ((rc = write_file(cg->dir[AL_CG_PIDS], "pids.max", v)) < 0)
+			return rc;
+	}
+	if (spec->cg_cpu_percent) {
+		snprintf(v, sizeof v, "%u", spec->cg_cpu_percent * 1000u);
+		if ((rc = write_file(cg->dir[AL_CG_CPU], "cpu.cfs_period_us", "100000")) < 0 ||
+		    (rc = write_file(cg->dir[AL_CG_CPU], "cpu.cfs_quota_us", v)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int al_cgroup_create(const struct al_spec *spec, struct al_cgroup *cg)
+{
+	memset(cg, 0, sizeof *cg);
+	bool any = false;
+	for (int c = 0; c < AL_CG_N; c++)
+		any |= wants(spec, (enum al_cg_ctrl)c);
+	if (!any)
+		return 0;
+	char name[64];
+	snprintf(name, sizeof name, "airlock-%d-%u", (int)getpid(),
+		 atomic_fetch_add(&cg_counter, 1));
+	char base[PATH_MAX - 80];
+	int rc;
+	if (v2_usable(base, sizeof base)) {
+		/* may be refused (a cgroup with processes cannot delegate): then v1 */
+		(void)write_file(base, "cgroup.subtree_control", "+memory +pids +cpu");
+		cg->v2 = true;
+		snprintf(cg->dir[0], sizeof cg->dir[0], "%s/%s", base, name);
+		if (mkdir(cg->dir[0], 0755) < 0)
+			return -errno;
+		cg->used = true;
+		if ((rc = set_limits(spec, cg)) == 0)
+			return 0;
+		al_cgroup_destroy(cg);
+		memset(cg, 0, sizeof *cg);
+		al_log_debug("cgroup: v2 limits refused (%s), trying v1", strerror(-rc));
+	}
+	for (int c = 0; c < AL_CG_N; c++) {
+		if (!wants(spec, (enum al_cg_ctrl)c))
+			continue;
+		if ((rc = own_dir(ctrl_name[c], base, sizeof base)) < 0) {
+			al_log_warnx("cgroup: no writable %s controller for the runner", ctrl_name[c]);
+			goto fail;
+		}
+		snprintf(cg->dir[c], sizeof cg->dir[c], "%s/%s", base, name);
+		if (mkdir(cg->dir[c], 0755) < 0) {
+			rc = -errno;
+			cg->dir[c][0] = '\0';
+			al_log_warn("cgroup: mkdir %s/%s", base, name);
+			goto fail;
+		}
+		cg->used = true;
+	}
+	if ((rc = set_limits(spec, cg)) < 0) {
+		al_log_warnx("cgroup: setting limits: %s", strerror(-rc));
+		goto fail;
+	}
+	return 0;
+fail:
+	al_cgroup_destroy(cg);
+	return rc;
+}
+
+int al_cgroup_attach(const struct al_cgroup *cg, pid_t pid)
+{
+	char v[32];
+	snprintf(v, sizeof v, "%d", (int)pid);
+	/* v1: the first write waits for an RCU grace period (the global
+	 * threadgroup rwsem), ~13 ms on the development VM; the others are cheap */
+	for (int c = 0; c < AL_CG_N; c++) {
+		if (!cg->dir[c][0])
+			continue;
+		int rc = write_file(cg->dir[c], "cgroup.procs", v);
+		if (rc < 0) {
+			al_log_warnx("cgroup: joining %s: %s", cg->dir[c], strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int al_cgroup_destroy(struct al_cgroup *cg)
+{
+	int ret = 0;
+	for (int c = 0; c < AL_CG_N; c++) {
+		if (!cg->dir[c][0])
+			continue;
+		/* the last tasks of a dead pid namespace may take a moment to leave */
+		int rc = -EBUSY;
+		for (int tries = 0; tries < 200 && rc == -EBUSY; tries++) {
+			rc = rmdir(cg->dir[c]) < 0 ? -errno : 0;
+			if (rc == -ENOENT)
+				rc = 0;
+			if (rc == -EBUSY)
+				nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+		}
+		if (rc < 0) {
+			al_log_warnx("cgroup: cannot remove %s: %s", cg->dir[c], strerror(-rc));
+			ret = rc;
+		} else {
+			cg->dir[c][0] = '\0';
+		}
+	}
+	cg->used = false;
+	return ret;
+}
+
+int al_cgroup_read(const struct al_cgroup *cg, enum al_cg_ctrl c, uint64_t *val)
+{
+	if (cg->v2) {
+		const char *d = cg->dir[0];
+		if (!d[0])
+			return -ENOENT;
+		if (c == AL_CG_MEMORY)
+			return read_u64(d, "memory.max", val);
+		if (c == AL_CG_PIDS)
+			return read_u64(d, "pids.max", val);
+		uint64_t q;
+		int rc = read_u64(d, "cpu.max", &q);
+		if (rc == 0)
+			*val = q == UINT64_MAX ? 0 : q / 1000;
+		return rc;
+	}
+	if (!cg->dir[c][0])
+		return -ENOENT;
+	if (c == AL_CG_MEMORY)
+		return read_u64(cg->dir[c], "memory.limit_in_bytes", val);
+	if (c == AL_CG_PIDS)
+		return read_u64(cg->dir[c], "pids.max", val);
+	AL_AUTOFREE char *t = NULL;
+	char p[PATH_MAX + 32];
+	snprintf(p, sizeof p, "%s/cpu.cfs_quota_us", cg->dir[c]);
+	int rc = al_read_file_at(AT_FDCWD, p, 64, &t, NULL);
+	if (rc < 0)
+		return rc;
+	long long q = strtoll(t, NULL, 10);
+	*val = q < 0 ? 0 : (uint64_t)q / 1000;
+	return 0;
+}
+
+static void sweep_dir(const char *base)
+{
+	DIR *d = opendir(base);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		int pid;
+		unsigned n;
+		if (sscanf(e->d_name, "airlock-%d-%u", &pid, &n) != 2 || pid <= 0 ||
+		    pid == getpid())
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue; /* its runner is alive: not ours to remove */
+		char p[PATH_MAX + 300];
+		snprintf(p, sizeof p, "%s/%s", base, e->d_name);
+		if (rmdir(p) == 0)
+			al_log_info("cgroup: removed stale %s", p);
+	}
+	closedir(d);
+}
+
+void al_cgroup_sweep(void)
+{
+	char base[PATH_MAX];
+	if (own_dir(NULL, base, sizeof base) == 0)
+		sweep_dir(base);
+	for (int c = 0; c < AL_CG_N; c++)
+		if (own_dir(ctrl_name[c], base, sizeof base) == 0)
+			sweep_dir(base);
+}

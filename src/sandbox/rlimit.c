@@ -1,0 +1,29 @@
+/*
+ * Resource limits. Applied early, while the child is still privileged in its
+ * user namespace, so a hard limit can be set but never raised again later.
+ */
+#include <errno.h>
+#include <sys/resource.h>
+
+#include "sandbox/sandbox_int.h"
+
+static int set1(int res, uint64_t v)
+{
+	if (v == UINT64_MAX)
+		return 0;
+	struct rlimit rl = { .rlim_cur = v, .rlim_max = v };
+	return setrlimit(res, &rl) < 0 ? -errno : 0;
+}
+
+int al_rlimit_apply(const struct al_spec *spec)
+{
+	int rc;
+	if ((rc = set1(RLIMIT_CORE, 0)) < 0 || (rc = set1(RLIMIT_AS, spec->rl_as)) < 0 ||
+	    (rc = set1(RLIMIT_CPU, spec->rl_cpu)) < 0 ||
+	    (rc = set1(RLIMIT_NOFILE, spec->rl_nofile)) < 0 ||
+	    (rc = set1(RLIMIT_NPROC, spec->rl_nproc)) < 0 ||
+	    (rc = set1(RLIMIT_FSIZE, spec->rl_fsize)) < 0 ||
+	    (rc = set1(RLIMIT_MEMLOCK, spec->rl_memlock)) < 0)
+		return rc;
+	return 0;
+}

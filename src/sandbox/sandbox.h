@@ -1,0 +1,245 @@
+/*
+ * sandbox: turns a domain specification into a running, attested process.
+ *
+ * Recipe:
+ *   struct al_spec spec;
+ *   al_spec_init(&spec);                        defaults: every layer on
+ *   al_profile_load(&spec, "tool");             a built-in name or a file path
+ *   al_spec_add_path(&spec, "/srv/data", false); read-only bind (true: read-write)
+ *   al_spec_add_fd(&spec, listen_fd, 3);        passed at a fixed number
+ *   spec.exec_fd = fd; spec.argv = argv;        the verified executable
+ *   al_seccomp_prepare(&spec);                  compiles the filter, before clone3
+ *
+ *   struct al_domain *d;
+ *   al_domain_spawn(&spec, &d);    the child waits, fully sandboxed, just before exec
+ *   al_domain_attest(d, &spec, NULL); reads back what is in force; -EPERM on mismatch
+ *   al_domain_start(d);            the program is exec'd; error if exec failed
+ *   ... poll al_domain_pidfd(d) (and al_domain_notify_fd(d) in notify mode) ...
+ *   al_domain_wait(d, &status);    al_domain_kill(d, SIGKILL) to end it early
+ *   al_domain_free(d);             kills if alive, reaps, removes its cgroups
+ *   al_spec_free(&spec);
+ *
+ * The spec is plain data decided before anything happens (bubblewrap's SetupOp
+ * list); spawn.c carries it out in one function, in DESIGN.md's order.
+ * Functions return 0 or -errno and log; they never exit.
+ *
+ * Inside, the domain's pid 1 is a small reaper that forwards signals to the
+ * program and exits with its status (128+signal when it was killed). It dies
+ * with the thread that called al_domain_spawn (PR_SET_PDEATHSIG), taking the
+ * whole domain with it: spawn from a thread that lives as long as the domain.
+ * execve resets PR_SET_DUMPABLE for a readable program: a worker sets it again.
+ */
+#ifndef AL_SANDBOX_H
+#define AL_SANDBOX_H
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define AL_SANDBOX_MAX_PATHS 64
+#define AL_SANDBOX_MAX_FDS 32
+#define AL_SANDBOX_MAX_SYSCALLS 512
+/* Passed fds may use numbers 0 .. AL_SANDBOX_MAX_FD_NUM. */
+#define AL_SANDBOX_MAX_FD_NUM 255
+#define AL_SANDBOX_NOBODY 65534
+
+/* Why a spawned child gave up before exec: its exit status, and the step the
+ * parent names. Values start at 200 so they do not look like a shell's. */
+enum al_sandbox_err {
+	AL_SANDBOX_OK = 0,
+	AL_SANDBOX_ERR_SYNC = 200,     /* parent vanished or sent nothing */
+	AL_SANDBOX_ERR_PDEATHSIG,
+	AL_SANDBOX_ERR_IDS,            /* taking the mapped uid/gid */
+	AL_SANDBOX_ERR_FDS,            /* placing the passed fds */
+	AL_SANDBOX_ERR_CGROUPNS,
+	AL_SANDBOX_ERR_RLIMIT,
+	AL_SANDBOX_ERR_MEMFD,
+	AL_SANDBOX_ERR_MOUNT,
+	AL_SANDBOX_ERR_HOSTNAME,
+	AL_SANDBOX_ERR_CPU,
+	AL_SANDBOX_ERR_SPECULATION,
+	AL_SANDBOX_ERR_CAPS,
+	AL_SANDBOX_ERR_NO_NEW_PRIVS,
+	AL_SANDBOX_ERR_DUMPABLE,
+	AL_SANDBOX_ERR_MDWE,
+	AL_SANDBOX_ERR_LANDLOCK,
+	AL_SANDBOX_ERR_CLOSE_FDS,
+	AL_SANDBOX_ERR_SECCOMP,
+	AL_SANDBOX_ERR_NOTIFY,
+	AL_SANDBOX_ERR_INIT,           /* the domain's pid 1 could not fork */
+	AL_SANDBOX_ERR_EXEC,
+	AL_SANDBOX_ERR_MAX,
+};
+
+const char *al_sandbox_strerror(int code);
+
+enum al_seccomp_mode {
+	AL_SECCOMP_KILL = 0,  /* the process dies of SIGSYS */
+	AL_SECCOMP_ERRNO,     /* the call fails with EPERM */
+	AL_SECCOMP_NOTIFY,    /* the runner is told and answers EPERM */
+};
+
+enum al_landlock_want {
+	AL_LANDLOCK_OFF = 0,
+	AL_LANDLOCK_BEST_EFFORT, /* apply what the kernel's ABI offers, report the rest */
+	AL_LANDLOCK_REQUIRED,    /* fail unless fs, net and scoping all apply */
+};
+
+struct al_path {
+	char *path;   /* absolute, normalised, no symlink in any component */
+	bool rw;      /* read-write bind; read-only otherwise */
+	bool is_dir;
+	char *link;   /* set: recreate a system symlink (e.g. /bin -> usr/bin) instead */
+};
+
+struct al_passfd {
+	int src;      /* in the runner */
+	int dst;      /* number in the domain */
+};
+
+struct al_spec {
+	char *name;                     /* profile name, for logs */
+
+	/* identity: when the runner is root, uid/gid 0 inside map to these outside */
+	uid_t outside_uid;
+	gid_t outside_gid;
+
+	/* filesystem: a read-only tmpfs root holding only these */
+	struct al_path paths[AL_SANDBOX_MAX_PATHS];
+	size_t n_paths;
+	bool proc;                      /* fresh /proc, hidepid=invisible, subset=pid */
+	bool dev;                       /* /dev with null, zero, urandom, full */
+	bool tmp;                       /* a private writable tmpfs on /tmp */
+
+	/* rlimits; RLIM_INFINITY leaves one unset. CORE is always 0. */
+	uint64_t rl_as, rl_cpu, rl_nofile, rl_nproc, rl_fsize, rl_memlock;
+
+	/* cgroup limits; 0 = no limit for that controller */
+	uint64_t cg_memory;             /* bytes */
+	uint64_t cg_pids;
+	uint32_t cg_cpu_percent;        /* of one CPU; 0 = unlimited */
+	bool cg_required;               /* else run without limits when no cgroup is
+					 * writable (default: only when not root) */
+
+	/* cpu */
+	bool has_cpus;
+	cpu_set_t cpus;
+	bool core_sched;                /* own core-scheduling cookie, where offered */
+
+	/* speculation and memory protections */
+	bool spec_store_bypass;         /* force-disable */
+	bool spec_indirect_branch;      /* force-disable */
+	bool spec_l1d_flush;            /* where the kernel offers it */
+	bool tsc_sigsegv;               /* rdtsc traps: the strictest level */
+	bool mdwe;                      /* PR_SET_MDWE refuse-exec-gain */
+	bool memfd_noexec;              /* vm.memfd_noexec = 2 in the pid namespace */
+
+	/* privileges; false only to build deliberately weakened specs in tests */
+	bool drop_caps;
+	bool no_new_privs;
+
+	/* landlock */
+	enum al_landlock_want landlock;
+
+	/* seccomp: names resolved through libseccomp; the deny list always wins */
+	enum al_seccomp_mode seccomp_mode;
+	bool seccomp;
+	char *allow[AL_SANDBOX_MAX_SYSCALLS];
+	size_t n_allow;
+	bool exec_once;                 /* only the initial execveat of exec_fd */
+	void *seccomp_ctx;              /* compiled by al_seccomp_prepare() */
+
+	/* fds passed at fixed numbers; stdio (0-2) are passed when keep_stdio */
+	struct al_passfd fds[AL_SANDBOX_MAX_FDS];
+	size_t n_fds;
+	bool keep_stdio;
+
+	/* what runs: execveat(exec_fd, "", argv, envp, AT_EMPTY_PATH) */
+	int exec_fd;
+	char *const *argv;
+	char *const *envp;              /* NULL: a minimal PATH/HOME/TERM */
+};
+
+/* Defaults: all namespaces, every layer on, kill mode, no paths, no syscalls. */
+void al_spec_init(struct al_spec *spec);
+void al_spec_free(struct al_spec *spec);
+
+/*
+ * Adds a path to bind into the domain at the same place. Refused (-ELOOP) when
+ * any component is a symlink, -EINVAL when not absolute or not normalised
+ * ("..", ".", "//"), -EEXIST when already listed.
+ */
+int al_spec_add_path(struct al_spec *spec, const char *path, bool rw);
+/*
+ * A system path such as /bin: bound read-only when a directory, recreated as
+ * the same symlink when the host's is one (merged /usr). Only a symlink in the
+ * root directory is accepted, and its target must be relative and normalised.
+ */
+int al_spec_add_system_path(struct al_spec *spec, const char *path);
+int al_spec_add_fd(struct al_spec *spec, int src, int dst);
+int al_spec_allow_syscall(struct al_spec *spec, const char *name);
+
+/*
+ * Loads a profile: NAME finds NAME.conf in the source tree's etc/profiles when
+ * run from the build tree, else in AL_SYSCONFDIR/profiles; anything with a '/'
+ * is a file path. The format is in etc/profiles/README.md.
+ */
+int al_profile_load(struct al_spec *spec, const char *name_or_path);
+int al_profile_path(const char *name, char *buf, size_t len);
+/* The same from memory (fuzzing, tests); origin names it in errors. */
+int al_profile_load_mem(struct al_spec *spec, const char *buf, size_t len, const char *origin);
+
+/* Parses a CPU list such as "0-1,3" (at most CPU_SETSIZE). */
+int al_cpu_parse_list(const char *s, cpu_set_t *set);
+
+/* Compiles the seccomp filter into spec->seccomp_ctx (call before spawn). */
+int al_seccomp_prepare(struct al_spec *spec);
+/* True if the kernel would refuse this syscall name for every domain. */
+bool al_seccomp_always_denied(const char *name);
+
+struct al_domain;
+
+int al_domain_spawn(const struct al_spec *spec, struct al_domain **out);
+int al_domain_start(struct al_domain *d);
+int al_domain_pidfd(const struct al_domain *d);
+pid_t al_domain_pid(const struct al_domain *d);
+/* The seccomp listener in notify mode, else -1. */
+int al_domain_notify_fd(const struct al_domain *d);
+int al_domain_kill(struct al_domain *d, int sig);
+/* Reaps the domain; *status as from waitpid. Removes its cgroups. */
+int al_domain_wait(struct al_domain *d, int *status);
+void al_domain_free(struct al_domain *d);
+/* Which sandbox step failed in the child, or AL_SANDBOX_OK. */
+int al_domain_child_error(const struct al_domain *d);
+/* What Landlock applied, as a bitmask of AL_LANDLOCK_APPLIED_*. */
+#define AL_LANDLOCK_APPLIED_FS 1u
+#define AL_LANDLOCK_APPLIED_NET 2u
+#define AL_LANDLOCK_APPLIED_SCOPE 4u
+unsigned al_domain_landlock_applied(const struct al_domain *d);
+int al_domain_landlock_abi(const struct al_domain *d);
+
+/* One seccomp violation received in notify mode. */
+struct al_violation {
+	pid_t pid;        /* as seen by the runner */
+	int nr;
+	char name[32];
+	uint64_t args[6];
+	uint64_t ip;
+};
+/* Receives one notification, answers EPERM, fills *v. */
+int al_domain_notify_handle(struct al_domain *d, struct al_violation *v);
+
+/*
+ * Read-back attestation: compares what /proc shows for the domain with spec.
+ * On mismatch returns -EPERM, logs the item and stores its name in *failed
+ * (if given). *report (if given) receives a jansson json_t * with every item.
+ */
+int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **report,
+		     const char **failed);
+
+/* Removes cgroups left by runners that died without cleaning up. */
+void al_cgroup_sweep(void);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * Internal interface between the mechanism files of src/sandbox/. Each file
+ * has the same shape: al_<mech>_apply() runs in the child (no malloc, no
+ * logging to shared state: it returns -errno and spawn.c names the step);
+ * parent-side helpers and al_<mech>_readback() run in the runner.
+ */
+#ifndef AL_SANDBOX_INT_H
+#define AL_SANDBOX_INT_H
+
+#include <linux/filter.h>
+#include <limits.h>
+
+#include "sandbox/sandbox.h"
+
+/* The verified executable sits here inside the domain until execveat; the
+ * seccomp filter of an exec_once profile allows exactly this fd. It is above
+ * any NOFILE limit a profile may set (<= 1023), so it cannot be re-created. */
+#define AL_SANDBOX_EXEC_FD 1023
+/* Internal fds of the child are moved here, above the passed ones. */
+#define AL_SANDBOX_SYNC_FD 1022
+
+/* Filter compiled in the runner (libseccomp), installed raw in the child. */
+struct al_bpf {
+	struct sock_filter *insns;
+	unsigned short len;
+};
+
+/* cgroup of one domain: one directory per v1 controller, or one v2 directory. */
+enum al_cg_ctrl { AL_CG_MEMORY = 0, AL_CG_PIDS, AL_CG_CPU, AL_CG_N };
+
+struct al_cgroup {
+	bool v2;
+	bool used;
+	char dir[AL_CG_N][PATH_MAX]; /* v2: only dir[0] */
+};
+
+/* Parent-to-child and child-to-parent records on the sync socket. */
+enum al_sync_kind {
+	AL_SYNC_GO = 1,      /* parent: maps written, cgroups joined */
+	AL_SYNC_FAIL,        /* child: code + err */
+	AL_SYNC_NOTIFY_FD,   /* child: value = listener fd number */
+	AL_SYNC_ACK,         /* parent: listener taken */
+	AL_SYNC_READY,       /* child: sandboxed, waiting before exec */
+	AL_SYNC_EXEC,        /* parent: exec now */
+};
+
+struct al_sync_msg {
+	uint32_t kind;
+	int32_t code;
+	int32_t err;
+	int32_t value;
+	uint32_t ll_applied;
+	int32_t ll_abi;
+};
+
+struct al_domain {
+	pid_t pid;
+	int pidfd;
+	int sync_fd;
+	int notify_fd;
+	struct al_cgroup cg;
+	int child_err;
+	int child_errno;
+	unsigned ll_applied;
+	int ll_abi;
+	bool started;
+	bool reaped;
+	int status;
+	void *notify_req;
+	void *notify_resp;
+	char attest_failed[64];
+	bool cg_joined;      /* cloned straight into its v2 cgroup */
+	bool cg_skipped;     /* unprivileged, no cgroup: reported by attestation */
+};
+
+/* ns.c */
+int al_ns_write_maps(pid_t pid, uid_t uid, gid_t gid);
+uint64_t al_ns_clone_flags(void);
+int al_ns_unshare_cgroup(void);
+int al_ns_become_root(void);
+
+/* rlimit.c */
+int al_rlimit_apply(const struct al_spec *spec);
+
+/* memfd.c */
+int al_memfd_apply(const struct al_spec *spec);
+
+/* mount.c */
+int al_mount_apply(const struct al_spec *spec);
+int al_path_check(const char *path, bool *is_dir);
+
+/* cpu.c */
+int al_cpu_apply(const struct al_spec *spec);
+
+/* speculation.c */
+int al_speculation_apply(const struct al_spec *spec);
+
+/* caps.c */
+int al_caps_apply(const struct al_spec *spec);
+
+/* landlock.c: *applied gets AL_LANDLOCK_APPLIED_*, *abi the kernel's version */
+int al_landlock_apply(const struct al_spec *spec, unsigned *applied, int *abi);
+
+/* seccomp.c */
+int al_seccomp_apply(const struct al_spec *spec, int *listener);
+const struct al_bpf *al_seccomp_bpf(const struct al_spec *spec);
+void al_seccomp_free(struct al_spec *spec);
+
+/* cgroup.c */
+int al_cgroup_create(const struct al_spec *spec, struct al_cgroup *cg);
+int al_cgroup_attach(const struct al_cgroup *cg, pid_t pid);
+int al_cgroup_destroy(struct al_cgroup *cg);
+int al_cgroup_read(const struct al_cgroup *cg, enum al_cg_ctrl c, uint64_t *val);
+
+#endif

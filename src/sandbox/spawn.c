@@ -1,0 +1,590 @@
+/*
+ * Spawning a domain. The runner (parent) and the child split the work as in
+ * nsjail: the parent compiles seccomp before clone3 (al_seccomp_prepare), then
+ * writes the uid/gid maps and puts the child in its cgroups; the child waits
+ * for one GO record, contains itself in al_spawn_child() in DESIGN.md's
+ * order, reports READY and waits again, so the runner can attest the final
+ * state before any byte of the program runs. On EXEC, the child (the pid
+ * namespace's init) forks the program and stays as its reaper.
+ *
+ * Any failure in the child is final (a partial drop has no way back): it
+ * sends FAIL {step, errno} and exits with the step's code.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "sandbox/sandbox_int.h"
+
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#define PR_MDWE_REFUSE_EXEC_GAIN 1
+#endif
+
+static const char *const err_names[] = {
+	[AL_SANDBOX_ERR_SYNC - 200] = "sync with the runner",
+	[AL_SANDBOX_ERR_PDEATHSIG - 200] = "PR_SET_PDEATHSIG",
+	[AL_SANDBOX_ERR_IDS - 200] = "taking the mapped uid/gid",
+	[AL_SANDBOX_ERR_FDS - 200] = "placing passed fds",
+	[AL_SANDBOX_ERR_CGROUPNS - 200] = "cgroup namespace",
+	[AL_SANDBOX_ERR_RLIMIT - 200] = "rlimits",
+	[AL_SANDBOX_ERR_MEMFD - 200] = "vm.memfd_noexec",
+	[AL_SANDBOX_ERR_MOUNT - 200] = "mounts and pivot_root",
+	[AL_SANDBOX_ERR_HOSTNAME - 200] = "hostname",
+	[AL_SANDBOX_ERR_CPU - 200] = "CPU affinity",
+	[AL_SANDBOX_ERR_SPECULATION - 200] = "speculation controls",
+	[AL_SANDBOX_ERR_CAPS - 200] = "dropping capabilities",
+	[AL_SANDBOX_ERR_NO_NEW_PRIVS - 200] = "PR_SET_NO_NEW_PRIVS",
+	[AL_SANDBOX_ERR_DUMPABLE - 200] = "PR_SET_DUMPABLE",
+	[AL_SANDBOX_ERR_MDWE - 200] = "PR_SET_MDWE",
+	[AL_SANDBOX_ERR_LANDLOCK - 200] = "Landlock",
+	[AL_SANDBOX_ERR_CLOSE_FDS - 200] = "closing fds",
+	[AL_SANDBOX_ERR_SECCOMP - 200] = "seccomp",
+	[AL_SANDBOX_ERR_NOTIFY - 200] = "seccomp listener hand-over",
+	[AL_SANDBOX_ERR_INIT - 200] = "domain init fork",
+	[AL_SANDBOX_ERR_EXEC - 200] = "execveat",
+};
+
+const char *al_sandbox_strerror(int code)
+{
+	if (code == AL_SANDBOX_OK)
+		return "ok";
+	if (code >= 200 && code < AL_SANDBOX_ERR_MAX && err_names[code - 200])
+		return err_names[code - 200];
+	return "unknown step";
+}
+
+/* ---------------------------------------------------------------- child -- */
+
+static void child_send(uint32_t kind, int code, int err, int value, unsigned ll, int abi)
+{
+	struct al_sync_msg m = { .kind = kind, .code = code, .err = err, .value = value,
+				 .ll_applied = ll, .ll_abi = abi };
+	(void)!write(AL_SANDBOX_SYNC_FD, &m, sizeof m);
+}
+
+static _Noreturn void child_fail(enum al_sandbox_err code, int rc)
+{
+	child_send(AL_SYNC_FAIL, code, rc < 0 ? -rc : rc, 0, 0, 0);
+	_exit(code);
+}
+
+static uint32_t child_wait(void)
+{
+	struct al_sync_msg m;
+	ssize_t n;
+	do
+		n = read(AL_SANDBOX_SYNC_FD, &m, sizeof m);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof m)
+		_exit(AL_SANDBOX_ERR_SYNC);
+	return m.kind;
+}
+
+/*
+ * Internal fds go to fixed high numbers; each passed fd goes to its number
+ * through a temporary, so a source that is another's destination survives.
+ * Done first, while no NOFILE limit stands in the way.
+ */
+static int place_fds(const struct al_spec *spec, int sync_fd)
+{
+	if (dup3(sync_fd, AL_SANDBOX_SYNC_FD, O_CLOEXEC) < 0)
+		return -errno;
+	if (spec->exec_fd >= 0 && dup3(spec->exec_fd, AL_SANDBOX_EXEC_FD, O_CLOEXEC) < 0)
+		return -errno;
+	for (size_t i = 0; i < spec->n_fds; i++)
+		if (dup3(spec->fds[i].src, 900 + (int)i, O_CLOEXEC) < 0)
+			return -errno;
+	for (size_t i = 0; i < spec->n_fds; i++)
+		if (dup2(900 + (int)i, spec->fds[i].dst) < 0)
+			return -errno;
+	return 0;
+}
+
+static bool fd_kept(const struct al_spec *spec, int fd)
+{
+	if (fd <= 2 && spec->keep_stdio)
+		return true;
+	if (fd == AL_SANDBOX_SYNC_FD || fd == AL_SANDBOX_EXEC_FD)
+		return true; /* both close-on-exec */
+	for (size_t i = 0; i < spec->n_fds; i++)
+		if (spec->fds[i].dst == fd)
+			return true;
+	return false;
+}
+
+static int close_fds(const struct al_spec *spec)
+{
+	unsigned lo = 0;
+	for (unsigned fd = 0; fd <= AL_SANDBOX_EXEC_FD + 1; fd++) {
+		bool keep = fd <= AL_SANDBOX_EXEC_FD && fd_kept(spec, (int)fd);
+		if (!keep && fd != AL_SANDBOX_EXEC_FD + 1)
+			continue;
+		if (fd > lo && close_range(lo, fd - 1, 0) < 0)
+			return -errno;
+		lo = fd + 1;
+	}
+	return close_range(AL_SANDBOX_EXEC_FD + 1, ~0U, 0) < 0 ? -errno : 0;
+}
+
+static char *const default_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/",
+				     "LANG=C.UTF-8", NULL };
+
+/* pid 1 of the domain forwards these to the program: as a namespace's init
+ * without handlers it would itself ignore them, and Ctrl-C would do nothing. */
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
+				 SIGWINCH, SIGCONT };
+/* Only in the child's pid 1, after fork: the one process this handler runs in. */
+static volatile pid_t init_main_pid;
+
+static void init_forward(int sig)
+{
+	if (init_main_pid > 0)
+		kill(init_main_pid, sig);
+}
+
+static _Noreturn void init_loop(pid_t main_pid)
+{
+	init_main_pid = main_pid;
+	struct sigaction sa = { .sa_handler = init_forward };
+	for (size_t i = 0; i < AL_ARRAY_LEN(forwarded); i++)
+		sigaction(forwarded[i], &sa, NULL);
+	for (;;) {
+		int st;
+		pid_t r = wait4(-1, &st, 0, NULL);
+		if (r == main_pid) {
+			/* leaving takes every other process of the domain down with us */
+			if (WIFEXITED(st))
+				_exit(WEXITSTATUS(st));
+			_exit(128 + WTERMSIG(st));
+		}
+		if (r < 0 && errno != EINTR)
+			_exit(AL_SANDBOX_ERR_INIT);
+	}
+}
+
+/*
+ * The containment sequence, one step per line, in DESIGN.md's order.
+ * Everything up to the capability drop uses the privileges the child has in
+ * its own user namespace; nothing here allocates.
+ */
+static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bool runner_root)
+{
+	int rc, listener = -1, abi = 0;
+	unsigned ll = 0;
+
+	/* the runner's blocked or ignored signals must not leak into the domain */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	/* internal fds first, to numbers the NOFILE limit set below cannot refuse */
+	if ((rc = place_fds(spec, sync_fd)) < 0)
+		_exit(AL_SANDBOX_ERR_FDS);
+	/* the runner writes our uid/gid maps and moves us into our cgroups */
+	if (child_wait() != AL_SYNC_GO)
+		_exit(AL_SANDBOX_ERR_SYNC);
+	/* through the runner's /proc, while we still carry the runner's ids
+	 * (sysctl files are writable by global root only); a non-root runner
+	 * cannot set it */
+	if ((rc = al_memfd_apply(spec)) < 0 && !(rc == -EACCES && !runner_root))
+		child_fail(AL_SANDBOX_ERR_MEMFD, rc);
+	if ((rc = al_ns_become_root()) < 0)
+		child_fail(AL_SANDBOX_ERR_IDS, rc);
+	/* a domain never outlives its runner: if the runner died before this,
+	 * its end of the sync socket is closed and we stop here. After the id
+	 * change above, which would clear it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		child_fail(AL_SANDBOX_ERR_PDEATHSIG, -errno);
+	struct pollfd alive = { .fd = AL_SANDBOX_SYNC_FD, .events = POLLIN };
+	if (poll(&alive, 1, 0) != 0)
+		_exit(AL_SANDBOX_ERR_PDEATHSIG);
+	/* after the cgroup move, so the namespace's root is the domain's cgroup */
+	if ((rc = al_ns_unshare_cgroup()) < 0)
+		child_fail(AL_SANDBOX_ERR_CGROUPNS, rc);
+	if ((rc = al_rlimit_apply(spec)) < 0)
+		child_fail(AL_SANDBOX_ERR_RLIMIT, rc);
+	/* needs CAP_SYS_ADMIN in our user namespace: before the caps drop */
+	if ((rc = al_mount_apply(spec)) < 0)
+		child_fail(AL_SANDBOX_ERR_MOUNT, rc);
+	if (sethostname("airlock", 7) < 0)
+		child_fail(AL_SANDBOX_ERR_HOSTNAME, -errno);
+	if ((rc = al_cpu_apply(spec)) < 0)
+		child_fail(AL_SANDBOX_ERR_CPU, rc);
+	if ((rc = al_speculation_apply(spec)) < 0)
+		child_fail(AL_SANDBOX_ERR_SPECULATION, rc);
+	/* all privileged operations are done */
+	if ((rc = al_caps_apply(spec)) < 0)
+		child_fail(AL_SANDBOX_ERR_CAPS, rc);
+	if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(AL_SANDBOX_ERR_NO_NEW_PRIVS, -errno);
+	/* execve resets this for a readable binary: workers set it again */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		child_fail(AL_SANDBOX_ERR_DUMPABLE, -errno);
+	/* inherited across fork and exec: no mapping of ours ever becomes executable */
+	if (spec->mdwe && prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		child_fail(AL_SANDBOX_ERR_MDWE, -errno);
+	/* as late as possible: after NO_NEW_PRIVS, with the final paths */
+	if ((rc = al_landlock_apply(spec, &ll, &abi)) < 0)
+		child_fail(AL_SANDBOX_ERR_LANDLOCK, rc);
+	if ((rc = close_fds(spec)) < 0)
+		child_fail(AL_SANDBOX_ERR_CLOSE_FDS, rc);
+	/* last: the filter then has nothing to allow but the program and our exit */
+	if ((rc = al_seccomp_apply(spec, &listener)) < 0)
+		child_fail(AL_SANDBOX_ERR_SECCOMP, rc);
+	if (listener >= 0) {
+		/* the runner takes it with pidfd_getfd; it is close-on-exec */
+		child_send(AL_SYNC_NOTIFY_FD, 0, 0, listener, 0, 0);
+		if (child_wait() != AL_SYNC_ACK)
+			_exit(AL_SANDBOX_ERR_NOTIFY);
+		close(listener);
+	}
+	child_send(AL_SYNC_READY, 0, 0, 0, ll, abi);
+	if (child_wait() != AL_SYNC_EXEC)
+		_exit(AL_SANDBOX_ERR_SYNC);
+
+	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+	if (pid < 0)
+		child_fail(AL_SANDBOX_ERR_INIT, -errno);
+	if (pid > 0) {
+		close(AL_SANDBOX_SYNC_FD); /* the runner sees EOF once the program runs */
+		if (spec->exec_fd >= 0)
+			close(AL_SANDBOX_EXEC_FD);
+		init_loop(pid);
+	}
+	syscall(SYS_execveat, AL_SANDBOX_EXEC_FD, "", spec->argv,
+		spec->envp ? spec->envp : default_env, AT_EMPTY_PATH);
+	child_fail(AL_SANDBOX_ERR_EXEC, -errno);
+}
+
+/* --------------------------------------------------------------- parent -- */
+
+/* Setup that takes longer than this is stuck (a hung mount source, say). */
+#define AL_SANDBOX_SETUP_TIMEOUT_MS 10000
+
+static int recv_msg(struct al_domain *d, struct al_sync_msg *m)
+{
+	ssize_t n;
+	struct pollfd p = { .fd = d->sync_fd, .events = POLLIN };
+	int r;
+	do
+		r = poll(&p, 1, AL_SANDBOX_SETUP_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0) {
+		al_log_warnx("sandbox: the domain did not finish its setup in %d ms",
+			     AL_SANDBOX_SETUP_TIMEOUT_MS);
+		return -ETIMEDOUT;
+	}
+	do
+		n = read(d->sync_fd, m, sizeof *m);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 0;
+	if (n != (ssize_t)sizeof *m)
+		return -EPROTO;
+	return 1;
+}
+
+static int send_msg(struct al_domain *d, uint32_t kind)
+{
+	struct al_sync_msg m = { .kind = kind };
+	return al_write_all(d->sync_fd, &m, sizeof m);
+}
+
+static int child_failed(struct al_domain *d, const struct al_sync_msg *m)
+{
+	d->child_err = m->code;
+	d->child_errno = m->err;
+	al_log_warnx("sandbox: %s failed in the domain: %s", al_sandbox_strerror(m->code),
+		     strerror(m->err));
+	return -(m->err ? m->err : EPROTO);
+}
+
+int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
+{
+	int sv[2] = { -1, -1 }, rc;
+	struct al_domain *d = calloc(1, sizeof *d);
+	if (!d)
+		return -ENOMEM;
+	d->pidfd = d->sync_fd = d->notify_fd = -1;
+	d->pid = -1;
+	if (spec->seccomp && !al_seccomp_bpf(spec)) {
+		al_log_warnx("sandbox: seccomp filter not prepared (al_seccomp_prepare)");
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (spec->exec_fd < 0 || !spec->argv || !spec->argv[0]) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	bool runner_root = geteuid() == 0;
+	al_cgroup_sweep();
+	if ((rc = al_cgroup_create(spec, &d->cg)) < 0) {
+		if (spec->cg_required)
+			goto fail;
+		al_log_warnx("sandbox: no cgroup limits for this domain (%s)", strerror(-rc));
+		d->cg_skipped = true;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	struct clone_args args = {
+		.flags = al_ns_clone_flags() | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&d->pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	/* cgroup v2: born in its cgroup, no migration afterwards */
+	int cgfd = -1;
+	if (d->cg.used && d->cg.v2 &&
+	    (cgfd = open(d->cg.dir[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgfd;
+	}
+	pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+	if (pid < 0 && cgfd >= 0) {
+		args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		close(cgfd);
+		cgfd = -1;
+		pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+	}
+	if (pid > 0 && cgfd >= 0) {
+		close(cgfd);
+		d->cg_joined = true;
+	}
+	if (pid < 0) {
+		rc = -errno;
+		al_log_warn("sandbox: clone3");
+		goto fail;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		al_spawn_child(spec, sv[1], runner_root);
+	}
+	d->pid = pid;
+	close(sv[1]);
+	sv[1] = -1;
+	d->sync_fd = al_steal_fd(&sv[0]);
+
+	if ((rc = al_ns_write_maps(pid, spec->outside_uid, spec->outside_gid)) < 0)
+		goto fail;
+	if (d->cg.used && !d->cg_joined && (rc = al_cgroup_attach(&d->cg, pid)) < 0)
+		goto fail;
+	if ((rc = send_msg(d, AL_SYNC_GO)) < 0)
+		goto fail;
+	for (;;) {
+		struct al_sync_msg m;
+		rc = recv_msg(d, &m);
+		if (rc == 0) {
+			rc = -ECHILD;
+			al_log_warnx("sandbox: the domain exited during setup");
+			goto fail;
+		}
+		if (rc < 0)
+			goto fail;
+		if (m.kind == AL_SYNC_FAIL) {
+			rc = child_failed(d, &m);
+			goto fail;
+		}
+		if (m.kind == AL_SYNC_NOTIFY_FD) {
+			d->notify_fd = (int)syscall(SYS_pidfd_getfd, d->pidfd, m.value, 0);
+			if (d->notify_fd < 0) {
+				rc = -errno;
+				al_log_warn("sandbox: taking the seccomp listener");
+				goto fail;
+			}
+			if ((rc = send_msg(d, AL_SYNC_ACK)) < 0)
+				goto fail;
+			continue;
+		}
+		if (m.kind == AL_SYNC_READY) {
+			d->ll_applied = m.ll_applied;
+			d->ll_abi = m.ll_abi;
+			al_log_info("sandbox: domain %d ready; Landlock ABI %d applied:%s%s%s", (int)pid,
+				    m.ll_abi, m.ll_applied & AL_LANDLOCK_APPLIED_FS ? " fs" : "",
+				    m.ll_applied & AL_LANDLOCK_APPLIED_NET ? " net" : " (no net)",
+				    m.ll_applied & AL_LANDLOCK_APPLIED_SCOPE ? " scope" : " (no scope)");
+			break;
+		}
+		rc = -EPROTO;
+		goto fail;
+	}
+	*out = d;
+	return 0;
+fail:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	al_domain_free(d);
+	return rc;
+}
+
+int al_domain_start(struct al_domain *d)
+{
+	if (d->started || d->sync_fd < 0)
+		return -EALREADY;
+	int rc = send_msg(d, AL_SYNC_EXEC);
+	if (rc < 0)
+		return rc;
+	d->started = true;
+	struct al_sync_msg m;
+	rc = recv_msg(d, &m);
+	close(d->sync_fd);
+	d->sync_fd = -1;
+	if (rc == 0)
+		return 0; /* EOF: the sync fd was closed by a successful exec */
+	if (rc < 0)
+		return rc;
+	if (m.kind == AL_SYNC_FAIL)
+		return child_failed(d, &m);
+	return -EPROTO;
+}
+
+int al_domain_pidfd(const struct al_domain *d)
+{
+	return d->pidfd;
+}
+
+pid_t al_domain_pid(const struct al_domain *d)
+{
+	return d->pid;
+}
+
+int al_domain_notify_fd(const struct al_domain *d)
+{
+	return d->notify_fd;
+}
+
+int al_domain_child_error(const struct al_domain *d)
+{
+	return d->child_err;
+}
+
+unsigned al_domain_landlock_applied(const struct al_domain *d)
+{
+	return d->ll_applied;
+}
+
+int al_domain_landlock_abi(const struct al_domain *d)
+{
+	return d->ll_abi;
+}
+
+int al_domain_kill(struct al_domain *d, int sig)
+{
+	if (d->reaped || d->pidfd < 0)
+		return -ESRCH;
+	if (syscall(SYS_pidfd_send_signal, d->pidfd, sig, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int al_domain_wait(struct al_domain *d, int *status)
+{
+	if (!d->reaped) {
+		siginfo_t si = { 0 };
+		int r;
+		do
+			r = waitid(P_PIDFD, (id_t)d->pidfd, &si, WEXITED);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return -errno;
+		/* back to a waitpid()-style status */
+		d->status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+						      : (si.si_status & 0x7f) |
+								(si.si_code == CLD_DUMPED ? 0x80 : 0);
+		d->reaped = true;
+	}
+	if (d->cg.used)
+		al_cgroup_destroy(&d->cg);
+	if (status)
+		*status = d->status;
+	return 0;
+}
+
+void al_domain_free(struct al_domain *d)
+{
+	if (!d)
+		return;
+	if (d->pid > 0 && !d->reaped) {
+		al_domain_kill(d, SIGKILL);
+		al_domain_wait(d, NULL);
+	}
+	if (d->cg.used)
+		al_cgroup_destroy(&d->cg);
+	if (d->pidfd >= 0)
+		close(d->pidfd);
+	if (d->sync_fd >= 0)
+		close(d->sync_fd);
+	if (d->notify_fd >= 0)
+		close(d->notify_fd);
+	free(d->notify_req);
+	free(d->notify_resp);
+	free(d);
+}
+
+int al_domain_notify_handle(struct al_domain *d, struct al_violation *v)
+{
+	if (d->notify_fd < 0)
+		return -EINVAL;
+	struct seccomp_notif_sizes sz = { 0 };
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz) < 0)
+		return -errno;
+	if (!d->notify_req) {
+		/* the kernel's sizes, which may exceed this header's structs */
+		d->notify_req = calloc(1, sz.seccomp_notif > sizeof(struct seccomp_notif)
+						  ? sz.seccomp_notif : sizeof(struct seccomp_notif));
+		d->notify_resp = calloc(1, sz.seccomp_notif_resp >
+						   sizeof(struct seccomp_notif_resp)
+					   ? sz.seccomp_notif_resp
+					   : sizeof(struct seccomp_notif_resp));
+		if (!d->notify_req || !d->notify_resp)
+			return -ENOMEM;
+	}
+	struct seccomp_notif *req = d->notify_req;
+	struct seccomp_notif_resp *resp = d->notify_resp;
+	/* the kernel refuses a receive buffer that is not all zero */
+	memset(req, 0, sz.seccomp_notif);
+	memset(resp, 0, sz.seccomp_notif_resp);
+	if (ioctl(d->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, req) < 0)
+		return -errno;
+	memset(v, 0, sizeof *v);
+	v->pid = (pid_t)req->pid;
+	v->nr = req->data.nr;
+	v->ip = req->data.instruction_pointer;
+	memcpy(v->args, req->data.args, sizeof v->args);
+	char *name = seccomp_syscall_resolve_num_arch(req->data.arch, req->data.nr);
+	al_strlcpy(v->name, name ? name : "?", sizeof v->name);
+	free(name);
+	/* refuse, exactly as errno mode would */
+	resp->id = req->id;
+	resp->val = 0;
+	resp->error = -EPERM;
+	resp->flags = 0;
+	if (ioctl(d->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 && errno != ENOENT)
+		return -errno; /* ENOENT: the caller died meanwhile, still a violation */
+	return 0;
+}

@@ -1,0 +1,765 @@
+/*
+ * Sandbox tests on the real kernel: domains are spawned through the library,
+ * the probe (probe.c) attempts one thing inside, and the observed effect is
+ * checked: the call failed with the expected errno, or the process died of
+ * SIGSYS. Attestation items are read back, and a deliberately weakened spec
+ * must be caught. Runs as root (CI) or unprivileged where user namespaces
+ * are allowed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "sandbox/sandbox.h"
+
+#define SIGSYS_EXIT (128 + SIGSYS)
+
+static const char *probe_path(void)
+{
+	const char *p = getenv("AL_PROBE");
+	return p ? p : "./al_probe";
+}
+
+/* A spec from a profile, running the probe with these arguments. */
+static void make_spec(struct al_spec *s, const char *profile, char **argv)
+{
+	al_spec_init(s);
+	assert_int_equal(al_profile_load(s, profile), 0);
+	s->exec_fd = open(probe_path(), O_RDONLY | O_CLOEXEC);
+	assert_true(s->exec_fd >= 0);
+	s->argv = argv;
+}
+
+static void drop_spec(struct al_spec *s)
+{
+	close(s->exec_fd);
+	al_spec_free(s);
+}
+
+/* Spawns, attests, starts and waits; stdout of the probe lands in out. */
+static int run_spec(struct al_spec *s, char *out, size_t outlen)
+{
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(al_spec_add_fd(s, p[1], 1), 0);
+	if (s->seccomp)
+		assert_int_equal(al_seccomp_prepare(s), 0);
+	struct al_domain *d = NULL;
+	int rc = al_domain_spawn(s, &d);
+	s->n_fds--;
+	close(p[1]);
+	if (rc < 0) {
+		close(p[0]);
+		return -1000 + rc;
+	}
+	assert_int_equal(al_domain_attest(d, s, NULL, NULL), 0);
+	assert_int_equal(al_domain_start(d), 0);
+	ssize_t n = 0, r;
+	while ((size_t)n < outlen - 1 && (r = read(p[0], out + n, outlen - 1 - (size_t)n)) > 0)
+		n += r;
+	out[n > 0 ? n : 0] = '\0';
+	close(p[0]);
+	int st;
+	assert_int_equal(al_domain_wait(d, &st), 0);
+	al_domain_free(d);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int run_probe(const char *profile, enum al_seccomp_mode mode, char *out, size_t len,
+		     const char *a1, const char *a2)
+{
+	char *argv[] = { "probe", (char *)a1, (char *)a2, NULL };
+	struct al_spec s;
+	make_spec(&s, profile, argv);
+	s.seccomp_mode = mode;
+	int rc = run_spec(&s, out, len);
+	drop_spec(&s);
+	return rc;
+}
+
+/* The same probe action outside any domain: proves the probe can succeed. */
+static int run_outside(char *out, size_t len, const char *a1, const char *a2)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		execl(probe_path(), "probe", a1, a2, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n < len - 1 && (r = read(p[0], out + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void test_noop_and_exit_status(void **state)
+{
+	char out[256];
+	assert_int_equal(run_probe("tool", AL_SECCOMP_KILL, out, sizeof out, "noop", NULL), 0);
+	assert_int_equal(run_probe("compute", AL_SECCOMP_KILL, out, sizeof out, "exit", "42"),
+			 42);
+	assert_int_equal(run_probe("service", AL_SECCOMP_KILL, out, sizeof out, "fd", "1"), 0);
+	assert_string_equal(out, "OK\nOK\n"); /* one through fd 1 as passed, one as stdout */
+	/* dynamic programs find their loader and libraries in service and tool */
+	const char *dyn[] = { "service", "tool" };
+	for (size_t i = 0; i < AL_ARRAY_LEN(dyn); i++) {
+		char *argv[] = { "true", NULL };
+		struct al_spec s;
+		make_spec(&s, dyn[i], argv);
+		close(s.exec_fd);
+		s.exec_fd = open("/usr/bin/true", O_RDONLY | O_CLOEXEC);
+		assert_true(s.exec_fd >= 0);
+		assert_int_equal(run_spec(&s, out, sizeof out), 0);
+		drop_spec(&s);
+	}
+}
+
+struct attack {
+	const char *profile, *action, *arg;
+	enum al_seccomp_mode mode;
+	int exit;          /* expected exit (SIGSYS_EXIT for a kill) */
+	const char *out;   /* expected output, NULL when killed */
+};
+
+static void test_attacks(void **state)
+{
+	static const struct attack attacks[] = {
+		{ "tool", "mount", NULL, AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
+		{ "tool", "mount", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
+		{ "tool", "ptrace", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
+		{ "tool", "ptrace", NULL, AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
+		{ "tool", "connect", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
+		{ "tool", "unshare", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
+		{ "tool", "clone-ns", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
+		{ "tool", "tiocsti", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
+		{ "tool", "tiocsti-high", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
+		{ "tool", "tiocsti-high", NULL, AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
+		{ "tool", "x32", NULL, AL_SECCOMP_ERRNO, SIGSYS_EXIT, NULL },
+		{ "tool", "int80", NULL, AL_SECCOMP_ERRNO, SIGSYS_EXIT, NULL },
+		{ "tool", "mprotect-x", NULL, AL_SECCOMP_KILL, 1, "ERR 13\n" },
+		{ "tool", "spec-enable", NULL, AL_SECCOMP_KILL, 1, "ERR 1\n" },
+		{ "tool", "read", "/etc/shadow", AL_SECCOMP_KILL, 1, "ERR 2\n" },
+		{ "tool", "read", "/root", AL_SECCOMP_KILL, 1, "ERR 2\n" },
+		{ "tool", "write", "/usr/airlock-test", AL_SECCOMP_KILL, 1, "ERR 30\n" },
+		{ "tool", "write", "/dev/airlock-test", AL_SECCOMP_KILL, 1, "ERR 30\n" },
+		{ "service", "connect", NULL, AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
+		{ "service", "exec", "/usr/bin/true", AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
+		{ "compute", "exec", "/usr/bin/true", AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
+		{ "compute", "read", "/etc/passwd", AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
+		{ "compute", "mount", NULL, AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
+		{ "tool", "memfd-exec", NULL, AL_SECCOMP_KILL, 1, "ERR 13\n" },
+		{ "tool", "copy-exec", "/tmp/probe-copy", AL_SECCOMP_KILL, 1, "ERR 13\n" },
+		{ "service", "memfd-exec", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
+		{ "compute", "memfd-exec", NULL, AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
+	};
+	for (size_t i = 0; i < AL_ARRAY_LEN(attacks); i++) {
+		const struct attack *t = &attacks[i];
+		char out[256] = "";
+		int rc = run_probe(t->profile, t->mode, out, sizeof out, t->action, t->arg);
+		if (rc != t->exit || (t->out && strcmp(out, t->out)))
+			fail_msg("%s/%s %s: exit %d output '%s', expected %d '%s'", t->profile,
+				 t->action, t->arg ? t->arg : "", rc, out, t->exit,
+				 t->out ? t->out : "");
+	}
+	/* the probe itself can succeed: outside a domain these are not refused */
+	char out[256];
+	if (geteuid() == 0) {
+		assert_int_equal(run_outside(out, sizeof out, "read", "/etc/shadow"), 0);
+		assert_string_equal(out, "OK\n");
+	}
+	assert_int_equal(run_outside(out, sizeof out, "mprotect-x", NULL), 0);
+	assert_int_equal(run_outside(out, sizeof out, "memfd-exec", NULL), 0);
+	/* this kernel may lack x32 (ENOSYS) but never kills it outside */
+	assert_int_not_equal(run_outside(out, sizeof out, "x32", NULL), SIGSYS_EXIT);
+	assert_int_equal(run_outside(out, sizeof out, "ioctl-ok", NULL), 0);
+	/* and an ordinary ioctl passes the TIOCSTI rules inside */
+	assert_int_equal(run_probe("tool", AL_SECCOMP_KILL, out, sizeof out, "ioctl-ok", NULL), 0);
+}
+
+static void test_notify(void **state)
+{
+	char *argv[] = { "probe", "mount", NULL };
+	struct al_spec s;
+	make_spec(&s, "tool", argv);
+	s.seccomp_mode = AL_SECCOMP_NOTIFY;
+	s.keep_stdio = false;
+	assert_int_equal(al_seccomp_prepare(&s), 0);
+	struct al_domain *d;
+	assert_int_equal(al_domain_spawn(&s, &d), 0);
+	assert_true(al_domain_notify_fd(d) >= 0);
+	assert_int_equal(al_domain_start(d), 0);
+	struct al_violation v;
+	assert_int_equal(al_domain_notify_handle(d, &v), 0);
+	assert_string_equal(v.name, "mount");
+	assert_true(v.pid > 0);
+	int st;
+	assert_int_equal(al_domain_wait(d, &st), 0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1); /* mount failed with EPERM, not killed */
+	al_domain_free(d);
+	drop_spec(&s);
+}
+
+static void test_signal_and_kill(void **state)
+{
+	char *argv[] = { "probe", "pause", NULL };
+	struct al_spec s;
+	make_spec(&s, "tool", argv);
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(al_spec_add_fd(&s, p[1], 1), 0);
+	assert_int_equal(al_seccomp_prepare(&s), 0);
+	struct al_domain *d;
+	assert_int_equal(al_domain_spawn(&s, &d), 0);
+	close(p[1]);
+	assert_int_equal(al_domain_start(d), 0);
+	char buf[16] = "";
+	size_t got = 0; /* READY: the program runs */
+	while (got < 6 && read(p[0], buf + got, 1) == 1)
+		got++;
+	assert_string_equal(buf, "READY\n");
+	/* delivered to the domain's pid 1, which passes it on to the program */
+	assert_int_equal(al_domain_kill(d, SIGTERM), 0);
+	int st;
+	assert_int_equal(al_domain_wait(d, &st), 0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 128 + SIGTERM);
+	al_domain_free(d);
+	close(p[0]);
+	drop_spec(&s);
+}
+
+static bool cgroups_left(void)
+{
+	char line[512], pat[64];
+	snprintf(pat, sizeof pat, "airlock-%d-", (int)getpid());
+	FILE *f = popen("ls /sys/fs/cgroup/*/ /sys/fs/cgroup/memory/*/*/ 2>/dev/null", "r");
+	bool found = false;
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, pat))
+			found = true;
+	if (f)
+		pclose(f);
+	return found;
+}
+
+/* resource exhaustion stops at the domain's own limits */
+static void test_exhaustion(void **state)
+{
+	char out[256];
+	int n = -1, e = 0;
+	/* tool: pids cgroup 128 */
+	assert_int_equal(run_probe("tool", AL_SECCOMP_KILL, out, sizeof out, "fork-many", NULL), 1);
+	assert_int_equal(sscanf(out, "ERR %d after %d", &e, &n), 2);
+	assert_int_equal(e, EAGAIN);
+	assert_true(n > 0 && n < 128);
+	/* compute: nofile 64 */
+	assert_int_equal(run_probe("compute", AL_SECCOMP_KILL, out, sizeof out, "fds", NULL), 1);
+	assert_int_equal(sscanf(out, "ERR %d after %d", &e, &n), 2);
+	assert_int_equal(e, EMFILE);
+	assert_true(n < 64);
+	/* tool: RLIMIT_AS 4G refuses the mapping */
+	assert_int_equal(run_probe("tool", AL_SECCOMP_KILL, out, sizeof out, "hog", "6000"), 1);
+	assert_string_equal(out, "ERR 12\n");
+	/* memory cgroup: 64M, touching 256M gets the domain OOM-killed */
+	char *argv[] = { "probe", "hog", "256", NULL };
+	struct al_spec s;
+	make_spec(&s, "tool", argv);
+	s.cg_memory = 64 << 20;
+	assert_int_equal(run_spec(&s, out, sizeof out), 128 + SIGKILL);
+	drop_spec(&s);
+	/* the same outside the domain succeeds */
+	assert_int_equal(run_outside(out, sizeof out, "hog", "256"), 0);
+}
+
+/* service: serves on a listener the runner binds; cannot make its own socket */
+static void test_service_listener(void **state)
+{
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sin;
+	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(listen(l, 4), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+
+	char *argv[] = { "probe", "accept", "3", NULL };
+	struct al_spec s;
+	make_spec(&s, "service", argv);
+	assert_int_equal(al_spec_add_fd(&s, l, 3), 0);
+	assert_int_equal(al_seccomp_prepare(&s), 0);
+	struct al_domain *d;
+	assert_int_equal(al_domain_spawn(&s, &d), 0);
+	assert_int_equal(al_domain_start(d), 0);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof sin), 0);
+	char buf[4] = "";
+	assert_int_equal(read(c, buf, 2), 2);
+	assert_string_equal(buf, "hi");
+	close(c);
+	int st;
+	assert_int_equal(al_domain_wait(d, &st), 0);
+	assert_int_equal(st, 0);
+	al_domain_free(d);
+	drop_spec(&s);
+
+	/* a socket of its own, even on the listener's address, is refused */
+	char out[64];
+	argv[1] = "bind";
+	make_spec(&s, "service", argv);
+	assert_int_equal(al_spec_add_fd(&s, l, 3), 0);
+	assert_int_equal(run_spec(&s, out, sizeof out), SIGSYS_EXIT);
+	s.seccomp_mode = AL_SECCOMP_ERRNO;
+	assert_int_equal(run_spec(&s, out, sizeof out), 1);
+	assert_string_equal(out, "ERR 1\n");
+	drop_spec(&s);
+	close(l);
+}
+
+static int count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0, ch;
+	while (f && (ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* airlock exec itself: status, output, signals, nothing left behind */
+static int run_cli(const char *const *args, char *out, size_t len, int sig)
+{
+	const char *cli = getenv("AL_AIRLOCK");
+	if (!cli)
+		return -1;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		execv(cli, (char *const *)args);
+		_exit(127);
+	}
+	close(p[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n < len - 1 && (r = read(p[0], out + n, len - 1 - n)) > 0) {
+		n += (size_t)r;
+		out[n] = '\0';
+		if (sig && strstr(out, "READY\n")) {
+			kill(pid, sig); /* as a terminal's Ctrl-C reaches the runner */
+			sig = 0;
+		}
+	}
+	out[n] = '\0';
+	close(p[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void test_cli(void **state)
+{
+	if (!getenv("AL_AIRLOCK"))
+		skip();
+	char out[16384];
+	const char *probe = probe_path();
+	int mounts = count_lines("/proc/self/mountinfo");
+	const char *a1[] = { "airlock", "exec", "--profile", "tool", "--", probe, "exit", "3", NULL };
+	assert_int_equal(run_cli(a1, out, sizeof out, 0), 3);
+	const char *a2[] = { "airlock", "exec", "--profile", "compute", "--seccomp", "errno",
+			     "--json", "--", probe, "fd", "1", NULL };
+	assert_int_equal(run_cli(a2, out, sizeof out, 0), 0);
+	json_error_t err;
+	json_t *r = json_loadb(out, strlen(out), JSON_DISABLE_EOF_CHECK, &err);
+	assert_non_null(r);
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(json_string_value(json_object_get(r, "profile")), "compute");
+	json_decref(r);
+	assert_non_null(strstr(out, "}\nOK\nOK\n"));
+	const char *a3[] = { "airlock", "exec", "--profile", "tool", "--", probe, "pause", NULL };
+	assert_int_equal(run_cli(a3, out, sizeof out, SIGINT), 128 + SIGINT);
+	const char *a4[] = { "airlock", "exec", "--profile", "tool", "--", probe, "mount", NULL };
+	assert_int_equal(run_cli(a4, out, sizeof out, 0), SIGSYS_EXIT);
+	const char *a5[] = { "airlock", "exec", "--profile", "tool", "--ro", "/nonexistent", "--",
+			     probe, "noop", NULL };
+	assert_int_equal(run_cli(a5, out, sizeof out, 0), 1);
+	const char *a6[] = { "airlock", "exec", "--profile", "tool", "--seccomp", "loud", "--",
+			     probe, "noop", NULL };
+	assert_int_equal(run_cli(a6, out, sizeof out, 0), 2);
+	assert_false(cgroups_left());
+	assert_int_equal(count_lines("/proc/self/mountinfo"), mounts);
+}
+
+static json_t *find_item(json_t *report, const char *name)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(json_object_get(report, "items"), i, it)
+		if (!strcmp(json_string_value(json_object_get(it, "item")), name))
+			return it;
+	return NULL;
+}
+
+static void test_attest_items(void **state)
+{
+	char *argv[] = { "probe", "noop", NULL };
+	struct al_spec s;
+	make_spec(&s, "tool", argv);
+	assert_int_equal(al_seccomp_prepare(&s), 0);
+	struct al_domain *d;
+	assert_int_equal(al_domain_spawn(&s, &d), 0);
+	json_t *r = NULL;
+	const char *failed = "x";
+	assert_int_equal(al_domain_attest(d, &s, (void **)&r, &failed), 0);
+	assert_null(failed);
+	static const char *const items[] = {
+		"status.NoNewPrivs", "status.Seccomp", "status.Seccomp_filters", "status.CapInh",
+		"status.CapPrm", "status.CapEff", "status.CapBnd", "status.CapAmb", "ns.user",
+		"ns.pid", "ns.mnt", "ns.net", "ns.ipc", "ns.uts", "ns.cgroup", "uid_map",
+		"gid_map", "cgroup.memory", "cgroup.pids", "cgroup.cpu_percent", "limit.as",
+		"limit.cpu", "limit.nofile", "limit.nproc", "limit.fsize", "limit.core",
+		"limit.memlock", "landlock",
+	};
+	for (size_t i = 0; i < AL_ARRAY_LEN(items); i++) {
+		json_t *it = find_item(r, items[i]);
+		if (!it)
+			fail_msg("attestation lacks %s", items[i]);
+		assert_true(json_is_true(json_object_get(it, "ok")));
+	}
+	assert_string_equal(json_string_value(json_object_get(find_item(r, "status.Seccomp"),
+							      "actual")), "2");
+	assert_string_equal(json_string_value(json_object_get(find_item(r, "limit.nofile"),
+							      "actual")), "256");
+	assert_string_equal(json_string_value(json_object_get(find_item(r, "cgroup.pids"),
+							      "actual")), "128");
+	json_decref(r);
+	assert_int_equal(al_domain_start(d), 0);
+	int st;
+	assert_int_equal(al_domain_wait(d, &st), 0);
+	assert_int_equal(st, 0);
+	al_domain_free(d);
+	drop_spec(&s);
+}
+
+/* Spawns with a weakened copy of the tool spec; attests against the real one. */
+static void expect_caught(void (*weaken)(struct al_spec *), const char *item)
+{
+	char *argv[] = { "probe", "noop", NULL };
+	struct al_spec good, weak;
+	make_spec(&good, "tool", argv);
+	make_spec(&weak, "tool", argv);
+	good.has_cpus = weak.has_cpus = true; /* pinned to CPU 0 */
+	CPU_ZERO(&good.cpus);
+	CPU_SET(0, &good.cpus);
+	weak.cpus = good.cpus;
+	weaken(&weak);
+	assert_int_equal(al_seccomp_prepare(&weak), 0);
+	struct al_domain *d;
+	assert_int_equal(al_domain_spawn(&weak, &d), 0);
+	const char *failed = NULL;
+	assert_int_equal(al_domain_attest(d, &good, NULL, &failed), -EPERM);
+	assert_non_null(failed);
+	if (strcmp(failed, item))
+		fail_msg("weakened spec caught as %s, expected %s", failed, item);
+	al_domain_free(d); /* never started: killed before exec */
+	drop_spec(&weak);
+	drop_spec(&good);
+}
+
+static void weaken_nnp(struct al_spec *s)
+{
+	/* Landlock and seccomp would refuse to load without it */
+	s->no_new_privs = false;
+	s->seccomp = false;
+	s->landlock = AL_LANDLOCK_OFF;
+}
+static void weaken_seccomp(struct al_spec *s) { s->seccomp = false; }
+static void weaken_caps(struct al_spec *s) { s->drop_caps = false; }
+static void weaken_ssb(struct al_spec *s) { s->spec_store_bypass = false; }
+static void weaken_nofile(struct al_spec *s) { s->rl_nofile = 1000; }
+static void weaken_pids(struct al_spec *s) { s->cg_pids = 1000; }
+static void weaken_uid(struct al_spec *s) { s->outside_uid = 65533; }
+static void weaken_cpus(struct al_spec *s) { s->has_cpus = false; }
+
+static void test_attest_weakened(void **state)
+{
+	expect_caught(weaken_nnp, "status.NoNewPrivs");
+	expect_caught(weaken_seccomp, "status.Seccomp");
+	expect_caught(weaken_caps, "status.CapPrm");
+	expect_caught(weaken_nofile, "limit.nofile");
+	expect_caught(weaken_pids, "cgroup.pids");
+	if (geteuid() == 0)
+		expect_caught(weaken_uid, "uid_map");
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+		expect_caught(weaken_cpus, "status.Cpus_allowed_list");
+	char *argv[] = { "probe", NULL };
+	struct al_spec s;
+	make_spec(&s, "tool", argv);
+	bool ssb = strstr(getenv("AL_SSB") ? getenv("AL_SSB") : "", "x") == NULL;
+	drop_spec(&s);
+	if (ssb)
+		expect_caught(weaken_ssb, "status.Speculation_Store_Bypass");
+}
+
+static char tmpdir[64];
+
+static void mk(const char *rel, bool dir)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s/%s", tmpdir, rel);
+	if (dir)
+		assert_int_equal(mkdir(p, 0777), 0);
+	else
+		close(open(p, O_WRONLY | O_CREAT, 0666));
+	chmod(p, dir ? 0777 : 0666); /* writable for the domain's unprivileged id */
+}
+
+static void test_paths(void **state)
+{
+	char p[256], q[256], out[256];
+	struct al_spec s;
+	al_spec_init(&s);
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/al-sandbox-test-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	chmod(tmpdir, 0755);
+	mk("work", true);
+	mk("workx", true);
+	mk("work-secret", true);
+	mk("work-secret/key", false);
+	mk("real", true);
+	snprintf(p, sizeof p, "%s/real", tmpdir);
+	snprintf(q, sizeof q, "%s/link", tmpdir);
+	assert_int_equal(symlink(p, q), 0);
+
+	/* a symlink, as the path itself or as a component, is refused */
+	assert_int_equal(al_spec_add_path(&s, q, false), -ELOOP);
+	snprintf(q, sizeof q, "%s/link/", tmpdir);
+	assert_int_equal(al_spec_add_path(&s, q, false), -ELOOP);
+	snprintf(q, sizeof q, "%s/link/x", tmpdir);
+	assert_true(al_spec_add_path(&s, q, false) < 0);
+	/* lexical tricks and relative paths */
+	snprintf(q, sizeof q, "%s/work/../work-secret", tmpdir);
+	assert_int_equal(al_spec_add_path(&s, q, false), -EINVAL);
+	snprintf(q, sizeof q, "%s//work", tmpdir);
+	assert_int_equal(al_spec_add_path(&s, q, false), -EINVAL);
+	snprintf(q, sizeof q, "%s/./work", tmpdir);
+	assert_int_equal(al_spec_add_path(&s, q, false), -EINVAL);
+	assert_int_equal(al_spec_add_path(&s, "tmp", false), -EINVAL);
+	assert_int_equal(al_spec_add_path(&s, "/", false), -EINVAL);
+	assert_int_equal(s.n_paths, 0);
+	al_spec_free(&s);
+
+	/* prefix confusion: work is read-only, workx read-write, work-secret absent */
+	char *argv[] = { "probe", "write", p, NULL };
+	make_spec(&s, "tool", argv);
+	snprintf(q, sizeof q, "%s/work", tmpdir);
+	assert_int_equal(al_spec_add_path(&s, q, false), 0);
+	assert_int_equal(al_spec_add_path(&s, q, true), -EEXIST);
+	snprintf(q, sizeof q, "%s/workx/", tmpdir); /* trailing slash is normalised */
+	assert_int_equal(al_spec_add_path(&s, q, true), 0);
+	snprintf(p, sizeof p, "%s/workx/f", tmpdir);
+	assert_int_equal(run_spec(&s, out, sizeof out), 0);
+	assert_string_equal(out, "OK\n");
+	snprintf(p, sizeof p, "%s/work/f", tmpdir);
+	assert_int_equal(run_spec(&s, out, sizeof out), 1);
+	assert_string_equal(out, "ERR 30\n");
+	snprintf(p, sizeof p, "%s/work-secret/key", tmpdir);
+	argv[1] = "read";
+	assert_int_equal(run_spec(&s, out, sizeof out), 1);
+	assert_string_equal(out, "ERR 2\n");
+
+	/* a race: the checked path becomes a symlink before spawn: refused in the child */
+	snprintf(p, sizeof p, "%s/work", tmpdir);
+	snprintf(q, sizeof q, "%s/work-moved", tmpdir);
+	assert_int_equal(rename(p, q), 0);
+	snprintf(q, sizeof q, "%s/work-secret", tmpdir);
+	assert_int_equal(symlink(q, p), 0);
+	assert_int_equal(al_seccomp_prepare(&s), 0);
+	struct al_domain *d = NULL;
+	assert_int_equal(al_domain_spawn(&s, &d), -ELOOP);
+	drop_spec(&s);
+
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_cleanup(void **state)
+{
+	char out[64];
+	assert_int_equal(run_probe("tool", AL_SECCOMP_KILL, out, sizeof out, "noop", NULL), 0);
+	assert_false(cgroups_left());
+	/* a cgroup left by a runner that died is swept before the next spawn */
+	char base[512] = "";
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	char line[512];
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "%*d:pids:%511s", base) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (geteuid() != 0 || !base[0])
+		return;
+	pid_t dead = fork();
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	char stale[1024];
+	snprintf(stale, sizeof stale, "/sys/fs/cgroup/pids%s/airlock-%d-7",
+		 strcmp(base, "/") ? base : "", (int)dead);
+	assert_int_equal(mkdir(stale, 0755), 0);
+	al_cgroup_sweep();
+	assert_int_equal(access(stale, F_OK), -1);
+}
+
+static bool runner_cgroups_left(pid_t runner)
+{
+	char line[512], pat[64];
+	snprintf(pat, sizeof pat, "airlock-%d-", (int)runner);
+	FILE *f = popen("ls /sys/fs/cgroup/*/ /sys/fs/cgroup/memory/*/*/ 2>/dev/null", "r");
+	bool found = false;
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, pat))
+			found = true;
+	if (f)
+		pclose(f);
+	return found;
+}
+
+/* A runner killed outright takes its domain with it (PDEATHSIG on the
+ * domain's pid 1), and the next runner sweeps the cgroups it left. */
+static void test_runner_killed(void **state)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t runner = fork();
+	assert_true(runner >= 0);
+	if (runner == 0) {
+		char *argv[] = { "probe", "pause", NULL };
+		struct al_spec s;
+		struct al_domain *d;
+		make_spec(&s, "tool", argv);
+		s.keep_stdio = false;
+		if (al_seccomp_prepare(&s) < 0 || al_domain_spawn(&s, &d) < 0 ||
+		    al_domain_start(d) < 0)
+			_exit(1);
+		pid_t pid = al_domain_pid(d);
+		(void)!write(p[1], &pid, sizeof pid);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	pid_t domain = 0;
+	assert_int_equal(read(p[0], &domain, sizeof domain), sizeof domain);
+	close(p[0]);
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/%d", (int)domain);
+	assert_int_equal(access(proc, F_OK), 0);
+	assert_int_equal(kill(runner, SIGKILL), 0);
+	assert_int_equal(waitpid(runner, NULL, 0), runner);
+	/* the domain dies and is reaped by init; its cgroups empty, then go */
+	bool left = true;
+	for (int i = 0; i < 2000 && left; i++) {
+		al_cgroup_sweep();
+		left = runner_cgroups_left(runner);
+		if (left)
+			usleep(5000);
+	}
+	assert_false(left);
+	/* gone, or a zombie waiting for whoever inherited it */
+	char stat[96], text[256] = "";
+	snprintf(stat, sizeof stat, "%s/stat", proc);
+	FILE *f = fopen(stat, "r");
+	if (f) {
+		(void)!fgets(text, sizeof text, f);
+		fclose(f);
+		char *rp = strrchr(text, ')');
+		assert_non_null(rp);
+		assert_true(rp[2] == 'Z' || rp[2] == 'X');
+	}
+}
+
+static void test_profiles(void **state)
+{
+	struct al_spec s;
+	al_spec_init(&s);
+	const char bad_key[] = "[limits]\nbogus = 1\n";
+	assert_int_equal(al_profile_load_mem(&s, bad_key, strlen(bad_key), "t"), -ENOENT);
+	const char denied[] = "[seccomp]\nallow = read ptrace\n";
+	assert_int_equal(al_profile_load_mem(&s, denied, strlen(denied), "t"), -EPERM);
+	const char nofile[] = "[limits]\nnofile = 4096\n";
+	assert_int_equal(al_profile_load_mem(&s, nofile, strlen(nofile), "t"), -ERANGE);
+	const char syntax[] = "[limits\nnofile = 4\n";
+	assert_true(al_profile_load_mem(&s, syntax, strlen(syntax), "t") < 0);
+	const char nul[] = "[limits]\0nofile = 4\n";
+	assert_int_equal(al_profile_load_mem(&s, nul, sizeof nul - 1, "t"), -EINVAL);
+	const char ok[] = "[cpu]\ncpus = 0\n[seccomp]\nmode = errno\nallow = read write\n";
+	assert_int_equal(al_profile_load_mem(&s, ok, strlen(ok), "t"), 0);
+	assert_int_equal(s.seccomp_mode, AL_SECCOMP_ERRNO);
+	assert_true(s.has_cpus && CPU_ISSET(0, &s.cpus) && CPU_COUNT(&s.cpus) == 1);
+	cpu_set_t set;
+	assert_int_equal(al_cpu_parse_list("0-2,5", &set), 0);
+	assert_int_equal(CPU_COUNT(&set), 4);
+	assert_true(al_cpu_parse_list("2-1", &set) < 0);
+	assert_true(al_cpu_parse_list("0,", &set) < 0);
+	assert_true(al_cpu_parse_list("99999", &set) < 0);
+	al_spec_free(&s);
+	for (const char *const *n = (const char *const[]){ "compute", "service", "tool", NULL }; *n;
+	     n++) {
+		al_spec_init(&s);
+		assert_int_equal(al_profile_load(&s, *n), 0);
+		assert_int_equal(al_seccomp_prepare(&s), 0);
+		al_spec_free(&s);
+	}
+}
+
+int main(void)
+{
+	al_log_init("test_sandbox", AL_LOG_ERROR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_profiles),
+		cmocka_unit_test(test_noop_and_exit_status),
+		cmocka_unit_test(test_attacks),
+		cmocka_unit_test(test_notify),
+		cmocka_unit_test(test_signal_and_kill),
+		cmocka_unit_test(test_attest_items),
+		cmocka_unit_test(test_attest_weakened),
+		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_runner_killed),
+		cmocka_unit_test(test_exhaustion),
+		cmocka_unit_test(test_service_listener),
+		cmocka_unit_test(test_cli),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
