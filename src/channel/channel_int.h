@@ -86,6 +86,7 @@ struct al_chan_rx {
 struct al_chan {
 	uint8_t *base;
 	size_t map_bytes;
+	bool mapped;      /* base came from mmap (else a caller's buffer) */
 	struct al_chan_shm *shm;
 	enum al_chan_side side, peer;
 	uint32_t ring_bytes, max_payload; /* private copies, validated at attach */
@@ -109,7 +110,9 @@ struct al_chan {
 int al_chan_violation(struct al_chan *ch, int err, const char *what);
 uint32_t al_chan_state(const struct al_chan *ch);
 void al_chan_wake_all(struct al_chan_shm *shm);
-int al_chan_map_region(uint8_t *base, size_t bytes, enum al_chan_side side, struct al_chan **out);
+/* Builds an endpoint over a region already checked (attach) or private (fuzzing). */
+int al_chan_map_region(uint8_t *base, size_t bytes, enum al_chan_side side, uint32_t max_payload,
+		       struct al_chan **out);
 
 /* ring.c: reserve space for a payload of len bytes, fill it, commit used <= len. */
 int al_ring_reserve(struct al_chan *ch, uint32_t type, uint32_t len, void **payload);

@@ -129,7 +129,8 @@ static void *map_fd(int fd, size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-int al_chan_map_region(uint8_t *base, size_t bytes, enum al_chan_side side, struct al_chan **out)
+int al_chan_map_region(uint8_t *base, size_t bytes, enum al_chan_side side, uint32_t max_payload,
+		       struct al_chan **out)
 {
 	struct al_chan_shm *shm = (struct al_chan_shm *)base;
 	struct al_chan *ch = calloc(1, sizeof *ch);
@@ -150,6 +151,12 @@ int al_chan_map_region(uint8_t *base, size_t bytes, enum al_chan_side side, stru
 	ch->spin_max_ns = ch->spin_ns = 20000;
 	ch->send_timeout_ms = 1000;
 	ch->report_fd = -1;
+	ch->max_payload = max_payload;
+	ch->rxbuf = malloc((size_t)max_payload + 1);
+	if (!ch->rxbuf) {
+		free(ch);
+		return -ENOMEM;
+	}
 	*out = ch;
 	return 0;
 }
@@ -170,18 +177,12 @@ int al_chan_attach(int fd, enum al_chan_side side, struct al_chan **out)
 		return rc;
 	}
 	struct al_chan *ch;
-	rc = al_chan_map_region(base, bytes, side, &ch);
+	rc = al_chan_map_region(base, bytes, side, hdr.max_payload, &ch);
 	if (rc < 0) {
 		munmap(base, bytes);
 		return rc;
 	}
-	ch->max_payload = hdr.max_payload;
-	ch->rxbuf = malloc((size_t)ch->max_payload + 1);
-	if (!ch->rxbuf) {
-		munmap(base, bytes);
-		free(ch);
-		return -ENOMEM;
-	}
+	ch->mapped = true;
 	/* Our own indices start where the shared ones say only for a fresh
 	 * channel: a channel is attached once per side, so both start at zero. */
 	*out = ch;
@@ -226,7 +227,8 @@ void al_chan_close(struct al_chan *ch)
 	uint32_t bit = ch->side == AL_CHAN_SIDE_PROTO ? AL_CHAN_ST_PROTO_CLOSED : AL_CHAN_ST_AI_CLOSED;
 	atomic_fetch_or_explicit(&ch->shm->state, bit, memory_order_seq_cst);
 	al_chan_wake_all(ch->shm);
-	munmap(ch->base, ch->map_bytes);
+	if (ch->mapped)
+		munmap(ch->base, ch->map_bytes);
 	free(ch->rxbuf);
 	free(ch);
 }
