@@ -99,6 +99,21 @@ size_t al_chan_sanitise_text(char *dst, const char *src, size_t len)
 	const uint8_t *s = (const uint8_t *)src;
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {
+		/* Runs of plain ASCII move as one block. */
+		size_t run = i;
+		while (len - run >= 8) {
+			uint64_t x;
+			memcpy(&x, s + run, 8);
+			if (!ascii8_plain(x))
+				break;
+			run += 8;
+		}
+		if (run > i) {
+			memmove(dst + o, src + i, run - i);
+			o += run - i;
+			i = run;
+			continue;
+		}
 		uint32_t cp;
 		size_t n = utf8_seq(s + i, len - i, &cp);
 		if (n == 0) {

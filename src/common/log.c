@@ -26,6 +26,7 @@ enum al_log_level al_log_get_level(void)
 	return log_level;
 }
 
+__attribute__((format(printf, 3, 0)))
 static void log_emit(enum al_log_level level, int errnum, const char *fmt, va_list ap)
 {
 	if (level > log_level)
