@@ -200,7 +200,7 @@ static int track(struct al_chan *ch, const struct al_msg *m)
 
 int al_chan_recv(struct al_chan *ch, struct al_msg *out, int timeout_ms)
 {
-	uint64_t deadline = timeout_ms > 0 ? al_now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+	uint64_t deadline = 0;
 	struct al_chan_rec_hdr h;
 	for (;;) {
 		int rc = al_ring_read(ch, &h);
@@ -210,6 +210,9 @@ int al_chan_recv(struct al_chan *ch, struct al_msg *out, int timeout_ms)
 			return rc;
 		if (timeout_ms == 0)
 			return al_chan_state(ch) ? -EPIPE : -EAGAIN;
+		/* The clock is read only once we have to wait. */
+		if (timeout_ms > 0 && !deadline)
+			deadline = al_now_ns() + (uint64_t)timeout_ms * 1000000u;
 		rc = al_ring_wait_data(ch, deadline);
 		if (rc == -EPIPE) {
 			/* Closed: deliver what was committed before the close. */

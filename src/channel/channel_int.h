@@ -79,7 +79,8 @@ struct al_chan_rx {
 	struct al_ring_ctl *ctl;
 	uint8_t *data;
 	uint64_t tail;
-	uint64_t head_seen;
+	uint64_t tail_pub;   /* last tail published to the producer */
+	uint64_t head_seen;  /* last producer index read and checked */
 	uint64_t seq;
 };
 

@@ -67,17 +67,35 @@ static inline bool ascii8_plain(uint64_t x)
 	return !(below | del);
 }
 
+static inline uint64_t load8(const uint8_t *s)
+{
+	uint64_t x;
+	memcpy(&x, s, 8);
+	return x;
+}
+
+/* Length of the prefix of s made of whole 8-byte blocks of plain printable
+ * ASCII (also \n and \t count as "not plain": the byte loop takes them). */
+static size_t plain_run(const uint8_t *s, size_t len)
+{
+	size_t i = 0;
+	/* Four words at a time: the common case for prompts and tokens. */
+	while (len - i >= 32 && ascii8_plain(load8(s + i)) && ascii8_plain(load8(s + i + 8)) &&
+	       ascii8_plain(load8(s + i + 16)) && ascii8_plain(load8(s + i + 24)))
+		i += 32;
+	while (len - i >= 8 && ascii8_plain(load8(s + i)))
+		i += 8;
+	return i;
+}
+
 bool al_utf8_check(const uint8_t *s, size_t len, int *err)
 {
 	size_t i = 0;
 	while (i < len) {
-		if (len - i >= 8) {
-			uint64_t x;
-			memcpy(&x, s + i, 8);
-			if (ascii8_plain(x)) {
-				i += 8;
-				continue;
-			}
+		size_t run = plain_run(s + i, len - i);
+		if (run) {
+			i += run;
+			continue;
 		}
 		uint32_t cp;
 		size_t n = utf8_seq(s + i, len - i, &cp);
@@ -100,18 +118,11 @@ size_t al_chan_sanitise_text(char *dst, const char *src, size_t len)
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {
 		/* Runs of plain ASCII move as one block. */
-		size_t run = i;
-		while (len - run >= 8) {
-			uint64_t x;
-			memcpy(&x, s + run, 8);
-			if (!ascii8_plain(x))
-				break;
-			run += 8;
-		}
-		if (run > i) {
-			memmove(dst + o, src + i, run - i);
-			o += run - i;
-			i = run;
+		size_t run = plain_run(s + i, len - i);
+		if (run) {
+			memmove(dst + o, src + i, run);
+			o += run;
+			i += run;
 			continue;
 		}
 		uint32_t cp;
