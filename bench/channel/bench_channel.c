@@ -225,6 +225,12 @@ struct chrt {
 	uint64_t next_id;
 };
 
+static uint8_t small_src[MSG];
+static const uint8_t *srcbuf_small(void)
+{
+	return small_src;
+}
+
 static const char prompt32[] = "Tell me a story about a cat now!"; /* 32 bytes */
 static const char text48[] = "The cat sat on the mat and looked out the window";
 
@@ -275,6 +281,99 @@ static struct stat2 chan_rt(uint32_t spin, unsigned batch)
 	al_chan_close(c.ch);
 	waitpid(pid, NULL, 0);
 	close(c.fd);
+	return r;
+}
+
+/* ---- channel round trip, framing only: reserve/fill/commit, checked read ---- */
+
+static void raw_echo(struct al_chan *ch, bool first)
+{
+	struct al_chan_rec_hdr h;
+	void *p;
+	if (first) {
+		if (al_ring_reserve(ch, AL_MSG_STATS, MSG, &p) < 0)
+			_exit(1);
+		memcpy(p, srcbuf_small(), MSG);
+		al_ring_commit(ch, MSG);
+	}
+	int rc;
+	while ((rc = al_ring_read(ch, &h)) == -EAGAIN)
+		relax();
+	if (rc < 0)
+		_exit(1);
+}
+
+static void raw_rt_child(void *arg)
+{
+	struct chrt *c = arg;
+	struct al_chan *ch;
+	if (al_chan_attach(c->fd, AL_CHAN_SIDE_AI, &ch) < 0)
+		_exit(1);
+	for (;;) {
+		raw_echo(ch, false);
+		void *p;
+		if (al_ring_reserve(ch, AL_MSG_STATS, MSG, &p) < 0)
+			_exit(1);
+		memcpy(p, ch->rxbuf, MSG);
+		al_ring_commit(ch, MSG);
+	}
+}
+
+static void raw_rt_one(void *arg, unsigned batch)
+{
+	struct chrt *c = arg;
+	for (unsigned k = 0; k < batch; k++)
+		raw_echo(c->ch, true);
+}
+
+static struct stat2 raw_rt(void)
+{
+	struct chrt c = { 0 };
+	if (al_chan_create(NULL, &c.fd) < 0 || al_chan_attach(c.fd, AL_CHAN_SIDE_PROTO, &c.ch) < 0)
+		al_fatalx(1, "channel setup");
+	pid_t pid = spawn(raw_rt_child, &c);
+	struct stat2 r = time_rt(raw_rt_one, &c, 64);
+	reap(pid);
+	al_chan_close(c.ch);
+	close(c.fd);
+	return r;
+}
+
+/* ---- software cost: both ends in this thread, no cache line crosses cores ---- */
+
+struct local {
+	struct al_chan *p, *a;
+	uint64_t next_id;
+};
+
+static void local_one(void *arg, unsigned batch)
+{
+	struct local *l = arg;
+	char p[33];
+	memcpy(p, prompt32, 32);
+	for (unsigned k = 0; k < batch; k++) {
+		struct al_msg_gen_request req = { .req_id = ++l->next_id, .max_tokens = 16,
+						  .temperature = 0.5f, .top_p = 0.9f,
+						  .prompt = p, .prompt_len = 32 };
+		struct al_msg m;
+		if (al_chan_send_gen_request(l->p, &req) < 0 || al_chan_recv(l->a, &m, 0) < 0 ||
+		    al_chan_send_error(l->a, m.u.gen.req_id, 0, text48) < 0 ||
+		    al_chan_recv(l->p, &m, 0) < 0)
+			al_fatalx(1, "local round trip");
+	}
+}
+
+static struct stat2 local_rt(void)
+{
+	struct local l = { 0 };
+	int fd;
+	if (al_chan_create(NULL, &fd) < 0 || al_chan_attach(fd, AL_CHAN_SIDE_PROTO, &l.p) < 0 ||
+	    al_chan_attach(fd, AL_CHAN_SIDE_AI, &l.a) < 0)
+		al_fatalx(1, "channel setup");
+	struct stat2 r = time_rt(local_one, &l, 64);
+	al_chan_close(l.p);
+	al_chan_close(l.a);
+	close(fd);
 	return r;
 }
 
@@ -508,6 +607,9 @@ int main(void)
 
 	struct stat2 spin = chan_rt(SPIN_NS, 64);
 	row("channel, spinning", spin, c2c.median, "of limit");
+	struct stat2 raw = raw_rt();
+	row("  framing only (no message layer)", raw, c2c.median, "of limit");
+	row("  software only (one thread)", local_rt(), 0, "");
 
 	int p1[2], p2[2];
 	if (pipe2(p1, O_CLOEXEC) < 0 || pipe2(p2, O_CLOEXEC) < 0)

@@ -210,10 +210,7 @@ int al_chan_recv(struct al_chan *ch, struct al_msg *out, int timeout_ms)
 			return rc;
 		if (timeout_ms == 0)
 			return al_chan_state(ch) ? -EPIPE : -EAGAIN;
-		/* The clock is read only once we have to wait. */
-		if (timeout_ms > 0 && !deadline)
-			deadline = al_now_ns() + (uint64_t)timeout_ms * 1000000u;
-		rc = al_ring_wait_data(ch, deadline);
+		rc = al_ring_wait_data(ch, timeout_ms, &deadline);
 		if (rc == -EPIPE) {
 			/* Closed: deliver what was committed before the close. */
 			rc = al_ring_read(ch, &h);

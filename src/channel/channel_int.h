@@ -120,8 +120,10 @@ int al_ring_reserve(struct al_chan *ch, uint32_t type, uint32_t len, void **payl
 int al_ring_commit(struct al_chan *ch, uint32_t used);
 /* Copies the next record into ch->rxbuf: 0, -EAGAIN if empty, or a violation. */
 int al_ring_read(struct al_chan *ch, struct al_chan_rec_hdr *hdr);
-/* Waits for data (consumer) until deadline_ns (0: none): 0, -ETIMEDOUT, -EPIPE. */
-int al_ring_wait_data(struct al_chan *ch, uint64_t deadline_ns);
+/* Waits for data (consumer): 0, -ETIMEDOUT, -EPIPE. timeout_ms < 0: forever;
+ * *deadline_ns starts at 0 and is fixed on the first clock read, so a caller
+ * looping over spurious wakeups keeps one deadline. */
+int al_ring_wait_data(struct al_chan *ch, int timeout_ms, uint64_t *deadline_ns);
 void al_futex_wake(_Atomic uint32_t *word);
 
 /* msg.c */

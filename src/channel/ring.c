@@ -79,34 +79,41 @@ static inline bool closed(const struct al_chan *ch)
  * Bounded adaptive spin, then sleep on the futex. ready() only peeks (the real,
  * checked read happens afterwards); a peer can make it lie, which costs at
  * most a spurious return.
+ *
+ * The clock is first read after 64 polls, which most waits in a request/
+ * response exchange never reach: *deadline_ns (0 = not yet fixed) is then set
+ * from timeout_ms (< 0: none) and kept by the caller across calls.
  */
 static int wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
-		    bool (*ready)(struct al_chan *, uint32_t), uint32_t arg, uint64_t deadline_ns)
+		    bool (*ready)(struct al_chan *, uint32_t), uint32_t arg, int timeout_ms,
+		    uint64_t *deadline_ns)
 {
-	if (ch->spin_ns) {
-		uint64_t spin_end = al_now_ns() + ch->spin_ns;
-		for (unsigned i = 1;; i++) {
-			if (ready(ch, arg)) {
-				/* Spinning paid off: allow a longer spin next time. */
-				uint32_t grown = ch->spin_ns * 2;
-				ch->spin_ns = grown > ch->spin_max_ns || grown < ch->spin_ns ? ch->spin_max_ns : grown;
-				return 0;
-			}
-			cpu_relax();
-			if ((i & 63) == 0) {
-				if (closed(ch))
-					return -EPIPE;
-				uint64_t now = al_now_ns();
-				if (now >= spin_end)
-					break;
-				if (deadline_ns && now >= deadline_ns)
-					return -ETIMEDOUT;
-			}
+	uint64_t spin_end = 0;
+	for (unsigned i = 1;; i++) {
+		if (ready(ch, arg)) {
+			/* Spinning paid off: allow a longer spin next time. */
+			uint32_t grown = ch->spin_ns * 2;
+			ch->spin_ns = grown > ch->spin_max_ns || grown < ch->spin_ns ? ch->spin_max_ns : grown;
+			return 0;
 		}
-		/* It did not: spin less next time, down to 1/16 of the budget. */
-		if (ch->spin_ns / 2 >= ch->spin_max_ns / 16)
-			ch->spin_ns /= 2;
+		if ((i & 63) == 0 || ch->spin_ns == 0) {
+			uint64_t now = al_now_ns();
+			if (!*deadline_ns && timeout_ms >= 0)
+				*deadline_ns = now + (uint64_t)timeout_ms * 1000000u;
+			if (*deadline_ns && now >= *deadline_ns)
+				return -ETIMEDOUT;
+			if (closed(ch))
+				return -EPIPE;
+			if (!spin_end)
+				spin_end = now + ch->spin_ns;
+			if (now >= spin_end)
+				break;
+		}
+		cpu_relax();
 	}
+	/* It did not: spin less next time, down to 1/16 of the budget. */
+	if (ch->spin_ns / 2 >= ch->spin_max_ns / 16)
+		ch->spin_ns /= 2;
 	for (;;) {
 		uint32_t w = atomic_load_explicit(futex, memory_order_acquire);
 		atomic_store_explicit(waiters, 1, memory_order_relaxed);
@@ -115,7 +122,7 @@ static int wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_
 			return 0;
 		if (closed(ch))
 			return -EPIPE;
-		int rc = futex_wait(futex, w, deadline_ns);
+		int rc = futex_wait(futex, w, *deadline_ns);
 		if (rc < 0)
 			return rc;
 	}
@@ -169,11 +176,10 @@ int al_ring_reserve(struct al_chan *ch, uint32_t type, uint32_t len, void **payl
 		if (ch->ring_bytes - (ch->tx.head - t) < total) {
 			if (ch->send_timeout_ms == 0)
 				return -EAGAIN;
-			uint64_t deadline = ch->send_timeout_ms < 0 ? 0 :
-				al_now_ns() + (uint64_t)ch->send_timeout_ms * 1000000u;
+			uint64_t deadline = 0;
 			for (;;) {
 				rc = wait_for(ch, &ch->tx.ctl->space_futex, &ch->tx.ctl->space_waiters,
-					      space_ready, total, deadline);
+					      space_ready, total, ch->send_timeout_ms, &deadline);
 				if (rc < 0)
 					return rc;
 				rc = load_tail(ch, &t);
@@ -296,8 +302,8 @@ int al_ring_read(struct al_chan *ch, struct al_chan_rec_hdr *hdr)
 	}
 }
 
-int al_ring_wait_data(struct al_chan *ch, uint64_t deadline_ns)
+int al_ring_wait_data(struct al_chan *ch, int timeout_ms, uint64_t *deadline_ns)
 {
 	return wait_for(ch, &ch->rx.ctl->data_futex, &ch->rx.ctl->data_waiters, data_ready, 0,
-			deadline_ns);
+			timeout_ms, deadline_ns);
 }
