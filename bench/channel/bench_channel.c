@@ -542,6 +542,42 @@ static double big_tput(uint64_t count, uint32_t ring)
 	return (double)count * BIG / secs;
 }
 
+/* Both ends in one thread: the software ceiling, no cache line crosses cores. */
+static void local_tput(double *framing, double *tokens)
+{
+	int fd;
+	struct al_chan *p, *a;
+	if (al_chan_create(NULL, &fd) < 0 || al_chan_attach(fd, AL_CHAN_SIDE_PROTO, &p) < 0 ||
+	    al_chan_attach(fd, AL_CHAN_SIDE_AI, &a) < 0)
+		al_fatalx(1, "channel setup");
+	const uint64_t n = 2000000;
+	struct al_chan_rec_hdr h;
+	uint64_t t0 = al_now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		void *d;
+		if (al_ring_reserve(a, AL_MSG_STATS, MSG, &d) < 0)
+			al_fatalx(1, "reserve");
+		memcpy(d, srcbuf, MSG);
+		al_ring_commit(a, MSG);
+		if (al_ring_read(p, &h) < 0)
+			al_fatalx(1, "read");
+	}
+	*framing = (double)n / ((double)(al_now_ns() - t0) / 1e9);
+	struct al_msg_gen_request req = { .req_id = 1, .max_tokens = AL_MSG_MAX_TOKENS, .top_p = 1,
+					  .prompt = "go", .prompt_len = 2 };
+	struct al_msg m;
+	if (al_chan_send_gen_request(p, &req) < 0 || al_chan_recv(a, &m, 0) < 0)
+		al_fatalx(1, "request");
+	t0 = al_now_ns();
+	for (uint32_t i = 0; i < AL_MSG_MAX_TOKENS; i++)
+		if (al_chan_send_token(a, 1, 1, text48, 48) < 0 || al_chan_recv(p, &m, 0) < 0)
+			al_fatalx(1, "token");
+	*tokens = (double)AL_MSG_MAX_TOKENS / ((double)(al_now_ns() - t0) / 1e9);
+	al_chan_close(p);
+	al_chan_close(a);
+	close(fd);
+}
+
 static void sock_prod(void *arg)
 {
 	struct tput *t = arg;
@@ -646,6 +682,10 @@ int main(void)
 	printf("  %-34s %8.2f M/s   %6.2fx socketpair\n", "channel 64 B, framing + copy", r64 / 1e6, r64 / s64);
 	printf("  %-34s %8.2f M/s   %6.2fx socketpair\n", "channel 64 B, validated tokens", t64 / 1e6, t64 / s64);
 	printf("  %-34s %8.2f M/s\n", "unix socketpair 64 B", s64 / 1e6);
+	double lf, lt;
+	local_tput(&lf, &lt);
+	printf("  %-34s %8.2f M/s\n", "  software only, framing (1 thread)", lf / 1e6);
+	printf("  %-34s %8.2f M/s\n", "  software only, tokens (1 thread)", lt / 1e6);
 	double mc = memcpy_bw();
 	/* 256 KiB rings: the working set (ring, source, private copy) stays in L2. */
 	double rb = ring_tput(BIG, 50000, 1u << 18) * BIG;
