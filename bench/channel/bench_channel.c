@@ -687,15 +687,11 @@ int main(void)
 	printf("  %-34s %8.2f M/s\n", "  software only, framing (1 thread)", lf / 1e6);
 	printf("  %-34s %8.2f M/s\n", "  software only, tokens (1 thread)", lt / 1e6);
 	double mc = memcpy_bw();
-	/* 256 KiB rings: the working set (ring, source, private copy) stays in L2. */
-	double rb = ring_tput(BIG, 50000, 1u << 18) * BIG;
-	double rb1 = ring_tput(BIG, 50000, AL_CHAN_DEFAULT_RING) * BIG;
-	double vb = big_tput(20000, 1u << 18);
+	double rb = ring_tput(BIG, 50000, AL_CHAN_DEFAULT_RING) * BIG;
+	double vb = big_tput(20000, AL_CHAN_DEFAULT_RING);
 	double sb = sock_tput(BIG, 50000);
 	printf("  %-34s %8.2f GB/s  %5.0f%% of memcpy  %6.2fx socketpair\n", "channel 64 KiB, framing + copy",
 	       rb / 1e9, 100 * rb / mc, rb / sb);
-	printf("  %-34s %8.2f GB/s  %5.0f%% of memcpy  %6.2fx socketpair\n", "  same, 1 MiB rings",
-	       rb1 / 1e9, 100 * rb1 / mc, rb1 / sb);
 	printf("  %-34s %8.2f GB/s  %5.0f%% of memcpy  %6.2fx socketpair\n", "channel 64 KiB, validated prompts",
 	       vb / 1e9, 100 * vb / mc, vb / sb);
 	printf("  %-34s %8.2f GB/s\n", "unix socketpair 64 KiB", sb / 1e9);

@@ -28,7 +28,13 @@
  * private receive buffer, are NUL-terminated, and stay valid until the next
  * al_chan_recv() or al_chan_close().
  *
- * A struct al_chan is used by one thread at a time.
+ * A struct al_chan is used by one thread at a time. Each side attaches once to a
+ * fresh channel (indices start at zero): a restarted domain gets a new channel.
+ *
+ * Syscalls after attach: none on the fast path; futex (shared, not private)
+ * to sleep and wake, clock_gettime once a wait outlasts 64 polls, write on the
+ * report fd, munmap at close. A peer dying without al_chan_close() is seen
+ * when the supervisor calls al_chan_shutdown() (or at the timeout).
  */
 #ifndef AIRLOCK_CHANNEL_H
 #define AIRLOCK_CHANNEL_H
@@ -196,8 +202,9 @@ int al_chan_shutdown(int fd);
 /* Closes this side (the peer sees it) and frees everything. NULL is fine. */
 void al_chan_close(struct al_chan *ch);
 
-/* Spin budget before sleeping on the futex, in ns (0: sleep at once). Adaptive
- * below this bound: shrinks while spins fail, grows back when they succeed. */
+/* Spin budget before sleeping on the futex, in ns (0: sleep at once; default
+ * 20 us). Adaptive below this bound: halves (down to 1/16) while spins end in
+ * sleep, doubles back while they succeed. */
 void al_chan_set_spin(struct al_chan *ch, uint32_t spin_ns) __attribute__((nonnull));
 /* How long a send waits for ring space: -1 forever, 0 not at all. Default 1000 ms. */
 void al_chan_set_send_timeout(struct al_chan *ch, int timeout_ms) __attribute__((nonnull));

@@ -118,13 +118,16 @@ static int wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_
 		uint32_t w = atomic_load_explicit(futex, memory_order_acquire);
 		atomic_store_explicit(waiters, 1, memory_order_relaxed);
 		atomic_thread_fence(memory_order_seq_cst);
-		if (ready(ch, arg))
-			return 0;
-		if (closed(ch))
-			return -EPIPE;
+		if (ready(ch, arg) || closed(ch)) {
+			/* Not sleeping after all: spare the other side a futex_wake. */
+			atomic_store_explicit(waiters, 0, memory_order_relaxed);
+			return ready(ch, arg) ? 0 : -EPIPE;
+		}
 		int rc = futex_wait(futex, w, *deadline_ns);
 		if (rc < 0)
 			return rc;
+		if (ready(ch, arg))
+			return 0;
 	}
 }
 
