@@ -220,8 +220,12 @@ const char *al_chan_strerror(int rc);
 const char *al_msg_type_name(uint32_t type);
 
 /* Sending. Text is sanitised on the way in (invalid UTF-8 and control characters
- * other than \n \t are dropped) and numbers are clamped into range, so an honest
- * sender never trips the receiver's validator. Each copies straight into the ring. */
+ * other than \n \t are dropped, text beyond its limit is cut) and numbers are
+ * clamped into range, so an honest sender never trips the receiver's validator.
+ * Each copies straight into the ring. Misuse is refused locally with -EINVAL
+ * (wrong direction, response to no outstanding request, reused request id, more
+ * tokens than max_tokens, done whose gen_tokens differs from the tokens sent,
+ * pong to no ping) or -EBUSY (AL_CHAN_MAX_OUTSTANDING requests in flight). */
 int al_chan_send_gen_request(struct al_chan *ch, const struct al_msg_gen_request *req)
 	__attribute__((nonnull));
 int al_chan_send_token(struct al_chan *ch, uint64_t req_id, uint32_t n_tokens,
