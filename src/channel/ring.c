@@ -84,6 +84,13 @@ static inline bool closed(const struct al_chan *ch)
  * response exchange never reach: *deadline_ns (0 = not yet fixed) is then set
  * from timeout_ms (< 0: none) and kept by the caller across calls.
  */
+/* The spin did not pay off: spin less next time, down to 1/16 of the budget. */
+static void spin_failed(struct al_chan *ch)
+{
+	if (ch->spin_ns / 2 >= ch->spin_max_ns / 16)
+		ch->spin_ns /= 2;
+}
+
 static int wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
 		    bool (*ready)(struct al_chan *, uint32_t), uint32_t arg, int timeout_ms,
 		    uint64_t *deadline_ns)
@@ -100,8 +107,10 @@ static int wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_
 			uint64_t now = al_now_ns();
 			if (!*deadline_ns && timeout_ms >= 0)
 				*deadline_ns = now + (uint64_t)timeout_ms * 1000000u;
-			if (*deadline_ns && now >= *deadline_ns)
+			if (*deadline_ns && now >= *deadline_ns) {
+				spin_failed(ch);
 				return -ETIMEDOUT;
+			}
 			if (closed(ch))
 				return -EPIPE;
 			if (!spin_end)
@@ -111,9 +120,7 @@ static int wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_
 		}
 		cpu_relax();
 	}
-	/* It did not: spin less next time, down to 1/16 of the budget. */
-	if (ch->spin_ns / 2 >= ch->spin_max_ns / 16)
-		ch->spin_ns /= 2;
+	spin_failed(ch);
 	for (;;) {
 		uint32_t w = atomic_load_explicit(futex, memory_order_acquire);
 		atomic_store_explicit(waiters, 1, memory_order_relaxed);
