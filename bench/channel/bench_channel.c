@@ -1,0 +1,707 @@
+/*
+ * Channel benchmark: airlock's channel and its peers side by side, in one run,
+ * the two processes pinned to different CPUs.
+ *
+ *   round trip, 64 B each way: cache-line ping-pong (the core-to-core limit),
+ *     channel spinning, channel sleeping (futex), pipe, Unix socketpair,
+ *     eventfd + shared memory
+ *   throughput: 64 B messages/s and 64 KiB GB/s, channel (framing only and
+ *     fully validated messages) vs Unix socketpair and single-core memcpy
+ *
+ * Round trips are timed in batches (clock reads cost ~20 ns, a spinning round
+ * trip ~150 ns); each sample is one batch's time divided by its size.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "airlock/channel.h"
+#include "channel/channel_int.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define MSG 64
+#define BIG 65536
+#define SPIN_NS 2000000u /* spinning mode: 2 ms budget, far above a round trip */
+#define RT_BUDGET_NS 400000000ull
+
+static int cpu_parent = 0, cpu_child = 1;
+static bool pinned;
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) < 0)
+		pinned = false;
+}
+
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static pid_t spawn(void (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		al_fatal(1, "fork");
+	if (pid == 0) {
+		pin(cpu_child);
+		fn(arg);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct stat2 {
+	double median, p99;
+};
+
+static struct stat2 summarise(uint64_t *s, size_t n, unsigned batch)
+{
+	qsort(s, n, sizeof *s, cmp_u64);
+	struct stat2 r = { (double)s[n / 2] / batch, (double)s[n * 99 / 100] / batch };
+	return r;
+}
+
+/* Runs one_batch(arg, batch) repeatedly for about RT_BUDGET_NS; ns per op. */
+static struct stat2 time_rt(void (*one)(void *, unsigned), void *arg, unsigned batch)
+{
+	static uint64_t s[20000];
+	size_t n = 0;
+	for (unsigned i = 0; i < 50; i++) /* warm up */
+		one(arg, 1);
+	uint64_t end = al_now_ns() + RT_BUDGET_NS;
+	while (n < AL_ARRAY_LEN(s) && (n < 200 || al_now_ns() < end)) {
+		uint64_t t0 = al_now_ns();
+		one(arg, batch);
+		s[n++] = al_now_ns() - t0;
+	}
+	return summarise(s, n, batch);
+}
+
+static void row(const char *name, struct stat2 v, double ref, const char *refname)
+{
+	printf("  %-34s %10.0f ns %10.0f ns", name, v.median, v.p99);
+	if (ref > 0)
+		printf("   %6.2fx %s", v.median / ref, refname);
+	printf("\n");
+}
+
+/* ---- core-to-core limit ---- */
+
+static _Atomic uint64_t *line;
+
+static void c2c_child(void *unused)
+{
+	uint64_t expect = 1;
+	for (;;) {
+		while (atomic_load_explicit(line, memory_order_acquire) != expect)
+			relax();
+		atomic_store_explicit(line, expect + 1, memory_order_release);
+		expect += 2;
+	}
+}
+
+static uint64_t c2c_v;
+static void c2c_one(void *unused, unsigned batch)
+{
+	for (unsigned k = 0; k < batch; k++) {
+		atomic_store_explicit(line, c2c_v + 1, memory_order_release);
+		while (atomic_load_explicit(line, memory_order_acquire) != c2c_v + 2)
+			relax();
+		c2c_v += 2;
+	}
+}
+
+/* ---- fd round trips: pipe, socketpair ---- */
+
+struct fdpair {
+	int to_child, from_parent, to_parent, from_child;
+};
+
+static void fd_child(void *arg)
+{
+	struct fdpair *f = arg;
+	char b[MSG];
+	for (;;) {
+		size_t got = 0;
+		while (got < MSG) {
+			ssize_t n = read(f->from_parent, b + got, MSG - got);
+			if (n <= 0)
+				_exit(0);
+			got += (size_t)n;
+		}
+		if (write(f->to_parent, b, MSG) != MSG)
+			_exit(0);
+	}
+}
+
+static void fd_one(void *arg, unsigned batch)
+{
+	struct fdpair *f = arg;
+	char b[MSG] = { 1 };
+	for (unsigned k = 0; k < batch; k++) {
+		if (write(f->to_child, b, MSG) != MSG)
+			al_fatal(1, "write");
+		size_t got = 0;
+		while (got < MSG) {
+			ssize_t n = read(f->from_child, b + got, MSG - got);
+			if (n <= 0)
+				al_fatal(1, "read");
+			got += (size_t)n;
+		}
+	}
+}
+
+/* ---- eventfd + shared memory ---- */
+
+struct evshm {
+	int to_child, to_parent;
+	uint8_t *req, *resp;
+};
+
+static void ev_child(void *arg)
+{
+	struct evshm *e = arg;
+	uint8_t local[MSG];
+	uint64_t v;
+	for (;;) {
+		if (read(e->to_child, &v, 8) != 8)
+			_exit(0);
+		memcpy(local, e->req, MSG);
+		memcpy(e->resp, local, MSG);
+		v = 1;
+		if (write(e->to_parent, &v, 8) != 8)
+			_exit(0);
+	}
+}
+
+static void ev_one(void *arg, unsigned batch)
+{
+	struct evshm *e = arg;
+	uint8_t local[MSG] = { 1 };
+	for (unsigned k = 0; k < batch; k++) {
+		uint64_t v = 1;
+		memcpy(e->req, local, MSG);
+		if (write(e->to_child, &v, 8) != 8 || read(e->to_parent, &v, 8) != 8)
+			al_fatal(1, "eventfd");
+		memcpy(local, e->resp, MSG);
+	}
+}
+
+/* ---- channel round trip: gen_request (64 B) answered by error (64 B) ---- */
+
+struct chrt {
+	int fd;
+	uint32_t spin;
+	struct al_chan *ch;
+	uint64_t next_id;
+};
+
+static uint8_t small_src[MSG];
+static const uint8_t *srcbuf_small(void)
+{
+	return small_src;
+}
+
+static const char prompt32[] = "Tell me a story about a cat now!"; /* 32 bytes */
+static const char text48[] = "The cat sat on the mat and looked out the window";
+
+static void chan_rt_child(void *arg)
+{
+	struct chrt *c = arg;
+	struct al_chan *ch;
+	if (al_chan_attach(c->fd, AL_CHAN_SIDE_AI, &ch) < 0)
+		_exit(1);
+	al_chan_set_spin(ch, c->spin);
+	al_chan_set_send_timeout(ch, -1);
+	struct al_msg m;
+	for (;;) {
+		int rc = al_chan_recv(ch, &m, -1);
+		if (rc < 0)
+			_exit(rc == -EPIPE ? 0 : 1);
+		if (m.type == AL_MSG_GEN_REQUEST)
+			al_chan_send_error(ch, m.u.gen.req_id, 0, text48);
+	}
+}
+
+static void chan_rt_one(void *arg, unsigned batch)
+{
+	struct chrt *c = arg;
+	char p[33];
+	memcpy(p, prompt32, 32);
+	for (unsigned k = 0; k < batch; k++) {
+		struct al_msg_gen_request req = { .req_id = ++c->next_id, .max_tokens = 16,
+						  .temperature = 0.5f, .top_p = 0.9f,
+						  .prompt = p, .prompt_len = 32 };
+		if (al_chan_send_gen_request(c->ch, &req) < 0)
+			al_fatalx(1, "send_gen_request");
+		struct al_msg m;
+		int rc = al_chan_recv(c->ch, &m, 5000);
+		if (rc < 0 || m.type != AL_MSG_ERROR)
+			al_fatalx(1, "chan rt recv: %s", al_chan_strerror(rc));
+	}
+}
+
+static struct stat2 chan_rt(uint32_t spin, unsigned batch)
+{
+	struct chrt c = { .spin = spin };
+	if (al_chan_create(NULL, &c.fd) < 0 || al_chan_attach(c.fd, AL_CHAN_SIDE_PROTO, &c.ch) < 0)
+		al_fatalx(1, "channel setup");
+	al_chan_set_spin(c.ch, spin);
+	pid_t pid = spawn(chan_rt_child, &c);
+	struct stat2 r = time_rt(chan_rt_one, &c, batch);
+	al_chan_close(c.ch);
+	waitpid(pid, NULL, 0);
+	close(c.fd);
+	return r;
+}
+
+/* ---- channel round trip, framing only: reserve/fill/commit, checked read ---- */
+
+static void raw_echo(struct al_chan *ch, bool first)
+{
+	struct al_chan_rec_hdr h;
+	void *p;
+	if (first) {
+		if (al_ring_reserve(ch, AL_MSG_STATS, MSG, &p) < 0)
+			_exit(1);
+		memcpy(p, srcbuf_small(), MSG);
+		al_ring_commit(ch, MSG);
+	}
+	int rc;
+	while ((rc = al_ring_read(ch, &h)) == -EAGAIN)
+		relax();
+	if (rc < 0)
+		_exit(1);
+}
+
+static void raw_rt_child(void *arg)
+{
+	struct chrt *c = arg;
+	struct al_chan *ch;
+	if (al_chan_attach(c->fd, AL_CHAN_SIDE_AI, &ch) < 0)
+		_exit(1);
+	for (;;) {
+		raw_echo(ch, false);
+		void *p;
+		if (al_ring_reserve(ch, AL_MSG_STATS, MSG, &p) < 0)
+			_exit(1);
+		memcpy(p, ch->rxbuf, MSG);
+		al_ring_commit(ch, MSG);
+	}
+}
+
+static void raw_rt_one(void *arg, unsigned batch)
+{
+	struct chrt *c = arg;
+	for (unsigned k = 0; k < batch; k++)
+		raw_echo(c->ch, true);
+}
+
+static struct stat2 raw_rt(void)
+{
+	struct chrt c = { 0 };
+	if (al_chan_create(NULL, &c.fd) < 0 || al_chan_attach(c.fd, AL_CHAN_SIDE_PROTO, &c.ch) < 0)
+		al_fatalx(1, "channel setup");
+	pid_t pid = spawn(raw_rt_child, &c);
+	struct stat2 r = time_rt(raw_rt_one, &c, 64);
+	reap(pid);
+	al_chan_close(c.ch);
+	close(c.fd);
+	return r;
+}
+
+/* ---- software cost: both ends in this thread, no cache line crosses cores ---- */
+
+struct local {
+	struct al_chan *p, *a;
+	uint64_t next_id;
+};
+
+static void local_one(void *arg, unsigned batch)
+{
+	struct local *l = arg;
+	char p[33];
+	memcpy(p, prompt32, 32);
+	for (unsigned k = 0; k < batch; k++) {
+		struct al_msg_gen_request req = { .req_id = ++l->next_id, .max_tokens = 16,
+						  .temperature = 0.5f, .top_p = 0.9f,
+						  .prompt = p, .prompt_len = 32 };
+		struct al_msg m;
+		if (al_chan_send_gen_request(l->p, &req) < 0 || al_chan_recv(l->a, &m, 0) < 0 ||
+		    al_chan_send_error(l->a, m.u.gen.req_id, 0, text48) < 0 ||
+		    al_chan_recv(l->p, &m, 0) < 0)
+			al_fatalx(1, "local round trip");
+	}
+}
+
+static struct stat2 local_rt(void)
+{
+	struct local l = { 0 };
+	int fd;
+	if (al_chan_create(NULL, &fd) < 0 || al_chan_attach(fd, AL_CHAN_SIDE_PROTO, &l.p) < 0 ||
+	    al_chan_attach(fd, AL_CHAN_SIDE_AI, &l.a) < 0)
+		al_fatalx(1, "channel setup");
+	struct stat2 r = time_rt(local_one, &l, 64);
+	al_chan_close(l.p);
+	al_chan_close(l.a);
+	close(fd);
+	return r;
+}
+
+/* ---- throughput ---- */
+
+struct tput {
+	int fd;
+	unsigned msg;     /* payload bytes */
+	uint64_t count;
+	int sock;
+};
+
+static uint8_t srcbuf[BIG];
+
+/* Framing only: reserve / fill / commit against al_ring_read (one checked copy). */
+static void ring_prod(void *arg)
+{
+	struct tput *t = arg;
+	struct al_chan *ch;
+	if (al_chan_attach(t->fd, AL_CHAN_SIDE_AI, &ch) < 0)
+		_exit(1);
+	al_chan_set_spin(ch, SPIN_NS);
+	al_chan_set_send_timeout(ch, -1);
+	for (uint64_t i = 0; i < t->count; i++) {
+		void *p;
+		if (al_ring_reserve(ch, AL_MSG_STATS, t->msg, &p) < 0)
+			_exit(1);
+		memcpy(p, srcbuf, t->msg);
+		al_ring_commit(ch, t->msg);
+	}
+	pause();
+}
+
+static double ring_tput(unsigned msg, uint64_t count, uint32_t ring)
+{
+	struct tput t = { .msg = msg, .count = count };
+	struct al_chan *ch;
+	struct al_chan_params prm = { ring, AL_CHAN_DEFAULT_MAX_PAYLOAD };
+	if (al_chan_create(&prm, &t.fd) < 0 || al_chan_attach(t.fd, AL_CHAN_SIDE_PROTO, &ch) < 0)
+		al_fatalx(1, "channel setup");
+	pid_t pid = spawn(ring_prod, &t);
+	struct al_chan_rec_hdr h;
+	uint64_t t0 = 0, got = 0;
+	while (got < count) {
+		int rc = al_ring_read(ch, &h);
+		if (rc == 0) {
+			if (got++ == 0)
+				t0 = al_now_ns();
+		} else if (rc == -EAGAIN) {
+			relax();
+		} else {
+			al_fatalx(1, "ring read: %s", al_chan_strerror(rc));
+		}
+	}
+	double secs = (double)(al_now_ns() - t0) / 1e9;
+	reap(pid);
+	al_chan_close(ch);
+	close(t.fd);
+	return (double)(count - 1) / secs;
+}
+
+/* Fully validated 64 B: tokens (16 B fields + 48 B text) under 65536-token requests. */
+static void tok_prod(void *arg)
+{
+	struct tput *t = arg;
+	struct al_chan *ch;
+	if (al_chan_attach(t->fd, AL_CHAN_SIDE_AI, &ch) < 0)
+		_exit(1);
+	al_chan_set_spin(ch, SPIN_NS);
+	al_chan_set_send_timeout(ch, -1);
+	struct al_msg m;
+	for (;;) {
+		if (al_chan_recv(ch, &m, -1) < 0)
+			_exit(0);
+		uint64_t id = m.u.gen.req_id;
+		for (uint32_t i = 0; i < m.u.gen.max_tokens; i++)
+			if (al_chan_send_token(ch, id, 1, text48, 48) < 0)
+				_exit(1);
+		al_chan_send_done(ch, &(struct al_msg_done){ .req_id = id,
+							     .gen_tokens = m.u.gen.max_tokens });
+	}
+}
+
+static double tok_tput(uint64_t rounds)
+{
+	struct tput t = { 0 };
+	struct al_chan *ch;
+	if (al_chan_create(NULL, &t.fd) < 0 || al_chan_attach(t.fd, AL_CHAN_SIDE_PROTO, &ch) < 0)
+		al_fatalx(1, "channel setup");
+	al_chan_set_spin(ch, SPIN_NS);
+	pid_t pid = spawn(tok_prod, &t);
+	uint64_t msgs = 0, t0 = al_now_ns();
+	for (uint64_t r = 1; r <= rounds; r++) {
+		struct al_msg_gen_request req = { .req_id = r, .max_tokens = AL_MSG_MAX_TOKENS,
+						  .top_p = 1, .prompt = "go", .prompt_len = 2 };
+		if (al_chan_send_gen_request(ch, &req) < 0)
+			al_fatalx(1, "send");
+		struct al_msg m;
+		do {
+			int rc = al_chan_recv(ch, &m, 5000);
+			if (rc < 0)
+				al_fatalx(1, "tok recv: %s", al_chan_strerror(rc));
+			msgs++;
+		} while (m.type != AL_MSG_DONE);
+	}
+	double secs = (double)(al_now_ns() - t0) / 1e9;
+	al_chan_close(ch);
+	waitpid(pid, NULL, 0);
+	close(t.fd);
+	return (double)msgs / secs;
+}
+
+/* Fully validated 64 KiB: generation requests with a 65504-byte prompt, at
+ * most 16 in flight; the AI side answers each with a short error record. */
+static void big_cons(void *arg)
+{
+	struct tput *t = arg;
+	struct al_chan *ch;
+	if (al_chan_attach(t->fd, AL_CHAN_SIDE_AI, &ch) < 0)
+		_exit(1);
+	al_chan_set_spin(ch, SPIN_NS);
+	al_chan_set_send_timeout(ch, -1);
+	struct al_msg m;
+	for (;;) {
+		if (al_chan_recv(ch, &m, -1) < 0)
+			_exit(0);
+		if (m.type == AL_MSG_GEN_REQUEST)
+			al_chan_send_error(ch, m.u.gen.req_id, 0, NULL);
+	}
+}
+
+static double big_tput(uint64_t count, uint32_t ring)
+{
+	struct tput t = { 0 };
+	struct al_chan *ch;
+	struct al_chan_params prm = { ring, AL_CHAN_DEFAULT_MAX_PAYLOAD };
+	if (al_chan_create(&prm, &t.fd) < 0 || al_chan_attach(t.fd, AL_CHAN_SIDE_PROTO, &ch) < 0)
+		al_fatalx(1, "channel setup");
+	al_chan_set_spin(ch, SPIN_NS);
+	al_chan_set_send_timeout(ch, -1);
+	pid_t pid = spawn(big_cons, &t);
+	uint64_t sent = 0, answered = 0, t0 = al_now_ns();
+	struct al_msg m;
+	while (answered < count) {
+		if (sent < count) {
+			struct al_msg_gen_request req = { .req_id = sent + 1, .max_tokens = 1, .top_p = 1,
+							  .prompt = (const char *)srcbuf,
+							  .prompt_len = BIG - 32 };
+			int rc = al_chan_send_gen_request(ch, &req);
+			if (rc == 0) {
+				sent++;
+				continue;
+			}
+			if (rc != -EBUSY)
+				al_fatalx(1, "big send: %s", al_chan_strerror(rc));
+		}
+		int rc = al_chan_recv(ch, &m, 5000);
+		if (rc < 0)
+			al_fatalx(1, "big recv: %s", al_chan_strerror(rc));
+		answered++;
+	}
+	double secs = (double)(al_now_ns() - t0) / 1e9;
+	al_chan_close(ch);
+	waitpid(pid, NULL, 0);
+	close(t.fd);
+	return (double)count * BIG / secs;
+}
+
+/* Both ends in one thread: the software ceiling, no cache line crosses cores. */
+static void local_tput(double *framing, double *tokens)
+{
+	int fd;
+	struct al_chan *p, *a;
+	if (al_chan_create(NULL, &fd) < 0 || al_chan_attach(fd, AL_CHAN_SIDE_PROTO, &p) < 0 ||
+	    al_chan_attach(fd, AL_CHAN_SIDE_AI, &a) < 0)
+		al_fatalx(1, "channel setup");
+	const uint64_t n = 2000000;
+	struct al_chan_rec_hdr h;
+	uint64_t t0 = al_now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		void *d;
+		if (al_ring_reserve(a, AL_MSG_STATS, MSG, &d) < 0)
+			al_fatalx(1, "reserve");
+		memcpy(d, srcbuf, MSG);
+		al_ring_commit(a, MSG);
+		if (al_ring_read(p, &h) < 0)
+			al_fatalx(1, "read");
+	}
+	*framing = (double)n / ((double)(al_now_ns() - t0) / 1e9);
+	struct al_msg_gen_request req = { .req_id = 1, .max_tokens = AL_MSG_MAX_TOKENS, .top_p = 1,
+					  .prompt = "go", .prompt_len = 2 };
+	struct al_msg m;
+	if (al_chan_send_gen_request(p, &req) < 0 || al_chan_recv(a, &m, 0) < 0)
+		al_fatalx(1, "request");
+	t0 = al_now_ns();
+	for (uint32_t i = 0; i < AL_MSG_MAX_TOKENS; i++)
+		if (al_chan_send_token(a, 1, 1, text48, 48) < 0 || al_chan_recv(p, &m, 0) < 0)
+			al_fatalx(1, "token");
+	*tokens = (double)AL_MSG_MAX_TOKENS / ((double)(al_now_ns() - t0) / 1e9);
+	al_chan_close(p);
+	al_chan_close(a);
+	close(fd);
+}
+
+static void sock_prod(void *arg)
+{
+	struct tput *t = arg;
+	for (uint64_t i = 0; i < t->count; i++)
+		if (al_write_all(t->sock, srcbuf, t->msg) < 0)
+			_exit(1);
+	pause();
+}
+
+static double sock_tput(unsigned msg, uint64_t count)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		al_fatal(1, "socketpair");
+	struct tput t = { .msg = msg, .count = count, .sock = sv[1] };
+	pid_t pid = spawn(sock_prod, &t);
+	static uint8_t buf[BIG];
+	uint64_t total = (uint64_t)msg * count, got = 0, t0 = 0;
+	while (got < total) {
+		ssize_t n = read(sv[0], buf, sizeof buf);
+		if (n <= 0)
+			al_fatal(1, "read");
+		if (got == 0)
+			t0 = al_now_ns();
+		got += (uint64_t)n;
+	}
+	double secs = (double)(al_now_ns() - t0) / 1e9;
+	reap(pid);
+	close(sv[0]);
+	close(sv[1]);
+	return (double)total / secs; /* bytes/s */
+}
+
+static double memcpy_bw(void)
+{
+	static uint8_t dst[BIG];
+	uint64_t reps = 100000, t0 = al_now_ns();
+	for (uint64_t i = 0; i < reps; i++) {
+		memcpy(dst, srcbuf, BIG);
+		__asm__ __volatile__("" : : "r"(dst) : "memory");
+	}
+	return (double)reps * BIG / ((double)(al_now_ns() - t0) / 1e9);
+}
+
+int main(void)
+{
+	al_log_init("bench_channel", AL_LOG_ERROR);
+	signal(SIGPIPE, SIG_IGN);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	pinned = ncpu >= 2;
+	if (pinned)
+		pin(cpu_parent);
+	memset(srcbuf, 'a', sizeof srcbuf);
+	printf("bench_channel: %ld CPUs, parent on CPU %d, child on CPU %d%s\n", ncpu, cpu_parent,
+	       cpu_child, pinned ? "" : " (NOT pinned: fewer than 2 CPUs)");
+
+	printf("\n64-byte round trip (each way 64 B)      median         p99      ratio\n");
+	line = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pid = spawn(c2c_child, NULL);
+	struct stat2 c2c = time_rt(c2c_one, NULL, 64);
+	reap(pid);
+	row("cache-line ping-pong (limit)", c2c, 0, "");
+
+	struct stat2 spin = chan_rt(SPIN_NS, 64);
+	row("channel, spinning", spin, c2c.median, "of limit");
+	struct stat2 raw = raw_rt();
+	row("  framing only (no message layer)", raw, c2c.median, "of limit");
+	row("  software only (one thread)", local_rt(), 0, "");
+
+	int p1[2], p2[2];
+	if (pipe2(p1, O_CLOEXEC) < 0 || pipe2(p2, O_CLOEXEC) < 0)
+		al_fatal(1, "pipe");
+	struct fdpair fp = { p1[1], p1[0], p2[1], p2[0] };
+	pid = spawn(fd_child, &fp);
+	struct stat2 pip = time_rt(fd_one, &fp, 1);
+	reap(pid);
+	row("pipe", pip, spin.median, "of channel spinning");
+
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		al_fatal(1, "socketpair");
+	struct fdpair fs = { sv[0], sv[1], sv[1], sv[0] };
+	pid = spawn(fd_child, &fs);
+	struct stat2 sock = time_rt(fd_one, &fs, 1);
+	reap(pid);
+	row("unix socketpair", sock, spin.median, "of channel spinning");
+
+	uint8_t *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct evshm ev = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC), shm, shm + 128 };
+	pid = spawn(ev_child, &ev);
+	struct stat2 evr = time_rt(ev_one, &ev, 1);
+	reap(pid);
+	row("eventfd + shared memory", evr, 0, "");
+
+	struct stat2 sleep_rt = chan_rt(0, 1);
+	row("channel, sleeping (futex)", sleep_rt, evr.median, "of eventfd+shm");
+
+	printf("\nthroughput                                 value      ratio\n");
+	double r64 = ring_tput(MSG, 4000000, AL_CHAN_DEFAULT_RING);
+	double t64 = tok_tput(16);
+	double s64 = sock_tput(MSG, 1000000) / MSG;
+	printf("  %-34s %8.2f M/s   %6.2fx socketpair\n", "channel 64 B, framing + copy", r64 / 1e6, r64 / s64);
+	printf("  %-34s %8.2f M/s   %6.2fx socketpair\n", "channel 64 B, validated tokens", t64 / 1e6, t64 / s64);
+	printf("  %-34s %8.2f M/s\n", "unix socketpair 64 B", s64 / 1e6);
+	double lf, lt;
+	local_tput(&lf, &lt);
+	printf("  %-34s %8.2f M/s\n", "  software only, framing (1 thread)", lf / 1e6);
+	printf("  %-34s %8.2f M/s\n", "  software only, tokens (1 thread)", lt / 1e6);
+	double mc = memcpy_bw();
+	double rb = ring_tput(BIG, 50000, AL_CHAN_DEFAULT_RING) * BIG;
+	double vb = big_tput(20000, AL_CHAN_DEFAULT_RING);
+	double sb = sock_tput(BIG, 50000);
+	printf("  %-34s %8.2f GB/s  %5.0f%% of memcpy  %6.2fx socketpair\n", "channel 64 KiB, framing + copy",
+	       rb / 1e9, 100 * rb / mc, rb / sb);
+	printf("  %-34s %8.2f GB/s  %5.0f%% of memcpy  %6.2fx socketpair\n", "channel 64 KiB, validated prompts",
+	       vb / 1e9, 100 * vb / mc, vb / sb);
+	printf("  %-34s %8.2f GB/s\n", "unix socketpair 64 KiB", sb / 1e9);
+	printf("  %-34s %8.2f GB/s\n", "memcpy 64 KiB, one core", mc / 1e9);
+
+	printf("\ngoals: spinning RT <= 1.5x limit: %.2fx %s; >= 10x faster than socket: %.1fx %s;\n"
+	       "       sleeping RT <= eventfd: %.2fx %s; >= 20 M msg/s: %.1f M %s; >= 50%% memcpy: %.0f%% %s\n",
+	       spin.median / c2c.median, spin.median <= 1.5 * c2c.median ? "met" : "MISSED",
+	       sock.median / spin.median, sock.median >= 10 * spin.median ? "met" : "MISSED",
+	       sleep_rt.median / evr.median, sleep_rt.median <= evr.median ? "met" : "MISSED",
+	       r64 / 1e6, r64 >= 20e6 ? "met" : "MISSED", 100 * rb / mc, rb >= 0.5 * mc ? "met" : "MISSED");
+	return 0;
+}

@@ -1,0 +1,507 @@
+/*
+ * Message registry: for each type its size bounds, who may send it, a
+ * validator (decodes the private copy, refuses anything off) and a sanitiser
+ * (brings an outgoing message into range so an honest sender never trips the
+ * peer's validator). Binary framing: fixed little-endian fields, then at most
+ * one length-prefixed text that must end the payload exactly.
+ */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "channel/channel_int.h"
+
+#define SIDE(s) (1u << (s))
+#define FROM_PROTO SIDE(AL_CHAN_SIDE_PROTO)
+#define FROM_AI SIDE(AL_CHAN_SIDE_AI)
+
+/* ---- strict UTF-8 and control characters ---- */
+
+/* Length of the valid sequence at s[0..len), 0 if invalid or incomplete;
+ * *cp gets the code point. No overlongs, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_seq(const uint8_t *s, size_t len, uint32_t *cp)
+{
+	uint8_t c = s[0];
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	size_t n;
+	uint32_t v, min;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2, v = c & 0x1f, min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3, v = c & 0x0f, min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4, v = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+static inline bool is_control(uint32_t cp)
+{
+	return (cp < 0x20 && cp != '\n' && cp != '\t') || (cp >= 0x7f && cp <= 0x9f);
+}
+
+/* True if 8 ASCII bytes hold no byte < 0x20 and no 0x7f (SWAR). */
+static inline bool ascii8_plain(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	if (x & highs)
+		return false;
+	uint64_t below = (x - 0x20 * ones) & ~x & highs;
+	uint64_t y = x ^ (0x7f * ones);
+	uint64_t del = (y - ones) & ~y & highs;
+	return !(below | del);
+}
+
+static inline uint64_t load8(const uint8_t *s)
+{
+	uint64_t x;
+	memcpy(&x, s, 8);
+	return x;
+}
+
+/* Length of the prefix of s made of whole 8-byte blocks of plain printable
+ * ASCII (also \n and \t count as "not plain": the byte loop takes them). */
+static size_t plain_run(const uint8_t *s, size_t len)
+{
+	size_t i = 0;
+	/* Four words at a time: the common case for prompts and tokens. */
+	while (len - i >= 32 && ascii8_plain(load8(s + i)) && ascii8_plain(load8(s + i + 8)) &&
+	       ascii8_plain(load8(s + i + 16)) && ascii8_plain(load8(s + i + 24)))
+		i += 32;
+	while (len - i >= 8 && ascii8_plain(load8(s + i)))
+		i += 8;
+	return i;
+}
+
+bool al_utf8_check(const uint8_t *s, size_t len, int *err)
+{
+	size_t i = 0;
+	while (i < len) {
+		size_t run = plain_run(s + i, len - i);
+		if (run) {
+			i += run;
+			continue;
+		}
+		uint32_t cp;
+		size_t n = utf8_seq(s + i, len - i, &cp);
+		if (n == 0) {
+			*err = AL_CHAN_E_UTF8;
+			return false;
+		}
+		if (is_control(cp)) {
+			*err = AL_CHAN_E_CONTROL;
+			return false;
+		}
+		i += n;
+	}
+	return true;
+}
+
+size_t al_chan_sanitise_text(char *dst, const char *src, size_t len)
+{
+	const uint8_t *s = (const uint8_t *)src;
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		/* Runs of plain ASCII move as one block. */
+		size_t run = plain_run(s + i, len - i);
+		if (run) {
+			memmove(dst + o, src + i, run);
+			o += run;
+			i += run;
+			continue;
+		}
+		uint32_t cp;
+		size_t n = utf8_seq(s + i, len - i, &cp);
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		if (!is_control(cp)) {
+			memmove(dst + o, src + i, n);
+			o += n;
+		}
+		i += n;
+	}
+	return o;
+}
+
+size_t al_chan_utf8_complete(const char *s, size_t len)
+{
+	/* Look back at most 3 bytes for a lead byte whose sequence is cut short. */
+	for (size_t back = 1; back <= 3 && back <= len; back++) {
+		uint8_t c = (uint8_t)s[len - back];
+		if ((c & 0xc0) == 0x80)
+			continue;
+		size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+		return need > back ? len - back : len;
+	}
+	return len;
+}
+
+/* ---- little-endian reader over the private copy (m_get_* / m_end) ---- */
+
+struct rd {
+	const uint8_t *p;
+	size_t len, off;
+	int err;
+	const char *what;
+};
+
+static uint32_t rd_u32(struct rd *r, const char *field)
+{
+	if (r->err)
+		return 0;
+	if (r->len - r->off < 4) {
+		r->err = AL_CHAN_E_TRUNCATED, r->what = field;
+		return 0;
+	}
+	const uint8_t *b = r->p + r->off;
+	r->off += 4;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static uint64_t rd_u64(struct rd *r, const char *field)
+{
+	uint64_t lo = rd_u32(r, field);
+	uint64_t hi = rd_u32(r, field);
+	return lo | hi << 32;
+}
+
+static float rd_f32(struct rd *r, const char *field)
+{
+	uint32_t bits = rd_u32(r, field);
+	float f;
+	memcpy(&f, &bits, sizeof f);
+	return f;
+}
+
+/* A u32 length, then exactly that many bytes of checked text ending the payload. */
+static const char *rd_text(struct rd *r, const char *field, size_t max, size_t *len_out)
+{
+	uint32_t n = rd_u32(r, field);
+	if (r->err)
+		return NULL;
+	if (n > r->len - r->off) {
+		r->err = AL_CHAN_E_TRUNCATED, r->what = field;
+		return NULL;
+	}
+	if (n > max) {
+		r->err = AL_CHAN_E_SIZE, r->what = field;
+		return NULL;
+	}
+	const uint8_t *t = r->p + r->off;
+	int e = 0;
+	if (!al_utf8_check(t, n, &e)) {
+		r->err = e, r->what = field;
+		return NULL;
+	}
+	r->off += n;
+	*len_out = n;
+	return (const char *)t;
+}
+
+static int rd_end(struct rd *r, const char **what)
+{
+	if (!r->err && r->off != r->len)
+		r->err = AL_CHAN_E_TRAILING, r->what = "payload end";
+	if (r->err)
+		*what = r->what;
+	return r->err ? -r->err : 0;
+}
+
+static int range(struct rd *r, bool ok, const char *field)
+{
+	if (!r->err && !ok)
+		r->err = AL_CHAN_E_RANGE, r->what = field;
+	return 0;
+}
+
+/* ---- writer into the reserved ring space ---- */
+
+static uint8_t *wr_u32(uint8_t *d, uint32_t v)
+{
+	d[0] = (uint8_t)v, d[1] = (uint8_t)(v >> 8), d[2] = (uint8_t)(v >> 16), d[3] = (uint8_t)(v >> 24);
+	return d + 4;
+}
+
+static uint8_t *wr_u64(uint8_t *d, uint64_t v)
+{
+	return wr_u32(wr_u32(d, (uint32_t)v), (uint32_t)(v >> 32));
+}
+
+static uint8_t *wr_f32(uint8_t *d, float f)
+{
+	uint32_t bits;
+	memcpy(&bits, &f, sizeof bits);
+	return wr_u32(d, bits);
+}
+
+/* Length prefix, then the sanitised text copied straight in; fixes the prefix. */
+static uint8_t *wr_text(uint8_t *d, const char *s, size_t len, size_t max)
+{
+	if (len > max)
+		len = max;
+	size_t n = len ? al_chan_sanitise_text((char *)d + 4, s, len) : 0;
+	/* Dropping bytes at a cut may leave nothing invalid: sanitise never grows. */
+	wr_u32(d, (uint32_t)n);
+	return d + 4 + n;
+}
+
+/* ---- per type ---- */
+
+static int v_gen(const uint8_t *p, size_t len, struct al_msg *m, const char **what)
+{
+	struct rd r = { .p = p, .len = len };
+	struct al_msg_gen_request *g = &m->u.gen;
+	g->req_id = rd_u64(&r, "req_id");
+	g->seed = rd_u64(&r, "seed");
+	g->max_tokens = rd_u32(&r, "max_tokens");
+	g->temperature = rd_f32(&r, "temperature");
+	g->top_p = rd_f32(&r, "top_p");
+	range(&r, g->req_id != 0, "req_id");
+	range(&r, g->max_tokens >= 1 && g->max_tokens <= AL_MSG_MAX_TOKENS, "max_tokens");
+	range(&r, isfinite(g->temperature) && g->temperature >= 0.0f &&
+		  g->temperature <= AL_MSG_MAX_TEMPERATURE, "temperature");
+	range(&r, isfinite(g->top_p) && g->top_p > 0.0f && g->top_p <= 1.0f, "top_p");
+	g->prompt = rd_text(&r, "prompt", AL_MSG_MAX_PROMPT, &g->prompt_len);
+	return rd_end(&r, what);
+}
+
+static void s_gen(struct al_msg *m)
+{
+	struct al_msg_gen_request *g = &m->u.gen;
+	if (g->max_tokens < 1)
+		g->max_tokens = 1;
+	if (g->max_tokens > AL_MSG_MAX_TOKENS)
+		g->max_tokens = AL_MSG_MAX_TOKENS;
+	if (!isfinite(g->temperature) || g->temperature < 0.0f)
+		g->temperature = 0.0f;
+	if (g->temperature > AL_MSG_MAX_TEMPERATURE)
+		g->temperature = AL_MSG_MAX_TEMPERATURE;
+	if (!isfinite(g->top_p) || g->top_p <= 0.0f || g->top_p > 1.0f)
+		g->top_p = 1.0f;
+	if (g->prompt_len > AL_MSG_MAX_PROMPT)
+		g->prompt_len = AL_MSG_MAX_PROMPT;
+}
+
+static int v_token(const uint8_t *p, size_t len, struct al_msg *m, const char **what)
+{
+	struct rd r = { .p = p, .len = len };
+	struct al_msg_token *t = &m->u.token;
+	t->req_id = rd_u64(&r, "req_id");
+	t->n_tokens = rd_u32(&r, "n_tokens");
+	range(&r, t->req_id != 0, "req_id");
+	range(&r, t->n_tokens >= 1 && t->n_tokens <= AL_MSG_MAX_TOKENS, "n_tokens");
+	t->text = rd_text(&r, "text", AL_MSG_MAX_TEXT, &t->text_len);
+	return rd_end(&r, what);
+}
+
+static void s_token(struct al_msg *m)
+{
+	if (m->u.token.text_len > AL_MSG_MAX_TEXT)
+		m->u.token.text_len = AL_MSG_MAX_TEXT;
+}
+
+static int v_done(const uint8_t *p, size_t len, struct al_msg *m, const char **what)
+{
+	struct rd r = { .p = p, .len = len };
+	struct al_msg_done *d = &m->u.done;
+	d->req_id = rd_u64(&r, "req_id");
+	d->prompt_tokens = rd_u32(&r, "prompt_tokens");
+	d->gen_tokens = rd_u32(&r, "gen_tokens");
+	d->finish = rd_u32(&r, "finish");
+	uint32_t zero = rd_u32(&r, "reserved");
+	d->prefill_ns = rd_u64(&r, "prefill_ns");
+	d->decode_ns = rd_u64(&r, "decode_ns");
+	range(&r, d->req_id != 0, "req_id");
+	range(&r, d->finish < AL_FINISH_END, "finish");
+	range(&r, zero == 0, "reserved");
+	range(&r, d->gen_tokens <= AL_MSG_MAX_TOKENS, "gen_tokens");
+	return rd_end(&r, what);
+}
+
+static void s_done(struct al_msg *m)
+{
+	if (m->u.done.finish >= AL_FINISH_END)
+		m->u.done.finish = AL_FINISH_STOP;
+}
+
+static int v_error(const uint8_t *p, size_t len, struct al_msg *m, const char **what)
+{
+	struct rd r = { .p = p, .len = len };
+	struct al_msg_error *e = &m->u.error;
+	e->req_id = rd_u64(&r, "req_id");
+	e->code = rd_u32(&r, "code");
+	e->text = rd_text(&r, "text", AL_MSG_MAX_ERROR, &e->text_len);
+	return rd_end(&r, what);
+}
+
+static void s_error(struct al_msg *m)
+{
+	if (m->u.error.text_len > AL_MSG_MAX_ERROR)
+		m->u.error.text_len = AL_MSG_MAX_ERROR;
+}
+
+static int v_id(const uint8_t *p, size_t len, struct al_msg *m, const char **what)
+{
+	struct rd r = { .p = p, .len = len };
+	m->u.nonce = rd_u64(&r, "id"); /* cancel_id and nonce share the slot */
+	range(&r, m->u.nonce != 0, "id");
+	return rd_end(&r, what);
+}
+
+static int v_stats(const uint8_t *p, size_t len, struct al_msg *m, const char **what)
+{
+	struct rd r = { .p = p, .len = len };
+	m->u.stats.uptime_ns = rd_u64(&r, "uptime_ns");
+	m->u.stats.requests = rd_u64(&r, "requests");
+	m->u.stats.tokens = rd_u64(&r, "tokens");
+	m->u.stats.violations = rd_u64(&r, "violations");
+	return rd_end(&r, what);
+}
+
+static void s_none(struct al_msg *m)
+{
+	(void)m;
+}
+
+#define GEN_FIXED (8 + 8 + 4 + 4 + 4 + 4)
+#define TOKEN_FIXED (8 + 4 + 4)
+#define DONE_FIXED (8 + 4 + 4 + 4 + 4 + 8 + 8)
+#define ERROR_FIXED (8 + 4 + 4)
+
+static const struct al_msg_desc registry[AL_MSG_TYPE_END] = {
+	[AL_MSG_GEN_REQUEST] = { "gen_request", GEN_FIXED, GEN_FIXED + AL_MSG_MAX_PROMPT,
+				 FROM_PROTO, v_gen, s_gen },
+	[AL_MSG_TOKEN] = { "token", TOKEN_FIXED, TOKEN_FIXED + AL_MSG_MAX_TEXT, FROM_AI,
+			   v_token, s_token },
+	[AL_MSG_DONE] = { "done", DONE_FIXED, DONE_FIXED, FROM_AI, v_done, s_done },
+	[AL_MSG_ERROR] = { "error", ERROR_FIXED, ERROR_FIXED + AL_MSG_MAX_ERROR, FROM_AI,
+			   v_error, s_error },
+	[AL_MSG_CANCEL] = { "cancel", 8, 8, FROM_PROTO, v_id, s_none },
+	[AL_MSG_PING] = { "ping", 8, 8, FROM_PROTO | FROM_AI, v_id, s_none },
+	[AL_MSG_PONG] = { "pong", 8, 8, FROM_PROTO | FROM_AI, v_id, s_none },
+	[AL_MSG_STATS] = { "stats", 32, 32, FROM_PROTO | FROM_AI, v_stats, s_none },
+};
+
+const struct al_msg_desc *al_msg_desc(uint32_t type)
+{
+	if (type >= AL_MSG_TYPE_END || !registry[type].validate)
+		return NULL;
+	return &registry[type];
+}
+
+const char *al_msg_type_name(uint32_t type)
+{
+	if (type == AL_MSG_PAD)
+		return "pad";
+	const struct al_msg_desc *d = al_msg_desc(type);
+	return d ? d->name : "unknown";
+}
+
+int al_msg_decode(uint32_t type, enum al_chan_side sender, const uint8_t *p, size_t len,
+		  struct al_msg *out, const char **what)
+{
+	const struct al_msg_desc *d = al_msg_desc(type);
+	memset(out, 0, sizeof *out);
+	if (!d) {
+		*what = "type";
+		return -AL_CHAN_E_TYPE;
+	}
+	if (!(d->senders & SIDE(sender))) {
+		*what = d->name;
+		return -AL_CHAN_E_DIRECTION;
+	}
+	if (len < d->min_len || len > d->max_len) {
+		*what = d->name;
+		return -AL_CHAN_E_SIZE;
+	}
+	out->type = (enum al_msg_type)type;
+	return d->validate(p, len, out, what);
+}
+
+static size_t clamp(size_t v, size_t max)
+{
+	return v > max ? max : v;
+}
+
+size_t al_msg_encoded_max(const struct al_msg *m)
+{
+	switch (m->type) {
+	case AL_MSG_GEN_REQUEST: return GEN_FIXED + clamp(m->u.gen.prompt_len, AL_MSG_MAX_PROMPT);
+	case AL_MSG_TOKEN: return TOKEN_FIXED + clamp(m->u.token.text_len, AL_MSG_MAX_TEXT);
+	case AL_MSG_ERROR: return ERROR_FIXED + clamp(m->u.error.text_len, AL_MSG_MAX_ERROR);
+	default: {
+		const struct al_msg_desc *d = al_msg_desc(m->type);
+		return d ? d->max_len : 0;
+	}
+	}
+}
+
+size_t al_msg_encode(const struct al_msg *m, uint8_t *dst, size_t room)
+{
+	uint8_t *d = dst;
+	if (room < al_msg_encoded_max(m))
+		return 0;
+	const struct al_msg_desc *desc = al_msg_desc(m->type);
+	struct al_msg copy = *m;
+	desc->sanitise(&copy);
+	switch (copy.type) {
+	case AL_MSG_GEN_REQUEST:
+		d = wr_u64(d, copy.u.gen.req_id);
+		d = wr_u64(d, copy.u.gen.seed);
+		d = wr_u32(d, copy.u.gen.max_tokens);
+		d = wr_f32(d, copy.u.gen.temperature);
+		d = wr_f32(d, copy.u.gen.top_p);
+		d = wr_text(d, copy.u.gen.prompt, copy.u.gen.prompt_len, AL_MSG_MAX_PROMPT);
+		break;
+	case AL_MSG_TOKEN:
+		d = wr_u64(d, copy.u.token.req_id);
+		d = wr_u32(d, copy.u.token.n_tokens);
+		d = wr_text(d, copy.u.token.text, copy.u.token.text_len, AL_MSG_MAX_TEXT);
+		break;
+	case AL_MSG_DONE:
+		d = wr_u64(d, copy.u.done.req_id);
+		d = wr_u32(d, copy.u.done.prompt_tokens);
+		d = wr_u32(d, copy.u.done.gen_tokens);
+		d = wr_u32(d, copy.u.done.finish);
+		d = wr_u32(d, 0);
+		d = wr_u64(d, copy.u.done.prefill_ns);
+		d = wr_u64(d, copy.u.done.decode_ns);
+		break;
+	case AL_MSG_ERROR:
+		d = wr_u64(d, copy.u.error.req_id);
+		d = wr_u32(d, copy.u.error.code);
+		d = wr_text(d, copy.u.error.text, copy.u.error.text_len, AL_MSG_MAX_ERROR);
+		break;
+	case AL_MSG_CANCEL:
+	case AL_MSG_PING:
+	case AL_MSG_PONG:
+		d = wr_u64(d, copy.u.nonce);
+		break;
+	case AL_MSG_STATS:
+		d = wr_u64(d, copy.u.stats.uptime_ns);
+		d = wr_u64(d, copy.u.stats.requests);
+		d = wr_u64(d, copy.u.stats.tokens);
+		d = wr_u64(d, copy.u.stats.violations);
+		break;
+	default:
+		return 0;
+	}
+	return (size_t)(d - dst);
+}
