@@ -11,11 +11,12 @@
 
 /* Listed in the order `airlock --help` shows them. */
 static const struct al_cmd *const commands[] = {
-	&al_cmd_check,
-	&al_cmd_exec,
+	&al_cmd_run,
 	&al_cmd_status,
 	&al_cmd_stop,
 	&al_cmd_ask,
+	&al_cmd_check,
+	&al_cmd_exec,
 	&al_cmd_config,
 	&al_cmd_manifest,
 	&al_cmd_audit,

@@ -77,9 +77,9 @@ const char *al_seccomp_action_name(enum al_seccomp_action a)
 enum al_seccomp_action al_seccomp_action_for_level(enum al_level level)
 {
 	switch (level) {
-	case AL_LEVEL_MINIMAL: return AL_SECCOMP_ERRNO;
-	case AL_LEVEL_STANDARD: return AL_SECCOMP_NOTIFY;
-	default: return AL_SECCOMP_KILL;
+	case AL_LEVEL_MINIMAL: return AL_SECCOMP_ACTION_ERRNO;
+	case AL_LEVEL_STANDARD: return AL_SECCOMP_ACTION_NOTIFY;
+	default: return AL_SECCOMP_ACTION_KILL;
 	}
 }
 
@@ -954,7 +954,7 @@ void al_config_print(const struct al_config *cfg, FILE *fp)
 			fprintf(fp, "; cpus not pinned\n");
 		}
 		fprintf(fp, "seccomp = %s", al_seccomp_action_name(dc->seccomp));
-		if (dc->seccomp == AL_SECCOMP_LEVEL)
+		if (dc->seccomp == AL_SECCOMP_ACTION_LEVEL)
 			fprintf(fp, " ; %s at level %s",
 				al_seccomp_action_name(al_seccomp_action_for_level(cfg->level)),
 				al_level_name(cfg->level));

@@ -32,10 +32,10 @@ enum al_level {
 };
 
 enum al_seccomp_action {
-	AL_SECCOMP_LEVEL = 0, /* not set: the security level decides */
-	AL_SECCOMP_KILL,
-	AL_SECCOMP_ERRNO,
-	AL_SECCOMP_NOTIFY,
+	AL_SECCOMP_ACTION_LEVEL = 0, /* not set: the security level decides */
+	AL_SECCOMP_ACTION_KILL,
+	AL_SECCOMP_ACTION_ERRNO,
+	AL_SECCOMP_ACTION_NOTIFY,
 };
 
 enum al_domain_id {
