@@ -696,7 +696,8 @@ static bool dispatch_common(struct al_mcp_server *s, const struct al_jsonrpc_msg
 			    struct al_mcp_result *res, int *rc)
 {
 	json_t *params = m->params ? m->params : NULL;
-	if (!strcmp(m->method, "ping")) {
+	/* ping left the method registry in 2026-07-28: stateless clients have nothing to keep alive. */
+	if (!modern && !strcmp(m->method, "ping")) {
 		reply(out, res, al_jsonrpc_result(m->id, finish_result(json_object(), modern)));
 	} else if (!strcmp(m->method, "tools/list")) {
 		json_t *cursor = json_object_get(params, "cursor");
