@@ -36,8 +36,11 @@ test('hostile lines get JSON-RPC errors on stdout and nothing else', async () =>
   assert.equal(msgs[0].error.code, -32700);
   assert.equal(byId(1).error.code, -32600); // not initialized
   assert.equal(byId(2).result.protocolVersion, '2025-03-26');
-  const invalid = msgs.filter((m) => m.error?.code === -32600 && m.id === null);
-  assert.ok(invalid.length >= 4, JSON.stringify(msgs)); // null id, version, params array, duplicate key, too large
+  assert.equal(msgs[3].error.code, -32600); assert.equal(msgs[3].id, null); // null id
+  assert.equal(byId(3).error.code, -32600); // jsonrpc 1.0
+  assert.equal(byId(4).error.code, -32600); // params not an object
+  assert.equal(msgs[6].error.code, -32700); // duplicate key
+  assert.equal(msgs.length, 9, JSON.stringify(msgs));
   assert.ok(msgs.some((m) => m.error?.message === 'message too large'));
   assert.deepEqual(byId(8).result, {});
 });
