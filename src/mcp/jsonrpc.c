@@ -102,7 +102,7 @@ int al_jsonrpc_parse(const char *buf, size_t len, const struct al_jsonrpc_limits
 		return fail(err, NULL, AL_JSONRPC_INVALID_REQUEST, "message nested too deeply");
 
 	json_error_t jerr;
-	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root)
 		return fail(err, NULL, AL_JSONRPC_PARSE_ERROR, "parse error");
 	if (json_is_array(root)) {
