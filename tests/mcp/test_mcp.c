@@ -469,6 +469,29 @@ static void test_lockdown_kills_socket(void **state)
 	assert_int_equal(WTERMSIG(st), SIGSYS);
 }
 
+#if defined(__x86_64__)
+static void test_lockdown_kills_ia32(void **state)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (al_proto_lockdown() < 0)
+			_exit(3);
+		long ret;
+		/* i386 getpid (20) through the 32-bit entry: must not reach the kernel proper. */
+		__asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L) : "memory");
+		_exit(6);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV)
+		skip(); /* kernel built without IA32 emulation: no 32-bit entry to test */
+	if (!WIFSIGNALED(st))
+		fail_msg("child exited with %d instead of being killed", WEXITSTATUS(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +508,9 @@ int main(void)
 		cmocka_unit_test(test_schema_validator),
 		cmocka_unit_test(test_origin_host),
 		cmocka_unit_test(test_lockdown_kills_socket),
+#if defined(__x86_64__)
+		cmocka_unit_test(test_lockdown_kills_ia32),
+#endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

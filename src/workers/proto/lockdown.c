@@ -37,7 +37,11 @@ int al_proto_lockdown(void)
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
 	if (!ctx)
 		return -ENOMEM;
+	/* Every thread, including any the libraries started, gets the same filter. */
 	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	/* x32 and 32-bit entry points are not the native ABI: refuse them outright. */
+	if (rc == 0)
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	for (size_t i = 0; rc == 0 && i < AL_ARRAY_LEN(allowed); i++) {
 		int nr = seccomp_syscall_resolve_name(allowed[i]);
 		if (nr == __NR_SCMP_ERROR)
