@@ -15,8 +15,13 @@
 #include "mcp/mcp.h"
 #include "workers/proto/proto.h"
 
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -492,6 +497,224 @@ static void test_lockdown_kills_ia32(void **state)
 }
 #endif
 
+/* ---- the HTTP transport's streaming path, with a backend that answers slowly ---- */
+
+struct slow_backend {
+	atomic_int cancels, starts, dones;
+	unsigned chunks;      /* chunks per generation */
+	unsigned delay_ms;    /* between chunks */
+};
+
+struct slow_gen {
+	struct slow_backend *b;
+	struct al_mcp_gen_cb cb;
+	atomic_bool cancel;
+};
+
+static struct slow_gen *slow_current; /* one generation at a time in these tests */
+
+static void *slow_thread(void *arg)
+{
+	struct slow_gen *g = arg;
+	enum al_mcp_gen_status st = AL_MCP_GEN_DONE;
+	for (unsigned i = 0; i < g->b->chunks; i++) {
+		if (atomic_load(&g->cancel)) {
+			st = AL_MCP_GEN_CANCELLED;
+			break;
+		}
+		g->cb.on_text(g->cb.ud, i ? " w" : "w", i ? 2 : 1);
+		usleep(g->b->delay_ms * 1000);
+	}
+	g->cb.on_done(g->cb.ud, st, NULL);
+	atomic_fetch_add(&g->b->dones, 1);
+	return NULL;
+}
+
+static int slow_start(void *ctx, const struct al_mcp_gen_params *p, const struct al_mcp_gen_cb *cb,
+		      uint64_t *handle)
+{
+	struct slow_backend *b = ctx;
+	struct slow_gen *g = calloc(1, sizeof(*g));
+	g->b = b;
+	g->cb = *cb;
+	slow_current = g;
+	atomic_fetch_add(&b->starts, 1);
+	*handle = 1;
+	pthread_t t;
+	pthread_create(&t, NULL, slow_thread, g);
+	pthread_detach(t);
+	return 0;
+}
+
+static void slow_cancel(void *ctx, uint64_t h)
+{
+	struct slow_backend *b = ctx;
+	atomic_fetch_add(&b->cancels, 1);
+	if (slow_current)
+		atomic_store(&slow_current->cancel, true);
+}
+
+struct http_server {
+	pthread_t th;
+	int fd;
+	unsigned short port;
+	struct al_proto_opts o;
+	struct al_mcp_server *srv;
+};
+
+static void *http_thread(void *arg)
+{
+	struct http_server *h = arg;
+	al_proto_http_run(h->fd, &h->o, h->srv);
+	return NULL;
+}
+
+static void http_start(struct http_server *h, struct slow_backend *b, unsigned timeout_s)
+{
+	struct al_mcp_config cfg;
+	al_mcp_config_default(&cfg);
+	struct al_mcp_backend be = { .ctx = b, .start = slow_start, .cancel = slow_cancel };
+	assert_int_equal(al_mcp_server_new(&cfg, &be, &h->srv), 0);
+	al_proto_opts_default(&h->o);
+	h->o.request_timeout_s = timeout_s;
+	h->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	assert_int_equal(bind(h->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(h->fd, 16), 0);
+	getsockname(h->fd, (struct sockaddr *)&sa, &sl);
+	h->port = ntohs(sa.sin_port);
+	/* The transport waits for SIGTERM with sigwait: keep it blocked everywhere. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	pthread_create(&h->th, NULL, http_thread, h);
+}
+
+static void http_stop(struct http_server *h)
+{
+	pthread_kill(h->th, SIGTERM);
+	pthread_join(h->th, NULL);
+	al_mcp_server_free(h->srv);
+	close(h->fd);
+}
+
+struct body {
+	char buf[1 << 18];
+	size_t len;
+	size_t abort_after; /* stop reading once this many bytes arrived (0: never) */
+};
+
+static size_t body_write(char *p, size_t sz, size_t nm, void *ud)
+{
+	struct body *b = ud;
+	size_t n = sz * nm;
+	size_t room = sizeof(b->buf) - 1 - b->len;
+	memcpy(b->buf + b->len, p, n < room ? n : room);
+	b->len += n < room ? n : room;
+	b->buf[b->len] = '\0';
+	if (b->abort_after && b->len >= b->abort_after)
+		return 0; /* the client goes away mid-stream */
+	return n;
+}
+
+static long http_generate(unsigned short port, struct body *b)
+{
+	static const char req[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"tools/call\",\"params\":{\"name\":\"generate\","
+		"\"arguments\":{\"prompt\":\"x\"},\"_meta\":{\"progressToken\":\"tok\","
+		"\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+		"\"io.modelcontextprotocol/clientCapabilities\":{}}}}";
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/mcp", port);
+	CURL *c = curl_easy_init();
+	struct curl_slist *hd = NULL;
+	hd = curl_slist_append(hd, "Content-Type: application/json");
+	hd = curl_slist_append(hd, "Accept: application/json, text/event-stream");
+	hd = curl_slist_append(hd, "MCP-Protocol-Version: 2026-07-28");
+	hd = curl_slist_append(hd, "Mcp-Method: tools/call");
+	hd = curl_slist_append(hd, "Mcp-Name: generate");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, req);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	long code = 0;
+	curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(c);
+	return code;
+}
+
+static void wait_dones(struct slow_backend *b, int n)
+{
+	/* Bounded wait for the backend thread to finish: a hang fails the test. */
+	for (int i = 0; i < 1000 && atomic_load(&b->dones) < n; i++)
+		usleep(10000);
+	assert_int_equal(atomic_load(&b->dones), n);
+}
+
+static void test_http_sse_progress_then_result(void **state)
+{
+	struct slow_backend b = { .chunks = 4, .delay_ms = 20 };
+	struct http_server h;
+	http_start(&h, &b, 60);
+	struct body *bp = calloc(1, sizeof(*bp));
+	assert_int_equal(http_generate(h.port, bp), 200);
+	/* Four progress events carrying the text so far, then the result, in order. */
+	const char *p1 = strstr(bp->buf, "\"message\":\"w\"");
+	const char *p4 = strstr(bp->buf, "\"message\":\"w w w w\"");
+	const char *res = strstr(bp->buf, "\"result\"");
+	assert_non_null(p1);
+	assert_non_null(p4);
+	assert_non_null(res);
+	assert_true(p1 < p4 && p4 < res);
+	assert_non_null(strstr(res, "\"text\":\"w w w w\""));
+	assert_non_null(strstr(bp->buf, "event: message\ndata: "));
+	wait_dones(&b, 1);
+	assert_int_equal(atomic_load(&b.cancels), 0);
+	http_stop(&h);
+	free(bp);
+	free(slow_current);
+	slow_current = NULL;
+}
+
+static void test_http_client_gone_cancels(void **state)
+{
+	struct slow_backend b = { .chunks = 500, .delay_ms = 10 };
+	struct http_server h;
+	http_start(&h, &b, 60);
+	struct body *bp = calloc(1, sizeof(*bp));
+	bp->abort_after = 1;
+	http_generate(h.port, bp);
+	free(bp);
+	wait_dones(&b, 1);
+	/* The generation stopped because the client left, long before its 500 chunks. */
+	assert_int_equal(atomic_load(&b.cancels), 1);
+	http_stop(&h);
+	free(slow_current);
+	slow_current = NULL;
+}
+
+static void test_http_deadline(void **state)
+{
+	struct slow_backend b = { .chunks = 1000, .delay_ms = 10 };
+	struct http_server h;
+	http_start(&h, &b, 1);
+	struct body *bp = calloc(1, sizeof(*bp));
+	assert_int_equal(http_generate(h.port, bp), 200);
+	assert_non_null(strstr(bp->buf, "request deadline exceeded"));
+	assert_non_null(strstr(bp->buf, "\"isError\":true"));
+	free(bp);
+	wait_dones(&b, 1);
+	assert_int_equal(atomic_load(&b.cancels), 1);
+	http_stop(&h);
+	free(slow_current);
+	slow_current = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +731,9 @@ int main(void)
 		cmocka_unit_test(test_schema_validator),
 		cmocka_unit_test(test_origin_host),
 		cmocka_unit_test(test_lockdown_kills_socket),
+		cmocka_unit_test(test_http_sse_progress_then_result),
+		cmocka_unit_test(test_http_client_gone_cancels),
+		cmocka_unit_test(test_http_deadline),
 #if defined(__x86_64__)
 		cmocka_unit_test(test_lockdown_kills_ia32),
 #endif
