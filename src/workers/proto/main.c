@@ -1,0 +1,211 @@
+/*
+ * airlock-proto: the protocol domain's entry. Set up (options, listener),
+ * lock down (stage-2 seccomp), then serve. No client byte is read before
+ * the filter is in place.
+ *
+ * fds: with LISTEN_FDS=1 and LISTEN_PID=<pid>, fd 3 is a listening TCP
+ * socket (passed by the supervisor). --listen ADDR:PORT binds one itself,
+ * for standalone use. --stdio serves fd 0/1. Logs always go to fd 2.
+ */
+#include "workers/proto/proto.h"
+
+#include "al_config.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: airlock-proto [--stdio | --listen ADDR:PORT] [options]\n"
+		"  (no --stdio/--listen: listening socket on fd 3, LISTEN_FDS=1 LISTEN_PID=$$)\n"
+		"  --body-limit SIZE        largest POST body (default 1M)\n"
+		"  --max-inflight N         concurrent POST requests (default 64)\n"
+		"  --max-connections N      (default 256)\n"
+		"  --idle-timeout SECONDS   drop silent or slow clients (default 30)\n"
+		"  --request-timeout SECONDS  deadline of one request (default 120)\n"
+		"  --allow-origin ORIGIN    extra allowed Origin (repeatable)\n"
+		"  --allow-host NAME        extra allowed Host (repeatable)\n"
+		"  --token-file PATH        require Authorization: Bearer <file contents>\n"
+		"  --max-prompt CHARS       generate.prompt maxLength (default 4096)\n"
+		"  --no-seccomp             skip the stage-2 filter (debugging only)\n"
+		"  -v                       more logging\n");
+}
+
+static int listen_inherited(void)
+{
+	const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+	uint64_t n, p;
+	if (!fds || !pid || al_parse_u64(fds, &n) < 0 || al_parse_u64(pid, &p) < 0)
+		return -ENOENT;
+	if (p != (uint64_t)getpid() || n != 1)
+		return -EINVAL;
+	int acc = 0;
+	socklen_t sl = sizeof(acc);
+	if (getsockopt(AL_PROTO_LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) < 0 || !acc)
+		return -ENOTSOCK;
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	return AL_PROTO_LISTEN_FD;
+}
+
+static int listen_on(const char *spec)
+{
+	char host[64];
+	const char *colon = strrchr(spec, ':');
+	uint64_t port;
+	if (!colon || (size_t)(colon - spec) >= sizeof(host) || al_parse_u64(colon + 1, &port) < 0 ||
+	    port > 65535)
+		return -EINVAL;
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -EINVAL;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static void announce(int fd)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	char a[INET_ADDRSTRLEN] = "?";
+	if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 && sa.sin_family == AF_INET)
+		inet_ntop(AF_INET, &sa.sin_addr, a, sizeof(a));
+	/* Tests and operators read the bound port from this line (port 0 picks one). */
+	fprintf(stderr, "airlock-proto: listening on http://%s:%u/mcp\n", a, ntohs(sa.sin_port));
+}
+
+static char *read_token(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = al_read_file_at(AT_FDCWD, path, 4096, &buf, &len);
+	if (rc < 0)
+		al_fatalx(2, "token file %s: %s", path, strerror(-rc));
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+		buf[--len] = '\0';
+	if (len < 16)
+		al_fatalx(2, "token file %s: token shorter than 16 characters", path);
+	return buf;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_STDIO = 256, O_LISTEN, O_BODY, O_INFL, O_CONN, O_IDLE, O_REQ, O_ORIGIN, O_HOST,
+	       O_TOKEN, O_PROMPT, O_NOSECCOMP };
+	static const struct option lo[] = {
+		{ "stdio", no_argument, NULL, O_STDIO },
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "body-limit", required_argument, NULL, O_BODY },
+		{ "max-inflight", required_argument, NULL, O_INFL },
+		{ "max-connections", required_argument, NULL, O_CONN },
+		{ "idle-timeout", required_argument, NULL, O_IDLE },
+		{ "request-timeout", required_argument, NULL, O_REQ },
+		{ "allow-origin", required_argument, NULL, O_ORIGIN },
+		{ "allow-host", required_argument, NULL, O_HOST },
+		{ "token-file", required_argument, NULL, O_TOKEN },
+		{ "max-prompt", required_argument, NULL, O_PROMPT },
+		{ "no-seccomp", no_argument, NULL, O_NOSECCOMP },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct al_proto_opts o;
+	struct al_mcp_config cfg;
+	al_proto_opts_default(&o);
+	al_mcp_config_default(&cfg);
+	al_log_init("airlock-proto", AL_LOG_WARN);
+	bool use_stdio = false;
+	const char *listen_spec = NULL;
+	int verbose = 0, c;
+	uint64_t v;
+	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (c) {
+		case O_STDIO: use_stdio = true; break;
+		case O_LISTEN: listen_spec = optarg; break;
+		case O_BODY:
+			if (al_parse_size(optarg, &v) < 0 || v < 1024 || v > (64u << 20))
+				al_fatalx(2, "--body-limit: 1K..64M");
+			o.body_limit = (size_t)v;
+			break;
+		case O_INFL:
+		case O_CONN:
+		case O_IDLE:
+		case O_REQ:
+		case O_PROMPT:
+			if (al_parse_u64(optarg, &v) < 0 || v == 0 || v > 1000000)
+				al_fatalx(2, "%s: expected 1..1000000", argv[optind - 1]);
+			if (c == O_INFL) o.max_inflight = (unsigned)v;
+			if (c == O_CONN) o.max_connections = (unsigned)v;
+			if (c == O_IDLE) o.idle_timeout_s = (unsigned)v;
+			if (c == O_REQ) o.request_timeout_s = (unsigned)v;
+			if (c == O_PROMPT) cfg.max_prompt_chars = (size_t)v;
+			break;
+		case O_ORIGIN:
+			if (o.n_origins == AL_PROTO_MAX_ORIGINS)
+				al_fatalx(2, "too many --allow-origin");
+			o.origins[o.n_origins++] = optarg;
+			break;
+		case O_HOST:
+			if (o.n_hosts == AL_PROTO_MAX_ORIGINS)
+				al_fatalx(2, "too many --allow-host");
+			o.hosts[o.n_hosts++] = optarg;
+			break;
+		case O_TOKEN: o.token = read_token(optarg); break;
+		case O_NOSECCOMP: o.seccomp = false; break;
+		case 'v': verbose++; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || (use_stdio && listen_spec)) {
+		usage(stderr);
+		return 2;
+	}
+	al_log_set_level(verbose >= 2 ? AL_LOG_DEBUG : verbose ? AL_LOG_INFO : AL_LOG_WARN);
+	/* The message limit and the HTTP body limit are one setting. */
+	cfg.limits.max_bytes = o.body_limit;
+	signal(SIGPIPE, SIG_IGN);
+
+	int lfd = -1;
+	if (!use_stdio) {
+		lfd = listen_spec ? listen_on(listen_spec) : listen_inherited();
+		if (lfd < 0)
+			al_fatalx(1, "no listener: %s (use --listen ADDR:PORT, --stdio or LISTEN_FDS)",
+				  strerror(-lfd));
+		announce(lfd);
+	}
+
+	struct al_mcp_server *srv;
+	if (al_mcp_server_new(&cfg, &al_mcp_backend_none, &srv) < 0)
+		al_fatalx(1, "out of memory");
+
+	/* Stage 2: after the listener is held, before any thread or client byte. */
+	if (o.seccomp && al_proto_lockdown() < 0)
+		al_fatalx(1, "stage-2 seccomp filter failed");
+
+	int rc = use_stdio ? al_proto_stdio_run(0, 1, &o, srv) : al_proto_http_run(lfd, &o, srv);
+	al_mcp_server_free(srv);
+	free(o.token);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * The protocol domain (airlock-proto): MCP over Streamable HTTP or stdio.
+ *
+ * Command line:
+ *   airlock-proto [--stdio | --listen 127.0.0.1:PORT] [options]
+ * Without --stdio or --listen the listening socket is inherited
+ * socket-activation style: LISTEN_FDS=1, LISTEN_PID=<our pid>, fd 3.
+ *
+ * Order (pledge pattern): take the listener (or stdio), install the stage-2
+ * seccomp filter on every thread (TSYNC), only then start the HTTP threads
+ * and read the first client byte.
+ */
+#ifndef AL_WORKERS_PROTO_H
+#define AL_WORKERS_PROTO_H
+
+#include "mcp/mcp.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define AL_PROTO_LISTEN_FD 3
+#define AL_PROTO_MAX_ORIGINS 16
+
+struct al_proto_opts {
+	size_t body_limit;          /* bytes; larger POST bodies get 413 */
+	unsigned max_inflight;      /* concurrent POST requests; more get 503 */
+	unsigned max_streams;       /* concurrent GET streams */
+	unsigned max_connections;
+	unsigned idle_timeout_s;    /* slow or silent clients are dropped after this */
+	unsigned request_timeout_s; /* deadline for one request, generation included */
+	const char *origins[AL_PROTO_MAX_ORIGINS]; /* extra allowed Origin values */
+	size_t n_origins;
+	const char *hosts[AL_PROTO_MAX_ORIGINS];   /* extra allowed Host names */
+	size_t n_hosts;
+	char *token;                /* bearer token, NULL when auth is off */
+	bool seccomp;               /* stage-2 filter; off only for debugging */
+};
+
+void al_proto_opts_default(struct al_proto_opts *o);
+
+/* Serves HTTP on the listening socket until SIGINT/SIGTERM. 0 or -errno. */
+int al_proto_http_run(int listen_fd, const struct al_proto_opts *o, struct al_mcp_server *srv);
+
+/* Serves newline-delimited JSON-RPC on stdin/stdout until EOF. 0 or -errno. */
+int al_proto_stdio_run(int in_fd, int out_fd, const struct al_proto_opts *o,
+		       struct al_mcp_server *srv);
+
+/*
+ * Stage-2 seccomp filter on all threads: an allowlist for serving (accept4,
+ * I/O, threads, memory); socket, socketpair, bind, listen, connect, exec and
+ * ptrace kill the process; anything else fails with EPERM. 0 or -errno.
+ */
+int al_proto_lockdown(void);
+
+/* Checks an Origin / Host header value against the defaults and the extras. */
+bool al_proto_origin_allowed(const struct al_proto_opts *o, const char *origin);
+bool al_proto_host_allowed(const struct al_proto_opts *o, const char *host);
+
+#endif

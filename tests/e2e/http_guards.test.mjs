@@ -1,0 +1,191 @@
+// Every HTTP guard of airlock-proto, driven with raw requests, then proof
+// that the server still serves a real SDK client after the abuse.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startServer, raw, rpc, JSON_HEADERS, modernMeta, MODERN, rawSession, tcpUntilClosed, tcpOpen } from './lib.mjs';
+
+let srv;
+before(async () => { srv = await startServer(['--idle-timeout', '2', '--body-limit', '64K']); });
+after(async () => {
+  const { code, signal } = await srv.stop();
+  assert.equal(signal, null, `server died by ${signal}: ${srv.stderr()}`);
+  assert.equal(code, 0);
+});
+
+const post = (body, headers = {}) => raw(srv.port, { headers: { ...JSON_HEADERS, ...headers }, body });
+
+test('foreign Origin is refused with 403, loopback origins pass', async () => {
+  for (const o of ['http://evil.example', 'null', 'http://localhost.evil.example', 'http://127.0.0.1.nip.io:80']) {
+    const r = await post(rpc(1, 'initialize', {}), { origin: o });
+    assert.equal(r.status, 403, o);
+    assert.equal(r.json.error.code, -32000);
+  }
+  const ok = await post(rpc(1, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } }), { origin: `http://localhost:${srv.port}` });
+  assert.equal(ok.status, 200);
+});
+
+test('foreign Host is refused with 403 (DNS rebinding)', async () => {
+  const r = await post(rpc(1, 'initialize', {}), { host: 'attacker.example' });
+  assert.equal(r.status, 403);
+  assert.match(r.json.error.message, /host/);
+});
+
+test('body over the limit: 413 by Content-Length and by chunked upload', async () => {
+  const big = rpc(1, 'tools/list', { pad: 'x'.repeat(70 * 1024) });
+  const r = await post(big);
+  assert.equal(r.status, 413);
+  const c = await post(big, { 'transfer-encoding': 'chunked' });
+  assert.equal(c.status, 413);
+});
+
+test('wrong Content-Type is 415', async () => {
+  const r = await post(rpc(1, 'ping'), { 'content-type': 'text/plain' });
+  assert.equal(r.status, 415);
+});
+
+test('Accept without both JSON and SSE is 406 on POST, without SSE on GET', async () => {
+  assert.equal((await post(rpc(1, 'ping'), { accept: 'application/json' })).status, 406);
+  assert.equal((await post(rpc(1, 'ping'), { accept: 'text/html' })).status, 406);
+  const sid = await rawSession(srv.port);
+  const g = await raw(srv.port, { method: 'GET', headers: { accept: 'application/json', 'mcp-session-id': sid } });
+  assert.equal(g.status, 406);
+});
+
+test('other paths 404, other methods 405', async () => {
+  assert.equal((await raw(srv.port, { path: '/', headers: JSON_HEADERS, body: '{}' })).status, 404);
+  assert.equal((await raw(srv.port, { method: 'PUT', headers: JSON_HEADERS, body: '{}' })).status, 405);
+});
+
+test('JSON-RPC errors: parse error, batch, bad id, unknown method', async () => {
+  let r = await post('{"jsonrpc":"2.0",');
+  assert.equal(r.status, 400); assert.equal(r.json.error.code, -32700);
+  r = await post(`[${rpc(1, 'ping')}]`);
+  assert.equal(r.status, 400); assert.equal(r.json.error.code, -32600);
+  r = await post('{"jsonrpc":"2.0","id":1.5,"method":"ping"}');
+  assert.equal(r.json.error.code, -32600); assert.equal(r.json.id, null);
+  r = await post('[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]');
+  assert.equal(r.json.error.code, -32600); assert.match(r.json.error.message, /nested/);
+  r = await post(rpc(7, 'tools/nope', { _meta: modernMeta() }), { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/nope' });
+  assert.equal(r.json.error.code, -32601); assert.equal(r.json.id, 7);
+});
+
+test('sessions: required, unknown is 404, DELETE ends one, GET stream opens', async () => {
+  let r = await post(rpc(1, 'tools/list'));
+  assert.equal(r.status, 400);
+  r = await post(rpc(1, 'tools/list'), { 'mcp-session-id': '0'.repeat(32) });
+  assert.equal(r.status, 404);
+  const sid = await rawSession(srv.port);
+  r = await post(rpc(2, 'tools/list'), { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
+  assert.equal(r.status, 200); assert.equal(r.json.result.tools.length, 2);
+  r = await post(rpc(2, 'tools/list'), { 'mcp-session-id': sid, 'mcp-protocol-version': '1999-01-01' });
+  assert.equal(r.status, 400);
+  // The GET stream: headers arrive, then the server holds it open.
+  const s = await tcpOpen(srv.port, `GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: ${sid}\r\n\r\n`);
+  const head = await new Promise((res) => { let d = ''; s.on('data', (x) => { d += x; if (d.includes('stream open')) res(d); }); });
+  assert.match(head, /^HTTP\/1\.1 200/); assert.match(head, /text\/event-stream/i);
+  const closed = new Promise((res) => s.on('close', res));
+  r = await raw(srv.port, { method: 'DELETE', headers: { 'mcp-session-id': sid } });
+  assert.equal(r.status, 200);
+  await closed; // deleting the session ends its stream
+  r = await post(rpc(3, 'tools/list'), { 'mcp-session-id': sid });
+  assert.equal(r.status, 404);
+  r = await raw(srv.port, { method: 'GET', headers: { accept: 'text/event-stream' } });
+  assert.equal(r.status, 405); // the stateless revision has no GET stream
+});
+
+test('2026-07-28 headers must match the body', async () => {
+  const body = rpc(5, 'tools/call', { name: 'generate', arguments: { prompt: 'x' }, _meta: modernMeta() });
+  const good = { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'generate' };
+  let r = await post(body, good);
+  assert.equal(r.status, 200); assert.equal(r.json.result.resultType, 'complete');
+  for (const [k, v] of [['mcp-protocol-version', '2025-11-25'], ['mcp-method', 'tools/list'], ['mcp-name', 'model_info']]) {
+    r = await post(body, { ...good, [k]: v });
+    assert.equal(r.status, 400, k); assert.equal(r.json.error.code, -32020, k);
+  }
+  const { 'mcp-method': _, ...noMethod } = good;
+  r = await post(body, noMethod);
+  assert.equal(r.json.error.code, -32020);
+  r = await post(rpc(6, 'server/discover', { _meta: modernMeta({ 'io.modelcontextprotocol/protocolVersion': '2099-01-01' }) }),
+    { 'mcp-protocol-version': '2099-01-01', 'mcp-method': 'server/discover' });
+  assert.equal(r.status, 400); assert.equal(r.json.error.code, -32022);
+  assert.ok(r.json.error.data.supported.includes(MODERN));
+  r = await post(rpc(6, 'server/discover', { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN } }),
+    { 'mcp-protocol-version': MODERN, 'mcp-method': 'server/discover' });
+  assert.equal(r.status, 400); assert.equal(r.json.error.code, -32602); // clientCapabilities missing
+});
+
+test('progress token and cancellation of unknown requests are accepted', async () => {
+  const body = rpc(8, 'tools/call', { name: 'generate', arguments: { prompt: 'x' }, _meta: modernMeta({ progressToken: 'p1' }) });
+  const r = await post(body, { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'generate' });
+  assert.equal(r.json.result.isError, true);
+  const n = await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 8, _meta: modernMeta() } }));
+  assert.equal(n.status, 202);
+});
+
+test('slow client (slowloris) is disconnected by the idle timeout', async () => {
+  const got = await tcpUntilClosed(srv.port, 'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty');
+  assert.equal(got.includes('200 OK'), false);
+});
+
+test('bearer token: 401 without or with a wrong token, 200 with it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-e2e-'));
+  const tokenFile = path.join(dir, 'token');
+  fs.writeFileSync(tokenFile, 's3cret-token-0123456789\n', { mode: 0o600 });
+  const s = await startServer(['--token-file', tokenFile]);
+  try {
+    const init = rpc(1, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } });
+    let r = await raw(s.port, { headers: JSON_HEADERS, body: init });
+    assert.equal(r.status, 401); assert.match(r.headers['www-authenticate'], /Bearer/);
+    r = await raw(s.port, { headers: { ...JSON_HEADERS, authorization: 'Bearer s3cret-token-012345678' }, body: init });
+    assert.equal(r.status, 401);
+    r = await raw(s.port, { headers: { ...JSON_HEADERS, authorization: 'Bearer s3cret-token-0123456789' }, body: init });
+    assert.equal(r.status, 200);
+    const c = new Client({ name: 'auth', version: '1' });
+    await c.connect(new StreamableHTTPClientTransport(new URL(s.url), { requestInit: { headers: { authorization: 'Bearer s3cret-token-0123456789' } } }));
+    assert.equal((await c.listTools()).tools.length, 2);
+    await c.close();
+  } finally {
+    await s.stop();
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
+test('concurrency limit: 503 with a JSON-RPC error while a request holds the only slot', async () => {
+  const s = await startServer(['--max-inflight', '1']);
+  try {
+    // Headers sent, body still owed: this request holds the single slot.
+    const holder = await tcpOpen(s.port, 'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 40\r\n\r\n{"jsonrpc"');
+    let r;
+    for (let i = 0; i < 50; i++) { // the holder's headers may still be on their way
+      r = await raw(s.port, { headers: JSON_HEADERS, body: rpc(1, 'tools/list') });
+      if (r.status === 503) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal(r.status, 503);
+    assert.equal(r.json.error.code, -32000);
+    holder.destroy();
+    for (let i = 0; i < 50; i++) {
+      r = await raw(s.port, { headers: JSON_HEADERS, body: rpc(1, 'tools/list') });
+      if (r.status !== 503) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal(r.status, 400); // the slot is free again: an ordinary session error
+  } finally {
+    await s.stop();
+  }
+});
+
+test('after all the abuse a real client still works', async () => {
+  const c = new Client({ name: 'final', version: '1' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(srv.url)));
+  const { tools } = await c.listTools();
+  assert.equal(tools.length, 2);
+  const r = await c.callTool({ name: 'generate', arguments: { prompt: 'still here?' } });
+  assert.equal(r.isError, true);
+  await c.close();
+});
