@@ -185,8 +185,6 @@ struct al_msg {
 
 struct al_chan;
 
-typedef void (*al_chan_violation_fn)(void *arg, enum al_chan_err err, const char *what);
-
 /* Creates a sized, sealed memfd holding an empty channel; *fd_out is O_CLOEXEC. */
 int al_chan_create(const struct al_chan_params *params, int *fd_out)
 	__attribute__((nonnull(2)));
@@ -210,7 +208,9 @@ void al_chan_set_spin(struct al_chan *ch, uint32_t spin_ns) __attribute__((nonnu
 void al_chan_set_send_timeout(struct al_chan *ch, int timeout_ms) __attribute__((nonnull));
 /* On a violation, writes the uint64 code to fd (an eventfd the supervisor polls). */
 void al_chan_set_report_fd(struct al_chan *ch, int fd) __attribute__((nonnull));
-void al_chan_set_violation_cb(struct al_chan *ch, al_chan_violation_fn fn, void *arg)
+/* Called once, on the violation that breaks the channel; what names the field. */
+void al_chan_set_violation_cb(struct al_chan *ch,
+			      void (*fn)(void *arg, enum al_chan_err err, const char *what), void *arg)
 	__attribute__((nonnull(1)));
 
 /* 0, or the violation code (positive enum al_chan_err) that broke the channel. */

@@ -98,7 +98,7 @@ struct al_chan {
 	int send_timeout_ms;
 	int broken;                       /* 0 or enum al_chan_err */
 	int report_fd;
-	al_chan_violation_fn cb;
+	void (*cb)(void *arg, enum al_chan_err err, const char *what);
 	void *cb_arg;
 	/* proto: requests sent awaiting an answer; AI: requests received not yet ended */
 	struct al_req_slot req[AL_CHAN_MAX_OUTSTANDING];

@@ -248,7 +248,8 @@ void al_chan_set_report_fd(struct al_chan *ch, int fd)
 	ch->report_fd = fd;
 }
 
-void al_chan_set_violation_cb(struct al_chan *ch, al_chan_violation_fn fn, void *arg)
+void al_chan_set_violation_cb(struct al_chan *ch,
+			      void (*fn)(void *arg, enum al_chan_err err, const char *what), void *arg)
 {
 	ch->cb = fn;
 	ch->cb_arg = arg;
