@@ -240,6 +240,15 @@ int al_chan_send_pong(struct al_chan *ch, uint64_t nonce) __attribute__((nonnull
 int al_chan_send_stats(struct al_chan *ch, const struct al_msg_stats *stats)
 	__attribute__((nonnull));
 
+/*
+ * Waits until a record can be received or the channel is closed, without
+ * receiving it: 0 (then call al_chan_recv with timeout 0), -ETIMEDOUT, or a
+ * channel error. The one exception to "one thread at a time": a receiving
+ * thread may wait here, holding no lock, while another thread sends; every
+ * other call, al_chan_recv included, must still be serialised by the caller.
+ */
+int al_chan_wait(struct al_chan *ch, int timeout_ms) __attribute__((nonnull));
+
 /* Receives one validated message. timeout_ms: -1 forever, 0 poll. */
 int al_chan_recv(struct al_chan *ch, struct al_msg *out, int timeout_ms)
 	__attribute__((nonnull));

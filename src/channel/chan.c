@@ -198,6 +198,14 @@ static int track(struct al_chan *ch, const struct al_msg *m)
 	}
 }
 
+int al_chan_wait(struct al_chan *ch, int timeout_ms)
+{
+	int rc = al_ring_wait_data_shared(ch, timeout_ms);
+	if (rc == -EPIPE)
+		return 0; /* closed: the next al_chan_recv() says so (after what was committed) */
+	return rc;
+}
+
 int al_chan_recv(struct al_chan *ch, struct al_msg *out, int timeout_ms)
 {
 	uint64_t deadline = 0;

@@ -124,6 +124,8 @@ int al_ring_read(struct al_chan *ch, struct al_chan_rec_hdr *hdr);
  * *deadline_ns starts at 0 and is fixed on the first clock read, so a caller
  * looping over spurious wakeups keeps one deadline. */
 int al_ring_wait_data(struct al_chan *ch, int timeout_ms, uint64_t *deadline_ns);
+/* The same for a thread other than the sender's: leaves the adaptive spin budget alone. */
+int al_ring_wait_data_shared(struct al_chan *ch, int timeout_ms);
 void al_futex_wake(_Atomic uint32_t *word);
 
 /* msg.c */

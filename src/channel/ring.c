@@ -91,36 +91,46 @@ static void spin_failed(struct al_chan *ch)
 		ch->spin_ns /= 2;
 }
 
+/*
+ * adapt: false when called by a thread other than the one sending
+ * (al_chan_wait): the adaptive spin budget is the sender's, so such a wait
+ * spins the fixed maximum and leaves the budget alone.
+ */
 static int wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
 		    bool (*ready)(struct al_chan *, uint32_t), uint32_t arg, int timeout_ms,
-		    uint64_t *deadline_ns)
+		    uint64_t *deadline_ns, bool adapt)
 {
 	uint64_t spin_end = 0;
+	uint32_t spin_ns = adapt ? ch->spin_ns : ch->spin_max_ns;
 	for (unsigned i = 1;; i++) {
 		if (ready(ch, arg)) {
 			/* Spinning paid off: allow a longer spin next time. */
-			uint32_t grown = ch->spin_ns * 2;
-			ch->spin_ns = grown > ch->spin_max_ns || grown < ch->spin_ns ? ch->spin_max_ns : grown;
+			if (adapt) {
+				uint32_t grown = ch->spin_ns * 2;
+				ch->spin_ns = grown > ch->spin_max_ns || grown < ch->spin_ns ? ch->spin_max_ns : grown;
+			}
 			return 0;
 		}
-		if ((i & 63) == 0 || ch->spin_ns == 0) {
+		if ((i & 63) == 0 || spin_ns == 0) {
 			uint64_t now = al_now_ns();
 			if (!*deadline_ns && timeout_ms >= 0)
 				*deadline_ns = now + (uint64_t)timeout_ms * 1000000u;
 			if (*deadline_ns && now >= *deadline_ns) {
-				spin_failed(ch);
+				if (adapt)
+					spin_failed(ch);
 				return -ETIMEDOUT;
 			}
 			if (closed(ch))
 				return -EPIPE;
 			if (!spin_end)
-				spin_end = now + ch->spin_ns;
+				spin_end = now + spin_ns;
 			if (now >= spin_end)
 				break;
 		}
 		cpu_relax();
 	}
-	spin_failed(ch);
+	if (adapt)
+		spin_failed(ch);
 	for (;;) {
 		uint32_t w = atomic_load_explicit(futex, memory_order_acquire);
 		atomic_store_explicit(waiters, 1, memory_order_relaxed);
@@ -189,7 +199,7 @@ int al_ring_reserve(struct al_chan *ch, uint32_t type, uint32_t len, void **payl
 			uint64_t deadline = 0;
 			for (;;) {
 				rc = wait_for(ch, &ch->tx.ctl->space_futex, &ch->tx.ctl->space_waiters,
-					      space_ready, total, ch->send_timeout_ms, &deadline);
+					      space_ready, total, ch->send_timeout_ms, &deadline, true);
 				if (rc < 0)
 					return rc;
 				rc = load_tail(ch, &t);
@@ -315,5 +325,12 @@ int al_ring_read(struct al_chan *ch, struct al_chan_rec_hdr *hdr)
 int al_ring_wait_data(struct al_chan *ch, int timeout_ms, uint64_t *deadline_ns)
 {
 	return wait_for(ch, &ch->rx.ctl->data_futex, &ch->rx.ctl->data_waiters, data_ready, 0,
-			timeout_ms, deadline_ns);
+			timeout_ms, deadline_ns, true);
+}
+
+int al_ring_wait_data_shared(struct al_chan *ch, int timeout_ms)
+{
+	uint64_t deadline = 0;
+	return wait_for(ch, &ch->rx.ctl->data_futex, &ch->rx.ctl->data_waiters, data_ready, 0,
+			timeout_ms, &deadline, false);
 }

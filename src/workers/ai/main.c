@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "workers/ai/generate.h"
+#include "workers/ai/serve.h"
 #include "workers/ai/worker.h"
 
 enum ai_exit {
@@ -30,6 +32,7 @@ enum ai_exit {
 	AI_EXIT_MODEL = 3,
 	AI_EXIT_LOCKDOWN = 4,
 	AI_EXIT_GENERATE = 5,
+	AI_EXIT_PEER = 6,
 };
 
 struct ai_opts {
@@ -215,15 +218,36 @@ int main(int argc, char **argv)
 	al_log_info("ai: %s model, dim %d, %d layers, vocab %d", al_ai_format_name(model.cfg.format),
 		    model.cfg.dim, model.cfg.n_layers, model.cfg.vocab_size);
 
+	/* Under the supervisor: attach the channel (checks its seals and size) and
+	 * allocate the service loop's memory while calls are still allowed. */
+	struct al_chan *ch = NULL;
+	struct al_ai_server *srv = NULL;
+	if (channel_fd >= 0) {
+		if ((rc = al_chan_attach(channel_fd, AL_CHAN_SIDE_AI, &ch)) < 0)
+			al_fatalx(AI_EXIT_USAGE, "ai: channel on fd %d: %s", channel_fd, al_chan_strerror(rc));
+		if ((rc = al_ai_server_new(&engine, ch, &srv)) < 0)
+			al_fatalx(AI_EXIT_MODEL, "ai: service loop: %s", strerror(-rc));
+		/* A request may not hold the engine for longer than this. */
+		engine.max_ns = 120ULL * 1000000000ULL;
+	}
+	/* execve reset it; a dumpable worker could be read by a peer with ptrace rights. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
 	/* 2. Lock down: from here on no open, socket, exec or executable memory. */
 	if ((rc = al_ai_lockdown(channel_fd)))
 		al_fatalx(AI_EXIT_LOCKDOWN, "ai: lockdown failed: %s", strerror(-rc));
 	if (o.probe)
 		probe_sandbox(o.probe);
 
-	/* 3. Serve. The channel loop takes this place when a supervisor runs us. */
-	if (channel_fd >= 0)
-		al_fatalx(AI_EXIT_USAGE, "ai: channel service not available in this build; use --model");
+	/* 3. Serve: the channel under a supervisor, else one generation to stdout. */
+	if (srv) {
+		rc = al_ai_serve(srv);
+		al_ai_server_free(srv);
+		al_chan_close(ch);
+		if (rc < 0)
+			al_fatalx(AI_EXIT_PEER, "ai: the protocol domain broke the channel: %s", al_chan_strerror(rc));
+		return AI_EXIT_OK;
+	}
 	rc = al_ai_generate(&engine, &smp, o.prompt, o.steps, write_piece, NULL, &st);
 	if (rc == 0)
 		rc = al_write_all(STDOUT_FILENO, "\n", 1);
