@@ -90,6 +90,7 @@ enum al_msg_type {
 	AL_MSG_PING = 7,        /* either way */
 	AL_MSG_PONG = 8,        /* answers the peer's last ping */
 	AL_MSG_STATS = 9,       /* either way, informational */
+	AL_MSG_HELLO = 10,      /* AI -> proto, once, first: what model is loaded */
 	AL_MSG_TYPE_END,
 };
 
@@ -168,6 +169,21 @@ struct al_msg_stats {
 	uint64_t violations;
 };
 
+#define AL_MSG_MAX_NAME 64u
+
+/* Sent once by the AI domain before anything else: the loaded model, so the
+ * protocol domain can describe it without ever reading the model file. */
+struct al_msg_hello {
+	uint32_t vocab_size;     /* 1 .. 1<<20 */
+	uint32_t context_length; /* 1 .. 1<<20 */
+	uint32_t n_layers;       /* 1 .. 1024 */
+	uint32_t dim;            /* 1 .. 1<<16 */
+	uint32_t n_heads;        /* 1 .. dim */
+	uint32_t n_kv_heads;     /* 1 .. n_heads */
+	const char *name;        /* format and size, e.g. "llama2.c legacy fp32" */
+	size_t name_len;         /* <= AL_MSG_MAX_NAME */
+};
+
 /* A received, validated message (see al_chan_recv). */
 struct al_msg {
 	enum al_msg_type type;
@@ -180,6 +196,7 @@ struct al_msg {
 		uint64_t cancel_id; /* AL_MSG_CANCEL */
 		uint64_t nonce;     /* AL_MSG_PING, AL_MSG_PONG */
 		struct al_msg_stats stats;
+		struct al_msg_hello hello;
 	} u;
 };
 
@@ -238,6 +255,9 @@ int al_chan_send_cancel(struct al_chan *ch, uint64_t req_id) __attribute__((nonn
 int al_chan_send_ping(struct al_chan *ch, uint64_t nonce) __attribute__((nonnull));
 int al_chan_send_pong(struct al_chan *ch, uint64_t nonce) __attribute__((nonnull));
 int al_chan_send_stats(struct al_chan *ch, const struct al_msg_stats *stats)
+	__attribute__((nonnull));
+/* AI side, once, before any other message; a second hello is a violation. */
+int al_chan_send_hello(struct al_chan *ch, const struct al_msg_hello *hello)
 	__attribute__((nonnull));
 
 /*

@@ -143,6 +143,17 @@ int al_chan_send_stats(struct al_chan *ch, const struct al_msg_stats *stats)
 	return send_msg(ch, &m);
 }
 
+int al_chan_send_hello(struct al_chan *ch, const struct al_msg_hello *hello)
+{
+	if (ch->hello_done || ch->side != AL_CHAN_SIDE_AI)
+		return -EINVAL;
+	struct al_msg m = { .type = AL_MSG_HELLO, .u.hello = *hello };
+	int rc = send_msg(ch, &m);
+	if (rc == 0)
+		ch->hello_done = true;
+	return rc;
+}
+
 /* Checks a validated message against the conversation and updates it. */
 static int track(struct al_chan *ch, const struct al_msg *m)
 {
@@ -192,6 +203,11 @@ static int track(struct al_chan *ch, const struct al_msg *m)
 		ch->ping_out = 0;
 		return 0;
 	case AL_MSG_STATS:
+		return 0;
+	case AL_MSG_HELLO:
+		if (ch->hello_done)
+			return al_chan_violation(ch, AL_CHAN_E_REQID, "a second hello");
+		ch->hello_done = true;
 		return 0;
 	default:
 		return al_chan_violation(ch, AL_CHAN_E_TYPE, "type");

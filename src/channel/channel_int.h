@@ -105,6 +105,7 @@ struct al_chan {
 	uint64_t last_req_id;
 	uint64_t ping_out;   /* nonce of our unanswered ping, 0 none */
 	uint64_t ping_in;    /* nonce of the peer's ping we have not answered, 0 none */
+	bool hello_done;     /* the AI side's one hello: sent (AI) or received (proto) */
 };
 
 /* shm.c */

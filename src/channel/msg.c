@@ -380,10 +380,37 @@ static void s_none(struct al_msg *m)
 	(void)m;
 }
 
+static int v_hello(const uint8_t *p, size_t len, struct al_msg *m, const char **what)
+{
+	struct rd r = { .p = p, .len = len };
+	struct al_msg_hello *h = &m->u.hello;
+	h->vocab_size = rd_u32(&r, "vocab_size");
+	h->context_length = rd_u32(&r, "context_length");
+	h->n_layers = rd_u32(&r, "n_layers");
+	h->dim = rd_u32(&r, "dim");
+	h->n_heads = rd_u32(&r, "n_heads");
+	h->n_kv_heads = rd_u32(&r, "n_kv_heads");
+	h->name = rd_text(&r, "name", AL_MSG_MAX_NAME, &h->name_len);
+	range(&r, h->vocab_size >= 1 && h->vocab_size <= (1u << 20), "vocab_size");
+	range(&r, h->context_length >= 1 && h->context_length <= (1u << 20), "context_length");
+	range(&r, h->n_layers >= 1 && h->n_layers <= 1024, "n_layers");
+	range(&r, h->dim >= 1 && h->dim <= (1u << 16), "dim");
+	range(&r, h->n_heads >= 1 && h->n_heads <= h->dim, "n_heads");
+	range(&r, h->n_kv_heads >= 1 && h->n_kv_heads <= h->n_heads, "n_kv_heads");
+	return rd_end(&r, what);
+}
+
+static void s_hello(struct al_msg *m)
+{
+	if (m->u.hello.name_len > AL_MSG_MAX_NAME)
+		m->u.hello.name_len = AL_MSG_MAX_NAME;
+}
+
 #define GEN_FIXED (8 + 8 + 4 + 4 + 4 + 4)
 #define TOKEN_FIXED (8 + 4 + 4)
 #define DONE_FIXED (8 + 4 + 4 + 4 + 4 + 8 + 8)
 #define ERROR_FIXED (8 + 4 + 4)
+#define HELLO_FIXED (6 * 4 + 4)
 
 static const struct al_msg_desc registry[AL_MSG_TYPE_END] = {
 	[AL_MSG_GEN_REQUEST] = { "gen_request", GEN_FIXED, GEN_FIXED + AL_MSG_MAX_PROMPT,
@@ -397,6 +424,8 @@ static const struct al_msg_desc registry[AL_MSG_TYPE_END] = {
 	[AL_MSG_PING] = { "ping", 8, 8, FROM_PROTO | FROM_AI, v_id, s_none },
 	[AL_MSG_PONG] = { "pong", 8, 8, FROM_PROTO | FROM_AI, v_id, s_none },
 	[AL_MSG_STATS] = { "stats", 32, 32, FROM_PROTO | FROM_AI, v_stats, s_none },
+	[AL_MSG_HELLO] = { "hello", HELLO_FIXED, HELLO_FIXED + AL_MSG_MAX_NAME, FROM_AI,
+			   v_hello, s_hello },
 };
 
 const struct al_msg_desc *al_msg_desc(uint32_t type)
@@ -446,6 +475,7 @@ size_t al_msg_encoded_max(const struct al_msg *m)
 	case AL_MSG_GEN_REQUEST: return GEN_FIXED + clamp(m->u.gen.prompt_len, AL_MSG_MAX_PROMPT);
 	case AL_MSG_TOKEN: return TOKEN_FIXED + clamp(m->u.token.text_len, AL_MSG_MAX_TEXT);
 	case AL_MSG_ERROR: return ERROR_FIXED + clamp(m->u.error.text_len, AL_MSG_MAX_ERROR);
+	case AL_MSG_HELLO: return HELLO_FIXED + clamp(m->u.hello.name_len, AL_MSG_MAX_NAME);
 	default: {
 		const struct al_msg_desc *d = al_msg_desc(m->type);
 		return d ? d->max_len : 0;
@@ -499,6 +529,15 @@ size_t al_msg_encode(const struct al_msg *m, uint8_t *dst, size_t room)
 		d = wr_u64(d, copy.u.stats.requests);
 		d = wr_u64(d, copy.u.stats.tokens);
 		d = wr_u64(d, copy.u.stats.violations);
+		break;
+	case AL_MSG_HELLO:
+		d = wr_u32(d, copy.u.hello.vocab_size);
+		d = wr_u32(d, copy.u.hello.context_length);
+		d = wr_u32(d, copy.u.hello.n_layers);
+		d = wr_u32(d, copy.u.hello.dim);
+		d = wr_u32(d, copy.u.hello.n_heads);
+		d = wr_u32(d, copy.u.hello.n_kv_heads);
+		d = wr_text(d, copy.u.hello.name, copy.u.hello.name_len, AL_MSG_MAX_NAME);
 		break;
 	default:
 		return 0;

@@ -247,7 +247,8 @@ static int ask_run(int argc, char **argv)
 	double max_tokens = 256, temperature = 0, top_p = 0.9, seed = 0;
 	int c, rc;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	/* Options may follow the prompt (GNU argument permutation). */
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u': url = optarg; break;
 		case 'n': if ((rc = ask_parse_num(&al_cmd_ask, "--max-tokens", optarg, 1, 1e6, &max_tokens))) return rc; break;
@@ -302,6 +303,9 @@ static int ask_run(int argc, char **argv)
 	if (rc < 0)
 		goto out;
 
+	/* The server returns the continuation; show it after the prompt, as a completion. */
+	fputs(prompt, stdout);
+	fflush(stdout);
 	a.request_id = 2;
 	json_t *call = json_pack("{s:s, s:i, s:s, s:{s:s, s:{s:s, s:I, s:f, s:f, s:I}, s:{s:s}}}",
 		"jsonrpc", "2.0", "id", 2, "method", "tools/call", "params",

@@ -140,8 +140,17 @@ static int status_run(int argc, char **argv)
 				       json_real_value(json_object_get(u, "cpu_seconds")));
 			printf("\n");
 			json_t *att = json_object_get(d, "attested");
-			if (json_is_object(att)) {
-				printf("  attested protections (read back from the kernel):\n");
+			json_t *items = json_object_get(att, "items");
+			if (json_is_array(items)) {
+				printf("  protections read back from the kernel at start (%s):\n",
+				       json_is_true(json_object_get(att, "ok")) ? "all as specified" : "MISMATCH");
+				size_t k;
+				json_t *it;
+				json_array_foreach(items, k, it)
+					printf("    %-4s %-32s %s\n", json_is_true(json_object_get(it, "ok")) ? "ok" : "BAD",
+					       json_string_value(json_object_get(it, "item")) ?: "?",
+					       json_string_value(json_object_get(it, "actual")) ?: "?");
+			} else if (json_is_object(att)) {
 				const char *k;
 				json_t *v;
 				json_object_foreach(att, k, v)

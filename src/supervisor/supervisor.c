@@ -193,6 +193,12 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 			return rc;
 		if ((rc = al_spec_add_fd(spec, s->chan_fd, PROTO_FD_CHANNEL)) < 0)
 			return rc;
+		/* The one file the protocol domain reads itself, read-only. */
+		if (s->cfg->proto.token_file && (rc = al_spec_add_path(spec, s->cfg->proto.token_file, false)) < 0) {
+			al_log_warnx("proto: token file %s cannot be given to the domain: %s",
+				     s->cfg->proto.token_file, strerror(-rc));
+			return rc;
+		}
 	}
 	return al_seccomp_prepare(spec);
 }
@@ -206,28 +212,36 @@ static int epoll_add(struct sup *s, int fd, uint32_t tag)
 /* Spawns one domain, attests it, then lets it exec. 0 or -errno (all undone). */
 static int domain_start(struct sup *s, struct sup_domain *dom)
 {
-	char threads[16], max_tokens[16], body[32], conc[16];
+	char threads[16], max_tokens[16], body[32], conc[16], fd_listen[8], fd_chan[8];
 	const struct al_config *cfg = s->cfg;
 	snprintf(threads, sizeof threads, "%u", cfg->ai.threads);
 	snprintf(max_tokens, sizeof max_tokens, "%u", cfg->ai.max_tokens);
 	snprintf(body, sizeof body, "%llu", (unsigned long long)cfg->proto.body_limit);
 	snprintf(conc, sizeof conc, "%u", cfg->proto.concurrency);
-	char *ai_argv[] = {"airlock-ai", "--threads", threads, "--max-tokens", max_tokens, NULL};
-	char *proto_argv[32] = {"airlock-proto"};
+	snprintf(fd_listen, sizeof fd_listen, "%d", PROTO_FD_LISTEN);
+	snprintf(fd_chan, sizeof fd_chan, "%d", PROTO_FD_CHANNEL);
+	char *ai_argv[] = {"airlock-ai", "--threads", threads, NULL};
+	char *proto_argv[48] = {"airlock-proto"};
 	int n = 1;
-	if (s->cfg->proto.stdio) {
+	if (cfg->proto.stdio) {
 		proto_argv[n++] = "--stdio";
 	} else {
 		proto_argv[n++] = "--listen-fd";
-		proto_argv[n++] = "3";
+		proto_argv[n++] = fd_listen;
 	}
 	proto_argv[n++] = "--channel-fd";
-	proto_argv[n++] = "4";
+	proto_argv[n++] = fd_chan;
 	proto_argv[n++] = "--body-limit";
 	proto_argv[n++] = body;
-	proto_argv[n++] = "--concurrency";
+	proto_argv[n++] = "--max-inflight";
 	proto_argv[n++] = conc;
-	for (size_t i = 0; i < cfg->proto.n_allowed_origins && n < 28; i++) {
+	proto_argv[n++] = "--max-tokens";
+	proto_argv[n++] = max_tokens;
+	if (cfg->proto.token_file) {
+		proto_argv[n++] = "--token-file";
+		proto_argv[n++] = cfg->proto.token_file;
+	}
+	for (size_t i = 0; i < cfg->proto.n_allowed_origins && n < 44; i++) {
 		proto_argv[n++] = "--allow-origin";
 		proto_argv[n++] = cfg->proto.allowed_origins[i];
 	}
@@ -670,7 +684,8 @@ static int loop_setup(struct sup *s)
 	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	struct itimerspec its = {.it_interval = {0, TICK_MS * 1000000L}, .it_value = {0, TICK_MS * 1000000L}};
+	struct itimerspec its = {.it_interval = {TICK_MS / 1000, (TICK_MS % 1000) * 1000000L},
+				.it_value = {TICK_MS / 1000, (TICK_MS % 1000) * 1000000L}};
 	if (s->sigfd < 0 || s->epfd < 0 || s->timerfd < 0 || timerfd_settime(s->timerfd, 0, &its, NULL) < 0 ||
 	    epoll_add(s, s->sigfd, TAG_SIGNAL) < 0 || epoll_add(s, s->timerfd, TAG_TIMER) < 0 ||
 	    epoll_add(s, s->ctlfd, TAG_CONTROL) < 0) {

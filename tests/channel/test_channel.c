@@ -809,6 +809,41 @@ static void test_stats_trailing(void **state)
 	expect_violation(pr, pr->p, AL_CHAN_E_SIZE);
 }
 
+static void test_hello(void **state)
+{
+	struct pair *pr = *state;
+	struct al_msg_hello h = { .vocab_size = 512, .context_length = 512, .n_layers = 5, .dim = 64,
+				  .n_heads = 8, .n_kv_heads = 4, .name = "tiny", .name_len = 4 };
+	/* Only the AI side says hello, and only once. */
+	assert_int_equal(al_chan_send_hello(pr->p, &h), -EINVAL);
+	assert_int_equal(al_chan_send_hello(pr->a, &h), 0);
+	assert_int_equal(al_chan_send_hello(pr->a, &h), -EINVAL);
+	struct al_msg m;
+	assert_int_equal(al_chan_recv(pr->p, &m, 0), 0);
+	assert_int_equal(m.type, AL_MSG_HELLO);
+	assert_int_equal(m.u.hello.vocab_size, 512);
+	assert_int_equal(m.u.hello.n_kv_heads, 4);
+	assert_int_equal(m.u.hello.name_len, 4);
+	assert_string_equal(m.u.hello.name, "tiny");
+	/* A forged second hello breaks the channel. */
+	uint8_t raw[28] = { 0 };
+	for (int i = 0; i < 6; i++)
+		raw[i * 4] = 1;
+	assert_int_equal(raw_send(pr->a, AL_MSG_HELLO, raw, sizeof raw), 0);
+	expect_violation(pr, pr->p, AL_CHAN_E_REQID);
+}
+
+static void test_hello_out_of_range(void **state)
+{
+	struct pair *pr = *state;
+	uint8_t raw[28] = { 0 };
+	for (int i = 0; i < 6; i++)
+		raw[i * 4] = 1;
+	raw[5 * 4] = 2; /* n_kv_heads 2 > n_heads 1 */
+	assert_int_equal(raw_send(pr->a, AL_MSG_HELLO, raw, sizeof raw), 0);
+	expect_violation(pr, pr->p, AL_CHAN_E_RANGE);
+}
+
 /* ---- conversation violations ---- */
 
 static void send_req(struct pair *pr, uint64_t id, uint32_t max_tokens)
@@ -1272,6 +1307,8 @@ int main(void)
 		T(test_done_bad_finish),
 		T(test_ping_wrong_size),
 		T(test_stats_trailing),
+		T(test_hello),
+		T(test_hello_out_of_range),
 		T(test_unsolicited_token),
 		T(test_token_after_done),
 		T(test_too_many_tokens),

@@ -227,6 +227,18 @@ int main(int argc, char **argv)
 			al_fatalx(AI_EXIT_USAGE, "ai: channel on fd %d: %s", channel_fd, al_chan_strerror(rc));
 		if ((rc = al_ai_server_new(&engine, ch, &srv)) < 0)
 			al_fatalx(AI_EXIT_MODEL, "ai: service loop: %s", strerror(-rc));
+		/* The protocol domain learns what is loaded from us, never from the file. */
+		char name[AL_MSG_MAX_NAME];
+		int nl = snprintf(name, sizeof name, "llama2.c %s, dim %d", al_ai_format_name(model.cfg.format),
+				  model.cfg.dim);
+		struct al_msg_hello hello = {
+			.vocab_size = (uint32_t)model.cfg.vocab_size, .context_length = (uint32_t)model.cfg.seq_len,
+			.n_layers = (uint32_t)model.cfg.n_layers, .dim = (uint32_t)model.cfg.dim,
+			.n_heads = (uint32_t)model.cfg.n_heads, .n_kv_heads = (uint32_t)model.cfg.n_kv_heads,
+			.name = name, .name_len = nl > 0 ? (size_t)nl : 0,
+		};
+		if ((rc = al_chan_send_hello(ch, &hello)) < 0)
+			al_fatalx(AI_EXIT_PEER, "ai: channel hello: %s", al_chan_strerror(rc));
 		/* A request may not hold the engine for longer than this. */
 		engine.max_ns = 120ULL * 1000000000ULL;
 	}

@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+
+#include "airlock/channel.h"
 
 static void usage(FILE *f)
 {
@@ -38,6 +41,10 @@ static void usage(FILE *f)
 		"  --allow-host NAME        extra allowed Host (repeatable)\n"
 		"  --token-file PATH        require Authorization: Bearer <file contents>\n"
 		"  --max-prompt CHARS       generate.prompt maxLength (default 4096)\n"
+		"  --max-tokens N           generate.max_tokens maximum\n"
+		"  --listen-fd N            the listening socket is fd N (passed by the supervisor)\n"
+		"  --channel-fd N           the channel to the AI domain is fd N; without it,\n"
+		"                           generation fails with 'AI domain not connected'\n"
 		"  --no-seccomp             skip the stage-2 filter (debugging only)\n"
 		"  -v                       more logging\n");
 }
@@ -57,6 +64,16 @@ static int listen_inherited(void)
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	return AL_PROTO_LISTEN_FD;
+}
+
+/* A listening socket the supervisor passed at a fixed number (pids differ in its namespace). */
+static int listen_passed(int fd)
+{
+	int acc = 0;
+	socklen_t sl = sizeof(acc);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) < 0 || !acc)
+		return -ENOTSOCK;
+	return fd;
 }
 
 static int listen_on(const char *spec)
@@ -113,7 +130,7 @@ static char *read_token(const char *path)
 int main(int argc, char **argv)
 {
 	enum { O_STDIO = 256, O_LISTEN, O_BODY, O_INFL, O_CONN, O_IDLE, O_REQ, O_ORIGIN, O_HOST,
-	       O_TOKEN, O_PROMPT, O_NOSECCOMP };
+	       O_TOKEN, O_PROMPT, O_NOSECCOMP, O_MAXTOK, O_LISTENFD, O_CHANFD };
 	static const struct option lo[] = {
 		{ "stdio", no_argument, NULL, O_STDIO },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -127,6 +144,9 @@ int main(int argc, char **argv)
 		{ "token-file", required_argument, NULL, O_TOKEN },
 		{ "max-prompt", required_argument, NULL, O_PROMPT },
 		{ "no-seccomp", no_argument, NULL, O_NOSECCOMP },
+		{ "max-tokens", required_argument, NULL, O_MAXTOK },
+		{ "listen-fd", required_argument, NULL, O_LISTENFD },
+		{ "channel-fd", required_argument, NULL, O_CHANFD },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -137,7 +157,7 @@ int main(int argc, char **argv)
 	al_log_init("airlock-proto", AL_LOG_WARN);
 	bool use_stdio = false;
 	const char *listen_spec = NULL;
-	int verbose = 0, c;
+	int verbose = 0, c, listen_fd_arg = -1, channel_fd = -1;
 	uint64_t v;
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
@@ -173,6 +193,17 @@ int main(int argc, char **argv)
 			break;
 		case O_TOKEN: o.token = read_token(optarg); break;
 		case O_NOSECCOMP: o.seccomp = false; break;
+		case O_MAXTOK:
+			if (al_parse_u64(optarg, &v) < 0 || v == 0 || v > AL_MSG_MAX_TOKENS)
+				al_fatalx(2, "--max-tokens: 1..%u", AL_MSG_MAX_TOKENS);
+			cfg.max_tokens_limit = (uint32_t)v;
+			break;
+		case O_LISTENFD:
+		case O_CHANFD:
+			if (al_parse_u64(optarg, &v) < 0 || v < 3 || v > 1023)
+				al_fatalx(2, "%s: a descriptor number 3..1023", argv[optind - 1]);
+			*(c == O_LISTENFD ? &listen_fd_arg : &channel_fd) = (int)v;
+			break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -189,20 +220,28 @@ int main(int argc, char **argv)
 
 	int lfd = -1;
 	if (!use_stdio) {
-		lfd = listen_spec ? listen_on(listen_spec) : listen_inherited();
+		lfd = listen_spec ? listen_on(listen_spec) : listen_fd_arg >= 0 ? listen_passed(listen_fd_arg)
+											: listen_inherited();
 		if (lfd < 0)
 			al_fatalx(1, "no listener: %s (use --listen ADDR:PORT, --stdio or LISTEN_FDS)",
 				  strerror(-lfd));
 		announce(lfd);
 	}
 
+	struct al_mcp_backend backend = al_mcp_backend_none;
+	if (channel_fd >= 0 && al_proto_backend_chan_new(channel_fd, cfg.max_tokens_limit, &backend) < 0)
+		al_fatalx(1, "the channel to the AI domain could not be attached");
 	struct al_mcp_server *srv;
-	if (al_mcp_server_new(&cfg, &al_mcp_backend_none, &srv) < 0)
+	if (al_mcp_server_new(&cfg, &backend, &srv) < 0)
 		al_fatalx(1, "out of memory");
+	/* execve reset it; a dumpable worker could be read by a peer with ptrace rights. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	/* Stage 2: after the listener is held, before any thread or client byte. */
 	if (o.seccomp && al_proto_lockdown() < 0)
 		al_fatalx(1, "stage-2 seccomp filter failed");
+	if (channel_fd >= 0 && al_proto_backend_chan_run(&backend) < 0)
+		al_fatalx(1, "the channel receiver could not start");
 
 	int rc = use_stdio ? al_proto_stdio_run(0, 1, &o, srv) : al_proto_http_run(lfd, &o, srv);
 	al_mcp_server_free(srv);

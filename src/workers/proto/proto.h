@@ -52,6 +52,14 @@ int al_proto_stdio_run(int in_fd, int out_fd, const struct al_proto_opts *o,
  */
 int al_proto_lockdown(void);
 
+/*
+ * The backend that reaches the AI domain through the channel on fd. new()
+ * attaches it (before the lockdown); run() starts its receiver thread
+ * (after). max_tokens caps every request (0: the channel's own limit).
+ */
+int al_proto_backend_chan_new(int fd, uint32_t max_tokens, struct al_mcp_backend *out);
+int al_proto_backend_chan_run(struct al_mcp_backend *be);
+
 /* Checks an Origin / Host header value against the defaults and the extras. */
 bool al_proto_origin_allowed(const struct al_proto_opts *o, const char *origin);
 bool al_proto_host_allowed(const struct al_proto_opts *o, const char *host);

@@ -1,0 +1,240 @@
+/*
+ * The protocol domain's generation backend: the channel to the AI domain.
+ *
+ * HTTP threads call start/cancel; one receiver thread owns the receive side.
+ * Every channel call except the receiver's al_chan_wait() is made under one
+ * mutex (a struct al_chan is used by one thread at a time). Callbacks into
+ * the MCP layer run without that mutex held, so the two layers' locks never
+ * nest. Text handed to on_text points into the channel's private receive
+ * buffer, which only this receiver thread overwrites, at its next receive.
+ */
+#include "workers/proto/proto.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "airlock/channel.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* After a broken channel the worker keeps answering errors this long, then exits for a clean restart. */
+#define DEAD_GRACE_US 500000
+
+struct chan_call {
+	bool used;
+	uint64_t id;
+	struct al_mcp_gen_cb cb;
+};
+
+struct chan_backend {
+	struct al_chan *ch;
+	pthread_mutex_t lock;
+	pthread_t rx;
+	bool rx_started;
+	uint64_t next_id;
+	uint32_t max_tokens;
+	struct chan_call calls[AL_CHAN_MAX_OUTSTANDING];
+	bool have_hello;
+	struct al_mcp_model_info info;
+	const char *dead; /* why the AI domain is unreachable; NULL while it is */
+	char dead_buf[160];
+};
+
+static struct chan_call *call_find(struct chan_backend *b, uint64_t id)
+{
+	for (size_t i = 0; i < AL_ARRAY_LEN(b->calls); i++)
+		if (b->calls[i].used && b->calls[i].id == id)
+			return &b->calls[i];
+	return NULL;
+}
+
+static int chan_start(void *ctx, const struct al_mcp_gen_params *p, const struct al_mcp_gen_cb *cb,
+		      uint64_t *handle)
+{
+	struct chan_backend *b = ctx;
+	const char *fail = NULL;
+	pthread_mutex_lock(&b->lock);
+	struct chan_call *slot = NULL;
+	for (size_t i = 0; i < AL_ARRAY_LEN(b->calls) && !slot; i++)
+		if (!b->calls[i].used)
+			slot = &b->calls[i];
+	if (b->dead)
+		fail = b->dead;
+	else if (!slot)
+		fail = "the AI domain is busy: too many generations in flight";
+	if (!fail) {
+		struct al_msg_gen_request req = {
+			.req_id = ++b->next_id,
+			.seed = p->has_seed ? p->seed : al_now_ns(),
+			.max_tokens = p->max_tokens ? p->max_tokens : 1,
+			.temperature = (float)p->temperature,
+			/* top_p 0 and 1 both mean the whole distribution, as in llama2.c. */
+			.top_p = p->top_p > 0 && p->top_p <= 1 ? (float)p->top_p : 1.0f,
+			.prompt = p->prompt,
+			.prompt_len = strlen(p->prompt),
+		};
+		if (b->max_tokens && req.max_tokens > b->max_tokens)
+			req.max_tokens = b->max_tokens;
+		int rc = al_chan_send_gen_request(b->ch, &req);
+		if (rc < 0) {
+			fail = rc == -EBUSY ? "the AI domain is busy" : "the AI domain is unreachable";
+		} else {
+			*slot = (struct chan_call){.used = true, .id = req.req_id, .cb = *cb};
+			*handle = req.req_id;
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (fail) {
+		*handle = 0;
+		cb->on_done(cb->ud, AL_MCP_GEN_FAILED, fail);
+	}
+	return 0;
+}
+
+static void chan_cancel(void *ctx, uint64_t handle)
+{
+	struct chan_backend *b = ctx;
+	pthread_mutex_lock(&b->lock);
+	/* A finished call is not cancelled: its done may already be on the way. */
+	if (!b->dead && call_find(b, handle))
+		(void)al_chan_send_cancel(b->ch, handle);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static int chan_model_info(void *ctx, struct al_mcp_model_info *out)
+{
+	struct chan_backend *b = ctx;
+	pthread_mutex_lock(&b->lock);
+	int rc = b->dead ? -ENOTCONN : b->have_hello ? 0 : -EAGAIN;
+	if (rc == 0)
+		*out = b->info;
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+/* Fails every call in flight; called with the lock held, callbacks made after it is dropped. */
+static void fail_all(struct chan_backend *b, int rc)
+{
+	struct al_mcp_gen_cb cbs[AL_CHAN_MAX_OUTSTANDING];
+	size_t n = 0;
+	snprintf(b->dead_buf, sizeof b->dead_buf, "the AI domain is unavailable (%s); it is being restarted",
+		 rc == -EPIPE ? "channel closed" : al_chan_strerror(rc));
+	b->dead = b->dead_buf;
+	for (size_t i = 0; i < AL_ARRAY_LEN(b->calls); i++)
+		if (b->calls[i].used) {
+			cbs[n++] = b->calls[i].cb;
+			b->calls[i].used = false;
+		}
+	pthread_mutex_unlock(&b->lock);
+	for (size_t i = 0; i < n; i++)
+		cbs[i].on_done(cbs[i].ud, AL_MCP_GEN_FAILED, b->dead);
+	pthread_mutex_lock(&b->lock);
+}
+
+static void *chan_rx(void *arg)
+{
+	struct chan_backend *b = arg;
+	for (;;) {
+		int rc = al_chan_wait(b->ch, -1);
+		if (rc == -ETIMEDOUT || rc == -EINTR)
+			continue;
+		pthread_mutex_lock(&b->lock);
+		struct al_msg m;
+		if (rc == 0)
+			rc = al_chan_recv(b->ch, &m, 0);
+		if (rc == -EAGAIN) {
+			pthread_mutex_unlock(&b->lock);
+			continue;
+		}
+		if (rc < 0) {
+			if (al_chan_is_violation(rc))
+				al_log_warnx("proto: the AI domain broke the channel: %s", al_chan_strerror(rc));
+			fail_all(b, rc);
+			pthread_mutex_unlock(&b->lock);
+			/* Give the failed calls time to reach their clients, then end: the
+			 * supervisor restarts both domains on a fresh channel. */
+			usleep(DEAD_GRACE_US);
+			_exit(rc == -EPIPE ? 0 : 3);
+		}
+		struct chan_call *c = NULL;
+		struct al_mcp_gen_cb cb = {0};
+		switch (m.type) {
+		case AL_MSG_HELLO:
+			b->have_hello = true;
+			memset(&b->info, 0, sizeof b->info);
+			al_strlcpy(b->info.name, m.u.hello.name, sizeof b->info.name);
+			b->info.vocab_size = m.u.hello.vocab_size;
+			b->info.context_length = m.u.hello.context_length;
+			b->info.n_layers = m.u.hello.n_layers;
+			b->info.dim = m.u.hello.dim;
+			pthread_mutex_unlock(&b->lock);
+			continue;
+		case AL_MSG_PING:
+			(void)al_chan_send_pong(b->ch, m.u.nonce);
+			pthread_mutex_unlock(&b->lock);
+			continue;
+		case AL_MSG_TOKEN:
+			c = call_find(b, m.u.token.req_id);
+			if (c)
+				cb = c->cb;
+			pthread_mutex_unlock(&b->lock);
+			if (c && m.u.token.text_len)
+				cb.on_text(cb.ud, m.u.token.text, m.u.token.text_len);
+			continue;
+		case AL_MSG_DONE:
+		case AL_MSG_ERROR: {
+			bool done = m.type == AL_MSG_DONE;
+			c = call_find(b, done ? m.u.done.req_id : m.u.error.req_id);
+			if (c) {
+				cb = c->cb;
+				c->used = false;
+			}
+			pthread_mutex_unlock(&b->lock);
+			if (!c)
+				continue;
+			if (!done)
+				cb.on_done(cb.ud, AL_MCP_GEN_FAILED, m.u.error.text);
+			else
+				cb.on_done(cb.ud, m.u.done.finish == AL_FINISH_CANCELLED ? AL_MCP_GEN_CANCELLED
+											  : AL_MCP_GEN_DONE, NULL);
+			continue;
+		}
+		default:
+			pthread_mutex_unlock(&b->lock);
+			continue;
+		}
+	}
+	return NULL;
+}
+
+int al_proto_backend_chan_new(int fd, uint32_t max_tokens, struct al_mcp_backend *out)
+{
+	struct chan_backend *b = calloc(1, sizeof *b);
+	if (!b)
+		return -ENOMEM;
+	int rc = al_chan_attach(fd, AL_CHAN_SIDE_PROTO, &b->ch);
+	if (rc < 0) {
+		al_log_warnx("proto: channel on fd %d: %s", fd, al_chan_strerror(rc));
+		free(b);
+		return rc;
+	}
+	pthread_mutex_init(&b->lock, NULL);
+	b->max_tokens = max_tokens;
+	*out = (struct al_mcp_backend){.ctx = b, .start = chan_start, .cancel = chan_cancel,
+				       .model_info = chan_model_info};
+	return 0;
+}
+
+int al_proto_backend_chan_run(struct al_mcp_backend *be)
+{
+	struct chan_backend *b = be->ctx;
+	int rc = pthread_create(&b->rx, NULL, chan_rx, b);
+	if (rc)
+		return -rc;
+	b->rx_started = true;
+	return 0;
+}
