@@ -92,15 +92,7 @@ static int hex_decode(const char *hex, size_t hexlen, unsigned char *out, size_t
 
 static bool event_name_ok(const char *e, size_t len)
 {
-	if (len == 0 || len > AL_AUDIT_MAX_EVENT)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = e[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return true;
+	return al_name_ok(e, len, AL_AUDIT_MAX_EVENT);
 }
 
 static bool time_ok(const char *t, size_t len)

@@ -128,6 +128,18 @@ int al_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+bool al_name_ok(const char *s, size_t len, size_t max)
+{
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
 uint64_t al_now_ns(void)
 {
 	struct timespec ts;

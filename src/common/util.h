@@ -70,6 +70,9 @@ int al_parse_u64(const char *s, uint64_t *out);
 /* Parses sizes such as "512M", "2G", "4096", "64k" (binary units). */
 int al_parse_size(const char *s, uint64_t *out);
 
+/* A name made of [a-z0-9._-], 1..max bytes (audit events, manifest entries). */
+bool al_name_ok(const char *s, size_t len, size_t max);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t al_now_ns(void);
 

@@ -35,16 +35,7 @@ struct al_manifest {
 
 static bool name_ok(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n > AL_MANIFEST_MAX_NAME)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return true;
+	return al_name_ok(s, strlen(s), AL_MANIFEST_MAX_NAME);
 }
 
 static bool path_ok(const char *s, size_t len)
