@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "common/util.h"
+#include "supervisor/config.h"
 
 #define ASK_DEFAULT_URL "http://127.0.0.1:8377/mcp" /* the default [proto] listen */
 #define ASK_PROTOCOL "2025-11-25"
@@ -28,6 +29,7 @@ static const char ask_usage[] =
 	"is generated. A real MCP client: initialize, then tools/call generate.\n"
 	"\n"
 	"  --url URL            MCP endpoint (default " ASK_DEFAULT_URL ")\n"
+	"  --config FILE        take the endpoint and token file from FILE's [proto]\n"
 	"  --max-tokens N       tokens to generate (default 256)\n"
 	"  --temperature T      0 = greedy (default), up to 2\n"
 	"  --top-p P            nucleus sampling threshold, 0..1 (default 0.9)\n"
@@ -241,21 +243,25 @@ static int ask_run(int argc, char **argv)
 		{"top-p", required_argument, NULL, 'p'},
 		{"seed", required_argument, NULL, 's'},
 		{"token-file", required_argument, NULL, 'k'},
+		{"config", required_argument, NULL, 'c'},
 		{0, 0, 0, 0},
 	};
-	const char *url = ASK_DEFAULT_URL, *token_file = NULL;
+	const char *url = ASK_DEFAULT_URL, *token_file = NULL, *config = NULL;
+	char url_buf[128], token_buf[512];
+	bool url_given = false;
 	double max_tokens = 256, temperature = 0, top_p = 0.9, seed = 0;
 	int c, rc;
 	opterr = 0;
 	/* Options may follow the prompt (GNU argument permutation). */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'u': url = optarg; break;
+		case 'u': url = optarg; url_given = true; break;
 		case 'n': if ((rc = ask_parse_num(&al_cmd_ask, "--max-tokens", optarg, 1, 1e6, &max_tokens))) return rc; break;
 		case 't': if ((rc = ask_parse_num(&al_cmd_ask, "--temperature", optarg, 0, 2, &temperature))) return rc; break;
 		case 'p': if ((rc = ask_parse_num(&al_cmd_ask, "--top-p", optarg, 0, 1, &top_p))) return rc; break;
 		case 's': if ((rc = ask_parse_num(&al_cmd_ask, "--seed", optarg, 0, 9007199254740991.0, &seed))) return rc; break;
 		case 'k': token_file = optarg; break;
+		case 'c': config = optarg; break;
 		default:
 			return al_cli_usage_error(&al_cmd_ask, "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
@@ -263,6 +269,29 @@ static int ask_run(int argc, char **argv)
 	if (optind != argc - 1)
 		return al_cli_usage_error(&al_cmd_ask, optind >= argc ? "a PROMPT is needed" : "only one PROMPT, quote it");
 	const char *prompt = argv[optind];
+	if (config) {
+		struct al_config *cfg = NULL;
+		char *errors = NULL;
+		if (al_config_load(config, AL_CONFIG_NO_FILE_CHECKS, &cfg, &errors) < 0) {
+			fputs(errors ? errors : "airlock ask: the configuration could not be loaded\n", stderr);
+			free(errors);
+			return AL_EXIT_FAIL;
+		}
+		if (cfg->proto.stdio) {
+			fprintf(stderr, "airlock ask: %s serves MCP on stdio, not HTTP\n", config);
+			al_config_free(cfg);
+			return AL_EXIT_FAIL;
+		}
+		if (!url_given) {
+			snprintf(url_buf, sizeof url_buf, "http://%s:%u/mcp", cfg->proto.host, cfg->proto.port);
+			url = url_buf;
+		}
+		if (!token_file && cfg->proto.token_file) {
+			al_strlcpy(token_buf, cfg->proto.token_file, sizeof token_buf);
+			token_file = token_buf;
+		}
+		al_config_free(cfg);
+	}
 
 	struct ask a = {.url = url};
 	if (token_file) {
