@@ -27,9 +27,10 @@ const struct al_cmd al_cmd_audit = {
 		"\n"
 		"Walks the MAC chain of FILE from its initial key (default FILE.key; keep the\n"
 		"real one offline) and names the first record that was edited, removed,\n"
-		"reordered, inserted or forged. With the state file (default FILE.state when\n"
-		"present) a tail cut off after the last flush is found too; without it only a\n"
-		"missing seal record hints at one. Exit 0 if the log verifies, 1 otherwise.\n"
+		"reordered, inserted or forged. With the state file (default FILE.state; its\n"
+		"absence is a failure) a tail cut off after the last flush is found too; with\n"
+		"--no-state only a missing seal record hints at one. Exit 0 if the log\n"
+		"verifies, 1 otherwise.\n"
 		"FILE defaults to the audit_log of CONFIG (default: the installed config).\n",
 	.run = run,
 };
@@ -89,8 +90,14 @@ static int verify(const char *path, const char *keypath, const char *statepath, 
 	if (!statepath && !no_state) {
 		if ((size_t)snprintf(defstate, sizeof defstate, "%s.state", path) >= sizeof defstate)
 			return al_cli_usage_error(&al_cmd_audit, "path too long");
-		if (access(defstate, F_OK) == 0)
-			statepath = defstate;
+		/* Without the state a cut-off tail looks like a shorter, valid log:
+		 * a missing state is a failure unless the caller accepts that. */
+		if (access(defstate, F_OK) != 0) {
+			printf("%s: FAILED: the state file %s is missing, so records cut off the end "
+			       "cannot be ruled out (use --no-state to check the chain alone)\n", path, defstate);
+			return AL_EXIT_FAIL;
+		}
+		statepath = defstate;
 	}
 	if (no_state)
 		statepath = NULL;

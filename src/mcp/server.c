@@ -497,6 +497,8 @@ void al_mcp_call_detach(struct al_mcp_call *c)
 
 void al_mcp_call_expire(struct al_mcp_call *c)
 {
+	if (!c)
+		return;
 	pthread_mutex_lock(&c->c_lock);
 	bool was_done = c->c_done;
 	if (!was_done)
@@ -753,9 +755,12 @@ static int handle_modern(struct al_mcp_server *s, const struct al_mcp_input *in,
 	int rc = 0;
 
 	if (!req) {
-		/* Notifications need no standard headers; cancelled is the only one we act on. */
+		/* Notifications need no standard headers; cancelled is the only one we act on.
+		 * Over HTTP, stateless requests share no session, so a cancel could name
+		 * another client's id: there a request ends when its client closes the
+		 * connection (the transport detaches it). stdio has one client. */
 		res->http_status = 202;
-		if (!strcmp(m->method, "notifications/cancelled"))
+		if (!strcmp(m->method, "notifications/cancelled") && in->transport == AL_MCP_STDIO)
 			cancel_request(s, 0, m->params);
 		return 0;
 	}

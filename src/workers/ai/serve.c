@@ -89,9 +89,13 @@ static int cancel_queued(struct al_ai_server *s, uint64_t id)
 		if (p->req.req_id != id)
 			continue;
 		struct al_msg_done d = {.req_id = id, .finish = AL_FINISH_CANCELLED};
-		/* Close the gap: later entries move one place forward. */
-		for (unsigned k = i; k + 1 < s->count; k++)
-			s->queue[(s->head + k) % AL_CHAN_MAX_OUTSTANDING] = s->queue[(s->head + k + 1) % AL_CHAN_MAX_OUTSTANDING];
+		/* Close the gap: later entries move one place forward. Each entry's
+		 * prompt pointer must follow it to its new slot. */
+		for (unsigned k = i; k + 1 < s->count; k++) {
+			struct pending_req *dst = &s->queue[(s->head + k) % AL_CHAN_MAX_OUTSTANDING];
+			*dst = s->queue[(s->head + k + 1) % AL_CHAN_MAX_OUTSTANDING];
+			dst->req.prompt = dst->prompt;
+		}
 		s->count--;
 		return al_chan_send_done(s->ch, &d);
 	}

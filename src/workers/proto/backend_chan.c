@@ -166,7 +166,12 @@ static void *chan_rx(void *arg)
 		case AL_MSG_HELLO:
 			b->have_hello = true;
 			memset(&b->info, 0, sizeof b->info);
-			al_strlcpy(b->info.name, m.u.hello.name, sizeof b->info.name);
+			/* The name is peer text: cut it on a character boundary, never inside one. */
+			size_t nl = m.u.hello.name_len < sizeof b->info.name - 1 ? m.u.hello.name_len
+										   : sizeof b->info.name - 1;
+			nl = al_chan_utf8_complete(m.u.hello.name, nl);
+			memcpy(b->info.name, m.u.hello.name, nl);
+			b->info.name[nl] = '\0';
 			b->info.vocab_size = m.u.hello.vocab_size;
 			b->info.context_length = m.u.hello.context_length;
 			b->info.n_layers = m.u.hello.n_layers;

@@ -514,6 +514,11 @@ static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, st
 	if (!res.has_response || (nothing && !res.stream)) {
 		ret = send_buf(c, res.http_status == 200 ? MHD_HTTP_ACCEPTED : (unsigned)res.http_status,
 			       NULL, "", 0, sid);
+	} else if (!res.stream && !q->final_seen) {
+		/* A response was due now and none was produced (it could not be
+		 * encoded): answer an error rather than stream with no call behind it. */
+		ret = send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, AL_JSONRPC_INTERNAL_ERROR,
+				 "the response could not be produced");
 	} else if (one_final) {
 		/* Answered already: a plain JSON body is the cheapest reply. */
 		ret = send_buf(c, (unsigned)res.http_status, "application/json", q->head->data,
