@@ -42,6 +42,8 @@
 
 #define TICK_MS 1000
 #define STOP_GRACE_MS 3000
+/* A peer left alone on a closed channel ends by itself within this (proto: 0.5 s). */
+#define PEER_GRACE_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 /* More restarts than this within CRASH_WINDOW_NS is a crash loop: restarts stop. */
@@ -376,9 +378,18 @@ static void domain_died(struct sup *s, struct sup_domain *dom)
 		s->stopping = true;
 		sup_event(s, "stop-requested", true, json_pack("{s:s}", "by", "end of input"));
 	}
+	/* Tell the survivor at once that its channel is gone: the protocol domain
+	 * then answers the requests in flight with a clear error and ends by
+	 * itself, as does the AI domain; SIGTERM only after a grace period. */
+	if (s->chan_fd >= 0)
+		al_chan_shutdown(s->chan_fd);
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
-		if (&s->dom[i] != dom && s->dom[i].d)
+		if (&s->dom[i] != dom && s->dom[i].d) {
+			struct pollfd pfd = {.fd = al_domain_pidfd(s->dom[i].d), .events = POLLIN};
+			while (poll(&pfd, 1, PEER_GRACE_MS) < 0 && errno == EINTR)
+				;
 			domain_stop(s, &s->dom[i]);
+		}
 	if (s->stopping)
 		return;
 	uint64_t now = al_now_ns();
