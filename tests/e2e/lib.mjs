@@ -145,6 +145,9 @@ export function raw(port, { method = 'POST', headers = {}, body, path: p = '/mcp
       let data = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { data += d; });
+      // A connection cut before the end of the response is an error, never a hang.
+      res.on('error', reject);
+      res.on('aborted', () => reject(new Error('response aborted')));
       res.on('end', () => {
         let json;
         try { json = JSON.parse(data); } catch { json = undefined; }
