@@ -14,7 +14,7 @@ DEB_PACKAGES = gcc make pkg-config meson ninja-build python3 \
 	libcmocka-dev libcurl4-openssl-dev clang libclang-rt-14-dev \
 	bubblewrap util-linux iproute2
 
-.PHONY: all deps build test unit e2e demo bench fuzz fuzz-smoke sanitize install clean
+.PHONY: all deps build test unit e2e integration demo bench fuzz fuzz-smoke sanitize install clean
 
 all: build
 
@@ -28,15 +28,21 @@ build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 unit: build
-	meson test -C $(BUILD) --print-errorlogs $(MESON_TEST_ARGS); rc=$$?; \
+	meson test -C $(BUILD) --print-errorlogs --no-suite integration $(MESON_TEST_ARGS); rc=$$?; \
 		tools/test-summary $(BUILD); exit $$rc
 
 e2e: build
 	@if [ -x tests/e2e/run ]; then tests/e2e/run $(BUILD); fi
 
+# The whole system with real processes: airlock run, kill -9, SIGTERM, refused starts.
+integration: build
+	meson test -C $(BUILD) --print-errorlogs --suite integration $(MESON_TEST_ARGS); rc=$$?; \
+		tools/test-summary $(BUILD); exit $$rc
+
 test: deps
 	$(MAKE) unit
 	$(MAKE) e2e
+	$(MAKE) integration
 
 $(SANBUILD)/build.ninja:
 	meson setup $(SANBUILD) -Db_sanitize=address,undefined -Db_lundef=false \

@@ -38,9 +38,12 @@
 #define AI_FD_TOKENIZER 5
 #define PROTO_FD_LISTEN 3
 #define PROTO_FD_CHANNEL 4
+#define PROTO_FD_TOKEN 5
 
 #define TICK_MS 1000
 #define STOP_GRACE_MS 3000
+/* A peer left alone on a closed channel ends by itself within this (proto: 0.5 s). */
+#define PEER_GRACE_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 /* More restarts than this within CRASH_WINDOW_NS is a crash loop: restarts stop. */
@@ -72,6 +75,7 @@ struct sup {
 	struct al_audit *audit;
 	int epfd, sigfd, timerfd, ctlfd, listenfd;
 	int model_fd, tok_fd;
+	int token_fd;               /* bearer token file, read by the protocol domain through this fd */
 	int chan_fd;                /* current channel; replaced on every restart */
 	struct sup_domain dom[AL_DOMAIN_COUNT];
 	unsigned backoff_ms;
@@ -193,12 +197,10 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 			return rc;
 		if ((rc = al_spec_add_fd(spec, s->chan_fd, PROTO_FD_CHANNEL)) < 0)
 			return rc;
-		/* The one file the protocol domain reads itself, read-only. */
-		if (s->cfg->proto.token_file && (rc = al_spec_add_path(spec, s->cfg->proto.token_file, false)) < 0) {
-			al_log_warnx("proto: token file %s cannot be given to the domain: %s",
-				     s->cfg->proto.token_file, strerror(-rc));
+		/* An fd, not a path: the token file is private to root (mode 0600),
+		 * which the domain's unprivileged user could not open. */
+		if (s->token_fd >= 0 && (rc = al_spec_add_fd(spec, s->token_fd, PROTO_FD_TOKEN)) < 0)
 			return rc;
-		}
 	}
 	return al_seccomp_prepare(spec);
 }
@@ -212,7 +214,7 @@ static int epoll_add(struct sup *s, int fd, uint32_t tag)
 /* Spawns one domain, attests it, then lets it exec. 0 or -errno (all undone). */
 static int domain_start(struct sup *s, struct sup_domain *dom)
 {
-	char threads[16], max_tokens[16], body[32], conc[16], fd_listen[8], fd_chan[8];
+	char threads[16], max_tokens[16], body[32], conc[16], fd_listen[8], fd_chan[8], fd_token[8];
 	const struct al_config *cfg = s->cfg;
 	snprintf(threads, sizeof threads, "%u", cfg->ai.threads);
 	snprintf(max_tokens, sizeof max_tokens, "%u", cfg->ai.max_tokens);
@@ -220,6 +222,7 @@ static int domain_start(struct sup *s, struct sup_domain *dom)
 	snprintf(conc, sizeof conc, "%u", cfg->proto.concurrency);
 	snprintf(fd_listen, sizeof fd_listen, "%d", PROTO_FD_LISTEN);
 	snprintf(fd_chan, sizeof fd_chan, "%d", PROTO_FD_CHANNEL);
+	snprintf(fd_token, sizeof fd_token, "%d", PROTO_FD_TOKEN);
 	char *ai_argv[] = {"airlock-ai", "--threads", threads, NULL};
 	char *proto_argv[48] = {"airlock-proto"};
 	int n = 1;
@@ -237,9 +240,9 @@ static int domain_start(struct sup *s, struct sup_domain *dom)
 	proto_argv[n++] = conc;
 	proto_argv[n++] = "--max-tokens";
 	proto_argv[n++] = max_tokens;
-	if (cfg->proto.token_file) {
-		proto_argv[n++] = "--token-file";
-		proto_argv[n++] = cfg->proto.token_file;
+	if (s->token_fd >= 0) {
+		proto_argv[n++] = "--token-fd";
+		proto_argv[n++] = fd_token;
 	}
 	for (size_t i = 0; i < cfg->proto.n_allowed_origins && n < 44; i++) {
 		proto_argv[n++] = "--allow-origin";
@@ -368,9 +371,25 @@ static void domains_stop(struct sup *s)
 static void domain_died(struct sup *s, struct sup_domain *dom)
 {
 	domain_reap(s, dom, false);
+	/* Over stdio the protocol domain ends cleanly when its client closes
+	 * stdin: the session is over, a restart would only read EOF again. */
+	if (s->cfg->proto.stdio && dom->id == AL_DOMAIN_PROTO && !s->stopping && WIFEXITED(dom->last_status) &&
+	    WEXITSTATUS(dom->last_status) == 0) {
+		s->stopping = true;
+		sup_event(s, "stop-requested", true, json_pack("{s:s}", "by", "end of input"));
+	}
+	/* Tell the survivor at once that its channel is gone: the protocol domain
+	 * then answers the requests in flight with a clear error and ends by
+	 * itself, as does the AI domain; SIGTERM only after a grace period. */
+	if (s->chan_fd >= 0)
+		al_chan_shutdown(s->chan_fd);
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
-		if (&s->dom[i] != dom && s->dom[i].d)
+		if (&s->dom[i] != dom && s->dom[i].d) {
+			struct pollfd pfd = {.fd = al_domain_pidfd(s->dom[i].d), .events = POLLIN};
+			while (poll(&pfd, 1, PEER_GRACE_MS) < 0 && errno == EINTR)
+				;
 			domain_stop(s, &s->dom[i]);
+		}
 	if (s->stopping)
 		return;
 	uint64_t now = al_now_ns();
@@ -703,7 +722,7 @@ static int loop_setup(struct sup *s)
 int al_sup_run(const struct al_config *cfg, bool verbose)
 {
 	struct sup s = {.cfg = cfg, .verbose = verbose, .epfd = -1, .sigfd = -1, .timerfd = -1, .ctlfd = -1,
-			.listenfd = -1, .model_fd = -1, .tok_fd = -1, .chan_fd = -1, .started_ns = al_now_ns()};
+			.listenfd = -1, .model_fd = -1, .tok_fd = -1, .token_fd = -1, .chan_fd = -1, .started_ns = al_now_ns()};
 	int status = 1;
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
 		s.dom[i].id = (enum al_domain_id)i;
@@ -725,6 +744,8 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 		  "pid", (int)getpid(), "level", al_level_name(cfg->level), "listen", listen, "config", cfg->path));
 
 	if (require_protections(&s) < 0 || open_and_verify_files(&s) < 0)
+		goto out;
+	if (cfg->proto.token_file && (s.token_fd = open_verified("proto.token_file", cfg->proto.token_file)) < 0)
 		goto out;
 	if ((s.ctlfd = al_control_listen(cfg->control_socket)) < 0) {
 		errno = -s.ctlfd;
@@ -756,7 +777,7 @@ out:
 		if (s.dom[i].exe_fd >= 0)
 			close(s.dom[i].exe_fd);
 	}
-	int fds[] = {s.chan_fd, s.model_fd, s.tok_fd, s.listenfd, s.sigfd, s.timerfd, s.epfd};
+	int fds[] = {s.chan_fd, s.model_fd, s.tok_fd, s.token_fd, s.listenfd, s.sigfd, s.timerfd, s.epfd};
 	for (size_t i = 0; i < AL_ARRAY_LEN(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

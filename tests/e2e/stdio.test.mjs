@@ -1,27 +1,44 @@
-// The stdio transport with raw lines: stdout carries only JSON-RPC, one
-// message per line, whatever the input; oversized lines are refused once.
-import { test } from 'node:test';
+// `airlock run --stdio` with raw lines: stdout carries only JSON-RPC, one
+// message per line, whatever the input; oversized lines are refused once;
+// progress reaches the client line by line; the end of input ends the whole
+// system cleanly (exit 0, nothing restarted).
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { spawn } from 'node:child_process';
-import { PROTO } from './lib.mjs';
+import { stdioCommand, waitExit, PROMPT, REF_TEXT } from './lib.mjs';
 
-function runStdio(input, args = []) {
+const scratch = [];
+after(() => { for (const d of scratch) fs.rmSync(d, { recursive: true, force: true }); });
+
+// Starts `airlock run --stdio`; `until(msgs)` decides when stdin is closed
+// (default: at once, after the input).
+function runStdio(input, proto = {}, until = null) {
+  const { command, args, dir } = stdioCommand(proto);
+  scratch.push(dir);
   return new Promise((resolve) => {
-    const p = spawn(PROTO, ['--stdio', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '', err = '';
-    p.stdout.on('data', (d) => { out += d; });
+    const msgs = () => out.split('\n').filter((l) => l.endsWith('}')).map((l) => JSON.parse(l));
+    p.stdout.on('data', (d) => {
+      out += d;
+      if (until && until(msgs())) { until = null; p.stdin.end(); }
+    });
     p.stderr.on('data', (d) => { err += d; });
-    p.on('exit', (code, signal) => resolve({ code, signal, out, err }));
-    p.stdin.end(input);
+    waitExit(p, 60000).then(({ code, signal, timedOut }) => resolve({ code, signal, timedOut, out, err }));
+    if (until) p.stdin.write(input); else p.stdin.end(input);
   });
 }
+
+const INIT = '{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}';
+const INITIALIZED = '{"jsonrpc":"2.0","method":"notifications/initialized"}';
 
 test('hostile lines get JSON-RPC errors on stdout and nothing else', async () => {
   const lines = [
     'not json',
     '{"jsonrpc":"2.0","id":1,"method":"tools/list"}', // before initialize
-    '{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}',
-    '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+    INIT,
+    INITIALIZED,
     '{"jsonrpc":"2.0","id":null,"method":"ping"}',
     '{"jsonrpc":"1.0","id":3,"method":"ping"}',
     '{"jsonrpc":"2.0","id":4,"method":"ping","params":[1]}',
@@ -29,7 +46,9 @@ test('hostile lines get JSON-RPC errors on stdout and nothing else', async () =>
     `{"jsonrpc":"2.0","id":7,"method":"tools/list","params":{"pad":"${'y'.repeat(5000)}"}}`,
     '{"jsonrpc":"2.0","id":8,"method":"ping"}',
   ];
-  const r = await runStdio(lines.join('\n') + '\n', ['--body-limit', '4K']);
+  const r = await runStdio(lines.join('\n') + '\n', { body_limit: '4K' });
+  assert.equal(r.timedOut, false, r.err);
+  assert.equal(r.signal, null, r.err);
   assert.equal(r.code, 0, r.err);
   const msgs = r.out.trim().split('\n').map((l) => JSON.parse(l));
   const byId = (id) => msgs.find((m) => m.id === id);
@@ -47,5 +66,28 @@ test('hostile lines get JSON-RPC errors on stdout and nothing else', async () =>
 
 test('unknown protocol version in initialize is answered with the latest', async () => {
   const r = await runStdio('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-01-01","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}\n');
+  assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).result.protocolVersion, '2025-11-25');
+});
+
+test('one progress line per token, carrying the text so far, then the reference text', async () => {
+  const call = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call',
+    params: { name: 'generate', arguments: { prompt: PROMPT, max_tokens: 40, temperature: 0 }, _meta: { progressToken: 'tok' } } });
+  const r = await runStdio([INIT, INITIALIZED, call].join('\n') + '\n', {}, (msgs) => msgs.some((m) => m.id === 9));
+  assert.equal(r.code, 0, r.err);
+  const msgs = r.out.trim().split('\n').map((l) => JSON.parse(l));
+  const result = msgs.find((m) => m.id === 9).result;
+  assert.equal(result.isError, false);
+  const text = result.content[0].text;
+  assert.ok(REF_TEXT.startsWith(text) && text.length > 0, JSON.stringify(text));
+  const prog = msgs.filter((m) => m.method === 'notifications/progress');
+  assert.equal(prog.length, 40);
+  prog.forEach((m, i) => {
+    assert.equal(m.params.progressToken, 'tok');
+    assert.equal(m.params.progress, i + 1);
+    assert.ok(text.startsWith(m.params.message));
+  });
+  assert.equal(prog[39].params.message, text);
+  // Every progress line comes before the response.
+  assert.ok(msgs.indexOf(prog[39]) < msgs.findIndex((m) => m.id === 9));
 });

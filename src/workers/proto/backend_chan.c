@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "airlock/channel.h"
@@ -23,6 +24,9 @@
 
 /* After a broken channel the worker keeps answering errors this long, then exits for a clean restart. */
 #define DEAD_GRACE_US 500000
+/* A generation that finds every channel slot taken waits this long for one
+ * (the AI domain serves requests in turn) before it is refused as busy. */
+#define SLOT_WAIT_MS 30000
 
 struct chan_call {
 	bool used;
@@ -33,6 +37,7 @@ struct chan_call {
 struct chan_backend {
 	struct al_chan *ch;
 	pthread_mutex_t lock;
+	pthread_cond_t slot_freed; /* a call ended or the channel died */
 	pthread_t rx;
 	bool rx_started;
 	uint64_t next_id;
@@ -59,9 +64,18 @@ static int chan_start(void *ctx, const struct al_mcp_gen_params *p, const struct
 	const char *fail = NULL;
 	pthread_mutex_lock(&b->lock);
 	struct chan_call *slot = NULL;
-	for (size_t i = 0; i < AL_ARRAY_LEN(b->calls) && !slot; i++)
-		if (!b->calls[i].used)
-			slot = &b->calls[i];
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += SLOT_WAIT_MS / 1000;
+	/* Callers beyond the channel's limit queue here rather than fail: the
+	 * caller's own transport bounds how many can wait (its concurrency limit). */
+	for (;;) {
+		for (size_t i = 0; i < AL_ARRAY_LEN(b->calls) && !slot; i++)
+			if (!b->calls[i].used)
+				slot = &b->calls[i];
+		if (slot || b->dead || pthread_cond_timedwait(&b->slot_freed, &b->lock, &until) == ETIMEDOUT)
+			break;
+	}
 	if (b->dead)
 		fail = b->dead;
 	else if (!slot)
@@ -129,6 +143,7 @@ static void fail_all(struct chan_backend *b, int rc)
 			cbs[n++] = b->calls[i].cb;
 			b->calls[i].used = false;
 		}
+	pthread_cond_broadcast(&b->slot_freed);
 	pthread_mutex_unlock(&b->lock);
 	for (size_t i = 0; i < n; i++)
 		cbs[i].on_done(cbs[i].ud, AL_MCP_GEN_FAILED, b->dead);
@@ -197,6 +212,7 @@ static void *chan_rx(void *arg)
 			if (c) {
 				cb = c->cb;
 				c->used = false;
+				pthread_cond_signal(&b->slot_freed);
 			}
 			pthread_mutex_unlock(&b->lock);
 			if (!c)
@@ -228,6 +244,11 @@ int al_proto_backend_chan_new(int fd, uint32_t max_tokens, struct al_mcp_backend
 		return rc;
 	}
 	pthread_mutex_init(&b->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->slot_freed, &ca);
+	pthread_condattr_destroy(&ca);
 	b->max_tokens = max_tokens;
 	*out = (struct al_mcp_backend){.ctx = b, .start = chan_start, .cancel = chan_cancel,
 				       .model_info = chan_model_info};

@@ -40,6 +40,7 @@ static void usage(FILE *f)
 		"  --allow-origin ORIGIN    extra allowed Origin (repeatable)\n"
 		"  --allow-host NAME        extra allowed Host (repeatable)\n"
 		"  --token-file PATH        require Authorization: Bearer <file contents>\n"
+		"  --token-fd N             the same, the token read from descriptor N\n"
 		"  --max-prompt CHARS       generate.prompt maxLength (default 4096)\n"
 		"  --max-tokens N           generate.max_tokens maximum\n"
 		"  --listen-fd N            the listening socket is fd N (passed by the supervisor)\n"
@@ -113,13 +114,28 @@ static void announce(int fd)
 	fprintf(stderr, "airlock-proto: listening on http://%s:%u/mcp\n", a, ntohs(sa.sin_port));
 }
 
-static char *read_token(const char *path)
+/* From the start of fd each time: a restarted domain gets the same open file. */
+static char *read_token_fd(int fd, const char *path)
 {
-	char *buf = NULL;
+	char *buf = malloc(4097);
 	size_t len = 0;
-	int rc = al_read_file_at(AT_FDCWD, path, 4096, &buf, &len);
-	if (rc < 0)
-		al_fatalx(2, "token file %s: %s", path, strerror(-rc));
+	if (!buf)
+		al_fatalx(1, "out of memory");
+	for (;;) {
+		ssize_t n = pread(fd, buf + len, 4097 - len, (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			al_fatalx(2, "token file %s: %s", path, strerror(errno));
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > 4096)
+			al_fatalx(2, "token file %s: larger than 4096 bytes", path);
+	}
+	buf[len] = '\0';
+	if (strlen(buf) != len)
+		al_fatalx(2, "token file %s: holds a NUL byte", path);
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
 		buf[--len] = '\0';
 	if (len < 16)
@@ -127,10 +143,20 @@ static char *read_token(const char *path)
 	return buf;
 }
 
+static char *read_token(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		al_fatalx(2, "token file %s: %s", path, strerror(errno));
+	char *t = read_token_fd(fd, path);
+	close(fd);
+	return t;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_STDIO = 256, O_LISTEN, O_BODY, O_INFL, O_CONN, O_IDLE, O_REQ, O_ORIGIN, O_HOST,
-	       O_TOKEN, O_PROMPT, O_NOSECCOMP, O_MAXTOK, O_LISTENFD, O_CHANFD };
+	       O_TOKEN, O_TOKENFD, O_PROMPT, O_NOSECCOMP, O_MAXTOK, O_LISTENFD, O_CHANFD };
 	static const struct option lo[] = {
 		{ "stdio", no_argument, NULL, O_STDIO },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -142,6 +168,7 @@ int main(int argc, char **argv)
 		{ "allow-origin", required_argument, NULL, O_ORIGIN },
 		{ "allow-host", required_argument, NULL, O_HOST },
 		{ "token-file", required_argument, NULL, O_TOKEN },
+		{ "token-fd", required_argument, NULL, O_TOKENFD },
 		{ "max-prompt", required_argument, NULL, O_PROMPT },
 		{ "no-seccomp", no_argument, NULL, O_NOSECCOMP },
 		{ "max-tokens", required_argument, NULL, O_MAXTOK },
@@ -200,9 +227,15 @@ int main(int argc, char **argv)
 			break;
 		case O_LISTENFD:
 		case O_CHANFD:
+		case O_TOKENFD:
 			if (al_parse_u64(optarg, &v) < 0 || v < 3 || v > 1023)
 				al_fatalx(2, "%s: a descriptor number 3..1023", argv[optind - 1]);
-			*(c == O_LISTENFD ? &listen_fd_arg : &channel_fd) = (int)v;
+			if (c == O_TOKENFD) {
+				o.token = read_token_fd((int)v, "on the token descriptor");
+				close((int)v);
+			} else {
+				*(c == O_LISTENFD ? &listen_fd_arg : &channel_fd) = (int)v;
+			}
 			break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
