@@ -193,32 +193,42 @@ static int level_of(const struct plan *p, int cfg)
 
 /* ---- AI ------------------------------------------------------------------ */
 
-static json_t *measure_ai(struct al_bench_env *e, const struct plan *p, json_t *warnings)
+/*
+ * plain = false: baseline is the engine in this process (the whole cost of
+ * the boundary: process, channel, sandbox). plain = true: baseline is the
+ * same worker as a plain process over the same channel (the sandbox alone).
+ */
+static json_t *measure_ai(struct al_bench_env *e, const struct plan *p, json_t *warnings, bool plain)
 {
-	char method[512];
+	char method[640];
 	snprintf(method, sizeof method,
 		 "greedy generation of %u tokens from \"%s\" on the embedded model, one thread; airlock: airlock-ai "
 		 "spawned through the sandbox library (compute profile + the level), driven over the channel as "
-		 "the protocol domain does, timed from the request to its done record; baseline: the same engine "
-		 "called in this process; %u interleaved rounds",
-		 p->ai_tokens, AL_BENCH_PROMPT, p->ai_rounds);
-	json_t *sec = section("ai", "AI domain", method, "in-process engine");
+		 "the protocol domain does, timed from the request to its done record; baseline: %s; %u "
+		 "interleaved rounds",
+		 p->ai_tokens, AL_BENCH_PROMPT,
+		 plain ? "the same worker started as a plain process (fork + exec, no sandbox) over the same channel"
+		       : "the same engine called in this process",
+		 p->ai_rounds);
+	json_t *sec = plain ? section("ai_sandbox", "AI domain, the sandbox alone", method, "plain worker process")
+			    : section("ai", "AI domain", method, "in-process engine");
 	static const struct rowdef tps = { "ai.tokens_per_s", "tokens/s", "tok/s", "median", true, true, "% loss",
 					   { { "goal", "tokens/s loss <= 1 % at standard", 1.0, LVL(AL_SANDBOX_LEVEL_STANDARD) } } };
 	static const struct rowdef lat = { "ai.request_ms", "request latency", "ms", "median", false, false, "ms added",
 					   { { "seed", "AI inference +2 ms", 2.0, ALL_LEVELS } } };
-	struct al_bench_engine g;
-	struct al_bench_ai ai[AL_SANDBOX_LEVEL_COUNT];
-	int rc, started = 0;
-	if ((rc = al_bench_engine_build(e, &g)) < 0) {
+	struct al_bench_engine g = { .built = false };
+	struct al_bench_ai ai[NCFG];
+	int rc = 0, up = plain ? 0 : 1;
+	if (!plain && (rc = al_bench_engine_build(e, &g)) < 0) {
 		add_row(sec, row_error(&tps, "engine", rc));
 		return sec;
 	}
-	for (; started < p->nlev; started++)
-		if ((rc = al_bench_ai_start(e, p->lev[started], &ai[started])) < 0)
+	int first = up;
+	for (; up <= p->nlev; up++)
+		if ((rc = al_bench_ai_start(e, level_of(p, up), &ai[up])) < 0)
 			break;
 	if (rc < 0) {
-		add_row(sec, row_error(&tps, "AI domain", rc));
+		add_row(sec, row_error(&tps, up ? "AI domain" : "plain worker", rc));
 		goto out;
 	}
 	struct samples st = { 0 }, sl = { 0 };
@@ -227,13 +237,13 @@ static json_t *measure_ai(struct al_bench_env *e, const struct plan *p, json_t *
 	/* warm-up: page in the model, settle the spin budgets */
 	for (int c = 0; c <= p->nlev; c++)
 		for (int w = 0; w < 3; w++)
-			rc = c ? al_bench_ai_request(&ai[c - 1], p->ai_tokens, &ns, &toks)
-			       : al_bench_engine_request(&g, p->ai_tokens, &ns, &toks);
+			rc = c || plain ? al_bench_ai_request(&ai[c], p->ai_tokens, &ns, &toks)
+					: al_bench_engine_request(&g, p->ai_tokens, &ns, &toks);
 	for (unsigned r = 0; r < p->ai_rounds && rc == 0; r++)
 		for (int k = 0; k <= p->nlev && rc == 0; k++) {
 			int c = visit(p, r, k);
-			rc = c ? al_bench_ai_request(&ai[c - 1], p->ai_tokens, &ns, &toks)
-			       : al_bench_engine_request(&g, p->ai_tokens, &ns, &toks);
+			rc = c || plain ? al_bench_ai_request(&ai[c], p->ai_tokens, &ns, &toks)
+					: al_bench_engine_request(&g, p->ai_tokens, &ns, &toks);
 			if (rc == 0 && toks > 0) {
 				push(&st, c, (double)toks * 1e9 / (double)ns);
 				push(&sl, c, (double)ns / 1e6);
@@ -248,7 +258,7 @@ static json_t *measure_ai(struct al_bench_env *e, const struct plan *p, json_t *
 	samples_free(&st);
 	samples_free(&sl);
 out:
-	for (int i = 0; i < started; i++)
+	for (int i = first; i < up; i++)
 		al_bench_ai_stop(&ai[i]);
 	al_bench_engine_free(&g);
 	return sec;
@@ -647,7 +657,8 @@ int al_bench_run(const struct al_bench_opts *o, json_t **out)
 	al_bench_log(&e, "protocol and end-to-end (MCP over HTTP)");
 	json_t *proto = measure_http(&e, &p, warnings, &total);
 	al_bench_log(&e, "AI domain");
-	json_array_append_new(sections, measure_ai(&e, &p, warnings));
+	json_array_append_new(sections, measure_ai(&e, &p, warnings, false));
+	json_array_append_new(sections, measure_ai(&e, &p, warnings, true));
 	json_array_append_new(sections, proto);
 	al_bench_log(&e, "channel");
 	json_array_append_new(sections, measure_channel(&e, &p, warnings));

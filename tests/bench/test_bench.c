@@ -99,10 +99,10 @@ static void test_top_level(void **unused)
 
 static void test_sections(void **unused)
 {
-	const char *want[] = { "ai", "protocol", "channel", "switch", "spawn", "total" };
+	const char *want[] = { "ai", "ai_sandbox", "protocol", "channel", "switch", "spawn", "total" };
 	json_t *sections = json_object_get(result, "sections"), *levels = json_object_get(result, "levels");
-	assert_int_equal(json_array_size(sections), 6);
-	for (size_t k = 0; k < 6; k++) {
+	assert_int_equal(json_array_size(sections), 7);
+	for (size_t k = 0; k < 7; k++) {
 		json_t *sec = json_array_get(sections, k);
 		assert_string_equal(json_string_value(json_object_get(sec, "id")), want[k]);
 		assert_true(strlen(json_string_value(json_object_get(sec, "method"))) > 40);
