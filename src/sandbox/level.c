@@ -9,10 +9,10 @@
  * never an error: a level is a ceiling, the attestation says what holds.
  *
  *   mechanism            MINIMAL STANDARD HIGH MAXIMUM
- *   disjoint CPU sets       -       x      x      x
  *   core-scheduling cookie  -       x      x      x
  *   store bypass disabled   -       x      x      x
  *   indirect branch disab.  -       x      x      x
+ *   disjoint CPU sets       -       -      x      x
  *   L1D flush on switch     -       -      x      x
  *   resctrl cache ways      -       -      x      x
  *   resctrl bandwidth       -       -      -      x
@@ -356,10 +356,14 @@ void al_partition_plan(const struct al_partition_caps *c, enum al_sandbox_level 
 		       enum al_sandbox_role role, struct al_partition_plan *p)
 {
 	memset(p, 0, sizeof *p);
+	p->n_cpus = c->n_cpus;
 	bool standard = level >= AL_SANDBOX_LEVEL_STANDARD, high = level >= AL_SANDBOX_LEVEL_HIGH,
 	     maximum = level >= AL_SANDBOX_LEVEL_MAXIMUM;
 
-	if (standard)
+	/* At high, not standard: a pinned domain cannot move off a CPU that other
+	 * work keeps busy, which on a shared machine costs far more than the
+	 * standard budget (docs/levels.md, measured with airlock bench). */
+	if (high)
 		plan_cpus(c, role, p);
 	else
 		set_item(p, AL_PART_CPUS, "cpus", AL_PART_OFF, "not at this level");
@@ -412,14 +416,15 @@ void al_partition_to_spec(const struct al_partition_plan *p, struct al_spec *spe
 		spec->cpus = p->cpus;
 	}
 	/*
-	 * A CPU bandwidth quota at or above what the pinned CPUs can give is no
-	 * limit at all, yet the cpu cgroup it needs costs a domain that sleeps
-	 * between requests its share: the group's weight follows its (low)
-	 * average load, so on a busy machine it waits behind every other task
-	 * each time it wakes (measured: -60 % tokens/s, airlock bench). The
-	 * pinning enforces the bound instead.
+	 * A CPU bandwidth quota at or above what the domain's CPUs can give (the
+	 * pinned ones, else all the machine's) is no limit at all, yet the cpu
+	 * cgroup it needs costs a domain that sleeps between requests its share:
+	 * the group's weight follows its (low) average load, so on a busy
+	 * machine it waits behind every other task each time it wakes
+	 * (measured: -60 % tokens/s, airlock bench). It is left out.
 	 */
-	if (spec->has_cpus && spec->cg_cpu_percent >= 100u * (unsigned)CPU_COUNT(&spec->cpus))
+	unsigned can = 100u * (unsigned)(spec->has_cpus ? CPU_COUNT(&spec->cpus) : p->n_cpus);
+	if (can && spec->cg_cpu_percent >= can)
 		spec->cg_cpu_percent = 0;
 	spec->core_sched = p->core_sched;
 	al_strlcpy(spec->resctrl_l3, p->l3, sizeof spec->resctrl_l3);

@@ -321,6 +321,7 @@ enum { AL_PART_CPUS, AL_PART_CORE_SCHED, AL_PART_CAT, AL_PART_MBA, AL_PART_SSB, 
        AL_PART_L1D, AL_PART_TSC, AL_PART_N };
 
 struct al_partition_plan {
+	int n_cpus;                         /* CPUs of the machine the runner may use */
 	bool has_cpus;
 	cpu_set_t cpus;
 	bool core_sched;

@@ -231,17 +231,17 @@ static void test_levels_ordered(void **unused)
 				     s.spec_l1d_flush || s.tsc_sigsegv || s.resctrl_l3[0] || s.resctrl_mb[0]);
 		}
 		if (l == AL_SANDBOX_LEVEL_STANDARD) {
-			assert_true(s.has_cpus && s.core_sched && s.spec_store_bypass && s.spec_indirect_branch);
-			assert_false(s.spec_l1d_flush || s.tsc_sigsegv || s.resctrl_l3[0]);
+			assert_true(s.core_sched && s.spec_store_bypass && s.spec_indirect_branch);
+			assert_false(s.has_cpus || s.spec_l1d_flush || s.tsc_sigsegv || s.resctrl_l3[0]);
 		}
 		if (l == AL_SANDBOX_LEVEL_HIGH) {
-			assert_true(s.spec_l1d_flush && s.resctrl_l3[0]);
+			assert_true(s.has_cpus && s.spec_l1d_flush && s.resctrl_l3[0]);
 			assert_false(s.tsc_sigsegv || s.resctrl_mb[0]);
 		}
 		al_spec_free(&s);
 	}
 	assert_int_equal(on[0], 0);
-	assert_int_equal(on[1], 4);
+	assert_int_equal(on[1], 3);
 	assert_int_equal(on[2], 6);
 	assert_int_equal(on[3], AL_PART_N);
 	rm_tree(tree);
@@ -360,6 +360,29 @@ static void test_spawn_joins_fake_group(void **unused)
 	rm_tree(tree);
 }
 
+/* A CPU quota no smaller than the domain's CPUs can give is left out; a real one stays. */
+static void test_quota_that_limits_nothing(void **unused)
+{
+	small_machine();
+	struct al_partition_env e = env();
+	struct al_spec s;
+	al_spec_init(&s);
+	s.cg_cpu_percent = 200; /* both CPUs of two: no limit */
+	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_MINIMAL, AL_SANDBOX_ROLE_AI, &e, NULL), 0);
+	assert_int_equal(s.cg_cpu_percent, 0);
+	s.cg_cpu_percent = 100; /* one of two, unpinned: a limit */
+	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_STANDARD, AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
+	assert_int_equal(s.cg_cpu_percent, 100);
+	s.cg_cpu_percent = 50;  /* pinned to one CPU, half of it: a limit */
+	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_HIGH, AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
+	assert_int_equal(s.cg_cpu_percent, 50);
+	s.cg_cpu_percent = 100; /* pinned to one CPU, all of it: the pinning is the limit */
+	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_HIGH, AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
+	assert_int_equal(s.cg_cpu_percent, 0);
+	al_spec_free(&s);
+	rm_tree(tree);
+}
+
 /* ---- absent ------------------------------------------------------------ */
 
 static void test_absent_fake(void **unused)
@@ -393,7 +416,7 @@ static void test_absent_fake(void **unused)
 	struct al_partition_plan p1;
 	struct al_spec s;
 	al_spec_init(&s);
-	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_STANDARD, AL_SANDBOX_ROLE_AI, &e, &p1), 0);
+	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_HIGH, AL_SANDBOX_ROLE_AI, &e, &p1), 0);
 	assert_int_equal(state(&p1, AL_PART_CPUS), AL_PART_ABSENT);
 	assert_false(s.has_cpus);
 	al_spec_free(&s);
@@ -436,7 +459,7 @@ static void test_this_machine(void **unused)
 	json_decref(json);
 }
 
-/* A domain spawned at STANDARD runs on the planned CPUs, read back from /proc. */
+/* A domain spawned at HIGH runs on the planned CPUs, read back from /proc. */
 static void test_pinning_read_back(void **unused)
 {
 	cpu_set_t mine;
@@ -450,7 +473,7 @@ static void test_pinning_read_back(void **unused)
 		al_spec_init(&s);
 		assert_int_equal(al_profile_load(&s, "compute"), 0);
 		struct al_partition_env e = { .root = "/", .ops = &al_partition_ops_real };
-		assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_STANDARD, (enum al_sandbox_role)role,
+		assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_HIGH, (enum al_sandbox_role)role,
 							    &e, &plan), 0);
 		assert_int_equal(state(&plan, AL_PART_CPUS), AL_PART_ON);
 		s.exec_fd = open(probe_path(), O_RDONLY | O_CLOEXEC);
@@ -483,8 +506,8 @@ static void test_pinning_read_back(void **unused)
 	struct al_partition_caps c;
 	struct al_partition_plan pa, pp;
 	al_partition_probe(&e, &c);
-	al_partition_plan(&c, AL_SANDBOX_LEVEL_STANDARD, AL_SANDBOX_ROLE_AI, &pa);
-	al_partition_plan(&c, AL_SANDBOX_LEVEL_STANDARD, AL_SANDBOX_ROLE_PROTO, &pp);
+	al_partition_plan(&c, AL_SANDBOX_LEVEL_HIGH, AL_SANDBOX_ROLE_AI, &pa);
+	al_partition_plan(&c, AL_SANDBOX_LEVEL_HIGH, AL_SANDBOX_ROLE_PROTO, &pp);
 	cpu_set_t both;
 	CPU_AND(&both, &pa.cpus, &pp.cpus);
 	assert_int_equal(CPU_COUNT(&both), 0);
@@ -501,6 +524,7 @@ int main(void)
 		cmocka_unit_test(test_core_cookie_recorded),
 		cmocka_unit_test(test_resctrl_group_fake),
 		cmocka_unit_test(test_spawn_joins_fake_group),
+		cmocka_unit_test(test_quota_that_limits_nothing),
 		cmocka_unit_test(test_absent_fake),
 		cmocka_unit_test(test_this_machine),
 		cmocka_unit_test(test_pinning_read_back),
