@@ -42,29 +42,45 @@ struct plan {
 	unsigned spawn_rounds;
 };
 
-/* Samples of one row: [0] the baseline, [1 + i] level lev[i]. */
+/* Samples of one row: [0] the baseline, [1 + i] level lev[i]. When the
+ * levels were measured one at a time, each against the baseline in the same
+ * interval, b[1 + i] holds that level's own baseline samples. */
 struct samples {
-	double *v[NCFG];
-	size_t n[NCFG], cap[NCFG];
+	double *v[NCFG], *b[NCFG];
+	size_t n[NCFG], cap[NCFG], bn[NCFG], bcap[NCFG];
 };
+
+static void append(double **v, size_t *n, size_t *cap, double x)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		double *nv = realloc(*v, nc * sizeof *nv);
+		if (!nv)
+			return;
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = x;
+}
 
 static void push(struct samples *s, int cfg, double x)
 {
-	if (s->n[cfg] == s->cap[cfg]) {
-		size_t cap = s->cap[cfg] ? s->cap[cfg] * 2 : 64;
-		double *nv = realloc(s->v[cfg], cap * sizeof *nv);
-		if (!nv)
-			return;
-		s->v[cfg] = nv;
-		s->cap[cfg] = cap;
-	}
-	s->v[cfg][s->n[cfg]++] = x;
+	append(&s->v[cfg], &s->n[cfg], &s->cap[cfg], x);
+}
+
+/* A baseline sample taken while level cfg was measured. */
+static void push_paired(struct samples *s, int cfg, double x)
+{
+	push(s, 0, x);
+	append(&s->b[cfg], &s->bn[cfg], &s->bcap[cfg], x);
 }
 
 static void samples_free(struct samples *s)
 {
-	for (int i = 0; i < NCFG; i++)
+	for (int i = 0; i < NCFG; i++) {
 		free(s->v[i]);
+		free(s->b[i]);
+	}
 	memset(s, 0, sizeof *s);
 }
 
@@ -139,10 +155,16 @@ static json_t *row_json(const struct plan *p, const struct rowdef *d, struct sam
 			continue;
 		al_bench_stat(s->v[1 + i], s->n[1 + i], &st);
 		json_object_set_new(values, name, al_bench_stat_json(&st));
-		double c = cost_of(d, pick(&base, d->stat), pick(&st, d->stat));
-		double sp = spread_of(d, &base, &st);
+		struct al_bench_stat pb = base;
+		if (s->bn[1 + i])
+			al_bench_stat(s->b[1 + i], s->bn[1 + i], &pb);
+		double c = cost_of(d, pick(&pb, d->stat), pick(&st, d->stat));
+		double sp = spread_of(d, &pb, &st);
 		bool noisy = fabs(c) < sp;
-		json_object_set_new(cost, name, json_pack("{s:f, s:f, s:b}", "value", c, "spread", sp, "noisy", noisy));
+		json_t *co = json_pack("{s:f, s:f, s:b}", "value", c, "spread", sp, "noisy", noisy);
+		if (s->bn[1 + i])
+			json_object_set_new(co, "paired_baseline", al_bench_stat_json(&pb));
+		json_object_set_new(cost, name, co);
 		if (noisy && c > 0) {
 			char w[200];
 			snprintf(w, sizeof w, "%s at %s: cost %.3g %s is within the spread %.3g (noise)", d->label, name, c,
@@ -272,8 +294,9 @@ static json_t *measure_http(struct al_bench_env *e, const struct plan *p, json_t
 	snprintf(method, sizeof method,
 		 "MCP over HTTP/1.1 keep-alive (libcurl, one connection, concurrency 1), stateless 2026-07-28 "
 		 "requests; airlock: a supervisor per level (airlock run: both domains sandboxed and attested, "
-		 "channel between them); baseline: the same HTTP handlers, channel and engine as threads of one "
-		 "unsandboxed process; %u interleaved rounds of %u requests of each kind per endpoint",
+		 "channel between them), one level at a time; baseline: the same HTTP handlers, channel and engine "
+		 "as threads of one unsandboxed process, interleaved with each level (each level's cost is against "
+		 "the baseline of its own interval); %u rounds of %u requests of each kind per endpoint and level",
 		 p->http_rounds, p->http_batch);
 	json_t *sec = section("protocol", "Protocol domain", method, "one unsandboxed process");
 	static const struct rowdef rows[] = {
@@ -291,63 +314,77 @@ static json_t *measure_http(struct al_bench_env *e, const struct plan *p, json_t
 	char tmethod[512];
 	snprintf(tmethod, sizeof tmethod,
 		 "the whole path a client sees: MCP generate of %u tokens (greedy) over HTTP, airlock at each level "
-		 "vs the same handlers and engine in one unsandboxed process; median of %u interleaved rounds; "
-		 "overhead = median / baseline median - 1",
+		 "vs the same handlers and engine in one unsandboxed process, one level at a time interleaved with "
+		 "the baseline; %u rounds per level; overhead = median / median of the baseline in the same interval - 1",
 		 p->total_tokens, p->total_rounds);
 	json_t *tsec = section("total", "Total overhead", tmethod, "one unsandboxed process");
 	*total_out = tsec;
 
-	struct al_bench_http h[NCFG];
-	int rc = 0, up = 0;
-	for (; up <= p->nlev; up++) {
-		al_bench_log(e, "starting the %s endpoint", up ? al_sandbox_level_name((enum al_sandbox_level)p->lev[up - 1])
-							      : "unsandboxed");
-		if ((rc = al_bench_http_start(e, level_of(p, up), &h[up])) < 0)
-			break;
-	}
-	if (rc < 0) {
-		add_row(sec, row_error(&rows[0], up ? "supervisor" : "unsandboxed peer", rc));
-		add_row(tsec, row_error(&total, "endpoints", rc));
-		goto out;
-	}
+	/*
+	 * The baseline runs throughout; each level's supervisor runs only while
+	 * that level is measured, interleaved with the baseline, and its cost is
+	 * taken against the baseline samples of that same interval: idle
+	 * supervisors would otherwise crowd a small machine.
+	 */
+	struct al_bench_http peer, sup;
 	struct samples s[4] = { 0 }, t = { 0 };
+	int rc;
 	uint64_t ns;
-	for (int c = 0; c <= p->nlev; c++)
-		for (int w = 0; w < 20 && rc == 0; w++)
-			rc = al_bench_http_request(&h[c], w & 1, &ns);
-	for (unsigned r = 0; r < p->http_rounds && rc == 0; r++)
-		for (int k = 0; k <= p->nlev && rc == 0; k++) {
-			int c = visit(p, r, k);
-			for (unsigned b = 0; b < p->http_batch && rc == 0; b++) {
-				if ((rc = al_bench_http_request(&h[c], 0, &ns)) == 0) {
-					push(&s[0], c, (double)ns / 1e3);
-					push(&s[1], c, (double)ns / 1e3);
-				}
-				if (rc == 0 && (rc = al_bench_http_request(&h[c], 1, &ns)) == 0) {
-					push(&s[2], c, (double)ns / 1e3);
-					push(&s[3], c, (double)ns / 1e3);
+	al_bench_log(e, "starting the unsandboxed endpoint");
+	if ((rc = al_bench_http_start(e, -1, &peer)) < 0) {
+		add_row(sec, row_error(&rows[0], "unsandboxed peer", rc));
+		add_row(tsec, row_error(&total, "endpoints", rc));
+		return sec;
+	}
+	for (int i = 0; i < p->nlev && rc == 0; i++) {
+		int cfg = 1 + i;
+		al_bench_log(e, "starting the %s supervisor", al_sandbox_level_name((enum al_sandbox_level)p->lev[i]));
+		if ((rc = al_bench_http_start(e, p->lev[i], &sup)) < 0)
+			break;
+		struct al_bench_http *h[2] = { &peer, &sup };
+		for (int c = 0; c < 2; c++)
+			for (int w = 0; w < 20 && rc == 0; w++)
+				rc = al_bench_http_request(h[c], w & 1, &ns);
+		for (unsigned r = 0; r < p->http_rounds && rc == 0; r++)
+			for (int k = 0; k < 2 && rc == 0; k++) {
+				int c = (int)((r + (unsigned)k) % 2);
+				for (unsigned b = 0; b < p->http_batch && rc == 0; b++) {
+					for (int kind = 0; kind < 2 && rc == 0; kind++) {
+						if ((rc = al_bench_http_request(h[c], (unsigned)kind, &ns)) < 0)
+							break;
+						for (int q = 2 * kind; q < 2 * kind + 2; q++) {
+							if (c)
+								push(&s[q], cfg, (double)ns / 1e3);
+							else
+								push_paired(&s[q], cfg, (double)ns / 1e3);
+						}
+					}
 				}
 			}
-		}
+		for (unsigned r = 0; r < p->total_rounds && rc == 0; r++)
+			for (int k = 0; k < 2 && rc == 0; k++) {
+				int c = (int)((r + (unsigned)k) % 2);
+				if ((rc = al_bench_http_request(h[c], p->total_tokens, &ns)) == 0) {
+					if (c)
+						push(&t, cfg, (double)ns / 1e6);
+					else
+						push_paired(&t, cfg, (double)ns / 1e6);
+				}
+			}
+		al_bench_http_stop(&sup);
+	}
+	al_bench_http_stop(&peer);
 	if (rc < 0) {
-		add_row(sec, row_error(&rows[0], "request", rc));
+		add_row(sec, row_error(&rows[0], "supervisor or request", rc));
+		add_row(tsec, row_error(&total, "generate", rc));
 	} else {
 		for (int i = 0; i < 4; i++)
 			add_row(sec, row_json(p, &rows[i], &s[i], "baseline", warnings));
+		add_row(tsec, row_json(p, &total, &t, "baseline", warnings));
 	}
-	for (unsigned r = 0; r < p->total_rounds && rc == 0; r++)
-		for (int k = 0; k <= p->nlev && rc == 0; k++) {
-			int c = visit(p, r, k);
-			if ((rc = al_bench_http_request(&h[c], p->total_tokens, &ns)) == 0)
-				push(&t, c, (double)ns / 1e6);
-		}
-	add_row(tsec, rc < 0 ? row_error(&total, "generate", rc) : row_json(p, &total, &t, "baseline", warnings));
 	for (int i = 0; i < 4; i++)
 		samples_free(&s[i]);
 	samples_free(&t);
-out:
-	for (int i = 0; i < up; i++)
-		al_bench_http_stop(&h[i]);
 	return sec;
 }
 
@@ -628,9 +665,9 @@ int al_bench_run(const struct al_bench_opts *o, json_t **out)
 		p.cs_rounds = 5, p.cs_batch = 200;
 		p.spawn_rounds = 3;
 	} else {
-		p.ai_rounds = 40, p.ai_tokens = 128;
-		p.http_rounds = 40, p.http_batch = 50;
-		p.total_rounds = 40, p.total_tokens = 128;
+		p.ai_rounds = 80, p.ai_tokens = 128;
+		p.http_rounds = 60, p.http_batch = 50;
+		p.total_rounds = 120, p.total_tokens = 128;
 		p.chan_rounds = 40, p.chan_batch = 2000;
 		p.cs_rounds = 40, p.cs_batch = 2000;
 		p.spawn_rounds = 30;
