@@ -48,6 +48,9 @@ struct plan {
 struct samples {
 	double *v[NCFG], *b[NCFG];
 	size_t n[NCFG], cap[NCFG], bn[NCFG], bcap[NCFG];
+	/* paired costs: each level's sample against the baseline of its round */
+	double *d[NCFG];
+	size_t dn[NCFG], dcap[NCFG];
 };
 
 static void append(double **v, size_t *n, size_t *cap, double x)
@@ -80,6 +83,7 @@ static void samples_free(struct samples *s)
 	for (int i = 0; i < NCFG; i++) {
 		free(s->v[i]);
 		free(s->b[i]);
+		free(s->d[i]);
 	}
 	memset(s, 0, sizeof *s);
 }
@@ -117,6 +121,13 @@ static double cost_of(const struct rowdef *d, double base, double v)
 	if (d->pct)
 		return base > 0 ? (v - base) / base * 100.0 : NAN;
 	return v - base;
+}
+
+/* The cost of one round: a level's sample against the baseline's of the same round. */
+static void pair(struct samples *s, const struct rowdef *d, int cfg, double base, double v)
+{
+	if (!isnan(base) && !isnan(v))
+		append(&s->d[cfg], &s->dn[cfg], &s->dcap[cfg], cost_of(d, base, v));
 }
 
 /* The spread in cost units: the wider interquartile range of the two. */
@@ -161,14 +172,27 @@ static json_t *row_json(const struct plan *p, const struct rowdef *d, struct sam
 		double c = cost_of(d, pick(&pb, d->stat), pick(&st, d->stat));
 		double sp = spread_of(d, &pb, &st);
 		bool noisy = fabs(c) < sp;
-		json_t *co = json_pack("{s:f, s:f, s:b}", "value", c, "spread", sp, "noisy", noisy);
+		struct al_bench_stat ds = { 0 };
+		if (s->dn[1 + i]) {
+			/* paired rounds: the median of the per-round costs, which a
+			 * drifting load shifts on both sides alike; noise when the
+			 * middle half of the rounds does not agree on its sign */
+			al_bench_stat(s->d[1 + i], s->dn[1 + i], &ds);
+			c = ds.median;
+			sp = ds.p75 - ds.p25;
+			noisy = ds.p25 <= 0 && ds.p75 >= 0;
+		}
+		json_t *co = json_pack("{s:f, s:f, s:b, s:s}", "value", c, "spread", sp, "noisy", noisy, "method",
+				       s->dn[1 + i] ? "median of paired rounds" : "difference of medians");
+		if (s->dn[1 + i])
+			json_object_set_new(co, "paired", al_bench_stat_json(&ds));
 		if (s->bn[1 + i])
 			json_object_set_new(co, "paired_baseline", al_bench_stat_json(&pb));
 		json_object_set_new(cost, name, co);
 		if (noisy && c > 0) {
 			char w[200];
-			snprintf(w, sizeof w, "%s at %s: cost %.3g %s is within the spread %.3g (noise)", d->label, name, c,
-				 d->cost_unit, sp);
+			snprintf(w, sizeof w, "%s at %s: cost %.3g %s is within the spread %.3g%s (noise)", d->label, name, c,
+				 d->cost_unit, sp, s->dn[1 + i] ? " of the paired rounds" : "");
 			json_array_append_new(warnings, json_string(w));
 		}
 		json_t *vo = json_object();
@@ -261,16 +285,24 @@ static json_t *measure_ai(struct al_bench_env *e, const struct plan *p, json_t *
 		for (int w = 0; w < 3; w++)
 			rc = c || plain ? al_bench_ai_request(&ai[c], p->ai_tokens, &ns, &toks)
 					: al_bench_engine_request(&g, p->ai_tokens, &ns, &toks);
-	for (unsigned r = 0; r < p->ai_rounds && rc == 0; r++)
+	for (unsigned r = 0; r < p->ai_rounds && rc == 0; r++) {
+		double vt[NCFG], vl[NCFG];
+		for (int c = 0; c < NCFG; c++)
+			vt[c] = vl[c] = NAN;
 		for (int k = 0; k <= p->nlev && rc == 0; k++) {
 			int c = visit(p, r, k);
 			rc = c || plain ? al_bench_ai_request(&ai[c], p->ai_tokens, &ns, &toks)
 					: al_bench_engine_request(&g, p->ai_tokens, &ns, &toks);
 			if (rc == 0 && toks > 0) {
-				push(&st, c, (double)toks * 1e9 / (double)ns);
-				push(&sl, c, (double)ns / 1e6);
+				push(&st, c, vt[c] = (double)toks * 1e9 / (double)ns);
+				push(&sl, c, vl[c] = (double)ns / 1e6);
 			}
 		}
+		for (int c = 1; c <= p->nlev; c++) {
+			pair(&st, &tps, c, vt[0], vt[c]);
+			pair(&sl, &lat, c, vl[0], vl[c]);
+		}
+	}
 	if (rc < 0) {
 		add_row(sec, row_error(&tps, "request", rc));
 	} else {
@@ -361,16 +393,20 @@ static json_t *measure_http(struct al_bench_env *e, const struct plan *p, json_t
 					}
 				}
 			}
-		for (unsigned r = 0; r < p->total_rounds && rc == 0; r++)
+		for (unsigned r = 0; r < p->total_rounds && rc == 0; r++) {
+			double v[2] = { NAN, NAN };
 			for (int k = 0; k < 2 && rc == 0; k++) {
 				int c = (int)((r + (unsigned)k) % 2);
 				if ((rc = al_bench_http_request(h[c], p->total_tokens, &ns)) == 0) {
+					v[c] = (double)ns / 1e6;
 					if (c)
-						push(&t, cfg, (double)ns / 1e6);
+						push(&t, cfg, v[c]);
 					else
-						push_paired(&t, cfg, (double)ns / 1e6);
+						push_paired(&t, cfg, v[c]);
 				}
 			}
+			pair(&t, &total, cfg, v[0], v[1]);
+		}
 		al_bench_http_stop(&sup);
 	}
 	al_bench_http_stop(&peer);
@@ -473,12 +509,18 @@ static json_t *measure_channel(struct al_bench_env *e, const struct plan *p, jso
 	double ns;
 	for (int c = 0; c <= p->nlev && rc == 0; c++)
 		rc = al_bench_ai_ping(&ai[c], 200, &ns);
-	for (unsigned r = 0; r < p->chan_rounds && rc == 0; r++)
+	for (unsigned r = 0; r < p->chan_rounds && rc == 0; r++) {
+		double v[NCFG];
+		for (int c = 0; c < NCFG; c++)
+			v[c] = NAN;
 		for (int k = 0; k <= p->nlev && rc == 0; k++) {
 			int c = visit(p, r, k);
 			if ((rc = al_bench_ai_ping(&ai[c], p->chan_batch, &ns)) == 0)
-				push(&s, c, ns);
+				push(&s, c, v[c] = ns);
 		}
+		for (int c = 1; c <= p->nlev; c++)
+			pair(&s, &rt, c, v[0], v[c]);
+	}
 	al_bench_unpin(e);
 	if (rc < 0) {
 		add_row(sec, row_error(&rt, "ping", rc));
@@ -528,12 +570,18 @@ static json_t *measure_switch(struct al_bench_env *e, const struct plan *p, json
 	double ns;
 	for (int c = 0; c <= p->nlev && rc == 0; c++)
 		rc = al_bench_futex_rt(&f[c], 100, &ns);
-	for (unsigned r = 0; r < p->cs_rounds && rc == 0; r++)
+	for (unsigned r = 0; r < p->cs_rounds && rc == 0; r++) {
+		double v[NCFG];
+		for (int c = 0; c < NCFG; c++)
+			v[c] = NAN;
 		for (int k = 0; k <= p->nlev && rc == 0; k++) {
 			int c = visit(p, r, k);
 			if ((rc = al_bench_futex_rt(&f[c], p->cs_batch, &ns)) == 0)
-				push(&s, c, ns / 2 / 1e3);
+				push(&s, c, v[c] = ns / 2 / 1e3);
 		}
+		for (int c = 1; c <= p->nlev; c++)
+			pair(&s, &cs, c, v[0], v[c]);
+	}
 	al_bench_unpin(e);
 	add_row(sec, rc < 0 ? row_error(&cs, "ping-pong", rc) : row_json(p, &cs, &s, "baseline", warnings));
 	samples_free(&s);
@@ -558,12 +606,18 @@ static json_t *measure_spawn(struct al_bench_env *e, const struct plan *p, json_
 	struct samples s = { 0 };
 	uint64_t ns;
 	int rc = 0;
-	for (unsigned r = 0; r < p->spawn_rounds && rc == 0; r++)
+	for (unsigned r = 0; r < p->spawn_rounds && rc == 0; r++) {
+		double v[NCFG];
+		for (int c = 0; c < NCFG; c++)
+			v[c] = NAN;
 		for (int k = 0; k <= p->nlev && rc == 0; k++) {
 			int c = visit(p, r, k);
 			if ((rc = al_bench_spawn_once(e, level_of(p, c), &ns)) == 0)
-				push(&s, c, (double)ns / 1e6);
+				push(&s, c, v[c] = (double)ns / 1e6);
 		}
+		for (int c = 1; c <= p->nlev; c++)
+			pair(&s, &sp, c, v[0], v[c]);
+	}
 	add_row(sec, rc < 0 ? row_error(&sp, "spawn", rc) : row_json(p, &sp, &s, "baseline", warnings));
 	samples_free(&s);
 	return sec;
