@@ -120,7 +120,8 @@ void al_bench_print(const json_t *r, FILE *f)
 		json_number_value(json_array_get(load, 0)), json_is_true(json_object_get(r, "quick")) ? "quick" : "full",
 		num(r, "duration_s"));
 	fprintf(f, "Each cell: the level's figure, then its cost against the baseline (positive: airlock slower;\n"
-		   "%% for rates and totals, else the row's unit); '~' marks a cost within the spread (noise).\n");
+		   "%% for rates and totals, else the row's unit; the median of per-round paired costs where rounds\n"
+		   "exist); '~' marks a cost within the spread (noise).\n");
 
 	/* what each level put in force here */
 	json_t *part = json_object_get(r, "partitioning");
