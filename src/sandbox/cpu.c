@@ -1,7 +1,8 @@
 /*
  * CPU placement: the domain runs only on its listed cores and, where the
- * kernel has core scheduling, with its own cookie. resctrl cache and
- * bandwidth partitioning is not implemented (the development machine has none).
+ * kernel has core scheduling, with its own cookie. Which cores a level gives
+ * each domain is decided in level.c; resctrl groups are made by the runner
+ * (resctrl.c).
  */
 #include <errno.h>
 #include <sched.h>
@@ -10,16 +11,35 @@
 
 #include "sandbox/sandbox_int.h"
 
+static int real_prctl(int op, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)
+{
+	int r = prctl(op, a2, a3, a4, a5);
+	return r < 0 ? -errno : r; /* some answer a flag word */
+}
+
+const struct al_partition_ops al_partition_ops_real = { .prctl = real_prctl };
+
+/*
+ * A core-scheduling cookie of its own for the whole thread group: no SMT
+ * sibling then runs another domain's code at the same time. pid 0 is the
+ * caller. Kernels without core scheduling (or machines without SMT) answer
+ * ENODEV, older ones EINVAL: both mean absent.
+ */
+int al_cpu_core_cookie(const struct al_partition_ops *ops)
+{
+	int rc = ops->prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE, 0, PR_SCHED_CORE_SCOPE_THREAD_GROUP, 0);
+	if (rc == -ENODEV || rc == -EINVAL)
+		return -ENODEV;
+	return rc;
+}
+
 int al_cpu_apply(const struct al_spec *spec)
 {
 	if (spec->has_cpus && sched_setaffinity(0, sizeof spec->cpus, &spec->cpus) < 0)
 		return -errno;
-	/* a core-scheduling cookie of its own: no SMT sibling runs another
-	 * domain's code at the same time. Kernels without it say ENODEV/EINVAL. */
-	if (spec->core_sched &&
-	    prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE, 0, PR_SCHED_CORE_SCOPE_THREAD_GROUP, 0) < 0 &&
-	    errno != ENODEV && errno != EINVAL)
-		return -errno;
+	int rc;
+	if (spec->core_sched && (rc = al_cpu_core_cookie(&al_partition_ops_real)) < 0 && rc != -ENODEV)
+		return rc;
 	return 0;
 }
 

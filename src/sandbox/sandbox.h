@@ -44,6 +44,7 @@
 /* Passed fds may use numbers 0 .. AL_SANDBOX_MAX_FD_NUM. */
 #define AL_SANDBOX_MAX_FD_NUM 255
 #define AL_SANDBOX_NOBODY 65534
+#define AL_RESCTRL_LINE 256
 
 /* Why a spawned child gave up before exec: its exit status, and the step the
  * parent names. Values start at 200 so they do not look like a shell's. */
@@ -127,6 +128,12 @@ struct al_spec {
 	bool has_cpus;
 	cpu_set_t cpus;
 	bool core_sched;                /* own core-scheduling cookie, where offered */
+
+	/* resctrl: the domain's own group, made by the runner (resctrl.c).
+	 * Each is one schemata line such as "L3:0=ff0;1=ff0"; empty: none. */
+	char resctrl_l3[AL_RESCTRL_LINE];
+	char resctrl_mb[AL_RESCTRL_LINE];
+	const char *resctrl_root;       /* NULL: "/"; tests use a fake tree */
 
 	/* speculation and memory protections */
 	bool spec_store_bypass;         /* force-disable */
@@ -241,5 +248,122 @@ int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **rep
 
 /* Removes cgroups left by runners that died without cleaning up. */
 void al_cgroup_sweep(void);
+
+/*
+ * Security levels and partitioning (level.c, docs/levels.md). The levels are
+ * in the order of the configuration's enum al_level, which the supervisor
+ * passes straight through.
+ *
+ *   al_spec_init(&spec); al_profile_load(&spec, "compute");
+ *   al_sandbox_apply_level(&spec, AL_SANDBOX_LEVEL_STANDARD, AL_SANDBOX_ROLE_AI);
+ *
+ * sets the CPU placement (unless the spec already names CPUs), the core
+ * scheduling cookie, the resctrl cache and bandwidth lines, and the
+ * speculation controls. What the machine lacks is left off and reported
+ * (al_partition_report_*), never an error.
+ */
+enum al_sandbox_level {
+	AL_SANDBOX_LEVEL_MINIMAL,
+	AL_SANDBOX_LEVEL_STANDARD,
+	AL_SANDBOX_LEVEL_HIGH,
+	AL_SANDBOX_LEVEL_MAXIMUM,
+	AL_SANDBOX_LEVEL_COUNT,
+};
+
+enum al_sandbox_role {
+	AL_SANDBOX_ROLE_AI,
+	AL_SANDBOX_ROLE_PROTO,
+	AL_SANDBOX_ROLE_SUPERVISOR,
+};
+
+/* The system calls partitioning makes, so tests can record them. */
+struct al_partition_ops {
+	int (*prctl)(int op, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
+};
+extern const struct al_partition_ops al_partition_ops_real;
+
+/* Where to look: root prefix for /sys (a fake tree in tests) and the calls. */
+struct al_partition_env {
+	const char *root;                       /* "/" on a real host */
+	const struct al_partition_ops *ops;
+};
+
+#define AL_PARTITION_MAX_DOMAINS 16
+
+/* What this machine offers for partitioning (al_partition_probe). */
+struct al_partition_caps {
+	cpu_set_t online;                   /* CPUs the runner may use */
+	int n_cpus;
+	int n_cores;                        /* physical cores among them (SMT siblings merged) */
+	cpu_set_t core[CPU_SETSIZE / 8];    /* each core's CPUs, in order */
+	bool core_sched;                    /* PR_SCHED_CORE answers */
+	int core_sched_err;                 /* its errno when not */
+	bool resctrl;                       /* /sys/fs/resctrl mounted (info/ present) */
+	bool cat;                           /* L3 allocation */
+	unsigned cbm_bits, min_cbm_bits;    /* width of the L3 mask, fewest bits allowed */
+	unsigned n_l3, l3_ids[AL_PARTITION_MAX_DOMAINS];
+	bool mba;                           /* memory bandwidth allocation */
+	unsigned mb_min, mb_gran;
+	unsigned n_mb, mb_ids[AL_PARTITION_MAX_DOMAINS];
+	bool tsc_clock;                     /* the clock source reads the TSC (vDSO) */
+	char clocksource[32];
+	bool spec_ssb, spec_ib, spec_l1d;   /* PR_SET_SPECULATION_CTRL offered per task */
+};
+
+/* One mechanism of a plan: on, off at this level, or wanted but absent. */
+enum al_partition_state { AL_PART_OFF, AL_PART_ON, AL_PART_ABSENT };
+struct al_partition_item {
+	const char *name;                   /* "cpus", "core_sched", "cat", ... */
+	enum al_partition_state state;
+	char detail[96];
+};
+enum { AL_PART_CPUS, AL_PART_CORE_SCHED, AL_PART_CAT, AL_PART_MBA, AL_PART_SSB, AL_PART_IB,
+       AL_PART_L1D, AL_PART_TSC, AL_PART_N };
+
+struct al_partition_plan {
+	int n_cpus;                         /* CPUs of the machine the runner may use */
+	bool has_cpus;
+	cpu_set_t cpus;
+	bool core_sched;
+	char l3[AL_RESCTRL_LINE], mb[AL_RESCTRL_LINE];
+	bool ssb, ib, l1d, tsc;
+	struct al_partition_item items[AL_PART_N];
+};
+
+/* Reads the machine below env->root; never fails (absent facilities are false). */
+void al_partition_probe(const struct al_partition_env *env, struct al_partition_caps *caps);
+/* Pure: what level asks of role on a machine with caps. */
+void al_partition_plan(const struct al_partition_caps *caps, enum al_sandbox_level level,
+		       enum al_sandbox_role role, struct al_partition_plan *plan);
+/* Writes a plan into a spec; an explicit CPU list already in the spec wins. */
+void al_partition_to_spec(const struct al_partition_plan *plan, struct al_spec *spec);
+/* probe + plan + to_spec on this machine; plan (if given) receives the plan. */
+int al_sandbox_apply_level(struct al_spec *spec, enum al_sandbox_level level,
+			   enum al_sandbox_role role);
+int al_sandbox_apply_level_env(struct al_spec *spec, enum al_sandbox_level level,
+			       enum al_sandbox_role role, const struct al_partition_env *env,
+			       struct al_partition_plan *plan);
+/* Places the calling thread (the supervisor) where the level says it disturbs least. */
+int al_sandbox_place_self(enum al_sandbox_level level);
+const char *al_sandbox_level_name(enum al_sandbox_level level);
+const char *al_partition_state_name(enum al_partition_state s);
+/* The plan as JSON: [{"item":..., "state":..., "detail":...}] (a json_t *). */
+void *al_partition_plan_json(const struct al_partition_plan *plan);
+
+/* Core scheduling: a cookie of the calling process's own. 0, -ENODEV when
+ * the kernel has none (no SMT, not built in), else -errno. */
+int al_cpu_core_cookie(const struct al_partition_ops *ops);
+
+/* A domain's resctrl group (made in the runner, before the domain runs). */
+struct al_resctrl_group {
+	bool used;
+	char dir[4096];
+};
+/* Makes ROOT/sys/fs/resctrl/NAME and writes the spec's schemata lines. */
+int al_resctrl_create(const struct al_spec *spec, const char *name, struct al_resctrl_group *g);
+/* Adds a task (its future threads and children follow it). */
+int al_resctrl_attach(const struct al_resctrl_group *g, pid_t pid);
+/* Removes the group: its tasks fall back to the default group. */
+int al_resctrl_destroy(struct al_resctrl_group *g);
 
 #endif

@@ -71,6 +71,7 @@ struct al_domain {
 	char attest_failed[64];
 	bool cg_joined;      /* cloned straight into its v2 cgroup */
 	bool cg_skipped;     /* unprivileged, no cgroup: reported by attestation */
+	struct al_resctrl_group rg; /* cache/bandwidth group, when the spec has one */
 };
 
 /* ns.c */

@@ -347,6 +347,14 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 		al_log_warnx("sandbox: no cgroup limits for this domain (%s)", strerror(-rc));
 		d->cg_skipped = true;
 	}
+	if (spec->resctrl_l3[0] || spec->resctrl_mb[0]) {
+		static unsigned serial;
+		char name[96];
+		snprintf(name, sizeof name, "airlock-%s-%d-%u", spec->name ? spec->name : "domain",
+			 (int)getpid(), __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED));
+		if ((rc = al_resctrl_create(spec, name, &d->rg)) < 0)
+			goto fail;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = -errno;
 		goto fail;
@@ -391,6 +399,9 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 	if ((rc = al_ns_write_maps(pid, spec->outside_uid, spec->outside_gid)) < 0)
 		goto fail;
 	if (d->cg.used && !d->cg_joined && (rc = al_cgroup_attach(&d->cg, pid)) < 0)
+		goto fail;
+	/* before GO: not one instruction of the domain runs outside its group */
+	if ((rc = al_resctrl_attach(&d->rg, pid)) < 0)
 		goto fail;
 	if ((rc = send_msg(d, AL_SYNC_GO)) < 0)
 		goto fail;
@@ -520,6 +531,7 @@ int al_domain_wait(struct al_domain *d, int *status)
 	}
 	if (d->cg.used)
 		al_cgroup_destroy(&d->cg);
+	al_resctrl_destroy(&d->rg);
 	if (status)
 		*status = d->status;
 	return 0;
@@ -535,6 +547,7 @@ void al_domain_free(struct al_domain *d)
 	}
 	if (d->cg.used)
 		al_cgroup_destroy(&d->cg);
+	al_resctrl_destroy(&d->rg);
 	if (d->pidfd >= 0)
 		close(d->pidfd);
 	if (d->sync_fd >= 0)

@@ -181,7 +181,10 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 		spec->has_cpus = true;
 	}
 	spec->seccomp_mode = seccomp_mode(s->cfg, dom->id);
-	spec->tsc_sigsegv = s->cfg->level == AL_LEVEL_MAXIMUM;
+	/* partitioning and speculation controls of the level (docs/levels.md); after cpus above, which win */
+	if ((rc = al_sandbox_apply_level(spec, (enum al_sandbox_level)s->cfg->level,
+					 dom->id == AL_DOMAIN_AI ? AL_SANDBOX_ROLE_AI : AL_SANDBOX_ROLE_PROTO)) < 0)
+		return rc;
 	spec->exec_fd = dom->exe_fd;
 	spec->argv = argv;
 	spec->envp = envp;
