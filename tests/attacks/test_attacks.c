@@ -605,8 +605,9 @@ int main(void)
 	env.launcher = getenv("AL_ATTACK_LAUNCHER");
 	if (!env.launcher || !*env.launcher)
 		env.launcher = getenv("AL_ATTACK_DEFAULT_LAUNCHER");
+	char *copy = NULL; /* profiles[] point into it */
 	if (env.launcher && *env.launcher) {
-		char *copy = strdup(profiles_env && *profiles_env ? profiles_env : "compute service tool");
+		copy = strdup(profiles_env && *profiles_env ? profiles_env : "compute service tool");
 		char *save = NULL;
 		for (char *w = strtok_r(copy, " ,", &save); w && nprofiles < 8; w = strtok_r(NULL, " ,", &save))
 			profiles[nprofiles++] = w;
@@ -638,5 +639,6 @@ int main(void)
 	int rc = _cmocka_run_group_tests("attacks", tests, t, group_setup, group_teardown);
 	free(tests);
 	free(runs);
+	free(copy);
 	return rc;
 }
