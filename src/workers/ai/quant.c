@@ -12,6 +12,7 @@
 #include "workers/ai/gguf.h"
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define AL_AI_HAVE_AVX2_CODE 1
 #endif
@@ -183,9 +184,12 @@ void al_ai_quant_init(bool force_scalar)
 {
 	use_avx2 = false;
 #ifdef AL_AI_HAVE_AVX2_CODE
+	unsigned a, b, c, d;
 	__builtin_cpu_init();
-	use_avx2 = !force_scalar && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-		   __builtin_cpu_supports("f16c");
+	/* F16C from CPUID leaf 1 (not every compiler's builtin knows the name);
+	 * avx2 from the builtin, which also checks that the OS saves YMM state. */
+	bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+	use_avx2 = !force_scalar && f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
 	(void)force_scalar;
 #endif
