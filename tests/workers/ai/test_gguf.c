@@ -24,6 +24,7 @@
 
 #include "al_config.h"
 #include "common/util.h"
+#include "model_writer.h"
 #include "workers/ai/generate.h"
 #include "workers/ai/gguf.h"
 #include "workers/ai/quant.h"
@@ -229,6 +230,37 @@ static void test_threads_same_bits(void **state)
 	assert_int_equal(a.len, b.len);
 	assert_memory_equal(a.buf, b.buf, a.len);
 	unload(&l);
+}
+
+/* A second, independent writer (model_writer.c, used by the benchmark)
+ * agrees with the exporter: its F32 file gives the reference text too. */
+static void test_c_writer(void **state)
+{
+	static struct text out;
+	size_t len, tlen;
+	char *ref = slurp(DATA "greedy_t0.txt", &len), *tb = slurp(TOKENIZER, &tlen);
+	struct al_ai_model src;
+	struct al_ai_tokenizer tok;
+	struct loaded l;
+	struct mw_buf b = { 0 };
+	int fd = open(MODEL, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(al_ai_model_build_fd(&src, fd), 0);
+	close(fd);
+	assert_int_equal(al_ai_tokenizer_build_mem(&tok, tb, tlen, 512), 0);
+	mw_export_gguf(&b, &src, &tok, AL_GGML_F32);
+	if (al_ai_model_build_mem(&l.m, b.p, b.len))
+		fail_msg("%s", l.m.err);
+	assert_int_equal(al_ai_tokenizer_build_gguf(&l.t, &l.m), 0);
+	assert_int_equal(al_ai_engine_build(&l.e, &l.m, &l.t), 0);
+	greedy(&l, "", &out);
+	assert_int_equal(out.len, len);
+	assert_memory_equal(out.buf, ref, len);
+	unload(&l);
+	mw_free(&b);
+	al_ai_tokenizer_free(&tok);
+	al_ai_model_free(&src);
+	free(ref);
+	free(tb);
 }
 
 /* ---- the embedded tokenizer ---- */
@@ -807,6 +839,7 @@ int main(void)
 		cmocka_unit_test(test_q8_0),
 		cmocka_unit_test(test_q4_0),
 		cmocka_unit_test(test_threads_same_bits),
+		cmocka_unit_test(test_c_writer),
 		cmocka_unit_test(test_tokenizer),
 		cmocka_unit_test(test_kernels),
 		cmocka_unit_test(test_worker_gguf),
