@@ -142,41 +142,67 @@ AVX2 static inline __m256 dot32(__m256i a, __m256i b)
 	return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
+/* The 32 Q4_0 values of a block as int8: low nibbles 0..15, high nibbles 16..31, minus 8. */
+AVX2 static inline __m256i q4_0_unpack(const uint8_t *qs)
+{
+	__m128i raw = _mm_loadu_si128((const __m128i *)qs);
+	__m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
+	return _mm256_sub_epi8(_mm256_and_si256(q, _mm256_set1_epi8(15)), _mm256_set1_epi8(8));
+}
+
+AVX2 static inline __m256i block_q(const uint8_t *blk, bool q4)
+{
+	return q4 ? q4_0_unpack(blk + 2) : _mm256_loadu_si256((const __m256i *)(blk + 2));
+}
+
+/*
+ * Four rows at a time share each load of the activations, and their four
+ * FMA chains run side by side. Every row is summed the same way in both
+ * loops (one accumulator, blocks in order), so the split of rows between
+ * threads never changes a bit.
+ */
+AVX2 static inline void blocks_avx2(float *out, const int8_t *xq, const float *xs, const uint8_t *w, int n, int d,
+				    size_t bs, bool q4)
+{
+	int nb = n / 32, i = 0;
+	size_t rb = (size_t)nb * bs;
+	for (; i + 4 <= d; i += 4) {
+		const uint8_t *r0 = w + (size_t)i * rb, *r1 = r0 + rb, *r2 = r1 + rb, *r3 = r2 + rb;
+		__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+		for (int b = 0; b < nb; b++) {
+			size_t o = (size_t)b * bs;
+			__m256i y = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
+			float s = xs[b];
+			a0 = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r0 + o) * s), dot32(block_q(r0 + o, q4), y), a0);
+			a1 = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r1 + o) * s), dot32(block_q(r1 + o, q4), y), a1);
+			a2 = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r2 + o) * s), dot32(block_q(r2 + o, q4), y), a2);
+			a3 = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r3 + o) * s), dot32(block_q(r3 + o, q4), y), a3);
+		}
+		out[i] = hsum8(a0);
+		out[i + 1] = hsum8(a1);
+		out[i + 2] = hsum8(a2);
+		out[i + 3] = hsum8(a3);
+	}
+	for (; i < d; i++) {
+		const uint8_t *r = w + (size_t)i * rb;
+		__m256 a = _mm256_setzero_ps();
+		for (int b = 0; b < nb; b++) {
+			size_t o = (size_t)b * bs;
+			__m256i y = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
+			a = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r + o) * xs[b]), dot32(block_q(r + o, q4), y), a);
+		}
+		out[i] = hsum8(a);
+	}
+}
+
 AVX2 static void q8_0_avx2(float *out, const int8_t *xq, const float *xs, const uint8_t *w, int n, int d)
 {
-	int nb = n / 32;
-	for (int i = 0; i < d; i++) {
-		const uint8_t *row = w + (size_t)i * (size_t)nb * AL_AI_Q8_0_BLOCK;
-		/* Two accumulators: consecutive blocks do not wait on one FMA chain. */
-		__m256 acc[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() };
-		for (int b = 0; b < nb; b++) {
-			const uint8_t *blk = row + (size_t)b * AL_AI_Q8_0_BLOCK;
-			__m256i q = _mm256_loadu_si256((const __m256i *)(blk + 2));
-			__m256i y = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
-			acc[b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(blk) * xs[b]), dot32(q, y), acc[b & 1]);
-		}
-		out[i] = hsum8(_mm256_add_ps(acc[0], acc[1]));
-	}
+	blocks_avx2(out, xq, xs, w, n, d, AL_AI_Q8_0_BLOCK, false);
 }
 
 AVX2 static void q4_0_avx2(float *out, const int8_t *xq, const float *xs, const uint8_t *w, int n, int d)
 {
-	int nb = n / 32;
-	const __m256i low = _mm256_set1_epi8(15), eight = _mm256_set1_epi8(8);
-	for (int i = 0; i < d; i++) {
-		const uint8_t *row = w + (size_t)i * (size_t)nb * AL_AI_Q4_0_BLOCK;
-		__m256 acc[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() };
-		for (int b = 0; b < nb; b++) {
-			const uint8_t *blk = row + (size_t)b * AL_AI_Q4_0_BLOCK;
-			__m128i raw = _mm_loadu_si128((const __m128i *)(blk + 2));
-			/* Low nibbles are values 0..15, high nibbles 16..31. */
-			__m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
-			q = _mm256_sub_epi8(_mm256_and_si256(q, low), eight);
-			__m256i y = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
-			acc[b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(blk) * xs[b]), dot32(q, y), acc[b & 1]);
-		}
-		out[i] = hsum8(_mm256_add_ps(acc[0], acc[1]));
-	}
+	blocks_avx2(out, xq, xs, w, n, d, AL_AI_Q4_0_BLOCK, true);
 }
 #endif
 
