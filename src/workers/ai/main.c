@@ -207,6 +207,9 @@ int main(int argc, char **argv)
 		if (o.tokenizer && (tok_fd = open(o.tokenizer, O_RDONLY | O_CLOEXEC)) < 0)
 			al_fatal(AI_EXIT_MODEL, "%s", o.tokenizer);
 	}
+	/* Under the supervisor fd 5 is absent when [ai] tokenizer is empty. */
+	if (tok_fd >= 0 && fcntl(tok_fd, F_GETFD) < 0)
+		tok_fd = -1;
 	if ((rc = al_ai_model_build_fd(&model, model_fd)))
 		al_fatalx(AI_EXIT_MODEL, "%s", model.err);
 	/* A GGUF model's own vocabulary is the one it was trained with: any
@@ -214,7 +217,7 @@ int main(int argc, char **argv)
 	if (model.cfg.format == AL_AI_FORMAT_GGUF)
 		rc = al_ai_tokenizer_build_gguf(&tok, &model);
 	else if (tok_fd < 0)
-		al_fatalx(AI_EXIT_USAGE, "ai: a llama2.c checkpoint needs --tokenizer");
+		al_fatalx(AI_EXIT_USAGE, "ai: a llama2.c checkpoint needs a tokenizer (--tokenizer, or [ai] tokenizer)");
 	else
 		rc = al_ai_tokenizer_build_fd(&tok, tok_fd, model.cfg.vocab_size);
 	if (rc)
