@@ -142,17 +142,31 @@ AVX2 static inline __m256 dot32(__m256i a, __m256i b)
 	return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
-/* The 32 Q4_0 values of a block as int8: low nibbles 0..15, high nibbles 16..31, minus 8. */
-AVX2 static inline __m256i q4_0_unpack(const uint8_t *qs)
+/*
+ * Q4_0 without moving signs: the nibbles q (0..15) are unsigned already, so
+ * maddubs takes them as they are and sum((q - 8) y) = sum(q y) - 8 sum(y),
+ * with the second term computed once per block for all rows. Both sums are
+ * exact in int32 (no 16-bit saturation: 2 * 15 * 127), so each lane equals
+ * the signed product's lane bit for bit.
+ */
+AVX2 static inline __m256i q4_0_nibbles(const uint8_t *qs)
 {
 	__m128i raw = _mm_loadu_si128((const __m128i *)qs);
 	__m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
-	return _mm256_sub_epi8(_mm256_and_si256(q, _mm256_set1_epi8(15)), _mm256_set1_epi8(8));
+	return _mm256_and_si256(q, _mm256_set1_epi8(15));
 }
 
-AVX2 static inline __m256i block_q(const uint8_t *blk, bool q4)
+AVX2 static inline __m256i madd_u8s8(__m256i u, __m256i s)
 {
-	return q4 ? q4_0_unpack(blk + 2) : _mm256_loadu_si256((const __m256i *)(blk + 2));
+	return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+/* One block of a row: exact integer lanes (c is 8 * sum(y) per lane for Q4_0), as float. */
+AVX2 static inline __m256 block_dot(const uint8_t *blk, __m256i y, __m256i c, bool q4)
+{
+	if (q4)
+		return _mm256_cvtepi32_ps(_mm256_sub_epi32(madd_u8s8(q4_0_nibbles(blk + 2), y), c));
+	return dot32(_mm256_loadu_si256((const __m256i *)(blk + 2)), y);
 }
 
 /*
@@ -166,17 +180,19 @@ AVX2 static inline void blocks_avx2(float *out, const int8_t *xq, const float *x
 {
 	int nb = n / 32, i = 0;
 	size_t rb = (size_t)nb * bs;
+	const __m256i eight = _mm256_set1_epi8(8);
 	for (; i + 4 <= d; i += 4) {
 		const uint8_t *r0 = w + (size_t)i * rb, *r1 = r0 + rb, *r2 = r1 + rb, *r3 = r2 + rb;
 		__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 		for (int b = 0; b < nb; b++) {
 			size_t o = (size_t)b * bs;
 			__m256i y = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
+			__m256i c = q4 ? madd_u8s8(eight, y) : y;
 			float s = xs[b];
-			a0 = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r0 + o) * s), dot32(block_q(r0 + o, q4), y), a0);
-			a1 = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r1 + o) * s), dot32(block_q(r1 + o, q4), y), a1);
-			a2 = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r2 + o) * s), dot32(block_q(r2 + o, q4), y), a2);
-			a3 = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r3 + o) * s), dot32(block_q(r3 + o, q4), y), a3);
+			a0 = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r0 + o) * s), block_dot(r0 + o, y, c, q4), a0);
+			a1 = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r1 + o) * s), block_dot(r1 + o, y, c, q4), a1);
+			a2 = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r2 + o) * s), block_dot(r2 + o, y, c, q4), a2);
+			a3 = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r3 + o) * s), block_dot(r3 + o, y, c, q4), a3);
 		}
 		out[i] = hsum8(a0);
 		out[i + 1] = hsum8(a1);
@@ -189,7 +205,8 @@ AVX2 static inline void blocks_avx2(float *out, const int8_t *xq, const float *x
 		for (int b = 0; b < nb; b++) {
 			size_t o = (size_t)b * bs;
 			__m256i y = _mm256_loadu_si256((const __m256i *)(xq + b * 32));
-			a = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r + o) * xs[b]), dot32(block_q(r + o, q4), y), a);
+			__m256i c = q4 ? madd_u8s8(eight, y) : y;
+			a = _mm256_fmadd_ps(_mm256_set1_ps(half_f16c(r + o) * xs[b]), block_dot(r + o, y, c, q4), a);
 		}
 		out[i] = hsum8(a);
 	}
