@@ -10,6 +10,14 @@
  * our figures are printed. Both sides are timed the way run.c times itself:
  * from the end of the first forward pass to the last token.
  *
+ * Then the GGUF tensor types: both models re-exported as GGUF in F32, Q8_0
+ * and Q4_0 (airlock, one thread) against the F32 path, and Q8_0 against
+ * llama2.c's runq.c (compiled from the same directory as run.c, one thread)
+ * on a version-2 checkpoint of the same weights, with the largest group size
+ * runq can use on that shape (4 for stories260K, whose hidden_dim is 172; 32
+ * for the 15M shape). runq quantises every matrix including ffn_down; the
+ * GGUF files keep rows that do not divide into 32-value blocks in F32.
+ *
  * Usage: bench_ai [RUNS] [STEPS]   (defaults 7 and 256)
  */
 #include <errno.h>
@@ -26,6 +34,8 @@
 #include "common/util.h"
 #include "model_writer.h"
 #include "workers/ai/generate.h"
+#include "workers/ai/gguf.h"
+#include "workers/ai/quant.h"
 
 #define DEFAULT_PEER "/work/shared/peers/llama2.c/run.c"
 
@@ -68,12 +78,20 @@ static int ours(const char *model_path, const char *tok_path, int steps, int run
 		return -1;
 	}
 	close(fd);
-	fd = open(tok_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || al_ai_tokenizer_build_fd(&t, fd, m.cfg.vocab_size)) {
-		fprintf(stderr, "bench_ai: %s: %s\n", tok_path, fd < 0 ? strerror(errno) : t.err);
-		return -1;
+	if (!tok_path) {
+		/* GGUF: the embedded vocabulary. */
+		if (al_ai_tokenizer_build_gguf(&t, &m)) {
+			fprintf(stderr, "bench_ai: %s: %s\n", model_path, t.err);
+			return -1;
+		}
+	} else {
+		fd = open(tok_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || al_ai_tokenizer_build_fd(&t, fd, m.cfg.vocab_size)) {
+			fprintf(stderr, "bench_ai: %s: %s\n", tok_path, fd < 0 ? strerror(errno) : t.err);
+			return -1;
+		}
+		close(fd);
 	}
-	close(fd);
 	if (al_ai_engine_build(&e, &m, &t) || al_ai_engine_set_threads(&e, threads))
 		return -1;
 	if (steps > m.cfg.seq_len)
@@ -149,6 +167,94 @@ static void row(const char *name, double *ours_v, double *peer_v, int runs, bool
 	       a.median / b.median);
 }
 
+static int load_plain(const char *model, const char *tok, struct al_ai_model *m, struct al_ai_tokenizer *t)
+{
+	int fd = open(model, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || al_ai_model_build_fd(m, fd))
+		return -1;
+	close(fd);
+	fd = open(tok, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || al_ai_tokenizer_build_fd(t, fd, m->cfg.vocab_size))
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* One model: GGUF F32 / Q8_0 / Q4_0 against GGUF F32, and Q8_0 against runq on v2 (group gs). */
+static int gguf_model(const char *label, const char *model, const char *tok, int gs, const char *dir,
+		      const char *runq, int steps, int runs, double *o, double *p)
+{
+	struct al_ai_model m;
+	struct al_ai_tokenizer t;
+	char path[600];
+	double base = 0.0, q8 = 0.0;
+	if (load_plain(model, tok, &m, &t))
+		return 1;
+	const struct {
+		const char *name;
+		uint32_t type;
+	} types[] = { { "f32", AL_GGML_F32 }, { "q8_0", AL_GGML_Q8_0 }, { "q4_0", AL_GGML_Q4_0 } };
+	for (size_t i = 0; i < AL_ARRAY_LEN(types); i++) {
+		struct mw_buf b = { 0 };
+		mw_export_gguf(&b, &m, &t, types[i].type);
+		snprintf(path, sizeof(path), "%s/g_%s.gguf", dir, types[i].name);
+		write_file(path, &b);
+		mw_free(&b);
+		if (ours(path, NULL, steps, runs, 1, o))
+			return 1;
+		struct stat_s a = summarize(o, runs);
+		if (i == 0)
+			base = a.median;
+		if (types[i].type == AL_GGML_Q8_0)
+			q8 = a.median;
+		char name[64];
+		snprintf(name, sizeof(name), "%s GGUF %s", label, types[i].name);
+		printf("%-30s %12.0f %12.0f %12.0f %8.2fx\n", name, a.median, a.p99, base, a.median / base);
+	}
+	if (runq) {
+		struct mw_buf b = { 0 };
+		mw_export(&b, &m, AL_AI_FORMAT_Q8, m.cfg.shared_classifier, gs);
+		snprintf(path, sizeof(path), "%s/v2.bin", dir);
+		write_file(path, &b);
+		mw_free(&b);
+		if (peer(runq, path, tok, steps, runs, dir, p) == 0) {
+			struct stat_s r = summarize(p, runs);
+			char name[64];
+			snprintf(name, sizeof(name), "%s runq.c v2 gs %d", label, gs);
+			printf("%-30s %12.0f %12.0f %12s %8s   airlock Q8_0 / runq: %.2fx\n", name, r.median, r.p99, "-",
+			       "-", q8 / r.median);
+		} else {
+			printf("%s: runq did not run\n", label);
+		}
+	}
+	al_ai_tokenizer_free(&t);
+	al_ai_model_free(&m);
+	return 0;
+}
+
+static int gguf_section(const char *m260, const char *t260, int gs260, const char *m15, const char *t15, int gs15,
+			const char *dir, const char *peer_src, int steps, int runs, double *o, double *p)
+{
+	char src[600], bin[600], errf[600];
+	const char *runq = NULL;
+	/* runq.c sits beside run.c in llama2.c. */
+	snprintf(src, sizeof(src), "%.*s/runq.c", (int)(strrchr(peer_src, '/') ? strrchr(peer_src, '/') - peer_src : 1),
+		 strrchr(peer_src, '/') ? peer_src : ".");
+	snprintf(bin, sizeof(bin), "%s/runq", dir);
+	snprintf(errf, sizeof(errf), "%s/cc.err", dir);
+	if (access(src, R_OK) == 0) {
+		char *cc[] = { "cc", "-O3", "-o", bin, src, "-lm", NULL };
+		if (run_cmd(cc, errf) == 0)
+			runq = bin;
+	}
+	al_ai_quant_init(false);
+	printf("\nGGUF tensor types, airlock 1 thread (%s kernels); runq.c one thread%s\n", al_ai_quant_kernels(),
+	       runq ? "" : " (absent: not compared)");
+	printf("%-30s %12s %12s %12s %9s\n", "model", "tok/s med", "tok/s p99", "f32 med", "vs f32");
+	return gguf_model("stories260K", m260, t260, gs260, dir, runq, steps, runs, o, p) |
+	       gguf_model("random 15M shape", m15, t15, gs15, dir, runq, steps, runs, o, p);
+}
+
 int main(int argc, char **argv)
 {
 	int runs = argc > 1 ? atoi(argv[1]) : 7, steps = argc > 2 ? atoi(argv[2]) : 256;
@@ -212,9 +318,11 @@ int main(int argc, char **argv)
 			row(name, o, copy, runs, hp);
 		}
 	}
+	rc |= gguf_section(cases[0].model, cases[0].tok, 4, m15, t15, 32, dir, peer_src, steps, runs, o, p);
 	free(o);
 	free(p);
-	const char *scratch[] = { "run", "random15M.bin", "tok32000.bin", "peer.err", "cc.err" };
+	const char *scratch[] = { "run", "random15M.bin", "tok32000.bin", "peer.err", "cc.err", "runq",
+				  "g_f32.gguf", "g_q8_0.gguf", "g_q4_0.gguf", "v2.bin" };
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (size_t i = 0; dfd >= 0 && i < AL_ARRAY_LEN(scratch); i++)
 		unlinkat(dfd, scratch[i], 0);

@@ -502,6 +502,12 @@ static int set_value(struct ctx *c, enum section s, int k, const char *v, char *
 			add_check(c, &cfg->ai.model, "[ai] model", false);
 			return set_path(c, &cfg->ai.model, v, why, wl);
 		case 1:
+			/* Empty: no tokenizer file, for a GGUF model, which embeds its own. */
+			if (!*v) {
+				free(cfg->ai.tokenizer);
+				cfg->ai.tokenizer = NULL;
+				return 0;
+			}
 			add_check(c, &cfg->ai.tokenizer, "[ai] tokenizer", false);
 			return set_path(c, &cfg->ai.tokenizer, v, why, wl);
 		case 2:
@@ -892,7 +898,8 @@ size_t al_config_files(const struct al_config *cfg, struct al_config_file out[AL
 	if (cfg->path)
 		out[n++] = (struct al_config_file){ "config", cfg->path };
 	out[n++] = (struct al_config_file){ "ai.model", cfg->ai.model };
-	out[n++] = (struct al_config_file){ "ai.tokenizer", cfg->ai.tokenizer };
+	if (cfg->ai.tokenizer)
+		out[n++] = (struct al_config_file){ "ai.tokenizer", cfg->ai.tokenizer };
 	out[n++] = (struct al_config_file){ "ai.exe", cfg->domain[AL_DOMAIN_AI].exe };
 	out[n++] = (struct al_config_file){ "proto.exe", cfg->domain[AL_DOMAIN_PROTO].exe };
 	return n;
@@ -936,8 +943,9 @@ void al_config_print(const struct al_config *cfg, FILE *fp)
 	fprintf(fp, "\ntoken_file =%s%s\nbody_limit = %llu\nconcurrency = %u\n\n",
 		cfg->proto.token_file ? " " : "", cfg->proto.token_file ? cfg->proto.token_file : "",
 		(unsigned long long)cfg->proto.body_limit, cfg->proto.concurrency);
-	fprintf(fp, "[ai]\nmodel = %s\ntokenizer = %s\nthreads = %u\nmax_tokens = %u\n",
-		cfg->ai.model, cfg->ai.tokenizer, cfg->ai.threads, cfg->ai.max_tokens);
+	fprintf(fp, "[ai]\nmodel = %s\ntokenizer =%s%s\nthreads = %u\nmax_tokens = %u\n", cfg->ai.model,
+		cfg->ai.tokenizer ? " " : "", cfg->ai.tokenizer ? cfg->ai.tokenizer : "", cfg->ai.threads,
+		cfg->ai.max_tokens);
 	for (int d = 0; d < AL_DOMAIN_COUNT; d++) {
 		const struct al_domain_config *dc = &cfg->domain[d];
 		fprintf(fp, "\n[domain.%s]\nmemory = %llu\npids = %llu\n", domain_names[d],

@@ -191,7 +191,7 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 	if (dom->id == AL_DOMAIN_AI) {
 		if ((rc = al_spec_add_fd(spec, s->chan_fd, AI_FD_CHANNEL)) < 0 ||
 		    (rc = al_spec_add_fd(spec, s->model_fd, AI_FD_MODEL)) < 0 ||
-		    (rc = al_spec_add_fd(spec, s->tok_fd, AI_FD_TOKENIZER)) < 0)
+		    (s->tok_fd >= 0 && (rc = al_spec_add_fd(spec, s->tok_fd, AI_FD_TOKENIZER)) < 0))
 			return rc;
 	} else {
 		if (s->cfg->proto.stdio)

@@ -82,6 +82,14 @@ static void test_defaults(void **state)
 	assert_false(cfg->required[AL_FEAT_RESCTRL]);
 	assert_string_equal(cfg->dir, dir);
 	al_config_free(cfg);
+	/* An empty tokenizer (a GGUF model embeds its own): no file, none passed. */
+	assert_int_equal(load("[ai]\ntokenizer =\n", &cfg, &errors), 0);
+	assert_null(cfg->ai.tokenizer);
+	struct al_config_file files[AL_CONFIG_MAX_FILES];
+	size_t nf = al_config_files(cfg, files);
+	for (size_t i = 0; i < nf; i++)
+		assert_string_not_equal(files[i].name, "ai.tokenizer");
+	al_config_free(cfg);
 }
 
 static void test_shipped_config_loads(void **state)

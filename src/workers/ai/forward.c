@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "workers/ai/quant.h"
 #include "workers/ai/sampler.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
@@ -70,6 +71,8 @@ int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
 	}
 	s->xq = c->group_size ? (int8_t *)f : NULL;
 	s->parallel_min = AL_AI_PARALLEL_MIN;
+	/* CPUID only: chosen here, during setup, for the GGUF kernels. */
+	al_ai_quant_init(false);
 	if (!c->group_size)
 		s->xs = NULL;
 	return 0;
@@ -81,13 +84,13 @@ void al_ai_state_free(struct al_ai_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static void rmsnorm(float *o, const float *x, const float *w, int n)
+static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
 {
 	float ss = 0.0f;
 	for (int j = 0; j < n; j++)
 		ss += x[j] * x[j];
 	ss /= (float)n;
-	ss += 1e-5f;
+	ss += eps;
 	ss = 1.0f / sqrtf(ss);
 	for (int j = 0; j < n; j++)
 		o[j] = w[j] * (ss * x[j]);
@@ -205,18 +208,34 @@ static void mm_part(void *ctx, int part, int nparts)
 	size_t off = (size_t)r0 * (size_t)j->n;
 	if (r1 <= r0)
 		return;
-	if (j->w->f)
+	const uint8_t *b = j->w->b ? j->w->b + (size_t)r0 * al_ai_row_bytes(j->w->type, j->n) : NULL;
+	switch (j->w->type) {
+	case AL_AI_W_F32:
 		matmul_f32(j->out + r0, j->x, j->w->f + off, j->n, r1 - r0);
-	else
+		break;
+	case AL_AI_W_Q8G:
 		matmul_q8(j->out + r0, j->xq, j->xs, j->w->q + off, j->w->s + off / (size_t)j->gs, j->n,
 			  r1 - r0, j->gs);
+		break;
+	case AL_AI_W_F16:
+		al_ai_matmul_f16(j->out + r0, j->x, b, j->n, r1 - r0);
+		break;
+	case AL_AI_W_Q8_0:
+		al_ai_matmul_q8_0(j->out + r0, j->xq, j->xs, b, j->n, r1 - r0);
+		break;
+	case AL_AI_W_Q4_0:
+		al_ai_matmul_q4_0(j->out + r0, j->xq, j->xs, b, j->n, r1 - r0);
+		break;
+	}
 }
 
 static void matmul(const struct al_ai_model *m, struct al_ai_state *s, float *out, const float *x,
 		   const struct al_ai_mat *w, int n, int d)
 {
 	struct mm_job j = { .out = out, .x = x, .w = w, .n = n, .d = d, .gs = m->cfg.group_size };
-	if (!w->f) {
+	/* Integer kernels: the activations are quantised once per product
+	 * (Q8_0 in groups of group_size, 32 for GGUF). */
+	if (w->type == AL_AI_W_Q8G || w->type == AL_AI_W_Q8_0 || w->type == AL_AI_W_Q4_0) {
 		quantize(s->xq, s->xs, x, n, j.gs);
 		j.xq = s->xq;
 		j.xs = s->xs;
@@ -234,6 +253,10 @@ static void embed(const struct al_ai_model *m, float *x, int token)
 	const struct al_ai_mat *t = &m->w.tokens;
 	if (t->f) {
 		memcpy(x, t->f + off, (size_t)c->dim * sizeof(float));
+		return;
+	}
+	if (t->b) {
+		al_ai_dequant_row(t->type, t->b, (size_t)token, c->dim, x);
 		return;
 	}
 	for (int i = 0; i < c->dim; i++)
@@ -309,7 +332,7 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 	embed(m, x, token);
 	/* The angles depend only on the position and the index within a head. */
 	for (int i = 0; i < hs; i += 2) {
-		float freq = 1.0f / powf(10000.0f, (float)i / (float)hs);
+		float freq = 1.0f / powf(c->rope_base, (float)i / (float)hs);
 		float val = (float)pos * freq;
 		s->rope[i] = cosf(val);
 		s->rope[i + 1] = sinf(val);
@@ -322,7 +345,7 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 		float *k = s->k;
 		float *v = s->value_cache + loff + (size_t)pos * (size_t)c->kv_dim;
 
-		rmsnorm(s->xb, x, L->rms_att, dim);
+		rmsnorm(s->xb, x, L->rms_att, dim, c->rms_eps);
 		matmul(m, s, s->q, s->xb, &L->wq, dim, dim);
 		matmul(m, s, k, s->xb, &L->wk, dim, c->kv_dim);
 		matmul(m, s, v, s->xb, &L->wv, dim, c->kv_dim);
@@ -335,7 +358,7 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 		for (int i = 0; i < dim; i++)
 			x[i] += s->xb2[i];
 
-		rmsnorm(s->xb, x, L->rms_ffn, dim);
+		rmsnorm(s->xb, x, L->rms_ffn, dim, c->rms_eps);
 		matmul(m, s, s->hb, s->xb, &L->w1, dim, hid);
 		matmul(m, s, s->hb2, s->xb, &L->w3, dim, hid);
 		/* SwiGLU: silu(w1 x) * (w3 x) */
@@ -348,7 +371,7 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 		for (int i = 0; i < dim; i++)
 			x[i] += s->xb[i];
 	}
-	rmsnorm(x, x, m->w.rms_final, dim);
+	rmsnorm(x, x, m->w.rms_final, dim, c->rms_eps);
 	matmul(m, s, s->logits, x, &m->w.wcls, dim, c->vocab_size);
 	return s->logits;
 }

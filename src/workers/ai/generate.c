@@ -11,8 +11,9 @@ int al_ai_engine_build(struct al_ai_engine *e, struct al_ai_model *model, struct
 {
 	int rc;
 	memset(e, 0, sizeof(*e));
-	/* Generation starts from BOS (id 1) and stops at it: the ids must exist. */
-	if (tok->vocab_size != model->cfg.vocab_size || model->cfg.vocab_size <= AL_AI_TOK_EOS)
+	/* Generation starts from BOS and stops at it: the ids must exist. */
+	if (tok->vocab_size != model->cfg.vocab_size || tok->bos < 0 || tok->bos >= tok->vocab_size ||
+	    tok->eos < 0 || tok->eos >= tok->vocab_size)
 		return -EINVAL;
 	e->model = model;
 	e->tok = tok;
@@ -92,7 +93,7 @@ int al_ai_generate(struct al_ai_engine *e, struct al_ai_sampler *smp, const char
 		}
 		pos++;
 		/* BOS starts a new sequence: the reference stops there. */
-		if (next == AL_AI_TOK_BOS)
+		if (next == e->tok->bos)
 			break;
 		const char *piece;
 		size_t len;

@@ -1,12 +1,16 @@
 /*
  * airlock-ai: the AI domain's worker. Set up, lock down, then serve.
  *
- *   airlock-ai --model FILE --tokenizer FILE [--prompt P] [--steps N]
+ *   airlock-ai --model FILE [--tokenizer FILE] [--prompt P] [--steps N]
  *              [--temperature T] [--topp P] [--seed S] [--threads N]
  *   airlock-ai            (under the supervisor: fds 3, 4, 5, see worker.h)
  *
  * Standalone, it generates once and prints the text on stdout, as llama2.c's
  * run does, so the two can be compared byte for byte.
+ *
+ * The model is a llama2.c checkpoint or a GGUF file (recognised by its magic).
+ * A GGUF model carries its vocabulary: the tokenizer file (--tokenizer, fd 5)
+ * is then optional and not read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +27,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "workers/ai/generate.h"
+#include "workers/ai/gguf.h"
 #include "workers/ai/serve.h"
 #include "workers/ai/worker.h"
 
@@ -50,13 +55,14 @@ struct ai_opts {
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: airlock-ai --model FILE --tokenizer FILE [--prompt TEXT] [--steps N]\n"
+		"usage: airlock-ai --model FILE [--tokenizer FILE] [--prompt TEXT] [--steps N]\n"
 		"                  [--temperature T] [--topp P] [--seed S] [--threads N]\n"
 		"  --steps N        positions to run, 0 = the model's seq_len (default 256)\n"
 		"  --temperature T  0 = greedy (default 1.0)\n"
 		"  --topp P         nucleus sampling mass in [0, 1] (default 0.9)\n"
 		"  --seed S         random seed > 0 (default: from the clock)\n"
 		"  --threads N      threads for the matrix products (default 1)\n"
+		"--tokenizer is needed for a llama2.c checkpoint, not for a GGUF model.\n"
 		"Without --model, the model, tokenizer and channel are fds %d, %d and %d.\n",
 		AL_AI_FD_MODEL, AL_AI_FD_TOKENIZER, AL_AI_FD_CHANNEL);
 }
@@ -133,7 +139,7 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 			return -EINVAL;
 		}
 	}
-	if (optind != argc || !o->model != !o->tokenizer)
+	if (optind != argc || (o->tokenizer && !o->model))
 		return -EINVAL;
 	if (!o->seed)
 		o->seed = al_now_ns() | 1;
@@ -197,17 +203,29 @@ int main(int argc, char **argv)
 		model_fd = open(o.model, O_RDONLY | O_CLOEXEC);
 		if (model_fd < 0)
 			al_fatal(AI_EXIT_MODEL, "%s", o.model);
-		tok_fd = open(o.tokenizer, O_RDONLY | O_CLOEXEC);
-		if (tok_fd < 0)
+		tok_fd = -1;
+		if (o.tokenizer && (tok_fd = open(o.tokenizer, O_RDONLY | O_CLOEXEC)) < 0)
 			al_fatal(AI_EXIT_MODEL, "%s", o.tokenizer);
 	}
+	/* Under the supervisor fd 5 is absent when [ai] tokenizer is empty. */
+	if (tok_fd >= 0 && fcntl(tok_fd, F_GETFD) < 0)
+		tok_fd = -1;
 	if ((rc = al_ai_model_build_fd(&model, model_fd)))
 		al_fatalx(AI_EXIT_MODEL, "%s", model.err);
-	if ((rc = al_ai_tokenizer_build_fd(&tok, tok_fd, model.cfg.vocab_size)))
+	/* A GGUF model's own vocabulary is the one it was trained with: any
+	 * tokenizer file is left unread. A checkpoint needs the file. */
+	if (model.cfg.format == AL_AI_FORMAT_GGUF)
+		rc = al_ai_tokenizer_build_gguf(&tok, &model);
+	else if (tok_fd < 0)
+		al_fatalx(AI_EXIT_USAGE, "ai: a llama2.c checkpoint needs a tokenizer (--tokenizer, or [ai] tokenizer)");
+	else
+		rc = al_ai_tokenizer_build_fd(&tok, tok_fd, model.cfg.vocab_size);
+	if (rc)
 		al_fatalx(AI_EXIT_MODEL, "%s", tok.err);
 	/* The mapping and the private copy outlive the fds. */
 	close(model_fd);
-	close(tok_fd);
+	if (tok_fd >= 0)
+		close(tok_fd);
 	if ((rc = al_ai_engine_build(&engine, &model, &tok)))
 		al_fatalx(AI_EXIT_MODEL, "ai: run state: %s", strerror(-rc));
 	/* Threads start here, during setup; the filter below covers them (TSYNC). */
@@ -229,8 +247,9 @@ int main(int argc, char **argv)
 			al_fatalx(AI_EXIT_MODEL, "ai: service loop: %s", strerror(-rc));
 		/* The protocol domain learns what is loaded from us, never from the file. */
 		char name[AL_MSG_MAX_NAME];
-		int nl = snprintf(name, sizeof name, "llama2.c %s, dim %d", al_ai_format_name(model.cfg.format),
-				  model.cfg.dim);
+		int nl = snprintf(name, sizeof name, "%s %s, dim %d",
+				  model.cfg.format == AL_AI_FORMAT_GGUF ? "llama" : "llama2.c",
+				  al_ai_format_name(model.cfg.format), model.cfg.dim);
 		struct al_msg_hello hello = {
 			.vocab_size = (uint32_t)model.cfg.vocab_size, .context_length = (uint32_t)model.cfg.seq_len,
 			.n_layers = (uint32_t)model.cfg.n_layers, .dim = (uint32_t)model.cfg.dim,

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "common/util.h"
+#include "workers/ai/gguf.h"
 
 static int model_fail(struct al_ai_model *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -37,6 +38,8 @@ const char *al_ai_format_name(enum al_ai_format f)
 		return "v1 fp32";
 	case AL_AI_FORMAT_Q8:
 		return "v2 int8 Q8_0";
+	case AL_AI_FORMAT_GGUF:
+		return "GGUF";
 	}
 	return "unknown";
 }
@@ -118,6 +121,8 @@ static int parse_header(struct al_ai_model *m, const uint8_t *p, size_t len, siz
 		return model_fail(m, "model header: head_size %d (dim / n_heads) is odd", c->head_size);
 	c->kv_dim = c->n_kv_heads * c->head_size;
 	c->group_size = 0;
+	c->rms_eps = 1e-5f;
+	c->rope_base = 10000.0f;
 	if (c->format == AL_AI_FORMAT_Q8) {
 		int32_t gs = rd_i32(p + 37);
 		if ((rc = check_range(m, "group_size", gs, 1, AL_AI_MAX_GROUP)))
@@ -184,6 +189,7 @@ static int take_mat(struct cursor *cur, struct al_ai_mat *mat, size_t rows, size
 		return mat->f ? 0 : -EINVAL;
 	}
 	/* cols is dim or hidden_dim, both multiples of group_size: groups never span rows. */
+	mat->type = AL_AI_W_Q8G;
 	mat->q = take(cur, numel, 1, name, layer);
 	if (!mat->q)
 		return -EINVAL;
@@ -262,6 +268,8 @@ int al_ai_model_build_mem(struct al_ai_model *m, const void *buf, size_t len)
 	int rc;
 
 	memset(m, 0, sizeof(*m));
+	if (len >= 4 && memcmp(buf, "GGUF", 4) == 0)
+		return al_ai_model_build_gguf(m, buf, len);
 	m->map = buf;
 	m->map_len = len;
 	if ((rc = parse_header(m, buf, len, &body)))
@@ -317,6 +325,10 @@ int al_ai_model_build_fd(struct al_ai_model *m, int fd)
 
 void al_ai_model_free(struct al_ai_model *m)
 {
+	if (m->gguf) {
+		al_gguf_free(m->gguf);
+		free(m->gguf);
+	}
 	free(m->w.layers);
 	if (m->mapped)
 		munmap((void *)m->map, m->map_len);

@@ -43,6 +43,17 @@ enum al_ai_format {
 	AL_AI_FORMAT_LEGACY = 0,
 	AL_AI_FORMAT_V1 = 1, /* fp32 */
 	AL_AI_FORMAT_Q8 = 2, /* v2, int8 Q8_0 */
+	AL_AI_FORMAT_GGUF = 3, /* GGUF v2/v3, llama architecture (gguf.h) */
+};
+
+/* How a matrix's values are stored. */
+enum al_ai_wtype {
+	AL_AI_W_F32 = 0,  /* f */
+	AL_AI_W_Q8G,      /* q + s: llama2.c v2, int8 plus one fp32 scale per group_size */
+	AL_AI_W_F16,      /* b: IEEE half */
+	AL_AI_W_Q8_0,     /* b: ggml blocks of 32, {half d; int8 q[32]} */
+	AL_AI_W_Q4_0,     /* b: ggml blocks of 32, {half d; uint8 q[16]}: low nibbles are
+			   * values 0..15, high nibbles 16..31, each minus 8 */
 };
 
 /* The hyperparameters (checkpoint header), validated. */
@@ -56,17 +67,21 @@ struct al_ai_config {
 	int seq_len;      /* max positions */
 	int head_size;    /* dim / n_heads, even */
 	int kv_dim;       /* n_kv_heads * head_size */
-	int group_size;   /* Q8_0 group, 0 for fp32 formats */
+	int group_size;   /* activation quantisation group, 0 when no matrix is quantised */
+	float rms_eps;    /* RMSNorm epsilon (1e-5 for llama2.c) */
+	float rope_base;  /* RoPE theta (10000 for llama2.c) */
 	bool shared_classifier;
 	enum al_ai_format format;
 };
 
-/* One weight matrix (rows, cols) in the mapping: fp32, or Q8_0 values plus
- * one scale per group_size values in row-major order. */
+/* One weight matrix (rows, cols) in the mapping, row-major: fp32, or Q8_0
+ * values plus one scale per group_size values, or ggml blocks (GGUF). */
 struct al_ai_mat {
 	const float *f;
 	const int8_t *q;
 	const float *s;
+	const uint8_t *b;
+	enum al_ai_wtype type;
 };
 
 struct al_ai_layer {
@@ -88,12 +103,15 @@ struct al_ai_weights {
 	struct al_ai_mat wcls;    /* (vocab_size, dim), == tokens when shared */
 };
 
+struct al_gguf;
+
 struct al_ai_model {
 	struct al_ai_config cfg;
 	struct al_ai_weights w;
 	const uint8_t *map;  /* the read-only mapping, or the caller's buffer */
 	size_t map_len;
 	bool mapped;         /* map is ours to munmap */
+	struct al_gguf *gguf; /* the parsed container of a GGUF model, owned */
 	char err[160];       /* why the last build failed, names the field */
 };
 

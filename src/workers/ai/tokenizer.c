@@ -138,9 +138,15 @@ int al_ai_tokenizer_build_mem(struct al_ai_tokenizer *t, const void *buf, size_t
 	memcpy(t->sorted, t->vocab, (size_t)vocab_size * sizeof(*t->sorted));
 	qsort(t->sorted, (size_t)vocab_size, sizeof(*t->sorted), cmp_token);
 	for (int i = 0; i < 256; i++) {
+		char hex[7];
 		t->byte_pieces[i * 2] = (unsigned char)i;
 		t->byte_pieces[i * 2 + 1] = '\0';
+		snprintf(hex, sizeof(hex), "<0x%02X>", i);
+		int id = al_ai_tokenizer_lookup(t, hex, 6);
+		t->byte_id[i] = id >= 0 ? id : 0;
 	}
+	t->bos = AL_AI_TOK_BOS;
+	t->eos = AL_AI_TOK_EOS;
 	return 0;
 fail:
 	al_ai_tokenizer_free(t);
@@ -198,7 +204,7 @@ int al_ai_tokenizer_encode(struct al_ai_tokenizer *t, const char *text, bool bos
 	if (cap < al_ai_tokenizer_max_tokens(tlen))
 		return -EINVAL;
 	if (bos)
-		push(tokens, &n, AL_AI_TOK_BOS);
+		push(tokens, &n, t->bos);
 	/* SentencePiece's add_dummy_prefix: a space before non-empty text. */
 	if (tlen) {
 		int sp = al_ai_tokenizer_lookup(t, " ", 1);
@@ -206,7 +212,7 @@ int al_ai_tokenizer_encode(struct al_ai_tokenizer *t, const char *text, bool bos
 			push(tokens, &n, sp);
 	}
 	/* One token per UTF-8 code point when the vocabulary has it, else one
-	 * byte-fallback token (<0xHH>, ids 3..258) per byte. */
+	 * byte-fallback token (<0xHH>, ids 3..258 in llama vocabularies) per byte. */
 	for (size_t i = 0; i < tlen; i++) {
 		unsigned char c = (unsigned char)text[i];
 		if ((c & 0xC0) != 0x80)
@@ -218,10 +224,8 @@ int al_ai_tokenizer_encode(struct al_ai_tokenizer *t, const char *text, bool bos
 		if (id >= 0) {
 			push(tokens, &n, id);
 		} else {
-			for (size_t k = 0; k < cp_len; k++) {
-				int b = (unsigned char)cp[k] + 3;
-				push(tokens, &n, b < t->vocab_size ? b : 0);
-			}
+			for (size_t k = 0; k < cp_len; k++)
+				push(tokens, &n, t->byte_id[(unsigned char)cp[k]]);
 		}
 		cp_len = 0;
 	}
@@ -252,7 +256,7 @@ int al_ai_tokenizer_encode(struct al_ai_tokenizer *t, const char *text, bool bos
 		n--;
 	}
 	if (eos)
-		push(tokens, &n, AL_AI_TOK_EOS);
+		push(tokens, &n, t->eos);
 	*n_tokens = n;
 	return 0;
 }
@@ -279,7 +283,7 @@ void al_ai_tokenizer_decode(const struct al_ai_tokenizer *t, int prev, int token
 	const char *s = t->vocab[token].str;
 	size_t l = t->vocab[token].len;
 	/* SentencePiece drops the dummy-prefix space of the first word after BOS. */
-	if (prev == AL_AI_TOK_BOS && l && s[0] == ' ') {
+	if (prev == t->bos && l && s[0] == ' ') {
 		s++;
 		l--;
 	}

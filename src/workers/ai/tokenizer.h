@@ -38,6 +38,8 @@ struct al_ai_tokenizer {
 	float *scores;                /* by id */
 	char *scratch;                /* 2 * max_token_length + 8 */
 	unsigned char byte_pieces[512]; /* single-byte strings for <0xHH> tokens */
+	int byte_id[256];             /* the <0xHH> token of each byte (byte fallback), or unk 0 */
+	int bos, eos;                 /* AL_AI_TOK_BOS/EOS, or a GGUF file's ids */
 	char err[160];
 };
 

@@ -4,7 +4,8 @@
  * Started by the supervisor, the worker finds at fixed numbers:
  *   fd 3  AL_AI_FD_CHANNEL    the shared-memory channel to the protocol domain
  *   fd 4  AL_AI_FD_MODEL      the verified model checkpoint, read-only
- *   fd 5  AL_AI_FD_TOKENIZER  the verified tokenizer, read-only
+ *   fd 5  AL_AI_FD_TOKENIZER  the verified tokenizer, read-only; absent (and
+ *                             unread) for a GGUF model, which embeds its own
  * and stdout/stderr for logs. Standalone (--model/--tokenizer) it opens the
  * two files itself and prints the generated text on stdout.
  *

@@ -205,3 +205,197 @@ void mw_tokenizer(struct mw_buf *b, int vocab_size)
 		put(b, s, (size_t)n);
 	}
 }
+
+/* ---- GGUF ---- */
+
+static void put_u32(struct mw_buf *b, uint32_t v)
+{
+	put(b, &v, 4);
+}
+
+static void put_u64(struct mw_buf *b, uint64_t v)
+{
+	put(b, &v, 8);
+}
+
+static void put_gstr(struct mw_buf *b, const char *s, size_t n)
+{
+	put_u64(b, n);
+	put(b, s, n);
+}
+
+static void kv_key(struct mw_buf *b, const char *k, uint32_t type)
+{
+	put_gstr(b, k, strlen(k));
+	put_u32(b, type);
+}
+
+static void kv_u32(struct mw_buf *b, const char *k, uint32_t v)
+{
+	kv_key(b, k, 4);
+	put_u32(b, v);
+}
+
+/* float -> IEEE half, round to nearest even (normal range; tiny values flush to zero). */
+static uint16_t half_of(float f)
+{
+	uint32_t x;
+	memcpy(&x, &f, 4);
+	uint32_t sign = (x >> 16) & 0x8000;
+	int32_t e = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+	uint32_t m = x & 0x7fffff;
+	if (e >= 31)
+		return (uint16_t)(sign | 0x7c00);
+	if (e <= 0)
+		return (uint16_t)sign;
+	uint32_t h = ((uint32_t)e << 10) | (m >> 13), rest = m & 0x1fff;
+	if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
+		h++; /* may carry into the exponent: still correct */
+	return (uint16_t)(sign | h);
+}
+
+static void put_blocks(struct mw_buf *b, const float *w, size_t n, uint32_t type)
+{
+	for (size_t g = 0; g < n; g += 32) {
+		const float *x = w + g;
+		if (type == 8) {
+			float amax = 0.0f;
+			for (int i = 0; i < 32; i++)
+				amax = fmaxf(amax, fabsf(x[i]));
+			float d = amax / 127.0f, inv = d != 0.0f ? 1.0f / d : 0.0f;
+			uint16_t h = half_of(d);
+			put(b, &h, 2);
+			for (int i = 0; i < 32; i++) {
+				int8_t q = (int8_t)roundf(x[i] * inv);
+				put(b, &q, 1);
+			}
+		} else {
+			float amax = 0.0f, mx = 0.0f;
+			for (int i = 0; i < 32; i++)
+				if (fabsf(x[i]) > amax) {
+					amax = fabsf(x[i]);
+					mx = x[i];
+				}
+			float d = mx / -8.0f, inv = d != 0.0f ? 1.0f / d : 0.0f;
+			uint16_t h = half_of(d);
+			put(b, &h, 2);
+			for (int i = 0; i < 16; i++) {
+				int lo = (int)(x[i] * inv + 8.5f), hi = (int)(x[i + 16] * inv + 8.5f);
+				lo = lo < 0 ? 0 : lo > 15 ? 15 : lo;
+				hi = hi < 0 ? 0 : hi > 15 ? 15 : hi;
+				uint8_t q = (uint8_t)(lo | hi << 4);
+				put(b, &q, 1);
+			}
+		}
+	}
+}
+
+struct gt {
+	char name[64];
+	uint64_t ne0, ne1; /* ne1 0: a vector */
+	uint32_t type;
+	const float *w;
+};
+
+void mw_export_gguf(struct mw_buf *b, const struct al_ai_model *src, const struct al_ai_tokenizer *tok,
+		    uint32_t type)
+{
+	const struct al_ai_config *c = &src->cfg;
+	uint64_t dim = (uint64_t)c->dim, hid = (uint64_t)c->hidden_dim, kv = (uint64_t)c->kv_dim;
+	uint64_t vocab = (uint64_t)c->vocab_size;
+	size_t nt = 0, cap = 3 + 9 * (size_t)c->n_layers;
+	struct gt *t = calloc(cap, sizeof(*t));
+#define MAT(nm, a, b_, wp) t[nt++] = (struct gt){ .ne0 = (a), .ne1 = (b_), .w = (wp),                  \
+			.type = (type <= 1 || (a) % 32 == 0) ? type : 0 }, snprintf(t[nt - 1].name, 64, "%s", nm)
+#define VEC(nm, a, wp) t[nt++] = (struct gt){ .ne0 = (a), .w = (wp) }, snprintf(t[nt - 1].name, 64, "%s", nm)
+	char n[64];
+	MAT("token_embd.weight", dim, vocab, src->w.tokens.f);
+	for (int l = 0; l < c->n_layers; l++) {
+		const struct al_ai_layer *L = &src->w.layers[l];
+#define LN(s) (snprintf(n, sizeof(n), "blk.%d.%s.weight", l, s), n)
+		VEC(LN("attn_norm"), dim, L->rms_att);
+		MAT(LN("attn_q"), dim, dim, L->wq.f);
+		MAT(LN("attn_k"), dim, kv, L->wk.f);
+		MAT(LN("attn_v"), dim, kv, L->wv.f);
+		MAT(LN("attn_output"), dim, dim, L->wo.f);
+		VEC(LN("ffn_norm"), dim, L->rms_ffn);
+		MAT(LN("ffn_gate"), dim, hid, L->w1.f);
+		MAT(LN("ffn_down"), hid, dim, L->w2.f);
+		MAT(LN("ffn_up"), dim, hid, L->w3.f);
+#undef LN
+	}
+	VEC("output_norm.weight", dim, src->w.rms_final);
+	if (!c->shared_classifier)
+		MAT("output.weight", dim, vocab, src->w.wcls.f);
+#undef MAT
+#undef VEC
+
+	put(b, "GGUF", 4);
+	put_u32(b, 3);
+	put_u64(b, nt);
+	put_u64(b, 14); /* the keys below */
+	kv_key(b, "general.architecture", 8);
+	put_gstr(b, "llama", 5);
+	kv_u32(b, "general.alignment", 32);
+	kv_u32(b, "llama.context_length", (uint32_t)c->seq_len);
+	kv_u32(b, "llama.embedding_length", (uint32_t)c->dim);
+	kv_u32(b, "llama.block_count", (uint32_t)c->n_layers);
+	kv_u32(b, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
+	kv_u32(b, "llama.attention.head_count", (uint32_t)c->n_heads);
+	kv_u32(b, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
+	kv_key(b, "tokenizer.ggml.model", 8);
+	put_gstr(b, "llama", 5);
+	kv_key(b, "tokenizer.ggml.tokens", 9);
+	put_u32(b, 8);
+	put_u64(b, vocab);
+	for (int i = 0; i < tok->vocab_size; i++) {
+		/* ' ' -> U+2581, the SentencePiece space */
+		const struct al_ai_token *tk = &tok->vocab[i];
+		size_t len = 0;
+		for (uint32_t k = 0; k < tk->len; k++)
+			len += tk->str[k] == ' ' ? 3 : 1;
+		put_u64(b, len);
+		for (uint32_t k = 0; k < tk->len; k++)
+			put(b, tk->str[k] == ' ' ? "\xe2\x96\x81" : &tk->str[k], tk->str[k] == ' ' ? 3 : 1);
+	}
+	kv_key(b, "tokenizer.ggml.scores", 9);
+	put_u32(b, 6);
+	put_u64(b, vocab);
+	put(b, tok->scores, vocab * 4);
+	kv_u32(b, "tokenizer.ggml.bos_token_id", (uint32_t)tok->bos);
+	kv_u32(b, "tokenizer.ggml.eos_token_id", (uint32_t)tok->eos);
+	kv_u32(b, "general.file_type", type);
+
+	uint64_t off = 0;
+	size_t *sizes = calloc(nt, sizeof(size_t));
+	for (size_t i = 0; i < nt; i++) {
+		uint64_t numel = t[i].ne0 * (t[i].ne1 ? t[i].ne1 : 1);
+		sizes[i] = t[i].type == 0 ? numel * 4 : t[i].type == 1 ? numel * 2
+			 : t[i].type == 8 ? numel / 32 * 34 : numel / 32 * 18;
+		put_gstr(b, t[i].name, strlen(t[i].name));
+		put_u32(b, t[i].ne1 ? 2 : 1);
+		put_u64(b, t[i].ne0);
+		if (t[i].ne1)
+			put_u64(b, t[i].ne1);
+		put_u32(b, t[i].type);
+		put_u64(b, off);
+		off += (sizes[i] + 31) / 32 * 32;
+	}
+	put_zero(b, (32 - b->len % 32) % 32);
+	for (size_t i = 0; i < nt; i++) {
+		uint64_t numel = t[i].ne0 * (t[i].ne1 ? t[i].ne1 : 1);
+		size_t start = b->len;
+		if (t[i].type == 0)
+			put(b, t[i].w, numel * 4);
+		else if (t[i].type == 1)
+			for (uint64_t k = 0; k < numel; k++) {
+				uint16_t h = half_of(t[i].w[k]);
+				put(b, &h, 2);
+			}
+		else
+			put_blocks(b, t[i].w, numel, t[i].type);
+		put_zero(b, (32 - (b->len - start) % 32) % 32);
+	}
+	free(sizes);
+	free(t);
+}

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "workers/ai/model.h"
+#include "workers/ai/tokenizer.h"
 
 struct mw_buf {
 	uint8_t *p;
@@ -32,5 +33,11 @@ void mw_export(struct mw_buf *b, const struct al_ai_model *src, enum al_ai_forma
 /* A tokenizer file of vocab_size tokens: <unk>, BOS, EOS, 256 byte tokens, then
  * printable pieces; max_token_length 16. */
 void mw_tokenizer(struct mw_buf *b, int vocab_size);
+
+/* Re-exports a loaded fp32 model with its tokenizer as GGUF v3 (llama), the
+ * matrices in ggml type `type` (0 F32, 1 F16, 2 Q4_0, 8 Q8_0) where their rows
+ * divide into 32-value blocks, F32 otherwise; as tools/gguf_export.py does. */
+void mw_export_gguf(struct mw_buf *b, const struct al_ai_model *src, const struct al_ai_tokenizer *tok,
+		    uint32_t type);
 
 #endif

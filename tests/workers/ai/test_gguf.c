@@ -1,0 +1,871 @@
+/*
+ * GGUF tests: the embedded model exported by tools/gguf_export.py in F32,
+ * F16, Q8_0 and Q4_0 (at build time) against the llama2.c checkpoint's
+ * reference text; the embedded tokenizer; the kernels (scalar against AVX2
+ * and against a dequantised reference); and hostile files, one group per
+ * class of known GGUF loader flaw, each refused with the field named.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "al_config.h"
+#include "common/util.h"
+#include "model_writer.h"
+#include "workers/ai/generate.h"
+#include "workers/ai/gguf.h"
+#include "workers/ai/quant.h"
+
+#define MODEL AL_SOURCE_ROOT "/models/stories260K.bin"
+#define TOKENIZER AL_SOURCE_ROOT "/models/tok512.bin"
+#define DATA AL_SOURCE_ROOT "/tests/workers/ai/"
+
+static char *slurp(const char *path, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	if (al_read_file_at(AT_FDCWD, path, 64u << 20, &buf, &n))
+		fail_msg("cannot read %s", path);
+	if (len)
+		*len = n;
+	return buf;
+}
+
+struct text {
+	char buf[1 << 16];
+	size_t len;
+};
+
+static int collect(void *ctx, const char *piece, size_t len, int token)
+{
+	struct text *t = ctx;
+	assert_true(t->len + len < sizeof(t->buf));
+	memcpy(t->buf + t->len, piece, len);
+	t->len += len;
+	return 0;
+}
+
+struct loaded {
+	struct al_ai_model m;
+	struct al_ai_tokenizer t;
+	struct al_ai_engine e;
+};
+
+static void load_gguf(struct loaded *l, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", GGUF_DIR, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	if (al_ai_model_build_fd(&l->m, fd))
+		fail_msg("%s: %s", name, l->m.err);
+	close(fd);
+	if (al_ai_tokenizer_build_gguf(&l->t, &l->m))
+		fail_msg("%s: %s", name, l->t.err);
+	assert_int_equal(al_ai_engine_build(&l->e, &l->m, &l->t), 0);
+}
+
+static void unload(struct loaded *l)
+{
+	al_ai_engine_free(&l->e);
+	al_ai_tokenizer_free(&l->t);
+	al_ai_model_free(&l->m);
+}
+
+static void greedy(struct loaded *l, const char *prompt, struct text *out)
+{
+	struct al_ai_sampler smp;
+	struct al_ai_gen_stats st;
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(al_ai_sampler_build(&smp, l->m.cfg.vocab_size, 0.0f, 0.9f, 1), 0);
+	assert_int_equal(al_ai_generate(&l->e, &smp, prompt, 256, collect, out, &st), 0);
+	al_ai_sampler_free(&smp);
+	out->buf[out->len++] = '\n';
+}
+
+static size_t common_prefix(const struct text *a, const char *ref, size_t len)
+{
+	size_t n = 0;
+	while (n < a->len && n < len && a->buf[n] == ref[n])
+		n++;
+	return n;
+}
+
+/* ---- the embedded model in each type ---- */
+
+static void test_config(void **state)
+{
+	struct loaded l;
+	load_gguf(&l, "s260k_q8_0.gguf");
+	const struct al_ai_config *c = &l.m.cfg;
+	assert_int_equal(c->format, AL_AI_FORMAT_GGUF);
+	assert_int_equal(l.m.gguf->version, 3);
+	assert_int_equal(c->dim, 64);
+	assert_int_equal(c->hidden_dim, 172);
+	assert_int_equal(c->n_layers, 5);
+	assert_int_equal(c->n_heads, 8);
+	assert_int_equal(c->n_kv_heads, 4);
+	assert_int_equal(c->vocab_size, 512);
+	assert_int_equal(c->seq_len, 512);
+	assert_true(c->rms_eps == 1e-5f);
+	assert_true(c->rope_base == 10000.0f);
+	assert_true(c->shared_classifier);
+	assert_ptr_equal(l.m.w.wcls.b, l.m.w.tokens.b);
+	/* Rows of 64 are Q8_0 blocks; ffn_down's rows of 172 stay F32. */
+	assert_int_equal(l.m.w.layers[0].wq.type, AL_AI_W_Q8_0);
+	assert_int_equal(l.m.w.layers[0].w2.type, AL_AI_W_F32);
+	assert_int_equal(c->group_size, 32);
+	unload(&l);
+}
+
+static void test_f32_f16_exact(void **state)
+{
+	static struct text out;
+	size_t len;
+	char *ref = slurp(DATA "greedy_t0.txt", &len);
+	const char *files[] = { "s260k_f32.gguf", "s260k_f16.gguf", "s260k_f32_v2.gguf" };
+	for (size_t i = 0; i < AL_ARRAY_LEN(files); i++) {
+		struct loaded l;
+		load_gguf(&l, files[i]);
+		greedy(&l, "", &out);
+		/* F32 holds the very weights; F16 rounds them, and on this model
+		 * the 256 greedy tokens still come out the same. */
+		if (out.len != len || memcmp(out.buf, ref, len))
+			fail_msg("%s: text differs from the llama2.c reference after %zu bytes", files[i],
+				 common_prefix(&out, ref, len));
+		unload(&l);
+	}
+	free(ref);
+	/* And with a prompt, through the embedded tokenizer. */
+	ref = slurp(DATA "greedy_once_upon_a_time.txt", &len);
+	struct loaded l;
+	load_gguf(&l, "s260k_f32.gguf");
+	greedy(&l, "Once upon a time", &out);
+	assert_int_equal(out.len, len);
+	assert_memory_equal(out.buf, ref, len);
+	unload(&l);
+	free(ref);
+}
+
+/* Greedy text from the quantised types keeps the reference's opening, and
+ * on the reference's own tokens (teacher forcing) the logits stay within a
+ * stated fraction of their range with mostly the same argmax. */
+static void check_quantised(const char *file, size_t min_prefix, float max_rel, int min_agree_pct)
+{
+	static struct text out;
+	size_t len;
+	char *ref = slurp(DATA "greedy_t0.txt", &len);
+	struct loaded q, f;
+	load_gguf(&q, file);
+	load_gguf(&f, "s260k_f32.gguf");
+	greedy(&q, "", &out);
+	size_t common = common_prefix(&out, ref, len);
+	if (common < min_prefix)
+		fail_msg("%s: text diverges after %zu bytes (want >= %zu): %.80s", file, common, min_prefix, out.buf);
+
+	enum { STEPS = 128 };
+	int token = 1, agree = 0;
+	float maxabs = 0.0f, maxdiff = 0.0f;
+	int V = f.m.cfg.vocab_size;
+	float *lf = malloc((size_t)V * 4);
+	for (int pos = 0; pos < STEPS; pos++) {
+		memcpy(lf, al_ai_forward(&f.m, &f.e.state, token, pos), (size_t)V * 4);
+		const float *lq = al_ai_forward(&q.m, &q.e.state, token, pos);
+		int bf = 0, bq = 0;
+		for (int i = 0; i < V; i++) {
+			maxabs = fmaxf(maxabs, fabsf(lf[i]));
+			maxdiff = fmaxf(maxdiff, fabsf(lf[i] - lq[i]));
+			bf = lf[i] > lf[bf] ? i : bf;
+			bq = lq[i] > lq[bq] ? i : bq;
+		}
+		agree += bf == bq;
+		token = bf; /* follow the f32 path */
+	}
+	print_message("%s: %zu bytes of text in common, logits within %.2f%% of max |logit| %.2f, argmax agrees at %d/%d\n",
+		      file, common, 100.0 * maxdiff / maxabs, maxabs, agree, STEPS);
+	if (!(maxdiff <= max_rel * maxabs))
+		fail_msg("%s: logits differ by %g, more than %.0f%% of %g", file, maxdiff, 100.0 * max_rel, maxabs);
+	assert_true(maxdiff > 0.0f); /* really the quantised path */
+	if (agree * 100 < min_agree_pct * STEPS)
+		fail_msg("%s: argmax agrees at only %d of %d positions", file, agree, STEPS);
+	free(lf);
+	unload(&q);
+	unload(&f);
+	free(ref);
+}
+
+static void test_q8_0(void **state)
+{
+	check_quantised("s260k_q8_0.gguf", 200, 0.05f, 90);
+}
+
+static void test_q4_0(void **state)
+{
+	/* 4 bits per weight in a model this small: a quarter of the logits range moves. */
+	check_quantised("s260k_q4_0.gguf", 60, 0.5f, 75);
+}
+
+static void test_threads_same_bits(void **state)
+{
+	static struct text a, b;
+	struct loaded l;
+	load_gguf(&l, "s260k_q4_0.gguf");
+	greedy(&l, "", &a);
+	assert_int_equal(al_ai_engine_set_threads(&l.e, 2), 0);
+	l.e.state.parallel_min = 0;
+	greedy(&l, "", &b);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.buf, b.buf, a.len);
+	/* The portable kernels (what a CPU without AVX2 runs) tell the same
+	 * story: they differ from the AVX2 ones only in fp32 summation order. */
+	al_ai_quant_init(true);
+	greedy(&l, "", &b);
+	al_ai_quant_init(false);
+	size_t common = 0;
+	while (common < a.len && common < b.len && a.buf[common] == b.buf[common])
+		common++;
+	if (common < 60)
+		fail_msg("scalar kernels diverge after %zu bytes", common);
+	unload(&l);
+}
+
+/* A second, independent writer (model_writer.c, used by the benchmark)
+ * agrees with the exporter: its F32 file gives the reference text too. */
+static void test_c_writer(void **state)
+{
+	static struct text out;
+	size_t len, tlen;
+	char *ref = slurp(DATA "greedy_t0.txt", &len), *tb = slurp(TOKENIZER, &tlen);
+	struct al_ai_model src;
+	struct al_ai_tokenizer tok;
+	struct loaded l;
+	struct mw_buf b = { 0 };
+	int fd = open(MODEL, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(al_ai_model_build_fd(&src, fd), 0);
+	close(fd);
+	assert_int_equal(al_ai_tokenizer_build_mem(&tok, tb, tlen, 512), 0);
+	mw_export_gguf(&b, &src, &tok, AL_GGML_F32);
+	if (al_ai_model_build_mem(&l.m, b.p, b.len))
+		fail_msg("%s", l.m.err);
+	assert_int_equal(al_ai_tokenizer_build_gguf(&l.t, &l.m), 0);
+	assert_int_equal(al_ai_engine_build(&l.e, &l.m, &l.t), 0);
+	greedy(&l, "", &out);
+	assert_int_equal(out.len, len);
+	assert_memory_equal(out.buf, ref, len);
+	unload(&l);
+	mw_free(&b);
+	al_ai_tokenizer_free(&tok);
+	al_ai_model_free(&src);
+	free(ref);
+	free(tb);
+}
+
+/* ---- the embedded tokenizer ---- */
+
+static void test_tokenizer(void **state)
+{
+	struct loaded l;
+	struct al_ai_tokenizer ref;
+	size_t len, n;
+	char *tb = slurp(TOKENIZER, &len);
+	int ids[64];
+	const int want[] = { 1, 403, 407, 261, 378 };
+	load_gguf(&l, "s260k_f16.gguf");
+	assert_int_equal(al_ai_tokenizer_build_mem(&ref, tb, len, 512), 0);
+	assert_int_equal(l.t.vocab_size, 512);
+	assert_int_equal(l.t.bos, 1);
+	assert_int_equal(l.t.eos, 2);
+	assert_int_equal(al_ai_tokenizer_encode(&l.t, "Once upon a time", true, false, ids, 64, &n), 0);
+	assert_int_equal(n, 5);
+	assert_memory_equal(ids, want, sizeof(want));
+	/* Byte fallback through the <0xHH> tokens. */
+	assert_int_equal(al_ai_tokenizer_encode(&l.t, "\xd0\xb6", false, false, ids, 64, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(ids[1], 0xd0 + 3);
+	assert_int_equal(l.t.byte_id['\n'], 13);
+	/* The SentencePiece space (U+2581) reads as ' ': every ordinary piece
+	 * equals tokenizer.bin's (BOS and EOS differ: llama2.c wraps them in newlines). */
+	for (int i = 3; i < 512; i++) {
+		assert_int_equal(l.t.vocab[i].len, ref.vocab[i].len);
+		assert_memory_equal(l.t.vocab[i].str, ref.vocab[i].str, ref.vocab[i].len);
+		assert_true(l.t.scores[i] == ref.scores[i]);
+	}
+	/* A checkpoint has no embedded vocabulary. */
+	struct al_ai_model m;
+	struct al_ai_tokenizer t;
+	int fd = open(MODEL, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(al_ai_model_build_fd(&m, fd), 0);
+	close(fd);
+	assert_int_equal(al_ai_tokenizer_build_gguf(&t, &m), -EINVAL);
+	assert_non_null(strstr(t.err, "not GGUF"));
+	al_ai_model_free(&m);
+	al_ai_tokenizer_free(&ref);
+	unload(&l);
+	free(tb);
+}
+
+/* ---- kernels ---- */
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 32);
+}
+
+static uint16_t to_half(float f)
+{
+	/* Test data only: values in [2^-10, 1), normal halves, truncated mantissa. */
+	uint32_t b;
+	memcpy(&b, &f, 4);
+	return (uint16_t)(((b >> 16) & 0x8000) | ((((b >> 23) & 0xff) - 112) << 10) | ((b >> 13) & 0x3ff));
+}
+
+static void test_kernels(void **state)
+{
+	enum { N = 256, D = 37 };
+	static uint8_t w8[D * (N / 32) * 34], w4[D * (N / 32) * 18], w16[D * N * 2];
+	static float x[N], xs[N / 32], ref[D], o_s[D], o_v[D], row[N];
+	static int8_t xq[N];
+	for (int i = 0; i < N; i++) {
+		xq[i] = (int8_t)(rnd() % 255 - 127);
+		x[i] = (float)(int)(rnd() % 2001 - 1000) / 1000.0f;
+	}
+	for (int b = 0; b < N / 32; b++)
+		xs[b] = (float)(rnd() % 1000 + 1) / 50000.0f;
+	for (int r = 0; r < D; r++)
+		for (int b = 0; b < N / 32; b++) {
+			uint16_t h8 = to_half((float)(rnd() % 1000 + 24) / 1024.0f / 64.0f);
+			uint8_t *p8 = w8 + ((size_t)r * (N / 32) + (size_t)b) * 34, *p4 = w4 + ((size_t)r * (N / 32) + (size_t)b) * 18;
+			memcpy(p8, &h8, 2);
+			memcpy(p4, &h8, 2);
+			for (int k = 0; k < 32; k++)
+				p8[2 + k] = (uint8_t)rnd(); /* includes -128 */
+			for (int k = 0; k < 16; k++)
+				p4[2 + k] = (uint8_t)rnd();
+		}
+	for (int i = 0; i < D * N; i++) {
+		uint16_t h = to_half((float)(rnd() % 1000 + 24) / 1024.0f);
+		h |= (uint16_t)((rnd() & 1) << 15);
+		memcpy(w16 + (size_t)i * 2, &h, 2);
+	}
+	const enum al_ai_wtype types[] = { AL_AI_W_Q8_0, AL_AI_W_Q4_0, AL_AI_W_F16 };
+	const uint8_t *ws[] = { w8, w4, w16 };
+	for (size_t t = 0; t < 3; t++) {
+		/* Reference: dequantised rows times dequantised activations, in double. */
+		for (int r = 0; r < D; r++) {
+			al_ai_dequant_row(types[t], ws[t], (size_t)r, N, row);
+			double acc = 0.0;
+			for (int i = 0; i < N; i++)
+				acc += (double)row[i] * (types[t] == AL_AI_W_F16 ? x[i] : (double)xq[i] * xs[i / 32]);
+			ref[r] = (float)acc;
+		}
+		for (int pass = 0; pass < 2; pass++) {
+			float *o = pass ? o_v : o_s;
+			al_ai_quant_init(pass == 0);
+			if (types[t] == AL_AI_W_Q8_0)
+				al_ai_matmul_q8_0(o, xq, xs, w8, N, D);
+			else if (types[t] == AL_AI_W_Q4_0)
+				al_ai_matmul_q4_0(o, xq, xs, w4, N, D);
+			else
+				al_ai_matmul_f16(o, x, w16, N, D);
+			for (int r = 0; r < D; r++)
+				if (fabsf(o[r] - ref[r]) > 1e-4f * (1.0f + fabsf(ref[r])))
+					fail_msg("type %zu kernel %s row %d: %.8g, reference %.8g", t, al_ai_quant_kernels(), r,
+						 o[r], ref[r]);
+		}
+	}
+	al_ai_quant_init(false);
+	print_message("kernels in use: %s\n", al_ai_quant_kernels());
+	/* Halves: exact conversion of the special values. */
+	assert_true(al_gguf_half(0x3c00) == 1.0f);
+	assert_true(al_gguf_half(0xc000) == -2.0f);
+	assert_true(al_gguf_half(0x0001) == ldexpf(1.0f, -24));
+	assert_true(isinf(al_gguf_half(0x7c00)));
+	assert_true(isnan(al_gguf_half(0x7e00)));
+}
+
+/* ---- hostile files ---- */
+
+/* A tiny llama GGUF written field by field, remembering where the fields
+ * that the attacks below corrupt are. */
+struct gb {
+	uint8_t *p;
+	size_t len, cap;
+	size_t version, n_tensors, n_kv, arch_key_len, arch_val_len, tok_arr_type, tok_arr_n, tok0_len,
+		score_arr_n, align_val, blk_count_key;
+	size_t t_ndims[16], t_ne0[16], t_type[16], t_off[16];
+	int nt;
+};
+
+static void put(struct gb *b, const void *v, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2;
+		b->p = realloc(b->p, b->cap);
+		assert_non_null(b->p);
+	}
+	memcpy(b->p + b->len, v, n);
+	b->len += n;
+}
+
+static size_t put_u32(struct gb *b, uint32_t v)
+{
+	size_t at = b->len;
+	put(b, &v, 4);
+	return at;
+}
+
+static size_t put_u64(struct gb *b, uint64_t v)
+{
+	size_t at = b->len;
+	put(b, &v, 8);
+	return at;
+}
+
+static size_t put_str(struct gb *b, const char *s)
+{
+	size_t at = put_u64(b, strlen(s));
+	put(b, s, strlen(s));
+	return at;
+}
+
+static void kv_u32(struct gb *b, const char *k, uint32_t v, size_t *key_at, size_t *val_at)
+{
+	size_t ka = put_str(b, k);
+	put_u32(b, AL_GGUF_U32);
+	size_t va = put_u32(b, v);
+	if (key_at)
+		*key_at = ka;
+	if (val_at)
+		*val_at = va;
+}
+
+struct tiny_opts {
+	int n_tokens;      /* tokenizer.ggml.tokens entries (vocab is 8) */
+	int nested_depth;  /* an extra kv: arrays nested this deep, 0 = none */
+	uint32_t mtype;    /* type of the matrices: F32 or Q8_0 */
+};
+
+static void build_tiny(struct gb *b, const struct tiny_opts *o)
+{
+	enum { DIM = 32, HID = 64, KV = 16, VOCAB = 8 };
+	const char *toks[] = { "<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "b", "c", "<0x0A>", "\xe2\x96\x81" };
+	memset(b, 0, sizeof(*b));
+	put(b, "GGUF", 4);
+	b->version = put_u32(b, 3);
+	b->n_tensors = put_u64(b, 0);
+	b->n_kv = put_u64(b, 0);
+	uint64_t nkv = 0;
+	b->arch_key_len = put_str(b, "general.architecture");
+	put_u32(b, AL_GGUF_STRING);
+	b->arch_val_len = put_str(b, "llama");
+	nkv++;
+	kv_u32(b, "general.alignment", 32, NULL, &b->align_val);
+	kv_u32(b, "llama.embedding_length", DIM, NULL, NULL);
+	kv_u32(b, "llama.feed_forward_length", HID, NULL, NULL);
+	kv_u32(b, "llama.block_count", 1, &b->blk_count_key, NULL);
+	kv_u32(b, "llama.attention.head_count", 4, NULL, NULL);
+	kv_u32(b, "llama.attention.head_count_kv", 2, NULL, NULL);
+	kv_u32(b, "llama.context_length", 16, NULL, NULL);
+	nkv += 7;
+	put_str(b, "tokenizer.ggml.model");
+	put_u32(b, AL_GGUF_STRING);
+	put_str(b, "llama");
+	put_str(b, "tokenizer.ggml.tokens");
+	put_u32(b, AL_GGUF_ARRAY);
+	b->tok_arr_type = put_u32(b, AL_GGUF_STRING);
+	b->tok_arr_n = put_u64(b, (uint64_t)o->n_tokens);
+	for (int i = 0; i < o->n_tokens; i++) {
+		size_t at = put_str(b, toks[i % 8]);
+		if (i == 0)
+			b->tok0_len = at;
+	}
+	put_str(b, "tokenizer.ggml.scores");
+	put_u32(b, AL_GGUF_ARRAY);
+	put_u32(b, AL_GGUF_F32);
+	b->score_arr_n = put_u64(b, VOCAB);
+	for (int i = 0; i < VOCAB; i++) {
+		float f = -(float)i;
+		put(b, &f, 4);
+	}
+	nkv += 3;
+	if (o->nested_depth) {
+		put_str(b, "test.nested");
+		put_u32(b, AL_GGUF_ARRAY);
+		for (int d = 1; d < o->nested_depth; d++) {
+			put_u32(b, AL_GGUF_ARRAY);
+			put_u64(b, 1);
+		}
+		put_u32(b, AL_GGUF_U8);
+		put_u64(b, 1);
+		put(b, "\1", 1);
+		nkv++;
+	}
+	memcpy(b->p + b->n_kv, &nkv, 8);
+
+	struct {
+		const char *name;
+		uint64_t ne0, ne1;
+		bool mat;
+	} ts[] = {
+		{ "token_embd.weight", DIM, VOCAB, true },      { "blk.0.attn_norm.weight", DIM, 0, false },
+		{ "blk.0.attn_q.weight", DIM, DIM, true },      { "blk.0.attn_k.weight", DIM, KV, true },
+		{ "blk.0.attn_v.weight", DIM, KV, true },       { "blk.0.attn_output.weight", DIM, DIM, true },
+		{ "blk.0.ffn_norm.weight", DIM, 0, false },     { "blk.0.ffn_gate.weight", DIM, HID, true },
+		{ "blk.0.ffn_down.weight", HID, DIM, true },    { "blk.0.ffn_up.weight", DIM, HID, true },
+		{ "output_norm.weight", DIM, 0, false },
+	};
+	uint64_t off = 0;
+	size_t sizes[16];
+	b->nt = (int)AL_ARRAY_LEN(ts);
+	for (int i = 0; i < b->nt; i++) {
+		uint32_t type = ts[i].mat ? o->mtype : AL_GGML_F32;
+		uint64_t numel = ts[i].ne0 * (ts[i].ne1 ? ts[i].ne1 : 1);
+		bool ok;
+		sizes[i] = al_gguf_type_size(type, numel, &ok);
+		put_str(b, ts[i].name);
+		b->t_ndims[i] = put_u32(b, ts[i].ne1 ? 2 : 1);
+		b->t_ne0[i] = put_u64(b, ts[i].ne0);
+		if (ts[i].ne1)
+			put_u64(b, ts[i].ne1);
+		b->t_type[i] = put_u32(b, type);
+		b->t_off[i] = put_u64(b, off);
+		off += (sizes[i] + 31) / 32 * 32;
+	}
+	uint64_t n = (uint64_t)b->nt;
+	memcpy(b->p + b->n_tensors, &n, 8);
+	while (b->len % 32)
+		put(b, "\0", 1);
+	for (int i = 0; i < b->nt; i++) {
+		size_t start = b->len;
+		for (size_t k = 0; k < sizes[i]; k += 4) {
+			float f = (float)((int)(rnd() % 200) - 100) / 1000.0f;
+			if (o->mtype == AL_GGML_Q8_0 && ts[i].mat && k % 34 == 0) {
+				uint16_t h = 0x2000; /* scale 2^-7 */
+				put(b, &h, 2);
+				k -= 2;
+				continue;
+			}
+			put(b, &f, sizes[i] - k < 4 ? sizes[i] - k : 4);
+		}
+		while ((b->len - start) % 32)
+			put(b, "\0", 1);
+	}
+}
+
+static void expect_reject(const uint8_t *p, size_t len, const char *what)
+{
+	struct al_ai_model m;
+	int rc = al_ai_model_build_mem(&m, p, len);
+	if (rc == 0) {
+		al_ai_model_free(&m);
+		fail_msg("hostile file accepted (expected \"%s\")", what);
+	}
+	assert_int_equal(rc, -EINVAL);
+	if (!strstr(m.err, what))
+		fail_msg("error \"%s\" does not name \"%s\"", m.err, what);
+}
+
+static void patch_reject(const struct gb *b, size_t at, const void *v, size_t n, const char *what)
+{
+	uint8_t *c = malloc(b->len);
+	memcpy(c, b->p, b->len);
+	memcpy(c + at, v, n);
+	expect_reject(c, b->len, what);
+	free(c);
+}
+
+static void patch64(const struct gb *b, size_t at, uint64_t v, const char *what)
+{
+	patch_reject(b, at, &v, 8, what);
+}
+
+static void patch32(const struct gb *b, size_t at, uint32_t v, const char *what)
+{
+	patch_reject(b, at, &v, 4, what);
+}
+
+static struct gb tiny;
+
+static int tiny_up(void **state)
+{
+	struct tiny_opts o = { .n_tokens = 8, .mtype = AL_GGML_F32 };
+	build_tiny(&tiny, &o);
+	return 0;
+}
+
+static int tiny_down(void **state)
+{
+	free(tiny.p);
+	return 0;
+}
+
+static void test_tiny_valid(void **state)
+{
+	struct al_ai_model m;
+	struct al_ai_tokenizer t;
+	struct al_ai_state s;
+	if (al_ai_model_build_mem(&m, tiny.p, tiny.len))
+		fail_msg("%s", m.err);
+	assert_int_equal(m.cfg.vocab_size, 8);
+	assert_int_equal(m.cfg.kv_dim, 16);
+	assert_true(m.cfg.shared_classifier);
+	if (al_ai_tokenizer_build_gguf(&t, &m))
+		fail_msg("%s", t.err);
+	assert_int_equal(t.byte_id['\n'], 6);
+	assert_int_equal(t.byte_id['x'], 0); /* no <0x78>: unknown */
+	assert_int_equal(al_ai_state_build(&s, &m.cfg), 0);
+	al_ai_forward(&m, &s, 3, 0);
+	al_ai_state_free(&s);
+	al_ai_tokenizer_free(&t);
+	al_ai_model_free(&m);
+	/* Q8_0 matrices, too. */
+	struct gb q;
+	struct tiny_opts o = { .n_tokens = 8, .mtype = AL_GGML_Q8_0 };
+	build_tiny(&q, &o);
+	if (al_ai_model_build_mem(&m, q.p, q.len))
+		fail_msg("%s", m.err);
+	assert_int_equal(m.w.layers[0].w2.type, AL_AI_W_Q8_0);
+	al_ai_model_free(&m);
+	free(q.p);
+}
+
+/* CVE-2024-21802 class: string lengths near 2^64 (length + 1 wrapped to a tiny allocation). */
+static void test_string_length_overflow(void **state)
+{
+	patch64(&tiny, tiny.arch_val_len, UINT64_MAX, "general.architecture length 18446744073709551615 exceeds");
+	patch64(&tiny, tiny.arch_val_len, UINT64_MAX - 7, "exceeds the limit");
+	patch64(&tiny, tiny.arch_val_len, 100000, "general.architecture length 100000 runs past the end");
+	patch64(&tiny, tiny.arch_key_len, UINT64_MAX, "key length 18446744073709551615 exceeds");
+	patch64(&tiny, tiny.arch_key_len, 0, "key 0 is empty");
+	patch64(&tiny, tiny.tok0_len, UINT64_MAX, "array string length");
+}
+
+/* CVE-2024-23605 / CVE-2024-23496 class: counts whose product with the element size wraps. */
+static void test_array_length_overflow(void **state)
+{
+	patch64(&tiny, tiny.tok_arr_n, UINT64_MAX, "tokenizer.ggml.tokens: array length 18446744073709551615 exceeds");
+	patch64(&tiny, tiny.tok_arr_n, 1u << 20, "runs past the end");
+	patch64(&tiny, tiny.score_arr_n, (1ull << 62) + 1, "array length");
+	patch64(&tiny, tiny.score_arr_n, 1u << 22, "runs past the end of the file");
+	patch32(&tiny, tiny.tok_arr_type, 13, "array element type 13 out of range");
+	patch32(&tiny, tiny.tok_arr_type, UINT32_MAX, "out of range");
+	patch64(&tiny, tiny.n_kv, UINT64_MAX, "kv_count 18446744073709551615 exceeds");
+	patch64(&tiny, tiny.n_kv, 1u << 30, "kv_count");
+	patch64(&tiny, tiny.n_tensors, UINT64_MAX, "tensor_count 18446744073709551615 exceeds");
+	patch64(&tiny, tiny.n_tensors, 12, "tensor"); /* one more than written */
+	/* Nesting is limited: an array of arrays is read, one level deeper is refused. */
+	struct gb n;
+	struct al_ai_model m;
+	struct tiny_opts o = { .n_tokens = 8, .nested_depth = 2, .mtype = AL_GGML_F32 };
+	build_tiny(&n, &o);
+	if (al_ai_model_build_mem(&m, n.p, n.len))
+		fail_msg("%s", m.err);
+	al_ai_model_free(&m);
+	free(n.p);
+	o.nested_depth = 3;
+	build_tiny(&n, &o);
+	expect_reject(n.p, n.len, "test.nested: arrays nested deeper than 2");
+	free(n.p);
+}
+
+/* CVE-2025-53630 class: tensor offset + size wrapping past 2^64, or past the data. */
+static void test_tensor_offset_overflow(void **state)
+{
+	patch64(&tiny, tiny.t_off[1], UINT64_MAX - 31, "tensor blk.0.attn_norm.weight (128 bytes at data offset 18446744073709551584) runs past the end");
+	patch64(&tiny, tiny.t_off[10], 1ull << 40, "tensor output_norm.weight");
+	/* Dimensions whose product wraps, or too large. */
+	patch64(&tiny, tiny.t_ne0[0], 1ull << 40, "element count overflows");
+	patch64(&tiny, tiny.t_ne0[0], UINT64_MAX, "dimension 0 is 18446744073709551615");
+	patch64(&tiny, tiny.t_ne0[0], 0, "dimension 0 is 0");
+	/* Right count, wrong shape for llama. */
+	patch64(&tiny, tiny.t_ne0[3], 16, "tensor blk.0.attn_k.weight has shape [16, 16");
+	/* A truncated data section. */
+	expect_reject(tiny.p, tiny.len - 1, "runs past the end of the");
+}
+
+static void test_type_out_of_range(void **state)
+{
+	patch32(&tiny, tiny.t_type[2], 40, "tensor blk.0.attn_q.weight: type 40 out of range");
+	patch32(&tiny, tiny.t_type[2], UINT32_MAX, "type 4294967295 out of range");
+	patch32(&tiny, tiny.t_type[2], 3, "type 3 unsupported");
+	/* A smaller type than written leaves the sizes valid: refused by shape rules. */
+	patch32(&tiny, tiny.t_type[1], AL_GGML_F16, "norms must be F32");
+	/* Metadata value type. */
+	uint32_t bad = 13;
+	patch_reject(&tiny, tiny.arch_key_len + 8 + 20, &bad, 4, "general.architecture: value type 13 out of range");
+}
+
+/* CVE-2024-21802 (tensor info) class: n_dims beyond the ne[] array. */
+static void test_ndims(void **state)
+{
+	patch32(&tiny, tiny.t_ndims[0], 5, "tensor token_embd.weight: n_dims 5 out of range [1, 4]");
+	patch32(&tiny, tiny.t_ndims[0], UINT32_MAX, "n_dims 4294967295 out of range");
+	patch32(&tiny, tiny.t_ndims[0], 0, "n_dims 0 out of range");
+	patch32(&tiny, tiny.t_ndims[1], 2, "tensor"); /* shifts the stream: some field breaks */
+}
+
+static void test_vocab_mismatch(void **state)
+{
+	struct gb b;
+	struct al_ai_model m;
+	struct al_ai_tokenizer t;
+	struct tiny_opts o = { .n_tokens = 7, .mtype = AL_GGML_F32 };
+	build_tiny(&b, &o);
+	assert_int_equal(al_ai_model_build_mem(&m, b.p, b.len), 0);
+	assert_int_equal(al_ai_tokenizer_build_gguf(&t, &m), -EINVAL);
+	if (!strstr(t.err, "tokenizer.ggml.tokens has 7 entries, vocab_size (token_embd.weight) is 8"))
+		fail_msg("%s", t.err);
+	al_ai_model_free(&m);
+	free(b.p);
+	o.n_tokens = 9;
+	build_tiny(&b, &o);
+	assert_int_equal(al_ai_model_build_mem(&m, b.p, b.len), 0);
+	assert_int_equal(al_ai_tokenizer_build_gguf(&t, &m), -EINVAL);
+	assert_non_null(strstr(t.err, "has 9 entries"));
+	al_ai_model_free(&m);
+	free(b.p);
+}
+
+static void test_overlap(void **state)
+{
+	uint64_t off0;
+	memcpy(&off0, tiny.p + tiny.t_off[2], 8);
+	patch64(&tiny, tiny.t_off[3], off0, "tensors blk.0.attn_q.weight and blk.0.attn_k.weight overlap");
+	patch64(&tiny, tiny.t_off[3], off0 + 32, "overlap");
+	/* The same name twice. */
+	uint8_t *c = malloc(tiny.len);
+	memcpy(c, tiny.p, tiny.len);
+	memcpy(c + tiny.t_ndims[3] - 8, "q", 1); /* blk.0.attn_k.weight -> attn_q */
+	expect_reject(c, tiny.len, "tensor blk.0.attn_q.weight appears twice");
+	free(c);
+}
+
+static void test_misaligned(void **state)
+{
+	uint64_t off;
+	memcpy(&off, tiny.p + tiny.t_off[2], 8);
+	patch64(&tiny, tiny.t_off[2], off + 4, "offset");
+	patch64(&tiny, tiny.t_off[2], off + 4, "is not a multiple of the alignment 32");
+	patch32(&tiny, tiny.align_val, 0, "general.alignment 0 is not a power of two");
+	patch32(&tiny, tiny.align_val, 48, "general.alignment 48");
+	patch32(&tiny, tiny.align_val, 1u << 20, "general.alignment 1048576");
+	/* Alignment 1 is legal, but then an F32 tensor must still be 4-byte aligned. */
+	uint8_t *c = malloc(tiny.len);
+	uint32_t one = 1;
+	uint64_t o3 = off + 1;
+	memcpy(c, tiny.p, tiny.len);
+	memcpy(c + tiny.align_val, &one, 4);
+	memcpy(c + tiny.t_off[2], &o3, 8);
+	expect_reject(c, tiny.len, "is not 4-byte aligned");
+	free(c);
+}
+
+static void test_header_and_keys(void **state)
+{
+	patch32(&tiny, tiny.version, 1, "version 1 (32-bit counts) unsupported");
+	patch32(&tiny, tiny.version, 4, "version 4 unsupported");
+	patch32(&tiny, tiny.version, 0x03000000, "big-endian");
+	patch_reject(&tiny, tiny.arch_val_len + 8, "gpt2x", 5, "general.architecture is not \"llama\"");
+	patch_reject(&tiny, tiny.blk_count_key + 8 + 6, "X", 1, "key llama.block_count missing");
+	patch_reject(&tiny, tiny.blk_count_key + 8, "general.alignment", 17, "general.alignment appears twice");
+	uint32_t zero = 0;
+	patch_reject(&tiny, tiny.blk_count_key + 8 + 17 + 4, &zero, 4, "llama.block_count 0 out of range");
+	expect_reject(tiny.p, 3, "shorter than"); /* too short to be told from a checkpoint */
+	/* Every truncation of the file is refused, none crashes (ASan in make sanitize). */
+	for (size_t n = 4; n < tiny.len; n += n < 2048 ? 1 : 61) {
+		struct al_ai_model m;
+		if (al_ai_model_build_mem(&m, tiny.p, n) == 0)
+			fail_msg("truncated to %zu of %zu bytes: accepted", n, tiny.len);
+	}
+}
+
+/* ---- the worker ---- */
+
+static void run_worker(char *const argv[], char *out, size_t cap, size_t *outlen, int *status)
+{
+	int pipefd[2];
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	char *envp[] = { "ASAN_OPTIONS=detect_leaks=0", NULL };
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, envp), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	size_t got = 0;
+	ssize_t n;
+	while ((n = read(pipefd[0], out + got, cap - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, status, 0), pid);
+	*outlen = got;
+}
+
+static void test_worker_gguf(void **state)
+{
+	static char out[1 << 16];
+	size_t len, outlen;
+	int status;
+	char *ref = slurp(DATA "greedy_t0.txt", &len);
+	/* No --tokenizer: the embedded vocabulary, under the stage-2 filter. */
+	char *argv[] = { AI_WORKER, "--model", GGUF_DIR "/s260k_f32.gguf", "--temperature", "0", NULL };
+	run_worker(argv, out, sizeof(out), &outlen, &status);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(outlen, len);
+	assert_memory_equal(out, ref, len);
+	/* A checkpoint still needs one: usage error. */
+	char *argv2[] = { AI_WORKER, "--model", MODEL, NULL };
+	run_worker(argv2, out, sizeof(out), &outlen, &status);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+	free(ref);
+}
+
+int main(void)
+{
+	const struct CMUnitTest exported[] = {
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_f32_f16_exact),
+		cmocka_unit_test(test_q8_0),
+		cmocka_unit_test(test_q4_0),
+		cmocka_unit_test(test_threads_same_bits),
+		cmocka_unit_test(test_c_writer),
+		cmocka_unit_test(test_tokenizer),
+		cmocka_unit_test(test_kernels),
+		cmocka_unit_test(test_worker_gguf),
+	};
+	const struct CMUnitTest hostile[] = {
+		cmocka_unit_test(test_tiny_valid),
+		cmocka_unit_test(test_string_length_overflow),
+		cmocka_unit_test(test_array_length_overflow),
+		cmocka_unit_test(test_tensor_offset_overflow),
+		cmocka_unit_test(test_type_out_of_range),
+		cmocka_unit_test(test_ndims),
+		cmocka_unit_test(test_vocab_mismatch),
+		cmocka_unit_test(test_overlap),
+		cmocka_unit_test(test_misaligned),
+		cmocka_unit_test(test_header_and_keys),
+	};
+	int rc = cmocka_run_group_tests_name("gguf: exported stories260K", exported, NULL, NULL);
+	return rc | cmocka_run_group_tests_name("gguf: hostile files", hostile, tiny_up, tiny_down);
+}
