@@ -48,7 +48,7 @@ int al_proto_stdio_run(int in_fd, int out_fd, const struct al_proto_opts *o,
 /*
  * Stage-2 seccomp filter on all threads: an allowlist for serving (accept4,
  * I/O, threads, memory); socket, socketpair, bind, listen, connect, exec and
- * ptrace kill the process; anything else fails with EPERM. 0 or -errno.
+ * ptrace kill the process, and so does anything else unlisted. 0 or -errno.
  */
 int al_proto_lockdown(void);
 
