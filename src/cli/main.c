@@ -20,6 +20,7 @@ static const struct al_cmd *const commands[] = {
 	&al_cmd_config,
 	&al_cmd_manifest,
 	&al_cmd_audit,
+	&al_cmd_level, &al_cmd_unlock,
 	NULL, /* keeps the table valid while it is being filled; skipped below */
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
