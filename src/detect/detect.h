@@ -15,7 +15,7 @@
  * violations) turned into rates per second, and one gauge (RSS). Each rate has
  * a baseline: an EWMA (mean and variance) and the median and MAD of the last
  * AL_DETECT_WINDOW samples. A sample is anomalous when it is above every one
- * of: the rule's absolute floor, median + k * 1.4826 * MAD, EWMA mean + k * sd.
+ * of: the rule's absolute floor, median + k * 1.4826 * MAD, EWMA mean + k/2 * sd.
  * Nothing is judged during warm-up; anomalous samples do not feed the baseline
  * (an attack must not teach the detector that it is normal). Hysteresis: a
  * rule fires after fire_after consecutive anomalous ticks, once, and re-arms
@@ -97,7 +97,7 @@ struct al_baseline {
 
 void al_baseline_add(struct al_baseline *b, double x, double alpha);
 double al_baseline_median(const struct al_baseline *b, double *mad);
-/* True if x is above floor, median + k*1.4826*MAD and mean + k*sd. */
+/* True if x is above floor, median + k*1.4826*MAD and mean + k/2*sd. */
 bool al_baseline_anomalous(const struct al_baseline *b, double x, double k, double floor);
 
 /* What runs in the domain decides what an anomaly means. */
@@ -133,7 +133,7 @@ struct al_detector {
 	double last[AL_RULE_COUNT];     /* last sample of each rate, for reports */
 };
 
-void al_detect_params_default(struct al_detect_params *p);
+void al_detect_params_default(struct al_detect_params *p, enum al_detect_role role);
 void al_detector_init(struct al_detector *d, enum al_detect_role role, const struct al_detect_params *p);
 /* Forgets the previous sample (a restarted domain's counters start again at 0); keeps the baselines. */
 void al_detector_reset_counters(struct al_detector *d);

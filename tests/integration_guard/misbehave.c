@@ -13,7 +13,9 @@
  *   MODE_BENCH    the freeze benchmark: loops { write CLOCK_MONOTONIC to the
  *                 shared page at fd 3, forbidden call } so the runner can time
  *                 call -> frozen
- *   MODE_SPIN     a timing loop that never sleeps (side channel)
+ *   MODE_SPIN     idles 15 s (long enough to look normal), then a timing
+ *                 loop that never sleeps (side channel)
+ *   MODE_LEAK     idles 15 s, then touches 32 MiB more memory each second
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -61,10 +63,20 @@ int main(void)
 		(void)socket(AF_INET, SOCK_STREAM, 0);
 	}
 #elif defined(MODE_SPIN)
+	nap(15000);
 	volatile uint64_t sink = 0;
 	for (;;)
 		for (int i = 0; i < 1000000; i++)
 			sink += (uint64_t)i * 2654435761u;
+#elif defined(MODE_LEAK)
+	nap(15000);
+	for (;;) {
+		char *p = mmap(NULL, 32u << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			for (size_t i = 0; i < (32u << 20); i += 4096)
+				p[i] = 1;
+		nap(1000);
+	}
 #else
 	for (;;)
 		nap(1000);
