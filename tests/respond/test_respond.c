@@ -158,8 +158,11 @@ static void freeze_cycle(enum al_freezer_kind force)
 	assert_true(c != MAP_FAILED);
 	struct al_freezer fz;
 	assert_int_equal(al_freezer_create(&fz, NULL, "test"), 0);
-	if (force)
-		fz.kind = force;
+	if (force == AL_FREEZER_SIGSTOP) {
+		al_freezer_destroy(&fz);
+		memset(&fz, 0, sizeof fz);
+		fz.kind = AL_FREEZER_SIGSTOP;
+	}
 	if (fz.kind == AL_FREEZER_SIGSTOP && force != AL_FREEZER_SIGSTOP)
 		print_message("no cgroup freezer here: SIGSTOP fallback\n");
 	pid_t pid = counting_child(c);
