@@ -200,19 +200,22 @@ bool al_baseline_anomalous(const struct al_baseline *b, double x, double k, doub
 
 void al_detect_params_default(struct al_detect_params *p, enum al_detect_role role)
 {
-	/* Floors from recorded series (tests/detect/data): an idle-to-busy AI domain
-	 * stays under 0.1 core per second with the embedded model; a spinning one
-	 * takes half a core even on a shared 2-vCPU machine. The protocol domain
-	 * serving normal traffic stays under 0.03 core, 100 faults and 1000
-	 * switches per second; a flood of requests takes 0.2+ core and 5000+ faults. */
+	/* Floors from recorded series (tests/detect/data): an AI domain serving
+	 * requests with the embedded model stays under 0.06 core per second; a
+	 * spinning one gets 0.25 core even on a 2-vCPU machine at load 8. The
+	 * protocol domain serving normal traffic stays under 0.03 core and 100
+	 * faults per second; a flood of requests faults 800+ times a second even
+	 * when the machine is too loaded to give it much CPU. The floors only
+	 * keep a flat baseline (MAD 0) from calling noise an attack; above them
+	 * the baselines decide. */
 	*p = (struct al_detect_params){
 		.warmup = 10,
 		.k = 6,
 		.alpha = 0.1,
 		.fire_after = 3,
 		.clear_after = 5,
-		.cpu_floor = role == AL_DETECT_ROLE_COMPUTE ? 0.3 : 0.15,
-		.fault_floor = role == AL_DETECT_ROLE_COMPUTE ? 20000 : 2000,
+		.cpu_floor = 0.1,
+		.fault_floor = role == AL_DETECT_ROLE_COMPUTE ? 20000 : 400,
 		.csw_floor = role == AL_DETECT_ROLE_COMPUTE ? 2000 : 1500,
 		.rss_floor_kib = 64 * 1024,
 	};
