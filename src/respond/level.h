@@ -23,6 +23,9 @@
  *             anomaly scores.                                          8 % / 3 %
  *   MAXIMUM   HIGH plus rdtsc trapping (PR_SET_TSC: no cycle counter for timing
  *             attacks); integrity every 5 s; audit everything.       15 % / 8 %
+ *             (rdtsc trapping is applied only where the clocksource is not
+ *             "tsc": there the vDSO's clock_gettime itself reads the TSC and
+ *             every program would fault; `airlock level` shows whether it is on.)
  */
 #ifndef AL_RESPOND_LEVEL_H
 #define AL_RESPOND_LEVEL_H
