@@ -80,7 +80,12 @@ int al_metrics_parse(const char *stat, const char *status, long clk_tck, struct 
 		return -EBADMSG;
 	m->minflt += minflt;
 	m->majflt += majflt;
-	m->cpu_ns += (uint64_t)((ut + st) * (1000000000.0 / (double)clk_tck));
+	/* Saturating: these are the kernel's counters, but never trust arithmetic on text. */
+	uint64_t ticks, ns;
+	if (__builtin_add_overflow(ut, st, &ticks) ||
+	    __builtin_mul_overflow(ticks, (uint64_t)(1000000000 / clk_tck), &ns))
+		ns = UINT64_MAX;
+	m->cpu_ns = __builtin_add_overflow(m->cpu_ns, ns, &m->cpu_ns) ? UINT64_MAX : m->cpu_ns;
 	m->rss_kib += rss;
 	m->vcsw += vcsw;
 	m->nvcsw += nvcsw;
