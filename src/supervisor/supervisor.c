@@ -120,6 +120,7 @@ struct sup {
 	uint64_t guard_cpu_ns;      /* thread CPU spent in detection and /proc checks */
 	uint64_t incidents;
 	json_t *last_incident;
+	bool in_died;               /* domain_died is handling an exit: it restarts */
 };
 
 static void handle_incident(struct sup *s, struct sup_domain *dom, struct al_incident *inc);
@@ -504,13 +505,20 @@ static void exit_incident(struct sup *s, struct sup_domain *dom, int status)
 static void domain_died(struct sup *s, struct sup_domain *dom)
 {
 	domain_reap(s, dom, false);
+	if (!s->stopping) {
+		dom->counters.restarts++;
+		/* Before the peer is stopped: an incident that is the peer's (it broke
+		 * the channel) freezes and dumps it while it is still there. The
+		 * restart below is the one for both. */
+		s->in_died = true;
+		exit_incident(s, dom, dom->last_status);
+		s->in_died = false;
+	}
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
 		if (&s->dom[i] != dom && s->dom[i].d)
 			domain_stop(s, &s->dom[i]);
 	if (s->stopping)
 		return;
-	dom->counters.restarts++;
-	exit_incident(s, dom, dom->last_status);
 	if (s->locked && dom->id == AL_DOMAIN_AI)
 		return; /* a lockdown began meanwhile: nothing to restart */
 	uint64_t now = al_now_ns();
@@ -602,7 +610,7 @@ static void handle_incident(struct sup *s, struct sup_domain *dom, struct al_inc
 		lockdown(s, why);
 	}
 	/* Restart before the level moves: the respawn then happens once, on the new level's spec. */
-	if ((steps & AL_STEP_RESTART) && dom->d)
+	if ((steps & AL_STEP_RESTART) && dom->d && !s->in_died)
 		domain_died(s, dom);
 	enum al_level from = s->lv.current;
 	if (al_level_incident(&s->lv, (steps & AL_STEP_RAISE_LEVEL) ? inc->severity : AL_SEV_LOW, al_now_ns()) ||

@@ -16,6 +16,9 @@
  *   MODE_SPIN     idles 15 s (long enough to look normal), then a timing
  *                 loop that never sleeps (side channel)
  *   MODE_LEAK     idles 15 s, then touches 32 MiB more memory each second
+ *   MODE_SCRIBBLE after 0.5 s, writes a producer index into the channel that
+ *                 claims more bytes than the ring holds, and wakes the
+ *                 protocol domain to read it (a corrupted AI domain)
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -25,6 +28,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef MODE_SCRIBBLE
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include "channel/channel_int.h"
+#endif
 
 static __attribute__((unused)) void nap(long ms)
 {
@@ -68,6 +76,17 @@ int main(void)
 	for (;;)
 		for (int i = 0; i < 1000000; i++)
 			sink += (uint64_t)i * 2654435761u;
+#elif defined(MODE_SCRIBBLE)
+	nap(500);
+	struct al_chan_shm *shm = mmap(NULL, AL_CHAN_HDR_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
+	if (shm == MAP_FAILED)
+		return 3;
+	struct al_ring_ctl *r = &shm->ring[1]; /* AI -> proto: ours to produce */
+	atomic_store(&r->head, atomic_load(&r->tail) + ((uint64_t)1 << 40));
+	atomic_fetch_add(&r->data_futex, 1);
+	syscall(SYS_futex, &r->data_futex, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+	for (;;)
+		nap(1000);
 #elif defined(MODE_LEAK)
 	nap(15000);
 	for (;;) {

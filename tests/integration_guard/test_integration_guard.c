@@ -412,6 +412,22 @@ static void test_memory_corruption(void **state)
 	run_stop(&r);
 }
 
+/*
+ * A corrupted AI domain breaks the channel: the protocol domain refuses it
+ * and exits with its peer code; the incident is the AI domain's.
+ */
+static void test_channel_violation(void **state)
+{
+	struct run r;
+	run_start(&r, "scribble");
+	assert_true(wait_for(&r, has_incident, "\"rule\":\"channel-violation\"", 30));
+	/* frozen and dumped before the protocol domain's exit ends the pair */
+	assert_true(audit_count(&r, "incident", "\"type\":\"memory-corruption\"", "\"domain\":\"ai\"",
+				"\"rule\":\"channel-violation\"", "\"result\":\"frozen\"", "\"dump\":\"", NULL) >= 1);
+	assert_true(audit_count(&r, "exit", "\"domain\":\"proto\"", "\"exit_code\":3", NULL) >= 1);
+	run_stop(&r);
+}
+
 /* A request flood at the protocol domain: protocol abuse, audit verbosity up. */
 static void test_protocol_abuse(void **state)
 {
@@ -442,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_model_tampered),
 		cmocka_unit_test(test_side_channel),
 		cmocka_unit_test(test_memory_corruption),
+		cmocka_unit_test(test_channel_violation),
 		cmocka_unit_test(test_protocol_abuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
