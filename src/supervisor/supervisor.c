@@ -112,6 +112,7 @@ struct sup {
 	struct al_monitor *mon;
 	struct al_manifest_key key;
 	bool locked;                /* integrity lockdown: the AI domain stays stopped */
+	bool lock_all;              /* the protocol domain's own executable failed: it stays stopped too */
 	char lock_reason[256];
 	bool tighten;               /* side-channel response in force until the level is back at base */
 	int audit_verbosity;        /* the level's, raised by protocol abuse */
@@ -448,7 +449,7 @@ static int domains_start(struct sup *s)
 		return rc;
 	}
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
-		if (s->locked && i == AL_DOMAIN_AI) {
+		if (s->locked && (i == AL_DOMAIN_AI || s->lock_all)) {
 			s->dom[i].state = DOM_LOCKED;
 			continue;
 		}
@@ -1048,7 +1049,7 @@ static json_t *sup_unlock(struct sup *s)
 	}
 	domains_stop(s);
 	files_install(s, &nf);
-	s->locked = false;
+	s->locked = s->lock_all = false;
 	sup_event(s, "unlock", true, json_pack("{s:s, s:i}", "was", s->lock_reason, "files", (int)s->files.n));
 	s->lock_reason[0] = '\0';
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
@@ -1147,6 +1148,8 @@ static void guard_tick(struct sup *s)
 	    al_monitor_step(s->mon, (uint64_t)integrity_interval_s(s) * 1000000000ULL, TICK_MS * 1000000ULL, &f) < 0) {
 		struct al_incident inc = {AL_INC_INTEGRITY, AL_SEV_CRITICAL, "file-changed",
 					  json_pack("{s:s, s:s, s:s}", "file", f.name, "path", f.path, "why", f.reason)};
+		/* Never restart the protocol domain from an executable that no longer verifies. */
+		s->lock_all = strcmp(f.name, "proto.exe") == 0;
 		handle_incident(s, &s->dom[AL_DOMAIN_AI], &inc);
 		al_incident_clear(&inc);
 	}

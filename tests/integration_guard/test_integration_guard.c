@@ -33,6 +33,7 @@ struct run {
 	char sock[128];
 	char audit[128];
 	char model[128];
+	char exe[128];     /* the AI domain's program: a copy the test may replace */
 	pid_t pid;
 };
 
@@ -84,14 +85,18 @@ static void run_start(struct run *r, const char *mode)
 	snprintf(tok, sizeof tok, "%s/tok.bin", r->dir);
 	copy_file(AL_SOURCE_ROOT "/models/stories260K.bin", r->model);
 	copy_file(AL_SOURCE_ROOT "/models/tok512.bin", tok);
+	char src[256];
+	snprintf(src, sizeof src, "%s/misbehave_%s", getenv("AL_MISBEHAVE_DIR"), mode);
+	snprintf(r->exe, sizeof r->exe, "%s/ai-program", r->dir);
+	copy_file(src, r->exe);
 	FILE *f = fopen(r->conf, "w");
 	assert_non_null(f);
 	fprintf(f, "[airlock]\nlevel = standard\nstate_dir = %s/state\n"
 		   "[proto]\nlisten = 127.0.0.1:%d\n"
 		   "[ai]\nmodel = %s\ntokenizer = %s\n"
-		   "[domain.ai]\nseccomp = level\ncommand = %s/misbehave_%s\n"
+		   "[domain.ai]\nseccomp = level\ncommand = %s\n"
 		   "[respond]\nquiet_period = 2\nintegrity_interval = 1\nalert_command = %s\n",
-		r->dir, r->port, r->model, tok, getenv("AL_MISBEHAVE_DIR"), mode, hook);
+		r->dir, r->port, r->model, tok, r->exe, hook);
 	fclose(f);
 	r->pid = fork();
 	assert_true(r->pid >= 0);
@@ -349,6 +354,30 @@ static void test_model_tampered(void **state)
 	run_stop(&r);
 }
 
+/*
+ * The AI domain's executable replaced on disk (a running executable cannot be
+ * written in place): lockdown; unlock verifies the new file's content, which
+ * here is the same, and accepts.
+ */
+static void test_exe_replaced(void **state)
+{
+	struct run r;
+	run_start(&r, "idle");
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s.new' && mv '%s.new' '%s'", r.exe, r.exe, r.exe, r.exe);
+	assert_int_equal(system(cmd), 0);
+	assert_true(wait_for(&r, locked, NULL, 30));
+	assert_int_equal(audit_count(&r, "incident", "\"type\":\"integrity-violation\"", "\"file\":\"ai.exe\"",
+				     "replaced on disk", NULL), 1);
+	json_t *u = call(&r, AL_CONTROL_UNLOCK);
+	assert_true(json_is_true(json_object_get(u, "ok")));
+	json_decref(u);
+	json_t *st = call(&r, AL_CONTROL_STATUS);
+	assert_string_equal(json_string_value(json_object_get(domain(st, "ai"), "state")), "running");
+	json_decref(st);
+	run_stop(&r);
+}
+
 /* Operator control of the level: set, the stricter filter respawns the domains, shown back. */
 static void test_level_set(void **state)
 {
@@ -456,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_level_set),
 		cmocka_unit_test(test_forbidden_syscall),
 		cmocka_unit_test(test_model_tampered),
+		cmocka_unit_test(test_exe_replaced),
 		cmocka_unit_test(test_side_channel),
 		cmocka_unit_test(test_memory_corruption),
 		cmocka_unit_test(test_channel_violation),
