@@ -505,8 +505,9 @@ static void exit_incident(struct sup *s, struct sup_domain *dom, int status)
 
 static void domain_died(struct sup *s, struct sup_domain *dom)
 {
+	bool exited = dom->d != NULL; /* else a failed start: no exit status to judge */
 	domain_reap(s, dom, false);
-	if (!s->stopping) {
+	if (!s->stopping && exited) {
 		dom->counters.restarts++;
 		/* Before the peer is stopped: an incident that is the peer's (it broke
 		 * the channel) freezes and dumps it while it is still there. The
