@@ -40,5 +40,6 @@ extern const struct al_cmd al_cmd_config;
 extern const struct al_cmd al_cmd_manifest;
 extern const struct al_cmd al_cmd_audit;
 extern const struct al_cmd al_cmd_bench;
+extern const struct al_cmd al_cmd_level, al_cmd_unlock;
 
 #endif

@@ -20,6 +20,8 @@ static const struct al_cmd *const commands[] = {
 	&al_cmd_config,
 	&al_cmd_manifest,
 	&al_cmd_audit,
+	&al_cmd_level,
+	&al_cmd_unlock,
 	&al_cmd_bench,
 	NULL, /* keeps the table valid while it is being filled; skipped below */
 };

@@ -93,10 +93,11 @@ enum section {
 	SEC_DOMAIN_AI,
 	SEC_DOMAIN_PROTO,
 	SEC_REQUIRED,
+	SEC_RESPOND,
 	SEC_COUNT,
 };
 static const char *const section_names[] = { "airlock", "proto", "ai", "domain.ai",
-					     "domain.proto", "required" };
+					     "domain.proto", "required", "respond" };
 #define MAX_KEYS 16
 
 /* A path key whose file must exist, checked once all values are known. */
@@ -120,7 +121,7 @@ struct ctx {
 	unsigned nerr;
 	struct file_check checks[8];
 	size_t nchecks;
-	bool set_audit_log, set_control_socket, set_exe[AL_DOMAIN_COUNT];
+	bool set_audit_log, set_control_socket, set_dump_dir, set_exe[AL_DOMAIN_COUNT];
 };
 
 static void add_error(struct ctx *c, unsigned line, const char *fmt, ...)
@@ -412,6 +413,8 @@ static const char *const keys_airlock[] = { "level", "state_dir", "audit_log",
 static const char *const keys_proto[] = { "listen", "allowed_origins", "token_file",
 					  "body_limit", "concurrency", NULL };
 static const char *const keys_ai[] = { "model", "tokenizer", "threads", "max_tokens", NULL };
+static const char *const keys_respond[] = { "alert_command", "dump_dir", "quiet_period",
+					    "integrity_interval", "integrity_budget", NULL };
 static const char *const keys_domain[] = { "memory", "pids", "cpu", "cpus", "seccomp",
 					   "command", NULL };
 
@@ -424,6 +427,7 @@ static const char *const *section_keys(enum section s)
 	case SEC_DOMAIN_AI:
 	case SEC_DOMAIN_PROTO: return keys_domain;
 	case SEC_REQUIRED: return feature_names;
+	case SEC_RESPOND: return keys_respond;
 	default: return NULL;
 	}
 }
@@ -551,6 +555,34 @@ static int set_value(struct ctx *c, enum section s, int k, const char *v, char *
 	}
 	case SEC_REQUIRED:
 		return parse_bool(v, &cfg->required[k], why, wl);
+	case SEC_RESPOND:
+		switch (k) {
+		case 0:
+			if (!*v) { /* empty: no alert hook */
+				free(cfg->respond.alert_command);
+				cfg->respond.alert_command = NULL;
+				return 0;
+			}
+			add_check(c, &cfg->respond.alert_command, "[respond] alert_command", true);
+			return set_path(c, &cfg->respond.alert_command, v, why, wl);
+		case 1: c->set_dump_dir = true; return set_path(c, &cfg->respond.dump_dir, v, why, wl);
+		case 2:
+			if (parse_uint(v, 1, 86400, &x, why, wl) < 0)
+				return -1;
+			cfg->respond.quiet_period_s = (uint32_t)x;
+			return 0;
+		case 3:
+			if (parse_uint(v, 0, 86400, &x, why, wl) < 0)
+				return -1;
+			cfg->respond.integrity_interval_s = (uint32_t)x;
+			return 0;
+		case 4:
+			if (parse_uint(v, 1, 100, &x, why, wl) < 0)
+				return -1;
+			cfg->respond.integrity_budget_pct = (uint32_t)x;
+			return 0;
+		}
+		break;
 	default:
 		break;
 	}
@@ -736,6 +768,8 @@ static struct al_config *config_new(void)
 	cfg->required[AL_FEAT_CGROUPS] = true;
 	cfg->required[AL_FEAT_PIDFD] = true;
 	cfg->required[AL_FEAT_MEMFD_SEAL] = true;
+	cfg->respond.quiet_period_s = 300;
+	cfg->respond.integrity_budget_pct = 1;
 	if (!cfg->state_dir || !cfg->proto.allowed_origins[0] || !cfg->proto.allowed_origins[1] ||
 	    !cfg->ai.model || !cfg->ai.tokenizer) {
 		al_config_free(cfg);
@@ -745,8 +779,13 @@ static struct al_config *config_new(void)
 }
 
 /* Values derived from others once the whole file is read. */
-static int config_finish(struct al_config *cfg, bool audit_set, bool sock_set)
+static int config_finish(struct al_config *cfg, bool audit_set, bool sock_set, bool dump_set)
 {
+	if (!dump_set) {
+		free(cfg->respond.dump_dir);
+		if (!(cfg->respond.dump_dir = join(cfg->state_dir, "dumps")))
+			return -ENOMEM;
+	}
 	if (!audit_set) {
 		free(cfg->audit_log);
 		if (!(cfg->audit_log = join(cfg->state_dir, "audit.log")))
@@ -780,6 +819,8 @@ void al_config_free(struct al_config *cfg)
 	free(cfg->proto.token_file);
 	free(cfg->ai.model);
 	free(cfg->ai.tokenizer);
+	free(cfg->respond.alert_command);
+	free(cfg->respond.dump_dir);
 	for (int d = 0; d < AL_DOMAIN_COUNT; d++) {
 		free(cfg->domain[d].command);
 		free(cfg->domain[d].exe);
@@ -792,7 +833,7 @@ int al_config_default(struct al_config **out)
 	struct al_config *cfg = config_new();
 	if (!cfg)
 		return -ENOMEM;
-	if (config_finish(cfg, false, false) < 0) {
+	if (config_finish(cfg, false, false, false) < 0) {
 		al_config_free(cfg);
 		return -ENOMEM;
 	}
@@ -861,7 +902,7 @@ int al_config_load_buf(const char *text, size_t len, const char *path, unsigned 
 		rc = -EINVAL;
 		goto fail;
 	}
-	if ((rc = config_finish(c.cfg, c.set_audit_log, c.set_control_socket)) < 0)
+	if ((rc = config_finish(c.cfg, c.set_audit_log, c.set_control_socket, c.set_dump_dir)) < 0)
 		goto fail;
 	*out = c.cfg;
 	return 0;
@@ -969,6 +1010,11 @@ void al_config_print(const struct al_config *cfg, FILE *fp)
 		fprintf(fp, "\ncommand =%s%s ; runs %s\n", dc->command ? " " : "",
 			dc->command ? dc->command : "", dc->exe);
 	}
+	fprintf(fp, "\n[respond]\nalert_command =%s%s\ndump_dir = %s\nquiet_period = %u\n"
+		"integrity_interval = %u\nintegrity_budget = %u\n",
+		cfg->respond.alert_command ? " " : "", cfg->respond.alert_command ? cfg->respond.alert_command : "",
+		cfg->respond.dump_dir, cfg->respond.quiet_period_s, cfg->respond.integrity_interval_s,
+		cfg->respond.integrity_budget_pct);
 	fprintf(fp, "\n[required]\n");
 	for (int f = 0; f < AL_FEAT_COUNT; f++)
 		fprintf(fp, "%s = %s\n", feature_names[f], cfg->required[f] ? "yes" : "no");

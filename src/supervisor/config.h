@@ -101,6 +101,13 @@ struct al_config {
 	} ai;
 	struct al_domain_config domain[AL_DOMAIN_COUNT];
 	bool required[AL_FEAT_COUNT];
+	struct {
+		char *alert_command;          /* run with each incident's JSON on stdin; NULL none */
+		char *dump_dir;               /* forensic dumps (default STATE_DIR/dumps) */
+		uint32_t quiet_period_s;      /* incident-free time before the level steps down */
+		uint32_t integrity_interval_s; /* 0: the security level's interval */
+		uint32_t integrity_budget_pct; /* CPU share of one core for checks, 1..100 */
+	} respond;
 };
 
 /*

@@ -28,7 +28,11 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "hw/hw.h"
+#include "detect/detect.h"
 #include "integrity/manifest.h"
+#include "integrity/monitor.h"
+#include "respond/level.h"
+#include "respond/respond.h"
 #include "sandbox/sandbox.h"
 #include "supervisor/control.h"
 
@@ -40,6 +44,10 @@
 #define PROTO_FD_CHANNEL 4
 #define PROTO_FD_TOKEN 5
 
+/* Exit codes of the built-in workers that mean "my peer broke the channel". */
+#define PROTO_EXIT_PEER 3
+#define AI_EXIT_PEER 6
+
 #define TICK_MS 1000
 #define STOP_GRACE_MS 3000
 /* A peer left alone on a closed channel ends by itself within this (proto: 0.5 s). */
@@ -50,9 +58,10 @@
 #define CRASH_LOOP_RESTARTS 5
 #define CRASH_WINDOW_NS (60ULL * 1000000000ULL)
 
-enum dom_state { DOM_STOPPED, DOM_RUNNING, DOM_BACKOFF, DOM_FAILED };
+enum dom_state { DOM_STOPPED, DOM_RUNNING, DOM_BACKOFF, DOM_FAILED, DOM_LOCKED };
 
-static const char *const dom_state_names[] = {"stopped", "running", "restarting", "failed (crash loop)"};
+static const char *const dom_state_names[] = {"stopped", "running", "restarting", "failed (crash loop)",
+					      "locked down (airlock unlock)"};
 static const char *const dom_names[] = {"ai", "proto"};
 static const char *const dom_profiles[] = {"compute", "service"};
 
@@ -67,6 +76,24 @@ struct sup_domain {
 	uint64_t started_ns;
 	int last_status;            /* waitpid status of the last exit, -1 none */
 	json_t *attestation;
+	enum al_level spawned_level; /* the level its spec was built for */
+	bool spawned_tight;         /* built with the side-channel tightening */
+	struct al_freezer fz;       /* its tasks, frozen on a privilege escalation */
+	bool frozen;
+	struct al_detector det;
+	struct al_metrics counters; /* violations and restarts the supervisor counts */
+	struct al_proc_baseline pb_init, pb_worker;
+	pid_t worker;               /* the program: the child of the domain's init */
+	uint64_t incidents;
+};
+
+/* The files the domains were started from: open, verified, watched. */
+struct sup_files {
+	size_t n;
+	const char *name[AL_CONFIG_MAX_FILES];
+	const char *path[AL_CONFIG_MAX_FILES];
+	int fd[AL_CONFIG_MAX_FILES];
+	unsigned char digest[AL_CONFIG_MAX_FILES][AL_MANIFEST_DIGEST_LEN];
 };
 
 struct sup {
@@ -83,7 +110,28 @@ struct sup {
 	uint64_t started_ns;
 	uint64_t violations;
 	bool stopping;
+	/* guard: levels, integrity, detection, response */
+	struct al_level_state lv;
+	struct sup_files files;
+	struct al_monitor *mon;
+	struct al_manifest_key key;
+	bool locked;                /* integrity lockdown: the AI domain stays stopped */
+	bool lock_all;              /* the protocol domain's own executable failed: it stays stopped too */
+	char lock_reason[256];
+	bool tighten;               /* side-channel response in force until the level is back at base */
+	int audit_verbosity;        /* the level's, raised by protocol abuse */
+	uint64_t last_tick_ns;
+	uint64_t last_integrity_ns;
+	uint64_t guard_cpu_ns;      /* thread CPU spent in detection and /proc checks */
+	uint64_t incidents;
+	json_t *last_incident;
+	bool in_died;               /* domain_died is handling an exit: it restarts */
 };
+
+static void handle_incident(struct sup *s, struct sup_domain *dom, struct al_incident *inc);
+static void level_changed(struct sup *s, enum al_level from, const char *why);
+static json_t *sup_unlock(struct sup *s);
+static void guard_tick(struct sup *s);
 
 /* epoll tags: the low byte names the source, the next the domain. */
 enum { TAG_SIGNAL = 1, TAG_TIMER, TAG_CONTROL, TAG_PIDFD, TAG_NOTIFY };
@@ -145,16 +193,30 @@ static int listen_tcp(const char *host, uint16_t port)
 /* ---- domains ------------------------------------------------------------ */
 
 /* The configuration's seccomp action for a domain, in the sandbox's terms. */
-static enum al_seccomp_mode seccomp_mode(const struct al_config *cfg, enum al_domain_id id)
+static enum al_seccomp_mode seccomp_mode(const struct al_config *cfg, enum al_level level, enum al_domain_id id)
 {
 	enum al_seccomp_action a = cfg->domain[id].seccomp;
 	if (a == AL_SECCOMP_ACTION_LEVEL)
-		a = al_seccomp_action_for_level(cfg->level);
+		a = al_level_policy(level)->seccomp;
 	switch (a) {
 	case AL_SECCOMP_ACTION_ERRNO: return AL_SECCOMP_ERRNO;
 	case AL_SECCOMP_ACTION_NOTIFY: return AL_SECCOMP_NOTIFY;
 	default: return AL_SECCOMP_KILL;
 	}
+}
+
+/*
+ * PR_SET_TSC traps rdtsc, and the vDSO's clock_gettime reads the TSC when the
+ * clocksource is "tsc": every program would die of SIGSEGV on its first
+ * clock read. Trapping is applied only where the clocksource is something else.
+ */
+static bool tsc_trap_safe(void)
+{
+	AL_AUTOFREE char *cs = NULL;
+	if (al_read_file_at(AT_FDCWD, "/sys/devices/system/clocksource/clocksource0/current_clocksource", 256, &cs,
+			    NULL) < 0)
+		return false;
+	return strncmp(cs, "tsc", 3) != 0;
 }
 
 /*
@@ -180,9 +242,14 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 		spec->cpus = dc->cpus;
 		spec->has_cpus = true;
 	}
-	spec->seccomp_mode = seccomp_mode(s->cfg, dom->id);
-	/* partitioning and speculation controls of the level (docs/levels.md); after cpus above, which win */
-	if ((rc = al_sandbox_apply_level(spec, (enum al_sandbox_level)s->cfg->level,
+	spec->seccomp_mode = seccomp_mode(s->cfg, s->lv.current, dom->id);
+	/* The level's partitioning and speculation controls (docs/levels.md). A
+	 * side-channel incident ("tighten") applies at least HIGH's. After the
+	 * configured cpus above, which win. */
+	enum al_level lvl = s->lv.current;
+	if (s->tighten && lvl < AL_LEVEL_HIGH)
+		lvl = AL_LEVEL_HIGH;
+	if ((rc = al_sandbox_apply_level(spec, (enum al_sandbox_level)lvl,
 					 dom->id == AL_DOMAIN_AI ? AL_SANDBOX_ROLE_AI : AL_SANDBOX_ROLE_PROTO)) < 0)
 		return rc;
 	spec->exec_fd = dom->exe_fd;
@@ -198,7 +265,7 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 			spec->keep_stdio = true;
 		else if ((rc = al_spec_add_fd(spec, s->listenfd, PROTO_FD_LISTEN)) < 0)
 			return rc;
-		if ((rc = al_spec_add_fd(spec, s->chan_fd, PROTO_FD_CHANNEL)) < 0)
+		if (!s->locked && (rc = al_spec_add_fd(spec, s->chan_fd, PROTO_FD_CHANNEL)) < 0)
 			return rc;
 		/* An fd, not a path: the token file is private to root (mode 0600),
 		 * which the domain's unprivileged user could not open. */
@@ -235,8 +302,12 @@ static int domain_start(struct sup *s, struct sup_domain *dom)
 		proto_argv[n++] = "--listen-fd";
 		proto_argv[n++] = fd_listen;
 	}
-	proto_argv[n++] = "--channel-fd";
-	proto_argv[n++] = fd_chan;
+	/* In lockdown the protocol domain runs without a channel: clients get its
+	 * "AI domain not connected" tool error instead of a hung request. */
+	if (!s->locked) {
+		proto_argv[n++] = "--channel-fd";
+		proto_argv[n++] = fd_chan;
+	}
 	proto_argv[n++] = "--body-limit";
 	proto_argv[n++] = body;
 	proto_argv[n++] = "--max-inflight";
@@ -267,6 +338,9 @@ static int domain_start(struct sup *s, struct sup_domain *dom)
 		al_log_warnx("%s: spawn failed: %s", dom_names[dom->id], strerror(-rc));
 		goto fail;
 	}
+	/* Before the program exists: the domain's init forks it inside the freezer cgroup. */
+	al_freezer_create(&dom->fz, NULL, dom_names[dom->id]);
+	al_freezer_attach(&dom->fz, al_domain_pid(d));
 	/* Attest before a single byte of the worker runs: a mismatch kills it. */
 	if ((rc = al_domain_attest(d, &spec, &report, &failed)) < 0) {
 		sup_event(s, "attest-mismatch", true, json_pack("{s:s, s:s}", "domain", dom_names[dom->id],
@@ -280,6 +354,12 @@ static int domain_start(struct sup *s, struct sup_domain *dom)
 	dom->d = d;
 	dom->state = DOM_RUNNING;
 	dom->started_ns = al_now_ns();
+	dom->spawned_level = s->lv.current;
+	dom->spawned_tight = s->tighten;
+	dom->frozen = false;
+	dom->worker = 0;
+	dom->pb_init.have = dom->pb_worker.have = false;
+	al_detector_reset_counters(&dom->det);
 	json_decref(dom->attestation);
 	dom->attestation = report;
 	epoll_add(s, al_domain_pidfd(d), TAG(TAG_PIDFD, dom->id));
@@ -294,6 +374,7 @@ fail:
 	json_decref(report);
 	if (d)
 		al_domain_free(d);
+	al_freezer_destroy(&dom->fz);
 	al_spec_free(&spec);
 	return rc < 0 ? rc : -EIO;
 }
@@ -307,10 +388,18 @@ static void domain_reap(struct sup *s, struct sup_domain *dom, bool expected)
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, pidfd, NULL);
 	if (al_domain_notify_fd(dom->d) >= 0)
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, al_domain_notify_fd(dom->d), NULL);
+	if (dom->frozen) {
+		/* SIGKILL first: the tasks thaw only to die. */
+		al_domain_kill(dom->d, SIGKILL);
+		al_freezer_thaw(&dom->fz);
+		expected = false;
+	}
 	if (!expected || al_domain_wait(dom->d, &status) < 0) {
 		al_domain_kill(dom->d, SIGKILL);
 		al_domain_wait(dom->d, &status);
 	}
+	al_freezer_destroy(&dom->fz);
+	dom->frozen = false;
 	dom->last_status = status;
 	sup_event(s, "exit", !expected, json_pack("{s:s, s:i, s:b, s:i, s:i}", "domain", dom_names[dom->id],
 		  "pid", (int)al_domain_pid(dom->d), "expected", expected,
@@ -319,6 +408,7 @@ static void domain_reap(struct sup *s, struct sup_domain *dom, bool expected)
 	al_domain_free(dom->d);
 	dom->d = NULL;
 	dom->state = DOM_STOPPED;
+	dom->worker = 0;
 }
 
 /* Ends a domain: SIGTERM, a grace period on its pidfd (readable once it exits), then SIGKILL. */
@@ -326,6 +416,10 @@ static void domain_stop(struct sup *s, struct sup_domain *dom)
 {
 	if (!dom->d)
 		return;
+	if (dom->frozen) {
+		domain_reap(s, dom, false);
+		return;
+	}
 	al_domain_kill(dom->d, SIGTERM);
 	struct pollfd pfd = {.fd = al_domain_pidfd(dom->d), .events = POLLIN};
 	int rc;
@@ -353,6 +447,10 @@ static int domains_start(struct sup *s)
 		return rc;
 	}
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+		if (s->locked && (i == AL_DOMAIN_AI || s->lock_all)) {
+			s->dom[i].state = DOM_LOCKED;
+			continue;
+		}
 		if ((rc = domain_start(s, &s->dom[i])) < 0) {
 			for (int k = 0; k < i; k++)
 				domain_reap(s, &s->dom[k], false);
@@ -371,8 +469,41 @@ static void domains_stop(struct sup *s)
 }
 
 /* A domain ended on its own: record it, end its peer, schedule a clean restart. */
+/*
+ * What an exit says. The domain's init exits with the program's status, or
+ * 128 + the signal that killed it. A channel rule broken by one domain is
+ * seen by the other, which exits with its "peer" code.
+ */
+static void exit_incident(struct sup *s, struct sup_domain *dom, int status)
+{
+	if (!WIFEXITED(status))
+		return; /* killed from outside: by us, or the OOM killer */
+	int code = WEXITSTATUS(status);
+	struct al_incident inc[AL_DETECT_MAX_INCIDENTS];
+	size_t n = 0;
+	if (code == 128 + SIGSYS) {
+		inc[n++] = (struct al_incident){AL_INC_PRIV_ESCALATION, AL_SEV_HIGH, "killed-by-seccomp",
+						json_pack("{s:i}", "exit_code", code)};
+	} else if (code == 128 + SIGSEGV || code == 128 + SIGBUS || code == 128 + SIGILL ||
+		   code == 128 + SIGABRT) {
+		inc[n++] = (struct al_incident){AL_INC_MEMORY_CORRUPTION, AL_SEV_MEDIUM, "fatal-signal",
+						json_pack("{s:i, s:i}", "exit_code", code, "signal", code - 128)};
+	} else if ((dom->id == AL_DOMAIN_PROTO && code == PROTO_EXIT_PEER) ||
+		   (dom->id == AL_DOMAIN_AI && code == AI_EXIT_PEER)) {
+		/* The survivor reports its peer: the incident is the peer's. */
+		dom = &s->dom[dom->id == AL_DOMAIN_AI ? AL_DOMAIN_PROTO : AL_DOMAIN_AI];
+		dom->counters.chan_violations++;
+		n = al_detector_counters(&dom->det, &dom->counters, inc);
+	}
+	for (size_t i = 0; i < n; i++) {
+		handle_incident(s, dom, &inc[i]);
+		al_incident_clear(&inc[i]);
+	}
+}
+
 static void domain_died(struct sup *s, struct sup_domain *dom)
 {
+	bool exited = dom->d != NULL; /* else a failed start: no exit status to judge */
 	domain_reap(s, dom, false);
 	/* Over stdio the protocol domain ends cleanly when its client closes
 	 * stdin: the session is over, a restart would only read EOF again. */
@@ -380,6 +511,15 @@ static void domain_died(struct sup *s, struct sup_domain *dom)
 	    WEXITSTATUS(dom->last_status) == 0) {
 		s->stopping = true;
 		sup_event(s, "stop-requested", true, json_pack("{s:s}", "by", "end of input"));
+	}
+	if (!s->stopping && exited) {
+		dom->counters.restarts++;
+		/* Before the peer is stopped: an incident that is the peer's (it broke
+		 * the channel) freezes and dumps it while it is still there. The
+		 * restart below is the one for both. */
+		s->in_died = true;
+		exit_incident(s, dom, dom->last_status);
+		s->in_died = false;
 	}
 	/* Tell the survivor at once that its channel is gone: the protocol domain
 	 * then answers the requests in flight with a clear error and ends by
@@ -395,6 +535,8 @@ static void domain_died(struct sup *s, struct sup_domain *dom)
 		}
 	if (s->stopping)
 		return;
+	if (s->locked && dom->id == AL_DOMAIN_AI)
+		return; /* a lockdown began meanwhile: nothing to restart */
 	uint64_t now = al_now_ns();
 	if (now - dom->window_start_ns > CRASH_WINDOW_NS) {
 		dom->window_start_ns = now;
@@ -412,8 +554,118 @@ static void domain_died(struct sup *s, struct sup_domain *dom)
 		s->backoff_ms = BACKOFF_MAX_MS;
 	s->restart_at_ns = now + (uint64_t)s->backoff_ms * 1000000ULL;
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
-		if (s->dom[i].state != DOM_FAILED)
+		if (s->dom[i].state != DOM_FAILED && s->dom[i].state != DOM_LOCKED)
 			s->dom[i].state = DOM_BACKOFF;
+}
+
+/* ---- incidents and responses ------------------------------------------- */
+
+static void lockdown(struct sup *s, const char *reason)
+{
+	if (s->locked)
+		return;
+	s->locked = true;
+	al_strlcpy(s->lock_reason, reason, sizeof s->lock_reason);
+	sup_event(s, "lockdown", true, json_pack("{s:s, s:s}", "reason", reason, "until", "airlock unlock"));
+	/* Both end (they shared a channel); the protocol domain comes back alone. */
+	domains_stop(s);
+	s->restart_at_ns = 0;
+	if (!s->stopping && domains_start(s) < 0)
+		al_log_warnx("lockdown: the protocol domain could not be restarted");
+}
+
+static void handle_incident(struct sup *s, struct sup_domain *dom, struct al_incident *inc)
+{
+	uint64_t t0 = al_now_ns();
+	unsigned steps = al_respond_plan(inc->type);
+	json_t *done = json_object();
+	/* Freeze first: nothing else of the response is as urgent as stopping it. */
+	if ((steps & AL_STEP_FREEZE) && dom->d && !dom->frozen) {
+		int rc = al_freezer_freeze(&dom->fz);
+		dom->frozen = true; /* even a failed freeze is followed by a kill */
+		json_object_set_new(done, "freeze", json_pack("{s:s, s:s, s:f}", "method",
+				    al_freezer_kind_name(dom->fz.kind), "result", rc < 0 ? strerror(-rc) : "frozen",
+				    "ms", (double)(al_now_ns() - t0) / 1e6));
+	}
+	json_t *doc = al_incident_json(inc, dom_names[dom->id]);
+	if ((steps & AL_STEP_DUMP) && dom->d) {
+		pid_t pids[4] = {al_domain_pid(dom->d)};
+		size_t np = 1 + al_proc_children(pids[0], pids + 1, 3);
+		char *path = NULL;
+		int rc = al_respond_dump(s->cfg->respond.dump_dir, dom_names[dom->id], pids, np, doc, &path);
+		json_object_set_new(done, "dump", rc < 0 ? json_string(strerror(-rc)) : json_string(path));
+		free(path);
+	}
+	if (steps & AL_STEP_AUDIT_UP) {
+		if (s->audit_verbosity < 3)
+			s->audit_verbosity++;
+		json_object_set_new(done, "audit_verbosity", json_integer(s->audit_verbosity));
+	}
+	if (steps & AL_STEP_TIGHTEN) {
+		/* Applied by build_spec: the level change below respawns the domains on it. */
+		s->tighten = true;
+		json_object_set_new(done, "tighten", json_string("pin apart, speculation mitigations, TSC off"));
+	}
+	s->incidents++;
+	dom->incidents++;
+	json_object_set_new(doc, "steps", al_respond_steps_json(steps));
+	json_object_set_new(doc, "done", done);
+	json_object_set_new(doc, "level", json_string(al_level_name(s->lv.current)));
+	json_decref(s->last_incident);
+	s->last_incident = json_incref(doc);
+	sup_event(s, "incident", true, json_incref(doc));
+	if (s->cfg->respond.alert_command) {
+		int rc = al_respond_alert(s->cfg->respond.alert_command, doc);
+		if (rc < 0)
+			al_log_warnx("alert hook %s: %s", s->cfg->respond.alert_command, strerror(-rc));
+	}
+	json_decref(doc);
+	if (steps & AL_STEP_LOCKDOWN) {
+		char why[256];
+		snprintf(why, sizeof why, "%s: %s", al_incident_type_name(inc->type), inc->rule ? inc->rule : "?");
+		lockdown(s, why);
+	}
+	/* Restart before the level moves: the respawn then happens once, on the new level's spec. */
+	if ((steps & AL_STEP_RESTART) && dom->d && !s->in_died)
+		domain_died(s, dom);
+	enum al_level from = s->lv.current;
+	if (al_level_incident(&s->lv, (steps & AL_STEP_RAISE_LEVEL) ? inc->severity : AL_SEV_LOW, al_now_ns()) ||
+	    ((steps & AL_STEP_TIGHTEN) && s->lv.current == from))
+		level_changed(s, from, al_incident_type_name(inc->type));
+}
+
+/*
+ * The level in force changed. The audit verbosity follows it; domains built
+ * for a weaker level than the new one are respawned clean on the new spec
+ * (a filter cannot be tightened from outside a running process).
+ */
+static void level_changed(struct sup *s, enum al_level from, const char *why)
+{
+	const struct al_level_policy *pol = al_level_policy(s->lv.current);
+	s->audit_verbosity = pol->audit_verbosity;
+	if (s->lv.current <= s->lv.base && s->lv.current < from)
+		s->tighten = false; /* the threat is over */
+	bool respawn = false;
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+		struct sup_domain *d = &s->dom[i];
+		if (d->d && !d->frozen && (al_level_needs_respawn(d->spawned_level, s->lv.current) ||
+					   (s->tighten && !d->spawned_tight)))
+			respawn = true;
+	}
+	/* A restart already pending builds the new spec anyway. */
+	if (s->restart_at_ns || s->stopping)
+		respawn = false;
+	sup_event(s, "level-change", true, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "from", al_level_name(from),
+		  "to", pol->name, "base", al_level_name(s->lv.base), "why", why, "respawn", respawn,
+		  "tighten", s->tighten));
+	if (!respawn)
+		return;
+	domains_stop(s);
+	int rc = domains_start(s);
+	sup_event(s, "respawn", rc < 0, json_pack("{s:s, s:s}", "level", pol->name, "result",
+		  rc < 0 ? strerror(-rc) : "ok"));
+	if (rc < 0)
+		domain_died(s, &s->dom[AL_DOMAIN_AI]);
 }
 
 static void restart_if_due(struct sup *s)
@@ -458,6 +710,46 @@ static json_t *domain_usage(pid_t pid)
 	return json_pack("{s:I, s:f}", "rss_kib", (json_int_t)rss_kb, "cpu_seconds", cpu_s);
 }
 
+static uint32_t integrity_interval_s(const struct sup *s)
+{
+	return s->cfg->respond.integrity_interval_s ? s->cfg->respond.integrity_interval_s
+						    : al_level_policy(s->lv.current)->integrity_interval_s;
+}
+
+static json_t *level_json(struct sup *s)
+{
+	const struct al_level_policy *p = al_level_policy(s->lv.current);
+	uint64_t since = al_now_ns() - s->lv.last_event_ns;
+	return json_pack("{s:b, s:s, s:s, s:s, s:I, s:f, s:b, s:s?, s:b, s:i, s:{s:s, s:b, s:b, s:b, s:i, s:i, s:f, s:f}}",
+			 "ok", 1, "level", p->name, "base", al_level_name(s->lv.base), "threat",
+			 al_level_name(s->lv.threat), "quiet_period_s", (json_int_t)(s->lv.quiet_ns / 1000000000ULL),
+			 "since_last_event_s", (double)since / 1e9, "locked", s->locked,
+			 "lock_reason", s->locked ? s->lock_reason : NULL, "tightened", s->tighten,
+			 "audit_verbosity", s->audit_verbosity, "mechanisms", "seccomp",
+			 al_seccomp_action_name(p->seccomp), "speculation_forced", p->spec_force || s->tighten,
+			 "partitioned", p->partition || s->tighten, "tsc_off",
+			 (p->tsc_off || s->tighten) && tsc_trap_safe(), "integrity_interval_s",
+			 (int)integrity_interval_s(s), "audit_verbosity", p->audit_verbosity,
+			 "budget_claim_pct", p->budget_claim_pct, "budget_goal_pct", p->budget_goal_pct);
+}
+
+static json_t *guard_status(struct sup *s)
+{
+	struct al_monitor_stats ms = {0};
+	if (s->mon)
+		al_monitor_stats(s->mon, &ms);
+	double up = (double)(al_now_ns() - s->started_ns) / 1e9;
+	json_t *det = json_object();
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+		json_object_set_new(det, dom_names[i], al_detector_json(&s->dom[i].det));
+	return json_pack("{s:o, s:I, s:O?, s:{s:I, s:I, s:I, s:f}, s:f, s:f, s:o}", "level", level_json(s),
+			 "incidents", (json_int_t)s->incidents, "last_incident", s->last_incident,
+			 "integrity", "passes", (json_int_t)ms.passes, "bytes", (json_int_t)ms.bytes,
+			 "slice", (json_int_t)ms.slice, "cpu_ms", (double)ms.cpu_ns / 1e6,
+			 "guard_cpu_ms", (double)s->guard_cpu_ns / 1e6, "guard_cpu_pct",
+			 up > 0 ? (double)s->guard_cpu_ns / 1e9 / up * 100 : 0.0, "detector", det);
+}
+
 static json_t *sup_status(struct sup *s)
 {
 	json_t *doms = json_array();
@@ -473,10 +765,10 @@ static json_t *sup_status(struct sup *s)
 		json_object_set(o, "attested", d->attestation ? d->attestation : json_null());
 		json_array_append_new(doms, o);
 	}
-	return json_pack("{s:b, s:s, s:f, s:s, s:s, s:I, s:o}", "ok", 1, "version", AL_VERSION,
-			 "uptime_s", (double)(al_now_ns() - s->started_ns) / 1e9, "level", al_level_name(s->cfg->level),
-			 "listen", s->cfg->proto.stdio ? "stdio" : s->cfg->proto.host,
-			 "seccomp_violations", (json_int_t)s->violations, "domains", doms);
+	return json_pack("{s:b, s:s, s:f, s:s, s:s, s:I, s:o, s:o}", "ok", 1, "version", AL_VERSION,
+			 "uptime_s", (double)(al_now_ns() - s->started_ns) / 1e9, "level",
+			 al_level_name(s->lv.current), "listen", s->cfg->proto.stdio ? "stdio" : s->cfg->proto.host,
+			 "seccomp_violations", (json_int_t)s->violations, "domains", doms, "guard", guard_status(s));
 }
 
 static void on_control(struct sup *s)
@@ -491,6 +783,21 @@ static void on_control(struct sup *s)
 		reply = json_pack("{s:b, s:s}", "ok", 0, "error", "malformed request");
 	} else if (req.op == AL_CONTROL_STATUS) {
 		reply = sup_status(s);
+	} else if (req.op == AL_CONTROL_LEVEL_GET) {
+		reply = level_json(s);
+	} else if (req.op == AL_CONTROL_LEVEL_SET) {
+		if (req.arg > AL_LEVEL_MAXIMUM) {
+			reply = json_pack("{s:b, s:s}", "ok", 0, "error", "no such level");
+		} else {
+			enum al_level from = s->lv.current;
+			al_level_set(&s->lv, (enum al_level)req.arg, al_now_ns());
+			if (s->lv.current < from)
+				s->tighten = false; /* the operator lowers it knowingly */
+			level_changed(s, from, "airlock level set");
+			reply = level_json(s);
+		}
+	} else if (req.op == AL_CONTROL_UNLOCK) {
+		reply = sup_unlock(s);
 	} else if (req.op == AL_CONTROL_STOP) {
 		s->stopping = true;
 		sup_event(s, "stop-requested", true, json_pack("{s:s}", "by", "control socket"));
@@ -509,6 +816,17 @@ static void on_notify(struct sup *s, struct sup_domain *dom)
 	if (!dom->d || al_domain_notify_handle(dom->d, &v) < 0)
 		return;
 	s->violations++;
+	dom->counters.seccomp_violations++;
+	/* The response first (it freezes the domain); the record of the call after. */
+	struct al_incident inc[AL_DETECT_MAX_INCIDENTS];
+	size_t n = al_detector_counters(&dom->det, &dom->counters, inc);
+	for (size_t i = 0; i < n; i++) {
+		json_object_set_new(inc[i].evidence, "syscall", json_string(v.name));
+		json_object_set_new(inc[i].evidence, "nr", json_integer(v.nr));
+		json_object_set_new(inc[i].evidence, "pid", json_integer(v.pid));
+		handle_incident(s, dom, &inc[i]);
+		al_incident_clear(&inc[i]);
+	}
 	sup_event(s, "seccomp-violation", true, json_pack("{s:s, s:i, s:s, s:i, s:[I,I,I,I,I,I]}",
 		  "domain", dom_names[dom->id], "pid", (int)v.pid, "syscall", v.name, "nr", v.nr, "args",
 		  (json_int_t)v.args[0], (json_int_t)v.args[1], (json_int_t)v.args[2],
@@ -565,6 +883,7 @@ static int sup_loop(struct sup *s)
 			case TAG_TIMER: {
 				uint64_t ticks;
 				(void)!read(s->timerfd, &ticks, sizeof ticks);
+				guard_tick(s);
 				if (s->audit)
 					al_audit_tick(s->audit);
 				restart_if_due(s);
@@ -620,79 +939,242 @@ static int require_protections(struct sup *s)
 	return 0;
 }
 
+static void files_close(struct sup_files *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->fd[i] >= 0)
+			close(f->fd[i]);
+	f->n = 0;
+}
+
 /*
  * Opens every file a domain needs once and checks it against the manifest;
- * these very fds are what the domains receive or execute. Without a manifest
- * (first run) one is made from them and recorded in the audit log.
+ * these very fds are what the domains receive or execute, and what the
+ * integrity monitor re-hashes later. Without a manifest (first run, and only
+ * when allowed) one is made from them and recorded in the audit log. On a
+ * refusal, why names the file and the reason.
  */
-static int open_and_verify_files(struct sup *s)
+static int files_open_verify(struct sup *s, bool may_create, struct sup_files *out, char *why, size_t wl)
 {
 	struct al_config_file files[AL_CONFIG_MAX_FILES];
 	size_t n = al_config_files(s->cfg, files);
-	int fds[AL_CONFIG_MAX_FILES];
-	for (size_t i = 0; i < n; i++)
-		fds[i] = -1;
-	struct al_manifest_key key;
 	struct al_manifest *m = NULL;
 	char mpath[512];
 	snprintf(mpath, sizeof mpath, "%s/%s", s->cfg->state_dir, AL_MANIFEST_FILE);
-	int rc = al_manifest_key_load(s->cfg->state_dir, true, &key);
-	if (rc < 0) {
-		al_log_warnx("manifest key in %s: %s", s->cfg->state_dir, strerror(-rc));
-		return -1;
-	}
-	bool first_run = access(mpath, F_OK) < 0 && errno == ENOENT;
+	out->n = 0;
+	int rc;
+	bool first_run = may_create && access(mpath, F_OK) < 0 && errno == ENOENT;
 	if (first_run)
-		m = al_manifest_new(&key);
-	else if ((rc = al_manifest_load(mpath, &key, &m)) < 0) {
+		m = al_manifest_new(&s->key);
+	else if ((rc = al_manifest_load(mpath, &s->key, &m)) < 0) {
+		snprintf(why, wl, "manifest %.300s: %s", mpath, strerror(-rc));
 		sup_event(s, "integrity-violation", true, json_pack("{s:s, s:s}", "file", mpath, "reason", strerror(-rc)));
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((fds[i] = open_verified(files[i].name, files[i].path)) < 0)
-			goto fail;
-		rc = first_run ? al_manifest_add_fd(m, files[i].name, files[i].path, fds[i])
-			       : al_manifest_verify_fd(m, files[i].name, fds[i]);
-		if (rc < 0) {
-			sup_event(s, "integrity-violation", true, json_pack("{s:s, s:s, s:s}", "name", files[i].name,
-				  "path", files[i].path, "reason", rc == -EBADMSG ? "digest mismatch" :
-				  rc == -ENOENT ? "not in the manifest" : strerror(-rc)));
-			al_log_warnx("refusing to start: %s (%s) %s", files[i].name, files[i].path,
-				     rc == -EBADMSG ? "does not match the manifest" : "could not be verified");
+		out->name[i] = files[i].name;
+		out->path[i] = files[i].path;
+		out->n = i + 1;
+		if ((out->fd[i] = open_verified(files[i].name, files[i].path)) < 0) {
+			snprintf(why, wl, "%s (%s) cannot be opened", files[i].name, files[i].path);
 			goto fail;
 		}
+		rc = first_run ? al_manifest_add_fd(m, files[i].name, files[i].path, out->fd[i])
+			       : al_manifest_verify_fd(m, files[i].name, out->fd[i]);
+		if (rc < 0) {
+			const char *reason = rc == -EBADMSG ? "digest mismatch" :
+					     rc == -ENOENT ? "not in the manifest" : strerror(-rc);
+			sup_event(s, "integrity-violation", true, json_pack("{s:s, s:s, s:s}", "name", files[i].name,
+				  "path", files[i].path, "reason", reason));
+			snprintf(why, wl, "%s (%s): %s", files[i].name, files[i].path,
+				 rc == -EBADMSG ? "does not match the manifest" : "could not be verified");
+			goto fail;
+		}
+		memcpy(out->digest[i], al_manifest_find(m, files[i].name)->digest, AL_MANIFEST_DIGEST_LEN);
 	}
 	if (first_run) {
 		if ((rc = al_manifest_save(m, mpath)) < 0) {
-			al_log_warnx("manifest %s: %s", mpath, strerror(-rc));
+			snprintf(why, wl, "manifest %.300s: %s", mpath, strerror(-rc));
 			goto fail;
 		}
 		sup_event(s, "manifest-created", true, json_pack("{s:s, s:i}", "path", mpath, "files", (int)n));
 	} else {
 		sup_event(s, "files-verified", false, json_pack("{s:s, s:i}", "manifest", mpath, "files", (int)n));
 	}
-	for (size_t i = 0; i < n; i++) {
-		const char *name = files[i].name;
+	al_manifest_free(m);
+	return 0;
+fail:
+	files_close(out);
+	al_manifest_free(m);
+	return -1;
+}
+
+/* Makes verified files the ones in use: slots for the domains, the monitor's list. */
+static void files_install(struct sup *s, struct sup_files *nf)
+{
+	files_close(&s->files);
+	s->files = *nf;
+	nf->n = 0;
+	s->model_fd = s->tok_fd = s->dom[AL_DOMAIN_AI].exe_fd = s->dom[AL_DOMAIN_PROTO].exe_fd = -1;
+	al_monitor_free(s->mon);
+	s->mon = al_monitor_new(&s->key, (double)s->cfg->respond.integrity_budget_pct);
+	for (size_t i = 0; i < s->files.n; i++) {
+		const char *name = s->files.name[i];
 		int *slot = !strcmp(name, "ai.model") ? &s->model_fd : !strcmp(name, "ai.tokenizer") ? &s->tok_fd :
 			    !strcmp(name, "ai.exe") ? &s->dom[AL_DOMAIN_AI].exe_fd :
 			    !strcmp(name, "proto.exe") ? &s->dom[AL_DOMAIN_PROTO].exe_fd : NULL;
-		if (slot) {
-			*slot = fds[i];
-			fds[i] = -1;
-		} else {
-			close(fds[i]);
+		if (slot)
+			*slot = s->files.fd[i]; /* borrowed: s->files owns it */
+		if (s->mon && al_monitor_add(s->mon, name, s->files.path[i], s->files.fd[i], s->files.digest[i]) < 0)
+			al_log_warnx("integrity: %s not monitored", name);
+	}
+}
+
+static int open_and_verify_files(struct sup *s)
+{
+	int rc = al_manifest_key_load(s->cfg->state_dir, true, &s->key);
+	if (rc < 0) {
+		al_log_warnx("manifest key in %s: %s", s->cfg->state_dir, strerror(-rc));
+		return -1;
+	}
+	struct sup_files nf = {0};
+	char why[512];
+	if (files_open_verify(s, true, &nf, why, sizeof why) < 0) {
+		al_log_warnx("refusing to start: %s", why);
+		return -1;
+	}
+	files_install(s, &nf);
+	return 0;
+}
+
+/*
+ * airlock unlock: everything is verified again from the paths (a file fixed
+ * on disk is a new file), and only then do the domains come back, from the
+ * newly verified fds.
+ */
+static json_t *sup_unlock(struct sup *s)
+{
+	if (!s->locked)
+		return json_pack("{s:b, s:s}", "ok", 1, "message", "not locked");
+	struct sup_files nf = {0};
+	char why[512];
+	if (files_open_verify(s, false, &nf, why, sizeof why) < 0) {
+		sup_event(s, "unlock-refused", true, json_pack("{s:s}", "reason", why));
+		return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", "verification failed: still locked", "reason", why);
+	}
+	domains_stop(s);
+	files_install(s, &nf);
+	s->locked = s->lock_all = false;
+	sup_event(s, "unlock", true, json_pack("{s:s, s:i}", "was", s->lock_reason, "files", (int)s->files.n));
+	s->lock_reason[0] = '\0';
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+		s->dom[i].state = DOM_STOPPED;
+		s->dom[i].recent_restarts = 0;
+	}
+	s->restart_at_ns = 0;
+	int rc = domains_start(s);
+	sup_event(s, "restart", rc < 0, json_pack("{s:s, s:s}", "after", "unlock", "result", rc < 0 ? strerror(-rc) : "ok"));
+	if (rc < 0) {
+		domain_died(s, &s->dom[AL_DOMAIN_AI]);
+		return json_pack("{s:b, s:s}", "ok", 0, "error", "verified, but the domains could not be restarted");
+	}
+	return json_pack("{s:b, s:s}", "ok", 1, "message", "verified; domains restarted");
+}
+
+/* ---- the guard's tick: detection, integrity, level ------------------------ */
+
+static const struct {
+	enum al_incident_type type;
+	enum al_severity sev;
+} proc_incident[] = {
+	[AL_PROC_UNCONFINED] = {AL_INC_PRIV_ESCALATION, AL_SEV_CRITICAL},
+	[AL_PROC_EXEC_MAPPING] = {AL_INC_MEMORY_CORRUPTION, AL_SEV_HIGH},
+	[AL_PROC_EXE] = {AL_INC_INTEGRITY, AL_SEV_CRITICAL},
+	[AL_PROC_NAMESPACE] = {AL_INC_PRIV_ESCALATION, AL_SEV_CRITICAL},
+	[AL_PROC_SPECULATION] = {AL_INC_SIDE_CHANNEL, AL_SEV_MEDIUM},
+};
+
+/* /proc checks of a domain's init and program. True if an incident was handled. */
+static bool check_domain(struct sup *s, struct sup_domain *dom)
+{
+	pid_t init = al_domain_pid(dom->d);
+	if (!dom->worker) {
+		pid_t kids[2];
+		if (al_proc_children(init, kids, 2) >= 1)
+			dom->worker = kids[0];
+	}
+	char why[256];
+	pid_t pids[2] = {init, dom->worker};
+	struct al_proc_baseline *bl[2] = {&dom->pb_init, &dom->pb_worker};
+	for (int k = 0; k < 2; k++) {
+		if (!pids[k])
+			continue;
+		/* The init runs the supervisor's own image (it is a clone, never exec'd). */
+		enum al_proc_finding f = al_monitor_check_proc(pids[k], k ? dom->exe_fd : -1, bl[k], why, sizeof why);
+		if (f == AL_PROC_OK || f == AL_PROC_GONE)
+			continue;
+		struct al_incident inc = {proc_incident[f].type, proc_incident[f].sev, al_proc_finding_name(f),
+					  json_pack("{s:i, s:s, s:s}", "pid", (int)pids[k], "process",
+						    k ? "program" : "init", "why", why)};
+		handle_incident(s, dom, &inc);
+		al_incident_clear(&inc);
+		return true;
+	}
+	return false;
+}
+
+static void guard_tick(struct sup *s)
+{
+	uint64_t now = al_now_ns(), cpu0 = al_thread_cpu_ns();
+	uint64_t dt = s->last_tick_ns ? now - s->last_tick_ns : 0;
+	s->last_tick_ns = now;
+	bool pass = now - s->last_integrity_ns >= (uint64_t)integrity_interval_s(s) * 1000000000ULL;
+	if (pass)
+		s->last_integrity_ns = now;
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+		struct sup_domain *dom = &s->dom[i];
+		if (!dom->d || dom->frozen || dom->state != DOM_RUNNING)
+			continue;
+		if (pass && check_domain(s, dom))
+			continue;
+		if (!dom->d)
+			continue;
+		struct al_metrics m = dom->counters;
+		m.cpu_ns = m.rss_kib = m.minflt = m.majflt = m.vcsw = m.nvcsw = 0;
+		pid_t kids[4];
+		size_t nk = al_proc_children(al_domain_pid(dom->d), kids, AL_ARRAY_LEN(kids));
+		if (al_metrics_read(NULL, al_domain_pid(dom->d), &m) < 0)
+			continue;
+		for (size_t k = 0; k < nk; k++)
+			(void)al_metrics_read(NULL, kids[k], &m);
+		struct al_incident inc[AL_DETECT_MAX_INCIDENTS];
+		size_t n = al_detector_observe(&dom->det, &m, dt, inc);
+		if (s->audit_verbosity >= 3 || (s->audit_verbosity >= 2 && dom->det.ticks % 10 == 0))
+			sup_event(s, "detector", false, json_pack("{s:s, s:o}", "domain", dom_names[i], "state",
+				  al_detector_json(&dom->det)));
+		for (size_t k = 0; k < n; k++) {
+			handle_incident(s, dom, &inc[k]);
+			al_incident_clear(&inc[k]);
 		}
 	}
-	al_manifest_free(m);
-	sodium_memzero(&key, sizeof key);
-	return 0;
-fail:
-	for (size_t i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	al_manifest_free(m);
-	sodium_memzero(&key, sizeof key);
-	return -1;
+	/* Files: a slice every tick within the budget; nothing to watch while locked down. */
+	struct al_monitor_finding f;
+	if (s->mon && !s->locked &&
+	    al_monitor_step(s->mon, (uint64_t)integrity_interval_s(s) * 1000000000ULL, TICK_MS * 1000000ULL, &f) < 0) {
+		struct al_incident inc = {AL_INC_INTEGRITY, AL_SEV_CRITICAL, "file-changed",
+					  json_pack("{s:s, s:s, s:s}", "file", f.name, "path", f.path, "why", f.reason)};
+		/* Never restart the protocol domain from an executable that no longer verifies. */
+		s->lock_all = strcmp(f.name, "proto.exe") == 0;
+		handle_incident(s, &s->dom[AL_DOMAIN_AI], &inc);
+		al_incident_clear(&inc);
+	}
+	enum al_level from = s->lv.current;
+	/* A lockdown is an incident still open: the level holds until unlock. */
+	if (s->locked)
+		s->lv.last_event_ns = now;
+	else if (al_level_tick(&s->lv, now))
+		level_changed(s, from, "quiet period");
+	s->guard_cpu_ns += al_thread_cpu_ns() - cpu0;
 }
 
 static int loop_setup(struct sup *s)
@@ -727,10 +1209,14 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 	struct sup s = {.cfg = cfg, .verbose = verbose, .epfd = -1, .sigfd = -1, .timerfd = -1, .ctlfd = -1,
 			.listenfd = -1, .model_fd = -1, .tok_fd = -1, .token_fd = -1, .chan_fd = -1, .started_ns = al_now_ns()};
 	int status = 1;
+	al_level_state_init(&s.lv, cfg->level, (uint64_t)cfg->respond.quiet_period_s * 1000000000ULL);
+	s.lv.last_event_ns = s.started_ns;
+	s.audit_verbosity = al_level_policy(cfg->level)->audit_verbosity;
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
 		s.dom[i].id = (enum al_domain_id)i;
 		s.dom[i].exe_fd = -1;
 		s.dom[i].last_status = -1;
+		al_detector_init(&s.dom[i].det, i == AL_DOMAIN_AI ? AL_DETECT_ROLE_COMPUTE : AL_DETECT_ROLE_SERVICE, NULL);
 	}
 	const char *listen = cfg->proto.stdio ? "stdio" : cfg->proto.host;
 
@@ -760,6 +1246,8 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 		goto out;
 	if (loop_setup(&s) < 0)
 		goto out;
+	/* The supervisor itself goes where the level says it disturbs the domains least. */
+	(void)al_sandbox_place_self((enum al_sandbox_level)s.lv.current);
 	if (domains_start(&s) < 0) {
 		al_log_warnx("refusing to run: the domains could not be started and attested");
 		goto out;
@@ -775,12 +1263,13 @@ out:
 	s.stopping = true;
 	domains_stop(&s);
 	sup_event(&s, "stop", true, json_pack("{s:i}", "status", status));
-	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
 		json_decref(s.dom[i].attestation);
-		if (s.dom[i].exe_fd >= 0)
-			close(s.dom[i].exe_fd);
-	}
-	int fds[] = {s.chan_fd, s.model_fd, s.tok_fd, s.token_fd, s.listenfd, s.sigfd, s.timerfd, s.epfd};
+	json_decref(s.last_incident);
+	files_close(&s.files); /* model, tokenizer and executables among them */
+	al_monitor_free(s.mon);
+	sodium_memzero(&s.key, sizeof s.key);
+	int fds[] = {s.chan_fd, s.token_fd, s.listenfd, s.sigfd, s.timerfd, s.epfd};
 	for (size_t i = 0; i < AL_ARRAY_LEN(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

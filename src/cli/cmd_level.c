@@ -1,0 +1,131 @@
+/*
+ * airlock level [set NAME]: the security level of the running supervisor.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/util.h"
+#include "supervisor/config.h"
+#include "supervisor/control.h"
+
+static const char level_usage[] =
+	"usage: airlock level [--json] [--config FILE | --control PATH] [set NAME]\n"
+	"\n"
+	"Shows the security level in force, the level configured or set (base), the\n"
+	"threat the last incident implied, and the mechanisms of the level.\n"
+	"Incidents raise the level at once; it steps back down one level per quiet\n"
+	"period ([respond] quiet_period) without incidents, never below the base.\n"
+	"\n"
+	"  set NAME        make NAME (minimal, standard, high, maximum) the level and\n"
+	"                  its base; domains built for a weaker level are restarted\n"
+	"                  on the stricter filter\n"
+	"  --json          print the supervisor's answer as JSON\n"
+	"  --config FILE   find the control socket in FILE\n"
+	"  --control PATH  control socket\n";
+
+/* The control socket: --control, else the one --config (or the defaults) names. */
+static int control_path(const char *config, const char *explicit, char *out, size_t len)
+{
+	if (explicit) {
+		al_strlcpy(out, explicit, len);
+		return 0;
+	}
+	struct al_config *cfg = NULL;
+	char *errors = NULL;
+	if ((config ? al_config_load(config, AL_CONFIG_NO_FILE_CHECKS, &cfg, &errors) : al_config_default(&cfg)) < 0) {
+		fputs(errors ? errors : "airlock: the configuration could not be loaded\n", stderr);
+		free(errors);
+		return AL_EXIT_FAIL;
+	}
+	al_strlcpy(out, cfg->control_socket, len);
+	al_config_free(cfg);
+	return 0;
+}
+
+static int level_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"control", required_argument, NULL, 'c'},
+		{"config", required_argument, NULL, 'f'},
+		{0, 0, 0, 0},
+	};
+	const char *config = NULL, *explicit = NULL;
+	bool json = false;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'c': explicit = optarg; break;
+		case 'f': config = optarg; break;
+		default:
+			return al_cli_usage_error(&al_cmd_level, "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	enum al_control_op op = AL_CONTROL_LEVEL_GET;
+	enum al_level level = AL_LEVEL_STANDARD;
+	if (optind < argc) {
+		if (strcmp(argv[optind], "set") != 0 || optind + 2 != argc)
+			return al_cli_usage_error(&al_cmd_level, "expected: set NAME");
+		if (al_level_parse(argv[optind + 1], &level) < 0)
+			return al_cli_usage_error(&al_cmd_level, "'%s' is not minimal, standard, high or maximum",
+						  argv[optind + 1]);
+		op = AL_CONTROL_LEVEL_SET;
+	}
+	char control[256];
+	int rc = control_path(config, explicit, control, sizeof control);
+	if (rc)
+		return rc;
+	json_t *r = NULL;
+	if ((rc = al_control_call(control, op, (uint32_t)level, &r)) < 0) {
+		fprintf(stderr, "airlock: control socket %s: %s%s\n", control, strerror(-rc),
+			rc == -ENOENT || rc == -ECONNREFUSED ? " (is `airlock run` running?)" : "");
+		return AL_EXIT_FAIL;
+	}
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		fprintf(stderr, "airlock: supervisor: %s\n", json_string_value(json_object_get(r, "error")) ?: "error");
+		json_decref(r);
+		return AL_EXIT_FAIL;
+	}
+	if (json) {
+		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	} else {
+		json_t *m = json_object_get(r, "mechanisms");
+		printf("level %s (base %s, threat %s)%s\n", json_string_value(json_object_get(r, "level")),
+		       json_string_value(json_object_get(r, "base")), json_string_value(json_object_get(r, "threat")),
+		       json_is_true(json_object_get(r, "locked")) ? "  LOCKED DOWN" : "");
+		if (json_is_true(json_object_get(r, "locked")))
+			printf("  lockdown: %s (airlock unlock re-verifies and restarts)\n",
+			       json_string_value(json_object_get(r, "lock_reason")) ?: "?");
+		printf("  seccomp %s, speculation forced %s, partitioned %s, tsc off %s,\n"
+		       "  integrity every %lld s, audit verbosity %lld, budget %.0f %% (goal %.0f %%)\n"
+		       "  quiet period %lld s, %.0f s since the last incident or change\n",
+		       json_string_value(json_object_get(m, "seccomp")),
+		       json_is_true(json_object_get(m, "speculation_forced")) ? "yes" : "no",
+		       json_is_true(json_object_get(m, "partitioned")) ? "yes" : "no",
+		       json_is_true(json_object_get(m, "tsc_off")) ? "yes" : "no",
+		       (long long)json_integer_value(json_object_get(m, "integrity_interval_s")),
+		       (long long)json_integer_value(json_object_get(r, "audit_verbosity")),
+		       json_real_value(json_object_get(m, "budget_claim_pct")),
+		       json_real_value(json_object_get(m, "budget_goal_pct")),
+		       (long long)json_integer_value(json_object_get(r, "quiet_period_s")),
+		       json_real_value(json_object_get(r, "since_last_event_s")));
+	}
+	json_decref(r);
+	return AL_EXIT_OK;
+}
+
+const struct al_cmd al_cmd_level = {
+	.name = "level",
+	.summary = "show or set the running supervisor's security level",
+	.usage = level_usage,
+	.run = level_run,
+};

@@ -1,0 +1,103 @@
+/*
+ * A domain program that misbehaves on purpose, for the guard's integration
+ * tests and benchmark. Static (the compute profile has no filesystem), built
+ * once per mode (-DMODE_...), started in the AI domain's place through
+ * [domain.ai] command; it receives the AI domain's fds (3 channel, 4 model,
+ * 5 tokenizer) and ignores them.
+ *
+ *   MODE_IDLE     sleeps: a well-behaved domain (integrity tests)
+ *   MODE_SYSCALL  makes one forbidden call (socket) shortly after start, but
+ *                 only while it is not pinned to one CPU: an attacker that
+ *                 lies low once the level is raised (HIGH pins the domains
+ *                 apart), so the level can be seen coming back down
+ *   MODE_BENCH    the freeze benchmark: loops { write CLOCK_MONOTONIC to the
+ *                 shared page at fd 3, forbidden call } so the runner can time
+ *                 call -> frozen
+ *   MODE_SPIN     idles 15 s (long enough to look normal), then a timing
+ *                 loop that never sleeps (side channel)
+ *   MODE_LEAK     idles 15 s, then touches 32 MiB more memory each second
+ *   MODE_SCRIBBLE after 0.5 s, writes a producer index into the channel that
+ *                 claims more bytes than the ring holds, and wakes the
+ *                 protocol domain to read it (a corrupted AI domain)
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef MODE_SCRIBBLE
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include "channel/channel_int.h"
+#endif
+
+static __attribute__((unused)) void nap(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static __attribute__((unused)) int ncpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) < 0)
+		return -1;
+	return CPU_COUNT(&set);
+}
+
+int main(void)
+{
+#if defined(MODE_SYSCALL)
+	nap(300);
+	if (ncpus() > 1)
+		(void)socket(AF_INET, SOCK_STREAM, 0);
+	for (;;)
+		nap(1000);
+#elif defined(MODE_BENCH)
+	/* fd 3 is a memfd the runner shares: [0] sequence, [1] time of the call in ns. */
+	volatile _Atomic uint64_t *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
+	if (page == MAP_FAILED)
+		return 3;
+	for (uint64_t seq = 1;; seq++) {
+		/* Wait for the runner to ask for the next trial (it thaws us after each). */
+		while (atomic_load(&page[0]) != seq)
+			nap(1);
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		atomic_store(&page[1], (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
+		(void)socket(AF_INET, SOCK_STREAM, 0);
+	}
+#elif defined(MODE_SPIN)
+	nap(15000);
+	volatile uint64_t sink = 0;
+	for (;;)
+		for (int i = 0; i < 1000000; i++)
+			sink += (uint64_t)i * 2654435761u;
+#elif defined(MODE_SCRIBBLE)
+	nap(500);
+	struct al_chan_shm *shm = mmap(NULL, AL_CHAN_HDR_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, 3, 0);
+	if (shm == MAP_FAILED)
+		return 3;
+	struct al_ring_ctl *r = &shm->ring[1]; /* AI -> proto: ours to produce */
+	atomic_store(&r->head, atomic_load(&r->tail) + ((uint64_t)1 << 40));
+	atomic_fetch_add(&r->data_futex, 1);
+	syscall(SYS_futex, &r->data_futex, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+	for (;;)
+		nap(1000);
+#elif defined(MODE_LEAK)
+	nap(15000);
+	for (;;) {
+		char *p = mmap(NULL, 32u << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			for (size_t i = 0; i < (32u << 20); i += 4096)
+				p[i] = 1;
+		nap(1000);
+	}
+#else
+	for (;;)
+		nap(1000);
+#endif
+}

@@ -1,0 +1,495 @@
+/*
+ * The guard end to end: `airlock run` with a misbehaving program in the AI
+ * domain's place, driven and observed only from outside (control socket,
+ * audit log, files on disk), as an operator would.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "al_config.h"
+#include "audit/audit.h"
+#include "supervisor/control.h"
+
+struct run {
+	int port;
+	char dir[64];
+	char conf[128];
+	char sock[128];
+	char audit[128];
+	char model[128];
+	char exe[128];     /* the AI domain's program: a copy the test may replace */
+	pid_t pid;
+};
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof sa;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		return 18399;
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Starts airlock run with the program MODE in the AI domain and waits for it to be ready. */
+static void run_start(struct run *r, const char *mode)
+{
+	memset(r, 0, sizeof *r);
+	strcpy(r->dir, "/tmp/al-guard.XXXXXX");
+	assert_non_null(mkdtemp(r->dir));
+	snprintf(r->conf, sizeof r->conf, "%s/airlock.conf", r->dir);
+	snprintf(r->sock, sizeof r->sock, "%s/state/control.sock", r->dir);
+	snprintf(r->audit, sizeof r->audit, "%s/state/audit.log", r->dir);
+	snprintf(r->model, sizeof r->model, "%s/model.bin", r->dir);
+	r->port = free_port();
+	/* The alert hook: keeps every incident document it is given. */
+	char hook[128];
+	snprintf(hook, sizeof hook, "%s/alert-hook", r->dir);
+	FILE *h = fopen(hook, "w");
+	assert_non_null(h);
+	fprintf(h, "#!/bin/sh\nf=$(mktemp '%s/alert.XXXXXX')\ncat > \"$f\"\nmv \"$f\" \"$f.json\"\n", r->dir);
+	fclose(h);
+	chmod(hook, 0700);
+	char tok[128];
+	snprintf(tok, sizeof tok, "%s/tok.bin", r->dir);
+	copy_file(AL_SOURCE_ROOT "/models/stories260K.bin", r->model);
+	copy_file(AL_SOURCE_ROOT "/models/tok512.bin", tok);
+	char src[256];
+	snprintf(src, sizeof src, "%s/misbehave_%s", getenv("AL_MISBEHAVE_DIR"), mode);
+	snprintf(r->exe, sizeof r->exe, "%s/ai-program", r->dir);
+	copy_file(src, r->exe);
+	FILE *f = fopen(r->conf, "w");
+	assert_non_null(f);
+	fprintf(f, "[airlock]\nlevel = standard\nstate_dir = %s/state\n"
+		   "[proto]\nlisten = 127.0.0.1:%d\n"
+		   "[ai]\nmodel = %s\ntokenizer = %s\n"
+		   "[domain.ai]\nseccomp = level\ncommand = %s\n"
+		   "[respond]\nquiet_period = 2\nintegrity_interval = 1\nalert_command = %s\n",
+		r->dir, r->port, r->model, tok, r->exe, hook);
+	fclose(f);
+	r->pid = fork();
+	assert_true(r->pid >= 0);
+	if (r->pid == 0) {
+		char log[128];
+		snprintf(log, sizeof log, "%s/run.log", r->dir);
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(getenv("AL_AIRLOCK"), "airlock", "run", "--config", r->conf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300; i++) {
+		json_t *rep = NULL;
+		if (al_control_call(r->sock, AL_CONTROL_STATUS, 0, &rep) == 0) {
+			json_decref(rep);
+			return;
+		}
+		int st;
+		if (waitpid(r->pid, &st, WNOHANG) == r->pid) {
+			char cmd[256];
+			snprintf(cmd, sizeof cmd, "cat %s/run.log", r->dir);
+			(void)!system(cmd);
+			fail_msg("airlock run exited during start");
+		}
+		nap_ms(50);
+	}
+	fail_msg("airlock run did not become ready");
+}
+
+static void run_stop(struct run *r)
+{
+	json_t *rep = NULL;
+	if (al_control_call(r->sock, AL_CONTROL_STOP, 0, &rep) == 0)
+		json_decref(rep);
+	int st = 0;
+	for (int i = 0; i < 200 && waitpid(r->pid, &st, WNOHANG) == 0; i++)
+		nap_ms(50);
+	if (kill(r->pid, 0) == 0) {
+		kill(r->pid, SIGKILL);
+		waitpid(r->pid, &st, 0);
+	}
+	/* A clean stop leaves an audit log that verifies. */
+	char key[160], state[160];
+	snprintf(key, sizeof key, "%s.key", r->audit);
+	snprintf(state, sizeof state, "%s.state", r->audit);
+	struct al_audit_result res;
+	assert_int_equal(al_audit_verify_file(r->audit, key, state, &res), 0);
+	assert_true(res.sealed);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
+	(void)!system(cmd);
+}
+
+static json_t *call(struct run *r, enum al_control_op op)
+{
+	json_t *rep = NULL;
+	assert_int_equal(al_control_call(r->sock, op, 0, &rep), 0);
+	return rep;
+}
+
+static const char *level_now(struct run *r, char *buf, size_t len)
+{
+	json_t *l = call(r, AL_CONTROL_LEVEL_GET);
+	snprintf(buf, len, "%s", json_string_value(json_object_get(l, "level")) ?: "?");
+	json_decref(l);
+	return buf;
+}
+
+/* Waits (bounded) until pred holds; the bound is generous, never asserted as a time. */
+static bool wait_for(struct run *r, bool (*pred)(struct run *, const void *), const void *arg, int seconds)
+{
+	for (int i = 0; i < seconds * 10; i++) {
+		if (pred(r, arg))
+			return true;
+		nap_ms(100);
+	}
+	return false;
+}
+
+static bool level_is(struct run *r, const void *name)
+{
+	char buf[32];
+	return strcmp(level_now(r, buf, sizeof buf), name) == 0;
+}
+
+/* Every audit record whose event is EVENT and whose text holds each of the needles. */
+static int audit_count(struct run *r, const char *event, ...)
+{
+	FILE *f = fopen(r->audit, "r");
+	if (!f)
+		return 0;
+	char line[AL_AUDIT_MAX_LINE + 2], ev[96];
+	snprintf(ev, sizeof ev, "\"event\":\"%s\"", event);
+	int n = 0;
+	while (fgets(line, sizeof line, f)) {
+		if (!strstr(line, ev))
+			continue;
+		va_list ap;
+		va_start(ap, event);
+		bool all = true;
+		for (const char *needle; (needle = va_arg(ap, const char *));)
+			if (!strstr(line, needle))
+				all = false;
+		va_end(ap);
+		n += all;
+	}
+	fclose(f);
+	return n;
+}
+
+static bool has_incident(struct run *r, const void *type)
+{
+	return audit_count(r, "incident", (const char *)type, NULL) > 0;
+}
+
+static bool has_violation_record(struct run *r, const void *unused)
+{
+	return audit_count(r, "seccomp-violation", NULL) > 0;
+}
+
+static bool has_respawn(struct run *r, const void *unused)
+{
+	return audit_count(r, "respawn", NULL) > 0;
+}
+
+/* The first document the alert hook kept, or NULL. */
+static json_t *load_alert(struct run *r)
+{
+	char cmd[160], path[160] = "";
+	snprintf(cmd, sizeof cmd, "ls %s/alert.*.json 2>/dev/null | head -1", r->dir);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return NULL;
+	if (!fgets(path, sizeof path, p))
+		path[0] = '\0';
+	pclose(p);
+	path[strcspn(path, "\n")] = '\0';
+	return path[0] ? json_load_file(path, 0, NULL) : NULL;
+}
+
+static json_t *domain(json_t *status, const char *name)
+{
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(status, "domains"), i, d)
+		if (strcmp(json_string_value(json_object_get(d, "name")), name) == 0)
+			return d;
+	return NULL;
+}
+
+static bool ai_running_again(struct run *r, const void *unused)
+{
+	json_t *st = call(r, AL_CONTROL_STATUS);
+	json_t *ai = domain(st, "ai");
+	bool ok = ai && strcmp(json_string_value(json_object_get(ai, "state")), "running") == 0 &&
+		  json_integer_value(json_object_get(ai, "restarts")) >= 1;
+	json_decref(st);
+	return ok;
+}
+
+/*
+ * A forbidden system call in the AI domain: it is frozen at once, the
+ * incident is audited with its evidence, the domain restarts clean, the level
+ * goes up (respawning on the kill filter) and comes back after the quiet period.
+ */
+static void test_forbidden_syscall(void **state)
+{
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip(); /* the test program recognises the raised level by being pinned to one CPU of several */
+	struct run r;
+	run_start(&r, "syscall");
+	assert_true(wait_for(&r, has_incident, "\"type\":\"privilege-escalation\"", 30));
+	assert_int_equal(audit_count(&r, "incident", "\"rule\":\"seccomp-violation\"", "\"syscall\":\"socket\"",
+				     "\"result\":\"frozen\"", "\"restart\"", NULL), 1);
+	/* recorded right after the response */
+	assert_true(wait_for(&r, has_violation_record, NULL, 10));
+	assert_int_equal(audit_count(&r, "seccomp-violation", "\"domain\":\"ai\"", NULL), 1);
+	assert_true(audit_count(&r, "level-change", "\"to\":\"high\"", "\"from\":\"standard\"", NULL) >= 1);
+	assert_true(wait_for(&r, ai_running_again, NULL, 30));
+	/* The clean restart happened on the raised level's spec. */
+	assert_true(audit_count(&r, "restart", "\"result\":\"ok\"", NULL) >= 1);
+	/* Quiet: back to the base level. */
+	assert_true(wait_for(&r, level_is, "standard", 30));
+	assert_true(audit_count(&r, "level-change", "\"to\":\"standard\"", "\"why\":\"quiet period\"", NULL) >= 1);
+	assert_int_equal(audit_count(&r, "incident", NULL), 1);
+	/* The alert hook got the incident as JSON on its stdin. */
+	json_t *alert = NULL;
+	for (int i = 0; i < 100 && !(alert = load_alert(&r)); i++)
+		nap_ms(50);
+	assert_non_null(alert);
+	assert_string_equal(json_string_value(json_object_get(alert, "type")), "privilege-escalation");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(alert, "evidence"), "syscall")), "socket");
+	json_decref(alert);
+	run_stop(&r);
+}
+
+static bool locked(struct run *r, const void *unused)
+{
+	json_t *l = call(r, AL_CONTROL_LEVEL_GET);
+	bool v = json_is_true(json_object_get(l, "locked"));
+	json_decref(l);
+	return v;
+}
+
+static void patch_byte(const char *path, off_t off, unsigned char *old, unsigned char val)
+{
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	if (old)
+		assert_int_equal(pread(fd, old, 1, off), 1);
+	assert_int_equal(pwrite(fd, &val, 1, off), 1);
+	close(fd);
+}
+
+/*
+ * The model changed on disk while running: lockdown (AI domain stopped,
+ * level up); unlock is refused while the file is wrong, accepted once it is
+ * restored, and the AI domain runs again from the re-verified file.
+ */
+static void test_model_tampered(void **state)
+{
+	struct run r;
+	run_start(&r, "idle");
+	unsigned char orig;
+	patch_byte(r.model, 4096, &orig, (unsigned char)(orig ^ 0x5a));
+	assert_true(wait_for(&r, locked, NULL, 30));
+	assert_int_equal(audit_count(&r, "incident", "\"type\":\"integrity-violation\"", "model.bin", NULL), 1);
+	assert_int_equal(audit_count(&r, "lockdown", NULL), 1);
+	json_t *st = call(&r, AL_CONTROL_STATUS);
+	assert_string_equal(json_string_value(json_object_get(domain(st, "ai"), "state")),
+			    "locked down (airlock unlock)");
+	assert_int_equal(json_integer_value(json_object_get(domain(st, "ai"), "pid")), 0);
+	assert_string_equal(json_string_value(json_object_get(domain(st, "proto"), "state")), "running");
+	json_decref(st);
+	char buf[32];
+	assert_string_equal(level_now(&r, buf, sizeof buf), "maximum");
+
+	json_t *u = call(&r, AL_CONTROL_UNLOCK);
+	assert_false(json_is_true(json_object_get(u, "ok")));
+	assert_non_null(strstr(json_string_value(json_object_get(u, "reason")), "ai.model"));
+	json_decref(u);
+	assert_true(locked(&r, NULL));
+	assert_int_equal(audit_count(&r, "unlock-refused", "ai.model", NULL), 1);
+
+	patch_byte(r.model, 4096, NULL, orig);
+	u = call(&r, AL_CONTROL_UNLOCK);
+	assert_true(json_is_true(json_object_get(u, "ok")));
+	json_decref(u);
+	assert_false(locked(&r, NULL));
+	st = call(&r, AL_CONTROL_STATUS);
+	assert_string_equal(json_string_value(json_object_get(domain(st, "ai"), "state")), "running");
+	json_decref(st);
+	assert_int_equal(audit_count(&r, "unlock", NULL), 1);
+	run_stop(&r);
+}
+
+/*
+ * The AI domain's executable replaced on disk (a running executable cannot be
+ * written in place): lockdown; unlock verifies the new file's content, which
+ * here is the same, and accepts.
+ */
+static void test_exe_replaced(void **state)
+{
+	struct run r;
+	run_start(&r, "idle");
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s.new' && mv '%s.new' '%s'", r.exe, r.exe, r.exe, r.exe);
+	assert_int_equal(system(cmd), 0);
+	assert_true(wait_for(&r, locked, NULL, 30));
+	assert_int_equal(audit_count(&r, "incident", "\"type\":\"integrity-violation\"", "\"file\":\"ai.exe\"",
+				     "replaced on disk", NULL), 1);
+	json_t *u = call(&r, AL_CONTROL_UNLOCK);
+	assert_true(json_is_true(json_object_get(u, "ok")));
+	json_decref(u);
+	json_t *st = call(&r, AL_CONTROL_STATUS);
+	assert_string_equal(json_string_value(json_object_get(domain(st, "ai"), "state")), "running");
+	json_decref(st);
+	run_stop(&r);
+}
+
+/* Operator control of the level: set, the stricter filter respawns the domains, shown back. */
+static void test_level_set(void **state)
+{
+	struct run r;
+	run_start(&r, "idle");
+	char buf[32];
+	assert_string_equal(level_now(&r, buf, sizeof buf), "standard");
+	json_t *rep = NULL;
+	assert_int_equal(al_control_call(r.sock, AL_CONTROL_LEVEL_SET, 2 /* high */, &rep), 0);
+	assert_true(json_is_true(json_object_get(rep, "ok")));
+	assert_string_equal(json_string_value(json_object_get(rep, "base")), "high");
+	json_decref(rep);
+	assert_int_equal(audit_count(&r, "respawn", "\"level\":\"high\"", "\"result\":\"ok\"", NULL), 1);
+	assert_int_equal(al_control_call(r.sock, AL_CONTROL_LEVEL_SET, 7, &rep), 0);
+	assert_false(json_is_true(json_object_get(rep, "ok")));
+	json_decref(rep);
+	/* Looser: no respawn needed. */
+	assert_int_equal(al_control_call(r.sock, AL_CONTROL_LEVEL_SET, 1, &rep), 0);
+	json_decref(rep);
+	assert_int_equal(audit_count(&r, "respawn", NULL), 1);
+	assert_string_equal(level_now(&r, buf, sizeof buf), "standard");
+	run_stop(&r);
+}
+
+/*
+ * A timing loop in the AI domain after a quiet start: side channel. The
+ * domains are respawned tightened (pinned apart, speculation mitigations
+ * forced) and the level goes up.
+ */
+static void test_side_channel(void **state)
+{
+	struct run r;
+	run_start(&r, "spin");
+	assert_true(wait_for(&r, has_incident, "\"type\":\"side-channel\"", 60));
+	assert_true(wait_for(&r, has_respawn, NULL, 30)); /* stopping the domains takes a moment */
+	/* cpu-sustained, or on a busy machine fault-storm first: both mean a timing loop here */
+	assert_true(audit_count(&r, "incident", "\"type\":\"side-channel\"", "\"tighten\"", NULL) >= 1);
+	assert_true(audit_count(&r, "level-change", "\"to\":\"high\"", "\"tighten\":true", "\"respawn\":true", NULL) >= 1);
+	assert_int_equal(audit_count(&r, "respawn", "\"result\":\"ok\"", NULL), 1);
+	/* The tightening ends with the threat: back at the base level after the quiet period. */
+	assert_true(wait_for(&r, level_is, "standard", 30));
+	assert_true(audit_count(&r, "level-change", "\"to\":\"standard\"", "\"tighten\":false", NULL) >= 1);
+	run_stop(&r);
+}
+
+/* Memory growing without bound: frozen, dumped for forensics, restarted clean. */
+static void test_memory_corruption(void **state)
+{
+	struct run r;
+	run_start(&r, "leak");
+	assert_true(wait_for(&r, has_incident, "\"type\":\"memory-corruption\"", 60));
+	assert_int_equal(audit_count(&r, "incident", "\"rule\":\"memory-growth\"", "\"result\":\"frozen\"",
+				     "\"dump\":", NULL), 1);
+	/* The dump holds the domain's maps and status. */
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "test -s \"$(ls -d %s/state/dumps/ai-* | head -1)\"/incident.json && "
+		 "ls %s/state/dumps/ai-*/*.maps >/dev/null && ls %s/state/dumps/ai-*/*.status >/dev/null",
+		 r.dir, r.dir, r.dir);
+	assert_int_equal(system(cmd), 0);
+	assert_true(wait_for(&r, ai_running_again, NULL, 30));
+	run_stop(&r);
+}
+
+/*
+ * A corrupted AI domain breaks the channel: the protocol domain refuses it
+ * and exits with its peer code; the incident is the AI domain's.
+ */
+static void test_channel_violation(void **state)
+{
+	struct run r;
+	run_start(&r, "scribble");
+	assert_true(wait_for(&r, has_incident, "\"rule\":\"channel-violation\"", 30));
+	/* frozen and dumped before the protocol domain's exit ends the pair */
+	assert_true(audit_count(&r, "incident", "\"type\":\"memory-corruption\"", "\"domain\":\"ai\"",
+				"\"rule\":\"channel-violation\"", "\"result\":\"frozen\"", "\"dump\":\"", NULL) >= 1);
+	assert_true(audit_count(&r, "exit", "\"domain\":\"proto\"", "\"exit_code\":3", NULL) >= 1);
+	run_stop(&r);
+}
+
+/* A request flood at the protocol domain: protocol abuse, audit verbosity up. */
+static void test_protocol_abuse(void **state)
+{
+	struct run r;
+	run_start(&r, "idle");
+	nap_ms(12000); /* the detector's warm-up on a quiet domain */
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "python3 %s/tests/detect/flood.py 127.0.0.1 %d 10 6 2>/dev/null", AL_SOURCE_ROOT, r.port);
+	assert_int_equal(system(cmd), 0);
+	assert_true(wait_for(&r, has_incident, "\"type\":\"protocol-abuse\"", 20));
+	assert_true(audit_count(&r, "incident", "\"domain\":\"proto\"", "\"audit_verbosity\":2", NULL) >= 1);
+	json_t *l = call(&r, AL_CONTROL_LEVEL_GET);
+	assert_true(json_integer_value(json_object_get(l, "audit_verbosity")) >= 2);
+	json_decref(l);
+	run_stop(&r);
+}
+
+int main(void)
+{
+	if (!getenv("AL_AIRLOCK") || !getenv("AL_MISBEHAVE_DIR")) {
+		fprintf(stderr, "AL_AIRLOCK and AL_MISBEHAVE_DIR must be set (meson test sets them)\n");
+		return 77;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_level_set),
+		cmocka_unit_test(test_forbidden_syscall),
+		cmocka_unit_test(test_model_tampered),
+		cmocka_unit_test(test_exe_replaced),
+		cmocka_unit_test(test_side_channel),
+		cmocka_unit_test(test_memory_corruption),
+		cmocka_unit_test(test_channel_violation),
+		cmocka_unit_test(test_protocol_abuse),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
