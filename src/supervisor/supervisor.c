@@ -100,6 +100,7 @@ struct sup {
 	const struct al_config *cfg;
 	bool verbose;
 	struct al_audit *audit;
+	bool earlier_runs;          /* the audit log had records before this start */
 	int epfd, sigfd, timerfd, ctlfd, listenfd;
 	int model_fd, tok_fd;
 	int token_fd;               /* bearer token file, read by the protocol domain through this fd */
@@ -964,6 +965,14 @@ static int files_open_verify(struct sup *s, bool may_create, struct sup_files *o
 	out->n = 0;
 	int rc;
 	bool first_run = may_create && access(mpath, F_OK) < 0 && errno == ENOENT;
+	if (first_run && s->earlier_runs) {
+		/* A manifest that vanished after earlier runs is not a first run:
+		 * trusting whatever is on disk now would bless a swapped file. */
+		snprintf(why, wl, "manifest %.300s is missing although the audit log records earlier runs; "
+			 "recreate it deliberately with `airlock manifest create`", mpath);
+		sup_event(s, "integrity-violation", true, json_pack("{s:s, s:s}", "file", mpath, "reason", "missing"));
+		return -1;
+	}
 	if (first_run)
 		m = al_manifest_new(&s->key);
 	else if ((rc = al_manifest_load(mpath, &s->key, &m)) < 0) {
@@ -1229,6 +1238,8 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 		al_log_warnx("audit log %s could not be opened", cfg->audit_log);
 		return 1;
 	}
+	/* Records before ours mean an earlier run: its manifest must still be there. */
+	s.earlier_runs = al_audit_next_seq(s.audit) > 0;
 	sup_event(&s, "start", true, json_pack("{s:s, s:i, s:s, s:s, s:s?}", "version", AL_VERSION,
 		  "pid", (int)getpid(), "level", al_level_name(cfg->level), "listen", listen, "config", cfg->path));
 

@@ -18,6 +18,7 @@
 #include <math.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +262,9 @@ int main(int argc, char **argv)
 		/* A request may not hold the engine for longer than this. */
 		engine.max_ns = 120ULL * 1000000000ULL;
 	}
+	/* One malloc arena: glibc shrinks a thread arena's heap only after reading
+	 * /proc/sys/vm/overcommit_memory, an open the filter forbids. */
+	mallopt(M_ARENA_MAX, 1);
 	/* execve reset it; a dumpable worker could be read by a peer with ptrace rights. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
+#include <malloc.h>
 #include <sys/socket.h>
 
 #include "airlock/channel.h"
@@ -269,6 +271,14 @@ int main(int argc, char **argv)
 		al_fatalx(1, "out of memory");
 	/* execve reset it; a dumpable worker could be read by a peer with ptrace rights. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	/* Time zone now, from the environment: after the lockdown the C library
+	 * could not open /etc/localtime (HTTP dates and logs format times). */
+	setenv("TZ", "UTC", 1);
+	tzset();
+	/* One malloc arena: glibc shrinks a thread arena's heap only after reading
+	 * /proc/sys/vm/overcommit_memory, an open the filter forbids. */
+	mallopt(M_ARENA_MAX, 1);
 
 	/* Stage 2: after the listener is held, before any thread or client byte. */
 	if (o.seccomp && al_proto_lockdown() < 0)
