@@ -96,7 +96,8 @@ static void spin_failed(struct al_chan *ch)
  * (al_chan_wait): the adaptive spin budget is the sender's, so such a wait
  * spins the fixed maximum and leaves the budget alone.
  */
-static int wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
+static inline __attribute__((always_inline)) int
+wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
 		    bool (*ready)(struct al_chan *, uint32_t), uint32_t arg, int timeout_ms,
 		    uint64_t *deadline_ns, bool adapt)
 {
@@ -157,7 +158,8 @@ static bool data_ready(struct al_chan *ch, uint32_t unused)
 static int load_tail(struct al_chan *ch, uint64_t *tail_out)
 {
 	uint64_t t = atomic_load_explicit(&ch->tx.ctl->tail, memory_order_acquire);
-	if (t > ch->tx.head || ch->tx.head - t > ch->ring_bytes || t < ch->tx.tail_seen ||
+	/* The consumer can only have consumed what was published. */
+	if (t > ch->tx.head_pub || ch->tx.head - t > ch->ring_bytes || t < ch->tx.tail_seen ||
 	    (t & (AL_CHAN_REC_ALIGN - 1)))
 		return al_chan_violation(ch, AL_CHAN_E_INDEX, "consumer index");
 	ch->tx.tail_seen = t;
@@ -194,6 +196,8 @@ int al_ring_reserve(struct al_chan *ch, uint32_t type, uint32_t len, void **payl
 		if (rc < 0)
 			return rc;
 		if (ch->ring_bytes - (ch->tx.head - t) < total) {
+			/* The consumer frees space only from what it has seen. */
+			al_ring_flush(ch);
 			if (ch->send_timeout_ms == 0)
 				return -EAGAIN;
 			uint64_t deadline = 0;
@@ -211,9 +215,13 @@ int al_ring_reserve(struct al_chan *ch, uint32_t type, uint32_t len, void **payl
 		}
 	}
 	if (pad) {
-		struct al_chan_rec_hdr ph = { .len = pad - AL_CHAN_REC_HDR, .type = AL_MSG_PAD,
-					      .sender = (uint32_t)ch->side };
-		memcpy(ch->tx.data + off, &ph, sizeof ph);
+		struct al_chan_rec_hdr *ph = (void *)(ch->tx.data + off);
+		ph->len = pad - AL_CHAN_REC_HDR;
+		ph->type = AL_MSG_PAD;
+		ph->flags = 0;
+		ph->sender = (uint32_t)ch->side;
+		ph->seq = 0;
+		ph->reserved = 0;
 	}
 	ch->tx.res_pad = pad;
 	ch->tx.res_at = ch->tx.head + pad;
@@ -229,14 +237,46 @@ int al_ring_commit(struct al_chan *ch, uint32_t used)
 	if (!ch->tx.reserved || used > ch->tx.res_len)
 		return -EINVAL;
 	ch->tx.reserved = false;
-	struct al_chan_rec_hdr h = { .len = used, .type = ch->tx.res_type,
-				     .sender = (uint32_t)ch->side, .seq = ++ch->tx.seq };
-	memcpy(ch->tx.data + (ch->tx.res_at & (ch->ring_bytes - 1)), &h, sizeof h);
+	/* Field by field straight into the ring: a header assembled on the stack
+	 * and copied as a block stalls on store forwarding. */
+	struct al_chan_rec_hdr *h = (void *)(ch->tx.data + (ch->tx.res_at & (ch->ring_bytes - 1)));
+	h->len = used;
+	h->type = ch->tx.res_type;
+	h->flags = 0;
+	h->sender = (uint32_t)ch->side;
+	h->seq = ++ch->tx.seq;
+	h->reserved = 0;
 	ch->tx.head = ch->tx.res_at + rec_bytes(used);
-	/* Release: the record's bytes are visible before the index that covers them. */
+	if (++ch->tx.unpub >= ch->tx.batch)
+		al_ring_flush(ch);
+	return 0;
+}
+
+void al_ring_flush(struct al_chan *ch)
+{
+	if (ch->tx.head == ch->tx.head_pub)
+		return;
+	ch->tx.unpub = 0;
+	ch->tx.head_pub = ch->tx.head;
+	/* Release: the records' bytes are visible before the index that covers them. */
 	atomic_store_explicit(&ch->tx.ctl->head, ch->tx.head, memory_order_release);
 	wake_if_waiting(&ch->tx.ctl->data_futex, &ch->tx.ctl->data_waiters);
-	return 0;
+}
+
+/*
+ * Small payloads move in whole 32-byte blocks of fixed size (inline vector
+ * moves instead of a library call that dispatches on the length). The
+ * record's payload area is a multiple of 32 bytes, so the last block stays
+ * inside the checked record; rxbuf has AL_CHAN_COPY_BLOCK bytes of slack.
+ */
+static inline void copy_payload(uint8_t *dst, const uint8_t *src, uint32_t len)
+{
+	if (len > 256) {
+		memcpy(dst, src, len);
+		return;
+	}
+	for (uint32_t i = 0; i < len; i += AL_CHAN_COPY_BLOCK)
+		memcpy(dst + i, src + i, AL_CHAN_COPY_BLOCK);
 }
 
 static void publish_tail(struct al_chan *ch)
@@ -249,11 +289,12 @@ static void publish_tail(struct al_chan *ch)
 }
 
 /* Space goes back to the producer in batches (an eighth of the ring), and
- * always once the reader has caught up: one store and fence per batch instead
- * of per record, and the tail line stays in the reader's cache meanwhile. */
+ * otherwise only when the reader finds nothing more to read or is about to
+ * wait: one store and fence per batch instead of per record, and none between
+ * receiving a record and answering it (the fence would delay the answer). */
 static void maybe_publish_tail(struct al_chan *ch)
 {
-	if (ch->rx.tail == ch->rx.head_seen || ch->rx.tail - ch->rx.tail_pub >= ch->ring_bytes / 8)
+	if (ch->rx.tail - ch->rx.tail_pub >= ch->ring_bytes / 8)
 		publish_tail(ch);
 }
 
@@ -312,7 +353,7 @@ int al_ring_read(struct al_chan *ch, struct al_chan_rec_hdr *hdr)
 		if (!al_msg_desc(h.type))
 			return al_chan_violation(ch, AL_CHAN_E_TYPE, "type");
 		/* The one copy out of shared memory; only this copy is validated. */
-		memcpy(ch->rxbuf, ch->rx.data + off + AL_CHAN_REC_HDR, h.len);
+		copy_payload(ch->rxbuf, ch->rx.data + off + AL_CHAN_REC_HDR, h.len);
 		ch->rxbuf[h.len] = 0;
 		ch->rx.seq = h.seq;
 		ch->rx.tail = tail + need;
@@ -324,6 +365,7 @@ int al_ring_read(struct al_chan *ch, struct al_chan_rec_hdr *hdr)
 
 int al_ring_wait_data(struct al_chan *ch, int timeout_ms, uint64_t *deadline_ns)
 {
+	publish_tail(ch);
 	return wait_for(ch, &ch->rx.ctl->data_futex, &ch->rx.ctl->data_waiters, data_ready, 0,
 			timeout_ms, deadline_ns, true);
 }
@@ -331,6 +373,8 @@ int al_ring_wait_data(struct al_chan *ch, int timeout_ms, uint64_t *deadline_ns)
 int al_ring_wait_data_shared(struct al_chan *ch, int timeout_ms)
 {
 	uint64_t deadline = 0;
+	/* The receiving thread's own state: space it freed goes back first. */
+	publish_tail(ch);
 	return wait_for(ch, &ch->rx.ctl->data_futex, &ch->rx.ctl->data_waiters, data_ready, 0,
 			timeout_ms, &deadline, false);
 }

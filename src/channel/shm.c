@@ -152,7 +152,7 @@ int al_chan_map_region(uint8_t *base, size_t bytes, enum al_chan_side side, uint
 	ch->send_timeout_ms = 1000;
 	ch->report_fd = -1;
 	ch->max_payload = max_payload;
-	ch->rxbuf = malloc((size_t)max_payload + 1);
+	ch->rxbuf = malloc((size_t)max_payload + AL_CHAN_COPY_BLOCK);
 	if (!ch->rxbuf) {
 		free(ch);
 		return -ENOMEM;
@@ -224,6 +224,9 @@ void al_chan_close(struct al_chan *ch)
 {
 	if (!ch)
 		return;
+	/* What was sent before the close is still delivered. */
+	if (!ch->broken)
+		al_ring_flush(ch);
 	uint32_t bit = ch->side == AL_CHAN_SIDE_PROTO ? AL_CHAN_ST_PROTO_CLOSED : AL_CHAN_ST_AI_CLOSED;
 	atomic_fetch_or_explicit(&ch->shm->state, bit, memory_order_seq_cst);
 	al_chan_wake_all(ch->shm);
@@ -236,6 +239,21 @@ void al_chan_close(struct al_chan *ch)
 void al_chan_set_spin(struct al_chan *ch, uint32_t spin_ns)
 {
 	ch->spin_max_ns = ch->spin_ns = spin_ns;
+}
+
+void al_chan_set_batch(struct al_chan *ch, uint32_t records)
+{
+	ch->tx.batch = records;
+	if (records <= 1)
+		al_ring_flush(ch);
+}
+
+int al_chan_flush(struct al_chan *ch)
+{
+	if (ch->broken)
+		return -ch->broken;
+	al_ring_flush(ch);
+	return 0;
 }
 
 void al_chan_set_send_timeout(struct al_chan *ch, int timeout_ms)

@@ -229,7 +229,7 @@ static void test_create_attach_checks(void **state)
 	assert_int_equal(fcntl(mf, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), 0);
 	assert_int_equal(al_chan_attach(mf, AL_CHAN_SIDE_AI, &ch), -EPROTO);
 	h.magic = AL_CHAN_MAGIC;
-	h.version = 2;
+	h.version = AL_CHAN_VERSION + 1;
 	assert_true(pwrite(mf, &h, sizeof h, 0) == (ssize_t)sizeof h);
 	assert_int_equal(al_chan_attach(mf, AL_CHAN_SIDE_AI, &ch), -EPROTO);
 	h.version = AL_CHAN_VERSION;
@@ -551,7 +551,7 @@ static void test_record_crosses_end(void **state)
 	pr->p->rx.tail = pr->p->rx.head_seen = at;
 	struct al_chan_rec_hdr h = { .len = 100, .type = AL_MSG_STATS, .sender = AL_CHAN_SIDE_AI, .seq = 1 };
 	memcpy(pr->a->tx.data + at, &h, sizeof h);
-	atomic_store(&pr->a->tx.ctl->head, at + 160);
+	atomic_store(&pr->a->tx.ctl->head, at + 192);
 	expect_violation(pr, pr->p, AL_CHAN_E_WRAP);
 }
 
