@@ -77,6 +77,17 @@ static inline uint64_t load8(const uint8_t *s)
 	return x;
 }
 
+#ifdef __SSE2__
+/* 0xff in each byte of s[0..16) that is not plain printable ASCII. Signed
+ * compare: bytes >= 0x80 are negative, so they count as below 0x20 too. */
+static inline __m128i not_plain16(const uint8_t *s)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+	return _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+			    _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+}
+#endif
+
 /* Length of the prefix of s made of plain printable ASCII (no byte < 0x20, no
  * 0x7f, nothing >= 0x80; \n and \t are left to the byte loop), found 16 or 8
  * bytes at a time; it may stop short of the first byte that is not plain. */
@@ -84,12 +95,16 @@ static size_t plain_run(const uint8_t *s, size_t len)
 {
 	size_t i = 0;
 #ifdef __SSE2__
-	const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+	/* 64 bytes per test while nothing is found, then 16 to locate it. */
+	while (len - i >= 64) {
+		__m128i bad = _mm_or_si128(_mm_or_si128(not_plain16(s + i), not_plain16(s + i + 16)),
+					   _mm_or_si128(not_plain16(s + i + 32), not_plain16(s + i + 48)));
+		if (_mm_movemask_epi8(bad))
+			break;
+		i += 64;
+	}
 	while (len - i >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		/* Signed compare: bytes >= 0x80 are negative, so below 0x20 too. */
-		__m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, space), _mm_cmpeq_epi8(x, del));
-		unsigned mask = (unsigned)_mm_movemask_epi8(bad);
+		unsigned mask = (unsigned)_mm_movemask_epi8(not_plain16(s + i));
 		if (mask)
 			return i + (size_t)__builtin_ctz(mask);
 		i += 16;
@@ -111,11 +126,29 @@ static size_t plain_copy(uint8_t *dst, const uint8_t *s, size_t len)
 {
 	size_t i = 0;
 #ifdef __SSE2__
-	const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+	/* Each 64-byte block is loaded once, tested, then stored. */
+	while (len - i >= 64) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 32));
+		__m128i d = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 48));
+		const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+		__m128i bad = _mm_or_si128(
+			_mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(a, space), _mm_cmpeq_epi8(a, del)),
+				     _mm_or_si128(_mm_cmplt_epi8(b, space), _mm_cmpeq_epi8(b, del))),
+			_mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(c, space), _mm_cmpeq_epi8(c, del)),
+				     _mm_or_si128(_mm_cmplt_epi8(d, space), _mm_cmpeq_epi8(d, del))));
+		if (_mm_movemask_epi8(bad))
+			break;
+		_mm_storeu_si128((__m128i *)(void *)(dst + i), a);
+		_mm_storeu_si128((__m128i *)(void *)(dst + i + 16), b);
+		_mm_storeu_si128((__m128i *)(void *)(dst + i + 32), c);
+		_mm_storeu_si128((__m128i *)(void *)(dst + i + 48), d);
+		i += 64;
+	}
 	while (len - i >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		__m128i bad = _mm_or_si128(_mm_cmplt_epi8(x, space), _mm_cmpeq_epi8(x, del));
-		unsigned mask = (unsigned)_mm_movemask_epi8(bad);
+		unsigned mask = (unsigned)_mm_movemask_epi8(not_plain16(s + i));
 		if (mask) {
 			size_t n = (size_t)__builtin_ctz(mask);
 			memmove(dst + i, s + i, n);
