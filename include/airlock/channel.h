@@ -14,6 +14,8 @@
  *   3. protocol:    al_chan_send_gen_request(ch, &req);
  *                   while (al_chan_recv(ch, &msg, 1000) == 0 && msg.type != AL_MSG_DONE) ...
  *      AI:          al_chan_recv(ch, &msg, -1);  then al_chan_send_token(), al_chan_send_done()
+ *      streams: al_chan_set_batch(ch, 32) publishes every 32 records (al_chan_flush()
+ *      for the rest); the default publishes each record at once, for latency.
  *   4. al_chan_close(ch);  the peer's next al_chan_recv() returns -EPIPE once drained.
  *
  * Every function returns 0 or a negative value: -errno for local conditions

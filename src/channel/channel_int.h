@@ -58,6 +58,9 @@ struct al_chan_shm {
 	uint64_t total_bytes;
 	_Alignas(AL_CHAN_LINE) _Atomic uint32_t state;
 	struct al_ring_ctl ring[2]; /* [0]: proto -> AI, [1]: AI -> proto */
+	/* CPU each side last ran on, plus one (0: not known), indexed by side - 1.
+	 * A performance hint only: a lying peer can make us slower, nothing else. */
+	_Alignas(AL_CHAN_LINE) _Atomic uint32_t cpu[2];
 };
 _Static_assert(sizeof(struct al_chan_shm) <= AL_CHAN_HDR_BYTES, "header fits its page");
 
@@ -104,6 +107,7 @@ struct al_chan {
 	struct al_chan_rx rx;
 	uint8_t *rxbuf;                   /* max_payload + COPY_BLOCK: the one private copy */
 	uint32_t spin_max_ns, spin_ns;
+	uint32_t my_cpu;                  /* what we last published in shm->cpu, plus one */
 	int send_timeout_ms;
 	int broken;                       /* 0 or enum al_chan_err */
 	int report_fd;
@@ -121,6 +125,8 @@ struct al_chan {
 int al_chan_violation(struct al_chan *ch, int err, const char *what);
 uint32_t al_chan_state(const struct al_chan *ch);
 void al_chan_wake_all(struct al_chan_shm *shm);
+/* Publishes the CPU this thread runs on (cheap; stores only on a change). */
+void al_chan_note_cpu(struct al_chan *ch);
 /* Builds an endpoint over a region already checked (attach) or private (fuzzing). */
 int al_chan_map_region(uint8_t *base, size_t bytes, enum al_chan_side side, uint32_t max_payload,
 		       struct al_chan **out);

@@ -117,6 +117,10 @@ wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
 {
 	uint64_t spin_end = 0;
 	uint32_t spin_ns = adapt ? ch->spin_ns : ch->spin_max_ns;
+	/* A thread may have moved since it last waited (only the sending thread's
+	 * own waits: another thread's CPU says nothing about the sender's). */
+	if (adapt)
+		al_chan_note_cpu(ch);
 	for (unsigned i = 1;; i++) {
 		if (ready(ch, arg)) {
 			/* Spinning paid off: allow a longer spin next time. */
@@ -263,8 +267,10 @@ int al_ring_commit(struct al_chan *ch, uint32_t used)
 	uint32_t bytes = rec_bytes(used);
 	ch->tx.head = ch->tx.res_at + bytes;
 	/* Unbatched small records are latency-bound: the consumer is waiting for
-	 * this one. (Large or batched ones stream: demoting would only cost.) */
-	if (ch->tx.batch <= 1 && bytes <= 256)
+	 * this one. (Large or batched ones stream: demoting would only cost, and
+	 * so it does when the peer last ran on this very CPU.) */
+	if (ch->tx.batch <= 1 && bytes <= 256 &&
+	    atomic_load_explicit(&ch->shm->cpu[ch->peer - 1], memory_order_relaxed) != ch->my_cpu)
 		for (uint32_t i = 0; i < bytes; i += 64)
 			demote_line((const uint8_t *)h + i);
 	if (++ch->tx.unpub >= ch->tx.batch)

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,10 +184,21 @@ int al_chan_attach(int fd, enum al_chan_side side, struct al_chan **out)
 		return rc;
 	}
 	ch->mapped = true;
+	al_chan_note_cpu(ch);
 	/* Our own indices start where the shared ones say only for a fresh
 	 * channel: a channel is attached once per side, so both start at zero. */
 	*out = ch;
 	return 0;
+}
+
+void al_chan_note_cpu(struct al_chan *ch)
+{
+	int cpu = sched_getcpu(); /* glibc reads it from rseq: no syscall */
+	uint32_t v = cpu >= 0 ? (uint32_t)cpu + 1 : 0;
+	if (v != ch->my_cpu) {
+		ch->my_cpu = v;
+		atomic_store_explicit(&ch->shm->cpu[ch->side - 1], v, memory_order_relaxed);
+	}
 }
 
 uint32_t al_chan_state(const struct al_chan *ch)
