@@ -79,6 +79,8 @@ struct al_chan_tx {
 	uint64_t tail_seen;  /* last consumer index read, checked monotonic */
 	uint32_t batch;      /* publish head every this many records (<= 1: each) */
 	uint32_t unpub;      /* records committed since the last publication */
+	uint8_t *demote_at;  /* last record, to demote when we turn to wait (demote_last) */
+	uint32_t demote_bytes;
 	uint64_t seq;
 	uint64_t res_at;     /* start of the reserved record (after padding) */
 	uint32_t res_pad;    /* padding bytes in front of it */
@@ -92,6 +94,7 @@ struct al_chan_rx {
 	uint8_t *data;
 	uint64_t tail;
 	uint64_t tail_pub;   /* last tail published to the producer */
+	uint64_t tail_checked; /* last published tail followed by the sleeper check */
 	uint64_t head_seen;  /* last producer index read and checked */
 	uint64_t seq;
 };

@@ -40,6 +40,13 @@ static inline void demote_line(const void *p)
 #endif
 }
 
+static inline void demote_last(struct al_chan *ch)
+{
+	for (uint32_t i = 0; i < ch->tx.demote_bytes; i += 64)
+		demote_line(ch->tx.demote_at + i);
+	ch->tx.demote_bytes = 0;
+}
+
 static inline uint32_t rec_bytes(uint32_t len)
 {
 	return (AL_CHAN_REC_HDR + len + AL_CHAN_REC_ALIGN - 1) & ~(AL_CHAN_REC_ALIGN - 1);
@@ -266,13 +273,16 @@ int al_ring_commit(struct al_chan *ch, uint32_t used)
 	h->reserved = 0;
 	uint32_t bytes = rec_bytes(used);
 	ch->tx.head = ch->tx.res_at + bytes;
-	/* Unbatched small records are latency-bound: the consumer is waiting for
-	 * this one. (Large or batched ones stream: demoting would only cost, and
-	 * so it does when the peer last ran on this very CPU.) */
+	/* The last record before the sender turns to wait for an answer is
+	 * latency-bound: demoted then (demote_last), when the reader first finds
+	 * nothing. Streams never get there, and large, batched or same-CPU
+	 * records would only pay for it. */
+	ch->tx.demote_bytes = 0;
 	if (ch->tx.batch <= 1 && bytes <= 256 &&
-	    atomic_load_explicit(&ch->shm->cpu[ch->peer - 1], memory_order_relaxed) != ch->my_cpu)
-		for (uint32_t i = 0; i < bytes; i += 64)
-			demote_line((const uint8_t *)h + i);
+	    atomic_load_explicit(&ch->shm->cpu[ch->peer - 1], memory_order_relaxed) != ch->my_cpu) {
+		ch->tx.demote_at = (uint8_t *)h;
+		ch->tx.demote_bytes = bytes;
+	}
 	if (++ch->tx.unpub >= ch->tx.batch)
 		al_ring_flush(ch);
 	return 0;
@@ -305,23 +315,33 @@ static inline void copy_payload(uint8_t *dst, const uint8_t *src, uint32_t len)
 		memcpy(dst + i, src + i, AL_CHAN_COPY_BLOCK);
 }
 
+/* Gives consumed space back: the store, then (once per store) the fence and
+ * the look at the producer's sleep flag. */
 static void publish_tail(struct al_chan *ch)
 {
-	if (ch->rx.tail == ch->rx.tail_pub)
-		return;
-	ch->rx.tail_pub = ch->rx.tail;
-	atomic_store_explicit(&ch->rx.ctl->tail, ch->rx.tail, memory_order_release);
-	wake_if_waiting(&ch->rx.ctl->space_futex, &ch->rx.ctl->space_waiters);
+	if (ch->rx.tail != ch->rx.tail_pub) {
+		ch->rx.tail_pub = ch->rx.tail;
+		atomic_store_explicit(&ch->rx.ctl->tail, ch->rx.tail, memory_order_release);
+	}
+	if (ch->rx.tail_checked != ch->rx.tail_pub) {
+		ch->rx.tail_checked = ch->rx.tail_pub;
+		wake_if_waiting(&ch->rx.ctl->space_futex, &ch->rx.ctl->space_waiters);
+	}
 }
 
 /* Space goes back to the producer in batches (an eighth of the ring), and
- * otherwise only when the reader finds nothing more to read or is about to
- * wait: one store and fence per batch instead of per record, and none between
- * receiving a record and answering it (the fence would delay the answer). */
+ * whenever the reader catches up: then only the store, which a spinning
+ * producer sees at once, while the fence and the look for a sleeping
+ * producer wait until the reader finds nothing more or is about to wait
+ * (publish_tail again) - they would delay the answer to this record. */
 static void maybe_publish_tail(struct al_chan *ch)
 {
-	if (ch->rx.tail - ch->rx.tail_pub >= ch->ring_bytes / 8)
+	if (ch->rx.tail - ch->rx.tail_pub >= ch->ring_bytes / 8) {
 		publish_tail(ch);
+	} else if (ch->rx.tail == ch->rx.head_seen) {
+		ch->rx.tail_pub = ch->rx.tail;
+		atomic_store_explicit(&ch->rx.ctl->tail, ch->rx.tail, memory_order_release);
+	}
 }
 
 int al_ring_read(struct al_chan *ch, struct al_chan_rec_hdr *hdr)
@@ -337,6 +357,7 @@ int al_ring_read(struct al_chan *ch, struct al_chan_rec_hdr *hdr)
 		head = atomic_load_explicit(&ch->rx.ctl->head, memory_order_acquire);
 		if (head == tail) {
 			publish_tail(ch);
+			demote_last(ch);
 			return -EAGAIN;
 		}
 		if (head - tail > ch->ring_bytes || head < ch->rx.head_seen ||

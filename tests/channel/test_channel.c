@@ -604,6 +604,26 @@ static void test_text_scan_blocks(void **state)
 	}
 }
 
+/* Each side publishes its CPU (a hint for cache placement); whatever the
+ * peer writes there changes nothing but speed. */
+static void test_cpu_hint(void **state)
+{
+	struct pair *pr = *state;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	uint32_t p = atomic_load(&pr->p->shm->cpu[AL_CHAN_SIDE_PROTO - 1]);
+	uint32_t a = atomic_load(&pr->p->shm->cpu[AL_CHAN_SIDE_AI - 1]);
+	assert_true(p >= 1 && p <= (uint32_t)ncpu);
+	assert_true(a >= 1 && a <= (uint32_t)ncpu);
+	struct al_msg m;
+	for (uint32_t v = 0; v < 3; v++) {
+		atomic_store(&pr->p->shm->cpu[AL_CHAN_SIDE_AI - 1], v == 0 ? 0 : v == 1 ? UINT32_MAX : p);
+		assert_int_equal(al_chan_send_ping(pr->p, v + 1), 0);
+		assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
+		assert_int_equal(m.u.nonce, v + 1);
+	}
+	assert_int_equal(pr->cb_calls, 0);
+}
+
 static void test_head_out_of_range(void **state)
 {
 	struct pair *pr = *state;
@@ -1393,6 +1413,7 @@ int main(void)
 		T(test_batch_publication),
 		TS(test_batch_full_ring),
 		cmocka_unit_test(test_text_scan_blocks),
+		T(test_cpu_hint),
 		T(test_head_out_of_range),
 		T(test_head_misaligned),
 		T(test_head_backwards),
