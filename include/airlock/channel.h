@@ -14,6 +14,8 @@
  *   3. protocol:    al_chan_send_gen_request(ch, &req);
  *                   while (al_chan_recv(ch, &msg, 1000) == 0 && msg.type != AL_MSG_DONE) ...
  *      AI:          al_chan_recv(ch, &msg, -1);  then al_chan_send_token(), al_chan_send_done()
+ *      streams: al_chan_set_batch(ch, 32) publishes every 32 records (al_chan_flush()
+ *      for the rest); the default publishes each record at once, for latency.
  *   4. al_chan_close(ch);  the peer's next al_chan_recv() returns -EPIPE once drained.
  *
  * Every function returns 0 or a negative value: -errno for local conditions
@@ -48,7 +50,7 @@ extern "C" {
 #endif
 
 #define AL_CHAN_MAGIC 0x4b4c5241u /* "ARLK" little-endian */
-#define AL_CHAN_VERSION 1u
+#define AL_CHAN_VERSION 2u /* 2: records on 64-byte boundaries */
 
 /* Limits of the message contents (bytes unless said otherwise). */
 #define AL_MSG_MAX_PROMPT 65536u
@@ -73,7 +75,7 @@ struct al_chan_rec_hdr {
 	uint64_t seq;      /* 1, 2, 3, ... per direction; 0 on padding records */
 	uint64_t reserved; /* must be 0 */
 };
-#define AL_CHAN_REC_ALIGN 32u /* records start on 32-byte boundaries */
+#define AL_CHAN_REC_ALIGN 64u /* records start on 64-byte boundaries */
 
 enum al_chan_side {
 	AL_CHAN_SIDE_PROTO = 1, /* sends generation requests */
@@ -223,6 +225,18 @@ void al_chan_close(struct al_chan *ch);
 void al_chan_set_spin(struct al_chan *ch, uint32_t spin_ns) __attribute__((nonnull));
 /* How long a send waits for ring space: -1 forever, 0 not at all. Default 1000 ms. */
 void al_chan_set_send_timeout(struct al_chan *ch, int timeout_ms) __attribute__((nonnull));
+/*
+ * Send batching, for streams where throughput matters more than the latency
+ * of each record: sends publish to the peer only every `records` records
+ * (0 or 1, the default: every send is visible at once). Held records are
+ * published by al_chan_flush(), by al_chan_recv() when it finds nothing to
+ * receive, by a send that has to wait for ring space, and by al_chan_close().
+ * A thread other than the sender (al_chan_wait) never publishes: the sender
+ * flushes before it stops sending.
+ */
+void al_chan_set_batch(struct al_chan *ch, uint32_t records) __attribute__((nonnull));
+/* Publishes every record sent so far; 0 or the channel's error. */
+int al_chan_flush(struct al_chan *ch) __attribute__((nonnull));
 /* On a violation, writes the uint64 code to fd (an eventfd the supervisor polls). */
 void al_chan_set_report_fd(struct al_chan *ch, int fd) __attribute__((nonnull));
 /* Called once, on the violation that breaks the channel; what names the field. */

@@ -232,6 +232,8 @@ int al_chan_recv(struct al_chan *ch, struct al_msg *out, int timeout_ms)
 			break;
 		if (rc != -EAGAIN)
 			return rc;
+		/* Nothing to read: whatever we hold back may be what the peer waits for. */
+		al_ring_flush(ch);
 		if (timeout_ms == 0)
 			return al_chan_state(ch) ? -EPIPE : -EAGAIN;
 		rc = al_ring_wait_data(ch, timeout_ms, &deadline);

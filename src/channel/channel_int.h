@@ -18,7 +18,13 @@
 #define AL_CHAN_REC_HDR ((uint32_t)sizeof(struct al_chan_rec_hdr))
 
 _Static_assert(sizeof(struct al_chan_rec_hdr) == 32, "record header is 32 bytes");
-_Static_assert(sizeof(struct al_chan_rec_hdr) % AL_CHAN_REC_ALIGN == 0, "header fills the alignment");
+/* Records own whole cache lines: a producer filling the next record never
+ * takes a line the consumer is still reading the previous one from. */
+_Static_assert(AL_CHAN_REC_ALIGN == 64, "records are cache-line aligned");
+/* The consumer copies payloads in whole 32-byte blocks (never past the
+ * record's aligned end): the private buffer has this much slack. */
+#define AL_CHAN_COPY_BLOCK 32u
+
 
 /* State bits in the shared header (set only, never cleared). */
 #define AL_CHAN_ST_PROTO_CLOSED 0x1u
@@ -52,6 +58,9 @@ struct al_chan_shm {
 	uint64_t total_bytes;
 	_Alignas(AL_CHAN_LINE) _Atomic uint32_t state;
 	struct al_ring_ctl ring[2]; /* [0]: proto -> AI, [1]: AI -> proto */
+	/* CPU each side last ran on, plus one (0: not known), indexed by side - 1.
+	 * A performance hint only: a lying peer can make us slower, nothing else. */
+	_Alignas(AL_CHAN_LINE) _Atomic uint32_t cpu[2];
 };
 _Static_assert(sizeof(struct al_chan_shm) <= AL_CHAN_HDR_BYTES, "header fits its page");
 
@@ -66,7 +75,12 @@ struct al_chan_tx {
 	struct al_ring_ctl *ctl;
 	uint8_t *data;
 	uint64_t head;       /* private truth; the shared copy is only published */
+	uint64_t head_pub;   /* last head published to the consumer */
 	uint64_t tail_seen;  /* last consumer index read, checked monotonic */
+	uint32_t batch;      /* publish head every this many records (<= 1: each) */
+	uint32_t unpub;      /* records committed since the last publication */
+	uint8_t *demote_at;  /* last record, to demote when we turn to wait (demote_last) */
+	uint32_t demote_bytes;
 	uint64_t seq;
 	uint64_t res_at;     /* start of the reserved record (after padding) */
 	uint32_t res_pad;    /* padding bytes in front of it */
@@ -80,6 +94,7 @@ struct al_chan_rx {
 	uint8_t *data;
 	uint64_t tail;
 	uint64_t tail_pub;   /* last tail published to the producer */
+	uint64_t tail_checked; /* last published tail followed by the sleeper check */
 	uint64_t head_seen;  /* last producer index read and checked */
 	uint64_t seq;
 };
@@ -93,8 +108,9 @@ struct al_chan {
 	uint32_t ring_bytes, max_payload; /* private copies, validated at attach */
 	struct al_chan_tx tx;
 	struct al_chan_rx rx;
-	uint8_t *rxbuf;                   /* max_payload + 1: the one private copy */
+	uint8_t *rxbuf;                   /* max_payload + COPY_BLOCK: the one private copy */
 	uint32_t spin_max_ns, spin_ns;
+	uint32_t my_cpu;                  /* what we last published in shm->cpu, plus one */
 	int send_timeout_ms;
 	int broken;                       /* 0 or enum al_chan_err */
 	int report_fd;
@@ -112,6 +128,8 @@ struct al_chan {
 int al_chan_violation(struct al_chan *ch, int err, const char *what);
 uint32_t al_chan_state(const struct al_chan *ch);
 void al_chan_wake_all(struct al_chan_shm *shm);
+/* Publishes the CPU this thread runs on (cheap; stores only on a change). */
+void al_chan_note_cpu(struct al_chan *ch);
 /* Builds an endpoint over a region already checked (attach) or private (fuzzing). */
 int al_chan_map_region(uint8_t *base, size_t bytes, enum al_chan_side side, uint32_t max_payload,
 		       struct al_chan **out);
@@ -119,6 +137,8 @@ int al_chan_map_region(uint8_t *base, size_t bytes, enum al_chan_side side, uint
 /* ring.c: reserve space for a payload of len bytes, fill it, commit used <= len. */
 int al_ring_reserve(struct al_chan *ch, uint32_t type, uint32_t len, void **payload);
 int al_ring_commit(struct al_chan *ch, uint32_t used);
+/* Publishes records committed but held back by batching (no-op if none). */
+void al_ring_flush(struct al_chan *ch);
 /* Copies the next record into ch->rxbuf: 0, -EAGAIN if empty, or a violation. */
 int al_ring_read(struct al_chan *ch, struct al_chan_rec_hdr *hdr);
 /* Waits for data (consumer): 0, -ETIMEDOUT, -EPIPE. timeout_ms < 0: forever;

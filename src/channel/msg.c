@@ -8,6 +8,9 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "channel/channel_int.h"
 
@@ -19,7 +22,7 @@
 
 /* Length of the valid sequence at s[0..len), 0 if invalid or incomplete;
  * *cp gets the code point. No overlongs, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq(const uint8_t *s, size_t len, uint32_t *cp)
+static inline __attribute__((always_inline)) size_t utf8_seq(const uint8_t *s, size_t len, uint32_t *cp)
 {
 	uint8_t c = s[0];
 	if (c < 0x80) {
@@ -56,7 +59,7 @@ static inline bool is_control(uint32_t cp)
 }
 
 /* True if 8 ASCII bytes hold no byte < 0x20 and no 0x7f (SWAR). */
-static inline bool ascii8_plain(uint64_t x)
+static inline __attribute__((always_inline)) bool ascii8_plain(uint64_t x)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 	if (x & highs)
@@ -74,18 +77,90 @@ static inline uint64_t load8(const uint8_t *s)
 	return x;
 }
 
-/* Length of the prefix of s made of whole 8-byte blocks of plain printable
- * ASCII (also \n and \t count as "not plain": the byte loop takes them). */
+#ifdef __SSE2__
+/* 0xff in each byte of s[0..16) that is not plain printable ASCII. Signed
+ * compare: bytes >= 0x80 are negative, so they count as below 0x20 too. */
+static inline __m128i not_plain16(const uint8_t *s)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+	return _mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8(0x20)),
+			    _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+}
+#endif
+
+/* Length of the prefix of s made of plain printable ASCII (no byte < 0x20, no
+ * 0x7f, nothing >= 0x80; \n and \t are left to the byte loop), found 16 or 8
+ * bytes at a time; it may stop short of the first byte that is not plain. */
 static size_t plain_run(const uint8_t *s, size_t len)
 {
 	size_t i = 0;
+#ifdef __SSE2__
+	/* 64 bytes per test while nothing is found, then 16 to locate it. */
+	while (len - i >= 64) {
+		__m128i bad = _mm_or_si128(_mm_or_si128(not_plain16(s + i), not_plain16(s + i + 16)),
+					   _mm_or_si128(not_plain16(s + i + 32), not_plain16(s + i + 48)));
+		if (_mm_movemask_epi8(bad))
+			break;
+		i += 64;
+	}
+	while (len - i >= 16) {
+		unsigned mask = (unsigned)_mm_movemask_epi8(not_plain16(s + i));
+		if (mask)
+			return i + (size_t)__builtin_ctz(mask);
+		i += 16;
+	}
+#else
 	/* Four words at a time: the common case for prompts and tokens. */
 	while (len - i >= 32 && ascii8_plain(load8(s + i)) && ascii8_plain(load8(s + i + 8)) &&
 	       ascii8_plain(load8(s + i + 16)) && ascii8_plain(load8(s + i + 24)))
 		i += 32;
+#endif
 	while (len - i >= 8 && ascii8_plain(load8(s + i)))
 		i += 8;
 	return i;
+}
+
+/* plain_run that also copies the run to dst (dst <= s, or not overlapping):
+ * one pass over the text instead of a scan and then a copy. */
+static size_t plain_copy(uint8_t *dst, const uint8_t *s, size_t len)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	/* Each 64-byte block is loaded once, tested, then stored. */
+	while (len - i >= 64) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+		__m128i c = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 32));
+		__m128i d = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 48));
+		const __m128i space = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f);
+		__m128i bad = _mm_or_si128(
+			_mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(a, space), _mm_cmpeq_epi8(a, del)),
+				     _mm_or_si128(_mm_cmplt_epi8(b, space), _mm_cmpeq_epi8(b, del))),
+			_mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(c, space), _mm_cmpeq_epi8(c, del)),
+				     _mm_or_si128(_mm_cmplt_epi8(d, space), _mm_cmpeq_epi8(d, del))));
+		if (_mm_movemask_epi8(bad))
+			break;
+		_mm_storeu_si128((__m128i *)(void *)(dst + i), a);
+		_mm_storeu_si128((__m128i *)(void *)(dst + i + 16), b);
+		_mm_storeu_si128((__m128i *)(void *)(dst + i + 32), c);
+		_mm_storeu_si128((__m128i *)(void *)(dst + i + 48), d);
+		i += 64;
+	}
+	while (len - i >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		unsigned mask = (unsigned)_mm_movemask_epi8(not_plain16(s + i));
+		if (mask) {
+			size_t n = (size_t)__builtin_ctz(mask);
+			memmove(dst + i, s + i, n);
+			return i + n;
+		}
+		_mm_storeu_si128((__m128i *)(void *)(dst + i), x);
+		i += 16;
+	}
+#endif
+	size_t n = plain_run(s + i, len - i);
+	memmove(dst + i, s + i, n);
+	return i + n;
 }
 
 bool al_utf8_check(const uint8_t *s, size_t len, int *err)
@@ -118,9 +193,8 @@ size_t al_chan_sanitise_text(char *dst, const char *src, size_t len)
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {
 		/* Runs of plain ASCII move as one block. */
-		size_t run = plain_run(s + i, len - i);
+		size_t run = plain_copy((uint8_t *)dst + o, s + i, len - i);
 		if (run) {
-			memmove(dst + o, src + i, run);
 			o += run;
 			i += run;
 			continue;
@@ -153,6 +227,16 @@ size_t al_chan_utf8_complete(const char *s, size_t len)
 	return len;
 }
 
+static inline uint32_t le32(const uint8_t *b)
+{
+	uint32_t v;
+	memcpy(&v, b, 4); /* one load; the byte order is fixed below */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap32(v);
+#endif
+	return v;
+}
+
 /* ---- little-endian reader over the private copy (m_get_* / m_end) ---- */
 
 struct rd {
@@ -162,7 +246,7 @@ struct rd {
 	const char *what;
 };
 
-static uint32_t rd_u32(struct rd *r, const char *field)
+static inline __attribute__((always_inline)) uint32_t rd_u32(struct rd *r, const char *field)
 {
 	if (r->err)
 		return 0;
@@ -172,17 +256,17 @@ static uint32_t rd_u32(struct rd *r, const char *field)
 	}
 	const uint8_t *b = r->p + r->off;
 	r->off += 4;
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+	return le32(b);
 }
 
-static uint64_t rd_u64(struct rd *r, const char *field)
+static inline __attribute__((always_inline)) uint64_t rd_u64(struct rd *r, const char *field)
 {
 	uint64_t lo = rd_u32(r, field);
 	uint64_t hi = rd_u32(r, field);
 	return lo | hi << 32;
 }
 
-static float rd_f32(struct rd *r, const char *field)
+static inline __attribute__((always_inline)) float rd_f32(struct rd *r, const char *field)
 {
 	uint32_t bits = rd_u32(r, field);
 	float f;
@@ -224,7 +308,7 @@ static int rd_end(struct rd *r, const char **what)
 	return r->err ? -r->err : 0;
 }
 
-static int range(struct rd *r, bool ok, const char *field)
+static inline __attribute__((always_inline)) int range(struct rd *r, bool ok, const char *field)
 {
 	if (!r->err && !ok)
 		r->err = AL_CHAN_E_RANGE, r->what = field;
@@ -233,18 +317,21 @@ static int range(struct rd *r, bool ok, const char *field)
 
 /* ---- writer into the reserved ring space ---- */
 
-static uint8_t *wr_u32(uint8_t *d, uint32_t v)
+static inline __attribute__((always_inline)) uint8_t *wr_u32(uint8_t *d, uint32_t v)
 {
-	d[0] = (uint8_t)v, d[1] = (uint8_t)(v >> 8), d[2] = (uint8_t)(v >> 16), d[3] = (uint8_t)(v >> 24);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap32(v);
+#endif
+	memcpy(d, &v, 4);
 	return d + 4;
 }
 
-static uint8_t *wr_u64(uint8_t *d, uint64_t v)
+static inline __attribute__((always_inline)) uint8_t *wr_u64(uint8_t *d, uint64_t v)
 {
 	return wr_u32(wr_u32(d, (uint32_t)v), (uint32_t)(v >> 32));
 }
 
-static uint8_t *wr_f32(uint8_t *d, float f)
+static inline __attribute__((always_inline)) uint8_t *wr_f32(uint8_t *d, float f)
 {
 	uint32_t bits;
 	memcpy(&bits, &f, sizeof bits);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/rseq.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,7 +153,7 @@ int al_chan_map_region(uint8_t *base, size_t bytes, enum al_chan_side side, uint
 	ch->send_timeout_ms = 1000;
 	ch->report_fd = -1;
 	ch->max_payload = max_payload;
-	ch->rxbuf = malloc((size_t)max_payload + 1);
+	ch->rxbuf = malloc((size_t)max_payload + AL_CHAN_COPY_BLOCK);
 	if (!ch->rxbuf) {
 		free(ch);
 		return -ENOMEM;
@@ -183,10 +184,40 @@ int al_chan_attach(int fd, enum al_chan_side side, struct al_chan **out)
 		return rc;
 	}
 	ch->mapped = true;
+	al_chan_note_cpu(ch);
 	/* Our own indices start where the shared ones say only for a fresh
 	 * channel: a channel is attached once per side, so both start at zero. */
 	*out = ch;
 	return 0;
+}
+
+/*
+ * The CPU this thread runs on, plus one, or 0 if unknown. Read from the rseq
+ * area the kernel keeps up to date for glibc, never through a syscall (getcpu
+ * is not in the domains' seccomp allowlists, and this runs on the hot path).
+ */
+static uint32_t current_cpu(void)
+{
+#if defined(__x86_64__)
+	if (__rseq_size == 0)
+		return 0;
+	char *tp;
+	__asm__("mov %%fs:0, %0" : "=r"(tp)); /* the TCB starts with a pointer to itself */
+	const struct rseq *rs = (const struct rseq *)(const void *)(tp + __rseq_offset);
+	int32_t cpu = (int32_t)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
+	return cpu >= 0 ? (uint32_t)cpu + 1 : 0;
+#else
+	return 0;
+#endif
+}
+
+void al_chan_note_cpu(struct al_chan *ch)
+{
+	uint32_t v = current_cpu();
+	if (v != ch->my_cpu) {
+		ch->my_cpu = v;
+		atomic_store_explicit(&ch->shm->cpu[ch->side - 1], v, memory_order_relaxed);
+	}
 }
 
 uint32_t al_chan_state(const struct al_chan *ch)
@@ -224,6 +255,9 @@ void al_chan_close(struct al_chan *ch)
 {
 	if (!ch)
 		return;
+	/* What was sent before the close is still delivered. */
+	if (!ch->broken)
+		al_ring_flush(ch);
 	uint32_t bit = ch->side == AL_CHAN_SIDE_PROTO ? AL_CHAN_ST_PROTO_CLOSED : AL_CHAN_ST_AI_CLOSED;
 	atomic_fetch_or_explicit(&ch->shm->state, bit, memory_order_seq_cst);
 	al_chan_wake_all(ch->shm);
@@ -236,6 +270,21 @@ void al_chan_close(struct al_chan *ch)
 void al_chan_set_spin(struct al_chan *ch, uint32_t spin_ns)
 {
 	ch->spin_max_ns = ch->spin_ns = spin_ns;
+}
+
+void al_chan_set_batch(struct al_chan *ch, uint32_t records)
+{
+	ch->tx.batch = records;
+	if (records <= 1)
+		al_ring_flush(ch);
+}
+
+int al_chan_flush(struct al_chan *ch)
+{
+	if (ch->broken)
+		return -ch->broken;
+	al_ring_flush(ch);
+	return 0;
 }
 
 void al_chan_set_send_timeout(struct al_chan *ch, int timeout_ms)

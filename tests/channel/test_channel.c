@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/rseq.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -229,7 +230,7 @@ static void test_create_attach_checks(void **state)
 	assert_int_equal(fcntl(mf, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), 0);
 	assert_int_equal(al_chan_attach(mf, AL_CHAN_SIDE_AI, &ch), -EPROTO);
 	h.magic = AL_CHAN_MAGIC;
-	h.version = 2;
+	h.version = AL_CHAN_VERSION + 1;
 	assert_true(pwrite(mf, &h, sizeof h, 0) == (ssize_t)sizeof h);
 	assert_int_equal(al_chan_attach(mf, AL_CHAN_SIDE_AI, &ch), -EPROTO);
 	h.version = AL_CHAN_VERSION;
@@ -470,6 +471,165 @@ static void test_backpressure(void **state)
 
 /* ---- framing violations ---- */
 
+/* Batched sends reach the peer only at the batch size, an explicit flush, a
+ * receive that finds nothing, or close; the shared head never runs ahead. */
+static void test_batch_publication(void **state)
+{
+	struct pair *pr = *state;
+	struct al_msg m;
+	al_chan_set_batch(pr->p, 4);
+	for (uint64_t i = 1; i <= 3; i++)
+		assert_int_equal(al_chan_send_ping(pr->p, i), 0);
+	assert_int_equal(atomic_load(&pr->p->tx.ctl->head), 0);
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), -EAGAIN);
+	assert_int_equal(al_chan_send_ping(pr->p, 4), 0); /* fills the batch */
+	for (uint64_t i = 1; i <= 4; i++) {
+		assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
+		assert_int_equal(m.u.nonce, i);
+	}
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), -EAGAIN);
+
+	assert_int_equal(al_chan_send_ping(pr->p, 5), 0);
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), -EAGAIN);
+	assert_int_equal(al_chan_flush(pr->p), 0);
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
+	assert_int_equal(m.u.nonce, 5);
+
+	/* The sender looking for an answer publishes what it holds. */
+	assert_int_equal(al_chan_send_ping(pr->p, 6), 0);
+	assert_int_equal(al_chan_recv(pr->p, &m, 0), -EAGAIN);
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
+	assert_int_equal(m.u.nonce, 6);
+
+	/* Back to one record per publication. */
+	assert_int_equal(al_chan_send_ping(pr->p, 7), 0);
+	al_chan_set_batch(pr->p, 1);
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
+	assert_int_equal(m.u.nonce, 7);
+	assert_int_equal(al_chan_send_ping(pr->p, 8), 0);
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
+	assert_int_equal(m.u.nonce, 8);
+
+	/* Held records are delivered before the close is seen. */
+	al_chan_set_batch(pr->p, 100);
+	assert_int_equal(al_chan_send_ping(pr->p, 9), 0);
+	al_chan_close(pr->p);
+	pr->p = NULL;
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
+	assert_int_equal(m.u.nonce, 9);
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), -EPIPE);
+	assert_int_equal(pr->cb_calls, 0);
+}
+
+/* A batch larger than the ring: a send that runs out of space publishes
+ * first, so the reader can drain and the writer go on. */
+static void test_batch_full_ring(void **state)
+{
+	struct pair *pr = *state;
+	al_chan_set_batch(pr->p, 1000000);
+	al_chan_set_send_timeout(pr->p, 0);
+	int n = 0, rc;
+	while ((rc = al_chan_send_ping(pr->p, (uint64_t)n + 1)) == 0)
+		n++;
+	assert_int_equal(rc, -EAGAIN);
+	assert_int_equal(n, AL_CHAN_MIN_RING / 64);
+	struct al_msg m;
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
+		assert_int_equal(m.u.nonce, (uint64_t)i + 1);
+	}
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), -EAGAIN);
+	assert_int_equal(al_chan_send_ping(pr->p, 5000), 0);
+	assert_int_equal(pr->cb_calls, 0);
+}
+
+/* Byte-at-a-time reference for the text rules: keep each valid UTF-8
+ * sequence that is not a control character (but \n \t), drop the rest. */
+static size_t ref_sanitise(uint8_t *dst, const uint8_t *s, size_t len)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		uint8_t c = s[i];
+		size_t n = c < 0x80 ? 1 : (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3 :
+			  (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
+		uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1fu : n == 3 ? c & 0x0fu : c & 0x07u;
+		bool ok = n > 0 && n <= len - i;
+		for (size_t k = 1; ok && k < n; k++) {
+			ok = (s[i + k] & 0xc0) == 0x80;
+			cp = cp << 6 | (s[i + k] & 0x3fu);
+		}
+		static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+		if (ok && (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)))
+			ok = false;
+		if (!ok) {
+			i++;
+			continue;
+		}
+		bool ctl = (cp < 0x20 && cp != '\n' && cp != '\t') || (cp >= 0x7f && cp <= 0x9f);
+		if (!ctl)
+			memcpy(dst + o, s + i, n), o += n;
+		i += n;
+	}
+	return o;
+}
+
+/* The block scans (16 and 8 bytes at a time) against the reference, with
+ * each kind of byte at every position around the block edges. */
+static void test_text_scan_blocks(void **state)
+{
+	(void)state;
+	static const char *const odd[] = { "\x01", "\x1f", "\x7f", "\x80", "\xff", "\n", "\t",
+					   "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+					   "\xc2\x85", "\xe2\x82", "\xed\xa0\x80", " ", "~" };
+	uint8_t in[80], out[80], ref[80];
+	for (size_t k = 0; k < sizeof odd / sizeof odd[0]; k++) {
+		size_t olen = strlen(odd[k]);
+		for (size_t len = 0; len <= 70; len++) {
+			for (size_t at = 0; at + olen <= len; at++) {
+				for (size_t i = 0; i < len; i++)
+					in[i] = (uint8_t)('a' + i % 26);
+				memcpy(in + at, odd[k], olen);
+				size_t r = ref_sanitise(ref, in, len);
+				size_t n = al_chan_sanitise_text((char *)out, (const char *)in, len);
+				assert_int_equal(n, r);
+				assert_memory_equal(out, ref, r);
+				int err = 0;
+				assert_int_equal(al_utf8_check(in, len, &err), r == len);
+				assert_true(al_utf8_check(out, n, &err));
+				/* In place, as the API allows. */
+				n = al_chan_sanitise_text((char *)in, (const char *)in, len);
+				assert_int_equal(n, r);
+				assert_memory_equal(in, ref, r);
+			}
+		}
+	}
+}
+
+/* Each side publishes its CPU (a hint for cache placement); whatever the
+ * peer writes there changes nothing but speed. */
+static void test_cpu_hint(void **state)
+{
+	struct pair *pr = *state;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	uint32_t p = atomic_load(&pr->p->shm->cpu[AL_CHAN_SIDE_PROTO - 1]);
+	uint32_t a = atomic_load(&pr->p->shm->cpu[AL_CHAN_SIDE_AI - 1]);
+	if (__rseq_size == 0) { /* no rseq area (glibc.pthread.rseq=0): not known */
+		assert_int_equal(p, 0);
+		assert_int_equal(a, 0);
+	} else {
+		assert_true(p >= 1 && p <= (uint32_t)ncpu);
+		assert_true(a >= 1 && a <= (uint32_t)ncpu);
+	}
+	struct al_msg m;
+	for (uint32_t v = 0; v < 3; v++) {
+		atomic_store(&pr->p->shm->cpu[AL_CHAN_SIDE_AI - 1], v == 0 ? 0 : v == 1 ? UINT32_MAX : p);
+		assert_int_equal(al_chan_send_ping(pr->p, v + 1), 0);
+		assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
+		assert_int_equal(m.u.nonce, v + 1);
+	}
+	assert_int_equal(pr->cb_calls, 0);
+}
+
 static void test_head_out_of_range(void **state)
 {
 	struct pair *pr = *state;
@@ -551,7 +711,7 @@ static void test_record_crosses_end(void **state)
 	pr->p->rx.tail = pr->p->rx.head_seen = at;
 	struct al_chan_rec_hdr h = { .len = 100, .type = AL_MSG_STATS, .sender = AL_CHAN_SIDE_AI, .seq = 1 };
 	memcpy(pr->a->tx.data + at, &h, sizeof h);
-	atomic_store(&pr->a->tx.ctl->head, at + 160);
+	atomic_store(&pr->a->tx.ctl->head, at + 192);
 	expect_violation(pr, pr->p, AL_CHAN_E_WRAP);
 }
 
@@ -1256,6 +1416,10 @@ int main(void)
 		T(test_sanitise_on_send),
 		TS(test_wraparound),
 		TS(test_backpressure),
+		T(test_batch_publication),
+		TS(test_batch_full_ring),
+		cmocka_unit_test(test_text_scan_blocks),
+		T(test_cpu_hint),
 		T(test_head_out_of_range),
 		T(test_head_misaligned),
 		T(test_head_backwards),
