@@ -52,10 +52,16 @@ struct ask {
 	json_t *result;     /* the response to our request */
 	json_t *error;
 	long request_id;
+	const char *prompt;  /* shown before the first text, as a completion */
+	bool prompt_shown;
 };
 
 static void ask_print_text(struct ask *a, const char *text)
 {
+	if (!a->prompt_shown && a->prompt) {
+		fputs(a->prompt, stdout);
+		a->prompt_shown = true;
+	}
 	size_t len = strlen(text);
 	if (len > a->printed) {
 		fwrite(text + a->printed, 1, len - a->printed, stdout);
@@ -332,9 +338,8 @@ static int ask_run(int argc, char **argv)
 	if (rc < 0)
 		goto out;
 
-	/* The server returns the continuation; show it after the prompt, as a completion. */
-	fputs(prompt, stdout);
-	fflush(stdout);
+	/* The server returns the continuation; it is shown after the prompt. */
+	a.prompt = prompt;
 	a.request_id = 2;
 	json_t *call = json_pack("{s:s, s:i, s:s, s:{s:s, s:{s:s, s:I, s:f, s:f, s:I}, s:{s:s}}}",
 		"jsonrpc", "2.0", "id", 2, "method", "tools/call", "params",
@@ -356,8 +361,7 @@ static int ask_run(int argc, char **argv)
 		fprintf(stderr, "\nairlock ask: the tool failed: %s\n", text ? text : "(no message)");
 		goto out;
 	}
-	if (text)
-		ask_print_text(&a, text);
+	ask_print_text(&a, text ? text : "");
 	printf("\n");
 	status = AL_EXIT_OK;
 out:

@@ -237,8 +237,8 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 		spec->cg_memory = dc->memory;
 	if (dc->pids)
 		spec->cg_pids = dc->pids;
-	if (dc->cpu_milli)
-		spec->cg_cpu_percent = (dc->cpu_milli + 9) / 10;
+	/* cpu = max (0) means no quota at all, not the profile's. */
+	spec->cg_cpu_percent = dc->cpu_milli ? (dc->cpu_milli + 9) / 10 : 0;
 	if (dc->cpus_set) {
 		spec->cpus = dc->cpus;
 		spec->has_cpus = true;
@@ -285,7 +285,7 @@ static int epoll_add(struct sup *s, int fd, uint32_t tag)
 /* Spawns one domain, attests it, then lets it exec. 0 or -errno (all undone). */
 static int domain_start(struct sup *s, struct sup_domain *dom)
 {
-	char threads[16], max_tokens[16], body[32], conc[16], fd_listen[8], fd_chan[8], fd_token[8];
+	char threads[16], max_tokens[16], body[32], conc[16], fd_listen[8], fd_chan[8], fd_token[8], conns[24];
 	const struct al_config *cfg = s->cfg;
 	snprintf(threads, sizeof threads, "%u", cfg->ai.threads);
 	snprintf(max_tokens, sizeof max_tokens, "%u", cfg->ai.max_tokens);
@@ -313,6 +313,13 @@ static int domain_start(struct sup *s, struct sup_domain *dom)
 	proto_argv[n++] = body;
 	proto_argv[n++] = "--max-inflight";
 	proto_argv[n++] = conc;
+	/* One thread per connection: keep them below the domain's pids limit, so
+	 * an extra client is refused by the server rather than by a failed clone. */
+	uint64_t pids = cfg->domain[AL_DOMAIN_PROTO].pids;
+	uint64_t max_conns = pids > 24 ? pids - 16 : 8;
+	snprintf(conns, sizeof conns, "%llu", (unsigned long long)(max_conns > 4096 ? 4096 : max_conns));
+	proto_argv[n++] = "--max-connections";
+	proto_argv[n++] = conns;
 	proto_argv[n++] = "--max-tokens";
 	proto_argv[n++] = max_tokens;
 	if (s->token_fd >= 0) {
