@@ -156,6 +156,22 @@ static void check_ns(struct attest *a, pid_t pid)
 	}
 }
 
+/* True if some line of text ends with suffix. */
+static bool line_ends_with(const char *text, const char *suffix)
+{
+	size_t sl = strlen(suffix);
+	for (const char *line = text; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+		if (ll >= sl && memcmp(line + ll - sl, suffix, sl) == 0)
+			return true;
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	return false;
+}
+
 static void check_cgroup(struct attest *a, struct al_domain *d, const struct al_spec *s)
 {
 	if (!d->cg.used) {
@@ -184,9 +200,10 @@ static void check_cgroup(struct attest *a, struct al_domain *d, const struct al_
 		fmt_limit(want[c], w, sizeof w);
 		if (dir[0] && al_cgroup_read(&d->cg, (enum al_cg_ctrl)c, &v) == 0)
 			fmt_limit(v, g, sizeof g);
-		/* membership: the domain's /proc/PID/cgroup must name this directory */
+		/* membership: a line of the domain's /proc/PID/cgroup must end with
+		 * this directory (a bare substring would let /dom-1 match /dom-12) */
 		const char *leaf = strrchr(dir, '/');
-		bool member = text && leaf && strstr(text, leaf);
+		bool member = text && leaf && line_ends_with(text, leaf);
 		if (!member)
 			snprintf(g, sizeof g, "not a member");
 		item(a, names[c], w, g, member && strcmp(w, g) == 0);
