@@ -27,6 +27,10 @@ struct al_cmd {
 int al_cli_usage_error(const struct al_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The control socket: explicit (--control), else the one config (or the
+ * built-in configuration) names. 0, or AL_EXIT_FAIL with the reason printed. */
+int al_cli_control_path(const char *config, const char *explicit, char *out, size_t len);
+
 /* True if argv holds -h or --help before any "--". */
 int al_cli_wants_help(int argc, char **argv);
 

@@ -29,25 +29,6 @@ static const char level_usage[] =
 	"  --config FILE   find the control socket in FILE\n"
 	"  --control PATH  control socket\n";
 
-/* The control socket: --control, else the one --config (or the defaults) names. */
-static int control_path(const char *config, const char *explicit, char *out, size_t len)
-{
-	if (explicit) {
-		al_strlcpy(out, explicit, len);
-		return 0;
-	}
-	struct al_config *cfg = NULL;
-	char *errors = NULL;
-	if ((config ? al_config_load(config, AL_CONFIG_NO_FILE_CHECKS, &cfg, &errors) : al_config_default(&cfg)) < 0) {
-		fputs(errors ? errors : "airlock: the configuration could not be loaded\n", stderr);
-		free(errors);
-		return AL_EXIT_FAIL;
-	}
-	al_strlcpy(out, cfg->control_socket, len);
-	al_config_free(cfg);
-	return 0;
-}
-
 static int level_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -80,7 +61,7 @@ static int level_run(int argc, char **argv)
 		op = AL_CONTROL_LEVEL_SET;
 	}
 	char control[256];
-	int rc = control_path(config, explicit, control, sizeof control);
+	int rc = al_cli_control_path(config, explicit, control, sizeof control);
 	if (rc)
 		return rc;
 	json_t *r = NULL;

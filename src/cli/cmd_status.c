@@ -62,20 +62,7 @@ static int parse_common(const struct al_cmd *cmd, int argc, char **argv, bool *j
 	}
 	if (optind < argc)
 		return al_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-	if (explicit) {
-		al_strlcpy(control, explicit, len);
-		return 0;
-	}
-	struct al_config *cfg = NULL;
-	char *errors = NULL;
-	if ((config ? al_config_load(config, AL_CONFIG_NO_FILE_CHECKS, &cfg, &errors) : al_config_default(&cfg)) < 0) {
-		fputs(errors ? errors : "airlock: the configuration could not be loaded\n", stderr);
-		free(errors);
-		return AL_EXIT_FAIL;
-	}
-	al_strlcpy(control, cfg->control_socket, len);
-	al_config_free(cfg);
-	return 0;
+	return al_cli_control_path(config, explicit, control, len);
 }
 
 static int call(const char *control, enum al_control_op op, json_t **reply)

@@ -46,20 +46,8 @@ static int unlock_run(int argc, char **argv)
 	if (optind < argc)
 		return al_cli_usage_error(&al_cmd_unlock, "unexpected argument '%s'", argv[optind]);
 	char control[256];
-	if (explicit) {
-		al_strlcpy(control, explicit, sizeof control);
-	} else {
-		struct al_config *cfg = NULL;
-		char *errors = NULL;
-		if ((config ? al_config_load(config, AL_CONFIG_NO_FILE_CHECKS, &cfg, &errors)
-			    : al_config_default(&cfg)) < 0) {
-			fputs(errors ? errors : "airlock: the configuration could not be loaded\n", stderr);
-			free(errors);
-			return AL_EXIT_FAIL;
-		}
-		al_strlcpy(control, cfg->control_socket, sizeof control);
-		al_config_free(cfg);
-	}
+	if (al_cli_control_path(config, explicit, control, sizeof control))
+		return AL_EXIT_FAIL;
 	json_t *r = NULL;
 	int rc = al_control_call(control, AL_CONTROL_UNLOCK, 0, &r);
 	if (rc < 0) {

@@ -65,26 +65,6 @@ static const char *status_field(const char *text, const char *key, char *buf, si
 	return NULL;
 }
 
-/* "0-1,3", as the kernel prints Cpus_allowed_list */
-static void fmt_cpus(const cpu_set_t *set, char *buf, size_t len)
-{
-	size_t off = 0;
-	buf[0] = '\0';
-	for (int c = 0; c < CPU_SETSIZE; c++) {
-		if (!CPU_ISSET(c, set))
-			continue;
-		int e = c;
-		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
-			e++;
-		int n = e > c ? snprintf(buf + off, len - off, "%s%d-%d", off ? "," : "", c, e)
-			      : snprintf(buf + off, len - off, "%s%d", off ? "," : "", c);
-		if (n < 0 || (size_t)n >= len - off)
-			return;
-		off += (size_t)n;
-		c = e;
-	}
-}
-
 static void fmt_limit(uint64_t v, char *buf, size_t len)
 {
 	if (v == UINT64_MAX)
@@ -250,7 +230,7 @@ int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **rep
 
 	if (spec->has_cpus) {
 		char list[256];
-		fmt_cpus(&spec->cpus, list, sizeof list);
+		al_cpu_format_list(&spec->cpus, list, sizeof list);
 		expect_str(&a, "status.Cpus_allowed_list", list,
 			   status_field(st, "Cpus_allowed_list", buf, sizeof buf));
 	}

@@ -5,6 +5,7 @@
  * (resctrl.c).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <stdlib.h>
@@ -71,4 +72,24 @@ int al_cpu_parse_list(const char *s, cpu_set_t *set)
 		s = end;
 	}
 	return 0;
+}
+
+/* "0-1,3", as the kernel prints Cpus_allowed_list */
+void al_cpu_format_list(const cpu_set_t *set, char *buf, size_t len)
+{
+	size_t off = 0;
+	buf[0] = '\0';
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, set))
+			continue;
+		int e = c;
+		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
+			e++;
+		int n = e > c ? snprintf(buf + off, len - off, "%s%d-%d", off ? "," : "", c, e)
+			      : snprintf(buf + off, len - off, "%s%d", off ? "," : "", c);
+		if (n < 0 || (size_t)n >= len - off)
+			return;
+		off += (size_t)n;
+		c = e;
+	}
 }

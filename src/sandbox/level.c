@@ -210,24 +210,6 @@ static void set_item(struct al_partition_plan *p, int i, const char *name, enum 
 	va_end(ap);
 }
 
-static void fmt_set(const cpu_set_t *set, char *buf, size_t len)
-{
-	size_t off = 0;
-	buf[0] = '\0';
-	for (int c = 0; c < CPU_SETSIZE; c++) {
-		if (!CPU_ISSET(c, set))
-			continue;
-		int e = c;
-		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
-			e++;
-		int n = e > c ? snprintf(buf + off, len - off, "%s%d-%d", off ? "," : "", c, e)
-			      : snprintf(buf + off, len - off, "%s%d", off ? "," : "", c);
-		if (n < 0 || (size_t)n >= len - off)
-			return;
-		off += (size_t)n;
-		c = e;
-	}
-}
 
 /*
  * Core assignment. The protocol domain takes the first quarter of the
@@ -264,7 +246,7 @@ static void plan_cpus(const struct al_partition_caps *c, enum al_sandbox_role ro
 	p->has_cpus = true;
 	p->cpus = role == AL_SANDBOX_ROLE_AI ? ai : proto;
 	char list[64];
-	fmt_set(&p->cpus, list, sizeof list);
+	al_cpu_format_list(&p->cpus, list, sizeof list);
 	set_item(p, AL_PART_CPUS, "cpus", AL_PART_ON, "%s (%s)", list, how);
 }
 

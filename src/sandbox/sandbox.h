@@ -200,6 +200,8 @@ int al_profile_load_mem(struct al_spec *spec, const char *buf, size_t len, const
 
 /* Parses a CPU list such as "0-1,3" (at most CPU_SETSIZE). */
 int al_cpu_parse_list(const char *s, cpu_set_t *set);
+/* The inverse: "0-1,3", as the kernel prints Cpus_allowed_list (cut to len). */
+void al_cpu_format_list(const cpu_set_t *set, char *buf, size_t len);
 
 /* Compiles the seccomp filter into spec->seccomp_ctx (call before spawn). */
 int al_seccomp_prepare(struct al_spec *spec);
