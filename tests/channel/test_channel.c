@@ -1180,6 +1180,19 @@ static void run_wake_child(int fd, int mode)
 	}
 }
 
+/* A peer that wrecked the header (magic, sizes) cannot keep the supervisor's
+ * shutdown from reaching the other side. */
+static void test_shutdown_despite_scribbled_header(void **state)
+{
+	struct pair *pr = *state;
+	struct al_msg m;
+	uint32_t junk[4] = { 0xdeadbeef, 99, 1, 2 };
+	assert_int_equal(pwrite(pr->fd, junk, sizeof junk, 0), (ssize_t)sizeof junk);
+	assert_int_equal(al_chan_shutdown(pr->fd), 0);
+	assert_int_equal(al_chan_recv(pr->p, &m, 1000), -EPIPE);
+	assert_int_equal(al_chan_recv(pr->a, &m, 1000), -EPIPE);
+}
+
 static void test_futex_wake_and_close(void **state)
 {
 	struct pair *pr = *state;
@@ -1485,6 +1498,7 @@ int main(void)
 		T(test_too_many_requests),
 		T(test_close_seen_after_drain),
 		T(test_timeout),
+		T(test_shutdown_despite_scribbled_header),
 		T(test_futex_wake_and_close),
 		T(test_adaptive_spin_shrinks),
 		TS(test_space_wakeup),
