@@ -554,6 +554,12 @@ static void domain_died(struct sup *s, struct sup_domain *dom)
 		dom->state = DOM_FAILED;
 		sup_event(s, "crash-loop", true, json_pack("{s:s, s:i}", "domain", dom_names[dom->id],
 			  "restarts", (int)dom->recent_restarts - 1));
+		/* Nobody will serve the listener again: close it, so clients are
+		 * refused at once instead of waiting in its backlog. */
+		if (s->listenfd >= 0) {
+			close(s->listenfd);
+			s->listenfd = -1;
+		}
 		return;
 	}
 	dom->restarts++;
