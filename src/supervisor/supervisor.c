@@ -294,7 +294,15 @@ static int domain_start(struct sup *s, struct sup_domain *dom)
 	snprintf(fd_listen, sizeof fd_listen, "%d", PROTO_FD_LISTEN);
 	snprintf(fd_chan, sizeof fd_chan, "%d", PROTO_FD_CHANNEL);
 	snprintf(fd_token, sizeof fd_token, "%d", PROTO_FD_TOKEN);
-	char *ai_argv[] = {"airlock-ai", "--threads", threads, NULL};
+	/* The model's file name, without its extension, names it to clients
+	 * (the supervisor reads no model file, only its path). */
+	char model_name[64];
+	const char *base = strrchr(cfg->ai.model, '/');
+	al_strlcpy(model_name, base ? base + 1 : cfg->ai.model, sizeof model_name);
+	char *dot = strrchr(model_name, '.');
+	if (dot && dot != model_name)
+		*dot = '\0';
+	char *ai_argv[] = {"airlock-ai", "--threads", threads, "--name", model_name, NULL};
 	char *proto_argv[48] = {"airlock-proto"};
 	int n = 1;
 	if (cfg->proto.stdio) {

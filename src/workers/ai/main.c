@@ -51,6 +51,7 @@ struct ai_opts {
 	uint64_t seed;
 	int threads;
 	const char *probe;
+	const char *name; /* what the model is called, for the hello message */
 };
 
 static void usage(void)
@@ -63,6 +64,7 @@ static void usage(void)
 		"  --topp P         nucleus sampling mass in [0, 1] (default 0.9)\n"
 		"  --seed S         random seed > 0 (default: from the clock)\n"
 		"  --threads N      threads for the matrix products (default 1)\n"
+		"  --name NAME      what to call the model when describing it to the protocol domain\n"
 		"--tokenizer is needed for a llama2.c checkpoint, not for a GGUF model.\n"
 		"Without --model, the model, tokenizer and channel are fds %d, %d and %d.\n",
 		AL_AI_FD_MODEL, AL_AI_FD_TOKENIZER, AL_AI_FD_CHANNEL);
@@ -90,6 +92,7 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 		{ "topp", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "name", required_argument, NULL, 'N' },
 		/* Test hook: after the lockdown, attempt WHAT; the filter must kill us. */
 		{ "probe-sandbox", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
@@ -135,6 +138,9 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 			break;
 		case 'P':
 			o->probe = optarg;
+			break;
+		case 'N':
+			o->name = optarg;
 			break;
 		default:
 			return -EINVAL;
@@ -248,9 +254,11 @@ int main(int argc, char **argv)
 			al_fatalx(AI_EXIT_MODEL, "ai: service loop: %s", strerror(-rc));
 		/* The protocol domain learns what is loaded from us, never from the file. */
 		char name[AL_MSG_MAX_NAME];
-		int nl = snprintf(name, sizeof name, "%s %s, dim %d",
-				  model.cfg.format == AL_AI_FORMAT_GGUF ? "llama" : "llama2.c",
-				  al_ai_format_name(model.cfg.format), model.cfg.dim);
+		const char *family = model.cfg.format == AL_AI_FORMAT_GGUF ? "llama" : "llama2.c";
+		int nl = o.name ? snprintf(name, sizeof name, "%s (%s %s)", o.name, family,
+					   al_ai_format_name(model.cfg.format))
+				: snprintf(name, sizeof name, "%s %s, dim %d", family,
+					   al_ai_format_name(model.cfg.format), model.cfg.dim);
 		struct al_msg_hello hello = {
 			.vocab_size = (uint32_t)model.cfg.vocab_size, .context_length = (uint32_t)model.cfg.seq_len,
 			.n_layers = (uint32_t)model.cfg.n_layers, .dim = (uint32_t)model.cfg.dim,
