@@ -14,6 +14,10 @@
  *   socket  only AF_UNIX (netlink, packet, vsock, inet never; the network
  *           namespace is empty anyway, and Landlock scopes abstract sockets).
  *   clone   without any namespace flag.
+ *   prctl   only options that read state or narrow it (allowed_prctl below):
+ *           never PR_SET_TSC (re-enabling the TSC), PR_SET_SPECULATION_CTRL,
+ *           PR_SET_MM, PR_SET_PTRACER, PR_SET_SECUREBITS, PR_CAP_AMBIENT,
+ *           PR_SCHED_CORE; PR_SET_DUMPABLE only back to 0.
  *   clone3  never: its flags live in memory a filter cannot read. It fails
  *           with ENOSYS so that libc falls back to clone.
  *   execveat, in exec_once profiles, only of the verified fd with
@@ -91,6 +95,53 @@ static uint32_t mode_action(enum al_seccomp_mode m)
  * bit), or if it agrees there and is one of the other values of the bits where
  * they differ (one rule each).
  */
+/*
+ * prctl options a domain may use: reading its own state, naming threads,
+ * narrowing itself further. Anything else meets the mode's action. Values are
+ * the kernel's (include/uapi/linux/prctl.h), listed here so the rule does not
+ * depend on how new the build host's headers are.
+ */
+static const uint32_t allowed_prctl[] = {
+	1,  /* PR_SET_PDEATHSIG */
+	2,  /* PR_GET_PDEATHSIG */
+	3,  /* PR_GET_DUMPABLE */
+	7,  /* PR_GET_KEEPCAPS */
+	15, /* PR_SET_NAME */
+	16, /* PR_GET_NAME */
+	21, /* PR_GET_SECCOMP */
+	22, /* PR_SET_SECCOMP: a filter can only narrow */
+	23, /* PR_CAPBSET_READ */
+	25, /* PR_GET_TSC */
+	27, /* PR_GET_SECUREBITS */
+	29, /* PR_SET_TIMERSLACK */
+	30, /* PR_GET_TIMERSLACK */
+	36, /* PR_SET_CHILD_SUBREAPER */
+	37, /* PR_GET_CHILD_SUBREAPER */
+	38, /* PR_SET_NO_NEW_PRIVS */
+	39, /* PR_GET_NO_NEW_PRIVS */
+	40, /* PR_GET_TID_ADDRESS */
+	41, /* PR_SET_THP_DISABLE */
+	42, /* PR_GET_THP_DISABLE */
+	52, /* PR_GET_SPECULATION_CTRL */
+	65, /* PR_SET_MDWE: the kernel refuses to clear it */
+	66, /* PR_GET_MDWE */
+	0x41555856, /* PR_GET_AUXV */
+	0x53564d41, /* PR_SET_VMA (naming anonymous memory) */
+};
+
+static int allow_prctl(scmp_filter_ctx ctx, int nr)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < sizeof allowed_prctl / sizeof allowed_prctl[0]; i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+				      SCMP_A0(SCMP_CMP_EQ, (uint64_t)allowed_prctl[i], 0));
+	/* PR_SET_DUMPABLE (4) only to 0: a domain may hide itself, not expose itself. */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 2, SCMP_A0(SCMP_CMP_EQ, 4, 0),
+				      SCMP_A1(SCMP_CMP_EQ, 0, 0));
+	return rc;
+}
+
 static int allow_ioctl(scmp_filter_ctx ctx, int nr)
 {
 	const uint32_t a = (uint32_t)TIOCSTI, b = (uint32_t)TIOCLINUX, diff = a ^ b;
@@ -127,6 +178,8 @@ static int allow(scmp_filter_ctx ctx, const struct al_spec *spec, const char *na
 	int rc;
 	if (nr == SCMP_SYS(ioctl)) {
 		rc = allow_ioctl(ctx, nr);
+	} else if (nr == SCMP_SYS(prctl)) {
+		rc = allow_prctl(ctx, nr);
 	} else if (nr == SCMP_SYS(socket)) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 				      SCMP_A0(SCMP_CMP_EQ, (uint64_t)AF_UNIX, 0));
