@@ -8,7 +8,11 @@
 #ifndef AL_CLI_H
 #define AL_CLI_H
 
+#include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#include "supervisor/control.h"
 
 enum al_exit {
 	AL_EXIT_OK = 0,
@@ -30,6 +34,14 @@ int al_cli_usage_error(const struct al_cmd *cmd, const char *fmt, ...)
 /* The control socket: explicit (--control), else the one config (or the
  * built-in configuration) names. 0, or AL_EXIT_FAIL with the reason printed. */
 int al_cli_control_path(const char *config, const char *explicit, char *out, size_t len);
+
+/*
+ * Sends one request to the supervisor. 0 with *reply (caller frees), or
+ * AL_EXIT_FAIL with the reason printed: the socket's error, or the
+ * supervisor's refusal prefixed by `refused` ("supervisor", "unlock refused").
+ */
+int al_cli_control_call(const char *control, enum al_control_op op, uint32_t arg, const char *refused,
+			json_t **reply);
 
 /* True if argv holds -h or --help before any "--". */
 int al_cli_wants_help(int argc, char **argv);

@@ -65,16 +65,8 @@ static int level_run(int argc, char **argv)
 	if (rc)
 		return rc;
 	json_t *r = NULL;
-	if ((rc = al_control_call(control, op, (uint32_t)level, &r)) < 0) {
-		fprintf(stderr, "airlock: control socket %s: %s%s\n", control, strerror(-rc),
-			rc == -ENOENT || rc == -ECONNREFUSED ? " (is `airlock run` running?)" : "");
-		return AL_EXIT_FAIL;
-	}
-	if (!json_is_true(json_object_get(r, "ok"))) {
-		fprintf(stderr, "airlock: supervisor: %s\n", json_string_value(json_object_get(r, "error")) ?: "error");
-		json_decref(r);
-		return AL_EXIT_FAIL;
-	}
+	if ((rc = al_cli_control_call(control, op, (uint32_t)level, "supervisor", &r)))
+		return rc;
 	if (json) {
 		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');

@@ -65,21 +65,6 @@ static int parse_common(const struct al_cmd *cmd, int argc, char **argv, bool *j
 	return al_cli_control_path(config, explicit, control, len);
 }
 
-static int call(const char *control, enum al_control_op op, json_t **reply)
-{
-	int rc = al_control_call(control, op, 0, reply);
-	if (rc < 0) {
-		fprintf(stderr, "airlock: control socket %s: %s%s\n", control, strerror(-rc),
-			rc == -ENOENT || rc == -ECONNREFUSED ? " (is `airlock run` running?)" : "");
-		return AL_EXIT_FAIL;
-	}
-	if (!json_is_true(json_object_get(*reply, "ok"))) {
-		fprintf(stderr, "airlock: supervisor: %s\n", json_string_value(json_object_get(*reply, "error")) ?: "error");
-		json_decref(*reply);
-		return AL_EXIT_FAIL;
-	}
-	return 0;
-}
 
 static void print_value(const char *key, json_t *v, int indent)
 {
@@ -104,7 +89,7 @@ static int status_run(int argc, char **argv)
 	if (rc)
 		return rc;
 	json_t *r;
-	if ((rc = call(control, AL_CONTROL_STATUS, &r)))
+	if ((rc = al_cli_control_call(control, AL_CONTROL_STATUS, 0, "supervisor", &r)))
 		return rc;
 	if (json) {
 		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -156,7 +141,7 @@ static int stop_run(int argc, char **argv)
 	if (rc)
 		return rc;
 	json_t *r;
-	if ((rc = call(control, AL_CONTROL_STOP, &r)))
+	if ((rc = al_cli_control_call(control, AL_CONTROL_STOP, 0, "supervisor", &r)))
 		return rc;
 	printf("airlock: %s\n", json_string_value(json_object_get(r, "message")) ?: "stopping");
 	json_decref(r);

@@ -49,18 +49,8 @@ static int unlock_run(int argc, char **argv)
 	if (al_cli_control_path(config, explicit, control, sizeof control))
 		return AL_EXIT_FAIL;
 	json_t *r = NULL;
-	int rc = al_control_call(control, AL_CONTROL_UNLOCK, 0, &r);
-	if (rc < 0) {
-		fprintf(stderr, "airlock: control socket %s: %s%s\n", control, strerror(-rc),
-			rc == -ENOENT || rc == -ECONNREFUSED ? " (is `airlock run` running?)" : "");
+	if (al_cli_control_call(control, AL_CONTROL_UNLOCK, 0, "unlock refused", &r))
 		return AL_EXIT_FAIL;
-	}
-	if (!json_is_true(json_object_get(r, "ok"))) {
-		fprintf(stderr, "airlock: unlock refused: %s%s%s\n", json_string_value(json_object_get(r, "error")) ?: "error",
-			json_object_get(r, "reason") ? ": " : "", json_string_value(json_object_get(r, "reason")) ?: "");
-		json_decref(r);
-		return AL_EXIT_FAIL;
-	}
 	printf("airlock: %s\n", json_string_value(json_object_get(r, "message")) ?: "unlocked");
 	json_decref(r);
 	return AL_EXIT_OK;

@@ -3,12 +3,15 @@
  * one --config FILE (or the built-in configuration) names. Shared by the
  * commands that talk to the supervisor (status, stop, level, unlock).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "common/util.h"
 #include "supervisor/config.h"
+#include "supervisor/control.h"
 
 int al_cli_control_path(const char *config, const char *explicit, char *out, size_t len)
 {
@@ -25,5 +28,26 @@ int al_cli_control_path(const char *config, const char *explicit, char *out, siz
 	}
 	al_strlcpy(out, cfg->control_socket, len);
 	al_config_free(cfg);
+	return 0;
+}
+
+int al_cli_control_call(const char *control, enum al_control_op op, uint32_t arg, const char *refused,
+			json_t **reply)
+{
+	int rc = al_control_call(control, op, arg, reply);
+	if (rc < 0) {
+		fprintf(stderr, "airlock: control socket %s: %s%s\n", control, strerror(-rc),
+			rc == -ENOENT || rc == -ECONNREFUSED ? " (is `airlock run` running?)" : "");
+		return AL_EXIT_FAIL;
+	}
+	if (!json_is_true(json_object_get(*reply, "ok"))) {
+		const char *reason = json_string_value(json_object_get(*reply, "reason"));
+		fprintf(stderr, "airlock: %s: %s%s%s\n", refused,
+			json_string_value(json_object_get(*reply, "error")) ?: "error", reason ? ": " : "",
+			reason ? reason : "");
+		json_decref(*reply);
+		*reply = NULL;
+		return AL_EXIT_FAIL;
+	}
 	return 0;
 }

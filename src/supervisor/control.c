@@ -80,7 +80,12 @@ int al_control_read_request(int cfd, struct al_control_req *req)
 	ssize_t n = recv(cfd, buf, sizeof buf, 0);
 	if (n < 0)
 		return -errno;
-	if ((size_t)n != sizeof *req)
+	return al_control_parse_request(buf, (size_t)n, req);
+}
+
+int al_control_parse_request(const void *buf, size_t len, struct al_control_req *req)
+{
+	if (len != sizeof *req)
 		return -EPROTO;
 	memcpy(req, buf, sizeof *req);
 	if (req->magic != AL_CONTROL_MAGIC || req->version != AL_CONTROL_VERSION)

@@ -45,6 +45,9 @@ int al_control_accept(int lfd);
 /* Reads and checks one request. 0 or -errno (-EPROTO for a malformed record). */
 int al_control_read_request(int cfd, struct al_control_req *req);
 
+/* Checks one received request record of len bytes (the fuzzed part). 0 or -EPROTO. */
+int al_control_parse_request(const void *buf, size_t len, struct al_control_req *req);
+
 /* Sends {"ok": bool, "error"?: msg, ...body} as one message. 0 or -errno. */
 int al_control_reply(int cfd, json_t *body);
 
