@@ -18,53 +18,54 @@ size_t al_strlcpy(char *dst, const char *src, size_t dstlen)
 	return n;
 }
 
-int al_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *outlen)
+int al_read_fd(int fd, size_t max, char **out, size_t *outlen)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
 	size_t cap = 4096, len = 0;
 	char *buf = malloc(cap + 1);
-	if (!buf) {
-		close(fd);
+	if (!buf)
 		return -ENOMEM;
-	}
 	for (;;) {
 		if (len == cap) {
 			if (cap >= max) {
 				free(buf);
-				close(fd);
 				return -EFBIG;
 			}
 			size_t ncap = cap * 2 > max ? max : cap * 2;
 			char *nb = realloc(buf, ncap + 1);
 			if (!nb) {
 				free(buf);
-				close(fd);
 				return -ENOMEM;
 			}
 			buf = nb;
 			cap = ncap;
 		}
-		ssize_t n = read(fd, buf + len, cap - len);
+		ssize_t n = pread(fd, buf + len, cap - len, (off_t)len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			int e = -errno;
 			free(buf);
-			close(fd);
 			return e;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
-	close(fd);
 	buf[len] = '\0';
 	*out = buf;
 	if (outlen)
 		*outlen = len;
 	return 0;
+}
+
+int al_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *outlen)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	int rc = al_read_fd(fd, max, out, outlen);
+	close(fd);
+	return rc;
 }
 
 int al_write_all(int fd, const void *buf, size_t len)

@@ -60,6 +60,8 @@ size_t al_strlcpy(char *dst, const char *src, size_t dstlen);
 
 /* Reads a whole small file (at most max bytes) relative to dirfd into a NUL-terminated buffer. */
 int al_read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *outlen);
+/* The same from an open fd, from its start (pread: its offset is left alone). */
+int al_read_fd(int fd, size_t max, char **out, size_t *outlen);
 
 /* Writes all of buf, retrying on EINTR and short writes. 0 or -errno. */
 int al_write_all(int fd, const void *buf, size_t len);

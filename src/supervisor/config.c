@@ -23,6 +23,7 @@
 
 #include "al_config.h"
 #include "common/util.h"
+#include "sandbox/sandbox.h" /* al_profile_path */
 
 #define MAX_ERRORS 50
 #define MAX_SECTION_LEN 32
@@ -36,6 +37,12 @@ static const char *const feature_names[] = {
 static const char *const seccomp_names[] = { "level", "kill", "errno", "notify" };
 static const char *const worker_names[] = { "airlock-ai", "airlock-proto" };
 static const char *const worker_build_dirs[] = { "src/workers/ai", "src/workers/proto" };
+static const char *const profile_names[] = { "compute", "service" };
+
+const char *al_config_profile(enum al_domain_id d)
+{
+	return d < AL_DOMAIN_COUNT ? profile_names[d] : "?";
+}
 
 _Static_assert(AL_ARRAY_LEN(feature_names) == AL_FEAT_COUNT, "feature table");
 _Static_assert(AL_ARRAY_LEN(domain_names) == AL_DOMAIN_COUNT, "domain table");
@@ -802,6 +809,13 @@ static int config_finish(struct al_config *cfg, bool audit_set, bool sock_set, b
 							    : default_worker((enum al_domain_id)d);
 		if (!cfg->domain[d].exe)
 			return -ENOMEM;
+		/* The profile is one of the verified files: found here, once. */
+		char prof[PATH_MAX];
+		free(cfg->domain[d].profile);
+		cfg->domain[d].profile = NULL;
+		if (al_profile_path(profile_names[d], prof, sizeof prof) == 0 &&
+		    !(cfg->domain[d].profile = strdup(prof)))
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -824,6 +838,7 @@ void al_config_free(struct al_config *cfg)
 	for (int d = 0; d < AL_DOMAIN_COUNT; d++) {
 		free(cfg->domain[d].command);
 		free(cfg->domain[d].exe);
+		free(cfg->domain[d].profile);
 	}
 	free(cfg);
 }
@@ -943,6 +958,11 @@ size_t al_config_files(const struct al_config *cfg, struct al_config_file out[AL
 		out[n++] = (struct al_config_file){ "ai.tokenizer", cfg->ai.tokenizer };
 	out[n++] = (struct al_config_file){ "ai.exe", cfg->domain[AL_DOMAIN_AI].exe };
 	out[n++] = (struct al_config_file){ "proto.exe", cfg->domain[AL_DOMAIN_PROTO].exe };
+	/* The seccomp allowlists and limits: read once, verified, watched. */
+	if (cfg->domain[AL_DOMAIN_AI].profile)
+		out[n++] = (struct al_config_file){ "ai.profile", cfg->domain[AL_DOMAIN_AI].profile };
+	if (cfg->domain[AL_DOMAIN_PROTO].profile)
+		out[n++] = (struct al_config_file){ "proto.profile", cfg->domain[AL_DOMAIN_PROTO].profile };
 	return n;
 }
 

@@ -74,6 +74,7 @@ struct al_domain_config {
 	enum al_seccomp_action seccomp;
 	char *command;        /* replacement program, NULL for the built-in worker */
 	char *exe;            /* what is executed: command, or the built-in worker's path */
+	char *profile;        /* its sandbox profile file (al_config_profile), NULL if not found */
 };
 
 struct al_config {
@@ -149,6 +150,9 @@ size_t al_config_required_items(const struct al_config *cfg, const char **out, s
 const char *al_level_name(enum al_level level);
 int al_level_parse(const char *s, enum al_level *out);
 const char *al_domain_name(enum al_domain_id d);
+/* The sandbox profile each domain runs under: "compute" for the AI domain,
+ * "service" for the protocol domain (etc/profiles/NAME.conf). */
+const char *al_config_profile(enum al_domain_id d);
 const char *al_feature_name(enum al_feature f);
 const char *al_seccomp_action_name(enum al_seccomp_action a);
 /* The action a level implies when [domain.X] seccomp is not set. */

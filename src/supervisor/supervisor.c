@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "airlock/channel.h"
+#include "airlock/worker.h"
 #include "al_config.h"
 #include "audit/audit.h"
 #include "common/log.h"
@@ -35,18 +37,8 @@
 #include "respond/respond.h"
 #include "sandbox/sandbox.h"
 #include "supervisor/control.h"
-
-/* Fixed fd numbers inside the domains (documented in docs/supervisor.md). */
-#define AI_FD_CHANNEL 3
-#define AI_FD_MODEL 4
-#define AI_FD_TOKENIZER 5
-#define PROTO_FD_LISTEN 3
-#define PROTO_FD_CHANNEL 4
-#define PROTO_FD_TOKEN 5
-
-/* Exit codes of the built-in workers that mean "my peer broke the channel". */
-#define PROTO_EXIT_PEER 3
-#define AI_EXIT_PEER 6
+#include "supervisor/domlog.h"
+#include "supervisor/evidence.h"
 
 #define TICK_MS 1000
 #define STOP_GRACE_MS 3000
@@ -63,7 +55,6 @@ enum dom_state { DOM_STOPPED, DOM_RUNNING, DOM_BACKOFF, DOM_FAILED, DOM_LOCKED }
 static const char *const dom_state_names[] = {"stopped", "running", "restarting", "failed (crash loop)",
 					      "locked down (airlock unlock)"};
 static const char *const dom_names[] = {"ai", "proto"};
-static const char *const dom_profiles[] = {"compute", "service"};
 
 struct sup_domain {
 	enum al_domain_id id;
@@ -85,6 +76,9 @@ struct sup_domain {
 	struct al_proc_baseline pb_init, pb_worker;
 	pid_t worker;               /* the program: the child of the domain's init */
 	uint64_t incidents;
+	struct al_domlog log;       /* its fds 1 and 2, drained into our log */
+	int report_r, report_w;     /* its report pipe (worker.h): read end ours */
+	bool reported;              /* this incarnation has reported (once counts) */
 };
 
 /* The files the domains were started from: open, verified, watched. */
@@ -94,6 +88,10 @@ struct sup_files {
 	const char *path[AL_CONFIG_MAX_FILES];
 	int fd[AL_CONFIG_MAX_FILES];
 	unsigned char digest[AL_CONFIG_MAX_FILES][AL_MANIFEST_DIGEST_LEN];
+	/* Each domain's profile, read once from its verified fd: every spawn and
+	 * restart is built from these bytes, never from the disk again. */
+	char *profile[AL_DOMAIN_COUNT];
+	size_t profile_len[AL_DOMAIN_COUNT];
 };
 
 struct sup {
@@ -135,7 +133,7 @@ static json_t *sup_unlock(struct sup *s);
 static void guard_tick(struct sup *s);
 
 /* epoll tags: the low byte names the source, the next the domain. */
-enum { TAG_SIGNAL = 1, TAG_TIMER, TAG_CONTROL, TAG_PIDFD, TAG_NOTIFY };
+enum { TAG_SIGNAL = 1, TAG_TIMER, TAG_CONTROL, TAG_PIDFD, TAG_NOTIFY, TAG_LOG, TAG_REPORT };
 #define TAG(kind, dom) ((uint32_t)(kind) | ((uint32_t)(dom) << 8))
 
 /* ---- audit ------------------------------------------------------------ */
@@ -229,8 +227,14 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 	const struct al_domain_config *dc = &s->cfg->domain[dom->id];
 	int rc;
 	al_spec_init(spec);
-	if ((rc = al_profile_load(spec, dom_profiles[dom->id])) < 0) {
-		al_log_warnx("%s: profile '%s' could not be loaded", dom_names[dom->id], dom_profiles[dom->id]);
+	if (!s->files.profile[dom->id]) {
+		al_log_warnx("%s: profile '%s' not found (etc/profiles/%s.conf)", dom_names[dom->id],
+			     al_config_profile(dom->id), al_config_profile(dom->id));
+		return -ENOENT;
+	}
+	if ((rc = al_profile_load_mem(spec, s->files.profile[dom->id], s->files.profile_len[dom->id],
+				      s->cfg->domain[dom->id].profile)) < 0) {
+		al_log_warnx("%s: profile '%s' could not be loaded", dom_names[dom->id], al_config_profile(dom->id));
 		return rc;
 	}
 	if (dc->memory)
@@ -256,21 +260,33 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 	spec->exec_fd = dom->exe_fd;
 	spec->argv = argv;
 	spec->envp = envp;
+	/* Exactly the fds of the worker contract (include/airlock/worker.h), and
+	 * the attestation checks that nothing else is open. Our own stdio is not
+	 * passed: output goes to a pipe we drain; only the protocol domain, under
+	 * --stdio, holds the client's streams. */
+	spec->keep_stdio = false;
+	bool stdio = dom->id == AL_DOMAIN_PROTO && s->cfg->proto.stdio;
+	if ((stdio ? (rc = al_spec_add_fd(spec, STDIN_FILENO, STDIN_FILENO)) < 0 ||
+			     (rc = al_spec_add_fd(spec, STDOUT_FILENO, STDOUT_FILENO)) < 0
+		   : (rc = al_spec_add_fd(spec, dom->log.wfd, AL_WORKER_FD_LOG_OUT)) < 0) ||
+	    (rc = al_spec_add_fd(spec, dom->log.wfd, AL_WORKER_FD_LOG_ERR)) < 0)
+		return rc;
+	bool chan = dom->id == AL_DOMAIN_AI || !s->locked;
+	if (chan && (rc = al_spec_add_fd(spec, dom->report_w, AL_WORKER_FD_REPORT)) < 0)
+		return rc;
 	if (dom->id == AL_DOMAIN_AI) {
-		if ((rc = al_spec_add_fd(spec, s->chan_fd, AI_FD_CHANNEL)) < 0 ||
-		    (rc = al_spec_add_fd(spec, s->model_fd, AI_FD_MODEL)) < 0 ||
-		    (s->tok_fd >= 0 && (rc = al_spec_add_fd(spec, s->tok_fd, AI_FD_TOKENIZER)) < 0))
+		if ((rc = al_spec_add_fd(spec, s->chan_fd, AL_AI_FD_CHANNEL)) < 0 ||
+		    (rc = al_spec_add_fd(spec, s->model_fd, AL_AI_FD_MODEL)) < 0 ||
+		    (s->tok_fd >= 0 && (rc = al_spec_add_fd(spec, s->tok_fd, AL_AI_FD_TOKENIZER)) < 0))
 			return rc;
 	} else {
-		if (s->cfg->proto.stdio)
-			spec->keep_stdio = true;
-		else if ((rc = al_spec_add_fd(spec, s->listenfd, PROTO_FD_LISTEN)) < 0)
+		if (!stdio && (rc = al_spec_add_fd(spec, s->listenfd, AL_PROTO_FD_LISTEN)) < 0)
 			return rc;
-		if (!s->locked && (rc = al_spec_add_fd(spec, s->chan_fd, PROTO_FD_CHANNEL)) < 0)
+		if (chan && (rc = al_spec_add_fd(spec, s->chan_fd, AL_PROTO_FD_CHANNEL)) < 0)
 			return rc;
 		/* An fd, not a path: the token file is private to root (mode 0600),
 		 * which the domain's unprivileged user could not open. */
-		if (s->token_fd >= 0 && (rc = al_spec_add_fd(spec, s->token_fd, PROTO_FD_TOKEN)) < 0)
+		if (s->token_fd >= 0 && (rc = al_spec_add_fd(spec, s->token_fd, AL_PROTO_FD_TOKEN)) < 0)
 			return rc;
 	}
 	return al_seccomp_prepare(spec);
@@ -285,15 +301,17 @@ static int epoll_add(struct sup *s, int fd, uint32_t tag)
 /* Spawns one domain, attests it, then lets it exec. 0 or -errno (all undone). */
 static int domain_start(struct sup *s, struct sup_domain *dom)
 {
-	char threads[16], max_tokens[16], body[32], conc[16], fd_listen[8], fd_chan[8], fd_token[8], conns[24];
+	char threads[16], max_tokens[16], body[32], conc[16], fd_listen[8], fd_chan[8], fd_token[8], fd_report[8],
+		conns[24];
 	const struct al_config *cfg = s->cfg;
 	snprintf(threads, sizeof threads, "%u", cfg->ai.threads);
 	snprintf(max_tokens, sizeof max_tokens, "%u", cfg->ai.max_tokens);
 	snprintf(body, sizeof body, "%llu", (unsigned long long)cfg->proto.body_limit);
 	snprintf(conc, sizeof conc, "%u", cfg->proto.concurrency);
-	snprintf(fd_listen, sizeof fd_listen, "%d", PROTO_FD_LISTEN);
-	snprintf(fd_chan, sizeof fd_chan, "%d", PROTO_FD_CHANNEL);
-	snprintf(fd_token, sizeof fd_token, "%d", PROTO_FD_TOKEN);
+	snprintf(fd_listen, sizeof fd_listen, "%d", AL_PROTO_FD_LISTEN);
+	snprintf(fd_chan, sizeof fd_chan, "%d", AL_PROTO_FD_CHANNEL);
+	snprintf(fd_token, sizeof fd_token, "%d", AL_PROTO_FD_TOKEN);
+	snprintf(fd_report, sizeof fd_report, "%d", AL_WORKER_FD_REPORT);
 	/* The model's file name, without its extension, names it to clients
 	 * (the supervisor reads no model file, only its path). */
 	char model_name[64];
@@ -316,6 +334,8 @@ static int domain_start(struct sup *s, struct sup_domain *dom)
 	if (!s->locked) {
 		proto_argv[n++] = "--channel-fd";
 		proto_argv[n++] = fd_chan;
+		proto_argv[n++] = "--report-fd";
+		proto_argv[n++] = fd_report;
 	}
 	proto_argv[n++] = "--body-limit";
 	proto_argv[n++] = body;
@@ -374,6 +394,7 @@ static int domain_start(struct sup *s, struct sup_domain *dom)
 	dom->spawned_tight = s->tighten;
 	dom->frozen = false;
 	dom->worker = 0;
+	dom->reported = false;
 	dom->pb_init.have = dom->pb_worker.have = false;
 	al_detector_reset_counters(&dom->det);
 	json_decref(dom->attestation);
@@ -382,7 +403,7 @@ static int domain_start(struct sup *s, struct sup_domain *dom)
 	if (al_domain_notify_fd(d) >= 0)
 		epoll_add(s, al_domain_notify_fd(d), TAG(TAG_NOTIFY, dom->id));
 	sup_event(s, "spawn", false, json_pack("{s:s, s:i, s:s, s:O}", "domain", dom_names[dom->id],
-		  "pid", (int)al_domain_pid(d), "profile", dom_profiles[dom->id],
+		  "pid", (int)al_domain_pid(d), "profile", al_config_profile(dom->id),
 		  "attested", report ? (json_t *)report : json_null()));
 	al_spec_free(&spec);
 	return 0;
@@ -417,8 +438,10 @@ static void domain_reap(struct sup *s, struct sup_domain *dom, bool expected)
 	al_freezer_destroy(&dom->fz);
 	dom->frozen = false;
 	dom->last_status = status;
-	sup_event(s, "exit", !expected, json_pack("{s:s, s:i, s:b, s:i, s:i}", "domain", dom_names[dom->id],
-		  "pid", (int)al_domain_pid(dom->d), "expected", expected,
+	al_domlog_drain(&dom->log, al_now_ns());
+	al_domlog_flush(&dom->log);
+	sup_event(s, "exit", !expected, json_pack("{s:s, s:i, s:b, s:b, s:i, s:i}", "domain", dom_names[dom->id],
+		  "pid", (int)al_domain_pid(dom->d), "expected", expected, "reported", dom->reported,
 		  "exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		  "signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0));
 	al_domain_free(dom->d);
@@ -484,35 +507,54 @@ static void domains_stop(struct sup *s)
 		domain_stop(s, &s->dom[i]);
 }
 
-/* A domain ended on its own: record it, end its peer, schedule a clean restart. */
 /*
- * What an exit says. The domain's init exits with the program's status, or
- * 128 + the signal that killed it. A channel rule broken by one domain is
- * seen by the other, which exits with its "peer" code.
+ * What a domain's own exit says about it, and only about it
+ * (supervisor/evidence.h): a peer's misdeeds arrive on the report pipe.
  */
 static void exit_incident(struct sup *s, struct sup_domain *dom, int status)
 {
-	if (!WIFEXITED(status))
-		return; /* killed from outside: by us, or the OOM killer */
-	int code = WEXITSTATUS(status);
-	struct al_incident inc[AL_DETECT_MAX_INCIDENTS];
-	size_t n = 0;
-	if (code == 128 + SIGSYS) {
-		inc[n++] = (struct al_incident){AL_INC_PRIV_ESCALATION, AL_SEV_HIGH, "killed-by-seccomp",
-						json_pack("{s:i}", "exit_code", code)};
-	} else if (code == 128 + SIGSEGV || code == 128 + SIGBUS || code == 128 + SIGILL ||
-		   code == 128 + SIGABRT) {
-		inc[n++] = (struct al_incident){AL_INC_MEMORY_CORRUPTION, AL_SEV_MEDIUM, "fatal-signal",
-						json_pack("{s:i, s:i}", "exit_code", code, "signal", code - 128)};
-	} else if ((dom->id == AL_DOMAIN_PROTO && code == PROTO_EXIT_PEER) ||
-		   (dom->id == AL_DOMAIN_AI && code == AI_EXIT_PEER)) {
-		/* The survivor reports its peer: the incident is the peer's. */
-		dom = &s->dom[dom->id == AL_DOMAIN_AI ? AL_DOMAIN_PROTO : AL_DOMAIN_AI];
-		dom->counters.chan_violations++;
-		n = al_detector_counters(&dom->det, &dom->counters, inc);
+	struct al_incident inc;
+	if (al_evidence_exit(status, &inc) == 1) {
+		handle_incident(s, dom, &inc);
+		al_incident_clear(&inc);
 	}
-	for (size_t i = 0; i < n; i++) {
-		handle_incident(s, dom, &inc[i]);
+}
+
+/*
+ * A record on a domain's report pipe. The reporter is certain (its pipe); the
+ * subject is its peer, on the reporter's word, and the audit record says so.
+ * One report counts per incarnation; anything malformed counts against the
+ * domain that wrote it.
+ */
+static void on_report(struct sup *s, struct sup_domain *dom)
+{
+	unsigned char buf[256];
+	ssize_t n;
+	do
+		n = read(dom->report_r, buf, sizeof buf);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0 || dom->reported || !dom->d)
+		return; /* nothing, or after the one report that counts: drained */
+	uint64_t code;
+	const char *why;
+	enum al_report_kind k = al_evidence_report(buf, (size_t)n, &code, &why);
+	if (k == AL_REPORT_NONE)
+		return;
+	dom->reported = true;
+	struct sup_domain *about = k == AL_REPORT_PEER ? &s->dom[dom->id == AL_DOMAIN_AI ? AL_DOMAIN_PROTO
+											 : AL_DOMAIN_AI]
+						      : dom;
+	sup_event(s, "report", true, json_pack("{s:s, s:s, s:s, s:I, s:s}", "reported_by", dom_names[dom->id],
+		  "about", dom_names[about->id], "kind", k == AL_REPORT_PEER ? "peer-violation" : "malformed",
+		  "code", (json_int_t)code, "why", why));
+	about->counters.chan_violations++;
+	struct al_incident inc[AL_DETECT_MAX_INCIDENTS];
+	size_t ni = al_detector_counters(&about->det, &about->counters, inc);
+	for (size_t i = 0; i < ni; i++) {
+		json_object_set_new(inc[i].evidence, "reported_by", json_string(dom_names[dom->id]));
+		json_object_set_new(inc[i].evidence, "report", json_string(why));
+		if (about->d)
+			handle_incident(s, about, &inc[i]);
 		al_incident_clear(&inc[i]);
 	}
 }
@@ -520,6 +562,11 @@ static void exit_incident(struct sup *s, struct sup_domain *dom, int status)
 static void domain_died(struct sup *s, struct sup_domain *dom)
 {
 	bool exited = dom->d != NULL; /* else a failed start: no exit status to judge */
+	/* A report it made before it ended is read before its exit is judged. */
+	if (exited)
+		on_report(s, dom);
+	if (!dom->d)
+		return; /* the report's response already ended it, and restarts */
 	domain_reap(s, dom, false);
 	/* Over stdio the protocol domain ends cleanly when its client closes
 	 * stdin: the session is over, a restart would only read EOF again. */
@@ -777,7 +824,7 @@ static json_t *sup_status(struct sup *s)
 	json_t *doms = json_array();
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
 		struct sup_domain *d = &s->dom[i];
-		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i}", "name", dom_names[i], "profile", dom_profiles[i],
+		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i}", "name", dom_names[i], "profile", al_config_profile((enum al_domain_id)i),
 				      "state", dom_state_names[d->state], "restarts", (int)d->restarts,
 				      "pid", d->d ? (int)al_domain_pid(d->d) : 0);
 		if (d->d) {
@@ -922,6 +969,14 @@ static int sup_loop(struct sup *s)
 				if (d < AL_DOMAIN_COUNT)
 					on_notify(s, &s->dom[d]);
 				break;
+			case TAG_LOG:
+				if (d < AL_DOMAIN_COUNT)
+					al_domlog_drain(&s->dom[d].log, al_now_ns());
+				break;
+			case TAG_REPORT:
+				if (d < AL_DOMAIN_COUNT)
+					on_report(s, &s->dom[d]);
+				break;
 			default:
 				break;
 			}
@@ -937,6 +992,41 @@ static int mkdir_private(const char *dir)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * One writer per state directory: an exclusive lock on DIR/airlock.lock,
+ * taken before anything is written there (audit log, manifest, socket). The
+ * file holds the owner's pid, for the refusal's message. The lock goes with
+ * the process, however it ends. The fd, or -1 with the reason printed.
+ */
+static int state_lock(const char *dir)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/airlock.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0) {
+		al_log_warn("lock %s", path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		char pid[24] = "";
+		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (e == EWOULDBLOCK)
+			al_log_warnx("already running (pid %s) on state directory %s", pid[0] ? pid : "?", dir);
+		else
+			al_log_warnx("lock %s: %s", path, strerror(e));
+		close(fd);
+		return -1;
+	}
+	char line[24];
+	int len = snprintf(line, sizeof line, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)len, 0) != len)
+		al_log_warn("lock %s: writing the pid", path);
+	return fd;
 }
 
 /* Fail closed: every protection the configuration requires must be present. */
@@ -967,6 +1057,10 @@ static void files_close(struct sup_files *f)
 		if (f->fd[i] >= 0)
 			close(f->fd[i]);
 	f->n = 0;
+	for (int d = 0; d < AL_DOMAIN_COUNT; d++) {
+		free(f->profile[d]);
+		f->profile[d] = NULL;
+	}
 }
 
 /*
@@ -1017,10 +1111,20 @@ static int files_open_verify(struct sup *s, bool may_create, struct sup_files *o
 			sup_event(s, "integrity-violation", true, json_pack("{s:s, s:s, s:s}", "name", files[i].name,
 				  "path", files[i].path, "reason", reason));
 			snprintf(why, wl, "%s (%s): %s", files[i].name, files[i].path,
-				 rc == -EBADMSG ? "does not match the manifest" : "could not be verified");
+				 rc == -EBADMSG ? "does not match the manifest"
+				 : rc == -ENOENT ? "is not in the manifest (made by an earlier version?); review the "
+						   "file, then accept it with `airlock manifest create`"
+						 : "could not be verified");
 			goto fail;
 		}
 		memcpy(out->digest[i], al_manifest_find(m, files[i].name)->digest, AL_MANIFEST_DIGEST_LEN);
+		/* A profile's bytes are taken from the very fd just verified. */
+		int d = !strcmp(files[i].name, "ai.profile") ? AL_DOMAIN_AI
+			: !strcmp(files[i].name, "proto.profile") ? AL_DOMAIN_PROTO : -1;
+		if (d >= 0 && (rc = al_read_fd(out->fd[i], 1 << 20, &out->profile[d], &out->profile_len[d])) < 0) {
+			snprintf(why, wl, "%s (%s): %s", files[i].name, files[i].path, strerror(-rc));
+			goto fail;
+		}
 	}
 	if (first_run) {
 		if ((rc = al_manifest_save(m, mpath)) < 0) {
@@ -1045,6 +1149,8 @@ static void files_install(struct sup *s, struct sup_files *nf)
 	files_close(&s->files);
 	s->files = *nf;
 	nf->n = 0;
+	for (int d = 0; d < AL_DOMAIN_COUNT; d++)
+		nf->profile[d] = NULL; /* moved */
 	s->model_fd = s->tok_fd = s->dom[AL_DOMAIN_AI].exe_fd = s->dom[AL_DOMAIN_PROTO].exe_fd = -1;
 	al_monitor_free(s->mon);
 	s->mon = al_monitor_new(&s->key, (double)s->cfg->respond.integrity_budget_pct);
@@ -1226,6 +1332,21 @@ static int loop_setup(struct sup *s)
 		al_log_warn("event loop setup");
 		return -1;
 	}
+	/* Each domain's output and report pipes, kept across its restarts. */
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+		struct sup_domain *dom = &s->dom[i];
+		int p[2];
+		if (al_domlog_open(&dom->log) < 0 || pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+			al_log_warn("%s: pipes", dom_names[i]);
+			return -1;
+		}
+		dom->report_r = p[0];
+		dom->report_w = p[1];
+		if (epoll_add(s, dom->log.rfd, TAG(TAG_LOG, i)) < 0 || epoll_add(s, dom->report_r, TAG(TAG_REPORT, i)) < 0) {
+			al_log_warn("event loop setup");
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -1246,17 +1367,23 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 		s.dom[i].id = (enum al_domain_id)i;
 		s.dom[i].exe_fd = -1;
 		s.dom[i].last_status = -1;
+		s.dom[i].report_r = s.dom[i].report_w = -1;
+		al_domlog_init(&s.dom[i].log, dom_names[i], stderr);
 		al_detector_init(&s.dom[i].det, i == AL_DOMAIN_AI ? AL_DETECT_ROLE_COMPUTE : AL_DETECT_ROLE_SERVICE, NULL);
 	}
 	const char *listen = cfg->proto.stdio ? "stdio" : cfg->proto.host;
 
 	if (mkdir_private(cfg->state_dir) < 0)
 		return 1;
+	int lockfd = state_lock(cfg->state_dir);
+	if (lockfd < 0)
+		return 1;
 	char keypath[600], statepath[600];
 	snprintf(keypath, sizeof keypath, "%s.key", cfg->audit_log);
 	snprintf(statepath, sizeof statepath, "%s.state", cfg->audit_log);
 	if (al_audit_open(&s.audit, cfg->audit_log, keypath, statepath) < 0) {
 		al_log_warnx("audit log %s could not be opened", cfg->audit_log);
+		close(lockfd);
 		return 1;
 	}
 	/* Records before ours mean an earlier run: its manifest must still be there. */
@@ -1295,8 +1422,14 @@ out:
 	s.stopping = true;
 	domains_stop(&s);
 	sup_event(&s, "stop", true, json_pack("{s:i}", "status", status));
-	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
 		json_decref(s.dom[i].attestation);
+		al_domlog_close(&s.dom[i].log);
+		if (s.dom[i].report_r >= 0)
+			close(s.dom[i].report_r);
+		if (s.dom[i].report_w >= 0)
+			close(s.dom[i].report_w);
+	}
 	json_decref(s.last_incident);
 	files_close(&s.files); /* model, tokenizer and executables among them */
 	al_monitor_free(s.mon);
@@ -1311,5 +1444,6 @@ out:
 	}
 	if (s.audit)
 		al_audit_close(s.audit);
+	close(lockfd); /* last: nothing of ours is written after this */
 	return status;
 }

@@ -22,7 +22,7 @@
 			goto out;                                                             \
 	} while (0)
 
-int al_ai_lockdown(int channel_fd)
+int al_ai_lockdown(int channel_fd, int report_fd)
 {
 	scmp_filter_ctx ctx;
 	int rc;
@@ -55,14 +55,14 @@ int al_ai_lockdown(int channel_fd)
 	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0)
 		goto out;
 
-	/* Output: stdout and stderr only, plus the channel's wakeup fd. */
+	/* Output: stdout and stderr, and the report pipe. The channel is shared
+	 * memory: a plain read or write of its fd would only bypass the rings. */
+	(void)channel_fd;
 	ALLOW(write, 1, SCMP_A0(SCMP_CMP_EQ, STDOUT_FILENO));
 	ALLOW(write, 1, SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO));
 	ALLOW(writev, 1, SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO));
-	if (channel_fd >= 0) {
-		ALLOW(read, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)channel_fd));
-		ALLOW(write, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)channel_fd));
-	}
+	if (report_fd >= 0)
+		ALLOW(write, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)report_fd));
 	/* malloc: data and anonymous memory, never executable. */
 	ALLOW(brk, 0);
 	ALLOW(mmap, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));

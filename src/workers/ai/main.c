@@ -32,15 +32,6 @@
 #include "workers/ai/serve.h"
 #include "workers/ai/worker.h"
 
-enum ai_exit {
-	AI_EXIT_OK = 0,
-	AI_EXIT_USAGE = 2,
-	AI_EXIT_MODEL = 3,
-	AI_EXIT_LOCKDOWN = 4,
-	AI_EXIT_GENERATE = 5,
-	AI_EXIT_PEER = 6,
-};
-
 struct ai_opts {
 	const char *model;
 	const char *tokenizer;
@@ -155,7 +146,7 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 
 /*
  * What a compromised engine would try next. Each must end in SIGSYS; if a
- * call returns instead, the process exits with AI_EXIT_LOCKDOWN and the test
+ * call returns instead, the process exits with AL_WORKER_EXIT_LOCKDOWN and the test
  * that asked for it fails.
  */
 static _Noreturn void probe_sandbox(const char *what)
@@ -173,12 +164,12 @@ static _Noreturn void probe_sandbox(const char *what)
 		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		r = mprotect(p, 4096, PROT_READ | PROT_EXEC);
 	} else if (strcmp(what, "write-fd") == 0)
-		r = write(AL_AI_FD_TOKENIZER, "x", 1); /* any fd but stdout/stderr/channel */
+		r = write(AL_AI_FD_TOKENIZER, "x", 1); /* any fd but stdout/stderr/report */
 	else if (strcmp(what, "read-stdin") == 0) {
 		char c;
 		r = read(STDIN_FILENO, &c, 1);
 	}
-	al_fatalx(AI_EXIT_LOCKDOWN, "ai: probe %s after lockdown returned %ld", what, r);
+	al_fatalx(AL_WORKER_EXIT_LOCKDOWN, "ai: probe %s after lockdown returned %ld", what, r);
 }
 
 static int write_piece(void *ctx, const char *piece, size_t len, int token)
@@ -195,13 +186,13 @@ int main(int argc, char **argv)
 	struct al_ai_engine engine;
 	struct al_ai_sampler smp;
 	struct al_ai_gen_stats st;
-	int model_fd = AL_AI_FD_MODEL, tok_fd = AL_AI_FD_TOKENIZER, channel_fd = AL_AI_FD_CHANNEL;
+	int model_fd = AL_AI_FD_MODEL, tok_fd = AL_AI_FD_TOKENIZER, channel_fd = AL_AI_FD_CHANNEL, report_fd = -1;
 	int rc;
 
 	al_log_init("airlock-ai", AL_LOG_WARN);
 	if (parse_opts(argc, argv, &o)) {
 		usage();
-		return AI_EXIT_USAGE;
+		return AL_WORKER_EXIT_USAGE;
 	}
 
 	/* 1. Set up: everything that needs a file or an allocation of size. */
@@ -209,37 +200,37 @@ int main(int argc, char **argv)
 		channel_fd = -1;
 		model_fd = open(o.model, O_RDONLY | O_CLOEXEC);
 		if (model_fd < 0)
-			al_fatal(AI_EXIT_MODEL, "%s", o.model);
+			al_fatal(AL_WORKER_EXIT_MODEL, "%s", o.model);
 		tok_fd = -1;
 		if (o.tokenizer && (tok_fd = open(o.tokenizer, O_RDONLY | O_CLOEXEC)) < 0)
-			al_fatal(AI_EXIT_MODEL, "%s", o.tokenizer);
+			al_fatal(AL_WORKER_EXIT_MODEL, "%s", o.tokenizer);
 	}
 	/* Under the supervisor fd 5 is absent when [ai] tokenizer is empty. */
 	if (tok_fd >= 0 && fcntl(tok_fd, F_GETFD) < 0)
 		tok_fd = -1;
 	if ((rc = al_ai_model_build_fd(&model, model_fd)))
-		al_fatalx(AI_EXIT_MODEL, "%s", model.err);
+		al_fatalx(AL_WORKER_EXIT_MODEL, "%s", model.err);
 	/* A GGUF model's own vocabulary is the one it was trained with: any
 	 * tokenizer file is left unread. A checkpoint needs the file. */
 	if (model.cfg.format == AL_AI_FORMAT_GGUF)
 		rc = al_ai_tokenizer_build_gguf(&tok, &model);
 	else if (tok_fd < 0)
-		al_fatalx(AI_EXIT_USAGE, "ai: a llama2.c checkpoint needs a tokenizer (--tokenizer, or [ai] tokenizer)");
+		al_fatalx(AL_WORKER_EXIT_USAGE, "ai: a llama2.c checkpoint needs a tokenizer (--tokenizer, or [ai] tokenizer)");
 	else
 		rc = al_ai_tokenizer_build_fd(&tok, tok_fd, model.cfg.vocab_size);
 	if (rc)
-		al_fatalx(AI_EXIT_MODEL, "%s", tok.err);
+		al_fatalx(AL_WORKER_EXIT_MODEL, "%s", tok.err);
 	/* The mapping and the private copy outlive the fds. */
 	close(model_fd);
 	if (tok_fd >= 0)
 		close(tok_fd);
 	if ((rc = al_ai_engine_build(&engine, &model, &tok)))
-		al_fatalx(AI_EXIT_MODEL, "ai: run state: %s", strerror(-rc));
+		al_fatalx(AL_WORKER_EXIT_MODEL, "ai: run state: %s", strerror(-rc));
 	/* Threads start here, during setup; the filter below covers them (TSYNC). */
 	if ((rc = al_ai_engine_set_threads(&engine, o.threads)))
-		al_fatalx(AI_EXIT_MODEL, "ai: threads: %s", strerror(-rc));
+		al_fatalx(AL_WORKER_EXIT_MODEL, "ai: threads: %s", strerror(-rc));
 	if ((rc = al_ai_sampler_build(&smp, model.cfg.vocab_size, o.temperature, o.topp, o.seed)))
-		al_fatalx(AI_EXIT_USAGE, "ai: sampler: %s", strerror(-rc));
+		al_fatalx(AL_WORKER_EXIT_USAGE, "ai: sampler: %s", strerror(-rc));
 	al_log_info("ai: %s model, dim %d, %d layers, vocab %d", al_ai_format_name(model.cfg.format),
 		    model.cfg.dim, model.cfg.n_layers, model.cfg.vocab_size);
 
@@ -248,10 +239,21 @@ int main(int argc, char **argv)
 	struct al_chan *ch = NULL;
 	struct al_ai_server *srv = NULL;
 	if (channel_fd >= 0) {
-		if ((rc = al_chan_attach(channel_fd, AL_CHAN_SIDE_AI, &ch)) < 0)
-			al_fatalx(AI_EXIT_USAGE, "ai: channel on fd %d: %s", channel_fd, al_chan_strerror(rc));
+		/* Where a peer's violation is reported: the supervisor's pipe, if given. */
+		report_fd = fcntl(AL_WORKER_FD_REPORT, F_GETFD) >= 0 ? AL_WORKER_FD_REPORT : -1;
+		if ((rc = al_chan_attach(channel_fd, AL_CHAN_SIDE_AI, &ch)) < 0) {
+			/* Only the supervisor and the peer ever held the channel. */
+			if (report_fd >= 0 && rc == -EPROTO) {
+				al_worker_report r = AL_WORKER_REPORT_ATTACH;
+				(void)!write(report_fd, &r, sizeof r);
+				al_fatalx(AL_WORKER_EXIT_PEER, "ai: channel on fd %d: %s", channel_fd, al_chan_strerror(rc));
+			}
+			al_fatalx(AL_WORKER_EXIT_USAGE, "ai: channel on fd %d: %s", channel_fd, al_chan_strerror(rc));
+		}
+		if (report_fd >= 0)
+			al_chan_set_report_fd(ch, report_fd);
 		if ((rc = al_ai_server_new(&engine, ch, &srv)) < 0)
-			al_fatalx(AI_EXIT_MODEL, "ai: service loop: %s", strerror(-rc));
+			al_fatalx(AL_WORKER_EXIT_MODEL, "ai: service loop: %s", strerror(-rc));
 		/* The protocol domain learns what is loaded from us, never from the file. */
 		char name[AL_MSG_MAX_NAME];
 		const char *family = model.cfg.format == AL_AI_FORMAT_GGUF ? "llama" : "llama2.c";
@@ -266,7 +268,7 @@ int main(int argc, char **argv)
 			.name = name, .name_len = nl > 0 ? (size_t)nl : 0,
 		};
 		if ((rc = al_chan_send_hello(ch, &hello)) < 0)
-			al_fatalx(AI_EXIT_PEER, "ai: channel hello: %s", al_chan_strerror(rc));
+			al_fatalx(AL_WORKER_EXIT_PEER, "ai: channel hello: %s", al_chan_strerror(rc));
 		/* A request may not hold the engine for longer than this. */
 		engine.max_ns = 120ULL * 1000000000ULL;
 	}
@@ -277,8 +279,8 @@ int main(int argc, char **argv)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	/* 2. Lock down: from here on no open, socket, exec or executable memory. */
-	if ((rc = al_ai_lockdown(channel_fd)))
-		al_fatalx(AI_EXIT_LOCKDOWN, "ai: lockdown failed: %s", strerror(-rc));
+	if ((rc = al_ai_lockdown(channel_fd, report_fd)))
+		al_fatalx(AL_WORKER_EXIT_LOCKDOWN, "ai: lockdown failed: %s", strerror(-rc));
 	if (o.probe)
 		probe_sandbox(o.probe);
 
@@ -288,14 +290,14 @@ int main(int argc, char **argv)
 		al_ai_server_free(srv);
 		al_chan_close(ch);
 		if (rc < 0)
-			al_fatalx(AI_EXIT_PEER, "ai: the protocol domain broke the channel: %s", al_chan_strerror(rc));
-		return AI_EXIT_OK;
+			al_fatalx(AL_WORKER_EXIT_PEER, "ai: the protocol domain broke the channel: %s", al_chan_strerror(rc));
+		return AL_WORKER_EXIT_OK;
 	}
 	rc = al_ai_generate(&engine, &smp, o.prompt, o.steps, write_piece, NULL, &st);
 	if (rc == 0)
 		rc = al_write_all(STDOUT_FILENO, "\n", 1);
 	if (rc)
-		al_fatalx(AI_EXIT_GENERATE, "ai: generation failed: %s", strerror(rc < 0 ? -rc : rc));
+		al_fatalx(AL_WORKER_EXIT_GENERATE, "ai: generation failed: %s", strerror(rc < 0 ? -rc : rc));
 	if (st.elapsed_ns && st.tokens + st.prompt_tokens > 1) {
 		char line[128];
 		int n = snprintf(line, sizeof(line), "achieved tok/s: %.1f (%u prompt, %u generated)\n",
@@ -308,5 +310,5 @@ int main(int argc, char **argv)
 	al_ai_engine_free(&engine);
 	al_ai_tokenizer_free(&tok);
 	al_ai_model_free(&model);
-	return AI_EXIT_OK;
+	return AL_WORKER_EXIT_OK;
 }

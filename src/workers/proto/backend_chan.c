@@ -173,7 +173,7 @@ static void *chan_rx(void *arg)
 			/* Give the failed calls time to reach their clients, then end: the
 			 * supervisor restarts both domains on a fresh channel. */
 			usleep(DEAD_GRACE_US);
-			_exit(rc == -EPIPE ? 0 : 3);
+			_exit(rc == -EPIPE ? AL_WORKER_EXIT_OK : AL_WORKER_EXIT_PEER);
 		}
 		struct chan_call *c = NULL;
 		struct al_mcp_gen_cb cb = {0};
@@ -253,6 +253,12 @@ int al_proto_backend_chan_new(int fd, uint32_t max_tokens, struct al_mcp_backend
 	*out = (struct al_mcp_backend){.ctx = b, .start = chan_start, .cancel = chan_cancel,
 				       .model_info = chan_model_info};
 	return 0;
+}
+
+void al_proto_backend_chan_report_to(struct al_mcp_backend *be, int fd)
+{
+	struct chan_backend *b = be->ctx;
+	al_chan_set_report_fd(b->ch, fd);
 }
 
 int al_proto_backend_chan_run(struct al_mcp_backend *be)

@@ -3,9 +3,12 @@
  * lock down (stage-2 seccomp), then serve. No client byte is read before
  * the filter is in place.
  *
- * fds: with LISTEN_FDS=1 and LISTEN_PID=<pid>, fd 3 is a listening TCP
- * socket (passed by the supervisor). --listen ADDR:PORT binds one itself,
- * for standalone use. --stdio serves fd 0/1. Logs always go to fd 2.
+ * fds: under the supervisor, the listening socket, the channel, the token
+ * and the report pipe are named by --listen-fd, --channel-fd, --token-fd and
+ * --report-fd (include/airlock/worker.h). With LISTEN_FDS=1 and
+ * LISTEN_PID=<pid>, fd 3 is a listening TCP socket. --listen ADDR:PORT binds
+ * one itself, for standalone use. --stdio serves fd 0/1. Logs always go to
+ * fd 2.
  */
 #include "workers/proto/proto.h"
 
@@ -48,6 +51,7 @@ static void usage(FILE *f)
 		"  --listen-fd N            the listening socket is fd N (passed by the supervisor)\n"
 		"  --channel-fd N           the channel to the AI domain is fd N; without it,\n"
 		"                           generation fails with 'AI domain not connected'\n"
+		"  --report-fd N            report a channel violation by the AI domain on fd N\n"
 		"  --no-seccomp             skip the stage-2 filter (debugging only)\n"
 		"  -v                       more logging\n");
 }
@@ -62,11 +66,11 @@ static int listen_inherited(void)
 		return -EINVAL;
 	int acc = 0;
 	socklen_t sl = sizeof(acc);
-	if (getsockopt(AL_PROTO_LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) < 0 || !acc)
+	if (getsockopt(AL_PROTO_FD_LISTEN, SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) < 0 || !acc)
 		return -ENOTSOCK;
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
-	return AL_PROTO_LISTEN_FD;
+	return AL_PROTO_FD_LISTEN;
 }
 
 /* A listening socket the supervisor passed at a fixed number (pids differ in its namespace). */
@@ -122,26 +126,26 @@ static char *read_token_fd(int fd, const char *path)
 	char *buf = malloc(4097);
 	size_t len = 0;
 	if (!buf)
-		al_fatalx(1, "out of memory");
+		al_fatalx(AL_WORKER_EXIT_FAIL, "out of memory");
 	for (;;) {
 		ssize_t n = pread(fd, buf + len, 4097 - len, (off_t)len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			al_fatalx(2, "token file %s: %s", path, strerror(errno));
+			al_fatalx(AL_WORKER_EXIT_USAGE, "token file %s: %s", path, strerror(errno));
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > 4096)
-			al_fatalx(2, "token file %s: larger than 4096 bytes", path);
+			al_fatalx(AL_WORKER_EXIT_USAGE, "token file %s: larger than 4096 bytes", path);
 	}
 	buf[len] = '\0';
 	if (strlen(buf) != len)
-		al_fatalx(2, "token file %s: holds a NUL byte", path);
+		al_fatalx(AL_WORKER_EXIT_USAGE, "token file %s: holds a NUL byte", path);
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
 		buf[--len] = '\0';
 	if (len < 16)
-		al_fatalx(2, "token file %s: token shorter than 16 characters", path);
+		al_fatalx(AL_WORKER_EXIT_USAGE, "token file %s: token shorter than 16 characters", path);
 	return buf;
 }
 
@@ -149,7 +153,7 @@ static char *read_token(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		al_fatalx(2, "token file %s: %s", path, strerror(errno));
+		al_fatalx(AL_WORKER_EXIT_USAGE, "token file %s: %s", path, strerror(errno));
 	char *t = read_token_fd(fd, path);
 	close(fd);
 	return t;
@@ -158,7 +162,7 @@ static char *read_token(const char *path)
 int main(int argc, char **argv)
 {
 	enum { O_STDIO = 256, O_LISTEN, O_BODY, O_INFL, O_CONN, O_IDLE, O_REQ, O_ORIGIN, O_HOST,
-	       O_TOKEN, O_TOKENFD, O_PROMPT, O_NOSECCOMP, O_MAXTOK, O_LISTENFD, O_CHANFD };
+	       O_TOKEN, O_TOKENFD, O_PROMPT, O_NOSECCOMP, O_MAXTOK, O_LISTENFD, O_CHANFD, O_REPORTFD };
 	static const struct option lo[] = {
 		{ "stdio", no_argument, NULL, O_STDIO },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -176,6 +180,7 @@ int main(int argc, char **argv)
 		{ "max-tokens", required_argument, NULL, O_MAXTOK },
 		{ "listen-fd", required_argument, NULL, O_LISTENFD },
 		{ "channel-fd", required_argument, NULL, O_CHANFD },
+		{ "report-fd", required_argument, NULL, O_REPORTFD },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -186,7 +191,7 @@ int main(int argc, char **argv)
 	al_log_init("airlock-proto", AL_LOG_WARN);
 	bool use_stdio = false;
 	const char *listen_spec = NULL;
-	int verbose = 0, c, listen_fd_arg = -1, channel_fd = -1;
+	int verbose = 0, c, listen_fd_arg = -1, channel_fd = -1, report_fd = -1;
 	uint64_t v;
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
@@ -194,7 +199,7 @@ int main(int argc, char **argv)
 		case O_LISTEN: listen_spec = optarg; break;
 		case O_BODY:
 			if (al_parse_size(optarg, &v) < 0 || v < 1024 || v > (64u << 20))
-				al_fatalx(2, "--body-limit: 1K..64M");
+				al_fatalx(AL_WORKER_EXIT_USAGE, "--body-limit: 1K..64M");
 			o.body_limit = (size_t)v;
 			break;
 		case O_INFL:
@@ -203,7 +208,7 @@ int main(int argc, char **argv)
 		case O_REQ:
 		case O_PROMPT:
 			if (al_parse_u64(optarg, &v) < 0 || v == 0 || v > 1000000)
-				al_fatalx(2, "%s: expected 1..1000000", argv[optind - 1]);
+				al_fatalx(AL_WORKER_EXIT_USAGE, "%s: expected 1..1000000", argv[optind - 1]);
 			if (c == O_INFL) o.max_inflight = (unsigned)v;
 			if (c == O_CONN) o.max_connections = (unsigned)v;
 			if (c == O_IDLE) o.idle_timeout_s = (unsigned)v;
@@ -212,41 +217,42 @@ int main(int argc, char **argv)
 			break;
 		case O_ORIGIN:
 			if (o.n_origins == AL_PROTO_MAX_ORIGINS)
-				al_fatalx(2, "too many --allow-origin");
+				al_fatalx(AL_WORKER_EXIT_USAGE, "too many --allow-origin");
 			o.origins[o.n_origins++] = optarg;
 			break;
 		case O_HOST:
 			if (o.n_hosts == AL_PROTO_MAX_ORIGINS)
-				al_fatalx(2, "too many --allow-host");
+				al_fatalx(AL_WORKER_EXIT_USAGE, "too many --allow-host");
 			o.hosts[o.n_hosts++] = optarg;
 			break;
 		case O_TOKEN: o.token = read_token(optarg); break;
 		case O_NOSECCOMP: o.seccomp = false; break;
 		case O_MAXTOK:
 			if (al_parse_u64(optarg, &v) < 0 || v == 0 || v > AL_MSG_MAX_TOKENS)
-				al_fatalx(2, "--max-tokens: 1..%u", AL_MSG_MAX_TOKENS);
+				al_fatalx(AL_WORKER_EXIT_USAGE, "--max-tokens: 1..%u", AL_MSG_MAX_TOKENS);
 			cfg.max_tokens_limit = (uint32_t)v;
 			break;
 		case O_LISTENFD:
 		case O_CHANFD:
+		case O_REPORTFD:
 		case O_TOKENFD:
 			if (al_parse_u64(optarg, &v) < 0 || v < 3 || v > 1023)
-				al_fatalx(2, "%s: a descriptor number 3..1023", argv[optind - 1]);
+				al_fatalx(AL_WORKER_EXIT_USAGE, "%s: a descriptor number 3..1023", argv[optind - 1]);
 			if (c == O_TOKENFD) {
 				o.token = read_token_fd((int)v, "on the token descriptor");
 				close((int)v);
 			} else {
-				*(c == O_LISTENFD ? &listen_fd_arg : &channel_fd) = (int)v;
+				*(c == O_LISTENFD ? &listen_fd_arg : c == O_CHANFD ? &channel_fd : &report_fd) = (int)v;
 			}
 			break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: usage(stderr); return AL_WORKER_EXIT_USAGE;
 		}
 	}
 	if (optind != argc || (use_stdio && listen_spec)) {
 		usage(stderr);
-		return 2;
+		return AL_WORKER_EXIT_USAGE;
 	}
 	al_log_set_level(verbose >= 2 ? AL_LOG_DEBUG : verbose ? AL_LOG_INFO : AL_LOG_WARN);
 	/* The message limit and the HTTP body limit are one setting. */
@@ -258,17 +264,29 @@ int main(int argc, char **argv)
 		lfd = listen_spec ? listen_on(listen_spec) : listen_fd_arg >= 0 ? listen_passed(listen_fd_arg)
 											: listen_inherited();
 		if (lfd < 0)
-			al_fatalx(1, "no listener: %s (use --listen ADDR:PORT, --stdio or LISTEN_FDS)",
+			al_fatalx(AL_WORKER_EXIT_FAIL, "no listener: %s (use --listen ADDR:PORT, --stdio or LISTEN_FDS)",
 				  strerror(-lfd));
 		announce(lfd);
 	}
 
 	struct al_mcp_backend backend = al_mcp_backend_none;
-	if (channel_fd >= 0 && al_proto_backend_chan_new(channel_fd, cfg.max_tokens_limit, &backend) < 0)
-		al_fatalx(1, "the channel to the AI domain could not be attached");
+	if (channel_fd >= 0) {
+		int rc = al_proto_backend_chan_new(channel_fd, cfg.max_tokens_limit, &backend);
+		/* A header that does not check out was written by the only other
+		 * holder of the channel: reported as the peer's, not as our failure. */
+		if (rc == -EPROTO && report_fd >= 0) {
+			al_worker_report r = AL_WORKER_REPORT_ATTACH;
+			(void)!write(report_fd, &r, sizeof r);
+			al_fatalx(AL_WORKER_EXIT_PEER, "the channel to the AI domain was unusable at attach");
+		}
+		if (rc < 0)
+			al_fatalx(AL_WORKER_EXIT_FAIL, "the channel to the AI domain could not be attached");
+		if (report_fd >= 0)
+			al_proto_backend_chan_report_to(&backend, report_fd);
+	}
 	struct al_mcp_server *srv;
 	if (al_mcp_server_new(&cfg, &backend, &srv) < 0)
-		al_fatalx(1, "out of memory");
+		al_fatalx(AL_WORKER_EXIT_FAIL, "out of memory");
 	/* execve reset it; a dumpable worker could be read by a peer with ptrace rights. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
@@ -282,12 +300,12 @@ int main(int argc, char **argv)
 
 	/* Stage 2: after the listener is held, before any thread or client byte. */
 	if (o.seccomp && al_proto_lockdown() < 0)
-		al_fatalx(1, "stage-2 seccomp filter failed");
+		al_fatalx(AL_WORKER_EXIT_LOCKDOWN, "stage-2 seccomp filter failed");
 	if (channel_fd >= 0 && al_proto_backend_chan_run(&backend) < 0)
-		al_fatalx(1, "the channel receiver could not start");
+		al_fatalx(AL_WORKER_EXIT_FAIL, "the channel receiver could not start");
 
 	int rc = use_stdio ? al_proto_stdio_run(0, 1, &o, srv) : al_proto_http_run(lfd, &o, srv);
 	al_mcp_server_free(srv);
 	free(o.token);
-	return rc < 0 ? 1 : 0;
+	return rc < 0 ? AL_WORKER_EXIT_FAIL : AL_WORKER_EXIT_OK;
 }

@@ -13,12 +13,12 @@
 #ifndef AL_WORKERS_PROTO_H
 #define AL_WORKERS_PROTO_H
 
+#include "airlock/worker.h"
 #include "mcp/mcp.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#define AL_PROTO_LISTEN_FD 3
 #define AL_PROTO_MAX_ORIGINS 16
 
 struct al_proto_opts {
@@ -59,6 +59,9 @@ int al_proto_lockdown(void);
  */
 int al_proto_backend_chan_new(int fd, uint32_t max_tokens, struct al_mcp_backend *out);
 int al_proto_backend_chan_run(struct al_mcp_backend *be);
+/* A peer that breaks a channel rule is reported on fd (worker.h), before the
+ * worker exits with AL_WORKER_EXIT_PEER. */
+void al_proto_backend_chan_report_to(struct al_mcp_backend *be, int fd);
 
 /* Checks an Origin / Host header value against the defaults and the extras. */
 bool al_proto_origin_allowed(const struct al_proto_opts *o, const char *origin);
