@@ -18,8 +18,6 @@
 #include "common/util.h"
 #include "sandbox/sandbox_int.h"
 
-bool al_speculation_controllable(unsigned long which);
-
 struct attest {
 	json_t *items;
 	char failed[64];
@@ -43,6 +41,23 @@ static void expect_str(struct attest *a, const char *name, const char *expected,
 {
 	item(a, name, expected, actual ? actual : "(unreadable)",
 	     actual && strcmp(expected, actual) == 0);
+}
+
+/*
+ * A requested speculation control: force-disabled where the CPU offers it per
+ * task; where it does not (the same probe the child used), reported as
+ * absent, with what /proc shows, instead of silently left out.
+ */
+static void check_speculation(struct attest *a, unsigned long which, const char *name,
+			      const char *want, const char *actual)
+{
+	if (al_speculation_controllable(which)) {
+		expect_str(a, name, want, actual);
+		return;
+	}
+	char got[128];
+	snprintf(got, sizeof got, "absent (%s)", actual ? actual : "unreadable");
+	item(a, name, "absent: not controllable per task on this CPU", got, true);
 }
 
 /* Value of "Key:\tvalue" in a /proc status text, into buf. */
@@ -221,12 +236,14 @@ int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **rep
 		else
 			item(&a, name, "any", v ? v : "(unreadable)", true);
 	}
-	if (spec->spec_store_bypass && al_speculation_controllable(PR_SPEC_STORE_BYPASS))
-		expect_str(&a, "status.Speculation_Store_Bypass", "thread force mitigated",
-			   status_field(st, "Speculation_Store_Bypass", buf, sizeof buf));
-	if (spec->spec_indirect_branch && al_speculation_controllable(PR_SPEC_INDIRECT_BRANCH))
-		expect_str(&a, "status.SpeculationIndirectBranch", "conditional force disabled",
-			   status_field(st, "SpeculationIndirectBranch", buf, sizeof buf));
+	if (spec->spec_store_bypass)
+		check_speculation(&a, PR_SPEC_STORE_BYPASS, "status.Speculation_Store_Bypass",
+				  "thread force mitigated",
+				  status_field(st, "Speculation_Store_Bypass", buf, sizeof buf));
+	if (spec->spec_indirect_branch)
+		check_speculation(&a, PR_SPEC_INDIRECT_BRANCH, "status.SpeculationIndirectBranch",
+				  "conditional force disabled",
+				  status_field(st, "SpeculationIndirectBranch", buf, sizeof buf));
 
 	if (spec->has_cpus) {
 		char list[256];

@@ -313,9 +313,18 @@ static int send_msg(struct al_domain *d, uint32_t kind)
 	return al_write_all(d->sync_fd, &m, sizeof m);
 }
 
+/* The child step that made this thread's last al_domain_spawn fail. */
+static _Thread_local int last_step;
+
+int al_sandbox_last_step(void)
+{
+	return last_step;
+}
+
 static int child_failed(struct al_domain *d, const struct al_sync_msg *m)
 {
 	d->child_err = m->code;
+	last_step = m->code;
 	d->child_errno = m->err;
 	al_log_warnx("sandbox: %s failed in the domain: %s", al_sandbox_strerror(m->code),
 		     strerror(m->err));
@@ -325,6 +334,7 @@ static int child_failed(struct al_domain *d, const struct al_sync_msg *m)
 int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 {
 	int sv[2] = { -1, -1 }, rc;
+	last_step = AL_SANDBOX_OK;
 	struct al_domain *d = calloc(1, sizeof *d);
 	if (!d)
 		return -ENOMEM;

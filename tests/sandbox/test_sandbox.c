@@ -22,6 +22,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -524,13 +525,97 @@ static void test_attest_weakened(void **state)
 		expect_caught(weaken_uid, "uid_map");
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		expect_caught(weaken_cpus, "status.Cpus_allowed_list");
-	char *argv[] = { "probe", NULL };
+}
+
+/* Stand-ins for PR_GET_SPECULATION_CTRL: store bypass offered per task, or
+ * not; the other controls as the machine has them. */
+static int spec_real(unsigned long which)
+{
+	int r = prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0);
+	return r < 0 ? -errno : r;
+}
+static int spec_present(unsigned long which)
+{
+	return which == PR_SPEC_STORE_BYPASS ? (int)(PR_SPEC_PRCTL | PR_SPEC_ENABLE) : spec_real(which);
+}
+static int spec_absent(unsigned long which)
+{
+	/* what a CPU without SSBD answers: vulnerable */
+	return which == PR_SPEC_STORE_BYPASS ? (int)PR_SPEC_ENABLE : spec_real(which);
+}
+
+/* Spawns the tool spec (store bypass requested) and attests it: the item's
+ * expected value, or NULL when the spawn was refused. */
+static char *ssb_attested(int *spawn_rc)
+{
+	char *argv[] = { "probe", "noop", NULL };
 	struct al_spec s;
 	make_spec(&s, "tool", argv);
-	bool ssb = strstr(getenv("AL_SSB") ? getenv("AL_SSB") : "", "x") == NULL;
+	assert_true(s.spec_store_bypass);
+	assert_int_equal(al_seccomp_prepare(&s), 0);
+	struct al_domain *d = NULL;
+	*spawn_rc = al_domain_spawn(&s, &d);
+	char *expected = NULL;
+	if (*spawn_rc == 0) {
+		json_t *r = NULL;
+		const char *failed = NULL;
+		assert_int_equal(al_domain_attest(d, &s, (void **)&r, &failed), 0);
+		json_t *it = find_item(r, "status.Speculation_Store_Bypass");
+		assert_non_null(it);
+		assert_true(json_is_true(json_object_get(it, "ok")));
+		expected = strdup(json_string_value(json_object_get(it, "expected")));
+		json_decref(r);
+		al_domain_free(d);
+	}
 	drop_spec(&s);
-	if (ssb)
-		expect_caught(weaken_ssb, "status.Speculation_Store_Bypass");
+	return expected;
+}
+
+/* The control is asked in one place; spec (partition plan), spawn and
+ * attestation must agree on both paths, whichever this machine has. */
+static void test_speculation_paths(void **state)
+{
+	bool real = al_speculation_controllable(PR_SPEC_STORE_BYPASS);
+	fprintf(stderr, "store bypass: this CPU %s a per-task control; the %s path runs "
+		"with a substituted probe\n", real ? "offers" : "lacks",
+		real ? "absent" : "present");
+	struct al_partition_env env = { .root = "/", .ops = &al_partition_ops_real };
+	struct al_partition_caps caps;
+	struct al_partition_plan plan;
+	int rc;
+
+	/* present: planned on, force-disabled, attested; a weakened spec is caught */
+	al_speculation_set_probe(real ? NULL : spec_present);
+	al_partition_probe(&env, &caps);
+	assert_true(caps.spec_ssb);
+	al_partition_plan(&caps, AL_SANDBOX_LEVEL_STANDARD, AL_SANDBOX_ROLE_AI, &plan);
+	assert_int_equal(plan.items[AL_PART_SSB].state, AL_PART_ON);
+	expect_caught(weaken_ssb, "status.Speculation_Store_Bypass");
+	char *e = ssb_attested(&rc);
+	if (real) {
+		assert_int_equal(rc, 0);
+		assert_string_equal(e, "thread force mitigated");
+	} else {
+		/* claimed but refused by the kernel: the spawn stops at that step */
+		assert_null(e);
+		assert_true(rc < 0);
+		assert_int_equal(al_sandbox_last_step(), AL_SANDBOX_ERR_SPECULATION);
+	}
+	free(e);
+
+	/* absent: planned absent, left alone in the child, reported absent */
+	al_speculation_set_probe(real ? spec_absent : NULL);
+	al_partition_probe(&env, &caps);
+	assert_false(caps.spec_ssb);
+	al_partition_plan(&caps, AL_SANDBOX_LEVEL_STANDARD, AL_SANDBOX_ROLE_AI, &plan);
+	assert_int_equal(plan.items[AL_PART_SSB].state, AL_PART_ABSENT);
+	e = ssb_attested(&rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(e);
+	assert_non_null(strstr(e, "absent"));
+	free(e);
+	al_speculation_set_probe(NULL);
+	assert_false(cgroups_left());
 }
 
 static char tmpdir[64];
@@ -756,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_signal_and_kill),
 		cmocka_unit_test(test_attest_items),
 		cmocka_unit_test(test_attest_weakened),
+		cmocka_unit_test(test_speculation_paths),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_cleanup),
 		cmocka_unit_test(test_runner_killed),
