@@ -167,6 +167,10 @@ struct al_spec {
 	int exec_fd;
 	char *const *argv;
 	char *const *envp;              /* NULL: a minimal PATH/HOME/TERM */
+
+	/* tests only: the child's step AL_SANDBOX_ERR_<step> fails (ECANCELED)
+	 * as if its call had; 0 (al_spec_init) never */
+	int fail_at_step;
 };
 
 /* Defaults: all namespaces, every layer on, kill mode, no paths, no syscalls. */
