@@ -204,6 +204,8 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bo
 	 * the sync socket before all, so a failure below can be reported */
 	if (dup3(sync_fd, AL_SANDBOX_SYNC_FD, O_CLOEXEC) < 0)
 		_exit(AL_SANDBOX_ERR_FDS);
+	/* its old number may be a kept one (0-2 when the runner had them closed) */
+	close(sync_fd);
 	if ((rc = fault(spec, AL_SANDBOX_ERR_FDS)) < 0 || (rc = place_fds(spec)) < 0)
 		child_fail(AL_SANDBOX_ERR_FDS, rc);
 	/* the runner writes our uid/gid maps and moves us into our cgroups */

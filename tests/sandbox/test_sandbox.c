@@ -66,13 +66,15 @@ static int run_spec(struct al_spec *s, char *out, size_t outlen)
 		assert_int_equal(al_seccomp_prepare(s), 0);
 	struct al_domain *d = NULL;
 	int rc = al_domain_spawn(s, &d);
+	/* attested while the passed end is still the runner's to compare */
+	int ar = rc < 0 ? 0 : al_domain_attest(d, s, NULL, NULL);
 	s->n_fds--;
 	close(p[1]);
 	if (rc < 0) {
 		close(p[0]);
 		return -1000 + rc;
 	}
-	assert_int_equal(al_domain_attest(d, s, NULL, NULL), 0);
+	assert_int_equal(ar, 0);
 	assert_int_equal(al_domain_start(d), 0);
 	ssize_t n = 0, r;
 	while ((size_t)n < outlen - 1 && (r = read(p[0], out + n, outlen - 1 - (size_t)n)) > 0)
@@ -559,7 +561,7 @@ static void test_attest_items(void **state)
 		"ns.pid", "ns.mnt", "ns.net", "ns.ipc", "ns.uts", "ns.cgroup", "uid_map",
 		"gid_map", "cgroup.memory", "cgroup.pids", "cgroup.cpu_percent", "limit.as",
 		"limit.cpu", "limit.nofile", "limit.nproc", "limit.fsize", "limit.core",
-		"limit.memlock", "landlock",
+		"limit.memlock", "fds", "landlock",
 	};
 	for (size_t i = 0; i < AL_ARRAY_LEN(items); i++) {
 		json_t *it = find_item(r, items[i]);
@@ -621,6 +623,7 @@ static void weaken_nofile(struct al_spec *s) { s->rl_nofile = 1000; }
 static void weaken_pids(struct al_spec *s) { s->cg_pids = 1000; }
 static void weaken_uid(struct al_spec *s) { s->outside_uid = 65533; }
 static void weaken_cpus(struct al_spec *s) { s->has_cpus = false; }
+static void weaken_fd(struct al_spec *s) { assert_int_equal(al_spec_add_fd(s, 2, 7), 0); }
 
 static void test_attest_weakened(void **state)
 {
@@ -633,6 +636,8 @@ static void test_attest_weakened(void **state)
 		expect_caught(weaken_uid, "uid_map");
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
 		expect_caught(weaken_cpus, "status.Cpus_allowed_list");
+	/* an fd the spec does not list reaches the domain */
+	expect_caught(weaken_fd, "fds");
 }
 
 /* Stand-ins for PR_GET_SPECULATION_CTRL: store bypass offered per task, or
@@ -724,6 +729,94 @@ static void test_speculation_paths(void **state)
 	free(e);
 	al_speculation_set_probe(NULL);
 	assert_false(cgroups_left());
+}
+
+/* Spawns the probe listing its fds on a pipe passed at out_fd; the
+ * attestation's fds item (expected, actual) and what the program saw. */
+static void fd_table(struct al_spec *s, int out_fd, bool stderr_too, char *attested,
+		     size_t alen, char *inside, size_t ilen)
+{
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(al_spec_add_fd(s, p[1], out_fd), 0);
+	if (stderr_too)
+		assert_int_equal(al_spec_add_fd(s, p[1], 2), 0);
+	assert_int_equal(al_seccomp_prepare(s), 0);
+	struct al_domain *d;
+	assert_int_equal(al_domain_spawn(s, &d), 0);
+	json_t *r = NULL;
+	const char *failed = NULL;
+	int rc = al_domain_attest(d, s, (void **)&r, &failed);
+	json_t *it = find_item(r, "fds");
+	assert_non_null(it);
+	snprintf(attested, alen, "%s|%s", json_string_value(json_object_get(it, "expected")),
+		 json_string_value(json_object_get(it, "actual")));
+	json_decref(r);
+	if (rc < 0)
+		fail_msg("attestation failed at %s (fds: %s)", failed, attested);
+	close(p[1]);
+	assert_int_equal(al_domain_start(d), 0);
+	ssize_t n = read(p[0], inside, ilen - 1);
+	inside[n > 0 ? n : 0] = '\0';
+	close(p[0]);
+	int st;
+	assert_int_equal(al_domain_wait(d, &st), 0);
+	assert_int_equal(st, 0);
+	al_domain_free(d);
+}
+
+/* Exactly the listed fds: with keep_stdio off, 0 is closed and 1, 2 are
+ * the passed pipe (as the supervisor runs its workers). */
+static void test_fd_table(void **state)
+{
+	char att[512], in[512];
+	char *argv[] = { "probe", "fdlist", "1", NULL };
+	struct al_spec s;
+	make_spec(&s, "tool", argv);
+	s.keep_stdio = false;
+	fd_table(&s, 1, false, att, sizeof att, in, sizeof in);
+	assert_string_equal(att, "1,1022,1023|1,1022,1023");
+	assert_string_equal(in, "1\n");
+	drop_spec(&s);
+
+	make_spec(&s, "tool", argv);
+	s.keep_stdio = false;
+	fd_table(&s, 1, true, att, sizeof att, in, sizeof in);
+	assert_string_equal(att, "1,2,1022,1023|1,2,1022,1023");
+	assert_string_equal(in, "1,2\n");
+	drop_spec(&s);
+
+	/* a passed fd at a high number, stdio kept as the runner has it */
+	argv[2] = "5";
+	make_spec(&s, "tool", argv);
+	fd_table(&s, 5, false, att, sizeof att, in, sizeof in);
+	char want[64] = "";
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			snprintf(want + strlen(want), sizeof want - strlen(want), "%d,", fd);
+	strcat(want, "5\n");
+	assert_string_equal(in, want);
+	drop_spec(&s);
+
+	/* the right number holding another file is caught too */
+	argv[1] = "noop";
+	struct al_spec good, weak;
+	make_spec(&good, "tool", argv);
+	make_spec(&weak, "tool", argv);
+	int a = open("/dev/null", O_RDONLY | O_CLOEXEC), b = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	assert_int_equal(al_spec_add_fd(&good, a, 3), 0);
+	assert_int_equal(al_spec_add_fd(&weak, b, 3), 0);
+	assert_int_equal(al_seccomp_prepare(&weak), 0);
+	struct al_domain *d;
+	assert_int_equal(al_domain_spawn(&weak, &d), 0);
+	const char *failed = NULL;
+	assert_int_equal(al_domain_attest(d, &good, NULL, &failed), -EPERM);
+	assert_string_equal(failed, "fds");
+	al_domain_free(d);
+	close(a);
+	close(b);
+	drop_spec(&weak);
+	drop_spec(&good);
 }
 
 static char tmpdir[64];
@@ -947,6 +1040,7 @@ int main(void)
 		cmocka_unit_test(test_attest_items),
 		cmocka_unit_test(test_attest_weakened),
 		cmocka_unit_test(test_speculation_paths),
+		cmocka_unit_test(test_fd_table),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_cleanup),
 		cmocka_unit_test(test_failure_leaves_nothing),
