@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,57 @@ struct attack {
 	const char *out;   /* expected output, NULL when killed */
 };
 
+/*
+ * The same action in notify mode: the runner must be told of exactly this
+ * system call (first), and the probe must then see EPERM. Proves an EPERM
+ * came from the filter, not from the kernel's own refusal (mount without the
+ * capability, TIOCSTI) that errno mode cannot tell apart.
+ */
+static void expect_notified(const char *profile, const char *action, const char *arg,
+			    const char *syscall_name)
+{
+	char *argv[] = { "probe", (char *)action, (char *)arg, NULL };
+	struct al_spec s;
+	make_spec(&s, profile, argv);
+	s.seccomp_mode = AL_SECCOMP_NOTIFY;
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(al_spec_add_fd(&s, p[1], 1), 0);
+	assert_int_equal(al_seccomp_prepare(&s), 0);
+	struct al_domain *d;
+	assert_int_equal(al_domain_spawn(&s, &d), 0);
+	close(p[1]);
+	assert_int_equal(al_domain_start(d), 0);
+	char first[32] = "";
+	int n = 0;
+	for (;;) {
+		struct pollfd pf[2] = { { .fd = al_domain_notify_fd(d), .events = POLLIN },
+					{ .fd = al_domain_pidfd(d), .events = POLLIN } };
+		assert_true(poll(pf, 2, 10000) > 0);
+		if (pf[0].revents & POLLIN) {
+			struct al_violation v;
+			if (al_domain_notify_handle(d, &v) == 0 && n++ == 0)
+				al_strlcpy(first, v.name, sizeof first);
+			continue;
+		}
+		if (pf[1].revents)
+			break;
+		if (pf[0].revents & (POLLHUP | POLLERR))
+			break;
+	}
+	char out[64] = "";
+	ssize_t r = read(p[0], out, sizeof out - 1);
+	out[r > 0 ? r : 0] = '\0';
+	close(p[0]);
+	int st;
+	assert_int_equal(al_domain_wait(d, &st), 0);
+	al_domain_free(d);
+	drop_spec(&s);
+	if (strcmp(first, syscall_name) || strcmp(out, "ERR 1\n"))
+		fail_msg("%s/%s: notified of '%s' (%d in all), output '%s'; expected %s, ERR 1",
+			 profile, action, first, n, out, syscall_name);
+}
+
 static void test_attacks(void **state)
 {
 	static const struct attack attacks[] = {
@@ -194,6 +246,25 @@ static void test_attacks(void **state)
 				 t->action, t->arg ? t->arg : "", rc, out, t->exit,
 				 t->out ? t->out : "");
 	}
+	/* each EPERM above is the filter's: notify mode names the refused call */
+	static const struct {
+		const char *profile, *action, *arg, *syscall;
+	} notified[] = {
+		{ "tool", "mount", NULL, "mount" },
+		{ "tool", "ptrace", NULL, "ptrace" },
+		{ "tool", "connect", NULL, "socket" },
+		{ "tool", "unshare", NULL, "unshare" },
+		{ "tool", "clone-ns", NULL, "clone" },
+		{ "tool", "tiocsti", NULL, "ioctl" },
+		{ "tool", "tiocsti-high", NULL, "ioctl" },
+		{ "tool", "spec-enable", NULL, "prctl" },
+		{ "service", "exec", "/usr/bin/true", "execve" },
+		{ "compute", "read", "/etc/passwd", "openat" },
+		{ "service", "memfd-exec", NULL, "memfd_create" },
+	};
+	for (size_t i = 0; i < AL_ARRAY_LEN(notified); i++)
+		expect_notified(notified[i].profile, notified[i].action, notified[i].arg,
+				notified[i].syscall);
 	/* the probe itself can succeed: outside a domain these are not refused */
 	char out[256];
 	if (geteuid() == 0) {
