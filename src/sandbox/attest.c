@@ -5,20 +5,21 @@
  * anything the domain could have written. The first mismatch fails the whole
  * attestation; every item is still reported.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "sandbox/sandbox_int.h"
-
-bool al_speculation_controllable(unsigned long which);
 
 struct attest {
 	json_t *items;
@@ -43,6 +44,23 @@ static void expect_str(struct attest *a, const char *name, const char *expected,
 {
 	item(a, name, expected, actual ? actual : "(unreadable)",
 	     actual && strcmp(expected, actual) == 0);
+}
+
+/*
+ * A requested speculation control: force-disabled where the CPU offers it per
+ * task; where it does not (the same probe the child used), reported as
+ * absent, with what /proc shows, instead of silently left out.
+ */
+static void check_speculation(struct attest *a, unsigned long which, const char *name,
+			      const char *want, const char *actual)
+{
+	if (al_speculation_controllable(which)) {
+		expect_str(a, name, want, actual);
+		return;
+	}
+	char got[128];
+	snprintf(got, sizeof got, "absent (%s)", actual ? actual : "unreadable");
+	item(a, name, "absent: not controllable per task on this CPU", got, true);
 }
 
 /* Value of "Key:\tvalue" in a /proc status text, into buf. */
@@ -190,6 +208,100 @@ static void check_cgroup(struct attest *a, struct al_domain *d, const struct al_
 	}
 }
 
+struct fd_want {
+	int dst, src; /* src: the runner's fd, -1 when there is none to compare */
+};
+
+static int cmp_int(const void *x, const void *y)
+{
+	int a = *(const int *)x, b = *(const int *)y;
+	return (a > b) - (a < b);
+}
+
+static void fmt_fds(const int *fds, size_t n, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%d", i ? "," : "", fds[i]);
+	if (!n)
+		snprintf(buf, len, "none");
+}
+
+/*
+ * The domain's fd table before exec: exactly the listed destinations, 0-2
+ * when the spec keeps stdio (those the runner has open), and the two internal
+ * fds (close-on-exec). Each listed fd, and each kept stdio fd, must be the
+ * same open file as the runner's source.
+ */
+static void check_fds(struct attest *a, const struct al_domain *d, const struct al_spec *s)
+{
+	enum { MAXW = AL_SANDBOX_MAX_FDS + 5, MAXG = 64 };
+	struct fd_want w[MAXW];
+	size_t nw = 0;
+	for (size_t i = 0; i < s->n_fds && nw < MAXW; i++)
+		w[nw++] = (struct fd_want){ s->fds[i].dst, s->fds[i].src };
+	for (int fd = 0; fd <= 2 && s->keep_stdio; fd++) {
+		bool listed = false;
+		for (size_t i = 0; i < s->n_fds; i++)
+			listed |= s->fds[i].dst == fd;
+		if (!listed && fcntl(fd, F_GETFD) >= 0)
+			w[nw++] = (struct fd_want){ fd, fd };
+	}
+	w[nw++] = (struct fd_want){ AL_SANDBOX_SYNC_FD, -1 };
+	w[nw++] = (struct fd_want){ AL_SANDBOX_EXEC_FD, s->exec_fd };
+	int want[MAXW], got[MAXG];
+	for (size_t i = 0; i < nw; i++)
+		want[i] = w[i].dst;
+	qsort(want, nw, sizeof want[0], cmp_int);
+	char wbuf[256], gbuf[320];
+	fmt_fds(want, nw, wbuf, sizeof wbuf);
+
+	char p[64];
+	snprintf(p, sizeof p, "/proc/%d/fd", (int)d->pid);
+	DIR *dir = opendir(p);
+	if (!dir) {
+		if (errno == EACCES && geteuid() != 0)
+			item(a, "fds", wbuf, "not readable by an unprivileged runner", true);
+		else
+			item(a, "fds", wbuf, "(unreadable)", false);
+		return;
+	}
+	size_t ng = 0;
+	bool overflow = false;
+	struct dirent *e;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (ng == MAXG) {
+			overflow = true;
+			break;
+		}
+		got[ng++] = atoi(e->d_name);
+	}
+	closedir(dir);
+	qsort(got, ng, sizeof got[0], cmp_int);
+	fmt_fds(got, ng, gbuf, sizeof gbuf);
+	if (overflow)
+		al_strlcpy(gbuf + strlen(gbuf), ",...", sizeof gbuf - strlen(gbuf));
+	bool ok = !overflow && ng == nw && memcmp(want, got, nw * sizeof want[0]) == 0;
+	/* the same open file: the domain's fd and the runner's source */
+	for (size_t i = 0; ok && i < nw; i++) {
+		if (w[i].src < 0)
+			continue;
+		struct stat mine, theirs;
+		snprintf(p, sizeof p, "/proc/%d/fd/%d", (int)d->pid, w[i].dst);
+		if (fstat(w[i].src, &mine) < 0 || stat(p, &theirs) < 0 ||
+		    mine.st_dev != theirs.st_dev || mine.st_ino != theirs.st_ino) {
+			size_t l = strlen(gbuf);
+			snprintf(gbuf + l, sizeof gbuf - l, " (fd %d is not the runner's fd %d)",
+				 w[i].dst, w[i].src);
+			ok = false;
+		}
+	}
+	item(a, "fds", wbuf, gbuf, ok);
+}
+
 int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **report,
 		     const char **failed)
 {
@@ -221,12 +333,14 @@ int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **rep
 		else
 			item(&a, name, "any", v ? v : "(unreadable)", true);
 	}
-	if (spec->spec_store_bypass && al_speculation_controllable(PR_SPEC_STORE_BYPASS))
-		expect_str(&a, "status.Speculation_Store_Bypass", "thread force mitigated",
-			   status_field(st, "Speculation_Store_Bypass", buf, sizeof buf));
-	if (spec->spec_indirect_branch && al_speculation_controllable(PR_SPEC_INDIRECT_BRANCH))
-		expect_str(&a, "status.SpeculationIndirectBranch", "conditional force disabled",
-			   status_field(st, "SpeculationIndirectBranch", buf, sizeof buf));
+	if (spec->spec_store_bypass)
+		check_speculation(&a, PR_SPEC_STORE_BYPASS, "status.Speculation_Store_Bypass",
+				  "thread force mitigated",
+				  status_field(st, "Speculation_Store_Bypass", buf, sizeof buf));
+	if (spec->spec_indirect_branch)
+		check_speculation(&a, PR_SPEC_INDIRECT_BRANCH, "status.SpeculationIndirectBranch",
+				  "conditional force disabled",
+				  status_field(st, "SpeculationIndirectBranch", buf, sizeof buf));
 
 	if (spec->has_cpus) {
 		char list[256];
@@ -262,6 +376,8 @@ int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **rep
 	snprintf(p, sizeof p, "/proc/%d/limits", (int)d->pid);
 	(void)al_read_file_at(AT_FDCWD, p, 65536, &limits, NULL);
 	check_limits(&a, limits, spec);
+
+	check_fds(&a, d, spec);
 
 	/* set by the child before it reported READY, but not shown by /proc:
 	 * listed so the report says what is attested and what is not */

@@ -14,6 +14,8 @@
 
 static int real_prctl(int op, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)
 {
+	if (op == PR_GET_SPECULATION_CTRL)
+		return al_speculation_get(a2); /* the switch spawn and attestation use */
 	int r = prctl(op, a2, a3, a4, a5);
 	return r < 0 ? -errno : r; /* some answer a flag word */
 }

@@ -167,6 +167,10 @@ struct al_spec {
 	int exec_fd;
 	char *const *argv;
 	char *const *envp;              /* NULL: a minimal PATH/HOME/TERM */
+
+	/* tests only: the child's step AL_SANDBOX_ERR_<step> fails (ECANCELED)
+	 * as if its call had; 0 (al_spec_init) never */
+	int fail_at_step;
 };
 
 /* Defaults: all namespaces, every layer on, kill mode, no paths, no syscalls. */
@@ -222,6 +226,9 @@ int al_domain_wait(struct al_domain *d, int *status);
 void al_domain_free(struct al_domain *d);
 /* Which sandbox step failed in the child, or AL_SANDBOX_OK. */
 int al_domain_child_error(const struct al_domain *d);
+/* Which child step made the calling thread's last al_domain_spawn fail
+ * (the domain is gone by then), or AL_SANDBOX_OK. */
+int al_sandbox_last_step(void);
 /* What Landlock applied, as a bitmask of AL_LANDLOCK_APPLIED_*. */
 #define AL_LANDLOCK_APPLIED_FS 1u
 #define AL_LANDLOCK_APPLIED_NET 2u
@@ -247,6 +254,19 @@ int al_domain_notify_handle(struct al_domain *d, struct al_violation *v);
  */
 int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **report,
 		     const char **failed);
+
+/*
+ * Per-task speculation control: PR_GET_SPECULATION_CTRL's flag word for
+ * which (PR_SPEC_STORE_BYPASS, ...), or -errno. The one switch the partition
+ * probe, the child's apply and the attestation consult: a control without
+ * PR_SPEC_PRCTL is absent everywhere (left alone, reported absent); one
+ * offered but refused by the kernel stops the spawn. Tests set a fake probe
+ * (NULL restores the real prctl); production never does.
+ */
+typedef int (*al_speculation_get_fn)(unsigned long which);
+void al_speculation_set_probe(al_speculation_get_fn fn);
+int al_speculation_get(unsigned long which);
+bool al_speculation_controllable(unsigned long which);
 
 /* Removes cgroups left by runners that died without cleaning up. */
 void al_cgroup_sweep(void);

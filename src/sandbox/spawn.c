@@ -84,6 +84,13 @@ static _Noreturn void child_fail(enum al_sandbox_err code, int rc)
 	_exit(code);
 }
 
+/* Fault injection (tests): the step spec->fail_at_step fails as if its call
+ * had returned ECANCELED. A spec built outside tests leaves it 0. */
+static int fault(const struct al_spec *spec, enum al_sandbox_err step)
+{
+	return spec->fail_at_step == (int)step ? -ECANCELED : 0;
+}
+
 static uint32_t child_wait(void)
 {
 	struct al_sync_msg m;
@@ -101,10 +108,8 @@ static uint32_t child_wait(void)
  * through a temporary, so a source that is another's destination survives.
  * Done first, while no NOFILE limit stands in the way.
  */
-static int place_fds(const struct al_spec *spec, int sync_fd)
+static int place_fds(const struct al_spec *spec)
 {
-	if (dup3(sync_fd, AL_SANDBOX_SYNC_FD, O_CLOEXEC) < 0)
-		return -errno;
 	if (spec->exec_fd >= 0 && dup3(spec->exec_fd, AL_SANDBOX_EXEC_FD, O_CLOEXEC) < 0)
 		return -errno;
 	for (size_t i = 0; i < spec->n_fds; i++)
@@ -195,72 +200,86 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bo
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
-	/* internal fds first, to numbers the NOFILE limit set below cannot refuse */
-	if ((rc = place_fds(spec, sync_fd)) < 0)
+	/* internal fds first, to numbers the NOFILE limit set below cannot refuse;
+	 * the sync socket before all, so a failure below can be reported */
+	if (dup3(sync_fd, AL_SANDBOX_SYNC_FD, O_CLOEXEC) < 0)
 		_exit(AL_SANDBOX_ERR_FDS);
+	/* its old number may be a kept one (0-2 when the runner had them closed) */
+	close(sync_fd);
+	if ((rc = fault(spec, AL_SANDBOX_ERR_FDS)) < 0 || (rc = place_fds(spec)) < 0)
+		child_fail(AL_SANDBOX_ERR_FDS, rc);
 	/* the runner writes our uid/gid maps and moves us into our cgroups */
-	if (child_wait() != AL_SYNC_GO)
-		_exit(AL_SANDBOX_ERR_SYNC);
+	if ((rc = fault(spec, AL_SANDBOX_ERR_SYNC)) < 0 || child_wait() != AL_SYNC_GO)
+		child_fail(AL_SANDBOX_ERR_SYNC, rc ? rc : -EPROTO);
 	/* through the runner's /proc, while we still carry the runner's ids
 	 * (sysctl files are writable by global root only); a non-root runner
 	 * cannot set it */
-	if ((rc = al_memfd_apply(spec)) < 0 && !(rc == -EACCES && !runner_root))
+	if ((rc = fault(spec, AL_SANDBOX_ERR_MEMFD)) < 0 ||
+	    ((rc = al_memfd_apply(spec)) < 0 && !(rc == -EACCES && !runner_root)))
 		child_fail(AL_SANDBOX_ERR_MEMFD, rc);
-	if ((rc = al_ns_become_root()) < 0)
+	if ((rc = fault(spec, AL_SANDBOX_ERR_IDS)) < 0 || (rc = al_ns_become_root()) < 0)
 		child_fail(AL_SANDBOX_ERR_IDS, rc);
 	/* a domain never outlives its runner: if the runner died before this,
 	 * its end of the sync socket is closed and we stop here. After the id
 	 * change above, which would clear it. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		child_fail(AL_SANDBOX_ERR_PDEATHSIG, -errno);
+	if ((rc = fault(spec, AL_SANDBOX_ERR_PDEATHSIG)) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		child_fail(AL_SANDBOX_ERR_PDEATHSIG, rc ? rc : -errno);
 	struct pollfd alive = { .fd = AL_SANDBOX_SYNC_FD, .events = POLLIN };
 	if (poll(&alive, 1, 0) != 0)
 		_exit(AL_SANDBOX_ERR_PDEATHSIG);
 	/* after the cgroup move, so the namespace's root is the domain's cgroup */
-	if ((rc = al_ns_unshare_cgroup()) < 0)
+	if ((rc = fault(spec, AL_SANDBOX_ERR_CGROUPNS)) < 0 || (rc = al_ns_unshare_cgroup()) < 0)
 		child_fail(AL_SANDBOX_ERR_CGROUPNS, rc);
-	if ((rc = al_rlimit_apply(spec)) < 0)
+	if ((rc = fault(spec, AL_SANDBOX_ERR_RLIMIT)) < 0 || (rc = al_rlimit_apply(spec)) < 0)
 		child_fail(AL_SANDBOX_ERR_RLIMIT, rc);
 	/* needs CAP_SYS_ADMIN in our user namespace: before the caps drop */
-	if ((rc = al_mount_apply(spec)) < 0)
+	if ((rc = fault(spec, AL_SANDBOX_ERR_MOUNT)) < 0 || (rc = al_mount_apply(spec)) < 0)
 		child_fail(AL_SANDBOX_ERR_MOUNT, rc);
-	if (sethostname("airlock", 7) < 0)
-		child_fail(AL_SANDBOX_ERR_HOSTNAME, -errno);
-	if ((rc = al_cpu_apply(spec)) < 0)
+	if ((rc = fault(spec, AL_SANDBOX_ERR_HOSTNAME)) < 0 || sethostname("airlock", 7) < 0)
+		child_fail(AL_SANDBOX_ERR_HOSTNAME, rc ? rc : -errno);
+	if ((rc = fault(spec, AL_SANDBOX_ERR_CPU)) < 0 || (rc = al_cpu_apply(spec)) < 0)
 		child_fail(AL_SANDBOX_ERR_CPU, rc);
-	if ((rc = al_speculation_apply(spec)) < 0)
+	if ((rc = fault(spec, AL_SANDBOX_ERR_SPECULATION)) < 0 ||
+	    (rc = al_speculation_apply(spec)) < 0)
 		child_fail(AL_SANDBOX_ERR_SPECULATION, rc);
 	/* all privileged operations are done */
-	if ((rc = al_caps_apply(spec)) < 0)
+	if ((rc = fault(spec, AL_SANDBOX_ERR_CAPS)) < 0 || (rc = al_caps_apply(spec)) < 0)
 		child_fail(AL_SANDBOX_ERR_CAPS, rc);
-	if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail(AL_SANDBOX_ERR_NO_NEW_PRIVS, -errno);
+	if ((rc = fault(spec, AL_SANDBOX_ERR_NO_NEW_PRIVS)) < 0 ||
+	    (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0))
+		child_fail(AL_SANDBOX_ERR_NO_NEW_PRIVS, rc ? rc : -errno);
 	/* execve resets this for a readable binary: workers set it again */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		child_fail(AL_SANDBOX_ERR_DUMPABLE, -errno);
+	if ((rc = fault(spec, AL_SANDBOX_ERR_DUMPABLE)) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		child_fail(AL_SANDBOX_ERR_DUMPABLE, rc ? rc : -errno);
 	/* inherited across fork and exec: no mapping of ours ever becomes executable */
-	if (spec->mdwe && prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) < 0 &&
-	    errno != EINVAL)
-		child_fail(AL_SANDBOX_ERR_MDWE, -errno);
+	if ((rc = fault(spec, AL_SANDBOX_ERR_MDWE)) < 0 ||
+	    (spec->mdwe && prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) < 0 &&
+	     errno != EINVAL))
+		child_fail(AL_SANDBOX_ERR_MDWE, rc ? rc : -errno);
 	/* as late as possible: after NO_NEW_PRIVS, with the final paths */
-	if ((rc = al_landlock_apply(spec, &ll, &abi)) < 0)
+	if ((rc = fault(spec, AL_SANDBOX_ERR_LANDLOCK)) < 0 ||
+	    (rc = al_landlock_apply(spec, &ll, &abi)) < 0)
 		child_fail(AL_SANDBOX_ERR_LANDLOCK, rc);
-	if ((rc = close_fds(spec)) < 0)
+	if ((rc = fault(spec, AL_SANDBOX_ERR_CLOSE_FDS)) < 0 || (rc = close_fds(spec)) < 0)
 		child_fail(AL_SANDBOX_ERR_CLOSE_FDS, rc);
 	/* last: the filter then has nothing to allow but the program and our exit */
-	if ((rc = al_seccomp_apply(spec, &listener)) < 0)
+	if ((rc = fault(spec, AL_SANDBOX_ERR_SECCOMP)) < 0 ||
+	    (rc = al_seccomp_apply(spec, &listener)) < 0)
 		child_fail(AL_SANDBOX_ERR_SECCOMP, rc);
 	if (listener >= 0) {
 		/* the runner takes it with pidfd_getfd; it is close-on-exec */
 		child_send(AL_SYNC_NOTIFY_FD, 0, 0, listener, 0, 0);
-		if (child_wait() != AL_SYNC_ACK)
-			_exit(AL_SANDBOX_ERR_NOTIFY);
+		if ((rc = fault(spec, AL_SANDBOX_ERR_NOTIFY)) < 0 || child_wait() != AL_SYNC_ACK)
+			child_fail(AL_SANDBOX_ERR_NOTIFY, rc ? rc : -EPROTO);
 		close(listener);
 	}
 	child_send(AL_SYNC_READY, 0, 0, 0, ll, abi);
 	if (child_wait() != AL_SYNC_EXEC)
 		_exit(AL_SANDBOX_ERR_SYNC);
 
+	if ((rc = fault(spec, AL_SANDBOX_ERR_INIT)) < 0)
+		child_fail(AL_SANDBOX_ERR_INIT, rc);
 	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
 	if (pid < 0)
 		child_fail(AL_SANDBOX_ERR_INIT, -errno);
@@ -270,6 +289,8 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bo
 			close(AL_SANDBOX_EXEC_FD);
 		init_loop(pid);
 	}
+	if ((rc = fault(spec, AL_SANDBOX_ERR_EXEC)) < 0)
+		child_fail(AL_SANDBOX_ERR_EXEC, rc);
 	syscall(SYS_execveat, AL_SANDBOX_EXEC_FD, "", spec->argv,
 		spec->envp ? spec->envp : default_env, AT_EMPTY_PATH);
 	child_fail(AL_SANDBOX_ERR_EXEC, -errno);
@@ -310,12 +331,28 @@ static int recv_msg(struct al_domain *d, struct al_sync_msg *m)
 static int send_msg(struct al_domain *d, uint32_t kind)
 {
 	struct al_sync_msg m = { .kind = kind };
-	return al_write_all(d->sync_fd, &m, sizeof m);
+	ssize_t n;
+	/* no SIGPIPE when the child has already given up */
+	do
+		n = send(d->sync_fd, &m, sizeof m, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)sizeof m ? 0 : -EPROTO;
+}
+
+/* The child step that made this thread's last al_domain_spawn fail. */
+static _Thread_local int last_step;
+
+int al_sandbox_last_step(void)
+{
+	return last_step;
 }
 
 static int child_failed(struct al_domain *d, const struct al_sync_msg *m)
 {
 	d->child_err = m->code;
+	last_step = m->code;
 	d->child_errno = m->err;
 	al_log_warnx("sandbox: %s failed in the domain: %s", al_sandbox_strerror(m->code),
 		     strerror(m->err));
@@ -325,6 +362,7 @@ static int child_failed(struct al_domain *d, const struct al_sync_msg *m)
 int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 {
 	int sv[2] = { -1, -1 }, rc;
+	last_step = AL_SANDBOX_OK;
 	struct al_domain *d = calloc(1, sizeof *d);
 	if (!d)
 		return -ENOMEM;
@@ -445,6 +483,18 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 	*out = d;
 	return 0;
 fail:
+	/* a child that gave up before the runner was done with it (maps, cgroups,
+	 * GO) has left its reason: name that step rather than the runner's echo */
+	if (d->sync_fd >= 0 && last_step == AL_SANDBOX_OK) {
+		struct al_sync_msg m;
+		ssize_t n;
+		/* a reset (the child left with GO unread) is reported before its data */
+		do
+			n = recv(d->sync_fd, &m, sizeof m, MSG_DONTWAIT);
+		while (n < 0 && (errno == EINTR || errno == ECONNRESET));
+		if (n == (ssize_t)sizeof m && m.kind == AL_SYNC_FAIL)
+			rc = child_failed(d, &m);
+	}
 	if (sv[0] >= 0)
 		close(sv[0]);
 	if (sv[1] >= 0)

@@ -2,6 +2,13 @@
  * Speculation controls. FORCE_DISABLE cannot be undone by the domain and
  * survives execve, unlike plain DISABLE. L1D flush on context switch is only
  * offered when the kernel was booted with l1d_flush=on (PR_SPEC_PRCTL set).
+ *
+ * Whether a control is offered per task is asked in one place,
+ * al_speculation_get(): the partition probe (level.c through the real ops),
+ * the child's apply and the attestation all use it, so a control the CPU
+ * lacks is absent in the plan, left alone in the child and reported absent
+ * by the attestation alike. A control the probe offers but the kernel then
+ * refuses stops the spawn. Tests replace the probe to drive both paths.
  */
 #include <errno.h>
 #include <sys/prctl.h>
@@ -12,13 +19,37 @@
 #define PR_SPEC_L1D_FLUSH 2
 #endif
 
+static int real_get(unsigned long which)
+{
+	int r = prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0);
+	return r < 0 ? -errno : r;
+}
+
+static al_speculation_get_fn probe = real_get;
+
+void al_speculation_set_probe(al_speculation_get_fn fn)
+{
+	probe = fn ? fn : real_get;
+}
+
+int al_speculation_get(unsigned long which)
+{
+	return probe(which);
+}
+
+bool al_speculation_controllable(unsigned long which)
+{
+	int cur = probe(which);
+	return cur >= 0 && (cur & PR_SPEC_PRCTL);
+}
+
 static int force_disable(unsigned long which)
 {
-	int cur = prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0);
+	int cur = probe(which);
 	if (cur < 0)
-		return -errno;
+		return cur;
 	if (!(cur & PR_SPEC_PRCTL))
-		return 0; /* not controllable per task: either always on or not affected */
+		return 0; /* not controllable per task: absent, as attestation reports */
 	if (prctl(PR_SET_SPECULATION_CTRL, which, PR_SPEC_FORCE_DISABLE, 0, 0) < 0)
 		return -errno;
 	return 0;
@@ -31,21 +62,10 @@ int al_speculation_apply(const struct al_spec *spec)
 		return rc;
 	if (spec->spec_indirect_branch && (rc = force_disable(PR_SPEC_INDIRECT_BRANCH)) < 0)
 		return rc;
-	if (spec->spec_l1d_flush) {
-		int cur = prctl(PR_GET_SPECULATION_CTRL, PR_SPEC_L1D_FLUSH, 0, 0, 0);
-		if (cur >= 0 && (cur & PR_SPEC_PRCTL) &&
-		    prctl(PR_SET_SPECULATION_CTRL, PR_SPEC_L1D_FLUSH, PR_SPEC_ENABLE, 0, 0) < 0)
-			return -errno;
-	}
+	if (spec->spec_l1d_flush && al_speculation_controllable(PR_SPEC_L1D_FLUSH) &&
+	    prctl(PR_SET_SPECULATION_CTRL, PR_SPEC_L1D_FLUSH, PR_SPEC_ENABLE, 0, 0) < 0)
+		return -errno;
 	if (spec->tsc_sigsegv && prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) < 0)
 		return -errno;
 	return 0;
-}
-
-/* Whether this CPU lets a task control the feature at all (attestation). */
-bool al_speculation_controllable(unsigned long which);
-bool al_speculation_controllable(unsigned long which)
-{
-	int cur = prctl(PR_GET_SPECULATION_CTRL, which, 0, 0, 0);
-	return cur >= 0 && (cur & PR_SPEC_PRCTL);
 }
