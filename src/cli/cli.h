@@ -3,6 +3,12 @@
  * a struct al_cmd. main.c only dispatches. A subcommand parses its argv and
  * calls the libraries; it has no mechanism of its own.
  *
+ * A subcommand that needs the code of the untrusted-input parsers (HTTP,
+ * MCP, libcurl, the AI engine) is its own executable, so that the process of
+ * `airlock run` maps none of it: its cmd_<name>.c holds only the texts and the
+ * helper's name; `airlock NAME` executes the helper with the arguments
+ * unchanged, and the helper's main() calls al_cli_helper_main().
+ *
  * Exit statuses: 0 success, 1 failure (the reason printed), 2 usage error.
  */
 #ifndef AL_CLI_H
@@ -25,6 +31,10 @@ struct al_cmd {
 	const char *summary; /* one line for `airlock --help` */
 	const char *usage;   /* full text for `airlock help NAME` and NAME --help */
 	int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+	/* Or the executable that runs it: build_dir/helper in the build tree,
+	 * AL_LIBEXECDIR/helper when installed. */
+	const char *helper;
+	const char *helper_build_dir; /* relative to the build root */
 };
 
 /* Prints "airlock NAME: MSG" and the usage to stderr; returns AL_EXIT_USAGE. */
@@ -45,6 +55,20 @@ int al_cli_control_call(const char *control, enum al_control_op op, uint32_t arg
 
 /* True if argv holds -h or --help before any "--". */
 int al_cli_wants_help(int argc, char **argv);
+
+/*
+ * Runs a helper command: executes cmd->helper with argv (argv[0], the
+ * subcommand name, becomes the helper's name). Returns only on failure:
+ * AL_EXIT_FAIL, with the path it tried printed.
+ */
+int al_cli_exec_helper(const struct al_cmd *cmd, int argc, char **argv);
+
+/*
+ * The main() of a helper executable: the same logging, --help and argv as
+ * when the command ran inside `airlock` (argv[0] becomes cmd->name), then run.
+ */
+int al_cli_helper_main(const struct al_cmd *cmd, int (*run)(int argc, char **argv), int argc,
+		       char **argv);
 
 extern const struct al_cmd al_cmd_run;
 extern const struct al_cmd al_cmd_status;

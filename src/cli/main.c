@@ -1,7 +1,6 @@
 /*
  * airlock: the command-line front end. Dispatches to one subcommand.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,28 +50,6 @@ static const struct al_cmd *find_command(const char *name)
 	return NULL;
 }
 
-int al_cli_usage_error(const struct al_cmd *cmd, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "airlock %s: ", cmd->name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n%s", cmd->usage);
-	return AL_EXIT_USAGE;
-}
-
-int al_cli_wants_help(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			return 0;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return 1;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	al_log_init("airlock", AL_LOG_WARN);
@@ -118,5 +95,7 @@ int main(int argc, char **argv)
 		fputs(cmd->usage, stdout);
 		return AL_EXIT_OK;
 	}
+	if (cmd->helper)
+		return al_cli_exec_helper(cmd, argc - 1, argv + 1);
 	return cmd->run(argc - 1, argv + 1);
 }

@@ -1,0 +1,78 @@
+/*
+ * airlock-bench: `airlock bench` (src/cli/cmd_bench.c has its usage), run
+ * by `airlock` with the same arguments. Measures airlock's overhead on this
+ * machine against the same work without it, prints the table, saves the JSON.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "cli/cli.h"
+#include "sandbox/sandbox.h"
+#include "supervisor/config.h"
+
+static int bench_run(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "level", required_argument, NULL, 'l' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "svg", required_argument, NULL, 's' },
+		{ "quiet", no_argument, NULL, 'Q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct al_bench_opts o = { .level = -1, .log = stderr };
+	bool json = false;
+	const char *out = "airlock-bench.json", *svg = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'q': o.quick = true; break;
+		case 'o': out = optarg; break;
+		case 's': svg = optarg; break;
+		case 'Q': o.log = NULL; break;
+		case 'l': {
+			enum al_level l;
+			if (al_level_parse(optarg, &l) < 0)
+				return al_cli_usage_error(&al_cmd_bench, "unknown level '%s'", optarg);
+			o.level = (int)l;
+			break;
+		}
+		default:
+			return al_cli_usage_error(&al_cmd_bench, "unknown option");
+		}
+	}
+	if (optind != argc)
+		return al_cli_usage_error(&al_cmd_bench, "unexpected argument '%s'", argv[optind]);
+	json_t *r = NULL;
+	int rc = al_bench_run(&o, &r);
+	if (rc < 0) {
+		fprintf(stderr, "airlock bench: %s\n", strerror(-rc));
+		return AL_EXIT_FAIL;
+	}
+	if (json_dump_file(r, out, JSON_INDENT(1)) < 0)
+		fprintf(stderr, "airlock bench: could not write %s\n", out);
+	else if (o.log)
+		fprintf(o.log, "airlock bench: result saved to %s\n", out);
+	if (svg && (rc = al_bench_write_svg(r, svg)) < 0)
+		fprintf(stderr, "airlock bench: %s: %s\n", svg, strerror(-rc));
+	if (json) {
+		json_dumpf(r, stdout, JSON_INDENT(1));
+		fputc('\n', stdout);
+	} else {
+		al_bench_print(r, stdout);
+	}
+	json_decref(r);
+	return AL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	return al_cli_helper_main(&al_cmd_bench, bench_run, argc, argv);
+}
