@@ -5,11 +5,14 @@
  *                must report ESCAPED: this proves it can see a success.
  *                Where the host lacks the feature it says so and the test
  *                is skipped with the probe's reason.
- * PROFILE/NAME   the probe runs under AL_ATTACK_LAUNCHER (or the build's
- *                default launcher, set once `airlock exec` exists) for each
- *                profile in AL_ATTACK_PROFILES (default: compute service
- *                tool) and must end in one of the outcomes the table below
- *                accepts for that profile.
+ * PROFILE/NAME   the same probe, target and arguments run unsandboxed (the
+ *                baseline must escape, or the case is skipped with the
+ *                reason), then under AL_ATTACK_LAUNCHER for the profile
+ *                with {seccomp}=kill (an accepted outcome, after the
+ *                probe's AL-REACHED marker) and {seccomp}=notify (which
+ *                must name a reached call for a seccomp refusal). Each
+ *                case states the layer that refused; the run ends with a
+ *                summary. See README.md.
  *
  * Launcher words may hold {profile} and {workdir}; probe arguments may hold
  * {victim} (pid of an `attacks victim` started outside, unsandboxed, for
