@@ -98,6 +98,15 @@ int atk_failed(int err, const char *what)
 	}
 }
 
+void atk_reached(const char *call)
+{
+	char line[160];
+	int n = snprintf(line, sizeof(line), "AL-REACHED name=%s call=%s\n", atk_name, call);
+
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)!write(2, line, (size_t)n);
+}
+
 void atk_note(const char *fmt, ...)
 {
 	va_list ap;

@@ -46,6 +46,11 @@ int atk_unavailable(int err, const char *fmt, ...) __attribute__((format(printf,
 /* Classifies a failed call: errnos a security layer produces are BLOCKED,
  * anything else is UNEXPECTED. */
 int atk_failed(int err, const char *what);
+/* Says on stderr, just before the attack's system call, that the probe got
+ * that far: "AL-REACHED name=<probe> call=<syscall>". call is the kernel's
+ * name for the call (openat, not open), the name a seccomp notification
+ * gives, so the runner can match the two. Written with write(2) alone. */
+void atk_reached(const char *call);
 /* Progress note on stderr (never parsed). */
 void atk_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

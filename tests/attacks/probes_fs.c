@@ -15,6 +15,7 @@
 static int read_one(const char *path)
 {
 	char c;
+	atk_reached("openat");
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
@@ -45,6 +46,7 @@ int atk_sysfs(int argc, char **argv)
  * program to stop running. */
 static int open_exe_for_write(const char *path)
 {
+	atk_reached("openat");
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
@@ -81,6 +83,7 @@ int atk_openat_dotdot(int argc, char **argv)
 	struct stat a, b;
 	int dfd, pfd;
 
+	atk_reached("openat");
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return atk_failed(errno, dir);
@@ -117,6 +120,7 @@ int atk_openat_dotdot(int argc, char **argv)
 
 int atk_kallsyms(int argc, char **argv)
 {
+	atk_reached("openat");
 	FILE *f = fopen("/proc/kallsyms", "re");
 	char line[256];
 	int lines = 0;
@@ -143,6 +147,7 @@ int atk_kallsyms(int argc, char **argv)
 int atk_write_sysdir(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "/etc";
+	atk_reached("openat");
 	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 
 	if (fd < 0 && errno == EOPNOTSUPP)
@@ -159,14 +164,17 @@ int atk_write_sysdir(int argc, char **argv)
 int atk_chroot(int argc, char **argv)
 {
 	char dir[] = "/tmp/airlock-attack-XXXXXX";
-	const char *target = mkdtemp(dir);
+	/* A given directory (the runner's work dir) needs no mkdir first. */
+	const char *target = argc > 1 ? argv[1] : mkdtemp(dir);
+	int made = argc <= 1 && target != NULL;
 	struct stat before, after;
 
 	if (stat("/", &before) < 0)
 		return atk_unexpected(errno, "stat /: %s", strerror(errno));
+	atk_reached("chroot");
 	if (chroot(target ? target : ".") < 0) {
 		int e = errno;
-		if (target)
+		if (made)
 			rmdir(dir);
 		return atk_failed(e, "chroot");
 	}
@@ -175,7 +183,7 @@ int atk_chroot(int argc, char **argv)
 			break;
 	int r = chroot(".");
 	int e = errno;
-	if (target)
+	if (made)
 		rmdir(dir); /* absolute: resolved from whatever root we now have */
 	if (r < 0)
 		return atk_failed(e, "chroot(\".\") after climbing");

@@ -31,6 +31,7 @@
 /* x32 entry: getpid with the x32 bit set (x32 getpid is 39, as on x86-64). */
 int atk_x32(int argc, char **argv)
 {
+	atk_reached("x32_getpid");
 	long r = syscall(__X32_SYSCALL_BIT | 39);
 
 	if (r == getpid())
@@ -57,6 +58,7 @@ int atk_int80(int argc, char **argv)
 	signal(SIGSEGV, int80_segv);
 	if (sigsetjmp(int80_jmp, 1))
 		return atk_unavailable(0, "int $0x80 raised SIGSEGV: 32-bit entry disabled in this kernel");
+	atk_reached("int80_getpid");
 	__asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory", "cc", "r8", "r9", "r10", "r11");
 	signal(SIGSEGV, SIG_DFL);
 	if (r == getpid())
@@ -72,6 +74,7 @@ int atk_io_uring(int argc, char **argv)
 	long fd;
 
 	memset(&p, 0, sizeof(p));
+	atk_reached("io_uring_setup");
 	fd = syscall(__NR_io_uring_setup, 4, &p);
 	if (fd < 0)
 		return atk_failed(errno, "io_uring_setup");
@@ -92,6 +95,7 @@ int atk_perf_event_open(int argc, char **argv)
 	a.config = PERF_COUNT_SW_TASK_CLOCK;
 	a.exclude_kernel = 1;
 	a.exclude_hv = 1;
+	atk_reached("perf_event_open");
 	fd = syscall(__NR_perf_event_open, &a, 0, -1, -1, 0);
 	if (fd < 0)
 		return atk_failed(errno, "perf_event_open");
@@ -102,6 +106,7 @@ int atk_perf_event_open(int argc, char **argv)
 int atk_userfaultfd(int argc, char **argv)
 {
 	/* User-mode-only first: that is what an unprivileged process may ask. */
+	atk_reached("userfaultfd");
 	long fd = syscall(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
 
 	if (fd < 0 && errno == EINVAL)
@@ -122,6 +127,7 @@ int atk_bpf(int argc, char **argv)
 	a.key_size = 4;
 	a.value_size = 4;
 	a.max_entries = 1;
+	atk_reached("bpf");
 	fd = syscall(__NR_bpf, BPF_MAP_CREATE, &a, sizeof(a));
 	if (fd < 0)
 		return atk_failed(errno, "bpf(BPF_MAP_CREATE)");
@@ -132,6 +138,7 @@ int atk_bpf(int argc, char **argv)
 int atk_keyctl(int argc, char **argv)
 {
 	/* The process keyring dies with this process: nothing is left behind. */
+	atk_reached("add_key");
 	long key = syscall(__NR_add_key, "user", "airlock-attack", "x", 1, KEY_SPEC_PROCESS_KEYRING);
 
 	if (key < 0)
@@ -152,6 +159,7 @@ int atk_open_by_handle_at(int argc, char **argv)
 
 	memset(&h, 0, sizeof(h));
 	h.fh.handle_bytes = MAX_HANDLE_SZ;
+	atk_reached("name_to_handle_at");
 	if (name_to_handle_at(AT_FDCWD, "/", &h.fh, &mount_id, 0) < 0) {
 		/* Forge a handle as "shocker" did: the permission check comes
 		 * before the handle is looked at. */
@@ -164,6 +172,7 @@ int atk_open_by_handle_at(int argc, char **argv)
 	mfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mfd < 0)
 		return atk_failed(errno, "open /");
+	atk_reached("open_by_handle_at");
 	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
@@ -179,6 +188,7 @@ int atk_open_by_handle_at(int argc, char **argv)
 
 int atk_personality(int argc, char **argv)
 {
+	atk_reached("personality");
 	int old = personality(0xffffffff);
 
 	if (old < 0)
@@ -193,10 +203,11 @@ int atk_personality(int argc, char **argv)
 
 int atk_kcmp(int argc, char **argv)
 {
-	long pid = atk_arg_long(argc, argv, 1, (long)getppid());
+	long pid = argc > 1 ? atk_arg_long(argc, argv, 1, 0) : (long)getppid();
 
 	if (pid <= 0)
 		return atk_blocked_as("NOTARGET", "no outside pid to compare with (parent pid is 0)");
+	atk_reached("kcmp");
 	long r = syscall(__NR_kcmp, getpid(), (pid_t)pid, KCMP_VM, 0, 0);
 	if (r < 0)
 		return atk_failed(errno, "kcmp");

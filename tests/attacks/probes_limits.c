@@ -12,28 +12,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_FORKS 2000
 
+/* Children sleep on a shared futex word (no pipe: the compute profile has
+ * no pipe2) and leave when it changes, after 60 s, or when we die. */
 int atk_fork_bomb(int argc, char **argv)
 {
 	long bound = atk_arg_long(argc, argv, 1, MAX_FORKS);
 	pid_t *kids;
-	int gate[2];
+	uint32_t *gate;
 	long n = 0;
 	int err = 0;
 
 	if (bound <= 0 || bound > MAX_FORKS)
 		bound = MAX_FORKS;
 	kids = calloc((size_t)bound, sizeof(*kids));
-	if (!kids || pipe2(gate, O_CLOEXEC) < 0)
+	gate = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!kids || gate == MAP_FAILED)
 		return atk_unexpected(errno, "setup: %s", strerror(errno));
-	/* Children wait on the pipe and leave when it closes, or when we die. */
+	atk_reached("clone");
 	for (; n < bound; n++) {
 		pid_t p = fork();
 		if (p < 0) {
@@ -41,25 +47,28 @@ int atk_fork_bomb(int argc, char **argv)
 			break;
 		}
 		if (p == 0) {
-			char c;
+			struct timespec t = { 60, 0 };
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			close(gate[1]);
 			if (getppid() == 1)
 				_exit(0);
-			while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+			while (__atomic_load_n(gate, __ATOMIC_ACQUIRE) == 0 &&
+			       (syscall(SYS_futex, gate, FUTEX_WAIT, 0, &t, NULL, 0) == 0 || errno == EINTR))
 				;
 			_exit(0);
 		}
 		kids[n] = p;
 	}
-	close(gate[1]);
-	close(gate[0]);
+	__atomic_store_n(gate, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, gate, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 	for (long i = 0; i < n; i++)
 		waitpid(kids[i], NULL, 0);
 	free(kids);
+	munmap(gate, 4096);
 	if (n >= bound)
 		return atk_escaped("forked %ld processes (the bound) with no limit in the way", n);
 	atk_note("fork refused after %ld children", n);
+	if (err == EAGAIN)
+		return atk_blocked(err, "fork refused with EAGAIN after %ld children (bound %ld)", n, bound);
 	return atk_failed(err, "fork");
 }
 
@@ -82,24 +91,30 @@ static long mem_available_mib(void)
 
 int atk_memory_hog(int argc, char **argv)
 {
-	long bound = atk_arg_long(argc, argv, 1, 4096);
-	long avail = mem_available_mib();
+	long bound = atk_arg_long(argc, argv, 1, 0);
 	volatile long *progress;
 	int st;
 
-	if (bound <= 0 || bound > 4096)
+	/* An explicit bound is the caller's choice (at most 8 GiB), taken as is
+	 * so that no file needs to be read (compute has none); without one,
+	 * 4 GiB and never more than half of the available memory. */
+	if (bound <= 0 || bound > 8192) {
+		long avail = mem_available_mib();
 		bound = 4096;
-	if (avail > 0 && bound > avail / 2)
-		bound = avail / 2;
+		if (avail > 0 && bound > avail / 2)
+			bound = avail / 2;
+	}
 	/* The hog is a child, so that an OOM kill is seen and reported here. */
 	progress = mmap(NULL, 2 * sizeof(long), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (progress == MAP_FAILED)
 		return atk_unexpected(errno, "mmap shared: %s", strerror(errno));
+	atk_reached("clone");
 	pid_t p = fork();
 	if (p < 0)
 		return atk_failed(errno, "fork");
 	if (p == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		atk_reached("mmap");
 		for (long got = 0; got < bound; got += CHUNK_MIB) {
 			char *m = mmap(NULL, CHUNK_MIB << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (m == MAP_FAILED) {
@@ -130,27 +145,29 @@ int atk_fd_exhaust(int argc, char **argv)
 {
 	long bound = atk_arg_long(argc, argv, 1, 65536);
 	struct rlimit rl;
-	int base[2];
+	int base = 2;
 	long n = 0;
 
 	if (bound <= 0 || bound > 65536)
 		bound = 65536;
-	/* Raise the soft limit to the hard one (anyone may), and the hard one
-	 * too where privilege allows: the limit that holds is the hard one. */
+	/* Raise the soft limit towards the hard one, as anyone may; the hard
+	 * limit is never raised, so it is the limit that holds. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		struct rlimit want = { (rlim_t)bound + 16, (rlim_t)bound + 16 };
-		if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
+		rlim_t want = (rlim_t)bound + 16;
+		rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (pipe2(base, O_CLOEXEC) < 0)
-		return atk_failed(errno, "pipe");
+	/* Duplicate stderr (no pipe: compute has no pipe2). */
+	if (fcntl(base, F_GETFD) < 0)
+		return atk_unexpected(errno, "stderr is not open: %s", strerror(errno));
+	atk_reached("fcntl");
 	for (; n < bound; n++) {
-		if (fcntl(base[0], F_DUPFD_CLOEXEC, 0) < 0) {
+		if (fcntl(base, F_DUPFD_CLOEXEC, 0) < 0) {
 			int e = errno;
 			atk_note("descriptor %ld refused", n);
-			return atk_failed(e, "dup");
+			if (e != EMFILE && e != ENFILE)
+				return atk_failed(e, "dup");
+			return atk_blocked(e, "dup refused after %ld descriptors (bound %ld): %s", n, bound, strerror(e));
 		}
 	}
 	return atk_escaped("opened %ld descriptors (the bound) with no limit in the way", n);

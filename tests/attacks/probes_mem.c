@@ -31,6 +31,7 @@ static int spec_reenable(unsigned long which, const char *label)
 		return atk_unavailable(errno, "PR_GET_SPECULATION_CTRL(%s): %s", label, strerror(errno));
 	if (!(st & PR_SPEC_PRCTL))
 		return atk_unavailable(0, "%s speculation is not controllable per task here (state 0x%x)", label, st);
+	atk_reached("prctl");
 	prctl(PR_SET_SPECULATION_CTRL, which, PR_SPEC_DISABLE, 0, 0);
 	if (prctl(PR_SET_SPECULATION_CTRL, which, PR_SPEC_ENABLE, 0, 0) < 0) {
 		int e = errno;
@@ -60,6 +61,7 @@ int atk_mdwe_clear(int argc, char **argv)
 
 	if (before < 0)
 		return atk_unavailable(errno, "PR_GET_MDWE: %s (kernel older than 6.3)", strerror(errno));
+	atk_reached("prctl");
 	if (prctl(PR_SET_MDWE, 0, 0, 0, 0) < 0)
 		return atk_failed(errno, "PR_SET_MDWE(0)");
 	int after = prctl(PR_GET_MDWE, 0, 0, 0, 0);
@@ -89,6 +91,7 @@ int atk_mprotect_exec(int argc, char **argv)
 	if (mem == MAP_FAILED)
 		return atk_unexpected(errno, "mmap RW: %s", strerror(errno));
 	memcpy(mem, ret42, sizeof(ret42));
+	atk_reached("mprotect");
 	if (mprotect(mem, 4096, PROT_READ | PROT_EXEC) < 0)
 		return atk_failed(errno, "mprotect RW->RX");
 	return run_code(mem, "RW memory made RX");
@@ -96,6 +99,7 @@ int atk_mprotect_exec(int argc, char **argv)
 
 int atk_mmap_exec(int argc, char **argv)
 {
+	atk_reached("mmap");
 	void *mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (mem == MAP_FAILED)
@@ -161,11 +165,13 @@ int atk_memfd_exec(int argc, char **argv)
 	char *args[] = { "memfd-probe", NULL };
 	int fd;
 
+	atk_reached("memfd_create");
 	fd = (int)syscall(SYS_memfd_create, "airlock-attack", MFD_CLOEXEC);
 	if (fd < 0)
 		return atk_failed(errno, "memfd_create");
 	if (n == 0 || write(fd, elf, n) != (ssize_t)n)
 		return atk_unexpected(errno, "writing the program into the memfd failed");
+	atk_reached("execveat");
 	syscall(SYS_execveat, fd, "", args, environ, AT_EMPTY_PATH);
 	return atk_failed(errno, "execveat(memfd)");
 }
@@ -175,6 +181,7 @@ int atk_exec_sh(int argc, char **argv)
 	char *args[] = { "sh", "-c",
 		"echo 'AL-ATTACK name=exec_sh verdict=ESCAPED errno=- detail=/bin/sh ran'", NULL };
 
+	atk_reached("execve");
 	execve("/bin/sh", args, environ);
 	return atk_failed(errno, "execve /bin/sh");
 }

@@ -27,6 +27,7 @@
 static int tcp_connect(const char *ip, int port, int no_wait)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	atk_reached("socket");
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int repair = 0;
 
@@ -42,6 +43,7 @@ static int tcp_connect(const char *ip, int port, int no_wait)
 		struct timeval tv = { 2, 0 };
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
+	atk_reached("connect");
 	int r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	int e = errno;
 	close(fd);
@@ -68,6 +70,7 @@ int atk_tcp_linklocal(int argc, char **argv)
 
 static int make_socket(int domain, int type, int proto, const char *label)
 {
+	atk_reached("socket");
 	int fd = socket(domain, type | SOCK_CLOEXEC, proto);
 
 	if (fd < 0)
@@ -108,12 +111,14 @@ int atk_abstract_bind(int argc, char **argv)
 {
 	struct sockaddr_un sa;
 	char name[64];
+	atk_reached("socket");
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return atk_failed(errno, "socket(AF_UNIX)");
 	snprintf(name, sizeof(name), "airlock-attack-bind-%d", (int)getpid());
 	socklen_t len = abstract_addr(&sa, name);
+	atk_reached("bind");
 	if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
 		int e = errno;
 		close(fd);
@@ -128,11 +133,13 @@ int atk_abstract_connect(int argc, char **argv)
 {
 	struct sockaddr_un sa;
 	const char *name = argc > 1 ? argv[1] : "airlock-attack-abstract";
+	atk_reached("socket");
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return atk_failed(errno, "socket(AF_UNIX)");
 	socklen_t len = abstract_addr(&sa, name);
+	atk_reached("connect");
 	if (connect(fd, (struct sockaddr *)&sa, len) < 0) {
 		int e = errno;
 		close(fd);
@@ -147,11 +154,13 @@ int atk_abstract_connect(int argc, char **argv)
 int atk_udp_loopback(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9) };
+	atk_reached("socket");
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return atk_failed(errno, "socket(AF_INET, SOCK_DGRAM)");
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	atk_reached("sendto");
 	ssize_t n = sendto(fd, "x", 1, 0, (struct sockaddr *)&sa, sizeof(sa));
 	int e = errno;
 	close(fd);

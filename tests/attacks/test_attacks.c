@@ -5,11 +5,14 @@
  *                must report ESCAPED: this proves it can see a success.
  *                Where the host lacks the feature it says so and the test
  *                is skipped with the probe's reason.
- * PROFILE/NAME   the probe runs under AL_ATTACK_LAUNCHER (or the build's
- *                default launcher, set once `airlock exec` exists) for each
- *                profile in AL_ATTACK_PROFILES (default: compute service
- *                tool) and must end in one of the outcomes the table below
- *                accepts for that profile.
+ * PROFILE/NAME   the same probe, target and arguments run unsandboxed (the
+ *                baseline must escape, or the case is skipped with the
+ *                reason), then under AL_ATTACK_LAUNCHER for the profile
+ *                with {seccomp}=kill (an accepted outcome, after the
+ *                probe's AL-REACHED marker) and {seccomp}=notify (which
+ *                must name a reached call for a seccomp refusal). Each
+ *                case states the layer that refused; the run ends with a
+ *                summary. See README.md.
  *
  * Launcher words may hold {profile} and {workdir}; probe arguments may hold
  * {victim} (pid of an `attacks victim` started outside, unsandboxed, for
@@ -25,10 +28,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdnoreturn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -39,101 +44,119 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-/* Outcome tokens, '|'-separated: ESCAPED, UNAVAILABLE, a signal (SIGSYS,
- * SIGKILL), an errno name or pseudo name the probe printed with BLOCKED
- * (EPERM, ZEROADDR, ...), or "*" for "not asserted". */
+/* Outcome tokens, '|'-separated: ESCAPED, a signal (SIGSYS), an errno name
+ * or pseudo name the probe printed with BLOCKED (EPERM, ZEROADDR, ...), or
+ * "*" for "not asserted". UNAVAILABLE, SIGKILL and TIMEOUT are never
+ * accepted from a sandboxed run: a feature this machine lacks is a skip
+ * (decided by the baseline run), and a kill proves nothing by itself. */
 #define DENY "SIGSYS|EPERM|EACCES|ENOSYS"
 #define NS_DENY "SIGSYS|EPERM|EACCES|ENOSYS|ENOSPC|EUSERS"
 #define PROC_DENY "SIGSYS|EPERM|EACCES|ENOSYS|ESRCH"
 #define TTY_DENY "SIGSYS|EPERM|EACCES"
 #define EXEC_DENY "SIGSYS|EPERM|EACCES|ENOSYS|ENOENT"
 #define WX_DENY "SIGSYS|EPERM|EACCES"
-#define SPEC_DENY "SIGSYS|EPERM|UNAVAILABLE"
+#define SPEC_DENY "SIGSYS|EPERM"
 #define NET_DENY "SIGSYS|EPERM|EACCES|ENETUNREACH|EHOSTUNREACH|EAFNOSUPPORT"
 #define SOCK_DENY "SIGSYS|EPERM|EACCES|EAFNOSUPPORT|EPROTONOSUPPORT"
 #define FS_DENY "ENOENT|EACCES|EPERM|EROFS"
-/* compute has no filesystem at all: its filter refuses open itself, so a
- * probe that opens a file dies of SIGSYS before it can try the attack. */
+/* compute has no filesystem at all: its filter refuses open itself. */
 #define COMPUTE_FS(x) x "|SIGSYS", SAME(x)
 
 struct probe_case {
 	const char *name;
-	const char *host_args;  /* arguments unsandboxed */
-	const char *args;       /* arguments under a sandbox */
-	const char *host_lacks; /* host outcomes meaning "feature absent here" (skip) */
+	const char *args;       /* arguments, the same for the baseline and the sandbox */
+	const char *host_lacks; /* baseline outcomes meaning "feature absent here" (skip) */
 	const char *compute, *service, *tool;
+	/* EPERM/EACCES/ENOSYS accepted although no seccomp notification named
+	 * the call, and the layer that gives them; NULL: seccomp only. */
+	const char *other, *other_why;
 };
 
 #define ALL(x) x, x, x
 #define SAME(a) a, a
 
 static const struct probe_case cases[] = {
-	/* x32 is compiled out of many kernels (this one too): ENOSYS either way. */
-	{ "x32", "", "", "UNAVAILABLE", ALL("SIGSYS|EPERM|UNAVAILABLE") },
-	{ "int80", "", "", "UNAVAILABLE", ALL("SIGSYS|EPERM|ENOSYS|UNAVAILABLE") },
-	{ "io_uring", "", "", NULL, ALL(DENY) },
-	{ "tiocsti", "", "", "UNAVAILABLE", ALL(TTY_DENY) },
-	{ "tiocsti_high", "", "", "UNAVAILABLE", ALL(TTY_DENY) },
-	{ "tioclinux", "", "", "UNAVAILABLE", ALL(TTY_DENY) },
-	{ "tioclinux_high", "", "", "UNAVAILABLE", ALL(TTY_DENY) },
-	{ "ptrace", "{victim}", "{victim}", NULL, ALL(PROC_DENY) },
-	{ "process_vm_readv", "{victim}", "{victim}", NULL, ALL(PROC_DENY) },
-	{ "kill", "{victim}", "{victim}", NULL, ALL(PROC_DENY) },
-	{ "kcmp", "{victim}", "{victim}", NULL, ALL(PROC_DENY) },
-	{ "userns", "", "", NULL, ALL(NS_DENY) },
-	{ "clone3_ns", "", "", NULL, ALL(NS_DENY) },
-	{ "clone_ns", "", "", NULL, ALL(NS_DENY) },
-	{ "setns", "{victim}", "{victim}", NULL, ALL(NS_DENY "|ENOENT") },
-	{ "mount", "", "", NULL, ALL(DENY) },
-	{ "setuid", "", "", NULL, ALL("SIGSYS|EPERM|EINVAL|NOCAPS") },
-	{ "capset", "", "", NULL, ALL("SIGSYS|EPERM|NOCAPS") },
-	{ "spec_ssb", "", "", "UNAVAILABLE", ALL(SPEC_DENY) },
-	{ "spec_ib", "", "", "UNAVAILABLE", ALL(SPEC_DENY) },
-	{ "mdwe_clear", "", "", "UNAVAILABLE", ALL("SIGSYS|EPERM") },
-	{ "mprotect_exec", "", "", NULL, ALL(WX_DENY) },
-	{ "mmap_exec", "", "", NULL, ALL(WX_DENY) },
-	{ "memfd_exec", "", "", NULL, ALL(EXEC_DENY) },
-	/* The issue forbids exec only in compute; service and tool may run programs. */
-	{ "exec_sh", "", "", NULL, EXEC_DENY, SAME("*") },
-	{ "personality", "", "", NULL, ALL("SIGSYS|EPERM|NOCHANGE") },
-	{ "tcp_loopback", "", "", NULL, ALL(NET_DENY) },
-	{ "tcp_linklocal", "", "", "ENETUNREACH|EHOSTUNREACH", ALL(NET_DENY) },
-	{ "udp_loopback", "", "", NULL, ALL(NET_DENY) },
-	{ "netlink", "", "", NULL, ALL(SOCK_DENY) },
-	{ "packet", "", "", NULL, ALL(SOCK_DENY) },
-	{ "vsock", "", "", "EAFNOSUPPORT", ALL(SOCK_DENY) },
+	/* x32 is compiled out of many kernels (this one too): skipped then. */
+	{ "x32", "", "UNAVAILABLE", ALL("SIGSYS|EPERM"), NULL, NULL },
+	/* no notification: the filter's architecture check kills any i386 call
+	 * in every mode, and only seccomp raises SIGSYS on x86 */
+	{ "int80", "", "UNAVAILABLE", ALL("SIGSYS|EPERM|ENOSYS"), "SIGSYS",
+	  "seccomp's architecture check (SIGSYS after the i386 call in kill and notify mode alike)" },
+	{ "io_uring", "", NULL, ALL(DENY), NULL, NULL },
+	{ "tiocsti", "", "UNAVAILABLE", ALL(TTY_DENY), NULL, NULL },
+	{ "tiocsti_high", "", "UNAVAILABLE", ALL(TTY_DENY), NULL, NULL },
+	{ "tioclinux", "", "UNAVAILABLE", ALL(TTY_DENY), NULL, NULL },
+	{ "tioclinux_high", "", "UNAVAILABLE", ALL(TTY_DENY), NULL, NULL },
+	{ "ptrace", "{victim}", NULL, ALL(PROC_DENY), NULL, NULL },
+	{ "process_vm_readv", "{victim}", NULL, ALL(PROC_DENY), NULL, NULL },
+	{ "kill", "{victim}", NULL, ALL(PROC_DENY), NULL, NULL },
+	{ "kcmp", "{victim}", NULL, ALL(PROC_DENY), NULL, NULL },
+	{ "userns", "", NULL, ALL(NS_DENY), NULL, NULL },
+	/* the filter answers clone3 with ENOSYS (libc then falls back to clone) */
+	{ "clone3_ns", "", NULL, ALL(NS_DENY), "ENOSYS",
+	  "seccomp's ENOSYS rule for clone3 (the baseline ran clone3 on this kernel)" },
+	{ "clone_ns", "", NULL, ALL(NS_DENY), NULL, NULL },
+	{ "setns", "{victim}", NULL, ALL(NS_DENY "|ENOENT"), NULL, NULL },
+	{ "mount", "{workdir}", NULL, ALL(DENY), NULL, NULL },
+	{ "setuid", "", NULL, ALL("SIGSYS|EPERM|EINVAL|NOCAPS"), NULL, NULL },
+	{ "capset", "", NULL, ALL("SIGSYS|EPERM|NOCAPS"), NULL, NULL },
+	{ "spec_ssb", "", "UNAVAILABLE", ALL(SPEC_DENY), "EPERM", "speculation control force-disabled" },
+	{ "spec_ib", "", "UNAVAILABLE", ALL(SPEC_DENY), "EPERM", "speculation control force-disabled" },
+	{ "mdwe_clear", "", "UNAVAILABLE", ALL("SIGSYS|EPERM"), "EPERM",
+	  "MDWE is set and sticky (the baseline cleared it)" },
+	{ "mprotect_exec", "", NULL, ALL(WX_DENY), "EACCES", "MDWE refuses PROT_EXEC on written memory" },
+	{ "mmap_exec", "", NULL, ALL(WX_DENY), "EACCES", "MDWE refuses a writable and executable mapping" },
+	{ "memfd_exec", "", NULL, ALL(EXEC_DENY), "EACCES", "vm.memfd_noexec=2 in the domain's pid namespace" },
+	/* Exec is forbidden only in compute; service and tool may run programs. */
+	{ "exec_sh", "", NULL, EXEC_DENY, SAME("*"), NULL, NULL },
+	{ "personality", "", NULL, ALL("SIGSYS|EPERM|NOCHANGE"), NULL, NULL },
+	{ "tcp_loopback", "", NULL, ALL(NET_DENY), NULL, NULL },
+	{ "tcp_linklocal", "", "ENETUNREACH|EHOSTUNREACH", ALL(NET_DENY), NULL, NULL },
+	{ "udp_loopback", "", NULL, ALL(NET_DENY), NULL, NULL },
+	{ "netlink", "", NULL, ALL(SOCK_DENY), NULL, NULL },
+	{ "packet", "", NULL, ALL(SOCK_DENY), NULL, NULL },
+	{ "vsock", "", "EAFNOSUPPORT", ALL(SOCK_DENY), NULL, NULL },
 	/* Binding a name in the domain's own empty network namespace harms no one;
 	 * only compute and service promise no sockets at all. */
-	{ "abstract_bind", "", "", NULL, SAME(SOCK_DENY), "*" },
-	{ "abstract_connect", "{abstract}", "{abstract}", NULL, ALL(SOCK_DENY "|ECONNREFUSED") },
-	{ "read_shadow", "", "", NULL, COMPUTE_FS(FS_DENY) },
-	{ "write_sysdir", "", "", "UNAVAILABLE", COMPUTE_FS(FS_DENY) },
-	{ "chroot", "", "", NULL, ALL(DENY "|CONFINED") },
-	{ "write_self_exe", "", "", NULL, COMPUTE_FS(FS_DENY) },
-	/* Unsandboxed, pid 1 belongs to the machine: aim at the victim instead. */
-	{ "write_proc_exe", "{victim}", "1", NULL, COMPUTE_FS(FS_DENY) },
-	{ "openat_dotdot", "{workdir} {marker}", "{workdir} {marker}", NULL, COMPUTE_FS(FS_DENY "|SAMEDIR") },
-	{ "kallsyms", "", "", "ZEROADDR", COMPUTE_FS(FS_DENY "|ZEROADDR|EMPTY") },
-	{ "sysfs", "", "", NULL, COMPUTE_FS(FS_DENY) },
-	{ "perf_event_open", "", "", NULL, ALL(DENY) },
-	{ "userfaultfd", "", "", NULL, ALL(DENY) },
-	{ "bpf", "", "", NULL, ALL(DENY) },
-	{ "keyctl", "", "", NULL, ALL(DENY) },
-	{ "open_by_handle_at", "", "", NULL, ALL(DENY) },
-	/* Bounded small unsandboxed; under a sandbox the defaults (2000 forks,
-	 * 4 GiB capped at half the free memory, 65536 fds) must hit a limit. */
-	{ "fork_bomb", "64", "", NULL, ALL("EAGAIN|ENOMEM|SIGSYS|EPERM|SIGKILL") },
-	{ "memory_hog", "64", "", NULL, COMPUTE_FS("ENOMEM|OOMKILL|SIGKILL") },
-	{ "fd_exhaust", "4096", "", NULL, COMPUTE_FS("EMFILE|ENFILE") },
+	{ "abstract_bind", "", NULL, SAME(SOCK_DENY), "*", NULL, NULL },
+	{ "abstract_connect", "{abstract}", NULL, ALL(SOCK_DENY "|ECONNREFUSED"), NULL, NULL },
+	{ "read_shadow", "", NULL, COMPUTE_FS(FS_DENY), "EACCES",
+	  "the domain's unprivileged uid (DAC) or Landlock: the baseline read it as root" },
+	{ "write_sysdir", "", "UNAVAILABLE", COMPUTE_FS(FS_DENY), "EACCES",
+	  "the domain's unprivileged uid (DAC) or Landlock: the baseline wrote there as root" },
+	{ "chroot", "{workdir}", NULL, ALL(DENY "|CONFINED"), NULL, NULL },
+	{ "write_self_exe", "", NULL, COMPUTE_FS(FS_DENY), "EACCES",
+	  "the domain's unprivileged uid (DAC) or Landlock: the baseline opened it as root" },
+	/* The same target in both runs: the victim the baseline reached. */
+	{ "write_proc_exe", "{victim}", NULL, COMPUTE_FS(FS_DENY), "EACCES",
+	  "the domain's unprivileged uid (DAC) or Landlock: the baseline opened it as root" },
+	{ "openat_dotdot", "{workdir} {marker}", NULL, COMPUTE_FS(FS_DENY "|SAMEDIR"), NULL, NULL },
+	{ "kallsyms", "", "ZEROADDR", COMPUTE_FS(FS_DENY "|ZEROADDR|EMPTY"), NULL, NULL },
+	{ "sysfs", "", NULL, COMPUTE_FS(FS_DENY), NULL, NULL },
+	{ "perf_event_open", "", NULL, ALL(DENY), NULL, NULL },
+	{ "userfaultfd", "", NULL, ALL(DENY), NULL, NULL },
+	{ "bpf", "", NULL, ALL(DENY), NULL, NULL },
+	{ "keyctl", "", NULL, ALL(DENY), NULL, NULL },
+	{ "open_by_handle_at", "", NULL, ALL(DENY), NULL, NULL },
+	/* The same bounds for the baseline and the sandbox, each above every
+	 * built-in profile's limit and within this machine's: 512 processes
+	 * (pids <= 128), {memhog} MiB (memory <= 4 GiB; at most half of the free
+	 * memory), {nofile} descriptors (nofile <= 512; below the hard limit). */
+	{ "fork_bomb", "512", NULL, ALL("EAGAIN|SIGSYS|EPERM"), NULL, NULL },
+	{ "memory_hog", "{memhog}", NULL, ALL("ENOMEM|OOMKILL"), NULL, NULL },
+	{ "fd_exhaust", "{nofile}", NULL, ALL("EMFILE|ENFILE"), NULL, NULL },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
-#define PROBE_TIMEOUT_S 120
+/* A probe still running after this long is killed and fails (TIMEOUT):
+ * the runner's own kill is never taken for a limit's. */
+#define PROBE_TIMEOUT_S 60
 #define MAX_ARGS 64
 
 struct outcome {
 	int signal;         /* terminating signal, or 0 */
 	int code;           /* exit status when signal == 0 */
+	bool timed_out;     /* the runner killed it */
 	char verdict[16];   /* from the AL-ATTACK line ("" when none) */
 	char err[48];
 	char output[8192];  /* everything the probe wrote, for failure reports */
@@ -152,6 +175,11 @@ static struct {
 	char workdir[96];
 	char abstract[64];
 	int abstract_fd;
+	char memhog[24]; /* {memhog}: MiB for memory_hog */
+	char nofile[24]; /* {nofile}: descriptors for fd_exhaust */
+	/* the run's summary */
+	unsigned ran, proved, skipped;
+	char skips[4096];
 } env;
 
 /* ---- processes ---------------------------------------------------------- */
@@ -211,6 +239,7 @@ static void run_argv(char **argv, bool translate_signals, struct outcome *o)
 			if (time(NULL) > deadline) {
 				kill(-pid, SIGKILL);
 				kill(pid, SIGKILL);
+				o->timed_out = true;
 				snprintf(o->output + len, sizeof(o->output) - len, "\n[runner: timed out]\n");
 				break;
 			}
@@ -327,6 +356,8 @@ static int count_leftovers(void)
 /* ---- argument building ------------------------------------------------------ */
 
 /* Copies word replacing {key} placeholders. */
+static const char *seccomp_word = "kill"; /* {seccomp} in launcher words */
+
 static char *expand(const char *word, const char *profile, pid_t victim)
 {
 	char pidbuf[16];
@@ -338,6 +369,9 @@ static char *expand(const char *word, const char *profile, pid_t victim)
 		{ "{marker}", "marker" },
 		{ "{abstract}", env.abstract },
 		{ "{victim}", pidbuf },
+		{ "{memhog}", env.memhog },
+		{ "{nofile}", env.nofile },
+		{ "{seccomp}", seccomp_word },
 	};
 	char out[512];
 	size_t o = 0;
@@ -382,7 +416,9 @@ static int split_into(char **argv, int argc, const char *words, const char *prof
 
 static const char *outcome_token(const struct outcome *o, char *buf, size_t len)
 {
-	if (o->signal) {
+	if (o->timed_out) {
+		snprintf(buf, len, "TIMEOUT");
+	} else if (o->signal) {
 		const char *abbrev = sigabbrev_np(o->signal);
 		snprintf(buf, len, "SIG%s", abbrev ? abbrev : "?");
 	} else if (o->code == 0 && strcmp(o->verdict, "ESCAPED") == 0) {
@@ -428,59 +464,254 @@ static const char *expected_for(const struct probe_case *pc, const char *profile
 	return NULL;
 }
 
+/* ---- proofs ---------------------------------------------------------------- */
+
+/* The probe's own "AL-REACHED name=... call=CALL" lines: it got as far as
+ * its attack call. */
+static bool reached_any(const char *out)
+{
+	return strstr(out, "AL-REACHED ") != NULL;
+}
+
+/* In notify mode `airlock exec` logs "seccomp: pid N called NAME(...)" for
+ * every refused call. Finds the first such line naming a call the probe
+ * announced (AL-REACHED ... call=NAME) before it. */
+static bool notified_call(const char *out, char *name, size_t len)
+{
+	char calls[16][40];
+	size_t ncalls = 0;
+
+	for (const char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *eol = strchr(l, '\n');
+		size_t ll = eol ? (size_t)(eol - l) : strlen(l);
+		char line[512];
+		snprintf(line, sizeof(line), "%.*s", (int)(ll < sizeof(line) ? ll : sizeof(line) - 1), l);
+		const char *c = strstr(line, "AL-REACHED ");
+		if (c && (c = strstr(c, " call=")) && ncalls < 16) {
+			snprintf(calls[ncalls++], sizeof(calls[0]), "%s", c + 6);
+			continue;
+		}
+		const char *n = strstr(line, "seccomp: pid ");
+		if (!n || !(n = strstr(n, " called ")))
+			continue;
+		n += 8;
+		const char *paren = strchr(n, '(');
+		if (!paren)
+			continue;
+		for (size_t i = 0; i < ncalls; i++) {
+			if (strlen(calls[i]) == (size_t)(paren - n) && strncmp(calls[i], n, (size_t)(paren - n)) == 0) {
+				snprintf(name, len, "%s", calls[i]);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* The machine's count of OOM kills (memory cgroups' included). */
+static long vmstat_oom_kills(void)
+{
+	FILE *f = fopen("/proc/vmstat", "re");
+	char line[128];
+	long n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "oom_kill %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* Which layer a refusal other than seccomp's comes from. */
+static const char *layer_of(const char *tok)
+{
+	static const struct {
+		const char *tok, *why;
+	} layers[] = {
+		{ "ENOENT", "mount or pid namespace: the target is not visible in the domain" },
+		{ "EROFS", "read-only mount in the domain" },
+		{ "ESRCH", "pid namespace: the outside pid is not visible" },
+		{ "ECONNREFUSED", "network namespace: the outside listener is out of reach" },
+		{ "ENETUNREACH", "network namespace: no route (lo down, no interface)" },
+		{ "EHOSTUNREACH", "network namespace: no route" },
+		{ "EAFNOSUPPORT", "the family is absent in the domain's network namespace" },
+		{ "EPROTONOSUPPORT", "the protocol is absent in the domain's network namespace" },
+		{ "SAMEDIR", "mount namespace: \"..\" of the root is the root" },
+		{ "CONFINED", "mount namespace: the chroot climb stayed inside" },
+		{ "ZEROADDR", "kallsyms hides addresses from the domain's credentials" },
+		{ "EMPTY", "kallsyms is empty to the domain" },
+		{ "NOCAPS", "user namespace: uid 0 there brings no capability outside" },
+		{ "NOCHANGE", "the kernel kept the old state" },
+		{ "EINVAL", "user namespace: uid 0 is not mapped" },
+		{ "ENOSPC", "user namespace limit of the domain" },
+		{ "EUSERS", "user namespace nesting limit" },
+		{ "EAGAIN", "pids cgroup limit: fork refused before the bound the baseline reached" },
+		{ "ENOMEM", "memory limit: allocation refused before the bound the baseline reached" },
+		{ "EMFILE", "RLIMIT_NOFILE: refused before the count the baseline reached" },
+		{ "ENFILE", "file table limit" },
+	};
+
+	for (size_t i = 0; i < sizeof(layers) / sizeof(layers[0]); i++)
+		if (strcmp(tok, layers[i].tok) == 0)
+			return layers[i].why;
+	return NULL;
+}
+
+static const char *result_line(const char *out, char *buf, size_t len)
+{
+	const char *l = NULL;
+
+	for (const char *s = strstr(out, "AL-ATTACK "); s; s = strstr(s + 1, "AL-ATTACK "))
+		l = s;
+	if (!l)
+		return "(no result line)";
+	const char *eol = strchr(l, '\n');
+	snprintf(buf, len, "%.*s", (int)(eol ? (size_t)(eol - l) : strlen(l)), l);
+	return buf;
+}
+
 /* ---- tests ---------------------------------------------------------------- */
+
+static void run_probe(const struct probe_case *pc, const char *profile, const char *seccomp, pid_t victim,
+		      struct outcome *o)
+{
+	char *argv[MAX_ARGS] = { 0 };
+	int argc = 0;
+
+	seccomp_word = seccomp;
+	if (profile)
+		argc = split_into(argv, argc, env.launcher, profile, victim);
+	argv[argc++] = strdup(env.bin);
+	argv[argc++] = strdup(pc->name);
+	argc = split_into(argv, argc, pc->args, profile, victim);
+	argv[argc] = NULL;
+	run_argv(argv, profile != NULL, o);
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	/* Drop connections abstract_connect queued, so the backlog never fills. */
+	for (int fd; (fd = accept4(env.abstract_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;)
+		close(fd);
+}
+
+static noreturn void skip_because(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static noreturn void skip_because(const char *name, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+	size_t used = strlen(env.skips);
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	print_message("%s: SKIPPED: %s\n", name, why);
+	snprintf(env.skips + used, sizeof(env.skips) - used, "  skipped %s: %s\n", name, why);
+	env.skipped++;
+	skip();
+	abort(); /* skip() does not return */
+}
 
 static void run_case(void **state)
 {
 	const struct run *r = *state;
 	const struct probe_case *pc = r->pc;
 	const char *expect = r->profile ? expected_for(pc, r->profile) : "ESCAPED";
-	const char *args = r->profile ? pc->args : pc->host_args;
-	char *argv[MAX_ARGS] = { 0 };
-	struct outcome o;
-	char tok[128];
-	int argc = 0;
+	/* static: skip() and fail() leave by longjmp, nothing to free then */
+	static struct outcome outs[3];
+	struct outcome *base = &outs[0], *o = &outs[1], *on = &outs[2];
+	char tok[128], btok[128], ntok[128], line[512];
 
+	env.ran++;
 	if (!expect) {
 		print_message("no expectation for profile '%s': add a column to the table\n", r->profile);
 		fail();
 	}
 	if (strcmp(expect, "*") == 0) {
-		print_message("%s: not asserted under profile %s (see README.md)\n", pc->name, r->profile);
-		skip();
+		skip_because(r->test_name, "not asserted under profile %s (see README.md)", r->profile);
 	}
-	pid_t victim = strstr(args, "{victim}") ? start_victim() : 0;
-	if (r->profile)
-		argc = split_into(argv, argc, env.launcher, r->profile, victim);
-	argv[argc++] = strdup(env.bin);
-	argv[argc++] = strdup(pc->name);
-	argc = split_into(argv, argc, args, r->profile, victim);
-	argv[argc] = NULL;
-	run_argv(argv, r->profile != NULL, &o);
+	pid_t victim = strstr(pc->args, "{victim}") ? start_victim() : 0;
+
+	/* 1. the baseline: the same probe, target and arguments, unsandboxed */
+	run_probe(pc, NULL, "kill", victim, base);
+	outcome_token(base, btok, sizeof(btok));
+	long oom0 = -1, oom1 = -1;
+	if (r->profile && strcmp(btok, "ESCAPED") == 0) {
+		/* 2. in the domain (the profile's seccomp action: kill) */
+		oom0 = vmstat_oom_kills();
+		run_probe(pc, r->profile, "kill", victim, o);
+		oom1 = vmstat_oom_kills();
+		/* 3. again with seccomp notification, which names refused calls */
+		run_probe(pc, r->profile, "notify", victim, on);
+	}
 	if (victim)
 		stop_victim(victim);
-	for (int i = 0; i < argc; i++)
-		free(argv[i]);
-
-	/* Drop connections abstract_connect queued, so the backlog never fills. */
-	for (int fd; (fd = accept4(env.abstract_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;)
-		close(fd);
 	int leftovers = count_leftovers();
-	outcome_token(&o, tok, sizeof(tok));
-	print_message("%s: %s\n", r->test_name, tok);
 	if (leftovers) {
 		print_error("%s: left %d process(es) running after it ended\n", r->test_name, leftovers);
 		fail();
 	}
-	if (!r->profile && pc->host_lacks && token_in(tok, pc->host_lacks)) {
-		print_message("%s: this host lacks the feature (%s): %s", pc->name, tok, o.output);
-		skip();
-	}
-	if (!token_in(tok, expect)) {
-		print_error("%s: got %s, expected one of %s\n--- probe output ---\n%s---\n",
-			    r->test_name, tok, expect, o.output);
+	print_message("%s: baseline %s\n", r->test_name, btok);
+	if (strcmp(btok, "ESCAPED") != 0) {
+		if (strcmp(btok, "UNAVAILABLE") == 0 || (pc->host_lacks && token_in(btok, pc->host_lacks)))
+			skip_because(r->test_name, "this machine lacks the feature, the baseline cannot escape: %s",
+				     result_line(base->output, line, sizeof(line)));
+		print_error("%s: the baseline (unsandboxed) run did not escape: %s\n--- output ---\n%s---\n",
+			    r->test_name, btok, base->output);
 		fail();
 	}
+	if (!r->profile) {
+		env.proved++;
+		return;
+	}
+
+	outcome_token(o, tok, sizeof(tok));
+	outcome_token(on, ntok, sizeof(ntok));
+	print_message("%s: %s (notify mode: %s)\n", r->test_name, tok, ntok);
+	if (!token_in(tok, expect)) {
+		print_error("%s: got %s, expected one of %s\n--- probe output ---\n%s---\n", r->test_name, tok,
+			    expect, o->output);
+		fail();
+	}
+	if (!reached_any(o->output)) {
+		print_error("%s: %s before the probe reached its attack call: the refusal proves nothing\n"
+			    "--- probe output ---\n%s---\n", r->test_name, tok, o->output);
+		fail();
+	}
+	if (strcmp(ntok, "ESCAPED") == 0 || strcmp(ntok, "TIMEOUT") == 0) {
+		print_error("%s: in notify mode: %s\n--- output ---\n%s---\n", r->test_name, ntok, on->output);
+		fail();
+	}
+	char call[40] = "", proof[512];
+	bool named = notified_call(on->output, call, sizeof(call));
+	if (strcmp(tok, "SIGSYS") == 0 || strcmp(tok, "EPERM") == 0 || strcmp(tok, "EACCES") == 0 ||
+	    strcmp(tok, "ENOSYS") == 0) {
+		if (named)
+			snprintf(proof, sizeof(proof), "seccomp: notify mode named %s() after the probe reached it", call);
+		else if (pc->other && token_in(tok, pc->other) &&
+			 (strcmp(tok, "SIGSYS") != 0 || strcmp(ntok, "SIGSYS") == 0))
+			snprintf(proof, sizeof(proof), "%s", pc->other_why);
+		else {
+			print_error("%s: %s, but in notify mode no seccomp notification named a call the probe "
+				    "reached: not shown to be the filter's refusal\n--- notify-mode output ---\n%s---\n",
+				    r->test_name, tok, on->output);
+			fail();
+		}
+	} else if (strcmp(tok, "OOMKILL") == 0) {
+		if (oom0 < 0 || oom1 <= oom0) {
+			print_error("%s: the hog was SIGKILLed but /proc/vmstat oom_kill did not grow (%ld -> %ld)\n",
+				    r->test_name, oom0, oom1);
+			fail();
+		}
+		snprintf(proof, sizeof(proof), "memory cgroup: the OOM killer (vmstat oom_kill %ld -> %ld)", oom0, oom1);
+	} else if (layer_of(tok)) {
+		snprintf(proof, sizeof(proof), "%s", layer_of(tok));
+	} else {
+		print_error("%s: %s is accepted but no layer is known for it\n", r->test_name, tok);
+		fail();
+	}
+	print_message("%s: BLOCKED (proved): %s: %s\n", r->test_name, tok, proof);
+	env.proved++;
 }
 
 /* Every probe the binary knows has a row in the table, and the other way round. */
@@ -572,6 +803,31 @@ static int group_setup(void **state)
 	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(env.abstract));
 	if (bind(env.abstract_fd, (struct sockaddr *)&sa, len) < 0 || listen(env.abstract_fd, 64) < 0)
 		return -1;
+
+	/* memory_hog: above the largest built-in memory limit (4 GiB), never
+	 * more than half of what this machine has free. */
+	long avail_mib = -1;
+	f = fopen("/proc/meminfo", "re");
+	if (f) {
+		char line[128];
+		long kib;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "MemAvailable: %ld kB", &kib) == 1)
+				avail_mib = kib / 1024;
+		fclose(f);
+	}
+	long hog = 4096 + 256;
+	if (avail_mib > 0 && hog > avail_mib / 2)
+		hog = avail_mib / 2;
+	snprintf(env.memhog, sizeof(env.memhog), "%ld", hog);
+	/* fd_exhaust: above the largest built-in nofile (512) and below this
+	 * machine's hard limit, which the probe never raises. */
+	struct rlimit rl;
+	long nofile = 4096;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && (long)rl.rlim_max - 32 < nofile)
+		nofile = (long)rl.rlim_max - 32;
+	snprintf(env.nofile, sizeof(env.nofile), "%ld", nofile);
+	print_message("bounds: memory_hog %s MiB, fd_exhaust %s descriptors, fork_bomb 512\n", env.memhog, env.nofile);
 	return 0;
 }
 
@@ -580,6 +836,9 @@ static int group_teardown(void **state)
 	char path[160];
 
 	(void)state;
+	print_message("attacks summary: %u blocked (proved)%s, %u skipped, %u failed\n%s", env.proved,
+		      env.launcher && *env.launcher ? "" : " [unsandboxed: escaped as expected]", env.skipped,
+		      env.ran - env.proved - env.skipped, env.skips);
 	if (env.abstract_fd > 0)
 		close(env.abstract_fd);
 	snprintf(path, sizeof(path), "%s/marker", env.workroot);
