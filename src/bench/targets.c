@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "airlock/worker.h"
 #include "al_config.h"
 #include "bench/bench_int.h"
 #include "common/log.h"
@@ -32,10 +33,6 @@
 #include "workers/ai/serve.h"
 #include "workers/proto/proto.h"
 
-/* Fixed fd numbers of the AI worker (as the supervisor passes them). */
-#define AI_FD_CHANNEL 3
-#define AI_FD_MODEL 4
-#define AI_FD_TOKENIZER 5
 #define MAX_TOKENS_LIMIT 256
 
 void al_bench_log(const struct al_bench_env *e, const char *fmt, ...)
@@ -146,9 +143,9 @@ int al_bench_ai_start(struct al_bench_env *e, int level, struct al_bench_ai *a)
 	if (level >= 0) {
 		struct al_spec s;
 		if ((rc = al_bench_spec(&s, level, exe, argv)) == 0 &&
-		    (rc = al_spec_add_fd(&s, chan, AI_FD_CHANNEL)) == 0 &&
-		    (rc = al_spec_add_fd(&s, model, AI_FD_MODEL)) == 0 &&
-		    (rc = al_spec_add_fd(&s, tok, AI_FD_TOKENIZER)) == 0) {
+		    (rc = al_spec_add_fd(&s, chan, AL_AI_FD_CHANNEL)) == 0 &&
+		    (rc = al_spec_add_fd(&s, model, AL_AI_FD_MODEL)) == 0 &&
+		    (rc = al_spec_add_fd(&s, tok, AL_AI_FD_TOKENIZER)) == 0) {
 			s.envp = envp;
 			rc = domain_run(&s, &a->d);
 		}
