@@ -28,7 +28,7 @@ struct al_proto_opts {
 	unsigned max_connections;
 	unsigned idle_timeout_s;    /* slow or silent clients are dropped after this */
 	unsigned request_timeout_s; /* deadline for one request, generation included */
-	const char *origins[AL_PROTO_MAX_ORIGINS]; /* extra allowed Origin values */
+	const char *origins[AL_PROTO_MAX_ORIGINS]; /* the only Origin values allowed */
 	size_t n_origins;
 	const char *hosts[AL_PROTO_MAX_ORIGINS];   /* extra allowed Host names */
 	size_t n_hosts;
@@ -60,7 +60,11 @@ int al_proto_lockdown(void);
 int al_proto_backend_chan_new(int fd, uint32_t max_tokens, struct al_mcp_backend *out);
 int al_proto_backend_chan_run(struct al_mcp_backend *be);
 
-/* Checks an Origin / Host header value against the defaults and the extras. */
+/*
+ * An Origin header value: allowed only when it is one of o->origins (scheme
+ * and host compared without regard to case, a default port written or not).
+ * A Host header value: loopback names, or one of o->hosts.
+ */
 bool al_proto_origin_allowed(const struct al_proto_opts *o, const char *origin);
 bool al_proto_host_allowed(const struct al_proto_opts *o, const char *host);
 
