@@ -5,23 +5,29 @@
  * vocab 32000, separate classifier) that this benchmark writes, with a
  * generated tokenizer, to a scratch directory.
  *
- * The peer is compiled at run time from AL_PEER_LLAMA2C (default
- * /work/shared/peers/llama2.c/run.c) with `cc -O3`; when it is absent only
- * our figures are printed. Both sides are timed the way run.c times itself:
- * from the end of the first forward pass to the last token.
+ * The peers are llama2.c's run.c and runq.c from the shared folder
+ * (--peer-dir DIR; default <source root>/../shared/peers/llama2.c), compiled
+ * at run time into the build directory the way their authors build them for
+ * speed: run.c as their Makefile's `runfast` (-Ofast) with -march=native for
+ * one thread, and as their `runomp` (-Ofast -fopenmp -march=native), run with
+ * OMP_NUM_THREADS equal to our thread count, for two. The exact compiler
+ * commands are printed. Without the shared folder only our figures are
+ * printed. Both sides are timed the way run.c times itself: from the end of
+ * the first forward pass to the last token.
  *
  * Then the GGUF tensor types: both models re-exported as GGUF in F32, Q8_0
  * and Q4_0 (airlock, one thread) against the F32 path, and Q8_0 against
- * llama2.c's runq.c (compiled from the same directory as run.c, one thread)
+ * llama2.c's runq.c (-Ofast -march=native, one thread)
  * on a version-2 checkpoint of the same weights, with the largest group size
  * runq can use on that shape (4 for stories260K, whose hidden_dim is 172; 32
  * for the 15M shape). runq quantises every matrix including ffn_down; the
  * GGUF files keep rows that do not divide into 32-value blocks in F32.
  *
- * Usage: bench_ai [RUNS] [STEPS]   (defaults 7 and 256)
+ * Usage: bench_ai [--peer-dir DIR] [RUNS] [STEPS]   (defaults 7 and 256)
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +43,12 @@
 #include "workers/ai/gguf.h"
 #include "workers/ai/quant.h"
 
-#define DEFAULT_PEER "/work/shared/peers/llama2.c/run.c"
+#define DEFAULT_PEER_DIR AL_SOURCE_ROOT "/../shared/peers/llama2.c"
+#ifndef AL_BENCH_AI_BUILD_DIR
+#define AL_BENCH_AI_BUILD_DIR "."
+#endif
+/* The compiler the peers are built with (their Makefile's CC ?= cc). */
+#define PEER_CC "cc"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -116,14 +127,16 @@ static int ours(const char *model_path, const char *tok_path, int steps, int run
 	return 0;
 }
 
-static int run_cmd(char *const argv[], const char *errfile)
+/* Runs argv; stdout to outfile (NULL: /dev/null), stderr to errfile. 0 on exit status 0. */
+static int run_cmd(char *const argv[], const char *outfile, const char *errfile)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int status;
 	extern char **environ;
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, outfile ? outfile : "/dev/null",
+					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -134,17 +147,71 @@ static int run_cmd(char *const argv[], const char *errfile)
 	return 0;
 }
 
-/* The peer prints "achieved tok/s: X" on stderr, timed from after its first token. */
-static int peer(const char *bin, const char *model, const char *tok, int steps, int runs, const char *dir, double *out)
+/*
+ * Compiles peer_dir/src into AL_BENCH_AI_BUILD_DIR/peers/out with the flags
+ * given (NULL-terminated), printing the command. The binary's path in bin;
+ * 0, or -1 with the reason printed.
+ */
+static int build_peer(const char *label, const char *peer_dir, const char *src, const char *out,
+		      const char *const flags[], const char *scratch, char *bin, size_t binlen)
 {
-	char steps_s[16], errfile[512];
+	char srcpath[600], errf[600], outdir[600];
+	char *argv[16];
+	int n = 0;
+	snprintf(srcpath, sizeof(srcpath), "%s/%s", peer_dir, src);
+	snprintf(outdir, sizeof(outdir), "%s/peers", AL_BENCH_AI_BUILD_DIR);
+	snprintf(bin, binlen, "%s/peers/%s", AL_BENCH_AI_BUILD_DIR, out);
+	snprintf(errf, sizeof(errf), "%s/cc.err", scratch);
+	if (access(srcpath, R_OK) != 0) {
+		printf("peer %s: %s: %s; not compared\n", label, srcpath, strerror(errno));
+		return -1;
+	}
+	if (mkdir(outdir, 0755) < 0 && errno != EEXIST) {
+		printf("peer %s: cannot create %s: %s; not compared\n", label, outdir, strerror(errno));
+		return -1;
+	}
+	argv[n++] = PEER_CC;
+	for (size_t i = 0; flags[i] && n < 10; i++)
+		argv[n++] = (char *)flags[i];
+	argv[n++] = "-o";
+	argv[n++] = bin;
+	argv[n++] = srcpath;
+	argv[n++] = "-lm";
+	argv[n] = NULL;
+	printf("peer %s:", label);
+	for (int i = 0; i < n; i++)
+		printf(" %s", argv[i]);
+	printf("\n");
+	if (run_cmd(argv, NULL, errf)) {
+		char *txt = NULL;
+		size_t len = 0;
+		al_read_file_at(AT_FDCWD, errf, 4096, &txt, &len);
+		printf("peer %s: did not compile; not compared\n%.*s", label, (int)len, txt ? txt : "");
+		free(txt);
+		return -1;
+	}
+	return 0;
+}
+
+/* The peer prints "achieved tok/s: X" on stderr, timed from after its first token. */
+/* threads > 0: run with OMP_NUM_THREADS=threads (the OpenMP build); 0: unset. */
+static int peer(const char *bin, const char *model, const char *tok, int steps, int runs, int threads,
+		const char *dir, double *out)
+{
+	char steps_s[16], errfile[512], nt[16];
+	if (threads > 0) {
+		snprintf(nt, sizeof(nt), "%d", threads);
+		setenv("OMP_NUM_THREADS", nt, 1);
+	} else {
+		unsetenv("OMP_NUM_THREADS");
+	}
 	snprintf(steps_s, sizeof(steps_s), "%d", steps);
 	snprintf(errfile, sizeof(errfile), "%s/peer.err", dir);
 	char *argv[] = { (char *)bin, (char *)model, "-z", (char *)tok, "-t", "0", "-n", steps_s, NULL };
 	for (int r = 0; r < runs; r++) {
 		char *txt = NULL;
 		size_t len;
-		if (run_cmd(argv, errfile) || al_read_file_at(AT_FDCWD, errfile, 1 << 16, &txt, &len))
+		if (run_cmd(argv, NULL, errfile) || al_read_file_at(AT_FDCWD, errfile, 1 << 16, &txt, &len))
 			return -1;
 		char *p = strstr(txt, "achieved tok/s:");
 		out[r] = p ? strtod(p + 15, NULL) : 0.0;
@@ -217,7 +284,7 @@ static int gguf_model(const char *label, const char *model, const char *tok, int
 		snprintf(path, sizeof(path), "%s/v2.bin", dir);
 		write_file(path, &b);
 		mw_free(&b);
-		if (peer(runq, path, tok, steps, runs, dir, p) == 0) {
+		if (peer(runq, path, tok, steps, runs, 0, dir, p) == 0) {
 			struct stat_s r = summarize(p, runs);
 			char name[64];
 			snprintf(name, sizeof(name), "%s runq.c v2 gs %d", label, gs);
@@ -233,20 +300,13 @@ static int gguf_model(const char *label, const char *model, const char *tok, int
 }
 
 static int gguf_section(const char *m260, const char *t260, int gs260, const char *m15, const char *t15, int gs15,
-			const char *dir, const char *peer_src, int steps, int runs, double *o, double *p)
+			const char *dir, const char *peer_dir, int steps, int runs, double *o, double *p)
 {
-	char src[600], bin[600], errf[600];
+	static const char *const fast[] = { "-Ofast", "-march=native", NULL };
+	char bin[600];
 	const char *runq = NULL;
-	/* runq.c sits beside run.c in llama2.c. */
-	snprintf(src, sizeof(src), "%.*s/runq.c", (int)(strrchr(peer_src, '/') ? strrchr(peer_src, '/') - peer_src : 1),
-		 strrchr(peer_src, '/') ? peer_src : ".");
-	snprintf(bin, sizeof(bin), "%s/runq", dir);
-	snprintf(errf, sizeof(errf), "%s/cc.err", dir);
-	if (access(src, R_OK) == 0) {
-		char *cc[] = { "cc", "-O3", "-o", bin, src, "-lm", NULL };
-		if (run_cmd(cc, errf) == 0)
-			runq = bin;
-	}
+	if (peer_dir && build_peer("runq.c 1T", peer_dir, "runq.c", "runq-fast", fast, dir, bin, sizeof(bin)) == 0)
+		runq = bin;
 	al_ai_quant_init(false);
 	printf("\nGGUF tensor types, airlock 1 thread (%s kernels); runq.c one thread%s\n", al_ai_quant_kernels(),
 	       runq ? "" : " (absent: not compared)");
@@ -255,29 +315,60 @@ static int gguf_section(const char *m260, const char *t260, int gs260, const cha
 	       gguf_model("random 15M shape", m15, t15, gs15, dir, runq, steps, runs, o, p);
 }
 
+static void usage(void)
+{
+	fprintf(stderr, "usage: bench_ai [--peer-dir DIR] [RUNS] [STEPS]   (defaults 7 and 256)\n"
+			"  --peer-dir DIR   llama2.c's run.c and runq.c (default %s)\n",
+		DEFAULT_PEER_DIR);
+}
+
 int main(int argc, char **argv)
 {
-	int runs = argc > 1 ? atoi(argv[1]) : 7, steps = argc > 2 ? atoi(argv[2]) : 256;
-	const char *peer_src = getenv("AL_PEER_LLAMA2C") ? getenv("AL_PEER_LLAMA2C") : DEFAULT_PEER;
-	char dir[] = "/tmp/bench_ai.XXXXXX", bin[600], m15[600], t15[600];
-	bool have_peer = false;
+	static const struct option opts[] = { { "peer-dir", required_argument, NULL, 'p' },
+					       { "help", no_argument, NULL, 'h' },
+					       { NULL, 0, NULL, 0 } };
+	const char *peer_dir = DEFAULT_PEER_DIR;
+	for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+		if (c == 'p') {
+			peer_dir = optarg;
+		} else {
+			usage();
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	int runs = optind < argc ? atoi(argv[optind]) : 7, steps = optind + 1 < argc ? atoi(argv[optind + 1]) : 256;
+	char dir[] = "/tmp/bench_ai.XXXXXX", bin1[600], binomp[600], m15[600], t15[600];
+	bool have1 = false, haveomp = false;
 
-	if (runs < 1 || runs > 1000 || steps < 2)
+	if (runs < 1 || runs > 1000 || steps < 2 || optind + 2 < argc) {
+		usage();
 		return 2;
+	}
 	if (!mkdtemp(dir))
 		return 1;
-	snprintf(bin, sizeof(bin), "%s/run", dir);
 	snprintf(m15, sizeof(m15), "%s/random15M.bin", dir);
 	snprintf(t15, sizeof(t15), "%s/tok32000.bin", dir);
-	if (access(peer_src, R_OK) == 0) {
-		char *cc[] = { "cc", "-O3", "-o", bin, (char *)peer_src, "-lm", NULL };
-		char errf[600];
-		snprintf(errf, sizeof(errf), "%s/cc.err", dir);
-		have_peer = run_cmd(cc, errf) == 0;
-		if (!have_peer)
-			printf("peer: %s did not compile; printing airlock only\n", peer_src);
+	struct stat st;
+	errno = 0;
+	if (stat(peer_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		printf("peer: the shared folder of llama2.c is missing: tried %s (%s); printing airlock only "
+		       "(--peer-dir DIR names another)\n",
+		       peer_dir, errno ? strerror(errno) : "not a directory");
+		peer_dir = NULL;
 	} else {
-		printf("peer: llama2.c run.c absent (%s); printing airlock only\n", peer_src);
+		char verf[600], errf[600], *ver = NULL;
+		size_t vlen = 0;
+		char *vargv[] = { PEER_CC, "--version", NULL };
+		snprintf(verf, sizeof(verf), "%s/cc.out", dir);
+		snprintf(errf, sizeof(errf), "%s/cc.err", dir);
+		if (run_cmd(vargv, verf, errf) == 0 && al_read_file_at(AT_FDCWD, verf, 4096, &ver, &vlen) == 0)
+			printf("peer compiler: %.*s\n", (int)strcspn(ver, "\n"), ver);
+		free(ver);
+		/* Their Makefile: runfast is -Ofast, runomp -Ofast -fopenmp -march=native. */
+		static const char *const fast[] = { "-Ofast", "-march=native", NULL };
+		static const char *const omp[] = { "-Ofast", "-fopenmp", "-march=native", NULL };
+		have1 = build_peer("run.c 1T", peer_dir, "run.c", "run-fast", fast, dir, bin1, sizeof(bin1)) == 0;
+		haveomp = build_peer("run.c OpenMP", peer_dir, "run.c", "run-omp", omp, dir, binomp, sizeof(binomp)) == 0;
 	}
 
 	/* stories15M shape, random weights, generated 32000-token vocabulary. */
@@ -292,7 +383,8 @@ int main(int argc, char **argv)
 	mw_free(&b);
 
 	double *o = calloc((size_t)runs, sizeof(double)), *p = calloc((size_t)runs, sizeof(double));
-	printf("greedy, %d steps, %d runs; run.c one thread, airlock 1T and 2T; tokens/s (p99 = slowest run)\n",
+	printf("greedy, %d steps, %d runs; airlock nT against run.c nT (1T: run-fast; 2T: run-omp with "
+	       "OMP_NUM_THREADS=2); tokens/s (p99 = slowest run)\n",
 	       steps, runs);
 	printf("%-26s %12s %12s %12s %12s %8s\n", "model", "airlock med", "airlock p99", "run.c med",
 	       "run.c p99", "ratio");
@@ -305,23 +397,23 @@ int main(int argc, char **argv)
 	int rc = 0;
 	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++) {
 		char name[64];
-		bool hp = have_peer && peer(bin, cases[i].model, cases[i].tok, steps, runs, dir, p) == 0;
-		/* Our two threads against the peer's one: what the worker can use here. */
 		for (int threads = 1; threads <= 2; threads++) {
+			/* The peer with the same number of threads: its OpenMP build for more than one. */
+			bool hp = threads == 1 ? have1 : haveomp;
+			hp = hp && peer(threads == 1 ? bin1 : binomp, cases[i].model, cases[i].tok, steps, runs,
+					threads == 1 ? 0 : threads, dir, p) == 0;
 			if (ours(cases[i].model, cases[i].tok, steps, runs, threads, o)) {
 				rc = 1;
 				continue;
 			}
 			snprintf(name, sizeof(name), "%s, %dT", cases[i].name, threads);
-			double copy[1000];
-			memcpy(copy, p, (size_t)runs * sizeof(double));
-			row(name, o, copy, runs, hp);
+			row(name, o, p, runs, hp);
 		}
 	}
-	rc |= gguf_section(cases[0].model, cases[0].tok, 4, m15, t15, 32, dir, peer_src, steps, runs, o, p);
+	rc |= gguf_section(cases[0].model, cases[0].tok, 4, m15, t15, 32, dir, peer_dir, steps, runs, o, p);
 	free(o);
 	free(p);
-	const char *scratch[] = { "run", "random15M.bin", "tok32000.bin", "peer.err", "cc.err", "runq",
+	const char *scratch[] = { "random15M.bin", "tok32000.bin", "peer.err", "cc.err", "cc.out",
 				  "g_f32.gguf", "g_q8_0.gguf", "g_q4_0.gguf", "v2.bin" };
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (size_t i = 0; dfd >= 0 && i < AL_ARRAY_LEN(scratch); i++)

@@ -23,14 +23,35 @@ after(async () => {
 const messages = (r) => (r.json ? [r.json] : r.body.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6))));
 const post = (body, headers = {}) => raw(srv.port, { headers: { ...JSON_HEADERS, ...headers }, body });
 
-test('foreign Origin is refused with 403, loopback origins pass', async () => {
-  for (const o of ['http://evil.example', 'null', 'http://localhost.evil.example', 'http://127.0.0.1.nip.io:80']) {
-    const r = await post(rpc(1, 'initialize', {}), { origin: o });
-    assert.equal(r.status, 403, o);
-    assert.equal(r.json.error.code, -32000);
+const INIT = rpc(1, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } });
+const refused = (r, o) => { assert.equal(r.status, 403, o); assert.equal(r.json.error.code, -32000, o); assert.match(r.json.error.message, /origin/, o); };
+
+test('Origin: a listed origin passes; unlisted ones, loopback on another port included, get 403', async () => {
+  // The configuration lists http://127.0.0.1:PORT and http://localhost:PORT.
+  for (const o of [`http://localhost:${srv.port}`, `http://127.0.0.1:${srv.port}`]) {
+    const r = await post(INIT, { origin: o });
+    assert.equal(r.status, 200, o);
   }
-  const ok = await post(rpc(1, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } }), { origin: `http://localhost:${srv.port}` });
-  assert.equal(ok.status, 200);
+  for (const o of ['http://evil.example', 'null', 'http://localhost.evil.example', 'http://127.0.0.1.nip.io:80',
+    'http://localhost:1', `http://localhost:${srv.port + 1}`, 'http://127.0.0.1', 'http://localhost', 'http://[::1]',
+    `https://localhost:${srv.port}`, `http://localhost:${srv.port}/`, `http://x@localhost:${srv.port}`]) {
+    refused(await post(INIT, { origin: o }), o);
+  }
+  // No Origin: a client that is not a browser.
+  assert.equal((await post(INIT)).status, 200);
+});
+
+test('Origin: an empty list refuses every browser origin and accepts requests without one', async () => {
+  const s = await startAirlock({ proto: { allowed_origins: '' } });
+  try {
+    const p = (headers) => raw(s.port, { headers: { ...JSON_HEADERS, ...headers }, body: INIT });
+    for (const o of [`http://127.0.0.1:${s.port}`, `http://localhost:${s.port}`, 'http://localhost:1', 'http://evil.example']) {
+      refused(await p({ origin: o }), o);
+    }
+    assert.equal((await p({})).status, 200);
+  } finally {
+    assert.equal((await s.stop()).code, 0);
+  }
 });
 
 test('foreign Host is refused with 403 (DNS rebinding)', async () => {

@@ -35,14 +35,15 @@ export function freePort() {
 }
 
 // A scratch directory with airlock.conf: its own state directory (manifest,
-// audit log, control socket) and [proto] listen on the port given.
+// audit log, control socket) and [proto] listen on the port given, with its
+// own two loopback origins allowed unless proto sets allowed_origins.
 export function makeConfig({ port = 0, proto = {}, extra = '' } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-e2e-'));
   const conf = path.join(dir, 'airlock.conf');
   const lines = ['[airlock]', `state_dir = ${path.join(dir, 'state')}`, '[proto]'];
   if (port) {
     lines.push(`listen = 127.0.0.1:${port}`);
-    lines.push(`allowed_origins = http://127.0.0.1:${port}, http://localhost:${port}`);
+    if (!('allowed_origins' in proto)) lines.push(`allowed_origins = http://127.0.0.1:${port}, http://localhost:${port}`);
   }
   for (const [k, v] of Object.entries(proto)) lines.push(`${k} = ${v}`);
   fs.writeFileSync(conf, lines.join('\n') + '\n' + extra);

@@ -436,15 +436,50 @@ static void test_origin_host(void **state)
 {
 	struct al_proto_opts o;
 	al_proto_opts_default(&o);
-	assert_true(al_proto_origin_allowed(&o, "http://localhost:8080"));
-	assert_true(al_proto_origin_allowed(&o, "http://127.0.0.1"));
-	assert_true(al_proto_origin_allowed(&o, "https://[::1]:443"));
-	assert_false(al_proto_origin_allowed(&o, "http://localhost.evil.com"));
-	assert_false(al_proto_origin_allowed(&o, "http://127.0.0.1:80@evil.com"));
+	/* An empty list accepts no browser origin, loopback ones included. */
+	assert_false(al_proto_origin_allowed(&o, "http://localhost:8080"));
+	assert_false(al_proto_origin_allowed(&o, "http://localhost:1"));
+	assert_false(al_proto_origin_allowed(&o, "http://127.0.0.1"));
+	assert_false(al_proto_origin_allowed(&o, "https://[::1]:443"));
+	assert_false(al_proto_origin_allowed(&o, "http://evil.example"));
 	assert_false(al_proto_origin_allowed(&o, "null"));
-	assert_false(al_proto_origin_allowed(&o, "file://"));
+	assert_false(al_proto_origin_allowed(&o, ""));
+
+	o.origins[o.n_origins++] = "http://127.0.0.1:8377";
+	o.origins[o.n_origins++] = "http://localhost:8377";
 	o.origins[o.n_origins++] = "https://app.example";
+	o.origins[o.n_origins++] = "http://[::1]:80";
+	assert_true(al_proto_origin_allowed(&o, "http://127.0.0.1:8377"));
+	assert_true(al_proto_origin_allowed(&o, "http://localhost:8377"));
 	assert_true(al_proto_origin_allowed(&o, "https://app.example"));
+	/* Scheme and host without regard to case, a default port written or not. */
+	assert_true(al_proto_origin_allowed(&o, "HTTP://LocalHost:8377"));
+	assert_true(al_proto_origin_allowed(&o, "https://APP.example:443"));
+	assert_true(al_proto_origin_allowed(&o, "http://[::1]"));
+	assert_true(al_proto_origin_allowed(&o, "http://[::1]:080"));
+	/* Loopback on another port, another scheme, another host: refused. */
+	assert_false(al_proto_origin_allowed(&o, "http://localhost:1"));
+	assert_false(al_proto_origin_allowed(&o, "http://localhost"));
+	assert_false(al_proto_origin_allowed(&o, "http://127.0.0.1:8378"));
+	assert_false(al_proto_origin_allowed(&o, "https://localhost:8377"));
+	assert_false(al_proto_origin_allowed(&o, "http://app.example"));
+	assert_false(al_proto_origin_allowed(&o, "https://app.example:8443"));
+	assert_false(al_proto_origin_allowed(&o, "http://[::1]:8377"));
+	/* Not an origin of that form: never equal to a listed one. */
+	assert_false(al_proto_origin_allowed(&o, "http://localhost:8377/"));
+	assert_false(al_proto_origin_allowed(&o, "http://localhost:8377/x"));
+	assert_false(al_proto_origin_allowed(&o, "http://x@localhost:8377"));
+	assert_false(al_proto_origin_allowed(&o, "http://localhost:8377@evil.example"));
+	assert_false(al_proto_origin_allowed(&o, "http://localhost.evil.example:8377"));
+	assert_false(al_proto_origin_allowed(&o, "http://localhost:08377x"));
+	assert_false(al_proto_origin_allowed(&o, "http://localhost:"));
+	assert_false(al_proto_origin_allowed(&o, "http://localhost:99999999999999999999"));
+	assert_false(al_proto_origin_allowed(&o, "http://localhost:8377 "));
+	assert_false(al_proto_origin_allowed(&o, "ws://localhost:8377"));
+	assert_false(al_proto_origin_allowed(&o, "http://"));
+	assert_false(al_proto_origin_allowed(&o, "http://:8377"));
+	assert_false(al_proto_origin_allowed(&o, "null"));
+
 	assert_true(al_proto_host_allowed(&o, "127.0.0.1:5555"));
 	assert_false(al_proto_host_allowed(&o, "evil.com"));
 	assert_false(al_proto_host_allowed(&o, "127.0.0.1:99999999"));

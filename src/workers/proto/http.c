@@ -110,18 +110,83 @@ static bool loopback_authority(const char *s, size_t len)
 	return false;
 }
 
+/* An origin as scheme://host[:port], the parts compared by al_proto_origin_allowed. */
+struct origin {
+	bool https;
+	const char *host;
+	size_t host_len;
+	unsigned port; /* the scheme's default (80, 443) when none is written */
+};
+
+/*
+ * Parses "http://host[:port]" or "https://host[:port]" (scheme in any case),
+ * nothing before or after: no user, path, query or spaces. host is a name of
+ * letters, digits, '-' and '.', or a bracketed IPv6 address. false otherwise.
+ */
+static bool origin_parse(const char *s, struct origin *o)
+{
+	if (!strncasecmp(s, "http://", 7)) {
+		o->https = false;
+		s += 7;
+	} else if (!strncasecmp(s, "https://", 8)) {
+		o->https = true;
+		s += 8;
+	} else {
+		return false;
+	}
+	const char *h = s;
+	if (*s == '[') {
+		s++;
+		while ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F') ||
+		       *s == ':' || *s == '.')
+			s++;
+		if (*s++ != ']' || s - h < 4)
+			return false;
+	} else {
+		while ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		       *s == '-' || *s == '.')
+			s++;
+		if (s == h)
+			return false;
+	}
+	o->host = h;
+	o->host_len = (size_t)(s - h);
+	o->port = o->https ? 443 : 80;
+	if (*s == ':') {
+		s++;
+		if (!*s)
+			return false;
+		unsigned long port = 0;
+		for (; *s >= '0' && *s <= '9'; s++)
+			if ((port = port * 10 + (unsigned long)(*s - '0')) > 65535)
+				return false;
+		o->port = (unsigned)port;
+	}
+	return *s == '\0';
+}
+
+/*
+ * Only the listed origins: a browser page is let in only from an origin the
+ * configuration names, so a page of any other site, or of another server on
+ * this machine (loopback on another port), cannot drive the model. Compared as
+ * origins: scheme and host without regard to case, the default port (80 for
+ * http, 443 for https) the same written or not. The Origin header a browser
+ * sends is already in that form (lower case, no default port); listed values
+ * need not be. Anything that is not such an origin ("null", a path, a user)
+ * matches nothing.
+ */
 bool al_proto_origin_allowed(const struct al_proto_opts *o, const char *origin)
 {
-	for (size_t i = 0; i < o->n_origins; i++)
-		if (!strcmp(origin, o->origins[i]))
+	struct origin got;
+	if (!origin_parse(origin, &got))
+		return false;
+	for (size_t i = 0; i < o->n_origins; i++) {
+		struct origin want;
+		if (origin_parse(o->origins[i], &want) && want.https == got.https && want.port == got.port &&
+		    want.host_len == got.host_len && !strncasecmp(want.host, got.host, got.host_len))
 			return true;
-	const char *rest = NULL;
-	if (!strncmp(origin, "http://", 7))
-		rest = origin + 7;
-	else if (!strncmp(origin, "https://", 8))
-		rest = origin + 8;
-	/* DNS rebinding defence: a browser page may talk to us only from a loopback origin. */
-	return rest && loopback_authority(rest, strlen(rest));
+	}
+	return false;
 }
 
 bool al_proto_host_allowed(const struct al_proto_opts *o, const char *host)

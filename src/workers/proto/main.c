@@ -42,7 +42,7 @@ static void usage(FILE *f)
 		"  --max-connections N      (default 256)\n"
 		"  --idle-timeout SECONDS   drop silent or slow clients (default 30)\n"
 		"  --request-timeout SECONDS  deadline of one request (default 120)\n"
-		"  --allow-origin ORIGIN    extra allowed Origin (repeatable)\n"
+		"  --allow-origin ORIGIN    allowed browser Origin (repeatable; none: no browser)\n"
 		"  --allow-host NAME        extra allowed Host (repeatable)\n"
 		"  --token-file PATH        require Authorization: Bearer <file contents>\n"
 		"  --token-fd N             the same, the token read from descriptor N\n"

@@ -28,7 +28,7 @@ struct al_proto_opts {
 	unsigned max_connections;
 	unsigned idle_timeout_s;    /* slow or silent clients are dropped after this */
 	unsigned request_timeout_s; /* deadline for one request, generation included */
-	const char *origins[AL_PROTO_MAX_ORIGINS]; /* extra allowed Origin values */
+	const char *origins[AL_PROTO_MAX_ORIGINS]; /* the only Origin values allowed */
 	size_t n_origins;
 	const char *hosts[AL_PROTO_MAX_ORIGINS];   /* extra allowed Host names */
 	size_t n_hosts;
@@ -63,7 +63,11 @@ int al_proto_backend_chan_run(struct al_mcp_backend *be);
  * worker exits with AL_WORKER_EXIT_PEER. */
 void al_proto_backend_chan_report_to(struct al_mcp_backend *be, int fd);
 
-/* Checks an Origin / Host header value against the defaults and the extras. */
+/*
+ * An Origin header value: allowed only when it is one of o->origins (scheme
+ * and host compared without regard to case, a default port written or not).
+ * A Host header value: loopback names, or one of o->hosts.
+ */
 bool al_proto_origin_allowed(const struct al_proto_opts *o, const char *origin);
 bool al_proto_host_allowed(const struct al_proto_opts *o, const char *host);
 
