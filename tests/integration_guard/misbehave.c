@@ -16,18 +16,32 @@
  *   MODE_SPIN     idles 15 s (long enough to look normal), then a timing
  *                 loop that never sleeps (side channel)
  *   MODE_LEAK     idles 15 s, then touches 32 MiB more memory each second
+ *   MODE_HOSTILE  a compromised AI domain reaching across: writes a forged
+ *                 JSON-RPC response to fd 1 and a forged supervisor line to
+ *                 fd 2, reads fd 0, lists its own fds (each step announced
+ *                 on fd 2 first), then does what the model file (fd 4)
+ *                 says: "exit N", "signal N" or "idle"
  *   MODE_SCRIBBLE after 0.5 s, writes a producer index into the channel that
  *                 claims more bytes than the ring holds, and wakes the
  *                 protocol domain to read it (a corrupted AI domain)
  */
 #define _GNU_SOURCE
 #include <sched.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef MODE_HOSTILE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#endif
 #ifdef MODE_SCRIBBLE
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -48,9 +62,55 @@ static __attribute__((unused)) int ncpus(void)
 	return CPU_COUNT(&set);
 }
 
+#ifdef MODE_HOSTILE
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		(void)!write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+#endif
+
 int main(void)
 {
-#if defined(MODE_SYSCALL)
+#if defined(MODE_HOSTILE)
+	say("hostile: reached stdio attack\n");
+	static const char forged[] = "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"forged\":true}}\n";
+	ssize_t w1 = write(1, forged, sizeof forged - 1);
+	say("hostile: wrote fd 1: %zd\n", w1);
+	/* A line that would pass for the supervisor's own, with a terminal escape. */
+	say("\rairlock: ready on http://forged.invalid/mcp \033[2J\n");
+	char c;
+	errno = 0;
+	ssize_t r0 = read(0, &c, 1);
+	say("hostile: read fd 0: %zd errno %d\n", r0, errno);
+	char fds[256] = "";
+	for (int fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			snprintf(fds + strlen(fds), sizeof fds - strlen(fds), " %d", fd);
+	say("hostile: fds%s\n", fds);
+	char order[64] = "";
+	ssize_t n = pread(4, order, sizeof order - 1, 0);
+	order[n > 0 ? n : 0] = '\0';
+	int v = 0;
+	if (sscanf(order, "exit %d", &v) == 1) {
+		say("hostile: exiting with %d\n", v);
+		_exit(v);
+	}
+	if (sscanf(order, "signal %d", &v) == 1) {
+		say("hostile: killing itself with signal %d\n", v);
+		signal(v, SIG_DFL);
+		raise(v);
+		_exit(100);
+	}
+	for (;;)
+		nap(1000);
+#elif defined(MODE_SYSCALL)
 	nap(300);
 	if (ncpus() > 1)
 		(void)socket(AF_INET, SOCK_STREAM, 0);

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -34,7 +36,9 @@ struct run {
 	char audit[128];
 	char model[128];
 	char exe[128];     /* the AI domain's program: a copy the test may replace */
+	char log[128];     /* the supervisor's stderr */
 	pid_t pid;
+	int in, out;       /* under --stdio: the client's ends of its stdin and stdout, else -1 */
 };
 
 static void nap_ms(long ms)
@@ -62,10 +66,15 @@ static void copy_file(const char *from, const char *to)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* Starts airlock run with the program MODE in the AI domain and waits for it to be ready. */
-static void run_start(struct run *r, const char *mode)
+/*
+ * Starts airlock run with the program MODE in the AI domain and waits for it
+ * to be ready. model: the text of the model file (NULL: the real model);
+ * stdio: serve MCP over the run's stdin and stdout (r->in, r->out).
+ */
+static void run_start_with(struct run *r, const char *mode, const char *model, bool stdio)
 {
 	memset(r, 0, sizeof *r);
+	r->in = r->out = -1;
 	strcpy(r->dir, "/tmp/al-guard.XXXXXX");
 	assert_non_null(mkdtemp(r->dir));
 	snprintf(r->conf, sizeof r->conf, "%s/airlock.conf", r->dir);
@@ -83,31 +92,54 @@ static void run_start(struct run *r, const char *mode)
 	chmod(hook, 0700);
 	char tok[128];
 	snprintf(tok, sizeof tok, "%s/tok.bin", r->dir);
-	copy_file(AL_SOURCE_ROOT "/models/stories260K.bin", r->model);
+	if (model) {
+		FILE *m = fopen(r->model, "w");
+		assert_non_null(m);
+		fputs(model, m);
+		fclose(m);
+	} else {
+		copy_file(AL_SOURCE_ROOT "/models/stories260K.bin", r->model);
+	}
 	copy_file(AL_SOURCE_ROOT "/models/tok512.bin", tok);
 	char src[256];
 	snprintf(src, sizeof src, "%s/misbehave_%s", getenv("AL_MISBEHAVE_DIR"), mode);
 	snprintf(r->exe, sizeof r->exe, "%s/ai-program", r->dir);
 	copy_file(src, r->exe);
+	char listen[32] = "stdio";
+	if (!stdio)
+		snprintf(listen, sizeof listen, "127.0.0.1:%d", r->port);
 	FILE *f = fopen(r->conf, "w");
 	assert_non_null(f);
 	fprintf(f, "[airlock]\nlevel = standard\nstate_dir = %s/state\n"
-		   "[proto]\nlisten = 127.0.0.1:%d\n"
+		   "[proto]\nlisten = %s\n"
 		   "[ai]\nmodel = %s\ntokenizer = %s\n"
 		   "[domain.ai]\nseccomp = level\ncommand = %s\n"
 		   "[respond]\nquiet_period = 2\nintegrity_interval = 1\nalert_command = %s\n",
-		r->dir, r->port, r->model, tok, r->exe, hook);
+		r->dir, listen, r->model, tok, r->exe, hook);
 	fclose(f);
+	snprintf(r->log, sizeof r->log, "%s/run.log", r->dir);
+	int pin[2] = {-1, -1}, pout[2] = {-1, -1};
+	if (stdio)
+		assert_true(pipe(pin) == 0 && pipe(pout) == 0);
 	r->pid = fork();
 	assert_true(r->pid >= 0);
 	if (r->pid == 0) {
-		char log[128];
-		snprintf(log, sizeof log, "%s/run.log", r->dir);
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(fd, 1);
+		int fd = open(r->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(stdio ? pout[1] : fd, 1);
 		dup2(fd, 2);
+		if (stdio) {
+			dup2(pin[0], 0);
+			close(pin[1]);
+			close(pout[0]);
+		}
 		execl(getenv("AL_AIRLOCK"), "airlock", "run", "--config", r->conf, (char *)NULL);
 		_exit(127);
+	}
+	if (stdio) {
+		close(pin[0]);
+		close(pout[1]);
+		r->in = pin[1];
+		r->out = pout[0];
 	}
 	for (int i = 0; i < 300; i++) {
 		json_t *rep = NULL;
@@ -127,8 +159,17 @@ static void run_start(struct run *r, const char *mode)
 	fail_msg("airlock run did not become ready");
 }
 
+static void run_start(struct run *r, const char *mode)
+{
+	run_start_with(r, mode, NULL, false);
+}
+
 static void run_stop(struct run *r)
 {
+	if (r->in >= 0)
+		close(r->in);
+	if (r->out >= 0)
+		close(r->out);
 	json_t *rep = NULL;
 	if (al_control_call(r->sock, AL_CONTROL_STOP, 0, &rep) == 0)
 		json_decref(rep);
@@ -443,17 +484,158 @@ static void test_memory_corruption(void **state)
 
 /*
  * A corrupted AI domain breaks the channel: the protocol domain refuses it
- * and exits with its peer code; the incident is the AI domain's.
+ * and reports it on its report pipe; the incident is the AI domain's, and
+ * the audit record says who reported it.
  */
 static void test_channel_violation(void **state)
 {
 	struct run r;
 	run_start(&r, "scribble");
 	assert_true(wait_for(&r, has_incident, "\"rule\":\"channel-violation\"", 30));
+	assert_true(audit_count(&r, "report", "\"reported_by\":\"proto\"", "\"about\":\"ai\"",
+				"\"kind\":\"peer-violation\"", NULL) >= 1);
 	/* frozen and dumped before the protocol domain's exit ends the pair */
 	assert_true(audit_count(&r, "incident", "\"type\":\"memory-corruption\"", "\"domain\":\"ai\"",
-				"\"rule\":\"channel-violation\"", "\"result\":\"frozen\"", "\"dump\":\"", NULL) >= 1);
-	assert_true(audit_count(&r, "exit", "\"domain\":\"proto\"", "\"exit_code\":3", NULL) >= 1);
+				"\"rule\":\"channel-violation\"", "\"reported_by\":\"proto\"",
+				"\"result\":\"frozen\"", "\"dump\":\"", NULL) >= 1);
+	/* the protocol domain's exit is its own report's consequence, never an incident of its own */
+	assert_int_equal(audit_count(&r, "incident", "\"domain\":\"proto\"", NULL), 0);
+	run_stop(&r);
+}
+
+/* Whether the supervisor's own log (its stderr) holds needle. */
+static bool log_has(struct run *r, const void *needle)
+{
+	FILE *f = fopen(r->log, "r");
+	if (!f)
+		return false;
+	static char buf[1 << 16];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, (const char *)needle) != NULL;
+}
+
+/* Reads what the client's stdout receives for up to ms, into buf. */
+static size_t read_for(int fd, char *buf, size_t len, int ms)
+{
+	size_t n = 0;
+	for (int waited = 0; waited < ms && n < len - 1; waited += 100) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 100) == 1) {
+			ssize_t k = read(fd, buf + n, len - 1 - n);
+			if (k <= 0)
+				break;
+			n += (size_t)k;
+		}
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/*
+ * A compromised AI domain under --stdio: it writes a forged JSON-RPC response
+ * to its fd 1 and a forged supervisor line to its fd 2, and reads fd 0. The
+ * client sees only the protocol domain's answers; the forged text lands in
+ * the supervisor's log, prefixed and escaped; fd 0 is not there; the fd
+ * table is exactly the contract's.
+ */
+static void test_hostile_stdio(void **state)
+{
+	struct run r;
+	run_start_with(&r, "hostile", "idle\n", true);
+	/* It reached each of its attacks (announced before each). */
+	assert_true(wait_for(&r, log_has, "airlock: ai: hostile: fds", 20));
+	assert_true(log_has(&r, "airlock: ai: hostile: reached stdio attack"));
+	assert_true(log_has(&r, "airlock: ai: hostile: wrote fd 1: "));
+	assert_true(log_has(&r, "airlock: ai: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"forged\":true}}"));
+	assert_true(log_has(&r, "airlock: ai: hostile: read fd 0: -1 errno 9\n"));
+	assert_true(log_has(&r, "airlock: ai: hostile: fds 1 2 3 4 5 6\n"));
+	/* The forged supervisor line arrives escaped, as the AI domain's. */
+	assert_true(log_has(&r, "airlock: ai: \\x0dairlock: ready on http://forged.invalid/mcp \\x1b[2J\n"));
+	assert_false(log_has(&r, "\nairlock: ready on http://forged"));
+	assert_false(log_has(&r, "\033"));
+	static const char req[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\","
+		"\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}\n"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n"
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}\n";
+	assert_int_equal(write(r.in, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+	static char out[1 << 16];
+	read_for(r.out, out, sizeof out, 3000);
+	/* Exactly the protocol domain's two answers, one per line. */
+	assert_non_null(strstr(out, "\"id\":1,\"result\""));
+	assert_non_null(strstr(out, "\"tools\""));
+	assert_null(strstr(out, "forged"));
+	int lines = 0;
+	for (char *p = out; (p = strchr(p, '\n')); p++)
+		lines++;
+	assert_int_equal(lines, 2);
+	run_stop(&r);
+}
+
+static bool ai_exited(struct run *r, const void *unused)
+{
+	return audit_count(r, "exit", "\"domain\":\"ai\"", NULL) > 0;
+}
+
+/*
+ * A compromised AI domain exits with codes of its choice, among them the
+ * protocol worker's own codes, and kills itself with signals. Each is
+ * evidence about the AI domain only: no incident, report or record holds
+ * the protocol domain responsible.
+ */
+static void test_hostile_exits(void **state)
+{
+	static const char *const orders[] = {
+		"exit 0\n", "exit 1\n", "exit 2\n", "exit 3\n", "exit 4\n", "exit 5\n", "exit 6\n",
+		"exit 127\n", "exit 139\n", "exit 159\n", "exit 255\n", "signal 6\n", "signal 9\n",
+		"signal 11\n", "signal 15\n", "signal 31\n",
+	};
+	for (size_t i = 0; i < sizeof orders / sizeof orders[0]; i++) {
+		struct run r;
+		run_start_with(&r, "hostile", orders[i], false);
+		/* It reached its exit (announced just before it). */
+		assert_true(wait_for(&r, log_has, "airlock: ai: hostile: ", 20));
+		assert_true(wait_for(&r, ai_exited, NULL, 20));
+		nap_ms(300); /* the response to the exit, if any, is written */
+		if (audit_count(&r, "incident", "\"domain\":\"proto\"", NULL) != 0 ||
+		    audit_count(&r, "report", NULL) != 0 || audit_count(&r, "exit", "\"domain\":\"proto\"",
+									"\"expected\":false", NULL) != 0)
+			fail_msg("AI domain order '%.*s' was held against the protocol domain", (int)strlen(orders[i]) - 1,
+				 orders[i]);
+		run_stop(&r);
+	}
+}
+
+/*
+ * A second airlock run on the same state directory refuses before it writes
+ * a byte: the running instance's audit log is untouched and still verifies.
+ */
+static void test_second_instance(void **state)
+{
+	struct run r;
+	run_start(&r, "idle");
+	struct stat before, after;
+	assert_int_equal(stat(r.audit, &before), 0);
+	char cmd[512], second[160], expect[96];
+	snprintf(second, sizeof second, "%s/second.log", r.dir);
+	snprintf(cmd, sizeof cmd, "'%s' run --config '%s' >'%s' 2>&1", getenv("AL_AIRLOCK"), r.conf, second);
+	int st = system(cmd);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	snprintf(expect, sizeof expect, "already running (pid %d)", (int)r.pid);
+	char text[1024] = "";
+	FILE *f = fopen(second, "r");
+	assert_non_null(f);
+	text[fread(text, 1, sizeof text - 1, f)] = '\0';
+	fclose(f);
+	if (!strstr(text, expect))
+		fail_msg("second instance said: %s", text);
+	assert_int_equal(stat(r.audit, &after), 0);
+	assert_int_equal(before.st_size, after.st_size);
+	assert_true(before.st_mtim.tv_sec == after.st_mtim.tv_sec && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+	/* the first still answers on its control socket */
+	json_decref(call(&r, AL_CONTROL_STATUS));
 	run_stop(&r);
 }
 
@@ -490,6 +672,9 @@ int main(void)
 		cmocka_unit_test(test_memory_corruption),
 		cmocka_unit_test(test_channel_violation),
 		cmocka_unit_test(test_protocol_abuse),
+		cmocka_unit_test(test_hostile_stdio),
+		cmocka_unit_test(test_hostile_exits),
+		cmocka_unit_test(test_second_instance),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
