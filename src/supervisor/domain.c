@@ -1,0 +1,378 @@
+/*
+ * A domain's lifecycle (sup_int.h): its spec, spawn and attestation, its
+ * end (SIGTERM, then SIGKILL at a deadline the loop's timer keeps) and its
+ * reaping. Nothing here waits: the loop calls back when a pidfd is readable
+ * or a deadline is due.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "airlock/channel.h"
+#include "airlock/worker.h"
+#include "al_config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "supervisor/sup_int.h"
+
+/* The configuration's seccomp action for a domain, in the sandbox's terms. */
+static enum al_seccomp_mode seccomp_mode(const struct al_config *cfg, enum al_level level, enum al_domain_id id)
+{
+	enum al_seccomp_action a = cfg->domain[id].seccomp;
+	if (a == AL_SECCOMP_ACTION_LEVEL)
+		a = al_level_policy(level)->seccomp;
+	switch (a) {
+	case AL_SECCOMP_ACTION_ERRNO: return AL_SECCOMP_ERRNO;
+	case AL_SECCOMP_ACTION_NOTIFY: return AL_SECCOMP_NOTIFY;
+	default: return AL_SECCOMP_KILL;
+	}
+}
+
+/*
+ * Builds the domain's spec: the profile, the level's choices, the
+ * configuration's limits, and the fds it gets at fixed numbers.
+ */
+static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spec, char **argv, char **envp)
+{
+	const struct al_domain_config *dc = &s->cfg->domain[dom->id];
+	int rc;
+	al_spec_init(spec);
+	if (!s->files.profile[dom->id]) {
+		al_log_warnx("%s: profile '%s' not found (etc/profiles/%s.conf)", sup_dom_names[dom->id],
+			     al_config_profile(dom->id), al_config_profile(dom->id));
+		return -ENOENT;
+	}
+	if ((rc = al_profile_load_mem(spec, s->files.profile[dom->id], s->files.profile_len[dom->id],
+				      s->cfg->domain[dom->id].profile)) < 0) {
+		al_log_warnx("%s: profile '%s' could not be loaded", sup_dom_names[dom->id], al_config_profile(dom->id));
+		return rc;
+	}
+	if (dc->memory)
+		spec->cg_memory = dc->memory;
+	if (dc->pids)
+		spec->cg_pids = dc->pids;
+	/* cpu = max (0) means no quota at all, not the profile's. */
+	spec->cg_cpu_percent = dc->cpu_milli ? (dc->cpu_milli + 9) / 10 : 0;
+	if (dc->cpus_set) {
+		spec->cpus = dc->cpus;
+		spec->has_cpus = true;
+	}
+	spec->seccomp_mode = seccomp_mode(s->cfg, s->lv.current, dom->id);
+	/* The level's partitioning and speculation controls (docs/levels.md). A
+	 * side-channel incident ("tighten") applies at least HIGH's. After the
+	 * configured cpus above, which win. */
+	enum al_level lvl = s->lv.current;
+	if (s->tighten && lvl < AL_LEVEL_HIGH)
+		lvl = AL_LEVEL_HIGH;
+	if ((rc = al_sandbox_apply_level(spec, (enum al_sandbox_level)lvl,
+					 dom->id == AL_DOMAIN_AI ? AL_SANDBOX_ROLE_AI : AL_SANDBOX_ROLE_PROTO)) < 0)
+		return rc;
+	spec->exec_fd = dom->exe_fd;
+	spec->argv = argv;
+	spec->envp = envp;
+	/* Exactly the fds of the worker contract (include/airlock/worker.h), and
+	 * the attestation checks that nothing else is open. Our own stdio is not
+	 * passed: output goes to a pipe we drain; only the protocol domain, under
+	 * --stdio, holds the client's streams. */
+	spec->keep_stdio = false;
+	bool stdio = dom->id == AL_DOMAIN_PROTO && s->cfg->proto.stdio;
+	if ((stdio ? (rc = al_spec_add_fd(spec, STDIN_FILENO, STDIN_FILENO)) < 0 ||
+			     (rc = al_spec_add_fd(spec, STDOUT_FILENO, STDOUT_FILENO)) < 0
+		   : (rc = al_spec_add_fd(spec, dom->log.wfd, AL_WORKER_FD_LOG_OUT)) < 0) ||
+	    (rc = al_spec_add_fd(spec, dom->log.wfd, AL_WORKER_FD_LOG_ERR)) < 0)
+		return rc;
+	bool chan = dom->id == AL_DOMAIN_AI || !s->locked;
+	if (chan && (rc = al_spec_add_fd(spec, dom->report_w, AL_WORKER_FD_REPORT)) < 0)
+		return rc;
+	if (dom->id == AL_DOMAIN_AI) {
+		if ((rc = al_spec_add_fd(spec, s->chan_fd, AL_AI_FD_CHANNEL)) < 0 ||
+		    (rc = al_spec_add_fd(spec, s->model_fd, AL_AI_FD_MODEL)) < 0 ||
+		    (s->tok_fd >= 0 && (rc = al_spec_add_fd(spec, s->tok_fd, AL_AI_FD_TOKENIZER)) < 0))
+			return rc;
+	} else {
+		if (!stdio && (rc = al_spec_add_fd(spec, s->listenfd, AL_PROTO_FD_LISTEN)) < 0)
+			return rc;
+		if (chan && (rc = al_spec_add_fd(spec, s->chan_fd, AL_PROTO_FD_CHANNEL)) < 0)
+			return rc;
+		/* An fd, not a path: the token file is private to root (mode 0600),
+		 * which the domain's unprivileged user could not open. */
+		if (s->token_fd >= 0 && (rc = al_spec_add_fd(spec, s->token_fd, AL_PROTO_FD_TOKEN)) < 0)
+			return rc;
+	}
+	return al_seccomp_prepare(spec);
+}
+
+/* Spawns one domain, attests it, then lets it exec. 0 or -errno (all undone). */
+static int dom_start(struct sup *s, struct sup_domain *dom)
+{
+	char threads[16], max_tokens[16], body[32], conc[16], fd_listen[8], fd_chan[8], fd_token[8], fd_report[8],
+		conns[24];
+	const struct al_config *cfg = s->cfg;
+	snprintf(threads, sizeof threads, "%u", cfg->ai.threads);
+	snprintf(max_tokens, sizeof max_tokens, "%u", cfg->ai.max_tokens);
+	snprintf(body, sizeof body, "%llu", (unsigned long long)cfg->proto.body_limit);
+	snprintf(conc, sizeof conc, "%u", cfg->proto.concurrency);
+	snprintf(fd_listen, sizeof fd_listen, "%d", AL_PROTO_FD_LISTEN);
+	snprintf(fd_chan, sizeof fd_chan, "%d", AL_PROTO_FD_CHANNEL);
+	snprintf(fd_token, sizeof fd_token, "%d", AL_PROTO_FD_TOKEN);
+	snprintf(fd_report, sizeof fd_report, "%d", AL_WORKER_FD_REPORT);
+	/* The model's file name, without its extension, names it to clients
+	 * (the supervisor reads no model file, only its path). */
+	char model_name[64];
+	const char *base = strrchr(cfg->ai.model, '/');
+	al_strlcpy(model_name, base ? base + 1 : cfg->ai.model, sizeof model_name);
+	char *dot = strrchr(model_name, '.');
+	if (dot && dot != model_name)
+		*dot = '\0';
+	char *ai_argv[] = {"airlock-ai", "--threads", threads, "--name", model_name, NULL};
+	char *proto_argv[48] = {"airlock-proto"};
+	int n = 1;
+	if (cfg->proto.stdio) {
+		proto_argv[n++] = "--stdio";
+	} else {
+		proto_argv[n++] = "--listen-fd";
+		proto_argv[n++] = fd_listen;
+	}
+	/* In lockdown the protocol domain runs without a channel: clients get its
+	 * "AI domain not connected" tool error instead of a hung request. */
+	if (!s->locked) {
+		proto_argv[n++] = "--channel-fd";
+		proto_argv[n++] = fd_chan;
+		proto_argv[n++] = "--report-fd";
+		proto_argv[n++] = fd_report;
+	}
+	proto_argv[n++] = "--body-limit";
+	proto_argv[n++] = body;
+	proto_argv[n++] = "--max-inflight";
+	proto_argv[n++] = conc;
+	/* One thread per connection: keep them below the domain's pids limit, so
+	 * an extra client is refused by the server rather than by a failed clone. */
+	uint64_t pids = cfg->domain[AL_DOMAIN_PROTO].pids;
+	uint64_t max_conns = pids > 24 ? pids - 16 : 8;
+	snprintf(conns, sizeof conns, "%llu", (unsigned long long)(max_conns > 4096 ? 4096 : max_conns));
+	proto_argv[n++] = "--max-connections";
+	proto_argv[n++] = conns;
+	proto_argv[n++] = "--max-tokens";
+	proto_argv[n++] = max_tokens;
+	if (s->token_fd >= 0) {
+		proto_argv[n++] = "--token-fd";
+		proto_argv[n++] = fd_token;
+	}
+	for (size_t i = 0; i < cfg->proto.n_allowed_origins && n < 44; i++) {
+		proto_argv[n++] = "--allow-origin";
+		proto_argv[n++] = cfg->proto.allowed_origins[i];
+	}
+	proto_argv[n] = NULL;
+	char *envp[] = {"PATH=/nonexistent", NULL};
+
+	struct al_spec spec;
+	int rc = build_spec(s, dom, &spec, dom->id == AL_DOMAIN_AI ? ai_argv : proto_argv, envp);
+	if (rc < 0) {
+		al_spec_free(&spec);
+		return rc;
+	}
+	struct al_domain *d = NULL;
+	const char *failed = NULL;
+	void *report = NULL;
+	if ((rc = al_domain_spawn(&spec, &d)) < 0) {
+		al_log_warnx("%s: spawn failed: %s", sup_dom_names[dom->id], strerror(-rc));
+		goto fail;
+	}
+	/* Before the program exists: the domain's init forks it inside the freezer cgroup. */
+	al_freezer_create(&dom->fz, NULL, sup_dom_names[dom->id]);
+	al_freezer_attach(&dom->fz, al_domain_pid(d));
+	/* Attest before a single byte of the worker runs: a mismatch kills it. */
+	if ((rc = al_domain_attest(d, &spec, &report, &failed)) < 0) {
+		sup_event(s, "attest-mismatch", true, json_pack("{s:s, s:s}", "domain", sup_dom_names[dom->id],
+			  "item", failed ? failed : "?"));
+		goto fail;
+	}
+	if ((rc = al_domain_start(d)) < 0) {
+		al_log_warnx("%s: start failed: %s", sup_dom_names[dom->id], strerror(-rc));
+		goto fail;
+	}
+	dom->d = d;
+	dom->state = DOM_RUNNING;
+	dom->started_ns = al_now_ns();
+	dom->spawned_level = s->lv.current;
+	dom->spawned_tight = s->tighten;
+	dom->frozen = false;
+	dom->worker = 0;
+	dom->reported = false;
+	dom->restart_wanted = false;
+	dom->term_at_ns = dom->kill_at_ns = 0;
+	dom->pb_init.have = dom->pb_worker.have = false;
+	al_detector_reset_counters(&dom->det);
+	json_decref(dom->attestation);
+	dom->attestation = report;
+	sup_epoll_add(s, al_domain_pidfd(d), TAG(TAG_PIDFD, dom->id));
+	if (al_domain_notify_fd(d) >= 0)
+		sup_epoll_add(s, al_domain_notify_fd(d), TAG(TAG_NOTIFY, dom->id));
+	sup_event(s, "spawn", false, json_pack("{s:s, s:i, s:s, s:O}", "domain", sup_dom_names[dom->id],
+		  "pid", (int)al_domain_pid(d), "profile", al_config_profile(dom->id),
+		  "attested", report ? (json_t *)report : json_null()));
+	al_spec_free(&spec);
+	return 0;
+fail:
+	json_decref(report);
+	if (d)
+		al_domain_free(d);
+	al_freezer_destroy(&dom->fz);
+	al_spec_free(&spec);
+	return rc < 0 ? rc : -EIO;
+}
+
+
+/* Its output and report pipes, kept for the supervisor's lifetime (its restarts share them). */
+int sup_dom_pipes(struct sup *s, struct sup_domain *dom)
+{
+	int p[2];
+	if (al_domlog_open(&dom->log) < 0 || pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	dom->report_r = p[0];
+	dom->report_w = p[1];
+	int rc = sup_epoll_add(s, dom->log.rfd, TAG(TAG_LOG, dom->id));
+	return rc < 0 ? rc : sup_epoll_add(s, dom->report_r, TAG(TAG_REPORT, dom->id));
+}
+
+/*
+ * Starts both domains on a fresh channel. A channel that a dead or
+ * misbehaving peer has touched is never reused, so a restart of either
+ * domain restarts both. On a failure, what was started is ended (the loop
+ * reaps it).
+ */
+int sup_dom_start_pair(struct sup *s)
+{
+	if (s->chan_fd >= 0) {
+		al_chan_shutdown(s->chan_fd);
+		close(s->chan_fd);
+		s->chan_fd = -1;
+	}
+	int rc = al_chan_create(NULL, &s->chan_fd);
+	if (rc < 0) {
+		al_log_warnx("channel: %s", al_chan_strerror(rc));
+		return rc;
+	}
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+		struct sup_domain *dom = &s->dom[i];
+		if (s->locked && (i == AL_DOMAIN_AI || s->lock_all)) {
+			dom->state = DOM_LOCKED;
+			continue;
+		}
+		if ((rc = dom_start(s, dom)) < 0) {
+			for (int k = 0; k < i; k++)
+				sup_dom_end(s, &s->dom[k], 0);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Ends a domain: SIGTERM after term_after_ms (0: now), SIGKILL
+ * SUP_STOP_GRACE_MS later; a frozen one is killed at once (its tasks thaw
+ * only to die). Its exit, whenever it comes, is then an expected one.
+ */
+void sup_dom_end(struct sup *s, struct sup_domain *dom, uint64_t term_after_ms)
+{
+	if (!dom->d || dom->state == DOM_STOPPING)
+		return;
+	uint64_t now = al_now_ns();
+	dom->state = DOM_STOPPING;
+	if (dom->frozen) {
+		al_domain_kill(dom->d, SIGKILL);
+		al_freezer_thaw(&dom->fz);
+		dom->term_at_ns = dom->kill_at_ns = 0;
+		return;
+	}
+	dom->term_at_ns = now + term_after_ms * 1000000ULL;
+	dom->kill_at_ns = dom->term_at_ns + SUP_STOP_GRACE_MS * 1000000ULL;
+	if (!term_after_ms) {
+		al_domain_kill(dom->d, SIGTERM);
+		dom->term_at_ns = 0;
+	}
+}
+
+/* Signals that are due; the next deadline (0: none). */
+uint64_t sup_dom_deadlines(struct sup *s, uint64_t now)
+{
+	uint64_t next = 0;
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+		struct sup_domain *dom = &s->dom[i];
+		if (!dom->d || dom->state != DOM_STOPPING)
+			continue;
+		if (dom->frozen && (dom->term_at_ns || dom->kill_at_ns)) {
+			/* Frozen while it was being ended: nothing left to wait for. */
+			al_domain_kill(dom->d, SIGKILL);
+			al_freezer_thaw(&dom->fz);
+			dom->term_at_ns = dom->kill_at_ns = 0;
+			continue;
+		}
+		if (dom->term_at_ns && now >= dom->term_at_ns) {
+			al_domain_kill(dom->d, SIGTERM);
+			dom->term_at_ns = 0;
+		}
+		if (dom->kill_at_ns && now >= dom->kill_at_ns) {
+			al_domain_kill(dom->d, SIGKILL);
+			if (dom->frozen)
+				al_freezer_thaw(&dom->fz); /* its tasks thaw only to die */
+			dom->kill_at_ns = 0;
+		}
+		uint64_t t = dom->term_at_ns ? dom->term_at_ns : dom->kill_at_ns;
+		if (t && (!next || t < next))
+			next = t;
+	}
+	return next;
+}
+
+/*
+ * The domain's init has exited (its pidfd is readable): collect the status,
+ * write the exit record. Expected when we ended it.
+ */
+void sup_dom_reap(struct sup *s, struct sup_domain *dom)
+{
+	if (!dom->d)
+		return;
+	bool expected = dom->state == DOM_STOPPING && !dom->frozen && !dom->culprit;
+	int status = 0;
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, al_domain_pidfd(dom->d), NULL);
+	if (al_domain_notify_fd(dom->d) >= 0)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, al_domain_notify_fd(dom->d), NULL);
+	if (dom->frozen) {
+		al_domain_kill(dom->d, SIGKILL);
+		al_freezer_thaw(&dom->fz);
+	}
+	if (al_domain_wait(dom->d, &status) < 0) {
+		al_domain_kill(dom->d, SIGKILL);
+		al_domain_wait(dom->d, &status);
+	}
+	al_freezer_destroy(&dom->fz);
+	dom->frozen = false;
+	dom->last_status = status;
+	al_domlog_drain(&dom->log, al_now_ns());
+	al_domlog_flush(&dom->log);
+	sup_event(s, "exit", !expected, json_pack("{s:s, s:i, s:b, s:b, s:i, s:i}", "domain", sup_dom_names[dom->id],
+		  "pid", (int)al_domain_pid(dom->d), "expected", expected, "reported", dom->reported,
+		  "exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		  "signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+	al_domain_free(dom->d);
+	dom->d = NULL;
+	dom->state = DOM_STOPPED;
+	dom->worker = 0;
+	dom->culprit = false;
+	dom->term_at_ns = dom->kill_at_ns = 0;
+}
+
+bool sup_dom_any(const struct sup *s)
+{
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+		if (s->dom[i].d)
+			return true;
+	return false;
+}

@@ -1,0 +1,32 @@
+/*
+ * The supervisor's audit records: one writer for every part (sup_int.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+
+#include "common/log.h"
+#include "supervisor/sup_int.h"
+
+const char *const sup_dom_names[AL_DOMAIN_COUNT] = {"ai", "proto"};
+const char *const sup_dom_state_names[] = {"stopped", "running", "stopping", "restarting", "failed (crash loop)",
+					   "locked down (airlock unlock)"};
+
+void sup_event(struct sup *s, const char *event, bool urgent, json_t *fields)
+{
+	if (s->verbose) {
+		char *t = json_dumps(fields, JSON_COMPACT);
+		fprintf(stderr, "airlock: %s %s\n", event, t ? t : "{}");
+		free(t);
+	}
+	if (s->audit && al_audit_append(s->audit, event, fields, urgent) < 0)
+		al_log_warnx("audit: could not append '%s'", event);
+	json_decref(fields);
+}
+
+int sup_epoll_add(struct sup *s, int fd, uint32_t tag)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}

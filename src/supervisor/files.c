@@ -1,0 +1,258 @@
+/*
+ * Files and sockets (sup_int.h): the state directory and its lock, the
+ * listener, the protections the configuration requires, and the files the
+ * domains run from, opened once, verified against the manifest, and handed
+ * to the integrity monitor.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "hw/hw.h"
+#include "supervisor/sup_int.h"
+
+/* Opened once: the same fd is verified, then passed on or executed. */
+int sup_open_verified(const char *what, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		al_log_warn("%s: %s", what, path);
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		al_log_warnx("%s: %s is not a regular file", what, path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int sup_listen_tcp(const char *host, uint16_t port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		al_log_warnx("listen: '%s' is not an IPv4 address", host);
+		return -1;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
+		al_log_warn("listen: %s:%u", host, port);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int sup_mkdir_private(const char *dir)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		al_log_warn("state directory %s", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One writer per state directory: an exclusive lock on DIR/airlock.lock,
+ * taken before anything is written there (audit log, manifest, socket). The
+ * file holds the owner's pid, for the refusal's message. The lock goes with
+ * the process, however it ends. The fd, or -1 with the reason printed.
+ */
+int sup_state_lock(const char *dir)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/airlock.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0) {
+		al_log_warn("lock %s", path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		char pid[24] = "";
+		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (e == EWOULDBLOCK)
+			al_log_warnx("already running (pid %s) on state directory %s", pid[0] ? pid : "?", dir);
+		else
+			al_log_warnx("lock %s: %s", path, strerror(e));
+		close(fd);
+		return -1;
+	}
+	char line[24];
+	int len = snprintf(line, sizeof line, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)len, 0) != len)
+		al_log_warn("lock %s: writing the pid", path);
+	return fd;
+}
+
+/* Fail closed: every protection the configuration requires must be present. */
+int sup_require_protections(struct sup *s)
+{
+	const char *req[3 * AL_FEAT_COUNT];
+	size_t n = al_config_required_items(s->cfg, req, AL_ARRAY_LEN(req));
+	struct al_hw_report *hw = al_hw_probe("/");
+	if (!hw)
+		return -1;
+	int missing = al_hw_report_require(hw, req, n, stderr);
+	json_t *names = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(names, json_string(req[i]));
+	al_hw_report_free(hw);
+	sup_event(s, "protections-required", true, json_pack("{s:o, s:i}", "required", names, "missing", missing));
+	if (missing != 0) {
+		al_log_warnx("refusing to start: %d required protection(s) missing (see airlock check)",
+			     missing < 0 ? 1 : missing);
+		return -1;
+	}
+	return 0;
+}
+
+void sup_files_close(struct sup_files *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->fd[i] >= 0)
+			close(f->fd[i]);
+	f->n = 0;
+	for (int d = 0; d < AL_DOMAIN_COUNT; d++) {
+		free(f->profile[d]);
+		f->profile[d] = NULL;
+	}
+}
+
+/*
+ * Opens every file a domain needs once and checks it against the manifest;
+ * these very fds are what the domains receive or execute, and what the
+ * integrity monitor re-hashes later. Without a manifest (first run, and only
+ * when allowed) one is made from them and recorded in the audit log. On a
+ * refusal, why names the file and the reason.
+ */
+int sup_files_verify(struct sup *s, bool may_create, struct sup_files *out, char *why, size_t wl)
+{
+	struct al_config_file files[AL_CONFIG_MAX_FILES];
+	size_t n = al_config_files(s->cfg, files);
+	struct al_manifest *m = NULL;
+	char mpath[512];
+	snprintf(mpath, sizeof mpath, "%s/%s", s->cfg->state_dir, AL_MANIFEST_FILE);
+	out->n = 0;
+	int rc;
+	bool first_run = may_create && access(mpath, F_OK) < 0 && errno == ENOENT;
+	if (first_run && s->earlier_runs) {
+		/* A manifest that vanished after earlier runs is not a first run:
+		 * trusting whatever is on disk now would bless a swapped file. */
+		snprintf(why, wl, "manifest %.300s is missing although the audit log records earlier runs; "
+			 "recreate it deliberately with `airlock manifest create`", mpath);
+		sup_event(s, "integrity-violation", true, json_pack("{s:s, s:s}", "file", mpath, "reason", "missing"));
+		return -1;
+	}
+	if (first_run)
+		m = al_manifest_new(&s->key);
+	else if ((rc = al_manifest_load(mpath, &s->key, &m)) < 0) {
+		snprintf(why, wl, "manifest %.300s: %s", mpath, strerror(-rc));
+		sup_event(s, "integrity-violation", true, json_pack("{s:s, s:s}", "file", mpath, "reason", strerror(-rc)));
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		out->name[i] = files[i].name;
+		out->path[i] = files[i].path;
+		out->n = i + 1;
+		if ((out->fd[i] = sup_open_verified(files[i].name, files[i].path)) < 0) {
+			snprintf(why, wl, "%s (%s) cannot be opened", files[i].name, files[i].path);
+			goto fail;
+		}
+		rc = first_run ? al_manifest_add_fd(m, files[i].name, files[i].path, out->fd[i])
+			       : al_manifest_verify_fd(m, files[i].name, out->fd[i]);
+		if (rc < 0) {
+			const char *reason = rc == -EBADMSG ? "digest mismatch" :
+					     rc == -ENOENT ? "not in the manifest" : strerror(-rc);
+			sup_event(s, "integrity-violation", true, json_pack("{s:s, s:s, s:s}", "name", files[i].name,
+				  "path", files[i].path, "reason", reason));
+			snprintf(why, wl, "%s (%s): %s", files[i].name, files[i].path,
+				 rc == -EBADMSG ? "does not match the manifest"
+				 : rc == -ENOENT ? "is not in the manifest (made by an earlier version?); review the "
+						   "file, then accept it with `airlock manifest create`"
+						 : "could not be verified");
+			goto fail;
+		}
+		memcpy(out->digest[i], al_manifest_find(m, files[i].name)->digest, AL_MANIFEST_DIGEST_LEN);
+		/* A profile's bytes are taken from the very fd just verified. */
+		int d = !strcmp(files[i].name, "ai.profile") ? AL_DOMAIN_AI
+			: !strcmp(files[i].name, "proto.profile") ? AL_DOMAIN_PROTO : -1;
+		if (d >= 0 && (rc = al_read_fd(out->fd[i], 1 << 20, &out->profile[d], &out->profile_len[d])) < 0) {
+			snprintf(why, wl, "%s (%s): %s", files[i].name, files[i].path, strerror(-rc));
+			goto fail;
+		}
+	}
+	if (first_run) {
+		if ((rc = al_manifest_save(m, mpath)) < 0) {
+			snprintf(why, wl, "manifest %.300s: %s", mpath, strerror(-rc));
+			goto fail;
+		}
+		sup_event(s, "manifest-created", true, json_pack("{s:s, s:i}", "path", mpath, "files", (int)n));
+	} else {
+		sup_event(s, "files-verified", false, json_pack("{s:s, s:i}", "manifest", mpath, "files", (int)n));
+	}
+	al_manifest_free(m);
+	return 0;
+fail:
+	sup_files_close(out);
+	al_manifest_free(m);
+	return -1;
+}
+
+/* Makes verified files the ones in use: slots for the domains, the monitor's list. */
+void sup_files_install(struct sup *s, struct sup_files *nf)
+{
+	sup_files_close(&s->files);
+	s->files = *nf;
+	nf->n = 0;
+	for (int d = 0; d < AL_DOMAIN_COUNT; d++)
+		nf->profile[d] = NULL; /* moved */
+	s->model_fd = s->tok_fd = s->dom[AL_DOMAIN_AI].exe_fd = s->dom[AL_DOMAIN_PROTO].exe_fd = -1;
+	al_monitor_free(s->mon);
+	s->mon = al_monitor_new(&s->key, (double)s->cfg->respond.integrity_budget_pct);
+	for (size_t i = 0; i < s->files.n; i++) {
+		const char *name = s->files.name[i];
+		int *slot = !strcmp(name, "ai.model") ? &s->model_fd : !strcmp(name, "ai.tokenizer") ? &s->tok_fd :
+			    !strcmp(name, "ai.exe") ? &s->dom[AL_DOMAIN_AI].exe_fd :
+			    !strcmp(name, "proto.exe") ? &s->dom[AL_DOMAIN_PROTO].exe_fd : NULL;
+		if (slot)
+			*slot = s->files.fd[i]; /* borrowed: s->files owns it */
+		if (s->mon && al_monitor_add(s->mon, name, s->files.path[i], s->files.fd[i], s->files.digest[i]) < 0)
+			al_log_warnx("integrity: %s not monitored", name);
+	}
+}
+
+int sup_files_open(struct sup *s)
+{
+	int rc = al_manifest_key_load(s->cfg->state_dir, true, &s->key);
+	if (rc < 0) {
+		al_log_warnx("manifest key in %s: %s", s->cfg->state_dir, strerror(-rc));
+		return -1;
+	}
+	struct sup_files nf = {0};
+	char why[512];
+	if (sup_files_verify(s, true, &nf, why, sizeof why) < 0) {
+		al_log_warnx("refusing to start: %s", why);
+		return -1;
+	}
+	sup_files_install(s, &nf);
+	return 0;
+}
+

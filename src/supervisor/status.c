@@ -1,0 +1,101 @@
+/*
+ * The control socket's documents (sup_int.h): status and level. A domain's
+ * figures are its program's, read from /proc; its init's when the program
+ * is not known yet.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "al_config.h"
+#include "common/util.h"
+#include "supervisor/sup_int.h"
+
+
+/* Resident memory and CPU time of a running domain, from its /proc files. */
+static json_t *domain_usage(pid_t pid)
+{
+	char path[64], *buf = NULL;
+	long long rss_kb = -1;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if (al_read_file_at(AT_FDCWD, path, 1 << 16, &buf, NULL) == 0) {
+		char *l = strstr(buf, "\nVmRSS:");
+		if (l)
+			rss_kb = strtoll(l + 7, NULL, 10);
+		free(buf);
+	}
+	double cpu_s = -1;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (al_read_file_at(AT_FDCWD, path, 1 << 16, &buf, NULL) == 0) {
+		/* Fields after the last ')' (the name may hold spaces): utime is the 12th, stime the 13th. */
+		char *p = strrchr(buf, ')');
+		unsigned long long ut = 0, st = 0;
+		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+			cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+		free(buf);
+	}
+	return json_pack("{s:I, s:f}", "rss_kib", (json_int_t)rss_kb, "cpu_seconds", cpu_s);
+}
+
+json_t *sup_level_json(struct sup *s)
+{
+	const struct al_level_policy *p = al_level_policy(s->lv.current);
+	uint64_t since = al_now_ns() - s->lv.last_event_ns;
+	return json_pack("{s:b, s:s, s:s, s:s, s:I, s:f, s:b, s:s?, s:b, s:i, s:{s:s, s:b, s:b, s:b, s:i, s:i, s:f, s:f}}",
+			 "ok", 1, "level", p->name, "base", al_level_name(s->lv.base), "threat",
+			 al_level_name(s->lv.threat), "quiet_period_s", (json_int_t)(s->lv.quiet_ns / 1000000000ULL),
+			 "since_last_event_s", (double)since / 1e9, "locked", s->locked,
+			 "lock_reason", s->locked ? s->lock_reason : NULL, "tightened", s->tighten,
+			 "audit_verbosity", s->audit_verbosity, "mechanisms", "seccomp",
+			 al_seccomp_action_name(p->seccomp), "speculation_forced", p->spec_force || s->tighten,
+			 "partitioned", p->partition || s->tighten, "tsc_off",
+			 (p->tsc_off || s->tighten) && s->tsc_trap_safe, "integrity_interval_s",
+			 (int)sup_integrity_interval_s(s), "audit_verbosity", p->audit_verbosity,
+			 "budget_claim_pct", p->budget_claim_pct, "budget_goal_pct", p->budget_goal_pct);
+}
+
+static json_t *guard_status(struct sup *s)
+{
+	struct al_monitor_stats ms = {0};
+	if (s->mon)
+		al_monitor_stats(s->mon, &ms);
+	double up = (double)(al_now_ns() - s->started_ns) / 1e9;
+	json_t *det = json_object();
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+		json_object_set_new(det, sup_dom_names[i], al_detector_json(&s->dom[i].det));
+	return json_pack("{s:o, s:I, s:O?, s:{s:I, s:I, s:I, s:f}, s:f, s:f, s:o}", "level", sup_level_json(s),
+			 "incidents", (json_int_t)s->incidents, "last_incident", s->last_incident,
+			 "integrity", "passes", (json_int_t)ms.passes, "bytes", (json_int_t)ms.bytes,
+			 "slice", (json_int_t)ms.slice, "cpu_ms", (double)ms.cpu_ns / 1e6,
+			 "guard_cpu_ms", (double)s->guard_cpu_ns / 1e6, "guard_cpu_pct",
+			 up > 0 ? (double)s->guard_cpu_ns / 1e9 / up * 100 : 0.0, "detector", det);
+}
+
+json_t *sup_status(struct sup *s)
+{
+	json_t *doms = json_array();
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+		struct sup_domain *d = &s->dom[i];
+		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i}", "name", sup_dom_names[i], "profile", al_config_profile((enum al_domain_id)i),
+				      "state", sup_dom_state_names[d->state], "restarts", (int)d->restarts,
+				      "pid", d->d ? (int)al_domain_pid(d->d) : 0);
+		if (d->d) {
+			json_object_set_new(o, "uptime_s", json_real((double)(al_now_ns() - d->started_ns) / 1e9));
+			/* The program's own figures: the init only forks and reaps. */
+			pid_t init = al_domain_pid(d->d), w = d->worker;
+			if (!w && al_proc_children(init, &w, 1) < 1)
+				w = 0;
+			json_object_set_new(o, "worker_pid", json_integer(w));
+			json_object_set_new(o, "usage", domain_usage(w ? w : init));
+		}
+		json_object_set(o, "attested", d->attestation ? d->attestation : json_null());
+		json_array_append_new(doms, o);
+	}
+	return json_pack("{s:b, s:s, s:f, s:s, s:s, s:I, s:o, s:o}", "ok", 1, "version", AL_VERSION,
+			 "uptime_s", (double)(al_now_ns() - s->started_ns) / 1e9, "level",
+			 al_level_name(s->lv.current), "listen", s->cfg->proto.stdio ? "stdio" : s->cfg->proto.host,
+			 "seccomp_violations", (json_int_t)s->violations, "domains", doms, "guard", guard_status(s));
+}
+
