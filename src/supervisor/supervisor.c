@@ -194,14 +194,7 @@ static int listen_tcp(const char *host, uint16_t port)
 /* The configuration's seccomp action for a domain, in the sandbox's terms. */
 static enum al_seccomp_mode seccomp_mode(const struct al_config *cfg, enum al_level level, enum al_domain_id id)
 {
-	enum al_seccomp_action a = cfg->domain[id].seccomp;
-	if (a == AL_SECCOMP_ACTION_LEVEL)
-		a = al_level_policy(level)->seccomp;
-	switch (a) {
-	case AL_SECCOMP_ACTION_ERRNO: return AL_SECCOMP_ERRNO;
-	case AL_SECCOMP_ACTION_NOTIFY: return AL_SECCOMP_NOTIFY;
-	default: return AL_SECCOMP_KILL;
-	}
+	return cfg->domain[id].seccomp_from_level ? al_level_policy(level)->seccomp : cfg->domain[id].seccomp;
 }
 
 /*
@@ -254,7 +247,7 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 	enum al_level lvl = s->lv.current;
 	if (s->tighten && lvl < AL_LEVEL_HIGH)
 		lvl = AL_LEVEL_HIGH;
-	if ((rc = al_sandbox_apply_level(spec, (enum al_sandbox_level)lvl,
+	if ((rc = al_sandbox_apply_partition(spec, &al_level_policy(lvl)->part,
 					 dom->id == AL_DOMAIN_AI ? AL_SANDBOX_ROLE_AI : AL_SANDBOX_ROLE_PROTO)) < 0)
 		return rc;
 	spec->exec_fd = dom->exe_fd;
@@ -795,9 +788,9 @@ static json_t *level_json(struct sup *s)
 			 "since_last_event_s", (double)since / 1e9, "locked", s->locked,
 			 "lock_reason", s->locked ? s->lock_reason : NULL, "tightened", s->tighten,
 			 "audit_verbosity", s->audit_verbosity, "mechanisms", "seccomp",
-			 al_seccomp_action_name(p->seccomp), "speculation_forced", p->spec_force || s->tighten,
-			 "partitioned", p->partition || s->tighten, "tsc_off",
-			 (p->tsc_off || s->tighten) && tsc_trap_safe(), "integrity_interval_s",
+			 al_seccomp_mode_name(p->seccomp), "speculation_forced", p->part.l1d || s->tighten,
+			 "partitioned", p->part.cpus || s->tighten, "tsc_off",
+			 (p->part.tsc || s->tighten) && tsc_trap_safe(), "integrity_interval_s",
 			 (int)integrity_interval_s(s), "audit_verbosity", p->audit_verbosity,
 			 "budget_claim_pct", p->budget_claim_pct, "budget_goal_pct", p->budget_goal_pct);
 }
@@ -1406,7 +1399,7 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 	if (loop_setup(&s) < 0)
 		goto out;
 	/* The supervisor itself goes where the level says it disturbs the domains least. */
-	(void)al_sandbox_place_self((enum al_sandbox_level)s.lv.current);
+	(void)al_sandbox_place_self(&al_level_policy(s.lv.current)->part);
 	if (domains_start(&s) < 0) {
 		al_log_warnx("refusing to run: the domains could not be started and attested");
 		goto out;

@@ -65,12 +65,16 @@ static void test_level_up_at_once_down_slowly(void **state)
 
 static void test_level_policies(void **state)
 {
-	for (int l = AL_LEVEL_MINIMAL; l <= AL_LEVEL_MAXIMUM; l++) {
-		const struct al_level_policy *p = al_level_policy((enum al_level)l);
+	for (enum al_level l = AL_LEVEL_MINIMAL; l < AL_LEVEL_COUNT; l++) {
+		const struct al_level_policy *p = al_level_policy(l);
 		assert_int_equal(p->level, l);
 		/* stricter levels never weaken a mechanism nor check less often */
 		if (l > AL_LEVEL_MINIMAL) {
-			const struct al_level_policy *q = al_level_policy((enum al_level)(l - 1));
+			const struct al_level_policy *q = al_level_policy(l - 1);
+			const struct al_partition_want *a = &p->part, *b = &q->part;
+			assert_true(a->cpus >= b->cpus && a->core_sched >= b->core_sched && a->cat >= b->cat &&
+				    a->mba >= b->mba && a->ssb >= b->ssb && a->ib >= b->ib && a->l1d >= b->l1d &&
+				    a->tsc >= b->tsc);
 			assert_true(al_level_seccomp_rank(p->seccomp) >= al_level_seccomp_rank(q->seccomp));
 			assert_true(p->integrity_interval_s <= q->integrity_interval_s);
 			assert_true(p->budget_goal_pct >= q->budget_goal_pct);
@@ -79,18 +83,25 @@ static void test_level_policies(void **state)
 		/* the seed's claims are above our goals */
 		assert_true(p->budget_claim_pct >= p->budget_goal_pct);
 	}
-	assert_int_equal(al_level_policy(AL_LEVEL_STANDARD)->seccomp, AL_SECCOMP_ACTION_NOTIFY);
-	assert_int_equal(al_level_policy(AL_LEVEL_HIGH)->seccomp, AL_SECCOMP_ACTION_KILL);
-	assert_true(al_level_policy(AL_LEVEL_MAXIMUM)->tsc_off);
+	assert_int_equal(al_level_policy(AL_LEVEL_STANDARD)->seccomp, AL_SECCOMP_NOTIFY);
+	assert_int_equal(al_level_policy(AL_LEVEL_HIGH)->seccomp, AL_SECCOMP_KILL);
+	assert_true(al_level_policy(AL_LEVEL_MAXIMUM)->part.tsc);
 	assert_int_equal(al_level_policy((enum al_level)99)->level, AL_LEVEL_MAXIMUM); /* fails strict */
 	assert_true(al_level_needs_respawn(AL_LEVEL_STANDARD, AL_LEVEL_HIGH));
 	assert_true(al_level_needs_respawn(AL_LEVEL_HIGH, AL_LEVEL_MAXIMUM));
 	assert_true(al_level_needs_respawn(AL_LEVEL_MINIMAL, AL_LEVEL_STANDARD));
 	assert_false(al_level_needs_respawn(AL_LEVEL_HIGH, AL_LEVEL_STANDARD));
 	assert_false(al_level_needs_respawn(AL_LEVEL_HIGH, AL_LEVEL_HIGH));
-	/* the configuration's level -> seccomp mapping and ours agree */
-	for (int l = AL_LEVEL_MINIMAL; l <= AL_LEVEL_MAXIMUM; l++)
-		assert_int_equal(al_level_policy((enum al_level)l)->seccomp, al_seccomp_action_for_level((enum al_level)l));
+	/* the one name table: names round-trip, the policy's name is the level's */
+	for (enum al_level l = AL_LEVEL_MINIMAL; l < AL_LEVEL_COUNT; l++) {
+		enum al_level back;
+		assert_string_equal(al_level_name(l), al_level_policy(l)->name);
+		assert_int_equal(al_level_parse(al_level_name(l), &back), 0);
+		assert_int_equal(back, l);
+	}
+	enum al_level none;
+	assert_int_equal(al_level_parse("extreme", &none), -EINVAL);
+	assert_string_equal(al_level_name(AL_LEVEL_COUNT), "?");
 }
 
 static void test_plans(void **state)
