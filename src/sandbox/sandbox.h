@@ -243,6 +243,33 @@ int al_sandbox_last_step(void);
 unsigned al_domain_landlock_applied(const struct al_domain *d);
 int al_domain_landlock_abi(const struct al_domain *d);
 
+/*
+ * Freezing (freeze.c): every task of the domain stopped where it stands,
+ * without leaving its cgroup. By the domain's v2 cgroup (cgroup.freeze), its
+ * v1 freezer cgroup, or, where it has neither, SIGSTOP to each task.
+ *
+ *   al_domain_freeze(d);           0 once the kernel reports every task frozen
+ *   al_freeze_method_name(al_domain_freeze_method(d))   for the record
+ *   al_domain_kill(d, SIGKILL);    a killed frozen domain is thawed to die
+ *   al_domain_thaw(d);
+ */
+enum al_freeze_method { AL_FREEZE_NONE, AL_FREEZE_CGROUP_V1, AL_FREEZE_CGROUP_V2, AL_FREEZE_SIGSTOP };
+/* "cgroup-v1-freezer", "cgroup-v2-freeze", "sigstop", "none". */
+const char *al_freeze_method_name(enum al_freeze_method m);
+/* The method al_domain_freeze uses (or used, while frozen). */
+enum al_freeze_method al_domain_freeze_method(const struct al_domain *d);
+/* Freezes and waits (bounded, 100 ms) until the kernel reports it frozen. 0 or -errno;
+ * even on error the domain counts as frozen until thawed or killed. */
+int al_domain_freeze(struct al_domain *d);
+/* The same by a given method (benchmarks compare them): -ENOTSUP if the domain
+ * has no cgroup for it; SIGSTOP is always available. */
+int al_domain_freeze_by(struct al_domain *d, enum al_freeze_method method);
+int al_domain_thaw(struct al_domain *d);
+/* True while frozen and the kernel reports it so (SIGSTOP: every task stopped). */
+bool al_domain_frozen(const struct al_domain *d);
+/* Children of pid, from /proc/PID/task/.../children. Returns how many (<= max). */
+size_t al_proc_children(pid_t pid, pid_t *out, size_t max);
+
 /* One seccomp violation received in notify mode. */
 struct al_violation {
 	pid_t pid;        /* as seen by the runner */

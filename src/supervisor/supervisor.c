@@ -69,7 +69,6 @@ struct sup_domain {
 	json_t *attestation;
 	enum al_level spawned_level; /* the level its spec was built for */
 	bool spawned_tight;         /* built with the side-channel tightening */
-	struct al_freezer fz;       /* its tasks, frozen on a privilege escalation */
 	bool frozen;
 	struct al_detector det;
 	struct al_metrics counters; /* violations and restarts the supervisor counts */
@@ -367,9 +366,6 @@ static int domain_start(struct sup *s, struct sup_domain *dom)
 		al_log_warnx("%s: spawn failed: %s", dom_names[dom->id], strerror(-rc));
 		goto fail;
 	}
-	/* Before the program exists: the domain's init forks it inside the freezer cgroup. */
-	al_freezer_create(&dom->fz, NULL, dom_names[dom->id]);
-	al_freezer_attach(&dom->fz, al_domain_pid(d));
 	/* Attest before a single byte of the worker runs: a mismatch kills it. */
 	if ((rc = al_domain_attest(d, &spec, &report, &failed)) < 0) {
 		sup_event(s, "attest-mismatch", true, json_pack("{s:s, s:s}", "domain", dom_names[dom->id],
@@ -404,7 +400,6 @@ fail:
 	json_decref(report);
 	if (d)
 		al_domain_free(d);
-	al_freezer_destroy(&dom->fz);
 	al_spec_free(&spec);
 	return rc < 0 ? rc : -EIO;
 }
@@ -421,14 +416,13 @@ static void domain_reap(struct sup *s, struct sup_domain *dom, bool expected)
 	if (dom->frozen) {
 		/* SIGKILL first: the tasks thaw only to die. */
 		al_domain_kill(dom->d, SIGKILL);
-		al_freezer_thaw(&dom->fz);
+		al_domain_thaw(dom->d);
 		expected = false;
 	}
 	if (!expected || al_domain_wait(dom->d, &status) < 0) {
 		al_domain_kill(dom->d, SIGKILL);
 		al_domain_wait(dom->d, &status);
 	}
-	al_freezer_destroy(&dom->fz);
 	dom->frozen = false;
 	dom->last_status = status;
 	al_domlog_drain(&dom->log, al_now_ns());
@@ -643,10 +637,10 @@ static void handle_incident(struct sup *s, struct sup_domain *dom, struct al_inc
 	json_t *done = json_object();
 	/* Freeze first: nothing else of the response is as urgent as stopping it. */
 	if ((steps & AL_STEP_FREEZE) && dom->d && !dom->frozen) {
-		int rc = al_freezer_freeze(&dom->fz);
+		int rc = al_domain_freeze(dom->d);
 		dom->frozen = true; /* even a failed freeze is followed by a kill */
 		json_object_set_new(done, "freeze", json_pack("{s:s, s:s, s:f}", "method",
-				    al_freezer_kind_name(dom->fz.kind), "result", rc < 0 ? strerror(-rc) : "frozen",
+				    al_freeze_method_name(al_domain_freeze_method(dom->d)), "result", rc < 0 ? strerror(-rc) : "frozen",
 				    "ms", (double)(al_now_ns() - t0) / 1e6));
 	}
 	json_t *doc = al_incident_json(inc, dom_names[dom->id]);
