@@ -1,7 +1,7 @@
 /*
  * Security levels: the one definition of the levels, their names, what each
- * turns on and may cost, and the threat-driven state machine that moves the level (up at once, down one
- * step per quiet period).
+ * turns on and may cost, and the threat-driven state machine that moves the
+ * level (up at once, down one step per quiet period).
  *
  *   struct al_level_state st;
  *   al_level_state_init(&st, cfg->level, quiet_ns);
@@ -17,13 +17,15 @@
  *   MINIMAL   seccomp errno; speculation controls left to the kernel default;
  *             no partitioning; integrity every 60 s; audit: lifecycle and incidents.
  *   STANDARD  seccomp notify (every refused call reported); store-bypass and
- *             indirect-branch speculation disabled (the profiles' default);
- *             integrity every 30 s; audit adds each seccomp report.  3 % / 1 %
+ *             indirect-branch speculation disabled (the profiles' default), a
+ *             core-scheduling cookie per domain; integrity every 30 s; audit
+ *             adds each seccomp report.                              3 % / 1 %
  *   HIGH      seccomp kill; SSB, IB and L1D flush forced on; the domains pinned
- *             to separate cores; integrity every 10 s; audit adds per-tick
- *             anomaly scores.                                          8 % / 3 %
+ *             to separate cores, the L3 cache ways split (resctrl); integrity
+ *             every 10 s; audit adds per-tick anomaly scores.        8 % / 3 %
  *   MAXIMUM   HIGH plus rdtsc trapping (PR_SET_TSC: no cycle counter for timing
- *             attacks); integrity every 5 s; audit everything.       15 % / 8 %
+ *             attacks) and the memory bandwidth split; integrity every 5 s;
+ *             audit everything.                                     15 % / 8 %
  *             (rdtsc trapping is applied only where the clocksource is not
  *             "tsc": there the vDSO's clock_gettime itself reads the TSC and
  *             every program would fault; `airlock level` shows whether it is on.)
