@@ -5,9 +5,9 @@
  *    notify mode runs misbehave (MODE_BENCH): it writes CLOCK_MONOTONIC to a
  *    shared page, then calls socket(). The runner does what the supervisor
  *    does: wakes on the notify fd, answers, freezes the domain, and stops the
- *    clock once the kernel reports it frozen. Peers side by side: the cgroup
- *    v1 freezer (airlock's first choice), the v2 freeze file, and SIGSTOP to
- *    each task (the fallback).
+ *    clock once the kernel reports it frozen. Peers side by side: the domain's
+ *    own cgroup (the v1 freezer or the v2 freeze file, whichever the host
+ *    gives it) and SIGSTOP to each task (the fallback).
  * 2. CPU of integrity checking and detection: the supervisor's per-tick work
  *    (metrics of two processes per domain, the detector, /proc checks, file
  *    re-hashing in slices within 1 % of a core) for real 1 s ticks, measured
@@ -94,7 +94,7 @@ static void dom_end(struct dom *b)
 }
 
 /* trials of call -> frozen with the given freezer; fills us[] (ns). 0 or -errno. */
-static int freeze_latency(enum al_freezer_kind kind, int trials, uint64_t *ns)
+static int freeze_latency(enum al_freeze_method kind, int trials, uint64_t *ns)
 {
 	struct dom b;
 	int rc = dom_start(&b);
@@ -102,32 +102,12 @@ static int freeze_latency(enum al_freezer_kind kind, int trials, uint64_t *ns)
 		fprintf(stderr, "bench_guard: domain: %s\n", strerror(-rc));
 		return rc;
 	}
-	struct al_freezer fz;
-	al_freezer_create(&fz, NULL, "bench");
-	if (kind == AL_FREEZER_SIGSTOP) {
-		al_freezer_destroy(&fz);
-		memset(&fz, 0, sizeof fz);
-		fz.kind = AL_FREEZER_SIGSTOP;
-	} else if (kind != fz.kind) {
-		/* the v2 file, asked for explicitly: only where its cgroup can be made */
-		al_freezer_destroy(&fz);
-		char own[] = "/sys/fs/cgroup/unified";
-		memset(&fz, 0, sizeof fz);
-		snprintf(fz.dir, sizeof fz.dir, "%s/airlock.%d.bench2", own, (int)getpid());
-		if (access(own, F_OK) < 0 || (mkdir(fz.dir, 0700) < 0 && errno != EEXIST)) {
-			dom_end(&b);
-			return -ENOTSUP;
-		}
-		fz.kind = AL_FREEZER_V2;
-	}
-	al_freezer_attach(&fz, al_domain_pid(b.d));
-	if (fz.kind != kind) {
-		al_freezer_destroy(&fz);
+	/* the v1 and v2 files only where the domain's own cgroup offers them */
+	if (kind != AL_FREEZE_SIGSTOP && kind != al_domain_freeze_method(b.d)) {
 		dom_end(&b);
 		return -ENOTSUP;
 	}
 	if ((rc = al_domain_start(b.d)) < 0) {
-		al_freezer_destroy(&fz);
 		dom_end(&b);
 		return rc;
 	}
@@ -141,7 +121,7 @@ static int freeze_latency(enum al_freezer_kind kind, int trials, uint64_t *ns)
 		struct al_violation v;
 		if ((rc = al_domain_notify_handle(b.d, &v)) < 0)
 			break;
-		if ((rc = al_freezer_freeze(&fz)) < 0) {
+		if ((rc = al_domain_freeze_by(b.d, kind)) < 0) {
 			char cmd[160];
 			snprintf(cmd, sizeof cmd, "ps -o pid,stat,wchan:20,comm --ppid %d -p %d", (int)al_domain_pid(b.d),
 				 (int)al_domain_pid(b.d));
@@ -150,12 +130,10 @@ static int freeze_latency(enum al_freezer_kind kind, int trials, uint64_t *ns)
 		}
 		uint64_t t1 = al_now_ns();
 		ns[t] = t1 - atomic_load(&b.page[1]);
-		al_freezer_thaw(&fz);
+		al_domain_thaw(b.d);
 	}
 	al_domain_kill(b.d, SIGKILL);
-	al_freezer_thaw(&fz);
 	dom_end(&b);
-	al_freezer_destroy(&fz);
 	return rc < 0 ? rc : 0;
 }
 
@@ -239,10 +217,10 @@ int main(int argc, char **argv)
 	printf("forbidden syscall -> domain frozen, %d trials (goal <= 5 ms)\n", trials);
 	printf("%-22s %10s %10s %10s %10s\n", "freezer", "p50 us", "p99 us", "max us", "vs v1");
 	struct {
-		enum al_freezer_kind kind;
+		enum al_freeze_method kind;
 		const char *name;
-	} peers[] = {{AL_FREEZER_V1, "cgroup v1 freezer"}, {AL_FREEZER_V2, "cgroup v2 freeze"},
-		     {AL_FREEZER_SIGSTOP, "SIGSTOP each task"}};
+	} peers[] = {{AL_FREEZE_CGROUP_V1, "cgroup v1 freezer"}, {AL_FREEZE_CGROUP_V2, "cgroup v2 freeze"},
+		     {AL_FREEZE_SIGSTOP, "SIGSTOP each task"}};
 	double base = 0;
 	for (size_t i = 0; i < AL_ARRAY_LEN(peers); i++) {
 		int rc = freeze_latency(peers[i].kind, trials, ns);

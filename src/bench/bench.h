@@ -32,7 +32,7 @@
 
 struct al_bench_opts {
 	bool quick;   /* a smoke run: few repetitions, well under a minute */
-	int level;    /* enum al_sandbox_level to measure, -1: all four */
+	int level;    /* enum al_level to measure, -1: all four */
 	FILE *log;    /* progress lines; NULL for none */
 };
 

@@ -89,6 +89,6 @@ int al_bench_futex_rt(struct al_bench_futex *f, unsigned n, double *ns);
 int al_bench_spawn_once(struct al_bench_env *e, int level, uint64_t *ns);
 
 /* A domain spec of the compute profile at a level, running exec_fd with argv. */
-int al_bench_spec(struct al_spec *s, int level, int exec_fd, char *const *argv);
+int al_bench_spec(struct al_spec *s, enum al_level level, int exec_fd, char *const *argv);
 
 #endif

@@ -32,7 +32,7 @@
 struct plan {
 	bool quick;
 	int nlev;
-	int lev[AL_SANDBOX_LEVEL_COUNT];  /* levels measured, in order */
+	enum al_level lev[AL_LEVEL_COUNT]; /* levels measured, in order */
 	/* repetitions */
 	unsigned ai_rounds, ai_tokens;
 	unsigned http_rounds, http_batch;
@@ -153,14 +153,14 @@ static json_t *row_json(const struct plan *p, const struct rowdef *d, struct sam
 		if (!d->claims[c].who)
 			continue;
 		json_t *lv = json_array();
-		for (int l = 0; l < AL_SANDBOX_LEVEL_COUNT; l++)
+		for (int l = 0; l < AL_LEVEL_COUNT; l++)
 			if (d->claims[c].levels & LVL(l))
-				json_array_append_new(lv, json_string(al_sandbox_level_name((enum al_sandbox_level)l)));
+				json_array_append_new(lv, json_string(al_level_name(l)));
 		json_array_append_new(claims, json_pack("{s:s, s:s, s:f, s:o}", "who", d->claims[c].who, "text",
 							d->claims[c].text, "limit", d->claims[c].limit, "levels", lv));
 	}
 	for (int i = 0; i < p->nlev; i++) {
-		const char *name = al_sandbox_level_name((enum al_sandbox_level)p->lev[i]);
+		const char *name = al_level_name(p->lev[i]);
 		struct al_bench_stat st;
 		if (s->n[1 + i] == 0 || base.n == 0)
 			continue;
@@ -234,7 +234,9 @@ static int visit(const struct plan *p, unsigned r, int k)
 
 static int level_of(const struct plan *p, int cfg)
 {
-	return cfg == 0 ? -1 : p->lev[cfg - 1];
+	if (cfg == 0)
+		return -1;
+	return p->lev[cfg - 1];
 }
 
 /* ---- AI ------------------------------------------------------------------ */
@@ -259,7 +261,7 @@ static json_t *measure_ai(struct al_bench_env *e, const struct plan *p, json_t *
 	json_t *sec = plain ? section("ai_sandbox", "AI domain, the sandbox alone", method, "plain worker process")
 			    : section("ai", "AI domain", method, "in-process engine");
 	static const struct rowdef tps = { "ai.tokens_per_s", "tokens/s", "tok/s", "median", true, true, "% loss",
-					   { { "goal", "tokens/s loss <= 1 % at standard", 1.0, LVL(AL_SANDBOX_LEVEL_STANDARD) } } };
+					   { { "goal", "tokens/s loss <= 1 % at standard", 1.0, LVL(AL_LEVEL_STANDARD) } } };
 	static const struct rowdef lat = { "ai.request_ms", "request latency", "ms", "median", false, false, "ms added",
 					   { { "seed", "AI inference +2 ms", 2.0, ALL_LEVELS } } };
 	struct al_bench_engine g = { .built = false };
@@ -370,7 +372,7 @@ static json_t *measure_http(struct al_bench_env *e, const struct plan *p, json_t
 	}
 	for (int i = 0; i < p->nlev && rc == 0; i++) {
 		int cfg = 1 + i;
-		al_bench_log(e, "starting the %s supervisor", al_sandbox_level_name((enum al_sandbox_level)p->lev[i]));
+		al_bench_log(e, "starting the %s supervisor", al_level_name(p->lev[i]));
 		if ((rc = al_bench_http_start(e, p->lev[i], &sup)) < 0)
 			break;
 		struct al_bench_http *h[2] = { &peer, &sup };
@@ -636,7 +638,7 @@ static json_t *budgets(const struct plan *p, json_t *total)
 	json_t *cost = row ? json_object_get(row, "cost") : NULL;
 	for (int i = 0; i < p->nlev; i++) {
 		int l = p->lev[i];
-		const char *name = al_sandbox_level_name((enum al_sandbox_level)l);
+		const char *name = al_level_name(l);
 		json_t *c = cost ? json_object_get(cost, name) : NULL;
 		json_t *b = json_pack("{s:s}", "level", name);
 		if (c) {
@@ -689,11 +691,11 @@ static json_t *partitioning(const struct plan *p)
 	al_partition_probe(&pe, caps);
 	for (int i = 0; i < p->nlev; i++) {
 		json_t *lv = json_object();
-		al_partition_plan(caps, (enum al_sandbox_level)p->lev[i], AL_SANDBOX_ROLE_AI, pl);
+		al_partition_plan(caps, &al_level_policy(p->lev[i])->part, AL_SANDBOX_ROLE_AI, pl);
 		json_object_set_new(lv, "ai", al_partition_plan_json(pl));
-		al_partition_plan(caps, (enum al_sandbox_level)p->lev[i], AL_SANDBOX_ROLE_PROTO, pl);
+		al_partition_plan(caps, &al_level_policy(p->lev[i])->part, AL_SANDBOX_ROLE_PROTO, pl);
 		json_object_set_new(lv, "proto", al_partition_plan_json(pl));
-		json_object_set_new(o, al_sandbox_level_name((enum al_sandbox_level)p->lev[i]), lv);
+		json_object_set_new(o, al_level_name(p->lev[i]), lv);
 	}
 out:
 	free(caps);
@@ -704,12 +706,12 @@ out:
 int al_bench_run(const struct al_bench_opts *o, json_t **out)
 {
 	struct plan p = { .quick = o->quick };
-	if (o->level >= AL_SANDBOX_LEVEL_COUNT)
+	if (o->level >= AL_LEVEL_COUNT)
 		return -EINVAL;
 	if (o->level >= 0)
 		p.lev[p.nlev++] = o->level;
 	else
-		for (int l = 0; l < AL_SANDBOX_LEVEL_COUNT; l++)
+		for (int l = 0; l < AL_LEVEL_COUNT; l++)
 			p.lev[p.nlev++] = l;
 	if (o->quick) {
 		p.ai_rounds = 6, p.ai_tokens = 32;
@@ -740,7 +742,7 @@ int al_bench_run(const struct al_bench_opts *o, json_t **out)
 	json_object_set_new(r, "quick", json_boolean(o->quick));
 	json_object_set_new(r, "machine", machine(&e));
 	for (int i = 0; i < p.nlev; i++)
-		json_array_append_new(levels, json_string(al_sandbox_level_name((enum al_sandbox_level)p.lev[i])));
+		json_array_append_new(levels, json_string(al_level_name(p.lev[i])));
 	json_object_set_new(r, "levels", levels);
 	json_object_set_new(r, "partitioning", partitioning(&p));
 

@@ -93,13 +93,13 @@ void al_bench_env_free(struct al_bench_env *e)
 	al_config_free(e->cfg);
 }
 
-int al_bench_spec(struct al_spec *s, int level, int exec_fd, char *const *argv)
+int al_bench_spec(struct al_spec *s, enum al_level level, int exec_fd, char *const *argv)
 {
 	int rc;
 	al_spec_init(s);
 	if ((rc = al_profile_load(s, "compute")) < 0)
 		return rc;
-	if ((rc = al_sandbox_apply_level(s, (enum al_sandbox_level)level, AL_SANDBOX_ROLE_AI)) < 0)
+	if ((rc = al_sandbox_apply_partition(s, &al_level_policy(level)->part, AL_SANDBOX_ROLE_AI)) < 0)
 		return rc;
 	s->exec_fd = exec_fd;
 	s->argv = argv;
@@ -471,17 +471,17 @@ int al_bench_http_start(struct al_bench_env *e, int level, struct al_bench_http 
 	h->port = port;
 	snprintf(h->url, sizeof h->url, "http://127.0.0.1:%d/mcp", port);
 	snprintf(h->log, sizeof h->log, "%s/%s.log", e->tmp,
-		 level >= 0 ? al_sandbox_level_name((enum al_sandbox_level)level) : "peer");
+		 level >= 0 ? al_level_name(level) : "peer");
 	struct al_config *cfg = NULL;
 	int lfd = -1;
 	if (level >= 0) {
 		char text[1024], path[128], *errors = NULL;
-		snprintf(path, sizeof path, "%s/%s.conf", e->tmp, al_sandbox_level_name((enum al_sandbox_level)level));
+		snprintf(path, sizeof path, "%s/%s.conf", e->tmp, al_level_name(level));
 		int n = snprintf(text, sizeof text,
 				 "[airlock]\nlevel = %s\nstate_dir = %s/state-%s\n[proto]\nlisten = 127.0.0.1:%d\n"
 				 "allowed_origins =\n[ai]\nmax_tokens = %d\n",
-				 al_sandbox_level_name((enum al_sandbox_level)level), e->tmp,
-				 al_sandbox_level_name((enum al_sandbox_level)level), port, MAX_TOKENS_LIMIT);
+				 al_level_name(level), e->tmp,
+				 al_level_name(level), port, MAX_TOKENS_LIMIT);
 		/* the supervisor hashes its configuration file into the manifest: it must exist */
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		int rc = fd < 0 ? -errno : al_write_all(fd, text, (size_t)n);
@@ -545,7 +545,7 @@ int al_bench_http_start(struct al_bench_env *e, int level, struct al_bench_http 
 		usleep(50000);
 	}
 	al_log_warnx("bench: the %s endpoint did not come up (log: %s)",
-		     level >= 0 ? al_sandbox_level_name((enum al_sandbox_level)level) : "unsandboxed", h->log);
+		     level >= 0 ? al_level_name(level) : "unsandboxed", h->log);
 	al_bench_http_stop(h);
 	return -ETIMEDOUT;
 }

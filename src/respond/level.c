@@ -1,13 +1,47 @@
 #include "respond/level.h"
 
+#include <errno.h>
 #include <stddef.h>
+#include <string.h>
 
+/*
+ * MINIMAL refuses with an errno (compatibility), STANDARD reports to the
+ * supervisor, which then responds; HIGH and MAXIMUM kill at once.
+ *
+ * Pinning comes at HIGH, not STANDARD: a pinned domain cannot move off a CPU
+ * that other work keeps busy, which on a shared machine costs far more than
+ * the standard budget (docs/levels.md, measured with airlock bench).
+ */
 static const struct al_level_policy policies[AL_LEVEL_COUNT] = {
-	{AL_LEVEL_MINIMAL, "minimal", AL_SECCOMP_ACTION_ERRNO, false, false, false, false, 60, 0, 1.0, 0.5},
-	{AL_LEVEL_STANDARD, "standard", AL_SECCOMP_ACTION_NOTIFY, false, true, false, false, 30, 1, 3.0, 1.0},
-	{AL_LEVEL_HIGH, "high", AL_SECCOMP_ACTION_KILL, true, true, true, false, 10, 2, 8.0, 3.0},
-	{AL_LEVEL_MAXIMUM, "maximum", AL_SECCOMP_ACTION_KILL, true, true, true, true, 5, 3, 15.0, 8.0},
+	{AL_LEVEL_MINIMAL, "minimal", AL_SECCOMP_ERRNO,
+	 {.cpus = false},
+	 60, 0, 1.0, 0.5},
+	{AL_LEVEL_STANDARD, "standard", AL_SECCOMP_NOTIFY,
+	 {.core_sched = true, .ssb = true, .ib = true},
+	 30, 1, 3.0, 1.0},
+	{AL_LEVEL_HIGH, "high", AL_SECCOMP_KILL,
+	 {.cpus = true, .core_sched = true, .cat = true, .ssb = true, .ib = true, .l1d = true},
+	 10, 2, 8.0, 3.0},
+	{AL_LEVEL_MAXIMUM, "maximum", AL_SECCOMP_KILL,
+	 {.cpus = true, .core_sched = true, .cat = true, .mba = true, .ssb = true, .ib = true, .l1d = true,
+	  .tsc = true},
+	 5, 3, 15.0, 8.0},
 };
+
+const char *al_level_name(enum al_level level)
+{
+	return (unsigned)level < AL_LEVEL_COUNT ? policies[level].name : "?";
+}
+
+int al_level_parse(const char *s, enum al_level *out)
+{
+	for (size_t i = 0; i < AL_LEVEL_COUNT; i++)
+		if (strcmp(s, policies[i].name) == 0) {
+			*out = policies[i].level;
+			return 0;
+		}
+	return -EINVAL;
+}
 
 const struct al_level_policy *al_level_policy(enum al_level level)
 {
@@ -62,11 +96,11 @@ void al_level_set(struct al_level_state *st, enum al_level level, uint64_t now)
 	st->last_event_ns = now;
 }
 
-int al_level_seccomp_rank(enum al_seccomp_action a)
+int al_level_seccomp_rank(enum al_seccomp_mode m)
 {
-	switch (a) {
-	case AL_SECCOMP_ACTION_ERRNO: return 0;
-	case AL_SECCOMP_ACTION_NOTIFY: return 1;
+	switch (m) {
+	case AL_SECCOMP_ERRNO: return 0;
+	case AL_SECCOMP_NOTIFY: return 1;
 	default: return 2;
 	}
 }
@@ -75,6 +109,6 @@ bool al_level_needs_respawn(enum al_level from, enum al_level to)
 {
 	const struct al_level_policy *a = al_level_policy(from), *b = al_level_policy(to);
 	return al_level_seccomp_rank(b->seccomp) > al_level_seccomp_rank(a->seccomp) ||
-	       (b->tsc_off && !a->tsc_off) || (b->spec_force && !a->spec_force) ||
-	       (b->spec_default && !a->spec_default);
+	       (b->part.tsc && !a->part.tsc) || (b->part.ssb && !a->part.ssb) || (b->part.ib && !a->part.ib) ||
+	       (b->part.l1d && !a->part.l1d);
 }

@@ -183,11 +183,11 @@ static void check_cgroup(struct attest *a, struct al_domain *d, const struct al_
 	AL_AUTOFREE char *text = NULL;
 	snprintf(p, sizeof p, "/proc/%d/cgroup", (int)d->pid);
 	(void)al_read_file_at(AT_FDCWD, p, 65536, &text, NULL);
-	const char *names[AL_CG_N] = { "cgroup.memory", "cgroup.pids", "cgroup.cpu_percent" };
+	const char *names[AL_CG_LIMITS] = { "cgroup.memory", "cgroup.pids", "cgroup.cpu_percent" };
 	/* the kernel keeps the memory limit in whole pages, rounded down */
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-	uint64_t want[AL_CG_N] = { s->cg_memory / page * page, s->cg_pids, s->cg_cpu_percent };
-	for (int c = 0; c < AL_CG_N; c++) {
+	uint64_t want[AL_CG_LIMITS] = { s->cg_memory / page * page, s->cg_pids, s->cg_cpu_percent };
+	for (int c = 0; c < AL_CG_LIMITS; c++) {
 		const char *dir = d->cg.v2 ? d->cg.dir[0] : d->cg.dir[c];
 		char w[32], g[32] = "(unreadable)";
 		uint64_t v = 0;

@@ -1,8 +1,11 @@
 /*
- * cgroups: memory, pids and cpu limits for one domain.
+ * cgroups: memory, pids and cpu limits for one domain, and the cgroup that
+ * freezes it (freeze.c).
  *
  * cgroup v2 is used where the runner's own v2 cgroup offers all three
- * controllers; otherwise (hybrid hosts) one v1 directory per controller. In
+ * controllers (its cgroup.freeze freezes the domain); otherwise (hybrid
+ * hosts) one v1 directory per controller, plus one in the v1 freezer
+ * hierarchy where that is mounted and writable. In
  * both cases the domain's cgroup is created below the cgroup the runner is
  * in, never elsewhere, and named airlock-<runner pid>-<n>.
  *
@@ -29,7 +32,7 @@
 #include "common/util.h"
 #include "sandbox/sandbox_int.h"
 
-static const char *const ctrl_name[AL_CG_N] = { "memory", "pids", "cpu" };
+static const char *const ctrl_name[AL_CG_N] = { "memory", "pids", "cpu", "freezer" };
 static atomic_uint cg_counter;
 
 /* The runner's own cgroup directory for a v1 controller, or v2 when ctrl is NULL. */
@@ -186,7 +189,7 @@ int al_cgroup_create(const struct al_spec *spec, struct al_cgroup *cg)
 {
 	memset(cg, 0, sizeof *cg);
 	bool any = false;
-	for (int c = 0; c < AL_CG_N; c++)
+	for (int c = 0; c < AL_CG_LIMITS; c++)
 		any |= wants(spec, (enum al_cg_ctrl)c);
 	if (!any)
 		return 0;
@@ -210,9 +213,13 @@ int al_cgroup_create(const struct al_spec *spec, struct al_cgroup *cg)
 		al_log_debug("cgroup: v2 limits refused (%s), trying v1", strerror(-rc));
 	}
 	for (int c = 0; c < AL_CG_N; c++) {
-		if (!wants(spec, (enum al_cg_ctrl)c))
+		if (c == AL_CG_FREEZER) {
+			/* optional: without it, freezing falls back to SIGSTOP */
+			if (own_dir(ctrl_name[c], base, sizeof base) < 0)
+				continue;
+		} else if (!wants(spec, (enum al_cg_ctrl)c)) {
 			continue;
-		if ((rc = own_dir(ctrl_name[c], base, sizeof base)) < 0) {
+		} else if ((rc = own_dir(ctrl_name[c], base, sizeof base)) < 0) {
 			al_log_warnx("cgroup: no writable %s controller for the runner", ctrl_name[c]);
 			goto fail;
 		}

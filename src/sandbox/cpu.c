@@ -1,7 +1,7 @@
 /*
  * CPU placement: the domain runs only on its listed cores and, where the
  * kernel has core scheduling, with its own cookie. Which cores a level gives
- * each domain is decided in level.c; resctrl groups are made by the runner
+ * each domain is decided in partition.c; resctrl groups are made by the runner
  * (resctrl.c).
  */
 #include <errno.h>

@@ -76,11 +76,18 @@ enum al_sandbox_err {
 
 const char *al_sandbox_strerror(int code);
 
+/* What the filter does with a refused system call. */
 enum al_seccomp_mode {
 	AL_SECCOMP_KILL = 0,  /* the process dies of SIGSYS */
 	AL_SECCOMP_ERRNO,     /* the call fails with EPERM */
 	AL_SECCOMP_NOTIFY,    /* the runner is told and answers EPERM */
+	AL_SECCOMP_MODE_COUNT,
 };
+
+/* "kill", "errno", "notify"; "?" for anything else. */
+const char *al_seccomp_mode_name(enum al_seccomp_mode m);
+/* The inverse: 0, or -EINVAL for a name that is none of them. */
+int al_seccomp_mode_parse(const char *s, enum al_seccomp_mode *out);
 
 enum al_landlock_want {
 	AL_LANDLOCK_OFF = 0,
@@ -236,6 +243,33 @@ int al_sandbox_last_step(void);
 unsigned al_domain_landlock_applied(const struct al_domain *d);
 int al_domain_landlock_abi(const struct al_domain *d);
 
+/*
+ * Freezing (freeze.c): every task of the domain stopped where it stands,
+ * without leaving its cgroup. By the domain's v2 cgroup (cgroup.freeze), its
+ * v1 freezer cgroup, or, where it has neither, SIGSTOP to each task.
+ *
+ *   al_domain_freeze(d);           0 once the kernel reports every task frozen
+ *   al_freeze_method_name(al_domain_freeze_method(d))   for the record
+ *   al_domain_kill(d, SIGKILL);    a killed frozen domain is thawed to die
+ *   al_domain_thaw(d);
+ */
+enum al_freeze_method { AL_FREEZE_NONE, AL_FREEZE_CGROUP_V1, AL_FREEZE_CGROUP_V2, AL_FREEZE_SIGSTOP };
+/* "cgroup-v1-freezer", "cgroup-v2-freeze", "sigstop", "none". */
+const char *al_freeze_method_name(enum al_freeze_method m);
+/* The method al_domain_freeze uses (or used, while frozen). */
+enum al_freeze_method al_domain_freeze_method(const struct al_domain *d);
+/* Freezes and waits (bounded, 100 ms) until the kernel reports it frozen. 0 or -errno;
+ * even on error the domain counts as frozen until thawed or killed. */
+int al_domain_freeze(struct al_domain *d);
+/* The same by a given method (benchmarks compare them): -ENOTSUP if the domain
+ * has no cgroup for it; SIGSTOP is always available. */
+int al_domain_freeze_by(struct al_domain *d, enum al_freeze_method method);
+int al_domain_thaw(struct al_domain *d);
+/* True while frozen and the kernel reports it so (SIGSTOP: every task stopped). */
+bool al_domain_frozen(const struct al_domain *d);
+/* Children of pid, from /proc/PID/task/.../children. Returns how many (<= max). */
+size_t al_proc_children(pid_t pid, pid_t *out, size_t max);
+
 /* One seccomp violation received in notify mode. */
 struct al_violation {
 	pid_t pid;        /* as seen by the runner */
@@ -272,24 +306,29 @@ bool al_speculation_controllable(unsigned long which);
 void al_cgroup_sweep(void);
 
 /*
- * Security levels and partitioning (level.c, docs/levels.md). The levels are
- * in the order of the configuration's enum al_level, which the supervisor
- * passes straight through.
+ * Partitioning (partition.c, docs/levels.md): where a domain runs and which
+ * hardware isolation it gets. The sandbox has no notion of a security level:
+ * the caller decides what it wants (the level policy, src/respond/level.c)
+ * and passes it as a struct al_partition_want.
  *
  *   al_spec_init(&spec); al_profile_load(&spec, "compute");
- *   al_sandbox_apply_level(&spec, AL_SANDBOX_LEVEL_STANDARD, AL_SANDBOX_ROLE_AI);
+ *   struct al_partition_want w = { .core_sched = true, .ssb = true, .ib = true };
+ *   al_sandbox_apply_partition(&spec, &w, AL_SANDBOX_ROLE_AI);
  *
  * sets the CPU placement (unless the spec already names CPUs), the core
  * scheduling cookie, the resctrl cache and bandwidth lines, and the
  * speculation controls. What the machine lacks is left off and reported
- * (al_partition_report_*), never an error.
+ * (al_partition_plan_json), never an error.
  */
-enum al_sandbox_level {
-	AL_SANDBOX_LEVEL_MINIMAL,
-	AL_SANDBOX_LEVEL_STANDARD,
-	AL_SANDBOX_LEVEL_HIGH,
-	AL_SANDBOX_LEVEL_MAXIMUM,
-	AL_SANDBOX_LEVEL_COUNT,
+struct al_partition_want {
+	bool cpus;        /* the domains on disjoint CPU sets (no shared core) */
+	bool core_sched;  /* an own core-scheduling cookie per domain */
+	bool cat;         /* resctrl: the L3 cache ways split between the domains */
+	bool mba;         /* resctrl: the memory bandwidth split between the domains */
+	bool ssb;         /* store-bypass speculation force-disabled */
+	bool ib;          /* indirect-branch speculation force-disabled */
+	bool l1d;         /* L1D flush on context switch */
+	bool tsc;         /* rdtsc traps (PR_SET_TSC) */
 };
 
 enum al_sandbox_role {
@@ -354,20 +393,19 @@ struct al_partition_plan {
 
 /* Reads the machine below env->root; never fails (absent facilities are false). */
 void al_partition_probe(const struct al_partition_env *env, struct al_partition_caps *caps);
-/* Pure: what level asks of role on a machine with caps. */
-void al_partition_plan(const struct al_partition_caps *caps, enum al_sandbox_level level,
+/* Pure: what of want role gets on a machine with caps. */
+void al_partition_plan(const struct al_partition_caps *caps, const struct al_partition_want *want,
 		       enum al_sandbox_role role, struct al_partition_plan *plan);
 /* Writes a plan into a spec; an explicit CPU list already in the spec wins. */
 void al_partition_to_spec(const struct al_partition_plan *plan, struct al_spec *spec);
 /* probe + plan + to_spec on this machine; plan (if given) receives the plan. */
-int al_sandbox_apply_level(struct al_spec *spec, enum al_sandbox_level level,
-			   enum al_sandbox_role role);
-int al_sandbox_apply_level_env(struct al_spec *spec, enum al_sandbox_level level,
-			       enum al_sandbox_role role, const struct al_partition_env *env,
-			       struct al_partition_plan *plan);
-/* Places the calling thread (the supervisor) where the level says it disturbs least. */
-int al_sandbox_place_self(enum al_sandbox_level level);
-const char *al_sandbox_level_name(enum al_sandbox_level level);
+int al_sandbox_apply_partition(struct al_spec *spec, const struct al_partition_want *want,
+			       enum al_sandbox_role role);
+int al_sandbox_apply_partition_env(struct al_spec *spec, const struct al_partition_want *want,
+				   enum al_sandbox_role role, const struct al_partition_env *env,
+				   struct al_partition_plan *plan);
+/* Places the calling thread (the supervisor) where it disturbs the domains least. */
+int al_sandbox_place_self(const struct al_partition_want *want);
 const char *al_partition_state_name(enum al_partition_state s);
 /* The plan as JSON: [{"item":..., "state":..., "detail":...}] (a json_t *). */
 void *al_partition_plan_json(const struct al_partition_plan *plan);

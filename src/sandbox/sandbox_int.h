@@ -25,8 +25,10 @@ struct al_bpf {
 	unsigned short len;
 };
 
-/* cgroup of one domain: one directory per v1 controller, or one v2 directory. */
-enum al_cg_ctrl { AL_CG_MEMORY = 0, AL_CG_PIDS, AL_CG_CPU, AL_CG_N };
+/* cgroup of one domain: one directory per v1 controller, or one v2 directory.
+ * The first AL_CG_LIMITS carry limits; the v1 freezer only freezes (v2 has
+ * cgroup.freeze in the domain's one directory). */
+enum al_cg_ctrl { AL_CG_MEMORY = 0, AL_CG_PIDS, AL_CG_CPU, AL_CG_LIMITS, AL_CG_FREEZER = AL_CG_LIMITS, AL_CG_N };
 
 struct al_cgroup {
 	bool v2;
@@ -72,6 +74,7 @@ struct al_domain {
 	bool cg_joined;      /* cloned straight into its v2 cgroup */
 	bool cg_skipped;     /* unprivileged, no cgroup: reported by attestation */
 	struct al_resctrl_group rg; /* cache/bandwidth group, when the spec has one */
+	enum al_freeze_method frozen_by; /* AL_FREEZE_NONE unless frozen */
 };
 
 /* ns.c */
@@ -112,5 +115,14 @@ int al_cgroup_create(const struct al_spec *spec, struct al_cgroup *cg);
 int al_cgroup_attach(const struct al_cgroup *cg, pid_t pid);
 int al_cgroup_destroy(struct al_cgroup *cg);
 int al_cgroup_read(const struct al_cgroup *cg, enum al_cg_ctrl c, uint64_t *val);
+
+/* freeze.c: the parts of al_domain_freeze that need no domain, for tests.
+ * What a cgroup offers for freezing (v2 cgroup.freeze, the v1 freezer), or
+ * AL_FREEZE_SIGSTOP when neither. */
+enum al_freeze_method al_cgroup_freeze_method(const struct al_cgroup *cg);
+/* Freezes (on) or thaws the tasks of cg by method; pid (and every task below
+ * it) is what SIGSTOP stops. Freezing waits, bounded, until frozen. */
+int al_freeze_tasks(const struct al_cgroup *cg, pid_t pid, enum al_freeze_method method, bool on);
+bool al_tasks_frozen(const struct al_cgroup *cg, pid_t pid, enum al_freeze_method method);
 
 #endif

@@ -74,6 +74,23 @@ bool al_seccomp_always_denied(const char *name)
 	return false;
 }
 
+static const char *const mode_names[AL_SECCOMP_MODE_COUNT] = { "kill", "errno", "notify" };
+
+const char *al_seccomp_mode_name(enum al_seccomp_mode m)
+{
+	return (unsigned)m < AL_SECCOMP_MODE_COUNT ? mode_names[m] : "?";
+}
+
+int al_seccomp_mode_parse(const char *s, enum al_seccomp_mode *out)
+{
+	for (size_t i = 0; i < AL_ARRAY_LEN(mode_names); i++)
+		if (strcmp(s, mode_names[i]) == 0) {
+			*out = (enum al_seccomp_mode)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 static uint32_t mode_action(enum al_seccomp_mode m)
 {
 	switch (m) {

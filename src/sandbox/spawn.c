@@ -560,6 +560,9 @@ int al_domain_kill(struct al_domain *d, int sig)
 		return -ESRCH;
 	if (syscall(SYS_pidfd_send_signal, d->pidfd, sig, NULL, 0) < 0)
 		return -errno;
+	/* a task frozen by the v1 freezer does not die until thawed */
+	if (sig == SIGKILL)
+		(void)al_domain_thaw(d);
 	return 0;
 }
 

@@ -4,7 +4,7 @@
  * offered when the kernel was booted with l1d_flush=on (PR_SPEC_PRCTL set).
  *
  * Whether a control is offered per task is asked in one place,
- * al_speculation_get(): the partition probe (level.c through the real ops),
+ * al_speculation_get(): the partition probe (partition.c through the real ops),
  * the child's apply and the attestation all use it, so a control the CPU
  * lacks is absent in the plan, left alone in the child and reported absent
  * by the attestation alike. A control the probe offers but the kernel then

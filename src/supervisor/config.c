@@ -28,13 +28,11 @@
 #define MAX_ERRORS 50
 #define MAX_SECTION_LEN 32
 
-static const char *const level_names[] = { "minimal", "standard", "high", "maximum" };
 static const char *const domain_names[] = { "ai", "proto" };
 static const char *const feature_names[] = {
 	"seccomp", "seccomp_notify", "landlock", "userns", "cgroups", "mdwe",
 	"speculation_ctrl", "pidfd", "memfd_seal", "core_sched", "resctrl",
 };
-static const char *const seccomp_names[] = { "level", "kill", "errno", "notify" };
 static const char *const worker_names[] = { "airlock-ai", "airlock-proto" };
 static const char *const worker_build_dirs[] = { "src/workers/ai", "src/workers/proto" };
 static const char *const profile_names[] = { "compute", "service" };
@@ -47,21 +45,6 @@ const char *al_config_profile(enum al_domain_id d)
 _Static_assert(AL_ARRAY_LEN(feature_names) == AL_FEAT_COUNT, "feature table");
 _Static_assert(AL_ARRAY_LEN(domain_names) == AL_DOMAIN_COUNT, "domain table");
 
-const char *al_level_name(enum al_level l)
-{
-	return (unsigned)l < AL_ARRAY_LEN(level_names) ? level_names[l] : "?";
-}
-
-int al_level_parse(const char *s, enum al_level *out)
-{
-	for (size_t i = 0; i < AL_ARRAY_LEN(level_names); i++)
-		if (strcmp(s, level_names[i]) == 0) {
-			*out = (enum al_level)i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
 const char *al_domain_name(enum al_domain_id d)
 {
 	return (unsigned)d < AL_DOMAIN_COUNT ? domain_names[d] : "?";
@@ -70,24 +53,6 @@ const char *al_domain_name(enum al_domain_id d)
 const char *al_feature_name(enum al_feature f)
 {
 	return (unsigned)f < AL_FEAT_COUNT ? feature_names[f] : "?";
-}
-
-const char *al_seccomp_action_name(enum al_seccomp_action a)
-{
-	return (unsigned)a < AL_ARRAY_LEN(seccomp_names) ? seccomp_names[a] : "?";
-}
-
-/*
- * MINIMAL refuses with an errno (compatibility), STANDARD reports to the
- * supervisor, which then responds; HIGH and MAXIMUM kill at once.
- */
-enum al_seccomp_action al_seccomp_action_for_level(enum al_level level)
-{
-	switch (level) {
-	case AL_LEVEL_MINIMAL: return AL_SECCOMP_ACTION_ERRNO;
-	case AL_LEVEL_STANDARD: return AL_SECCOMP_ACTION_NOTIFY;
-	default: return AL_SECCOMP_ACTION_KILL;
-	}
 }
 
 /* ---- parse context ---- */
@@ -402,13 +367,11 @@ bad:
 	return -1;
 }
 
-static int parse_seccomp(const char *v, enum al_seccomp_action *out, char *why, size_t wl)
+static int parse_seccomp(const char *v, struct al_domain_config *dc, char *why, size_t wl)
 {
-	for (size_t i = 0; i < AL_ARRAY_LEN(seccomp_names); i++)
-		if (strcmp(v, seccomp_names[i]) == 0) {
-			*out = (enum al_seccomp_action)i;
-			return 0;
-		}
+	dc->seccomp_from_level = strcmp(v, "level") == 0;
+	if (dc->seccomp_from_level || al_seccomp_mode_parse(v, &dc->seccomp) == 0)
+		return 0;
 	snprintf(why, wl, "'%s' is not kill, errno, notify or level", v);
 	return -1;
 }
@@ -546,7 +509,7 @@ static int set_value(struct ctx *c, enum section s, int k, const char *v, char *
 				return -1;
 			dc->cpus_set = true;
 			return 0;
-		case 4: return parse_seccomp(v, &dc->seccomp, why, wl);
+		case 4: return parse_seccomp(v, dc, why, wl);
 		case 5:
 			if (!*v) { /* empty: the built-in worker */
 				free(dc->command);
@@ -769,6 +732,8 @@ static struct al_config *config_new(void)
 	cfg->domain[AL_DOMAIN_AI].pids = 16;
 	cfg->domain[AL_DOMAIN_PROTO].memory = 256ULL << 20;
 	cfg->domain[AL_DOMAIN_PROTO].pids = 32;
+	cfg->domain[AL_DOMAIN_AI].seccomp_from_level = true;
+	cfg->domain[AL_DOMAIN_PROTO].seccomp_from_level = true;
 	/* Fail closed on what every supported kernel has; opt in to the rest. */
 	cfg->required[AL_FEAT_SECCOMP] = true;
 	cfg->required[AL_FEAT_USERNS] = true;
@@ -1022,10 +987,9 @@ void al_config_print(const struct al_config *cfg, FILE *fp)
 		} else {
 			fprintf(fp, "; cpus not pinned\n");
 		}
-		fprintf(fp, "seccomp = %s", al_seccomp_action_name(dc->seccomp));
-		if (dc->seccomp == AL_SECCOMP_ACTION_LEVEL)
-			fprintf(fp, " ; %s at level %s",
-				al_seccomp_action_name(al_seccomp_action_for_level(cfg->level)),
+		fprintf(fp, "seccomp = %s", dc->seccomp_from_level ? "level" : al_seccomp_mode_name(dc->seccomp));
+		if (dc->seccomp_from_level)
+			fprintf(fp, " ; %s at level %s", al_seccomp_mode_name(al_level_policy(cfg->level)->seccomp),
 				al_level_name(cfg->level));
 		fprintf(fp, "\ncommand =%s%s ; runs %s\n", dc->command ? " " : "",
 			dc->command ? dc->command : "", dc->exe);

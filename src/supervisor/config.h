@@ -24,19 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum al_level {
-	AL_LEVEL_MINIMAL,
-	AL_LEVEL_STANDARD,
-	AL_LEVEL_HIGH,
-	AL_LEVEL_MAXIMUM,
-};
-
-enum al_seccomp_action {
-	AL_SECCOMP_ACTION_LEVEL = 0, /* not set: the security level decides */
-	AL_SECCOMP_ACTION_KILL,
-	AL_SECCOMP_ACTION_ERRNO,
-	AL_SECCOMP_ACTION_NOTIFY,
-};
+#include "respond/level.h"   /* enum al_level */
+#include "sandbox/sandbox.h" /* enum al_seccomp_mode */
 
 enum al_domain_id {
 	AL_DOMAIN_AI,
@@ -71,7 +60,8 @@ struct al_domain_config {
 	uint32_t cpu_milli;   /* CPU bandwidth, 1000 = one whole CPU; 0 = unlimited */
 	bool cpus_set;        /* false: not pinned */
 	cpu_set_t cpus;
-	enum al_seccomp_action seccomp;
+	bool seccomp_from_level; /* seccomp = level (the default): the level's policy decides */
+	enum al_seccomp_mode seccomp; /* otherwise this */
 	char *command;        /* replacement program, NULL for the built-in worker */
 	char *exe;            /* what is executed: command, or the built-in worker's path */
 	char *profile;        /* its sandbox profile file (al_config_profile), NULL if not found */
@@ -147,15 +137,10 @@ size_t al_config_files(const struct al_config *cfg, struct al_config_file out[AL
  */
 size_t al_config_required_items(const struct al_config *cfg, const char **out, size_t max);
 
-const char *al_level_name(enum al_level level);
-int al_level_parse(const char *s, enum al_level *out);
 const char *al_domain_name(enum al_domain_id d);
 /* The sandbox profile each domain runs under: "compute" for the AI domain,
  * "service" for the protocol domain (etc/profiles/NAME.conf). */
 const char *al_config_profile(enum al_domain_id d);
 const char *al_feature_name(enum al_feature f);
-const char *al_seccomp_action_name(enum al_seccomp_action a);
-/* The action a level implies when [domain.X] seccomp is not set. */
-enum al_seccomp_action al_seccomp_action_for_level(enum al_level level);
 
 #endif

@@ -24,14 +24,7 @@
 /* The configuration's seccomp action for a domain, in the sandbox's terms. */
 static enum al_seccomp_mode seccomp_mode(const struct al_config *cfg, enum al_level level, enum al_domain_id id)
 {
-	enum al_seccomp_action a = cfg->domain[id].seccomp;
-	if (a == AL_SECCOMP_ACTION_LEVEL)
-		a = al_level_policy(level)->seccomp;
-	switch (a) {
-	case AL_SECCOMP_ACTION_ERRNO: return AL_SECCOMP_ERRNO;
-	case AL_SECCOMP_ACTION_NOTIFY: return AL_SECCOMP_NOTIFY;
-	default: return AL_SECCOMP_KILL;
-	}
+	return cfg->domain[id].seccomp_from_level ? al_level_policy(level)->seccomp : cfg->domain[id].seccomp;
 }
 
 /*
@@ -70,7 +63,7 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 	enum al_level lvl = s->lv.current;
 	if (s->tighten && lvl < AL_LEVEL_HIGH)
 		lvl = AL_LEVEL_HIGH;
-	if ((rc = al_sandbox_apply_level(spec, (enum al_sandbox_level)lvl,
+	if ((rc = al_sandbox_apply_partition(spec, &al_level_policy(lvl)->part,
 					 dom->id == AL_DOMAIN_AI ? AL_SANDBOX_ROLE_AI : AL_SANDBOX_ROLE_PROTO)) < 0)
 		return rc;
 	spec->exec_fd = dom->exe_fd;
@@ -184,9 +177,6 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 		al_log_warnx("%s: spawn failed: %s", sup_dom_names[dom->id], strerror(-rc));
 		goto fail;
 	}
-	/* Before the program exists: the domain's init forks it inside the freezer cgroup. */
-	al_freezer_create(&dom->fz, NULL, sup_dom_names[dom->id]);
-	al_freezer_attach(&dom->fz, al_domain_pid(d));
 	/* Attest before a single byte of the worker runs: a mismatch kills it. */
 	if ((rc = al_domain_attest(d, &spec, &report, &failed)) < 0) {
 		sup_event(s, "attest-mismatch", true, json_pack("{s:s, s:s}", "domain", sup_dom_names[dom->id],
@@ -223,7 +213,6 @@ fail:
 	json_decref(report);
 	if (d)
 		al_domain_free(d);
-	al_freezer_destroy(&dom->fz);
 	al_spec_free(&spec);
 	return rc < 0 ? rc : -EIO;
 }
@@ -287,7 +276,7 @@ void sup_dom_end(struct sup *s, struct sup_domain *dom, uint64_t term_after_ms)
 	dom->state = DOM_STOPPING;
 	if (dom->frozen) {
 		al_domain_kill(dom->d, SIGKILL);
-		al_freezer_thaw(&dom->fz);
+		al_domain_thaw(dom->d);
 		dom->term_at_ns = dom->kill_at_ns = 0;
 		return;
 	}
@@ -310,7 +299,7 @@ uint64_t sup_dom_deadlines(struct sup *s, uint64_t now)
 		if (dom->frozen && (dom->term_at_ns || dom->kill_at_ns)) {
 			/* Frozen while it was being ended: nothing left to wait for. */
 			al_domain_kill(dom->d, SIGKILL);
-			al_freezer_thaw(&dom->fz);
+			al_domain_thaw(dom->d);
 			dom->term_at_ns = dom->kill_at_ns = 0;
 			continue;
 		}
@@ -321,7 +310,7 @@ uint64_t sup_dom_deadlines(struct sup *s, uint64_t now)
 		if (dom->kill_at_ns && now >= dom->kill_at_ns) {
 			al_domain_kill(dom->d, SIGKILL);
 			if (dom->frozen)
-				al_freezer_thaw(&dom->fz); /* its tasks thaw only to die */
+				al_domain_thaw(dom->d); /* its tasks thaw only to die */
 			dom->kill_at_ns = 0;
 		}
 		uint64_t t = dom->term_at_ns ? dom->term_at_ns : dom->kill_at_ns;
@@ -346,13 +335,12 @@ void sup_dom_reap(struct sup *s, struct sup_domain *dom)
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, al_domain_notify_fd(dom->d), NULL);
 	if (dom->frozen) {
 		al_domain_kill(dom->d, SIGKILL);
-		al_freezer_thaw(&dom->fz);
+		al_domain_thaw(dom->d);
 	}
 	if (al_domain_wait(dom->d, &status) < 0) {
 		al_domain_kill(dom->d, SIGKILL);
 		al_domain_wait(dom->d, &status);
 	}
-	al_freezer_destroy(&dom->fz);
 	dom->frozen = false;
 	dom->last_status = status;
 	al_domlog_drain(&dom->log, al_now_ns());

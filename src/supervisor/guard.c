@@ -81,10 +81,10 @@ unsigned sup_guard_incident(struct sup *s, struct sup_domain *dom, struct al_inc
 	json_t *done = json_object();
 	/* Freeze first: nothing else of the response is as urgent as stopping it. */
 	if ((steps & AL_STEP_FREEZE) && dom->d && !dom->frozen) {
-		int rc = al_freezer_freeze(&dom->fz);
+		int rc = al_domain_freeze(dom->d);
 		dom->frozen = true; /* even a failed freeze is followed by a kill */
 		json_object_set_new(done, "freeze", json_pack("{s:s, s:s, s:f}", "method",
-				    al_freezer_kind_name(dom->fz.kind), "result", rc < 0 ? strerror(-rc) : "frozen",
+				    al_freeze_method_name(al_domain_freeze_method(dom->d)), "result", rc < 0 ? strerror(-rc) : "frozen",
 				    "ms", (double)(al_now_ns() - t0) / 1e6));
 	}
 	json_t *doc = al_incident_json(inc, sup_dom_names[dom->id]);

@@ -49,9 +49,9 @@ json_t *sup_level_json(struct sup *s)
 			 "since_last_event_s", (double)since / 1e9, "locked", s->locked,
 			 "lock_reason", s->locked ? s->lock_reason : NULL, "tightened", s->tighten,
 			 "audit_verbosity", s->audit_verbosity, "mechanisms", "seccomp",
-			 al_seccomp_action_name(p->seccomp), "speculation_forced", p->spec_force || s->tighten,
-			 "partitioned", p->partition || s->tighten, "tsc_off",
-			 (p->tsc_off || s->tighten) && s->tsc_trap_safe, "integrity_interval_s",
+			 al_seccomp_mode_name(p->seccomp), "speculation_forced", p->part.l1d || s->tighten,
+			 "partitioned", p->part.cpus || s->tighten, "tsc_off",
+			 (p->part.tsc || s->tighten) && s->tsc_trap_safe, "integrity_interval_s",
 			 (int)sup_integrity_interval_s(s), "audit_verbosity", p->audit_verbosity,
 			 "budget_claim_pct", p->budget_claim_pct, "budget_goal_pct", p->budget_goal_pct);
 }

@@ -60,7 +60,6 @@ struct sup_domain {
 	json_t *attestation;
 	enum al_level spawned_level; /* the level its spec was built for */
 	bool spawned_tight;         /* built with the side-channel tightening */
-	struct al_freezer fz;       /* its tasks, frozen on a privilege escalation */
 	bool frozen;
 	struct al_detector det;
 	struct al_metrics counters; /* violations and restarts the supervisor counts */

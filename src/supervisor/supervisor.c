@@ -555,7 +555,7 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 	if (loop_setup(&s) < 0)
 		goto out;
 	/* The supervisor itself goes where the level says it disturbs the domains least. */
-	(void)al_sandbox_place_self((enum al_sandbox_level)s.lv.current);
+	(void)al_sandbox_place_self(&al_level_policy(s.lv.current)->part);
 	if (sup_dom_start_pair(&s) < 0) {
 		al_log_warnx("refusing to run: the domains could not be started and attested");
 		goto out;

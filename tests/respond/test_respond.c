@@ -1,6 +1,6 @@
 /*
  * Responses and levels: the level state machine, the incident -> response
- * plan, the freezer on real processes, forensic dumps, the alert hook; and
+ * plan, forensic dumps, the alert hook; and
  * the integrity monitor whose findings trigger them.
  */
 #include <errno.h>
@@ -65,12 +65,16 @@ static void test_level_up_at_once_down_slowly(void **state)
 
 static void test_level_policies(void **state)
 {
-	for (int l = AL_LEVEL_MINIMAL; l <= AL_LEVEL_MAXIMUM; l++) {
-		const struct al_level_policy *p = al_level_policy((enum al_level)l);
+	for (enum al_level l = AL_LEVEL_MINIMAL; l < AL_LEVEL_COUNT; l++) {
+		const struct al_level_policy *p = al_level_policy(l);
 		assert_int_equal(p->level, l);
 		/* stricter levels never weaken a mechanism nor check less often */
 		if (l > AL_LEVEL_MINIMAL) {
-			const struct al_level_policy *q = al_level_policy((enum al_level)(l - 1));
+			const struct al_level_policy *q = al_level_policy(l - 1);
+			const struct al_partition_want *a = &p->part, *b = &q->part;
+			assert_true(a->cpus >= b->cpus && a->core_sched >= b->core_sched && a->cat >= b->cat &&
+				    a->mba >= b->mba && a->ssb >= b->ssb && a->ib >= b->ib && a->l1d >= b->l1d &&
+				    a->tsc >= b->tsc);
 			assert_true(al_level_seccomp_rank(p->seccomp) >= al_level_seccomp_rank(q->seccomp));
 			assert_true(p->integrity_interval_s <= q->integrity_interval_s);
 			assert_true(p->budget_goal_pct >= q->budget_goal_pct);
@@ -79,18 +83,25 @@ static void test_level_policies(void **state)
 		/* the seed's claims are above our goals */
 		assert_true(p->budget_claim_pct >= p->budget_goal_pct);
 	}
-	assert_int_equal(al_level_policy(AL_LEVEL_STANDARD)->seccomp, AL_SECCOMP_ACTION_NOTIFY);
-	assert_int_equal(al_level_policy(AL_LEVEL_HIGH)->seccomp, AL_SECCOMP_ACTION_KILL);
-	assert_true(al_level_policy(AL_LEVEL_MAXIMUM)->tsc_off);
+	assert_int_equal(al_level_policy(AL_LEVEL_STANDARD)->seccomp, AL_SECCOMP_NOTIFY);
+	assert_int_equal(al_level_policy(AL_LEVEL_HIGH)->seccomp, AL_SECCOMP_KILL);
+	assert_true(al_level_policy(AL_LEVEL_MAXIMUM)->part.tsc);
 	assert_int_equal(al_level_policy((enum al_level)99)->level, AL_LEVEL_MAXIMUM); /* fails strict */
 	assert_true(al_level_needs_respawn(AL_LEVEL_STANDARD, AL_LEVEL_HIGH));
 	assert_true(al_level_needs_respawn(AL_LEVEL_HIGH, AL_LEVEL_MAXIMUM));
 	assert_true(al_level_needs_respawn(AL_LEVEL_MINIMAL, AL_LEVEL_STANDARD));
 	assert_false(al_level_needs_respawn(AL_LEVEL_HIGH, AL_LEVEL_STANDARD));
 	assert_false(al_level_needs_respawn(AL_LEVEL_HIGH, AL_LEVEL_HIGH));
-	/* the configuration's level -> seccomp mapping and ours agree */
-	for (int l = AL_LEVEL_MINIMAL; l <= AL_LEVEL_MAXIMUM; l++)
-		assert_int_equal(al_level_policy((enum al_level)l)->seccomp, al_seccomp_action_for_level((enum al_level)l));
+	/* the one name table: names round-trip, the policy's name is the level's */
+	for (enum al_level l = AL_LEVEL_MINIMAL; l < AL_LEVEL_COUNT; l++) {
+		enum al_level back;
+		assert_string_equal(al_level_name(l), al_level_policy(l)->name);
+		assert_int_equal(al_level_parse(al_level_name(l), &back), 0);
+		assert_int_equal(back, l);
+	}
+	enum al_level none;
+	assert_int_equal(al_level_parse("extreme", &none), -EINVAL);
+	assert_string_equal(al_level_name(AL_LEVEL_COUNT), "?");
 }
 
 static void test_plans(void **state)
@@ -107,114 +118,6 @@ static void test_plans(void **state)
 	assert_string_equal(json_string_value(json_array_get(a, 0)), "freeze");
 	assert_string_equal(json_string_value(json_array_get(a, 1)), "lockdown");
 	json_decref(a);
-}
-
-/* ---- freezer on real processes ---- */
-
-/*
- * A child that counts in shared memory and, once attached (c[2] set), forks a
- * grandchild that counts too: a domain's program is born inside the cgroup
- * the same way. Both die with the test.
- */
-static pid_t counting_child(volatile _Atomic uint64_t *c)
-{
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		while (!atomic_load(&c[2]))
-			;
-		if (fork() == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			for (;;)
-				atomic_fetch_add(&c[1], 1);
-		}
-		for (;;)
-			atomic_fetch_add(&c[0], 1);
-	}
-	return pid;
-}
-
-static bool counting(volatile _Atomic uint64_t *c)
-{
-	uint64_t a = atomic_load(&c[0]), b = atomic_load(&c[1]);
-	nap_ms(30);
-	return atomic_load(&c[0]) != a && atomic_load(&c[1]) != b;
-}
-
-static bool stopped(volatile _Atomic uint64_t *c)
-{
-	uint64_t a = atomic_load(&c[0]), b = atomic_load(&c[1]);
-	nap_ms(30);
-	return atomic_load(&c[0]) == a && atomic_load(&c[1]) == b;
-}
-
-static void freeze_cycle(enum al_freezer_kind force)
-{
-	volatile _Atomic uint64_t *c = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	assert_true(c != MAP_FAILED);
-	struct al_freezer fz;
-	assert_int_equal(al_freezer_create(&fz, NULL, "test"), 0);
-	if (force == AL_FREEZER_SIGSTOP) {
-		al_freezer_destroy(&fz);
-		memset(&fz, 0, sizeof fz);
-		fz.kind = AL_FREEZER_SIGSTOP;
-	}
-	if (fz.kind == AL_FREEZER_SIGSTOP && force != AL_FREEZER_SIGSTOP)
-		print_message("no cgroup freezer here: SIGSTOP fallback\n");
-	pid_t pid = counting_child(c);
-	assert_int_equal(al_freezer_attach(&fz, pid), 0);
-	atomic_store(&c[2], 1);
-	while (atomic_load(&c[1]) == 0)
-		nap_ms(1);
-	assert_true(counting(c));
-	assert_int_equal(al_freezer_freeze(&fz), 0);
-	assert_true(al_freezer_frozen(&fz));
-	assert_true(stopped(c));
-	assert_int_equal(al_freezer_thaw(&fz), 0);
-	assert_true(counting(c));
-	/* the response's order: freeze, kill, then thaw so the kill lands */
-	assert_int_equal(al_freezer_freeze(&fz), 0);
-	pid_t kids[4];
-	size_t nk = al_proc_children(pid, kids, 4);
-	assert_int_equal(nk, 1);
-	kill(kids[0], SIGKILL);
-	kill(pid, SIGKILL);
-	al_freezer_thaw(&fz);
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-	char dir[sizeof fz.dir];
-	strcpy(dir, fz.dir);
-	al_freezer_destroy(&fz);
-	if (dir[0] && force != AL_FREEZER_SIGSTOP) {
-		/* the grandchild was reaped by init; the cgroup must be gone */
-		for (int i = 0; i < 100 && access(dir, F_OK) == 0; i++) {
-			nap_ms(10);
-			rmdir(dir);
-		}
-		assert_int_not_equal(access(dir, F_OK), 0);
-	}
-	munmap((void *)c, 4096);
-}
-
-static void test_freezer_cgroup(void **state)
-{
-	struct al_freezer fz;
-	al_freezer_create(&fz, NULL, "probe");
-	enum al_freezer_kind k = fz.kind;
-	al_freezer_destroy(&fz);
-	if (k == AL_FREEZER_SIGSTOP)
-		skip(); /* neither a v1 freezer nor a writable v2 cgroup on this kernel */
-	freeze_cycle(0);
-}
-
-static void test_freezer_sigstop(void **state)
-{
-	freeze_cycle(AL_FREEZER_SIGSTOP);
 }
 
 /* ---- dump and alert ---- */
@@ -397,8 +300,6 @@ int main(void)
 		cmocka_unit_test(test_level_up_at_once_down_slowly),
 		cmocka_unit_test(test_level_policies),
 		cmocka_unit_test(test_plans),
-		cmocka_unit_test(test_freezer_cgroup),
-		cmocka_unit_test(test_freezer_sigstop),
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_alert_hook),
 		cmocka_unit_test(test_monitor_passes_in_slices),

@@ -1,5 +1,6 @@
 /*
- * Partitioning per security level (src/sandbox/level.c, resctrl.c, cpu.c).
+ * Partitioning (src/sandbox/partition.c, resctrl.c, cpu.c), per security
+ * level: each level's wants come from its policy (src/respond/level.c).
  *
  * The present path runs against fake machines: a /sys tree in a scratch
  * directory (CPU topology, a resctrl mount with L3 and MB, the clock source)
@@ -28,13 +29,10 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sandbox/sandbox.h"
-#include "supervisor/config.h"
+#include "respond/level.h"
 
-/* The supervisor hands its level straight through: the orders must agree. */
-_Static_assert((int)AL_SANDBOX_LEVEL_MINIMAL == (int)AL_LEVEL_MINIMAL, "level order");
-_Static_assert((int)AL_SANDBOX_LEVEL_STANDARD == (int)AL_LEVEL_STANDARD, "level order");
-_Static_assert((int)AL_SANDBOX_LEVEL_HIGH == (int)AL_LEVEL_HIGH, "level order");
-_Static_assert((int)AL_SANDBOX_LEVEL_MAXIMUM == (int)AL_LEVEL_MAXIMUM, "level order");
+/* What a level asks of the sandbox, as the supervisor hands it over. */
+#define WANT(level) (&al_level_policy(level)->part)
 
 /* ---- a recorded prctl ------------------------------------------------- */
 
@@ -181,8 +179,8 @@ static void test_plan_maximum_present(void **unused)
 	struct al_partition_plan pa, pp;
 	al_spec_init(&ai);
 	al_spec_init(&proto);
-	assert_int_equal(al_sandbox_apply_level_env(&ai, AL_SANDBOX_LEVEL_MAXIMUM, AL_SANDBOX_ROLE_AI, &e, &pa), 0);
-	assert_int_equal(al_sandbox_apply_level_env(&proto, AL_SANDBOX_LEVEL_MAXIMUM, AL_SANDBOX_ROLE_PROTO, &e, &pp), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&ai, WANT(AL_LEVEL_MAXIMUM), AL_SANDBOX_ROLE_AI, &e, &pa), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&proto, WANT(AL_LEVEL_MAXIMUM), AL_SANDBOX_ROLE_PROTO, &e, &pp), 0);
 	for (int i = 0; i < AL_PART_N; i++) {
 		assert_int_equal(state(&pa, i), AL_PART_ON);
 		assert_int_equal(state(&pp, i), AL_PART_ON);
@@ -205,7 +203,7 @@ static void test_plan_maximum_present(void **unused)
 	struct al_partition_plan ps;
 	struct al_spec sup;
 	memset(&sup, 0, sizeof sup);
-	assert_int_equal(al_sandbox_apply_level_env(&sup, AL_SANDBOX_LEVEL_MAXIMUM, AL_SANDBOX_ROLE_SUPERVISOR, &e, &ps), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&sup, WANT(AL_LEVEL_MAXIMUM), AL_SANDBOX_ROLE_SUPERVISOR, &e, &ps), 0);
 	assert_true(CPU_EQUAL(&sup.cpus, &proto.cpus));
 	assert_string_equal(sup.resctrl_l3, "");
 	assert_false(sup.core_sched);
@@ -218,23 +216,23 @@ static void test_levels_ordered(void **unused)
 {
 	big_machine();
 	struct al_partition_env e = env();
-	int on[AL_SANDBOX_LEVEL_COUNT] = { 0 };
-	for (int l = 0; l < AL_SANDBOX_LEVEL_COUNT; l++) {
+	int on[AL_LEVEL_COUNT] = { 0 };
+	for (enum al_level l = AL_LEVEL_MINIMAL; l < AL_LEVEL_COUNT; l++) {
 		struct al_spec s;
 		struct al_partition_plan p;
 		al_spec_init(&s);
-		assert_int_equal(al_sandbox_apply_level_env(&s, (enum al_sandbox_level)l, AL_SANDBOX_ROLE_AI, &e, &p), 0);
+		assert_int_equal(al_sandbox_apply_partition_env(&s, WANT(l), AL_SANDBOX_ROLE_AI, &e, &p), 0);
 		for (int i = 0; i < AL_PART_N; i++)
 			on[l] += state(&p, i) == AL_PART_ON;
-		if (l == AL_SANDBOX_LEVEL_MINIMAL) {
+		if (l == AL_LEVEL_MINIMAL) {
 			assert_false(s.has_cpus || s.core_sched || s.spec_store_bypass || s.spec_indirect_branch ||
 				     s.spec_l1d_flush || s.tsc_sigsegv || s.resctrl_l3[0] || s.resctrl_mb[0]);
 		}
-		if (l == AL_SANDBOX_LEVEL_STANDARD) {
+		if (l == AL_LEVEL_STANDARD) {
 			assert_true(s.core_sched && s.spec_store_bypass && s.spec_indirect_branch);
 			assert_false(s.has_cpus || s.spec_l1d_flush || s.tsc_sigsegv || s.resctrl_l3[0]);
 		}
-		if (l == AL_SANDBOX_LEVEL_HIGH) {
+		if (l == AL_LEVEL_HIGH) {
 			assert_true(s.has_cpus && s.spec_l1d_flush && s.resctrl_l3[0]);
 			assert_false(s.tsc_sigsegv || s.resctrl_mb[0]);
 		}
@@ -256,7 +254,7 @@ static void test_explicit_cpus_win(void **unused)
 	al_spec_init(&s);
 	assert_int_equal(al_cpu_parse_list("7", &s.cpus), 0);
 	s.has_cpus = true;
-	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_HIGH, AL_SANDBOX_ROLE_AI, &e, NULL), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&s, WANT(AL_LEVEL_HIGH), AL_SANDBOX_ROLE_AI, &e, NULL), 0);
 	assert_int_equal(CPU_COUNT(&s.cpus), 1);
 	assert_true(CPU_ISSET(7, &s.cpus));
 	al_spec_free(&s);
@@ -284,7 +282,7 @@ static void test_resctrl_group_fake(void **unused)
 	struct al_partition_env e = env();
 	struct al_spec s;
 	al_spec_init(&s);
-	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_MAXIMUM, AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&s, WANT(AL_LEVEL_MAXIMUM), AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
 	s.resctrl_root = tree;
 	struct al_resctrl_group g;
 	assert_int_equal(al_resctrl_create(&s, "airlock-test", &g), 0);
@@ -348,7 +346,7 @@ static void test_spawn_joins_fake_group(void **unused)
 	char *argv[] = { "al_probe", "exit", NULL };
 	al_spec_init(&s);
 	assert_int_equal(al_profile_load(&s, "compute"), 0);
-	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_HIGH, AL_SANDBOX_ROLE_AI, &e, NULL), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&s, WANT(AL_LEVEL_HIGH), AL_SANDBOX_ROLE_AI, &e, NULL), 0);
 	/* the fake machine's CPUs and cookie are not this one's */
 	s.has_cpus = false;
 	s.core_sched = false;
@@ -394,16 +392,16 @@ static void test_quota_that_limits_nothing(void **unused)
 	struct al_spec s;
 	al_spec_init(&s);
 	s.cg_cpu_percent = 200; /* both CPUs of two: no limit */
-	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_MINIMAL, AL_SANDBOX_ROLE_AI, &e, NULL), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&s, WANT(AL_LEVEL_MINIMAL), AL_SANDBOX_ROLE_AI, &e, NULL), 0);
 	assert_int_equal(s.cg_cpu_percent, 0);
 	s.cg_cpu_percent = 100; /* one of two, unpinned: a limit */
-	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_STANDARD, AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&s, WANT(AL_LEVEL_STANDARD), AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
 	assert_int_equal(s.cg_cpu_percent, 100);
 	s.cg_cpu_percent = 50;  /* pinned to one CPU, half of it: a limit */
-	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_HIGH, AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&s, WANT(AL_LEVEL_HIGH), AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
 	assert_int_equal(s.cg_cpu_percent, 50);
 	s.cg_cpu_percent = 100; /* pinned to one CPU, all of it: the pinning is the limit */
-	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_HIGH, AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&s, WANT(AL_LEVEL_HIGH), AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
 	assert_int_equal(s.cg_cpu_percent, 0);
 	al_spec_free(&s);
 	rm_tree(tree);
@@ -419,8 +417,8 @@ static void test_absent_fake(void **unused)
 	struct al_partition_plan pa;
 	al_spec_init(&ai);
 	al_spec_init(&proto);
-	assert_int_equal(al_sandbox_apply_level_env(&ai, AL_SANDBOX_LEVEL_MAXIMUM, AL_SANDBOX_ROLE_AI, &e, &pa), 0);
-	assert_int_equal(al_sandbox_apply_level_env(&proto, AL_SANDBOX_LEVEL_MAXIMUM, AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&ai, WANT(AL_LEVEL_MAXIMUM), AL_SANDBOX_ROLE_AI, &e, &pa), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&proto, WANT(AL_LEVEL_MAXIMUM), AL_SANDBOX_ROLE_PROTO, &e, NULL), 0);
 	/* two CPUs: one each */
 	assert_int_equal(state(&pa, AL_PART_CPUS), AL_PART_ON);
 	assert_true(CPU_ISSET(1, &ai.cpus) && CPU_COUNT(&ai.cpus) == 1);
@@ -442,7 +440,7 @@ static void test_absent_fake(void **unused)
 	struct al_partition_plan p1;
 	struct al_spec s;
 	al_spec_init(&s);
-	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_HIGH, AL_SANDBOX_ROLE_AI, &e, &p1), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&s, WANT(AL_LEVEL_HIGH), AL_SANDBOX_ROLE_AI, &e, &p1), 0);
 	assert_int_equal(state(&p1, AL_PART_CPUS), AL_PART_ABSENT);
 	assert_false(s.has_cpus);
 	al_spec_free(&s);
@@ -450,7 +448,7 @@ static void test_absent_fake(void **unused)
 	put("sys/fs/resctrl/info/last_cmd_status", "ok\n");
 	put("sys/fs/resctrl/schemata", "\n");
 	al_spec_init(&s);
-	assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_MAXIMUM, AL_SANDBOX_ROLE_AI, &e, &p1), 0);
+	assert_int_equal(al_sandbox_apply_partition_env(&s, WANT(AL_LEVEL_MAXIMUM), AL_SANDBOX_ROLE_AI, &e, &p1), 0);
 	assert_int_equal(state(&p1, AL_PART_CAT), AL_PART_ABSENT);
 	assert_non_null(strstr(p1.items[AL_PART_CAT].detail, "no L3"));
 	assert_int_equal(state(&p1, AL_PART_MBA), AL_PART_ABSENT);
@@ -465,7 +463,7 @@ static void test_this_machine(void **unused)
 	struct al_partition_caps c;
 	al_partition_probe(&e, &c);
 	struct al_partition_plan p;
-	al_partition_plan(&c, AL_SANDBOX_LEVEL_MAXIMUM, AL_SANDBOX_ROLE_AI, &p);
+	al_partition_plan(&c, WANT(AL_LEVEL_MAXIMUM), AL_SANDBOX_ROLE_AI, &p);
 	bool resctrl = access("/sys/fs/resctrl/info", F_OK) == 0;
 	assert_int_equal(c.resctrl, resctrl);
 	if (!resctrl) {
@@ -502,7 +500,7 @@ static void test_pinning_read_back(void **unused)
 		al_spec_init(&s);
 		assert_int_equal(al_profile_load(&s, "compute"), 0);
 		struct al_partition_env e = { .root = "/", .ops = &al_partition_ops_real };
-		assert_int_equal(al_sandbox_apply_level_env(&s, AL_SANDBOX_LEVEL_HIGH, (enum al_sandbox_role)role,
+		assert_int_equal(al_sandbox_apply_partition_env(&s, WANT(AL_LEVEL_HIGH), (enum al_sandbox_role)role,
 							    &e, &plan), 0);
 		assert_int_equal(state(&plan, AL_PART_CPUS), AL_PART_ON);
 		s.exec_fd = open(probe_path(), O_RDONLY | O_CLOEXEC);
@@ -535,8 +533,8 @@ static void test_pinning_read_back(void **unused)
 	struct al_partition_caps c;
 	struct al_partition_plan pa, pp;
 	al_partition_probe(&e, &c);
-	al_partition_plan(&c, AL_SANDBOX_LEVEL_HIGH, AL_SANDBOX_ROLE_AI, &pa);
-	al_partition_plan(&c, AL_SANDBOX_LEVEL_HIGH, AL_SANDBOX_ROLE_PROTO, &pp);
+	al_partition_plan(&c, WANT(AL_LEVEL_HIGH), AL_SANDBOX_ROLE_AI, &pa);
+	al_partition_plan(&c, WANT(AL_LEVEL_HIGH), AL_SANDBOX_ROLE_PROTO, &pp);
 	cpu_set_t both;
 	CPU_AND(&both, &pa.cpus, &pp.cpus);
 	assert_int_equal(CPU_COUNT(&both), 0);

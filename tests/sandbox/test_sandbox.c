@@ -766,13 +766,14 @@ static void test_speculation_paths(void **state)
 	struct al_partition_env env = { .root = "/", .ops = &al_partition_ops_real };
 	struct al_partition_caps caps;
 	struct al_partition_plan plan;
+	const struct al_partition_want ssb_only = { .ssb = true };
 	int rc;
 
 	/* present: planned on, force-disabled, attested; a weakened spec is caught */
 	al_speculation_set_probe(real ? NULL : spec_present);
 	al_partition_probe(&env, &caps);
 	assert_true(caps.spec_ssb);
-	al_partition_plan(&caps, AL_SANDBOX_LEVEL_STANDARD, AL_SANDBOX_ROLE_AI, &plan);
+	al_partition_plan(&caps, &ssb_only, AL_SANDBOX_ROLE_AI, &plan);
 	assert_int_equal(plan.items[AL_PART_SSB].state, AL_PART_ON);
 	expect_caught(weaken_ssb, "status.Speculation_Store_Bypass");
 	char *e = ssb_attested(&rc);
@@ -791,7 +792,7 @@ static void test_speculation_paths(void **state)
 	al_speculation_set_probe(real ? spec_absent : NULL);
 	al_partition_probe(&env, &caps);
 	assert_false(caps.spec_ssb);
-	al_partition_plan(&caps, AL_SANDBOX_LEVEL_STANDARD, AL_SANDBOX_ROLE_AI, &plan);
+	al_partition_plan(&caps, &ssb_only, AL_SANDBOX_ROLE_AI, &plan);
 	assert_int_equal(plan.items[AL_PART_SSB].state, AL_PART_ABSENT);
 	e = ssb_attested(&rc);
 	assert_int_equal(rc, 0);

@@ -62,6 +62,8 @@ static void test_defaults(void **state)
 	char *errors;
 	assert_int_equal(load("", &cfg, &errors), 0);
 	assert_int_equal(cfg->level, AL_LEVEL_STANDARD);
+	assert_true(cfg->domain[AL_DOMAIN_AI].seccomp_from_level);
+	assert_true(cfg->domain[AL_DOMAIN_PROTO].seccomp_from_level);
 	assert_string_equal(cfg->state_dir, "/var/lib/airlock");
 	assert_string_equal(cfg->audit_log, "/var/lib/airlock/audit.log");
 	assert_string_equal(cfg->control_socket, "/var/lib/airlock/control.sock");
@@ -179,12 +181,13 @@ static void test_values(void **state)
 	assert_int_equal(CPU_COUNT(&ai->cpus), 4);
 	assert_true(CPU_ISSET(5, &ai->cpus));
 	assert_false(CPU_ISSET(3, &ai->cpus));
-	assert_int_equal(ai->seccomp, AL_SECCOMP_ACTION_NOTIFY);
+	assert_false(ai->seccomp_from_level);
+	assert_int_equal(ai->seccomp, AL_SECCOMP_NOTIFY);
 	snprintf(p, sizeof p, "%s/worker", dir);
 	assert_string_equal(ai->command, p);
 	assert_string_equal(ai->exe, p);
 	assert_int_equal(cfg->domain[AL_DOMAIN_PROTO].cpu_milli, 250);
-	assert_int_equal(cfg->domain[AL_DOMAIN_PROTO].seccomp, AL_SECCOMP_ACTION_ERRNO);
+	assert_int_equal(cfg->domain[AL_DOMAIN_PROTO].seccomp, AL_SECCOMP_ERRNO);
 	assert_false(cfg->domain[AL_DOMAIN_PROTO].cpus_set);
 	assert_true(cfg->required[AL_FEAT_LANDLOCK]);
 	assert_false(cfg->required[AL_FEAT_SECCOMP]);

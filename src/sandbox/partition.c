@@ -1,22 +1,15 @@
 /*
- * Security levels: what each one turns on for a domain (docs/levels.md).
+ * Partitioning: where a domain runs and which hardware isolation it gets
+ * (docs/levels.md). The caller says what it wants (struct
+ * al_partition_want, filled from the security level's policy in
+ * src/respond/level.c); this file knows no levels.
  *
  * Three steps, split so tests can run each against a fake machine:
  * al_partition_probe() reads what the machine offers (below a root prefix,
  * through a table of calls), al_partition_plan() decides from that alone
  * (pure), al_partition_to_spec() writes the decision into a spec. Whatever a
- * level wants and the machine lacks is planned as ABSENT with the reason,
- * never an error: a level is a ceiling, the attestation says what holds.
- *
- *   mechanism            MINIMAL STANDARD HIGH MAXIMUM
- *   core-scheduling cookie  -       x      x      x
- *   store bypass disabled   -       x      x      x
- *   indirect branch disab.  -       x      x      x
- *   disjoint CPU sets       -       -      x      x
- *   L1D flush on switch     -       -      x      x
- *   resctrl cache ways      -       -      x      x
- *   resctrl bandwidth       -       -      -      x
- *   TSC disabled            -       -      -      x
+ * caller wants and the machine lacks is planned as ABSENT with the reason,
+ * never an error: what is wanted is a ceiling, the attestation says what holds.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,13 +29,6 @@
 #ifndef PR_SPEC_L1D_FLUSH
 #define PR_SPEC_L1D_FLUSH 2
 #endif
-
-static const char *const level_names[] = { "minimal", "standard", "high", "maximum" };
-
-const char *al_sandbox_level_name(enum al_sandbox_level level)
-{
-	return (unsigned)level < AL_SANDBOX_LEVEL_COUNT ? level_names[level] : "?";
-}
 
 const char *al_partition_state_name(enum al_partition_state s)
 {
@@ -327,31 +313,26 @@ static void plan_spec(struct al_partition_plan *p, int idx, const char *name, bo
 {
 	*out = want && offered;
 	if (!want)
-		set_item(p, idx, name, AL_PART_OFF, "not at this level");
+		set_item(p, idx, name, AL_PART_OFF, "not wanted");
 	else if (offered)
 		set_item(p, idx, name, AL_PART_ON, "force-disabled per task");
 	else
 		set_item(p, idx, name, AL_PART_ABSENT, "not controllable per task on this CPU/kernel");
 }
 
-void al_partition_plan(const struct al_partition_caps *c, enum al_sandbox_level level,
+void al_partition_plan(const struct al_partition_caps *c, const struct al_partition_want *w,
 		       enum al_sandbox_role role, struct al_partition_plan *p)
 {
 	memset(p, 0, sizeof *p);
 	p->n_cpus = c->n_cpus;
-	bool standard = level >= AL_SANDBOX_LEVEL_STANDARD, high = level >= AL_SANDBOX_LEVEL_HIGH,
-	     maximum = level >= AL_SANDBOX_LEVEL_MAXIMUM;
 
-	/* At high, not standard: a pinned domain cannot move off a CPU that other
-	 * work keeps busy, which on a shared machine costs far more than the
-	 * standard budget (docs/levels.md, measured with airlock bench). */
-	if (high)
+	if (w->cpus)
 		plan_cpus(c, role, p);
 	else
-		set_item(p, AL_PART_CPUS, "cpus", AL_PART_OFF, "not at this level");
+		set_item(p, AL_PART_CPUS, "cpus", AL_PART_OFF, "not wanted");
 
-	if (!standard)
-		set_item(p, AL_PART_CORE_SCHED, "core_sched", AL_PART_OFF, "not at this level");
+	if (!w->core_sched)
+		set_item(p, AL_PART_CORE_SCHED, "core_sched", AL_PART_OFF, "not wanted");
 	else if (role == AL_SANDBOX_ROLE_SUPERVISOR)
 		set_item(p, AL_PART_CORE_SCHED, "core_sched", AL_PART_OFF, "trusted: no cookie");
 	else if (c->core_sched) {
@@ -362,24 +343,24 @@ void al_partition_plan(const struct al_partition_caps *c, enum al_sandbox_level 
 			 strerror(c->core_sched_err ? c->core_sched_err : ENODEV));
 	}
 
-	if (high)
+	if (w->cat)
 		plan_cat(c, role, p);
 	else
-		set_item(p, AL_PART_CAT, "cat", AL_PART_OFF, "not at this level");
-	if (maximum)
+		set_item(p, AL_PART_CAT, "cat", AL_PART_OFF, "not wanted");
+	if (w->mba)
 		plan_mba(c, role, p);
 	else
-		set_item(p, AL_PART_MBA, "mba", AL_PART_OFF, "not at this level");
+		set_item(p, AL_PART_MBA, "mba", AL_PART_OFF, "not wanted");
 
 	bool dom = role != AL_SANDBOX_ROLE_SUPERVISOR;
-	plan_spec(p, AL_PART_SSB, "store_bypass", standard && dom, c->spec_ssb, &p->ssb);
-	plan_spec(p, AL_PART_IB, "indirect_branch", standard && dom, c->spec_ib, &p->ib);
-	plan_spec(p, AL_PART_L1D, "l1d_flush", high && dom, c->spec_l1d, &p->l1d);
+	plan_spec(p, AL_PART_SSB, "store_bypass", w->ssb && dom, c->spec_ssb, &p->ssb);
+	plan_spec(p, AL_PART_IB, "indirect_branch", w->ib && dom, c->spec_ib, &p->ib);
+	plan_spec(p, AL_PART_L1D, "l1d_flush", w->l1d && dom, c->spec_l1d, &p->l1d);
 	if (p->l1d)
 		set_item(p, AL_PART_L1D, "l1d_flush", AL_PART_ON, "flush on context switch");
 
-	if (!maximum || !dom) {
-		set_item(p, AL_PART_TSC, "tsc", AL_PART_OFF, "not at this level");
+	if (!w->tsc || !dom) {
+		set_item(p, AL_PART_TSC, "tsc", AL_PART_OFF, "not wanted");
 	} else if (c->tsc_clock) {
 		/* rdtsc faulting would kill the domain at its first clock_gettime */
 		set_item(p, AL_PART_TSC, "tsc", AL_PART_ABSENT, "clock source %s reads the TSC in the vDSO",
@@ -417,10 +398,11 @@ void al_partition_to_spec(const struct al_partition_plan *p, struct al_spec *spe
 	spec->tsc_sigsegv = p->tsc;
 }
 
-int al_sandbox_apply_level_env(struct al_spec *spec, enum al_sandbox_level level, enum al_sandbox_role role,
-			       const struct al_partition_env *env, struct al_partition_plan *out)
+int al_sandbox_apply_partition_env(struct al_spec *spec, const struct al_partition_want *want,
+				   enum al_sandbox_role role, const struct al_partition_env *env,
+				   struct al_partition_plan *out)
 {
-	if ((unsigned)level >= AL_SANDBOX_LEVEL_COUNT)
+	if (!want)
 		return -EINVAL;
 	struct al_partition_caps *caps = malloc(sizeof *caps);
 	struct al_partition_plan *plan = out ? out : malloc(sizeof *plan);
@@ -431,29 +413,29 @@ int al_sandbox_apply_level_env(struct al_spec *spec, enum al_sandbox_level level
 		return -ENOMEM;
 	}
 	al_partition_probe(env, caps);
-	al_partition_plan(caps, level, role, plan);
+	al_partition_plan(caps, want, role, plan);
 	al_partition_to_spec(plan, spec);
 	for (int i = 0; i < AL_PART_N; i++)
 		if (plan->items[i].state == AL_PART_ABSENT)
-			al_log_debug("level %s: %s absent: %s", al_sandbox_level_name(level), plan->items[i].name,
-				     plan->items[i].detail);
+			al_log_debug("partition: %s absent: %s", plan->items[i].name, plan->items[i].detail);
 	free(caps);
 	if (!out)
 		free(plan);
 	return 0;
 }
 
-int al_sandbox_apply_level(struct al_spec *spec, enum al_sandbox_level level, enum al_sandbox_role role)
+int al_sandbox_apply_partition(struct al_spec *spec, const struct al_partition_want *want,
+			       enum al_sandbox_role role)
 {
 	struct al_partition_env env = { .root = "/", .ops = &al_partition_ops_real };
-	return al_sandbox_apply_level_env(spec, level, role, &env, NULL);
+	return al_sandbox_apply_partition_env(spec, want, role, &env, NULL);
 }
 
-int al_sandbox_place_self(enum al_sandbox_level level)
+int al_sandbox_place_self(const struct al_partition_want *want)
 {
 	struct al_spec spec;
 	memset(&spec, 0, sizeof spec);
-	int rc = al_sandbox_apply_level(&spec, level, AL_SANDBOX_ROLE_SUPERVISOR);
+	int rc = al_sandbox_apply_partition(&spec, want, AL_SANDBOX_ROLE_SUPERVISOR);
 	if (rc < 0 || !spec.has_cpus)
 		return rc;
 	return sched_setaffinity(0, sizeof spec.cpus, &spec.cpus) < 0 ? -errno : 0;
