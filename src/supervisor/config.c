@@ -1244,11 +1244,11 @@ void al_config_reference(FILE *fp)
 		fprintf(fp, "\n### %s\n\nValue: ", k->key);
 		describe_kind(k, fp);
 		if (k->derive)
-			fprintf(fp, ".  \nDefault: %s.\n\n", k->def);
+			fprintf(fp, ". Default: %s.\n\n", k->def);
 		else if (*k->def)
-			fprintf(fp, ".  \nDefault: `%s`.\n\n", k->def);
+			fprintf(fp, ". Default: `%s`.\n\n", k->def);
 		else
-			fputs(".  \nDefault: empty.\n\n", fp);
+			fputs(". Default: empty.\n\n", fp);
 		fprintf(fp, "%s\n", k->help);
 	}
 }
