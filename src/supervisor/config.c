@@ -1,6 +1,19 @@
 /*
  * Configuration file (see config.h and etc/airlock.conf).
  *
+ * Every key is one entry of keys[] below: its section, name, kind, the field
+ * it sets (an offset into struct al_config, or into struct al_domain_config
+ * for [domain.*]), range, default and help. The parser, the defaults
+ * (config_new), the derived defaults, the file checks, al_config_print and
+ * the reference all walk that table; there is no per-key code. A kind is
+ * parsed, printed and described by one function each (parse_value,
+ * al_config_print_value, describe_kind).
+ *
+ * The reference documentation is generated from the table:
+ * `airlock config reference` prints it, docs/config.md is that output
+ * committed, and tests/supervisor checks that the committed file matches the
+ * generator and that etc/airlock.conf shows every key of the table.
+ *
  * inih does the INI syntax; it reads the text through our own line reader so
  * that every handler call knows its line number (this inih is built without
  * INI_HANDLER_LINENO), and so that what inih would silently accept or mangle
@@ -26,7 +39,6 @@
 #include "sandbox/sandbox.h" /* al_profile_path */
 
 #define MAX_ERRORS 50
-#define MAX_SECTION_LEN 32
 
 static const char *const domain_names[] = { "ai", "proto" };
 static const char *const feature_names[] = {
@@ -55,45 +67,282 @@ const char *al_feature_name(enum al_feature f)
 	return (unsigned)f < AL_FEAT_COUNT ? feature_names[f] : "?";
 }
 
+
+
+/* ---- computed defaults ---- */
+
+static char *first_existing(const char *a, const char *b)
+{
+	return strdup(access(a, F_OK) == 0 ? a : b);
+}
+
+/* Installed data if present, else the source tree's (running from a build directory). */
+static char *default_data(const char *file)
+{
+	char inst[PATH_MAX], src[PATH_MAX];
+	snprintf(inst, sizeof inst, "%s/models/%s", AL_DATADIR, file);
+	snprintf(src, sizeof src, "%s/models/%s", AL_SOURCE_ROOT, file);
+	return first_existing(inst, src);
+}
+
+static char *default_worker(enum al_domain_id d)
+{
+	char inst[PATH_MAX], build[PATH_MAX];
+	snprintf(inst, sizeof inst, "%s/%s", AL_LIBEXECDIR, worker_names[d]);
+	snprintf(build, sizeof build, "%s/%s/%s", AL_BUILD_ROOT, worker_build_dirs[d],
+		 worker_names[d]);
+	return first_existing(inst, build);
+}
+
+static char *join(const char *dir, const char *file)
+{
+	size_t n = strlen(dir) + strlen(file) + 2;
+	char *s = malloc(n);
+	if (s)
+		snprintf(s, n, "%s/%s", dir, file);
+	return s;
+}
+
+static int in_state_dir(const struct al_config *cfg, const char *file, char **out)
+{
+	return (*out = join(cfg->state_dir, file)) ? 0 : -ENOMEM;
+}
+
+static int derive_audit_log(const struct al_config *cfg, int d, char **out)
+{
+	(void)d;
+	return in_state_dir(cfg, "audit.log", out);
+}
+
+static int derive_control_socket(const struct al_config *cfg, int d, char **out)
+{
+	(void)d;
+	return in_state_dir(cfg, "control.sock", out);
+}
+
+static int derive_dump_dir(const struct al_config *cfg, int d, char **out)
+{
+	(void)d;
+	return in_state_dir(cfg, "dumps", out);
+}
+
+static int derive_model(const struct al_config *cfg, int d, char **out)
+{
+	(void)cfg, (void)d;
+	return (*out = default_data("stories260K.bin")) ? 0 : -ENOMEM;
+}
+
+static int derive_tokenizer(const struct al_config *cfg, int d, char **out)
+{
+	(void)cfg, (void)d;
+	return (*out = default_data("tok512.bin")) ? 0 : -ENOMEM;
+}
+
+/* The built-in profile (etc/profiles/NAME.conf); none if it cannot be found. */
+static int derive_profile(const struct al_config *cfg, int d, char **out)
+{
+	char prof[PATH_MAX];
+	(void)cfg;
+	*out = NULL;
+	if (d < 0 || al_profile_path(profile_names[d], prof, sizeof prof) < 0)
+		return 0;
+	return (*out = strdup(prof)) ? 0 : -ENOMEM;
+}
+
+/* ---- the key table ---- */
+
+static const struct al_config_enum level_enum[] = {
+	{ "minimal", AL_LEVEL_MINIMAL }, { "standard", AL_LEVEL_STANDARD },
+	{ "high", AL_LEVEL_HIGH },       { "maximum", AL_LEVEL_MAXIMUM },
+	{ NULL, 0 },
+};
+static const struct al_config_enum seccomp_enum[] = {
+	{ "kill", AL_SECCOMP_KILL },     { "errno", AL_SECCOMP_ERRNO },
+	{ "notify", AL_SECCOMP_NOTIFY }, { "level", (int)AL_CONFIG_SECCOMP_LEVEL },
+	{ NULL, 0 },
+};
+_Static_assert(sizeof(enum al_level) == sizeof(int), "enum fields are int-sized");
+_Static_assert(sizeof(enum al_seccomp_mode) == sizeof(int), "enum fields are int-sized");
+
+#define CFG(field) offsetof(struct al_config, field)
+#define DOM(field) offsetof(struct al_domain_config, field)
+
+#define DOMAIN_KEYS(SECTION, MEMORY, PIDS, PROFILE)                                                 \
+	{ .section = SECTION, .key = "memory", .kind = AL_CONFIG_SIZE, .offset = DOM(memory),       \
+	  .min = 16 << 20, .max = 1ULL << 40, .def = MEMORY,                                        \
+	  .help = "cgroup memory limit." },                                                         \
+	{ .section = SECTION, .key = "pids", .kind = AL_CONFIG_U64, .offset = DOM(pids),            \
+	  .min = 1, .max = 1 << 20, .def = PIDS, .help = "cgroup task limit." },                    \
+	{ .section = SECTION, .key = "cpu", .kind = AL_CONFIG_CPU, .offset = DOM(cpu_milli),       \
+	  .def = "max",                                                                             \
+	  .help = "CPU bandwidth: a share of CPUs such as 0.5 or 2, a percentage of one CPU "      \
+		  "such as 50%, or max for no limit." },                                            \
+	{ .section = SECTION, .key = "cpus", .kind = AL_CONFIG_CPUS, .offset = DOM(cpus),          \
+	  .def = "", .help = "CPUs the domain may run on, such as 0-1 or 1,3. Empty: not pinned." }, \
+	{ .section = SECTION, .key = "seccomp", .kind = AL_CONFIG_ENUM, .offset = DOM(seccomp),    \
+	  .names = seccomp_enum, .def = "level",                                                    \
+	  .help = "What a forbidden system call does: kill, errno, notify (reported to the "       \
+		  "supervisor), or level: chosen by the security level (minimal: errno, "          \
+		  "standard: notify, high and maximum: kill)." },                                   \
+	{ .section = SECTION, .key = "command", .kind = AL_CONFIG_PATH, .offset = DOM(command),    \
+	  .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_EXEC, .def = "",                                \
+	  .help = "Another program to run in this domain's place (it links libairlock). "         \
+		  "Empty: the built-in worker." },                                                  \
+	{ .section = SECTION, .key = "profile", .kind = AL_CONFIG_PATH, .offset = DOM(profile),    \
+	  .flags = AL_CONFIG_REGULAR, .def = "the built-in " PROFILE, .derive = derive_profile,     \
+	  .help = "The sandbox profile of this domain (system call allowlist, limits), in place "  \
+		  "of the built-in one. Like the programs and the model, it is hashed into the "   \
+		  "manifest and re-verified while running." }
+
+#define REQUIRED(NAME, FEATURE, DEFAULT, WHAT)                                                     \
+	{ .section = "required", .key = NAME, .kind = AL_CONFIG_BOOL,                              \
+	  .offset = CFG(required[FEATURE]), .def = DEFAULT,                                         \
+	  .help = "Refuse to start without " WHAT "." }
+
+static const struct al_config_key keys[] = {
+	{ .section = "airlock", .key = "level", .kind = AL_CONFIG_ENUM, .offset = CFG(level),
+	  .names = level_enum, .def = "standard",
+	  .help = "Security level at start. Each level is a set of mechanisms (seccomp action, "
+		  "speculation controls, partitioning, integrity interval, audit verbosity); the "
+		  "threat level can raise it later." },
+	{ .section = "airlock", .key = "state_dir", .kind = AL_CONFIG_PATH, .offset = CFG(state_dir),
+	  .def = "/var/lib/airlock",
+	  .help = "Where airlock keeps its state: manifest and its key, audit log, control socket." },
+	{ .section = "airlock", .key = "audit_log", .kind = AL_CONFIG_PATH, .offset = CFG(audit_log),
+	  .def = "STATE_DIR/audit.log", .derive = derive_audit_log,
+	  .help = "Tamper-evident audit log. Its initial key is written beside it as "
+		  "audit.log.key: move that file off the machine." },
+	{ .section = "airlock", .key = "control_socket", .kind = AL_CONFIG_SOCKET,
+	  .offset = CFG(control_socket), .max = 107 /* sockaddr_un.sun_path holds 108 bytes */,
+	  .def = "STATE_DIR/control.sock", .derive = derive_control_socket,
+	  .help = "Unix socket for `airlock status` and `airlock stop`, mode 0600." },
+
+	{ .section = "proto", .key = "listen", .kind = AL_CONFIG_LISTEN, .offset = CFG(proto.stdio),
+	  .def = "127.0.0.1:8377",
+	  .help = "Where MCP clients connect: IPV4:PORT, [IPV6]:PORT (IP literals only: the "
+		  "supervisor resolves no names), or stdio for clients that start airlock as a "
+		  "command." },
+	{ .section = "proto", .key = "allowed_origins", .kind = AL_CONFIG_ORIGINS,
+	  .offset = CFG(proto.allowed_origins), .def = "http://127.0.0.1:8377, http://localhost:8377",
+	  .help = "Origin header values accepted from browsers, comma separated "
+		  "(scheme://host[:port]). Requests without an Origin header (non-browser "
+		  "clients) are not affected. Empty: no browser origin is accepted." },
+	{ .section = "proto", .key = "token_file", .kind = AL_CONFIG_PATH,
+	  .offset = CFG(proto.token_file), .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_REGULAR,
+	  .def = "",
+	  .help = "File holding the bearer token clients must present. Empty: no token (only "
+		  "sensible on a loopback address). The supervisor opens it and hands the "
+		  "protocol domain the open file, so it can stay private to root (mode 0600)." },
+	{ .section = "proto", .key = "body_limit", .kind = AL_CONFIG_SIZE,
+	  .offset = CFG(proto.body_limit), .min = 1 << 10, .max = 64 << 20, .def = "1M",
+	  .help = "Largest request body accepted." },
+	{ .section = "proto", .key = "concurrency", .kind = AL_CONFIG_U32,
+	  .offset = CFG(proto.concurrency), .min = 1, .max = 256, .def = "4",
+	  .help = "Requests served at once." },
+
+	{ .section = "ai", .key = "model", .kind = AL_CONFIG_PATH, .offset = CFG(ai.model),
+	  .flags = AL_CONFIG_REGULAR, .derive = derive_model,
+	  .def = "the embedded model, DATADIR/models/stories260K.bin (else the source tree's)",
+	  .help = "The model: a llama2.c checkpoint, or a GGUF file of the llama architecture in "
+		  "F32, F16, Q8_0 or Q4_0." },
+	{ .section = "ai", .key = "tokenizer", .kind = AL_CONFIG_PATH, .offset = CFG(ai.tokenizer),
+	  .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_REGULAR, .derive = derive_tokenizer,
+	  .def = "the embedded model's, DATADIR/models/tok512.bin (else the source tree's)",
+	  .help = "The model's tokenizer. A GGUF model carries its own vocabulary: empty passes "
+		  "no tokenizer file (one that is set is not read for GGUF)." },
+	{ .section = "ai", .key = "threads", .kind = AL_CONFIG_U32, .offset = CFG(ai.threads),
+	  .min = 1, .max = 256, .def = "1", .help = "Inference threads." },
+	{ .section = "ai", .key = "max_tokens", .kind = AL_CONFIG_U32, .offset = CFG(ai.max_tokens),
+	  .min = 1, .max = 65536, .def = "256",
+	  .help = "Upper bound on tokens generated per request." },
+
+	DOMAIN_KEYS("domain.ai", "1G", "16", "etc/profiles/compute.conf"),
+	DOMAIN_KEYS("domain.proto", "256M", "32", "etc/profiles/service.conf"),
+
+	/* Fail closed on what every supported kernel has; opt in to the rest. */
+	REQUIRED("seccomp", AL_FEAT_SECCOMP, "yes", "seccomp filters"),
+	REQUIRED("seccomp_notify", AL_FEAT_SECCOMP_NOTIFY, "no", "seccomp user notification"),
+	REQUIRED("landlock", AL_FEAT_LANDLOCK, "no", "Landlock"),
+	REQUIRED("userns", AL_FEAT_USERNS, "yes", "unprivileged user namespaces"),
+	REQUIRED("cgroups", AL_FEAT_CGROUPS, "yes", "cgroups (v2, or v1 memory/cpu/pids)"),
+	REQUIRED("mdwe", AL_FEAT_MDWE, "no", "PR_SET_MDWE"),
+	REQUIRED("speculation_ctrl", AL_FEAT_SPECULATION_CTRL, "no", "PR_SET_SPECULATION_CTRL"),
+	REQUIRED("pidfd", AL_FEAT_PIDFD, "yes", "pidfd"),
+	REQUIRED("memfd_seal", AL_FEAT_MEMFD_SEAL, "yes", "sealed memfd"),
+	REQUIRED("core_sched", AL_FEAT_CORE_SCHED, "no", "core scheduling"),
+	REQUIRED("resctrl", AL_FEAT_RESCTRL, "no", "resctrl"),
+
+	{ .section = "respond", .key = "alert_command", .kind = AL_CONFIG_PATH,
+	  .offset = CFG(respond.alert_command), .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_EXEC,
+	  .def = "",
+	  .help = "Program run for every incident, given the incident as one JSON document on "
+		  "stdin (empty: none). It runs unsandboxed as the supervisor's user, with a 10 s "
+		  "limit: keep it a small trusted script." },
+	{ .section = "respond", .key = "dump_dir", .kind = AL_CONFIG_PATH,
+	  .offset = CFG(respond.dump_dir), .def = "STATE_DIR/dumps", .derive = derive_dump_dir,
+	  .help = "Where memory-corruption incidents leave their forensic dump (the domain's "
+		  "maps, status and last metrics)." },
+	{ .section = "respond", .key = "quiet_period", .kind = AL_CONFIG_U32,
+	  .offset = CFG(respond.quiet_period_s), .min = 1, .max = 86400, .def = "300",
+	  .help = "Seconds without an incident before a raised security level steps down one "
+		  "level (then the same again for each further step)." },
+	{ .section = "respond", .key = "integrity_interval", .kind = AL_CONFIG_U32,
+	  .offset = CFG(respond.integrity_interval_s), .min = 0, .max = 86400, .def = "0",
+	  .help = "Seconds between two full re-verifications of the files and of the running "
+		  "domains; 0: the security level's own interval (minimal 60, standard 30, high "
+		  "10, maximum 5)." },
+	{ .section = "respond", .key = "integrity_budget", .kind = AL_CONFIG_U32,
+	  .offset = CFG(respond.integrity_budget_pct), .min = 1, .max = 100, .def = "1",
+	  .help = "CPU the periodic checks may use, in percent of one core. Hashing is spread "
+		  "over ticks to stay within it." },
+};
+#define NKEYS AL_ARRAY_LEN(keys)
+
+const struct al_config_key *al_config_keys(size_t *n)
+{
+	*n = NKEYS;
+	return keys;
+}
+
+/* The domain of a [domain.NAME] section, -1 for the others. */
+static int section_domain(const char *section)
+{
+	if (strncmp(section, "domain.", 7) != 0)
+		return -1;
+	for (int d = 0; d < AL_DOMAIN_COUNT; d++)
+		if (strcmp(section + 7, domain_names[d]) == 0)
+			return d;
+	return -1;
+}
+
+static void *field_of(struct al_config *cfg, const struct al_config_key *k)
+{
+	int d = section_domain(k->section);
+	char *base = d >= 0 ? (char *)&cfg->domain[d] : (char *)cfg;
+	return base + k->offset;
+}
+
+const void *al_config_field(const struct al_config *cfg, const struct al_config_key *k)
+{
+	return field_of((struct al_config *)cfg, k);
+}
+
+/* The struct a field belongs to, for the kinds that set companion fields. */
+#define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
 /* ---- parse context ---- */
-
-enum section {
-	SEC_NONE = -1, /* before any header, or an unknown one (already reported) */
-	SEC_AIRLOCK,
-	SEC_PROTO,
-	SEC_AI,
-	SEC_DOMAIN_AI,
-	SEC_DOMAIN_PROTO,
-	SEC_REQUIRED,
-	SEC_RESPOND,
-	SEC_COUNT,
-};
-static const char *const section_names[] = { "airlock", "proto", "ai", "domain.ai",
-					     "domain.proto", "required", "respond" };
-#define MAX_KEYS 16
-
-/* A path key whose file must exist, checked once all values are known. */
-struct file_check {
-	char **value;
-	const char *key; /* "[ai] model" */
-	unsigned line;   /* 0: default */
-	bool exec;
-};
 
 struct ctx {
 	const char *name; /* as given, for messages */
 	const char *buf;
 	size_t len, pos;
 	unsigned line;
-	enum section sec;
+	const char *sec; /* the current section's name; NULL before any or after an unknown one */
 	struct al_config *cfg;
-	unsigned seen[SEC_COUNT][MAX_KEYS]; /* line where a key was set, for duplicates */
+	unsigned seen[NKEYS]; /* line where each key was set, for duplicates; 0: not set */
 	char *errs;
 	size_t errlen;
 	unsigned nerr;
-	struct file_check checks[8];
-	size_t nchecks;
-	bool set_audit_log, set_control_socket, set_dump_dir, set_exe[AL_DOMAIN_COUNT];
 };
 
 static void add_error(struct ctx *c, unsigned line, const char *fmt, ...)
@@ -130,12 +379,13 @@ static char *resolve_path(const struct ctx *c, const char *v)
 {
 	if (v[0] == '/')
 		return strdup(v);
+	const char *dir = c->cfg->dir ? c->cfg->dir : "";
 	size_t n;
-	if (!al_add_size(strlen(c->cfg->dir), strlen(v), &n) || !al_add_size(n, 2, &n))
+	if (!al_add_size(strlen(dir), strlen(v), &n) || !al_add_size(n, 2, &n))
 		return NULL;
 	char *s = malloc(n);
 	if (s)
-		snprintf(s, n, "%s/%s", c->cfg->dir, v);
+		snprintf(s, n, "%s/%s", dir, v);
 	return s;
 }
 
@@ -145,7 +395,7 @@ static int set_path(struct ctx *c, char **field, const char *v, char *why, size_
 		snprintf(why, wl, "empty path");
 		return -1;
 	}
-	if (strlen(v) >= PATH_MAX - 1 - strlen(c->cfg->dir)) {
+	if (strlen(v) >= PATH_MAX - 1 - (c->cfg->dir ? strlen(c->cfg->dir) : 0)) {
 		snprintf(why, wl, "path too long");
 		return -1;
 	}
@@ -367,222 +617,111 @@ bad:
 	return -1;
 }
 
-static int parse_seccomp(const char *v, struct al_domain_config *dc, char *why, size_t wl)
+static int parse_enum(const struct al_config_enum *names, const char *v, int *out, char *why,
+		      size_t wl)
 {
-	dc->seccomp_from_level = strcmp(v, "level") == 0;
-	if (dc->seccomp_from_level || al_seccomp_mode_parse(v, &dc->seccomp) == 0)
+	for (const struct al_config_enum *e = names; e->name; e++)
+		if (strcmp(v, e->name) == 0) {
+			*out = e->value;
+			return 0;
+		}
+	/* "'x' is not a, b or c" */
+	int n = snprintf(why, wl, "'%s' is not ", v);
+	for (const struct al_config_enum *e = names; e->name && n >= 0 && (size_t)n < wl; e++)
+		n += snprintf(why + n, wl - (size_t)n, "%s%s", e == names ? "" : e[1].name ? ", " : " or ",
+			      e->name);
+	return -1;
+}
+
+static int parse_path(struct ctx *c, const struct al_config_key *k, char **field, const char *v,
+		      char *why, size_t wl)
+{
+	if (!*v && (k->flags & AL_CONFIG_EMPTY_NONE)) {
+		free(*field);
+		*field = NULL;
 		return 0;
-	snprintf(why, wl, "'%s' is not kill, errno, notify or level", v);
-	return -1;
-}
-
-/* ---- keys ---- */
-
-static const char *const keys_airlock[] = { "level", "state_dir", "audit_log",
-					    "control_socket", NULL };
-static const char *const keys_proto[] = { "listen", "allowed_origins", "token_file",
-					  "body_limit", "concurrency", NULL };
-static const char *const keys_ai[] = { "model", "tokenizer", "threads", "max_tokens", NULL };
-static const char *const keys_respond[] = { "alert_command", "dump_dir", "quiet_period",
-					    "integrity_interval", "integrity_budget", NULL };
-static const char *const keys_domain[] = { "memory", "pids", "cpu", "cpus", "seccomp",
-					   "command", NULL };
-
-static const char *const *section_keys(enum section s)
-{
-	switch (s) {
-	case SEC_AIRLOCK: return keys_airlock;
-	case SEC_PROTO: return keys_proto;
-	case SEC_AI: return keys_ai;
-	case SEC_DOMAIN_AI:
-	case SEC_DOMAIN_PROTO: return keys_domain;
-	case SEC_REQUIRED: return feature_names;
-	case SEC_RESPOND: return keys_respond;
-	default: return NULL;
 	}
+	if (set_path(c, field, v, why, wl) < 0)
+		return -1;
+	if (k->kind == AL_CONFIG_SOCKET && strlen(*field) > k->max) {
+		snprintf(why, wl, "socket path longer than %llu bytes", (unsigned long long)k->max);
+		return -1;
+	}
+	return 0;
 }
 
-static int key_index(enum section s, const char *key)
+/* Sets the field of key k from the text v: 0, or -1 with why filled. */
+static int parse_value(struct ctx *c, const struct al_config_key *k, const char *v, char *why,
+		       size_t wl)
 {
-	const char *const *k = section_keys(s);
-	size_t n = s == SEC_REQUIRED ? AL_FEAT_COUNT : MAX_KEYS;
-	for (size_t i = 0; k && i < n && k[i]; i++)
-		if (strcmp(k[i], key) == 0)
-			return (int)i;
-	return -1;
-}
-
-static void add_check(struct ctx *c, char **value, const char *key, bool exec)
-{
-	for (size_t i = 0; i < c->nchecks; i++)
-		if (c->checks[i].value == value) {
-			c->checks[i].line = c->line;
-			return;
-		}
-	if (c->nchecks < AL_ARRAY_LEN(c->checks))
-		c->checks[c->nchecks++] = (struct file_check){ value, key, c->line, exec };
-}
-
-static int set_value(struct ctx *c, enum section s, int k, const char *v, char *why, size_t wl)
-{
-	struct al_config *cfg = c->cfg;
+	void *field = field_of(c->cfg, k);
 	uint64_t x;
-	switch (s) {
-	case SEC_AIRLOCK:
-		switch (k) {
-		case 0:
-			if (al_level_parse(v, &cfg->level) < 0) {
-				snprintf(why, wl, "'%s' is not minimal, standard, high or maximum", v);
-				return -1;
-			}
-			return 0;
-		case 1: return set_path(c, &cfg->state_dir, v, why, wl);
-		case 2: c->set_audit_log = true; return set_path(c, &cfg->audit_log, v, why, wl);
-		case 3:
-			c->set_control_socket = true;
-			if (set_path(c, &cfg->control_socket, v, why, wl) < 0)
-				return -1;
-			/* sockaddr_un.sun_path holds 108 bytes */
-			if (strlen(cfg->control_socket) >= 108) {
-				snprintf(why, wl, "socket path longer than 107 bytes");
-				return -1;
-			}
-			return 0;
-		}
-		break;
-	case SEC_PROTO:
-		switch (k) {
-		case 0: return parse_listen(cfg, v, why, wl);
-		case 1: return parse_origins(cfg, v, why, wl);
-		case 2:
-			if (!*v) { /* empty: no token */
-				free(cfg->proto.token_file);
-				cfg->proto.token_file = NULL;
-				return 0;
-			}
-			add_check(c, &cfg->proto.token_file, "[proto] token_file", false);
-			return set_path(c, &cfg->proto.token_file, v, why, wl);
-		case 3: return parse_size(v, 1 << 10, 64 << 20, &cfg->proto.body_limit, why, wl);
-		case 4:
-			if (parse_uint(v, 1, 256, &x, why, wl) < 0)
-				return -1;
-			cfg->proto.concurrency = (uint32_t)x;
+	switch (k->kind) {
+	case AL_CONFIG_BOOL:
+		return parse_bool(v, field, why, wl);
+	case AL_CONFIG_U32:
+		if (parse_uint(v, k->min, k->max, &x, why, wl) < 0)
+			return -1;
+		*(uint32_t *)field = (uint32_t)x;
+		return 0;
+	case AL_CONFIG_U64:
+		return parse_uint(v, k->min, k->max, field, why, wl);
+	case AL_CONFIG_SIZE:
+		return parse_size(v, k->min, k->max, field, why, wl);
+	case AL_CONFIG_ENUM:
+		return parse_enum(k->names, v, field, why, wl);
+	case AL_CONFIG_PATH:
+	case AL_CONFIG_SOCKET:
+		return parse_path(c, k, field, v, why, wl);
+	case AL_CONFIG_CPU:
+		return parse_cpu(v, field, why, wl);
+	case AL_CONFIG_CPUS: {
+		struct al_domain_config *dc = CONTAINER(field, struct al_domain_config, cpus);
+		if (!*v) { /* empty: not pinned */
+			CPU_ZERO(&dc->cpus);
+			dc->cpus_set = false;
 			return 0;
 		}
-		break;
-	case SEC_AI:
-		switch (k) {
-		case 0:
-			add_check(c, &cfg->ai.model, "[ai] model", false);
-			return set_path(c, &cfg->ai.model, v, why, wl);
-		case 1:
-			/* Empty: no tokenizer file, for a GGUF model, which embeds its own. */
-			if (!*v) {
-				free(cfg->ai.tokenizer);
-				cfg->ai.tokenizer = NULL;
-				return 0;
-			}
-			add_check(c, &cfg->ai.tokenizer, "[ai] tokenizer", false);
-			return set_path(c, &cfg->ai.tokenizer, v, why, wl);
-		case 2:
-			if (parse_uint(v, 1, 256, &x, why, wl) < 0)
-				return -1;
-			cfg->ai.threads = (uint32_t)x;
-			return 0;
-		case 3:
-			if (parse_uint(v, 1, 65536, &x, why, wl) < 0)
-				return -1;
-			cfg->ai.max_tokens = (uint32_t)x;
-			return 0;
-		}
-		break;
-	case SEC_DOMAIN_AI:
-	case SEC_DOMAIN_PROTO: {
-		enum al_domain_id d = s == SEC_DOMAIN_AI ? AL_DOMAIN_AI : AL_DOMAIN_PROTO;
-		struct al_domain_config *dc = &cfg->domain[d];
-		switch (k) {
-		case 0: return parse_size(v, 16 << 20, 1ULL << 40, &dc->memory, why, wl);
-		case 1: return parse_uint(v, 1, 1 << 20, &dc->pids, why, wl);
-		case 2: return parse_cpu(v, &dc->cpu_milli, why, wl);
-		case 3:
-			if (parse_cpus(v, &dc->cpus, why, wl) < 0)
-				return -1;
-			dc->cpus_set = true;
-			return 0;
-		case 4: return parse_seccomp(v, dc, why, wl);
-		case 5:
-			if (!*v) { /* empty: the built-in worker */
-				free(dc->command);
-				dc->command = NULL;
-				return 0;
-			}
-			add_check(c, &dc->command,
-				  d == AL_DOMAIN_AI ? "[domain.ai] command" : "[domain.proto] command",
-				  true);
-			return set_path(c, &dc->command, v, why, wl);
-		}
-		break;
+		if (parse_cpus(v, &dc->cpus, why, wl) < 0)
+			return -1;
+		dc->cpus_set = true;
+		return 0;
 	}
-	case SEC_REQUIRED:
-		return parse_bool(v, &cfg->required[k], why, wl);
-	case SEC_RESPOND:
-		switch (k) {
-		case 0:
-			if (!*v) { /* empty: no alert hook */
-				free(cfg->respond.alert_command);
-				cfg->respond.alert_command = NULL;
-				return 0;
-			}
-			add_check(c, &cfg->respond.alert_command, "[respond] alert_command", true);
-			return set_path(c, &cfg->respond.alert_command, v, why, wl);
-		case 1: c->set_dump_dir = true; return set_path(c, &cfg->respond.dump_dir, v, why, wl);
-		case 2:
-			if (parse_uint(v, 1, 86400, &x, why, wl) < 0)
-				return -1;
-			cfg->respond.quiet_period_s = (uint32_t)x;
-			return 0;
-		case 3:
-			if (parse_uint(v, 0, 86400, &x, why, wl) < 0)
-				return -1;
-			cfg->respond.integrity_interval_s = (uint32_t)x;
-			return 0;
-		case 4:
-			if (parse_uint(v, 1, 100, &x, why, wl) < 0)
-				return -1;
-			cfg->respond.integrity_budget_pct = (uint32_t)x;
-			return 0;
-		}
-		break;
-	default:
-		break;
+	case AL_CONFIG_LISTEN:
+		return parse_listen(CONTAINER(field, struct al_config, proto.stdio), v, why, wl);
+	case AL_CONFIG_ORIGINS:
+		return parse_origins(CONTAINER(field, struct al_config, proto.allowed_origins), v, why,
+				     wl);
 	}
-	snprintf(why, wl, "internal: unhandled key");
+	snprintf(why, wl, "internal: unknown kind");
 	return -1;
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct ctx *c = user;
-	(void)section; /* the reader tracked and checked the section already */
-	if (c->sec == SEC_NONE) {
+	/* The reader tracked and checked the section already. */
+	if (!c->sec) {
 		if (!section[0])
 			add_error(c, c->line, "%s: key outside any section", name);
 		return 1; /* an unknown section was reported at its header */
 	}
-	int k = key_index(c->sec, name);
-	if (k < 0) {
-		add_error(c, c->line, "[%s] %s: unknown key", section_names[c->sec], name);
+	size_t i = 0;
+	while (i < NKEYS && (strcmp(keys[i].section, c->sec) != 0 || strcmp(keys[i].key, name) != 0))
+		i++;
+	if (i == NKEYS) {
+		add_error(c, c->line, "[%s] %s: unknown key", c->sec, name);
 		return 1;
 	}
-	if (c->seen[c->sec][k]) {
-		add_error(c, c->line, "[%s] %s: duplicate key (first set on line %u)",
-			  section_names[c->sec], name, c->seen[c->sec][k]);
+	if (c->seen[i]) {
+		add_error(c, c->line, "[%s] %s: duplicate key (first set on line %u)", c->sec, name,
+			  c->seen[i]);
 		return 1;
 	}
-	c->seen[c->sec][k] = c->line;
+	c->seen[i] = c->line;
 	char why[300];
-	if (set_value(c, c->sec, k, value, why, sizeof why) < 0)
-		add_error(c, c->line, "[%s] %s: %s", section_names[c->sec], name, why);
+	if (parse_value(c, &keys[i], value, why, sizeof why) < 0)
+		add_error(c, c->line, "[%s] %s: %s", c->sec, name, why);
 	return 1;
 }
 
@@ -641,11 +780,11 @@ static char *reader(char *str, int num, void *stream)
 			}
 		}
 		size_t nl2 = (size_t)(close - t - 1);
-		c->sec = SEC_NONE;
-		for (int i = 0; i < SEC_COUNT; i++)
-			if (strlen(section_names[i]) == nl2 && memcmp(t + 1, section_names[i], nl2) == 0)
-				c->sec = (enum section)i;
-		if (c->sec == SEC_NONE)
+		c->sec = NULL;
+		for (size_t i = 0; i < NKEYS && !c->sec; i++)
+			if (strlen(keys[i].section) == nl2 && memcmp(t + 1, keys[i].section, nl2) == 0)
+				c->sec = keys[i].section;
+		if (!c->sec)
 			add_error(c, c->line, "unknown section [%.*s]", (int)(nl2 > 64 ? 64 : nl2),
 				  t + 1);
 		goto pass;
@@ -678,133 +817,89 @@ skip:
 
 /* ---- defaults ---- */
 
-static char *first_existing(const char *a, const char *b)
-{
-	return strdup(access(a, F_OK) == 0 ? a : b);
-}
-
-/* Installed data if present, else the source tree's (running from a build directory). */
-static char *default_data(const char *file)
-{
-	char inst[PATH_MAX], src[PATH_MAX];
-	snprintf(inst, sizeof inst, "%s/models/%s", AL_DATADIR, file);
-	snprintf(src, sizeof src, "%s/models/%s", AL_SOURCE_ROOT, file);
-	return first_existing(inst, src);
-}
-
-static char *default_worker(enum al_domain_id d)
-{
-	char inst[PATH_MAX], build[PATH_MAX];
-	snprintf(inst, sizeof inst, "%s/%s", AL_LIBEXECDIR, worker_names[d]);
-	snprintf(build, sizeof build, "%s/%s/%s", AL_BUILD_ROOT, worker_build_dirs[d],
-		 worker_names[d]);
-	return first_existing(inst, build);
-}
-
-static char *join(const char *dir, const char *file)
-{
-	size_t n = strlen(dir) + strlen(file) + 2;
-	char *s = malloc(n);
-	if (s)
-		snprintf(s, n, "%s/%s", dir, file);
-	return s;
-}
-
+/* The built-in configuration: every key's default that is not computed. */
 static struct al_config *config_new(void)
 {
 	struct al_config *cfg = calloc(1, sizeof *cfg);
 	if (!cfg)
 		return NULL;
-	cfg->level = AL_LEVEL_STANDARD;
-	cfg->state_dir = strdup("/var/lib/airlock");
-	al_strlcpy(cfg->proto.host, "127.0.0.1", sizeof cfg->proto.host);
-	cfg->proto.port = 8377;
-	cfg->proto.allowed_origins[0] = strdup("http://127.0.0.1:8377");
-	cfg->proto.allowed_origins[1] = strdup("http://localhost:8377");
-	cfg->proto.n_allowed_origins = 2;
-	cfg->proto.body_limit = 1 << 20;
-	cfg->proto.concurrency = 4;
-	cfg->ai.model = default_data("stories260K.bin");
-	cfg->ai.tokenizer = default_data("tok512.bin");
-	cfg->ai.threads = 1;
-	cfg->ai.max_tokens = 256;
-	cfg->domain[AL_DOMAIN_AI].memory = 1ULL << 30;
-	cfg->domain[AL_DOMAIN_AI].pids = 16;
-	cfg->domain[AL_DOMAIN_PROTO].memory = 256ULL << 20;
-	cfg->domain[AL_DOMAIN_PROTO].pids = 32;
-	cfg->domain[AL_DOMAIN_AI].seccomp_from_level = true;
-	cfg->domain[AL_DOMAIN_PROTO].seccomp_from_level = true;
-	/* Fail closed on what every supported kernel has; opt in to the rest. */
-	cfg->required[AL_FEAT_SECCOMP] = true;
-	cfg->required[AL_FEAT_USERNS] = true;
-	cfg->required[AL_FEAT_CGROUPS] = true;
-	cfg->required[AL_FEAT_PIDFD] = true;
-	cfg->required[AL_FEAT_MEMFD_SEAL] = true;
-	cfg->respond.quiet_period_s = 300;
-	cfg->respond.integrity_budget_pct = 1;
-	if (!cfg->state_dir || !cfg->proto.allowed_origins[0] || !cfg->proto.allowed_origins[1] ||
-	    !cfg->ai.model || !cfg->ai.tokenizer) {
-		al_config_free(cfg);
-		return NULL;
-	}
+	struct ctx c = { .name = "built-in defaults", .cfg = cfg };
+	char why[300];
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!keys[i].derive && parse_value(&c, &keys[i], keys[i].def, why, sizeof why) < 0) {
+			al_config_free(cfg);
+			return NULL;
+		}
 	return cfg;
 }
 
-/* Values derived from others once the whole file is read. */
-static int config_finish(struct al_config *cfg, bool audit_set, bool sock_set, bool dump_set)
+/* The computed defaults of the keys the file did not set (seen NULL: none set). */
+static int derive_defaults(struct al_config *cfg, const unsigned *seen)
 {
-	if (!dump_set) {
-		free(cfg->respond.dump_dir);
-		if (!(cfg->respond.dump_dir = join(cfg->state_dir, "dumps")))
-			return -ENOMEM;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct al_config_key *k = &keys[i];
+		if (!k->derive || (seen && seen[i]))
+			continue;
+		char **field = field_of(cfg, k), *v;
+		int rc = k->derive(cfg, section_domain(k->section), &v);
+		if (rc < 0)
+			return rc;
+		free(*field);
+		*field = v;
 	}
-	if (!audit_set) {
-		free(cfg->audit_log);
-		if (!(cfg->audit_log = join(cfg->state_dir, "audit.log")))
-			return -ENOMEM;
-	}
-	if (!sock_set) {
-		free(cfg->control_socket);
-		if (!(cfg->control_socket = join(cfg->state_dir, "control.sock")))
-			return -ENOMEM;
-	}
+	return 0;
+}
+
+/* Values derived from others once the whole file is read. */
+static int config_finish(struct al_config *cfg)
+{
 	for (int d = 0; d < AL_DOMAIN_COUNT; d++) {
 		free(cfg->domain[d].exe);
 		cfg->domain[d].exe = cfg->domain[d].command ? strdup(cfg->domain[d].command)
 							    : default_worker((enum al_domain_id)d);
 		if (!cfg->domain[d].exe)
 			return -ENOMEM;
-		/* The profile is one of the verified files: found here, once. */
-		char prof[PATH_MAX];
-		free(cfg->domain[d].profile);
-		cfg->domain[d].profile = NULL;
-		if (al_profile_path(profile_names[d], prof, sizeof prof) == 0 &&
-		    !(cfg->domain[d].profile = strdup(prof)))
-			return -ENOMEM;
+		cfg->domain[d].seccomp_from_level = cfg->domain[d].seccomp == AL_CONFIG_SECCOMP_LEVEL;
 	}
 	return 0;
+}
+
+/* Files the keys name must exist (defaults too: a missing model fails at load, not at start). */
+static void check_files(struct ctx *c)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct al_config_key *k = &keys[i];
+		if (k->kind != AL_CONFIG_PATH || !(k->flags & (AL_CONFIG_REGULAR | AL_CONFIG_EXEC)))
+			continue;
+		const char *p = *(char **)field_of(c->cfg, k);
+		unsigned line = c->seen[i];
+		struct stat st;
+		if (!p)
+			continue;
+		if (stat(p, &st) < 0)
+			add_error(c, line, "[%s] %s%s: %s: %s", k->section, k->key,
+				  line ? "" : " (default)", p, strerror(errno));
+		else if (!S_ISREG(st.st_mode))
+			add_error(c, line, "[%s] %s: %s: not a regular file", k->section, k->key, p);
+		else if ((k->flags & AL_CONFIG_EXEC) && access(p, X_OK) < 0)
+			add_error(c, line, "[%s] %s: %s: not executable", k->section, k->key, p);
+	}
 }
 
 void al_config_free(struct al_config *cfg)
 {
 	if (!cfg)
 		return;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct al_config_key *k = &keys[i];
+		if (k->kind == AL_CONFIG_PATH || k->kind == AL_CONFIG_SOCKET)
+			free(*(char **)field_of(cfg, k));
+	}
+	free_origins(cfg);
+	for (int d = 0; d < AL_DOMAIN_COUNT; d++)
+		free(cfg->domain[d].exe);
 	free(cfg->path);
 	free(cfg->dir);
-	free(cfg->state_dir);
-	free(cfg->audit_log);
-	free(cfg->control_socket);
-	free_origins(cfg);
-	free(cfg->proto.token_file);
-	free(cfg->ai.model);
-	free(cfg->ai.tokenizer);
-	free(cfg->respond.alert_command);
-	free(cfg->respond.dump_dir);
-	for (int d = 0; d < AL_DOMAIN_COUNT; d++) {
-		free(cfg->domain[d].command);
-		free(cfg->domain[d].exe);
-		free(cfg->domain[d].profile);
-	}
 	free(cfg);
 }
 
@@ -813,7 +908,7 @@ int al_config_default(struct al_config **out)
 	struct al_config *cfg = config_new();
 	if (!cfg)
 		return -ENOMEM;
-	if (config_finish(cfg, false, false, false) < 0) {
+	if (derive_defaults(cfg, NULL) < 0 || config_finish(cfg) < 0) {
 		al_config_free(cfg);
 		return -ENOMEM;
 	}
@@ -842,7 +937,7 @@ static int absolute_dir(const char *path, char **abs_path, char **dir)
 int al_config_load_buf(const char *text, size_t len, const char *path, unsigned flags,
 		       struct al_config **out, char **errors)
 {
-	struct ctx c = { .name = path, .buf = text, .len = len, .sec = SEC_NONE };
+	struct ctx c = { .name = path, .buf = text, .len = len };
 	int rc;
 	*errors = NULL;
 	c.cfg = config_new();
@@ -850,10 +945,6 @@ int al_config_load_buf(const char *text, size_t len, const char *path, unsigned 
 		return -ENOMEM;
 	if ((rc = absolute_dir(path, &c.cfg->path, &c.cfg->dir)) < 0)
 		goto fail;
-	/* Defaults that name files are checked too: a missing model fails at load, not at start. */
-	c.checks[c.nchecks++] = (struct file_check){ &c.cfg->ai.model, "[ai] model", 0, false };
-	c.checks[c.nchecks++] = (struct file_check){ &c.cfg->ai.tokenizer, "[ai] tokenizer", 0,
-						     false };
 	if (len > AL_CONFIG_MAX_FILE) {
 		add_error(&c, 0, "larger than %d bytes", AL_CONFIG_MAX_FILE);
 	} else {
@@ -862,27 +953,15 @@ int al_config_load_buf(const char *text, size_t len, const char *path, unsigned 
 		if (rc != 0 && c.nerr == 0)
 			add_error(&c, rc > 0 ? (unsigned)rc : 0, "syntax error");
 	}
-	if (!(flags & AL_CONFIG_NO_FILE_CHECKS)) {
-		for (size_t i = 0; i < c.nchecks; i++) {
-			const struct file_check *fc = &c.checks[i];
-			struct stat st;
-			const char *p = *fc->value;
-			if (!p)
-				continue;
-			if (stat(p, &st) < 0)
-				add_error(&c, fc->line, "%s%s: %s: %s", fc->key,
-					  fc->line ? "" : " (default)", p, strerror(errno));
-			else if (!S_ISREG(st.st_mode))
-				add_error(&c, fc->line, "%s: %s: not a regular file", fc->key, p);
-			else if (fc->exec && access(p, X_OK) < 0)
-				add_error(&c, fc->line, "%s: %s: not executable", fc->key, p);
-		}
-	}
+	if ((rc = derive_defaults(c.cfg, c.seen)) < 0)
+		goto fail;
+	if (!(flags & AL_CONFIG_NO_FILE_CHECKS))
+		check_files(&c);
 	if (c.nerr) {
 		rc = -EINVAL;
 		goto fail;
 	}
-	if ((rc = config_finish(c.cfg, c.set_audit_log, c.set_control_socket, c.set_dump_dir)) < 0)
+	if ((rc = config_finish(c.cfg)) < 0)
 		goto fail;
 	*out = c.cfg;
 	return 0;
@@ -933,6 +1012,8 @@ size_t al_config_files(const struct al_config *cfg, struct al_config_file out[AL
 
 /* ---- printing ---- */
 
+/* ---- printing ---- */
+
 static void print_cpus(const cpu_set_t *set, FILE *fp)
 {
 	bool first = true;
@@ -950,58 +1031,192 @@ static void print_cpus(const cpu_set_t *set, FILE *fp)
 	}
 }
 
+void al_config_print_value(const struct al_config *cfg, const struct al_config_key *k, FILE *fp)
+{
+	const void *field = al_config_field(cfg, k);
+	switch (k->kind) {
+	case AL_CONFIG_BOOL:
+		fputs(*(const bool *)field ? "yes" : "no", fp);
+		break;
+	case AL_CONFIG_U32:
+		fprintf(fp, "%u", *(const uint32_t *)field);
+		break;
+	case AL_CONFIG_U64:
+	case AL_CONFIG_SIZE:
+		fprintf(fp, "%llu", (unsigned long long)*(const uint64_t *)field);
+		break;
+	case AL_CONFIG_ENUM: {
+		const struct al_config_enum *e = k->names;
+		while (e->name && e->value != *(const int *)field)
+			e++;
+		fputs(e->name ? e->name : "?", fp);
+		break;
+	}
+	case AL_CONFIG_PATH:
+	case AL_CONFIG_SOCKET:
+		if (*(char *const *)field)
+			fputs(*(char *const *)field, fp);
+		break;
+	case AL_CONFIG_CPU: {
+		uint32_t milli = *(const uint32_t *)field;
+		if (milli)
+			fprintf(fp, "%u.%03u", milli / 1000, milli % 1000);
+		else
+			fputs("max", fp);
+		break;
+	}
+	case AL_CONFIG_CPUS: {
+		const struct al_domain_config *dc = CONTAINER(field, const struct al_domain_config, cpus);
+		if (dc->cpus_set)
+			print_cpus(&dc->cpus, fp);
+		break;
+	}
+	case AL_CONFIG_LISTEN: {
+		const struct al_config *c = CONTAINER(field, const struct al_config, proto.stdio);
+		if (c->proto.stdio)
+			fputs("stdio", fp);
+		else if (strchr(c->proto.host, ':'))
+			fprintf(fp, "[%s]:%u", c->proto.host, c->proto.port);
+		else
+			fprintf(fp, "%s:%u", c->proto.host, c->proto.port);
+		break;
+	}
+	case AL_CONFIG_ORIGINS: {
+		const struct al_config *c = CONTAINER(field, const struct al_config, proto.allowed_origins);
+		for (size_t i = 0; i < c->proto.n_allowed_origins; i++)
+			fprintf(fp, "%s%s", i ? ", " : "", c->proto.allowed_origins[i]);
+		break;
+	}
+	}
+}
+
+/* What a [domain.*] section's values come to, as comments. */
+static void print_domain_notes(const struct al_config *cfg, int d, FILE *fp)
+{
+	const struct al_domain_config *dc = &cfg->domain[d];
+	fprintf(fp, "; runs %s\n", dc->exe ? dc->exe : "?");
+	if (dc->seccomp_from_level)
+		fprintf(fp, "; seccomp: %s at level %s\n", al_seccomp_mode_name(al_level_policy(cfg->level)->seccomp),
+			al_level_name(cfg->level));
+}
+
 void al_config_print(const struct al_config *cfg, FILE *fp)
 {
 	fprintf(fp, "# effective configuration%s%s\n", cfg->path ? " of " : " (built-in defaults)",
 		cfg->path ? cfg->path : "");
-	fprintf(fp, "[airlock]\nlevel = %s\nstate_dir = %s\naudit_log = %s\ncontrol_socket = %s\n\n",
-		al_level_name(cfg->level), cfg->state_dir, cfg->audit_log, cfg->control_socket);
-	fprintf(fp, "[proto]\n");
-	if (cfg->proto.stdio)
-		fprintf(fp, "listen = stdio\n");
-	else if (strchr(cfg->proto.host, ':'))
-		fprintf(fp, "listen = [%s]:%u\n", cfg->proto.host, cfg->proto.port);
-	else
-		fprintf(fp, "listen = %s:%u\n", cfg->proto.host, cfg->proto.port);
-	fprintf(fp, "allowed_origins =");
-	for (size_t i = 0; i < cfg->proto.n_allowed_origins; i++)
-		fprintf(fp, "%s%s", i ? ", " : " ", cfg->proto.allowed_origins[i]);
-	fprintf(fp, "\ntoken_file =%s%s\nbody_limit = %llu\nconcurrency = %u\n\n",
-		cfg->proto.token_file ? " " : "", cfg->proto.token_file ? cfg->proto.token_file : "",
-		(unsigned long long)cfg->proto.body_limit, cfg->proto.concurrency);
-	fprintf(fp, "[ai]\nmodel = %s\ntokenizer =%s%s\nthreads = %u\nmax_tokens = %u\n", cfg->ai.model,
-		cfg->ai.tokenizer ? " " : "", cfg->ai.tokenizer ? cfg->ai.tokenizer : "", cfg->ai.threads,
-		cfg->ai.max_tokens);
-	for (int d = 0; d < AL_DOMAIN_COUNT; d++) {
-		const struct al_domain_config *dc = &cfg->domain[d];
-		fprintf(fp, "\n[domain.%s]\nmemory = %llu\npids = %llu\n", domain_names[d],
-			(unsigned long long)dc->memory, (unsigned long long)dc->pids);
-		if (dc->cpu_milli)
-			fprintf(fp, "cpu = %u.%03u\n", dc->cpu_milli / 1000, dc->cpu_milli % 1000);
-		else
-			fprintf(fp, "cpu = max\n");
-		if (dc->cpus_set) {
-			fprintf(fp, "cpus = ");
-			print_cpus(&dc->cpus, fp);
-			fprintf(fp, "\n");
-		} else {
-			fprintf(fp, "; cpus not pinned\n");
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct al_config_key *k = &keys[i];
+		if (i == 0 || strcmp(k->section, keys[i - 1].section) != 0)
+			fprintf(fp, "%s[%s]\n", i ? "\n" : "", k->section);
+		fprintf(fp, "%s =", k->key);
+		char *v = NULL;
+		size_t vl = 0;
+		FILE *m = open_memstream(&v, &vl);
+		if (m) {
+			al_config_print_value(cfg, k, m);
+			fclose(m);
+			fprintf(fp, "%s%s", vl ? " " : "", v);
+			free(v);
 		}
-		fprintf(fp, "seccomp = %s", dc->seccomp_from_level ? "level" : al_seccomp_mode_name(dc->seccomp));
-		if (dc->seccomp_from_level)
-			fprintf(fp, " ; %s at level %s", al_seccomp_mode_name(al_level_policy(cfg->level)->seccomp),
-				al_level_name(cfg->level));
-		fprintf(fp, "\ncommand =%s%s ; runs %s\n", dc->command ? " " : "",
-			dc->command ? dc->command : "", dc->exe);
+		fputc('\n', fp);
+		int d = section_domain(k->section);
+		if (d >= 0 && (i + 1 == NKEYS || strcmp(k->section, keys[i + 1].section) != 0))
+			print_domain_notes(cfg, d, fp);
 	}
-	fprintf(fp, "\n[respond]\nalert_command =%s%s\ndump_dir = %s\nquiet_period = %u\n"
-		"integrity_interval = %u\nintegrity_budget = %u\n",
-		cfg->respond.alert_command ? " " : "", cfg->respond.alert_command ? cfg->respond.alert_command : "",
-		cfg->respond.dump_dir, cfg->respond.quiet_period_s, cfg->respond.integrity_interval_s,
-		cfg->respond.integrity_budget_pct);
-	fprintf(fp, "\n[required]\n");
-	for (int f = 0; f < AL_FEAT_COUNT; f++)
-		fprintf(fp, "%s = %s\n", feature_names[f], cfg->required[f] ? "yes" : "no");
+}
+
+/* ---- reference ---- */
+
+/* 65536 as 64K: the largest binary unit that divides it. */
+static void print_size(uint64_t n, FILE *fp)
+{
+	static const char units[] = "KMG";
+	int u = -1;
+	while (u < 2 && n && n % 1024 == 0) {
+		n /= 1024;
+		u++;
+	}
+	fprintf(fp, "%llu%s", (unsigned long long)n, u < 0 ? "" : (char[]){ units[u], 0 });
+}
+
+static void describe_kind(const struct al_config_key *k, FILE *fp)
+{
+	switch (k->kind) {
+	case AL_CONFIG_BOOL:
+		fputs("yes or no", fp);
+		break;
+	case AL_CONFIG_U32:
+	case AL_CONFIG_U64:
+		fprintf(fp, "an integer, %llu..%llu", (unsigned long long)k->min,
+			(unsigned long long)k->max);
+		break;
+	case AL_CONFIG_SIZE:
+		fputs("a size in bytes (units K, M, G), ", fp);
+		print_size(k->min, fp);
+		fputs("..", fp);
+		print_size(k->max, fp);
+		break;
+	case AL_CONFIG_ENUM:
+		for (const struct al_config_enum *e = k->names; e->name; e++)
+			fprintf(fp, "%s`%s`", e == k->names ? "" : e[1].name ? ", " : " or ", e->name);
+		break;
+	case AL_CONFIG_PATH:
+		fprintf(fp, "a path%s, relative to the file's directory",
+			k->flags & AL_CONFIG_EXEC      ? " of an executable file"
+			: k->flags & AL_CONFIG_REGULAR ? " of an existing file"
+						       : "");
+		if (k->flags & AL_CONFIG_EMPTY_NONE)
+			fputs(", or empty", fp);
+		break;
+	case AL_CONFIG_SOCKET:
+		fprintf(fp, "a path of at most %llu bytes, relative to the file's directory",
+			(unsigned long long)k->max);
+		break;
+	case AL_CONFIG_CPU:
+		fputs("CPUs such as 0.5 or 2, a percentage of one CPU such as 50%, or `max`", fp);
+		break;
+	case AL_CONFIG_CPUS:
+		fprintf(fp, "a CPU list such as 0-3,6 (CPUs below %d), or empty", CPU_SETSIZE);
+		break;
+	case AL_CONFIG_LISTEN:
+		fputs("IPV4:PORT, [IPV6]:PORT or `stdio`", fp);
+		break;
+	case AL_CONFIG_ORIGINS:
+		fprintf(fp, "comma-separated http(s) origins scheme://host[:port], at most %d, "
+			    "or empty", AL_CONFIG_MAX_ORIGINS);
+		break;
+	}
+}
+
+void al_config_reference(FILE *fp)
+{
+	fputs("# Configuration reference\n"
+	      "\n"
+	      "<!-- Generated by `airlock config reference` from the key table in\n"
+	      "     src/supervisor/config.c; tests/supervisor checks that it is current. -->\n"
+	      "\n"
+	      "The file is INI: `[section]` headers and `key = value` lines (at most 198\n"
+	      "characters); a line starting with `#` or `;` is a comment, and so is what\n"
+	      "follows ` ;` after a value. Every key is optional. Unknown sections or keys,\n"
+	      "bad values, a key given twice and files that do not exist are errors naming\n"
+	      "the file and the line. Relative paths are relative to the directory of the\n"
+	      "file. `airlock config check FILE` prints the effective configuration or the\n"
+	      "errors; etc/airlock.conf is a commented example.\n",
+	      fp);
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct al_config_key *k = &keys[i];
+		if (i == 0 || strcmp(k->section, keys[i - 1].section) != 0)
+			fprintf(fp, "\n## [%s]\n", k->section);
+		fprintf(fp, "\n### %s\n\nValue: ", k->key);
+		describe_kind(k, fp);
+		if (k->derive)
+			fprintf(fp, ". Default: %s.\n\n", k->def);
+		else if (*k->def)
+			fprintf(fp, ". Default: `%s`.\n\n", k->def);
+		else
+			fputs(". Default: empty.\n\n", fp);
+		fprintf(fp, "%s\n", k->help);
+	}
 }
 
 /* [required] features in the configuration, as the probe's item ids. */
@@ -1028,4 +1243,3 @@ size_t al_config_required_items(const struct al_config *cfg, const char **out, s
 				out[n++] = feature_items[f][k];
 	return n;
 }
-

@@ -27,6 +27,9 @@
 #include "respond/level.h"   /* enum al_level */
 #include "sandbox/sandbox.h" /* enum al_seccomp_mode */
 
+/* [domain.X] seccomp = level, as the file holds it in the seccomp field. */
+#define AL_CONFIG_SECCOMP_LEVEL ((enum al_seccomp_mode)AL_SECCOMP_MODE_COUNT)
+
 enum al_domain_id {
 	AL_DOMAIN_AI,
 	AL_DOMAIN_PROTO,
@@ -51,7 +54,7 @@ enum al_feature {
 
 #define AL_CONFIG_MAX_ORIGINS 16
 #define AL_CONFIG_MAX_FILE (1 << 20)
-/* Skip the existence checks of model, tokenizer, token_file and command (fuzzing, tests). */
+/* Skip the existence checks of the files keys name (fuzzing, tests). */
 #define AL_CONFIG_NO_FILE_CHECKS 1u
 
 struct al_domain_config {
@@ -61,10 +64,11 @@ struct al_domain_config {
 	bool cpus_set;        /* false: not pinned */
 	cpu_set_t cpus;
 	bool seccomp_from_level; /* seccomp = level (the default): the level's policy decides */
-	enum al_seccomp_mode seccomp; /* otherwise this */
+	enum al_seccomp_mode seccomp; /* otherwise this (AL_CONFIG_SECCOMP_LEVEL when from the level) */
 	char *command;        /* replacement program, NULL for the built-in worker */
 	char *exe;            /* what is executed: command, or the built-in worker's path */
-	char *profile;        /* its sandbox profile file (al_config_profile), NULL if not found */
+	char *profile;        /* its sandbox profile file: [domain.X] profile, else the
+			       * built-in one (al_config_profile); NULL if not found */
 };
 
 struct al_config {
@@ -136,6 +140,62 @@ size_t al_config_files(const struct al_config *cfg, struct al_config_file out[AL
  * were written to out.
  */
 size_t al_config_required_items(const struct al_config *cfg, const char **out, size_t max);
+
+/*
+ * The key table behind the parser, the defaults, al_config_print and the
+ * reference (al_config_reference, docs/config.md): one entry per key.
+ */
+enum al_config_kind {
+	AL_CONFIG_BOOL,    /* bool: yes | no (also true/false, on/off, 1/0) */
+	AL_CONFIG_U32,     /* uint32_t in min..max */
+	AL_CONFIG_U64,     /* uint64_t in min..max */
+	AL_CONFIG_SIZE,    /* uint64_t bytes in min..max, units K, M, G */
+	AL_CONFIG_ENUM,    /* an enum (int-sized), one of names */
+	AL_CONFIG_PATH,    /* char *, absolute once loaded (relative: to the file's directory) */
+	AL_CONFIG_SOCKET,  /* a path of at most max bytes (sockaddr_un) */
+	AL_CONFIG_CPU,     /* uint32_t milli-CPUs: 0.5, 150% or max (0) */
+	AL_CONFIG_CPUS,    /* cpu_set_t; also sets struct al_domain_config.cpus_set */
+	AL_CONFIG_LISTEN,  /* proto.stdio; also sets proto.host and proto.port */
+	AL_CONFIG_ORIGINS, /* proto.allowed_origins; also sets proto.n_allowed_origins */
+};
+
+/* AL_CONFIG_PATH flags. */
+#define AL_CONFIG_EMPTY_NONE 1u /* an empty value means none (NULL), not an error */
+#define AL_CONFIG_REGULAR 2u    /* must name an existing regular file */
+#define AL_CONFIG_EXEC 4u       /* must name an existing executable regular file */
+
+struct al_config_enum {
+	const char *name;
+	int value;
+};
+
+struct al_config_key {
+	const char *section;  /* "airlock", "proto", "ai", "domain.ai", ... */
+	const char *key;
+	enum al_config_kind kind;
+	size_t offset;        /* into struct al_config; struct al_domain_config for [domain.*] */
+	uint64_t min, max;    /* integers and sizes; max length for sockets */
+	unsigned flags;
+	const struct al_config_enum *names; /* AL_CONFIG_ENUM, NULL-terminated */
+	/* The default as written in the file, or, with derive, a description of it. */
+	const char *def;
+	/* A default computed once the file is read (when the key is not set);
+	 * domain is the [domain.*] section's domain, -1 elsewhere. */
+	int (*derive)(const struct al_config *cfg, int domain, char **out);
+	const char *help;
+};
+
+/* The table, in the order of etc/airlock.conf; *n is its length. */
+const struct al_config_key *al_config_keys(size_t *n);
+
+/* The field a key sets in cfg. */
+const void *al_config_field(const struct al_config *cfg, const struct al_config_key *k);
+
+/* Writes one key's value as the file would spell it ("" for none). */
+void al_config_print_value(const struct al_config *cfg, const struct al_config_key *k, FILE *fp);
+
+/* Writes the reference of every key (Markdown: docs/config.md is its output). */
+void al_config_reference(FILE *fp);
 
 const char *al_domain_name(enum al_domain_id d);
 /* The sandbox profile each domain runs under: "compute" for the AI domain,

@@ -285,6 +285,12 @@ static const struct {
 	{ "[domain.proto]\ncommand = noexec\n", "2: [domain.proto] command: DIR/noexec: not executable" },
 	{ "[domain.ai]\ncommand = /nonexistent/x\n",
 	  "2: [domain.ai] command: /nonexistent/x: No such file or directory" },
+	{ "[domain.ai]\nprofile = missing.conf\n",
+	  "2: [domain.ai] profile: DIR/missing.conf: No such file or directory" },
+	{ "[domain.proto]\nprofile = .\n", "2: [domain.proto] profile: DIR/.: not a regular file" },
+	{ "[domain.ai]\nprofile =\n", "2: [domain.ai] profile: empty path" },
+	{ "[domain.proto]\nprofile = model.bin\nprofile = model.bin\n",
+	  "3: [domain.proto] profile: duplicate key (first set on line 2)" },
 	{ "[required]\nlandlock = maybe\n", "2: [required] landlock: 'maybe' is not yes or no" },
 	{ "[required]\nsgx = yes\n", "2: [required] sgx: unknown key" },
 	{ "[airlock]\njust words\n", "2: expected 'key = value' or '[section]'" },
@@ -350,6 +356,82 @@ static void test_all_errors_reported(void **state)
 	free(errors);
 }
 
+static const char *manifest_file(const struct al_config *cfg, const char *name)
+{
+	struct al_config_file files[AL_CONFIG_MAX_FILES];
+	size_t n = al_config_files(cfg, files);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(files[i].name, name) == 0)
+			return files[i].path;
+	return NULL;
+}
+
+/* [domain.X] profile replaces that domain's built-in sandbox profile. */
+static void test_profile(void **state)
+{
+	(void)state;
+	struct al_config *cfg;
+	char *errors = NULL;
+	/* Default: the built-in profiles, listed for the manifest. */
+	assert_int_equal(load("", &cfg, &errors), 0);
+	assert_non_null(cfg->domain[AL_DOMAIN_AI].profile);
+	assert_non_null(strstr(cfg->domain[AL_DOMAIN_AI].profile, "profiles/compute.conf"));
+	assert_non_null(strstr(cfg->domain[AL_DOMAIN_PROTO].profile, "profiles/service.conf"));
+	assert_string_equal(manifest_file(cfg, "ai.profile"), cfg->domain[AL_DOMAIN_AI].profile);
+	assert_string_equal(manifest_file(cfg, "proto.profile"),
+			    cfg->domain[AL_DOMAIN_PROTO].profile);
+	al_config_free(cfg);
+
+	/* Set for one domain: a path relative to the config's directory; the other keeps its own. */
+	int rc = load("[domain.ai]\nprofile = model.bin\n", &cfg, &errors);
+	if (rc)
+		fail_msg("%s", errors);
+	char p[160];
+	snprintf(p, sizeof p, "%s/model.bin", dir);
+	assert_string_equal(cfg->domain[AL_DOMAIN_AI].profile, p);
+	assert_string_equal(manifest_file(cfg, "ai.profile"), p);
+	assert_non_null(strstr(cfg->domain[AL_DOMAIN_PROTO].profile, "profiles/service.conf"));
+	assert_string_equal(manifest_file(cfg, "proto.profile"),
+			    cfg->domain[AL_DOMAIN_PROTO].profile);
+	/* Printed, and the print loads back to the same. */
+	char *a = NULL;
+	size_t al = 0;
+	FILE *fa = open_memstream(&a, &al);
+	al_config_print(cfg, fa);
+	fclose(fa);
+	char line[200];
+	snprintf(line, sizeof line, "[domain.ai]\n");
+	char *sec = strstr(a, line);
+	assert_non_null(sec);
+	snprintf(line, sizeof line, "\nprofile = %s\n", p);
+	assert_non_null(strstr(sec, line));
+	struct al_config *again;
+	rc = load(a, &again, &errors);
+	if (rc)
+		fail_msg("%s\n%s", a, errors);
+	assert_string_equal(again->domain[AL_DOMAIN_AI].profile, p);
+	al_config_free(again);
+	free(a);
+	al_config_free(cfg);
+
+	/* An absolute path, for the protocol domain. */
+	snprintf(line, sizeof line, "[domain.proto]\nprofile = %s/model.bin\n", dir);
+	assert_int_equal(load(line, &cfg, &errors), 0);
+	assert_string_equal(cfg->domain[AL_DOMAIN_PROTO].profile, p);
+	assert_string_equal(manifest_file(cfg, "proto.profile"), p);
+	al_config_free(cfg);
+}
+
+static void test_cpus_empty(void **state)
+{
+	(void)state;
+	struct al_config *cfg;
+	char *errors = NULL;
+	assert_int_equal(load("[domain.ai]\ncpus =\n", &cfg, &errors), 0);
+	assert_false(cfg->domain[AL_DOMAIN_AI].cpus_set);
+	al_config_free(cfg);
+}
+
 static void test_missing_file(void **state)
 {
 	(void)state;
@@ -371,6 +453,8 @@ int main(void)
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_profile),
+		cmocka_unit_test(test_cpus_empty),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
