@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -523,6 +524,21 @@ static void get_free(void *cls)
 }
 
 /*
+ * A suspended connection is out of the event loop, so its client going away
+ * is not seen there: true when the peer has closed (end of file on a peek).
+ */
+static bool peer_gone(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD) : NULL;
+	if (!ci)
+		return false;
+	char b;
+	ssize_t n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/*
  * Once a second, or when woken: keepalives due, sessions gone, deadlines
  * passed, shutdown. Resumes the streams concerned; their readers do the rest.
  * Runs with ev_lock held (the list cannot change under it).
@@ -540,6 +556,8 @@ static void tick_locked(struct http_ctx *hc, uint64_t *epoch_seen)
 			pthread_mutex_lock(&g->lock);
 			if (recheck && !g->ended && al_mcp_session_check(hc->srv, g->session) < 0)
 				g->ended = true;
+			if (g->suspended && !g->ended && peer_gone(g->conn))
+				g->ended = true;
 			if (stopping || g->ended || now >= g->next_ping_ns)
 				resume_locked(g->conn, &g->suspended);
 			pthread_mutex_unlock(&g->lock);
@@ -547,11 +565,14 @@ static void tick_locked(struct http_ctx *hc, uint64_t *epoch_seen)
 			struct outq *q = (struct outq *)w;
 			pthread_mutex_lock(&q->lock);
 			bool expire = !q->final_seen && now >= q->deadline_ns;
+			bool gone = q->suspended && peer_gone(q->conn);
 			if (stopping)
 				resume_locked(q->conn, &q->suspended);
 			pthread_mutex_unlock(&q->lock);
 			if (expire && q->call)
 				al_mcp_call_expire(q->call); /* emits the timeout result: resumes */
+			else if (gone && q->call)
+				al_mcp_call_expire(q->call); /* the write that follows fails: closed */
 		}
 	}
 }
@@ -913,6 +934,9 @@ static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, st
 		if (q->call)
 			al_mcp_call_detach(q->call);
 		outq_put(q);
+		/* Answered already: the slot bounds pending calls, not replies on their way out. */
+		inflight_release(hc, r->cc);
+		r->counted = false;
 	}
 	outq_put(q);
 	return ret;
@@ -971,6 +995,7 @@ static enum MHD_Result do_delete(struct http_ctx *hc, struct MHD_Connection *c)
 	if (al_mcp_session_delete(hc->srv, sid) < 0)
 		return send_error(c, MHD_HTTP_NOT_FOUND, -32001, "session not found");
 	wake_ticker(hc); /* its GET streams end now */
+	al_log_info("proto: http: a session was deleted by its client");
 	return send_buf(c, MHD_HTTP_OK, NULL, "", 0, NULL);
 }
 
