@@ -154,6 +154,35 @@ static size_t ask_header(char *buf, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
+static size_t ask_discard(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	return size * nitems;
+}
+
+/* Ends the session (HTTP DELETE with its id), so it holds no place in the server's table. */
+static void ask_delete_session(struct ask *a)
+{
+	if (!a->curl || !a->session)
+		return;
+	struct curl_slist *h = NULL;
+	char sess[300];
+	snprintf(sess, sizeof sess, "Mcp-Session-Id: %s", a->session);
+	h = curl_slist_append(h, sess);
+	h = curl_slist_append(h, "MCP-Protocol-Version: " ASK_PROTOCOL);
+	if (a->bearer)
+		h = curl_slist_append(h, a->bearer);
+	curl_easy_reset(a->curl);
+	curl_easy_setopt(a->curl, CURLOPT_URL, a->url);
+	curl_easy_setopt(a->curl, CURLOPT_CUSTOMREQUEST, "DELETE");
+	curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(a->curl, CURLOPT_WRITEFUNCTION, ask_discard);
+	curl_easy_setopt(a->curl, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(a->curl, CURLOPT_TIMEOUT, 10L);
+	/* Best effort: an unreachable server drops the session itself in time. */
+	(void)curl_easy_perform(a->curl);
+	curl_slist_free_all(h);
+}
+
 /* POSTs one JSON-RPC message; for a request, waits for its response. 0 or -1 (message printed). */
 static int ask_post(struct ask *a, json_t *msg)
 {
@@ -350,6 +379,7 @@ static int ask_run(int argc, char **argv)
 	printf("\n");
 	status = AL_EXIT_OK;
 out:
+	ask_delete_session(&a);
 	json_decref(a.result);
 	json_decref(a.error);
 	free(a.body);

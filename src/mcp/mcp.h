@@ -153,6 +153,7 @@ struct al_mcp_config {
 	size_t max_prompt_chars;    /* generate.prompt maxLength */
 	uint32_t max_tokens_limit;  /* generate.max_tokens maximum */
 	size_t max_sessions;        /* stateful sessions kept at once */
+	size_t max_sessions_per_client; /* of them, per client address (0: no cap) */
 	size_t max_output_bytes;    /* text kept for one generation's result */
 	const char *server_name;
 	const char *server_version;
@@ -169,12 +170,15 @@ enum al_mcp_transport {
 	AL_MCP_HTTP,
 };
 
+#define AL_MCP_PEER_LEN 48 /* a numeric IPv4 or IPv6 address and its NUL */
+
 /* What the transport hands in with one message. */
 struct al_mcp_input {
 	const char *body;
 	size_t len;
 	enum al_mcp_transport transport;
 	struct al_mcp_session *session; /* stdio: the stream's session; HTTP: NULL */
+	const char *peer;               /* HTTP: the client's address, for per-client caps */
 	/* HTTP request headers (NULL when absent or on stdio). */
 	const char *hdr_session_id;
 	const char *hdr_protocol_version;
@@ -215,8 +219,21 @@ void al_mcp_session_free(struct al_mcp_server *s, struct al_mcp_session *sess);
  */
 int al_mcp_session_check(struct al_mcp_server *s, const char *id);
 int al_mcp_session_delete(struct al_mcp_server *s, const char *id);
+/*
+ * A GET stream of session id opened (open) or closed: a session with a stream
+ * open is never evicted. 0, or -ENOENT when the id is unknown.
+ */
+int al_mcp_session_stream(struct al_mcp_server *s, const char *id, bool open);
+/* Changes whenever a session is deleted or evicted (streams recheck theirs then). */
+uint64_t al_mcp_session_epoch(struct al_mcp_server *s);
+size_t al_mcp_session_count(struct al_mcp_server *s);
 
 /*
+ * Stateful HTTP sessions live in a table of cfg->max_sessions; when it is
+ * full, the least recently used idle session (no GET stream, no pending
+ * call) is evicted; a client address holding max_sessions_per_client
+ * recycles its own. Stateless (2026-07-28) requests take no entry.
+ *
  * Handles one message. Always fills *res; returns 0, or -ENOMEM. A request
  * gets exactly one emit(final), either before al_mcp_handle() returns or,
  * when res->stream, later from the backend's thread.

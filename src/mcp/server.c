@@ -32,8 +32,6 @@
 static const char *const legacy_versions[] = { "2025-11-25", "2025-06-18", "2025-03-26" };
 static const char *const modern_versions[] = { AL_MCP_MODERN_VERSION };
 
-/* Sessions idle this long may be evicted when the table is full. */
-#define SESSION_IDLE_EVICT_NS (60ull * 1000000000ull)
 #define PROGRESS_TEXT_MAX 8192
 
 enum sess_state {
@@ -47,7 +45,10 @@ struct al_mcp_session {
 	char ss_id[AL_MCP_SESSION_ID_LEN + 1]; /* empty for stdio */
 	enum sess_state ss_state;
 	char ss_version[16];
+	char ss_peer[AL_MCP_PEER_LEN]; /* the client's address, for the per-client cap */
 	uint64_t ss_last_ns;
+	unsigned ss_streams; /* open GET streams */
+	struct al_mcp_session *ss_hnext; /* bucket chain */
 };
 
 struct al_mcp_call {
@@ -76,8 +77,10 @@ struct al_mcp_server {
 	struct al_mcp_backend srv_be;
 	pthread_mutex_t srv_lock;
 	pthread_cond_t srv_idle;   /* signalled when the call list empties */
-	struct al_mcp_session **srv_sessions;
+	struct al_mcp_session **srv_buckets; /* sessions by id, chained */
+	size_t srv_nbuckets;                 /* a power of two */
 	size_t srv_nsessions;
+	atomic_uint_fast64_t srv_epoch; /* bumped whenever a session goes away */
 	uint64_t srv_next_key;
 	struct al_mcp_call *srv_calls;
 	struct al_mcp_stats srv_stats;
@@ -92,7 +95,8 @@ void al_mcp_config_default(struct al_mcp_config *cfg)
 	cfg->limits.max_depth = AL_JSONRPC_DEFAULT_MAX_DEPTH;
 	cfg->max_prompt_chars = 4096;
 	cfg->max_tokens_limit = 1024;
-	cfg->max_sessions = 1024;
+	cfg->max_sessions = 4096;
+	cfg->max_sessions_per_client = 1024;
 	cfg->max_output_bytes = 256 * 1024;
 	cfg->server_name = "airlock";
 	cfg->server_version = AL_VERSION;
@@ -141,10 +145,13 @@ int al_mcp_server_new(const struct al_mcp_config *cfg, const struct al_mcp_backe
 	s->srv_cfg = *cfg;
 	s->srv_be = *be;
 	s->srv_next_key = 1;
-	s->srv_sessions = calloc(cfg->max_sessions ? cfg->max_sessions : 1, sizeof(*s->srv_sessions));
+	s->srv_nbuckets = 64;
+	while (s->srv_nbuckets < cfg->max_sessions && s->srv_nbuckets < (1u << 20))
+		s->srv_nbuckets *= 2;
+	s->srv_buckets = calloc(s->srv_nbuckets, sizeof(*s->srv_buckets));
 	s->srv_tools = build_tools(cfg);
-	if (!s->srv_sessions || !s->srv_tools) {
-		free(s->srv_sessions);
+	if (!s->srv_buckets || !s->srv_tools) {
+		free(s->srv_buckets);
 		json_decref(s->srv_tools);
 		free(s);
 		return -ENOMEM;
@@ -174,9 +181,12 @@ void al_mcp_server_free(struct al_mcp_server *s)
 	while (s->srv_calls)
 		pthread_cond_wait(&s->srv_idle, &s->srv_lock);
 	pthread_mutex_unlock(&s->srv_lock);
-	for (size_t i = 0; i < s->srv_cfg.max_sessions; i++)
-		free(s->srv_sessions[i]);
-	free(s->srv_sessions);
+	for (size_t i = 0; i < s->srv_nbuckets; i++)
+		for (struct al_mcp_session *x = s->srv_buckets[i], *nx; x; x = nx) {
+			nx = x->ss_hnext;
+			free(x);
+		}
+	free(s->srv_buckets);
 	json_decref(s->srv_tools);
 	pthread_cond_destroy(&s->srv_idle);
 	pthread_mutex_destroy(&s->srv_lock);
@@ -235,43 +245,130 @@ static bool session_id_wellformed(const char *id)
 	return true;
 }
 
-static ssize_t session_find_locked(struct al_mcp_server *s, const char *id)
+/* The id is random hex: its first 16 characters are hash enough. */
+static size_t session_bucket(const struct al_mcp_server *s, const char *id)
+{
+	uint64_t h = 0;
+	for (size_t i = 0; i < 16; i++)
+		h = h << 4 | (uint64_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
+	return (size_t)(h & (s->srv_nbuckets - 1));
+}
+
+static struct al_mcp_session **session_slot_locked(struct al_mcp_server *s, const char *id)
 {
 	if (!session_id_wellformed(id))
-		return -1;
-	for (size_t i = 0; i < s->srv_cfg.max_sessions; i++)
-		if (s->srv_sessions[i] && !strcmp(s->srv_sessions[i]->ss_id, id))
-			return (ssize_t)i;
-	return -1;
+		return NULL;
+	for (struct al_mcp_session **pp = &s->srv_buckets[session_bucket(s, id)]; *pp;
+	     pp = &(*pp)->ss_hnext)
+		if (!strcmp((*pp)->ss_id, id))
+			return pp;
+	return NULL;
+}
+
+static struct al_mcp_session *session_find_locked(struct al_mcp_server *s, const char *id)
+{
+	struct al_mcp_session **pp = session_slot_locked(s, id);
+	return pp ? *pp : NULL;
+}
+
+/* Unlinks the session at *pp, cancels its calls and frees it. */
+static void session_remove_locked(struct al_mcp_server *s, struct al_mcp_session **pp)
+{
+	struct al_mcp_session *sess = *pp;
+	*pp = sess->ss_hnext;
+	s->srv_nsessions--;
+	atomic_fetch_add(&s->srv_epoch, 1);
+	cancel_session_calls_locked(s, sess->ss_key);
+	free(sess);
 }
 
 int al_mcp_session_check(struct al_mcp_server *s, const char *id)
 {
 	pthread_mutex_lock(&s->srv_lock);
-	ssize_t i = session_find_locked(s, id);
+	struct al_mcp_session *x = session_find_locked(s, id);
 	pthread_mutex_unlock(&s->srv_lock);
-	return i < 0 ? -ENOENT : 0;
+	return x ? 0 : -ENOENT;
 }
 
 int al_mcp_session_delete(struct al_mcp_server *s, const char *id)
 {
 	pthread_mutex_lock(&s->srv_lock);
-	ssize_t i = session_find_locked(s, id);
-	if (i < 0) {
-		pthread_mutex_unlock(&s->srv_lock);
-		return -ENOENT;
-	}
-	struct al_mcp_session *sess = s->srv_sessions[i];
-	s->srv_sessions[i] = NULL;
-	s->srv_nsessions--;
-	cancel_session_calls_locked(s, sess->ss_key);
+	struct al_mcp_session **pp = session_slot_locked(s, id);
+	if (pp)
+		session_remove_locked(s, pp);
 	pthread_mutex_unlock(&s->srv_lock);
-	free(sess);
-	return 0;
+	return pp ? 0 : -ENOENT;
 }
 
-/* A new HTTP session in the table; its id is copied out. -EBUSY when full. */
-static int session_create(struct al_mcp_server *s, const char *version, char *id_out)
+int al_mcp_session_stream(struct al_mcp_server *s, const char *id, bool open)
+{
+	pthread_mutex_lock(&s->srv_lock);
+	struct al_mcp_session *x = session_find_locked(s, id);
+	if (x) {
+		if (open)
+			x->ss_streams++;
+		else if (x->ss_streams)
+			x->ss_streams--;
+		x->ss_last_ns = al_now_ns();
+	}
+	pthread_mutex_unlock(&s->srv_lock);
+	return x ? 0 : -ENOENT;
+}
+
+uint64_t al_mcp_session_epoch(struct al_mcp_server *s)
+{
+	return atomic_load(&s->srv_epoch);
+}
+
+size_t al_mcp_session_count(struct al_mcp_server *s)
+{
+	pthread_mutex_lock(&s->srv_lock);
+	size_t n = s->srv_nsessions;
+	pthread_mutex_unlock(&s->srv_lock);
+	return n;
+}
+
+static bool session_busy_locked(struct al_mcp_server *s, uint64_t key)
+{
+	for (struct al_mcp_call *c = s->srv_calls; c; c = c->c_next)
+		if (c->c_session_key == key)
+			return true;
+	return false;
+}
+
+/*
+ * The least recently used idle session (no GET stream open, no call pending),
+ * of one client when peer is set: its bucket link, or NULL. Also counts that
+ * client's sessions into *n_peer.
+ */
+static struct al_mcp_session **session_lru_idle_locked(struct al_mcp_server *s, const char *peer,
+							size_t *n_peer)
+{
+	struct al_mcp_session **best = NULL;
+	*n_peer = 0;
+	for (size_t i = 0; i < s->srv_nbuckets; i++)
+		for (struct al_mcp_session **pp = &s->srv_buckets[i]; *pp; pp = &(*pp)->ss_hnext) {
+			struct al_mcp_session *x = *pp;
+			if (peer && strcmp(x->ss_peer, peer) != 0)
+				continue;
+			(*n_peer)++;
+			if (x->ss_streams || (best && x->ss_last_ns >= (*best)->ss_last_ns) ||
+			    session_busy_locked(s, x->ss_key))
+				continue;
+			best = pp;
+		}
+	return best;
+}
+
+/*
+ * A new HTTP session in the table; its id is copied out. When the table, or
+ * the client's share of it, is full, the least recently used idle session
+ * (of that client first) makes room: a client holding every session it has
+ * busy is refused (-EBUSY), and one client's initialize flood only recycles
+ * its own sessions.
+ */
+static int session_create(struct al_mcp_server *s, const char *version, const char *peer,
+			  char *id_out)
 {
 	unsigned char rnd[AL_MCP_SESSION_ID_LEN / 2];
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
@@ -283,35 +380,39 @@ static int session_create(struct al_mcp_server *s, const char *version, char *id
 		snprintf(sess->ss_id + 2 * i, 3, "%02x", rnd[i]);
 	sess->ss_state = SESS_INITIALIZING;
 	al_strlcpy(sess->ss_version, version, sizeof(sess->ss_version));
-	uint64_t now = al_now_ns();
-	sess->ss_last_ns = now;
+	al_strlcpy(sess->ss_peer, peer ? peer : "", sizeof(sess->ss_peer));
+	sess->ss_last_ns = al_now_ns();
 
 	pthread_mutex_lock(&s->srv_lock);
-	ssize_t slot = -1, lru = -1;
-	for (size_t i = 0; i < s->srv_cfg.max_sessions; i++) {
-		struct al_mcp_session *o = s->srv_sessions[i];
-		if (!o) {
-			slot = (ssize_t)i;
-			break;
+	size_t max = s->srv_cfg.max_sessions ? s->srv_cfg.max_sessions : 1;
+	size_t per = s->srv_cfg.max_sessions_per_client;
+	size_t n_peer = 0;
+	bool ok = true;
+	if (per && peer && *peer) {
+		struct al_mcp_session **own = session_lru_idle_locked(s, peer, &n_peer);
+		if (n_peer >= per || (s->srv_nsessions >= max && own)) {
+			if (own)
+				session_remove_locked(s, own);
+			else
+				ok = false;
 		}
-		if (lru < 0 || o->ss_last_ns < s->srv_sessions[lru]->ss_last_ns)
-			lru = (ssize_t)i;
 	}
-	if (slot < 0 && lru >= 0 && now - s->srv_sessions[lru]->ss_last_ns >= SESSION_IDLE_EVICT_NS) {
-		/* Only an idle session makes room: a flood of initialize cannot evict live ones. */
-		cancel_session_calls_locked(s, s->srv_sessions[lru]->ss_key);
-		free(s->srv_sessions[lru]);
-		s->srv_sessions[lru] = NULL;
-		s->srv_nsessions--;
-		slot = lru;
+	if (ok && s->srv_nsessions >= max) {
+		struct al_mcp_session **any = session_lru_idle_locked(s, NULL, &n_peer);
+		if (any)
+			session_remove_locked(s, any);
+		else
+			ok = false;
 	}
-	if (slot < 0) {
+	if (!ok) {
 		pthread_mutex_unlock(&s->srv_lock);
 		free(sess);
 		return -EBUSY;
 	}
 	sess->ss_key = s->srv_next_key++;
-	s->srv_sessions[slot] = sess;
+	struct al_mcp_session **head = &s->srv_buckets[session_bucket(s, sess->ss_id)];
+	sess->ss_hnext = *head;
+	*head = sess;
 	s->srv_nsessions++;
 	s->srv_stats.sessions++;
 	memcpy(id_out, sess->ss_id, sizeof(sess->ss_id));
@@ -678,7 +779,7 @@ static json_t *server_info(struct al_mcp_server *s)
 
 static json_t *capabilities(void)
 {
-	return json_pack("{s:{s:b}}", "tools", "listChanged", 0);
+	return json_pack("{s:{s:b},s:{}}", "tools", "listChanged", 0, "logging");
 }
 
 static json_t *tools_list_result(struct al_mcp_server *s, bool modern)
@@ -712,6 +813,19 @@ static bool dispatch_common(struct al_mcp_server *s, const struct al_jsonrpc_msg
 				    NULL, 200);
 		else
 			reply(out, res, al_jsonrpc_result(m->id, tools_list_result(s, modern)));
+	} else if (!strcmp(m->method, "logging/setLevel")) {
+		/* Accepted and answered; the server emits no log notifications to filter. */
+		static const char *const levels[] = { "debug", "info", "notice", "warning",
+						      "error", "critical", "alert", "emergency" };
+		const char *lv = json_string_value(json_object_get(params, "level"));
+		bool known = false;
+		for (size_t i = 0; lv && i < AL_ARRAY_LEN(levels); i++)
+			known |= !strcmp(lv, levels[i]);
+		if (!known)
+			reply_error(s, out, res, m->id, AL_JSONRPC_INVALID_PARAMS,
+				    "params.level must be an MCP log level", NULL, 200);
+		else
+			reply(out, res, al_jsonrpc_result(m->id, finish_result(json_object(), modern)));
 	} else if (!strcmp(m->method, "tools/call")) {
 		if (!params) {
 			reply_error(s, out, res, m->id, AL_JSONRPC_INVALID_PARAMS, "params required",
@@ -856,7 +970,7 @@ static int handle_legacy(struct al_mcp_server *s, const struct al_mcp_input *in,
 					    "initialize must not carry a session id", NULL, 400);
 				return 0;
 			}
-			int e = session_create(s, ver, res->session_id);
+			int e = session_create(s, ver, in->peer, res->session_id);
 			if (e < 0) {
 				reply_error(s, out, res, m->id, AL_JSONRPC_SERVER_ERROR,
 					    e == -EBUSY ? "too many sessions" : "session creation failed",
@@ -892,9 +1006,8 @@ static int handle_legacy(struct al_mcp_server *s, const struct al_mcp_input *in,
 			return 0;
 		}
 		pthread_mutex_lock(&s->srv_lock);
-		ssize_t i = session_find_locked(s, in->hdr_session_id);
-		if (i >= 0) {
-			struct al_mcp_session *sess = s->srv_sessions[i];
+		struct al_mcp_session *sess = session_find_locked(s, in->hdr_session_id);
+		if (sess) {
 			sess->ss_last_ns = al_now_ns();
 			if (!req && !strcmp(m->method, "notifications/initialized") &&
 			    sess->ss_state == SESS_INITIALIZING)
@@ -903,7 +1016,7 @@ static int handle_legacy(struct al_mcp_server *s, const struct al_mcp_input *in,
 			st = sess->ss_state;
 		}
 		pthread_mutex_unlock(&s->srv_lock);
-		if (i < 0) {
+		if (!sess) {
 			reply_error(s, out, res, req ? m->id : NULL, -32001, "session not found", NULL, 404);
 			return 0;
 		}

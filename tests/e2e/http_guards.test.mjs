@@ -202,26 +202,30 @@ test('bearer token: 401 without or with a wrong token, 200 with it', async () =>
   }
 });
 
-test('concurrency limit: 503 with a JSON-RPC error while a request holds the only slot', async () => {
+test('concurrency limit: a request slot is taken by a complete body; overload is 503 with Retry-After', async () => {
   const s = await startAirlock({ proto: { concurrency: 1 } });
   try {
-    // Headers sent, body still owed: this request holds the single slot.
+    // Headers sent, body still owed: this holds a connection, never the single slot.
     const holder = await tcpOpen(s.port, 'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 40\r\n\r\n{"jsonrpc"');
-    let r;
-    for (let i = 0; i < 50; i++) { // the holder's headers may still be on their way
-      r = await raw(s.port, { headers: JSON_HEADERS, body: rpc(1, 'tools/list') });
-      if (r.status === 503) break;
-      await new Promise((res) => setTimeout(res, 20));
+    await new Promise((res) => setTimeout(res, 100));
+    let r = await raw(s.port, { headers: JSON_HEADERS, body: rpc(1, 'tools/list') });
+    assert.equal(r.status, 400); // an ordinary session error: the slot was free
+    // Many complete generations at once: one holds the slot, the others are told to retry.
+    const gen = (i) => raw(s.port, {
+      headers: { ...JSON_HEADERS, 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'generate' },
+      body: rpc(i, 'tools/call', { name: 'generate', arguments: { prompt: PROMPT, max_tokens: 256, temperature: 0 }, _meta: modernMeta() }),
+    });
+    const all = await Promise.all(Array.from({ length: 12 }, (_, i) => gen(i + 10)));
+    const busy = all.filter((x) => x.status === 503);
+    assert.ok(busy.length >= 1, `statuses: ${all.map((x) => x.status)}`);
+    assert.ok(all.some((x) => x.status === 200));
+    for (const x of busy) {
+      assert.equal(x.headers['retry-after'], '1');
+      assert.equal(x.json.error.code, -32000);
     }
-    assert.equal(r.status, 503);
-    assert.equal(r.json.error.code, -32000);
     holder.destroy();
-    for (let i = 0; i < 50; i++) {
-      r = await raw(s.port, { headers: JSON_HEADERS, body: rpc(1, 'tools/list') });
-      if (r.status !== 503) break;
-      await new Promise((res) => setTimeout(res, 20));
-    }
-    assert.equal(r.status, 400); // the slot is free again: an ordinary session error
+    r = await raw(s.port, { headers: JSON_HEADERS, body: rpc(1, 'tools/list') });
+    assert.equal(r.status, 400);
   } finally {
     assert.equal((await s.stop()).code, 0);
   }

@@ -765,6 +765,110 @@ static void test_http_deadline(void **state)
 	slow_current = NULL;
 }
 
+static void test_logging_set_level(void **state)
+{
+	struct fixture *f = *state;
+	struct al_mcp_result res;
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"warning\"}}",
+	       &res);
+	assert_int_equal(f->cap.n, 1);
+	json_t *r = json_object_get(f->cap.msgs[0], "result");
+	assert_true(json_is_object(r));
+	assert_int_equal(json_object_size(r), 0);
+	cap_clear(&f->cap);
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"loud\"}}",
+	       &res);
+	assert_int_equal(f->cap.n, 1);
+	assert_int_equal(err_code(f->cap.msgs[0]), AL_JSONRPC_INVALID_PARAMS);
+	cap_clear(&f->cap);
+}
+
+/* An HTTP initialize from peer: the new session's id, or "" when refused. */
+static void http_init(struct al_mcp_server *srv, const char *peer, char *sid)
+{
+	struct capture cap = { 0 };
+	struct al_mcp_input in = { .body = init_msg, .len = strlen(init_msg), .transport = AL_MCP_HTTP,
+				   .peer = peer };
+	struct al_mcp_output out = { .emit = cap_emit, .ud = &cap };
+	struct al_mcp_result res;
+	assert_int_equal(al_mcp_handle(srv, &in, &out, &res), 0);
+	memcpy(sid, res.session_id, sizeof(res.session_id));
+	if (!sid[0])
+		assert_int_equal(res.http_status, 503);
+	cap_clear(&cap);
+}
+
+static void test_session_eviction(void **state)
+{
+	struct al_mcp_config cfg;
+	al_mcp_config_default(&cfg);
+	cfg.max_sessions = 8;
+	cfg.max_sessions_per_client = 4;
+	struct al_mcp_server *srv;
+	assert_int_equal(al_mcp_server_new(&cfg, &al_mcp_backend_none, &srv), 0);
+	char ids[16][AL_MCP_SESSION_ID_LEN + 1];
+	/* Client a fills its share; its fifth evicts its own oldest. */
+	for (int i = 0; i < 5; i++)
+		http_init(srv, "10.0.0.1", ids[i]);
+	assert_int_equal(al_mcp_session_count(srv), 4);
+	assert_int_equal(al_mcp_session_check(srv, ids[0]), -ENOENT);
+	assert_int_equal(al_mcp_session_check(srv, ids[1]), 0);
+	/* A session with an open GET stream is never evicted. */
+	assert_int_equal(al_mcp_session_stream(srv, ids[1], true), 0);
+	for (int i = 5; i < 9; i++)
+		http_init(srv, "10.0.0.2", ids[i]);
+	assert_int_equal(al_mcp_session_count(srv), 8);
+	/* Full table: a third client evicts the least recently used idle session. */
+	uint64_t epoch = al_mcp_session_epoch(srv);
+	http_init(srv, "10.0.0.3", ids[9]);
+	assert_true(ids[9][0]);
+	assert_int_equal(al_mcp_session_check(srv, ids[1]), 0);
+	assert_int_equal(al_mcp_session_check(srv, ids[2]), -ENOENT);
+	assert_true(al_mcp_session_epoch(srv) != epoch);
+	/* Every session of a client busy: it is refused. */
+	al_mcp_server_free(srv);
+	cfg.max_sessions = 2;
+	cfg.max_sessions_per_client = 2;
+	assert_int_equal(al_mcp_server_new(&cfg, &al_mcp_backend_none, &srv), 0);
+	http_init(srv, "10.0.0.1", ids[0]);
+	http_init(srv, "10.0.0.1", ids[1]);
+	al_mcp_session_stream(srv, ids[0], true);
+	al_mcp_session_stream(srv, ids[1], true);
+	http_init(srv, "10.0.0.1", ids[2]);
+	assert_false(ids[2][0]);
+	al_mcp_session_stream(srv, ids[1], false);
+	http_init(srv, "10.0.0.1", ids[2]);
+	assert_true(ids[2][0]);
+	assert_int_equal(al_mcp_session_check(srv, ids[1]), -ENOENT);
+	al_mcp_server_free(srv);
+}
+
+static void test_stateless_takes_no_session(void **state)
+{
+	struct al_mcp_config cfg;
+	al_mcp_config_default(&cfg);
+	struct al_mcp_server *srv;
+	assert_int_equal(al_mcp_server_new(&cfg, &al_mcp_backend_none, &srv), 0);
+	static const char msg[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"_meta\":{"
+		"\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+		"\"io.modelcontextprotocol/clientCapabilities\":{}}}}";
+	for (int i = 0; i < 100; i++) {
+		struct capture cap = { 0 };
+		struct al_mcp_input in = { .body = msg, .len = strlen(msg), .transport = AL_MCP_HTTP,
+					   .peer = "10.0.0.1", .hdr_protocol_version = "2026-07-28",
+					   .hdr_method = "tools/list" };
+		struct al_mcp_output out = { .emit = cap_emit, .ud = &cap };
+		struct al_mcp_result res;
+		assert_int_equal(al_mcp_handle(srv, &in, &out, &res), 0);
+		assert_int_equal(res.http_status, 200);
+		assert_false(res.session_id[0]);
+		cap_clear(&cap);
+	}
+	assert_int_equal(al_mcp_session_count(srv), 0);
+	al_mcp_server_free(srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -779,6 +883,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_http_header_crosscheck, setup_script, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_none, setup_none, teardown),
 		cmocka_unit_test(test_schema_validator),
+		cmocka_unit_test_setup_teardown(test_logging_set_level, setup_script, teardown),
+		cmocka_unit_test(test_session_eviction),
+		cmocka_unit_test(test_stateless_takes_no_session),
 		cmocka_unit_test(test_origin_host),
 		cmocka_unit_test(test_lockdown_kills_socket),
 		cmocka_unit_test(test_lockdown_kills_unlisted),

@@ -1,7 +1,9 @@
 /*
  * The protocol domain's generation backend: the channel to the AI domain.
  *
- * HTTP threads call start/cancel; one receiver thread owns the receive side.
+ * HTTP threads call start/cancel and never wait: a generation that finds
+ * every channel slot taken is queued here and sent by the receiver thread
+ * when a slot frees. One receiver thread owns the receive side.
  * Every channel call except the receiver's al_chan_wait() is made under one
  * mutex (a struct al_chan is used by one thread at a time). Callbacks into
  * the MCP layer run without that mutex held, so the two layers' locks never
@@ -27,6 +29,18 @@
 /* A generation that finds every channel slot taken waits this long for one
  * (the AI domain serves requests in turn) before it is refused as busy. */
 #define SLOT_WAIT_MS 30000
+/* The receiver wakes at least this often to expire or cancel queued calls. */
+#define RX_TICK_MS 200
+
+/* A generation waiting for a channel slot. */
+struct queued {
+	struct al_msg_gen_request req;
+	char *prompt;
+	struct al_mcp_gen_cb cb;
+	uint64_t until_ns;
+	bool cancelled;
+	struct queued *next;
+};
 
 struct chan_call {
 	bool used;
@@ -37,7 +51,7 @@ struct chan_call {
 struct chan_backend {
 	struct al_chan *ch;
 	pthread_mutex_t lock;
-	pthread_cond_t slot_freed; /* a call ended or the channel died */
+	struct queued *q_head, *q_tail; /* FIFO of generations waiting for a slot */
 	pthread_t rx;
 	bool rx_started;
 	uint64_t next_id;
@@ -57,50 +71,71 @@ static struct chan_call *call_find(struct chan_backend *b, uint64_t id)
 	return NULL;
 }
 
+static struct chan_call *free_slot_locked(struct chan_backend *b)
+{
+	for (size_t i = 0; i < AL_ARRAY_LEN(b->calls); i++)
+		if (!b->calls[i].used)
+			return &b->calls[i];
+	return NULL;
+}
+
+/* Sends req into slot; NULL, or why it failed. Lock held. */
+static const char *send_locked(struct chan_backend *b, struct chan_call *slot,
+			       const struct al_msg_gen_request *req, const struct al_mcp_gen_cb *cb)
+{
+	int rc = al_chan_send_gen_request(b->ch, req);
+	if (rc < 0)
+		return rc == -EBUSY ? "the AI domain is busy" : "the AI domain is unreachable";
+	*slot = (struct chan_call){.used = true, .id = req->req_id, .cb = *cb};
+	return NULL;
+}
+
 static int chan_start(void *ctx, const struct al_mcp_gen_params *p, const struct al_mcp_gen_cb *cb,
 		      uint64_t *handle)
 {
 	struct chan_backend *b = ctx;
 	const char *fail = NULL;
+	struct al_msg_gen_request req = {
+		.seed = p->has_seed ? p->seed : al_now_ns(),
+		.max_tokens = p->max_tokens ? p->max_tokens : 1,
+		.temperature = (float)p->temperature,
+		/* top_p 0 and 1 both mean the whole distribution, as in llama2.c. */
+		.top_p = p->top_p > 0 && p->top_p <= 1 ? (float)p->top_p : 1.0f,
+		.prompt = p->prompt,
+		.prompt_len = strlen(p->prompt),
+	};
+	if (b->max_tokens && req.max_tokens > b->max_tokens)
+		req.max_tokens = b->max_tokens;
 	pthread_mutex_lock(&b->lock);
-	struct chan_call *slot = NULL;
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += SLOT_WAIT_MS / 1000;
-	/* Callers beyond the channel's limit queue here rather than fail: the
-	 * caller's own transport bounds how many can wait (its concurrency limit). */
-	for (;;) {
-		for (size_t i = 0; i < AL_ARRAY_LEN(b->calls) && !slot; i++)
-			if (!b->calls[i].used)
-				slot = &b->calls[i];
-		if (slot || b->dead || pthread_cond_timedwait(&b->slot_freed, &b->lock, &until) == ETIMEDOUT)
-			break;
-	}
-	if (b->dead)
+	req.req_id = ++b->next_id;
+	struct chan_call *slot = b->q_head ? NULL : free_slot_locked(b);
+	if (b->dead) {
 		fail = b->dead;
-	else if (!slot)
-		fail = "the AI domain is busy: too many generations in flight";
-	if (!fail) {
-		struct al_msg_gen_request req = {
-			.req_id = ++b->next_id,
-			.seed = p->has_seed ? p->seed : al_now_ns(),
-			.max_tokens = p->max_tokens ? p->max_tokens : 1,
-			.temperature = (float)p->temperature,
-			/* top_p 0 and 1 both mean the whole distribution, as in llama2.c. */
-			.top_p = p->top_p > 0 && p->top_p <= 1 ? (float)p->top_p : 1.0f,
-			.prompt = p->prompt,
-			.prompt_len = strlen(p->prompt),
-		};
-		if (b->max_tokens && req.max_tokens > b->max_tokens)
-			req.max_tokens = b->max_tokens;
-		int rc = al_chan_send_gen_request(b->ch, &req);
-		if (rc < 0) {
-			fail = rc == -EBUSY ? "the AI domain is busy" : "the AI domain is unreachable";
+	} else if (slot) {
+		fail = send_locked(b, slot, &req, cb);
+	} else {
+		/* Every slot taken (the AI domain serves requests in turn): queue it;
+		 * the caller's transport bounds how many can wait (its request slots). */
+		struct queued *w = calloc(1, sizeof(*w));
+		char *pr = w ? strdup(p->prompt) : NULL;
+		if (!pr) {
+			free(w);
+			fail = "out of memory";
 		} else {
-			*slot = (struct chan_call){.used = true, .id = req.req_id, .cb = *cb};
-			*handle = req.req_id;
+			w->req = req;
+			w->req.prompt = pr;
+			w->prompt = pr;
+			w->cb = *cb;
+			w->until_ns = al_now_ns() + SLOT_WAIT_MS * 1000000ull;
+			if (b->q_tail)
+				b->q_tail->next = w;
+			else
+				b->q_head = w;
+			b->q_tail = w;
 		}
 	}
+	if (!fail)
+		*handle = req.req_id;
 	pthread_mutex_unlock(&b->lock);
 	if (fail) {
 		*handle = 0;
@@ -113,10 +148,68 @@ static void chan_cancel(void *ctx, uint64_t handle)
 {
 	struct chan_backend *b = ctx;
 	pthread_mutex_lock(&b->lock);
-	/* A finished call is not cancelled: its done may already be on the way. */
+	/* A finished call is not cancelled: its done may already be on the way.
+	 * A queued one is marked; the receiver ends it (never on_done from here). */
 	if (!b->dead && call_find(b, handle))
 		(void)al_chan_send_cancel(b->ch, handle);
+	for (struct queued *w = b->q_head; w; w = w->next)
+		if (w->req.req_id == handle)
+			w->cancelled = true;
 	pthread_mutex_unlock(&b->lock);
+}
+
+/*
+ * Receiver thread, lock held: sends queued generations into free slots, and
+ * takes out the cancelled and the expired ones. Those are returned in *done
+ * (a list) with their status, for on_done after the lock is dropped.
+ */
+static void pump_locked(struct chan_backend *b, struct queued **done)
+{
+	uint64_t now = al_now_ns();
+	struct queued **pp = &b->q_head, *last = NULL;
+	while (*pp) {
+		struct queued *w = *pp;
+		const char *fail = NULL;
+		bool take = w->cancelled || b->dead || now >= w->until_ns;
+		if (!take) {
+			struct chan_call *slot = free_slot_locked(b);
+			if (slot) {
+				fail = send_locked(b, slot, &w->req, &w->cb);
+				take = true;
+				if (!fail) {
+					*pp = w->next;
+					free(w->prompt);
+					free(w);
+					continue;
+				}
+			}
+		}
+		if (!take) {
+			last = w;
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		/* Reuse req.prompt for the reason: the prompt is no longer needed. */
+		w->req.prompt = w->cancelled ? NULL : b->dead ? b->dead : fail ? fail :
+			"the AI domain is busy: too many generations in flight";
+		w->next = *done;
+		*done = w;
+	}
+	b->q_tail = last;
+}
+
+static void finish_queued(struct queued *done)
+{
+	for (struct queued *w = done, *nx; w; w = nx) {
+		nx = w->next;
+		if (w->req.prompt)
+			w->cb.on_done(w->cb.ud, AL_MCP_GEN_FAILED, w->req.prompt);
+		else
+			w->cb.on_done(w->cb.ud, AL_MCP_GEN_CANCELLED, NULL);
+		free(w->prompt);
+		free(w);
+	}
 }
 
 static int chan_model_info(void *ctx, struct al_mcp_model_info *out)
@@ -143,10 +236,12 @@ static void fail_all(struct chan_backend *b, int rc)
 			cbs[n++] = b->calls[i].cb;
 			b->calls[i].used = false;
 		}
-	pthread_cond_broadcast(&b->slot_freed);
+	struct queued *done = NULL;
+	pump_locked(b, &done);
 	pthread_mutex_unlock(&b->lock);
 	for (size_t i = 0; i < n; i++)
 		cbs[i].on_done(cbs[i].ud, AL_MCP_GEN_FAILED, b->dead);
+	finish_queued(done);
 	pthread_mutex_lock(&b->lock);
 }
 
@@ -154,9 +249,15 @@ static void *chan_rx(void *arg)
 {
 	struct chan_backend *b = arg;
 	for (;;) {
-		int rc = al_chan_wait(b->ch, -1);
-		if (rc == -ETIMEDOUT || rc == -EINTR)
+		int rc = al_chan_wait(b->ch, RX_TICK_MS);
+		if (rc == -ETIMEDOUT || rc == -EINTR) {
+			struct queued *done = NULL;
+			pthread_mutex_lock(&b->lock);
+			pump_locked(b, &done);
+			pthread_mutex_unlock(&b->lock);
+			finish_queued(done);
 			continue;
+		}
 		pthread_mutex_lock(&b->lock);
 		struct al_msg m;
 		if (rc == 0)
@@ -209,12 +310,14 @@ static void *chan_rx(void *arg)
 		case AL_MSG_ERROR: {
 			bool done = m.type == AL_MSG_DONE;
 			c = call_find(b, done ? m.u.done.req_id : m.u.error.req_id);
+			struct queued *qd = NULL;
 			if (c) {
 				cb = c->cb;
 				c->used = false;
-				pthread_cond_signal(&b->slot_freed);
+				pump_locked(b, &qd); /* the slot goes to the next one waiting */
 			}
 			pthread_mutex_unlock(&b->lock);
+			finish_queued(qd);
 			if (!c)
 				continue;
 			if (!done)
@@ -244,11 +347,6 @@ int al_proto_backend_chan_new(int fd, uint32_t max_tokens, struct al_mcp_backend
 		return rc;
 	}
 	pthread_mutex_init(&b->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&b->slot_freed, &ca);
-	pthread_condattr_destroy(&ca);
 	b->max_tokens = max_tokens;
 	*out = (struct al_mcp_backend){.ctx = b, .start = chan_start, .cancel = chan_cancel,
 				       .model_info = chan_model_info};

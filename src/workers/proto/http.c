@@ -1,19 +1,31 @@
 /*
- * Streamable HTTP on /mcp with libmicrohttpd, one thread per connection.
+ * Streamable HTTP on /mcp with libmicrohttpd's own event loop: a small fixed
+ * pool of epoll threads serves every connection, so an open connection costs
+ * memory, not a thread, and the connection count is independent of the
+ * domain's pids limit.
  *
  * Guards run on the first callback of a request, before its body is read,
- * in this order: method and path, Host, Origin, bearer token, Content-Type,
- * Accept, declared length, concurrency. The body is then collected up to the
- * limit and handed to the MCP layer. Replies go out as one JSON body, or as
- * an SSE stream when a call is still pending (progress, then the result).
+ * in this order: connection limits (server and client), method and path,
+ * Host, Origin, bearer token, Content-Type, Accept, declared length. The
+ * body is then collected up to the limit within a deadline; only a complete
+ * body takes a request slot (server and client). Replies go out as one JSON
+ * body, or as an SSE stream when a call is still pending (progress, then the
+ * result). A stream with nothing to send is suspended (out of the event loop)
+ * and resumed by whoever produces its next message: the channel's receiver
+ * thread for a generation, the ticker thread for keepalives, deadlines and
+ * ended sessions. Overload is always answered: 503, Retry-After and a
+ * JSON-RPC error body, never a silent close.
  */
 #include "workers/proto/proto.h"
 
 #include "common/log.h"
 #include "common/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -25,15 +37,44 @@
 
 #define MCP_PATH "/mcp"
 #define KEEPALIVE_S 15
+#define RETRY_AFTER_S "1"
+/* Connections MHD itself admits beyond max_connections, to answer them 503. */
+#define CONN_SLACK(max) ((max) / 16 + 16)
+#define POOL_THREADS 2
+#define PEER_BUCKETS 1024
+
+/* One client address: what it holds now. */
+struct peer {
+	unsigned char addr[16];
+	unsigned conns, inflight;
+	struct peer *next;
+};
+
+/* Per connection (MHD's socket context), from accept to close. */
+struct conn_ctx {
+	struct peer *peer;
+	char peer_str[AL_MCP_PEER_LEN];
+	bool over;            /* beyond max_connections (server or client): answered 503 */
+};
+
+/* A suspended-capable stream: linked in the ticker's list while its response lives. */
+struct waiter {
+	struct waiter *prev, *next;
+	bool is_get;
+};
 
 struct http_ctx {
 	const struct al_proto_opts *o;
 	struct al_mcp_server *srv;
 	atomic_uint inflight;
 	atomic_uint streams;
+	atomic_uint conns;
 	atomic_bool stopping;
-	pthread_mutex_t ev_lock;  /* sessions deleted / shutdown wake the GET streams */
+	pthread_mutex_t ev_lock;  /* guards the waiter list; ev_cond wakes the ticker */
 	pthread_cond_t ev_cond;
+	struct waiter waiters;    /* list head */
+	pthread_mutex_t peer_lock;
+	struct peer *peers[PEER_BUCKETS];
 	unsigned char token_hash[crypto_generichash_BYTES];
 };
 
@@ -46,6 +87,7 @@ struct outq_item {
 };
 
 struct outq {
+	struct waiter w;      /* first: the ticker's list links outq and get_stream alike */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	atomic_int refs;
@@ -56,10 +98,15 @@ struct outq {
 	struct http_ctx *hc;
 	uint64_t deadline_ns;
 	size_t pos;           /* bytes of head already written */
+	struct MHD_Connection *conn; /* NULL once the response is gone */
+	bool suspended;
+	bool linked;
 };
 
 struct req {
 	struct http_ctx *hc;
+	struct conn_ctx *cc;
+	uint64_t body_deadline_ns;
 	bool counted;         /* holds an inflight slot */
 	bool stream_slot;     /* holds a GET stream slot */
 	bool rejected;
@@ -69,10 +116,16 @@ struct req {
 };
 
 struct get_stream {
+	struct waiter w;
+	pthread_mutex_t lock;
 	struct http_ctx *hc;
 	char session[AL_MCP_SESSION_ID_LEN + 1];
 	uint64_t next_ping_ns;
+	uint64_t epoch;       /* session epoch when the session was last seen alive */
 	bool hello_sent;
+	bool ended;           /* the session is gone or the server stops */
+	struct MHD_Connection *conn;
+	bool suspended;
 };
 
 void al_proto_opts_default(struct al_proto_opts *o)
@@ -80,9 +133,10 @@ void al_proto_opts_default(struct al_proto_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->body_limit = 1024 * 1024;
 	o->max_inflight = 64;
-	o->max_streams = 64;
-	o->max_connections = 256;
+	o->max_streams = 4096;
+	o->max_connections = 4096;
 	o->idle_timeout_s = 30;
+	o->body_timeout_s = 10;
 	o->request_timeout_s = 120;
 	o->seccomp = true;
 }
@@ -217,6 +271,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *conn, unsigned status, co
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, POST, DELETE");
+	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
 	enum MHD_Result ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -235,21 +291,64 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, 
 	return ret;
 }
 
-/* ---- output queue -------------------------------------------------------- */
+/* ---- the ticker's list ----------------------------------------------------- */
 
-static struct outq *outq_new(struct http_ctx *hc)
+static void waiter_link(struct http_ctx *hc, struct waiter *w)
+{
+	pthread_mutex_lock(&hc->ev_lock);
+	w->next = hc->waiters.next;
+	w->prev = &hc->waiters;
+	hc->waiters.next->prev = w;
+	hc->waiters.next = w;
+	pthread_mutex_unlock(&hc->ev_lock);
+}
+
+static void waiter_unlink(struct http_ctx *hc, struct waiter *w)
+{
+	pthread_mutex_lock(&hc->ev_lock);
+	w->prev->next = w->next;
+	w->next->prev = w->prev;
+	w->prev = w->next = w;
+	pthread_mutex_unlock(&hc->ev_lock);
+}
+
+static void wake_ticker(struct http_ctx *hc)
+{
+	pthread_mutex_lock(&hc->ev_lock);
+	pthread_cond_broadcast(&hc->ev_cond);
+	pthread_mutex_unlock(&hc->ev_lock);
+}
+
+/* Beyond the connection limits: 503 and the connection closed after it. */
+static enum MHD_Result send_overload(struct MHD_Connection *conn)
+{
+	json_t *e = al_jsonrpc_error(NULL, AL_JSONRPC_SERVER_ERROR, "too many connections", NULL);
+	char *s = e ? json_dumps(e, JSON_COMPACT) : NULL;
+	json_decref(e);
+	struct MHD_Response *r = MHD_create_response_from_buffer(s ? strlen(s) : 0, s ? s : (char *)"",
+								 MHD_RESPMEM_MUST_COPY);
+	free(s);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ---- the ticker's list -------------------------------------------------------- */
+
+static struct outq *outq_new(struct http_ctx *hc, struct MHD_Connection *conn)
 {
 	struct outq *q = calloc(1, sizeof(*q));
 	if (!q)
 		return NULL;
 	pthread_mutex_init(&q->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->cond, &ca);
-	pthread_condattr_destroy(&ca);
 	atomic_init(&q->refs, 1);
 	q->hc = hc;
+	q->conn = conn;
 	return q;
 }
 
@@ -264,9 +363,17 @@ static void outq_put(struct outq *q)
 	}
 	if (q->call)
 		al_mcp_call_put(q->call);
-	pthread_cond_destroy(&q->cond);
 	pthread_mutex_destroy(&q->lock);
 	free(q);
+}
+
+/* A suspended stream goes back into the event loop; called with its lock held. */
+static void resume_locked(struct MHD_Connection *conn, bool *suspended)
+{
+	if (*suspended && conn) {
+		*suspended = false;
+		MHD_resume_connection(conn);
+	}
 }
 
 static void outq_emit(void *ud, json_t *msg, bool final)
@@ -290,7 +397,7 @@ static void outq_emit(void *ud, json_t *msg, bool final)
 		q->n++;
 		it = NULL;
 	}
-	pthread_cond_broadcast(&q->cond);
+	resume_locked(q->conn, &q->suspended);
 	pthread_mutex_unlock(&q->lock);
 	if (it) {
 		free(it->data);
@@ -298,71 +405,62 @@ static void outq_emit(void *ud, json_t *msg, bool final)
 	}
 }
 
-/* SSE reader: blocks (its own connection thread) until a message, the end, or the deadline. */
+/*
+ * SSE reader of a pending call: the next message, the end, or (nothing yet)
+ * the connection is suspended until outq_emit resumes it. Never blocks: it
+ * runs on one of the event loop's few threads.
+ */
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct outq *q = cls;
 	pthread_mutex_lock(&q->lock);
-	for (;;) {
-		if (q->head) {
-			struct outq_item *it = q->head;
-			/* Frame: "event: message\ndata: <json>\n\n" written in pieces as room allows. */
-			static const char pre[] = "event: message\ndata: ";
-			size_t total = sizeof(pre) - 1 + it->len + 2;
-			size_t n = 0;
-			while (n < max && q->pos < total) {
-				size_t p = q->pos;
-				char c;
-				if (p < sizeof(pre) - 1)
-					c = pre[p];
-				else if (p < sizeof(pre) - 1 + it->len)
-					c = it->data[p - (sizeof(pre) - 1)];
-				else
-					c = '\n';
-				buf[n++] = c;
-				q->pos++;
-			}
-			if (q->pos == total) {
-				q->head = it->next;
-				if (!q->head)
-					q->tail = NULL;
-				q->pos = 0;
-				free(it->data);
-				free(it);
-			}
-			pthread_mutex_unlock(&q->lock);
-			return (ssize_t)n;
+	if (q->head) {
+		struct outq_item *it = q->head;
+		/* Frame: "event: message\ndata: <json>\n\n" written in pieces as room allows. */
+		static const char pre[] = "event: message\ndata: ";
+		size_t total = sizeof(pre) - 1 + it->len + 2;
+		size_t n = 0;
+		while (n < max && q->pos < total) {
+			size_t p = q->pos;
+			char c;
+			if (p < sizeof(pre) - 1)
+				c = pre[p];
+			else if (p < sizeof(pre) - 1 + it->len)
+				c = it->data[p - (sizeof(pre) - 1)];
+			else
+				c = '\n';
+			buf[n++] = c;
+			q->pos++;
 		}
-		if (q->final_seen || atomic_load(&q->hc->stopping)) {
-			pthread_mutex_unlock(&q->lock);
-			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (q->pos == total) {
+			q->head = it->next;
+			if (!q->head)
+				q->tail = NULL;
+			q->pos = 0;
+			free(it->data);
+			free(it);
 		}
-		uint64_t now = al_now_ns();
-		if (now >= q->deadline_ns) {
-			pthread_mutex_unlock(&q->lock);
-			al_mcp_call_expire(q->call); /* emits the timeout result into this queue */
-			pthread_mutex_lock(&q->lock);
-			continue;
-		}
-		/* Wake at least every second to notice shutdown. */
-		uint64_t wait = q->deadline_ns - now;
-		if (wait > 1000000000ull)
-			wait = 1000000000ull;
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)(wait / 1000000000ull);
-		ts.tv_nsec += (long)(wait % 1000000000ull);
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+		pthread_mutex_unlock(&q->lock);
+		return (ssize_t)n;
 	}
+	if (q->final_seen || atomic_load(&q->hc->stopping)) {
+		pthread_mutex_unlock(&q->lock);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	q->suspended = true;
+	MHD_suspend_connection(q->conn);
+	pthread_mutex_unlock(&q->lock);
+	return 0;
 }
 
 static void sse_free(void *cls)
 {
 	struct outq *q = cls;
+	if (q->linked)
+		waiter_unlink(q->hc, &q->w);
+	pthread_mutex_lock(&q->lock);
+	q->conn = NULL; /* the connection is going: nobody resumes it again */
+	pthread_mutex_unlock(&q->lock);
 	/* Client gone or stream complete: the call must never write here again. */
 	if (q->call)
 		al_mcp_call_detach(q->call);
@@ -375,51 +473,265 @@ static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct get_stream *g = cls;
 	struct http_ctx *hc = g->hc;
-	if (!g->hello_sent) {
-		/* An SSE comment first, so the client sees the stream open. */
-		static const char hello[] = ": stream open\n\n";
-		if (max < sizeof(hello) - 1)
-			return 0;
-		memcpy(buf, hello, sizeof(hello) - 1);
-		g->hello_sent = true;
-		g->next_ping_ns = al_now_ns() + KEEPALIVE_S * 1000000000ull;
-		return (ssize_t)(sizeof(hello) - 1);
-	}
-	pthread_mutex_lock(&hc->ev_lock);
-	for (;;) {
-		if (atomic_load(&hc->stopping) || al_mcp_session_check(hc->srv, g->session) < 0) {
-			pthread_mutex_unlock(&hc->ev_lock);
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		}
-		if (al_now_ns() >= g->next_ping_ns)
-			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&hc->ev_cond, &hc->ev_lock, &ts);
-	}
-	pthread_mutex_unlock(&hc->ev_lock);
+	static const char hello[] = ": stream open\n\n";
 	/* The server sends nothing unprompted; the keepalive finds dead peers. */
 	static const char ping[] = ": keepalive\n\n";
-	if (max < sizeof(ping) - 1)
-		return 0;
-	memcpy(buf, ping, sizeof(ping) - 1);
-	g->next_ping_ns = al_now_ns() + KEEPALIVE_S * 1000000000ull;
-	return (ssize_t)(sizeof(ping) - 1);
+	const char *out = NULL;
+	size_t len = 0;
+	ssize_t ret;
+	pthread_mutex_lock(&g->lock);
+	if (!g->hello_sent) {
+		/* An SSE comment first, so the client sees the stream open. */
+		out = hello;
+		len = sizeof(hello) - 1;
+		g->hello_sent = true;
+	} else if (g->ended || atomic_load(&hc->stopping)) {
+		pthread_mutex_unlock(&g->lock);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	} else if (al_now_ns() >= g->next_ping_ns) {
+		out = ping;
+		len = sizeof(ping) - 1;
+	}
+	if (out) {
+		if (max < len) {
+			ret = 0;
+		} else {
+			memcpy(buf, out, len);
+			ret = (ssize_t)len;
+			g->next_ping_ns = al_now_ns() + KEEPALIVE_S * 1000000000ull;
+		}
+	} else {
+		/* Idle: out of the event loop until the ticker has something. */
+		g->suspended = true;
+		MHD_suspend_connection(g->conn);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&g->lock);
+	return ret;
 }
 
 static void get_free(void *cls)
 {
 	struct get_stream *g = cls;
+	waiter_unlink(g->hc, &g->w);
+	pthread_mutex_lock(&g->lock);
+	g->conn = NULL;
+	pthread_mutex_unlock(&g->lock);
+	(void)al_mcp_session_stream(g->hc->srv, g->session, false);
 	atomic_fetch_sub(&g->hc->streams, 1);
+	pthread_mutex_destroy(&g->lock);
 	free(g);
 }
 
-static void wake_streams(struct http_ctx *hc)
+/*
+ * A suspended connection is out of the event loop, so its client going away
+ * is not seen there: true when the peer has closed (end of file on a peek).
+ */
+static bool peer_gone(struct MHD_Connection *conn)
 {
+	const union MHD_ConnectionInfo *ci =
+		conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD) : NULL;
+	if (!ci)
+		return false;
+	char b;
+	ssize_t n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/*
+ * Once a second, or when woken: keepalives due, sessions gone, deadlines
+ * passed, shutdown. Resumes the streams concerned; their readers do the rest.
+ * Runs with ev_lock held (the list cannot change under it).
+ */
+static void tick_locked(struct http_ctx *hc, uint64_t *epoch_seen)
+{
+	uint64_t now = al_now_ns();
+	bool stopping = atomic_load(&hc->stopping);
+	uint64_t epoch = al_mcp_session_epoch(hc->srv);
+	bool recheck = epoch != *epoch_seen;
+	*epoch_seen = epoch;
+	for (struct waiter *w = hc->waiters.next; w != &hc->waiters; w = w->next) {
+		if (w->is_get) {
+			struct get_stream *g = (struct get_stream *)w;
+			pthread_mutex_lock(&g->lock);
+			if (recheck && !g->ended && al_mcp_session_check(hc->srv, g->session) < 0)
+				g->ended = true;
+			if (g->suspended && !g->ended && peer_gone(g->conn))
+				g->ended = true;
+			if (stopping || g->ended || now >= g->next_ping_ns)
+				resume_locked(g->conn, &g->suspended);
+			pthread_mutex_unlock(&g->lock);
+		} else {
+			struct outq *q = (struct outq *)w;
+			pthread_mutex_lock(&q->lock);
+			bool expire = !q->final_seen && now >= q->deadline_ns;
+			bool gone = q->suspended && peer_gone(q->conn);
+			if (stopping)
+				resume_locked(q->conn, &q->suspended);
+			pthread_mutex_unlock(&q->lock);
+			if (expire && q->call)
+				al_mcp_call_expire(q->call); /* emits the timeout result: resumes */
+			else if (gone && q->call)
+				al_mcp_call_expire(q->call); /* the write that follows fails: closed */
+		}
+	}
+}
+
+struct ticker {
+	struct http_ctx *hc;
+	pthread_t th;
+	atomic_bool quit;
+};
+
+static void *ticker_main(void *arg)
+{
+	struct ticker *t = arg;
+	struct http_ctx *hc = t->hc;
+	uint64_t epoch = al_mcp_session_epoch(hc->srv);
 	pthread_mutex_lock(&hc->ev_lock);
-	pthread_cond_broadcast(&hc->ev_cond);
+	while (!atomic_load(&t->quit)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&hc->ev_cond, &hc->ev_lock, &ts);
+		tick_locked(hc, &epoch);
+	}
 	pthread_mutex_unlock(&hc->ev_lock);
+	return NULL;
+}
+
+/* ---- clients ---------------------------------------------------------------- */
+
+static void addr_key(const struct sockaddr *sa, unsigned char key[16], char *str, size_t strl)
+{
+	memset(key, 0, 16);
+	snprintf(str, strl, "?");
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &in->sin_addr, 4);
+		inet_ntop(AF_INET, &in->sin_addr, str, (socklen_t)strl);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		memcpy(key, &in6->sin6_addr, 16);
+		inet_ntop(AF_INET6, &in6->sin6_addr, str, (socklen_t)strl);
+	}
+}
+
+/* The client's entry, created when absent; peer_lock held. NULL when out of memory. */
+static struct peer *peer_get_locked(struct http_ctx *hc, const unsigned char key[16])
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	struct peer **pp = &hc->peers[h % PEER_BUCKETS];
+	for (struct peer *p = *pp; p; p = p->next)
+		if (!memcmp(p->addr, key, 16))
+			return p;
+	struct peer *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	memcpy(p->addr, key, 16);
+	p->next = *pp;
+	*pp = p;
+	return p;
+}
+
+/* Drops the entry of a client that holds nothing any more; peer_lock held. */
+static void peer_release_locked(struct http_ctx *hc, struct peer *p)
+{
+	if (p->conns || p->inflight)
+		return;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < 16; i++)
+		h = (h ^ p->addr[i]) * 16777619u;
+	for (struct peer **pp = &hc->peers[h % PEER_BUCKETS]; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			free(p);
+			return;
+		}
+}
+
+static unsigned client_conn_limit(const struct al_proto_opts *o)
+{
+	return o->max_client_connections ? o->max_client_connections : o->max_connections;
+}
+
+static unsigned client_inflight_limit(const struct al_proto_opts *o)
+{
+	return o->max_client_inflight ? o->max_client_inflight : o->max_inflight;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_ctx *hc = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		unsigned n = atomic_fetch_add(&hc->conns, 1) + 1;
+		struct conn_ctx *cc = calloc(1, sizeof(*cc));
+		*socket_context = cc;
+		if (!cc)
+			return;
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		unsigned char key[16];
+		addr_key(ci ? ci->client_addr : NULL, key, cc->peer_str, sizeof(cc->peer_str));
+		pthread_mutex_lock(&hc->peer_lock);
+		cc->peer = peer_get_locked(hc, key);
+		if (cc->peer)
+			cc->peer->conns++;
+		/* Over a limit: still accepted, so the client gets an answer (503), not a reset. */
+		cc->over = n > hc->o->max_connections ||
+			   (cc->peer && cc->peer->conns > client_conn_limit(hc->o));
+		pthread_mutex_unlock(&hc->peer_lock);
+	} else {
+		struct conn_ctx *cc = *socket_context;
+		atomic_fetch_sub(&hc->conns, 1);
+		if (!cc)
+			return;
+		if (cc->peer) {
+			pthread_mutex_lock(&hc->peer_lock);
+			cc->peer->conns--;
+			peer_release_locked(hc, cc->peer);
+			pthread_mutex_unlock(&hc->peer_lock);
+		}
+		free(cc);
+		*socket_context = NULL;
+	}
+}
+
+/* A request slot, server-wide and for the client: true when taken. */
+static bool inflight_take(struct http_ctx *hc, struct conn_ctx *cc)
+{
+	if (atomic_fetch_add(&hc->inflight, 1) >= hc->o->max_inflight) {
+		atomic_fetch_sub(&hc->inflight, 1);
+		return false;
+	}
+	if (cc && cc->peer) {
+		pthread_mutex_lock(&hc->peer_lock);
+		bool ok = cc->peer->inflight < client_inflight_limit(hc->o);
+		if (ok)
+			cc->peer->inflight++;
+		pthread_mutex_unlock(&hc->peer_lock);
+		if (!ok) {
+			atomic_fetch_sub(&hc->inflight, 1);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void inflight_release(struct http_ctx *hc, struct conn_ctx *cc)
+{
+	atomic_fetch_sub(&hc->inflight, 1);
+	if (cc && cc->peer) {
+		pthread_mutex_lock(&hc->peer_lock);
+		cc->peer->inflight--;
+		pthread_mutex_unlock(&hc->peer_lock);
+	}
 }
 
 /* ---- header checks --------------------------------------------------------- */
@@ -543,7 +855,13 @@ static int guard(struct http_ctx *hc, struct MHD_Connection *c, const char *url,
 
 static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, struct req *r)
 {
-	struct outq *q = outq_new(hc);
+	/* The slot is taken only now, with the whole body in hand: a client
+	 * trickling its body holds a connection, never a request slot. */
+	if (!inflight_take(hc, r->cc))
+		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, AL_JSONRPC_SERVER_ERROR,
+				  "server busy");
+	r->counted = true;
+	struct outq *q = outq_new(hc, c);
 	if (!q)
 		return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, AL_JSONRPC_INTERNAL_ERROR,
 				  "out of memory");
@@ -555,6 +873,7 @@ static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, st
 		.hdr_protocol_version = hdr(c, "MCP-Protocol-Version"),
 		.hdr_method = hdr(c, "Mcp-Method"),
 		.hdr_name = hdr(c, "Mcp-Name"),
+		.peer = r->cc ? r->cc->peer_str : NULL,
 	};
 	struct al_mcp_output out = { .emit = outq_emit, .ud = q };
 	struct al_mcp_result res;
@@ -595,6 +914,9 @@ static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, st
 			ret = MHD_NO;
 		} else {
 			streaming = true;
+			q->w.is_get = false;
+			q->linked = true;
+			waiter_link(hc, &q->w); /* the ticker enforces its deadline */
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 			if (sid)
@@ -612,6 +934,9 @@ static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, st
 		if (q->call)
 			al_mcp_call_detach(q->call);
 		outq_put(q);
+		/* Answered already: the slot bounds pending calls, not replies on their way out. */
+		inflight_release(hc, r->cc);
+		r->counted = false;
 	}
 	outq_put(q);
 	return ret;
@@ -624,19 +949,28 @@ static enum MHD_Result do_get(struct http_ctx *hc, struct MHD_Connection *c, str
 		/* The stateless revision has no GET stream. */
 		return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, AL_JSONRPC_SERVER_ERROR,
 				  "GET needs an Mcp-Session-Id");
-	if (al_mcp_session_check(hc->srv, sid) < 0)
-		return send_error(c, MHD_HTTP_NOT_FOUND, -32001, "session not found");
 	if (atomic_fetch_add(&hc->streams, 1) >= hc->o->max_streams) {
 		atomic_fetch_sub(&hc->streams, 1);
 		return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, AL_JSONRPC_SERVER_ERROR,
 				  "too many streams");
 	}
+	/* Counted on the session from here on: a session with a stream is not evicted. */
+	if (al_mcp_session_stream(hc->srv, sid, true) < 0) {
+		atomic_fetch_sub(&hc->streams, 1);
+		return send_error(c, MHD_HTTP_NOT_FOUND, -32001, "session not found");
+	}
 	struct get_stream *g = calloc(1, sizeof(*g));
 	if (!g) {
+		(void)al_mcp_session_stream(hc->srv, sid, false);
 		atomic_fetch_sub(&hc->streams, 1);
 		return MHD_NO;
 	}
+	pthread_mutex_init(&g->lock, NULL);
+	g->w.is_get = true;
+	g->w.prev = g->w.next = &g->w;
 	g->hc = hc;
+	g->conn = c;
+	g->next_ping_ns = al_now_ns() + KEEPALIVE_S * 1000000000ull;
 	al_strlcpy(g->session, sid, sizeof(g->session));
 	struct MHD_Response *resp =
 		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256, get_read, g, get_free);
@@ -644,6 +978,7 @@ static enum MHD_Result do_get(struct http_ctx *hc, struct MHD_Connection *c, str
 		get_free(g);
 		return MHD_NO;
 	}
+	waiter_link(hc, &g->w);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
@@ -659,7 +994,8 @@ static enum MHD_Result do_delete(struct http_ctx *hc, struct MHD_Connection *c)
 				  "Mcp-Session-Id header required");
 	if (al_mcp_session_delete(hc->srv, sid) < 0)
 		return send_error(c, MHD_HTTP_NOT_FOUND, -32001, "session not found");
-	wake_streams(hc);
+	wake_ticker(hc); /* its GET streams end now */
+	al_log_info("proto: http: a session was deleted by its client");
 	return send_buf(c, MHD_HTTP_OK, NULL, "", 0, NULL);
 }
 
@@ -676,19 +1012,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return MHD_NO;
 		r->hc = hc;
 		*con_cls = r;
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		r->cc = ci ? ci->socket_context : NULL;
+		if (r->cc && r->cc->over) {
+			r->rejected = true;
+			return send_overload(c);
+		}
 		if (guard(hc, c, url, method, &ret) < 0) {
 			r->rejected = true;
 			return ret;
 		}
-		if (!strcmp(method, "POST")) {
-			/* Counted from the headers on: a client trickling its body holds a slot. */
-			r->counted = true;
-			if (atomic_fetch_add(&hc->inflight, 1) >= hc->o->max_inflight) {
-				r->rejected = true;
-				return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, AL_JSONRPC_SERVER_ERROR,
-						  "server busy");
-			}
-		}
+		r->body_deadline_ns = al_now_ns() + (uint64_t)hc->o->body_timeout_s * 1000000000ull;
 		return MHD_YES;
 	}
 	if (r->rejected) {
@@ -696,6 +1031,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (*upload_size) {
+		if (al_now_ns() > r->body_deadline_ns) {
+			/* A body still arriving past its deadline: the connection is dropped
+			 * (an answer cannot be queued in the middle of a body). */
+			al_log_debug("proto: http: body deadline passed, closing");
+			return MHD_NO;
+		}
 		size_t need;
 		if (!r->too_large && al_add_size(r->len, *upload_size, &need) &&
 		    need <= hc->o->body_limit) {
@@ -735,7 +1076,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!r)
 		return;
 	if (r->counted)
-		atomic_fetch_sub(&hc->inflight, 1);
+		inflight_release(hc, r->cc);
 	free(r->body);
 	free(r);
 	*con_cls = NULL;
@@ -749,13 +1090,32 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	al_log_debug("proto: http: %s", buf);
 }
 
+/* Every stream out of suspension, then wait (bounded) for their responses to end. */
+static void drain_streams(struct http_ctx *hc)
+{
+	uint64_t epoch = 0;
+	for (int i = 0; i < 60; i++) {
+		pthread_mutex_lock(&hc->ev_lock);
+		bool empty = hc->waiters.next == &hc->waiters;
+		if (!empty)
+			tick_locked(hc, &epoch);
+		pthread_mutex_unlock(&hc->ev_lock);
+		if (empty)
+			return;
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 int al_proto_http_run(int listen_fd, const struct al_proto_opts *o, struct al_mcp_server *srv)
 {
 	static struct http_ctx hc; /* lives until the daemon's threads are gone */
 	memset(&hc, 0, sizeof(hc));
 	hc.o = o;
 	hc.srv = srv;
+	hc.waiters.prev = hc.waiters.next = &hc.waiters;
 	pthread_mutex_init(&hc.ev_lock, NULL);
+	pthread_mutex_init(&hc.peer_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -770,27 +1130,44 @@ int al_proto_http_run(int listen_fd, const struct al_proto_opts *o, struct al_mc
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGPIPE);
-	/* Blocked before MHD starts its threads, so they inherit the mask; we sigwait below. */
+	/* Blocked before any thread starts, so they inherit the mask; we sigwait below. */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	static struct ticker tk;
+	tk.hc = &hc;
+	atomic_init(&tk.quit, false);
+	int e = pthread_create(&tk.th, NULL, ticker_main, &tk);
+	if (e) {
+		al_log_warnx("proto: http: ticker thread: %s", strerror(e));
+		return -e;
+	}
+
+	/* MHD admits some connections beyond ours so that those are answered
+	 * 503 (on_connection marks them) instead of being refused silently. */
+	unsigned mhd_limit = o->max_connections + CONN_SLACK(o->max_connections);
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			MHD_USE_ERROR_LOG,
 		0, NULL, NULL, on_request, &hc,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)POOL_THREADS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->idle_timeout_s,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_connections,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+		MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &hc,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, &hc,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!d) {
 		al_log_warnx("proto: http: could not start the server");
+		atomic_store(&tk.quit, true);
+		wake_ticker(&hc);
+		pthread_join(tk.th, NULL);
 		return -EIO;
 	}
 	int sig = 0;
 	while (sig != SIGINT && sig != SIGTERM) {
-		int e = sigwait(&set, &sig);
+		e = sigwait(&set, &sig);
 		if (e != 0 && e != EINTR) {
 			al_log_warnx("proto: http: sigwait: %s", strerror(e));
 			break;
@@ -798,7 +1175,11 @@ int al_proto_http_run(int listen_fd, const struct al_proto_opts *o, struct al_mc
 	}
 	al_log_info("proto: http: signal %d, stopping", sig);
 	atomic_store(&hc.stopping, true);
-	wake_streams(&hc);
+	/* MHD refuses to stop with a connection suspended: end every stream first. */
+	drain_streams(&hc);
 	MHD_stop_daemon(d);
+	atomic_store(&tk.quit, true);
+	wake_ticker(&hc);
+	pthread_join(tk.th, NULL);
 	return 0;
 }

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <malloc.h>
 #include <sys/socket.h>
@@ -39,7 +40,12 @@ static void usage(FILE *f)
 		"  (no --stdio/--listen: listening socket on fd 3, LISTEN_FDS=1 LISTEN_PID=$$)\n"
 		"  --body-limit SIZE        largest POST body (default 1M)\n"
 		"  --max-inflight N         concurrent POST requests (default 64)\n"
-		"  --max-connections N      (default 256)\n"
+		"  --max-connections N      open connections; more are answered 503 (default 4096)\n"
+		"  --max-client-connections N  of them per client address (default: all)\n"
+		"  --max-client-inflight N  concurrent POST requests per client address (default: all)\n"
+		"  --max-sessions N         stateful sessions kept (default 4096)\n"
+		"  --max-client-sessions N  of them per client address (default 1024)\n"
+		"  --body-timeout SECONDS   deadline for a request body (default 10)\n"
 		"  --idle-timeout SECONDS   drop silent or slow clients (default 30)\n"
 		"  --request-timeout SECONDS  deadline of one request (default 120)\n"
 		"  --allow-origin ORIGIN    allowed browser Origin (repeatable; none: no browser)\n"
@@ -109,6 +115,41 @@ static int listen_on(const char *spec)
 	return fd;
 }
 
+/* Descriptors kept aside from connections: stdio, listener, channel, report,
+ * epoll and event fds of the event loop's threads, the C library's. */
+#define FD_RESERVE 32
+
+/*
+ * Every connection is a descriptor, and so is each one answered 503 beyond
+ * the limit (the HTTP layer's slack of max/16 + 16): the soft descriptor
+ * limit is raised to the hard one, and the connection limit is lowered to fit
+ * under it when needed (the sandbox's profile sets the hard limit).
+ */
+static void fit_connections(struct al_proto_opts *o)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 20)
+		return;
+	uint64_t avail = rl.rlim_cur > FD_RESERVE + 64 ? rl.rlim_cur - FD_RESERVE : 64;
+	uint64_t want = (uint64_t)o->max_connections + o->max_connections / 16 + 16;
+	if (want <= avail)
+		return;
+	/* max + max/16 + 16 <= avail */
+	uint64_t fit = (avail - 16) * 16 / 17;
+	if (fit < 8)
+		fit = 8;
+	al_log_info("proto: %llu descriptors allow %llu connections, not %u",
+		     (unsigned long long)rl.rlim_cur, (unsigned long long)fit, o->max_connections);
+	o->max_connections = (unsigned)fit;
+}
+
 static void announce(int fd)
 {
 	struct sockaddr_in sa;
@@ -162,7 +203,8 @@ static char *read_token(const char *path)
 int main(int argc, char **argv)
 {
 	enum { O_STDIO = 256, O_LISTEN, O_BODY, O_INFL, O_CONN, O_IDLE, O_REQ, O_ORIGIN, O_HOST,
-	       O_TOKEN, O_TOKENFD, O_PROMPT, O_NOSECCOMP, O_MAXTOK, O_LISTENFD, O_CHANFD, O_REPORTFD };
+	       O_TOKEN, O_TOKENFD, O_PROMPT, O_NOSECCOMP, O_MAXTOK, O_LISTENFD, O_CHANFD, O_REPORTFD,
+	       O_CCONN, O_CINFL, O_SESS, O_CSESS, O_BODYTO };
 	static const struct option lo[] = {
 		{ "stdio", no_argument, NULL, O_STDIO },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -181,6 +223,11 @@ int main(int argc, char **argv)
 		{ "listen-fd", required_argument, NULL, O_LISTENFD },
 		{ "channel-fd", required_argument, NULL, O_CHANFD },
 		{ "report-fd", required_argument, NULL, O_REPORTFD },
+		{ "max-client-connections", required_argument, NULL, O_CCONN },
+		{ "max-client-inflight", required_argument, NULL, O_CINFL },
+		{ "max-sessions", required_argument, NULL, O_SESS },
+		{ "max-client-sessions", required_argument, NULL, O_CSESS },
+		{ "body-timeout", required_argument, NULL, O_BODYTO },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -207,6 +254,11 @@ int main(int argc, char **argv)
 		case O_IDLE:
 		case O_REQ:
 		case O_PROMPT:
+		case O_CCONN:
+		case O_CINFL:
+		case O_SESS:
+		case O_CSESS:
+		case O_BODYTO:
 			if (al_parse_u64(optarg, &v) < 0 || v == 0 || v > 1000000)
 				al_fatalx(AL_WORKER_EXIT_USAGE, "%s: expected 1..1000000", argv[optind - 1]);
 			if (c == O_INFL) o.max_inflight = (unsigned)v;
@@ -214,6 +266,11 @@ int main(int argc, char **argv)
 			if (c == O_IDLE) o.idle_timeout_s = (unsigned)v;
 			if (c == O_REQ) o.request_timeout_s = (unsigned)v;
 			if (c == O_PROMPT) cfg.max_prompt_chars = (size_t)v;
+			if (c == O_CCONN) o.max_client_connections = (unsigned)v;
+			if (c == O_CINFL) o.max_client_inflight = (unsigned)v;
+			if (c == O_SESS) cfg.max_sessions = (size_t)v;
+			if (c == O_CSESS) cfg.max_sessions_per_client = (size_t)v;
+			if (c == O_BODYTO) o.body_timeout_s = (unsigned)v;
 			break;
 		case O_ORIGIN:
 			if (o.n_origins == AL_PROTO_MAX_ORIGINS)
@@ -261,6 +318,7 @@ int main(int argc, char **argv)
 
 	int lfd = -1;
 	if (!use_stdio) {
+		fit_connections(&o);
 		lfd = listen_spec ? listen_on(listen_spec) : listen_fd_arg >= 0 ? listen_passed(listen_fd_arg)
 											: listen_inherited();
 		if (lfd < 0)

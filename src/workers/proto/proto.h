@@ -25,7 +25,10 @@ struct al_proto_opts {
 	size_t body_limit;          /* bytes; larger POST bodies get 413 */
 	unsigned max_inflight;      /* concurrent POST requests; more get 503 */
 	unsigned max_streams;       /* concurrent GET streams */
-	unsigned max_connections;
+	unsigned max_connections;   /* open connections; more are answered 503 and closed */
+	unsigned max_client_connections; /* per client address (0: max_connections) */
+	unsigned max_client_inflight;    /* per client address (0: max_inflight) */
+	unsigned body_timeout_s;    /* a request body must arrive within this */
 	unsigned idle_timeout_s;    /* slow or silent clients are dropped after this */
 	unsigned request_timeout_s; /* deadline for one request, generation included */
 	const char *origins[AL_PROTO_MAX_ORIGINS]; /* the only Origin values allowed */
