@@ -239,6 +239,11 @@ static const struct al_config_key keys[] = {
 	{ .section = "proto", .key = "concurrency", .kind = AL_CONFIG_U32,
 	  .offset = CFG(proto.concurrency), .min = 1, .max = 256, .def = "4",
 	  .help = "Requests served at once." },
+	{ .section = "proto", .key = "max_connections", .kind = AL_CONFIG_U32,
+	  .offset = CFG(proto.max_connections), .min = 8, .max = 65536, .def = "4096",
+	  .help = "Open client connections at most (an idle connection costs memory, not a thread); "
+		  "one over the limit is answered 503 with Retry-After. The protocol domain's open-files "
+		  "limit (its profile's nofile) bounds it too." },
 
 	{ .section = "ai", .key = "model", .kind = AL_CONFIG_PATH, .offset = CFG(ai.model),
 	  .flags = AL_CONFIG_REGULAR, .derive = derive_model,

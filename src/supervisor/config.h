@@ -87,6 +87,7 @@ struct al_config {
 		char *token_file; /* NULL: no bearer token required */
 		uint64_t body_limit;
 		uint32_t concurrency;
+		uint32_t max_connections;
 	} proto;
 	struct {
 		char *model;

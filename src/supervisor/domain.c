@@ -144,11 +144,7 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 	proto_argv[n++] = body;
 	proto_argv[n++] = "--max-inflight";
 	proto_argv[n++] = conc;
-	/* One thread per connection: keep them below the domain's pids limit, so
-	 * an extra client is refused by the server rather than by a failed clone. */
-	uint64_t pids = cfg->domain[AL_DOMAIN_PROTO].pids;
-	uint64_t max_conns = pids > 24 ? pids - 16 : 8;
-	snprintf(conns, sizeof conns, "%llu", (unsigned long long)(max_conns > 4096 ? 4096 : max_conns));
+	snprintf(conns, sizeof conns, "%u", cfg->proto.max_connections);
 	proto_argv[n++] = "--max-connections";
 	proto_argv[n++] = conns;
 	proto_argv[n++] = "--max-tokens";

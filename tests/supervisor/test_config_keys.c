@@ -228,6 +228,7 @@ static const struct {
 	C("proto", "listen", proto.stdio), C("proto", "allowed_origins", proto.allowed_origins),
 	C("proto", "token_file", proto.token_file), C("proto", "body_limit", proto.body_limit),
 	C("proto", "concurrency", proto.concurrency),
+	C("proto", "max_connections", proto.max_connections),
 	C("ai", "model", ai.model), C("ai", "tokenizer", ai.tokenizer),
 	C("ai", "threads", ai.threads), C("ai", "max_tokens", ai.max_tokens),
 	D("memory", memory), D("pids", pids), D("cpu", cpu_milli), D("cpus", cpus),
