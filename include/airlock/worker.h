@@ -14,6 +14,8 @@
  *   4   model file, read-only          channel memfd (absent in lockdown)
  *   5   tokenizer, read-only (if any)  bearer token file, read-only (if any)
  *   6   report pipe (write end)        report pipe (write end)
+ *   7   absent                         handoff socket: the next channel, after
+ *                                      the AI domain was restarted alone
  *
  * The log pipes are drained by the supervisor into its own log, each line
  * prefixed with the domain's name, rate-limited and with control characters
@@ -55,6 +57,11 @@
 #define AL_PROTO_FD_LISTEN 3
 #define AL_PROTO_FD_CHANNEL 4
 #define AL_PROTO_FD_TOKEN 5
+/* A SOCK_SEQPACKET socket: each message carries one channel memfd
+ * (SCM_RIGHTS). When the AI domain dies, the protocol domain fails the calls
+ * in flight, keeps its connections and sessions, and waits here for the
+ * channel to the AI domain's next incarnation. EOF: the supervisor is gone. */
+#define AL_PROTO_FD_HANDOFF 7
 
 /* Exit codes of the built-in workers. */
 enum al_worker_exit {

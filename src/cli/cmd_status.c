@@ -1,6 +1,7 @@
 /*
  * airlock status / airlock stop: clients of the supervisor's control socket.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -20,9 +21,12 @@ static const char status_usage[] =
 	"\n"
 	"Shows the running supervisor's state: uptime, security level, and for each\n"
 	"domain its pid, state, restarts, memory, CPU time and the protections read\n"
-	"back from the kernel when it started.\n"
+	"back from the kernel when it started. Instances that MCP clients started\n"
+	"with `airlock run --stdio` (each its own, under STATE_DIR/stdio/) are\n"
+	"listed after it, one line each.\n"
 	"\n"
-	"  --json          print the supervisor's answer as JSON\n"
+	"  --json          print the supervisor's answer as JSON (the stdio\n"
+	"                  instances' under \"stdio_instances\")\n"
 	"  --config FILE   find the control socket in FILE (default: the built-in\n"
 	"                  configuration's, STATE_DIR/control.sock)\n"
 	"  --control PATH  control socket\n";
@@ -35,8 +39,10 @@ static const char stop_usage[] =
 	"  --config FILE   find the control socket in FILE\n"
 	"  --control PATH  control socket\n";
 
-/* The control socket: --control, else the one --config (or the defaults) names. */
-static int parse_common(const struct al_cmd *cmd, int argc, char **argv, bool *json, char *control, size_t len)
+/* The control socket: --control, else the one --config (or the defaults) names;
+ * with state_dir, also the state directory (empty with --control). */
+static int parse_common(const struct al_cmd *cmd, int argc, char **argv, bool *json, char *control, size_t len,
+			char *state_dir, size_t slen)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
@@ -62,7 +68,58 @@ static int parse_common(const struct al_cmd *cmd, int argc, char **argv, bool *j
 	}
 	if (optind < argc)
 		return al_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (state_dir) {
+		state_dir[0] = '\0';
+		if (!explicit) {
+			struct al_config *cfg = NULL;
+			char *errors = NULL;
+			if ((config ? al_config_load(config, AL_CONFIG_NO_FILE_CHECKS, &cfg, &errors) : al_config_default(&cfg)) == 0)
+				al_strlcpy(state_dir, cfg->state_dir, slen);
+			free(errors);
+			al_config_free(cfg);
+		}
+	}
 	return al_cli_control_path(config, explicit, control, len);
+}
+
+/* The running stdio instances: each answers on STATE_DIR/stdio/PID/control.sock. */
+static json_t *stdio_instances(const char *state_dir)
+{
+	json_t *out = json_array();
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s/stdio", state_dir);
+	DIR *d = state_dir[0] ? opendir(dir) : NULL;
+	if (!d)
+		return out;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char sock[800];
+		snprintf(sock, sizeof sock, "%s/%s/control.sock", dir, e->d_name);
+		json_t *r = NULL;
+		if (al_control_call(sock, AL_CONTROL_STATUS, 0, &r) == 0 && json_is_true(json_object_get(r, "ok"))) {
+			json_object_set_new(r, "instance", json_string(e->d_name));
+			json_object_set_new(r, "control", json_string(sock));
+			json_array_append_new(out, r);
+		} else {
+			json_decref(r);
+		}
+	}
+	closedir(d);
+	return out;
+}
+
+static void print_instance(json_t *r)
+{
+	printf("stdio instance %s  level %s  up %.0f s", json_string_value(json_object_get(r, "instance")),
+	       json_string_value(json_object_get(r, "level")), json_real_value(json_object_get(r, "uptime_s")));
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(r, "domains"), i, d)
+		printf("  %s %s (pid %lld)", json_string_value(json_object_get(d, "name")),
+		       json_string_value(json_object_get(d, "state")), (long long)json_integer_value(json_object_get(d, "pid")));
+	printf("\n");
 }
 
 
@@ -84,13 +141,34 @@ static void print_value(const char *key, json_t *v, int indent)
 static int status_run(int argc, char **argv)
 {
 	bool json = false;
-	char control[256];
-	int rc = parse_common(&al_cmd_status, argc, argv, &json, control, sizeof control);
+	char control[256], state_dir[256];
+	int rc = parse_common(&al_cmd_status, argc, argv, &json, control, sizeof control, state_dir, sizeof state_dir);
 	if (rc)
 		return rc;
-	json_t *r;
-	if ((rc = al_cli_control_call(control, AL_CONTROL_STATUS, 0, "supervisor", &r)))
+	json_t *inst = stdio_instances(state_dir), *r = NULL;
+	size_t n;
+	json_t *one;
+	/* No instance on the configuration's socket, but stdio ones: those. */
+	if (json_array_size(inst) && al_control_call(control, AL_CONTROL_STATUS, 0, &r) < 0) {
+		if (json) {
+			json_t *doc = json_pack("{s:b, s:O}", "ok", 1, "stdio_instances", inst);
+			json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			putchar('\n');
+			json_decref(doc);
+		} else {
+			json_array_foreach(inst, n, one)
+				print_instance(one);
+		}
+		json_decref(inst);
+		return AL_EXIT_OK;
+	}
+	json_decref(r);
+	if ((rc = al_cli_control_call(control, AL_CONTROL_STATUS, 0, "supervisor", &r))) {
+		json_decref(inst);
 		return rc;
+	}
+	if (json_array_size(inst))
+		json_object_set(r, "stdio_instances", inst);
 	if (json) {
 		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
@@ -129,7 +207,12 @@ static int status_run(int argc, char **argv)
 					print_value(k, v, 4);
 			}
 		}
+		if (json_array_size(inst))
+			printf("\n");
+		json_array_foreach(inst, n, one)
+			print_instance(one);
 	}
+	json_decref(inst);
 	json_decref(r);
 	return AL_EXIT_OK;
 }
@@ -137,7 +220,7 @@ static int status_run(int argc, char **argv)
 static int stop_run(int argc, char **argv)
 {
 	char control[256];
-	int rc = parse_common(&al_cmd_stop, argc, argv, NULL, control, sizeof control);
+	int rc = parse_common(&al_cmd_stop, argc, argv, NULL, control, sizeof control, NULL, 0);
 	if (rc)
 		return rc;
 	json_t *r;

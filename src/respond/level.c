@@ -80,7 +80,8 @@ bool al_level_incident(struct al_level_state *st, enum al_severity sev, uint64_t
 
 bool al_level_tick(struct al_level_state *st, uint64_t now)
 {
-	if (st->current <= st->base || now - st->last_event_ns < st->quiet_ns)
+	/* An event later than now (its time taken after the caller's) is not quiet time. */
+	if (st->current <= st->base || now < st->last_event_ns || now - st->last_event_ns < st->quiet_ns)
 		return false;
 	/* One step per quiet period: a renewed attack finds the level still raised. */
 	st->current = (enum al_level)(st->current - 1);

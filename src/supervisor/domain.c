@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,6 +84,9 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 	bool chan = dom->id == AL_DOMAIN_AI || !s->locked;
 	if (chan && (rc = al_spec_add_fd(spec, dom->report_w, AL_WORKER_FD_REPORT)) < 0)
 		return rc;
+	if (dom->id == AL_DOMAIN_PROTO && s->handoff_child >= 0 &&
+	    (rc = al_spec_add_fd(spec, s->handoff_child, AL_PROTO_FD_HANDOFF)) < 0)
+		return rc;
 	if (dom->id == AL_DOMAIN_AI) {
 		if ((rc = al_spec_add_fd(spec, s->chan_fd, AL_AI_FD_CHANNEL)) < 0 ||
 		    (rc = al_spec_add_fd(spec, s->model_fd, AL_AI_FD_MODEL)) < 0 ||
@@ -105,7 +109,7 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 static int dom_start(struct sup *s, struct sup_domain *dom)
 {
 	char threads[16], max_tokens[16], body[32], conc[16], fd_listen[8], fd_chan[8], fd_token[8], fd_report[8],
-		conns[24];
+		fd_handoff[8], conns[24];
 	const struct al_config *cfg = s->cfg;
 	snprintf(threads, sizeof threads, "%u", cfg->ai.threads);
 	snprintf(max_tokens, sizeof max_tokens, "%u", cfg->ai.max_tokens);
@@ -115,6 +119,7 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 	snprintf(fd_chan, sizeof fd_chan, "%d", AL_PROTO_FD_CHANNEL);
 	snprintf(fd_token, sizeof fd_token, "%d", AL_PROTO_FD_TOKEN);
 	snprintf(fd_report, sizeof fd_report, "%d", AL_WORKER_FD_REPORT);
+	snprintf(fd_handoff, sizeof fd_handoff, "%d", AL_PROTO_FD_HANDOFF);
 	/* The model's file name, without its extension, names it to clients
 	 * (the supervisor reads no model file, only its path). */
 	char model_name[64];
@@ -139,6 +144,8 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 		proto_argv[n++] = fd_chan;
 		proto_argv[n++] = "--report-fd";
 		proto_argv[n++] = fd_report;
+		proto_argv[n++] = "--handoff-fd";
+		proto_argv[n++] = fd_handoff;
 	}
 	proto_argv[n++] = "--body-limit";
 	proto_argv[n++] = body;
@@ -160,11 +167,17 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 	proto_argv[n] = NULL;
 	char *envp[] = {"PATH=/nonexistent", NULL};
 
+	/* The protocol domain's handoff socket: the AI domain can then be
+	 * restarted alone, the protocol domain taking the new channel from it. */
+	int hp[2] = {-1, -1};
+	if (dom->id == AL_DOMAIN_PROTO && !s->locked && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hp) < 0)
+		return -errno;
+	s->handoff_child = hp[1];
 	struct al_spec spec;
 	int rc = build_spec(s, dom, &spec, dom->id == AL_DOMAIN_AI ? ai_argv : proto_argv, envp);
 	if (rc < 0) {
 		al_spec_free(&spec);
-		return rc;
+		goto fail_handoff;
 	}
 	struct al_domain *d = NULL;
 	const char *failed = NULL;
@@ -204,13 +217,71 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 		  "pid", (int)al_domain_pid(d), "profile", al_config_profile(dom->id),
 		  "attested", report ? (json_t *)report : json_null()));
 	al_spec_free(&spec);
+	if (hp[1] >= 0) {
+		close(hp[1]); /* the domain holds its end */
+		if (s->handoff_fd >= 0)
+			close(s->handoff_fd);
+		s->handoff_fd = hp[0];
+	}
+	s->handoff_child = -1;
 	return 0;
 fail:
 	json_decref(report);
 	if (d)
 		al_domain_free(d);
 	al_spec_free(&spec);
-	return rc < 0 ? rc : -EIO;
+	if (rc >= 0)
+		rc = -EIO;
+fail_handoff:
+	if (hp[0] >= 0) {
+		close(hp[0]);
+		close(hp[1]);
+	}
+	s->handoff_child = -1;
+	return rc;
+}
+
+/*
+ * The AI domain again, alone, on a fresh channel that the running protocol
+ * domain takes from its handoff socket: its connections and sessions stay.
+ * 0 or -errno (then the pair is to be restarted).
+ */
+int sup_dom_restart_ai(struct sup *s)
+{
+	if (s->handoff_fd < 0 || !s->dom[AL_DOMAIN_PROTO].d)
+		return -ENOTCONN;
+	if (s->chan_fd >= 0) {
+		al_chan_shutdown(s->chan_fd);
+		close(s->chan_fd);
+		s->chan_fd = -1;
+	}
+	int rc = al_chan_create(NULL, &s->chan_fd);
+	if (rc < 0) {
+		al_log_warnx("channel: %s", al_chan_strerror(rc));
+		return rc;
+	}
+	if ((rc = dom_start(s, &s->dom[AL_DOMAIN_AI])) < 0)
+		return rc;
+	char byte = 0;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof ctl);
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &s->chan_fd, sizeof(int));
+	if (sendmsg(s->handoff_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != 1) {
+		rc = -errno;
+		al_log_warn("proto: handing over the channel");
+		return rc;
+	}
+	s->dom[AL_DOMAIN_PROTO].reported = false; /* a new channel: a new report counts */
+	return 0;
 }
 
 
@@ -348,6 +419,10 @@ void sup_dom_reap(struct sup *s, struct sup_domain *dom)
 	al_domain_free(dom->d);
 	dom->d = NULL;
 	dom->state = DOM_STOPPED;
+	if (dom->id == AL_DOMAIN_PROTO && s->handoff_fd >= 0) {
+		close(s->handoff_fd);
+		s->handoff_fd = -1;
+	}
 	dom->worker = 0;
 	dom->culprit = false;
 	dom->term_at_ns = dom->kill_at_ns = 0;

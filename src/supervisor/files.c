@@ -241,17 +241,31 @@ void sup_files_install(struct sup *s, struct sup_files *nf)
 
 int sup_files_open(struct sup *s)
 {
-	int rc = al_manifest_key_load(s->cfg->state_dir, true, &s->key);
-	if (rc < 0) {
-		al_log_warnx("manifest key in %s: %s", s->cfg->state_dir, strerror(-rc));
+	/* Instances sharing the state directory create its key and manifest
+	 * once: one at a time here (a brief wait at start, never in the loop). */
+	char path[600];
+	snprintf(path, sizeof path, "%s/manifest.lock", s->cfg->state_dir);
+	int lk = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (lk < 0 || flock(lk, LOCK_EX) < 0) {
+		al_log_warn("lock %s", path);
+		if (lk >= 0)
+			close(lk);
 		return -1;
 	}
+	/* A key made by an earlier run means its manifest must still be there. */
+	snprintf(path, sizeof path, "%s/%s", s->cfg->state_dir, AL_MANIFEST_KEY_FILE);
+	if (access(path, F_OK) == 0)
+		s->earlier_runs = true;
+	int rc = al_manifest_key_load(s->cfg->state_dir, true, &s->key);
 	struct sup_files nf = {0};
 	char why[512];
-	if (sup_files_verify(s, true, &nf, why, sizeof why) < 0) {
+	if (rc < 0)
+		al_log_warnx("manifest key in %s: %s", s->cfg->state_dir, strerror(-rc));
+	else if ((rc = sup_files_verify(s, true, &nf, why, sizeof why)) < 0)
 		al_log_warnx("refusing to start: %s", why);
+	close(lk);
+	if (rc < 0)
 		return -1;
-	}
 	sup_files_install(s, &nf);
 	return 0;
 }

@@ -94,14 +94,21 @@ struct sup {
 	bool verbose;
 	struct al_audit *audit;
 	bool earlier_runs;          /* the audit log had records before this start */
+	/* This instance's own files: the configuration's, or under --stdio with
+	 * the default paths, STATE_DIR/stdio/PID/ (each MCP client that launches
+	 * airlock gets an instance of its own; the manifest is shared). */
+	char audit_log[512], control_socket[512];
 	int epfd, sigfd, timerfd, deadlinefd, ctlfd, listenfd;
 	int model_fd, tok_fd;
 	int token_fd;               /* bearer token file, read by the protocol domain through this fd */
 	int chan_fd;                /* current channel; replaced on every restart */
+	int handoff_fd;             /* our end of the protocol domain's handoff socket, -1 none */
+	int handoff_child;          /* its end while the protocol domain is being spawned */
 	struct sup_domain dom[AL_DOMAIN_COUNT];
 	unsigned backoff_ms;
 	uint64_t restart_at_ns;     /* when both domains are started again, 0 = not pending */
 	const char *restart_why;    /* "failure", "level", "lockdown", "unlock" */
+	bool restart_ai_only;       /* the protocol domain stays: the AI domain comes back alone */
 	uint64_t last_failure_ns;
 	int pending_ctl_fd;         /* a control client owed a reply once the restart is done */
 	uint32_t pending_op;
@@ -152,6 +159,7 @@ int sup_epoll_add(struct sup *s, int fd, uint32_t tag);
 /* domain.c */
 int sup_dom_pipes(struct sup *s, struct sup_domain *dom);
 int sup_dom_start_pair(struct sup *s);
+int sup_dom_restart_ai(struct sup *s);
 void sup_dom_end(struct sup *s, struct sup_domain *dom, uint64_t term_after_ms);
 void sup_dom_reap(struct sup *s, struct sup_domain *dom);
 uint64_t sup_dom_deadlines(struct sup *s, uint64_t now);

@@ -94,6 +94,7 @@ static void schedule_restart(struct sup *s, uint64_t at, const char *why)
 {
 	s->restart_at_ns = at ? at : 1;
 	s->restart_why = why;
+	s->restart_ai_only = false;
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
 		if (!s->dom[i].d && s->dom[i].state == DOM_STOPPED)
 			s->dom[i].state = DOM_BACKOFF;
@@ -134,6 +135,8 @@ static void failed(struct sup *s, struct sup_domain *dom)
 			s->listenfd = -1;
 		}
 		s->restart_at_ns = 0;
+		s->restart_ai_only = false;
+		end_pair(s, 0);
 		return;
 	}
 	dom->restarts++;
@@ -176,6 +179,12 @@ static void carry_out(struct sup *s, unsigned act)
 	}
 	if (act & SUP_RESTART) {
 		bool any = false;
+		/* The AI domain alone failed and the protocol domain is well: it
+		 * stays, with its connections and sessions, and takes the AI
+		 * domain's next channel from its handoff socket. */
+		struct sup_domain *proto = &s->dom[AL_DOMAIN_PROTO];
+		bool ai_only = !proto->restart_wanted && proto->d && proto->state == DOM_RUNNING && !proto->frozen &&
+			       s->handoff_fd >= 0 && (!s->restart_at_ns || s->restart_ai_only);
 		for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
 			struct sup_domain *dom = &s->dom[i];
 			if (!dom->restart_wanted)
@@ -191,8 +200,15 @@ static void carry_out(struct sup *s, unsigned act)
 			}
 			failed(s, dom);
 		}
-		if (any)
+		if (any && ai_only && s->restart_at_ns) {
+			s->restart_ai_only = true;
+			/* The protocol domain fails its calls in flight at once. */
+			if (s->chan_fd >= 0)
+				al_chan_shutdown(s->chan_fd);
+		} else if (any) {
+			s->restart_ai_only = false;
 			end_pair(s, SUP_PEER_GRACE_MS);
+		}
 	}
 	/* A restart already pending builds the new spec anyway. */
 	if ((act & SUP_RESPAWN) && !s->restart_at_ns) {
@@ -221,21 +237,24 @@ static void reply_pending(struct sup *s, int rc)
 /* Both domains start again once the restart is due and both are gone. */
 static void restart_if_due(struct sup *s)
 {
-	if (!s->restart_at_ns || s->stopping || al_now_ns() < s->restart_at_ns || sup_dom_any(s))
+	bool ai_only = s->restart_ai_only;
+	if (!s->restart_at_ns || s->stopping || al_now_ns() < s->restart_at_ns ||
+	    (ai_only ? s->dom[AL_DOMAIN_AI].d != NULL : sup_dom_any(s)))
 		return;
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
 		if (s->dom[i].crash_loop)
 			return;
 	const char *why = s->restart_why;
 	s->restart_at_ns = 0;
-	int rc = sup_dom_start_pair(s);
+	s->restart_ai_only = false;
+	int rc = ai_only ? sup_dom_restart_ai(s) : sup_dom_start_pair(s);
 	const char *result = rc < 0 ? strerror(-rc) : "ok";
 	if (!strcmp(why, "level"))
 		sup_event(s, "respawn", rc < 0, json_pack("{s:s, s:s}", "level", al_level_name(s->lv.current),
 			  "result", result));
 	else if (!strcmp(why, "failure"))
-		sup_event(s, "restart", rc < 0, json_pack("{s:i, s:s}", "backoff_ms", (int)s->backoff_ms,
-			  "result", result));
+		sup_event(s, "restart", rc < 0, json_pack("{s:i, s:s, s:s}", "backoff_ms", (int)s->backoff_ms,
+			  "domains", ai_only ? "ai" : "both", "result", result));
 	else
 		sup_event(s, "restart", rc < 0, json_pack("{s:s, s:s}", "after", why, "result", result));
 	reply_pending(s, rc);
@@ -482,6 +501,40 @@ static int loop_setup(struct sup *s)
 }
 
 /*
+ * This instance's own files and its lock. Over HTTP, or with paths the
+ * configuration sets, they are the configuration's, and the state directory
+ * is locked: one writer. Under --stdio with the default paths, every MCP
+ * client that launches airlock gets its own instance: STATE_DIR/stdio/PID/
+ * holds its audit log and control socket (airlock status lists them), and
+ * only that directory is locked. The lock's fd, or -1 with the reason printed.
+ */
+static int instance_files(struct sup *s)
+{
+	const struct al_config *cfg = s->cfg;
+	char def_audit[600], def_ctl[600], dir[600];
+	snprintf(def_audit, sizeof def_audit, "%s/audit.log", cfg->state_dir);
+	snprintf(def_ctl, sizeof def_ctl, "%s/control.sock", cfg->state_dir);
+	if (!cfg->proto.stdio || strcmp(cfg->audit_log, def_audit) || strcmp(cfg->control_socket, def_ctl)) {
+		al_strlcpy(s->audit_log, cfg->audit_log, sizeof s->audit_log);
+		al_strlcpy(s->control_socket, cfg->control_socket, sizeof s->control_socket);
+		return sup_state_lock(cfg->state_dir);
+	}
+	snprintf(dir, sizeof dir, "%s/stdio", cfg->state_dir);
+	if (sup_mkdir_private(dir) < 0)
+		return -1;
+	snprintf(dir, sizeof dir, "%s/stdio/%d", cfg->state_dir, (int)getpid());
+	if (sup_mkdir_private(dir) < 0)
+		return -1;
+	if ((size_t)snprintf(s->audit_log, sizeof s->audit_log, "%s/audit.log", dir) >= sizeof s->audit_log ||
+	    (size_t)snprintf(s->control_socket, sizeof s->control_socket, "%s/control.sock", dir) >=
+		    sizeof s->control_socket) {
+		al_log_warnx("state directory %s: path too long", cfg->state_dir);
+		return -1;
+	}
+	return sup_state_lock(dir);
+}
+
+/*
  * What is still running when the loop is not (a failed start, a failed
  * loop) is killed and reaped here: nothing outlives airlock run.
  */
@@ -507,7 +560,7 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 {
 	struct sup s = {.cfg = cfg, .verbose = verbose, .epfd = -1, .sigfd = -1, .timerfd = -1, .deadlinefd = -1,
 			.ctlfd = -1, .listenfd = -1, .model_fd = -1, .tok_fd = -1, .token_fd = -1, .chan_fd = -1,
-			.pending_ctl_fd = -1, .started_ns = al_now_ns(), .tsc_trap_safe = tsc_trap_safe()};
+			.handoff_fd = -1, .handoff_child = -1, .pending_ctl_fd = -1, .started_ns = al_now_ns(), .tsc_trap_safe = tsc_trap_safe()};
 	int status = 1;
 	al_level_state_init(&s.lv, cfg->level, (uint64_t)cfg->respond.quiet_period_s * 1000000000ULL);
 	s.lv.last_event_ns = s.started_ns;
@@ -524,14 +577,14 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 
 	if (sup_mkdir_private(cfg->state_dir) < 0)
 		return 1;
-	int lockfd = sup_state_lock(cfg->state_dir);
+	int lockfd = instance_files(&s);
 	if (lockfd < 0)
 		return 1;
 	char keypath[600], statepath[600];
-	snprintf(keypath, sizeof keypath, "%s.key", cfg->audit_log);
-	snprintf(statepath, sizeof statepath, "%s.state", cfg->audit_log);
-	if (al_audit_open(&s.audit, cfg->audit_log, keypath, statepath) < 0) {
-		al_log_warnx("audit log %s could not be opened", cfg->audit_log);
+	snprintf(keypath, sizeof keypath, "%s.key", s.audit_log);
+	snprintf(statepath, sizeof statepath, "%s.state", s.audit_log);
+	if (al_audit_open(&s.audit, s.audit_log, keypath, statepath) < 0) {
+		al_log_warnx("audit log %s could not be opened", s.audit_log);
 		close(lockfd);
 		return 1;
 	}
@@ -544,10 +597,10 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 		goto out;
 	if (cfg->proto.token_file && (s.token_fd = sup_open_verified("proto.token_file", cfg->proto.token_file)) < 0)
 		goto out;
-	if ((s.ctlfd = al_control_listen(cfg->control_socket)) < 0) {
+	if ((s.ctlfd = al_control_listen(s.control_socket)) < 0) {
 		errno = -s.ctlfd;
 		s.ctlfd = -1;
-		al_log_warn("control socket %s", cfg->control_socket);
+		al_log_warn("control socket %s", s.control_socket);
 		goto out;
 	}
 	if (!cfg->proto.stdio && (s.listenfd = sup_listen_tcp(cfg->proto.host, cfg->proto.port)) < 0)
@@ -564,7 +617,7 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 	notify_ready();
 	if (!cfg->proto.stdio)
 		fprintf(stderr, "airlock: ready on http://%s:%u/mcp (control socket %s)\n", cfg->proto.host,
-			cfg->proto.port, cfg->control_socket);
+			cfg->proto.port, s.control_socket);
 
 	status = sup_loop(&s) < 0 ? 1 : 0;
 out:
@@ -584,13 +637,13 @@ out:
 	sup_files_close(&s.files); /* model, tokenizer and executables among them */
 	al_monitor_free(s.mon);
 	sodium_memzero(&s.key, sizeof s.key);
-	int fds[] = {s.chan_fd, s.token_fd, s.listenfd, s.sigfd, s.timerfd, s.deadlinefd, s.epfd};
+	int fds[] = {s.chan_fd, s.handoff_fd, s.token_fd, s.listenfd, s.sigfd, s.timerfd, s.deadlinefd, s.epfd};
 	for (size_t i = 0; i < AL_ARRAY_LEN(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	if (s.ctlfd >= 0) {
 		close(s.ctlfd);
-		unlink(cfg->control_socket);
+		unlink(s.control_socket);
 	}
 	if (s.audit)
 		al_audit_close(s.audit);

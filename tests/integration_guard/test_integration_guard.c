@@ -335,11 +335,22 @@ static void test_forbidden_syscall(void **state)
 	run_stop(&r);
 }
 
+static json_t *domain(json_t *status, const char *name);
+
+/* Locked down and settled: the AI domain ended, the protocol domain back alone
+ * (the lockdown ends both, then starts the protocol domain again). */
 static bool locked(struct run *r, const void *unused)
 {
 	json_t *l = call(r, AL_CONTROL_LEVEL_GET);
 	bool v = json_is_true(json_object_get(l, "locked"));
 	json_decref(l);
+	if (!v)
+		return false;
+	json_t *st = call(r, AL_CONTROL_STATUS);
+	const char *ai = json_string_value(json_object_get(domain(st, "ai"), "state"));
+	const char *proto = json_string_value(json_object_get(domain(st, "proto"), "state"));
+	v = ai && proto && strcmp(ai, "locked down (airlock unlock)") == 0 && strcmp(proto, "running") == 0;
+	json_decref(st);
 	return v;
 }
 

@@ -61,6 +61,10 @@ static void test_level_up_at_once_down_slowly(void **state)
 	assert_int_equal(st.base, AL_LEVEL_MINIMAL);
 	assert_int_equal(st.current, AL_LEVEL_MINIMAL);
 	assert_int_equal(st.incidents, 4);
+	/* A tick whose time was taken before the incident it follows holds the level. */
+	assert_true(al_level_incident(&st, AL_SEV_HIGH, 200 * S));
+	assert_false(al_level_tick(&st, 199 * S));
+	assert_int_equal(st.current, AL_LEVEL_HIGH);
 }
 
 static void test_level_policies(void **state)

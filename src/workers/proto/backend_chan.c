@@ -13,7 +13,9 @@
 #include "workers/proto/proto.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,8 @@
 #include "common/log.h"
 #include "common/util.h"
 
-/* After a broken channel the worker keeps answering errors this long, then exits for a clean restart. */
+/* After a broken channel, without a handoff socket, the worker keeps
+ * answering errors this long, then exits for a clean restart. */
 #define DEAD_GRACE_US 500000
 /* A generation that finds every channel slot taken waits this long for one
  * (the AI domain serves requests in turn) before it is refused as busy. */
@@ -50,6 +53,9 @@ struct chan_call {
 
 struct chan_backend {
 	struct al_chan *ch;
+	int chan_fd;      /* the channel's fd number, kept across handoffs */
+	int report_fd;    /* -1: none */
+	int handoff_fd;   /* -1: none (a broken channel ends the worker) */
 	pthread_mutex_t lock;
 	struct queued *q_head, *q_tail; /* FIFO of generations waiting for a slot */
 	pthread_t rx;
@@ -245,6 +251,63 @@ static void fail_all(struct chan_backend *b, int rc)
 	pthread_mutex_lock(&b->lock);
 }
 
+/* One channel fd from the handoff socket: the fd, or -1 (the supervisor is gone, or sent no fd). */
+static int recv_channel(int sock)
+{
+	char byte;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+	ssize_t n;
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)) ||
+	    (mh.msg_flags & MSG_CTRUNC))
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	return fd;
+}
+
+/*
+ * Waits for the channel to the AI domain's next incarnation and attaches it
+ * at the same fd number. Ends the worker when the supervisor is gone or the
+ * new channel is unusable (reported as the peer's, as at the first attach).
+ */
+static void next_channel(struct chan_backend *b)
+{
+	int fd = recv_channel(b->handoff_fd);
+	if (fd < 0)
+		_exit(AL_WORKER_EXIT_OK); /* the supervisor is gone: nothing to serve with */
+	if (fd != b->chan_fd && (dup3(fd, b->chan_fd, O_CLOEXEC) < 0 || close(fd) < 0))
+		_exit(AL_WORKER_EXIT_FAIL);
+	struct al_chan *nch = NULL;
+	int rc = al_chan_attach(b->chan_fd, AL_CHAN_SIDE_PROTO, &nch);
+	if (rc < 0) {
+		al_log_warnx("proto: the next channel: %s", al_chan_strerror(rc));
+		if (rc == -EPROTO && b->report_fd >= 0) {
+			al_worker_report r = AL_WORKER_REPORT_ATTACH;
+			(void)!write(b->report_fd, &r, sizeof r);
+		}
+		_exit(AL_WORKER_EXIT_PEER);
+	}
+	if (b->report_fd >= 0)
+		al_chan_set_report_fd(nch, b->report_fd);
+	pthread_mutex_lock(&b->lock);
+	struct al_chan *old = b->ch;
+	b->ch = nch;
+	b->dead = NULL;
+	b->have_hello = false;
+	pthread_mutex_unlock(&b->lock);
+	al_chan_close(old);
+	al_log_info("proto: attached the AI domain's next channel");
+}
+
 static void *chan_rx(void *arg)
 {
 	struct chan_backend *b = arg;
@@ -271,6 +334,11 @@ static void *chan_rx(void *arg)
 				al_log_warnx("proto: the AI domain broke the channel: %s", al_chan_strerror(rc));
 			fail_all(b, rc);
 			pthread_mutex_unlock(&b->lock);
+			if (b->handoff_fd >= 0) {
+				/* Connections and sessions stay; the next channel comes. */
+				next_channel(b);
+				continue;
+			}
 			/* Give the failed calls time to reach their clients, then end: the
 			 * supervisor restarts both domains on a fresh channel. */
 			usleep(DEAD_GRACE_US);
@@ -348,6 +416,8 @@ int al_proto_backend_chan_new(int fd, uint32_t max_tokens, struct al_mcp_backend
 	}
 	pthread_mutex_init(&b->lock, NULL);
 	b->max_tokens = max_tokens;
+	b->chan_fd = fd;
+	b->report_fd = b->handoff_fd = -1;
 	*out = (struct al_mcp_backend){.ctx = b, .start = chan_start, .cancel = chan_cancel,
 				       .model_info = chan_model_info};
 	return 0;
@@ -356,7 +426,14 @@ int al_proto_backend_chan_new(int fd, uint32_t max_tokens, struct al_mcp_backend
 void al_proto_backend_chan_report_to(struct al_mcp_backend *be, int fd)
 {
 	struct chan_backend *b = be->ctx;
+	b->report_fd = fd;
 	al_chan_set_report_fd(b->ch, fd);
+}
+
+void al_proto_backend_chan_handoff(struct al_mcp_backend *be, int fd)
+{
+	struct chan_backend *b = be->ctx;
+	b->handoff_fd = fd;
 }
 
 int al_proto_backend_chan_run(struct al_mcp_backend *be)

@@ -58,6 +58,8 @@ static void usage(FILE *f)
 		"  --channel-fd N           the channel to the AI domain is fd N; without it,\n"
 		"                           generation fails with 'AI domain not connected'\n"
 		"  --report-fd N            report a channel violation by the AI domain on fd N\n"
+		"  --handoff-fd N           take the next channel from socket N when the AI\n"
+		"                           domain is restarted (connections stay open)\n"
 		"  --no-seccomp             skip the stage-2 filter (debugging only)\n"
 		"  -v                       more logging\n");
 }
@@ -204,7 +206,7 @@ int main(int argc, char **argv)
 {
 	enum { O_STDIO = 256, O_LISTEN, O_BODY, O_INFL, O_CONN, O_IDLE, O_REQ, O_ORIGIN, O_HOST,
 	       O_TOKEN, O_TOKENFD, O_PROMPT, O_NOSECCOMP, O_MAXTOK, O_LISTENFD, O_CHANFD, O_REPORTFD,
-	       O_CCONN, O_CINFL, O_SESS, O_CSESS, O_BODYTO };
+	       O_HANDOFFFD, O_CCONN, O_CINFL, O_SESS, O_CSESS, O_BODYTO };
 	static const struct option lo[] = {
 		{ "stdio", no_argument, NULL, O_STDIO },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -223,6 +225,7 @@ int main(int argc, char **argv)
 		{ "listen-fd", required_argument, NULL, O_LISTENFD },
 		{ "channel-fd", required_argument, NULL, O_CHANFD },
 		{ "report-fd", required_argument, NULL, O_REPORTFD },
+		{ "handoff-fd", required_argument, NULL, O_HANDOFFFD },
 		{ "max-client-connections", required_argument, NULL, O_CCONN },
 		{ "max-client-inflight", required_argument, NULL, O_CINFL },
 		{ "max-sessions", required_argument, NULL, O_SESS },
@@ -238,7 +241,7 @@ int main(int argc, char **argv)
 	al_log_init("airlock-proto", AL_LOG_WARN);
 	bool use_stdio = false;
 	const char *listen_spec = NULL;
-	int verbose = 0, c, listen_fd_arg = -1, channel_fd = -1, report_fd = -1;
+	int verbose = 0, c, listen_fd_arg = -1, channel_fd = -1, report_fd = -1, handoff_fd = -1;
 	uint64_t v;
 	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (c) {
@@ -292,6 +295,7 @@ int main(int argc, char **argv)
 		case O_LISTENFD:
 		case O_CHANFD:
 		case O_REPORTFD:
+		case O_HANDOFFFD:
 		case O_TOKENFD:
 			if (al_parse_u64(optarg, &v) < 0 || v < 3 || v > 1023)
 				al_fatalx(AL_WORKER_EXIT_USAGE, "%s: a descriptor number 3..1023", argv[optind - 1]);
@@ -299,7 +303,8 @@ int main(int argc, char **argv)
 				o.token = read_token_fd((int)v, "on the token descriptor");
 				close((int)v);
 			} else {
-				*(c == O_LISTENFD ? &listen_fd_arg : c == O_CHANFD ? &channel_fd : &report_fd) = (int)v;
+				*(c == O_LISTENFD ? &listen_fd_arg : c == O_CHANFD ? &channel_fd
+				  : c == O_REPORTFD ? &report_fd : &handoff_fd) = (int)v;
 			}
 			break;
 		case 'v': verbose++; break;
@@ -341,6 +346,8 @@ int main(int argc, char **argv)
 			al_fatalx(AL_WORKER_EXIT_FAIL, "the channel to the AI domain could not be attached");
 		if (report_fd >= 0)
 			al_proto_backend_chan_report_to(&backend, report_fd);
+		if (handoff_fd >= 0)
+			al_proto_backend_chan_handoff(&backend, handoff_fd);
 	}
 	struct al_mcp_server *srv;
 	if (al_mcp_server_new(&cfg, &backend, &srv) < 0)

@@ -65,6 +65,10 @@ int al_proto_backend_chan_run(struct al_mcp_backend *be);
 /* A peer that breaks a channel rule is reported on fd (worker.h), before the
  * worker exits with AL_WORKER_EXIT_PEER. */
 void al_proto_backend_chan_report_to(struct al_mcp_backend *be, int fd);
+/* With a handoff socket (worker.h: AL_PROTO_FD_HANDOFF), a broken channel no
+ * longer ends the worker: in-flight calls fail, and the next channel is
+ * taken from fd. */
+void al_proto_backend_chan_handoff(struct al_mcp_backend *be, int fd);
 
 /*
  * An Origin header value: allowed only when it is one of o->origins (scheme
