@@ -71,7 +71,7 @@ static void copy_file(const char *from, const char *to)
  * to be ready. model: the text of the model file (NULL: the real model);
  * stdio: serve MCP over the run's stdin and stdout (r->in, r->out).
  */
-static void run_start_with(struct run *r, const char *mode, const char *model, bool stdio)
+static void run_start_with(struct run *r, const char *mode, const char *model, bool stdio, const char *ai_extra)
 {
 	memset(r, 0, sizeof *r);
 	r->in = r->out = -1;
@@ -113,9 +113,9 @@ static void run_start_with(struct run *r, const char *mode, const char *model, b
 	fprintf(f, "[airlock]\nlevel = standard\nstate_dir = %s/state\n"
 		   "[proto]\nlisten = %s\n"
 		   "[ai]\nmodel = %s\ntokenizer = %s\n"
-		   "[domain.ai]\nseccomp = level\ncommand = %s\n"
+		   "[domain.ai]\nseccomp = level\ncommand = %s\n%s"
 		   "[respond]\nquiet_period = 2\nintegrity_interval = 1\nalert_command = %s\n",
-		r->dir, listen, r->model, tok, r->exe, hook);
+		r->dir, listen, r->model, tok, r->exe, ai_extra ? ai_extra : "", hook);
 	fclose(f);
 	snprintf(r->log, sizeof r->log, "%s/run.log", r->dir);
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1};
@@ -161,7 +161,7 @@ static void run_start_with(struct run *r, const char *mode, const char *model, b
 
 static void run_start(struct run *r, const char *mode)
 {
-	run_start_with(r, mode, NULL, false);
+	run_start_with(r, mode, NULL, false, NULL);
 }
 
 static void run_stop(struct run *r)
@@ -407,6 +407,35 @@ static void test_model_tampered(void **state)
 }
 
 /*
+ * The AI domain's seccomp profile edited on disk while running: the profile
+ * is a file of the manifest, re-hashed like the others, so the change is an
+ * integrity incident (lockdown), and the running domains keep the bytes that
+ * were verified at start.
+ */
+static void test_profile_tampered(void **state)
+{
+	struct run r;
+	char prof[128], extra[200], cmd[400];
+	snprintf(prof, sizeof prof, "/tmp/al-guard-profile.%d.conf", (int)getpid());
+	copy_file(AL_SOURCE_ROOT "/etc/profiles/compute.conf", prof);
+	snprintf(extra, sizeof extra, "profile = %s\n", prof);
+	run_start_with(&r, "idle", NULL, false, extra);
+	/* the manifest covers it */
+	char mf[160];
+	snprintf(mf, sizeof mf, "%s/state/manifest.json", r.dir);
+	snprintf(cmd, sizeof cmd, "grep -q '\"ai.profile\"' '%s'", mf);
+	assert_int_equal(system(cmd), 0);
+	/* a widened allowlist, written in place */
+	snprintf(cmd, sizeof cmd, "printf 'allow = socket connect\\n' >> '%s'", prof);
+	assert_int_equal(system(cmd), 0);
+	assert_true(wait_for(&r, locked, NULL, 30));
+	assert_int_equal(audit_count(&r, "incident", "\"type\":\"integrity-violation\"", "\"file\":\"ai.profile\"",
+				     NULL), 1);
+	run_stop(&r);
+	unlink(prof);
+}
+
+/*
  * The AI domain's executable replaced on disk (a running executable cannot be
  * written in place): lockdown; unlock verifies the new file's content, which
  * here is the same, and accepts.
@@ -554,7 +583,7 @@ static size_t read_for(int fd, char *buf, size_t len, int ms)
 static void test_hostile_stdio(void **state)
 {
 	struct run r;
-	run_start_with(&r, "hostile", "idle\n", true);
+	run_start_with(&r, "hostile", "idle\n", true, NULL);
 	/* It reached each of its attacks (announced before each). */
 	assert_true(wait_for(&r, log_has, "airlock: ai: hostile: fds", 20));
 	assert_true(log_has(&r, "airlock: ai: hostile: reached stdio attack"));
@@ -605,7 +634,7 @@ static void test_hostile_exits(void **state)
 	};
 	for (size_t i = 0; i < sizeof orders / sizeof orders[0]; i++) {
 		struct run r;
-		run_start_with(&r, "hostile", orders[i], false);
+		run_start_with(&r, "hostile", orders[i], false, NULL);
 		/* It reached its exit (announced just before it). */
 		assert_true(wait_for(&r, log_has, "airlock: ai: hostile: ", 20));
 		assert_true(wait_for(&r, ai_exited, NULL, 20));
@@ -679,6 +708,7 @@ int main(void)
 		cmocka_unit_test(test_forbidden_syscall),
 		cmocka_unit_test(test_model_tampered),
 		cmocka_unit_test(test_exe_replaced),
+		cmocka_unit_test(test_profile_tampered),
 		cmocka_unit_test(test_side_channel),
 		cmocka_unit_test(test_memory_corruption),
 		cmocka_unit_test(test_channel_violation),
