@@ -241,6 +241,20 @@ fail_handoff:
 	return rc;
 }
 
+/* A fresh channel in place of the current one, which is shut first: never reused. */
+static int new_channel(struct sup *s)
+{
+	if (s->chan_fd >= 0) {
+		al_chan_shutdown(s->chan_fd);
+		close(s->chan_fd);
+		s->chan_fd = -1;
+	}
+	int rc = al_chan_create(NULL, &s->chan_fd);
+	if (rc < 0)
+		al_log_warnx("channel: %s", al_chan_strerror(rc));
+	return rc;
+}
+
 /*
  * The AI domain again, alone, on a fresh channel that the running protocol
  * domain takes from its handoff socket: its connections and sessions stay.
@@ -250,16 +264,9 @@ int sup_dom_restart_ai(struct sup *s)
 {
 	if (s->handoff_fd < 0 || !s->dom[AL_DOMAIN_PROTO].d)
 		return -ENOTCONN;
-	if (s->chan_fd >= 0) {
-		al_chan_shutdown(s->chan_fd);
-		close(s->chan_fd);
-		s->chan_fd = -1;
-	}
-	int rc = al_chan_create(NULL, &s->chan_fd);
-	if (rc < 0) {
-		al_log_warnx("channel: %s", al_chan_strerror(rc));
+	int rc = new_channel(s);
+	if (rc < 0)
 		return rc;
-	}
 	if ((rc = dom_start(s, &s->dom[AL_DOMAIN_AI])) < 0)
 		return rc;
 	char byte = 0;
@@ -305,16 +312,9 @@ int sup_dom_pipes(struct sup *s, struct sup_domain *dom)
  */
 int sup_dom_start_pair(struct sup *s)
 {
-	if (s->chan_fd >= 0) {
-		al_chan_shutdown(s->chan_fd);
-		close(s->chan_fd);
-		s->chan_fd = -1;
-	}
-	int rc = al_chan_create(NULL, &s->chan_fd);
-	if (rc < 0) {
-		al_log_warnx("channel: %s", al_chan_strerror(rc));
+	int rc = new_channel(s);
+	if (rc < 0)
 		return rc;
-	}
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
 		struct sup_domain *dom = &s->dom[i];
 		if (s->locked && (i == AL_DOMAIN_AI || s->lock_all)) {
