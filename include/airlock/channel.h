@@ -244,6 +244,14 @@ void al_chan_set_violation_cb(struct al_chan *ch,
 			      void (*fn)(void *arg, enum al_chan_err err, const char *what), void *arg)
 	__attribute__((nonnull(1)));
 
+/*
+ * For the supervisor's detector: a number that changes whenever records are
+ * committed in either direction (the producers' indices, read at their fixed
+ * offsets with pread, never mapped). Untrusted: only ever compared with its
+ * previous value. 0 or -errno.
+ */
+int al_chan_activity(int fd, uint64_t *count) __attribute__((nonnull));
+
 /* 0, or the violation code (positive enum al_chan_err) that broke the channel. */
 int al_chan_error(const struct al_chan *ch) __attribute__((nonnull));
 bool al_chan_is_violation(int rc);

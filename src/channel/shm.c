@@ -242,6 +242,22 @@ void al_chan_wake_all(struct al_chan_shm *shm)
  * that scribbled on the magic or the sizes cannot keep its partner from
  * hearing of the shutdown.
  */
+int al_chan_activity(int fd, uint64_t *count)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < 2; i++) {
+		uint64_t head;
+		off_t off = (off_t)(offsetof(struct al_chan_shm, ring) + i * sizeof(struct al_ring_ctl) +
+				    offsetof(struct al_ring_ctl, head));
+		ssize_t n = pread(fd, &head, sizeof head, off);
+		if (n != (ssize_t)sizeof head)
+			return n < 0 ? -errno : -EIO;
+		sum += head;
+	}
+	*count = sum;
+	return 0;
+}
+
 int al_chan_shutdown(int fd)
 {
 	int seals = fcntl(fd, F_GET_SEALS);

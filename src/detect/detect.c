@@ -337,6 +337,9 @@ size_t al_detector_observe(struct al_detector *d, const struct al_metrics *m, ui
 	x[AL_RULE_CSW] = rate(m->vcsw + m->nvcsw, p->vcsw + p->nvcsw, dt);
 	x[AL_RULE_RSS] = (double)m->rss_kib;
 	double rss_med = al_baseline_median(&d->base[AL_RULE_RSS], NULL);
+	/* Requests being served: the compute domain's load is its work. The idle
+	 * baseline stays the idle one, and an anomaly needs idle ticks in a row. */
+	bool working = d->role == AL_DETECT_ROLE_COMPUTE && m->work != p->work;
 	floor[AL_RULE_CPU] = d->p.cpu_floor;
 	floor[AL_RULE_FAULTS] = d->p.fault_floor;
 	floor[AL_RULE_CSW] = d->p.csw_floor;
@@ -345,6 +348,10 @@ size_t al_detector_observe(struct al_detector *d, const struct al_metrics *m, ui
 	d->ticks++;
 	for (int r = 0; r < AL_RULE_COUNT; r++) {
 		d->last[r] = x[r];
+		if (working && r != AL_RULE_RSS) {
+			d->over[r] = 0;
+			continue;
+		}
 		bool warm = d->ticks > d->p.warmup;
 		bool bad = warm && al_baseline_anomalous(&d->base[r], x[r], d->p.k, floor[r]);
 		if (!bad) {

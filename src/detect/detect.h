@@ -74,6 +74,11 @@ struct al_metrics {
 	uint64_t seccomp_violations;  /* cumulative, from the notify fd */
 	uint64_t chan_violations;     /* cumulative, channel rule breaks reported */
 	uint64_t restarts;            /* cumulative */
+	/* Work the domain was given, any counter that moves when it is (the
+	 * channel's record indices: al_chan_activity); 0 when not known. A
+	 * compute domain's CPU, faults and switches while it moves are its work,
+	 * not a timing loop: those ticks are neither judged nor learnt. */
+	uint64_t work;
 };
 
 /*

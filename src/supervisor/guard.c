@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "airlock/channel.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "supervisor/evidence.h"
@@ -252,6 +253,8 @@ unsigned sup_guard_tick(struct sup *s)
 		size_t nk = al_proc_children(al_domain_pid(dom->d), kids, AL_ARRAY_LEN(kids));
 		if (al_metrics_read(NULL, al_domain_pid(dom->d), &m) < 0)
 			continue;
+		if (s->chan_fd >= 0)
+			(void)al_chan_activity(s->chan_fd, &m.work);
 		for (size_t k = 0; k < nk; k++)
 			(void)al_metrics_read(NULL, kids[k], &m);
 		struct al_incident inc[AL_DETECT_MAX_INCIDENTS];

@@ -103,6 +103,46 @@ static void test_spin_is_side_channel(void **state)
 	assert_true(seen.at[0] > 13); /* not before the spin began */
 }
 
+/*
+ * The same spin while the channel moves (requests served) is the domain's
+ * work: no incident; and once it stops moving, the spin is judged against the
+ * idle baseline, which the busy ticks did not move.
+ */
+static void test_work_is_not_a_timing_loop(void **state)
+{
+	struct series s;
+	load("spin_ai.tsv", &s);
+	struct al_detector d;
+	al_detector_init(&d, AL_DETECT_ROLE_COMPUTE, NULL);
+	size_t fired = 0, fired_at = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		s.m[i].work = i < s.n / 2 ? i : s.n / 2; /* records flow for the first half only */
+		struct al_incident inc[AL_DETECT_MAX_INCIDENTS];
+		size_t k = al_detector_observe(&d, &s.m[i], 1000000000ULL, inc);
+		for (size_t j = 0; j < k; j++) {
+			if (!fired++)
+				fired_at = i;
+			al_incident_clear(&inc[j]);
+		}
+	}
+	/* the spin of the second half, without work, is still caught */
+	assert_true(fired >= 1);
+	assert_true(fired_at >= s.n / 2);
+	/* and with work throughout, nothing */
+	al_detector_init(&d, AL_DETECT_ROLE_COMPUTE, NULL);
+	fired = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		s.m[i].work = i;
+		struct al_incident inc[AL_DETECT_MAX_INCIDENTS];
+		size_t k = al_detector_observe(&d, &s.m[i], 1000000000ULL, inc);
+		for (size_t j = 0; j < k; j++) {
+			fired += inc[j].type == AL_INC_SIDE_CHANNEL;
+			al_incident_clear(&inc[j]);
+		}
+	}
+	assert_int_equal(fired, 0);
+}
+
 static void test_leak_is_memory_corruption(void **state)
 {
 	struct series s;
@@ -274,6 +314,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_normal_series_quiet),
 		cmocka_unit_test(test_spin_is_side_channel),
+		cmocka_unit_test(test_work_is_not_a_timing_loop),
 		cmocka_unit_test(test_leak_is_memory_corruption),
 		cmocka_unit_test(test_flood_is_protocol_abuse),
 		cmocka_unit_test(test_role_decides),
