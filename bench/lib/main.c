@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bench/bench.h"
+#include "bench.h"
 #include "cli/cli.h"
 #include "sandbox/sandbox.h"
 #include "supervisor/config.h"

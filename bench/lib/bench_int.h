@@ -8,7 +8,7 @@
 #include <sys/types.h>
 
 #include "airlock/channel.h"
-#include "bench/bench.h"
+#include "bench.h"
 #include "sandbox/sandbox.h"
 #include "supervisor/config.h"
 #include "workers/ai/generate.h"
