@@ -9,9 +9,11 @@
 
 #include "airlock/channel.h"
 #include "bench.h"
+#include "respond/level.h"
 #include "sandbox/sandbox.h"
-#include "supervisor/config.h"
 #include "workers/ai/generate.h"
+
+struct al_config;
 
 #define AL_BENCH_PROMPT "Once upon a time"
 

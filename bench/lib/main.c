@@ -11,8 +11,8 @@
 
 #include "bench.h"
 #include "cli/cli.h"
+#include "respond/level.h"
 #include "sandbox/sandbox.h"
-#include "supervisor/config.h"
 
 static int bench_run(int argc, char **argv)
 {

@@ -29,6 +29,7 @@
 #include "bench_int.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "supervisor/config.h"
 #include "supervisor/supervisor.h"
 #include "workers/ai/serve.h"
 #include "workers/proto/proto.h"

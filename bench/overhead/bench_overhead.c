@@ -7,7 +7,7 @@
 
 #include "bench.h"
 #include "common/log.h"
-#include "supervisor/config.h"
+#include "respond/level.h"
 
 int main(int argc, char **argv)
 {
