@@ -2,7 +2,6 @@
  * airlock status / airlock stop: clients of the supervisor's control socket.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,37 +34,6 @@ static const char stop_usage[] =
 	"  --config FILE   find the control socket in FILE\n"
 	"  --control PATH  control socket\n";
 
-/* The control socket: --control, else the one --config (or the defaults) names. */
-static int parse_common(const struct al_cmd *cmd, int argc, char **argv, bool *json, char *control, size_t len)
-{
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"control", required_argument, NULL, 'c'},
-		{"config", required_argument, NULL, 'f'},
-		{0, 0, 0, 0},
-	};
-	const char *config = NULL, *explicit = NULL;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			if (!json)
-				return al_cli_usage_error(cmd, "--json is not an option of this command");
-			*json = true;
-			break;
-		case 'c': explicit = optarg; break;
-		case 'f': config = optarg; break;
-		default:
-			return al_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return al_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-	return al_cli_control_path(config, explicit, control, len);
-}
-
-
 static void print_value(const char *key, json_t *v, int indent)
 {
 	if (json_is_object(v)) {
@@ -85,7 +53,7 @@ static int status_run(int argc, char **argv)
 {
 	bool json = false;
 	char control[256];
-	int rc = parse_common(&al_cmd_status, argc, argv, &json, control, sizeof control);
+	int rc = al_cli_control_opts(&al_cmd_status, argc, argv, &json, NULL, control, sizeof control);
 	if (rc)
 		return rc;
 	json_t *r;
@@ -137,7 +105,7 @@ static int status_run(int argc, char **argv)
 static int stop_run(int argc, char **argv)
 {
 	char control[256];
-	int rc = parse_common(&al_cmd_stop, argc, argv, NULL, control, sizeof control);
+	int rc = al_cli_control_opts(&al_cmd_stop, argc, argv, NULL, NULL, control, sizeof control);
 	if (rc)
 		return rc;
 	json_t *r;
