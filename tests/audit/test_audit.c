@@ -16,6 +16,7 @@
 
 #include "audit/audit.h"
 #include "common/util.h"
+#include "testdir.h"
 
 struct fx {
 	char dir[64];
@@ -38,9 +39,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (t_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;

@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "integrity/manifest.h"
 #include "integrity/procstate.h"
+#include "testdir.h"
 
 struct fx {
 	char dir[64];
@@ -41,9 +42,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (t_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;
