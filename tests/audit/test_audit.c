@@ -26,8 +26,7 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
-	strcpy(f->dir, "/tmp/al_audit_XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (t_mkdtemp(f->dir, sizeof f->dir, "al_audit") < 0)
 		return -1;
 	snprintf(f->log, sizeof f->log, "%s/audit.log", f->dir);
 	snprintf(f->key, sizeof f->key, "%s/audit.log.key", f->dir);

@@ -32,8 +32,7 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
-	strcpy(f->dir, "/tmp/al_integ_XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (t_mkdtemp(f->dir, sizeof f->dir, "al_integ") < 0)
 		return -1;
 	*state = f;
 	return 0;

@@ -26,8 +26,7 @@ static char dir[64];
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/al_keys_XXXXXX");
-	if (!mkdtemp(dir))
+	if (t_mkdtemp(dir, sizeof dir, "al_keys") < 0)
 		return -1;
 	assert_int_equal(t_put(dir, "file", "x\n", 0644), 0);
 	assert_int_equal(t_put(dir, "prog", "#!/bin/sh\n", 0755), 0);

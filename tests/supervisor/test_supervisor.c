@@ -21,8 +21,7 @@ static char dir[64];
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/al_conf_XXXXXX");
-	if (!mkdtemp(dir))
+	if (t_mkdtemp(dir, sizeof dir, "al_conf") < 0)
 		return -1;
 	if (t_put(dir, "model.bin", "m", 0644) < 0 || t_put(dir, "worker", "#!/bin/sh\n", 0755) < 0 ||
 	    t_put(dir, "noexec", "", 0644) < 0)
