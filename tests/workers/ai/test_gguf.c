@@ -25,7 +25,7 @@
 #include "al_config.h"
 #include "common/util.h"
 #include "model_writer.h"
-#include "run_worker.h"
+#include "ai_check.h"
 #include "workers/ai/generate.h"
 #include "workers/ai/gguf.h"
 #include "workers/ai/quant.h"
@@ -570,25 +570,12 @@ static void build_tiny(struct gb *b, const struct tiny_opts *o)
 	}
 }
 
-static void expect_reject(const uint8_t *p, size_t len, const char *what)
-{
-	struct al_ai_model m;
-	int rc = al_ai_model_build_mem(&m, p, len);
-	if (rc == 0) {
-		al_ai_model_free(&m);
-		fail_msg("hostile file accepted (expected \"%s\")", what);
-	}
-	assert_int_equal(rc, -EINVAL);
-	if (!strstr(m.err, what))
-		fail_msg("error \"%s\" does not name \"%s\"", m.err, what);
-}
-
 static void patch_reject(const struct gb *b, size_t at, const void *v, size_t n, const char *what)
 {
 	uint8_t *c = malloc(b->len);
 	memcpy(c, b->p, b->len);
 	memcpy(c + at, v, n);
-	expect_reject(c, b->len, what);
+	expect_model_refused(c, b->len, what);
 	free(c);
 }
 
@@ -682,7 +669,7 @@ static void test_array_length_overflow(void **state)
 	free(n.p);
 	o.nested_depth = 3;
 	build_tiny(&n, &o);
-	expect_reject(n.p, n.len, "test.nested: arrays nested deeper than 2");
+	expect_model_refused(n.p, n.len, "test.nested: arrays nested deeper than 2");
 	free(n.p);
 }
 
@@ -698,7 +685,7 @@ static void test_tensor_offset_overflow(void **state)
 	/* Right count, wrong shape for llama. */
 	patch64(&tiny, tiny.t_ne0[3], 16, "tensor blk.0.attn_k.weight has shape [16, 16");
 	/* A truncated data section. */
-	expect_reject(tiny.p, tiny.len - 1, "runs past the end of the");
+	expect_model_refused(tiny.p, tiny.len - 1, "runs past the end of the");
 }
 
 static void test_type_out_of_range(void **state)
@@ -754,7 +741,7 @@ static void test_overlap(void **state)
 	uint8_t *c = malloc(tiny.len);
 	memcpy(c, tiny.p, tiny.len);
 	memcpy(c + tiny.t_ndims[3] - 8, "q", 1); /* blk.0.attn_k.weight -> attn_q */
-	expect_reject(c, tiny.len, "tensor blk.0.attn_q.weight appears twice");
+	expect_model_refused(c, tiny.len, "tensor blk.0.attn_q.weight appears twice");
 	free(c);
 }
 
@@ -774,7 +761,7 @@ static void test_misaligned(void **state)
 	memcpy(c, tiny.p, tiny.len);
 	memcpy(c + tiny.align_val, &one, 4);
 	memcpy(c + tiny.t_off[2], &o3, 8);
-	expect_reject(c, tiny.len, "is not 4-byte aligned");
+	expect_model_refused(c, tiny.len, "is not 4-byte aligned");
 	free(c);
 }
 
@@ -788,7 +775,7 @@ static void test_header_and_keys(void **state)
 	patch_reject(&tiny, tiny.blk_count_key + 8, "general.alignment", 17, "general.alignment appears twice");
 	uint32_t zero = 0;
 	patch_reject(&tiny, tiny.blk_count_key + 8 + 17 + 4, &zero, 4, "llama.block_count 0 out of range");
-	expect_reject(tiny.p, 3, "shorter than"); /* too short to be told from a checkpoint */
+	expect_model_refused(tiny.p, 3, "shorter than"); /* too short to be told from a checkpoint */
 	/* Every truncation of the file is refused, none crashes (ASan in make sanitize). */
 	for (size_t n = 4; n < tiny.len; n += n < 2048 ? 1 : 61) {
 		struct al_ai_model m;

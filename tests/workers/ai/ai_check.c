@@ -1,4 +1,4 @@
-#include "run_worker.h"
+#include "ai_check.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -6,10 +6,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "workers/ai/model.h"
 
 void run_worker(char *const argv[], char *out, size_t cap, size_t *outlen, int *status)
 {
@@ -32,4 +36,17 @@ void run_worker(char *const argv[], char *out, size_t cap, size_t *outlen, int *
 	close(pipefd[0]);
 	assert_int_equal(waitpid(pid, status, 0), pid);
 	*outlen = got;
+}
+
+void expect_model_refused(const uint8_t *buf, size_t len, const char *what)
+{
+	struct al_ai_model m;
+	int rc = al_ai_model_build_mem(&m, buf, len);
+	if (rc == 0) {
+		al_ai_model_free(&m);
+		fail_msg("malformed model accepted (expected \"%s\")", what);
+	}
+	assert_int_equal(rc, -EINVAL);
+	if (!strstr(m.err, what))
+		fail_msg("model error \"%s\" does not name \"%s\"", m.err, what);
 }
