@@ -1,13 +1,13 @@
 /*
  * bench_overhead: `airlock bench` for `make bench`, the same library and
- * table (src/bench/). Usage: bench_overhead [--quick] [LEVEL]
+ * table (bench/lib/). Usage: bench_overhead [--quick] [LEVEL]
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "bench/bench.h"
+#include "bench.h"
 #include "common/log.h"
-#include "supervisor/config.h"
+#include "respond/level.h"
 
 int main(int argc, char **argv)
 {

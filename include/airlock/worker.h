@@ -24,7 +24,8 @@
  *
  * Recipe (a worker):
  *   1. set up from the fds above;
- *   2. al_chan_attach(AL_WORKER_FD_CHANNEL...), then
+ *   2. al_chan_attach() on the channel fd (AL_AI_FD_CHANNEL or
+ *      AL_PROTO_FD_CHANNEL), then
  *      al_chan_set_report_fd(ch, AL_WORKER_FD_REPORT): a peer that breaks a
  *      channel rule is reported there as one uint64 record (the violation
  *      code, enum al_chan_err); a channel already unusable at attach is

@@ -15,6 +15,7 @@
 #define AL_CLI_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -44,6 +45,16 @@ int al_cli_usage_error(const struct al_cmd *cmd, const char *fmt, ...)
 /* The control socket: explicit (--control), else the one config (or the
  * built-in configuration) names. 0, or AL_EXIT_FAIL with the reason printed. */
 int al_cli_control_path(const char *config, const char *explicit, char *out, size_t len);
+
+/*
+ * The options of a command that talks to the supervisor: --config FILE,
+ * --control PATH, and --json when json is not NULL; then the control socket
+ * (al_cli_control_path) into control. Arguments after the options are a
+ * usage error, unless rest is not NULL: then *rest is the first one's index.
+ * 0, or AL_EXIT_USAGE / AL_EXIT_FAIL with the reason printed.
+ */
+int al_cli_control_opts(const struct al_cmd *cmd, int argc, char **argv, bool *json, int *rest,
+			char *control, size_t len);
 
 /*
  * Sends one request to the supervisor. 0 with *reply (caller frees), or

@@ -1,8 +1,8 @@
 /*
  * airlock bench: measures airlock's overhead on this machine against the
- * same work without it (src/bench/), prints the table, saves the JSON.
+ * same work without it (bench/lib/), prints the table, saves the JSON.
  * It runs the MCP server, the HTTP front end and the AI engine in-process,
- * so it is its own executable, airlock-bench (src/bench/main.c).
+ * so it is its own executable, airlock-bench (bench/lib/main.c).
  */
 #include "cli/cli.h"
 
@@ -28,5 +28,5 @@ const struct al_cmd al_cmd_bench = {
 		"  --svg FILE     also draw the total overhead per level against the budgets\n"
 		"  --quiet        no progress lines on stderr\n",
 	.helper = "airlock-bench",
-	.helper_build_dir = "src/bench",
+	.helper_build_dir = "bench/lib",
 };

@@ -2,7 +2,6 @@
  * airlock level [set NAME]: the security level of the running supervisor.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,39 +30,22 @@ static const char level_usage[] =
 
 static int level_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"control", required_argument, NULL, 'c'},
-		{"config", required_argument, NULL, 'f'},
-		{0, 0, 0, 0},
-	};
-	const char *config = NULL, *explicit = NULL;
 	bool json = false;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = true; break;
-		case 'c': explicit = optarg; break;
-		case 'f': config = optarg; break;
-		default:
-			return al_cli_usage_error(&al_cmd_level, "unknown or incomplete option '%s'", argv[optind - 1]);
-		}
-	}
-	enum al_control_op op = AL_CONTROL_LEVEL_GET;
-	enum al_level level = AL_LEVEL_STANDARD;
-	if (optind < argc) {
-		if (strcmp(argv[optind], "set") != 0 || optind + 2 != argc)
-			return al_cli_usage_error(&al_cmd_level, "expected: set NAME");
-		if (al_level_parse(argv[optind + 1], &level) < 0)
-			return al_cli_usage_error(&al_cmd_level, "'%s' is not minimal, standard, high or maximum",
-						  argv[optind + 1]);
-		op = AL_CONTROL_LEVEL_SET;
-	}
 	char control[256];
-	int rc = al_cli_control_path(config, explicit, control, sizeof control);
+	int first;
+	int rc = al_cli_control_opts(&al_cmd_level, argc, argv, &json, &first, control, sizeof control);
 	if (rc)
 		return rc;
+	enum al_control_op op = AL_CONTROL_LEVEL_GET;
+	enum al_level level = AL_LEVEL_STANDARD;
+	if (first < argc) {
+		if (strcmp(argv[first], "set") != 0 || first + 2 != argc)
+			return al_cli_usage_error(&al_cmd_level, "expected: set NAME");
+		if (al_level_parse(argv[first + 1], &level) < 0)
+			return al_cli_usage_error(&al_cmd_level, "'%s' is not minimal, standard, high or maximum",
+						  argv[first + 1]);
+		op = AL_CONTROL_LEVEL_SET;
+	}
 	json_t *r = NULL;
 	if ((rc = al_cli_control_call(control, op, (uint32_t)level, "supervisor", &r)))
 		return rc;

@@ -3,7 +3,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,49 +37,6 @@ static const char stop_usage[] =
 	"\n"
 	"  --config FILE   find the control socket in FILE\n"
 	"  --control PATH  control socket\n";
-
-/* The control socket: --control, else the one --config (or the defaults) names;
- * with state_dir, also the state directory (empty with --control). */
-static int parse_common(const struct al_cmd *cmd, int argc, char **argv, bool *json, char *control, size_t len,
-			char *state_dir, size_t slen)
-{
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"control", required_argument, NULL, 'c'},
-		{"config", required_argument, NULL, 'f'},
-		{0, 0, 0, 0},
-	};
-	const char *config = NULL, *explicit = NULL;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			if (!json)
-				return al_cli_usage_error(cmd, "--json is not an option of this command");
-			*json = true;
-			break;
-		case 'c': explicit = optarg; break;
-		case 'f': config = optarg; break;
-		default:
-			return al_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return al_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-	if (state_dir) {
-		state_dir[0] = '\0';
-		if (!explicit) {
-			struct al_config *cfg = NULL;
-			char *errors = NULL;
-			if ((config ? al_config_load(config, AL_CONFIG_NO_FILE_CHECKS, &cfg, &errors) : al_config_default(&cfg)) == 0)
-				al_strlcpy(state_dir, cfg->state_dir, slen);
-			free(errors);
-			al_config_free(cfg);
-		}
-	}
-	return al_cli_control_path(config, explicit, control, len);
-}
 
 /* The running stdio instances: each answers on STATE_DIR/stdio/PID/control.sock. */
 static json_t *stdio_instances(const char *state_dir)
@@ -122,7 +78,6 @@ static void print_instance(json_t *r)
 	printf("\n");
 }
 
-
 static void print_value(const char *key, json_t *v, int indent)
 {
 	if (json_is_object(v)) {
@@ -141,10 +96,14 @@ static void print_value(const char *key, json_t *v, int indent)
 static int status_run(int argc, char **argv)
 {
 	bool json = false;
-	char control[256], state_dir[256];
-	int rc = parse_common(&al_cmd_status, argc, argv, &json, control, sizeof control, state_dir, sizeof state_dir);
+	char control[256], state_dir[256] = "";
+	int rc = al_cli_control_opts(&al_cmd_status, argc, argv, &json, NULL, control, sizeof control);
 	if (rc)
 		return rc;
+	/* The state directory is where the instance's socket is (STATE_DIR/control.sock). */
+	const char *slash = strrchr(control, '/');
+	if (slash && strcmp(slash, "/control.sock") == 0 && (size_t)(slash - control) < sizeof state_dir)
+		snprintf(state_dir, sizeof state_dir, "%.*s", (int)(slash - control), control);
 	json_t *inst = stdio_instances(state_dir), *r = NULL;
 	size_t n;
 	json_t *one;
@@ -220,7 +179,7 @@ static int status_run(int argc, char **argv)
 static int stop_run(int argc, char **argv)
 {
 	char control[256];
-	int rc = parse_common(&al_cmd_stop, argc, argv, NULL, control, sizeof control, NULL, 0);
+	int rc = al_cli_control_opts(&al_cmd_stop, argc, argv, NULL, NULL, control, sizeof control);
 	if (rc)
 		return rc;
 	json_t *r;

@@ -2,7 +2,6 @@
  * airlock unlock: ends an integrity lockdown once every file verifies again.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,27 +26,10 @@ static const char unlock_usage[] =
 
 static int unlock_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"control", required_argument, NULL, 'c'},
-		{"config", required_argument, NULL, 'f'},
-		{0, 0, 0, 0},
-	};
-	const char *config = NULL, *explicit = NULL;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': explicit = optarg; break;
-		case 'f': config = optarg; break;
-		default:
-			return al_cli_usage_error(&al_cmd_unlock, "unknown or incomplete option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return al_cli_usage_error(&al_cmd_unlock, "unexpected argument '%s'", argv[optind]);
 	char control[256];
-	if (al_cli_control_path(config, explicit, control, sizeof control))
-		return AL_EXIT_FAIL;
+	int rc = al_cli_control_opts(&al_cmd_unlock, argc, argv, NULL, NULL, control, sizeof control);
+	if (rc)
+		return rc;
 	json_t *r = NULL;
 	if (al_cli_control_call(control, AL_CONTROL_UNLOCK, 0, "unlock refused", &r))
 		return AL_EXIT_FAIL;

@@ -4,6 +4,8 @@
  * commands that talk to the supervisor (status, stop, level, unlock).
  */
 #include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,38 @@ int al_cli_control_path(const char *config, const char *explicit, char *out, siz
 	al_strlcpy(out, cfg->control_socket, len);
 	al_config_free(cfg);
 	return 0;
+}
+
+int al_cli_control_opts(const struct al_cmd *cmd, int argc, char **argv, bool *json, int *rest,
+			char *control, size_t len)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"control", required_argument, NULL, 'c'},
+		{"config", required_argument, NULL, 'f'},
+		{0, 0, 0, 0},
+	};
+	const char *config = NULL, *explicit = NULL;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			if (!json)
+				return al_cli_usage_error(cmd, "--json is not an option of this command");
+			*json = true;
+			break;
+		case 'c': explicit = optarg; break;
+		case 'f': config = optarg; break;
+		default:
+			return al_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (rest)
+		*rest = optind;
+	else if (optind < argc)
+		return al_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	return al_cli_control_path(config, explicit, control, len);
 }
 
 int al_cli_control_call(const char *control, enum al_control_op op, uint32_t arg, const char *refused,

@@ -16,6 +16,7 @@
 
 #include "audit/audit.h"
 #include "common/util.h"
+#include "testdir.h"
 
 struct fx {
 	char dir[64];
@@ -25,8 +26,7 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
-	strcpy(f->dir, "/tmp/al_audit_XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (t_mkdtemp(f->dir, sizeof f->dir, "al_audit") < 0)
 		return -1;
 	snprintf(f->log, sizeof f->log, "%s/audit.log", f->dir);
 	snprintf(f->key, sizeof f->key, "%s/audit.log.key", f->dir);
@@ -38,9 +38,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (t_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;

@@ -1,7 +1,7 @@
 /*
  * Smoke test of `airlock bench --quick --json`: the command runs every
  * measurement once over, exits 0, prints JSON on stdout, saves the same to
- * --out, and the result has the documented shape (src/bench/README.md).
+ * --out, and the result has the documented shape (bench/lib/README.md).
  * Figures are never compared with anything: only their presence and type.
  * A row that could not be measured here (a sanitizer build cannot run the
  * static workers in a domain) must say why in "error".

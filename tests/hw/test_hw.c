@@ -20,6 +20,7 @@
 
 #include "common/util.h"
 #include "hw/hw.h"
+#include "testdir.h"
 
 static char present_root[64], absent_root[64];
 
@@ -98,9 +99,7 @@ static int make_trees(void **state)
 static int remove_trees(void **state)
 {
 	(void)state;
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", present_root, absent_root);
-	return system(cmd) == 0 ? 0 : -1;
+	return t_rmtree(present_root) == 0 && t_rmtree(absent_root) == 0 ? 0 : -1;
 }
 
 static const struct al_hw_syscalls sc_present = {

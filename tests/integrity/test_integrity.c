@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "integrity/manifest.h"
 #include "integrity/procstate.h"
+#include "testdir.h"
 
 struct fx {
 	char dir[64];
@@ -31,8 +32,7 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
-	strcpy(f->dir, "/tmp/al_integ_XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (t_mkdtemp(f->dir, sizeof f->dir, "al_integ") < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -41,9 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (t_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;

@@ -27,6 +27,7 @@
 #include "integrity/monitor.h"
 #include "respond/level.h"
 #include "respond/respond.h"
+#include "testdir.h"
 
 #define S 1000000000ULL
 
@@ -158,15 +159,14 @@ static void test_dump(void **state)
 	free(path);
 	free(path2);
 	json_decref(inc);
-	snprintf(f, sizeof f, "rm -rf '%s'", dir);
-	(void)!system(f);
+	t_rmtree(dir);
 }
 
 static void test_alert_hook(void **state)
 {
 	char dir[] = "/tmp/al-alert.XXXXXX";
 	assert_non_null(mkdtemp(dir));
-	char script[256], out[256], cmd[600];
+	char script[256], out[256];
 	snprintf(script, sizeof script, "%s/hook", dir);
 	snprintf(out, sizeof out, "%s/got.json", dir);
 	FILE *f = fopen(script, "w");
@@ -182,8 +182,7 @@ static void test_alert_hook(void **state)
 	assert_true(json_equal(got, doc));
 	json_decref(got);
 	json_decref(doc);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	(void)!system(cmd);
+	t_rmtree(dir);
 }
 
 /* ---- the integrity monitor ---- */
@@ -214,10 +213,8 @@ static void mon_setup(struct mon_fixture *fx, size_t size)
 
 static void mon_teardown(struct mon_fixture *fx)
 {
-	char cmd[96];
 	close(fx->fd);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
-	(void)!system(cmd);
+	t_rmtree(fx->dir);
 }
 
 /* A large file is hashed in slices across ticks; a whole pass verifies. */

@@ -30,6 +30,7 @@
 #include "common/util.h"
 #include "sandbox/sandbox.h"
 #include "respond/level.h"
+#include "testdir.h"
 
 /* What a level asks of the sandbox, as the supervisor hands it over. */
 #define WANT(level) (&al_level_policy(level)->part)
@@ -94,9 +95,7 @@ static char *get(const char *rel)
 
 static int rm_tree(const char *dir)
 {
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd);
+	return t_rmtree(dir);
 }
 
 static void new_tree(void)

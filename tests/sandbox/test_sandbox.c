@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sandbox/sandbox.h"
+#include "testdir.h"
 
 #define SIGSYS_EXIT (128 + SIGSYS)
 
@@ -448,9 +449,7 @@ static void test_failure_leaves_nothing(void **state)
 		close(p[1]);
 		drop_spec(&s);
 	}
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(t_rmtree(root), 0);
 }
 
 /* resource exhaustion stops at the domain's own limits */
@@ -969,9 +968,7 @@ static void test_paths(void **state)
 	assert_int_equal(al_domain_spawn(&s, &d), -ELOOP);
 	drop_spec(&s);
 
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(t_rmtree(tmpdir), 0);
 }
 
 static void test_cleanup(void **state)

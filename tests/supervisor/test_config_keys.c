@@ -19,37 +19,24 @@
 #include "al_config.h"
 #include "common/util.h"
 #include "supervisor/config.h"
+#include "testdir.h"
 
 static char dir[64];
-
-static void write_file(const char *name, const char *text, mode_t mode)
-{
-	char p[128];
-	snprintf(p, sizeof p, "%s/%s", dir, name);
-	FILE *f = fopen(p, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	chmod(p, mode);
-}
 
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/al_keys_XXXXXX");
-	if (!mkdtemp(dir))
+	if (t_mkdtemp(dir, sizeof dir, "al_keys") < 0)
 		return -1;
-	write_file("file", "x\n", 0644);
-	write_file("prog", "#!/bin/sh\n", 0755);
+	assert_int_equal(t_put(dir, "file", "x\n", 0644), 0);
+	assert_int_equal(t_put(dir, "prog", "#!/bin/sh\n", 0755), 0);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return t_rmtree(dir) == 0 ? 0 : -1;
 }
 
 static int load(const char *text, struct al_config **cfg, char **errors)

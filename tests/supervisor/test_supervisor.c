@@ -14,38 +14,25 @@
 #include "al_config.h"
 #include "common/util.h"
 #include "supervisor/config.h"
+#include "testdir.h"
 
 static char dir[64];
 
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/al_conf_XXXXXX");
-	if (!mkdtemp(dir))
+	if (t_mkdtemp(dir, sizeof dir, "al_conf") < 0)
 		return -1;
-	char p[128];
-	snprintf(p, sizeof p, "%s/model.bin", dir);
-	FILE *f = fopen(p, "w");
-	fputs("m", f);
-	fclose(f);
-	snprintf(p, sizeof p, "%s/worker", dir);
-	f = fopen(p, "w");
-	fputs("#!/bin/sh\n", f);
-	fclose(f);
-	chmod(p, 0755);
-	snprintf(p, sizeof p, "%s/noexec", dir);
-	f = fopen(p, "w");
-	fclose(f);
-	chmod(p, 0644);
+	if (t_put(dir, "model.bin", "m", 0644) < 0 || t_put(dir, "worker", "#!/bin/sh\n", 0755) < 0 ||
+	    t_put(dir, "noexec", "", 0644) < 0)
+		return -1;
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return t_rmtree(dir) == 0 ? 0 : -1;
 }
 
 static int load(const char *text, struct al_config **cfg, char **errors)

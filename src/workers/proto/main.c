@@ -5,10 +5,10 @@
  *
  * fds: under the supervisor, the listening socket, the channel, the token
  * and the report pipe are named by --listen-fd, --channel-fd, --token-fd and
- * --report-fd (include/airlock/worker.h). With LISTEN_FDS=1 and
- * LISTEN_PID=<pid>, fd 3 is a listening TCP socket. --listen ADDR:PORT binds
- * one itself, for standalone use. --stdio serves fd 0/1. Logs always go to
- * fd 2.
+ * --report-fd (include/airlock/worker.h). Standalone, --listen ADDR:PORT
+ * binds a socket itself, and without --listen or --listen-fd a
+ * socket-activated one is taken (LISTEN_FDS=1, LISTEN_PID=<pid>, fd 3).
+ * --stdio serves fd 0/1. Logs always go to fd 2.
  */
 #include "workers/proto/proto.h"
 
@@ -36,8 +36,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: airlock-proto [--stdio | --listen ADDR:PORT] [options]\n"
-		"  (no --stdio/--listen: listening socket on fd 3, LISTEN_FDS=1 LISTEN_PID=$$)\n"
+		"usage: airlock-proto [--stdio | --listen ADDR:PORT | --listen-fd N] [options]\n"
+		"  (none of them: listening socket on fd 3, LISTEN_FDS=1 LISTEN_PID=$$)\n"
 		"  --body-limit SIZE        largest POST body (default 1M)\n"
 		"  --max-inflight N         concurrent POST requests (default 64)\n"
 		"  --max-connections N      open connections; more are answered 503 (default 4096)\n"
@@ -308,7 +308,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); return 0;
+		case 'h': usage(stdout); return AL_WORKER_EXIT_OK;
 		default: usage(stderr); return AL_WORKER_EXIT_USAGE;
 		}
 	}
@@ -327,7 +327,7 @@ int main(int argc, char **argv)
 		lfd = listen_spec ? listen_on(listen_spec) : listen_fd_arg >= 0 ? listen_passed(listen_fd_arg)
 											: listen_inherited();
 		if (lfd < 0)
-			al_fatalx(AL_WORKER_EXIT_FAIL, "no listener: %s (use --listen ADDR:PORT, --stdio or LISTEN_FDS)",
+			al_fatalx(AL_WORKER_EXIT_FAIL, "no listener: %s (use --listen ADDR:PORT, --listen-fd N, --stdio or LISTEN_FDS)",
 				  strerror(-lfd));
 		announce(lfd);
 	}

@@ -2,9 +2,12 @@
  * The protocol domain (airlock-proto): MCP over Streamable HTTP or stdio.
  *
  * Command line:
- *   airlock-proto [--stdio | --listen 127.0.0.1:PORT] [options]
- * Without --stdio or --listen the listening socket is inherited
- * socket-activation style: LISTEN_FDS=1, LISTEN_PID=<our pid>, fd 3.
+ *   airlock-proto [--stdio | --listen 127.0.0.1:PORT | --listen-fd N] [options]
+ * The supervisor passes the listening socket with --listen-fd 3 (its fds are
+ * include/airlock/worker.h's). Standalone, --listen binds one; with none of
+ * the three, a socket-activated listener is taken (LISTEN_FDS=1,
+ * LISTEN_PID=<our pid>, fd 3), which the supervisor does not use: in the
+ * domain's pid namespace the pid is not one it could know in advance.
  *
  * Order (pledge pattern): take the listener (or stdio), install the stage-2
  * seccomp filter on every thread (TSYNC), only then start the HTTP threads

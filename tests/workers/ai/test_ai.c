@@ -25,6 +25,7 @@
 #include "al_config.h"
 #include "common/util.h"
 #include "model_writer.h"
+#include "ai_check.h"
 #include "workers/ai/generate.h"
 
 #define MODEL AL_SOURCE_ROOT "/models/stories260K.bin"
@@ -530,19 +531,6 @@ static void test_formats_260k(void **state)
 
 /* ---- malformed models: each refused with the field named ---- */
 
-static void expect_model_error(const uint8_t *buf, size_t len, const char *what)
-{
-	struct al_ai_model m;
-	int rc = al_ai_model_build_mem(&m, buf, len);
-	if (rc == 0) {
-		al_ai_model_free(&m);
-		fail_msg("malformed model accepted (expected \"%s\")", what);
-	}
-	assert_int_equal(rc, -EINVAL);
-	if (!strstr(m.err, what))
-		fail_msg("model error \"%s\" does not name \"%s\"", m.err, what);
-}
-
 struct mutation {
 	size_t off; /* header field offset */
 	int32_t val;
@@ -555,7 +543,7 @@ static void mutate_all(const struct mw_buf *b, size_t hdr, const struct mutation
 	for (size_t i = 0; i < n; i++) {
 		memcpy(copy, b->p, b->len);
 		put_i32_at(copy, hdr + mt[i].off, mt[i].val);
-		expect_model_error(copy, b->len, mt[i].what);
+		expect_model_refused(copy, b->len, mt[i].what);
 	}
 	free(copy);
 }
@@ -599,16 +587,16 @@ static void test_malformed_legacy(void **state)
 		{ 24, 32768, "tensor freq_cis_real" },
 	};
 	mutate_all(&b, 0, vocab_cases, AL_ARRAY_LEN(vocab_cases));
-	expect_model_error(b.p, b.len - 1, "runs past the end");
-	expect_model_error(b.p, 27, "shorter than the 28-byte header");
-	expect_model_error(b.p, 0, "shorter than");
-	expect_model_error(b.p, 28, "tensor token_embedding");
+	expect_model_refused(b.p, b.len - 1, "runs past the end");
+	expect_model_refused(b.p, 27, "shorter than the 28-byte header");
+	expect_model_refused(b.p, 0, "shorter than");
+	expect_model_refused(b.p, 28, "tensor token_embedding");
 	/* One tensor in the middle cut off names that tensor and its layer. */
 	size_t emb = 28 + 64 * 32 * 4 + 2 * 32 * 4 + 2 * 32 * 32 * 4;
-	expect_model_error(b.p, emb + 100, "tensor wk of layer 0");
+	expect_model_refused(b.p, emb + 100, "tensor wk of layer 0");
 	uint8_t *big = calloc(1, b.len + 4);
 	memcpy(big, b.p, b.len);
-	expect_model_error(big, b.len + 4, "trailing bytes");
+	expect_model_refused(big, b.len + 4, "trailing bytes");
 	free(big);
 	mw_free(&b);
 }
@@ -645,12 +633,12 @@ static void test_malformed_v1_v2(void **state)
 	uint8_t *copy = malloc(v1.len);
 	memcpy(copy, v1.p, v1.len);
 	copy[36] = 2;
-	expect_model_error(copy, v1.len, "shared_classifier 2");
+	expect_model_refused(copy, v1.len, "shared_classifier 2");
 	copy[36] = 1;
-	expect_model_error(copy, v1.len, "trailing bytes");
+	expect_model_refused(copy, v1.len, "trailing bytes");
 	free(copy);
-	expect_model_error(v1.p, 255, "shorter than the 256-byte header");
-	expect_model_error(v2.p, v2.len - 1, "tensor wcls");
+	expect_model_refused(v1.p, 255, "shorter than the 256-byte header");
+	expect_model_refused(v2.p, v2.len - 1, "tensor wcls");
 
 	/* 3 x 2 int8 embedding values put the scales after them at an offset
 	 * that is not a multiple of 4: refused instead of read unaligned. */
@@ -661,7 +649,7 @@ static void test_malformed_v1_v2(void **state)
 	load(&m, &ol);
 	mw_export(&oq, &m, AL_AI_FORMAT_Q8, true, 2);
 	al_ai_model_free(&m);
-	expect_model_error(oq.p, oq.len, "tensor token_embedding at offset 286 is not 4-byte aligned");
+	expect_model_refused(oq.p, oq.len, "tensor token_embedding at offset 286 is not 4-byte aligned");
 	mw_free(&ol);
 	mw_free(&oq);
 	mw_free(&leg);
@@ -704,30 +692,6 @@ static void test_sampler_args(void **state)
 }
 
 /* ---- the worker executable, with its seccomp filter on ---- */
-
-static int run_worker(char *const argv[], char *out, size_t cap, size_t *outlen, int *status)
-{
-	int pipefd[2];
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	/* LeakSanitizer's exit-time scan needs ptrace, which the filter forbids. */
-	char *envp[] = { "ASAN_OPTIONS=detect_leaks=0", NULL };
-	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, envp), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	size_t got = 0;
-	ssize_t n;
-	while ((n = read(pipefd[0], out + got, cap - 1 - got)) > 0)
-		got += (size_t)n;
-	out[got] = '\0';
-	close(pipefd[0]);
-	assert_int_equal(waitpid(pid, status, 0), pid);
-	*outlen = got;
-	return 0;
-}
 
 static void test_worker_reference(void **state)
 {

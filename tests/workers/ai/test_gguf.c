@@ -25,6 +25,7 @@
 #include "al_config.h"
 #include "common/util.h"
 #include "model_writer.h"
+#include "ai_check.h"
 #include "workers/ai/generate.h"
 #include "workers/ai/gguf.h"
 #include "workers/ai/quant.h"
@@ -569,25 +570,12 @@ static void build_tiny(struct gb *b, const struct tiny_opts *o)
 	}
 }
 
-static void expect_reject(const uint8_t *p, size_t len, const char *what)
-{
-	struct al_ai_model m;
-	int rc = al_ai_model_build_mem(&m, p, len);
-	if (rc == 0) {
-		al_ai_model_free(&m);
-		fail_msg("hostile file accepted (expected \"%s\")", what);
-	}
-	assert_int_equal(rc, -EINVAL);
-	if (!strstr(m.err, what))
-		fail_msg("error \"%s\" does not name \"%s\"", m.err, what);
-}
-
 static void patch_reject(const struct gb *b, size_t at, const void *v, size_t n, const char *what)
 {
 	uint8_t *c = malloc(b->len);
 	memcpy(c, b->p, b->len);
 	memcpy(c + at, v, n);
-	expect_reject(c, b->len, what);
+	expect_model_refused(c, b->len, what);
 	free(c);
 }
 
@@ -681,7 +669,7 @@ static void test_array_length_overflow(void **state)
 	free(n.p);
 	o.nested_depth = 3;
 	build_tiny(&n, &o);
-	expect_reject(n.p, n.len, "test.nested: arrays nested deeper than 2");
+	expect_model_refused(n.p, n.len, "test.nested: arrays nested deeper than 2");
 	free(n.p);
 }
 
@@ -697,7 +685,7 @@ static void test_tensor_offset_overflow(void **state)
 	/* Right count, wrong shape for llama. */
 	patch64(&tiny, tiny.t_ne0[3], 16, "tensor blk.0.attn_k.weight has shape [16, 16");
 	/* A truncated data section. */
-	expect_reject(tiny.p, tiny.len - 1, "runs past the end of the");
+	expect_model_refused(tiny.p, tiny.len - 1, "runs past the end of the");
 }
 
 static void test_type_out_of_range(void **state)
@@ -753,7 +741,7 @@ static void test_overlap(void **state)
 	uint8_t *c = malloc(tiny.len);
 	memcpy(c, tiny.p, tiny.len);
 	memcpy(c + tiny.t_ndims[3] - 8, "q", 1); /* blk.0.attn_k.weight -> attn_q */
-	expect_reject(c, tiny.len, "tensor blk.0.attn_q.weight appears twice");
+	expect_model_refused(c, tiny.len, "tensor blk.0.attn_q.weight appears twice");
 	free(c);
 }
 
@@ -773,7 +761,7 @@ static void test_misaligned(void **state)
 	memcpy(c, tiny.p, tiny.len);
 	memcpy(c + tiny.align_val, &one, 4);
 	memcpy(c + tiny.t_off[2], &o3, 8);
-	expect_reject(c, tiny.len, "is not 4-byte aligned");
+	expect_model_refused(c, tiny.len, "is not 4-byte aligned");
 	free(c);
 }
 
@@ -787,7 +775,7 @@ static void test_header_and_keys(void **state)
 	patch_reject(&tiny, tiny.blk_count_key + 8, "general.alignment", 17, "general.alignment appears twice");
 	uint32_t zero = 0;
 	patch_reject(&tiny, tiny.blk_count_key + 8 + 17 + 4, &zero, 4, "llama.block_count 0 out of range");
-	expect_reject(tiny.p, 3, "shorter than"); /* too short to be told from a checkpoint */
+	expect_model_refused(tiny.p, 3, "shorter than"); /* too short to be told from a checkpoint */
 	/* Every truncation of the file is refused, none crashes (ASan in make sanitize). */
 	for (size_t n = 4; n < tiny.len; n += n < 2048 ? 1 : 61) {
 		struct al_ai_model m;
@@ -797,28 +785,6 @@ static void test_header_and_keys(void **state)
 }
 
 /* ---- the worker ---- */
-
-static void run_worker(char *const argv[], char *out, size_t cap, size_t *outlen, int *status)
-{
-	int pipefd[2];
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	char *envp[] = { "ASAN_OPTIONS=detect_leaks=0", NULL };
-	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, envp), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[1]);
-	size_t got = 0;
-	ssize_t n;
-	while ((n = read(pipefd[0], out + got, cap - 1 - got)) > 0)
-		got += (size_t)n;
-	out[got] = '\0';
-	close(pipefd[0]);
-	assert_int_equal(waitpid(pid, status, 0), pid);
-	*outlen = got;
-}
 
 static void test_worker_gguf(void **state)
 {

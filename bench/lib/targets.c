@@ -26,9 +26,10 @@
 
 #include "airlock/worker.h"
 #include "al_config.h"
-#include "bench/bench_int.h"
+#include "bench_int.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "supervisor/config.h"
 #include "supervisor/supervisor.h"
 #include "workers/ai/serve.h"
 #include "workers/proto/proto.h"
@@ -72,7 +73,7 @@ int al_bench_env_init(struct al_bench_env *e, FILE *log)
 	snprintf(e->tmp, sizeof e->tmp, "/tmp/airlock-bench.XXXXXX");
 	if (!mkdtemp(e->tmp))
 		return -errno;
-	const char *cands[] = { AL_BUILD_ROOT "/src/bench/airlock-bench-peer", AL_LIBEXECDIR "/airlock-bench-peer" };
+	const char *cands[] = { AL_BUILD_ROOT "/bench/lib/airlock-bench-peer", AL_LIBEXECDIR "/airlock-bench-peer" };
 	for (size_t i = 0; i < AL_ARRAY_LEN(cands); i++)
 		if (access(cands[i], X_OK) == 0) {
 			al_strlcpy(e->peer_exe, cands[i], sizeof e->peer_exe);

@@ -27,6 +27,7 @@
 #include "al_config.h"
 #include "audit/audit.h"
 #include "supervisor/control.h"
+#include "testdir.h"
 
 struct run {
 	int port;
@@ -187,9 +188,7 @@ static void run_stop(struct run *r)
 	struct al_audit_result res;
 	assert_int_equal(al_audit_verify_file(r->audit, key, state, &res), 0);
 	assert_true(res.sealed);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
-	(void)!system(cmd);
+	t_rmtree(r->dir);
 }
 
 static json_t *call(struct run *r, enum al_control_op op)

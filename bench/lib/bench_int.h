@@ -8,10 +8,12 @@
 #include <sys/types.h>
 
 #include "airlock/channel.h"
-#include "bench/bench.h"
+#include "bench.h"
+#include "respond/level.h"
 #include "sandbox/sandbox.h"
-#include "supervisor/config.h"
 #include "workers/ai/generate.h"
+
+struct al_config;
 
 #define AL_BENCH_PROMPT "Once upon a time"
 

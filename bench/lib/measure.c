@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "al_config.h"
-#include "bench/bench_int.h"
+#include "bench_int.h"
 #include "common/log.h"
 #include "common/util.h"
 

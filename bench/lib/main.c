@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bench/bench.h"
+#include "bench.h"
 #include "cli/cli.h"
+#include "respond/level.h"
 #include "sandbox/sandbox.h"
-#include "supervisor/config.h"
 
 static int bench_run(int argc, char **argv)
 {
