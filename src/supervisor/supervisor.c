@@ -362,6 +362,8 @@ static void on_control(struct sup *s)
 		reply = sup_status(s);
 	else if (req.op == AL_CONTROL_LEVEL_GET)
 		reply = sup_level_json(s);
+	else if (req.op == AL_CONTROL_METRICS)
+		reply = sup_metrics(s);
 	else if (req.op == AL_CONTROL_LEVEL_SET)
 		reply = set_level(s, req.arg, cfd);
 	else if (req.op == AL_CONTROL_UNLOCK)
@@ -380,11 +382,32 @@ static void on_control(struct sup *s)
 
 /* ---- the loop --------------------------------------------------------------- */
 
+/* SIGHUP: the configuration and its files verified again (sup_reload), then the pair restarted on them. */
+static void reload(struct sup *s)
+{
+	char why[512] = "";
+	if (s->stopping || s->locked || s->restart_at_ns || s->pending_ctl_fd >= 0)
+		snprintf(why, sizeof why, "%s", s->locked ? "locked down: airlock unlock verifies and restarts"
+						   : "a stop or restart is under way");
+	if (why[0] || sup_reload(s, why, sizeof why) < 0) {
+		al_log_warnx("reload refused: %s", why);
+		sup_event(s, "reload-refused", true, json_pack("{s:s}", "reason", why));
+		return;
+	}
+	sup_event(s, "reload", true, json_pack("{s:s?, s:i}", "config", s->cfg->path, "files", (int)s->files.n));
+	end_pair(s, 0);
+	schedule_restart(s, al_now_ns(), "reload");
+}
+
 static void on_signal(struct sup *s)
 {
 	struct signalfd_siginfo si;
-	if (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si && (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT))
+	if (read(s->sigfd, &si, sizeof si) != (ssize_t)sizeof si)
+		return;
+	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 		begin_stop(s, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	else if (si.ssi_signo == SIGHUP)
+		reload(s);
 }
 
 static void on_event(struct sup *s, uint32_t tag)
@@ -458,6 +481,7 @@ static int loop_setup(struct sup *s)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGPIPE);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -520,7 +544,7 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 		al_domlog_init(&s.dom[i].log, sup_dom_names[i], stderr);
 		al_detector_init(&s.dom[i].det, i == AL_DOMAIN_AI ? AL_DETECT_ROLE_COMPUTE : AL_DETECT_ROLE_SERVICE, NULL);
 	}
-	const char *listen = cfg->proto.stdio ? "stdio" : cfg->proto.host;
+	const char *listen = cfg->proto.stdio ? "stdio" : cfg->proto.systemd ? "systemd" : cfg->proto.host;
 
 	if (sup_mkdir_private(cfg->state_dir) < 0)
 		return 1;
@@ -550,7 +574,8 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 		al_log_warn("control socket %s", cfg->control_socket);
 		goto out;
 	}
-	if (!cfg->proto.stdio && (s.listenfd = sup_listen_tcp(cfg->proto.host, cfg->proto.port)) < 0)
+	if (!cfg->proto.stdio && (s.listenfd = cfg->proto.systemd ? sup_listen_systemd()
+								  : sup_listen_tcp(cfg->proto.host, cfg->proto.port)) < 0)
 		goto out;
 	if (loop_setup(&s) < 0)
 		goto out;
@@ -562,9 +587,13 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 	}
 	sup_event(&s, "ready", true, json_pack("{s:s, s:i}", "listen", listen, "port", (int)cfg->proto.port));
 	notify_ready();
-	if (!cfg->proto.stdio)
-		fprintf(stderr, "airlock: ready on http://%s:%u/mcp (control socket %s)\n", cfg->proto.host,
-			cfg->proto.port, cfg->control_socket);
+	if (!cfg->proto.stdio) {
+		char host[64];
+		unsigned port;
+		sup_listen_name(s.listenfd, host, sizeof host, &port);
+		fprintf(stderr, "airlock: ready on http://%s:%u/mcp (control socket %s)\n", host, port,
+			cfg->control_socket);
+	}
 
 	status = sup_loop(&s) < 0 ? 1 : 0;
 out:
@@ -594,6 +623,7 @@ out:
 	}
 	if (s.audit)
 		al_audit_close(s.audit);
+	al_config_free(s.cfg_owned);
 	close(lockfd); /* last: nothing of ours is written after this */
 	return status;
 }
