@@ -83,6 +83,7 @@ int al_cli_helper_main(const struct al_cmd *cmd, int (*run)(int argc, char **arg
 
 extern const struct al_cmd al_cmd_run;
 extern const struct al_cmd al_cmd_status;
+extern const struct al_cmd al_cmd_metrics;
 extern const struct al_cmd al_cmd_stop;
 extern const struct al_cmd al_cmd_ask;
 extern const struct al_cmd al_cmd_exec;

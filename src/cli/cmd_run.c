@@ -18,6 +18,8 @@ static const char run_usage[] =
 	"verifies every file against the manifest, creates the channel, spawns and\n"
 	"attests the AI and protocol domains, then serves MCP until SIGTERM, SIGINT\n"
 	"or `airlock stop`.\n"
+	"SIGHUP verifies the configuration and its files again and restarts the\n"
+	"domains on them, keeping the listening socket (docs/deploy.md).\n"
 	"\n"
 	"  --config FILE  configuration (default: the built-in defaults, as in\n"
 	"                 etc/airlock.conf)\n"
@@ -63,8 +65,10 @@ static int run_run(int argc, char **argv)
 		free(errors);
 		return AL_EXIT_FAIL;
 	}
-	if (stdio)
+	if (stdio) {
 		cfg->proto.stdio = true;
+		cfg->proto.systemd = false;
+	}
 	rc = al_sup_run(cfg, verbose);
 	al_config_free(cfg);
 	return rc == 0 ? AL_EXIT_OK : AL_EXIT_FAIL;

@@ -12,6 +12,7 @@
 static const struct al_cmd *const commands[] = {
 	&al_cmd_run,
 	&al_cmd_status,
+	&al_cmd_metrics,
 	&al_cmd_stop,
 	&al_cmd_ask,
 	&al_cmd_check,

@@ -220,8 +220,9 @@ static const struct al_config_key keys[] = {
 	{ .section = "proto", .key = "listen", .kind = AL_CONFIG_LISTEN, .offset = CFG(proto.stdio),
 	  .def = "127.0.0.1:8377",
 	  .help = "Where MCP clients connect: IPV4:PORT, [IPV6]:PORT (IP literals only: the "
-		  "supervisor resolves no names), or stdio for clients that start airlock as a "
-		  "command." },
+		  "supervisor resolves no names), stdio for clients that start airlock as a "
+		  "command, or systemd to serve the listening TCP socket systemd passes "
+		  "(airlock.socket: LISTEN_FDS, fd 3), exactly as one airlock binds itself." },
 	{ .section = "proto", .key = "allowed_origins", .kind = AL_CONFIG_ORIGINS,
 	  .offset = CFG(proto.allowed_origins), .def = "http://127.0.0.1:8377, http://localhost:8377",
 	  .help = "Origin header values accepted from browsers, comma separated "
@@ -458,11 +459,12 @@ static int parse_bool(const char *v, bool *out, char *why, size_t wl)
 	return -1;
 }
 
-/* "127.0.0.1:8377", "[::1]:8377" or "stdio". */
+/* "127.0.0.1:8377", "[::1]:8377", "stdio" or "systemd". */
 static int parse_listen(struct al_config *cfg, const char *v, char *why, size_t wl)
 {
-	if (strcmp(v, "stdio") == 0) {
-		cfg->proto.stdio = true;
+	if (strcmp(v, "stdio") == 0 || strcmp(v, "systemd") == 0) {
+		cfg->proto.stdio = v[1] == 't';
+		cfg->proto.systemd = !cfg->proto.stdio;
 		cfg->proto.host[0] = '\0';
 		cfg->proto.port = 0;
 		return 0;
@@ -485,12 +487,12 @@ static int parse_listen(struct al_config *cfg, const char *v, char *why, size_t 
 	host[hl] = '\0';
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1)
 		goto bad;
-	cfg->proto.stdio = false;
+	cfg->proto.stdio = cfg->proto.systemd = false;
 	memcpy(cfg->proto.host, host, hl + 1);
 	cfg->proto.port = (uint16_t)port;
 	return 0;
 bad:
-	snprintf(why, wl, "'%s' is not IPV4:PORT, [IPV6]:PORT or stdio", v);
+	snprintf(why, wl, "'%s' is not IPV4:PORT, [IPV6]:PORT, stdio or systemd", v);
 	return -1;
 }
 
@@ -1080,6 +1082,8 @@ void al_config_print_value(const struct al_config *cfg, const struct al_config_k
 		const struct al_config *c = CONTAINER(field, const struct al_config, proto.stdio);
 		if (c->proto.stdio)
 			fputs("stdio", fp);
+		else if (c->proto.systemd)
+			fputs("systemd", fp);
 		else if (strchr(c->proto.host, ':'))
 			fprintf(fp, "[%s]:%u", c->proto.host, c->proto.port);
 		else
@@ -1184,7 +1188,7 @@ static void describe_kind(const struct al_config_key *k, FILE *fp)
 		fprintf(fp, "a CPU list such as 0-3,6 (CPUs below %d), or empty", CPU_SETSIZE);
 		break;
 	case AL_CONFIG_LISTEN:
-		fputs("IPV4:PORT, [IPV6]:PORT or `stdio`", fp);
+		fputs("IPV4:PORT, [IPV6]:PORT, `stdio` or `systemd`", fp);
 		break;
 	case AL_CONFIG_ORIGINS:
 		fprintf(fp, "comma-separated http(s) origins scheme://host[:port], at most %d, "

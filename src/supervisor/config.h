@@ -80,6 +80,7 @@ struct al_config {
 	char *control_socket;
 	struct {
 		bool stdio;       /* listen = stdio */
+		bool systemd;     /* listen = systemd: the socket passed as LISTEN_FDS (fd 3) */
 		char host[64];    /* IP literal */
 		uint16_t port;
 		char *allowed_origins[AL_CONFIG_MAX_ORIGINS];

@@ -90,7 +90,7 @@ int al_control_parse_request(const void *buf, size_t len, struct al_control_req 
 	memcpy(req, buf, sizeof *req);
 	if (req->magic != AL_CONTROL_MAGIC || req->version != AL_CONTROL_VERSION)
 		return -EPROTO;
-	if (req->op < AL_CONTROL_STATUS || req->op > AL_CONTROL_UNLOCK)
+	if (req->op < AL_CONTROL_STATUS || req->op > AL_CONTROL_METRICS)
 		return -EPROTO;
 	return 0;
 }

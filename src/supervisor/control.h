@@ -26,6 +26,7 @@ enum al_control_op {
 	AL_CONTROL_LEVEL_GET = 3,
 	AL_CONTROL_LEVEL_SET = 4,
 	AL_CONTROL_UNLOCK = 5,
+	AL_CONTROL_METRICS = 6, /* {"ok", "text": the Prometheus text exposition} */
 };
 
 /* Fixed-size request; every field checked by the server. */

@@ -435,3 +435,22 @@ bool sup_dom_any(const struct sup *s)
 			return true;
 	return false;
 }
+
+/* What each domain that is gone waits for, as status shows it. A crash loop shows once the pair is down. */
+void sup_dom_settle(struct sup *s)
+{
+	bool any = sup_dom_any(s);
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+		struct sup_domain *d = &s->dom[i];
+		if (d->d)
+			continue;
+		if (d->crash_loop)
+			d->state = any ? DOM_STOPPING : DOM_FAILED;
+		else if (s->locked && (d->id == AL_DOMAIN_AI || s->lock_all))
+			d->state = DOM_LOCKED;
+		else if (s->restart_at_ns)
+			d->state = DOM_BACKOFF;
+		else
+			d->state = DOM_STOPPED;
+	}
+}

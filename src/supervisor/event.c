@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 
 #include "common/log.h"
@@ -15,6 +16,15 @@ const char *const sup_dom_state_names[] = {"stopped", "running", "stopping", "re
 
 void sup_event(struct sup *s, const char *event, bool urgent, json_t *fields)
 {
+	/* Incidents by type and domain, for the metrics. */
+	if (!strcmp(event, "incident")) {
+		const char *type = json_string_value(json_object_get(fields, "type"));
+		const char *dom = json_string_value(json_object_get(fields, "domain"));
+		for (int t = 0; type && dom && t < AL_INC_COUNT; t++)
+			for (int d = 0; d < AL_DOMAIN_COUNT; d++)
+				if (!strcmp(type, al_incident_type_name((enum al_incident_type)t)) && !strcmp(dom, sup_dom_names[d]))
+					s->incidents_by[t][d]++;
+	}
 	if (s->verbose) {
 		char *t = json_dumps(fields, JSON_COMPACT);
 		fprintf(stderr, "airlock: %s %s\n", event, t ? t : "{}");

@@ -15,7 +15,7 @@
 
 
 /* Resident memory and CPU time of a running domain, from its /proc files. */
-static json_t *domain_usage(pid_t pid)
+static void read_usage(pid_t pid, long long *rss_kib, double *cpu_seconds)
 {
 	char path[64], *buf = NULL;
 	long long rss_kb = -1;
@@ -36,7 +36,25 @@ static json_t *domain_usage(pid_t pid)
 			cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 		free(buf);
 	}
+	*rss_kib = rss_kb;
+	*cpu_seconds = cpu_s;
+}
+
+static json_t *domain_usage(pid_t pid)
+{
+	long long rss_kb;
+	double cpu_s;
+	read_usage(pid, &rss_kb, &cpu_s);
 	return json_pack("{s:I, s:f}", "rss_kib", (json_int_t)rss_kb, "cpu_seconds", cpu_s);
+}
+
+/* The program a running domain serves with: its init's only child, else the init. */
+static pid_t domain_program(struct sup_domain *d)
+{
+	pid_t init = al_domain_pid(d->d), w = d->worker;
+	if (!w && al_proc_children(init, &w, 1) < 1)
+		w = 0;
+	return w ? w : init;
 }
 
 json_t *sup_level_json(struct sup *s)
@@ -95,7 +113,106 @@ json_t *sup_status(struct sup *s)
 	}
 	return json_pack("{s:b, s:s, s:f, s:s, s:s, s:I, s:o, s:o}", "ok", 1, "version", AL_VERSION,
 			 "uptime_s", (double)(al_now_ns() - s->started_ns) / 1e9, "level",
-			 al_level_name(s->lv.current), "listen", s->cfg->proto.stdio ? "stdio" : s->cfg->proto.host,
+			 al_level_name(s->lv.current), "listen",
+			 s->cfg->proto.stdio ? "stdio" : s->cfg->proto.systemd ? "systemd" : s->cfg->proto.host,
 			 "seccomp_violations", (json_int_t)s->violations, "domains", doms, "guard", guard_status(s));
 }
 
+
+/* ---- metrics ---------------------------------------------------------------- */
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/*
+ * The Prometheus text exposition format (version 0.0.4) of what the
+ * supervisor knows: it sees no request, so there are no request figures
+ * (docs/metrics.md). Names carry the airlock_ prefix and base units.
+ */
+json_t *sup_metrics(struct sup *s)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return json_pack("{s:b, s:s}", "ok", 0, "error", "out of memory");
+	family(f, "airlock_uptime_seconds", "gauge", "Seconds since airlock run started.");
+	fprintf(f, "airlock_uptime_seconds %.3f\n", (double)(al_now_ns() - s->started_ns) / 1e9);
+	family(f, "airlock_build_info", "gauge", "The version of the supervisor; always 1.");
+	fprintf(f, "airlock_build_info{version=\"%s\"} 1\n", AL_VERSION);
+
+	family(f, "airlock_domain_up", "gauge", "1 while the domain runs, else 0.");
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+		fprintf(f, "airlock_domain_up{domain=\"%s\"} %d\n", sup_dom_names[i], s->dom[i].d ? 1 : 0);
+	family(f, "airlock_domain_restarts_total", "counter", "Restarts of the domain after a failure or an incident.");
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+		fprintf(f, "airlock_domain_restarts_total{domain=\"%s\"} %u\n", sup_dom_names[i], s->dom[i].restarts);
+	long long rss[AL_DOMAIN_COUNT];
+	double cpu[AL_DOMAIN_COUNT];
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+		rss[i] = -1;
+		cpu[i] = -1;
+		if (s->dom[i].d)
+			read_usage(domain_program(&s->dom[i]), &rss[i], &cpu[i]);
+	}
+	family(f, "airlock_domain_resident_memory_bytes", "gauge",
+	       "Resident memory of the program the running domain serves with.");
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+		if (rss[i] >= 0)
+			fprintf(f, "airlock_domain_resident_memory_bytes{domain=\"%s\"} %lld\n", sup_dom_names[i],
+				rss[i] * 1024);
+	family(f, "airlock_domain_cpu_seconds_total", "counter",
+	       "CPU time (user and system) of the program the running domain serves with; starts again at 0 on "
+	       "a restart.");
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+		if (cpu[i] >= 0)
+			fprintf(f, "airlock_domain_cpu_seconds_total{domain=\"%s\"} %.2f\n", sup_dom_names[i], cpu[i]);
+
+	family(f, "airlock_level", "gauge", "The security level in force; 1 for the current one.");
+	for (int l = 0; l <= AL_LEVEL_MAXIMUM; l++)
+		fprintf(f, "airlock_level{level=\"%s\"} %d\n", al_level_name((enum al_level)l),
+			(int)s->lv.current == l ? 1 : 0);
+	family(f, "airlock_level_number", "gauge", "The security level in force as a number, 0 for the lowest.");
+	fprintf(f, "airlock_level_number %d\n", (int)s->lv.current);
+	family(f, "airlock_locked", "gauge", "1 while an integrity lockdown keeps the AI domain stopped.");
+	fprintf(f, "airlock_locked %d\n", s->locked ? 1 : 0);
+
+	family(f, "airlock_incidents_total", "counter", "Incidents, by type and by the domain they concern.");
+	for (int t = 0; t < AL_INC_COUNT; t++)
+		for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+			fprintf(f, "airlock_incidents_total{type=\"%s\",domain=\"%s\"} %llu\n",
+				al_incident_type_name((enum al_incident_type)t), sup_dom_names[i],
+				(unsigned long long)s->incidents_by[t][i]);
+	family(f, "airlock_seccomp_violations_total", "counter",
+	       "Forbidden system calls the seccomp notifications reported, by domain.");
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+		fprintf(f, "airlock_seccomp_violations_total{domain=\"%s\"} %llu\n", sup_dom_names[i],
+			(unsigned long long)s->dom[i].counters.seccomp_violations);
+	family(f, "airlock_channel_violations_total", "counter",
+	       "Channel rule breaks a domain reported about the other, by the domain reported about.");
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+		fprintf(f, "airlock_channel_violations_total{domain=\"%s\"} %llu\n", sup_dom_names[i],
+			(unsigned long long)s->dom[i].counters.chan_violations);
+
+	struct al_monitor_stats ms = {0};
+	if (s->mon)
+		al_monitor_stats(s->mon, &ms);
+	family(f, "airlock_integrity_passes_total", "counter", "Complete passes of the integrity monitor over every file.");
+	fprintf(f, "airlock_integrity_passes_total %llu\n", (unsigned long long)(ms.passes + s->integrity_before.passes));
+	family(f, "airlock_integrity_hashed_bytes_total", "counter", "Bytes the integrity monitor hashed.");
+	fprintf(f, "airlock_integrity_hashed_bytes_total %llu\n", (unsigned long long)(ms.bytes + s->integrity_before.bytes));
+	family(f, "airlock_integrity_cpu_seconds_total", "counter", "CPU time the integrity monitor spent hashing.");
+	fprintf(f, "airlock_integrity_cpu_seconds_total %.6f\n", (double)(ms.cpu_ns + s->integrity_before.cpu_ns) / 1e9);
+	family(f, "airlock_guard_cpu_seconds_total", "counter",
+	       "CPU time the supervisor spent in detection and /proc checks.");
+	fprintf(f, "airlock_guard_cpu_seconds_total %.6f\n", (double)s->guard_cpu_ns / 1e9);
+	if (fclose(f) != 0) {
+		free(text);
+		return json_pack("{s:b, s:s}", "ok", 0, "error", "out of memory");
+	}
+	json_t *r = json_pack("{s:b, s:s#}", "ok", 1, "text", text, len);
+	free(text);
+	return r;
+}

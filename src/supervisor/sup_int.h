@@ -131,6 +131,10 @@ struct sup {
 	uint64_t guard_cpu_ns;      /* thread CPU spent in detection and /proc checks */
 	uint64_t incidents;
 	json_t *last_incident;
+	uint64_t incidents_by[AL_INC_COUNT][AL_DOMAIN_COUNT]; /* counted as their records are written */
+	/* operation */
+	struct al_config *cfg_owned;    /* a configuration read again on SIGHUP (s->cfg then); freed at the end */
+	struct al_monitor_stats integrity_before; /* the totals of monitors replaced since the start */
 };
 
 /* What a part asks the loop to do (a bit set). */
@@ -164,6 +168,7 @@ void sup_dom_end(struct sup *s, struct sup_domain *dom, uint64_t term_after_ms);
 void sup_dom_reap(struct sup *s, struct sup_domain *dom);
 uint64_t sup_dom_deadlines(struct sup *s, uint64_t now);
 bool sup_dom_any(const struct sup *s);
+void sup_dom_settle(struct sup *s);
 
 /* guard.c */
 unsigned sup_guard_incident(struct sup *s, struct sup_domain *dom, struct al_incident *inc);
@@ -182,10 +187,17 @@ int sup_state_lock(const char *dir);
 int sup_mkdir_private(const char *dir);
 int sup_require_protections(struct sup *s);
 int sup_listen_tcp(const char *host, uint16_t port);
+int sup_listen_systemd(void);
+void sup_listen_name(int fd, char *host, size_t hl, unsigned *port);
+int sup_reload(struct sup *s, char *why, size_t wl);
 int sup_open_verified(const char *what, const char *path);
+int sup_instance_files(struct sup *s);
+bool sup_tsc_trap_safe(void);
+void sup_notify_ready(void);
 
 /* status.c */
 json_t *sup_status(struct sup *s);
 json_t *sup_level_json(struct sup *s);
+json_t *sup_metrics(struct sup *s);
 
 #endif

@@ -36,43 +36,6 @@
 #define CRASH_LOOP_RESTARTS 5
 #define CRASH_WINDOW_NS (60ULL * 1000000000ULL)
 
-/*
- * PR_SET_TSC traps rdtsc, and the vDSO's clock_gettime reads the TSC when the
- * clocksource is "tsc": every program would die of SIGSEGV on its first
- * clock read. Trapping is applied only where the clocksource is something else.
- */
-static bool tsc_trap_safe(void)
-{
-	AL_AUTOFREE char *cs = NULL;
-	if (al_read_file_at(AT_FDCWD, "/sys/devices/system/clocksource/clocksource0/current_clocksource", 256, &cs,
-			    NULL) < 0)
-		return false;
-	return strncmp(cs, "tsc", 3) != 0;
-}
-
-
-/* sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
-static void notify_ready(void)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	if (!path || (path[0] != '/' && path[0] != '@'))
-		return;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	size_t len = strlen(path);
-	if (len >= sizeof sa.sun_path)
-		return;
-	memcpy(sa.sun_path, path, len);
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0';
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa,
-	       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
-	close(fd);
-}
-
-
 /* ---- carrying out what the parts ask ------------------------------------ */
 
 /* The deadline timer fires at the earliest of the pending restart and the domains' signals. */
@@ -294,25 +257,6 @@ static void on_exit_of(struct sup *s, struct sup_domain *dom)
 	carry_out(s, act);
 }
 
-/* What each domain that is gone waits for, as status shows it. A crash loop shows once the pair is down. */
-static void settle(struct sup *s)
-{
-	bool any = sup_dom_any(s);
-	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
-		struct sup_domain *d = &s->dom[i];
-		if (d->d)
-			continue;
-		if (d->crash_loop)
-			d->state = any ? DOM_STOPPING : DOM_FAILED;
-		else if (s->locked && (d->id == AL_DOMAIN_AI || s->lock_all))
-			d->state = DOM_LOCKED;
-		else if (s->restart_at_ns)
-			d->state = DOM_BACKOFF;
-		else
-			d->state = DOM_STOPPED;
-	}
-}
-
 /* ---- the control socket --------------------------------------------------- */
 
 /*
@@ -381,6 +325,8 @@ static void on_control(struct sup *s)
 		reply = sup_status(s);
 	else if (req.op == AL_CONTROL_LEVEL_GET)
 		reply = sup_level_json(s);
+	else if (req.op == AL_CONTROL_METRICS)
+		reply = sup_metrics(s);
 	else if (req.op == AL_CONTROL_LEVEL_SET)
 		reply = set_level(s, req.arg, cfd);
 	else if (req.op == AL_CONTROL_UNLOCK)
@@ -399,11 +345,32 @@ static void on_control(struct sup *s)
 
 /* ---- the loop --------------------------------------------------------------- */
 
+/* SIGHUP: the configuration and its files verified again (sup_reload), then the pair restarted on them. */
+static void reload(struct sup *s)
+{
+	char why[512] = "";
+	if (s->stopping || s->locked || s->restart_at_ns || s->pending_ctl_fd >= 0)
+		snprintf(why, sizeof why, "%s", s->locked ? "locked down: airlock unlock verifies and restarts"
+						   : "a stop or restart is under way");
+	if (why[0] || sup_reload(s, why, sizeof why) < 0) {
+		al_log_warnx("reload refused: %s", why);
+		sup_event(s, "reload-refused", true, json_pack("{s:s}", "reason", why));
+		return;
+	}
+	sup_event(s, "reload", true, json_pack("{s:s?, s:i}", "config", s->cfg->path, "files", (int)s->files.n));
+	end_pair(s, 0);
+	schedule_restart(s, al_now_ns(), "reload");
+}
+
 static void on_signal(struct sup *s)
 {
 	struct signalfd_siginfo si;
-	if (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si && (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT))
+	if (read(s->sigfd, &si, sizeof si) != (ssize_t)sizeof si)
+		return;
+	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 		begin_stop(s, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	else if (si.ssi_signo == SIGHUP)
+		reload(s);
 }
 
 static void on_event(struct sup *s, uint32_t tag)
@@ -454,7 +421,7 @@ static int sup_loop(struct sup *s)
 {
 	while (!s->stopping || sup_dom_any(s)) {
 		restart_if_due(s);
-		settle(s);
+		sup_dom_settle(s);
 		arm_deadline(s);
 		struct epoll_event evs[16];
 		int n = epoll_wait(s->epfd, evs, 16, -1);
@@ -477,6 +444,7 @@ static int loop_setup(struct sup *s)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGPIPE);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -498,40 +466,6 @@ static int loop_setup(struct sup *s)
 			return -1;
 		}
 	return 0;
-}
-
-/*
- * This instance's own files and its lock. Over HTTP, or with paths the
- * configuration sets, they are the configuration's, and the state directory
- * is locked: one writer. Under --stdio with the default paths, every MCP
- * client that launches airlock gets its own instance: STATE_DIR/stdio/PID/
- * holds its audit log and control socket (airlock status lists them), and
- * only that directory is locked. The lock's fd, or -1 with the reason printed.
- */
-static int instance_files(struct sup *s)
-{
-	const struct al_config *cfg = s->cfg;
-	char def_audit[600], def_ctl[600], dir[600];
-	snprintf(def_audit, sizeof def_audit, "%s/audit.log", cfg->state_dir);
-	snprintf(def_ctl, sizeof def_ctl, "%s/control.sock", cfg->state_dir);
-	if (!cfg->proto.stdio || strcmp(cfg->audit_log, def_audit) || strcmp(cfg->control_socket, def_ctl)) {
-		al_strlcpy(s->audit_log, cfg->audit_log, sizeof s->audit_log);
-		al_strlcpy(s->control_socket, cfg->control_socket, sizeof s->control_socket);
-		return sup_state_lock(cfg->state_dir);
-	}
-	snprintf(dir, sizeof dir, "%s/stdio", cfg->state_dir);
-	if (sup_mkdir_private(dir) < 0)
-		return -1;
-	snprintf(dir, sizeof dir, "%s/stdio/%d", cfg->state_dir, (int)getpid());
-	if (sup_mkdir_private(dir) < 0)
-		return -1;
-	if ((size_t)snprintf(s->audit_log, sizeof s->audit_log, "%s/audit.log", dir) >= sizeof s->audit_log ||
-	    (size_t)snprintf(s->control_socket, sizeof s->control_socket, "%s/control.sock", dir) >=
-		    sizeof s->control_socket) {
-		al_log_warnx("state directory %s: path too long", cfg->state_dir);
-		return -1;
-	}
-	return sup_state_lock(dir);
 }
 
 /*
@@ -560,7 +494,7 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 {
 	struct sup s = {.cfg = cfg, .verbose = verbose, .epfd = -1, .sigfd = -1, .timerfd = -1, .deadlinefd = -1,
 			.ctlfd = -1, .listenfd = -1, .model_fd = -1, .tok_fd = -1, .token_fd = -1, .chan_fd = -1,
-			.handoff_fd = -1, .handoff_child = -1, .pending_ctl_fd = -1, .started_ns = al_now_ns(), .tsc_trap_safe = tsc_trap_safe()};
+			.handoff_fd = -1, .handoff_child = -1, .pending_ctl_fd = -1, .started_ns = al_now_ns(), .tsc_trap_safe = sup_tsc_trap_safe()};
 	int status = 1;
 	al_level_state_init(&s.lv, cfg->level, (uint64_t)cfg->respond.quiet_period_s * 1000000000ULL);
 	s.lv.last_event_ns = s.started_ns;
@@ -573,11 +507,11 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 		al_domlog_init(&s.dom[i].log, sup_dom_names[i], stderr);
 		al_detector_init(&s.dom[i].det, i == AL_DOMAIN_AI ? AL_DETECT_ROLE_COMPUTE : AL_DETECT_ROLE_SERVICE, NULL);
 	}
-	const char *listen = cfg->proto.stdio ? "stdio" : cfg->proto.host;
+	const char *listen = cfg->proto.stdio ? "stdio" : cfg->proto.systemd ? "systemd" : cfg->proto.host;
 
 	if (sup_mkdir_private(cfg->state_dir) < 0)
 		return 1;
-	int lockfd = instance_files(&s);
+	int lockfd = sup_instance_files(&s);
 	if (lockfd < 0)
 		return 1;
 	char keypath[600], statepath[600];
@@ -603,7 +537,8 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 		al_log_warn("control socket %s", s.control_socket);
 		goto out;
 	}
-	if (!cfg->proto.stdio && (s.listenfd = sup_listen_tcp(cfg->proto.host, cfg->proto.port)) < 0)
+	if (!cfg->proto.stdio && (s.listenfd = cfg->proto.systemd ? sup_listen_systemd()
+								  : sup_listen_tcp(cfg->proto.host, cfg->proto.port)) < 0)
 		goto out;
 	if (loop_setup(&s) < 0)
 		goto out;
@@ -614,10 +549,14 @@ int al_sup_run(const struct al_config *cfg, bool verbose)
 		goto out;
 	}
 	sup_event(&s, "ready", true, json_pack("{s:s, s:i}", "listen", listen, "port", (int)cfg->proto.port));
-	notify_ready();
-	if (!cfg->proto.stdio)
-		fprintf(stderr, "airlock: ready on http://%s:%u/mcp (control socket %s)\n", cfg->proto.host,
-			cfg->proto.port, s.control_socket);
+	sup_notify_ready();
+	if (!cfg->proto.stdio) {
+		char host[64];
+		unsigned port;
+		sup_listen_name(s.listenfd, host, sizeof host, &port);
+		fprintf(stderr, "airlock: ready on http://%s:%u/mcp (control socket %s)\n", host, port,
+			s.control_socket);
+	}
 
 	status = sup_loop(&s) < 0 ? 1 : 0;
 out:
@@ -647,6 +586,7 @@ out:
 	}
 	if (s.audit)
 		al_audit_close(s.audit);
+	al_config_free(s.cfg_owned);
 	close(lockfd); /* last: nothing of ours is written after this */
 	return status;
 }

@@ -800,6 +800,11 @@ static int guard(struct http_ctx *hc, struct MHD_Connection *c, const char *url,
 	const struct al_proto_opts *o = hc->o;
 	bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET"),
 	     del = !strcmp(method, "DELETE");
+	/* A load balancer's health check: answered while this domain serves. */
+	if (get && !strcmp(url, "/healthz")) {
+		*ret = send_buf(c, MHD_HTTP_OK, "text/plain", "ok\n", 3, NULL);
+		return -1;
+	}
 	if (strcmp(url, MCP_PATH) != 0) {
 		*ret = send_error(c, MHD_HTTP_NOT_FOUND, AL_JSONRPC_SERVER_ERROR, "not found");
 		return -1;
@@ -1177,6 +1182,9 @@ int al_proto_http_run(int listen_fd, const struct al_proto_opts *o, struct al_mc
 	atomic_store(&hc.stopping, true);
 	/* MHD refuses to stop with a connection suspended: end every stream first. */
 	drain_streams(&hc);
+	/* The listening socket is the supervisor's, served again by the next
+	 * protocol domain: stopping must not shut it down (quiesced, MHD leaves it). */
+	(void)MHD_quiesce_daemon(d);
 	MHD_stop_daemon(d);
 	atomic_store(&tk.quit, true);
 	wake_ticker(&hc);
