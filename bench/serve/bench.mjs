@@ -189,7 +189,7 @@ function table(runs) {
   row(`generate p50 / p99 ms, ${GEN_CLIENTS} clients (1 client: p50)`, `${fmt(gp, 1)} / ${fmt(gq, 1)} (${fmt(g1p, 2)})`, '', '');
   const gf = (s) => `${s.noResponse + httpSum(s.http) + s.toolErrors}`;
   row('generate failed calls (64 clients, 1 client)', runs.map((x) => `${gf(x.air.gen64)}, ${gf(x.air.gen1)}`).join('; '), '', '');
-  row('airlock domain restarts after each run', runs.map((x) => JSON.stringify(x.restarts).replace(/"/g, '')).join('; '), '', '');
+  row('airlock proto domain restarts after the tools/list, generate, many-clients phases', runs.map((x) => ['list', 'generate', 'many'].map((k) => x.after[k]?.proto ?? x.after[k]?.status).join(' / ')).join('; '), '', '');
   return ['| measure | airlock | SDK reference server | airlock / reference |', '|---|---|---|---|', ...rows].join('\n');
 }
 
@@ -214,17 +214,21 @@ try {
   for (let r = 0; r < REPEAT; r++) {
     const x = { air: {}, ref: {} };
     const say = (s) => console.log(`[run ${r + 1}/${REPEAT}] ${s}`);
+    const after = {};
     x.ref.list = await listPhase(refSrv.url); say(`reference tools/list: ${fmt(x.ref.list.rps)} req/s`);
     x.air.list = await listPhase(air.url); say(`airlock tools/list: ${fmt(x.air.list.rps)} req/s`);
-    x.ref.many = await manyPhase(refSrv, [refSrv.pid]); say(`reference ${MANY} clients: ${JSON.stringify({ ...x.ref.many, errors: x.ref.many.errors })}`);
-    await sleep(1000);
-    x.air.many = await manyPhase(air, airPids); say(`airlock ${MANY} clients: ${JSON.stringify(x.air.many)}`);
-    await sleep(1000);
+    after.list = await restarts();
+    // generate before the many-clients phase, which may leave the domain restarting
     x.air.gen64 = await genPhase(air.url, GEN_CLIENTS); say(`airlock generate ${GEN_CLIENTS} clients: ${JSON.stringify(x.air.gen64)}`);
     x.air.gen1 = await genPhase(air.url, 1); say(`airlock generate 1 client: ${JSON.stringify(x.air.gen1)}`);
     if (x.air.gen1.toolErrorText) say(`generate tool error: ${x.air.gen1.toolErrorText}`);
-    x.restarts = await restarts();
-    say(`domain restarts so far: ${JSON.stringify(x.restarts)}`);
+    after.generate = await restarts();
+    x.ref.many = await manyPhase(refSrv, [refSrv.pid]); say(`reference ${MANY} clients: ${JSON.stringify(x.ref.many)}`);
+    await sleep(1000);
+    x.air.many = await manyPhase(air, airPids); say(`airlock ${MANY} clients: ${JSON.stringify(x.air.many)}`);
+    after.many = await restarts();
+    say(`domain restarts after each phase: ${JSON.stringify(after)}`);
+    x.after = after;
     runs.push(x);
   }
   console.log(`load average after: ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
