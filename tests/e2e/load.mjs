@@ -20,8 +20,10 @@ export function pct(sorted, p) {
 }
 
 // opts: clients, seconds (time bound of the call phase), calls (per client),
-// call(c) (default: listTools), connectConcurrency.
-export async function sdkLoad(url, { clients = 64, seconds = 10, calls = Infinity, call, holdMs = 300 } = {}) {
+// call(c, k) (the client's k-th call; default: listTools), holdMs (wait for
+// the GET streams), connected() (awaited once all clients are connected and
+// holdMs has passed, before the first call; e.g. to read memory use).
+export async function sdkLoad(url, { clients = 64, seconds = 10, calls = Infinity, call, holdMs = 300, connected } = {}) {
   const st = { clients, connected: 0, ok: 0, http: {}, noResponse: 0, streamErrors: 0, lat: [], errors: [] };
   const fail = (e) => {
     const s = httpStatus(e);
@@ -41,16 +43,18 @@ export async function sdkLoad(url, { clients = 64, seconds = 10, calls = Infinit
     } catch (e) { fail(e); }
   }));
   await sleep(holdMs); // the GET streams open
+  if (connected) await connected(st);
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   const doCall = call ?? ((c) => c.listTools());
   await Promise.all(list.map(async (c) => {
     for (let k = 0; k < calls && performance.now() < end; k++) {
       const a = performance.now();
-      try { await doCall(c); st.ok++; st.lat.push(performance.now() - a); } catch (e) { fail(e); }
+      try { await doCall(c, k); st.ok++; st.lat.push(performance.now() - a); } catch (e) { fail(e); }
     }
   }));
   st.elapsed = (performance.now() - t0) / 1000;
+  st.streamErrorsBeforeClose = st.streamErrors; // closing aborts the GET streams too
   await Promise.all(list.map((c) => c.close().catch(() => {})));
   st.lat.sort((x, y) => x - y);
   st.rps = st.ok / st.elapsed;
