@@ -102,7 +102,7 @@ enum al_landlock_want {
  * cpu cgroup. A domain cannot change them: the sched_set* calls and
  * setpriority are refused by every filter, and RLIMIT_NICE/RLIMIT_RTPRIO are 0.
  *   default  as the runner's children are: SCHED_OTHER, nice 0, cgroup weight untouched
- *   batch    throughput work: SCHED_BATCH (no wakeup preemption), nice 10, weight 25
+ *   batch    throughput work: SCHED_BATCH (no wakeup preemption), nice 10, weight untouched
  *   idle     runs only when nothing else wants the CPU: SCHED_IDLE, cgroup cpu.idle
  *            (the group then has the kernel's least weight)
  *   latency  SCHED_OTHER at nice -5, weight 400 (falls back to nice 0 for a

@@ -36,7 +36,9 @@ struct al_sched al_sched_of_class(enum al_sched_class c)
 {
 	switch (c) {
 	case AL_SCHED_BATCH:
-		return (struct al_sched){ .cls = c, .policy = SCHED_BATCH, .nice = 10, .cpu_weight = 25 };
+		/* the group's weight is left alone: a lower one starves the domain on
+		 * a busy host, and the detector reads a sustained spin from its share */
+		return (struct al_sched){ .cls = c, .policy = SCHED_BATCH, .nice = 10 };
 	case AL_SCHED_IDLE:
 		/* the kernel ignores (and does not keep) a nice value for SCHED_IDLE;
 		 * an idle group has its least weight (shares 3) whatever is set */

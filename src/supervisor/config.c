@@ -193,7 +193,7 @@ _Static_assert(sizeof(enum al_seccomp_mode) == sizeof(int), "enum fields are int
 	{ .section = SECTION, .key = "sched", .kind = AL_CONFIG_ENUM, .offset = DOM(sched),        \
 	  .names = sched_enum, .def = "level",                                                      \
 	  .help = "Scheduling class, set by the supervisor from outside: default, batch "          \
-		  "(SCHED_BATCH, nice 10, a quarter of the CPU weight), idle (SCHED_IDLE, an idle " \
+		  "(SCHED_BATCH, nice 10), idle (SCHED_IDLE, an idle " \
 		  "cgroup: runs only when nothing else wants the CPU), latency (nice -5, four "     \
 		  "times the weight), or level: chosen by the security level (minimal: default; "  \
 		  "standard and up: latency for proto, batch for ai)." },                           \
