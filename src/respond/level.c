@@ -11,21 +11,26 @@
  * Pinning comes at HIGH, not STANDARD: a pinned domain cannot move off a CPU
  * that other work keeps busy, which on a shared machine costs far more than
  * the standard budget (docs/levels.md, measured with airlock bench).
+ *
+ * Scheduling classes: the protocol domain's requests wait behind the AI
+ * domain's token generation when both share the CPUs at one priority; from
+ * STANDARD up the runner sets latency and batch (README, "Scheduling").
+ * Batch, not idle: an idle AI domain stops entirely on a busy host.
  */
 static const struct al_level_policy policies[AL_LEVEL_COUNT] = {
 	{AL_LEVEL_MINIMAL, "minimal", AL_SECCOMP_ERRNO,
 	 {.cpus = false},
-	 60, 0, 1.0, 0.5},
+	 60, 0, 1.0, 0.5, AL_SCHED_DEFAULT, AL_SCHED_DEFAULT},
 	{AL_LEVEL_STANDARD, "standard", AL_SECCOMP_NOTIFY,
 	 {.core_sched = true, .ssb = true, .ib = true},
-	 30, 1, 3.0, 1.0},
+	 30, 1, 3.0, 1.0, AL_SCHED_LATENCY, AL_SCHED_BATCH},
 	{AL_LEVEL_HIGH, "high", AL_SECCOMP_KILL,
 	 {.cpus = true, .core_sched = true, .cat = true, .ssb = true, .ib = true, .l1d = true},
-	 10, 2, 8.0, 3.0},
+	 10, 2, 8.0, 3.0, AL_SCHED_LATENCY, AL_SCHED_BATCH},
 	{AL_LEVEL_MAXIMUM, "maximum", AL_SECCOMP_KILL,
 	 {.cpus = true, .core_sched = true, .cat = true, .mba = true, .ssb = true, .ib = true, .l1d = true,
 	  .tsc = true},
-	 5, 3, 15.0, 8.0},
+	 5, 3, 15.0, 8.0, AL_SCHED_LATENCY, AL_SCHED_BATCH},
 };
 
 const char *al_level_name(enum al_level level)

@@ -15,11 +15,14 @@
  * request path against no sandbox; measured by bench/overhead):
  *
  *   MINIMAL   seccomp errno; speculation controls left to the kernel default;
- *             no partitioning; integrity every 60 s; audit: lifecycle and incidents.
+ *             no partitioning; integrity every 60 s; audit: lifecycle and incidents;
+ *             both domains in the default scheduling class.
  *   STANDARD  seccomp notify (every refused call reported); store-bypass and
  *             indirect-branch speculation disabled (the profiles' default), a
  *             core-scheduling cookie per domain; integrity every 30 s; audit
- *             adds each seccomp report.                              3 % / 1 %
+ *             adds each seccomp report. From STANDARD up the protocol
+ *             domain runs in the latency class, the AI domain in batch
+ *             (sandbox.h, al_sched; README figures).                 3 % / 1 %
  *   HIGH      seccomp kill; SSB, IB and L1D flush forced on; the domains pinned
  *             to separate cores, the L3 cache ways split (resctrl); integrity
  *             every 10 s; audit adds per-tick anomaly scores.        8 % / 3 %
@@ -63,6 +66,9 @@ struct al_level_policy {
 	int audit_verbosity;              /* 0 lifecycle+incidents .. 3 everything */
 	double budget_claim_pct;          /* the seed's figure */
 	double budget_goal_pct;           /* ours */
+	/* Scheduling classes for domains whose sched = level: the protocol
+	 * domain answers requests, the AI domain is throughput work. */
+	enum al_sched_class sched_proto, sched_ai;
 };
 
 const struct al_level_policy *al_level_policy(enum al_level level);

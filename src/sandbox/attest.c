@@ -104,6 +104,8 @@ static void check_limits(struct attest *a, const char *text, const struct al_spe
 		{ "Max file size", "limit.fsize", s->rl_fsize },
 		{ "Max core file size", "limit.core", 0 },
 		{ "Max locked memory", "limit.memlock", s->rl_memlock },
+		{ "Max nice priority", "limit.nice", 0 },
+		{ "Max realtime priority", "limit.rtprio", 0 },
 	};
 	for (size_t i = 0; i < AL_ARRAY_LEN(rows); i++) {
 		char want[48], got[96] = "(missing)";
@@ -205,6 +207,73 @@ static void check_cgroup(struct attest *a, struct al_domain *d, const struct al_
 		if (!member)
 			snprintf(g, sizeof g, "not a member");
 		item(a, names[c], w, g, member && strcmp(w, g) == 0);
+	}
+}
+
+/*
+ * The scheduling class: policy and nice value from /proc/PID/stat (fields 41
+ * and 19), the group's weight and idle flag from its cpu cgroup.
+ */
+static void check_sched(struct attest *a, const struct al_domain *d, const struct al_spec *s)
+{
+	const struct al_sched *w = &s->sched;
+	char p[64], want[96], got[96] = "(unreadable)";
+	AL_AUTOFREE char *stat = NULL;
+	snprintf(p, sizeof p, "/proc/%d/stat", (int)d->pid);
+	(void)al_read_file_at(AT_FDCWD, p, 4096, &stat, NULL);
+	long nice = 99, policy = -1;
+	const char *f = stat ? strrchr(stat, ')') : NULL;
+	/* after "pid (comm)", field 3 is the first; nice is 19, policy 41 */
+	for (int field = 2; f && *f && field < 41; field++) {
+		f = strchr(f + 1, ' ');
+		if (!f)
+			break;
+		if (field + 1 == 19)
+			nice = strtol(f + 1, NULL, 10);
+		if (field + 1 == 41)
+			policy = strtol(f + 1, NULL, 10);
+	}
+	if (policy >= 0)
+		snprintf(got, sizeof got, "%s", al_sched_policy_name((int)policy));
+	expect_str(a, "sched.policy", al_sched_policy_name(w->policy), got);
+	if (w->policy == SCHED_IDLE) {
+		/* the kernel ignores nice for SCHED_IDLE: anything is as low */
+		snprintf(got, sizeof got, "%ld", nice);
+		item(a, "sched.nice", "any (SCHED_IDLE)", nice == 99 ? "(unreadable)" : got, nice != 99);
+	} else if (d->sched_refused && w->nice < 0) {
+		snprintf(want, sizeof want, "%d (0 where the runner may not raise it)", w->nice);
+		snprintf(got, sizeof got, "%ld (nice %d refused to this runner)", nice, w->nice);
+		item(a, "sched.nice", want, got, nice == 0);
+	} else {
+		snprintf(want, sizeof want, "%d", w->nice);
+		snprintf(got, sizeof got, "%ld", nice);
+		expect_str(a, "sched.nice", want, nice == 99 ? "(unreadable)" : got);
+	}
+
+	if (!w->cpu_weight && !w->cpu_idle)
+		return;
+	if (!d->cg.used) {
+		item(a, "cgroup.cpu_weight", "a cpu cgroup", d->cg_skipped ? "unavailable to this runner" : "none",
+		     d->cg_skipped && !s->cg_required);
+		return;
+	}
+	uint64_t v = 0;
+	int idle = -1;
+	bool read = al_cgroup_read_sched(&d->cg, &v, &idle) == 0;
+	if (w->cpu_weight) {
+		uint64_t ww = d->cg.v2 ? w->cpu_weight : al_sched_v1_shares(w->cpu_weight);
+		snprintf(want, sizeof want, "%s %llu", d->cg.v2 ? "weight" : "shares", (unsigned long long)ww);
+		if (read)
+			snprintf(got, sizeof got, "%s %llu", d->cg.v2 ? "weight" : "shares", (unsigned long long)v);
+		else
+			snprintf(got, sizeof got, "(unreadable)");
+		expect_str(a, "cgroup.cpu_weight", want, got);
+	}
+	if (w->cpu_idle) {
+		if (read && idle < 0)
+			item(a, "cgroup.cpu_idle", "1", "absent (no cpu.idle in this kernel)", true);
+		else
+			expect_str(a, "cgroup.cpu_idle", "1", read && idle == 1 ? "1" : read ? "0" : "(unreadable)");
 	}
 }
 
@@ -372,6 +441,7 @@ int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **rep
 	expect_str(&a, "gid_map", want, buf);
 
 	check_cgroup(&a, d, spec);
+	check_sched(&a, d, spec);
 
 	snprintf(p, sizeof p, "/proc/%d/limits", (int)d->pid);
 	(void)al_read_file_at(AT_FDCWD, p, 65536, &limits, NULL);

@@ -139,10 +139,28 @@ static bool wants(const struct al_spec *spec, enum al_cg_ctrl c)
 	case AL_CG_PIDS:
 		return spec->cg_pids != 0;
 	case AL_CG_CPU:
-		return spec->cg_cpu_percent != 0;
+		return spec->cg_cpu_percent != 0 || spec->sched.cpu_weight != 0 || spec->sched.cpu_idle;
 	default:
 		return false;
 	}
+}
+
+/* The scheduling class's share of the group: its weight, then the idle flag
+ * (the kernel refuses a weight for a group once it is idle). A kernel without
+ * cpu.idle (before 5.15) leaves it off; the attestation reports it absent. */
+static int set_sched(const struct al_spec *spec, const char *dir, bool v2)
+{
+	char v[32];
+	int rc;
+	if (spec->sched.cpu_weight) {
+		snprintf(v, sizeof v, "%llu", v2 ? (unsigned long long)spec->sched.cpu_weight
+						 : (unsigned long long)al_sched_v1_shares(spec->sched.cpu_weight));
+		if ((rc = write_file(dir, v2 ? "cpu.weight" : "cpu.shares", v)) < 0)
+			return rc;
+	}
+	if (spec->sched.cpu_idle && (rc = write_file(dir, "cpu.idle", "1")) < 0 && rc != -ENOENT)
+		return rc;
+	return 0;
 }
 
 static int set_limits(const struct al_spec *spec, const struct al_cgroup *cg)
@@ -162,7 +180,7 @@ static int set_limits(const struct al_spec *spec, const struct al_cgroup *cg)
 		snprintf(v, sizeof v, "%u 100000", spec->cg_cpu_percent * 1000u);
 		if (spec->cg_cpu_percent && (rc = write_file(d, "cpu.max", v)) < 0)
 			return rc;
-		return 0;
+		return set_sched(spec, d, true);
 	}
 	if (spec->cg_memory) {
 		snprintf(v, sizeof v, "%llu", (unsigned long long)spec->cg_memory);
@@ -182,7 +200,7 @@ static int set_limits(const struct al_spec *spec, const struct al_cgroup *cg)
 		    (rc = write_file(cg->dir[AL_CG_CPU], "cpu.cfs_quota_us", v)) < 0)
 			return rc;
 	}
-	return 0;
+	return cg->dir[AL_CG_CPU][0] ? set_sched(spec, cg->dir[AL_CG_CPU], false) : 0;
 }
 
 int al_cgroup_create(const struct al_spec *spec, struct al_cgroup *cg)
@@ -316,6 +334,20 @@ int al_cgroup_read(const struct al_cgroup *cg, enum al_cg_ctrl c, uint64_t *val)
 		return rc;
 	long long q = strtoll(t, NULL, 10);
 	*val = q < 0 ? 0 : (uint64_t)q / 1000;
+	return 0;
+}
+
+int al_cgroup_read_sched(const struct al_cgroup *cg, uint64_t *weight, int *idle)
+{
+	const char *d = cg->v2 ? cg->dir[0] : cg->dir[AL_CG_CPU];
+	if (!d[0])
+		return -ENOENT;
+	uint64_t v = 0;
+	int rc = read_u64(d, cg->v2 ? "cpu.weight" : "cpu.shares", &v);
+	if (rc < 0)
+		return rc;
+	*weight = v;
+	*idle = read_u64(d, "cpu.idle", &v) == 0 ? (int)v : -1;
 	return 0;
 }
 

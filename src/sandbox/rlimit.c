@@ -1,6 +1,7 @@
 /*
  * Resource limits. Applied early, while the child is still privileged in its
  * user namespace, so a hard limit can be set but never raised again later.
+ * NICE and RTPRIO are always 0: no priority above the one the runner gave.
  */
 #include <errno.h>
 #include <sys/resource.h>
@@ -18,7 +19,8 @@ static int set1(int res, uint64_t v)
 int al_rlimit_apply(const struct al_spec *spec)
 {
 	int rc;
-	if ((rc = set1(RLIMIT_CORE, 0)) < 0 || (rc = set1(RLIMIT_AS, spec->rl_as)) < 0 ||
+	if ((rc = set1(RLIMIT_CORE, 0)) < 0 || (rc = set1(RLIMIT_NICE, 0)) < 0 ||
+	    (rc = set1(RLIMIT_RTPRIO, 0)) < 0 || (rc = set1(RLIMIT_AS, spec->rl_as)) < 0 ||
 	    (rc = set1(RLIMIT_CPU, spec->rl_cpu)) < 0 ||
 	    (rc = set1(RLIMIT_NOFILE, spec->rl_nofile)) < 0 ||
 	    (rc = set1(RLIMIT_NPROC, spec->rl_nproc)) < 0 ||

@@ -95,6 +95,39 @@ enum al_landlock_want {
 	AL_LANDLOCK_REQUIRED,    /* fail unless fs, net and scoping all apply */
 };
 
+/*
+ * Scheduling class of a domain, set by the runner from outside (sched.c): the
+ * policy and nice value on the domain's first task before it runs (its init,
+ * the program and every thread inherit them), the weight and idle flag on its
+ * cpu cgroup. A domain cannot change them: the sched_set* calls and
+ * setpriority are refused by every filter, and RLIMIT_NICE/RLIMIT_RTPRIO are 0.
+ *   default  as the runner's children are: SCHED_OTHER, nice 0, cgroup weight untouched
+ *   batch    throughput work: SCHED_BATCH (no wakeup preemption), nice 10, weight untouched
+ *   idle     runs only when nothing else wants the CPU: SCHED_IDLE, cgroup cpu.idle
+ *            (the group then has the kernel's least weight)
+ *   latency  SCHED_OTHER at nice -5, weight 400 (falls back to nice 0 for a
+ *            runner that may not raise a priority, and says so in attestation)
+ */
+enum al_sched_class { AL_SCHED_DEFAULT = 0, AL_SCHED_BATCH, AL_SCHED_IDLE, AL_SCHED_LATENCY, AL_SCHED_COUNT };
+
+struct al_sched {
+	enum al_sched_class cls;
+	int policy;                     /* SCHED_OTHER, SCHED_BATCH or SCHED_IDLE */
+	int nice;                       /* -20..19 */
+	uint32_t cpu_weight;            /* cgroup weight, v2 scale (100 = default; v1
+					 * cpu.shares = weight * 1024 / 100); 0 = untouched */
+	bool cpu_idle;                  /* cgroup cpu.idle = 1 (an idle group entity) */
+};
+
+/* "default", "batch", "idle", "latency"; "?" for anything else. */
+const char *al_sched_class_name(enum al_sched_class c);
+/* The inverse: 0, or -EINVAL. */
+int al_sched_class_parse(const char *s, enum al_sched_class *out);
+/* The class's policy, nice value and weight. */
+struct al_sched al_sched_of_class(enum al_sched_class c);
+/* "SCHED_OTHER", "SCHED_BATCH", ... for a policy number. */
+const char *al_sched_policy_name(int policy);
+
 struct al_path {
 	char *path;   /* absolute, normalised, no symlink in any component */
 	bool rw;      /* read-write bind; read-only otherwise */
@@ -135,6 +168,7 @@ struct al_spec {
 	bool has_cpus;
 	cpu_set_t cpus;
 	bool core_sched;                /* own core-scheduling cookie, where offered */
+	struct al_sched sched;          /* scheduling class (default: untouched) */
 
 	/* resctrl: the domain's own group, made by the runner (resctrl.c).
 	 * Each is one schemata line such as "L3:0=ff0;1=ff0"; empty: none. */
@@ -242,6 +276,9 @@ int al_sandbox_last_step(void);
 #define AL_LANDLOCK_APPLIED_SCOPE 4u
 unsigned al_domain_landlock_applied(const struct al_domain *d);
 int al_domain_landlock_abi(const struct al_domain *d);
+/* The nice value the runner managed to set (the spec's, or 0 when raising the
+ * priority was refused to it) and the errno of that refusal (0: none). */
+int al_domain_sched_nice(const struct al_domain *d, int *refused);
 
 /*
  * Freezing (freeze.c): every task of the domain stopped where it stands,

@@ -75,6 +75,8 @@ struct al_domain {
 	bool cg_skipped;     /* unprivileged, no cgroup: reported by attestation */
 	struct al_resctrl_group rg; /* cache/bandwidth group, when the spec has one */
 	enum al_freeze_method frozen_by; /* AL_FREEZE_NONE unless frozen */
+	int sched_nice;      /* what the runner set (sched.c) */
+	int sched_refused;   /* errno when a raised priority was refused, else 0 */
 };
 
 /* ns.c */
@@ -96,6 +98,11 @@ int al_path_check(const char *path, bool *is_dir);
 /* cpu.c */
 int al_cpu_apply(const struct al_spec *spec);
 
+/* sched.c: in the runner, on the child before GO */
+int al_sched_apply(struct al_domain *d, const struct al_spec *spec);
+/* cgroup cpu.shares (v1) or cpu.weight (v2) value for a weight */
+uint64_t al_sched_v1_shares(uint32_t weight);
+
 /* speculation.c */
 int al_speculation_apply(const struct al_spec *spec);
 
@@ -115,6 +122,8 @@ int al_cgroup_create(const struct al_spec *spec, struct al_cgroup *cg);
 int al_cgroup_attach(const struct al_cgroup *cg, pid_t pid);
 int al_cgroup_destroy(struct al_cgroup *cg);
 int al_cgroup_read(const struct al_cgroup *cg, enum al_cg_ctrl c, uint64_t *val);
+/* cpu.shares (v1) or cpu.weight (v2), and cpu.idle (-1: the kernel has none). */
+int al_cgroup_read_sched(const struct al_cgroup *cg, uint64_t *weight, int *idle);
 
 /* freeze.c: the parts of al_domain_freeze that need no domain, for tests.
  * What a cgroup offers for freezing (v2 cgroup.freeze, the v1 freezer), or

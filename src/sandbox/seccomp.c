@@ -52,6 +52,8 @@ static const char *const deny_always[] = {
 	"swapon", "swapoff", "acct", "quotactl", "lookup_dcookie", "vhangup", "uselib",
 	"chroot", "iopl", "ioperm", "syslog", "settimeofday", "clock_settime", "adjtimex",
 	"clock_adjtime", "nfsservctl", "sysfs", "_sysctl", "pidfd_getfd", "clone3",
+	/* a domain's scheduling class is the runner's to set (sched.c) */
+	"setpriority", "sched_setattr", "sched_setscheduler", "sched_setparam",
 };
 /* seccomp and landlock_* are not on it: with NO_NEW_PRIVS they can only narrow
  * a domain further, which is how a worker installs its stage-2 filter. */

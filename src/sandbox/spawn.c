@@ -441,6 +441,9 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 	/* before GO: not one instruction of the domain runs outside its group */
 	if ((rc = al_resctrl_attach(&d->rg, pid)) < 0)
 		goto fail;
+	/* from outside, before GO, for the same reason: its class is never its own choice */
+	if ((rc = al_sched_apply(d, spec)) < 0)
+		goto fail;
 	if ((rc = send_msg(d, AL_SYNC_GO)) < 0)
 		goto fail;
 	for (;;) {

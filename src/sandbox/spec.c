@@ -229,6 +229,13 @@ static int set_key(struct al_spec *s, const char *sec, const char *k, const char
 	}
 	if (IS("cpu", "core_sched"))
 		return parse_bool(v, &s->core_sched);
+	if (IS("cpu", "sched")) {
+		enum al_sched_class c;
+		if (al_sched_class_parse(v, &c) < 0)
+			return -EINVAL;
+		s->sched = al_sched_of_class(c);
+		return 0;
+	}
 	if (IS("cpu", "cpus")) {
 		s->has_cpus = true;
 		return al_cpu_parse_list(v, &s->cpus);

@@ -161,6 +161,12 @@ static const struct al_config_enum seccomp_enum[] = {
 	{ "notify", AL_SECCOMP_NOTIFY }, { "level", (int)AL_CONFIG_SECCOMP_LEVEL },
 	{ NULL, 0 },
 };
+static const struct al_config_enum sched_enum[] = {
+	{ "default", AL_SCHED_DEFAULT }, { "batch", AL_SCHED_BATCH },   { "idle", AL_SCHED_IDLE },
+	{ "latency", AL_SCHED_LATENCY }, { "level", (int)AL_CONFIG_SCHED_LEVEL },
+	{ NULL, 0 },
+};
+_Static_assert(sizeof(enum al_sched_class) == sizeof(int), "enum fields are int-sized");
 _Static_assert(sizeof(enum al_level) == sizeof(int), "enum fields are int-sized");
 _Static_assert(sizeof(enum al_seccomp_mode) == sizeof(int), "enum fields are int-sized");
 
@@ -184,6 +190,13 @@ _Static_assert(sizeof(enum al_seccomp_mode) == sizeof(int), "enum fields are int
 	  .help = "What a forbidden system call does: kill, errno, notify (reported to the "       \
 		  "supervisor), or level: chosen by the security level (minimal: errno, "          \
 		  "standard: notify, high and maximum: kill)." },                                   \
+	{ .section = SECTION, .key = "sched", .kind = AL_CONFIG_ENUM, .offset = DOM(sched),        \
+	  .names = sched_enum, .def = "level",                                                      \
+	  .help = "Scheduling class, set by the supervisor from outside: default, batch "          \
+		  "(SCHED_BATCH, nice 10), idle (SCHED_IDLE, an idle " \
+		  "cgroup: runs only when nothing else wants the CPU), latency (nice -5, four "     \
+		  "times the weight), or level: chosen by the security level (minimal: default; "  \
+		  "standard and up: latency for proto, batch for ai)." },                           \
 	{ .section = SECTION, .key = "command", .kind = AL_CONFIG_PATH, .offset = DOM(command),    \
 	  .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_EXEC, .def = "",                                \
 	  .help = "Another program to run in this domain's place (it links libairlock). "         \
@@ -1106,6 +1119,11 @@ static void print_domain_notes(const struct al_config *cfg, int d, FILE *fp)
 	fprintf(fp, "; runs %s\n", dc->exe ? dc->exe : "?");
 	if (dc->seccomp_from_level)
 		fprintf(fp, "; seccomp: %s at level %s\n", al_seccomp_mode_name(al_level_policy(cfg->level)->seccomp),
+			al_level_name(cfg->level));
+	if (dc->sched == AL_CONFIG_SCHED_LEVEL)
+		fprintf(fp, "; sched: %s at level %s\n",
+			al_sched_class_name(d == AL_DOMAIN_AI ? al_level_policy(cfg->level)->sched_ai
+							      : al_level_policy(cfg->level)->sched_proto),
 			al_level_name(cfg->level));
 }
 

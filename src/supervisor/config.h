@@ -29,6 +29,8 @@
 
 /* [domain.X] seccomp = level, as the file holds it in the seccomp field. */
 #define AL_CONFIG_SECCOMP_LEVEL ((enum al_seccomp_mode)AL_SECCOMP_MODE_COUNT)
+/* [domain.X] sched = level, in the sched field. */
+#define AL_CONFIG_SCHED_LEVEL ((enum al_sched_class)AL_SCHED_COUNT)
 
 enum al_domain_id {
 	AL_DOMAIN_AI,
@@ -65,6 +67,7 @@ struct al_domain_config {
 	cpu_set_t cpus;
 	bool seccomp_from_level; /* seccomp = level (the default): the level's policy decides */
 	enum al_seccomp_mode seccomp; /* otherwise this (AL_CONFIG_SECCOMP_LEVEL when from the level) */
+	enum al_sched_class sched; /* scheduling class, AL_CONFIG_SCHED_LEVEL: the level's */
 	char *command;        /* replacement program, NULL for the built-in worker */
 	char *exe;            /* what is executed: command, or the built-in worker's path */
 	char *profile;        /* its sandbox profile file: [domain.X] profile, else the

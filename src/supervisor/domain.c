@@ -58,6 +58,12 @@ static int build_spec(struct sup *s, struct sup_domain *dom, struct al_spec *spe
 		spec->has_cpus = true;
 	}
 	spec->seccomp_mode = seccomp_mode(s->cfg, s->lv.current, dom->id);
+	/* set by the runner before the domain runs (sandbox.h, al_sched) */
+	enum al_sched_class cls = dc->sched;
+	if (cls == AL_CONFIG_SCHED_LEVEL)
+		cls = dom->id == AL_DOMAIN_AI ? al_level_policy(s->lv.current)->sched_ai
+					      : al_level_policy(s->lv.current)->sched_proto;
+	spec->sched = al_sched_of_class(cls);
 	/* The level's partitioning and speculation controls (docs/levels.md). A
 	 * side-channel incident ("tighten") applies at least HIGH's. After the
 	 * configured cpus above, which win. */

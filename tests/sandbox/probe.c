@@ -20,6 +20,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -204,6 +205,18 @@ int main(int argc, char **argv)
 	if (!strcmp(a, "spec-enable"))
 		return result(prctl(PR_SET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS, PR_SPEC_ENABLE,
 				    0, 0));
+	/* a domain trying to raise its own scheduling priority */
+	if (!strcmp(a, "raise-nice"))
+		return result(setpriority(PRIO_PROCESS, 0, -10));
+	if (!strcmp(a, "raise-rt")) {
+		struct sched_param sp = { .sched_priority = 1 };
+		return result(sched_setscheduler(0, SCHED_FIFO, &sp));
+	}
+	/* back from SCHED_BATCH/IDLE to SCHED_OTHER at the same nice value */
+	if (!strcmp(a, "unbatch")) {
+		struct sched_param sp = { 0 };
+		return result(sched_setscheduler(0, SCHED_OTHER, &sp));
+	}
 	if (!strcmp(a, "fork")) {
 		pid_t p = fork();
 		if (p == 0)

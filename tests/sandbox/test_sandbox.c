@@ -631,7 +631,7 @@ static void test_attest_items(void **state)
 		"ns.pid", "ns.mnt", "ns.net", "ns.ipc", "ns.uts", "ns.cgroup", "uid_map",
 		"gid_map", "cgroup.memory", "cgroup.pids", "cgroup.cpu_percent", "limit.as",
 		"limit.cpu", "limit.nofile", "limit.nproc", "limit.fsize", "limit.core",
-		"limit.memlock", "fds", "landlock",
+		"limit.memlock", "limit.nice", "limit.rtprio", "fds", "landlock", "sched.policy", "sched.nice",
 	};
 	for (size_t i = 0; i < AL_ARRAY_LEN(items); i++) {
 		json_t *it = find_item(r, items[i]);
@@ -654,6 +654,9 @@ static void test_attest_items(void **state)
 	drop_spec(&s);
 }
 
+/* The scheduling class both specs of expect_caught start from. */
+static enum al_sched_class caught_class = AL_SCHED_DEFAULT;
+
 /* Spawns with a weakened copy of the tool spec; attests against the real one. */
 static void expect_caught(void (*weaken)(struct al_spec *), const char *item)
 {
@@ -661,6 +664,7 @@ static void expect_caught(void (*weaken)(struct al_spec *), const char *item)
 	struct al_spec good, weak;
 	make_spec(&good, "tool", argv);
 	make_spec(&weak, "tool", argv);
+	good.sched = weak.sched = al_sched_of_class(caught_class);
 	good.has_cpus = weak.has_cpus = true; /* pinned to CPU 0 */
 	CPU_ZERO(&good.cpus);
 	CPU_SET(0, &good.cpus);
@@ -694,6 +698,10 @@ static void weaken_pids(struct al_spec *s) { s->cg_pids = 1000; }
 static void weaken_uid(struct al_spec *s) { s->outside_uid = 65533; }
 static void weaken_cpus(struct al_spec *s) { s->has_cpus = false; }
 static void weaken_fd(struct al_spec *s) { assert_int_equal(al_spec_add_fd(s, 2, 7), 0); }
+static void weaken_policy(struct al_spec *s) { s->sched.policy = SCHED_OTHER; }
+static void weaken_nice(struct al_spec *s) { s->sched.nice = 0; }
+static void weaken_weight(struct al_spec *s) { s->sched.cpu_weight = 100; }
+static void weaken_idle(struct al_spec *s) { s->sched.cpu_idle = false; }
 
 static void test_attest_weakened(void **state)
 {
@@ -708,6 +716,170 @@ static void test_attest_weakened(void **state)
 		expect_caught(weaken_cpus, "status.Cpus_allowed_list");
 	/* an fd the spec does not list reaches the domain */
 	expect_caught(weaken_fd, "fds");
+	/* a throughput domain left at the runner's class, priority or weight */
+	caught_class = AL_SCHED_BATCH;
+	expect_caught(weaken_policy, "sched.policy");
+	expect_caught(weaken_nice, "sched.nice");
+	caught_class = AL_SCHED_LATENCY;
+	if (geteuid() == 0)
+		expect_caught(weaken_weight, "cgroup.cpu_weight");
+	caught_class = AL_SCHED_IDLE;
+	expect_caught(weaken_policy, "sched.policy");
+	if (geteuid() == 0 && access("/sys/fs/cgroup/cpu/cpu.idle", F_OK) == 0)
+		expect_caught(weaken_idle, "cgroup.cpu_idle");
+	caught_class = AL_SCHED_DEFAULT;
+}
+
+static const char *item_actual(json_t *r, const char *name)
+{
+	json_t *it = find_item(r, name);
+	if (!it)
+		fail_msg("attestation lacks %s", name);
+	if (!json_is_true(json_object_get(it, "ok")))
+		fail_msg("%s not ok: %s", name, json_string_value(json_object_get(it, "actual")));
+	return json_string_value(json_object_get(it, "actual"));
+}
+
+/* Each class is set from outside and read back: policy, nice, the group's weight. */
+static void test_sched_classes(void **state)
+{
+	static const struct {
+		enum al_sched_class c;
+		const char *policy, *nice, *shares;
+	} rows[] = {
+		{ AL_SCHED_DEFAULT, "SCHED_OTHER", "0", NULL },
+		{ AL_SCHED_BATCH, "SCHED_BATCH", "10", NULL },
+		{ AL_SCHED_IDLE, "SCHED_IDLE", "0", NULL },
+		{ AL_SCHED_LATENCY, "SCHED_OTHER", "-5", "shares 4096" },
+	};
+	for (size_t i = 0; i < AL_ARRAY_LEN(rows); i++) {
+		char *argv[] = { "probe", "noop", NULL };
+		struct al_spec s;
+		make_spec(&s, "tool", argv);
+		s.sched = al_sched_of_class(rows[i].c);
+		assert_int_equal(al_seccomp_prepare(&s), 0);
+		struct al_domain *d;
+		assert_int_equal(al_domain_spawn(&s, &d), 0);
+		json_t *r = NULL;
+		const char *failed = "x";
+		int arc = al_domain_attest(d, &s, (void **)&r, &failed);
+		if (arc) fail_msg("%s: attest failed at %s", al_sched_class_name(rows[i].c), failed);
+		assert_null(failed);
+		assert_string_equal(item_actual(r, "sched.policy"), rows[i].policy);
+		int refused = 0;
+		int nice = al_domain_sched_nice(d, &refused);
+		if (refused) {
+			printf("# %s: nice %s refused to this runner, runs at %d\n",
+			       al_sched_class_name(rows[i].c), rows[i].nice, nice);
+		} else {
+			assert_string_equal(item_actual(r, "sched.nice"), rows[i].nice);
+		}
+		assert_string_equal(item_actual(r, "limit.nice"), "0");
+		assert_string_equal(item_actual(r, "limit.rtprio"), "0");
+		/* v1 shares on this kind of host; a v2 runner reads a weight */
+		if (rows[i].shares && find_item(r, "cgroup.cpu_weight")) {
+			const char *got = item_actual(r, "cgroup.cpu_weight");
+			if (strncmp(got, "weight", 6) != 0)
+				assert_string_equal(got, rows[i].shares);
+			printf("# %s: %s %s, %s\n", al_sched_class_name(rows[i].c), rows[i].policy,
+			       item_actual(r, "sched.nice"), got);
+		} else if (rows[i].shares) {
+			printf("# %s: no cpu cgroup for this runner, weight not applied\n",
+			       al_sched_class_name(rows[i].c));
+		}
+		if (s.sched.cpu_idle && find_item(r, "cgroup.cpu_idle"))
+			printf("# idle: cpu.idle %s\n", item_actual(r, "cgroup.cpu_idle"));
+		json_decref(r);
+		assert_int_equal(al_domain_start(d), 0);
+		int st;
+		assert_int_equal(al_domain_wait(d, &st), 0);
+		assert_int_equal(st, 0);
+		al_domain_free(d);
+		drop_spec(&s);
+	}
+}
+
+/* One probe action in a domain of class c: its exit status, its output, and
+ * (notify mode) the refused call the runner was told about. */
+static int run_raise(enum al_sched_class c, bool seccomp, const char *action, char *out, size_t len,
+		     char *notified, size_t nlen)
+{
+	char *argv[] = { "probe", (char *)action, NULL };
+	struct al_spec s;
+	make_spec(&s, "tool", argv);
+	s.sched = al_sched_of_class(c);
+	s.seccomp = seccomp;
+	s.seccomp_mode = AL_SECCOMP_NOTIFY;
+	int p[2];
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	s.keep_stdio = false;
+	assert_int_equal(al_spec_add_fd(&s, p[1], 1), 0);
+	if (seccomp)
+		assert_int_equal(al_seccomp_prepare(&s), 0);
+	struct al_domain *d;
+	assert_int_equal(al_domain_spawn(&s, &d), 0);
+	/* attested while the passed end is still the runner's to compare */
+	assert_int_equal(al_domain_attest(d, &s, NULL, NULL), 0);
+	close(p[1]);
+	assert_int_equal(al_domain_start(d), 0);
+	notified[0] = '\0';
+	if (seccomp) {
+		struct al_violation v;
+		assert_int_equal(al_domain_notify_handle(d, &v), 0);
+		al_strlcpy(notified, v.name, nlen);
+	}
+	ssize_t n = 0, r;
+	while ((size_t)n < len - 1 && (r = read(p[0], out + n, len - 1 - (size_t)n)) > 0)
+		n += r;
+	out[n > 0 ? n : 0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	close(p[0]);
+	int st;
+	assert_int_equal(al_domain_wait(d, &st), 0);
+	al_domain_free(d);
+	drop_spec(&s);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/*
+ * A domain cannot raise its own priority: the filter refuses the calls (here
+ * in notify mode, so the runner is told), and without any filter the kernel
+ * still does for nice and real-time (RLIMIT_NICE and RLIMIT_RTPRIO are 0 and
+ * the domain has no CAP_SYS_NICE outside its namespace). Leaving SCHED_BATCH
+ * at the same nice value is not a raise to the kernel: only the filter stops it.
+ */
+static void test_sched_no_raise(void **state)
+{
+	static const struct {
+		enum al_sched_class c;
+		const char *action, *call;
+		int kernel_errno; /* without a filter; 0: the kernel allows it */
+	} rows[] = {
+		{ AL_SCHED_LATENCY, "raise-nice", "setpriority", EACCES },
+		{ AL_SCHED_BATCH, "raise-nice", "setpriority", EACCES },
+		{ AL_SCHED_LATENCY, "raise-rt", "sched_setscheduler", EPERM },
+		{ AL_SCHED_IDLE, "unbatch", "sched_setscheduler", EPERM },
+		{ AL_SCHED_BATCH, "unbatch", "sched_setscheduler", 0 },
+	};
+	for (size_t i = 0; i < AL_ARRAY_LEN(rows); i++) {
+		char out[64], name[32], want[16];
+		int st = run_raise(rows[i].c, true, rows[i].action, out, sizeof out, name, sizeof name);
+		printf("# %s %s: filter: %s (runner notified of %s)\n", al_sched_class_name(rows[i].c),
+		       rows[i].action, out, name);
+		assert_int_equal(st, 1);
+		assert_string_equal(out, "ERR 1");
+		assert_string_equal(name, rows[i].call);
+		st = run_raise(rows[i].c, false, rows[i].action, out, sizeof out, name, sizeof name);
+		printf("# %s %s: no filter: kernel says %s\n", al_sched_class_name(rows[i].c), rows[i].action,
+		       out);
+		if (rows[i].kernel_errno) {
+			snprintf(want, sizeof want, "ERR %d", rows[i].kernel_errno);
+			assert_int_equal(st, 1);
+			assert_string_equal(out, want);
+		} else {
+			assert_string_equal(out, "OK");
+		}
+	}
 }
 
 /* Stand-ins for PR_GET_SPECULATION_CTRL: store bypass offered per task, or
@@ -1108,6 +1280,8 @@ int main(void)
 		cmocka_unit_test(test_signal_and_kill),
 		cmocka_unit_test(test_attest_items),
 		cmocka_unit_test(test_attest_weakened),
+		cmocka_unit_test(test_sched_classes),
+		cmocka_unit_test(test_sched_no_raise),
 		cmocka_unit_test(test_speculation_paths),
 		cmocka_unit_test(test_fd_table),
 		cmocka_unit_test(test_paths),

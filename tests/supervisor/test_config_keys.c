@@ -219,7 +219,7 @@ static const struct {
 	C("ai", "model", ai.model), C("ai", "tokenizer", ai.tokenizer),
 	C("ai", "threads", ai.threads), C("ai", "max_tokens", ai.max_tokens),
 	D("memory", memory), D("pids", pids), D("cpu", cpu_milli), D("cpus", cpus),
-	D("seccomp", seccomp), D("command", command), D("profile", profile),
+	D("seccomp", seccomp), D("sched", sched), D("command", command), D("profile", profile),
 	C("respond", "alert_command", respond.alert_command),
 	C("respond", "dump_dir", respond.dump_dir),
 	C("respond", "quiet_period", respond.quiet_period_s),

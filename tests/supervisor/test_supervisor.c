@@ -51,6 +51,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->level, AL_LEVEL_STANDARD);
 	assert_true(cfg->domain[AL_DOMAIN_AI].seccomp_from_level);
 	assert_true(cfg->domain[AL_DOMAIN_PROTO].seccomp_from_level);
+	assert_int_equal(cfg->domain[AL_DOMAIN_AI].sched, AL_CONFIG_SCHED_LEVEL);
+	assert_int_equal(cfg->domain[AL_DOMAIN_PROTO].sched, AL_CONFIG_SCHED_LEVEL);
 	assert_string_equal(cfg->state_dir, "/var/lib/airlock");
 	assert_string_equal(cfg->audit_log, "/var/lib/airlock/audit.log");
 	assert_string_equal(cfg->control_socket, "/var/lib/airlock/control.sock");
