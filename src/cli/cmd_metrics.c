@@ -23,26 +23,8 @@ static const char metrics_usage[] =
 
 static int metrics_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"control", required_argument, NULL, 'c'},
-		{"config", required_argument, NULL, 'f'},
-		{0, 0, 0, 0},
-	};
-	const char *config = NULL, *explicit = NULL;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': explicit = optarg; break;
-		case 'f': config = optarg; break;
-		default:
-			return al_cli_usage_error(&al_cmd_metrics, "unknown or incomplete option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return al_cli_usage_error(&al_cmd_metrics, "unexpected argument '%s'", argv[optind]);
 	char control[256];
-	int rc = al_cli_control_path(config, explicit, control, sizeof control);
+	int rc = al_cli_control_opts(&al_cmd_metrics, argc, argv, NULL, NULL, control, sizeof control);
 	if (rc)
 		return rc;
 	json_t *r = NULL;

@@ -91,7 +91,7 @@ static int own_dir(const char *ctrl, char *out, size_t len)
 	return -ENOENT;
 }
 
-static int write_file(const char *dir, const char *file, const char *val)
+int al_cgroup_write(const char *dir, const char *file, const char *val)
 {
 	char p[PATH_MAX + 64];
 	snprintf(p, sizeof p, "%s/%s", dir, file);
@@ -155,10 +155,10 @@ static int set_sched(const struct al_spec *spec, const char *dir, bool v2)
 	if (spec->sched.cpu_weight) {
 		snprintf(v, sizeof v, "%llu", v2 ? (unsigned long long)spec->sched.cpu_weight
 						 : (unsigned long long)al_sched_v1_shares(spec->sched.cpu_weight));
-		if ((rc = write_file(dir, v2 ? "cpu.weight" : "cpu.shares", v)) < 0)
+		if ((rc = al_cgroup_write(dir, v2 ? "cpu.weight" : "cpu.shares", v)) < 0)
 			return rc;
 	}
-	if (spec->sched.cpu_idle && (rc = write_file(dir, "cpu.idle", "1")) < 0 && rc != -ENOENT)
+	if (spec->sched.cpu_idle && (rc = al_cgroup_write(dir, "cpu.idle", "1")) < 0 && rc != -ENOENT)
 		return rc;
 	return 0;
 }
@@ -170,34 +170,34 @@ static int set_limits(const struct al_spec *spec, const struct al_cgroup *cg)
 	if (cg->v2) {
 		const char *d = cg->dir[0];
 		snprintf(v, sizeof v, "%llu", (unsigned long long)spec->cg_memory);
-		if (spec->cg_memory && (rc = write_file(d, "memory.max", v)) < 0)
+		if (spec->cg_memory && (rc = al_cgroup_write(d, "memory.max", v)) < 0)
 			return rc;
 		if (spec->cg_memory)
-			(void)write_file(d, "memory.swap.max", "0");
+			(void)al_cgroup_write(d, "memory.swap.max", "0");
 		snprintf(v, sizeof v, "%llu", (unsigned long long)spec->cg_pids);
-		if (spec->cg_pids && (rc = write_file(d, "pids.max", v)) < 0)
+		if (spec->cg_pids && (rc = al_cgroup_write(d, "pids.max", v)) < 0)
 			return rc;
 		snprintf(v, sizeof v, "%u 100000", spec->cg_cpu_percent * 1000u);
-		if (spec->cg_cpu_percent && (rc = write_file(d, "cpu.max", v)) < 0)
+		if (spec->cg_cpu_percent && (rc = al_cgroup_write(d, "cpu.max", v)) < 0)
 			return rc;
 		return set_sched(spec, d, true);
 	}
 	if (spec->cg_memory) {
 		snprintf(v, sizeof v, "%llu", (unsigned long long)spec->cg_memory);
-		if ((rc = write_file(cg->dir[AL_CG_MEMORY], "memory.limit_in_bytes", v)) < 0)
+		if ((rc = al_cgroup_write(cg->dir[AL_CG_MEMORY], "memory.limit_in_bytes", v)) < 0)
 			return rc;
 		/* no swap beyond the limit, where swap accounting exists */
-		(void)write_file(cg->dir[AL_CG_MEMORY], "memory.memsw.limit_in_bytes", v);
+		(void)al_cgroup_write(cg->dir[AL_CG_MEMORY], "memory.memsw.limit_in_bytes", v);
 	}
 	if (spec->cg_pids) {
 		snprintf(v, sizeof v, "%llu", (unsigned long long)spec->cg_pids);
-		if ((rc = write_file(cg->dir[AL_CG_PIDS], "pids.max", v)) < 0)
+		if ((rc = al_cgroup_write(cg->dir[AL_CG_PIDS], "pids.max", v)) < 0)
 			return rc;
 	}
 	if (spec->cg_cpu_percent) {
 		snprintf(v, sizeof v, "%u", spec->cg_cpu_percent * 1000u);
-		if ((rc = write_file(cg->dir[AL_CG_CPU], "cpu.cfs_period_us", "100000")) < 0 ||
-		    (rc = write_file(cg->dir[AL_CG_CPU], "cpu.cfs_quota_us", v)) < 0)
+		if ((rc = al_cgroup_write(cg->dir[AL_CG_CPU], "cpu.cfs_period_us", "100000")) < 0 ||
+		    (rc = al_cgroup_write(cg->dir[AL_CG_CPU], "cpu.cfs_quota_us", v)) < 0)
 			return rc;
 	}
 	return cg->dir[AL_CG_CPU][0] ? set_sched(spec, cg->dir[AL_CG_CPU], false) : 0;
@@ -218,7 +218,7 @@ int al_cgroup_create(const struct al_spec *spec, struct al_cgroup *cg)
 	int rc;
 	if (v2_usable(base, sizeof base)) {
 		/* may be refused (a cgroup with processes cannot delegate): then v1 */
-		(void)write_file(base, "cgroup.subtree_control", "+memory +pids +cpu");
+		(void)al_cgroup_write(base, "cgroup.subtree_control", "+memory +pids +cpu");
 		cg->v2 = true;
 		snprintf(cg->dir[0], sizeof cg->dir[0], "%s/%s", base, name);
 		if (mkdir(cg->dir[0], 0755) < 0)
@@ -269,7 +269,7 @@ int al_cgroup_attach(const struct al_cgroup *cg, pid_t pid)
 	for (int c = 0; c < AL_CG_N; c++) {
 		if (!cg->dir[c][0])
 			continue;
-		int rc = write_file(cg->dir[c], "cgroup.procs", v);
+		int rc = al_cgroup_write(cg->dir[c], "cgroup.procs", v);
 		if (rc < 0) {
 			al_log_warnx("cgroup: joining %s: %s", cg->dir[c], strerror(-rc));
 			return rc;

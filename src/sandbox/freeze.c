@@ -68,18 +68,6 @@ size_t al_proc_children(pid_t pid, pid_t *out, size_t max)
 	return n;
 }
 
-static int write_str(const char *dir, const char *file, const char *val)
-{
-	char path[PATH_MAX + 32];
-	snprintf(path, sizeof path, "%s/%s", dir, file);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = al_write_all(fd, val, strlen(val));
-	close(fd);
-	return rc < 0 ? rc : 0;
-}
-
 static bool read_has(const char *dir, const char *file, const char *needle)
 {
 	char path[PATH_MAX + 32];
@@ -158,10 +146,10 @@ int al_freeze_tasks(const struct al_cgroup *cg, pid_t pid, enum al_freeze_method
 	 * frozen by the v1 freezer, which then reads FREEZING for ever. */
 	switch (method) {
 	case AL_FREEZE_CGROUP_V1:
-		rc = write_str(cg->dir[AL_CG_FREEZER], "freezer.state", on ? "FROZEN" : "THAWED");
+		rc = al_cgroup_write(cg->dir[AL_CG_FREEZER], "freezer.state", on ? "FROZEN" : "THAWED");
 		break;
 	case AL_FREEZE_CGROUP_V2:
-		rc = write_str(cg->dir[0], "cgroup.freeze", on ? "1" : "0");
+		rc = al_cgroup_write(cg->dir[0], "cgroup.freeze", on ? "1" : "0");
 		break;
 	case AL_FREEZE_SIGSTOP:
 		if (pid <= 0)

@@ -118,6 +118,8 @@ const struct al_bpf *al_seccomp_bpf(const struct al_spec *spec);
 void al_seccomp_free(struct al_spec *spec);
 
 /* cgroup.c */
+/* Writes val to DIR/FILE (a cgroup control file). 0 or -errno. */
+int al_cgroup_write(const char *dir, const char *file, const char *val);
 int al_cgroup_create(const struct al_spec *spec, struct al_cgroup *cg);
 int al_cgroup_attach(const struct al_cgroup *cg, pid_t pid);
 int al_cgroup_destroy(struct al_cgroup *cg);
