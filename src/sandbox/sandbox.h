@@ -463,4 +463,9 @@ int al_resctrl_attach(const struct al_resctrl_group *g, pid_t pid);
 /* Removes the group: its tasks fall back to the default group. */
 int al_resctrl_destroy(struct al_resctrl_group *g);
 
+/* The fd number the verified executable has inside a domain until exec (its
+ * internal sync socket is the one below): the highest the open-files hard
+ * limit allows, 1023 to 8191. A profile's nofile is kept below it. */
+int al_sandbox_exec_fd(void);
+
 #endif

@@ -13,11 +13,13 @@
 #include "sandbox/sandbox.h"
 
 /* The verified executable sits here inside the domain until execveat; the
- * seccomp filter of an exec_once profile allows exactly this fd. It is above
- * any NOFILE limit a profile may set (<= 1023), so it cannot be re-created. */
-#define AL_SANDBOX_EXEC_FD 1023
+ * seccomp filter of an exec_once profile allows exactly this fd. It is the
+ * highest number the runner's open-files hard limit allows (1023 to 8191),
+ * and a profile's NOFILE limit is kept at or below it (spec.c), so the
+ * domain cannot re-create it. */
+#define AL_SANDBOX_EXEC_FD (al_sandbox_exec_fd())
 /* Internal fds of the child are moved here, above the passed ones. */
-#define AL_SANDBOX_SYNC_FD 1022
+#define AL_SANDBOX_SYNC_FD (al_sandbox_exec_fd() - 1)
 
 /* Filter compiled in the runner (libseccomp), installed raw in the child. */
 struct al_bpf {

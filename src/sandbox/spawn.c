@@ -22,6 +22,7 @@
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -59,6 +60,19 @@ static const char *const err_names[] = {
 	[AL_SANDBOX_ERR_INIT - 200] = "domain init fork",
 	[AL_SANDBOX_ERR_EXEC - 200] = "execveat",
 };
+
+int al_sandbox_exec_fd(void)
+{
+	static int fd;
+	if (!fd) {
+		struct rlimit rl;
+		rlim_t max = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_max : 1024;
+		if (max == RLIM_INFINITY || max > 8192)
+			max = 8192;
+		fd = max < 1024 ? 1023 : (int)max - 1;
+	}
+	return fd;
+}
 
 const char *al_sandbox_strerror(int code)
 {
@@ -135,16 +149,16 @@ static bool fd_kept(const struct al_spec *spec, int fd)
 
 static int close_fds(const struct al_spec *spec)
 {
-	unsigned lo = 0;
-	for (unsigned fd = 0; fd <= AL_SANDBOX_EXEC_FD + 1; fd++) {
-		bool keep = fd <= AL_SANDBOX_EXEC_FD && fd_kept(spec, (int)fd);
-		if (!keep && fd != AL_SANDBOX_EXEC_FD + 1)
+	unsigned lo = 0, top = (unsigned)AL_SANDBOX_EXEC_FD;
+	for (unsigned fd = 0; fd <= top + 1; fd++) {
+		bool keep = fd <= top && fd_kept(spec, (int)fd);
+		if (!keep && fd != top + 1)
 			continue;
 		if (fd > lo && close_range(lo, fd - 1, 0) < 0)
 			return -errno;
 		lo = fd + 1;
 	}
-	return close_range(AL_SANDBOX_EXEC_FD + 1, ~0U, 0) < 0 ? -errno : 0;
+	return close_range(top + 1, ~0U, 0) < 0 ? -errno : 0;
 }
 
 static char *const default_env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/",
@@ -200,6 +214,11 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bo
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
+	/* the internal fds' numbers are below the hard limit, maybe above the soft one */
+	struct rlimit nf;
+	if (getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur <= (rlim_t)AL_SANDBOX_EXEC_FD &&
+	    (nf.rlim_cur = (rlim_t)AL_SANDBOX_EXEC_FD + 1, setrlimit(RLIMIT_NOFILE, &nf)) < 0)
+		_exit(AL_SANDBOX_ERR_FDS);
 	/* internal fds first, to numbers the NOFILE limit set below cannot refuse;
 	 * the sync socket before all, so a failure below can be reported */
 	if (dup3(sync_fd, AL_SANDBOX_SYNC_FD, O_CLOEXEC) < 0)

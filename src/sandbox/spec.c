@@ -214,8 +214,13 @@ static int set_key(struct al_spec *s, const char *sec, const char *k, const char
 			continue;
 		if ((rc = parse_limit(v, limits[i].dst)) < 0)
 			return rc;
-		if (limits[i].dst == &s->rl_nofile && s->rl_nofile > AL_SANDBOX_EXEC_FD)
-			return -ERANGE; /* keeps the exec fd number impossible to re-create */
+		/* keeps the exec fd number impossible to re-create: a larger limit is
+		 * lowered to it (what the runner's own hard limit allows) */
+		if (limits[i].dst == &s->rl_nofile && s->rl_nofile > (uint64_t)AL_SANDBOX_EXEC_FD) {
+			al_log_info("profile: nofile %llu lowered to %d (the open-files limit here)",
+				    (unsigned long long)s->rl_nofile, AL_SANDBOX_EXEC_FD);
+			s->rl_nofile = (uint64_t)AL_SANDBOX_EXEC_FD;
+		}
 		if ((limits[i].dst == &s->cg_memory || limits[i].dst == &s->cg_pids) &&
 		    *limits[i].dst == UINT64_MAX)
 			*limits[i].dst = 0;
