@@ -141,6 +141,9 @@ static void run_start_with(struct run *r, const char *mode, const char *model, b
 		close(pout[1]);
 		r->in = pin[1];
 		r->out = pout[0];
+		/* a --stdio instance keeps its own files under STATE_DIR/stdio/PID/ */
+		snprintf(r->sock, sizeof r->sock, "%s/state/stdio/%d/control.sock", r->dir, (int)r->pid);
+		snprintf(r->audit, sizeof r->audit, "%s/state/stdio/%d/audit.log", r->dir, (int)r->pid);
 	}
 	for (int i = 0; i < 300; i++) {
 		json_t *rep = NULL;
