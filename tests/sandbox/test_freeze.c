@@ -75,11 +75,16 @@ static void counting_go(struct counting *k)
 	k->kid = kids[0];
 }
 
+/* Both counters move (within 5 s: on a loaded machine a thawed task may wait for a CPU). */
 static bool counting(struct counting *k)
 {
 	uint64_t a = atomic_load(&k->c[0]), b = atomic_load(&k->c[1]);
-	nap_ms(30);
-	return atomic_load(&k->c[0]) != a && atomic_load(&k->c[1]) != b;
+	for (int i = 0; i < 500; i++) {
+		nap_ms(10);
+		if (atomic_load(&k->c[0]) != a && atomic_load(&k->c[1]) != b)
+			return true;
+	}
+	return false;
 }
 
 static bool stopped(struct counting *k)
