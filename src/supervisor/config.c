@@ -1,18 +1,6 @@
 /*
- * Configuration file (see config.h and etc/airlock.conf).
- *
- * Every key is one entry of keys[] below: its section, name, kind, the field
- * it sets (an offset into struct al_config, or into struct al_domain_config
- * for [domain.*]), range, default and help. The parser, the defaults
- * (config_new), the derived defaults, the file checks, al_config_print and
- * the reference all walk that table; there is no per-key code. A kind is
- * parsed, printed and described by one function each (parse_value,
- * al_config_print_value, describe_kind).
- *
- * The reference documentation is generated from the table:
- * `airlock config reference` prints it, docs/config.md is that output
- * committed, and tests/supervisor checks that the committed file matches the
- * generator and that etc/airlock.conf shows every key of the table.
+ * Configuration file: the parser (inih, through our own line reader), the
+ * defaults and the loading. The keys are the table in config_keys.c.
  *
  * inih does the INI syntax; it reads the text through our own line reader so
  * that every handler call knows its line number (this inih is built without
@@ -21,6 +9,7 @@
  * continuation lines, unknown section headers.
  */
 #include "supervisor/config.h"
+#include "supervisor/config_int.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -40,314 +29,6 @@
 
 #define MAX_ERRORS 50
 
-static const char *const domain_names[] = { "ai", "proto" };
-static const char *const feature_names[] = {
-	"seccomp", "seccomp_notify", "landlock", "userns", "cgroups", "mdwe",
-	"speculation_ctrl", "pidfd", "memfd_seal", "core_sched", "resctrl",
-};
-static const char *const worker_names[] = { "airlock-ai", "airlock-proto" };
-static const char *const worker_build_dirs[] = { "src/workers/ai", "src/workers/proto" };
-static const char *const profile_names[] = { "compute", "service" };
-
-const char *al_config_profile(enum al_domain_id d)
-{
-	return d < AL_DOMAIN_COUNT ? profile_names[d] : "?";
-}
-
-_Static_assert(AL_ARRAY_LEN(feature_names) == AL_FEAT_COUNT, "feature table");
-_Static_assert(AL_ARRAY_LEN(domain_names) == AL_DOMAIN_COUNT, "domain table");
-
-const char *al_domain_name(enum al_domain_id d)
-{
-	return (unsigned)d < AL_DOMAIN_COUNT ? domain_names[d] : "?";
-}
-
-const char *al_feature_name(enum al_feature f)
-{
-	return (unsigned)f < AL_FEAT_COUNT ? feature_names[f] : "?";
-}
-
-
-
-/* ---- computed defaults ---- */
-
-static char *first_existing(const char *a, const char *b)
-{
-	return strdup(access(a, F_OK) == 0 ? a : b);
-}
-
-/* Installed data if present, else the source tree's (running from a build directory). */
-static char *default_data(const char *file)
-{
-	char inst[PATH_MAX], src[PATH_MAX];
-	snprintf(inst, sizeof inst, "%s/models/%s", AL_DATADIR, file);
-	snprintf(src, sizeof src, "%s/models/%s", AL_SOURCE_ROOT, file);
-	return first_existing(inst, src);
-}
-
-static char *default_worker(enum al_domain_id d)
-{
-	char inst[PATH_MAX], build[PATH_MAX];
-	snprintf(inst, sizeof inst, "%s/%s", AL_LIBEXECDIR, worker_names[d]);
-	snprintf(build, sizeof build, "%s/%s/%s", AL_BUILD_ROOT, worker_build_dirs[d],
-		 worker_names[d]);
-	return first_existing(inst, build);
-}
-
-static char *join(const char *dir, const char *file)
-{
-	size_t n = strlen(dir) + strlen(file) + 2;
-	char *s = malloc(n);
-	if (s)
-		snprintf(s, n, "%s/%s", dir, file);
-	return s;
-}
-
-static int in_state_dir(const struct al_config *cfg, const char *file, char **out)
-{
-	return (*out = join(cfg->state_dir, file)) ? 0 : -ENOMEM;
-}
-
-static int derive_audit_log(const struct al_config *cfg, int d, char **out)
-{
-	(void)d;
-	return in_state_dir(cfg, "audit.log", out);
-}
-
-static int derive_control_socket(const struct al_config *cfg, int d, char **out)
-{
-	(void)d;
-	return in_state_dir(cfg, "control.sock", out);
-}
-
-static int derive_dump_dir(const struct al_config *cfg, int d, char **out)
-{
-	(void)d;
-	return in_state_dir(cfg, "dumps", out);
-}
-
-static int derive_model(const struct al_config *cfg, int d, char **out)
-{
-	(void)cfg, (void)d;
-	return (*out = default_data("stories260K.bin")) ? 0 : -ENOMEM;
-}
-
-static int derive_tokenizer(const struct al_config *cfg, int d, char **out)
-{
-	(void)cfg, (void)d;
-	return (*out = default_data("tok512.bin")) ? 0 : -ENOMEM;
-}
-
-/* The built-in profile (etc/profiles/NAME.conf); none if it cannot be found. */
-static int derive_profile(const struct al_config *cfg, int d, char **out)
-{
-	char prof[PATH_MAX];
-	(void)cfg;
-	*out = NULL;
-	if (d < 0 || al_profile_path(profile_names[d], prof, sizeof prof) < 0)
-		return 0;
-	return (*out = strdup(prof)) ? 0 : -ENOMEM;
-}
-
-/* ---- the key table ---- */
-
-static const struct al_config_enum level_enum[] = {
-	{ "minimal", AL_LEVEL_MINIMAL }, { "standard", AL_LEVEL_STANDARD },
-	{ "high", AL_LEVEL_HIGH },       { "maximum", AL_LEVEL_MAXIMUM },
-	{ NULL, 0 },
-};
-static const struct al_config_enum seccomp_enum[] = {
-	{ "kill", AL_SECCOMP_KILL },     { "errno", AL_SECCOMP_ERRNO },
-	{ "notify", AL_SECCOMP_NOTIFY }, { "level", (int)AL_CONFIG_SECCOMP_LEVEL },
-	{ NULL, 0 },
-};
-static const struct al_config_enum sched_enum[] = {
-	{ "default", AL_SCHED_DEFAULT }, { "batch", AL_SCHED_BATCH },   { "idle", AL_SCHED_IDLE },
-	{ "latency", AL_SCHED_LATENCY }, { "level", (int)AL_CONFIG_SCHED_LEVEL },
-	{ NULL, 0 },
-};
-_Static_assert(sizeof(enum al_sched_class) == sizeof(int), "enum fields are int-sized");
-_Static_assert(sizeof(enum al_level) == sizeof(int), "enum fields are int-sized");
-_Static_assert(sizeof(enum al_seccomp_mode) == sizeof(int), "enum fields are int-sized");
-
-#define CFG(field) offsetof(struct al_config, field)
-#define DOM(field) offsetof(struct al_domain_config, field)
-
-#define DOMAIN_KEYS(SECTION, MEMORY, PIDS, PROFILE)                                                 \
-	{ .section = SECTION, .key = "memory", .kind = AL_CONFIG_SIZE, .offset = DOM(memory),       \
-	  .min = 16 << 20, .max = 1ULL << 40, .def = MEMORY,                                        \
-	  .help = "cgroup memory limit." },                                                         \
-	{ .section = SECTION, .key = "pids", .kind = AL_CONFIG_U64, .offset = DOM(pids),            \
-	  .min = 1, .max = 1 << 20, .def = PIDS, .help = "cgroup task limit." },                    \
-	{ .section = SECTION, .key = "cpu", .kind = AL_CONFIG_CPU, .offset = DOM(cpu_milli),       \
-	  .def = "max",                                                                             \
-	  .help = "CPU bandwidth: a share of CPUs such as 0.5 or 2, a percentage of one CPU "      \
-		  "such as 50%, or max for no limit." },                                            \
-	{ .section = SECTION, .key = "cpus", .kind = AL_CONFIG_CPUS, .offset = DOM(cpus),          \
-	  .def = "", .help = "CPUs the domain may run on, such as 0-1 or 1,3. Empty: not pinned." }, \
-	{ .section = SECTION, .key = "seccomp", .kind = AL_CONFIG_ENUM, .offset = DOM(seccomp),    \
-	  .names = seccomp_enum, .def = "level",                                                    \
-	  .help = "What a forbidden system call does: kill, errno, notify (reported to the "       \
-		  "supervisor), or level: chosen by the security level (minimal: errno, "          \
-		  "standard: notify, high and maximum: kill)." },                                   \
-	{ .section = SECTION, .key = "sched", .kind = AL_CONFIG_ENUM, .offset = DOM(sched),        \
-	  .names = sched_enum, .def = "level",                                                      \
-	  .help = "Scheduling class, set by the supervisor from outside: default, batch "          \
-		  "(SCHED_BATCH, nice 10), idle (SCHED_IDLE, an idle " \
-		  "cgroup: runs only when nothing else wants the CPU), latency (nice -5, four "     \
-		  "times the weight), or level: chosen by the security level (minimal: default; "  \
-		  "standard and up: latency for proto, batch for ai)." },                           \
-	{ .section = SECTION, .key = "command", .kind = AL_CONFIG_PATH, .offset = DOM(command),    \
-	  .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_EXEC, .def = "",                                \
-	  .help = "Another program to run in this domain's place (it links libairlock). "         \
-		  "Empty: the built-in worker." },                                                  \
-	{ .section = SECTION, .key = "profile", .kind = AL_CONFIG_PATH, .offset = DOM(profile),    \
-	  .flags = AL_CONFIG_REGULAR, .def = "the built-in " PROFILE, .derive = derive_profile,     \
-	  .help = "The sandbox profile of this domain (system call allowlist, limits), in place "  \
-		  "of the built-in one. Like the programs and the model, it is hashed into the "   \
-		  "manifest and re-verified while running." }
-
-#define REQUIRED(NAME, FEATURE, DEFAULT, WHAT)                                                     \
-	{ .section = "required", .key = NAME, .kind = AL_CONFIG_BOOL,                              \
-	  .offset = CFG(required[FEATURE]), .def = DEFAULT,                                         \
-	  .help = "Refuse to start without " WHAT "." }
-
-static const struct al_config_key keys[] = {
-	{ .section = "airlock", .key = "level", .kind = AL_CONFIG_ENUM, .offset = CFG(level),
-	  .names = level_enum, .def = "standard",
-	  .help = "Security level at start. Each level is a set of mechanisms (seccomp action, "
-		  "speculation controls, partitioning, integrity interval, audit verbosity); the "
-		  "threat level can raise it later." },
-	{ .section = "airlock", .key = "state_dir", .kind = AL_CONFIG_PATH, .offset = CFG(state_dir),
-	  .def = "/var/lib/airlock",
-	  .help = "Where airlock keeps its state: manifest and its key, audit log, control socket." },
-	{ .section = "airlock", .key = "audit_log", .kind = AL_CONFIG_PATH, .offset = CFG(audit_log),
-	  .def = "STATE_DIR/audit.log", .derive = derive_audit_log,
-	  .help = "Tamper-evident audit log. Its initial key is written beside it as "
-		  "audit.log.key: move that file off the machine." },
-	{ .section = "airlock", .key = "control_socket", .kind = AL_CONFIG_SOCKET,
-	  .offset = CFG(control_socket), .max = 107 /* sockaddr_un.sun_path holds 108 bytes */,
-	  .def = "STATE_DIR/control.sock", .derive = derive_control_socket,
-	  .help = "Unix socket for `airlock status` and `airlock stop`, mode 0600." },
-
-	{ .section = "proto", .key = "listen", .kind = AL_CONFIG_LISTEN, .offset = CFG(proto.stdio),
-	  .def = "127.0.0.1:8377",
-	  .help = "Where MCP clients connect: IPV4:PORT, [IPV6]:PORT (IP literals only: the "
-		  "supervisor resolves no names), stdio for clients that start airlock as a "
-		  "command, or systemd to serve the listening TCP socket systemd passes "
-		  "(airlock.socket: LISTEN_FDS, fd 3), exactly as one airlock binds itself." },
-	{ .section = "proto", .key = "allowed_origins", .kind = AL_CONFIG_ORIGINS,
-	  .offset = CFG(proto.allowed_origins), .def = "http://127.0.0.1:8377, http://localhost:8377",
-	  .help = "Origin header values accepted from browsers, comma separated "
-		  "(scheme://host[:port]). Requests without an Origin header (non-browser "
-		  "clients) are not affected. Empty: no browser origin is accepted." },
-	{ .section = "proto", .key = "token_file", .kind = AL_CONFIG_PATH,
-	  .offset = CFG(proto.token_file), .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_REGULAR,
-	  .def = "",
-	  .help = "File holding the bearer token clients must present. Empty: no token (only "
-		  "sensible on a loopback address). The supervisor opens it and hands the "
-		  "protocol domain the open file, so it can stay private to root (mode 0600)." },
-	{ .section = "proto", .key = "body_limit", .kind = AL_CONFIG_SIZE,
-	  .offset = CFG(proto.body_limit), .min = 1 << 10, .max = 64 << 20, .def = "1M",
-	  .help = "Largest request body accepted." },
-	{ .section = "proto", .key = "concurrency", .kind = AL_CONFIG_U32,
-	  .offset = CFG(proto.concurrency), .min = 1, .max = 256, .def = "4",
-	  .help = "Requests served at once." },
-	{ .section = "proto", .key = "max_connections", .kind = AL_CONFIG_U32,
-	  .offset = CFG(proto.max_connections), .min = 8, .max = 65536, .def = "4096",
-	  .help = "Open client connections at most (an idle connection costs memory, not a thread); "
-		  "one over the limit is answered 503 with Retry-After. The protocol domain's open-files "
-		  "limit (its profile's nofile) bounds it too." },
-
-	{ .section = "ai", .key = "model", .kind = AL_CONFIG_PATH, .offset = CFG(ai.model),
-	  .flags = AL_CONFIG_REGULAR, .derive = derive_model,
-	  .def = "the embedded model, DATADIR/models/stories260K.bin (else the source tree's)",
-	  .help = "The model: a llama2.c checkpoint, or a GGUF file of the llama architecture in "
-		  "F32, F16, Q8_0 or Q4_0." },
-	{ .section = "ai", .key = "tokenizer", .kind = AL_CONFIG_PATH, .offset = CFG(ai.tokenizer),
-	  .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_REGULAR, .derive = derive_tokenizer,
-	  .def = "the embedded model's, DATADIR/models/tok512.bin (else the source tree's)",
-	  .help = "The model's tokenizer. A GGUF model carries its own vocabulary: empty passes "
-		  "no tokenizer file (one that is set is not read for GGUF)." },
-	{ .section = "ai", .key = "threads", .kind = AL_CONFIG_U32, .offset = CFG(ai.threads),
-	  .min = 1, .max = 256, .def = "1", .help = "Inference threads." },
-	{ .section = "ai", .key = "max_tokens", .kind = AL_CONFIG_U32, .offset = CFG(ai.max_tokens),
-	  .min = 1, .max = 65536, .def = "256",
-	  .help = "Upper bound on tokens generated per request." },
-
-	DOMAIN_KEYS("domain.ai", "1G", "16", "etc/profiles/compute.conf"),
-	DOMAIN_KEYS("domain.proto", "256M", "32", "etc/profiles/service.conf"),
-
-	/* Fail closed on what every supported kernel has; opt in to the rest. */
-	REQUIRED("seccomp", AL_FEAT_SECCOMP, "yes", "seccomp filters"),
-	REQUIRED("seccomp_notify", AL_FEAT_SECCOMP_NOTIFY, "no", "seccomp user notification"),
-	REQUIRED("landlock", AL_FEAT_LANDLOCK, "no", "Landlock"),
-	REQUIRED("userns", AL_FEAT_USERNS, "yes", "unprivileged user namespaces"),
-	REQUIRED("cgroups", AL_FEAT_CGROUPS, "yes", "cgroups (v2, or v1 memory/cpu/pids)"),
-	REQUIRED("mdwe", AL_FEAT_MDWE, "no", "PR_SET_MDWE"),
-	REQUIRED("speculation_ctrl", AL_FEAT_SPECULATION_CTRL, "no", "PR_SET_SPECULATION_CTRL"),
-	REQUIRED("pidfd", AL_FEAT_PIDFD, "yes", "pidfd"),
-	REQUIRED("memfd_seal", AL_FEAT_MEMFD_SEAL, "yes", "sealed memfd"),
-	REQUIRED("core_sched", AL_FEAT_CORE_SCHED, "no", "core scheduling"),
-	REQUIRED("resctrl", AL_FEAT_RESCTRL, "no", "resctrl"),
-
-	{ .section = "respond", .key = "alert_command", .kind = AL_CONFIG_PATH,
-	  .offset = CFG(respond.alert_command), .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_EXEC,
-	  .def = "",
-	  .help = "Program run for every incident, given the incident as one JSON document on "
-		  "stdin (empty: none). It runs unsandboxed as the supervisor's user, with a 10 s "
-		  "limit: keep it a small trusted script." },
-	{ .section = "respond", .key = "dump_dir", .kind = AL_CONFIG_PATH,
-	  .offset = CFG(respond.dump_dir), .def = "STATE_DIR/dumps", .derive = derive_dump_dir,
-	  .help = "Where memory-corruption incidents leave their forensic dump (the domain's "
-		  "maps, status and last metrics)." },
-	{ .section = "respond", .key = "quiet_period", .kind = AL_CONFIG_U32,
-	  .offset = CFG(respond.quiet_period_s), .min = 1, .max = 86400, .def = "300",
-	  .help = "Seconds without an incident before a raised security level steps down one "
-		  "level (then the same again for each further step)." },
-	{ .section = "respond", .key = "integrity_interval", .kind = AL_CONFIG_U32,
-	  .offset = CFG(respond.integrity_interval_s), .min = 0, .max = 86400, .def = "0",
-	  .help = "Seconds between two full re-verifications of the files and of the running "
-		  "domains; 0: the security level's own interval (minimal 60, standard 30, high "
-		  "10, maximum 5)." },
-	{ .section = "respond", .key = "integrity_budget", .kind = AL_CONFIG_U32,
-	  .offset = CFG(respond.integrity_budget_pct), .min = 1, .max = 100, .def = "1",
-	  .help = "CPU the periodic checks may use, in percent of one core. Hashing is spread "
-		  "over ticks to stay within it." },
-};
-#define NKEYS AL_ARRAY_LEN(keys)
-
-const struct al_config_key *al_config_keys(size_t *n)
-{
-	*n = NKEYS;
-	return keys;
-}
-
-/* The domain of a [domain.NAME] section, -1 for the others. */
-static int section_domain(const char *section)
-{
-	if (strncmp(section, "domain.", 7) != 0)
-		return -1;
-	for (int d = 0; d < AL_DOMAIN_COUNT; d++)
-		if (strcmp(section + 7, domain_names[d]) == 0)
-			return d;
-	return -1;
-}
-
-static void *field_of(struct al_config *cfg, const struct al_config_key *k)
-{
-	int d = section_domain(k->section);
-	char *base = d >= 0 ? (char *)&cfg->domain[d] : (char *)cfg;
-	return base + k->offset;
-}
-
-const void *al_config_field(const struct al_config *cfg, const struct al_config_key *k)
-{
-	return field_of((struct al_config *)cfg, k);
-}
-
-/* The struct a field belongs to, for the kinds that set companion fields. */
-#define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* ---- parse context ---- */
 
@@ -358,7 +39,7 @@ struct ctx {
 	unsigned line;
 	const char *sec; /* the current section's name; NULL before any or after an unknown one */
 	struct al_config *cfg;
-	unsigned seen[NKEYS]; /* line where each key was set, for duplicates; 0: not set */
+	unsigned seen[AL_CONFIG_MAX_KEYS]; /* line where each key was set, for duplicates; 0: not set */
 	char *errs;
 	size_t errlen;
 	unsigned nerr;
@@ -674,7 +355,7 @@ static int parse_path(struct ctx *c, const struct al_config_key *k, char **field
 static int parse_value(struct ctx *c, const struct al_config_key *k, const char *v, char *why,
 		       size_t wl)
 {
-	void *field = field_of(c->cfg, k);
+	void *field = al_config_field_rw(c->cfg, k);
 	uint64_t x;
 	switch (k->kind) {
 	case AL_CONFIG_BOOL:
@@ -727,9 +408,9 @@ static int handler(void *user, const char *section, const char *name, const char
 		return 1; /* an unknown section was reported at its header */
 	}
 	size_t i = 0;
-	while (i < NKEYS && (strcmp(keys[i].section, c->sec) != 0 || strcmp(keys[i].key, name) != 0))
+	while (i < al_config_nkeys && (strcmp(al_config_table[i].section, c->sec) != 0 || strcmp(al_config_table[i].key, name) != 0))
 		i++;
-	if (i == NKEYS) {
+	if (i == al_config_nkeys) {
 		add_error(c, c->line, "[%s] %s: unknown key", c->sec, name);
 		return 1;
 	}
@@ -740,7 +421,7 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	c->seen[i] = c->line;
 	char why[300];
-	if (parse_value(c, &keys[i], value, why, sizeof why) < 0)
+	if (parse_value(c, &al_config_table[i], value, why, sizeof why) < 0)
 		add_error(c, c->line, "[%s] %s: %s", c->sec, name, why);
 	return 1;
 }
@@ -801,9 +482,9 @@ static char *reader(char *str, int num, void *stream)
 		}
 		size_t nl2 = (size_t)(close - t - 1);
 		c->sec = NULL;
-		for (size_t i = 0; i < NKEYS && !c->sec; i++)
-			if (strlen(keys[i].section) == nl2 && memcmp(t + 1, keys[i].section, nl2) == 0)
-				c->sec = keys[i].section;
+		for (size_t i = 0; i < al_config_nkeys && !c->sec; i++)
+			if (strlen(al_config_table[i].section) == nl2 && memcmp(t + 1, al_config_table[i].section, nl2) == 0)
+				c->sec = al_config_table[i].section;
 		if (!c->sec)
 			add_error(c, c->line, "unknown section [%.*s]", (int)(nl2 > 64 ? 64 : nl2),
 				  t + 1);
@@ -845,8 +526,8 @@ static struct al_config *config_new(void)
 		return NULL;
 	struct ctx c = { .name = "built-in defaults", .cfg = cfg };
 	char why[300];
-	for (size_t i = 0; i < NKEYS; i++)
-		if (!keys[i].derive && parse_value(&c, &keys[i], keys[i].def, why, sizeof why) < 0) {
+	for (size_t i = 0; i < al_config_nkeys; i++)
+		if (!al_config_table[i].derive && parse_value(&c, &al_config_table[i], al_config_table[i].def, why, sizeof why) < 0) {
 			al_config_free(cfg);
 			return NULL;
 		}
@@ -856,12 +537,12 @@ static struct al_config *config_new(void)
 /* The computed defaults of the keys the file did not set (seen NULL: none set). */
 static int derive_defaults(struct al_config *cfg, const unsigned *seen)
 {
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct al_config_key *k = &keys[i];
+	for (size_t i = 0; i < al_config_nkeys; i++) {
+		const struct al_config_key *k = &al_config_table[i];
 		if (!k->derive || (seen && seen[i]))
 			continue;
-		char **field = field_of(cfg, k), *v;
-		int rc = k->derive(cfg, section_domain(k->section), &v);
+		char **field = al_config_field_rw(cfg, k), *v;
+		int rc = k->derive(cfg, al_config_section_domain(k->section), &v);
 		if (rc < 0)
 			return rc;
 		free(*field);
@@ -876,7 +557,7 @@ static int config_finish(struct al_config *cfg)
 	for (int d = 0; d < AL_DOMAIN_COUNT; d++) {
 		free(cfg->domain[d].exe);
 		cfg->domain[d].exe = cfg->domain[d].command ? strdup(cfg->domain[d].command)
-							    : default_worker((enum al_domain_id)d);
+							    : al_config_default_worker((enum al_domain_id)d);
 		if (!cfg->domain[d].exe)
 			return -ENOMEM;
 		cfg->domain[d].seccomp_from_level = cfg->domain[d].seccomp == AL_CONFIG_SECCOMP_LEVEL;
@@ -887,11 +568,11 @@ static int config_finish(struct al_config *cfg)
 /* Files the keys name must exist (defaults too: a missing model fails at load, not at start). */
 static void check_files(struct ctx *c)
 {
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct al_config_key *k = &keys[i];
+	for (size_t i = 0; i < al_config_nkeys; i++) {
+		const struct al_config_key *k = &al_config_table[i];
 		if (k->kind != AL_CONFIG_PATH || !(k->flags & (AL_CONFIG_REGULAR | AL_CONFIG_EXEC)))
 			continue;
-		const char *p = *(char **)field_of(c->cfg, k);
+		const char *p = *(char **)al_config_field_rw(c->cfg, k);
 		unsigned line = c->seen[i];
 		struct stat st;
 		if (!p)
@@ -910,10 +591,10 @@ void al_config_free(struct al_config *cfg)
 {
 	if (!cfg)
 		return;
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct al_config_key *k = &keys[i];
+	for (size_t i = 0; i < al_config_nkeys; i++) {
+		const struct al_config_key *k = &al_config_table[i];
 		if (k->kind == AL_CONFIG_PATH || k->kind == AL_CONFIG_SOCKET)
-			free(*(char **)field_of(cfg, k));
+			free(*(char **)al_config_field_rw(cfg, k));
 	}
 	free_origins(cfg);
 	for (int d = 0; d < AL_DOMAIN_COUNT; d++)
@@ -945,7 +626,7 @@ static int absolute_dir(const char *path, char **abs_path, char **dir)
 	} else {
 		if (!getcwd(cwd, sizeof cwd))
 			return -errno;
-		*abs_path = join(cwd, path);
+		*abs_path = al_config_join(cwd, path);
 	}
 	if (!*abs_path)
 		return -ENOMEM;
@@ -1030,243 +711,3 @@ size_t al_config_files(const struct al_config *cfg, struct al_config_file out[AL
 	return n;
 }
 
-/* ---- printing ---- */
-
-/* ---- printing ---- */
-
-static void print_cpus(const cpu_set_t *set, FILE *fp)
-{
-	bool first = true;
-	for (int i = 0; i < CPU_SETSIZE; i++) {
-		if (!CPU_ISSET(i, set))
-			continue;
-		int j = i;
-		while (j + 1 < CPU_SETSIZE && CPU_ISSET(j + 1, set))
-			j++;
-		fprintf(fp, first ? "%d" : ",%d", i);
-		if (j > i)
-			fprintf(fp, "-%d", j);
-		first = false;
-		i = j;
-	}
-}
-
-void al_config_print_value(const struct al_config *cfg, const struct al_config_key *k, FILE *fp)
-{
-	const void *field = al_config_field(cfg, k);
-	switch (k->kind) {
-	case AL_CONFIG_BOOL:
-		fputs(*(const bool *)field ? "yes" : "no", fp);
-		break;
-	case AL_CONFIG_U32:
-		fprintf(fp, "%u", *(const uint32_t *)field);
-		break;
-	case AL_CONFIG_U64:
-	case AL_CONFIG_SIZE:
-		fprintf(fp, "%llu", (unsigned long long)*(const uint64_t *)field);
-		break;
-	case AL_CONFIG_ENUM: {
-		const struct al_config_enum *e = k->names;
-		while (e->name && e->value != *(const int *)field)
-			e++;
-		fputs(e->name ? e->name : "?", fp);
-		break;
-	}
-	case AL_CONFIG_PATH:
-	case AL_CONFIG_SOCKET:
-		if (*(char *const *)field)
-			fputs(*(char *const *)field, fp);
-		break;
-	case AL_CONFIG_CPU: {
-		uint32_t milli = *(const uint32_t *)field;
-		if (milli)
-			fprintf(fp, "%u.%03u", milli / 1000, milli % 1000);
-		else
-			fputs("max", fp);
-		break;
-	}
-	case AL_CONFIG_CPUS: {
-		const struct al_domain_config *dc = CONTAINER(field, const struct al_domain_config, cpus);
-		if (dc->cpus_set)
-			print_cpus(&dc->cpus, fp);
-		break;
-	}
-	case AL_CONFIG_LISTEN: {
-		const struct al_config *c = CONTAINER(field, const struct al_config, proto.stdio);
-		if (c->proto.stdio)
-			fputs("stdio", fp);
-		else if (c->proto.systemd)
-			fputs("systemd", fp);
-		else if (strchr(c->proto.host, ':'))
-			fprintf(fp, "[%s]:%u", c->proto.host, c->proto.port);
-		else
-			fprintf(fp, "%s:%u", c->proto.host, c->proto.port);
-		break;
-	}
-	case AL_CONFIG_ORIGINS: {
-		const struct al_config *c = CONTAINER(field, const struct al_config, proto.allowed_origins);
-		for (size_t i = 0; i < c->proto.n_allowed_origins; i++)
-			fprintf(fp, "%s%s", i ? ", " : "", c->proto.allowed_origins[i]);
-		break;
-	}
-	}
-}
-
-/* What a [domain.*] section's values come to, as comments. */
-static void print_domain_notes(const struct al_config *cfg, int d, FILE *fp)
-{
-	const struct al_domain_config *dc = &cfg->domain[d];
-	fprintf(fp, "; runs %s\n", dc->exe ? dc->exe : "?");
-	if (dc->seccomp_from_level)
-		fprintf(fp, "; seccomp: %s at level %s\n", al_seccomp_mode_name(al_level_policy(cfg->level)->seccomp),
-			al_level_name(cfg->level));
-	if (dc->sched == AL_CONFIG_SCHED_LEVEL)
-		fprintf(fp, "; sched: %s at level %s\n",
-			al_sched_class_name(d == AL_DOMAIN_AI ? al_level_policy(cfg->level)->sched_ai
-							      : al_level_policy(cfg->level)->sched_proto),
-			al_level_name(cfg->level));
-}
-
-void al_config_print(const struct al_config *cfg, FILE *fp)
-{
-	fprintf(fp, "# effective configuration%s%s\n", cfg->path ? " of " : " (built-in defaults)",
-		cfg->path ? cfg->path : "");
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct al_config_key *k = &keys[i];
-		if (i == 0 || strcmp(k->section, keys[i - 1].section) != 0)
-			fprintf(fp, "%s[%s]\n", i ? "\n" : "", k->section);
-		fprintf(fp, "%s =", k->key);
-		char *v = NULL;
-		size_t vl = 0;
-		FILE *m = open_memstream(&v, &vl);
-		if (m) {
-			al_config_print_value(cfg, k, m);
-			fclose(m);
-			fprintf(fp, "%s%s", vl ? " " : "", v);
-			free(v);
-		}
-		fputc('\n', fp);
-		int d = section_domain(k->section);
-		if (d >= 0 && (i + 1 == NKEYS || strcmp(k->section, keys[i + 1].section) != 0))
-			print_domain_notes(cfg, d, fp);
-	}
-}
-
-/* ---- reference ---- */
-
-/* 65536 as 64K: the largest binary unit that divides it. */
-static void print_size(uint64_t n, FILE *fp)
-{
-	static const char units[] = "KMG";
-	int u = -1;
-	while (u < 2 && n && n % 1024 == 0) {
-		n /= 1024;
-		u++;
-	}
-	fprintf(fp, "%llu%s", (unsigned long long)n, u < 0 ? "" : (char[]){ units[u], 0 });
-}
-
-static void describe_kind(const struct al_config_key *k, FILE *fp)
-{
-	switch (k->kind) {
-	case AL_CONFIG_BOOL:
-		fputs("yes or no", fp);
-		break;
-	case AL_CONFIG_U32:
-	case AL_CONFIG_U64:
-		fprintf(fp, "an integer, %llu..%llu", (unsigned long long)k->min,
-			(unsigned long long)k->max);
-		break;
-	case AL_CONFIG_SIZE:
-		fputs("a size in bytes (units K, M, G), ", fp);
-		print_size(k->min, fp);
-		fputs("..", fp);
-		print_size(k->max, fp);
-		break;
-	case AL_CONFIG_ENUM:
-		for (const struct al_config_enum *e = k->names; e->name; e++)
-			fprintf(fp, "%s`%s`", e == k->names ? "" : e[1].name ? ", " : " or ", e->name);
-		break;
-	case AL_CONFIG_PATH:
-		fprintf(fp, "a path%s, relative to the file's directory",
-			k->flags & AL_CONFIG_EXEC      ? " of an executable file"
-			: k->flags & AL_CONFIG_REGULAR ? " of an existing file"
-						       : "");
-		if (k->flags & AL_CONFIG_EMPTY_NONE)
-			fputs(", or empty", fp);
-		break;
-	case AL_CONFIG_SOCKET:
-		fprintf(fp, "a path of at most %llu bytes, relative to the file's directory",
-			(unsigned long long)k->max);
-		break;
-	case AL_CONFIG_CPU:
-		fputs("CPUs such as 0.5 or 2, a percentage of one CPU such as 50%, or `max`", fp);
-		break;
-	case AL_CONFIG_CPUS:
-		fprintf(fp, "a CPU list such as 0-3,6 (CPUs below %d), or empty", CPU_SETSIZE);
-		break;
-	case AL_CONFIG_LISTEN:
-		fputs("IPV4:PORT, [IPV6]:PORT, `stdio` or `systemd`", fp);
-		break;
-	case AL_CONFIG_ORIGINS:
-		fprintf(fp, "comma-separated http(s) origins scheme://host[:port], at most %d, "
-			    "or empty", AL_CONFIG_MAX_ORIGINS);
-		break;
-	}
-}
-
-void al_config_reference(FILE *fp)
-{
-	fputs("# Configuration reference\n"
-	      "\n"
-	      "<!-- Generated by `airlock config reference` from the key table in\n"
-	      "     src/supervisor/config.c; tests/supervisor checks that it is current. -->\n"
-	      "\n"
-	      "The file is INI: `[section]` headers and `key = value` lines (at most 198\n"
-	      "characters); a line starting with `#` or `;` is a comment, and so is what\n"
-	      "follows ` ;` after a value. Every key is optional. Unknown sections or keys,\n"
-	      "bad values, a key given twice and files that do not exist are errors naming\n"
-	      "the file and the line. Relative paths are relative to the directory of the\n"
-	      "file. `airlock config check FILE` prints the effective configuration or the\n"
-	      "errors; etc/airlock.conf is a commented example.\n",
-	      fp);
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct al_config_key *k = &keys[i];
-		if (i == 0 || strcmp(k->section, keys[i - 1].section) != 0)
-			fprintf(fp, "\n## [%s]\n", k->section);
-		fprintf(fp, "\n### %s\n\nValue: ", k->key);
-		describe_kind(k, fp);
-		if (k->derive)
-			fprintf(fp, ". Default: %s.\n\n", k->def);
-		else if (*k->def)
-			fprintf(fp, ". Default: `%s`.\n\n", k->def);
-		else
-			fputs(". Default: empty.\n\n", fp);
-		fprintf(fp, "%s\n", k->help);
-	}
-}
-
-/* [required] features in the configuration, as the probe's item ids. */
-static const char *const feature_items[AL_FEAT_COUNT][3] = {
-	[AL_FEAT_SECCOMP] = {"kernel.seccomp_filter"},
-	[AL_FEAT_SECCOMP_NOTIFY] = {"kernel.seccomp_notify"},
-	[AL_FEAT_LANDLOCK] = {"kernel.landlock"},
-	[AL_FEAT_USERNS] = {"kernel.userns"},
-	[AL_FEAT_CGROUPS] = {"kernel.cgroup_memory", "kernel.cgroup_pids"},
-	[AL_FEAT_MDWE] = {"kernel.mdwe"},
-	[AL_FEAT_SPECULATION_CTRL] = {"kernel.spec_store_bypass", "kernel.spec_indirect_branch"},
-	[AL_FEAT_PIDFD] = {"kernel.clone3_pidfd"},
-	[AL_FEAT_MEMFD_SEAL] = {"kernel.memfd_seal"},
-	[AL_FEAT_CORE_SCHED] = {"kernel.sched_core"},
-	[AL_FEAT_RESCTRL] = {"kernel.resctrl"},
-};
-
-size_t al_config_required_items(const struct al_config *cfg, const char **out, size_t max)
-{
-	size_t n = 0;
-	for (int f = 0; f < AL_FEAT_COUNT; f++)
-		if (cfg->required[f])
-			for (int k = 0; k < 3 && feature_items[f][k] && n < max; k++)
-				out[n++] = feature_items[f][k];
-	return n;
-}
