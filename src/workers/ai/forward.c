@@ -4,12 +4,12 @@
  *
  * Everything except the matrix products sums in the same order as the
  * llama2.c reference, so greedy text matches it byte for byte (tested). The
- * products keep 16 independent partial sums per row, written out so that
- * the compiler makes SIMD lanes of them without -ffast-math (no
- * reassociation is asked of it). The build stays portable: with GCC the
- * kernels are cloned for x86-64-v4 (AVX-512), v3 (AVX2) and the baseline,
- * and the loader picks one at start (ifunc, resolved before any sandboxing).
- * ISO C17 mode keeps fp-contract off, so every clone computes the same bits.
+ * fp32 products keep 16 independent partial sums per row (quant.c: AVX-512,
+ * AVX2 or portable, chosen from CPUID, all giving the same bits). The
+ * attention kernel stays portable: with GCC it is cloned for x86-64-v4
+ * (AVX-512), v3 (AVX2) and the baseline, and the loader picks one at start
+ * (ifunc, resolved before any sandboxing). ISO C17 mode keeps fp-contract
+ * off, so every clone computes the same bits.
  */
 #include "workers/ai/forward.h"
 
@@ -27,8 +27,6 @@
 #else
 #define AL_AI_CLONES
 #endif
-
-#define LANES 16
 
 static size_t round_up(size_t n)
 {
@@ -96,57 +94,6 @@ static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
 		o[j] = w[j] * (ss * x[j]);
 }
 
-/* out(d) = W(d, n) x(n), fp32. */
-AL_AI_CLONES
-static void matmul_f32(float *restrict out, const float *restrict x, const float *restrict w, int n, int d)
-{
-	int nb = n - n % LANES, i = 0;
-	/* Four rows at a time share each load of x; the lanes are then folded
-	 * pairwise (a tree, not a chain of 16 dependent additions). */
-	for (; i + 4 <= d; i += 4) {
-		const float *r0 = w + (size_t)i * (size_t)n, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
-		float a0[LANES] = { 0 }, a1[LANES] = { 0 }, a2[LANES] = { 0 }, a3[LANES] = { 0 };
-		for (int j = 0; j < nb; j += LANES)
-			for (int k = 0; k < LANES; k++) {
-				float xv = x[j + k];
-				a0[k] += r0[j + k] * xv;
-				a1[k] += r1[j + k] * xv;
-				a2[k] += r2[j + k] * xv;
-				a3[k] += r3[j + k] * xv;
-			}
-		for (int h = LANES / 2; h > 0; h /= 2)
-			for (int k = 0; k < h; k++) {
-				a0[k] += a0[k + h];
-				a1[k] += a1[k + h];
-				a2[k] += a2[k + h];
-				a3[k] += a3[k + h];
-			}
-		for (int j = nb; j < n; j++) {
-			a0[0] += r0[j] * x[j];
-			a1[0] += r1[j] * x[j];
-			a2[0] += r2[j] * x[j];
-			a3[0] += r3[j] * x[j];
-		}
-		out[i] = a0[0];
-		out[i + 1] = a1[0];
-		out[i + 2] = a2[0];
-		out[i + 3] = a3[0];
-	}
-	for (; i < d; i++) {
-		const float *row = w + (size_t)i * (size_t)n;
-		float acc[LANES] = { 0 };
-		for (int j = 0; j < nb; j += LANES)
-			for (int k = 0; k < LANES; k++)
-				acc[k] += row[j + k] * x[j + k];
-		for (int h = LANES / 2; h > 0; h /= 2)
-			for (int k = 0; k < h; k++)
-				acc[k] += acc[k + h];
-		for (int j = nb; j < n; j++)
-			acc[0] += row[j] * x[j];
-		out[i] = acc[0];
-	}
-}
-
 /* Q8_0 symmetric quantisation of n activations in groups of gs. */
 static void quantize(int8_t *q, float *scales, const float *x, int n, int gs)
 {
@@ -211,7 +158,7 @@ static void mm_part(void *ctx, int part, int nparts)
 	const uint8_t *b = j->w->b ? j->w->b + (size_t)r0 * al_ai_row_bytes(j->w->type, j->n) : NULL;
 	switch (j->w->type) {
 	case AL_AI_W_F32:
-		matmul_f32(j->out + r0, j->x, j->w->f + off, j->n, r1 - r0);
+		al_ai_matmul_f32(j->out + r0, j->x, j->w->f + off, j->n, r1 - r0);
 		break;
 	case AL_AI_W_Q8G:
 		matmul_q8(j->out + r0, j->xq, j->xs, j->w->q + off, j->w->s + off / (size_t)j->gs, j->n,

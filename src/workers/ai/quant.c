@@ -17,7 +17,7 @@
 #define AL_AI_HAVE_AVX2_CODE 1
 #endif
 
-static bool use_avx2;
+static bool use_avx2, use_avx512;
 
 static inline float half_at(const uint8_t *p)
 {
@@ -41,6 +41,37 @@ size_t al_ai_row_bytes(enum al_ai_wtype type, int n)
 }
 
 /* ---- scalar ---- */
+
+/*
+ * F32, every version: lane k (of 16) of a row sums w[j + k] x[j + k] over the
+ * multiples j of 16 in order, a product then an addition (no FMA); the lanes
+ * are folded pairwise (8, 4, 2, 1), then the n % 16 tail is added in order.
+ * The AVX-512, AVX2 and portable versions therefore give the same bits, and
+ * so does the batched product for each of its vectors.
+ */
+static float f32_row_scalar(const float *row, const float *x, int n)
+{
+	int nb = n - n % 16;
+	float a[16] = { 0 };
+	for (int j = 0; j < nb; j += 16)
+		for (int k = 0; k < 16; k++)
+			a[k] += row[j + k] * x[j + k];
+	for (int h = 8; h > 0; h /= 2)
+		for (int k = 0; k < h; k++)
+			a[k] += a[k + h];
+	for (int j = nb; j < n; j++)
+		a[0] += row[j] * x[j];
+	return a[0];
+}
+
+static void f32_batch_scalar(float *out, size_t ostride, const float *x, size_t xstride, int np, const float *w,
+			     int n, int d)
+{
+	for (int i = 0; i < d; i++)
+		for (int p = 0; p < np; p++)
+			out[(size_t)p * ostride + (size_t)i] =
+				f32_row_scalar(w + (size_t)i * (size_t)n, x + (size_t)p * xstride, n);
+}
 
 static void f16_scalar(float *out, const float *x, const uint8_t *w, int n, int d)
 {
@@ -221,11 +252,148 @@ AVX2 static void q4_0_avx2(float *out, const int8_t *xq, const float *xs, const 
 {
 	blocks_avx2(out, xq, xs, w, n, d, AL_AI_Q4_0_BLOCK, true);
 }
+
+/* The n % 16 tail of one row and vector, added to the folded lanes in order. */
+static inline float f32_tail(float s, const float *row, const float *x, int nb, int n)
+{
+	for (int j = nb; j < n; j++)
+		s += row[j] * x[j];
+	return s;
+}
+
+/* Lanes 0..7 folded 4, 2, 1: the last three steps of the F32 fold. */
+AVX2 static inline float fold8(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/*
+ * R rows by P vectors, AVX2: two 8-lane halves per 16-lane accumulator. R and
+ * P are constants at every call, so the accumulators stay in registers.
+ */
+AVX2 static inline __attribute__((always_inline)) void f32_tile_avx2(float *out, size_t ostride, const float *x,
+								      size_t xstride, const float *w, int n, int R,
+								      int P)
+{
+	__m256 lo[4][4], hi[4][4];
+	int nb = n - n % 16;
+	for (int r = 0; r < R; r++)
+		for (int p = 0; p < P; p++)
+			lo[r][p] = hi[r][p] = _mm256_setzero_ps();
+	for (int j = 0; j < nb; j += 16) {
+		__m256 xl[4], xh[4];
+		for (int p = 0; p < P; p++) {
+			xl[p] = _mm256_loadu_ps(x + (size_t)p * xstride + j);
+			xh[p] = _mm256_loadu_ps(x + (size_t)p * xstride + j + 8);
+		}
+		for (int r = 0; r < R; r++) {
+			__m256 wl = _mm256_loadu_ps(w + (size_t)r * (size_t)n + j);
+			__m256 wh = _mm256_loadu_ps(w + (size_t)r * (size_t)n + j + 8);
+			for (int p = 0; p < P; p++) {
+				lo[r][p] = _mm256_add_ps(lo[r][p], _mm256_mul_ps(wl, xl[p]));
+				hi[r][p] = _mm256_add_ps(hi[r][p], _mm256_mul_ps(wh, xh[p]));
+			}
+		}
+	}
+	for (int r = 0; r < R; r++)
+		for (int p = 0; p < P; p++)
+			out[(size_t)p * ostride + (size_t)r] =
+				f32_tail(fold8(_mm256_add_ps(lo[r][p], hi[r][p])), w + (size_t)r * (size_t)n,
+					 x + (size_t)p * xstride, nb, n);
+}
+
+AVX2 static void f32_batch_avx2(float *out, size_t ostride, const float *x, size_t xstride, int np, const float *w,
+				int n, int d)
+{
+	int i = 0;
+	/* One vector: four rows share each load of x. Several: two rows by two
+	 * vectors, each weight load serving both vectors. */
+	if (np == 1) {
+		for (; i + 4 <= d; i += 4)
+			f32_tile_avx2(out + i, ostride, x, xstride, w + (size_t)i * (size_t)n, n, 4, 1);
+		for (; i < d; i++)
+			f32_tile_avx2(out + i, ostride, x, xstride, w + (size_t)i * (size_t)n, n, 1, 1);
+		return;
+	}
+	for (; i < d; i += 2) {
+		const float *wr = w + (size_t)i * (size_t)n;
+		int p = 0;
+		if (i + 2 <= d) {
+			for (; p + 2 <= np; p += 2)
+				f32_tile_avx2(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
+					      n, 2, 2);
+			for (; p < np; p++)
+				f32_tile_avx2(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
+					      n, 2, 1);
+		} else {
+			for (; p < np; p++)
+				f32_tile_avx2(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
+					      n, 1, 1);
+		}
+	}
+}
+
+#define AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
+
+/* R rows by P vectors, AVX-512: one 16-lane accumulator each. */
+AVX512 static inline __attribute__((always_inline)) void f32_tile_avx512(float *out, size_t ostride, const float *x,
+									  size_t xstride, const float *w, int n,
+									  int R, int P)
+{
+	__m512 a[4][4];
+	int nb = n - n % 16;
+	for (int r = 0; r < R; r++)
+		for (int p = 0; p < P; p++)
+			a[r][p] = _mm512_setzero_ps();
+	for (int j = 0; j < nb; j += 16) {
+		__m512 xv[4];
+		for (int p = 0; p < P; p++)
+			xv[p] = _mm512_loadu_ps(x + (size_t)p * xstride + j);
+		for (int r = 0; r < R; r++) {
+			__m512 wv = _mm512_loadu_ps(w + (size_t)r * (size_t)n + j);
+			for (int p = 0; p < P; p++)
+				a[r][p] = _mm512_add_ps(a[r][p], _mm512_mul_ps(wv, xv[p]));
+		}
+	}
+	for (int r = 0; r < R; r++)
+		for (int p = 0; p < P; p++) {
+			__m256 v = _mm256_add_ps(_mm512_castps512_ps256(a[r][p]),
+						 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[r][p]), 1)));
+			out[(size_t)p * ostride + (size_t)r] =
+				f32_tail(fold8(v), w + (size_t)r * (size_t)n, x + (size_t)p * xstride, nb, n);
+		}
+}
+
+/* One vector: four rows per pass. Several: four rows by four vectors, the
+ * four rows (in L1) reused for every group of vectors. */
+AVX512 static void f32_batch_avx512(float *out, size_t ostride, const float *x, size_t xstride, int np,
+				    const float *w, int n, int d)
+{
+	int i = 0;
+	for (; i + 4 <= d; i += 4) {
+		const float *wr = w + (size_t)i * (size_t)n;
+		int p = 0;
+		for (; p + 4 <= np; p += 4)
+			f32_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr, n,
+					4, 4);
+		for (; p < np; p++)
+			f32_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr, n,
+					4, 1);
+	}
+	for (; i < d; i++)
+		for (int p = 0; p < np; p++)
+			f32_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride,
+					w + (size_t)i * (size_t)n, n, 1, 1);
+}
 #endif
 
 void al_ai_quant_init(bool force_scalar)
 {
 	use_avx2 = false;
+	use_avx512 = false;
 #ifdef AL_AI_HAVE_AVX2_CODE
 	unsigned a, b, c, d;
 	__builtin_cpu_init();
@@ -233,14 +401,50 @@ void al_ai_quant_init(bool force_scalar)
 	 * avx2 from the builtin, which also checks that the OS saves YMM state. */
 	bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
 	use_avx2 = !force_scalar && f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	use_avx512 = use_avx2 && __builtin_cpu_supports("avx512f");
 #else
 	(void)force_scalar;
 #endif
 }
 
+bool al_ai_quant_use(const char *kernels)
+{
+	al_ai_quant_init(false);
+	if (strcmp(kernels, "scalar") == 0) {
+		use_avx2 = use_avx512 = false;
+		return true;
+	}
+	if (strcmp(kernels, "avx2") == 0 && use_avx2) {
+		use_avx512 = false;
+		return true;
+	}
+	return strcmp(kernels, al_ai_quant_kernels()) == 0;
+}
+
 const char *al_ai_quant_kernels(void)
 {
-	return use_avx2 ? "avx2" : "scalar";
+	return use_avx512 ? "avx512" : use_avx2 ? "avx2" : "scalar";
+}
+
+void al_ai_matmul_f32(float *out, const float *x, const float *w, int n, int d)
+{
+	al_ai_matmul_f32_batch(out, 0, x, 0, 1, w, n, d);
+}
+
+void al_ai_matmul_f32_batch(float *out, size_t ostride, const float *x, size_t xstride, int np, const float *w,
+			    int n, int d)
+{
+#ifdef AL_AI_HAVE_AVX2_CODE
+	if (use_avx512) {
+		f32_batch_avx512(out, ostride, x, xstride, np, w, n, d);
+		return;
+	}
+	if (use_avx2) {
+		f32_batch_avx2(out, ostride, x, xstride, np, w, n, d);
+		return;
+	}
+#endif
+	f32_batch_scalar(out, ostride, x, xstride, np, w, n, d);
 }
 
 void al_ai_matmul_f16(float *out, const float *x, const uint8_t *w, int n, int d)

@@ -19,11 +19,19 @@
 
 /* Picks the kernels for this CPU (once, during setup); force_scalar for tests. */
 void al_ai_quant_init(bool force_scalar);
-const char *al_ai_quant_kernels(void); /* "avx2" or "scalar" */
+/* Tests: selects "scalar", "avx2" or "avx512" if this CPU runs it (true), else the best. */
+bool al_ai_quant_use(const char *kernels);
+const char *al_ai_quant_kernels(void); /* "avx512", "avx2" or "scalar" */
 
 /* Bytes one row of n values takes in a matrix of this type. */
 size_t al_ai_row_bytes(enum al_ai_wtype type, int n);
 
+/* F32: the same bits from every version (see quant.c). The batched form
+ * computes out[p * ostride + i] = W x_p for the np vectors x_p = x + p * xstride,
+ * each exactly as the single product would. */
+void al_ai_matmul_f32(float *out, const float *x, const float *w, int n, int d);
+void al_ai_matmul_f32_batch(float *out, size_t ostride, const float *x, size_t xstride, int np, const float *w,
+			    int n, int d);
 void al_ai_matmul_f16(float *out, const float *x, const uint8_t *w, int n, int d);
 void al_ai_matmul_q8_0(float *out, const int8_t *xq, const float *xs, const uint8_t *w, int n, int d);
 void al_ai_matmul_q4_0(float *out, const int8_t *xq, const float *xs, const uint8_t *w, int n, int d);
