@@ -127,6 +127,105 @@ static int ours(const char *model_path, const char *tok_path, int steps, int run
 	return 0;
 }
 
+/*
+ * Prefill: a prompt of plen tokens (BOS, then arbitrary ids) run together by
+ * al_ai_prefill(), against the same tokens one position at a time; tok/s
+ * over the whole prompt, logits of the last position only in the first.
+ */
+static int prefill(const char *model_path, const char *tok_path, int plen, int runs, int threads, double *batched,
+		   double *single)
+{
+	struct al_ai_model m;
+	int fd = open(model_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || al_ai_model_build_fd(&m, fd)) {
+		fprintf(stderr, "bench_ai: %s: %s\n", model_path, fd < 0 ? strerror(errno) : m.err);
+		return -1;
+	}
+	close(fd);
+	(void)tok_path;
+	struct al_ai_state st;
+	struct al_ai_pool *pool = NULL;
+	if (al_ai_state_build(&st, &m.cfg) || (threads > 1 && al_ai_pool_new(&pool, threads)))
+		return -1;
+	st.pool = pool;
+	if (plen > m.cfg.seq_len)
+		plen = m.cfg.seq_len;
+	int *tokens = calloc((size_t)plen, sizeof(int));
+	for (int i = 0; i < plen; i++)
+		tokens[i] = i ? (int)((i * 7919u) % (unsigned)m.cfg.vocab_size) : AL_AI_TOK_BOS;
+	for (int r = 0; r < runs; r++) {
+		uint64_t t0 = al_now_ns();
+		al_ai_prefill(&m, &st, tokens, plen, 0);
+		batched[r] = (double)plen * 1e9 / (double)(al_now_ns() - t0);
+		t0 = al_now_ns();
+		for (int pos = 0; pos < plen; pos++)
+			al_ai_forward(&m, &st, tokens[pos], pos);
+		single[r] = (double)plen * 1e9 / (double)(al_now_ns() - t0);
+	}
+	free(tokens);
+	al_ai_pool_free(pool);
+	al_ai_state_free(&st);
+	al_ai_model_free(&m);
+	return 0;
+}
+
+/*
+ * The matrix-vector kernels alone, one thread, on the classifier's shape of
+ * the 15M model (32000 x 288; 37 MB in F32, more than L2): weight bytes read
+ * per second, from the median of reps products.
+ */
+static void kernels_section(int reps)
+{
+	enum { N = 288, D = 32000 };
+	size_t nw = (size_t)N * D;
+	float *w = aligned_alloc(64, nw * 4), *x = aligned_alloc(64, N * 4), *o = aligned_alloc(64, D * 4);
+	uint8_t *b = aligned_alloc(64, nw * 2);
+	int8_t xq[N];
+	float xs[N / 32];
+	double *t = calloc((size_t)reps, sizeof(double));
+	if (!w || !x || !o || !b || !t)
+		return;
+	for (size_t i = 0; i < nw; i++)
+		w[i] = (float)(int)(i * 7919u % 2001u - 1000u) / 1000.0f;
+	for (size_t i = 0; i < nw * 2; i++)
+		b[i] = (uint8_t)(i * 31u % 251u) & 0x3b; /* finite halves; blocks' scales too */
+	for (int i = 0; i < N; i++) {
+		x[i] = (float)i / N - 0.5f;
+		xq[i] = (int8_t)(i % 255 - 127);
+	}
+	for (int i = 0; i < N / 32; i++)
+		xs[i] = 0.01f;
+	al_ai_quant_init(false);
+	printf("\nkernels alone, one thread (%s), W %d x %d: weight GB/s (median of %d)\n", al_ai_quant_kernels(), D,
+	       N, reps);
+	const struct {
+		const char *name;
+		enum al_ai_wtype type;
+	} k[] = { { "f32", AL_AI_W_F32 }, { "f16", AL_AI_W_F16 }, { "q8_0", AL_AI_W_Q8_0 }, { "q4_0", AL_AI_W_Q4_0 } };
+	for (size_t i = 0; i < AL_ARRAY_LEN(k); i++) {
+		size_t bytes = k[i].type == AL_AI_W_F32 ? nw * 4 : al_ai_row_bytes(k[i].type, N) * D;
+		for (int r = 0; r < reps; r++) {
+			uint64_t t0 = al_now_ns();
+			if (k[i].type == AL_AI_W_F32)
+				al_ai_matmul_f32(o, x, w, N, D);
+			else if (k[i].type == AL_AI_W_F16)
+				al_ai_matmul_f16(o, x, b, N, D);
+			else if (k[i].type == AL_AI_W_Q8_0)
+				al_ai_matmul_q8_0(o, xq, xs, b, N, D);
+			else
+				al_ai_matmul_q4_0(o, xq, xs, b, N, D);
+			t[r] = (double)bytes / (double)(al_now_ns() - t0);
+		}
+		struct stat_s a = summarize(t, reps);
+		printf("  matmul %-5s %6.1f GB/s (slowest %.1f)\n", k[i].name, a.median, a.p99);
+	}
+	free(t);
+	free(w);
+	free(x);
+	free(o);
+	free(b);
+}
+
 /* Runs argv; stdout to outfile (NULL: /dev/null), stderr to errfile. 0 on exit status 0. */
 static int run_cmd(char *const argv[], const char *outfile, const char *errfile)
 {
@@ -410,6 +509,22 @@ int main(int argc, char **argv)
 			row(name, o, p, runs, hp);
 		}
 	}
+	printf("\nprefill: a %d-token prompt run together (al_ai_prefill) against one position at a time; "
+	       "tokens/s\n", steps / 2);
+	printf("%-26s %12s %12s %12s %8s\n", "model", "prefill med", "prefill p99", "1-by-1 med", "ratio");
+	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++)
+		for (int threads = 1; threads <= 2; threads++) {
+			char name[64];
+			if (prefill(cases[i].model, cases[i].tok, steps / 2, runs, threads, o, p)) {
+				rc = 1;
+				continue;
+			}
+			struct stat_s a = summarize(o, runs), b1 = summarize(p, runs);
+			snprintf(name, sizeof(name), "%s, %dT", cases[i].name, threads);
+			printf("%-26s %12.0f %12.0f %12.0f %7.2fx\n", name, a.median, a.p99, b1.median,
+			       a.median / b1.median);
+		}
+	kernels_section(runs * 5);
 	rc |= gguf_section(cases[0].model, cases[0].tok, 4, m15, t15, 32, dir, peer_dir, steps, runs, o, p);
 	free(o);
 	free(p);

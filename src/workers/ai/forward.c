@@ -36,21 +36,22 @@ static size_t round_up(size_t n)
 int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
 {
 	size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, seq = (size_t)c->seq_len;
+	size_t kv = (size_t)c->kv_dim, hs = (size_t)c->head_size, B = AL_AI_BATCH;
 	size_t maxd = dim > hid ? dim : hid, cache, att, total = 0, nq = 0;
+	size_t ngs = c->group_size ? maxd / (size_t)c->group_size : 0;
 	float *f;
 
 	memset(s, 0, sizeof(*s));
-	if (!al_mul_size((size_t)c->n_layers * seq, (size_t)c->kv_dim, &cache) ||
-	    !al_mul_size((size_t)c->n_heads, seq, &att))
+	if (!al_mul_size((size_t)c->n_layers * seq, kv, &cache) || !al_mul_size((size_t)c->n_heads, seq, &att) ||
+	    maxd > SIZE_MAX / 64 / B || kv > maxd * 2 || hs > maxd)
 		return -EINVAL;
-	size_t parts[] = { dim, dim, dim, hid, hid, dim, (size_t)c->kv_dim, att, (size_t)c->vocab_size,
-			   (size_t)c->head_size, cache, cache,
-			   c->group_size ? maxd / (size_t)c->group_size : 0 };
+	size_t parts[] = { dim, dim, dim, hid, hid, dim, kv, att, (size_t)c->vocab_size, hs, cache, cache, ngs,
+			   B * dim, B * dim, B * dim, B * kv, B * hid, B * hid, B * hs, B * ngs };
 	for (size_t i = 0; i < AL_ARRAY_LEN(parts); i++)
 		if (!al_add_size(total, round_up(parts[i]), &total))
 			return -EINVAL;
 	if (c->group_size)
-		nq = round_up(maxd);
+		nq = round_up(maxd) * (1 + B);
 	if (total > AL_AI_MAX_STATE / sizeof(float) ||
 	    total * sizeof(float) + nq > AL_AI_MAX_STATE)
 		return -EINVAL;
@@ -62,17 +63,19 @@ int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
 	memset(s->arena, 0, total * sizeof(float) + nq);
 	f = s->arena;
 	float **dst[] = { &s->x, &s->xb, &s->xb2, &s->hb, &s->hb2, &s->q, &s->k, &s->att, &s->logits,
-			  &s->rope, &s->key_cache, &s->value_cache, &s->xs };
+			  &s->rope, &s->key_cache, &s->value_cache, &s->xs,
+			  &s->bx, &s->bxb, &s->bq, &s->bk, &s->bhb, &s->bhb2, &s->brope, &s->bxs };
 	for (size_t i = 0; i < AL_ARRAY_LEN(dst); i++) {
 		*dst[i] = f;
 		f += round_up(parts[i]);
 	}
 	s->xq = c->group_size ? (int8_t *)f : NULL;
+	s->bxq = c->group_size ? (int8_t *)f + round_up(maxd) : NULL;
 	s->parallel_min = AL_AI_PARALLEL_MIN;
 	/* CPUID only: chosen here, during setup, for the GGUF kernels. */
 	al_ai_quant_init(false);
 	if (!c->group_size)
-		s->xs = NULL;
+		s->xs = s->bxs = NULL;
 	return 0;
 }
 
@@ -144,7 +147,39 @@ struct mm_job {
 	const int8_t *xq;
 	const float *xs;
 	int n, d, gs;
+	/* Batched: np vectors, x_p = x + p * xstride (xq + p * qstride, xs +
+	 * p * sstride when quantised), out_p = out + p * ostride. */
+	int np;
+	size_t xstride, ostride, qstride, sstride;
 };
+
+/* Rows [r0, r1) of one product with vector p of the job. */
+static void mm_rows(const struct mm_job *j, int p, int r0, int r1)
+{
+	size_t off = (size_t)r0 * (size_t)j->n;
+	float *out = j->out + (size_t)p * j->ostride + r0;
+	const float *x = j->x + (size_t)p * j->xstride;
+	const int8_t *xq = j->xq ? j->xq + (size_t)p * j->qstride : NULL;
+	const float *xs = j->xs ? j->xs + (size_t)p * j->sstride : NULL;
+	const uint8_t *b = j->w->b ? j->w->b + (size_t)r0 * al_ai_row_bytes(j->w->type, j->n) : NULL;
+	switch (j->w->type) {
+	case AL_AI_W_F32:
+		al_ai_matmul_f32(out, x, j->w->f + off, j->n, r1 - r0);
+		break;
+	case AL_AI_W_Q8G:
+		matmul_q8(out, xq, xs, j->w->q + off, j->w->s + off / (size_t)j->gs, j->n, r1 - r0, j->gs);
+		break;
+	case AL_AI_W_F16:
+		al_ai_matmul_f16(out, x, b, j->n, r1 - r0);
+		break;
+	case AL_AI_W_Q8_0:
+		al_ai_matmul_q8_0(out, xq, xs, b, j->n, r1 - r0);
+		break;
+	case AL_AI_W_Q4_0:
+		al_ai_matmul_q4_0(out, xq, xs, b, j->n, r1 - r0);
+		break;
+	}
+}
 
 /* Rows [d * part / nparts, d * (part + 1) / nparts): each row is summed the
  * same way whatever the split, so any thread count gives the same bits. */
@@ -152,45 +187,73 @@ static void mm_part(void *ctx, int part, int nparts)
 {
 	const struct mm_job *j = ctx;
 	int r0 = (int)((int64_t)j->d * part / nparts), r1 = (int)((int64_t)j->d * (part + 1) / nparts);
-	size_t off = (size_t)r0 * (size_t)j->n;
 	if (r1 <= r0)
 		return;
-	const uint8_t *b = j->w->b ? j->w->b + (size_t)r0 * al_ai_row_bytes(j->w->type, j->n) : NULL;
-	switch (j->w->type) {
-	case AL_AI_W_F32:
-		al_ai_matmul_f32(j->out + r0, j->x, j->w->f + off, j->n, r1 - r0);
-		break;
-	case AL_AI_W_Q8G:
-		matmul_q8(j->out + r0, j->xq, j->xs, j->w->q + off, j->w->s + off / (size_t)j->gs, j->n,
-			  r1 - r0, j->gs);
-		break;
-	case AL_AI_W_F16:
-		al_ai_matmul_f16(j->out + r0, j->x, b, j->n, r1 - r0);
-		break;
-	case AL_AI_W_Q8_0:
-		al_ai_matmul_q8_0(j->out + r0, j->xq, j->xs, b, j->n, r1 - r0);
-		break;
-	case AL_AI_W_Q4_0:
-		al_ai_matmul_q4_0(j->out + r0, j->xq, j->xs, b, j->n, r1 - r0);
-		break;
+	if (j->np <= 1) {
+		mm_rows(j, 0, r0, r1);
+		return;
 	}
+	if (j->w->type == AL_AI_W_F32) {
+		al_ai_matmul_f32_batch(j->out + r0, j->ostride, j->x, j->xstride, j->np,
+				       j->w->f + (size_t)r0 * (size_t)j->n, j->n, r1 - r0);
+		return;
+	}
+	/* The other types: a slice of rows small enough to stay in L1/L2 is
+	 * multiplied by every vector before the next slice is read. */
+	size_t rb = al_ai_row_bytes(j->w->type, j->n);
+	int chunk = rb >= (32u << 10) ? 1 : (int)((32u << 10) / rb);
+	for (int c0 = r0; c0 < r1; c0 += chunk) {
+		int c1 = r1 - c0 > chunk ? c0 + chunk : r1;
+		for (int p = 0; p < j->np; p++)
+			mm_rows(j, p, c0, c1);
+	}
+}
+
+static bool quantised(const struct al_ai_mat *w)
+{
+	return w->type == AL_AI_W_Q8G || w->type == AL_AI_W_Q8_0 || w->type == AL_AI_W_Q4_0;
+}
+
+static void run_job(struct al_ai_state *s, struct mm_job *j)
+{
+	if (s->pool && (size_t)j->n * (size_t)j->d * (size_t)(j->np > 1 ? j->np : 1) >= s->parallel_min)
+		al_ai_pool_run(s->pool, mm_part, j);
+	else
+		mm_part(j, 0, 1);
 }
 
 static void matmul(const struct al_ai_model *m, struct al_ai_state *s, float *out, const float *x,
 		   const struct al_ai_mat *w, int n, int d)
 {
-	struct mm_job j = { .out = out, .x = x, .w = w, .n = n, .d = d, .gs = m->cfg.group_size };
+	struct mm_job j = { .out = out, .x = x, .w = w, .n = n, .d = d, .gs = m->cfg.group_size, .np = 1 };
 	/* Integer kernels: the activations are quantised once per product
 	 * (Q8_0 in groups of group_size, 32 for GGUF). */
-	if (w->type == AL_AI_W_Q8G || w->type == AL_AI_W_Q8_0 || w->type == AL_AI_W_Q4_0) {
+	if (quantised(w)) {
 		quantize(s->xq, s->xs, x, n, j.gs);
 		j.xq = s->xq;
 		j.xs = s->xs;
 	}
-	if (s->pool && (size_t)n * (size_t)d >= s->parallel_min)
-		al_ai_pool_run(s->pool, mm_part, &j);
-	else
-		mm_part(&j, 0, 1);
+	run_job(s, &j);
+}
+
+/* out_p = W x_p for the np vectors x (np, n), written with stride ostride. */
+static void matmul_batch(const struct al_ai_model *m, struct al_ai_state *s, float *out, size_t ostride,
+			 const float *x, int np, const struct al_ai_mat *w, int n, int d)
+{
+	const struct al_ai_config *c = &m->cfg;
+	struct mm_job j = { .out = out, .x = x, .w = w, .n = n, .d = d, .gs = c->group_size, .np = np,
+			    .xstride = (size_t)n, .ostride = ostride };
+	if (quantised(w)) {
+		size_t maxd = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+		j.qstride = maxd;
+		j.sstride = maxd / (size_t)j.gs;
+		for (int p = 0; p < np; p++)
+			quantize(s->bxq + (size_t)p * j.qstride, s->bxs + (size_t)p * j.sstride, x + (size_t)p * (size_t)n,
+				 n, j.gs);
+		j.xq = s->bxq;
+		j.xs = s->bxs;
+	}
+	run_job(s, &j);
 }
 
 static void embed(const struct al_ai_model *m, float *x, int token)
@@ -257,16 +320,39 @@ static void attention_head(float *restrict xb, float *restrict att, const float 
 	}
 }
 
-static void attention(const struct al_ai_config *c, struct al_ai_state *s, size_t loff, int pos)
+static void attention(const struct al_ai_config *c, struct al_ai_state *s, float *xb, const float *q, size_t loff,
+		      int pos)
 {
 	int hs = c->head_size, kv_mul = c->n_heads / c->n_kv_heads;
 	size_t seq = (size_t)c->seq_len;
 
 	for (int h = 0; h < c->n_heads; h++) {
 		size_t kvh = (size_t)(h / kv_mul);
-		attention_head(s->xb + h * hs, s->att + (size_t)h * seq, s->q + h * hs,
+		attention_head(xb + h * hs, s->att + (size_t)h * seq, q + h * hs,
 			       s->key_cache + loff + kvh * (size_t)hs * seq,
 			       s->value_cache + loff + kvh * (size_t)hs, hs, c->seq_len, (size_t)c->kv_dim, pos);
+	}
+}
+
+/* The angles depend only on the position and the index within a head. */
+static void rope_angles(const struct al_ai_config *c, float *cs, int pos)
+{
+	int hs = c->head_size;
+	for (int i = 0; i < hs; i += 2) {
+		float freq = 1.0f / powf(c->rope_base, (float)i / (float)hs);
+		float val = (float)pos * freq;
+		cs[i] = cosf(val);
+		cs[i + 1] = sinf(val);
+	}
+}
+
+static void swiglu(float *hb, const float *hb2, int hid)
+{
+	/* SwiGLU: silu(w1 x) * (w3 x) */
+	for (int i = 0; i < hid; i++) {
+		float val = hb[i];
+		val *= 1.0f / (1.0f + expf(-val));
+		hb[i] = val * hb2[i];
 	}
 }
 
@@ -277,13 +363,7 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 	float *x = s->x;
 
 	embed(m, x, token);
-	/* The angles depend only on the position and the index within a head. */
-	for (int i = 0; i < hs; i += 2) {
-		float freq = 1.0f / powf(c->rope_base, (float)i / (float)hs);
-		float val = (float)pos * freq;
-		s->rope[i] = cosf(val);
-		s->rope[i + 1] = sinf(val);
-	}
+	rope_angles(c, s->rope, pos);
 	for (int l = 0; l < c->n_layers; l++) {
 		const struct al_ai_layer *L = &m->w.layers[l];
 		size_t loff = (size_t)l * (size_t)c->seq_len * (size_t)c->kv_dim;
@@ -300,7 +380,7 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 		rope(k, c->kv_dim, s->rope, hs);
 		for (int i = 0; i < c->kv_dim; i++)
 			s->key_cache[loff + (size_t)i * (size_t)c->seq_len + (size_t)pos] = k[i];
-		attention(c, s, loff, pos);
+		attention(c, s, s->xb, s->q, loff, pos);
 		matmul(m, s, s->xb2, s->xb, &L->wo, dim, dim);
 		for (int i = 0; i < dim; i++)
 			x[i] += s->xb2[i];
@@ -308,17 +388,79 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 		rmsnorm(s->xb, x, L->rms_ffn, dim, c->rms_eps);
 		matmul(m, s, s->hb, s->xb, &L->w1, dim, hid);
 		matmul(m, s, s->hb2, s->xb, &L->w3, dim, hid);
-		/* SwiGLU: silu(w1 x) * (w3 x) */
-		for (int i = 0; i < hid; i++) {
-			float val = s->hb[i];
-			val *= 1.0f / (1.0f + expf(-val));
-			s->hb[i] = val * s->hb2[i];
-		}
+		swiglu(s->hb, s->hb2, hid);
 		matmul(m, s, s->xb, s->hb, &L->w2, hid, dim);
 		for (int i = 0; i < dim; i++)
 			x[i] += s->xb[i];
 	}
 	rmsnorm(x, x, m->w.rms_final, dim, c->rms_eps);
 	matmul(m, s, s->logits, x, &m->w.wcls, dim, c->vocab_size);
+	return s->logits;
+}
+
+/* Positions pos0..pos0 + np - 1 (np <= AL_AI_BATCH) through every layer;
+ * the classifier only for the last one, and only if logits is set. Each
+ * step is al_ai_forward()'s for each position, in the same order per
+ * position: the keys and values of the whole block are cached before its
+ * attention, which for position t reads positions 0..t only. */
+static void forward_block(const struct al_ai_model *m, struct al_ai_state *s, const int *tokens, int pos0, int np,
+			  bool logits)
+{
+	const struct al_ai_config *c = &m->cfg;
+	size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, kv = (size_t)c->kv_dim, hs = (size_t)c->head_size;
+	size_t seq = (size_t)c->seq_len;
+
+	for (int p = 0; p < np; p++) {
+		embed(m, s->bx + (size_t)p * dim, tokens[p]);
+		rope_angles(c, s->brope + (size_t)p * hs, pos0 + p);
+	}
+	for (int l = 0; l < c->n_layers; l++) {
+		const struct al_ai_layer *L = &m->w.layers[l];
+		size_t loff = (size_t)l * seq * kv;
+
+		for (int p = 0; p < np; p++)
+			rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, L->rms_att, c->dim, c->rms_eps);
+		matmul_batch(m, s, s->bq, dim, s->bxb, np, &L->wq, c->dim, c->dim);
+		matmul_batch(m, s, s->bk, kv, s->bxb, np, &L->wk, c->dim, c->kv_dim);
+		/* v straight into the cache rows of these positions. */
+		matmul_batch(m, s, s->value_cache + loff + (size_t)pos0 * kv, kv, s->bxb, np, &L->wv, c->dim,
+			     c->kv_dim);
+		for (int p = 0; p < np; p++) {
+			float *k = s->bk + (size_t)p * kv;
+			rope(s->bq + (size_t)p * dim, c->dim, s->brope + (size_t)p * hs, c->head_size);
+			rope(k, c->kv_dim, s->brope + (size_t)p * hs, c->head_size);
+			for (size_t i = 0; i < kv; i++)
+				s->key_cache[loff + i * seq + (size_t)(pos0 + p)] = k[i];
+		}
+		for (int p = 0; p < np; p++)
+			attention(c, s, s->bxb + (size_t)p * dim, s->bq + (size_t)p * dim, loff, pos0 + p);
+		/* The queries are spent: their rows take the output projection. */
+		matmul_batch(m, s, s->bq, dim, s->bxb, np, &L->wo, c->dim, c->dim);
+		for (size_t i = 0; i < (size_t)np * dim; i++)
+			s->bx[i] += s->bq[i];
+
+		for (int p = 0; p < np; p++)
+			rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, L->rms_ffn, c->dim, c->rms_eps);
+		matmul_batch(m, s, s->bhb, hid, s->bxb, np, &L->w1, c->dim, c->hidden_dim);
+		matmul_batch(m, s, s->bhb2, hid, s->bxb, np, &L->w3, c->dim, c->hidden_dim);
+		for (int p = 0; p < np; p++)
+			swiglu(s->bhb + (size_t)p * hid, s->bhb2 + (size_t)p * hid, c->hidden_dim);
+		matmul_batch(m, s, s->bxb, dim, s->bhb, np, &L->w2, c->hidden_dim, c->dim);
+		for (size_t i = 0; i < (size_t)np * dim; i++)
+			s->bx[i] += s->bxb[i];
+	}
+	if (logits) {
+		float *x = s->bx + (size_t)(np - 1) * dim;
+		rmsnorm(s->x, x, m->w.rms_final, c->dim, c->rms_eps);
+		matmul(m, s, s->logits, s->x, &m->w.wcls, c->dim, c->vocab_size);
+	}
+}
+
+float *al_ai_prefill(const struct al_ai_model *m, struct al_ai_state *s, const int *tokens, int n, int pos0)
+{
+	for (int b = 0; b < n; b += AL_AI_BATCH) {
+		int np = n - b < AL_AI_BATCH ? n - b : AL_AI_BATCH;
+		forward_block(m, s, tokens + b, pos0 + b, np, b + np == n);
+	}
 	return s->logits;
 }

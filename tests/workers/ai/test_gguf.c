@@ -377,6 +377,69 @@ static void test_f32_kernels(void **state)
 	al_ai_quant_init(false);
 }
 
+/* Prefill (the prompt's positions together) gives the bits of running them
+ * one at a time: logits of the last position and the whole kv cache, for
+ * every tensor type, across block boundaries, from a later position, and
+ * with the products split over two threads. */
+static void check_prefill(const char *what, const struct al_ai_model *m)
+{
+	enum { N = 75, K = 5 };
+	int tokens[N];
+	const struct al_ai_config *c = &m->cfg;
+	size_t cache = (size_t)c->n_layers * (size_t)c->seq_len * (size_t)c->kv_dim * sizeof(float);
+	size_t V = (size_t)c->vocab_size * sizeof(float);
+	struct al_ai_pool *pool;
+	assert_int_equal(al_ai_pool_new(&pool, 2), 0);
+	for (int i = 0; i < N; i++)
+		tokens[i] = i ? (int)(rnd() % (uint32_t)c->vocab_size) : 1;
+	for (int threads = 1; threads <= 2; threads++) {
+		struct al_ai_state a, b;
+		const float *la = NULL;
+		assert_int_equal(al_ai_state_build(&a, c), 0);
+		assert_int_equal(al_ai_state_build(&b, c), 0);
+		if (threads == 2) {
+			a.pool = b.pool = pool;
+			a.parallel_min = b.parallel_min = 0;
+		}
+		for (int pos = 0; pos < N; pos++)
+			la = al_ai_forward(m, &a, tokens[pos], pos);
+		al_ai_prefill(m, &b, tokens, K, 0);
+		const float *lb = al_ai_prefill(m, &b, tokens + K, N - K, K);
+		if (memcmp(la, lb, V))
+			fail_msg("%s, %d threads: prefill logits differ from one position at a time", what, threads);
+		if (memcmp(a.key_cache, b.key_cache, cache) || memcmp(a.value_cache, b.value_cache, cache))
+			fail_msg("%s, %d threads: prefill kv cache differs", what, threads);
+		al_ai_state_free(&a);
+		al_ai_state_free(&b);
+	}
+	al_ai_pool_free(pool);
+}
+
+static void test_prefill(void **state)
+{
+	const char *files[] = { "s260k_f32.gguf", "s260k_f16.gguf", "s260k_q8_0.gguf", "s260k_q4_0.gguf" };
+	for (size_t i = 0; i < AL_ARRAY_LEN(files); i++) {
+		struct loaded l;
+		load_gguf(&l, files[i]);
+		check_prefill(files[i], &l.m);
+		unload(&l);
+	}
+	/* The checkpoint itself, and its version-2 (Q8, group 4) export. */
+	struct al_ai_model m, q;
+	struct mw_buf b = { 0 };
+	int fd = open(MODEL, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(al_ai_model_build_fd(&m, fd), 0);
+	close(fd);
+	check_prefill("stories260K.bin", &m);
+	mw_export(&b, &m, AL_AI_FORMAT_Q8, m.cfg.shared_classifier, 4);
+	if (al_ai_model_build_mem(&q, b.p, b.len))
+		fail_msg("v2: %s", q.err);
+	check_prefill("stories260K v2 Q8", &q);
+	al_ai_model_free(&q);
+	mw_free(&b);
+	al_ai_model_free(&m);
+}
+
 static void test_kernels(void **state)
 {
 	enum { N = 256, D = 37 };
@@ -894,6 +957,7 @@ int main(void)
 		cmocka_unit_test(test_tokenizer),
 		cmocka_unit_test(test_kernels),
 		cmocka_unit_test(test_f32_kernels),
+		cmocka_unit_test(test_prefill),
 		cmocka_unit_test(test_worker_gguf),
 	};
 	const struct CMUnitTest hostile[] = {
