@@ -140,34 +140,45 @@ static void matmul_q8(float *restrict out, const int8_t *restrict xq, const floa
 	}
 }
 
-struct mm_job {
+/* One product of a job: out_p = W x_p, written at out + p * ostride. */
+struct mm_out {
 	float *out;
-	const float *x;
+	size_t ostride;
 	const struct al_ai_mat *w;
-	const int8_t *xq;
-	const float *xs;
-	int n, d, gs;
-	/* Batched: np vectors, x_p = x + p * xstride (xq + p * qstride, xs +
-	 * p * sstride when quantised), out_p = out + p * ostride. */
-	int np;
-	size_t xstride, ostride, qstride, sstride;
+	int d;
 };
 
-/* Rows [r0, r1) of one product with vector p of the job. */
-static void mm_rows(const struct mm_job *j, int p, int r0, int r1)
+/*
+ * Up to three products of the same activations (q, k, v; w1, w3), whose
+ * rows are split between the threads as one range: one wakeup for all of
+ * them. Batched: np vectors, x_p = x + p * xstride (xq + p * qstride, xs +
+ * p * sstride when quantised).
+ */
+struct mm_job {
+	struct mm_out o[3];
+	int no;
+	const float *x;
+	const int8_t *xq;
+	const float *xs;
+	int n, gs, np;
+	size_t xstride, qstride, sstride;
+};
+
+/* Rows [r0, r1) of product o with vector p of the job. */
+static void mm_rows(const struct mm_job *j, const struct mm_out *o, int p, int r0, int r1)
 {
 	size_t off = (size_t)r0 * (size_t)j->n;
-	float *out = j->out + (size_t)p * j->ostride + r0;
+	float *out = o->out + (size_t)p * o->ostride + r0;
 	const float *x = j->x + (size_t)p * j->xstride;
 	const int8_t *xq = j->xq ? j->xq + (size_t)p * j->qstride : NULL;
 	const float *xs = j->xs ? j->xs + (size_t)p * j->sstride : NULL;
-	const uint8_t *b = j->w->b ? j->w->b + (size_t)r0 * al_ai_row_bytes(j->w->type, j->n) : NULL;
-	switch (j->w->type) {
+	const uint8_t *b = o->w->b ? o->w->b + (size_t)r0 * al_ai_row_bytes(o->w->type, j->n) : NULL;
+	switch (o->w->type) {
 	case AL_AI_W_F32:
-		al_ai_matmul_f32(out, x, j->w->f + off, j->n, r1 - r0);
+		al_ai_matmul_f32(out, x, o->w->f + off, j->n, r1 - r0);
 		break;
 	case AL_AI_W_Q8G:
-		matmul_q8(out, xq, xs, j->w->q + off, j->w->s + off / (size_t)j->gs, j->n, r1 - r0, j->gs);
+		matmul_q8(out, xq, xs, o->w->q + off, o->w->s + off / (size_t)j->gs, j->n, r1 - r0, j->gs);
 		break;
 	case AL_AI_W_F16:
 		al_ai_matmul_f16(out, x, b, j->n, r1 - r0);
@@ -181,31 +192,44 @@ static void mm_rows(const struct mm_job *j, int p, int r0, int r1)
 	}
 }
 
-/* Rows [d * part / nparts, d * (part + 1) / nparts): each row is summed the
- * same way whatever the split, so any thread count gives the same bits. */
-static void mm_part(void *ctx, int part, int nparts)
+/* Rows [r0, r1) of product o with every vector of the job. */
+static void mm_range(const struct mm_job *j, const struct mm_out *o, int r0, int r1)
 {
-	const struct mm_job *j = ctx;
-	int r0 = (int)((int64_t)j->d * part / nparts), r1 = (int)((int64_t)j->d * (part + 1) / nparts);
-	if (r1 <= r0)
-		return;
 	if (j->np <= 1) {
-		mm_rows(j, 0, r0, r1);
+		mm_rows(j, o, 0, r0, r1);
 		return;
 	}
-	if (j->w->type == AL_AI_W_F32) {
-		al_ai_matmul_f32_batch(j->out + r0, j->ostride, j->x, j->xstride, j->np,
-				       j->w->f + (size_t)r0 * (size_t)j->n, j->n, r1 - r0);
+	if (o->w->type == AL_AI_W_F32) {
+		al_ai_matmul_f32_batch(o->out + r0, o->ostride, j->x, j->xstride, j->np,
+				       o->w->f + (size_t)r0 * (size_t)j->n, j->n, r1 - r0);
 		return;
 	}
 	/* The other types: a slice of rows small enough to stay in L1/L2 is
 	 * multiplied by every vector before the next slice is read. */
-	size_t rb = al_ai_row_bytes(j->w->type, j->n);
+	size_t rb = al_ai_row_bytes(o->w->type, j->n);
 	int chunk = rb >= (32u << 10) ? 1 : (int)((32u << 10) / rb);
 	for (int c0 = r0; c0 < r1; c0 += chunk) {
 		int c1 = r1 - c0 > chunk ? c0 + chunk : r1;
 		for (int p = 0; p < j->np; p++)
-			mm_rows(j, p, c0, c1);
+			mm_rows(j, o, p, c0, c1);
+	}
+}
+
+/* Rows [D * part / nparts, D * (part + 1) / nparts) of the job's products
+ * taken end to end (D rows in all): each row is summed the same way
+ * whatever the split, so any thread count gives the same bits. */
+static void mm_part(void *ctx, int part, int nparts)
+{
+	const struct mm_job *j = ctx;
+	int64_t total = 0;
+	for (int k = 0; k < j->no; k++)
+		total += j->o[k].d;
+	int64_t r0 = total * part / nparts, r1 = total * (part + 1) / nparts, base = 0;
+	for (int k = 0; k < j->no && base < r1; k++) {
+		int64_t lo = r0 > base ? r0 : base, hi = r1 < base + j->o[k].d ? r1 : base + j->o[k].d;
+		if (lo < hi)
+			mm_range(j, &j->o[k], (int)(lo - base), (int)(hi - base));
+		base += j->o[k].d;
 	}
 }
 
@@ -214,46 +238,48 @@ static bool quantised(const struct al_ai_mat *w)
 	return w->type == AL_AI_W_Q8G || w->type == AL_AI_W_Q8_0 || w->type == AL_AI_W_Q4_0;
 }
 
-static void run_job(struct al_ai_state *s, struct mm_job *j)
+/*
+ * out_p = W x_p for each product of o[0..no) and the np vectors x (np, n);
+ * np == 1 is the one-position pass, whose activations are quantised into
+ * s->xq, the batch's into s->bxq. All products share x and n.
+ */
+static void products(const struct al_ai_model *m, struct al_ai_state *s, const float *x, int np, int n,
+		     const struct mm_out *o, int no)
 {
-	if (s->pool && (size_t)j->n * (size_t)j->d * (size_t)(j->np > 1 ? j->np : 1) >= s->parallel_min)
-		al_ai_pool_run(s->pool, mm_part, j);
+	const struct al_ai_config *c = &m->cfg;
+	struct mm_job j = { .no = no, .x = x, .n = n, .gs = c->group_size, .np = np, .xstride = (size_t)n };
+	bool q = false;
+	size_t rows = 0;
+	for (int k = 0; k < no; k++) {
+		j.o[k] = o[k];
+		q |= quantised(o[k].w);
+		rows += (size_t)o[k].d;
+	}
+	/* Integer kernels: the activations are quantised once per job (Q8_0
+	 * in groups of group_size, 32 for GGUF). */
+	if (q) {
+		size_t maxd = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+		int8_t *xq = np > 1 ? s->bxq : s->xq;
+		float *xs = np > 1 ? s->bxs : s->xs;
+		j.qstride = maxd;
+		j.sstride = maxd / (size_t)j.gs;
+		for (int p = 0; p < np; p++)
+			quantize(xq + (size_t)p * j.qstride, xs + (size_t)p * j.sstride, x + (size_t)p * (size_t)n, n,
+				 j.gs);
+		j.xq = xq;
+		j.xs = xs;
+	}
+	if (s->pool && (size_t)n * rows * (size_t)np >= s->parallel_min)
+		al_ai_pool_run(s->pool, mm_part, &j);
 	else
-		mm_part(j, 0, 1);
+		mm_part(&j, 0, 1);
 }
 
 static void matmul(const struct al_ai_model *m, struct al_ai_state *s, float *out, const float *x,
 		   const struct al_ai_mat *w, int n, int d)
 {
-	struct mm_job j = { .out = out, .x = x, .w = w, .n = n, .d = d, .gs = m->cfg.group_size, .np = 1 };
-	/* Integer kernels: the activations are quantised once per product
-	 * (Q8_0 in groups of group_size, 32 for GGUF). */
-	if (quantised(w)) {
-		quantize(s->xq, s->xs, x, n, j.gs);
-		j.xq = s->xq;
-		j.xs = s->xs;
-	}
-	run_job(s, &j);
-}
-
-/* out_p = W x_p for the np vectors x (np, n), written with stride ostride. */
-static void matmul_batch(const struct al_ai_model *m, struct al_ai_state *s, float *out, size_t ostride,
-			 const float *x, int np, const struct al_ai_mat *w, int n, int d)
-{
-	const struct al_ai_config *c = &m->cfg;
-	struct mm_job j = { .out = out, .x = x, .w = w, .n = n, .d = d, .gs = c->group_size, .np = np,
-			    .xstride = (size_t)n, .ostride = ostride };
-	if (quantised(w)) {
-		size_t maxd = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
-		j.qstride = maxd;
-		j.sstride = maxd / (size_t)j.gs;
-		for (int p = 0; p < np; p++)
-			quantize(s->bxq + (size_t)p * j.qstride, s->bxs + (size_t)p * j.sstride, x + (size_t)p * (size_t)n,
-				 n, j.gs);
-		j.xq = s->bxq;
-		j.xs = s->bxs;
-	}
-	run_job(s, &j);
+	struct mm_out o = { .out = out, .w = w, .d = d };
+	products(m, s, x, 1, n, &o, 1);
 }
 
 static void embed(const struct al_ai_model *m, float *x, int token)
@@ -373,9 +399,8 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 		float *v = s->value_cache + loff + (size_t)pos * (size_t)c->kv_dim;
 
 		rmsnorm(s->xb, x, L->rms_att, dim, c->rms_eps);
-		matmul(m, s, s->q, s->xb, &L->wq, dim, dim);
-		matmul(m, s, k, s->xb, &L->wk, dim, c->kv_dim);
-		matmul(m, s, v, s->xb, &L->wv, dim, c->kv_dim);
+		struct mm_out qkv[] = { { s->q, 0, &L->wq, dim }, { k, 0, &L->wk, c->kv_dim }, { v, 0, &L->wv, c->kv_dim } };
+		products(m, s, s->xb, 1, dim, qkv, 3);
 		rope(s->q, dim, s->rope, hs);
 		rope(k, c->kv_dim, s->rope, hs);
 		for (int i = 0; i < c->kv_dim; i++)
@@ -386,8 +411,8 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 			x[i] += s->xb2[i];
 
 		rmsnorm(s->xb, x, L->rms_ffn, dim, c->rms_eps);
-		matmul(m, s, s->hb, s->xb, &L->w1, dim, hid);
-		matmul(m, s, s->hb2, s->xb, &L->w3, dim, hid);
+		struct mm_out up[] = { { s->hb, 0, &L->w1, hid }, { s->hb2, 0, &L->w3, hid } };
+		products(m, s, s->xb, 1, dim, up, 2);
 		swiglu(s->hb, s->hb2, hid);
 		matmul(m, s, s->xb, s->hb, &L->w2, hid, dim);
 		for (int i = 0; i < dim; i++)
@@ -420,11 +445,11 @@ static void forward_block(const struct al_ai_model *m, struct al_ai_state *s, co
 
 		for (int p = 0; p < np; p++)
 			rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, L->rms_att, c->dim, c->rms_eps);
-		matmul_batch(m, s, s->bq, dim, s->bxb, np, &L->wq, c->dim, c->dim);
-		matmul_batch(m, s, s->bk, kv, s->bxb, np, &L->wk, c->dim, c->kv_dim);
 		/* v straight into the cache rows of these positions. */
-		matmul_batch(m, s, s->value_cache + loff + (size_t)pos0 * kv, kv, s->bxb, np, &L->wv, c->dim,
-			     c->kv_dim);
+		struct mm_out qkv[] = { { s->bq, dim, &L->wq, c->dim },
+					{ s->bk, kv, &L->wk, c->kv_dim },
+					{ s->value_cache + loff + (size_t)pos0 * kv, kv, &L->wv, c->kv_dim } };
+		products(m, s, s->bxb, np, c->dim, qkv, 3);
 		for (int p = 0; p < np; p++) {
 			float *k = s->bk + (size_t)p * kv;
 			rope(s->bq + (size_t)p * dim, c->dim, s->brope + (size_t)p * hs, c->head_size);
@@ -435,17 +460,19 @@ static void forward_block(const struct al_ai_model *m, struct al_ai_state *s, co
 		for (int p = 0; p < np; p++)
 			attention(c, s, s->bxb + (size_t)p * dim, s->bq + (size_t)p * dim, loff, pos0 + p);
 		/* The queries are spent: their rows take the output projection. */
-		matmul_batch(m, s, s->bq, dim, s->bxb, np, &L->wo, c->dim, c->dim);
+		struct mm_out o = { s->bq, dim, &L->wo, c->dim };
+		products(m, s, s->bxb, np, c->dim, &o, 1);
 		for (size_t i = 0; i < (size_t)np * dim; i++)
 			s->bx[i] += s->bq[i];
 
 		for (int p = 0; p < np; p++)
 			rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, L->rms_ffn, c->dim, c->rms_eps);
-		matmul_batch(m, s, s->bhb, hid, s->bxb, np, &L->w1, c->dim, c->hidden_dim);
-		matmul_batch(m, s, s->bhb2, hid, s->bxb, np, &L->w3, c->dim, c->hidden_dim);
+		struct mm_out up[] = { { s->bhb, hid, &L->w1, c->hidden_dim }, { s->bhb2, hid, &L->w3, c->hidden_dim } };
+		products(m, s, s->bxb, np, c->dim, up, 2);
 		for (int p = 0; p < np; p++)
 			swiglu(s->bhb + (size_t)p * hid, s->bhb2 + (size_t)p * hid, c->hidden_dim);
-		matmul_batch(m, s, s->bxb, dim, s->bhb, np, &L->w2, c->hidden_dim, c->dim);
+		struct mm_out down = { s->bxb, dim, &L->w2, c->dim };
+		products(m, s, s->bhb, np, c->hidden_dim, &down, 1);
 		for (size_t i = 0; i < (size_t)np * dim; i++)
 			s->bx[i] += s->bxb[i];
 	}
