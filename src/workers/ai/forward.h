@@ -15,8 +15,8 @@
 #include "workers/ai/model.h"
 #include "workers/ai/pool.h"
 
-/* Default parallel_min: below ~128k multiply-adds waking a thread costs more than it saves. */
-#define AL_AI_PARALLEL_MIN (1u << 17)
+/* Default parallel_min: below ~64k multiply-adds (a few µs) handing parts to a thread costs more than it saves. */
+#define AL_AI_PARALLEL_MIN (1u << 16)
 
 /* Positions a prefill runs together: each weight is read once per block. */
 #define AL_AI_BATCH 32
