@@ -78,7 +78,8 @@ static int write_file(const char *path, const struct mw_buf *b)
 }
 
 /* Our engine: greedy from BOS, steps positions; tok/s over positions 1.. */
-static int ours(const char *model_path, const char *tok_path, int steps, int runs, int threads, double *out)
+static int ours_ids(const char *model_path, const char *tok_path, int steps, int runs, int threads, double *out,
+		    int *ids)
 {
 	struct al_ai_model m;
 	struct al_ai_tokenizer t;
@@ -115,6 +116,8 @@ static int ours(const char *model_path, const char *tok_path, int steps, int run
 		for (int pos = 0; pos < steps; pos++) {
 			float *logits = al_ai_forward(&m, &e.state, token, pos);
 			token = al_ai_sample(&s, logits);
+			if (ids && pos + 1 < steps)
+				ids[pos] = token;
 			if (pos == 0)
 				t0 = al_now_ns();
 		}
@@ -130,7 +133,8 @@ static int ours(const char *model_path, const char *tok_path, int steps, int run
 /*
  * Prefill: a prompt of plen tokens (BOS, then arbitrary ids) run together by
  * al_ai_prefill(), against the same tokens one position at a time; tok/s
- * over the whole prompt, logits of the last position only in the first.
+ * over the whole prompt, logits of the last position only in the first
+ * (single NULL: prefill only).
  */
 static int prefill(const char *model_path, const char *tok_path, int plen, int runs, int threads, double *batched,
 		   double *single)
@@ -157,6 +161,8 @@ static int prefill(const char *model_path, const char *tok_path, int plen, int r
 		uint64_t t0 = al_now_ns();
 		al_ai_prefill(&m, &st, tokens, plen, 0);
 		batched[r] = (double)plen * 1e9 / (double)(al_now_ns() - t0);
+		if (!single)
+			continue;
 		t0 = al_now_ns();
 		for (int pos = 0; pos < plen; pos++)
 			al_ai_forward(&m, &st, tokens[pos], pos);
@@ -224,6 +230,11 @@ static void kernels_section(int reps)
 	free(x);
 	free(o);
 	free(b);
+}
+
+static int ours(const char *model_path, const char *tok_path, int steps, int runs, int threads, double *out)
+{
+	return ours_ids(model_path, tok_path, steps, runs, threads, out, NULL);
 }
 
 /* Runs argv; stdout to outfile (NULL: /dev/null), stderr to errfile. 0 on exit status 0. */
@@ -414,22 +425,125 @@ static int gguf_section(const char *m260, const char *t260, int gs260, const cha
 	       gguf_model("random 15M shape", m15, t15, gs15, dir, runq, steps, runs, o, p);
 }
 
+/*
+ * llama.cpp (bench/ai/get-llama-cpp lays out lldir): llama_peer.c compiled
+ * against its headers, run on GGUF exports of the 15M-shape model in F32,
+ * F16, Q8_0 and Q4_0; decode and prefill tok/s against ours, and how many
+ * of the greedy ids agree.
+ */
+static int llama_section(const char *lldir, const char *m15, const char *t15, const char *dir, int steps, int runs,
+			 double *o, double *p)
+{
+	char bin[600], inc[600], lib[600], path[600], verf[600], *ver = NULL;
+	size_t vlen = 0;
+	snprintf(verf, sizeof(verf), "%s/VERSION", lldir);
+	if (al_read_file_at(AT_FDCWD, verf, 4096, &ver, &vlen)) {
+		printf("\npeer llama.cpp: %s is missing; bench/ai/get-llama-cpp %s fetches it (npm); not compared\n",
+		       verf, lldir);
+		return 0;
+	}
+	printf("\npeer llama.cpp: %.*s\n", (int)strcspn(ver, "\n"), ver);
+	free(ver);
+	snprintf(inc, sizeof(inc), "-I%s/include", lldir);
+	snprintf(lib, sizeof(lib), "%s/lib", lldir);
+	const char *flags[] = { "-O2", inc, NULL };
+	if (build_peer("llama.cpp", AL_SOURCE_ROOT "/bench/ai", "llama_peer.c", "llama-peer", flags, dir, bin,
+		       sizeof(bin)))
+		return 0;
+	struct al_ai_model m;
+	struct al_ai_tokenizer t;
+	if (load_plain(m15, t15, &m, &t))
+		return 1;
+	int plen = steps / 2, *ids_a = calloc((size_t)steps, sizeof(int));
+	double *pa = calloc((size_t)runs, sizeof(double)), *pb = calloc((size_t)runs, sizeof(double));
+	printf("random 15M shape as GGUF; decode: greedy %d steps from BOS; prefill: %d tokens; tok/s medians of %d\n",
+	       steps, plen, runs);
+	printf("%-10s %4s %11s %11s %7s %11s %11s %7s %9s\n", "type", "thr", "airlock dec", "llama dec", "ratio",
+	       "airlock pre", "llama pre", "ratio", "same ids");
+	const struct {
+		const char *name;
+		uint32_t type;
+	} types[] = { { "f32", AL_GGML_F32 }, { "f16", AL_GGML_F16 }, { "q8_0", AL_GGML_Q8_0 }, { "q4_0", AL_GGML_Q4_0 } };
+	int rc = 0;
+	for (size_t i = 0; i < AL_ARRAY_LEN(types); i++) {
+		struct mw_buf b = { 0 };
+		mw_export_gguf(&b, &m, &t, types[i].type);
+		snprintf(path, sizeof(path), "%s/l_%s.gguf", dir, types[i].name);
+		write_file(path, &b);
+		mw_free(&b);
+		for (int threads = 1; threads <= 2; threads++) {
+			char outf[600], errf[600], pl[16], st[16], th[16], rn[16], *txt = NULL;
+			size_t len = 0;
+			snprintf(outf, sizeof(outf), "%s/llama.out", dir);
+			snprintf(errf, sizeof(errf), "%s/llama.err", dir);
+			snprintf(pl, sizeof(pl), "%d", plen);
+			snprintf(st, sizeof(st), "%d", steps);
+			snprintf(th, sizeof(th), "%d", threads);
+			snprintf(rn, sizeof(rn), "%d", runs);
+			char *argv[] = { bin, lib, path, pl, st, th, rn, NULL };
+			if (run_cmd(argv, outf, errf) || al_read_file_at(AT_FDCWD, outf, 1 << 20, &txt, &len)) {
+				printf("%-10s %4d llama.cpp did not run (see %s)\n", types[i].name, threads, errf);
+				free(txt);
+				continue;
+			}
+			int nr = 0, same = 0;
+			for (char *q = txt; (q = strstr(q, "run ")) && nr < runs; nr++) {
+				pb[nr] = strtod(q + 4, &q);
+				p[nr] = strtod(q, &q);
+			}
+			char *tk = strstr(txt, "tokens");
+			if (ours_ids(path, NULL, steps, runs, threads, o, ids_a) ||
+			    prefill(path, NULL, plen, runs, threads, pa, NULL) || nr != runs || !tk) {
+				rc = 1;
+				free(txt);
+				continue;
+			}
+			tk += 6;
+			for (int k = 0; k + 1 < steps; k++) {
+				char *e;
+				long v = strtol(tk, &e, 10);
+				if (e == tk || v != ids_a[k])
+					break;
+				tk = e;
+				same++;
+			}
+			free(txt);
+			struct stat_s od = summarize(o, runs), ld = summarize(p, runs), op = summarize(pa, runs),
+				      lp = summarize(pb, runs);
+			printf("%-10s %4d %11.0f %11.0f %6.2fx %11.0f %11.0f %6.2fx %5d/%d\n", types[i].name, threads,
+			       od.median, ld.median, od.median / ld.median, op.median, lp.median, op.median / lp.median,
+			       same, steps - 1);
+		}
+		unlink(path);
+	}
+	free(ids_a);
+	free(pa);
+	free(pb);
+	al_ai_tokenizer_free(&t);
+	al_ai_model_free(&m);
+	return rc;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_ai [--peer-dir DIR] [RUNS] [STEPS]   (defaults 7 and 256)\n"
-			"  --peer-dir DIR   llama2.c's run.c and runq.c (default %s)\n",
-		DEFAULT_PEER_DIR);
+	fprintf(stderr, "usage: bench_ai [--peer-dir DIR] [--llama-cpp DIR] [RUNS] [STEPS]   (defaults 7 and 256)\n"
+			"  --peer-dir DIR   llama2.c's run.c and runq.c (default %s)\n"
+			"  --llama-cpp DIR  llama.cpp as bench/ai/get-llama-cpp lays it out (default %s)\n",
+		DEFAULT_PEER_DIR, AL_BENCH_AI_BUILD_DIR "/peers/llama.cpp");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "peer-dir", required_argument, NULL, 'p' },
+					       { "llama-cpp", required_argument, NULL, 'l' },
 					       { "help", no_argument, NULL, 'h' },
 					       { NULL, 0, NULL, 0 } };
-	const char *peer_dir = DEFAULT_PEER_DIR;
+	const char *peer_dir = DEFAULT_PEER_DIR, *lldir = AL_BENCH_AI_BUILD_DIR "/peers/llama.cpp";
 	for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
 		if (c == 'p') {
 			peer_dir = optarg;
+		} else if (c == 'l') {
+			lldir = optarg;
 		} else {
 			usage();
 			return c == 'h' ? 0 : 2;
@@ -526,10 +640,11 @@ int main(int argc, char **argv)
 		}
 	kernels_section(runs * 5);
 	rc |= gguf_section(cases[0].model, cases[0].tok, 4, m15, t15, 32, dir, peer_dir, steps, runs, o, p);
+	rc |= llama_section(lldir, m15, t15, dir, steps, runs, o, p);
 	free(o);
 	free(p);
 	const char *scratch[] = { "random15M.bin", "tok32000.bin", "peer.err", "cc.err", "cc.out",
-				  "g_f32.gguf", "g_q8_0.gguf", "g_q4_0.gguf", "v2.bin" };
+				  "g_f32.gguf", "g_q8_0.gguf", "g_q4_0.gguf", "v2.bin", "llama.out", "llama.err" };
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (size_t i = 0; dfd >= 0 && i < AL_ARRAY_LEN(scratch); i++)
 		unlinkat(dfd, scratch[i], 0);
