@@ -7,6 +7,7 @@
  */
 #include "workers/ai/quant.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "workers/ai/gguf.h"
@@ -44,10 +45,12 @@ size_t al_ai_row_bytes(enum al_ai_wtype type, int n)
 
 /*
  * F32, every version: lane k (of 16) of a row sums w[j + k] x[j + k] over the
- * multiples j of 16 in order, a product then an addition (no FMA); the lanes
- * are folded pairwise (8, 4, 2, 1), then the n % 16 tail is added in order.
- * The AVX-512, AVX2 and portable versions therefore give the same bits, and
- * so does the batched product for each of its vectors.
+ * multiples j of 16 in order, each step one fused multiply-add (fmaf: one
+ * rounding); the lanes are folded pairwise (8, 4, 2, 1), then the n % 16
+ * tail is fused in in order. The AVX-512, AVX2 and portable versions
+ * therefore give the same bits, and so does the batched product for each
+ * of its vectors. (Where the CPU has no FMA, the portable fmaf is slow but
+ * exact; x86-64 CPUs with AVX2 have FMA.)
  */
 static float f32_row_scalar(const float *row, const float *x, int n)
 {
@@ -55,12 +58,12 @@ static float f32_row_scalar(const float *row, const float *x, int n)
 	float a[16] = { 0 };
 	for (int j = 0; j < nb; j += 16)
 		for (int k = 0; k < 16; k++)
-			a[k] += row[j + k] * x[j + k];
+			a[k] = fmaf(row[j + k], x[j + k], a[k]);
 	for (int h = 8; h > 0; h /= 2)
 		for (int k = 0; k < h; k++)
 			a[k] += a[k + h];
 	for (int j = nb; j < n; j++)
-		a[0] += row[j] * x[j];
+		a[0] = fmaf(row[j], x[j], a[0]);
 	return a[0];
 }
 
@@ -253,11 +256,11 @@ AVX2 static void q4_0_avx2(float *out, const int8_t *xq, const float *xs, const 
 	blocks_avx2(out, xq, xs, w, n, d, AL_AI_Q4_0_BLOCK, true);
 }
 
-/* The n % 16 tail of one row and vector, added to the folded lanes in order. */
-static inline float f32_tail(float s, const float *row, const float *x, int nb, int n)
+/* The n % 16 tail of one row and vector, fused into the folded lanes in order. */
+AVX2 static inline float f32_tail(float s, const float *row, const float *x, int nb, int n)
 {
 	for (int j = nb; j < n; j++)
-		s += row[j] * x[j];
+		s = fmaf(row[j], x[j], s);
 	return s;
 }
 
@@ -293,8 +296,8 @@ AVX2 static inline __attribute__((always_inline)) void f32_tile_avx2(float *out,
 			__m256 wl = _mm256_loadu_ps(w + (size_t)r * (size_t)n + j);
 			__m256 wh = _mm256_loadu_ps(w + (size_t)r * (size_t)n + j + 8);
 			for (int p = 0; p < P; p++) {
-				lo[r][p] = _mm256_add_ps(lo[r][p], _mm256_mul_ps(wl, xl[p]));
-				hi[r][p] = _mm256_add_ps(hi[r][p], _mm256_mul_ps(wh, xh[p]));
+				lo[r][p] = _mm256_fmadd_ps(wl, xl[p], lo[r][p]);
+				hi[r][p] = _mm256_fmadd_ps(wh, xh[p], hi[r][p]);
 			}
 		}
 	}
@@ -355,7 +358,7 @@ AVX512 static inline __attribute__((always_inline)) void f32_tile_avx512(float *
 		for (int r = 0; r < R; r++) {
 			__m512 wv = _mm512_loadu_ps(w + (size_t)r * (size_t)n + j);
 			for (int p = 0; p < P; p++)
-				a[r][p] = _mm512_add_ps(a[r][p], _mm512_mul_ps(wv, xv[p]));
+				a[r][p] = _mm512_fmadd_ps(wv, xv[p], a[r][p]);
 		}
 	}
 	for (int r = 0; r < R; r++)
