@@ -199,14 +199,26 @@ static void mm_range(const struct mm_job *j, const struct mm_out *o, int r0, int
 		mm_rows(j, o, 0, r0, r1);
 		return;
 	}
-	if (o->w->type == AL_AI_W_F32) {
+	size_t rb = al_ai_row_bytes(o->w->type, j->n);
+	switch (o->w->type) {
+	case AL_AI_W_F32:
 		al_ai_matmul_f32_batch(o->out + r0, o->ostride, j->x, j->xstride, j->np,
 				       o->w->f + (size_t)r0 * (size_t)j->n, j->n, r1 - r0);
 		return;
+	case AL_AI_W_F16:
+		al_ai_matmul_f16_batch(o->out + r0, o->ostride, j->x, j->xstride, j->np, o->w->b + (size_t)r0 * rb,
+				       j->n, r1 - r0);
+		return;
+	case AL_AI_W_Q8_0:
+	case AL_AI_W_Q4_0:
+		al_ai_matmul_blocks_batch(o->w->type, o->out + r0, o->ostride, j->xq, j->qstride, j->xs, j->sstride,
+					  j->np, o->w->b + (size_t)r0 * rb, j->n, r1 - r0);
+		return;
+	default:
+		break;
 	}
-	/* The other types: a slice of rows small enough to stay in L1/L2 is
+	/* Version-2 Q8: a slice of rows small enough to stay in L1/L2 is
 	 * multiplied by every vector before the next slice is read. */
-	size_t rb = al_ai_row_bytes(o->w->type, j->n);
 	int chunk = rb >= (32u << 10) ? 1 : (int)((32u << 10) / rb);
 	for (int c0 = r0; c0 < r1; c0 += chunk) {
 		int c1 = r1 - c0 > chunk ? c0 + chunk : r1;

@@ -256,6 +256,97 @@ AVX2 static void q4_0_avx2(float *out, const int8_t *xq, const float *xs, const 
 	blocks_avx2(out, xq, xs, w, n, d, AL_AI_Q4_0_BLOCK, true);
 }
 
+/*
+ * Batched forms: one row with P (<= 4, a constant at each call) vectors,
+ * the row's conversion (F16) or block decoding (Q8_0 signs, Q4_0 nibbles)
+ * done once for all of them. Each vector's result is computed by exactly
+ * the single kernel's operations, so it has the same bits.
+ */
+AVX2 static inline __attribute__((always_inline)) void f16_row_batch(float *out, size_t ostride, const float *x,
+								      size_t xstride, const uint8_t *row, int n,
+								      int P)
+{
+	__m256 a0[4], a1[4];
+	int j = 0;
+	for (int p = 0; p < P; p++)
+		a0[p] = a1[p] = _mm256_setzero_ps();
+	for (; j + 16 <= n; j += 16) {
+		__m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + (size_t)j * 2)));
+		__m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + (size_t)j * 2 + 16)));
+		for (int p = 0; p < P; p++) {
+			a0[p] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + (size_t)p * xstride + j), a0[p]);
+			a1[p] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + (size_t)p * xstride + j + 8), a1[p]);
+		}
+	}
+	for (int p = 0; p < P; p++) {
+		const float *xp = x + (size_t)p * xstride;
+		float s = hsum8(_mm256_add_ps(a0[p], a1[p]));
+		for (int k = j; k < n; k++)
+			s += half_at(row + (size_t)k * 2) * xp[k];
+		out[(size_t)p * ostride] = s;
+	}
+}
+
+AVX2 static void f16_batch_avx2(float *out, size_t ostride, const float *x, size_t xstride, int np,
+				const uint8_t *w, int n, int d)
+{
+	for (int i = 0; i < d; i++) {
+		const uint8_t *row = w + (size_t)i * (size_t)n * 2;
+		int p = 0;
+		for (; p + 4 <= np; p += 4)
+			f16_row_batch(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, row, n, 4);
+		for (; p < np; p++)
+			f16_row_batch(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, row, n, 1);
+	}
+}
+
+AVX2 static inline __attribute__((always_inline)) void blocks_row_batch(float *out, size_t ostride,
+									 const int8_t *xq, size_t qstride,
+									 const float *xs, size_t sstride,
+									 const uint8_t *row, int nb, size_t bs,
+									 bool q4, int P)
+{
+	const __m256i eight = _mm256_set1_epi8(8);
+	__m256 a[4];
+	for (int p = 0; p < P; p++)
+		a[p] = _mm256_setzero_ps();
+	for (int b = 0; b < nb; b++) {
+		const uint8_t *blk = row + (size_t)b * bs;
+		float dd = half_f16c(blk);
+		__m256i wq = q4 ? q4_0_nibbles(blk + 2) : _mm256_loadu_si256((const __m256i *)(blk + 2));
+		__m256i ua = q4 ? wq : _mm256_sign_epi8(wq, wq);
+		for (int p = 0; p < P; p++) {
+			__m256i y = _mm256_loadu_si256((const __m256i *)(xq + (size_t)p * qstride + (size_t)b * 32));
+			__m256 dot;
+			if (q4)
+				dot = _mm256_cvtepi32_ps(_mm256_sub_epi32(madd_u8s8(ua, y), madd_u8s8(eight, y)));
+			else
+				dot = _mm256_cvtepi32_ps(
+					_mm256_madd_epi16(_mm256_maddubs_epi16(ua, _mm256_sign_epi8(y, wq)),
+							  _mm256_set1_epi16(1)));
+			a[p] = _mm256_fmadd_ps(_mm256_set1_ps(dd * xs[(size_t)p * sstride + (size_t)b]), dot, a[p]);
+		}
+	}
+	for (int p = 0; p < P; p++)
+		out[(size_t)p * ostride] = hsum8(a[p]);
+}
+
+AVX2 static void blocks_batch_avx2(float *out, size_t ostride, const int8_t *xq, size_t qstride, const float *xs,
+				   size_t sstride, int np, const uint8_t *w, int n, int d, bool q4)
+{
+	size_t bs = q4 ? AL_AI_Q4_0_BLOCK : AL_AI_Q8_0_BLOCK, rb = (size_t)(n / 32) * bs;
+	for (int i = 0; i < d; i++) {
+		const uint8_t *row = w + (size_t)i * rb;
+		int p = 0;
+		for (; p + 4 <= np; p += 4)
+			blocks_row_batch(out + (size_t)p * ostride + i, ostride, xq + (size_t)p * qstride, qstride,
+					 xs + (size_t)p * sstride, sstride, row, n / 32, bs, q4, 4);
+		for (; p < np; p++)
+			blocks_row_batch(out + (size_t)p * ostride + i, ostride, xq + (size_t)p * qstride, qstride,
+					 xs + (size_t)p * sstride, sstride, row, n / 32, bs, q4, 1);
+	}
+}
+
 /* The n % 16 tail of one row and vector, fused into the folded lanes in order. */
 AVX2 static inline float f32_tail(float s, const float *row, const float *x, int nb, int n)
 {
@@ -481,6 +572,45 @@ void al_ai_matmul_q4_0(float *out, const int8_t *xq, const float *xs, const uint
 	}
 #endif
 	q4_0_scalar(out, xq, xs, w, n, d);
+}
+
+void al_ai_matmul_f16_batch(float *out, size_t ostride, const float *x, size_t xstride, int np, const uint8_t *w,
+			    int n, int d)
+{
+#ifdef AL_AI_HAVE_AVX2_CODE
+	if (use_avx2) {
+		f16_batch_avx2(out, ostride, x, xstride, np, w, n, d);
+		return;
+	}
+#endif
+	/* One row at a time (in L1) for every vector. */
+	for (int i = 0; i < d; i++)
+		for (int p = 0; p < np; p++)
+			f16_scalar(out + (size_t)p * ostride + i, x + (size_t)p * xstride, w + (size_t)i * (size_t)n * 2,
+				   n, 1);
+}
+
+void al_ai_matmul_blocks_batch(enum al_ai_wtype type, float *out, size_t ostride, const int8_t *xq, size_t qstride,
+			       const float *xs, size_t sstride, int np, const uint8_t *w, int n, int d)
+{
+	bool q4 = type == AL_AI_W_Q4_0;
+#ifdef AL_AI_HAVE_AVX2_CODE
+	if (use_avx2) {
+		blocks_batch_avx2(out, ostride, xq, qstride, xs, sstride, np, w, n, d, q4);
+		return;
+	}
+#endif
+	size_t rb = al_ai_row_bytes(type, n);
+	for (int i = 0; i < d; i++)
+		for (int p = 0; p < np; p++) {
+			float *o = out + (size_t)p * ostride + i;
+			const int8_t *y = xq + (size_t)p * qstride;
+			const float *ys = xs + (size_t)p * sstride;
+			if (q4)
+				q4_0_scalar(o, y, ys, w + (size_t)i * rb, n, 1);
+			else
+				q8_0_scalar(o, y, ys, w + (size_t)i * rb, n, 1);
+		}
 }
 
 void al_ai_dequant_row(enum al_ai_wtype type, const uint8_t *w, size_t row, int n, float *out)

@@ -381,7 +381,7 @@ static void test_f32_kernels(void **state)
  * one at a time: logits of the last position and the whole kv cache, for
  * every tensor type, across block boundaries, from a later position, and
  * with the products split over two threads. */
-static void check_prefill(const char *what, const struct al_ai_model *m)
+static void check_prefill(const char *what, const struct al_ai_model *m, const char *kernels)
 {
 	enum { N = 75, K = 5 };
 	int tokens[N];
@@ -397,6 +397,7 @@ static void check_prefill(const char *what, const struct al_ai_model *m)
 		const float *la = NULL;
 		assert_int_equal(al_ai_state_build(&a, c), 0);
 		assert_int_equal(al_ai_state_build(&b, c), 0);
+		al_ai_quant_use(kernels); /* after the builds, which pick the best */
 		if (threads == 2) {
 			a.pool = b.pool = pool;
 			a.parallel_min = b.parallel_min = 0;
@@ -418,23 +419,26 @@ static void check_prefill(const char *what, const struct al_ai_model *m)
 static void test_prefill(void **state)
 {
 	const char *files[] = { "s260k_f32.gguf", "s260k_f16.gguf", "s260k_q8_0.gguf", "s260k_q4_0.gguf" };
-	for (size_t i = 0; i < AL_ARRAY_LEN(files); i++) {
-		struct loaded l;
-		load_gguf(&l, files[i]);
-		check_prefill(files[i], &l.m);
-		unload(&l);
-	}
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < AL_ARRAY_LEN(files); i++) {
+			struct loaded l;
+			load_gguf(&l, files[i]);
+			/* The second time with the portable kernels. */
+			check_prefill(files[i], &l.m, pass ? "scalar" : "avx512");
+			unload(&l);
+		}
+	al_ai_quant_init(false);
 	/* The checkpoint itself, and its version-2 (Q8, group 4) export. */
 	struct al_ai_model m, q;
 	struct mw_buf b = { 0 };
 	int fd = open(MODEL, O_RDONLY | O_CLOEXEC);
 	assert_int_equal(al_ai_model_build_fd(&m, fd), 0);
 	close(fd);
-	check_prefill("stories260K.bin", &m);
+	check_prefill("stories260K.bin", &m, "avx512");
 	mw_export(&b, &m, AL_AI_FORMAT_Q8, m.cfg.shared_classifier, 4);
 	if (al_ai_model_build_mem(&q, b.p, b.len))
 		fail_msg("v2: %s", q.err);
-	check_prefill("stories260K v2 Q8", &q);
+	check_prefill("stories260K v2 Q8", &q, "avx512");
 	al_ai_model_free(&q);
 	mw_free(&b);
 	al_ai_model_free(&m);
