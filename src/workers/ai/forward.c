@@ -358,18 +358,48 @@ static void attention_head(float *restrict xb, float *restrict att, const float 
 	}
 }
 
-static void attention(const struct al_ai_config *c, struct al_ai_state *s, float *xb, const float *q, size_t loff,
-		      int pos)
+/* Attention of np positions from pos0 (their q and xb rows stride apart). */
+struct att_job {
+	const struct al_ai_config *c;
+	struct al_ai_state *s;
+	float *xb;
+	const float *q;
+	size_t stride, loff;
+	int pos0, np;
+};
+
+/* Heads [n_heads * part / nparts, ...) for every position: a head's score
+ * row is used by one thread at a time, and each head is computed the same
+ * way on any thread. */
+static void att_part(void *ctx, int part, int nparts)
 {
+	const struct att_job *j = ctx;
+	const struct al_ai_config *c = j->c;
 	int hs = c->head_size, kv_mul = c->n_heads / c->n_kv_heads;
+	int h0 = c->n_heads * part / nparts, h1 = c->n_heads * (part + 1) / nparts;
 	size_t seq = (size_t)c->seq_len;
 
-	for (int h = 0; h < c->n_heads; h++) {
-		size_t kvh = (size_t)(h / kv_mul);
-		attention_head(xb + h * hs, s->att + (size_t)h * seq, q + h * hs,
-			       s->key_cache + loff + kvh * (size_t)hs * seq,
-			       s->value_cache + loff + kvh * (size_t)hs, hs, c->seq_len, (size_t)c->kv_dim, pos);
-	}
+	for (int p = 0; p < j->np; p++)
+		for (int h = h0; h < h1; h++) {
+			size_t kvh = (size_t)(h / kv_mul);
+			attention_head(j->xb + (size_t)p * j->stride + (size_t)(h * hs), j->s->att + (size_t)h * seq,
+				       j->q + (size_t)p * j->stride + (size_t)(h * hs),
+				       j->s->key_cache + j->loff + kvh * (size_t)hs * seq,
+				       j->s->value_cache + j->loff + kvh * (size_t)hs, hs, c->seq_len, (size_t)c->kv_dim,
+				       j->pos0 + p);
+		}
+}
+
+static void attention(const struct al_ai_config *c, struct al_ai_state *s, float *xb, const float *q, size_t stride,
+		      size_t loff, int pos0, int np)
+{
+	struct att_job j = { .c = c, .s = s, .xb = xb, .q = q, .stride = stride, .loff = loff, .pos0 = pos0, .np = np };
+	/* Multiply-adds: scores and weighted values over the positions seen. */
+	size_t work = (size_t)np * (size_t)(pos0 + np) * (size_t)c->dim * 2;
+	if (s->pool && c->n_heads > 1 && work >= s->parallel_min)
+		al_ai_pool_run(s->pool, att_part, &j);
+	else
+		att_part(&j, 0, 1);
 }
 
 /* The angles depend only on the position and the index within a head. */
@@ -417,7 +447,7 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 		rope(k, c->kv_dim, s->rope, hs);
 		for (int i = 0; i < c->kv_dim; i++)
 			s->key_cache[loff + (size_t)i * (size_t)c->seq_len + (size_t)pos] = k[i];
-		attention(c, s, s->xb, s->q, loff, pos);
+		attention(c, s, s->xb, s->q, 0, loff, pos, 1);
 		matmul(m, s, s->xb2, s->xb, &L->wo, dim, dim);
 		for (int i = 0; i < dim; i++)
 			x[i] += s->xb2[i];
@@ -469,8 +499,7 @@ static void forward_block(const struct al_ai_model *m, struct al_ai_state *s, co
 			for (size_t i = 0; i < kv; i++)
 				s->key_cache[loff + i * seq + (size_t)(pos0 + p)] = k[i];
 		}
-		for (int p = 0; p < np; p++)
-			attention(c, s, s->bxb + (size_t)p * dim, s->bq + (size_t)p * dim, loff, pos0 + p);
+		attention(c, s, s->bxb, s->bq, dim, loff, pos0, np);
 		/* The queries are spent: their rows take the output projection. */
 		struct mm_out o = { s->bq, dim, &L->wo, c->dim };
 		products(m, s, s->bxb, np, c->dim, &o, 1);
