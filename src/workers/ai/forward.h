@@ -1,6 +1,7 @@
 /*
  * AI engine, step 4: the forward pass. One token at one position in, logits
- * out, with the key/value cache in the state.
+ * out, with the key/value cache in the state; or a prompt's tokens together
+ * (al_ai_prefill), with the same bits.
  *
  *   struct al_ai_state s;
  *   al_ai_state_build(&s, &model.cfg);
