@@ -78,7 +78,8 @@ static int write_file(const char *path, const struct mw_buf *b)
 }
 
 /* Our engine: greedy from BOS, steps positions; tok/s over positions 1.. */
-static int ours(const char *model_path, const char *tok_path, int steps, int runs, int threads, double *out)
+static int ours_ids(const char *model_path, const char *tok_path, int steps, int runs, int threads, double *out,
+		    int *ids)
 {
 	struct al_ai_model m;
 	struct al_ai_tokenizer t;
@@ -115,6 +116,8 @@ static int ours(const char *model_path, const char *tok_path, int steps, int run
 		for (int pos = 0; pos < steps; pos++) {
 			float *logits = al_ai_forward(&m, &e.state, token, pos);
 			token = al_ai_sample(&s, logits);
+			if (ids && pos + 1 < steps)
+				ids[pos] = token;
 			if (pos == 0)
 				t0 = al_now_ns();
 		}
@@ -125,6 +128,113 @@ static int ours(const char *model_path, const char *tok_path, int steps, int run
 	al_ai_tokenizer_free(&t);
 	al_ai_model_free(&m);
 	return 0;
+}
+
+/*
+ * Prefill: a prompt of plen tokens (BOS, then arbitrary ids) run together by
+ * al_ai_prefill(), against the same tokens one position at a time; tok/s
+ * over the whole prompt, logits of the last position only in the first
+ * (single NULL: prefill only).
+ */
+static int prefill(const char *model_path, const char *tok_path, int plen, int runs, int threads, double *batched,
+		   double *single)
+{
+	struct al_ai_model m;
+	int fd = open(model_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || al_ai_model_build_fd(&m, fd)) {
+		fprintf(stderr, "bench_ai: %s: %s\n", model_path, fd < 0 ? strerror(errno) : m.err);
+		return -1;
+	}
+	close(fd);
+	(void)tok_path;
+	struct al_ai_state st;
+	struct al_ai_pool *pool = NULL;
+	if (al_ai_state_build(&st, &m.cfg) || (threads > 1 && al_ai_pool_new(&pool, threads)))
+		return -1;
+	st.pool = pool;
+	if (plen > m.cfg.seq_len)
+		plen = m.cfg.seq_len;
+	int *tokens = calloc((size_t)plen, sizeof(int));
+	for (int i = 0; i < plen; i++)
+		tokens[i] = i ? (int)((i * 7919u) % (unsigned)m.cfg.vocab_size) : AL_AI_TOK_BOS;
+	for (int r = 0; r < runs; r++) {
+		uint64_t t0 = al_now_ns();
+		al_ai_prefill(&m, &st, tokens, plen, 0);
+		batched[r] = (double)plen * 1e9 / (double)(al_now_ns() - t0);
+		if (!single)
+			continue;
+		t0 = al_now_ns();
+		for (int pos = 0; pos < plen; pos++)
+			al_ai_forward(&m, &st, tokens[pos], pos);
+		single[r] = (double)plen * 1e9 / (double)(al_now_ns() - t0);
+	}
+	free(tokens);
+	al_ai_pool_free(pool);
+	al_ai_state_free(&st);
+	al_ai_model_free(&m);
+	return 0;
+}
+
+/*
+ * The matrix-vector kernels alone, one thread, on the classifier's shape of
+ * the 15M model (32000 x 288; 37 MB in F32, more than L2): weight bytes read
+ * per second, from the median of reps products.
+ */
+static void kernels_section(int reps)
+{
+	enum { N = 288, D = 32000 };
+	size_t nw = (size_t)N * D;
+	float *w = aligned_alloc(64, nw * 4), *x = aligned_alloc(64, N * 4), *o = aligned_alloc(64, D * 4);
+	uint8_t *b = aligned_alloc(64, nw * 2);
+	int8_t xq[N];
+	float xs[N / 32];
+	double *t = calloc((size_t)reps, sizeof(double));
+	if (!w || !x || !o || !b || !t)
+		return;
+	for (size_t i = 0; i < nw; i++)
+		w[i] = (float)(int)(i * 7919u % 2001u - 1000u) / 1000.0f;
+	for (size_t i = 0; i < nw * 2; i++)
+		b[i] = (uint8_t)(i * 31u % 251u) & 0x3b; /* finite halves; blocks' scales too */
+	for (int i = 0; i < N; i++) {
+		x[i] = (float)i / N - 0.5f;
+		xq[i] = (int8_t)(i % 255 - 127);
+	}
+	for (int i = 0; i < N / 32; i++)
+		xs[i] = 0.01f;
+	al_ai_quant_init(false);
+	printf("\nkernels alone, one thread (%s), W %d x %d: weight GB/s (median of %d)\n", al_ai_quant_kernels(), D,
+	       N, reps);
+	const struct {
+		const char *name;
+		enum al_ai_wtype type;
+	} k[] = { { "f32", AL_AI_W_F32 }, { "f16", AL_AI_W_F16 }, { "q8_0", AL_AI_W_Q8_0 }, { "q4_0", AL_AI_W_Q4_0 } };
+	for (size_t i = 0; i < AL_ARRAY_LEN(k); i++) {
+		size_t bytes = k[i].type == AL_AI_W_F32 ? nw * 4 : al_ai_row_bytes(k[i].type, N) * D;
+		for (int r = 0; r < reps; r++) {
+			uint64_t t0 = al_now_ns();
+			if (k[i].type == AL_AI_W_F32)
+				al_ai_matmul_f32(o, x, w, N, D);
+			else if (k[i].type == AL_AI_W_F16)
+				al_ai_matmul_f16(o, x, b, N, D);
+			else if (k[i].type == AL_AI_W_Q8_0)
+				al_ai_matmul_q8_0(o, xq, xs, b, N, D);
+			else
+				al_ai_matmul_q4_0(o, xq, xs, b, N, D);
+			t[r] = (double)bytes / (double)(al_now_ns() - t0);
+		}
+		struct stat_s a = summarize(t, reps);
+		printf("  matmul %-5s %6.1f GB/s (slowest %.1f)\n", k[i].name, a.median, a.p99);
+	}
+	free(t);
+	free(w);
+	free(x);
+	free(o);
+	free(b);
+}
+
+static int ours(const char *model_path, const char *tok_path, int steps, int runs, int threads, double *out)
+{
+	return ours_ids(model_path, tok_path, steps, runs, threads, out, NULL);
 }
 
 /* Runs argv; stdout to outfile (NULL: /dev/null), stderr to errfile. 0 on exit status 0. */
@@ -315,22 +425,125 @@ static int gguf_section(const char *m260, const char *t260, int gs260, const cha
 	       gguf_model("random 15M shape", m15, t15, gs15, dir, runq, steps, runs, o, p);
 }
 
+/*
+ * llama.cpp (bench/ai/get-llama-cpp lays out lldir): llama_peer.c compiled
+ * against its headers, run on GGUF exports of the 15M-shape model in F32,
+ * F16, Q8_0 and Q4_0; decode and prefill tok/s against ours, and how many
+ * of the greedy ids agree.
+ */
+static int llama_section(const char *lldir, const char *m15, const char *t15, const char *dir, int steps, int runs,
+			 double *o, double *p)
+{
+	char bin[600], inc[600], lib[600], path[600], verf[600], *ver = NULL;
+	size_t vlen = 0;
+	snprintf(verf, sizeof(verf), "%s/VERSION", lldir);
+	if (al_read_file_at(AT_FDCWD, verf, 4096, &ver, &vlen)) {
+		printf("\npeer llama.cpp: %s is missing; bench/ai/get-llama-cpp %s fetches it (npm); not compared\n",
+		       verf, lldir);
+		return 0;
+	}
+	printf("\npeer llama.cpp: %.*s\n", (int)strcspn(ver, "\n"), ver);
+	free(ver);
+	snprintf(inc, sizeof(inc), "-I%s/include", lldir);
+	snprintf(lib, sizeof(lib), "%s/lib", lldir);
+	const char *flags[] = { "-O2", inc, NULL };
+	if (build_peer("llama.cpp", AL_SOURCE_ROOT "/bench/ai", "llama_peer.c", "llama-peer", flags, dir, bin,
+		       sizeof(bin)))
+		return 0;
+	struct al_ai_model m;
+	struct al_ai_tokenizer t;
+	if (load_plain(m15, t15, &m, &t))
+		return 1;
+	int plen = steps / 2, *ids_a = calloc((size_t)steps, sizeof(int));
+	double *pa = calloc((size_t)runs, sizeof(double)), *pb = calloc((size_t)runs, sizeof(double));
+	printf("random 15M shape as GGUF; decode: greedy %d steps from BOS; prefill: %d tokens; tok/s medians of %d\n",
+	       steps, plen, runs);
+	printf("%-10s %4s %11s %11s %7s %11s %11s %7s %9s\n", "type", "thr", "airlock dec", "llama dec", "ratio",
+	       "airlock pre", "llama pre", "ratio", "same ids");
+	const struct {
+		const char *name;
+		uint32_t type;
+	} types[] = { { "f32", AL_GGML_F32 }, { "f16", AL_GGML_F16 }, { "q8_0", AL_GGML_Q8_0 }, { "q4_0", AL_GGML_Q4_0 } };
+	int rc = 0;
+	for (size_t i = 0; i < AL_ARRAY_LEN(types); i++) {
+		struct mw_buf b = { 0 };
+		mw_export_gguf(&b, &m, &t, types[i].type);
+		snprintf(path, sizeof(path), "%s/l_%s.gguf", dir, types[i].name);
+		write_file(path, &b);
+		mw_free(&b);
+		for (int threads = 1; threads <= 2; threads++) {
+			char outf[600], errf[600], pl[16], st[16], th[16], rn[16], *txt = NULL;
+			size_t len = 0;
+			snprintf(outf, sizeof(outf), "%s/llama.out", dir);
+			snprintf(errf, sizeof(errf), "%s/llama.err", dir);
+			snprintf(pl, sizeof(pl), "%d", plen);
+			snprintf(st, sizeof(st), "%d", steps);
+			snprintf(th, sizeof(th), "%d", threads);
+			snprintf(rn, sizeof(rn), "%d", runs);
+			char *argv[] = { bin, lib, path, pl, st, th, rn, NULL };
+			if (run_cmd(argv, outf, errf) || al_read_file_at(AT_FDCWD, outf, 1 << 20, &txt, &len)) {
+				printf("%-10s %4d llama.cpp did not run (see %s)\n", types[i].name, threads, errf);
+				free(txt);
+				continue;
+			}
+			int nr = 0, same = 0;
+			for (char *q = txt; (q = strstr(q, "run ")) && nr < runs; nr++) {
+				pb[nr] = strtod(q + 4, &q);
+				p[nr] = strtod(q, &q);
+			}
+			char *tk = strstr(txt, "tokens");
+			if (ours_ids(path, NULL, steps, runs, threads, o, ids_a) ||
+			    prefill(path, NULL, plen, runs, threads, pa, NULL) || nr != runs || !tk) {
+				rc = 1;
+				free(txt);
+				continue;
+			}
+			tk += 6;
+			for (int k = 0; k + 1 < steps; k++) {
+				char *e;
+				long v = strtol(tk, &e, 10);
+				if (e == tk || v != ids_a[k])
+					break;
+				tk = e;
+				same++;
+			}
+			free(txt);
+			struct stat_s od = summarize(o, runs), ld = summarize(p, runs), op = summarize(pa, runs),
+				      lp = summarize(pb, runs);
+			printf("%-10s %4d %11.0f %11.0f %6.2fx %11.0f %11.0f %6.2fx %5d/%d\n", types[i].name, threads,
+			       od.median, ld.median, od.median / ld.median, op.median, lp.median, op.median / lp.median,
+			       same, steps - 1);
+		}
+		unlink(path);
+	}
+	free(ids_a);
+	free(pa);
+	free(pb);
+	al_ai_tokenizer_free(&t);
+	al_ai_model_free(&m);
+	return rc;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_ai [--peer-dir DIR] [RUNS] [STEPS]   (defaults 7 and 256)\n"
-			"  --peer-dir DIR   llama2.c's run.c and runq.c (default %s)\n",
-		DEFAULT_PEER_DIR);
+	fprintf(stderr, "usage: bench_ai [--peer-dir DIR] [--llama-cpp DIR] [RUNS] [STEPS]   (defaults 7 and 256)\n"
+			"  --peer-dir DIR   llama2.c's run.c and runq.c (default %s)\n"
+			"  --llama-cpp DIR  llama.cpp as bench/ai/get-llama-cpp lays it out (default %s)\n",
+		DEFAULT_PEER_DIR, AL_BENCH_AI_BUILD_DIR "/peers/llama.cpp");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "peer-dir", required_argument, NULL, 'p' },
+					       { "llama-cpp", required_argument, NULL, 'l' },
 					       { "help", no_argument, NULL, 'h' },
 					       { NULL, 0, NULL, 0 } };
-	const char *peer_dir = DEFAULT_PEER_DIR;
+	const char *peer_dir = DEFAULT_PEER_DIR, *lldir = AL_BENCH_AI_BUILD_DIR "/peers/llama.cpp";
 	for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
 		if (c == 'p') {
 			peer_dir = optarg;
+		} else if (c == 'l') {
+			lldir = optarg;
 		} else {
 			usage();
 			return c == 'h' ? 0 : 2;
@@ -410,11 +623,28 @@ int main(int argc, char **argv)
 			row(name, o, p, runs, hp);
 		}
 	}
+	printf("\nprefill: a %d-token prompt run together (al_ai_prefill) against one position at a time; "
+	       "tokens/s\n", steps / 2);
+	printf("%-26s %12s %12s %12s %8s\n", "model", "prefill med", "prefill p99", "1-by-1 med", "ratio");
+	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++)
+		for (int threads = 1; threads <= 2; threads++) {
+			char name[64];
+			if (prefill(cases[i].model, cases[i].tok, steps / 2, runs, threads, o, p)) {
+				rc = 1;
+				continue;
+			}
+			struct stat_s a = summarize(o, runs), b1 = summarize(p, runs);
+			snprintf(name, sizeof(name), "%s, %dT", cases[i].name, threads);
+			printf("%-26s %12.0f %12.0f %12.0f %7.2fx\n", name, a.median, a.p99, b1.median,
+			       a.median / b1.median);
+		}
+	kernels_section(runs * 5);
 	rc |= gguf_section(cases[0].model, cases[0].tok, 4, m15, t15, 32, dir, peer_dir, steps, runs, o, p);
+	rc |= llama_section(lldir, m15, t15, dir, steps, runs, o, p);
 	free(o);
 	free(p);
 	const char *scratch[] = { "random15M.bin", "tok32000.bin", "peer.err", "cc.err", "cc.out",
-				  "g_f32.gguf", "g_q8_0.gguf", "g_q4_0.gguf", "v2.bin" };
+				  "g_f32.gguf", "g_q8_0.gguf", "g_q4_0.gguf", "v2.bin", "llama.out", "llama.err" };
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (size_t i = 0; dfd >= 0 && i < AL_ARRAY_LEN(scratch); i++)
 		unlinkat(dfd, scratch[i], 0);

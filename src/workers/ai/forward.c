@@ -4,12 +4,12 @@
  *
  * Everything except the matrix products sums in the same order as the
  * llama2.c reference, so greedy text matches it byte for byte (tested). The
- * products keep 16 independent partial sums per row, written out so that
- * the compiler makes SIMD lanes of them without -ffast-math (no
- * reassociation is asked of it). The build stays portable: with GCC the
- * kernels are cloned for x86-64-v4 (AVX-512), v3 (AVX2) and the baseline,
- * and the loader picks one at start (ifunc, resolved before any sandboxing).
- * ISO C17 mode keeps fp-contract off, so every clone computes the same bits.
+ * fp32 products keep 16 independent partial sums per row (quant.c: AVX-512,
+ * AVX2 or portable, chosen from CPUID, all giving the same bits). The
+ * attention kernel stays portable: with GCC it is cloned for x86-64-v4
+ * (AVX-512), v3 (AVX2) and the baseline, and the loader picks one at start
+ * (ifunc, resolved before any sandboxing). ISO C17 mode keeps fp-contract
+ * off, so every clone computes the same bits.
  */
 #include "workers/ai/forward.h"
 
@@ -28,8 +28,6 @@
 #define AL_AI_CLONES
 #endif
 
-#define LANES 16
-
 static size_t round_up(size_t n)
 {
 	return (n + 15) & ~(size_t)15; /* 64-byte aligned sub-arrays for floats */
@@ -38,21 +36,22 @@ static size_t round_up(size_t n)
 int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
 {
 	size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, seq = (size_t)c->seq_len;
+	size_t kv = (size_t)c->kv_dim, hs = (size_t)c->head_size, B = AL_AI_BATCH;
 	size_t maxd = dim > hid ? dim : hid, cache, att, total = 0, nq = 0;
+	size_t ngs = c->group_size ? maxd / (size_t)c->group_size : 0;
 	float *f;
 
 	memset(s, 0, sizeof(*s));
-	if (!al_mul_size((size_t)c->n_layers * seq, (size_t)c->kv_dim, &cache) ||
-	    !al_mul_size((size_t)c->n_heads, seq, &att))
+	if (!al_mul_size((size_t)c->n_layers * seq, kv, &cache) || !al_mul_size((size_t)c->n_heads, seq, &att) ||
+	    maxd > SIZE_MAX / 64 / B || kv > maxd * 2 || hs > maxd)
 		return -EINVAL;
-	size_t parts[] = { dim, dim, dim, hid, hid, dim, (size_t)c->kv_dim, att, (size_t)c->vocab_size,
-			   (size_t)c->head_size, cache, cache,
-			   c->group_size ? maxd / (size_t)c->group_size : 0 };
+	size_t parts[] = { dim, dim, dim, hid, hid, dim, kv, att, (size_t)c->vocab_size, hs, cache, cache, ngs,
+			   B * dim, B * dim, B * dim, B * kv, B * hid, B * hid, B * hs, B * ngs };
 	for (size_t i = 0; i < AL_ARRAY_LEN(parts); i++)
 		if (!al_add_size(total, round_up(parts[i]), &total))
 			return -EINVAL;
 	if (c->group_size)
-		nq = round_up(maxd);
+		nq = round_up(maxd) * (1 + B);
 	if (total > AL_AI_MAX_STATE / sizeof(float) ||
 	    total * sizeof(float) + nq > AL_AI_MAX_STATE)
 		return -EINVAL;
@@ -64,17 +63,19 @@ int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
 	memset(s->arena, 0, total * sizeof(float) + nq);
 	f = s->arena;
 	float **dst[] = { &s->x, &s->xb, &s->xb2, &s->hb, &s->hb2, &s->q, &s->k, &s->att, &s->logits,
-			  &s->rope, &s->key_cache, &s->value_cache, &s->xs };
+			  &s->rope, &s->key_cache, &s->value_cache, &s->xs,
+			  &s->bx, &s->bxb, &s->bq, &s->bk, &s->bhb, &s->bhb2, &s->brope, &s->bxs };
 	for (size_t i = 0; i < AL_ARRAY_LEN(dst); i++) {
 		*dst[i] = f;
 		f += round_up(parts[i]);
 	}
 	s->xq = c->group_size ? (int8_t *)f : NULL;
+	s->bxq = c->group_size ? (int8_t *)f + round_up(maxd) : NULL;
 	s->parallel_min = AL_AI_PARALLEL_MIN;
 	/* CPUID only: chosen here, during setup, for the GGUF kernels. */
 	al_ai_quant_init(false);
 	if (!c->group_size)
-		s->xs = NULL;
+		s->xs = s->bxs = NULL;
 	return 0;
 }
 
@@ -94,57 +95,6 @@ static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
 	ss = 1.0f / sqrtf(ss);
 	for (int j = 0; j < n; j++)
 		o[j] = w[j] * (ss * x[j]);
-}
-
-/* out(d) = W(d, n) x(n), fp32. */
-AL_AI_CLONES
-static void matmul_f32(float *restrict out, const float *restrict x, const float *restrict w, int n, int d)
-{
-	int nb = n - n % LANES, i = 0;
-	/* Four rows at a time share each load of x; the lanes are then folded
-	 * pairwise (a tree, not a chain of 16 dependent additions). */
-	for (; i + 4 <= d; i += 4) {
-		const float *r0 = w + (size_t)i * (size_t)n, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
-		float a0[LANES] = { 0 }, a1[LANES] = { 0 }, a2[LANES] = { 0 }, a3[LANES] = { 0 };
-		for (int j = 0; j < nb; j += LANES)
-			for (int k = 0; k < LANES; k++) {
-				float xv = x[j + k];
-				a0[k] += r0[j + k] * xv;
-				a1[k] += r1[j + k] * xv;
-				a2[k] += r2[j + k] * xv;
-				a3[k] += r3[j + k] * xv;
-			}
-		for (int h = LANES / 2; h > 0; h /= 2)
-			for (int k = 0; k < h; k++) {
-				a0[k] += a0[k + h];
-				a1[k] += a1[k + h];
-				a2[k] += a2[k + h];
-				a3[k] += a3[k + h];
-			}
-		for (int j = nb; j < n; j++) {
-			a0[0] += r0[j] * x[j];
-			a1[0] += r1[j] * x[j];
-			a2[0] += r2[j] * x[j];
-			a3[0] += r3[j] * x[j];
-		}
-		out[i] = a0[0];
-		out[i + 1] = a1[0];
-		out[i + 2] = a2[0];
-		out[i + 3] = a3[0];
-	}
-	for (; i < d; i++) {
-		const float *row = w + (size_t)i * (size_t)n;
-		float acc[LANES] = { 0 };
-		for (int j = 0; j < nb; j += LANES)
-			for (int k = 0; k < LANES; k++)
-				acc[k] += row[j + k] * x[j + k];
-		for (int h = LANES / 2; h > 0; h /= 2)
-			for (int k = 0; k < h; k++)
-				acc[k] += acc[k + h];
-		for (int j = nb; j < n; j++)
-			acc[0] += row[j] * x[j];
-		out[i] = acc[0];
-	}
 }
 
 /* Q8_0 symmetric quantisation of n activations in groups of gs. */
@@ -190,60 +140,158 @@ static void matmul_q8(float *restrict out, const int8_t *restrict xq, const floa
 	}
 }
 
-struct mm_job {
+/* One product of a job: out_p = W x_p, written at out + p * ostride. */
+struct mm_out {
 	float *out;
-	const float *x;
+	size_t ostride;
 	const struct al_ai_mat *w;
-	const int8_t *xq;
-	const float *xs;
-	int n, d, gs;
+	int d;
 };
 
-/* Rows [d * part / nparts, d * (part + 1) / nparts): each row is summed the
- * same way whatever the split, so any thread count gives the same bits. */
+/*
+ * Up to three products of the same activations (q, k, v; w1, w3), whose
+ * rows are split between the threads as one range: one wakeup for all of
+ * them. Batched: np vectors, x_p = x + p * xstride (xq + p * qstride, xs +
+ * p * sstride when quantised).
+ */
+struct mm_job {
+	struct mm_out o[3];
+	int no;
+	const float *x;
+	const int8_t *xq;
+	const float *xs;
+	int n, gs, np;
+	size_t xstride, qstride, sstride;
+};
+
+/* Rows [r0, r1) of product o with vector p of the job. */
+static void mm_rows(const struct mm_job *j, const struct mm_out *o, int p, int r0, int r1)
+{
+	size_t off = (size_t)r0 * (size_t)j->n;
+	float *out = o->out + (size_t)p * o->ostride + r0;
+	const float *x = j->x + (size_t)p * j->xstride;
+	const int8_t *xq = j->xq ? j->xq + (size_t)p * j->qstride : NULL;
+	const float *xs = j->xs ? j->xs + (size_t)p * j->sstride : NULL;
+	const uint8_t *b = o->w->b ? o->w->b + (size_t)r0 * al_ai_row_bytes(o->w->type, j->n) : NULL;
+	switch (o->w->type) {
+	case AL_AI_W_F32:
+		al_ai_matmul_f32(out, x, o->w->f + off, j->n, r1 - r0);
+		break;
+	case AL_AI_W_Q8G:
+		matmul_q8(out, xq, xs, o->w->q + off, o->w->s + off / (size_t)j->gs, j->n, r1 - r0, j->gs);
+		break;
+	case AL_AI_W_F16:
+		al_ai_matmul_f16(out, x, b, j->n, r1 - r0);
+		break;
+	case AL_AI_W_Q8_0:
+		al_ai_matmul_q8_0(out, xq, xs, b, j->n, r1 - r0);
+		break;
+	case AL_AI_W_Q4_0:
+		al_ai_matmul_q4_0(out, xq, xs, b, j->n, r1 - r0);
+		break;
+	}
+}
+
+/* Rows [r0, r1) of product o with every vector of the job. */
+static void mm_range(const struct mm_job *j, const struct mm_out *o, int r0, int r1)
+{
+	if (j->np <= 1) {
+		mm_rows(j, o, 0, r0, r1);
+		return;
+	}
+	size_t rb = al_ai_row_bytes(o->w->type, j->n);
+	switch (o->w->type) {
+	case AL_AI_W_F32:
+		al_ai_matmul_f32_batch(o->out + r0, o->ostride, j->x, j->xstride, j->np,
+				       o->w->f + (size_t)r0 * (size_t)j->n, j->n, r1 - r0);
+		return;
+	case AL_AI_W_F16:
+		al_ai_matmul_f16_batch(o->out + r0, o->ostride, j->x, j->xstride, j->np, o->w->b + (size_t)r0 * rb,
+				       j->n, r1 - r0);
+		return;
+	case AL_AI_W_Q8_0:
+	case AL_AI_W_Q4_0:
+		al_ai_matmul_blocks_batch(o->w->type, o->out + r0, o->ostride, j->xq, j->qstride, j->xs, j->sstride,
+					  j->np, o->w->b + (size_t)r0 * rb, j->n, r1 - r0);
+		return;
+	default:
+		break;
+	}
+	/* Version-2 Q8: a slice of rows small enough to stay in L1/L2 is
+	 * multiplied by every vector before the next slice is read. */
+	int chunk = rb >= (32u << 10) ? 1 : (int)((32u << 10) / rb);
+	for (int c0 = r0; c0 < r1; c0 += chunk) {
+		int c1 = r1 - c0 > chunk ? c0 + chunk : r1;
+		for (int p = 0; p < j->np; p++)
+			mm_rows(j, o, p, c0, c1);
+	}
+}
+
+/* Rows [D * part / nparts, D * (part + 1) / nparts) of the job's products
+ * taken end to end (D rows in all): each row is summed the same way
+ * whatever the split, so any thread count gives the same bits. */
 static void mm_part(void *ctx, int part, int nparts)
 {
 	const struct mm_job *j = ctx;
-	int r0 = (int)((int64_t)j->d * part / nparts), r1 = (int)((int64_t)j->d * (part + 1) / nparts);
-	size_t off = (size_t)r0 * (size_t)j->n;
-	if (r1 <= r0)
-		return;
-	const uint8_t *b = j->w->b ? j->w->b + (size_t)r0 * al_ai_row_bytes(j->w->type, j->n) : NULL;
-	switch (j->w->type) {
-	case AL_AI_W_F32:
-		matmul_f32(j->out + r0, j->x, j->w->f + off, j->n, r1 - r0);
-		break;
-	case AL_AI_W_Q8G:
-		matmul_q8(j->out + r0, j->xq, j->xs, j->w->q + off, j->w->s + off / (size_t)j->gs, j->n,
-			  r1 - r0, j->gs);
-		break;
-	case AL_AI_W_F16:
-		al_ai_matmul_f16(j->out + r0, j->x, b, j->n, r1 - r0);
-		break;
-	case AL_AI_W_Q8_0:
-		al_ai_matmul_q8_0(j->out + r0, j->xq, j->xs, b, j->n, r1 - r0);
-		break;
-	case AL_AI_W_Q4_0:
-		al_ai_matmul_q4_0(j->out + r0, j->xq, j->xs, b, j->n, r1 - r0);
-		break;
+	int64_t total = 0;
+	for (int k = 0; k < j->no; k++)
+		total += j->o[k].d;
+	int64_t r0 = total * part / nparts, r1 = total * (part + 1) / nparts, base = 0;
+	for (int k = 0; k < j->no && base < r1; k++) {
+		int64_t lo = r0 > base ? r0 : base, hi = r1 < base + j->o[k].d ? r1 : base + j->o[k].d;
+		if (lo < hi)
+			mm_range(j, &j->o[k], (int)(lo - base), (int)(hi - base));
+		base += j->o[k].d;
 	}
+}
+
+static bool quantised(const struct al_ai_mat *w)
+{
+	return w->type == AL_AI_W_Q8G || w->type == AL_AI_W_Q8_0 || w->type == AL_AI_W_Q4_0;
+}
+
+/*
+ * out_p = W x_p for each product of o[0..no) and the np vectors x (np, n);
+ * np == 1 is the one-position pass, whose activations are quantised into
+ * s->xq, the batch's into s->bxq. All products share x and n.
+ */
+static void products(const struct al_ai_model *m, struct al_ai_state *s, const float *x, int np, int n,
+		     const struct mm_out *o, int no)
+{
+	const struct al_ai_config *c = &m->cfg;
+	struct mm_job j = { .no = no, .x = x, .n = n, .gs = c->group_size, .np = np, .xstride = (size_t)n };
+	bool q = false;
+	size_t rows = 0;
+	for (int k = 0; k < no; k++) {
+		j.o[k] = o[k];
+		q |= quantised(o[k].w);
+		rows += (size_t)o[k].d;
+	}
+	/* Integer kernels: the activations are quantised once per job (Q8_0
+	 * in groups of group_size, 32 for GGUF). */
+	if (q) {
+		size_t maxd = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+		int8_t *xq = np > 1 ? s->bxq : s->xq;
+		float *xs = np > 1 ? s->bxs : s->xs;
+		j.qstride = maxd;
+		j.sstride = maxd / (size_t)j.gs;
+		for (int p = 0; p < np; p++)
+			quantize(xq + (size_t)p * j.qstride, xs + (size_t)p * j.sstride, x + (size_t)p * (size_t)n, n,
+				 j.gs);
+		j.xq = xq;
+		j.xs = xs;
+	}
+	if (s->pool && (size_t)n * rows * (size_t)np >= s->parallel_min)
+		al_ai_pool_run(s->pool, mm_part, &j);
+	else
+		mm_part(&j, 0, 1);
 }
 
 static void matmul(const struct al_ai_model *m, struct al_ai_state *s, float *out, const float *x,
 		   const struct al_ai_mat *w, int n, int d)
 {
-	struct mm_job j = { .out = out, .x = x, .w = w, .n = n, .d = d, .gs = m->cfg.group_size };
-	/* Integer kernels: the activations are quantised once per product
-	 * (Q8_0 in groups of group_size, 32 for GGUF). */
-	if (w->type == AL_AI_W_Q8G || w->type == AL_AI_W_Q8_0 || w->type == AL_AI_W_Q4_0) {
-		quantize(s->xq, s->xs, x, n, j.gs);
-		j.xq = s->xq;
-		j.xs = s->xs;
-	}
-	if (s->pool && (size_t)n * (size_t)d >= s->parallel_min)
-		al_ai_pool_run(s->pool, mm_part, &j);
-	else
-		mm_part(&j, 0, 1);
+	struct mm_out o = { .out = out, .w = w, .d = d };
+	products(m, s, x, 1, n, &o, 1);
 }
 
 static void embed(const struct al_ai_model *m, float *x, int token)
@@ -310,16 +358,69 @@ static void attention_head(float *restrict xb, float *restrict att, const float 
 	}
 }
 
-static void attention(const struct al_ai_config *c, struct al_ai_state *s, size_t loff, int pos)
+/* Attention of np positions from pos0 (their q and xb rows stride apart). */
+struct att_job {
+	const struct al_ai_config *c;
+	struct al_ai_state *s;
+	float *xb;
+	const float *q;
+	size_t stride, loff;
+	int pos0, np;
+};
+
+/* Heads [n_heads * part / nparts, ...) for every position: a head's score
+ * row is used by one thread at a time, and each head is computed the same
+ * way on any thread. */
+static void att_part(void *ctx, int part, int nparts)
 {
+	const struct att_job *j = ctx;
+	const struct al_ai_config *c = j->c;
 	int hs = c->head_size, kv_mul = c->n_heads / c->n_kv_heads;
+	int h0 = c->n_heads * part / nparts, h1 = c->n_heads * (part + 1) / nparts;
 	size_t seq = (size_t)c->seq_len;
 
-	for (int h = 0; h < c->n_heads; h++) {
-		size_t kvh = (size_t)(h / kv_mul);
-		attention_head(s->xb + h * hs, s->att + (size_t)h * seq, s->q + h * hs,
-			       s->key_cache + loff + kvh * (size_t)hs * seq,
-			       s->value_cache + loff + kvh * (size_t)hs, hs, c->seq_len, (size_t)c->kv_dim, pos);
+	for (int p = 0; p < j->np; p++)
+		for (int h = h0; h < h1; h++) {
+			size_t kvh = (size_t)(h / kv_mul);
+			attention_head(j->xb + (size_t)p * j->stride + (size_t)(h * hs), j->s->att + (size_t)h * seq,
+				       j->q + (size_t)p * j->stride + (size_t)(h * hs),
+				       j->s->key_cache + j->loff + kvh * (size_t)hs * seq,
+				       j->s->value_cache + j->loff + kvh * (size_t)hs, hs, c->seq_len, (size_t)c->kv_dim,
+				       j->pos0 + p);
+		}
+}
+
+static void attention(const struct al_ai_config *c, struct al_ai_state *s, float *xb, const float *q, size_t stride,
+		      size_t loff, int pos0, int np)
+{
+	struct att_job j = { .c = c, .s = s, .xb = xb, .q = q, .stride = stride, .loff = loff, .pos0 = pos0, .np = np };
+	/* Multiply-adds: scores and weighted values over the positions seen. */
+	size_t work = (size_t)np * (size_t)(pos0 + np) * (size_t)c->dim * 2;
+	if (s->pool && c->n_heads > 1 && work >= s->parallel_min)
+		al_ai_pool_run(s->pool, att_part, &j);
+	else
+		att_part(&j, 0, 1);
+}
+
+/* The angles depend only on the position and the index within a head. */
+static void rope_angles(const struct al_ai_config *c, float *cs, int pos)
+{
+	int hs = c->head_size;
+	for (int i = 0; i < hs; i += 2) {
+		float freq = 1.0f / powf(c->rope_base, (float)i / (float)hs);
+		float val = (float)pos * freq;
+		cs[i] = cosf(val);
+		cs[i + 1] = sinf(val);
+	}
+}
+
+static void swiglu(float *hb, const float *hb2, int hid)
+{
+	/* SwiGLU: silu(w1 x) * (w3 x) */
+	for (int i = 0; i < hid; i++) {
+		float val = hb[i];
+		val *= 1.0f / (1.0f + expf(-val));
+		hb[i] = val * hb2[i];
 	}
 }
 
@@ -330,13 +431,7 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 	float *x = s->x;
 
 	embed(m, x, token);
-	/* The angles depend only on the position and the index within a head. */
-	for (int i = 0; i < hs; i += 2) {
-		float freq = 1.0f / powf(c->rope_base, (float)i / (float)hs);
-		float val = (float)pos * freq;
-		s->rope[i] = cosf(val);
-		s->rope[i + 1] = sinf(val);
-	}
+	rope_angles(c, s->rope, pos);
 	for (int l = 0; l < c->n_layers; l++) {
 		const struct al_ai_layer *L = &m->w.layers[l];
 		size_t loff = (size_t)l * (size_t)c->seq_len * (size_t)c->kv_dim;
@@ -346,32 +441,94 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 		float *v = s->value_cache + loff + (size_t)pos * (size_t)c->kv_dim;
 
 		rmsnorm(s->xb, x, L->rms_att, dim, c->rms_eps);
-		matmul(m, s, s->q, s->xb, &L->wq, dim, dim);
-		matmul(m, s, k, s->xb, &L->wk, dim, c->kv_dim);
-		matmul(m, s, v, s->xb, &L->wv, dim, c->kv_dim);
+		struct mm_out qkv[] = { { s->q, 0, &L->wq, dim }, { k, 0, &L->wk, c->kv_dim }, { v, 0, &L->wv, c->kv_dim } };
+		products(m, s, s->xb, 1, dim, qkv, 3);
 		rope(s->q, dim, s->rope, hs);
 		rope(k, c->kv_dim, s->rope, hs);
 		for (int i = 0; i < c->kv_dim; i++)
 			s->key_cache[loff + (size_t)i * (size_t)c->seq_len + (size_t)pos] = k[i];
-		attention(c, s, loff, pos);
+		attention(c, s, s->xb, s->q, 0, loff, pos, 1);
 		matmul(m, s, s->xb2, s->xb, &L->wo, dim, dim);
 		for (int i = 0; i < dim; i++)
 			x[i] += s->xb2[i];
 
 		rmsnorm(s->xb, x, L->rms_ffn, dim, c->rms_eps);
-		matmul(m, s, s->hb, s->xb, &L->w1, dim, hid);
-		matmul(m, s, s->hb2, s->xb, &L->w3, dim, hid);
-		/* SwiGLU: silu(w1 x) * (w3 x) */
-		for (int i = 0; i < hid; i++) {
-			float val = s->hb[i];
-			val *= 1.0f / (1.0f + expf(-val));
-			s->hb[i] = val * s->hb2[i];
-		}
+		struct mm_out up[] = { { s->hb, 0, &L->w1, hid }, { s->hb2, 0, &L->w3, hid } };
+		products(m, s, s->xb, 1, dim, up, 2);
+		swiglu(s->hb, s->hb2, hid);
 		matmul(m, s, s->xb, s->hb, &L->w2, hid, dim);
 		for (int i = 0; i < dim; i++)
 			x[i] += s->xb[i];
 	}
 	rmsnorm(x, x, m->w.rms_final, dim, c->rms_eps);
 	matmul(m, s, s->logits, x, &m->w.wcls, dim, c->vocab_size);
+	return s->logits;
+}
+
+/* Positions pos0..pos0 + np - 1 (np <= AL_AI_BATCH) through every layer;
+ * the classifier only for the last one, and only if logits is set. Each
+ * step is al_ai_forward()'s for each position, in the same order per
+ * position: the keys and values of the whole block are cached before its
+ * attention, which for position t reads positions 0..t only. */
+static void forward_block(const struct al_ai_model *m, struct al_ai_state *s, const int *tokens, int pos0, int np,
+			  bool logits)
+{
+	const struct al_ai_config *c = &m->cfg;
+	size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, kv = (size_t)c->kv_dim, hs = (size_t)c->head_size;
+	size_t seq = (size_t)c->seq_len;
+
+	for (int p = 0; p < np; p++) {
+		embed(m, s->bx + (size_t)p * dim, tokens[p]);
+		rope_angles(c, s->brope + (size_t)p * hs, pos0 + p);
+	}
+	for (int l = 0; l < c->n_layers; l++) {
+		const struct al_ai_layer *L = &m->w.layers[l];
+		size_t loff = (size_t)l * seq * kv;
+
+		for (int p = 0; p < np; p++)
+			rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, L->rms_att, c->dim, c->rms_eps);
+		/* v straight into the cache rows of these positions. */
+		struct mm_out qkv[] = { { s->bq, dim, &L->wq, c->dim },
+					{ s->bk, kv, &L->wk, c->kv_dim },
+					{ s->value_cache + loff + (size_t)pos0 * kv, kv, &L->wv, c->kv_dim } };
+		products(m, s, s->bxb, np, c->dim, qkv, 3);
+		for (int p = 0; p < np; p++) {
+			float *k = s->bk + (size_t)p * kv;
+			rope(s->bq + (size_t)p * dim, c->dim, s->brope + (size_t)p * hs, c->head_size);
+			rope(k, c->kv_dim, s->brope + (size_t)p * hs, c->head_size);
+			for (size_t i = 0; i < kv; i++)
+				s->key_cache[loff + i * seq + (size_t)(pos0 + p)] = k[i];
+		}
+		attention(c, s, s->bxb, s->bq, dim, loff, pos0, np);
+		/* The queries are spent: their rows take the output projection. */
+		struct mm_out o = { s->bq, dim, &L->wo, c->dim };
+		products(m, s, s->bxb, np, c->dim, &o, 1);
+		for (size_t i = 0; i < (size_t)np * dim; i++)
+			s->bx[i] += s->bq[i];
+
+		for (int p = 0; p < np; p++)
+			rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, L->rms_ffn, c->dim, c->rms_eps);
+		struct mm_out up[] = { { s->bhb, hid, &L->w1, c->hidden_dim }, { s->bhb2, hid, &L->w3, c->hidden_dim } };
+		products(m, s, s->bxb, np, c->dim, up, 2);
+		for (int p = 0; p < np; p++)
+			swiglu(s->bhb + (size_t)p * hid, s->bhb2 + (size_t)p * hid, c->hidden_dim);
+		struct mm_out down = { s->bxb, dim, &L->w2, c->dim };
+		products(m, s, s->bhb, np, c->hidden_dim, &down, 1);
+		for (size_t i = 0; i < (size_t)np * dim; i++)
+			s->bx[i] += s->bxb[i];
+	}
+	if (logits) {
+		float *x = s->bx + (size_t)(np - 1) * dim;
+		rmsnorm(s->x, x, m->w.rms_final, c->dim, c->rms_eps);
+		matmul(m, s, s->logits, s->x, &m->w.wcls, c->dim, c->vocab_size);
+	}
+}
+
+float *al_ai_prefill(const struct al_ai_model *m, struct al_ai_state *s, const int *tokens, int n, int pos0)
+{
+	for (int b = 0; b < n; b += AL_AI_BATCH) {
+		int np = n - b < AL_AI_BATCH ? n - b : AL_AI_BATCH;
+		forward_block(m, s, tokens + b, pos0 + b, np, b + np == n);
+	}
 	return s->logits;
 }

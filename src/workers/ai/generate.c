@@ -82,15 +82,34 @@ int al_ai_generate(struct al_ai_engine *e, struct al_ai_sampler *smp, const char
 		return -EINVAL;
 	stats->prompt_tokens = (uint32_t)n_prompt;
 	token = e->tokens[0];
+	/* The prompt's positions run together (prefill); their pieces are then
+	 * delivered as if each had been run on its own. */
+	int np = n_prompt < (size_t)steps ? (int)n_prompt : steps;
+	float *logits = np > 1 ? al_ai_prefill(e->model, &e->state, e->tokens, np, 0) : NULL;
+	for (; logits && pos + 1 < np; pos++) {
+		int next = e->tokens[pos + 1];
+		if (next == e->tok->bos) {
+			pos++;
+			goto out;
+		}
+		const char *piece;
+		size_t len;
+		al_ai_tokenizer_decode(e->tok, token, next, &piece, &len);
+		if (al_ai_piece_printable(piece, len) && (rc = fn(ctx, piece, len, next)))
+			goto out;
+		token = next;
+	}
 	while (pos < steps) {
 		int next;
-		float *logits = al_ai_forward(e->model, &e->state, token, pos);
+		if (!logits)
+			logits = al_ai_forward(e->model, &e->state, token, pos);
 		if ((size_t)pos + 1 < n_prompt) {
 			next = e->tokens[pos + 1]; /* still inside the prompt: forced */
 		} else {
 			next = al_ai_sample(smp, logits);
 			stats->tokens++;
 		}
+		logits = NULL;
 		pos++;
 		/* BOS starts a new sequence: the reference stops there. */
 		if (next == e->tok->bos)
@@ -106,6 +125,7 @@ int al_ai_generate(struct al_ai_engine *e, struct al_ai_sampler *smp, const char
 			break;
 		}
 	}
+out:
 	stats->elapsed_ns = al_now_ns() - t0;
 	return rc;
 }

@@ -1,7 +1,7 @@
 /*
- * AI engine, step 5: generation. Encodes the prompt, runs the forward pass
- * position by position (prompt tokens are forced, then sampled), and hands
- * each decoded piece to a callback as soon as it exists.
+ * AI engine, step 5: generation. Encodes the prompt, runs its positions
+ * together (prefill), then the forward pass position by position on sampled
+ * tokens, and hands each decoded piece to a callback as soon as it exists.
  */
 #ifndef AL_AI_GENERATE_H
 #define AL_AI_GENERATE_H

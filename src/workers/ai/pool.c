@@ -30,10 +30,27 @@ static void futex_wake(_Atomic uint32_t *w)
 	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 }
 
+/*
+ * Claims and runs parts until none is left. A claim below parts belongs to
+ * a job that cannot finish before that part is done, so fn and ctx read
+ * after it are that job's: the caller publishes the next job only once
+ * every part of this one is counted in done. A claim of parts or more
+ * (a job already given out) runs nothing.
+ */
+static void run_parts(struct al_ai_pool *p)
+{
+	for (;;) {
+		uint32_t i = atomic_fetch_add_explicit(&p->next, 1, memory_order_acq_rel);
+		if (i >= (uint32_t)p->parts)
+			return;
+		p->fn(p->ctx, (int)i, p->parts);
+		atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+	}
+}
+
 static void *thread_main(void *a)
 {
 	struct al_ai_pool *p = ((struct al_ai_pool_arg *)a)->p;
-	int part = ((struct al_ai_pool_arg *)a)->part;
 	uint32_t seen = atomic_load_explicit(&p->gen, memory_order_acquire);
 
 	atomic_fetch_add(&p->started, 1);
@@ -53,8 +70,7 @@ static void *thread_main(void *a)
 		seen = g;
 		if (atomic_load_explicit(&p->stop, memory_order_acquire))
 			return NULL;
-		p->fn(p->ctx, part, p->n);
-		atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+		run_parts(p);
 	}
 }
 
@@ -68,6 +84,8 @@ int al_ai_pool_new(struct al_ai_pool **out, int n)
 	if (!p)
 		return -ENOMEM;
 	p->n = 1;
+	p->parts = n * AL_AI_POOL_CHUNKS;
+	atomic_store(&p->next, (uint32_t)p->parts);
 	for (int i = 1; i < n; i++) {
 		p->arg[i] = (struct al_ai_pool_arg){ .p = p, .part = i };
 		int rc = pthread_create(&p->th[i], NULL, thread_main, &p->arg[i]);
@@ -95,14 +113,16 @@ void al_ai_pool_run(struct al_ai_pool *p, al_ai_job_fn fn, void *ctx)
 	p->fn = fn;
 	p->ctx = ctx;
 	atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+	/* Opens the claims: the release orders fn, ctx and done before them. */
+	atomic_store_explicit(&p->next, 0, memory_order_release);
 	atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
 	if (atomic_load(&p->sleepers))
 		futex_wake(&p->gen);
-	fn(ctx, 0, p->n);
-	/* The other parts take about as long as ours: spin, yielding now and
-	 * then in case a thread was preempted on a busy machine. */
-	for (unsigned spins = 0;
-	     atomic_load_explicit(&p->done, memory_order_acquire) != (uint32_t)(p->n - 1); spins++) {
+	run_parts(p);
+	/* Only parts already claimed remain, and they are short: spin,
+	 * yielding now and then in case their thread was preempted. */
+	for (unsigned spins = 0; atomic_load_explicit(&p->done, memory_order_acquire) != (uint32_t)p->parts;
+	     spins++) {
 		if (spins % 4096 == 4095)
 			sched_yield();
 		else

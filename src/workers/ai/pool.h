@@ -1,8 +1,11 @@
 /*
- * AI engine: worker threads for the matrix products. The caller runs part 0
- * of each job itself; n - 1 threads run the others. Between jobs the threads
- * spin briefly (a wakeup on the other core costs ~20 µs here), then sleep on
- * a futex. With n == 1 there are no threads and jobs run inline.
+ * AI engine: worker threads for the matrix products. A job is cut into
+ * AL_AI_POOL_CHUNKS parts per thread, which the caller and the n - 1 threads
+ * claim one at a time from a shared counter: a thread that is late (woken
+ * late, or preempted on a busy machine) leaves its parts to the others
+ * instead of holding the job up. Between jobs the threads spin briefly (a
+ * wakeup on the other core costs ~20 µs here), then sleep on a futex. With
+ * n == 1 there are no threads and jobs run inline.
  *
  * Threads are started by al_ai_pool_new(), during setup: the worker's
  * seccomp filter is then installed with TSYNC so it covers them too, and no
@@ -16,6 +19,7 @@
 #include <stdint.h>
 
 #define AL_AI_MAX_THREADS 16
+#define AL_AI_POOL_CHUNKS 4 /* parts per thread in each job */
 
 typedef void (*al_ai_job_fn)(void *ctx, int part, int nparts);
 
@@ -28,11 +32,13 @@ struct al_ai_pool_arg {
 
 /* Heap-allocated: the threads hold pointers into it. */
 struct al_ai_pool {
-	int n;                     /* parts per job, threads + caller */
+	int n;                     /* threads + caller */
+	int parts;                 /* parts per job: n * AL_AI_POOL_CHUNKS, fixed */
 	pthread_t th[AL_AI_MAX_THREADS];
 	struct al_ai_pool_arg arg[AL_AI_MAX_THREADS];
 	_Atomic uint32_t gen;      /* bumped per job; futex word */
 	_Atomic uint32_t done;     /* parts finished in this job */
+	_Atomic uint32_t next;     /* next part to claim; >= parts when all are taken */
 	_Atomic uint32_t sleepers; /* threads in futex wait */
 	_Atomic int stop;
 	_Atomic int started;       /* threads past their libc start-up */
@@ -42,7 +48,8 @@ struct al_ai_pool {
 
 /* n in [1, AL_AI_MAX_THREADS]. 0 or -errno. */
 int al_ai_pool_new(struct al_ai_pool **out, int n);
-/* Runs fn(ctx, part, n) for every part, returns when all are done. */
+/* Runs fn(ctx, part, nparts) for every part in [0, nparts), each once, on
+ * any of the threads; returns when all are done. nparts is 1 with one thread. */
 void al_ai_pool_run(struct al_ai_pool *p, al_ai_job_fn fn, void *ctx);
 /* Stops and joins the threads, frees p (NULL is fine). */
 void al_ai_pool_free(struct al_ai_pool *p);

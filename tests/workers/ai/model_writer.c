@@ -236,6 +236,12 @@ static void kv_u32(struct mw_buf *b, const char *k, uint32_t v)
 	put_u32(b, v);
 }
 
+static void kv_f32(struct mw_buf *b, const char *k, float v)
+{
+	kv_key(b, k, 6);
+	put(b, &v, 4);
+}
+
 /* float -> IEEE half, round to nearest even (normal range; tiny values flush to zero). */
 static uint16_t half_of(float f)
 {
@@ -333,7 +339,7 @@ void mw_export_gguf(struct mw_buf *b, const struct al_ai_model *src, const struc
 	put(b, "GGUF", 4);
 	put_u32(b, 3);
 	put_u64(b, nt);
-	put_u64(b, 14); /* the keys below */
+	put_u64(b, 16); /* the keys below */
 	kv_key(b, "general.architecture", 8);
 	put_gstr(b, "llama", 5);
 	kv_u32(b, "general.alignment", 32);
@@ -343,6 +349,9 @@ void mw_export_gguf(struct mw_buf *b, const struct al_ai_model *src, const struc
 	kv_u32(b, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
 	kv_u32(b, "llama.attention.head_count", (uint32_t)c->n_heads);
 	kv_u32(b, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
+	/* Required by llama.cpp, which has no default for the first. */
+	kv_f32(b, "llama.attention.layer_norm_rms_epsilon", c->rms_eps);
+	kv_f32(b, "llama.rope.freq_base", c->rope_base);
 	kv_key(b, "tokenizer.ggml.model", 8);
 	put_gstr(b, "llama", 5);
 	kv_key(b, "tokenizer.ggml.tokens", 9);

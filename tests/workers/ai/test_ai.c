@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,41 @@ static void test_threads_260k(void **state)
 	f->engine.state.parallel_min = AL_AI_PARALLEL_MIN;
 	assert_int_equal(al_ai_engine_set_threads(&f->engine, 0), -EINVAL);
 	free(ref);
+}
+
+/* The pool runs every part of every job exactly once, whichever thread
+ * claims it, and returns only when all are done; jobs follow each other
+ * with no gap, so a late thread meets the next job's parts. */
+struct pool_count {
+	_Atomic int hits[64];
+	int nparts;
+};
+
+static void count_part(void *ctx, int part, int nparts)
+{
+	struct pool_count *c = ctx;
+	c->nparts = nparts;
+	atomic_fetch_add(&c->hits[part], 1);
+}
+
+static void test_pool_parts(void **state)
+{
+	enum { JOBS = 20000 };
+	for (int n = 1; n <= 3; n++) {
+		struct al_ai_pool *pool;
+		static struct pool_count c;
+		assert_int_equal(al_ai_pool_new(&pool, n), 0);
+		memset(&c, 0, sizeof(c));
+		for (int j = 0; j < JOBS; j++) {
+			al_ai_pool_run(pool, count_part, &c);
+			for (int i = 0; i < c.nparts; i++)
+				if (atomic_load(&c.hits[i]) != j + 1)
+					fail_msg("%d threads, job %d: part %d ran %d times in all", n, j, i,
+						 atomic_load(&c.hits[i]));
+		}
+		assert_int_equal(c.nparts, n == 1 ? 1 : n * AL_AI_POOL_CHUNKS);
+		al_ai_pool_free(pool);
+	}
 }
 
 static void test_cancel(void **state)
@@ -783,6 +819,7 @@ int main(void)
 		cmocka_unit_test(test_greedy_prompt_reference),
 		cmocka_unit_test(test_topp_reference),
 		cmocka_unit_test(test_threads_260k),
+		cmocka_unit_test(test_pool_parts),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_encode),
 		cmocka_unit_test(test_decode),

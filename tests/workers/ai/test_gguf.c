@@ -337,6 +337,115 @@ static uint16_t to_half(float f)
 	return (uint16_t)(((b >> 16) & 0x8000) | ((((b >> 23) & 0xff) - 112) << 10) | ((b >> 13) & 0x3ff));
 }
 
+/* The fp32 product: AVX-512, AVX2 and portable give the same bits, single
+ * or batched, on a length with a tail (n % 16 != 0) and odd row counts. */
+static void test_f32_kernels(void **state)
+{
+	enum { N = 300, D = 39, NP = 7 };
+	static float w[D * N], x[NP * N], ref[NP * D], o[NP * D], o1[D];
+	for (int i = 0; i < D * N; i++)
+		w[i] = (float)(int)(rnd() % 20001 - 10000) / 7777.0f;
+	for (int i = 0; i < NP * N; i++)
+		x[i] = (float)(int)(rnd() % 20001 - 10000) / 3333.0f;
+	const char *names[] = { "scalar", "avx2", "avx512" };
+	for (size_t k = 0; k < AL_ARRAY_LEN(names); k++) {
+		if (!al_ai_quant_use(names[k])) {
+			print_message("f32 kernels: %s not available here\n", names[k]);
+			continue;
+		}
+		for (int np = 1; np <= NP; np++) {
+			al_ai_matmul_f32_batch(o, D, x, N, np, w, N, D);
+			for (int p = 0; p < np; p++) {
+				al_ai_matmul_f32(o1, x + p * N, w, N, D);
+				if (k == 0 && np == NP)
+					memcpy(ref + p * D, o1, sizeof(o1));
+				if (memcmp(o1, o + p * D, sizeof(o1)))
+					fail_msg("%s: batched product of %d differs from the single one at vector %d",
+						 names[k], np, p);
+				if (k > 0 && memcmp(o1, ref + p * D, sizeof(o1)))
+					fail_msg("%s: differs from the portable kernel at vector %d", names[k], p);
+			}
+		}
+		/* And against a double-precision sum, to catch a wrong product. */
+		for (int r = 0; r < D; r++) {
+			double acc = 0.0;
+			for (int i = 0; i < N; i++)
+				acc += (double)w[r * N + i] * x[i];
+			if (fabs(acc - ref[r]) > 1e-3 * (1.0 + fabs(acc)))
+				fail_msg("row %d: %.8g, reference %.8g", r, ref[r], acc);
+		}
+	}
+	al_ai_quant_init(false);
+}
+
+/* Prefill (the prompt's positions together) gives the bits of running them
+ * one at a time: logits of the last position and the whole kv cache, for
+ * every tensor type, across block boundaries, from a later position, and
+ * with the products split over two threads. */
+static void check_prefill(const char *what, const struct al_ai_model *m, const char *kernels)
+{
+	enum { N = 40, K = 5 }; /* blocks [0, 5), [5, 37), [37, 40) */
+	int tokens[N];
+	const struct al_ai_config *c = &m->cfg;
+	size_t cache = (size_t)c->n_layers * (size_t)c->seq_len * (size_t)c->kv_dim * sizeof(float);
+	size_t V = (size_t)c->vocab_size * sizeof(float);
+	struct al_ai_pool *pool;
+	assert_int_equal(al_ai_pool_new(&pool, 2), 0);
+	for (int i = 0; i < N; i++)
+		tokens[i] = i ? (int)(rnd() % (uint32_t)c->vocab_size) : 1;
+	/* The portable kernels (slow under the sanitizers) with one thread only. */
+	for (int threads = 1; threads <= (strcmp(kernels, "scalar") ? 2 : 1); threads++) {
+		struct al_ai_state a, b;
+		const float *la = NULL;
+		assert_int_equal(al_ai_state_build(&a, c), 0);
+		assert_int_equal(al_ai_state_build(&b, c), 0);
+		al_ai_quant_use(kernels); /* after the builds, which pick the best */
+		if (threads == 2) {
+			a.pool = b.pool = pool;
+			a.parallel_min = b.parallel_min = 0;
+		}
+		for (int pos = 0; pos < N; pos++)
+			la = al_ai_forward(m, &a, tokens[pos], pos);
+		al_ai_prefill(m, &b, tokens, K, 0);
+		const float *lb = al_ai_prefill(m, &b, tokens + K, N - K, K);
+		if (memcmp(la, lb, V))
+			fail_msg("%s, %d threads: prefill logits differ from one position at a time", what, threads);
+		if (memcmp(a.key_cache, b.key_cache, cache) || memcmp(a.value_cache, b.value_cache, cache))
+			fail_msg("%s, %d threads: prefill kv cache differs", what, threads);
+		al_ai_state_free(&a);
+		al_ai_state_free(&b);
+	}
+	al_ai_pool_free(pool);
+}
+
+static void test_prefill(void **state)
+{
+	const char *files[] = { "s260k_f32.gguf", "s260k_f16.gguf", "s260k_q8_0.gguf", "s260k_q4_0.gguf" };
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < AL_ARRAY_LEN(files); i++) {
+			struct loaded l;
+			load_gguf(&l, files[i]);
+			/* The second time with the portable kernels. */
+			check_prefill(files[i], &l.m, pass ? "scalar" : "avx512");
+			unload(&l);
+		}
+	al_ai_quant_init(false);
+	/* The checkpoint itself, and its version-2 (Q8, group 4) export. */
+	struct al_ai_model m, q;
+	struct mw_buf b = { 0 };
+	int fd = open(MODEL, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(al_ai_model_build_fd(&m, fd), 0);
+	close(fd);
+	check_prefill("stories260K.bin", &m, "avx512");
+	mw_export(&b, &m, AL_AI_FORMAT_Q8, m.cfg.shared_classifier, 4);
+	if (al_ai_model_build_mem(&q, b.p, b.len))
+		fail_msg("v2: %s", q.err);
+	check_prefill("stories260K v2 Q8", &q, "avx512");
+	al_ai_model_free(&q);
+	mw_free(&b);
+	al_ai_model_free(&m);
+}
+
 static void test_kernels(void **state)
 {
 	enum { N = 256, D = 37 };
@@ -818,6 +927,8 @@ int main(void)
 		cmocka_unit_test(test_c_writer),
 		cmocka_unit_test(test_tokenizer),
 		cmocka_unit_test(test_kernels),
+		cmocka_unit_test(test_f32_kernels),
+		cmocka_unit_test(test_prefill),
 		cmocka_unit_test(test_worker_gguf),
 	};
 	const struct CMUnitTest hostile[] = {
