@@ -109,231 +109,6 @@ static int set_path(struct ctx *c, char **field, const char *v, char *why, size_
 	return 0;
 }
 
-static int parse_uint(const char *v, uint64_t min, uint64_t max, uint64_t *out, char *why,
-		      size_t wl)
-{
-	uint64_t x;
-	if (al_parse_u64(v, &x) < 0 || x < min || x > max) {
-		snprintf(why, wl, "'%s' is not an integer in %llu..%llu", v,
-			 (unsigned long long)min, (unsigned long long)max);
-		return -1;
-	}
-	*out = x;
-	return 0;
-}
-
-static int parse_size(const char *v, uint64_t min, uint64_t max, uint64_t *out, char *why,
-		      size_t wl)
-{
-	uint64_t x;
-	if (al_parse_size(v, &x) < 0 || x < min || x > max) {
-		snprintf(why, wl, "'%s' is not a size in %lluK..%lluM (units K, M, G)", v,
-			 (unsigned long long)(min >> 10), (unsigned long long)(max >> 20));
-		return -1;
-	}
-	*out = x;
-	return 0;
-}
-
-static int parse_bool(const char *v, bool *out, char *why, size_t wl)
-{
-	static const char *const yes[] = { "yes", "true", "on", "1" };
-	static const char *const no[] = { "no", "false", "off", "0" };
-	for (size_t i = 0; i < AL_ARRAY_LEN(yes); i++) {
-		if (strcmp(v, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcmp(v, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	snprintf(why, wl, "'%s' is not yes or no", v);
-	return -1;
-}
-
-/* "127.0.0.1:8377", "[::1]:8377", "stdio" or "systemd". */
-static int parse_listen(struct al_config *cfg, const char *v, char *why, size_t wl)
-{
-	if (strcmp(v, "stdio") == 0 || strcmp(v, "systemd") == 0) {
-		cfg->proto.stdio = v[1] == 't';
-		cfg->proto.systemd = !cfg->proto.stdio;
-		cfg->proto.host[0] = '\0';
-		cfg->proto.port = 0;
-		return 0;
-	}
-	char host[64];
-	const char *colon = strrchr(v, ':');
-	const char *h = v;
-	size_t hl = colon ? (size_t)(colon - v) : 0;
-	bool v6 = hl >= 2 && v[0] == '[' && v[hl - 1] == ']';
-	if (v6) {
-		h++;
-		hl -= 2;
-	}
-	uint64_t port;
-	unsigned char addr[16];
-	if (!colon || hl == 0 || hl >= sizeof host || al_parse_u64(colon + 1, &port) < 0 ||
-	    port == 0 || port > 65535)
-		goto bad;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1)
-		goto bad;
-	cfg->proto.stdio = cfg->proto.systemd = false;
-	memcpy(cfg->proto.host, host, hl + 1);
-	cfg->proto.port = (uint16_t)port;
-	return 0;
-bad:
-	snprintf(why, wl, "'%s' is not IPV4:PORT, [IPV6]:PORT, stdio or systemd", v);
-	return -1;
-}
-
-static void free_origins(struct al_config *cfg)
-{
-	for (size_t i = 0; i < cfg->proto.n_allowed_origins; i++)
-		free(cfg->proto.allowed_origins[i]);
-	cfg->proto.n_allowed_origins = 0;
-}
-
-/* Comma-separated http(s) origins: scheme://host[:port], no path. */
-static int parse_origins(struct al_config *cfg, const char *v, char *why, size_t wl)
-{
-	free_origins(cfg);
-	const char *p = v;
-	while (*p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (!*p)
-			break;
-		const char *e = p;
-		while (*e && *e != ',' && *e != ' ')
-			e++;
-		size_t n = (size_t)(e - p);
-		bool http = n > 7 && strncmp(p, "http://", 7) == 0;
-		bool https = n > 8 && strncmp(p, "https://", 8) == 0;
-		const char *rest = p + (http ? 7 : 8);
-		bool ok = (http || https) && n <= 256 && !memchr(rest, '/', (size_t)(e - rest));
-		for (const char *q = p; ok && q < e; q++)
-			if (!isgraph((unsigned char)*q))
-				ok = false;
-		if (!ok) {
-			snprintf(why, wl, "'%.*s' is not an origin such as http://127.0.0.1:8377",
-				 (int)(n > 100 ? 100 : n), p);
-			return -1;
-		}
-		if (cfg->proto.n_allowed_origins >= AL_CONFIG_MAX_ORIGINS) {
-			snprintf(why, wl, "more than %d origins", AL_CONFIG_MAX_ORIGINS);
-			return -1;
-		}
-		char *o = strndup(p, n);
-		if (!o) {
-			snprintf(why, wl, "out of memory");
-			return -1;
-		}
-		cfg->proto.allowed_origins[cfg->proto.n_allowed_origins++] = o;
-		p = e;
-	}
-	return 0;
-}
-
-/* "0.5" (CPUs, up to 3 decimals), "50%" (percent of one CPU), or "max". */
-static int parse_cpu(const char *v, uint32_t *out, char *why, size_t wl)
-{
-	if (strcmp(v, "max") == 0) {
-		*out = 0;
-		return 0;
-	}
-	size_t n = strlen(v);
-	bool pct = n > 0 && v[n - 1] == '%';
-	uint64_t whole = 0, frac = 0, scale = 1;
-	const char *p = v;
-	if (!isdigit((unsigned char)*p))
-		goto bad;
-	for (; isdigit((unsigned char)*p); p++) {
-		whole = whole * 10 + (uint64_t)(*p - '0');
-		if (whole > 1024 * 100)
-			goto bad;
-	}
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			goto bad;
-		for (; isdigit((unsigned char)*p); p++) {
-			if (scale >= 1000)
-				goto bad;
-			frac = frac * 10 + (uint64_t)(*p - '0');
-			scale *= 10;
-		}
-	}
-	if (pct ? strcmp(p, "%") != 0 : *p != '\0')
-		goto bad;
-	/* milli-CPUs: fraction * 1000, or percent * 10 */
-	uint64_t milli = pct ? whole * 10 + frac * 10 / scale : whole * 1000 + frac * 1000 / scale;
-	if (milli == 0 || milli > 1024 * 1000 || (pct && frac * 10 % scale))
-		goto bad;
-	*out = (uint32_t)milli;
-	return 0;
-bad:
-	snprintf(why, wl, "'%s' is not a CPU share such as 0.5, 150%% or max (0 < share <= 1024)", v);
-	return -1;
-}
-
-/* "0-3,6": CPU numbers below CPU_SETSIZE, ranges ascending. */
-static int parse_cpus(const char *v, cpu_set_t *set, char *why, size_t wl)
-{
-	CPU_ZERO(set);
-	const char *p = v;
-	unsigned count = 0;
-	for (;;) {
-		uint64_t a = 0, b;
-		if (!isdigit((unsigned char)*p))
-			goto bad;
-		for (; isdigit((unsigned char)*p); p++)
-			if ((a = a * 10 + (uint64_t)(*p - '0')) >= CPU_SETSIZE)
-				goto bad;
-		b = a;
-		if (*p == '-') {
-			p++;
-			if (!isdigit((unsigned char)*p))
-				goto bad;
-			for (b = 0; isdigit((unsigned char)*p); p++)
-				if ((b = b * 10 + (uint64_t)(*p - '0')) >= CPU_SETSIZE)
-					goto bad;
-			if (b < a)
-				goto bad;
-		}
-		for (uint64_t i = a; i <= b; i++, count++)
-			CPU_SET((size_t)i, set);
-		if (*p == '\0')
-			break;
-		if (*p != ',')
-			goto bad;
-		p++;
-	}
-	return count ? 0 : -1;
-bad:
-	snprintf(why, wl, "'%s' is not a CPU list such as 0-3,6 (CPUs below %d)", v, CPU_SETSIZE);
-	return -1;
-}
-
-static int parse_enum(const struct al_config_enum *names, const char *v, int *out, char *why,
-		      size_t wl)
-{
-	for (const struct al_config_enum *e = names; e->name; e++)
-		if (strcmp(v, e->name) == 0) {
-			*out = e->value;
-			return 0;
-		}
-	/* "'x' is not a, b or c" */
-	int n = snprintf(why, wl, "'%s' is not ", v);
-	for (const struct al_config_enum *e = names; e->name && n >= 0 && (size_t)n < wl; e++)
-		n += snprintf(why + n, wl - (size_t)n, "%s%s", e == names ? "" : e[1].name ? ", " : " or ",
-			      e->name);
-	return -1;
-}
-
 static int parse_path(struct ctx *c, const struct al_config_key *k, char **field, const char *v,
 		      char *why, size_t wl)
 {
@@ -359,23 +134,23 @@ static int parse_value(struct ctx *c, const struct al_config_key *k, const char 
 	uint64_t x;
 	switch (k->kind) {
 	case AL_CONFIG_BOOL:
-		return parse_bool(v, field, why, wl);
+		return al_config_parse_bool(v, field, why, wl);
 	case AL_CONFIG_U32:
-		if (parse_uint(v, k->min, k->max, &x, why, wl) < 0)
+		if (al_config_parse_uint(v, k->min, k->max, &x, why, wl) < 0)
 			return -1;
 		*(uint32_t *)field = (uint32_t)x;
 		return 0;
 	case AL_CONFIG_U64:
-		return parse_uint(v, k->min, k->max, field, why, wl);
+		return al_config_parse_uint(v, k->min, k->max, field, why, wl);
 	case AL_CONFIG_SIZE:
-		return parse_size(v, k->min, k->max, field, why, wl);
+		return al_config_parse_size(v, k->min, k->max, field, why, wl);
 	case AL_CONFIG_ENUM:
-		return parse_enum(k->names, v, field, why, wl);
+		return al_config_parse_enum(k->names, v, field, why, wl);
 	case AL_CONFIG_PATH:
 	case AL_CONFIG_SOCKET:
 		return parse_path(c, k, field, v, why, wl);
 	case AL_CONFIG_CPU:
-		return parse_cpu(v, field, why, wl);
+		return al_config_parse_cpu(v, field, why, wl);
 	case AL_CONFIG_CPUS: {
 		struct al_domain_config *dc = CONTAINER(field, struct al_domain_config, cpus);
 		if (!*v) { /* empty: not pinned */
@@ -383,15 +158,15 @@ static int parse_value(struct ctx *c, const struct al_config_key *k, const char 
 			dc->cpus_set = false;
 			return 0;
 		}
-		if (parse_cpus(v, &dc->cpus, why, wl) < 0)
+		if (al_config_parse_cpus(v, &dc->cpus, why, wl) < 0)
 			return -1;
 		dc->cpus_set = true;
 		return 0;
 	}
 	case AL_CONFIG_LISTEN:
-		return parse_listen(CONTAINER(field, struct al_config, proto.stdio), v, why, wl);
+		return al_config_parse_listen(CONTAINER(field, struct al_config, proto.stdio), v, why, wl);
 	case AL_CONFIG_ORIGINS:
-		return parse_origins(CONTAINER(field, struct al_config, proto.allowed_origins), v, why,
+		return al_config_parse_origins(CONTAINER(field, struct al_config, proto.allowed_origins), v, why,
 				     wl);
 	}
 	snprintf(why, wl, "internal: unknown kind");
@@ -596,7 +371,7 @@ void al_config_free(struct al_config *cfg)
 		if (k->kind == AL_CONFIG_PATH || k->kind == AL_CONFIG_SOCKET)
 			free(*(char **)al_config_field_rw(cfg, k));
 	}
-	free_origins(cfg);
+	al_config_free_origins(cfg);
 	for (int d = 0; d < AL_DOMAIN_COUNT; d++)
 		free(cfg->domain[d].exe);
 	free(cfg->path);

@@ -5,7 +5,9 @@
 #ifndef AL_SUPERVISOR_CONFIG_INT_H
 #define AL_SUPERVISOR_CONFIG_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "supervisor/config.h"
 
@@ -26,5 +28,19 @@ int al_config_section_domain(const char *section);
 char *al_config_default_worker(enum al_domain_id d);
 /* DIR/FILE, malloc'd; NULL without memory. */
 char *al_config_join(const char *dir, const char *file);
+
+/* The value parsers (config_values.c): 0, or -1 with why filled. */
+int al_config_parse_uint(const char *v, uint64_t min, uint64_t max, uint64_t *out, char *why,
+		      size_t wl);
+int al_config_parse_size(const char *v, uint64_t min, uint64_t max, uint64_t *out, char *why,
+		      size_t wl);
+int al_config_parse_bool(const char *v, bool *out, char *why, size_t wl);
+int al_config_parse_listen(struct al_config *cfg, const char *v, char *why, size_t wl);
+void al_config_free_origins(struct al_config *cfg);
+int al_config_parse_origins(struct al_config *cfg, const char *v, char *why, size_t wl);
+int al_config_parse_cpu(const char *v, uint32_t *out, char *why, size_t wl);
+int al_config_parse_cpus(const char *v, cpu_set_t *set, char *why, size_t wl);
+int al_config_parse_enum(const struct al_config_enum *names, const char *v, int *out, char *why,
+		      size_t wl);
 
 #endif
