@@ -52,6 +52,19 @@ static void make_spec(struct al_spec *s, const char *profile, char **argv)
 	s->argv = argv;
 }
 
+/* Spawns and starts the domain with a pipe on its fd 1 (p[0] stays ours to read). */
+static struct al_domain *start_piped(struct al_spec *s, int p[2])
+{
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(al_spec_add_fd(s, p[1], 1), 0);
+	assert_int_equal(al_seccomp_prepare(s), 0);
+	struct al_domain *d;
+	assert_int_equal(al_domain_spawn(s, &d), 0);
+	close(p[1]);
+	assert_int_equal(al_domain_start(d), 0);
+	return d;
+}
+
 static void drop_spec(struct al_spec *s)
 {
 	close(s->exec_fd);
@@ -168,13 +181,7 @@ static void expect_notified(const char *profile, const char *action, const char 
 	make_spec(&s, profile, argv);
 	s.seccomp_mode = AL_SECCOMP_NOTIFY;
 	int p[2];
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	assert_int_equal(al_spec_add_fd(&s, p[1], 1), 0);
-	assert_int_equal(al_seccomp_prepare(&s), 0);
-	struct al_domain *d;
-	assert_int_equal(al_domain_spawn(&s, &d), 0);
-	close(p[1]);
-	assert_int_equal(al_domain_start(d), 0);
+	struct al_domain *d = start_piped(&s, p);
 	char first[32] = "";
 	int n = 0;
 	for (;;) {
@@ -311,13 +318,7 @@ static void test_signal_and_kill(void **state)
 	struct al_spec s;
 	make_spec(&s, "tool", argv);
 	int p[2];
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	assert_int_equal(al_spec_add_fd(&s, p[1], 1), 0);
-	assert_int_equal(al_seccomp_prepare(&s), 0);
-	struct al_domain *d;
-	assert_int_equal(al_domain_spawn(&s, &d), 0);
-	close(p[1]);
-	assert_int_equal(al_domain_start(d), 0);
+	struct al_domain *d = start_piped(&s, p);
 	char buf[16] = "";
 	size_t got = 0; /* READY: the program runs */
 	while (got < 6 && read(p[0], buf + got, 1) == 1)
