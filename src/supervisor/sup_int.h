@@ -109,7 +109,6 @@ struct sup {
 	uint64_t restart_at_ns;     /* when both domains are started again, 0 = not pending */
 	const char *restart_why;    /* "failure", "level", "lockdown", "unlock" */
 	bool restart_ai_only;       /* the protocol domain stays: the AI domain comes back alone */
-	uint64_t last_failure_ns;
 	int pending_ctl_fd;         /* a control client owed a reply once the restart is done */
 	uint32_t pending_op;
 	uint64_t started_ns;

@@ -30,9 +30,10 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
-/* A failure this long after the last one is not part of a loop: restart at once. */
-#define STABLE_NS (10ULL * 1000000000ULL)
-/* More restarts than this within CRASH_WINDOW_NS is a crash loop: restarts stop. */
+/* A domain that ran this long before it failed was not crash-looping: it is
+ * restarted at once, and its count of quick failures starts again. */
+#define STABLE_NS (2ULL * 1000000000ULL)
+/* More quick failures than this within CRASH_WINDOW_NS is a crash loop: restarts stop. */
 #define CRASH_LOOP_RESTARTS 5
 #define CRASH_WINDOW_NS (60ULL * 1000000000ULL)
 
@@ -83,7 +84,8 @@ static void end_pair(struct sup *s, uint64_t term_after_ms)
 static void failed(struct sup *s, struct sup_domain *dom)
 {
 	uint64_t now = al_now_ns();
-	if (now - dom->window_start_ns > CRASH_WINDOW_NS) {
+	bool stable = now - dom->started_ns >= STABLE_NS;
+	if (stable || now - dom->window_start_ns > CRASH_WINDOW_NS) {
 		dom->window_start_ns = now;
 		dom->recent_restarts = 0;
 	}
@@ -103,12 +105,11 @@ static void failed(struct sup *s, struct sup_domain *dom)
 		return;
 	}
 	dom->restarts++;
-	if (now - s->last_failure_ns > STABLE_NS)
+	if (stable)
 		s->backoff_ms = 0;
 	else
 		s->backoff_ms = s->backoff_ms ? (s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2)
 					      : BACKOFF_MIN_MS;
-	s->last_failure_ns = now;
 	schedule_restart(s, now + (uint64_t)s->backoff_ms * 1000000ULL, "failure");
 }
 
