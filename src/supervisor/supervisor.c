@@ -42,8 +42,10 @@
 /* The deadline timer fires at the earliest of the pending restart and the domains' signals. */
 static void arm_deadline(struct sup *s)
 {
-	uint64_t next = sup_dom_deadlines(s, al_now_ns());
-	if (s->restart_at_ns && (!next || s->restart_at_ns < next))
+	uint64_t now = al_now_ns(), next = sup_dom_deadlines(s, now);
+	/* A restart that is due but waits for a domain to end is retried on that
+	 * domain's exit: a past time here would fire at once, again and again. */
+	if (s->restart_at_ns > now && (!next || s->restart_at_ns < next))
 		next = s->restart_at_ns;
 	struct itimerspec its = {0};
 	if (next) {
