@@ -191,8 +191,8 @@ _Static_assert(sizeof(enum al_seccomp_mode) == sizeof(int), "enum fields are int
 	  .help = "Scheduling class, set by the supervisor from outside: default, batch "          \
 		  "(SCHED_BATCH, nice 10), idle (SCHED_IDLE, an idle " \
 		  "cgroup: runs only when nothing else wants the CPU), latency (nice -5, four "     \
-		  "times the weight), or level: chosen by the security level (minimal: default; "  \
-		  "standard and up: latency for proto, batch for ai)." },                           \
+		  "times the weight), or level: chosen by the security level (default at every "   \
+		  "level: latency with batch measured slower under generation)." },                  \
 	{ .section = SECTION, .key = "command", .kind = AL_CONFIG_PATH, .offset = DOM(command),    \
 	  .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_EXEC, .def = "",                                \
 	  .help = "Another program to run in this domain's place (it links libairlock). "         \
