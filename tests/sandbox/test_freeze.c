@@ -147,18 +147,6 @@ static void cycle(struct al_cgroup *cg, struct counting *k, enum al_freeze_metho
 	assert_string_equal(before, after);
 }
 
-static int write_file(const char *dir, const char *file, const char *val)
-{
-	char p[PATH_MAX + 64];
-	snprintf(p, sizeof p, "%s/%s", dir, file);
-	int fd = open(p, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = al_write_all(fd, val, strlen(val));
-	close(fd);
-	return rc < 0 ? rc : 0;
-}
-
 static bool file_has(const char *dir, const char *file, const char *needle)
 {
 	char p[PATH_MAX + 64];
@@ -199,7 +187,7 @@ static void test_freeze_v2(void **state)
 	counting_start(&k);
 	char pid[24];
 	snprintf(pid, sizeof pid, "%d", (int)k.pid);
-	int rc = made ? write_file(cg.dir[0], "cgroup.procs", pid) : -errno;
+	int rc = made ? al_cgroup_write(cg.dir[0], "cgroup.procs", pid) : -errno;
 	if (rc < 0 || al_cgroup_freeze_method(&cg) != AL_FREEZE_CGROUP_V2) {
 		print_message("skipped: no v2 cgroup with cgroup.freeze for the test (%s)\n",
 			      rc < 0 ? strerror(-rc) : "no cgroup.freeze");
