@@ -19,26 +19,7 @@
 
 #include "al_config.h"
 #include "common/util.h"
-#include "sandbox/sandbox.h" /* al_profile_path */
-
-
-
-static void print_cpus(const cpu_set_t *set, FILE *fp)
-{
-	bool first = true;
-	for (int i = 0; i < CPU_SETSIZE; i++) {
-		if (!CPU_ISSET(i, set))
-			continue;
-		int j = i;
-		while (j + 1 < CPU_SETSIZE && CPU_ISSET(j + 1, set))
-			j++;
-		fprintf(fp, first ? "%d" : ",%d", i);
-		if (j > i)
-			fprintf(fp, "-%d", j);
-		first = false;
-		i = j;
-	}
-}
+#include "sandbox/sandbox.h" /* al_cpu_format_list */
 
 void al_config_print_value(const struct al_config *cfg, const struct al_config_key *k, FILE *fp)
 {
@@ -76,8 +57,11 @@ void al_config_print_value(const struct al_config *cfg, const struct al_config_k
 	}
 	case AL_CONFIG_CPUS: {
 		const struct al_domain_config *dc = CONTAINER(field, const struct al_domain_config, cpus);
-		if (dc->cpus_set)
-			print_cpus(&dc->cpus, fp);
+		char list[4096]; /* every CPU of a cpu_set_t, one by one */
+		if (dc->cpus_set) {
+			al_cpu_format_list(&dc->cpus, list, sizeof list);
+			fputs(list, fp);
+		}
 		break;
 	}
 	case AL_CONFIG_LISTEN: {
