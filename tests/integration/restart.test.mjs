@@ -4,7 +4,7 @@
 // it. An AI domain's death restarts it alone: the protocol domain keeps its
 // connections and takes the new channel. A protocol domain's death restarts
 // both. The AI domain runs on a
-// sliver of one CPU (its cgroup CPU bandwidth), so that long generations are
+// small share of one CPU (5 %, its cgroup CPU bandwidth), so that long generations are
 // surely still running when the kill comes, whatever the machine's speed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ import { startAirlock, airlock, waitExit, within, until, workerOf, generateStrea
 const LONG = 500;
 let srv;
 before(async () => {
-  srv = await startAirlock({ proto: { concurrency: 16 }, extra: `[ai]\nmax_tokens = ${LONG}\n[domain.ai]\ncpu = 1%\n` });
+  srv = await startAirlock({ proto: { concurrency: 16 }, extra: `[ai]\nmax_tokens = ${LONG}\n[domain.ai]\ncpu = 5%\n` });
 });
 after(async () => { await srv?.stop(); });
 
