@@ -163,6 +163,9 @@ struct al_spec {
 	uint32_t cg_cpu_percent;        /* of one CPU; 0 = unlimited */
 	bool cg_required;               /* else run without limits when no cgroup is
 					 * writable (default: only when not root) */
+	bool accept_unenforced;         /* without a cgroup, run although the CPU
+					 * share cannot be enforced (memory and pids
+					 * are then carried by rlimits) */
 
 	/* cpu */
 	bool has_cpus;

@@ -57,6 +57,13 @@ struct al_sync_msg {
 	int32_t ll_abi;
 };
 
+/* rlimit.c: the limits a domain gets. Where no cgroup carries the memory and
+ * pids limits (an unprivileged runner), RLIMIT_AS and RLIMIT_NPROC carry them. */
+struct al_rlimits {
+	uint64_t as, cpu, nofile, nproc, fsize, memlock;
+	bool as_carries_memory;  /* RLIMIT_AS lowered to the cgroup memory limit */
+	bool nproc_carries_pids; /* RLIMIT_NPROC lowered to the cgroup pids limit */
+};
 struct al_domain {
 	pid_t pid;
 	int pidfd;
@@ -75,6 +82,7 @@ struct al_domain {
 	char attest_failed[64];
 	bool cg_joined;      /* cloned straight into its v2 cgroup */
 	bool cg_skipped;     /* unprivileged, no cgroup: reported by attestation */
+	struct al_rlimits rl; /* what the domain gets (rlimit.c) */
 	struct al_resctrl_group rg; /* cache/bandwidth group, when the spec has one */
 	enum al_freeze_method frozen_by; /* AL_FREEZE_NONE unless frozen */
 	int sched_nice;      /* what the runner set (sched.c) */
@@ -88,7 +96,8 @@ int al_ns_unshare_cgroup(void);
 int al_ns_become_root(void);
 
 /* rlimit.c */
-int al_rlimit_apply(const struct al_spec *spec);
+void al_rlimit_effective(const struct al_spec *spec, bool have_cgroup, struct al_rlimits *out);
+int al_rlimit_apply(const struct al_rlimits *rl);
 
 /* memfd.c */
 int al_memfd_apply(const struct al_spec *spec);

@@ -202,7 +202,8 @@ static _Noreturn void init_loop(pid_t main_pid)
  * Everything up to the capability drop uses the privileges the child has in
  * its own user namespace; nothing here allocates.
  */
-static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bool runner_root)
+static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al_rlimits *rl, int sync_fd,
+				     bool runner_root)
 {
 	int rc, listener = -1, abi = 0;
 	unsigned ll = 0;
@@ -250,7 +251,7 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bo
 	/* after the cgroup move, so the namespace's root is the domain's cgroup */
 	if ((rc = fault(spec, AL_SANDBOX_ERR_CGROUPNS)) < 0 || (rc = al_ns_unshare_cgroup()) < 0)
 		child_fail(AL_SANDBOX_ERR_CGROUPNS, rc);
-	if ((rc = fault(spec, AL_SANDBOX_ERR_RLIMIT)) < 0 || (rc = al_rlimit_apply(spec)) < 0)
+	if ((rc = fault(spec, AL_SANDBOX_ERR_RLIMIT)) < 0 || (rc = al_rlimit_apply(rl)) < 0)
 		child_fail(AL_SANDBOX_ERR_RLIMIT, rc);
 	/* needs CAP_SYS_ADMIN in our user namespace: before the caps drop */
 	if ((rc = fault(spec, AL_SANDBOX_ERR_MOUNT)) < 0 || (rc = al_mount_apply(spec)) < 0)
@@ -378,6 +379,36 @@ static int child_failed(struct al_domain *d, const struct al_sync_msg *m)
 	return -(m->err ? m->err : EPROTO);
 }
 
+/* CPUs the domain may run on: its own list, else the runner's. */
+static unsigned usable_cpus(const struct al_spec *spec)
+{
+	cpu_set_t set;
+	if (spec->has_cpus)
+		return (unsigned)CPU_COUNT(&spec->cpus);
+	return sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
+}
+
+/*
+ * No writable cgroup (an unprivileged runner): memory and pids are carried by
+ * rlimits (rlimit.c). A CPU share below all the CPUs the domain can use has no
+ * other mechanism: refused unless the spec accepts running without it.
+ */
+static int limits_without_cgroup(const struct al_spec *spec, int err)
+{
+	bool cpu_limited = spec->cg_cpu_percent && spec->cg_cpu_percent < 100 * usable_cpus(spec);
+	if (cpu_limited && !spec->accept_unenforced) {
+		al_log_warnx("sandbox: the CPU limit (%u %% of a CPU) needs a cgroup, and this runner has "
+			     "none (%s): refusing to run without it (accept it explicitly, or run where a "
+			     "cgroup is delegated)",
+			     spec->cg_cpu_percent, strerror(err));
+		return -EPERM;
+	}
+	al_log_warnx("sandbox: no cgroup for this domain (%s): memory and pids limits are carried by "
+		     "RLIMIT_AS and RLIMIT_NPROC%s",
+		     strerror(err), cpu_limited ? "; the CPU limit is NOT enforced (accepted)" : "");
+	return 0;
+}
+
 int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 {
 	int sv[2] = { -1, -1 }, rc;
@@ -401,9 +432,12 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 	if ((rc = al_cgroup_create(spec, &d->cg)) < 0) {
 		if (spec->cg_required)
 			goto fail;
-		al_log_warnx("sandbox: no cgroup limits for this domain (%s)", strerror(-rc));
 		d->cg_skipped = true;
+		if ((rc = limits_without_cgroup(spec, -rc)) < 0)
+			goto fail;
 	}
+	/* without a cgroup, rlimits carry the memory and pids limits */
+	al_rlimit_effective(spec, !d->cg_skipped, &d->rl);
 	if (spec->resctrl_l3[0] || spec->resctrl_mb[0]) {
 		static unsigned serial;
 		char name[96];
@@ -446,7 +480,7 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		al_spawn_child(spec, sv[1], runner_root);
+		al_spawn_child(spec, &d->rl, sv[1], runner_root);
 	}
 	d->pid = pid;
 	close(sv[1]);
