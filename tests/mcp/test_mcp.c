@@ -395,6 +395,73 @@ static void test_http_header_crosscheck(void **state)
 	assert_int_equal(res.http_status, 404);
 }
 
+/* One stateless request over HTTP with its headers: the response's status and error code. */
+static int modern_http(struct al_mcp_server *srv, const char *method, const char *hdr_version,
+		       const char *params, json_int_t *code)
+{
+	char body[512];
+	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"%s\",\"params\":%s}",
+		 method, params);
+	struct capture cap = { 0 };
+	struct al_mcp_input in = { .body = body, .len = strlen(body), .transport = AL_MCP_HTTP,
+				   .hdr_protocol_version = hdr_version, .hdr_method = method };
+	struct al_mcp_output out = { .emit = cap_emit, .ud = &cap };
+	struct al_mcp_result res;
+	assert_int_equal(al_mcp_handle(srv, &in, &out, &res), 0);
+	assert_int_equal(cap.n, 1);
+	*code = err_code(cap.msgs[0]);
+	assert_int_equal(json_integer_value(json_object_get(cap.msgs[0], "id")), 9);
+	cap_clear(&cap);
+	return res.http_status;
+}
+
+#define MODERN_META                                                                 \
+	"{\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","    \
+	"\"io.modelcontextprotocol/clientCapabilities\":{}}}"
+
+static void test_modern_unknown_method_404(void **state)
+{
+	struct fixture *f = *state;
+	json_int_t code;
+	/* 2026-07-28 over HTTP: a method the server does not implement is 404 with -32601,
+	 * and that includes the methods the revision removed (ping, logging/setLevel,
+	 * the initialize handshake, resource subscriptions). */
+	static const char *const gone[] = { "tools/nope", "ping", "logging/setLevel", "initialize",
+					    "resources/subscribe" };
+	for (size_t i = 0; i < AL_ARRAY_LEN(gone); i++) {
+		assert_int_equal(modern_http(f->srv, gone[i], "2026-07-28", MODERN_META, &code), 404);
+		assert_int_equal(code, AL_JSONRPC_METHOD_NOT_FOUND);
+	}
+	/* Known methods still answer 200. */
+	assert_int_equal(modern_http(f->srv, "tools/list", "2026-07-28", MODERN_META, &code), 200);
+	assert_int_equal(code, 0);
+	/* Over stdio the same removed method is -32601 too; the 2025 revisions keep it. */
+	struct al_mcp_result res;
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"logging/setLevel\",\"params\":{"
+		  "\"level\":\"info\",\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+		  "\"io.modelcontextprotocol/clientCapabilities\":{}}}}", &res);
+	assert_int_equal(err_code(f->cap.msgs[0]), AL_JSONRPC_METHOD_NOT_FOUND);
+	cap_clear(&f->cap);
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"info\"}}",
+	       &res);
+	assert_true(json_is_object(json_object_get(f->cap.msgs[0], "result")));
+	cap_clear(&f->cap);
+}
+
+static void test_modern_header_without_meta(void **state)
+{
+	struct fixture *f = *state;
+	json_int_t code;
+	/* The header names the stateless revision but the body lacks its required
+	 * _meta field: a malformed request, -32602 with 400 (not a header mismatch). */
+	assert_int_equal(modern_http(f->srv, "server/discover", "2026-07-28", "{}", &code), 400);
+	assert_int_equal(code, AL_JSONRPC_INVALID_PARAMS);
+	assert_int_equal(modern_http(f->srv, "server/discover", "2026-07-28",
+				     "{\"_meta\":{\"io.modelcontextprotocol/clientCapabilities\":{}}}", &code),
+			 400);
+	assert_int_equal(code, AL_JSONRPC_INVALID_PARAMS);
+}
+
 static void test_backend_none(void **state)
 {
 	struct fixture *f = *state;
@@ -881,6 +948,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_expiry, setup_script, teardown),
 		cmocka_unit_test_setup_teardown(test_modern_results, setup_script, teardown),
 		cmocka_unit_test_setup_teardown(test_http_header_crosscheck, setup_script, teardown),
+		cmocka_unit_test_setup_teardown(test_modern_unknown_method_404, setup_script, teardown),
+		cmocka_unit_test_setup_teardown(test_modern_header_without_meta, setup_script, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_none, setup_none, teardown),
 		cmocka_unit_test(test_schema_validator),
 		cmocka_unit_test_setup_teardown(test_logging_set_level, setup_script, teardown),
