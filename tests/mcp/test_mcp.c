@@ -765,6 +765,30 @@ static long http_generate(unsigned short port, struct body *b)
 	return code;
 }
 
+/* A POST with the headers given (NULL-terminated); returns the status. */
+static long http_post(unsigned short port, const char *const *headers, const char *req, struct body *b)
+{
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/mcp", port);
+	CURL *c = curl_easy_init();
+	struct curl_slist *hd = NULL;
+	hd = curl_slist_append(hd, "Content-Type: application/json");
+	hd = curl_slist_append(hd, "Accept: application/json, text/event-stream");
+	for (const char *const *h = headers; *h; h++)
+		hd = curl_slist_append(hd, *h);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, req);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	long code = 0;
+	curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(c);
+	return code;
+}
+
 static void wait_dones(struct slow_backend *b, int n)
 {
 	/* Bounded wait for the backend thread to finish: a hang fails the test. */
@@ -936,6 +960,42 @@ static void test_stateless_takes_no_session(void **state)
 	al_mcp_server_free(srv);
 }
 
+static void test_http_header_whitespace(void **state)
+{
+	struct slow_backend b = { .chunks = 1, .delay_ms = 1 };
+	struct http_server h;
+	http_start(&h, &b, 60);
+	struct body *bp = calloc(1, sizeof(*bp));
+	/* Whitespace around a field value is not part of it (RFC 9110 section 5.5):
+	 * headers that end in spaces or tabs still match the body. */
+	static const char list[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":"
+				   MODERN_META "}";
+	const char *const list_hdrs[] = { "MCP-Protocol-Version: 2026-07-28 ", "Mcp-Method: tools/list\t",
+					  NULL };
+	assert_int_equal(http_post(h.port, list_hdrs, list, bp), 200);
+	assert_non_null(strstr(bp->buf, "\"tools\""));
+	static const char call[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"generate\","
+		"\"arguments\":{\"prompt\":\"x\"},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":"
+		"\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}";
+	const char *const call_hdrs[] = { "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call",
+					  "Mcp-Name:   generate  ", NULL };
+	memset(bp, 0, sizeof(*bp));
+	assert_int_equal(http_post(h.port, call_hdrs, call, bp), 200);
+	assert_non_null(strstr(bp->buf, "\"isError\":false"));
+	wait_dones(&b, 1);
+	/* Whitespace inside a value is part of it: still a mismatch. */
+	const char *const inner[] = { "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call",
+				      "Mcp-Name: gen erate", NULL };
+	memset(bp, 0, sizeof(*bp));
+	assert_int_equal(http_post(h.port, inner, call, bp), 400);
+	assert_non_null(strstr(bp->buf, "-32020"));
+	http_stop(&h);
+	free(bp);
+	free(slow_current);
+	slow_current = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -961,6 +1021,7 @@ int main(void)
 		cmocka_unit_test(test_http_sse_progress_then_result),
 		cmocka_unit_test(test_http_client_gone_cancels),
 		cmocka_unit_test(test_http_deadline),
+		cmocka_unit_test(test_http_header_whitespace),
 #if defined(__x86_64__)
 		cmocka_unit_test(test_lockdown_kills_ia32),
 #endif
