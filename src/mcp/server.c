@@ -813,8 +813,9 @@ static bool dispatch_common(struct al_mcp_server *s, const struct al_jsonrpc_msg
 				    NULL, 200);
 		else
 			reply(out, res, al_jsonrpc_result(m->id, tools_list_result(s, modern)));
-	} else if (!strcmp(m->method, "logging/setLevel")) {
-		/* Accepted and answered; the server emits no log notifications to filter. */
+	} else if (!modern && !strcmp(m->method, "logging/setLevel")) {
+		/* Accepted and answered; the server emits no log notifications to filter.
+		 * 2026-07-28 removed the method: a request names its level in _meta. */
 		static const char *const levels[] = { "debug", "info", "notice", "warning",
 						      "error", "critical", "alert", "emergency" };
 		const char *lv = json_string_value(json_object_get(params, "level"));
@@ -925,7 +926,9 @@ static int handle_modern(struct al_mcp_server *s, const struct al_mcp_input *in,
 				      META_SERVER_INFO, server_info(s));
 		reply(out, res, al_jsonrpc_result(m->id, finish_result(r, true)));
 	} else if (!dispatch_common(s, m, 0, true, out, res, &rc)) {
-		reply_error(s, out, res, m->id, AL_JSONRPC_METHOD_NOT_FOUND, "method not found", NULL, 200);
+		/* Over HTTP the status says it too, so a gateway need not parse the body. */
+		reply_error(s, out, res, m->id, AL_JSONRPC_METHOD_NOT_FOUND, "method not found", NULL,
+			    in->transport == AL_MCP_HTTP ? 404 : 200);
 	}
 	return rc;
 }
@@ -940,8 +943,10 @@ static int handle_legacy(struct al_mcp_server *s, const struct al_mcp_input *in,
 	int rc = 0;
 
 	if (http && hv && version_in(hv, modern_versions, AL_ARRAY_LEN(modern_versions))) {
-		reply_error(s, out, res, req ? m->id : NULL, AL_MCP_HEADER_MISMATCH,
-			    "MCP-Protocol-Version names the stateless revision but the body has no _meta envelope",
+		/* A stateless request without its required _meta field is malformed: invalid params. */
+		reply_error(s, out, res, req ? m->id : NULL, AL_JSONRPC_INVALID_PARAMS,
+			    "MCP-Protocol-Version names the stateless revision but params._meta has no "
+			    META_PROTOCOL_VERSION,
 			    NULL, 400);
 		return 0;
 	}

@@ -395,6 +395,73 @@ static void test_http_header_crosscheck(void **state)
 	assert_int_equal(res.http_status, 404);
 }
 
+/* One stateless request over HTTP with its headers: the response's status and error code. */
+static int modern_http(struct al_mcp_server *srv, const char *method, const char *hdr_version,
+		       const char *params, json_int_t *code)
+{
+	char body[512];
+	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"%s\",\"params\":%s}",
+		 method, params);
+	struct capture cap = { 0 };
+	struct al_mcp_input in = { .body = body, .len = strlen(body), .transport = AL_MCP_HTTP,
+				   .hdr_protocol_version = hdr_version, .hdr_method = method };
+	struct al_mcp_output out = { .emit = cap_emit, .ud = &cap };
+	struct al_mcp_result res;
+	assert_int_equal(al_mcp_handle(srv, &in, &out, &res), 0);
+	assert_int_equal(cap.n, 1);
+	*code = err_code(cap.msgs[0]);
+	assert_int_equal(json_integer_value(json_object_get(cap.msgs[0], "id")), 9);
+	cap_clear(&cap);
+	return res.http_status;
+}
+
+#define MODERN_META                                                                 \
+	"{\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","    \
+	"\"io.modelcontextprotocol/clientCapabilities\":{}}}"
+
+static void test_modern_unknown_method_404(void **state)
+{
+	struct fixture *f = *state;
+	json_int_t code;
+	/* 2026-07-28 over HTTP: a method the server does not implement is 404 with -32601,
+	 * and that includes the methods the revision removed (ping, logging/setLevel,
+	 * the initialize handshake, resource subscriptions). */
+	static const char *const gone[] = { "tools/nope", "ping", "logging/setLevel", "initialize",
+					    "resources/subscribe" };
+	for (size_t i = 0; i < AL_ARRAY_LEN(gone); i++) {
+		assert_int_equal(modern_http(f->srv, gone[i], "2026-07-28", MODERN_META, &code), 404);
+		assert_int_equal(code, AL_JSONRPC_METHOD_NOT_FOUND);
+	}
+	/* Known methods still answer 200. */
+	assert_int_equal(modern_http(f->srv, "tools/list", "2026-07-28", MODERN_META, &code), 200);
+	assert_int_equal(code, 0);
+	/* Over stdio the same removed method is -32601 too; the 2025 revisions keep it. */
+	struct al_mcp_result res;
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"logging/setLevel\",\"params\":{"
+		  "\"level\":\"info\",\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+		  "\"io.modelcontextprotocol/clientCapabilities\":{}}}}", &res);
+	assert_int_equal(err_code(f->cap.msgs[0]), AL_JSONRPC_METHOD_NOT_FOUND);
+	cap_clear(&f->cap);
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"info\"}}",
+	       &res);
+	assert_true(json_is_object(json_object_get(f->cap.msgs[0], "result")));
+	cap_clear(&f->cap);
+}
+
+static void test_modern_header_without_meta(void **state)
+{
+	struct fixture *f = *state;
+	json_int_t code;
+	/* The header names the stateless revision but the body lacks its required
+	 * _meta field: a malformed request, -32602 with 400 (not a header mismatch). */
+	assert_int_equal(modern_http(f->srv, "server/discover", "2026-07-28", "{}", &code), 400);
+	assert_int_equal(code, AL_JSONRPC_INVALID_PARAMS);
+	assert_int_equal(modern_http(f->srv, "server/discover", "2026-07-28",
+				     "{\"_meta\":{\"io.modelcontextprotocol/clientCapabilities\":{}}}", &code),
+			 400);
+	assert_int_equal(code, AL_JSONRPC_INVALID_PARAMS);
+}
+
 static void test_backend_none(void **state)
 {
 	struct fixture *f = *state;
@@ -698,6 +765,30 @@ static long http_generate(unsigned short port, struct body *b)
 	return code;
 }
 
+/* A POST with the headers given (NULL-terminated); returns the status. */
+static long http_post(unsigned short port, const char *const *headers, const char *req, struct body *b)
+{
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/mcp", port);
+	CURL *c = curl_easy_init();
+	struct curl_slist *hd = NULL;
+	hd = curl_slist_append(hd, "Content-Type: application/json");
+	hd = curl_slist_append(hd, "Accept: application/json, text/event-stream");
+	for (const char *const *h = headers; *h; h++)
+		hd = curl_slist_append(hd, *h);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, req);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	long code = 0;
+	curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(c);
+	return code;
+}
+
 static void wait_dones(struct slow_backend *b, int n)
 {
 	/* Bounded wait for the backend thread to finish: a hang fails the test. */
@@ -869,6 +960,42 @@ static void test_stateless_takes_no_session(void **state)
 	al_mcp_server_free(srv);
 }
 
+static void test_http_header_whitespace(void **state)
+{
+	struct slow_backend b = { .chunks = 1, .delay_ms = 1 };
+	struct http_server h;
+	http_start(&h, &b, 60);
+	struct body *bp = calloc(1, sizeof(*bp));
+	/* Whitespace around a field value is not part of it (RFC 9110 section 5.5):
+	 * headers that end in spaces or tabs still match the body. */
+	static const char list[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":"
+				   MODERN_META "}";
+	const char *const list_hdrs[] = { "MCP-Protocol-Version: 2026-07-28 ", "Mcp-Method: tools/list\t",
+					  NULL };
+	assert_int_equal(http_post(h.port, list_hdrs, list, bp), 200);
+	assert_non_null(strstr(bp->buf, "\"tools\""));
+	static const char call[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"generate\","
+		"\"arguments\":{\"prompt\":\"x\"},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":"
+		"\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}";
+	const char *const call_hdrs[] = { "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call",
+					  "Mcp-Name:   generate  ", NULL };
+	memset(bp, 0, sizeof(*bp));
+	assert_int_equal(http_post(h.port, call_hdrs, call, bp), 200);
+	assert_non_null(strstr(bp->buf, "\"isError\":false"));
+	wait_dones(&b, 1);
+	/* Whitespace inside a value is part of it: still a mismatch. */
+	const char *const inner[] = { "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call",
+				      "Mcp-Name: gen erate", NULL };
+	memset(bp, 0, sizeof(*bp));
+	assert_int_equal(http_post(h.port, inner, call, bp), 400);
+	assert_non_null(strstr(bp->buf, "-32020"));
+	http_stop(&h);
+	free(bp);
+	free(slow_current);
+	slow_current = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -881,6 +1008,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_expiry, setup_script, teardown),
 		cmocka_unit_test_setup_teardown(test_modern_results, setup_script, teardown),
 		cmocka_unit_test_setup_teardown(test_http_header_crosscheck, setup_script, teardown),
+		cmocka_unit_test_setup_teardown(test_modern_unknown_method_404, setup_script, teardown),
+		cmocka_unit_test_setup_teardown(test_modern_header_without_meta, setup_script, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_none, setup_none, teardown),
 		cmocka_unit_test(test_schema_validator),
 		cmocka_unit_test_setup_teardown(test_logging_set_level, setup_script, teardown),
@@ -892,6 +1021,7 @@ int main(void)
 		cmocka_unit_test(test_http_sse_progress_then_result),
 		cmocka_unit_test(test_http_client_gone_cancels),
 		cmocka_unit_test(test_http_deadline),
+		cmocka_unit_test(test_http_header_whitespace),
 #if defined(__x86_64__)
 		cmocka_unit_test(test_lockdown_kills_ia32),
 #endif

@@ -856,9 +856,64 @@ static int guard(struct http_ctx *hc, struct MHD_Connection *c, const char *url,
 	return 0;
 }
 
+/*
+ * The MCP request headers the server compares with the body. A field value
+ * excludes the whitespace around it (RFC 9110 section 5.5); libmicrohttpd
+ * drops only the leading whitespace, so a value ending in some is copied
+ * without it.
+ */
+struct mcp_hdrs {
+	const char *session_id, *protocol_version, *method, *name;
+	char *copies[4];
+};
+
+static bool ows(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* The value of header name, or NULL when absent; -ENOMEM when a copy failed. */
+static int mcp_hdr(struct MHD_Connection *c, const char *name, char **copy, const char **out)
+{
+	const char *v = hdr(c, name);
+	*out = v;
+	if (!v)
+		return 0;
+	while (ows(*v))
+		v++;
+	size_t n = strlen(v);
+	while (n && ows(v[n - 1]))
+		n--;
+	if (v[n] == '\0') {
+		*out = v;
+		return 0;
+	}
+	*copy = strndup(v, n);
+	*out = *copy;
+	return *copy ? 0 : -ENOMEM;
+}
+
+static void mcp_hdrs_free(struct mcp_hdrs *h)
+{
+	for (size_t i = 0; i < AL_ARRAY_LEN(h->copies); i++)
+		free(h->copies[i]);
+}
+
+static int mcp_hdrs_read(struct MHD_Connection *c, struct mcp_hdrs *h)
+{
+	memset(h, 0, sizeof(*h));
+	int e = 0;
+	e |= mcp_hdr(c, "Mcp-Session-Id", &h->copies[0], &h->session_id);
+	e |= mcp_hdr(c, "MCP-Protocol-Version", &h->copies[1], &h->protocol_version);
+	e |= mcp_hdr(c, "Mcp-Method", &h->copies[2], &h->method);
+	e |= mcp_hdr(c, "Mcp-Name", &h->copies[3], &h->name);
+	return e ? -ENOMEM : 0;
+}
+
 /* ---- methods ------------------------------------------------------------- */
 
-static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, struct req *r)
+static enum MHD_Result post_handle(struct http_ctx *hc, struct MHD_Connection *c, struct req *r,
+				   const struct mcp_hdrs *h)
 {
 	/* The slot is taken only now, with the whole body in hand: a client
 	 * trickling its body holds a connection, never a request slot. */
@@ -874,10 +929,10 @@ static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, st
 		.body = r->body ? r->body : "",
 		.len = r->len,
 		.transport = AL_MCP_HTTP,
-		.hdr_session_id = hdr(c, "Mcp-Session-Id"),
-		.hdr_protocol_version = hdr(c, "MCP-Protocol-Version"),
-		.hdr_method = hdr(c, "Mcp-Method"),
-		.hdr_name = hdr(c, "Mcp-Name"),
+		.hdr_session_id = h->session_id,
+		.hdr_protocol_version = h->protocol_version,
+		.hdr_method = h->method,
+		.hdr_name = h->name,
 		.peer = r->cc ? r->cc->peer_str : NULL,
 	};
 	struct al_mcp_output out = { .emit = outq_emit, .ud = q };
@@ -944,6 +999,19 @@ static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, st
 		r->counted = false;
 	}
 	outq_put(q);
+	return ret;
+}
+
+static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, struct req *r)
+{
+	struct mcp_hdrs h;
+	enum MHD_Result ret;
+	if (mcp_hdrs_read(c, &h) < 0)
+		ret = send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, AL_JSONRPC_INTERNAL_ERROR,
+				 "out of memory");
+	else
+		ret = post_handle(hc, c, r, &h);
+	mcp_hdrs_free(&h);
 	return ret;
 }
 
