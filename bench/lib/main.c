@@ -57,8 +57,15 @@ static int bench_run(int argc, char **argv)
 	if (from) {
 		/* A saved result printed and drawn again: nothing is measured or saved. */
 		json_error_t err;
-		if (!(r = json_load_file(from, 0, &err)) || !json_is_object(r)) {
-			fprintf(stderr, "airlock bench: %s:%d: %s\n", from, err.line, r ? "not a result object" : err.text);
+		if (!(r = json_load_file(from, 0, &err))) {
+			fprintf(stderr, "airlock bench: %s:%d: %s\n", from, err.line, err.text);
+			return AL_EXIT_FAIL;
+		}
+		if (json_integer_value(json_object_get(r, "schema")) != 1 ||
+		    !json_is_array(json_object_get(r, "levels")) || !json_is_array(json_object_get(r, "budgets")) ||
+		    !json_is_array(json_object_get(r, "sections"))) {
+			fprintf(stderr, "airlock bench: %s: not a result of airlock bench (schema 1: levels, sections, "
+				"budgets)\n", from);
 			json_decref(r);
 			return AL_EXIT_FAIL;
 		}

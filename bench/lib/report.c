@@ -18,6 +18,13 @@ static double num(const json_t *o, const char *k)
 	return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* A string member's text, "?" when it is missing or not a string (a saved result may be damaged). */
+static const char *sval(const json_t *v)
+{
+	const char *t = json_string_value(v);
+	return t ? t : "?";
+}
+
 /* Words of text on lines of at most width columns, each starting with indent. */
 static void wrap(FILE *f, const char *indent, const char *text, int width)
 {
@@ -60,25 +67,25 @@ static void fmt_value(char *buf, size_t len, double v)
 
 static void print_row(FILE *f, const json_t *levels, const json_t *row)
 {
-	const char *label = json_string_value(json_object_get(row, "label"));
-	const char *unit = json_string_value(json_object_get(row, "unit"));
+	const char *label = sval(json_object_get(row, "label"));
+	const char *unit = sval(json_object_get(row, "unit"));
 	char head[64];
 	snprintf(head, sizeof head, "%s (%s)", label, unit);
 	json_t *err = json_object_get(row, "error");
 	if (err) {
-		fprintf(f, "  %-30s not measured: %s\n", head, json_string_value(err));
+		fprintf(f, "  %-30s not measured: %s\n", head, sval(err));
 		return;
 	}
-	const char *stat = json_string_value(json_object_get(row, "stat"));
+	const char *stat = sval(json_object_get(row, "stat"));
 	json_t *values = json_object_get(row, "values"), *cost = json_object_get(row, "cost");
-	bool pct = strchr(json_string_value(json_object_get(row, "cost_unit")), '%') != NULL;
+	bool pct = strchr(sval(json_object_get(row, "cost_unit")), '%') != NULL;
 	char b[32];
 	fmt_value(b, sizeof b, num(json_object_get(values, "baseline"), stat));
 	fprintf(f, "  %-30s %10s", head, b);
 	size_t i;
 	json_t *lv;
 	json_array_foreach(levels, i, lv) {
-		const char *name = json_string_value(lv);
+		const char *name = sval(lv);
 		json_t *c = json_object_get(cost, name);
 		char v[32], cell[64];
 		fmt_value(v, sizeof v, num(json_object_get(values, name), stat));
@@ -96,15 +103,15 @@ static void print_row(FILE *f, const json_t *levels, const json_t *row)
 	json_t *claims = json_object_get(row, "claims"), *cl;
 	size_t k;
 	json_array_foreach(claims, k, cl) {
-		const char *who = json_string_value(json_object_get(cl, "who"));
+		const char *who = sval(json_object_get(cl, "who"));
 		char line[512];
-		int off = snprintf(line, sizeof line, "      %s: %s ->", who, json_string_value(json_object_get(cl, "text")));
+		int off = snprintf(line, sizeof line, "      %s: %s ->", who, sval(json_object_get(cl, "text")));
 		json_array_foreach(levels, i, lv) {
-			const char *name = json_string_value(lv);
+			const char *name = sval(lv);
 			json_t *vd = json_object_get(json_object_get(json_object_get(row, "verdict"), name), who);
 			if (vd && off < (int)sizeof line)
 				off += snprintf(line + off, sizeof line - (size_t)off, " %s %s", name,
-						strcmp(json_string_value(vd), "pass") == 0 ? "pass" : "FAIL");
+						strcmp(sval(vd), "pass") == 0 ? "pass" : "FAIL");
 		}
 		fprintf(f, "%s\n", line);
 	}
@@ -115,8 +122,8 @@ void al_bench_print(const json_t *r, FILE *f)
 	json_t *m = json_object_get(r, "machine"), *levels = json_object_get(r, "levels");
 	json_t *load = json_object_get(m, "loadavg");
 	fprintf(f, "airlock bench %s: %lld CPUs, Linux %s, clock source %s, load %.2f; %s run, %.0f s\n",
-		json_string_value(json_object_get(r, "version")), (long long)json_integer_value(json_object_get(m, "cpus")),
-		json_string_value(json_object_get(m, "kernel")), json_string_value(json_object_get(m, "clocksource")),
+		sval(json_object_get(r, "version")), (long long)json_integer_value(json_object_get(m, "cpus")),
+		sval(json_object_get(m, "kernel")), sval(json_object_get(m, "clocksource")),
 		json_number_value(json_array_get(load, 0)), json_is_true(json_object_get(r, "quick")) ? "quick" : "full",
 		num(r, "duration_s"));
 	fprintf(f, "Each cell: the level's figure, then its cost against the baseline (positive: airlock slower;\n"
@@ -129,28 +136,28 @@ void al_bench_print(const json_t *r, FILE *f)
 	json_t *lv;
 	fprintf(f, "\nPartitioning per level on this machine (AI domain; the protocol domain mirrors it):\n");
 	json_array_foreach(levels, i, lv) {
-		const char *name = json_string_value(lv);
+		const char *name = sval(lv);
 		json_t *items = json_object_get(json_object_get(part, name), "ai"), *it;
 		char line[600];
 		int off = snprintf(line, sizeof line, "  %-9s", name);
 		size_t k;
 		json_array_foreach(items, k, it) {
-			const char *st = json_string_value(json_object_get(it, "state"));
+			const char *st = sval(json_object_get(it, "state"));
 			if (off < (int)sizeof line)
 				off += snprintf(line + off, sizeof line - (size_t)off, " %s:%s",
-						json_string_value(json_object_get(it, "item")), st);
+						sval(json_object_get(it, "item")), st);
 		}
 		fprintf(f, "%s\n", line);
 	}
 
 	json_t *sections = json_object_get(r, "sections"), *sec;
 	json_array_foreach(sections, i, sec) {
-		fprintf(f, "\n== %s (baseline: %s)\n", json_string_value(json_object_get(sec, "title")),
-			json_string_value(json_object_get(sec, "baseline")));
+		fprintf(f, "\n== %s (baseline: %s)\n", sval(json_object_get(sec, "title")),
+			sval(json_object_get(sec, "baseline")));
 		fprintf(f, "  %-30s %10s", "", "baseline");
 		size_t k;
 		json_array_foreach(levels, k, lv)
-			fprintf(f, " %19s", json_string_value(lv));
+			fprintf(f, " %19s", sval(lv));
 		fputc('\n', f);
 		json_t *rows = json_object_get(sec, "rows"), *row;
 		json_array_foreach(rows, k, row) {
@@ -161,7 +168,7 @@ void al_bench_print(const json_t *r, FILE *f)
 					json_number_value(ratio), num(sec, "core_to_core_ns"));
 		}
 		char meth[1024];
-		snprintf(meth, sizeof meth, "method: %s", json_string_value(json_object_get(sec, "method")));
+		snprintf(meth, sizeof meth, "method: %s", sval(json_object_get(sec, "method")));
 		wrap(f, "    ", meth, 100);
 	}
 
@@ -170,7 +177,7 @@ void al_bench_print(const json_t *r, FILE *f)
 		"seed", "verdict", "seed total < 5 %");
 	json_t *b;
 	json_array_foreach(json_object_get(r, "budgets"), i, b) {
-		const char *name = json_string_value(json_object_get(b, "level"));
+		const char *name = sval(json_object_get(b, "level"));
 		if (json_object_get(b, "error")) {
 			fprintf(f, "  %-9s not measured\n", name);
 			continue;
@@ -192,7 +199,7 @@ void al_bench_print(const json_t *r, FILE *f)
 	if (json_array_size(warnings)) {
 		fprintf(f, "\nwarnings (the effect is smaller than the spread: rerun on a quieter machine):\n");
 		json_array_foreach(warnings, i, w)
-			wrap(f, "  ", json_string_value(w), 100);
+			wrap(f, "  ", sval(w), 100);
 	}
 }
 

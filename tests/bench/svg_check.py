@@ -71,6 +71,14 @@ def main():
         if "standard" not in p.stdout:
             fail(f"the table was not printed: {p.stdout}")
         root = ET.parse(svg).getroot()
+        # A file that is not a result is refused with a clear error, and no picture is drawn.
+        bad, badsvg = os.path.join(d, "bad.json"), os.path.join(d, "bad.svg")
+        for text in ("{}", "[1]", "not json"):
+            with open(bad, "w") as f:
+                f.write(text)
+            p = subprocess.run([AIRLOCK, "bench", "--from", bad, "--svg", badsvg], capture_output=True, text=True, timeout=60)
+            if p.returncode != 1 or "bad.json" not in p.stderr or os.path.exists(badsvg):
+                fail(f"--from {text!r}: exit {p.returncode}, {p.stderr!r}")
 
     def elems(tag, cls):
         return [e for e in root.iter(f"{{{NS['s']}}}{tag}") if cls in e.get("class", "").split()]
