@@ -27,7 +27,7 @@ const quick = args.includes('--quick');
 const ROUNDS = Math.max(1, Math.min(10, opt('--rounds', quick ? 1 : 3)));
 const SECONDS = Math.max(1, Math.min(60, opt('--seconds', quick ? 2 : 5)));
 const CLIENTS = Math.max(1, Math.min(256, opt('--clients', 16)));
-const WATCHDOG_S = 120 + ROUNDS * 4 * (SECONDS + 3) + 60;
+const WATCHDOG_S = 120 + ROUNDS * 6 * (SECONDS + 3) + 60;
 
 const sdk = await loadClientSdk();
 if (!sdk) { console.error(`bench serve --haproxy: ${sdkMissing}`); process.exit(1); }
@@ -63,10 +63,10 @@ const median = (v) => { const s = [...v].sort((a, b) => a - b); return s.length 
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
-async function round(url, hap) {
+async function round(url, hap, clients) {
   const from = hap ? hap.lines.length : 0;
   const cpu0 = hap ? cpuTicks(hap.child.pid) : 0;
-  const l = statelessLoad(sdk, url, { clients: CLIENTS });
+  const l = statelessLoad(sdk, url, { clients });
   await sleep(SECONDS * 1000);
   const st = await l.finish();
   await sleep(100);
@@ -90,8 +90,11 @@ try {
   // one haproxy per configuration, all up for the whole run (the idle ones only health-check)
   for (let n = 1; n <= 3; n++) haps.push(await startHaproxy(haproxyConfig(ports[2 + n], ports.slice(0, n)), ports[2 + n]));
   const configs = [
-    { name: '1 instance, direct', url: `http://127.0.0.1:${ports[0]}/mcp`, hap: null },
-    ...haps.map((h, i) => ({ name: `haproxy, ${i + 1} instance${i ? 's' : ''}`, url: `http://127.0.0.1:${ports[3 + i]}/mcp`, hap: h })),
+    { name: '1 instance, direct', url: `http://127.0.0.1:${ports[0]}/mcp`, hap: null, clients: CLIENTS },
+    ...haps.map((h, i) => ({ name: `haproxy, ${i + 1} instance${i ? 's' : ''}`, url: `http://127.0.0.1:${ports[3 + i]}/mcp`, hap: h, clients: CLIENTS })),
+    // one client at a time: the latency one more hop adds, without queueing
+    { name: '1 instance, direct, 1 client', url: `http://127.0.0.1:${ports[0]}/mcp`, hap: null, clients: 1 },
+    { name: 'haproxy, 1 instance, 1 client', url: `http://127.0.0.1:${ports[3]}/mcp`, hap: haps[0], clients: 1 },
   ];
   for (const c of configs) c.rounds = [];
   // warm-up: every path once
@@ -99,13 +102,13 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < configs.length; k++) {
       const c = configs[(k + r) % configs.length];
-      c.rounds.push(await round(c.url, c.hap));
+      c.rounds.push(await round(c.url, c.hap, c.clients));
     }
   }
 
   // A whole instance killed (SIGKILL to the supervisor and its domains) in
   // the middle of a round through haproxy to three, and started again.
-  const kc = configs[3];
+  const kc = configs[3]; // haproxy, 3 instances
   const kfrom = kc.hap.lines.length;
   const kl = statelessLoad(sdk, kc.url, { clients: CLIENTS });
   await sleep(SECONDS * 300);
@@ -119,7 +122,7 @@ try {
 
   console.log(`load average at end: ${load()}`);
   console.log('');
-  console.log('| configuration | tools/list req/s | p50 ms | p99 ms | failed / requests | haproxy CPU ms per 1,000 requests | share per instance |');
+  console.log('| configuration (clients) | tools/list req/s | p50 ms | p99 ms | failed / requests | haproxy CPU ms per 1,000 requests | share per instance |');
   console.log('|---|---|---|---|---|---|---|');
   const sum = (rs, k) => rs.reduce((a, x) => a + x[k], 0);
   for (const c of configs) {
@@ -128,16 +131,20 @@ try {
     for (const x of rs) for (const [s, v] of Object.entries(x.by ?? {})) by[s] = (by[s] ?? 0) + v;
     const tot = Object.values(by).reduce((a, b) => a + b, 0);
     const share = c.hap ? Object.keys(by).sort().map((s) => `${s} ${(100 * by[s] / tot).toFixed(0)} %`).join(', ') : '–';
-    console.log(`| ${c.name} | ${fmt(median(rs.map((x) => x.rps)), 0)} | ${fmt(median(rs.map((x) => x.p50)), 2)} | ${fmt(median(rs.map((x) => x.p99)), 2)} | ` +
+    console.log(`| ${c.name.replace(', 1 client', '')} (${c.clients}) | ${fmt(median(rs.map((x) => x.rps)), 0)} | ${fmt(median(rs.map((x) => x.p50)), 2)} | ${fmt(median(rs.map((x) => x.p99)), 2)} | ` +
       `${sum(rs, 'failed')} / ${sum(rs, 'ok') + sum(rs, 'failed')} | ${c.hap ? fmt(median(rs.map((x) => x.hapCpuMsPer1k)), 1) : '–'} | ${share} |`);
   }
-  const d = configs[0].rounds, h = configs[1].rounds;
-  const ratio = median(h.map((x) => x.rps)) / median(d.map((x) => x.rps));
+  const cost = (d, h, what) => {
+    const ratio = median(h.map((x) => x.rps)) / median(d.map((x) => x.rps));
+    console.log(`balancer cost, ${what} (haproxy to 1 instance vs the instance direct, medians over ${ROUNDS} round(s)): ` +
+      `throughput ${fmt(ratio, 2)}×, p50 ${fmt(median(h.map((x) => x.p50)) - median(d.map((x) => x.p50)), 2)} ms added, ` +
+      `p99 ${fmt(median(h.map((x) => x.p99)) - median(d.map((x) => x.p99)), 2)} ms added, ` +
+      `haproxy CPU ${fmt(median(h.map((x) => x.hapCpuMsPer1k)), 1)} ms per 1,000 requests`);
+  };
+  const h = configs[1].rounds;
   console.log('');
-  console.log(`balancer cost (haproxy to 1 instance vs the instance direct, medians over ${ROUNDS} round(s)): ` +
-    `throughput ${fmt(ratio, 2)}×, p50 ${fmt(median(h.map((x) => x.p50)) - median(d.map((x) => x.p50)), 2)} ms added, ` +
-    `p99 ${fmt(median(h.map((x) => x.p99)) - median(d.map((x) => x.p99)), 2)} ms added, ` +
-    `haproxy CPU ${fmt(median(h.map((x) => x.hapCpuMsPer1k)), 1)} ms per 1,000 requests`);
+  cost(configs[0].rounds, h, `${CLIENTS} clients`);
+  cost(configs[4].rounds, configs[5].rounds, '1 client');
   for (let n = 2; n <= 3; n++) {
     console.log(`${n} instances vs 1 through haproxy: throughput ${fmt(median(configs[n].rounds.map((x) => x.rps)) / median(h.map((x) => x.rps)), 2)}×`);
   }
