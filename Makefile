@@ -13,7 +13,7 @@ DEB_PACKAGES = gcc make pkg-config meson ninja-build python3 \
 	libseccomp-dev libsodium-dev libjansson-dev libmicrohttpd-dev libinih-dev \
 	libcmocka-dev libcurl4-openssl-dev clang libclang-rt-14-dev \
 	systemd python3-prometheus-client scdoc \
-	bubblewrap util-linux iproute2
+	bubblewrap util-linux iproute2 haproxy
 
 .PHONY: all deps build test unit e2e integration demo bench fuzz fuzz-smoke sanitize install clean
 

@@ -145,7 +145,9 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 	}
 	/* In lockdown the protocol domain runs without a channel: clients get its
 	 * "AI domain not connected" tool error instead of a hung request. */
-	if (!s->locked) {
+	if (s->locked) {
+		proto_argv[n++] = "--locked"; /* GET /healthz says so: 503 "lockdown" */
+	} else {
 		proto_argv[n++] = "--channel-fd";
 		proto_argv[n++] = fd_chan;
 		proto_argv[n++] = "--report-fd";

@@ -793,6 +793,41 @@ static const char *hdr(struct MHD_Connection *c, const char *name)
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+/*
+ * A load balancer's health check (no Host, origin or token check: it says
+ * nothing but the state). 200 {"status":"serving"} while every request can be
+ * served; 503 naming the state while the instance should get no traffic:
+ * "lockdown" (the supervisor stopped the AI domain after an integrity
+ * incident: generation fails until `airlock unlock`) or "ai-unavailable"
+ * (the AI domain is restarting, or none is connected). No answer at all
+ * while the protocol domain itself restarts.
+ */
+static enum MHD_Result send_health(struct http_ctx *hc, struct MHD_Connection *c)
+{
+	const struct al_mcp_backend *be = hc->o->backend;
+	const char *state = "serving", *detail = NULL;
+	unsigned status = MHD_HTTP_OK;
+	struct al_mcp_model_info mi;
+	if (hc->o->locked) {
+		state = "lockdown";
+		detail = "integrity lockdown: the AI domain is stopped until `airlock unlock`";
+	} else if (be && be->model_info && be->model_info(be->ctx, &mi) == -ENOTCONN) {
+		/* -EAGAIN (connected, its hello not read yet) still serves: requests wait for it. */
+		state = "ai-unavailable";
+		detail = "the AI domain is not connected: it is restarting, or there is none";
+	}
+	if (detail)
+		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	json_t *j = json_pack("{s:s, s:s*}", "status", state, "detail", detail);
+	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!body)
+		return MHD_NO;
+	enum MHD_Result ret = send_buf(c, status, "application/json", body, strlen(body), NULL);
+	free(body);
+	return ret;
+}
+
 /* First look at a request: 0 to go on, else the guard already queued a refusal. */
 static int guard(struct http_ctx *hc, struct MHD_Connection *c, const char *url, const char *method,
 		 enum MHD_Result *ret)
@@ -800,9 +835,8 @@ static int guard(struct http_ctx *hc, struct MHD_Connection *c, const char *url,
 	const struct al_proto_opts *o = hc->o;
 	bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET"),
 	     del = !strcmp(method, "DELETE");
-	/* A load balancer's health check: answered while this domain serves. */
 	if (get && !strcmp(url, "/healthz")) {
-		*ret = send_buf(c, MHD_HTTP_OK, "text/plain", "ok\n", 3, NULL);
+		*ret = send_health(hc, c);
 		return -1;
 	}
 	if (strcmp(url, MCP_PATH) != 0) {
