@@ -81,4 +81,64 @@ enum al_worker_exit {
 /* One record on the report pipe. */
 typedef uint64_t al_worker_report;
 
+/*
+ * The gate domain (airlock-gate), between an MCP client's stdio and a
+ * third-party server's (the tool domain):
+ *
+ *   0  the client's stdin            3  the tool domain's stdin (write end)
+ *   1  the client's stdout           4  the tool domain's stdout (read end)
+ *   2  log pipe to the supervisor    6  report pipe: struct al_gate_record
+ *
+ * Each decision is one record, followed by blob_len bytes when the event
+ * carries text (AL_GATE_EV_TOOLS: the canonical tools/list the hash covers,
+ * for `airlock gate approve` to show). The supervisor copies names and blobs
+ * as bytes; it parses no JSON-RPC.
+ */
+#define AL_GATE_FD_CLIENT_IN 0
+#define AL_GATE_FD_CLIENT_OUT 1
+#define AL_GATE_FD_TOOL_IN 3
+#define AL_GATE_FD_TOOL_OUT 4
+
+#define AL_GATE_RECORD_MAGIC 0x61677431u /* "agt1" */
+#define AL_GATE_MAX_BLOB (1u << 20)
+
+enum al_gate_event {
+	AL_GATE_EV_FORWARDED = 1, /* a tools/call passed (name, arguments' hash) */
+	AL_GATE_EV_REFUSED,       /* a message refused with an error answer */
+	AL_GATE_EV_DROPPED,       /* a message dropped without an answer */
+	AL_GATE_EV_REDACTED,      /* secret-looking text removed from a result */
+	AL_GATE_EV_PIN_NEW,       /* first tools/list of this server: hash to pin */
+	AL_GATE_EV_QUARANTINED,   /* tools/list differs from the pin: hash of the new one */
+	AL_GATE_EV_TOOLS,         /* the canonical tools/list text (blob) of the last hash */
+	AL_GATE_EV_MAX
+};
+
+enum al_gate_reason {
+	AL_GATE_WHY_NONE = 0,
+	AL_GATE_WHY_MALFORMED,     /* not JSON-RPC 2.0 */
+	AL_GATE_WHY_OVERSIZED,     /* over the line or result cap */
+	AL_GATE_WHY_METHOD,        /* method not allowed */
+	AL_GATE_WHY_TOOL,          /* tool not allowed by the policy */
+	AL_GATE_WHY_UNPINNED,      /* tool not in the approved tools/list */
+	AL_GATE_WHY_ARGUMENTS,     /* arguments against the pinned inputSchema */
+	AL_GATE_WHY_QUARANTINE,    /* the server's tools changed since approval */
+	AL_GATE_WHY_UNSOLICITED,   /* a response nobody asked for */
+	AL_GATE_WHY_SERVER_REQUEST,/* sampling, elicitation or roots denied by policy */
+	AL_GATE_WHY_FLOOD,         /* notifications over the rate */
+	AL_GATE_WHY_OUTPUT,        /* structuredContent against the pinned outputSchema */
+	AL_GATE_WHY_BUSY,          /* too many requests in flight */
+	AL_GATE_WHY_MAX
+};
+
+struct al_gate_record {
+	uint32_t magic;
+	uint16_t event;      /* enum al_gate_event */
+	uint16_t reason;     /* enum al_gate_reason */
+	uint32_t blob_len;   /* bytes following the record (AL_GATE_EV_TOOLS only) */
+	uint32_t from_client;/* 1: the message came from the client, 0: from the server */
+	uint8_t hash[32];    /* SHA-256: arguments (tools/call) or tools/list */
+	char method[48];     /* NUL-terminated, printable ASCII */
+	char name[64];       /* tool name, NUL-terminated, printable ASCII */
+};
+
 #endif

@@ -66,31 +66,6 @@ static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGU
 				 SIGWINCH, SIGCONT };
 
 /* CMD as given when it holds a '/', else the first executable match in PATH. */
-/* Opens CMD, looked up in PATH when it has no slash; where names the file. */
-static int open_command(const char *cmd, char *where, size_t len)
-{
-	snprintf(where, len, "%s", cmd);
-	if (strchr(cmd, '/'))
-		return open(cmd, O_RDONLY | O_CLOEXEC);
-	const char *path = getenv("PATH");
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	char buf[4096];
-	for (const char *p = path; *p;) {
-		size_t n = strcspn(p, ":");
-		if (n && (size_t)snprintf(buf, sizeof buf, "%.*s/%s", (int)n, p, cmd) < sizeof buf &&
-		    access(buf, X_OK) == 0) {
-			snprintf(where, len, "%s", buf);
-			return open(buf, O_RDONLY | O_CLOEXEC);
-		}
-		p += n;
-		if (*p == ':')
-			p++;
-	}
-	errno = ENOENT;
-	return -1;
-}
-
 static void print_attestation(json_t *r, bool as_json)
 {
 	if (as_json) {
@@ -303,7 +278,7 @@ static int run(int argc, char **argv)
 		}
 	}
 	char where[4096];
-	spec.exec_fd = open_command(argv[optind], where, sizeof where);
+	spec.exec_fd = al_command_open(argv[optind], where, sizeof where);
 	if (spec.exec_fd < 0) {
 		fprintf(stderr, "airlock exec: %s: %s%s\n", argv[optind], strerror(errno),
 			strchr(argv[optind], '/') ? "" : " (looked up in PATH)");

@@ -258,5 +258,8 @@ void al_mcp_server_stats(struct al_mcp_server *s, struct al_mcp_stats *out);
 
 /* Validates a tool's arguments against its input schema; exposed for tests. */
 int al_mcp_schema_validate(const json_t *schema, const json_t *value, char *why, size_t whylen);
+/* The same for a schema written by someone else (a third-party tool's
+ * inputSchema): the keywords above are enforced, any other is ignored. */
+int al_mcp_schema_check(const json_t *schema, const json_t *value, char *why, size_t whylen);
 
 #endif

@@ -50,12 +50,12 @@ static bool keyword_known(const char *k)
 	return false;
 }
 
-static int validate(const json_t *schema, const json_t *v, const char *path, char *why, size_t wl)
+static int validate(const json_t *schema, const json_t *v, const char *path, char *why, size_t wl, bool strict)
 {
 	const char *k;
 	json_t *kv;
 	json_object_foreach((json_t *)schema, k, kv) {
-		if (!keyword_known(k)) {
+		if (strict && !keyword_known(k)) {
 			snprintf(why, wl, "%s: schema keyword %s unsupported", path, k);
 			return -EINVAL;
 		}
@@ -126,7 +126,7 @@ static int validate(const json_t *schema, const json_t *v, const char *path, cha
 				}
 				continue;
 			}
-			int rc = validate(ps, kv, sub, why, wl);
+			int rc = json_is_object(ps) ? validate(ps, kv, sub, why, wl, strict) : 0;
 			if (rc < 0)
 				return rc;
 		}
@@ -140,5 +140,14 @@ int al_mcp_schema_validate(const json_t *schema, const json_t *value, char *why,
 		snprintf(why, whylen, "arguments: missing");
 		return -EINVAL;
 	}
-	return validate(schema, value, "arguments", why, whylen);
+	return validate(schema, value, "arguments", why, whylen, true);
+}
+
+int al_mcp_schema_check(const json_t *schema, const json_t *value, char *why, size_t whylen)
+{
+	if (!json_is_object(schema) || !value) {
+		snprintf(why, whylen, "arguments: missing");
+		return -EINVAL;
+	}
+	return validate(schema, value, "arguments", why, whylen, false);
 }

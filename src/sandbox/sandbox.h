@@ -242,6 +242,10 @@ int al_spec_allow_syscall(struct al_spec *spec, const char *name);
  * is a file path. The format is in etc/profiles/README.md.
  */
 int al_profile_load(struct al_spec *spec, const char *name_or_path);
+/* Opens the program cmd for exec_fd (O_RDONLY, close-on-exec), looked up in
+ * PATH when it has no slash, as a shell does; where receives the file's path.
+ * An fd, or -1 with errno. */
+int al_command_open(const char *cmd, char *where, size_t len);
 int al_profile_path(const char *name, char *buf, size_t len);
 /* The same from memory (fuzzing, tests); origin names it in errors. */
 int al_profile_load_mem(struct al_spec *spec, const char *buf, size_t len, const char *origin);

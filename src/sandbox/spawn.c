@@ -304,9 +304,17 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al
 	if (pid < 0)
 		child_fail(AL_SANDBOX_ERR_INIT, -errno);
 	if (pid > 0) {
-		close(AL_SANDBOX_SYNC_FD); /* the runner sees EOF once the program runs */
+		/* pid 1 only reaps: it keeps no descriptor (close, on every
+		 * profile's list). The runner sees EOF on the sync socket once the
+		 * program runs, and a pipe passed to the program reaches EOF when the
+		 * program closes it, not when init dies. */
+		close(AL_SANDBOX_SYNC_FD);
 		if (spec->exec_fd >= 0)
 			close(AL_SANDBOX_EXEC_FD);
+		for (int fd = 0; fd <= 2; fd++)
+			close(fd);
+		for (size_t i = 0; i < spec->n_fds; i++)
+			close(spec->fds[i].dst);
 		init_loop(pid);
 	}
 	if ((rc = fault(spec, AL_SANDBOX_ERR_EXEC)) < 0)
