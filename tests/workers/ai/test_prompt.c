@@ -232,7 +232,21 @@ static char *text_of(struct eng *g, size_t want)
 	assert_non_null(s);
 	for (size_t i = 0; i < cap; i++)
 		s[i] = story[i % (sizeof(story) - 1)];
-	for (size_t len = want; len <= cap; len++) {
+	/* Token counts grow with the prefix (almost monotonically): bisect, then
+	 * look around the point found. */
+	size_t lo = 0, hi = cap;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		char c = s[mid];
+		s[mid] = '\0';
+		size_t n = count(g, s, NULL);
+		s[mid] = c;
+		if (n < want)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t len = lo > 64 ? lo - 64 : 0; len <= cap && len <= lo + 64; len++) {
 		char c = s[len];
 		s[len] = '\0';
 		if (count(g, s, NULL) == want)
