@@ -165,14 +165,14 @@ static json_t *build_tools(const struct al_mcp_config *cfg, const struct al_mcp_
 	json_t *gen_meta = mi ? json_pack("{s:{s:I,s:I}}", "airlock/limits", "context_length",
 					  (json_int_t)mi->context_length, "max_prompt_tokens",
 					  (json_int_t)mi->max_prompt_tokens)
-			      : json_object();
-	if (!gen_schema || !info_schema || !gen_meta) {
+			      : NULL;
+	if (!gen_schema || !info_schema || (mi && !gen_meta)) {
 		json_decref(gen_schema);
 		json_decref(info_schema);
 		json_decref(gen_meta);
 		return NULL;
 	}
-	return json_pack("[{s:s,s:s,s:s,s:o,s:{s:b,s:b,s:b},s:o},{s:s,s:s,s:s,s:o,s:{s:b,s:b}}]",
+	return json_pack("[{s:s,s:s,s:s,s:o,s:{s:b,s:b,s:b},s:o*},{s:s,s:s,s:s,s:o,s:{s:b,s:b}}]",
 			 "name", "generate", "title", "Generate text", "description",
 			 "Generates a continuation of the prompt with the local language model.",
 			 "inputSchema", gen_schema, "annotations", "readOnlyHint", 1,
