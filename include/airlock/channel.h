@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define AL_CHAN_MAGIC 0x4b4c5241u /* "ARLK" little-endian */
-#define AL_CHAN_VERSION 2u /* 2: records on 64-byte boundaries */
+#define AL_CHAN_VERSION 3u /* 2: records on 64-byte boundaries; 3: prompt truncation, limit in hello */
 
 /* Limits of the message contents (bytes unless said otherwise). */
 #define AL_MSG_MAX_PROMPT 65536u
@@ -131,12 +131,20 @@ enum al_finish {
 	AL_FINISH_END,
 };
 
+/* What the AI domain does with a prompt longer than the model takes. */
+enum al_truncate {
+	AL_TRUNCATE_NONE = 0, /* refuse it: an error naming both figures */
+	AL_TRUNCATE_LEFT = 1, /* drop its oldest tokens (BOS stays) */
+	AL_TRUNCATE_END,
+};
+
 struct al_msg_gen_request {
 	uint64_t req_id;      /* non-zero, strictly increasing per channel */
 	uint64_t seed;
 	uint32_t max_tokens;  /* 1 .. AL_MSG_MAX_TOKENS */
 	float temperature;    /* 0 .. AL_MSG_MAX_TEMPERATURE */
 	float top_p;          /* (0, 1] */
+	uint32_t truncate;    /* enum al_truncate */
 	const char *prompt;   /* strict UTF-8, no controls but \n \t, <= AL_MSG_MAX_PROMPT */
 	size_t prompt_len;
 };
@@ -148,9 +156,13 @@ struct al_msg_token {
 	size_t text_len;
 };
 
+/* Prompt tokens are the tokens of the prompt's text; BOS is not counted. */
+#define AL_MSG_MAX_PROMPT_TOKENS (AL_MSG_MAX_PROMPT + 1u) /* one per byte, and a leading space */
+
 struct al_msg_done {
 	uint64_t req_id;
-	uint32_t prompt_tokens;
+	uint32_t prompt_tokens;  /* prompt tokens the model ran */
+	uint32_t prompt_dropped; /* oldest prompt tokens dropped; 0 unless AL_TRUNCATE_LEFT */
 	uint32_t gen_tokens;  /* must equal the sum of the request's token chunks */
 	uint32_t finish;      /* enum al_finish */
 	uint64_t prefill_ns;
@@ -159,7 +171,7 @@ struct al_msg_done {
 
 struct al_msg_error {
 	uint64_t req_id;      /* 0: not tied to a request */
-	uint32_t code;
+	uint32_t code;        /* an errno value; E2BIG: the prompt does not fit the model */
 	const char *text;     /* strict UTF-8, no controls but \n \t, <= AL_MSG_MAX_ERROR */
 	size_t text_len;
 };
@@ -182,6 +194,7 @@ struct al_msg_hello {
 	uint32_t dim;            /* 1 .. 1<<16 */
 	uint32_t n_heads;        /* 1 .. dim */
 	uint32_t n_kv_heads;     /* 1 .. n_heads */
+	uint32_t max_prompt_tokens; /* 0 .. context_length - 1: the longest prompt it takes */
 	const char *name;        /* format and size, e.g. "llama2.c legacy fp32" */
 	size_t name_len;         /* <= AL_MSG_MAX_NAME */
 };
@@ -263,7 +276,8 @@ const char *al_msg_type_name(uint32_t type);
  * clamped into range, so an honest sender never trips the receiver's validator.
  * Each copies straight into the ring. Misuse is refused locally with -EINVAL
  * (wrong direction, response to no outstanding request, reused request id, more
- * tokens than max_tokens, done whose gen_tokens differs from the tokens sent,
+ * tokens than max_tokens, done whose gen_tokens differs from the tokens sent
+ * or that drops prompt tokens of a request that did not ask for it,
  * pong to no ping) or -EBUSY (AL_CHAN_MAX_OUTSTANDING requests in flight). */
 int al_chan_send_gen_request(struct al_chan *ch, const struct al_msg_gen_request *req)
 	__attribute__((nonnull));

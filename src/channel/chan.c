@@ -27,9 +27,10 @@ static struct al_req_slot *req_free_slot(struct al_chan *ch)
 	return NULL;
 }
 
-static void req_add(struct al_req_slot *s, uint64_t id, uint32_t max_tokens)
+static void req_add(struct al_req_slot *s, const struct al_msg_gen_request *g)
 {
-	*s = (struct al_req_slot){ .id = id, .max_tokens = max_tokens, .used = true };
+	*s = (struct al_req_slot){ .id = g->req_id, .max_tokens = g->max_tokens,
+				   .truncate = g->truncate == AL_TRUNCATE_LEFT, .used = true };
 }
 
 /* Reserve, encode in place, commit: the payload is written once, into the ring. */
@@ -62,7 +63,7 @@ int al_chan_send_gen_request(struct al_chan *ch, const struct al_msg_gen_request
 	if (rc < 0)
 		return rc;
 	ch->last_req_id = req->req_id;
-	req_add(s, req->req_id, m.u.gen.max_tokens);
+	req_add(s, &m.u.gen);
 	return 0;
 }
 
@@ -84,7 +85,7 @@ int al_chan_send_token(struct al_chan *ch, uint64_t req_id, uint32_t n_tokens,
 int al_chan_send_done(struct al_chan *ch, const struct al_msg_done *done)
 {
 	struct al_req_slot *s = req_find(ch, done->req_id);
-	if (!s || done->gen_tokens != s->tokens)
+	if (!s || done->gen_tokens != s->tokens || (done->prompt_dropped && !s->truncate))
 		return -EINVAL;
 	struct al_msg m = { .type = AL_MSG_DONE, .u.done = *done };
 	int rc = send_msg(ch, &m);
@@ -165,7 +166,7 @@ static int track(struct al_chan *ch, const struct al_msg *m)
 		if (!(s = req_free_slot(ch)))
 			return al_chan_violation(ch, AL_CHAN_E_LIMIT, "too many requests in flight");
 		ch->last_req_id = m->u.gen.req_id;
-		req_add(s, m->u.gen.req_id, m->u.gen.max_tokens);
+		req_add(s, &m->u.gen);
 		return 0;
 	case AL_MSG_CANCEL:
 		/* A cancel may cross the request's done/error on the way, so an id
@@ -185,6 +186,8 @@ static int track(struct al_chan *ch, const struct al_msg *m)
 			return al_chan_violation(ch, AL_CHAN_E_REQID, "done for no outstanding request");
 		if (m->u.done.gen_tokens != s->tokens)
 			return al_chan_violation(ch, AL_CHAN_E_RANGE, "gen_tokens differs from tokens sent");
+		if (m->u.done.prompt_dropped && !s->truncate)
+			return al_chan_violation(ch, AL_CHAN_E_RANGE, "prompt tokens dropped unasked");
 		s->used = false;
 		return 0;
 	case AL_MSG_ERROR:

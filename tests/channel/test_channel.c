@@ -155,6 +155,7 @@ static void gen_payload(struct buf *b, uint64_t id, uint32_t max_tokens, float t
 	b_u32(b, max_tokens);
 	b_f32(b, temp);
 	b_f32(b, top_p);
+	b_u32(b, AL_TRUNCATE_NONE);
 	b_text(b, prompt, plen);
 }
 
@@ -985,8 +986,9 @@ static void test_hello(void **state)
 	assert_int_equal(m.u.hello.n_kv_heads, 4);
 	assert_int_equal(m.u.hello.name_len, 4);
 	assert_string_equal(m.u.hello.name, "tiny");
+	assert_int_equal(m.u.hello.max_prompt_tokens, 0);
 	/* A forged second hello breaks the channel. */
-	uint8_t raw[28] = { 0 };
+	uint8_t raw[32] = { 0 };
 	for (int i = 0; i < 6; i++)
 		raw[i * 4] = 1;
 	assert_int_equal(raw_send(pr->a, AL_MSG_HELLO, raw, sizeof raw), 0);
@@ -996,12 +998,50 @@ static void test_hello(void **state)
 static void test_hello_out_of_range(void **state)
 {
 	struct pair *pr = *state;
-	uint8_t raw[28] = { 0 };
+	uint8_t raw[32] = { 0 };
 	for (int i = 0; i < 6; i++)
 		raw[i * 4] = 1;
 	raw[5 * 4] = 2; /* n_kv_heads 2 > n_heads 1 */
 	assert_int_equal(raw_send(pr->a, AL_MSG_HELLO, raw, sizeof raw), 0);
 	expect_violation(pr, pr->p, AL_CHAN_E_RANGE);
+}
+
+/* The prompt limit comes with the model: a prompt of the whole context leaves
+ * no position for BOS, so an AI domain claiming it breaks the channel. */
+static void test_hello_prompt_limit(void **state)
+{
+	struct pair *pr = *state;
+	struct al_msg_hello h = { .vocab_size = 512, .context_length = 512, .n_layers = 5, .dim = 64,
+				  .n_heads = 8, .n_kv_heads = 4, .max_prompt_tokens = 511,
+				  .name = "tiny", .name_len = 4 };
+	assert_int_equal(al_chan_send_hello(pr->a, &h), 0);
+	struct al_msg m;
+	assert_int_equal(al_chan_recv(pr->p, &m, 0), 0);
+	assert_int_equal(m.u.hello.context_length, 512);
+	assert_int_equal(m.u.hello.max_prompt_tokens, 511);
+}
+
+static void test_hello_prompt_limit_too_big(void **state)
+{
+	struct pair *pr = *state;
+	uint8_t raw[32] = { 0 };
+	for (int i = 0; i < 6; i++)
+		raw[i * 4] = 1;
+	raw[1 * 4] = 8;  /* context_length 8 */
+	raw[6 * 4] = 8;  /* max_prompt_tokens 8: the whole context */
+	assert_int_equal(raw_send(pr->a, AL_MSG_HELLO, raw, sizeof raw), 0);
+	expect_violation(pr, pr->p, AL_CHAN_E_RANGE);
+}
+
+static void test_gen_truncate_out_of_range(void **state)
+{
+	struct pair *pr = *state;
+	struct buf b;
+	gen_payload(&b, 1, 1, 0.5f, 0.5f, "hi", 2);
+	uint32_t bad = AL_TRUNCATE_END;
+	memcpy(b.b + 28, &bad, 4); /* after req_id, seed, max_tokens, temperature, top_p */
+	assert_int_equal(raw_send(pr->p, AL_MSG_GEN_REQUEST, b.b, b.n), 0);
+	expect_violation(pr, pr->a, AL_CHAN_E_RANGE);
 }
 
 /* ---- conversation violations ---- */
@@ -1060,6 +1100,59 @@ static void test_done_count_mismatch(void **state)
 	b_u32(&b, 4); /* claims 4 tokens, sent 1 */
 	b_u32(&b, 0);
 	b_u32(&b, 0);
+	b_u64(&b, 1);
+	b_u64(&b, 1);
+	assert_int_equal(raw_send(pr->a, AL_MSG_DONE, b.b, b.n), 0);
+	expect_violation(pr, pr->p, AL_CHAN_E_RANGE);
+}
+
+/* Dropped prompt tokens are reported only for a request that allowed it. */
+static void test_done_dropped_unasked(void **state)
+{
+	struct pair *pr = *state;
+	send_req(pr, 3, 10);
+	struct al_msg_done d = { .req_id = 3, .prompt_tokens = 511, .prompt_dropped = 87,
+				 .finish = AL_FINISH_LENGTH };
+	assert_int_equal(al_chan_send_done(pr->a, &d), -EINVAL);
+	struct buf b = { .n = 0 };
+	b_u64(&b, 3);
+	b_u32(&b, 511);
+	b_u32(&b, 0);
+	b_u32(&b, AL_FINISH_LENGTH);
+	b_u32(&b, 87); /* prompt_dropped */
+	b_u64(&b, 1);
+	b_u64(&b, 1);
+	assert_int_equal(raw_send(pr->a, AL_MSG_DONE, b.b, b.n), 0);
+	expect_violation(pr, pr->p, AL_CHAN_E_RANGE);
+}
+
+static void test_done_dropped_asked(void **state)
+{
+	struct pair *pr = *state;
+	struct al_msg_gen_request req = { .req_id = 4, .max_tokens = 1, .top_p = 1,
+					  .truncate = AL_TRUNCATE_LEFT, .prompt = "p", .prompt_len = 1 };
+	assert_int_equal(al_chan_send_gen_request(pr->p, &req), 0);
+	struct al_msg m;
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
+	assert_int_equal(m.u.gen.truncate, AL_TRUNCATE_LEFT);
+	struct al_msg_done d = { .req_id = 4, .prompt_tokens = 511, .prompt_dropped = 87,
+				 .finish = AL_FINISH_STOP };
+	assert_int_equal(al_chan_send_done(pr->a, &d), 0);
+	assert_int_equal(al_chan_recv(pr->p, &m, 0), 0);
+	assert_int_equal(m.u.done.prompt_tokens, 511);
+	assert_int_equal(m.u.done.prompt_dropped, 87);
+}
+
+/* More prompt tokens than any prompt the channel carries can have. */
+static void test_done_prompt_tokens_range(void **state)
+{
+	struct pair *pr = *state;
+	struct buf b = { .n = 0 };
+	b_u64(&b, 1);
+	b_u32(&b, AL_MSG_MAX_PROMPT_TOKENS);
+	b_u32(&b, 0);
+	b_u32(&b, AL_FINISH_STOP);
+	b_u32(&b, 1); /* one more than can exist */
 	b_u64(&b, 1);
 	b_u64(&b, 1);
 	assert_int_equal(raw_send(pr->a, AL_MSG_DONE, b.b, b.n), 0);
@@ -1486,6 +1579,12 @@ int main(void)
 		T(test_stats_trailing),
 		T(test_hello),
 		T(test_hello_out_of_range),
+		T(test_hello_prompt_limit),
+		T(test_hello_prompt_limit_too_big),
+		T(test_gen_truncate_out_of_range),
+		T(test_done_dropped_unasked),
+		T(test_done_dropped_asked),
+		T(test_done_prompt_tokens_range),
 		T(test_unsolicited_token),
 		T(test_token_after_done),
 		T(test_too_many_tokens),

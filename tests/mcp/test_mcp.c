@@ -87,6 +87,7 @@ static int script_info(void *ctx, struct al_mcp_model_info *mi)
 	al_strlcpy(mi->name, "stories260K", sizeof(mi->name));
 	mi->vocab_size = 512;
 	mi->context_length = 512;
+	mi->max_prompt_tokens = 511;
 	mi->n_layers = 5;
 	mi->dim = 64;
 	return 0;
@@ -271,6 +272,136 @@ static void test_generate_progress_and_result(void **state)
 	al_mcp_call_detach(res.call);
 	al_mcp_call_put(res.call);
 	assert_int_equal(f->sc.cancels, 0); /* finished calls are not cancelled */
+}
+
+/* The generate tool's published schema and model_info, as a client reads them. */
+static json_t *list_tools(struct fixture *f)
+{
+	struct al_mcp_result res;
+	cap_clear(&f->cap);
+	assert_int_equal(handle(f, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/list\"}", &res), 0);
+	assert_int_equal(f->cap.n, 1);
+	return json_object_get(json_object_get(f->cap.msgs[0], "result"), "tools");
+}
+
+static json_t *tool_named(json_t *tools, const char *name)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(tools, i, t)
+		if (!strcmp(json_string_value(json_object_get(t, "name")), name))
+			return t;
+	fail_msg("no tool %s", name);
+	return NULL;
+}
+
+static void test_schema_states_token_limit(void **state)
+{
+	struct fixture *f = *state;
+	json_t *gen = tool_named(list_tools(f), "generate");
+	json_t *props = json_object_get(json_object_get(gen, "inputSchema"), "properties");
+	json_t *prompt = json_object_get(props, "prompt");
+	const char *d = json_string_value(json_object_get(prompt, "description"));
+	assert_non_null(strstr(d, "at most 511 prompt tokens (its context is 512 tokens)"));
+	/* The character cap stays: it keeps a request within what the channel carries. */
+	assert_int_equal(json_integer_value(json_object_get(prompt, "maxLength")), 4096);
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(props, "max_tokens"), "description")),
+			       "room for 512 - P"));
+	json_t *lim = json_object_get(json_object_get(gen, "_meta"), "airlock/limits");
+	assert_int_equal(json_integer_value(json_object_get(lim, "context_length")), 512);
+	assert_int_equal(json_integer_value(json_object_get(lim, "max_prompt_tokens")), 511);
+	json_t *tr = json_object_get(props, "truncate");
+	assert_string_equal(json_string_value(json_object_get(tr, "type")), "string");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(tr, "enum"), 0)), "none");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(tr, "enum"), 1)), "left");
+	assert_int_equal(json_array_size(json_object_get(tr, "enum")), 2);
+	assert_string_equal(json_string_value(json_object_get(tr, "default")), "none");
+
+	/* model_info states the same figures. */
+	struct al_mcp_result res;
+	cap_clear(&f->cap);
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/call\",\"params\":{\"name\":\"model_info\"}}", &res);
+	json_t *sc = json_object_get(json_object_get(f->cap.msgs[0], "result"), "structuredContent");
+	assert_int_equal(json_integer_value(json_object_get(sc, "context_length")), 512);
+	assert_int_equal(json_integer_value(json_object_get(sc, "max_prompt_tokens")), 511);
+}
+
+/* Without an AI domain, nothing is known: the description says where the figure is. */
+static void test_schema_before_model_known(void **state)
+{
+	struct fixture *f = *state;
+	json_t *gen = tool_named(list_tools(f), "generate");
+	json_t *prompt = json_object_get(json_object_get(json_object_get(gen, "inputSchema"), "properties"), "prompt");
+	const char *d = json_string_value(json_object_get(prompt, "description"));
+	assert_non_null(strstr(d, "model_info's max_prompt_tokens"));
+	assert_null(strstr(d, "511"));
+	assert_null(json_object_get(gen, "_meta"));
+}
+
+static void test_truncate_argument(void **state)
+{
+	struct fixture *f = *state;
+	static const struct { const char *arg; bool left; } cases[] = {
+		{ "", false }, { ",\"truncate\":\"none\"", false }, { ",\"truncate\":\"left\"", true },
+	};
+	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "{\"jsonrpc\":\"2.0\",\"id\":%zu,\"method\":\"tools/call\",\"params\":"
+			 "{\"name\":\"generate\",\"arguments\":{\"prompt\":\"Once\"%s}}}", i + 1, cases[i].arg);
+		struct al_mcp_result res;
+		cap_clear(&f->cap);
+		assert_int_equal(handle(f, msg, &res), 0);
+		assert_int_equal(f->sc.starts, (int)i + 1);
+		assert_int_equal(f->sc.p.truncate_left, cases[i].left);
+		f->sc.cb.on_done(f->sc.cb.ud, AL_MCP_GEN_DONE, NULL);
+		al_mcp_call_detach(res.call);
+		al_mcp_call_put(res.call);
+	}
+}
+
+/* A prompt cut from the left: the text is the result, the figures are in _meta. */
+static void test_usage_in_result_meta(void **state)
+{
+	struct fixture *f = *state;
+	struct al_mcp_result res;
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":"
+		  "{\"name\":\"generate\",\"arguments\":{\"prompt\":\"Once\",\"truncate\":\"left\"}}}", &res);
+	assert_non_null(f->sc.cb.on_usage);
+	f->sc.cb.on_text(f->sc.cb.ud, " upon", 5);
+	struct al_mcp_gen_usage u = { .prompt_tokens = 511, .prompt_dropped = 87, .gen_tokens = 1 };
+	f->sc.cb.on_usage(f->sc.cb.ud, &u);
+	f->sc.cb.on_done(f->sc.cb.ud, AL_MCP_GEN_DONE, NULL);
+	assert_int_equal(f->cap.n, 1);
+	json_t *r = json_object_get(f->cap.msgs[0], "result");
+	assert_false(json_is_true(json_object_get(r, "isError")));
+	assert_int_equal(json_array_size(json_object_get(r, "content")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "content"), 0), "text")),
+			    " upon");
+	json_t *use = json_object_get(json_object_get(r, "_meta"), "airlock/usage");
+	assert_int_equal(json_integer_value(json_object_get(use, "prompt_tokens")), 511);
+	assert_int_equal(json_integer_value(json_object_get(use, "prompt_tokens_dropped")), 87);
+	assert_int_equal(json_integer_value(json_object_get(use, "generated_tokens")), 1);
+	al_mcp_call_detach(res.call);
+	al_mcp_call_put(res.call);
+}
+
+/* The AI domain's refusal reaches the client as a tool error that says how to get a result. */
+static void test_prompt_too_long_error(void **state)
+{
+	struct fixture *f = *state;
+	struct al_mcp_result res;
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":"
+		  "{\"name\":\"generate\",\"arguments\":{\"prompt\":\"Once\"}}}", &res);
+	f->sc.cb.on_done(f->sc.cb.ud, AL_MCP_GEN_TOO_LONG,
+			 "the prompt is 598 tokens; this model takes at most 511 prompt tokens");
+	json_t *r = json_object_get(f->cap.msgs[0], "result");
+	assert_true(json_is_true(json_object_get(r, "isError")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "content"), 0), "text")),
+			    "the prompt is 598 tokens; this model takes at most 511 prompt tokens; "
+			    "set truncate to \"left\" to keep its newest tokens");
+	assert_null(json_object_get(r, "_meta"));
+	al_mcp_call_detach(res.call);
+	al_mcp_call_put(res.call);
 }
 
 static void test_cancel_reaches_backend(void **state)
@@ -489,6 +620,22 @@ static void test_schema_validator(void **state)
 	v = json_loads("{\"s\":\"abcd\"}", 0, &e);
 	assert_int_equal(al_mcp_schema_validate(schema, v, why, sizeof(why)), -EINVAL);
 	assert_string_equal(why, "arguments.s: longer than 3 characters");
+	json_decref(v);
+	json_decref(schema);
+	/* enum: one of the listed values, compared as JSON (no case folding, no coercion). */
+	schema = json_loads("{\"type\":\"object\",\"properties\":{\"t\":{\"type\":\"string\",\"enum\":[\"none\",\"left\"]}}}", 0, &e);
+	v = json_loads("{\"t\":\"left\"}", 0, &e);
+	assert_int_equal(al_mcp_schema_validate(schema, v, why, sizeof(why)), 0);
+	json_decref(v);
+	v = json_loads("{\"t\":\"Left\"}", 0, &e);
+	assert_int_equal(al_mcp_schema_validate(schema, v, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "arguments.t: must be one of [\"none\",\"left\"]");
+	json_decref(v);
+	json_decref(schema);
+	/* An enum that is not an array admits nothing. */
+	schema = json_loads("{\"type\":\"string\",\"enum\":\"left\"}", 0, &e);
+	v = json_string("left");
+	assert_int_equal(al_mcp_schema_validate(schema, v, why, sizeof(why)), -EINVAL);
 	json_decref(v);
 	json_decref(schema);
 	/* An unknown keyword fails closed rather than being ignored. */
@@ -1011,6 +1158,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_modern_unknown_method_404, setup_script, teardown),
 		cmocka_unit_test_setup_teardown(test_modern_header_without_meta, setup_script, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_none, setup_none, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_states_token_limit, setup_script, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_before_model_known, setup_none, teardown),
+		cmocka_unit_test_setup_teardown(test_truncate_argument, setup_script, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_in_result_meta, setup_script, teardown),
+		cmocka_unit_test_setup_teardown(test_prompt_too_long_error, setup_script, teardown),
 		cmocka_unit_test(test_schema_validator),
 		cmocka_unit_test_setup_teardown(test_logging_set_level, setup_script, teardown),
 		cmocka_unit_test(test_session_eviction),

@@ -2,6 +2,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,25 +63,66 @@ bool al_ai_piece_printable(const char *piece, size_t len)
 	return true;
 }
 
+uint32_t al_ai_max_prompt_tokens(const struct al_ai_config *c)
+{
+	return c->seq_len > 1 ? (uint32_t)c->seq_len - 1 : 0;
+}
+
+int al_ai_prompt_fit(struct al_ai_engine *e, const char *prompt, bool truncate_left, int *tokens,
+		     size_t *n_tokens, struct al_ai_prompt_fit *fit)
+{
+	size_t seq = (size_t)e->model->cfg.seq_len;
+	size_t cap = al_ai_tokenizer_max_tokens(strlen(prompt)), n = 0;
+	/* The whole prompt is encoded, so that it is counted and cut exactly
+	 * (the encoder is O(n log n)); a long one in a buffer of its own. */
+	int *buf = cap <= seq + 3 ? tokens : malloc(cap * sizeof(int));
+	int rc;
+
+	memset(fit, 0, sizeof(*fit));
+	fit->max_tokens = al_ai_max_prompt_tokens(&e->model->cfg);
+	if (!buf)
+		return -ENOMEM;
+	if ((rc = al_ai_tokenizer_encode(e->tok, prompt, true, false, buf, cap, &n)))
+		goto out;
+	fit->text_tokens = n > 1 ? (uint32_t)(n - 1) : 0;
+	if (fit->text_tokens > fit->max_tokens) {
+		if (!truncate_left) {
+			rc = -E2BIG;
+			goto out;
+		}
+		/* Keep BOS, then the newest max_tokens tokens. */
+		fit->dropped = fit->text_tokens - fit->max_tokens;
+		memmove(buf + 1, buf + 1 + fit->dropped, fit->max_tokens * sizeof(int));
+		n = 1 + (size_t)fit->max_tokens;
+	}
+	if (buf != tokens)
+		memcpy(tokens, buf, n * sizeof(int));
+	*n_tokens = n;
+out:
+	if (buf != tokens)
+		free(buf);
+	return rc;
+}
+
+void al_ai_prompt_fit_message(const struct al_ai_prompt_fit *fit, char *buf, size_t len)
+{
+	snprintf(buf, len, "the prompt is %" PRIu32 " tokens; this model takes at most %" PRIu32 " prompt tokens",
+		 fit->text_tokens, fit->max_tokens);
+}
+
 int al_ai_generate(struct al_ai_engine *e, struct al_ai_sampler *smp, const char *prompt, int steps,
 		   al_ai_piece_fn fn, void *ctx, struct al_ai_gen_stats *stats)
 {
 	const struct al_ai_config *c = &e->model->cfg;
-	size_t plen = strlen(prompt), n_prompt = 0;
+	size_t n_prompt = 0;
 	uint64_t t0 = al_now_ns();
 	int token, pos = 0, rc = 0;
 
 	memset(stats, 0, sizeof(*stats));
 	if (steps <= 0 || steps > c->seq_len)
 		steps = c->seq_len;
-	/* Each byte is at most one token: a prompt that cannot fit is refused before encoding. */
-	if (plen > (size_t)c->seq_len)
-		return -EINVAL;
-	if ((rc = al_ai_tokenizer_encode(e->tok, prompt, true, false, e->tokens, (size_t)c->seq_len + 3,
-					 &n_prompt)))
+	if ((rc = al_ai_prompt_fit(e, prompt, e->truncate_left, e->tokens, &n_prompt, &stats->fit)))
 		return rc;
-	if (n_prompt > (size_t)c->seq_len)
-		return -EINVAL;
 	stats->prompt_tokens = (uint32_t)n_prompt;
 	token = e->tokens[0];
 	/* The prompt's positions run together (prefill); their pieces are then

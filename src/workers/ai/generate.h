@@ -23,10 +23,23 @@ struct al_ai_engine {
 	int *tokens; /* (seq_len + 3) prompt buffer */
 	struct al_ai_pool *pool; /* owned; NULL with one thread */
 	uint64_t max_ns;   /* per-request time limit, checked between tokens; 0 = none */
+	bool truncate_left; /* per request: a prompt over the limit loses its oldest tokens */
+};
+
+/*
+ * How a prompt met the context (al_ai_prompt_fit). Prompt tokens are the
+ * tokens of the prompt's text; BOS, which every sequence starts with, is not
+ * counted.
+ */
+struct al_ai_prompt_fit {
+	uint32_t text_tokens; /* the prompt's tokens as encoded */
+	uint32_t max_tokens;  /* the most this model takes (al_ai_max_prompt_tokens) */
+	uint32_t dropped;     /* the oldest ones dropped by left truncation */
 };
 
 struct al_ai_gen_stats {
-	uint32_t prompt_tokens;
+	uint32_t prompt_tokens; /* positions the prompt took, BOS included */
+	struct al_ai_prompt_fit fit;
 	uint32_t tokens;     /* generated (sampled) tokens */
 	uint64_t elapsed_ns;
 };
@@ -44,11 +57,33 @@ void al_ai_engine_free(struct al_ai_engine *e);
 int al_ai_engine_set_threads(struct al_ai_engine *e, int n);
 
 /* Runs steps positions (0 or more than seq_len means seq_len) from prompt
- * (NUL-terminated, may be empty). Stops early at BOS, like llama2.c.
- * 0, -EINVAL (prompt longer than the context), -ETIMEDOUT (e->max_ns spent;
- * the pieces so far were delivered), or the callback's value. */
+ * (NUL-terminated, may be empty), fitted by al_ai_prompt_fit() with
+ * e->truncate_left. Stops early at BOS, like llama2.c. 0, -E2BIG (the
+ * prompt does not fit: stats->fit says by how much), -ENOMEM, -ETIMEDOUT
+ * (e->max_ns spent; the pieces so far were delivered), or the callback's
+ * value. */
 int al_ai_generate(struct al_ai_engine *e, struct al_ai_sampler *smp, const char *prompt, int steps,
 		   al_ai_piece_fn fn, void *ctx, struct al_ai_gen_stats *stats);
+
+/*
+ * The most prompt tokens a model takes: its context less the position BOS
+ * takes. A prompt of that many still gets one generated token, sampled from
+ * the logits of its last position.
+ */
+uint32_t al_ai_max_prompt_tokens(const struct al_ai_config *c);
+
+/*
+ * Encodes prompt (BOS first) into tokens, which has room for seq_len + 3,
+ * and fits it into the context: a prompt over al_ai_max_prompt_tokens() is
+ * refused (-E2BIG), or with truncate_left loses its oldest tokens (BOS
+ * stays first). *fit says what happened either way. 0, -E2BIG or -ENOMEM.
+ */
+int al_ai_prompt_fit(struct al_ai_engine *e, const char *prompt, bool truncate_left, int *tokens,
+		     size_t *n_tokens, struct al_ai_prompt_fit *fit);
+
+/* The refusal, naming both figures: "the prompt is 598 tokens; this model
+ * takes at most 511 prompt tokens". */
+void al_ai_prompt_fit_message(const struct al_ai_prompt_fit *fit, char *buf, size_t len);
 
 /* Whether a piece is worth printing: single raw bytes that are control
  * characters are dropped (they could drive a terminal). */

@@ -265,6 +265,7 @@ int main(int argc, char **argv)
 			.vocab_size = (uint32_t)model.cfg.vocab_size, .context_length = (uint32_t)model.cfg.seq_len,
 			.n_layers = (uint32_t)model.cfg.n_layers, .dim = (uint32_t)model.cfg.dim,
 			.n_heads = (uint32_t)model.cfg.n_heads, .n_kv_heads = (uint32_t)model.cfg.n_kv_heads,
+			.max_prompt_tokens = al_ai_max_prompt_tokens(&model.cfg),
 			.name = name, .name_len = nl > 0 ? (size_t)nl : 0,
 		};
 		if ((rc = al_chan_send_hello(ch, &hello)) < 0)
@@ -296,6 +297,11 @@ int main(int argc, char **argv)
 	rc = al_ai_generate(&engine, &smp, o.prompt, o.steps, write_piece, NULL, &st);
 	if (rc == 0)
 		rc = al_write_all(STDOUT_FILENO, "\n", 1);
+	if (rc == -E2BIG) {
+		char why[128];
+		al_ai_prompt_fit_message(&st.fit, why, sizeof why);
+		al_fatalx(AL_WORKER_EXIT_GENERATE, "ai: %s", why);
+	}
 	if (rc)
 		al_fatalx(AL_WORKER_EXIT_GENERATE, "ai: generation failed: %s", strerror(rc < 0 ? -rc : rc));
 	if (st.elapsed_ns && st.tokens + st.prompt_tokens > 1) {

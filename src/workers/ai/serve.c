@@ -187,12 +187,17 @@ static int run_one(struct al_ai_server *s, const struct al_msg_gen_request *r)
 	struct al_ai_gen_stats st;
 	struct active_req a = {.srv = s, .req = r, .stats = &st};
 	uint64_t t0 = al_now_ns();
+	s->engine->truncate_left = r->truncate == AL_TRUNCATE_LEFT;
 	int rc = al_ai_generate(s->engine, &s->smp, r->prompt, 0, on_piece, &a, &st);
 	s->requests++;
 	if (rc == STOP_CHANNEL)
 		return a.chan_rc;
 	if (rc < 0 && rc != -ETIMEDOUT) {
-		const char *why = rc == -EINVAL ? "the prompt does not fit the model's context" : strerror(-rc);
+		char why[128];
+		if (rc == -E2BIG)
+			al_ai_prompt_fit_message(&st.fit, why, sizeof why);
+		else
+			al_strlcpy(why, strerror(-rc), sizeof why);
 		return al_chan_send_error(s->ch, r->req_id, (uint32_t)-rc, why);
 	}
 	int frc = flush_held(&a, true);
@@ -201,7 +206,8 @@ static int run_one(struct al_ai_server *s, const struct al_msg_gen_request *r)
 	s->tokens += a.sent;
 	struct al_msg_done d = {
 		.req_id = r->req_id,
-		.prompt_tokens = st.prompt_tokens,
+		.prompt_tokens = st.fit.text_tokens - st.fit.dropped,
+		.prompt_dropped = st.fit.dropped,
 		.gen_tokens = a.sent,
 		.finish = rc == STOP_CANCELLED ? AL_FINISH_CANCELLED : rc == STOP_LENGTH ? AL_FINISH_LENGTH
 			  : rc == -ETIMEDOUT ? AL_FINISH_LENGTH : AL_FINISH_STOP,

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -39,6 +40,8 @@ struct rig {
 	uint32_t tokens[MAX_REQ + 1];
 	struct al_msg_done done[MAX_REQ + 1];
 	bool finished[MAX_REQ + 1], failed[MAX_REQ + 1];
+	uint32_t err_code[MAX_REQ + 1];
+	char err_text[MAX_REQ + 1][AL_MSG_MAX_ERROR + 1];
 };
 
 static void *serve_thread(void *arg)
@@ -116,7 +119,11 @@ static void collect(struct rig *r, int count)
 			ended++;
 			break;
 		case AL_MSG_ERROR:
-			r->failed[m.u.error.req_id] = true;
+			id = m.u.error.req_id;
+			assert_true(id <= MAX_REQ);
+			r->failed[id] = true;
+			r->err_code[id] = m.u.error.code;
+			memcpy(r->err_text[id], m.u.error.text, m.u.error.text_len);
 			ended++;
 			break;
 		default:
@@ -149,7 +156,8 @@ static void test_greedy_continuation(void **state)
 	assert_int_equal(r->done[1].gen_tokens, 30);
 	assert_int_equal(r->tokens[1], 30);
 	assert_int_equal(r->done[1].finish, AL_FINISH_LENGTH);
-	assert_int_equal(r->done[1].prompt_tokens, 5); /* BOS + 4 */
+	assert_int_equal(r->done[1].prompt_tokens, 4); /* BOS is not a prompt token */
+	assert_int_equal(r->done[1].prompt_dropped, 0);
 	rig_down(r);
 }
 
@@ -208,20 +216,33 @@ static void test_cancel_running(void **state)
 	rig_down(r);
 }
 
+/* 600 digits are 601 tokens (a leading space, then one per digit): over
+ * stories260K's 511, refused with both figures, or cut from the left. */
 static void test_prompt_too_long(void **state)
 {
 	(void)state;
 	struct rig *r = rig_up();
-	/* 600 bytes cannot fit stories260K's 512-token context. */
 	char big[601];
-	memset(big, 'a', 600);
+	for (int i = 0; i < 600; i++)
+		big[i] = (char)('0' + i % 10);
 	big[600] = '\0';
 	send_req(r, 1, big, 10);
 	collect(r, 1);
 	assert_true(r->failed[1]);
-	send_req(r, 2, "Once", 3);
+	assert_int_equal(r->err_code[1], E2BIG);
+	assert_string_equal(r->err_text[1], "the prompt is 601 tokens; this model takes at most 511 prompt tokens");
+	struct al_msg_gen_request q = {.req_id = 2, .max_tokens = 10, .top_p = 1, .truncate = AL_TRUNCATE_LEFT,
+				       .prompt = big, .prompt_len = 600};
+	assert_int_equal(al_chan_send_gen_request(r->proto, &q), 0);
 	collect(r, 1);
 	assert_true(r->finished[2]);
+	assert_int_equal(r->done[2].prompt_tokens, 511);
+	assert_int_equal(r->done[2].prompt_dropped, 90);
+	assert_int_equal(r->done[2].gen_tokens, 1); /* the context's last position */
+	send_req(r, 3, "Once", 3);
+	collect(r, 1);
+	assert_true(r->finished[3]);
+	assert_int_equal(r->done[3].prompt_dropped, 0);
 	rig_down(r);
 }
 
