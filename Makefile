@@ -56,7 +56,7 @@ sanitize: deps $(SANBUILD)/build.ninja
 		--suite attacks $(MESON_TEST_ARGS); rc=$$?; tools/test-summary $(SANBUILD); exit $$rc
 
 $(FUZZBUILD)/build.ninja:
-	CC=clang meson setup $(FUZZBUILD) -Dfuzz=true -Db_lundef=false -Doptimization=1
+	CC=clang meson setup $(FUZZBUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1
 
 # `make fuzz` runs every libFuzzer target for FUZZ_SECONDS; `make fuzz-smoke` for 20 s each.
 fuzz: deps $(FUZZBUILD)/build.ninja
