@@ -177,9 +177,11 @@ static int tool_key(struct parse *ps, int line, const char *key, const char *val
 	struct al_gate_policy *p = ps->p;
 	uint64_t v;
 	if (!strcmp(key, "profile")) {
-		free(p->profile);
-		if (!*val || !(p->profile = strdup(val)))
+		if (!*val)
 			return bad(ps, line, "tool", key, "a profile name or file");
+		free(p->profile);
+		if (!(p->profile = strdup(val)))
+			return bad(ps, line, "tool", key, "out of memory");
 	} else if (!strcmp(key, "ro") || !strcmp(key, "rw")) {
 		if (val[0] != '/')
 			return bad(ps, line, "tool", key, "an absolute path");
