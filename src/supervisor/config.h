@@ -88,6 +88,8 @@ struct al_config {
 		uint16_t port;
 		char *allowed_origins[AL_CONFIG_MAX_ORIGINS];
 		size_t n_allowed_origins;
+		char *allowed_hosts[AL_CONFIG_MAX_ORIGINS]; /* Host names beside loopback ones */
+		size_t n_allowed_hosts;
 		char *token_file; /* NULL: no bearer token required */
 		uint64_t body_limit;
 		uint32_t concurrency;
@@ -162,6 +164,7 @@ enum al_config_kind {
 	AL_CONFIG_CPUS,    /* cpu_set_t; also sets struct al_domain_config.cpus_set */
 	AL_CONFIG_LISTEN,  /* proto.stdio; also sets proto.host and proto.port */
 	AL_CONFIG_ORIGINS, /* proto.allowed_origins; also sets proto.n_allowed_origins */
+	AL_CONFIG_HOSTS,   /* proto.allowed_hosts; also sets proto.n_allowed_hosts */
 };
 
 /* AL_CONFIG_PATH flags. */

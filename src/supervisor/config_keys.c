@@ -237,6 +237,14 @@ const struct al_config_key al_config_table[] = {
 	  .help = "Origin header values accepted from browsers, comma separated "
 		  "(scheme://host[:port]). Requests without an Origin header (non-browser "
 		  "clients) are not affected. Empty: no browser origin is accepted." },
+	{ .section = "proto", .key = "allowed_hosts", .kind = AL_CONFIG_HOSTS,
+	  .offset = CFG(proto.allowed_hosts), .def = "",
+	  .help = "Host header values accepted beside the loopback ones (127.0.0.1, localhost, "
+		  "[::1]), comma separated: the names clients reach airlock by behind a load "
+		  "balancer or a Kubernetes Service. A name without a port matches any port; "
+		  "with one, that port only. Other names get 403 (the guard against DNS "
+		  "rebinding). Origins are separate: list browsers' in allowed_origins. Empty: "
+		  "loopback names only." },
 	{ .section = "proto", .key = "token_file", .kind = AL_CONFIG_PATH,
 	  .offset = CFG(proto.token_file), .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_REGULAR,
 	  .def = "",
