@@ -135,7 +135,10 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 	if (dot && dot != model_name)
 		*dot = '\0';
 	char *ai_argv[] = {"airlock-ai", "--threads", threads, "--name", model_name, NULL};
-	char *proto_argv[48] = {"airlock-proto"};
+	/* The options below take at most PROTO_ARGV_FIXED words (19 today), then
+	 * two per listed origin and host, then the NULL. */
+	enum { PROTO_ARGV_FIXED = 24 };
+	char *proto_argv[PROTO_ARGV_FIXED + 2 * 2 * AL_CONFIG_MAX_ORIGINS + 1] = {"airlock-proto"};
 	int n = 1;
 	if (cfg->proto.stdio) {
 		proto_argv[n++] = "--stdio";
@@ -168,9 +171,17 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 		proto_argv[n++] = "--token-fd";
 		proto_argv[n++] = fd_token;
 	}
-	for (size_t i = 0; i < cfg->proto.n_allowed_origins && n < 44; i++) {
+	if (n > PROTO_ARGV_FIXED) { /* a new option above: raise PROTO_ARGV_FIXED */
+		al_log_warnx("%s: internal: %d fixed options", sup_dom_names[dom->id], n);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < cfg->proto.n_allowed_origins; i++) {
 		proto_argv[n++] = "--allow-origin";
 		proto_argv[n++] = cfg->proto.allowed_origins[i];
+	}
+	for (size_t i = 0; i < cfg->proto.n_allowed_hosts; i++) {
+		proto_argv[n++] = "--allow-host";
+		proto_argv[n++] = cfg->proto.allowed_hosts[i];
 	}
 	proto_argv[n] = NULL;
 	char *envp[] = {"PATH=/nonexistent", NULL};
