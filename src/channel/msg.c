@@ -360,6 +360,7 @@ static int v_gen(const uint8_t *p, size_t len, struct al_msg *m, const char **wh
 	g->max_tokens = rd_u32(&r, "max_tokens");
 	g->temperature = rd_f32(&r, "temperature");
 	g->top_p = rd_f32(&r, "top_p");
+	g->client = rd_u64(&r, "client");
 	range(&r, g->req_id != 0, "req_id");
 	range(&r, g->max_tokens >= 1 && g->max_tokens <= AL_MSG_MAX_TOKENS, "max_tokens");
 	range(&r, isfinite(g->temperature) && g->temperature >= 0.0f &&
@@ -493,7 +494,7 @@ static void s_hello(struct al_msg *m)
 		m->u.hello.name_len = AL_MSG_MAX_NAME;
 }
 
-#define GEN_FIXED (8 + 8 + 4 + 4 + 4 + 4)
+#define GEN_FIXED (8 + 8 + 4 + 4 + 4 + 8 + 4)
 #define TOKEN_FIXED (8 + 4 + 4)
 #define DONE_FIXED (8 + 4 + 4 + 4 + 4 + 8 + 8)
 #define ERROR_FIXED (8 + 4 + 4)
@@ -585,6 +586,7 @@ size_t al_msg_encode(const struct al_msg *m, uint8_t *dst, size_t room)
 		d = wr_u32(d, copy.u.gen.max_tokens);
 		d = wr_f32(d, copy.u.gen.temperature);
 		d = wr_f32(d, copy.u.gen.top_p);
+		d = wr_u64(d, copy.u.gen.client);
 		d = wr_text(d, copy.u.gen.prompt, copy.u.gen.prompt_len, AL_MSG_MAX_PROMPT);
 		break;
 	case AL_MSG_TOKEN:
