@@ -92,6 +92,7 @@ struct al_mcp_gen_params {
 	double top_p;        /* 0..1 */
 	uint64_t seed;
 	bool has_seed;
+	uint64_t client;     /* who asks: the session, else the peer address (0: not known) */
 };
 
 enum al_mcp_gen_status {
