@@ -143,13 +143,6 @@ static int req_fail(struct al_ai_server *s, struct req *r, int code, const char 
  */
 static int enqueue(struct al_ai_server *s, const struct al_msg_gen_request *g)
 {
-	if (s->held >= s->queue_max) {
-		char why[160];
-		snprintf(why, sizeof why,
-			 "the AI domain is busy: its queue is full (%u requests waiting or generating); try again later",
-			 s->held);
-		return al_chan_send_error(s->ch, g->req_id, EBUSY, why);
-	}
 	struct req *r = NULL;
 	uint64_t last = s->round;
 	for (unsigned i = 0; i < AL_CHAN_MAX_OUTSTANDING; i++) {
@@ -159,8 +152,17 @@ static int enqueue(struct al_ai_server *s, const struct al_msg_gen_request *g)
 		else if (q->state == REQ_WAITING && q->client == g->client && q->round > last)
 			last = q->round;
 	}
-	char *prompt = r ? malloc(g->prompt_len + 1) : NULL;
-	if (!prompt) /* r is always found: the channel holds no more requests than there are entries */
+	/* There is always a free entry below queue_max: the channel lets no more
+	 * requests in flight than there are entries. */
+	if (s->held >= s->queue_max || !r) {
+		char why[160];
+		snprintf(why, sizeof why,
+			 "the AI domain is busy: its queue is full (%u requests waiting or generating); try again later",
+			 s->held);
+		return al_chan_send_error(s->ch, g->req_id, EBUSY, why);
+	}
+	char *prompt = malloc(g->prompt_len + 1);
+	if (!prompt)
 		return al_chan_send_error(s->ch, g->req_id, ENOMEM, "the AI domain is out of memory for the prompt");
 	memcpy(prompt, g->prompt, g->prompt_len);
 	prompt[g->prompt_len] = '\0';
