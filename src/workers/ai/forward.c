@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/util.h"
 #include "workers/ai/quant.h"
@@ -33,7 +34,7 @@ static size_t round_up(size_t n)
 	return (n + 15) & ~(size_t)15; /* 64-byte aligned sub-arrays for floats */
 }
 
-/* The state's arrays, in floats, in arena order (see state_layout). */
+/* The state's arrays, in floats, in arena order (see state_layout); the caches last, mapped apart. */
 enum {
 	P_X, P_XB, P_XB2, P_HB, P_HB2, P_Q, P_K, P_ATT, P_LOGITS, P_ROPE, P_XS,
 	P_BX, P_BXB, P_BQ, P_BK, P_BV, P_BHB, P_BHB2, P_BROPE, P_BXS, P_BLOGITS, P_CACHES,
@@ -115,23 +116,36 @@ int al_ai_state_build_slots(struct al_ai_state *s, const struct al_ai_config *c,
 	memset(s, 0, sizeof(*s));
 	if (!state_layout(c, slots, parts, &cache, &nq))
 		return -EINVAL;
-	size_t bytes = layout_bytes(parts, nq);
-	if (bytes == SIZE_MAX)
+	if (layout_bytes(parts, nq) == SIZE_MAX)
 		return -EINVAL;
+	/* The working arrays: small, touched now. */
+	size_t floats = 0;
+	for (size_t i = 0; i < P_CACHES; i++)
+		floats += round_up(parts[i]);
+	size_t bytes = (floats * sizeof(float) + nq + 63) & ~(size_t)63;
 	s->arena = aligned_alloc(64, bytes);
 	if (!s->arena)
 		return -ENOMEM;
-	/* Touched now: a state the domain's memory cannot hold fails at start. */
 	memset(s->arena, 0, bytes);
+	/* The caches: zero pages, taken as sequences fill them, so that a state of
+	 * many slots costs no time at start (a restarted domain serves at once).
+	 * Their size is bounded by the slot count the budget allows. */
+	s->cache_bytes = parts[P_CACHES] * sizeof(float);
+	s->caches = mmap(NULL, s->cache_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s->caches == MAP_FAILED) {
+		free(s->arena);
+		memset(s, 0, sizeof(*s));
+		return -ENOMEM;
+	}
 	f = s->arena;
-	float **dst[P_COUNT] = {
+	float **dst[P_CACHES] = {
 		[P_X] = &s->x, [P_XB] = &s->xb, [P_XB2] = &s->xb2, [P_HB] = &s->hb, [P_HB2] = &s->hb2, [P_Q] = &s->q,
 		[P_K] = &s->k, [P_ATT] = &s->att, [P_LOGITS] = &s->logits, [P_ROPE] = &s->rope, [P_XS] = &s->xs,
 		[P_BX] = &s->bx, [P_BXB] = &s->bxb, [P_BQ] = &s->bq, [P_BK] = &s->bk, [P_BV] = &s->bv,
 		[P_BHB] = &s->bhb, [P_BHB2] = &s->bhb2, [P_BROPE] = &s->brope, [P_BXS] = &s->bxs,
-		[P_BLOGITS] = &s->blogits, [P_CACHES] = &s->caches,
+		[P_BLOGITS] = &s->blogits,
 	};
-	for (size_t i = 0; i < P_COUNT; i++) {
+	for (size_t i = 0; i < P_CACHES; i++) {
 		*dst[i] = f;
 		f += round_up(parts[i]);
 	}
@@ -169,6 +183,8 @@ void al_ai_state_select(struct al_ai_state *s, int slot)
 void al_ai_state_free(struct al_ai_state *s)
 {
 	free(s->arena);
+	if (s->caches)
+		munmap(s->caches, s->cache_bytes);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -56,8 +56,8 @@ struct al_ai_state {
 	 * the scores of consecutive positions are then independent SIMD lanes. */
 	float *key_cache;
 	float *value_cache; /* (n_layers, seq_len, kv_dim) */
-	float *caches;      /* slots pairs (keys, values) of cache_floats each */
-	size_t cache_floats;
+	float *caches;      /* slots pairs (keys, values) of cache_floats each; mapped apart */
+	size_t cache_floats, cache_bytes;
 	int slots;          /* kv caches held, >= 1 */
 	int rows;           /* rows of the b* buffers: max(AL_AI_BATCH, slots) */
 	int8_t *xq;    /* (max(dim, hidden_dim)) quantised activations, Q8 only */
@@ -79,8 +79,9 @@ struct al_ai_state {
 /* One slot. 0, -EINVAL (state would exceed AL_AI_MAX_STATE) or -ENOMEM. */
 int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c);
 /* slots (1 .. AL_AI_MAX_SLOTS) key/value caches and a decode step's buffers
- * for as many sequences; everything is allocated and touched here, so a
- * state that does not fit fails now, not while serving. Same errors. */
+ * for as many sequences. The working arrays are allocated and touched here;
+ * the caches are mapped zero pages that take memory as sequences fill them,
+ * so many slots cost no time at start. Same errors. */
 int al_ai_state_build_slots(struct al_ai_state *s, const struct al_ai_config *c, int slots);
 void al_ai_state_free(struct al_ai_state *s);
 

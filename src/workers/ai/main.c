@@ -261,6 +261,12 @@ int main(int argc, char **argv)
 			slots = 1;
 		}
 	}
+	/* The caches take memory as they fill: slots asked for beyond the budget
+	 * work until the sequences grow long enough to need it. */
+	if (o.slots && !o.model && al_ai_state_bytes(&model.cfg, slots) > o.state_budget)
+		al_log_warnx("ai: %d slots take up to %zu bytes of run state, more than the budget of %llu (half of "
+			     "[domain.ai] memory left after the model): long generations may run out of memory",
+			     slots, al_ai_state_bytes(&model.cfg, slots), (unsigned long long)o.state_budget);
 	if ((rc = al_ai_engine_build_slots(&engine, &model, &tok, slots))) {
 		size_t need = al_ai_state_bytes(&model.cfg, slots);
 		if (rc == -EINVAL && need == SIZE_MAX)
