@@ -269,9 +269,12 @@ int main(int argc, char **argv)
 			     slots, al_ai_state_bytes(&model.cfg, slots), (unsigned long long)o.state_budget);
 	if ((rc = al_ai_engine_build_slots(&engine, &model, &tok, slots))) {
 		size_t need = al_ai_state_bytes(&model.cfg, slots);
-		if (rc == -EINVAL && need == SIZE_MAX)
+		if (rc == -EINVAL && need == SIZE_MAX && slots > 1)
 			al_fatalx(AL_WORKER_EXIT_MODEL, "ai: run state: %d slots of this model need more than the "
 				  "%llu-byte limit; ask for fewer ([ai] slots)", slots, (unsigned long long)AL_AI_MAX_STATE);
+		if (rc == -EINVAL && need == SIZE_MAX)
+			al_fatalx(AL_WORKER_EXIT_MODEL, "ai: run state: this model's needs more than the %llu-byte limit",
+				  (unsigned long long)AL_AI_MAX_STATE);
 		al_fatalx(AL_WORKER_EXIT_MODEL, "ai: run state (%d slots, %zu bytes): %s", slots, need, strerror(-rc));
 	}
 	/* Threads start here, during setup; the filter below covers them (TSYNC). */
