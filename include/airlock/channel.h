@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define AL_CHAN_MAGIC 0x4b4c5241u /* "ARLK" little-endian */
-#define AL_CHAN_VERSION 3u /* 2: records on 64-byte boundaries; 3: prompt truncation, limit in hello */
+#define AL_CHAN_VERSION 4u /* 2: records on 64-byte boundaries; 3: prompt truncation, limit in hello; 4: gen_request names its client */
 
 /* Limits of the message contents (bytes unless said otherwise). */
 #define AL_MSG_MAX_PROMPT 65536u
@@ -58,7 +58,10 @@ extern "C" {
 #define AL_MSG_MAX_ERROR 1024u    /* error message */
 #define AL_MSG_MAX_TOKENS 65536u  /* max_tokens of one request */
 #define AL_MSG_MAX_TEMPERATURE 4.0f
-#define AL_CHAN_MAX_OUTSTANDING 16u /* generation requests in flight */
+/* Generation requests in flight: the AI domain's queue holds them all (its
+ * slots generate together, the rest wait their turn), so the protocol domain
+ * can hand it every generate call it admits ([proto] concurrency). */
+#define AL_CHAN_MAX_OUTSTANDING 256u
 
 /* Ring sizing: capacity is a power of two; a record never exceeds half of it. */
 #define AL_CHAN_DEFAULT_RING (1u << 20)
@@ -128,6 +131,7 @@ enum al_finish {
 	AL_FINISH_LENGTH = 0, /* max_tokens reached */
 	AL_FINISH_STOP = 1,   /* end of sequence */
 	AL_FINISH_CANCELLED = 2,
+	AL_FINISH_DEADLINE = 3, /* the request's deadline passed while it was generating */
 	AL_FINISH_END,
 };
 
@@ -145,6 +149,7 @@ struct al_msg_gen_request {
 	float temperature;    /* 0 .. AL_MSG_MAX_TEMPERATURE */
 	float top_p;          /* (0, 1] */
 	uint32_t truncate;    /* enum al_truncate */
+	uint64_t client;      /* who asks (a session or a peer), for a fair share; 0: not known */
 	const char *prompt;   /* strict UTF-8, no controls but \n \t, <= AL_MSG_MAX_PROMPT */
 	size_t prompt_len;
 };

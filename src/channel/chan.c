@@ -11,19 +11,28 @@
 #include "channel/channel_int.h"
 #include "common/util.h"
 
+/* A request's entry is looked for from index id % AL_CHAN_MAX_OUTSTANDING
+ * on, where it is put when that entry is free: with ids given in order,
+ * almost every lookup ends at its first probe. */
 static struct al_req_slot *req_find(struct al_chan *ch, uint64_t id)
 {
-	for (size_t i = 0; i < AL_CHAN_MAX_OUTSTANDING; i++)
-		if (ch->req[i].used && ch->req[i].id == id)
-			return &ch->req[i];
+	size_t h = (size_t)(id % AL_CHAN_MAX_OUTSTANDING);
+	for (size_t k = 0; k < AL_CHAN_MAX_OUTSTANDING; k++) {
+		struct al_req_slot *s = &ch->req[(h + k) % AL_CHAN_MAX_OUTSTANDING];
+		if (s->used && s->id == id)
+			return s;
+	}
 	return NULL;
 }
 
-static struct al_req_slot *req_free_slot(struct al_chan *ch)
+static struct al_req_slot *req_free_slot(struct al_chan *ch, uint64_t id)
 {
-	for (size_t i = 0; i < AL_CHAN_MAX_OUTSTANDING; i++)
-		if (!ch->req[i].used)
-			return &ch->req[i];
+	size_t h = (size_t)(id % AL_CHAN_MAX_OUTSTANDING);
+	for (size_t k = 0; k < AL_CHAN_MAX_OUTSTANDING; k++) {
+		struct al_req_slot *s = &ch->req[(h + k) % AL_CHAN_MAX_OUTSTANDING];
+		if (!s->used)
+			return s;
+	}
 	return NULL;
 }
 
@@ -55,7 +64,7 @@ int al_chan_send_gen_request(struct al_chan *ch, const struct al_msg_gen_request
 	struct al_msg m = { .type = AL_MSG_GEN_REQUEST, .u.gen = *req };
 	if (req->req_id == 0 || req->req_id <= ch->last_req_id || (!req->prompt && req->prompt_len))
 		return -EINVAL;
-	struct al_req_slot *s = req_free_slot(ch);
+	struct al_req_slot *s = req_free_slot(ch, req->req_id);
 	if (!s)
 		return -EBUSY;
 	al_msg_desc(AL_MSG_GEN_REQUEST)->sanitise(&m);
@@ -163,7 +172,7 @@ static int track(struct al_chan *ch, const struct al_msg *m)
 	case AL_MSG_GEN_REQUEST:
 		if (m->u.gen.req_id <= ch->last_req_id)
 			return al_chan_violation(ch, AL_CHAN_E_REQID, "request id reused");
-		if (!(s = req_free_slot(ch)))
+		if (!(s = req_free_slot(ch, m->u.gen.req_id)))
 			return al_chan_violation(ch, AL_CHAN_E_LIMIT, "too many requests in flight");
 		ch->last_req_id = m->u.gen.req_id;
 		req_add(s, &m->u.gen);

@@ -361,6 +361,7 @@ static int v_gen(const uint8_t *p, size_t len, struct al_msg *m, const char **wh
 	g->temperature = rd_f32(&r, "temperature");
 	g->top_p = rd_f32(&r, "top_p");
 	g->truncate = rd_u32(&r, "truncate");
+	g->client = rd_u64(&r, "client");
 	range(&r, g->req_id != 0, "req_id");
 	range(&r, g->max_tokens >= 1 && g->max_tokens <= AL_MSG_MAX_TOKENS, "max_tokens");
 	range(&r, isfinite(g->temperature) && g->temperature >= 0.0f &&
@@ -507,7 +508,7 @@ static void s_hello(struct al_msg *m)
 		m->u.hello.max_prompt_tokens = m->u.hello.context_length - 1;
 }
 
-#define GEN_FIXED (8 + 8 + 4 + 4 + 4 + 4 + 4)
+#define GEN_FIXED (8 + 8 + 4 + 4 + 4 + 4 + 8 + 4)
 #define TOKEN_FIXED (8 + 4 + 4)
 #define DONE_FIXED (8 + 4 + 4 + 4 + 4 + 8 + 8)
 #define ERROR_FIXED (8 + 4 + 4)
@@ -600,6 +601,7 @@ size_t al_msg_encode(const struct al_msg *m, uint8_t *dst, size_t room)
 		d = wr_f32(d, copy.u.gen.temperature);
 		d = wr_f32(d, copy.u.gen.top_p);
 		d = wr_u32(d, copy.u.gen.truncate);
+		d = wr_u64(d, copy.u.gen.client);
 		d = wr_text(d, copy.u.gen.prompt, copy.u.gen.prompt_len, AL_MSG_MAX_PROMPT);
 		break;
 	case AL_MSG_TOKEN:

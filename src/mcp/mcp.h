@@ -93,6 +93,7 @@ struct al_mcp_gen_params {
 	uint64_t seed;
 	bool has_seed;
 	bool truncate_left;  /* a prompt over the model's limit loses its oldest tokens */
+	uint64_t client;     /* who asks: the session, else the peer address (0: not known) */
 };
 
 enum al_mcp_gen_status {

@@ -704,7 +704,7 @@ static void cancel_request(struct al_mcp_server *s, uint64_t session_key, const 
 /* ---- tools ------------------------------------------------------------- */
 
 static int tool_generate(struct al_mcp_server *s, json_t *id, json_t *args, json_t *meta,
-			 uint64_t session_key, bool modern, const struct al_mcp_output *out,
+			 uint64_t session_key, uint64_t client, bool modern, const struct al_mcp_output *out,
 			 struct al_mcp_result *res)
 {
 	struct al_mcp_gen_params p = {
@@ -712,6 +712,7 @@ static int tool_generate(struct al_mcp_server *s, json_t *id, json_t *args, json
 		.max_tokens = 256,
 		.temperature = 1.0,
 		.top_p = 0.9,
+		.client = client,
 	};
 	json_t *v;
 	if ((v = json_object_get(args, "max_tokens")))
@@ -803,7 +804,7 @@ static json_t *tool_model_info(struct al_mcp_server *s)
 }
 
 static int tools_call(struct al_mcp_server *s, json_t *id, json_t *params, uint64_t session_key,
-		      bool modern, const struct al_mcp_output *out, struct al_mcp_result *res)
+		      uint64_t client, bool modern, const struct al_mcp_output *out, struct al_mcp_result *res)
 {
 	json_t *name = json_object_get(params, "name");
 	json_t *args = json_object_get(params, "arguments");
@@ -840,7 +841,7 @@ static int tools_call(struct al_mcp_server *s, json_t *id, json_t *params, uint6
 	}
 	int rc = 0;
 	if (schema == s->srv_generate_schema)
-		rc = tool_generate(s, id, args, json_object_get(params, "_meta"), session_key, modern,
+		rc = tool_generate(s, id, args, json_object_get(params, "_meta"), session_key, client, modern,
 				   out, res);
 	else
 		reply(out, res, al_jsonrpc_result(id, finish_result(tool_model_info(s), modern)));
@@ -901,7 +902,7 @@ static json_t *tools_list_result(struct al_mcp_server *s, bool modern)
 
 /* Methods both generations share. Returns false when the method is unknown. */
 static bool dispatch_common(struct al_mcp_server *s, const struct al_jsonrpc_msg *m,
-			    uint64_t session_key, bool modern, const struct al_mcp_output *out,
+			    uint64_t session_key, uint64_t client, bool modern, const struct al_mcp_output *out,
 			    struct al_mcp_result *res, int *rc)
 {
 	json_t *params = m->params ? m->params : NULL;
@@ -939,7 +940,7 @@ static bool dispatch_common(struct al_mcp_server *s, const struct al_jsonrpc_msg
 				    NULL, 200);
 			return true;
 		}
-		*rc = tools_call(s, m->id, params, session_key, modern, out, res);
+		*rc = tools_call(s, m->id, params, session_key, client, modern, out, res);
 	} else {
 		return false;
 	}
@@ -964,6 +965,18 @@ static json_t *supported_versions(void)
 	for (size_t i = 0; i < AL_ARRAY_LEN(legacy_versions); i++)
 		json_array_append_new(a, json_string(legacy_versions[i]));
 	return a;
+}
+
+/* A stateless request's client, for the generation queue's fair share: its
+ * peer address (FNV-1a), or 0 when there is none (stdio has one client). */
+static uint64_t peer_key(const char *peer)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	if (!peer || !*peer)
+		return 0;
+	for (const unsigned char *c = (const unsigned char *)peer; *c; c++)
+		h = (h ^ *c) * 0x100000001b3ull;
+	return h ? h : 1;
 }
 
 static int handle_modern(struct al_mcp_server *s, const struct al_mcp_input *in,
@@ -1031,7 +1044,7 @@ static int handle_modern(struct al_mcp_server *s, const struct al_mcp_input *in,
 				      server_info(s), "ttlMs", 0, "cacheScope", "private", "_meta",
 				      META_SERVER_INFO, server_info(s));
 		reply(out, res, al_jsonrpc_result(m->id, finish_result(r, true)));
-	} else if (!dispatch_common(s, m, 0, true, out, res, &rc)) {
+	} else if (!dispatch_common(s, m, 0, peer_key(in->peer), true, out, res, &rc)) {
 		/* Over HTTP the status says it too, so a gateway need not parse the body. */
 		reply_error(s, out, res, m->id, AL_JSONRPC_METHOD_NOT_FOUND, "method not found", NULL,
 			    in->transport == AL_MCP_HTTP ? 404 : 200);
@@ -1155,7 +1168,7 @@ static int handle_legacy(struct al_mcp_server *s, const struct al_mcp_input *in,
 			    http ? 400 : 200);
 		return 0;
 	}
-	if (!dispatch_common(s, m, key, false, out, res, &rc))
+	if (!dispatch_common(s, m, key, key, false, out, res, &rc))
 		reply_error(s, out, res, m->id, AL_JSONRPC_METHOD_NOT_FOUND, "method not found", NULL, 200);
 	return rc;
 }

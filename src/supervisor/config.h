@@ -100,6 +100,7 @@ struct al_config {
 		char *tokenizer;
 		uint32_t threads;
 		uint32_t max_tokens;
+		uint32_t slots; /* requests generated together; 0: from the memory left after the model */
 	} ai;
 	struct al_domain_config domain[AL_DOMAIN_COUNT];
 	bool required[AL_FEAT_COUNT];

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -134,7 +135,17 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 	char *dot = strrchr(model_name, '.');
 	if (dot && dot != model_name)
 		*dot = '\0';
-	char *ai_argv[] = {"airlock-ai", "--threads", threads, "--name", model_name, NULL};
+	/* The AI domain's slots: as configured, else as many as half of its
+	 * memory left after the model (whose mapping counts there too) holds. */
+	char slots[16], budget[24];
+	struct stat mst;
+	uint64_t mem = cfg->domain[AL_DOMAIN_AI].memory, model = 0;
+	if (s->model_fd >= 0 && fstat(s->model_fd, &mst) == 0)
+		model = (uint64_t)mst.st_size;
+	snprintf(slots, sizeof slots, "%u", cfg->ai.slots);
+	snprintf(budget, sizeof budget, "%llu", (unsigned long long)(mem > model ? (mem - model) / 2 : 0));
+	char *ai_argv[] = {"airlock-ai", "--threads", threads, "--name", model_name, "--slots", slots,
+			   "--state-budget", budget, NULL};
 	/* The options below take at most PROTO_ARGV_FIXED words (19 today), then
 	 * two per listed origin and host, then the NULL. */
 	enum { PROTO_ARGV_FIXED = 24 };

@@ -156,6 +156,7 @@ static void gen_payload(struct buf *b, uint64_t id, uint32_t max_tokens, float t
 	b_f32(b, temp);
 	b_f32(b, top_p);
 	b_u32(b, AL_TRUNCATE_NONE);
+	b_u64(b, 77); /* client */
 	b_text(b, prompt, plen);
 }
 
@@ -286,7 +287,7 @@ static void test_roundtrip_all_types(void **state)
 	struct al_msg m;
 	const char prompt[] = "Once upon a time\n\tthere was a caf\xc3\xa9 \xf0\x9f\x98\x80";
 	struct al_msg_gen_request req = { .req_id = 7, .seed = 99, .max_tokens = 10,
-					  .temperature = 0.8f, .top_p = 0.9f,
+					  .temperature = 0.8f, .top_p = 0.9f, .client = 0xfeedfacecafe0001ull,
 					  .prompt = prompt, .prompt_len = strlen(prompt) };
 	assert_int_equal(al_chan_recv(pr->a, &m, 0), -EAGAIN);
 	assert_int_equal(al_chan_send_gen_request(pr->p, &req), 0);
@@ -296,6 +297,7 @@ static void test_roundtrip_all_types(void **state)
 	assert_int_equal(m.u.gen.req_id, 7);
 	assert_int_equal(m.u.gen.seed, 99);
 	assert_int_equal(m.u.gen.max_tokens, 10);
+	assert_int_equal(m.u.gen.client, 0xfeedfacecafe0001ull);
 	assert_true(m.u.gen.temperature == 0.8f && m.u.gen.top_p == 0.9f);
 	assert_int_equal(m.u.gen.prompt_len, strlen(prompt));
 	assert_string_equal(m.u.gen.prompt, prompt);
@@ -374,7 +376,7 @@ static void test_local_misuse(void **state)
 		req.req_id = id;
 		assert_int_equal(al_chan_send_gen_request(pr->p, &req), 0);
 	}
-	req.req_id = 100;
+	req.req_id = 6 + AL_CHAN_MAX_OUTSTANDING + 100;
 	assert_int_equal(al_chan_send_gen_request(pr->p, &req), -EBUSY);
 	/* AI side: done must account for every token sent; no more than max_tokens. */
 	struct al_msg m;
@@ -1206,6 +1208,38 @@ static void test_cancel_never_made(void **state)
 	expect_violation(pr, pr->a, AL_CHAN_E_REQID);
 }
 
+/* Ids that share an entry of the request table (equal modulo its size)
+ * are all tracked, each with its own token count, in any order of ending. */
+static void test_request_ids_share_an_entry(void **state)
+{
+	struct pair *pr = *state;
+	const uint64_t n = AL_CHAN_MAX_OUTSTANDING;
+	uint64_t ids[] = { 1, 1 + n, 1 + 2 * n };
+	struct al_msg m;
+	for (size_t i = 0; i < 3; i++)
+		send_req(pr, ids[i], 2);
+	assert_int_equal(al_chan_send_token(pr->a, ids[2], 2, "ab", 2), 0);
+	assert_int_equal(al_chan_send_token(pr->a, ids[1], 1, "c", 1), 0);
+	assert_int_equal(al_chan_send_done(pr->a, &(struct al_msg_done){ .req_id = ids[1], .gen_tokens = 1 }), 0);
+	assert_int_equal(al_chan_send_token(pr->a, ids[0], 1, "d", 1), 0);
+	/* The ended one is gone; the others keep their own counts. */
+	assert_int_equal(al_chan_send_token(pr->a, ids[1], 1, "e", 1), -EINVAL);
+	assert_int_equal(al_chan_send_token(pr->a, ids[2], 1, "f", 1), -EINVAL);
+	assert_int_equal(al_chan_send_done(pr->a, &(struct al_msg_done){ .req_id = ids[2], .gen_tokens = 2 }), 0);
+	assert_int_equal(al_chan_send_done(pr->a, &(struct al_msg_done){ .req_id = ids[0], .gen_tokens = 1 }), 0);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(al_chan_recv(pr->p, &m, 0), 0);
+	assert_int_equal(m.type, AL_MSG_DONE);
+	assert_int_equal(m.u.done.req_id, ids[0]);
+	/* A new id in the same entry is tracked again. */
+	send_req(pr, 1 + 3 * n, 1);
+	assert_int_equal(al_chan_send_token(pr->a, 1 + 3 * n, 1, "g", 1), 0);
+	assert_int_equal(al_chan_recv(pr->p, &m, 0), 0);
+	assert_int_equal(m.type, AL_MSG_TOKEN);
+	assert_int_equal(al_chan_error(pr->p), 0);
+	assert_int_equal(pr->cb_calls, 0);
+}
+
 static void test_too_many_requests(void **state)
 {
 	struct pair *pr = *state;
@@ -1216,7 +1250,7 @@ static void test_too_many_requests(void **state)
 		struct al_msg m;
 		assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
 	}
-	gen_payload(&b, 100, 1, 0.5f, 0.5f, "p", 1);
+	gen_payload(&b, AL_CHAN_MAX_OUTSTANDING + 100, 1, 0.5f, 0.5f, "p", 1);
 	assert_int_equal(raw_send(pr->p, AL_MSG_GEN_REQUEST, b.b, b.n), 0);
 	expect_violation(pr, pr->a, AL_CHAN_E_LIMIT);
 }
@@ -1594,6 +1628,7 @@ int main(void)
 		T(test_request_id_replay),
 		T(test_request_id_backwards),
 		T(test_cancel_never_made),
+		T(test_request_ids_share_an_entry),
 		T(test_too_many_requests),
 		T(test_close_seen_after_drain),
 		T(test_timeout),

@@ -221,7 +221,7 @@ static const struct {
 	C("proto", "concurrency", proto.concurrency),
 	C("proto", "max_connections", proto.max_connections),
 	C("ai", "model", ai.model), C("ai", "tokenizer", ai.tokenizer),
-	C("ai", "threads", ai.threads), C("ai", "max_tokens", ai.max_tokens),
+	C("ai", "threads", ai.threads), C("ai", "max_tokens", ai.max_tokens), C("ai", "slots", ai.slots),
 	D("memory", memory), D("pids", pids), D("cpu", cpu_milli), D("cpus", cpus),
 	D("seccomp", seccomp), D("sched", sched), D("command", command), D("profile", profile),
 	C("respond", "alert_command", respond.alert_command),

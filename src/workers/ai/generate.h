@@ -2,6 +2,12 @@
  * AI engine, step 5: generation. Encodes the prompt, runs its positions
  * together (prefill), then the forward pass position by position on sampled
  * tokens, and hands each decoded piece to a callback as soon as it exists.
+ *
+ * One generation: al_ai_generate(). Several at once (continuous batching):
+ * each is a struct al_ai_seq in its own cache slot, started with
+ * al_ai_seq_begin() (its prefill) whenever a slot is free, and al_ai_step()
+ * advances every running one by a token in one forward step. Each sequence
+ * gets the text it would get alone.
  */
 #ifndef AL_AI_GENERATE_H
 #define AL_AI_GENERATE_H
@@ -19,7 +25,7 @@
 struct al_ai_engine {
 	struct al_ai_model *model;
 	struct al_ai_tokenizer *tok;
-	struct al_ai_state state;
+	struct al_ai_state state; /* state.slots sequences at once */
 	int *tokens; /* (seq_len + 3) prompt buffer */
 	struct al_ai_pool *pool; /* owned; NULL with one thread */
 	uint64_t max_ns;   /* per-request time limit, checked between tokens; 0 = none */
@@ -48,8 +54,12 @@ struct al_ai_gen_stats {
  * generation between two tokens (cancel), and al_ai_generate returns it. */
 typedef int (*al_ai_piece_fn)(void *ctx, const char *piece, size_t len, int token);
 
-/* The tokenizer must have been built for model->cfg.vocab_size. */
+/* The tokenizer must have been built for model->cfg.vocab_size. One slot. */
 int al_ai_engine_build(struct al_ai_engine *e, struct al_ai_model *model, struct al_ai_tokenizer *tok);
+/* The same with slots cache slots (1 .. AL_AI_MAX_SLOTS): that many sequences
+ * generate together. -EINVAL also when their state exceeds AL_AI_MAX_STATE. */
+int al_ai_engine_build_slots(struct al_ai_engine *e, struct al_ai_model *model, struct al_ai_tokenizer *tok,
+			     int slots);
 void al_ai_engine_free(struct al_ai_engine *e);
 
 /* Splits the matrix products over n threads (1 = none), started now: call it
@@ -84,6 +94,42 @@ int al_ai_prompt_fit(struct al_ai_engine *e, const char *prompt, bool truncate_l
 /* The refusal, naming both figures: "the prompt is 598 tokens; this model
  * takes at most 511 prompt tokens". */
 void al_ai_prompt_fit_message(const struct al_ai_prompt_fit *fit, char *buf, size_t len);
+
+/*
+ * One generation among several. The caller sets slot (0 <= slot <
+ * e->state.slots, one running sequence per slot), smp (its own random
+ * stream; the probability scratch may be shared), fn, ctx and deadline_ns;
+ * the engine keeps the rest.
+ */
+struct al_ai_seq {
+	int slot;
+	struct al_ai_sampler *smp;
+	al_ai_piece_fn fn;
+	void *ctx;
+	uint64_t deadline_ns;  /* al_now_ns() value past which it stops (-ETIMEDOUT); 0: none */
+	uint32_t max_tokens;   /* stops (rc 0) once it generated that many; 0: no limit but steps */
+	bool truncate_left;    /* a prompt over the limit loses its oldest tokens (al_ai_prompt_fit) */
+	struct al_ai_gen_stats stats;
+	bool done;             /* finished: rc says how */
+	int rc;                /* 0 (steps or BOS reached), -ETIMEDOUT, or the callback's value */
+	/* The engine's: */
+	int steps, pos, token; /* token runs at pos next */
+	uint64_t t0;
+};
+
+/*
+ * Starts q: encodes prompt, runs it in q's slot (prefill), delivers the
+ * prompt's pieces and the first generated one, as al_ai_generate() does.
+ * 0 (q->done tells whether it already finished), or -E2BIG (the prompt
+ * does not fit the context: q->stats.fit says by how much), -ENOMEM and
+ * the like: then it never started.
+ */
+int al_ai_seq_begin(struct al_ai_engine *e, struct al_ai_seq *q, const char *prompt, int steps);
+
+/* One token more for each of seqs[0..n) (1 <= n <= e->state.slots; begun,
+ * not done, distinct slots), in one forward step of all of them; each
+ * piece goes to its sequence's callback. */
+void al_ai_step(struct al_ai_engine *e, struct al_ai_seq *const *seqs, int n);
 
 /* Whether a piece is worth printing: single raw bytes that are control
  * characters are dropped (they could drive a terminal). */

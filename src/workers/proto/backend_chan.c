@@ -29,8 +29,9 @@
 /* After a broken channel, without a handoff socket, the worker keeps
  * answering errors this long, then exits for a clean restart. */
 #define DEAD_GRACE_US 500000
-/* A generation that finds every channel slot taken waits this long for one
- * (the AI domain serves requests in turn) before it is refused as busy. */
+/* A generation that finds every channel slot taken (AL_CHAN_MAX_OUTSTANDING,
+ * all queued in the AI domain) waits this long for one before it is refused
+ * as busy. With [proto] concurrency at most that many, none ever waits. */
 #define SLOT_WAIT_MS 30000
 /* The receiver wakes at least this often to expire or cancel queued calls. */
 #define RX_TICK_MS 200
@@ -108,6 +109,7 @@ static int chan_start(void *ctx, const struct al_mcp_gen_params *p, const struct
 		/* top_p 0 and 1 both mean the whole distribution, as in llama2.c. */
 		.top_p = p->top_p > 0 && p->top_p <= 1 ? (float)p->top_p : 1.0f,
 		.truncate = p->truncate_left ? AL_TRUNCATE_LEFT : AL_TRUNCATE_NONE,
+		.client = p->client,
 		.prompt = p->prompt,
 		.prompt_len = strlen(p->prompt),
 	};
@@ -130,7 +132,7 @@ static int chan_start(void *ctx, const struct al_mcp_gen_params *p, const struct
 	} else if (slot) {
 		fail = send_locked(b, slot, &req, cb);
 	} else {
-		/* Every slot taken (the AI domain serves requests in turn): queue it;
+		/* Every slot taken (the AI domain holds as many as it queues): queue it;
 		 * the caller's transport bounds how many can wait (its request slots). */
 		struct queued *w = calloc(1, sizeof(*w));
 		char *pr = w ? strdup(p->prompt) : NULL;
@@ -410,8 +412,15 @@ static void *chan_rx(void *arg)
 							     .gen_tokens = m.u.done.gen_tokens};
 				cb.on_usage(cb.ud, &u);
 			}
-			cb.on_done(cb.ud, m.u.done.finish == AL_FINISH_CANCELLED ? AL_MCP_GEN_CANCELLED
-										  : AL_MCP_GEN_DONE, NULL);
+			if (m.u.done.finish == AL_FINISH_DEADLINE) {
+				char why[128];
+				snprintf(why, sizeof why, "the generation's deadline passed after %u tokens",
+					 m.u.done.gen_tokens);
+				cb.on_done(cb.ud, AL_MCP_GEN_FAILED, why);
+			} else {
+				cb.on_done(cb.ud, m.u.done.finish == AL_FINISH_CANCELLED ? AL_MCP_GEN_CANCELLED
+											  : AL_MCP_GEN_DONE, NULL);
+			}
 			continue;
 		}
 		default:
