@@ -221,7 +221,7 @@ static void client_tools_call(struct al_gate *g, struct al_jsonrpc_msg *m)
 {
 	const char *name = json_string_value(json_object_get(m->params, "name"));
 	json_t *args = json_object_get(m->params, "arguments");
-	char why[256];
+	char why[320]; /* the longest: "tool %.64s: invalid arguments: " and a 200-byte detail */
 	if (!name) {
 		answer_error(g, true, m->id, AL_JSONRPC_INVALID_PARAMS, "tools/call: params.name must be a string");
 		report(g, AL_GATE_EV_REFUSED, AL_GATE_WHY_MALFORMED, true, m->method, NULL, NULL, NULL, 0);
