@@ -1,0 +1,293 @@
+/*
+ * The egress domain's parsers and the supervisor's side of it, without
+ * domains: the allowlist's rules (rule.c), the CONNECT head (connect.c),
+ * the egress records as the supervisor reads them, the policy's [egress]
+ * and learn keys, and learn mode's proposal.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "supervisor/gate_egress.h"
+#include "supervisor/gate_int.h"
+#include "testdir.h"
+#include "workers/egress/connect.h"
+#include "workers/egress/rule.h"
+
+static void test_rules(void **state)
+{
+	(void)state;
+	struct al_egress_rule r;
+	assert_int_equal(al_egress_rule_parse("API.GitHub.com:443", &r), 0);
+	assert_string_equal(r.host, "api.github.com");
+	assert_int_equal(r.port, 443);
+	assert_true(al_egress_rule_name_match(&r, "api.github.COM", 443));
+	assert_false(al_egress_rule_name_match(&r, "api.github.com", 80));
+	assert_false(al_egress_rule_name_match(&r, "evil-api.github.com", 443));
+	assert_false(al_egress_rule_name_match(&r, "github.com", 443));
+
+	assert_int_equal(al_egress_rule_parse("*.npmjs.org:443", &r), 0);
+	assert_true(r.wildcard);
+	assert_true(al_egress_rule_name_match(&r, "registry.npmjs.org", 443));
+	assert_true(al_egress_rule_name_match(&r, "a.b.npmjs.org", 443));
+	assert_false(al_egress_rule_name_match(&r, "npmjs.org", 443));
+	assert_false(al_egress_rule_name_match(&r, "evilnpmjs.org", 443));
+
+	uint8_t a[16];
+	assert_int_equal(al_egress_rule_parse("127.0.0.1:8080", &r), 0);
+	assert_int_equal(r.family, AF_INET);
+	inet_pton(AF_INET, "127.0.0.1", a);
+	assert_true(al_egress_rule_addr_match(&r, AF_INET, a, 8080));
+	assert_false(al_egress_rule_addr_match(&r, AF_INET, a, 8081));
+	assert_false(al_egress_rule_name_match(&r, "127.0.0.1", 8080));
+
+	assert_int_equal(al_egress_rule_parse("[2001:db8::1]:443", &r), 0);
+	assert_int_equal(r.family, AF_INET6);
+	assert_string_equal(r.host, "2001:db8::1");
+	/* a v4-mapped address is the IPv4 address */
+	assert_int_equal(al_egress_rule_parse("[::ffff:10.0.0.1]:22", &r), 0);
+	assert_int_equal(r.family, AF_INET);
+	assert_string_equal(r.host, "10.0.0.1");
+
+	static const char *const bad[] = {
+		"", "host", "host:", ":443", "host:0", "host:65536", "host:080", "host:+1", "host:44a",
+		"2001:db8::1:443", "[2001:db8::1]", "[nonsense]:1", "*.com:443", "*:443", "a*.b.com:1",
+		"-bad.com:1", "bad-.com:1", "a..b:1", "256.1.1.1:1", "1.2.3:1", "white space:1", "ex_ample.com:1",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com:1", /* a 64-byte label */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		if (al_egress_rule_parse(bad[i], &r) == 0)
+			fail_msg("accepted: '%s'", bad[i]);
+	}
+}
+
+static ssize_t parse(const char *s, struct al_connect_req *q)
+{
+	return al_connect_parse(s, strlen(s), q);
+}
+
+static void test_connect(void **state)
+{
+	(void)state;
+	struct al_connect_req q;
+	const char *ok = "CONNECT api.github.com:443 HTTP/1.1\r\nHost: api.github.com:443\r\n"
+			 "User-Agent: curl/8.0\r\nProxy-Connection: Keep-Alive\r\n\r\n\x16\x03\x01";
+	ssize_t n = parse(ok, &q);
+	assert_int_equal(n, (ssize_t)strlen(ok) - 3); /* the TLS bytes after the head are not its */
+	assert_string_equal(q.host, "api.github.com");
+	assert_int_equal(q.port, 443);
+	assert_int_equal(q.family, 0);
+
+	assert_true(parse("CONNECT 127.0.0.1:8080 HTTP/1.0\r\n\r\n", &q) > 0);
+	assert_int_equal(q.family, AF_INET);
+	assert_true(parse("CONNECT [::1]:8080 HTTP/1.1\r\n\r\n", &q) > 0);
+	assert_int_equal(q.family, AF_INET6);
+	assert_string_equal(q.host, "::1");
+
+	/* not whole yet: wait */
+	assert_int_equal(parse("CONNECT a.b:1 HTTP/1.1\r\nHost: a", &q), 0);
+	assert_int_equal(parse("CONNECT a.b:1 HTTP/1.1\r\n\r", &q), 0);
+	assert_int_equal(parse("CONN", &q), 0);
+	assert_int_equal(parse("", &q), 0);
+
+	/* another method: 405 */
+	assert_int_equal(parse("GET http://a.b/ HTTP/1.1\r\n\r\n", &q), -ENOTSUP);
+
+	static const char *const bad[] = {
+		"CONNECT a.b:1 HTTP/1.1\n\n",              /* bare LF */
+		"CONNECT a.b:1 HTTP/1.1\r\r\n\r\n",        /* bare CR */
+		"CONNECT a.b:1 HTTP/2\r\n\r\n",
+		"CONNECT a.b:1 HTTP/1.1 \r\n\r\n",
+		"CONNECT  a.b:1 HTTP/1.1\r\n\r\n",
+		"CONNECT a.b HTTP/1.1\r\n\r\n",            /* no port */
+		"CONNECT a.b:0 HTTP/1.1\r\n\r\n",
+		"CONNECT a.b:99999 HTTP/1.1\r\n\r\n",
+		"CONNECT a.b:1x HTTP/1.1\r\n\r\n",
+		"CONNECT :443 HTTP/1.1\r\n\r\n",
+		"CONNECT a_b.c:1 HTTP/1.1\r\n\r\n",
+		"CONNECT ::1:443 HTTP/1.1\r\n\r\n",        /* IPv6 without brackets */
+		"CONNECT [::1:443 HTTP/1.1\r\n\r\n",
+		"CONNECT 1.2.3.999:443 HTTP/1.1\r\n\r\n",  /* all digits: not a name */
+		"CONNECT a.b:1 HTTP/1.1\r\nNo colon\r\n\r\n",
+		"CONNECT a.b:1 HTTP/1.1\r\n: empty name\r\n\r\n",
+		"CONNECT a.b:1 HTTP/1.1\r\nHo st: x\r\n\r\n",
+		"CONNECT a.b:1 HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
+		"CONNECT a.b:1 HTTP/1.1\r\nHost: \x01\r\n\r\n",
+		"connect a.b:1 HTTP/1.1\r\n\r\n",
+		"\r\n\r\n",
+		"CONNECT a.b:1 HTTP/1.1\r\nX: \x80\r\n",   /* partial, but already wrong */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		ssize_t r = parse(bad[i], &q);
+		if (r != -EBADMSG)
+			fail_msg("bad[%zu] gave %zd", i, r);
+	}
+	/* a head that never ends is refused at the cap */
+	size_t big = AL_CONNECT_MAX_HEAD + 10;
+	char *b = malloc(big);
+	assert_non_null(b);
+	strcpy(b, "CONNECT a.b:1 HTTP/1.1\r\nX: ");
+	memset(b + strlen(b), 'a', big - strlen(b));
+	assert_int_equal(al_connect_parse(b, big, &q), -EBADMSG);
+	/* as are more than AL_CONNECT_MAX_FIELDS fields */
+	strcpy(b, "CONNECT a.b:1 HTTP/1.1\r\n");
+	for (int i = 0; i <= AL_CONNECT_MAX_FIELDS + 1; i++)
+		strcat(b, "X: y\r\n");
+	strcat(b, "\r\n");
+	assert_int_equal(parse(b, &q), -EBADMSG);
+	free(b);
+}
+
+static void count(void *ctx, const struct al_egress_record *r)
+{
+	(void)r;
+	(*(int *)ctx)++;
+}
+
+static void test_records(void **state)
+{
+	(void)state;
+	struct al_egress_record r[3];
+	memset(r, 0, sizeof r);
+	for (int i = 0; i < 3; i++) {
+		r[i] = (struct al_egress_record){ .magic = AL_EGRESS_RECORD_MAGIC, .verdict = AL_EGRESS_ALLOWED,
+						  .port = 443, .via = AL_EGRESS_VIA_PROXY, .bytes_out = 5 };
+		strcpy(r[i].host, "api.github.com");
+	}
+	bool lied;
+	int seen = 0;
+	/* whole records only */
+	assert_int_equal(al_gate_egress_scan((void *)r, sizeof r - 1, &lied, count, &seen), 2 * sizeof r[0]);
+	assert_false(lied);
+	assert_int_equal(seen, 2);
+	/* a lie stops the reading there */
+	seen = 0;
+	r[1].host[5] = '\x1b';
+	assert_int_equal(al_gate_egress_scan((void *)r, sizeof r, &lied, count, &seen), sizeof r[0]);
+	assert_true(lied);
+	assert_int_equal(seen, 1);
+	r[1].host[5] = 'x';
+	memset(r[1].addr, 'a', sizeof r[1].addr); /* unterminated */
+	assert_int_equal(al_gate_egress_scan((void *)r, sizeof r, &lied, count, &seen), sizeof r[0]);
+	assert_true(lied);
+	r[1].addr[0] = '\0';
+	r[1].reason = AL_EGRESS_WHY_MAX;
+	al_gate_egress_scan((void *)r, sizeof r, &lied, count, &seen);
+	assert_true(lied);
+	r[1].reason = 0;
+	r[1].verdict = 0;
+	al_gate_egress_scan((void *)r, sizeof r, &lied, count, &seen);
+	assert_true(lied);
+}
+
+static int load(struct al_gate_policy *p, const char *text)
+{
+	al_gate_policy_init(p, "t");
+	return al_gate_policy_load_mem(p, text, strlen(text), "test.ini");
+}
+
+static void test_policy_keys(void **state)
+{
+	(void)state;
+	struct al_gate_policy p;
+	assert_int_equal(load(&p, "[gate]\nlearn = true\n[egress]\nallow = api.github.com:443, *.npmjs.org:443\n"
+				  "allow = [::1]:8080 api.github.com:443\n"),
+			 0);
+	assert_true(p.learn);
+	assert_int_equal(p.n_egress, 3); /* once each */
+	assert_string_equal(p.egress[2], "[::1]:8080");
+	al_gate_policy_free(&p);
+	assert_int_equal(load(&p, "[tool]\nprofile = tool\n"), 0);
+	assert_int_equal(p.n_egress, 0);
+	assert_false(p.learn);
+	al_gate_policy_free(&p);
+	static const char *const bad[] = { "[egress]\nallow = api.github.com\n", "[egress]\nallow = *:443\n",
+					   "[egress]\ndeny = a.b:1\n", "[gate]\nlearn = maybe\n" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		assert_int_equal(load(&p, bad[i]), -EINVAL);
+		al_gate_policy_free(&p);
+	}
+}
+
+static void test_learn(void **state)
+{
+	(void)state;
+	char dir[64];
+	assert_int_equal(t_mkdtemp(dir, sizeof dir, "al_learn"), 0);
+	struct al_gate_policy p;
+	assert_int_equal(load(&p, "[tools]\nallow = echo\n"), 0);
+	struct al_gate_learn *l = NULL;
+	assert_int_equal(al_gate_learn_new(&l, &p), 0);
+	assert_null(l); /* not learning: nothing to do */
+	p.learn = true;
+	assert_int_equal(al_gate_learn_new(&l, &p), 0);
+	assert_non_null(l);
+	struct al_gate_record g = { .magic = AL_GATE_RECORD_MAGIC, .event = AL_GATE_EV_REFUSED,
+				    .reason = AL_GATE_WHY_TOOL, .from_client = 1 };
+	strcpy(g.method, "tools/call");
+	strcpy(g.name, "leak");
+	al_gate_learn_record(l, &g);
+	al_gate_learn_record(l, &g);
+	g.reason = AL_GATE_WHY_SERVER_REQUEST;
+	strcpy(g.method, "roots/list");
+	al_gate_learn_record(l, &g);
+	g.event = AL_GATE_EV_FORWARDED; /* not a denial */
+	g.reason = AL_GATE_WHY_NONE;
+	al_gate_learn_record(l, &g);
+	al_gate_learn_syscall(l, "execve");
+	al_gate_learn_syscall(l, "socket");
+	al_gate_learn_syscall(l, "ptrace");
+	al_gate_learn_egress(l, "api.github.com", 443);
+	al_gate_learn_egress(l, "2001:db8::1", 443);
+	struct al_gate_state st = { 0 };
+	assert_int_equal(al_gate_state_open(&st, "t", dir), 0);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	al_gate_learn_finish(l, &st, f);
+	fclose(f);
+	al_gate_learn_free(l);
+	fprintf(stderr, "%s", out);
+	static const char *const want[] = {
+		"--- /dev/null\n+++ t.ini (proposed)\n@@ -0,0 +1,", "\n+[tools]\n",
+		"\n+; tools/call of leak refused: not in [tools] allow (2 times)\n+allow = leak\n",
+		"\n+[server_requests]\n+; the server's roots/list was denied (1 time)\n+roots = pass\n",
+		"\n+[tool]\n", "\n+exec = true\n", "ptrace", "\n+[egress]\n", "\n+allow = api.github.com:443\n",
+		"\n+allow = [2001:db8::1]:443\n", "the server opened a network socket",
+	};
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+		if (!strstr(out, want[i]))
+			fail_msg("missing: %s", want[i]);
+	/* saved beside the pins, exactly as printed */
+	char path[4200];
+	snprintf(path, sizeof path, "%s/t/learned.diff", dir);
+	FILE *saved = fopen(path, "r");
+	assert_non_null(saved);
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof buf - 1, saved);
+	buf[n] = '\0';
+	fclose(saved);
+	assert_non_null(strstr(out, buf));
+	free(out);
+	al_gate_policy_free(&p);
+	t_rmtree(dir);
+}
+
+int main(void)
+{
+	al_log_init("test_egress", AL_LOG_WARN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rules),	    cmocka_unit_test(test_connect), cmocka_unit_test(test_records),
+		cmocka_unit_test(test_policy_keys), cmocka_unit_test(test_learn),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
