@@ -196,6 +196,7 @@ static int tool_key(struct parse *ps, int line, const char *key, const char *val
 	uint64_t v;
 	if (!strcmp(key, "profile")) {
 		free(p->profile);
+		p->profile = NULL; /* an empty value refused below must not leave it dangling */
 		if (!*val || !(p->profile = strdup(val)))
 			return bad(ps, line, "tool", key, "a profile name or file");
 	} else if (!strcmp(key, "ro") || !strcmp(key, "rw")) {
