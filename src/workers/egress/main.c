@@ -33,13 +33,14 @@ static int lockdown(void)
 	static const char *const allowed[] = {
 		/* the loop */
 		"read", "write", "close", "poll", "ppoll", "accept4", "socket", "connect", "getsockopt",
-		"setsockopt", "getsockname", "getpeername", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg",
-		"shutdown", "fcntl", "clock_gettime", "mmap", "munmap", "mremap", "madvise", "brk", "mprotect",
+		"setsockopt", "getsockname", "getpeername", "sendto", "recvfrom", "shutdown", "fcntl",
+		"clock_gettime", "mmap", "munmap", "mremap", "madvise", "brk", "mprotect",
 		"rt_sigreturn", "rt_sigprocmask", "futex", "restart_syscall", "exit", "exit_group", "getrandom",
 		/* the resolver thread may still be starting when the filter comes */
 		"set_robust_list", "rseq", "sigaltstack", "sched_yield",
-		/* getaddrinfo: /etc/hosts, /etc/resolv.conf and the like, a UDP or TCP query */
-		"openat", "fstat", "newfstatat", "lseek", "ioctl", "bind", "getpid", "gettid", "uname",
+		/* getaddrinfo: /etc/hosts, /etc/resolv.conf and the like; a UDP query
+		 * (sendmmsg, sendto, recvfrom), or TCP for a long answer (writev, read) */
+		"openat", "fstat", "newfstatat", "lseek", "sendmmsg", "writev", "readv", "getpid", "gettid", "uname",
 	};
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
