@@ -53,8 +53,10 @@ int al_egress_rule_parse(const char *s, struct al_egress_rule *r)
 		return -EINVAL;
 	*colon = '\0';
 	char *host = buf;
+	size_t hl = strlen(host);
+	if (hl > AL_EGRESS_HOST_MAX)
+		return -EINVAL; /* r->host holds the whole of it, wildcard and all */
 	if (host[0] == '[') {
-		size_t hl = strlen(host);
 		if (hl < 3 || host[hl - 1] != ']')
 			return -EINVAL;
 		host[hl - 1] = '\0';
@@ -70,7 +72,7 @@ int al_egress_rule_parse(const char *s, struct al_egress_rule *r)
 		return -EINVAL; /* an IPv6 address needs its brackets */
 	if (inet_pton(AF_INET, host, r->addr) == 1) {
 		r->family = AF_INET;
-		snprintf(r->host, sizeof r->host, "%s", host);
+		memcpy(r->host, host, hl + 1);
 		return 0;
 	}
 	if (!strncmp(host, "*.", 2)) {

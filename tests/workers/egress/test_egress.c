@@ -64,6 +64,14 @@ static void test_rules(void **state)
 		if (al_egress_rule_parse(bad[i], &r) == 0)
 			fail_msg("accepted: '%s'", bad[i]);
 	}
+	/* the longest name fits; a wildcard over it does not */
+	char longest[300] = "*.";
+	for (int i = 0; i < 3; i++)
+		strcat(longest, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."); /* 63 + dot */
+	strcat(longest, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:1"); /* 61: 253 in all */
+	assert_int_equal(al_egress_rule_parse(longest + 2, &r), 0);
+	assert_int_equal(strlen(r.host), AL_EGRESS_HOST_MAX);
+	assert_int_equal(al_egress_rule_parse(longest, &r), -EINVAL);
 }
 
 static ssize_t parse(const char *s, struct al_connect_req *q)
