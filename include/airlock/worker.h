@@ -146,7 +146,8 @@ struct al_gate_record {
  * the gate's policy has an [egress] allowlist.
  *
  *   2  log pipe to the supervisor    6  report pipe: struct al_egress_record
- *   10.. listeners made in the tool domain's network namespace (--listen FD:PORT:KIND)
+ *   10.. listeners made in the tool domain's network namespace (--listen FD:PORT:KIND,
+ *        KIND proxy, direct or dns: a UDP socket on port 53)
  *
  * One record per connection, when it ends (or is refused): the host and port
  * asked for, the verdict, and the bytes each way. The supervisor checks the
@@ -170,7 +171,9 @@ enum al_egress_reason {
 	AL_EGRESS_WHY_MAX
 };
 
-enum al_egress_via { AL_EGRESS_VIA_PROXY = 1, AL_EGRESS_VIA_DIRECT, AL_EGRESS_VIA_MAX };
+/* proxy: CONNECT; direct: a connection to an address; dns: a name looked up
+ * (recorded when refused, once a name; port 53) */
+enum al_egress_via { AL_EGRESS_VIA_PROXY = 1, AL_EGRESS_VIA_DIRECT, AL_EGRESS_VIA_DNS, AL_EGRESS_VIA_MAX };
 
 struct al_egress_record {
 	uint32_t magic;

@@ -7,6 +7,8 @@
  *   tool domain                                 egress domain (airlock-egress)
  *   HTTPS_PROXY=http://127.0.0.1:3128  ---->    proxy listener: CONNECT host:port
  *   connect(any address, allowed port) ---->    direct listener of that port
+ *   a DNS query (any nameserver)       ---->    UDP port 53: an allowed name gets an
+ *                                               address of 198.18.0.0/15 standing for it
  *                                               getaddrinfo, connect, relay
  *
  * The listeners are made by the tool domain's sandbox before it drops its
@@ -102,7 +104,7 @@ int al_gate_egress_tool_spec(const struct al_gate_egress *e, struct al_spec *s)
 {
 	if (!e)
 		return 0; /* the profile's empty network namespace */
-	/* listener 0: the proxy; then one direct listener per allowed port */
+	/* listener 0: the proxy; then one direct listener per allowed port; last, DNS */
 	s->net = AL_NET_LOOPBACK;
 	s->inet = true;
 	s->n_listen = s->n_tcp_connect = 0;
@@ -112,8 +114,10 @@ int al_gate_egress_tool_spec(const struct al_gate_egress *e, struct al_spec *s)
 		s->listen[s->n_listen++] = (struct al_net_listen){ .port = e->ports[i] };
 		s->tcp_connect[s->n_tcp_connect++] = e->ports[i];
 	}
-	/* what a TCP client asks of its sockets, besides the profile's calls */
-	static const char *const calls[] = { "setsockopt", "getsockname", "getpeername" };
+	s->listen[s->n_listen++] = (struct al_net_listen){ .port = 53, .udp = true };
+	/* what a TCP client asks of its sockets, and glibc's resolver (sendmmsg),
+	 * besides the profile's calls */
+	static const char *const calls[] = { "setsockopt", "getsockname", "getpeername", "sendmmsg" };
 	for (size_t i = 0; i < AL_ARRAY_LEN(calls); i++) {
 		int rc = al_spec_allow_syscall(s, calls[i]);
 		if (rc < 0)
@@ -182,8 +186,8 @@ int al_gate_egress_spawn(struct al_gate_egress *e, struct al_domain *tool, const
 		return 0;
 	int report[2] = { -1, -1 };
 	char worker[PATH_MAX];
-	char *argv[4 + 2 * AL_GATE_POLICY_MAX + 2 * (AL_GATE_POLICY_MAX + 1)] = { "airlock-egress" };
-	char listen_arg[AL_GATE_POLICY_MAX + 1][32];
+	char *argv[4 + 2 * AL_GATE_POLICY_MAX + 2 * (AL_GATE_POLICY_MAX + 2)] = { "airlock-egress" };
+	char listen_arg[AL_GATE_POLICY_MAX + 2][32];
 	size_t n = 1;
 	struct al_spec s;
 	al_spec_init(&s);
@@ -204,10 +208,12 @@ int al_gate_egress_spawn(struct al_gate_egress *e, struct al_domain *tool, const
 		argv[n++] = "--allow";
 		argv[n++] = e->p->egress[i];
 	}
-	for (size_t i = 0; rc == 0 && i <= e->n_ports; i++) {
+	/* in the order al_gate_egress_tool_spec made them */
+	for (size_t i = 0; rc == 0 && i <= e->n_ports + 1; i++) {
 		int fd = al_domain_net_fd(tool, i), dst = AL_EGRESS_FD_LISTEN0 + (int)i;
-		snprintf(listen_arg[i], sizeof listen_arg[i], "%d:%u:%s", dst, i ? e->ports[i - 1] : e->proxy_port,
-			 i ? "direct" : "proxy");
+		bool dns = i == e->n_ports + 1;
+		snprintf(listen_arg[i], sizeof listen_arg[i], "%d:%u:%s", dst,
+			 dns ? 53 : i ? e->ports[i - 1] : e->proxy_port, dns ? "dns" : i ? "direct" : "proxy");
 		argv[n++] = "--listen";
 		argv[n++] = listen_arg[i];
 		if (fd < 0 || (rc = al_spec_add_fd(&s, fd, dst)) < 0)
@@ -290,9 +296,13 @@ static void on_record(void *ctx, const struct al_egress_record *r)
 	al_audit_pack(e->audit, "egress.connection", !allowed,
 		      "{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "server", e->p->name, "host", r->host,
 		      "port", (int)r->port, "verdict", allowed ? "allowed" : "refused", "reason", reasons[r->reason],
-		      "via", r->via == AL_EGRESS_VIA_PROXY ? "proxy" : "direct", "address", r->addr, "bytes_out",
+		      "via", r->via == AL_EGRESS_VIA_PROXY ? "proxy" : r->via == AL_EGRESS_VIA_DNS ? "dns" : "direct",
+		      "address", r->addr, "bytes_out",
 		      (json_int_t)r->bytes_out, "bytes_in", (json_int_t)r->bytes_in, "ms", (int)r->duration_ms);
-	if (!allowed)
+	if (!allowed && r->via == AL_EGRESS_VIA_DNS)
+		al_log_warnx("gate: %s: egress: the name %s was looked up: refused (%s)", e->p->name, r->host,
+			     reasons[r->reason]);
+	else if (!allowed)
 		al_log_warnx("gate: %s: egress to %s:%u refused (%s)", e->p->name, r->host, r->port,
 			     reasons[r->reason]);
 	else if (r->reason)
@@ -302,7 +312,7 @@ static void on_record(void *ctx, const struct al_egress_record *r)
 		al_log_info("gate: %s: egress %s:%u (%s): %llu bytes out, %llu in", e->p->name, r->host, r->port,
 			    r->addr, (unsigned long long)r->bytes_out, (unsigned long long)r->bytes_in);
 	if (!allowed && r->reason == AL_EGRESS_WHY_NOT_ALLOWED && e->learn)
-		al_gate_learn_egress(e->learn, r->host, r->port);
+		al_gate_learn_egress(e->learn, r->host, r->via == AL_EGRESS_VIA_DNS ? 0 : r->port);
 }
 
 /* Reads what the egress domain reported; false when its pipe is done or it lied. */

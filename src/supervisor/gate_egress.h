@@ -64,6 +64,7 @@ size_t al_gate_egress_scan(const unsigned char *buf, size_t len, bool *lied,
 int al_gate_learn_new(struct al_gate_learn **out, const struct al_gate_policy *p);
 void al_gate_learn_record(struct al_gate_learn *l, const struct al_gate_record *g);
 void al_gate_learn_syscall(struct al_gate_learn *l, const char *name);
+/* A refused connection to host:port, or (port 0) a refused lookup of host. */
 void al_gate_learn_egress(struct al_gate_learn *l, const char *host, uint16_t port);
 /* Prints the proposal to out and saves it in the state directory. */
 void al_gate_learn_finish(struct al_gate_learn *l, const struct al_gate_state *st, FILE *out);

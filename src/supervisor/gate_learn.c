@@ -165,6 +165,13 @@ void al_gate_learn_egress(struct al_gate_learn *l, const char *host, uint16_t po
 	if (!l)
 		return;
 	char v[300], why[400];
+	if (!port) {
+		/* a name looked up: its port is not known until a connection */
+		snprintf(why, sizeof why, "the name %s was looked up: allow it as %s:PORT for the port it needs", host,
+			 host);
+		note(l, "egress", "", host, why);
+		return;
+	}
 	bool v6 = strchr(host, ':') != NULL;
 	snprintf(v, sizeof v, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", port);
 	snprintf(why, sizeof why, "a connection to %s was refused", v);

@@ -2,8 +2,8 @@
 // the official SDK's stdio client drives the hostile server
 // (tests/gate/hostile_server.py) through the gate, and the server tries to
 // reach two TCP servers of this test on 127.0.0.1 (the "allowed host" and
-// another one): through the HTTPS_PROXY it is given, and directly, as a
-// program that ignores proxy variables would. Loopback only: nothing here
+// another one): through the HTTPS_PROXY it is given, and directly, by
+// address or by name, as a program that ignores proxy variables would. Loopback only: nothing here
 // depends on the internet.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,9 +86,11 @@ describe('with an [egress] allowlist', () => {
     const before = allowed.hits;
     assert.equal(await attempt(c, 'egress_proxy', '127.0.0.1', A), 'not blocked: proxy 200, got pong ping');
     assert.equal(await attempt(c, 'egress_direct', '127.0.0.1', A), 'not blocked: got pong ping');
-    // a name: resolved by the egress domain, never in the tool domain
+    // a name: resolved by the egress domain, never in the tool domain, whose
+    // own lookup gets an address that stands for the name
     assert.equal(await attempt(c, 'egress_proxy', 'localhost', A), 'not blocked: proxy 200, got pong ping');
-    assert.equal(allowed.hits - before, 3);
+    assert.equal(await attempt(c, 'egress_direct', 'localhost', A), 'not blocked: got pong ping');
+    assert.equal(allowed.hits - before, 4);
   });
 
   test('any other host:port is refused, and the other server sees nothing', async () => {
@@ -98,8 +100,9 @@ describe('with an [egress] allowlist', () => {
     assert.match(await attempt(c, 'egress_direct', '127.0.0.2', A), /blocked: ConnectionResetError|not blocked: closed/);
     // a port no rule names: Landlock refuses the connect (nothing listens there either)
     assert.match(await attempt(c, 'egress_direct', '127.0.0.1', O), /blocked: (PermissionError|ConnectionRefusedError)/);
-    // names do not resolve in the tool domain: only the proxy resolves
-    assert.match(await attempt(c, 'resolve'), /^blocked: /);
+    // a name no rule names does not resolve
+    assert.match(await attempt(c, 'resolve'), /^blocked: gaierror/);
+    assert.match(await attempt(c, 'egress_direct', 'example.com', A), /^blocked: gaierror/);
     assert.equal(other.hits, 0);
   });
 
@@ -108,17 +111,19 @@ describe('with an [egress] allowlist', () => {
     c = null;
     const recs = egressRecords('egress');
     const ok = recs.filter((r) => r.verdict === 'allowed' && r.port === A);
-    assert.equal(ok.length, 3, JSON.stringify(recs));
+    assert.equal(ok.length, 4, JSON.stringify(recs));
     for (const r of ok) {
       assert.equal(r.reason, '');
       assert.equal(r.address, '127.0.0.1');
       assert.equal(r.bytes_out, 'ping\n'.length);
       assert.equal(r.bytes_in, 'pong ping'.length);
     }
-    assert.deepEqual(ok.map((r) => `${r.host} ${r.via}`).sort(), ['127.0.0.1 direct', '127.0.0.1 proxy', 'localhost proxy']);
+    assert.deepEqual(ok.map((r) => `${r.host} ${r.via}`).sort(),
+      ['127.0.0.1 direct', '127.0.0.1 proxy', 'localhost direct', 'localhost proxy']);
     const refused = recs.filter((r) => r.verdict === 'refused').map((r) => `${r.host}:${r.port} ${r.via} ${r.reason}`).sort();
     assert.deepEqual(refused, [`127.0.0.1:${O} proxy not in the allowlist`, `127.0.0.2:${A} direct not in the allowlist`,
-      `example.com:${A} proxy not in the allowlist`].sort());
+      `example.com:${A} proxy not in the allowlist`, 'example.com:53 dns not in the allowlist',
+      'registry.npmjs.org:53 dns not in the allowlist'].sort());
     const v = await airlock(['audit', 'verify', path.join(scratch, 'egress', 'audit.log')]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
   });

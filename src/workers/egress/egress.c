@@ -30,11 +30,17 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "workers/egress/connect.h"
+#include "workers/egress/dns.h"
 
 #define BUF 16384
 #define MAX_ADDRS 8
 #define MAX_NAMES 16
 #define RESOLVE_TIMEOUT_MS 15000
+/* the names dns answered, by index: 198.18.0.0/15 + 1 + index */
+#define FAKE_MAX 4096
+#define FAKE_NET 0xc6120000u /* 198.18.0.0 */
+#define FAKE_MASK 0xfffe0000u
+#define REFUSED_NAMES 256
 
 enum state { S_FREE = 0, S_HEAD, S_RESOLVE, S_CONNECT, S_RELAY, S_REPLY };
 
@@ -83,6 +89,10 @@ struct job {
 };
 
 static int job_req[2] = { -1, -1 }, job_done[2] = { -1, -1 };
+static char fake[FAKE_MAX][AL_EGRESS_HOST_MAX + 1];
+static size_t n_fake;
+static char refused_names[REFUSED_NAMES][AL_EGRESS_HOST_MAX + 1]; /* reported once each */
+static size_t n_refused;
 static volatile sig_atomic_t stopping;
 static struct conn conns[AL_EGRESS_MAX_CONNS];
 static const struct al_egress_config *cfg;
@@ -294,11 +304,31 @@ static void submit(struct conn *c, struct job *j)
 	}
 }
 
+/* An address dns gave: the name it stands for, or NULL (not one of ours). */
+static const char *fake_name(int family, const uint8_t *addr, bool *ours)
+{
+	uint32_t a = (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 | (uint32_t)addr[2] << 8 | addr[3];
+	*ours = family == AF_INET && (a & FAKE_MASK) == FAKE_NET;
+	uint32_t i = a - FAKE_NET - 1;
+	return *ours && a > FAKE_NET && i < n_fake ? fake[i] : NULL;
+}
+
 /* What the allowlist says of c->req: connect, resolve first, or refuse. */
 static void decide(struct conn *c)
 {
-	const struct al_connect_req *q = &c->req;
+	struct al_connect_req *q = &c->req;
 	struct job *j = NULL;
+	bool ours = false;
+	const char *name = q->family ? fake_name(q->family, q->addr, &ours) : NULL;
+	if (ours && !name) {
+		refuse(c, AL_EGRESS_REFUSED, AL_EGRESS_WHY_NOT_ALLOWED);
+		return;
+	}
+	if (name) {
+		/* an address dns gave: the name it stands for, checked as a name */
+		snprintf(q->host, sizeof q->host, "%s", name);
+		q->family = 0;
+	}
 	if (q->family) {
 		for (size_t i = 0; i < cfg->n_rules; i++)
 			if (al_egress_rule_addr_match(&cfg->rules[i], q->family, q->addr, q->port)) {
@@ -419,6 +449,81 @@ static void connected(struct conn *c)
 
 /* ---- the loop ---- */
 
+static struct conn *new_conn(int fd, bool proxy);
+
+/* A refused name, reported once (a flood of lookups is one record each). */
+static void report_name(const char *name)
+{
+	for (size_t i = 0; i < n_refused; i++)
+		if (!strcmp(refused_names[i], name))
+			return;
+	if (n_refused == REFUSED_NAMES)
+		return;
+	snprintf(refused_names[n_refused++], sizeof refused_names[0], "%s", name);
+	struct al_egress_record r = { .magic = AL_EGRESS_RECORD_MAGIC, .verdict = AL_EGRESS_REFUSED,
+				      .reason = AL_EGRESS_WHY_NOT_ALLOWED, .port = 53, .via = AL_EGRESS_VIA_DNS };
+	snprintf(r.host, sizeof r.host, "%s", name);
+	if (al_write_all(cfg->report_fd, &r, sizeof r) < 0)
+		_exit(AL_WORKER_EXIT_OK);
+}
+
+/* Whether some rule names this name, on any port. */
+static bool name_allowed(const char *name)
+{
+	for (size_t i = 0; i < cfg->n_rules; i++) {
+		const struct al_egress_rule *r = &cfg->rules[i];
+		if (al_egress_rule_name_match(r, name, r->port))
+			return true;
+	}
+	return false;
+}
+
+/* Queries on the DNS socket: a bounded number each wakeup. */
+static void on_dns(const struct al_egress_listener *l)
+{
+	for (int k = 0; k < 32; k++) {
+		uint8_t buf[AL_DNS_MAX + 1], out[AL_DNS_MAX];
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof from;
+		ssize_t n = recvfrom(l->fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			return;
+		struct al_dns_query q;
+		int rc = al_dns_parse(buf, (size_t)n, &q), rcode = AL_DNS_NOERROR;
+		const uint8_t *a4 = NULL;
+		uint8_t addr[4];
+		if (rc == -EBADMSG)
+			continue;
+		if (rc == -ENOTSUP)
+			rcode = AL_DNS_NOTIMP;
+		else if (rc < 0)
+			rcode = AL_DNS_FORMERR;
+		else if (!name_allowed(q.name)) {
+			rcode = AL_DNS_NXDOMAIN;
+			report_name(q.name);
+		} else if (q.qtype == AL_DNS_TYPE_A) {
+			size_t i = 0;
+			while (i < n_fake && strcmp(fake[i], q.name) != 0)
+				i++;
+			if (i == n_fake && n_fake < FAKE_MAX)
+				snprintf(fake[n_fake++], sizeof fake[0], "%s", q.name);
+			if (i < n_fake) {
+				uint32_t a = FAKE_NET + 1 + (uint32_t)i;
+				addr[0] = (uint8_t)(a >> 24);
+				addr[1] = (uint8_t)(a >> 16);
+				addr[2] = (uint8_t)(a >> 8);
+				addr[3] = (uint8_t)a;
+				a4 = addr;
+			} else {
+				rcode = AL_DNS_SERVFAIL; /* more names than addresses: none is reused */
+			}
+		} /* an allowed name, another type (AAAA, HTTPS): no data, so IPv4 is used */
+		size_t m = al_dns_answer(buf, &q, rcode, a4, 60, out, sizeof out);
+		if (m)
+			sendto(l->fd, out, m, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&from, fl);
+	}
+}
+
 static struct conn *new_conn(int fd, bool proxy)
 {
 	for (size_t i = 0; i < AL_EGRESS_MAX_CONNS; i++) {
@@ -444,7 +549,8 @@ static void on_accept(const struct al_egress_listener *l)
 	int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	struct conn *c = new_conn(fd, l->proxy);
+	bool proxy = l->kind == AL_EGRESS_PROXY;
+	struct conn *c = new_conn(fd, proxy);
 	if (!c) {
 		struct conn busy = { .cfd = fd, .ufd = -1, .proxy = false, .t0 = now_ms() };
 		busy.req.port = l->port;
@@ -452,7 +558,7 @@ static void on_accept(const struct al_egress_listener *l)
 		refuse(&busy, AL_EGRESS_REFUSED, AL_EGRESS_WHY_BUSY);
 		return;
 	}
-	if (l->proxy) {
+	if (proxy) {
 		c->st = S_HEAD;
 		c->req.port = l->port;
 		c->deadline = c->t0 + cfg->head_timeout_ms;
@@ -628,8 +734,12 @@ int al_egress_serve(const struct al_egress_config *config)
 		}
 		now = now_ms();
 		for (size_t i = 0; i < cfg->n_listen; i++)
-			if (p[i].revents & POLLIN)
-				on_accept(&cfg->listen[i]);
+			if (p[i].revents & POLLIN) {
+				if (cfg->listen[i].kind == AL_EGRESS_DNS)
+					on_dns(&cfg->listen[i]);
+				else
+					on_accept(&cfg->listen[i]);
+			}
 		if (p[cfg->n_listen].revents & POLLIN) {
 			struct job *j;
 			if (read(job_done[0], &j, sizeof j) == (ssize_t)sizeof j)

@@ -9,11 +9,16 @@
  *   direct listener  one per allowed port: a program that ignores proxy
  *                    variables connects to an address, which every address
  *                    of the tool's namespace is (AnyIP); the address it meant
- *                    is the accepted socket's own (getsockname).
+ *                    is the accepted socket's own (getsockname);
+ *   dns              UDP port 53 of the tool's namespace: an allowed name is
+ *                    answered with an address of 198.18.0.0/15 that the
+ *                    direct listeners map back to it (dns.h); any other
+ *                    name with NXDOMAIN.
  *
  * A name is resolved here, never in the tool domain. A direct connection to
- * an address is allowed when a rule names that address, or names a host
- * (not a wildcard) that resolves to it, on that port. Each connection ends
+ * an address is allowed when it is the address dns gave an allowed name, or
+ * a rule names that address, or names a host (not a wildcard) that resolves
+ * to it, on that port. Each connection ends
  * in one struct al_egress_record on the report fd.
  */
 #ifndef AL_EGRESS_EGRESS_H
@@ -30,10 +35,12 @@
 #define AL_EGRESS_MAX_LISTEN 64
 #define AL_EGRESS_MAX_CONNS 64
 
+enum al_egress_kind { AL_EGRESS_PROXY, AL_EGRESS_DIRECT, AL_EGRESS_DNS };
+
 struct al_egress_listener {
 	int fd;
 	uint16_t port;
-	bool proxy;               /* speaks CONNECT; else a direct (transparent) listener */
+	enum al_egress_kind kind; /* CONNECT; a direct (transparent) listener; DNS (dns.h, UDP) */
 };
 
 struct al_egress_config {

@@ -23,7 +23,7 @@
 
 static void usage(void)
 {
-	fputs("usage: airlock-egress [--allow HOST:PORT]... [--listen FD:PORT:proxy|direct]...\n"
+	fputs("usage: airlock-egress [--allow HOST:PORT]... [--listen FD:PORT:proxy|direct|dns]...\n"
 	      "Run by `airlock gate` in the egress domain, with the fds of include/airlock/worker.h.\n",
 	      stderr);
 }
@@ -60,7 +60,7 @@ static int lockdown(void)
 	return rc;
 }
 
-/* FD:PORT:proxy|direct */
+/* FD:PORT:proxy|direct|dns */
 static int parse_listen(const char *s, struct al_egress_listener *l)
 {
 	char kind[16];
@@ -69,9 +69,16 @@ static int parse_listen(const char *s, struct al_egress_listener *l)
 	if (sscanf(s, "%u:%u:%15[a-z]%n", &fd, &port, kind, &used) != 3 || s[used] || fd < 3 || fd > 255 ||
 	    port == 0 || port > 65535)
 		return -EINVAL;
-	if (strcmp(kind, "proxy") != 0 && strcmp(kind, "direct") != 0)
+	enum al_egress_kind k;
+	if (!strcmp(kind, "proxy"))
+		k = AL_EGRESS_PROXY;
+	else if (!strcmp(kind, "direct"))
+		k = AL_EGRESS_DIRECT;
+	else if (!strcmp(kind, "dns"))
+		k = AL_EGRESS_DNS;
+	else
 		return -EINVAL;
-	*l = (struct al_egress_listener){ .fd = (int)fd, .port = (uint16_t)port, .proxy = kind[0] == 'p' };
+	*l = (struct al_egress_listener){ .fd = (int)fd, .port = (uint16_t)port, .kind = k };
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * The egress domain's parsers, without domains: the allowlist's rules
- * (rule.c) and the CONNECT head (connect.c). The supervisor's side (records,
+ * (rule.c), the CONNECT head (connect.c) and the DNS query (dns.c). The supervisor's side (records,
  * policy keys, learn mode) is in tests/supervisor/test_gate_egress.c.
  */
 #include <setjmp.h>
@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "workers/egress/connect.h"
+#include "workers/egress/dns.h"
 #include "workers/egress/rule.h"
 
 static void test_rules(void **state)
@@ -151,12 +152,118 @@ static void test_connect(void **state)
 	free(b);
 }
 
+/* A query for name (dotted) of type, as glibc sends it. */
+static size_t query(uint8_t *b, const char *name, uint16_t type)
+{
+	static const uint8_t head[12] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0 };
+	memcpy(b, head, sizeof head);
+	size_t n = 12;
+	while (*name) {
+		size_t l = strcspn(name, ".");
+		b[n++] = (uint8_t)l;
+		memcpy(b + n, name, l);
+		n += l;
+		name += l + (name[l] == '.');
+	}
+	b[n++] = 0;
+	b[n++] = (uint8_t)(type >> 8);
+	b[n++] = (uint8_t)type;
+	b[n++] = 0;
+	b[n++] = 1;
+	return n;
+}
+
+static void test_dns(void **state)
+{
+	(void)state;
+	uint8_t b[600], out[AL_DNS_MAX];
+	struct al_dns_query q;
+	size_t n = query(b, "API.GitHub.com", AL_DNS_TYPE_A);
+	assert_int_equal(al_dns_parse(b, n, &q), 0);
+	assert_string_equal(q.name, "api.github.com");
+	assert_int_equal(q.qtype, AL_DNS_TYPE_A);
+	assert_int_equal(q.id, 0x1234);
+	assert_true(q.rd);
+	assert_int_equal(q.question_end, n);
+	/* the answer: header, the question, one A record */
+	static const uint8_t a4[4] = { 198, 18, 0, 1 };
+	size_t m = al_dns_answer(b, &q, AL_DNS_NOERROR, a4, 60, out, sizeof out);
+	assert_int_equal(m, n + 16);
+	assert_int_equal(out[0], 0x12);
+	assert_int_equal(out[2], 0x81);
+	assert_int_equal(out[3], 0x80);
+	assert_int_equal(out[7], 1); /* ancount */
+	assert_memory_equal(out + 12, b + 12, n - 12);
+	assert_memory_equal(out + n, "\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04", 12);
+	assert_memory_equal(out + n + 12, a4, 4);
+	/* NXDOMAIN: no answer */
+	m = al_dns_answer(b, &q, AL_DNS_NXDOMAIN, NULL, 60, out, sizeof out);
+	assert_int_equal(m, n);
+	assert_int_equal(out[3], 0x83);
+	assert_int_equal(out[7], 0);
+	/* an EDNS additional record is allowed (and not read) */
+	b[11] = 1;
+	assert_int_equal(al_dns_parse(b, n, &q), 0);
+	b[11] = 0;
+
+	/* what is not a query we answer */
+	assert_int_equal(al_dns_parse(b, 11, &q), -EBADMSG);
+	b[2] |= 0x80; /* a response */
+	assert_int_equal(al_dns_parse(b, n, &q), -EBADMSG);
+	b[2] = 0x01 | (2 << 3); /* opcode STATUS */
+	assert_int_equal(al_dns_parse(b, n, &q), -ENOTSUP);
+	b[2] = 0x01;
+	static const struct { size_t at; uint8_t v; } breaks[] = {
+		{ 5, 2 },   /* two questions */
+		{ 7, 1 },   /* an answer */
+		{ 9, 1 },   /* an authority record */
+		{ 11, 2 },  /* two additional */
+		{ 12, 0xc0 }, /* a compression pointer */
+		{ 12, 64 }, /* a label over 63 */
+		{ 13, ' ' },  /* a character outside letters, digits, '-', '_' */
+		{ 13, 0 },    /* a NUL in a label */
+	};
+	for (size_t i = 0; i < sizeof breaks / sizeof *breaks; i++) {
+		uint8_t c[600];
+		memcpy(c, b, n);
+		c[breaks[i].at] = breaks[i].v;
+		if (al_dns_parse(c, n, &q) != -EPROTO)
+			fail_msg("break %zu was read", i);
+	}
+	assert_int_equal(al_dns_parse(b, n - 1, &q), -EPROTO);  /* no class */
+	n = query(b, "a.b", AL_DNS_TYPE_A);
+	b[n - 1] = 3; /* class CHAOS */
+	assert_int_equal(al_dns_parse(b, n, &q), -EPROTO);
+	n = query(b, "", AL_DNS_TYPE_A); /* the root */
+	assert_int_equal(al_dns_parse(b, n, &q), -EPROTO);
+	/* a name of 254 characters */
+	char longname[300] = "";
+	for (int i = 0; i < 4; i++)
+		strcat(longname, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."); /* 64 */
+	longname[254] = '\0';
+	n = query(b, longname, AL_DNS_TYPE_A);
+	assert_int_equal(al_dns_parse(b, n, &q), -EPROTO);
+	longname[253] = '\0';
+	n = query(b, longname, AL_DNS_TYPE_A);
+	assert_int_equal(al_dns_parse(b, n, &q), 0);
+	/* FORMERR to a readable header: the header only */
+	memset(&q, 0, sizeof q);
+	q.id = 0x1234;
+	m = al_dns_answer(b, &q, AL_DNS_FORMERR, NULL, 0, out, sizeof out);
+	assert_int_equal(m, 12);
+	assert_int_equal(out[3], 0x81);
+	assert_int_equal(out[5], 0);
+	/* too small a buffer: nothing */
+	assert_int_equal(al_dns_answer(b, &q, AL_DNS_FORMERR, NULL, 0, out, 11), 0);
+}
+
 int main(void)
 {
 	al_log_init("test_egress", AL_LOG_WARN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_connect),
+		cmocka_unit_test(test_dns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
