@@ -87,6 +87,12 @@ int al_gate_egress_new(struct al_gate_egress **out, const struct al_gate_policy 
 		if (!seen)
 			e->ports[e->n_ports++] = r.port;
 	}
+	/* each port is one listener passed to the egress domain, beside its other fds */
+	if (e->n_ports > AL_GATE_EGRESS_MAX_PORTS) {
+		al_log_warnx("gate: [egress] allow names %zu ports: at most %d", e->n_ports, AL_GATE_EGRESS_MAX_PORTS);
+		free(e);
+		return -E2BIG;
+	}
 	e->proxy_port = AL_GATE_EGRESS_PROXY_PORT;
 	for (bool clash = true; clash;) {
 		clash = false;

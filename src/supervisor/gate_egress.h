@@ -44,6 +44,8 @@ struct al_gate_learn;
 /* The explicit proxy's port in the tool domain: the first from here that
  * no rule uses. */
 #define AL_GATE_EGRESS_PROXY_PORT 3128
+/* Distinct ports in [egress] allow: each is a listener the egress domain holds. */
+#define AL_GATE_EGRESS_MAX_PORTS 24
 
 int al_gate_egress_new(struct al_gate_egress **out, const struct al_gate_policy *p, struct al_audit *audit,
 		       struct al_gate_learn *learn);

@@ -82,6 +82,38 @@ static void test_policy_keys(void **state)
 	assert_int_equal(p.n_egress, 0);
 	assert_false(p.learn);
 	al_gate_policy_free(&p);
+	/* more ports than the egress domain holds listeners for: refused when the run starts */
+	char many[2048] = "[egress]\n";
+	for (int i = 0; i < AL_GATE_EGRESS_MAX_PORTS + 1; i++)
+		snprintf(many + strlen(many), sizeof many - strlen(many), "allow = a.b:%d\n", 1000 + i);
+	assert_int_equal(load(&p, many), 0);
+	struct al_gate_egress *e = (void *)1;
+	assert_int_equal(al_gate_egress_new(&e, &p, NULL, NULL), -E2BIG);
+	assert_null(e);
+	al_gate_policy_free(&p);
+	assert_int_equal(load(&p, "[egress]\nallow = a.b:1, c.d:1, e.f:2\n"), 0);
+	assert_int_equal(al_gate_egress_new(&e, &p, NULL, NULL), 0);
+	assert_non_null(e);
+	struct al_spec s;
+	al_spec_init(&s);
+	assert_int_equal(al_gate_egress_tool_spec(e, &s), 0);
+	/* the proxy, one direct listener per port, DNS; connect to the TCP ones only */
+	assert_int_equal(s.net, AL_NET_LOOPBACK);
+	assert_true(s.inet);
+	assert_int_equal(s.n_listen, 4);
+	assert_int_equal(s.listen[0].port, AL_GATE_EGRESS_PROXY_PORT);
+	assert_int_equal(s.listen[1].port, 1);
+	assert_int_equal(s.listen[2].port, 2);
+	assert_true(s.listen[3].udp && s.listen[3].port == 53);
+	assert_int_equal(s.n_tcp_connect, 3);
+	char *env[8] = { 0 };
+	assert_int_equal(al_gate_egress_env(e, env, 8), 4);
+	assert_string_equal(env[0], "HTTPS_PROXY=http://127.0.0.1:3128");
+	for (int i = 0; env[i]; i++)
+		free(env[i]);
+	al_spec_free(&s);
+	al_gate_egress_free(e);
+	al_gate_policy_free(&p);
 	static const char *const bad[] = { "[egress]\nallow = api.github.com\n", "[egress]\nallow = *:443\n",
 					   "[egress]\ndeny = a.b:1\n", "[gate]\nlearn = maybe\n" };
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
