@@ -141,4 +141,51 @@ struct al_gate_record {
 	char name[64];       /* tool name, NUL-terminated, printable ASCII */
 };
 
+/*
+ * The egress domain (airlock-egress): the tool domain's only way out, when
+ * the gate's policy has an [egress] allowlist.
+ *
+ *   2  log pipe to the supervisor    6  report pipe: struct al_egress_record
+ *   10.. listeners made in the tool domain's network namespace (--listen FD:PORT:KIND,
+ *        KIND proxy, direct or dns: a UDP socket on port 53)
+ *
+ * One record per connection, when it ends (or is refused): the host and port
+ * asked for, the verdict, and the bytes each way. The supervisor checks the
+ * shape (magic, ranges, NUL-terminated printable text) and audits it; it
+ * parses nothing else.
+ */
+#define AL_EGRESS_FD_LISTEN0 10
+#define AL_EGRESS_RECORD_MAGIC 0x61657431u /* "aet1" */
+
+enum al_egress_verdict { AL_EGRESS_ALLOWED = 1, AL_EGRESS_REFUSED, AL_EGRESS_VERDICT_MAX };
+
+enum al_egress_reason {
+	AL_EGRESS_WHY_NONE = 0,
+	AL_EGRESS_WHY_NOT_ALLOWED,  /* host:port not in the allowlist */
+	AL_EGRESS_WHY_MALFORMED,    /* not a well-formed CONNECT request */
+	AL_EGRESS_WHY_METHOD,       /* a request other than CONNECT */
+	AL_EGRESS_WHY_UNRESOLVED,   /* the name did not resolve */
+	AL_EGRESS_WHY_UNREACHABLE,  /* no address of it accepted the connection */
+	AL_EGRESS_WHY_BUSY,         /* too many connections at once */
+	AL_EGRESS_WHY_TIMEOUT,      /* no request, or no connection, in time */
+	AL_EGRESS_WHY_MAX
+};
+
+/* proxy: CONNECT; direct: a connection to an address; dns: a name looked up
+ * (recorded when refused, once a name; port 53) */
+enum al_egress_via { AL_EGRESS_VIA_PROXY = 1, AL_EGRESS_VIA_DIRECT, AL_EGRESS_VIA_DNS, AL_EGRESS_VIA_MAX };
+
+struct al_egress_record {
+	uint32_t magic;
+	uint16_t verdict;     /* enum al_egress_verdict */
+	uint16_t reason;      /* enum al_egress_reason */
+	uint16_t port;        /* asked for */
+	uint16_t via;         /* enum al_egress_via: CONNECT through the proxy, or a direct connection */
+	uint32_t duration_ms;
+	uint64_t bytes_out;   /* from the tool domain to the host */
+	uint64_t bytes_in;    /* from the host to the tool domain */
+	char host[256];       /* asked for: a name or an address; NUL-terminated, printable ASCII */
+	char addr[48];        /* the address connected to, "" if none */
+};
+
 #endif

@@ -20,14 +20,16 @@ const struct al_cmd al_cmd_gate = {
 	.name = "gate",
 	.summary = "run a third-party stdio MCP server behind a validating gate",
 	.usage =
-		"usage: airlock gate [--policy FILE] [--name NAME] [--state-dir DIR] -- CMD [ARGS...]\n"
+		"usage: airlock gate [--policy FILE] [--name NAME] [--state-dir DIR] [--learn] -- CMD [ARGS...]\n"
 		"       airlock gate approve [--policy FILE] [--name NAME] [--state-dir DIR] [--yes]\n"
 		"\n"
 		"An MCP client launches `airlock gate ... -- CMD` in place of CMD. CMD runs in the\n"
 		"tool domain: its own namespaces, the policy's paths only (never ~/.ssh, ~/.gnupg\n"
 		"or other files of yours unless named), a private HOME and caches on /tmp, an\n"
-		"environment of named variables and secrets only, no network, seccomp with\n"
-		"refused calls logged and audited. The gate domain holds the client's stdin and\n"
+		"environment of named variables and secrets only, no network (or, with an\n"
+		"[egress] allowlist, only the allowed host:port through an egress domain that\n"
+		"resolves names and audits every connection), seccomp with refused calls\n"
+		"logged and audited. The gate domain holds the client's stdin and\n"
 		"stdout and checks every message both ways: JSON-RPC shape and size, allowed\n"
 		"methods and tools, arguments against the tool's schema, answers only to\n"
 		"questions asked, sampling and elicitation as the policy says, notifications\n"
@@ -40,6 +42,8 @@ const struct al_cmd al_cmd_gate = {
 		"                   policy's [gate] name, else CMD's file name)\n"
 		"  --state-dir DIR  where pins and audit logs live (default: /var/lib/airlock/gate\n"
 		"                   as root, else ~/.local/state/airlock/gate)\n"
+		"  --learn          record what is refused and, when the session ends, print the\n"
+		"                   policy keys that would allow it (a patch; never applied)\n"
 		"  --yes            approve: accept without asking\n"
 		"\n"
 		"Exit status: 0 when the client closed the session, 1 if the domains could not\n"
@@ -51,7 +55,7 @@ static int approve(int argc, char **argv);
 
 struct gate_opts {
 	const char *policy, *name, *state_dir;
-	bool yes;
+	bool yes, learn;
 };
 
 /* Options of both forms; the index of the first argument after them. */
@@ -62,6 +66,7 @@ static int parse(int argc, char **argv, struct gate_opts *o, bool approving, int
 		{ "name", required_argument, NULL, 'n' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "yes", no_argument, NULL, 'y' },
+		{ "learn", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -81,6 +86,11 @@ static int parse(int argc, char **argv, struct gate_opts *o, bool approving, int
 			if (!approving)
 				return al_cli_usage_error(&al_cmd_gate, "--yes belongs to `airlock gate approve`");
 			o->yes = true;
+			break;
+		case 'l':
+			if (approving)
+				return al_cli_usage_error(&al_cmd_gate, "--learn belongs to a run, not to approve");
+			o->learn = true;
 			break;
 		default:
 			return al_cli_usage_error(&al_cmd_gate, "unknown option");
@@ -104,6 +114,7 @@ static int load(const struct gate_opts *o, const char *cmd, struct al_gate_polic
 			return al_cli_usage_error(&al_cmd_gate, "bad --name '%s'", o->name);
 		snprintf(p->name, sizeof p->name, "%s", o->name);
 	}
+	p->learn |= o->learn;
 	return 0;
 }
 

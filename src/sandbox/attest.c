@@ -132,7 +132,7 @@ static void check_limits(struct attest *a, const char *text, const struct al_rli
 	}
 }
 
-static void check_ns(struct attest *a, pid_t pid)
+static void check_ns(struct attest *a, pid_t pid, bool host_net)
 {
 	static const char *const ns[] = { "user", "pid", "mnt", "net", "ipc", "uts", "cgroup" };
 	for (size_t i = 0; i < AL_ARRAY_LEN(ns); i++) {
@@ -143,16 +143,18 @@ static void check_ns(struct attest *a, pid_t pid)
 		ssize_t n2 = readlink(p, theirs, sizeof theirs - 1);
 		int e = errno;
 		snprintf(name, sizeof name, "ns.%s", ns[i]);
+		/* AL_NET_HOST: the runner's network namespace, by the spec */
+		const char *want = host_net && !strcmp(ns[i], "net") ? "shared with the runner" : "own";
 		if (n2 < 0 && e == EACCES && geteuid() != 0) {
 			/* the domain is non-dumpable and its mm still belongs to the
 			 * initial user namespace: only root may look until it execs */
-			item(a, name, "own", "not readable by an unprivileged runner", true);
+			item(a, name, want, "not readable by an unprivileged runner", true);
 			continue;
 		}
 		const char *got = n1 < 0 || n2 < 0 ? "(unreadable)"
 				  : strcmp(mine, theirs) ? "own"
 							 : "shared with the runner";
-		item(a, name, "own", got, strcmp(got, "own") == 0);
+		item(a, name, want, got, strcmp(got, want) == 0);
 	}
 }
 
@@ -446,7 +448,7 @@ int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **rep
 			   status_field(st, "Cpus_allowed_list", buf, sizeof buf));
 	}
 
-	check_ns(&a, d->pid);
+	check_ns(&a, d->pid, spec->net == AL_NET_HOST);
 
 	uid_t ou = geteuid() == 0 ? spec->outside_uid : geteuid();
 	gid_t og = geteuid() == 0 ? spec->outside_gid : getegid();

@@ -46,6 +46,7 @@ enum al_sync_kind {
 	AL_SYNC_ACK,         /* parent: listener taken */
 	AL_SYNC_READY,       /* child: sandboxed, waiting before exec */
 	AL_SYNC_EXEC,        /* parent: exec now */
+	AL_SYNC_NET_FDS,     /* child: value = how many listeners ride along (SCM_RIGHTS) */
 };
 
 struct al_sync_msg {
@@ -87,11 +88,17 @@ struct al_domain {
 	enum al_freeze_method frozen_by; /* AL_FREEZE_NONE unless frozen */
 	int sched_nice;      /* what the runner set (sched.c) */
 	int sched_refused;   /* errno when a raised priority was refused, else 0 */
+	int net_fds[AL_SANDBOX_MAX_PORTS]; /* spec->listen's sockets (net.c) */
+	size_t n_net_fds;
 };
+
+/* net.c: in the child, before the capability drop; the listeners go to the
+ * runner over the sync socket (and are closed here). */
+int al_net_apply(const struct al_spec *spec, int sync_fd);
 
 /* ns.c */
 int al_ns_write_maps(pid_t pid, uid_t uid, gid_t gid);
-uint64_t al_ns_clone_flags(void);
+uint64_t al_ns_clone_flags(const struct al_spec *spec);
 int al_ns_unshare_cgroup(void);
 int al_ns_become_root(void);
 

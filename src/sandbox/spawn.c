@@ -59,6 +59,7 @@ static const char *const err_names[] = {
 	[AL_SANDBOX_ERR_NOTIFY - 200] = "seccomp listener hand-over",
 	[AL_SANDBOX_ERR_INIT - 200] = "domain init fork",
 	[AL_SANDBOX_ERR_EXEC - 200] = "execveat",
+	[AL_SANDBOX_ERR_NET - 200] = "network namespace setup",
 };
 
 int al_sandbox_exec_fd(void)
@@ -258,6 +259,10 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al
 		child_fail(AL_SANDBOX_ERR_MOUNT, rc);
 	if ((rc = fault(spec, AL_SANDBOX_ERR_HOSTNAME)) < 0 || sethostname("airlock", 7) < 0)
 		child_fail(AL_SANDBOX_ERR_HOSTNAME, rc ? rc : -errno);
+	/* needs CAP_NET_ADMIN (and, for a port below 1024, CAP_NET_BIND_SERVICE)
+	 * in our user namespace */
+	if ((rc = fault(spec, AL_SANDBOX_ERR_NET)) < 0 || (rc = al_net_apply(spec, AL_SANDBOX_SYNC_FD)) < 0)
+		child_fail(AL_SANDBOX_ERR_NET, rc);
 	if ((rc = fault(spec, AL_SANDBOX_ERR_CPU)) < 0 || (rc = al_cpu_apply(spec)) < 0)
 		child_fail(AL_SANDBOX_ERR_CPU, rc);
 	if ((rc = fault(spec, AL_SANDBOX_ERR_SPECULATION)) < 0 ||
@@ -329,11 +334,15 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al
 /* Setup that takes longer than this is stuck (a hung mount source, say). */
 #define AL_SANDBOX_SETUP_TIMEOUT_MS 10000
 
-static int recv_msg(struct al_domain *d, struct al_sync_msg *m)
+/* One record; descriptors riding along (SCM_RIGHTS) go to fds (at most
+ * AL_SANDBOX_MAX_PORTS, *nfds of them; closed when fds is NULL). */
+static int recv_msg(struct al_domain *d, struct al_sync_msg *m, int *fds, size_t *nfds)
 {
 	ssize_t n;
 	struct pollfd p = { .fd = d->sync_fd, .events = POLLIN };
 	int r;
+	if (nfds)
+		*nfds = 0;
 	do
 		r = poll(&p, 1, AL_SANDBOX_SETUP_TIMEOUT_MS);
 	while (r < 0 && errno == EINTR);
@@ -344,14 +353,37 @@ static int recv_msg(struct al_domain *d, struct al_sync_msg *m)
 			     AL_SANDBOX_SETUP_TIMEOUT_MS);
 		return -ETIMEDOUT;
 	}
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * AL_SANDBOX_MAX_PORTS)];
+	} ctl;
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof *m };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			     .msg_controllen = sizeof ctl.buf };
 	do
-		n = read(d->sync_fd, m, sizeof *m);
+		n = recvmsg(d->sync_fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	size_t got = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+			if (fds && got < AL_SANDBOX_MAX_PORTS)
+				fds[got++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (nfds)
+		*nfds = got;
 	if (n == 0)
 		return 0;
-	if (n != (ssize_t)sizeof *m)
+	if (n != (ssize_t)sizeof *m || (mh.msg_flags & MSG_CTRUNC))
 		return -EPROTO;
 	return 1;
 }
@@ -459,7 +491,7 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 		goto fail;
 	}
 	struct clone_args args = {
-		.flags = al_ns_clone_flags() | CLONE_PIDFD,
+		.flags = al_ns_clone_flags(spec) | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&d->pidfd,
 		.exit_signal = SIGCHLD,
 	};
@@ -509,7 +541,19 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 		goto fail;
 	for (;;) {
 		struct al_sync_msg m;
-		rc = recv_msg(d, &m);
+		int fds[AL_SANDBOX_MAX_PORTS];
+		size_t nf = 0;
+		rc = recv_msg(d, &m, fds, &nf);
+		if (rc > 0 && m.kind == AL_SYNC_NET_FDS && nf == spec->n_listen && (size_t)m.value == nf &&
+		    !d->n_net_fds) {
+			memcpy(d->net_fds, fds, nf * sizeof *fds);
+			d->n_net_fds = nf;
+			nf = 0;
+		} else if (rc > 0 && (m.kind == AL_SYNC_NET_FDS || nf)) {
+			rc = -EPROTO; /* listeners other than the spec's, or fds on another record */
+		}
+		for (size_t i = 0; i < nf; i++)
+			close(fds[i]);
 		if (rc == 0) {
 			rc = -ECHILD;
 			al_log_warnx("sandbox: the domain exited during setup");
@@ -532,7 +576,13 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 				goto fail;
 			continue;
 		}
+		if (m.kind == AL_SYNC_NET_FDS)
+			continue;
 		if (m.kind == AL_SYNC_READY) {
+			if (spec->net == AL_NET_LOOPBACK && d->n_net_fds != spec->n_listen) {
+				rc = -EPROTO; /* ready without the listeners it owes */
+				goto fail;
+			}
 			d->ll_applied = m.ll_applied;
 			d->ll_abi = m.ll_abi;
 			al_log_info("sandbox: domain %d ready; Landlock ABI %d applied:%s%s%s", (int)pid,
@@ -576,7 +626,7 @@ int al_domain_start(struct al_domain *d)
 		return rc;
 	d->started = true;
 	struct al_sync_msg m;
-	rc = recv_msg(d, &m);
+	rc = recv_msg(d, &m, NULL, NULL);
 	close(d->sync_fd);
 	d->sync_fd = -1;
 	if (rc == 0)
@@ -586,6 +636,11 @@ int al_domain_start(struct al_domain *d)
 	if (m.kind == AL_SYNC_FAIL)
 		return child_failed(d, &m);
 	return -EPROTO;
+}
+
+int al_domain_net_fd(const struct al_domain *d, size_t i)
+{
+	return i < d->n_net_fds ? d->net_fds[i] : -1;
 }
 
 int al_domain_pidfd(const struct al_domain *d)
@@ -671,6 +726,8 @@ void al_domain_free(struct al_domain *d)
 		close(d->sync_fd);
 	if (d->notify_fd >= 0)
 		close(d->notify_fd);
+	for (size_t i = 0; i < d->n_net_fds; i++)
+		close(d->net_fds[i]);
 	free(d->notify_req);
 	free(d->notify_resp);
 	free(d);

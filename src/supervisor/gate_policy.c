@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "workers/egress/rule.h"
 
 void al_gate_policy_init(struct al_gate_policy *p, const char *name)
 {
@@ -36,6 +37,8 @@ void al_gate_policy_free(struct al_gate_policy *p)
 	free_list(p->secret_name, p->n_secrets);
 	free_list(p->secret_file, p->n_secrets);
 	free_list(p->tools, p->n_tools);
+	free_list(p->egress, p->n_egress);
+	free(p->file);
 	memset(p, 0, sizeof *p);
 }
 
@@ -151,6 +154,18 @@ static int add_tool(struct parse *ps, const char *w)
 	return token_ok(w, 63) ? push(ps->p->tools, &ps->p->n_tools, w) : -EINVAL;
 }
 
+/* host:port, [v6]:port or *.suffix:port (workers/egress/rule.h), once each */
+static int add_egress(struct parse *ps, const char *w)
+{
+	struct al_egress_rule r;
+	if (al_egress_rule_parse(w, &r) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < ps->p->n_egress; i++)
+		if (!strcmp(ps->p->egress[i], w))
+			return 0;
+	return push(ps->p->egress, &ps->p->n_egress, w);
+}
+
 static int gate_key(struct parse *ps, int line, const char *key, const char *val)
 {
 	struct al_gate_policy *p = ps->p;
@@ -167,6 +182,9 @@ static int gate_key(struct parse *ps, int line, const char *key, const char *val
 		if (al_parse_u64(val, &v) < 0 || v == 0 || v > 100000)
 			return bad(ps, line, "gate", key, "notifications per second, 1 to 100000");
 		p->notify_rate = (uint32_t)v;
+	} else if (!strcmp(key, "learn")) {
+		if (bool_value(val, &p->learn) < 0)
+			return bad(ps, line, "gate", key, "true or false");
 	} else
 		return bad(ps, line, "gate", key, "unknown key");
 	return 1;
@@ -238,6 +256,11 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 			return bad(ps, line, sec, key, "unknown key");
 		return each_word(ps, line, sec, key, val, add_tool);
 	}
+	if (!strcmp(sec, "egress")) {
+		if (strcmp(key, "allow") != 0)
+			return bad(ps, line, sec, key, "unknown key");
+		return each_word(ps, line, sec, key, val, add_egress);
+	}
 	if (!strcmp(sec, "server_requests")) {
 		bool *b = !strcmp(key, "sampling") ? &ps->p->sampling : !strcmp(key, "elicitation") ? &ps->p->elicitation
 			  : !strcmp(key, "roots") ? &ps->p->roots : NULL;
@@ -285,5 +308,8 @@ int al_gate_policy_load(struct al_gate_policy *p, const char *path)
 	}
 	rc = al_gate_policy_load_mem(p, buf, len, path);
 	free(buf);
+	free(p->file);
+	if (rc == 0 && !(p->file = strdup(path)))
+		rc = -ENOMEM;
 	return rc;
 }

@@ -40,6 +40,13 @@ struct al_gate_policy {
 	size_t n_tools;
 	/* [server_requests]: false = deny, true = pass to the client */
 	bool sampling, elicitation, roots;
+	/* [egress]: host:port the tool domain may reach through the egress
+	 * domain (docs/gate.md); none: no network at all */
+	char *egress[AL_GATE_POLICY_MAX];
+	size_t n_egress;
+	/* [gate] learn, or --learn: record denials, propose a policy diff */
+	bool learn;
+	char *file;               /* the policy file read (al_gate_policy_load), or NULL */
 };
 
 void al_gate_policy_init(struct al_gate_policy *p, const char *name);

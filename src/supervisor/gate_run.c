@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "sandbox/sandbox.h"
 #include "supervisor/domlog.h"
+#include "supervisor/gate_egress.h"
 #include "supervisor/gate_int.h"
 
 static const char *const event_names[AL_GATE_EV_MAX] = {
@@ -61,6 +62,8 @@ struct gate_run {
 	unsigned char *rbuf;       /* report bytes not yet a whole record */
 	size_t rlen;
 	bool gate_lied;            /* a malformed record: the gate is stopped */
+	struct al_gate_egress *egress; /* NULL without [egress] (gate_egress.h) */
+	struct al_gate_learn *learn;   /* NULL unless learning */
 };
 
 static int open_audit(struct gate_run *r)
@@ -71,14 +74,14 @@ static int open_audit(struct gate_run *r)
 /* ---- the two domains ---- */
 
 /* The tool's environment: a fixed base, the policy's names from ours, its secrets. */
-static char **tool_env(const struct al_gate_policy *p)
+static char **tool_env(const struct al_gate_policy *p, const struct al_gate_egress *eg)
 {
 	static const char *const base[] = {
 		"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "TMPDIR=/tmp", "LANG=C.UTF-8",
 		"XDG_CACHE_HOME=/tmp/.cache", "XDG_CONFIG_HOME=/tmp/.config", "XDG_DATA_HOME=/tmp/.local/share",
 		"npm_config_cache=/tmp/.npm", "UV_CACHE_DIR=/tmp/.cache/uv", "NO_UPDATE_NOTIFIER=1",
 	};
-	size_t n = AL_ARRAY_LEN(base) + p->n_env + p->n_secrets + 1, k = 0;
+	size_t n = AL_ARRAY_LEN(base) + p->n_env + p->n_secrets + 8 + 1, k = 0;
 	char **env = calloc(n, sizeof *env);
 	if (!env)
 		return NULL;
@@ -105,6 +108,7 @@ static char **tool_env(const struct al_gate_policy *p)
 		sodium_memzero(val, len);
 		free(val);
 	}
+	k += al_gate_egress_env(eg, env + k, 8);
 	return env;
 }
 
@@ -176,6 +180,8 @@ static int spawn_tool(struct gate_run *r, char *const *cmd, const struct pipes *
 			(rc = al_spec_add_fd(&s, pp->from_tool[1], 1)) < 0 ||
 			(rc = al_spec_add_fd(&s, r->tool_log.wfd, 2)) < 0))
 		al_log_warnx("gate: the tool domain's fds: %s", strerror(-rc));
+	if (rc == 0 && (rc = al_gate_egress_tool_spec(r->egress, &s)) < 0)
+		al_log_warnx("gate: the tool domain's network: %s", strerror(-rc));
 	if (rc == 0)
 		rc = build(&s, "tool", &r->tool);
 	if (rc == 0 && (rc = al_domain_start(r->tool)) < 0)
@@ -264,6 +270,7 @@ static void on_record(struct gate_run *r, const struct al_gate_record *g, const 
 	char h[65];
 	al_gate_hex(g->hash, h);
 	bool urgent = g->event == AL_GATE_EV_QUARANTINED || g->event == AL_GATE_EV_PIN_NEW;
+	al_gate_learn_record(r->learn, g);
 	if (g->event != AL_GATE_EV_TOOLS)
 		al_audit_pack(r->audit, event_names[g->event], urgent, "{s:s, s:s, s:s, s:s, s:s, s:s}", "server",
 			      r->p->name, "reason", reason_names[g->reason], "from", g->from_client ? "client" : "server",
@@ -358,6 +365,7 @@ static void on_violation(struct gate_run *r)
 	}
 	if (rc == 0) {
 		al_log_warnx("gate: %s: the server called %s: refused", r->p->name, v.name);
+		al_gate_learn_syscall(r->learn, v.name);
 		al_audit_pack(r->audit, "gate.seccomp", true, "{s:s, s:s, s:i}", "server", r->p->name, "syscall", v.name,
 			      "pid", (int)v.pid);
 	}
@@ -383,7 +391,7 @@ static int watch(struct gate_run *r, int sfd)
 	bool tool_done = false, gate_done = false, reports = true;
 	int tool_status = 0;
 	while (!gate_done) {
-		struct pollfd p[6] = {
+		struct pollfd p[6 + AL_GATE_EGRESS_NPOLL] = {
 			{ .fd = al_domain_pidfd(r->gate), .events = POLLIN },
 			{ .fd = tool_done ? -1 : al_domain_pidfd(r->tool), .events = POLLIN },
 			{ .fd = reports ? r->report_fd : -1, .events = POLLIN },
@@ -393,12 +401,14 @@ static int watch(struct gate_run *r, int sfd)
 		};
 		struct pollfd sp = { .fd = sfd, .events = POLLIN };
 		(void)sp;
-		if (poll(p, 6, -1) < 0) {
+		al_gate_egress_poll(r->egress, p + 6);
+		if (poll(p, AL_ARRAY_LEN(p), -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return AL_WORKER_EXIT_FAIL;
 		}
 		uint64_t now = al_now_ns();
+		al_gate_egress_handle(r->egress, p + 6);
 		if (p[3].revents)
 			al_domlog_drain(&r->tool_log, now);
 		if (p[4].revents)
@@ -448,7 +458,9 @@ int al_gate_run(const struct al_gate_policy *p, char *const *cmd, const char *st
 	r.p = p;
 	if ((rc = al_gate_state_open(&r.st, p->name, state_dir)) < 0 || (rc = open_audit(&r)) < 0)
 		goto out;
-	if (!(r.rbuf = malloc(sizeof(struct al_gate_record) + AL_GATE_MAX_BLOB)) || !(env = tool_env(p)))
+	if (al_gate_learn_new(&r.learn, p) < 0 || al_gate_egress_new(&r.egress, p, r.audit, r.learn) < 0)
+		goto out;
+	if (!(r.rbuf = malloc(sizeof(struct al_gate_record) + AL_GATE_MAX_BLOB)) || !(env = tool_env(p, r.egress)))
 		goto out;
 	if (pipe2(pp.to_tool, O_CLOEXEC) < 0 || pipe2(pp.from_tool, O_CLOEXEC) < 0 ||
 	    pipe2(pp.report, O_CLOEXEC) < 0 || al_domlog_open(&r.tool_log) < 0 || al_domlog_open(&r.gate_log) < 0) {
@@ -462,7 +474,8 @@ int al_gate_run(const struct al_gate_policy *p, char *const *cmd, const char *st
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	al_audit_pack(r.audit, "gate.start", true, "{s:s, s:s, s:s}", "server", p->name, "command", cmd[0], "pin",
 		      r.st.pin[0] ? r.st.pin : "none");
-	if (spawn_tool(&r, cmd, &pp, env) < 0 || spawn_gate(&r, &pp, worker) < 0)
+	if (spawn_tool(&r, cmd, &pp, env) < 0 || al_gate_egress_spawn(r.egress, r.tool, worker) < 0 ||
+	    spawn_gate(&r, &pp, worker) < 0)
 		goto out;
 	/* ours no more: each end lives in its domain now */
 	close_pair(pp.to_tool);
@@ -486,6 +499,10 @@ out:
 		stop_domain(r.tool, 0);
 		al_domain_free(r.tool);
 	}
+	al_gate_egress_free(r.egress);
+	if (ret != AL_WORKER_EXIT_FAIL)
+		al_gate_learn_finish(r.learn, &r.st, stderr);
+	al_gate_learn_free(r.learn);
 	close_pair(pp.to_tool);
 	close_pair(pp.from_tool);
 	close_pair(pp.report);

@@ -16,7 +16,8 @@ TOOLS = [
      "inputSchema": {"type": "object", "properties": {"text": {"type": "string", "maxLength": 100}},
                      "required": ["text"], "additionalProperties": False}},
     {"name": "attempt", "description": "Tries one hostile thing.",
-     "inputSchema": {"type": "object", "properties": {"what": {"type": "string"}}, "required": ["what"]}},
+     "inputSchema": {"type": "object", "properties": {"what": {"type": "string"}, "host": {"type": "string"},
+                                                      "port": {"type": "integer"}}, "required": ["what"]}},
     {"name": "leak", "description": "Answers with a secret-looking value.",
      "inputSchema": {"type": "object"}},
 ]
@@ -41,7 +42,35 @@ def try_io(fn):
         return "blocked: %s: %s" % (type(e).__name__, e)
 
 
-def attempt(what):
+def talk(sock):
+    """Says ping through an open connection; the peer's answer, or why there was none."""
+    sock.sendall(b"ping\n")
+    got = sock.recv(256)
+    return "got " + got.decode(errors="replace").strip() if got else "closed"
+
+
+def via_proxy(host, port):
+    """CONNECT through the HTTPS_PROXY the domain was given, then ping."""
+    proxy = os.environ.get("HTTPS_PROXY", "")
+    if not proxy.startswith("http://"):
+        return "no proxy"
+    phost, pport = proxy[len("http://"):].rstrip("/").rsplit(":", 1)
+    s = socket.create_connection((phost, int(pport)), timeout=5)
+    s.sendall(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (host, port, host, port)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        more = s.recv(1024)
+        if not more:
+            break
+        head += more
+    status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+    if " 200 " not in status + " ":
+        return "proxy said " + status
+    return "proxy 200, " + talk(s)
+
+
+def attempt(what, args=None):
+    args = args or {}
     home = os.path.expanduser("~")
     if what == "read_ssh":
         return try_io(lambda: os.listdir("/root/.ssh"))
@@ -53,6 +82,10 @@ def attempt(what):
         return try_io(lambda: socket.create_connection(("127.0.0.1", 22), timeout=2))
     if what == "resolve":
         return try_io(lambda: socket.getaddrinfo("registry.npmjs.org", 443))
+    if what == "egress_proxy":
+        return try_io(lambda: via_proxy(args["host"], args["port"]))
+    if what == "egress_direct":
+        return try_io(lambda: talk(socket.create_connection((args["host"], args["port"]), timeout=5)))
     if what == "env":
         return "seen: " + ",".join(sorted(k for k in os.environ if "SECRET" in k or "TOKEN" in k)) + \
                " home=" + home
@@ -107,7 +140,7 @@ def main():
             if name == "echo":
                 result(mid, args.get("text", ""))
             elif name == "attempt":
-                result(mid, attempt(args.get("what")))
+                result(mid, attempt(args.get("what"), args))
             elif name == "leak":
                 result(mid, "the key is sk-abcdefghijklmnopqrstuvwxyz012345 and ghp_0123456789abcdefghijklmnopqrstuvwxyz")
             else:
