@@ -97,26 +97,10 @@ static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
 		o[j] = w[j] * (ss * x[j]);
 }
 
-/* Q8_0 symmetric quantisation of n activations in groups of gs. */
+/* Q8_0 symmetric quantisation of n activations in groups of gs (quant.c). */
 static void quantize(int8_t *q, float *scales, const float *x, int n, int gs)
 {
-	for (int g = 0; g < n / gs; g++) {
-		const float *xg = x + g * gs;
-		float wmax = 0.0f;
-		for (int i = 0; i < gs; i++) {
-			float a = fabsf(xg[i]);
-			if (a > wmax)
-				wmax = a;
-		}
-		float scale = wmax / 127.0f;
-		scales[g] = scale;
-		float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
-		for (int i = 0; i < gs; i++) {
-			/* Clamped, and NaN (from inf or NaN weights) to 0: never an out-of-range cast. */
-			float r = roundf(xg[i] * inv);
-			q[g * gs + i] = r >= 127.0f ? 127 : r <= -127.0f ? -127 : r == r ? (int8_t)r : 0;
-		}
-	}
+	al_ai_quantize_q8(q, scales, x, n, gs);
 }
 
 /* out(d) = W(d, n) x(n) with both sides Q8_0; integer dot per group. */
