@@ -15,10 +15,14 @@
 #define AL_AI_HAVE_X86_CODE 1
 #endif
 
-/* The version in use: 0 portable, 1 AVX2, 2 AVX-512. */
+/* The version in use: 0 portable, 1 AVX2, 2 AVX-512, 3 AVX-512 with AMX
+ * for the block types' batched products. */
 static int level;
-/* AVX-512 VNNI for the block types (with level 2). */
+static const char *const level_names[] = { "scalar", "avx2", "avx512", "amx" };
+/* AVX-512 VNNI for the block types (with level 2 or 3). */
 static bool use_vnni;
+/* Vectors from which a block product goes to AMX. */
+#define AMX_MIN_VECTORS 8
 
 static inline float half_at(const uint8_t *p)
 {
@@ -142,8 +146,8 @@ void al_ai_quant_init(bool force_scalar)
 	struct al_ai_x86_caps c;
 	al_ai_x86_caps(&c);
 	if (!force_scalar && c.avx2)
-		level = c.avx512 ? 2 : 1;
-	use_vnni = level == 2 && c.vnni;
+		level = c.amx ? 3 : c.avx512 ? 2 : 1;
+	use_vnni = level >= 2 && c.vnni;
 #else
 	(void)force_scalar;
 #endif
@@ -152,29 +156,25 @@ void al_ai_quant_init(bool force_scalar)
 bool al_ai_quant_use(const char *kernels)
 {
 	al_ai_quant_init(false);
-	if (strcmp(kernels, "scalar") == 0) {
-		level = 0;
-		use_vnni = false;
-		return true;
-	}
-	if (strcmp(kernels, "avx2") == 0 && level >= 1) {
-		level = 1;
-		use_vnni = false;
-		return true;
-	}
-	return strcmp(kernels, al_ai_quant_kernels()) == 0;
+	for (int l = 0; l < level; l++)
+		if (strcmp(kernels, level_names[l]) == 0) {
+			level = l;
+			use_vnni = use_vnni && l >= 2;
+			return true;
+		}
+	return strcmp(kernels, level_names[level]) == 0;
 }
 
 const char *al_ai_quant_kernels(void)
 {
-	return level == 2 ? "avx512" : level == 1 ? "avx2" : "scalar";
+	return level_names[level];
 }
 
 void al_ai_quantize_q8(int8_t *q, float *scales, const float *x, int n, int gs)
 {
 #ifdef AL_AI_HAVE_X86_CODE
 	if (level >= 1 && gs % 16 == 0) {
-		(level == 2 ? al_ai_quantize_q8_avx512 : al_ai_quantize_q8_avx2)(q, scales, x, n, gs);
+		(level >= 2 ? al_ai_quantize_q8_avx512 : al_ai_quantize_q8_avx2)(q, scales, x, n, gs);
 		return;
 	}
 #endif
@@ -191,7 +191,7 @@ void al_ai_matmul_f32_batch(float *out, size_t ostride, const float *x, size_t x
 {
 #ifdef AL_AI_HAVE_X86_CODE
 	if (level >= 1) {
-		(level == 2 ? al_ai_f32_batch_avx512 : al_ai_f32_batch_avx2)(out, ostride, x, xstride, np, w, n, d);
+		(level >= 2 ? al_ai_f32_batch_avx512 : al_ai_f32_batch_avx2)(out, ostride, x, xstride, np, w, n, d);
 		return;
 	}
 #endif
@@ -208,7 +208,7 @@ void al_ai_matmul_f16_batch(float *out, size_t ostride, const float *x, size_t x
 {
 #ifdef AL_AI_HAVE_X86_CODE
 	if (level >= 1) {
-		(level == 2 ? al_ai_f16_batch_avx512 : al_ai_f16_batch_avx2)(out, ostride, x, xstride, np, w, n, d);
+		(level >= 2 ? al_ai_f16_batch_avx512 : al_ai_f16_batch_avx2)(out, ostride, x, xstride, np, w, n, d);
 		return;
 	}
 #endif
@@ -230,6 +230,10 @@ void al_ai_matmul_blocks_batch(enum al_ai_wtype type, float *out, size_t ostride
 {
 	bool q4 = type == AL_AI_W_Q4_0;
 #ifdef AL_AI_HAVE_X86_CODE
+	if (level == 3 && np >= AMX_MIN_VECTORS) {
+		al_ai_blocks_batch_amx(q4, out, ostride, xq, qstride, xs, sstride, np, w, n, d);
+		return;
+	}
 	if (level >= 1) {
 		(use_vnni ? al_ai_blocks_batch_vnni : al_ai_blocks_batch_avx2)(q4, out, ostride, xq, qstride, xs,
 									       sstride, np, w, n, d);

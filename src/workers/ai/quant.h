@@ -31,9 +31,9 @@
 
 /* Picks the kernels for this CPU (once, during setup); force_scalar for tests. */
 void al_ai_quant_init(bool force_scalar);
-/* Tests: selects "scalar", "avx2" or "avx512" if this CPU runs it (true), else the best. */
+/* Tests: selects "scalar", "avx2", "avx512" or "amx" if this CPU runs it (true), else the best. */
 bool al_ai_quant_use(const char *kernels);
-const char *al_ai_quant_kernels(void); /* "avx512", "avx2" or "scalar" */
+const char *al_ai_quant_kernels(void); /* "amx", "avx512", "avx2" or "scalar" */
 
 /* Bytes one row of n values takes in a matrix of this type. */
 size_t al_ai_row_bytes(enum al_ai_wtype type, int n);

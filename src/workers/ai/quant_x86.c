@@ -27,13 +27,36 @@
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "workers/ai/quant.h"
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline))
+
+/*
+ * AMX-TILE and AMX-INT8 (CPUID 7.0 EDX bits 24, 25), the tile state enabled
+ * by the OS (XCR0 bits 17, 18), and this process allowed to use it: Linux
+ * asks for that once (arch_prctl ARCH_REQ_XCOMP_PERM), here, during setup,
+ * before the worker's seccomp filter forbids the call.
+ */
+static bool amx_usable(void)
+{
+	unsigned a, b, c, d, lo, hi;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+		return false;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25)))
+		return false;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	if ((lo & (3u << 17)) != (3u << 17))
+		return false;
+	/* ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA (arch/x86/include/uapi/asm/prctl.h) */
+	return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+}
 
 void al_ai_x86_caps(struct al_ai_x86_caps *c)
 {
@@ -47,6 +70,7 @@ void al_ai_x86_caps(struct al_ai_x86_caps *c)
 	c->avx512 = c->avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 		    __builtin_cpu_supports("avx512vl");
 	c->vnni = c->avx512 && __builtin_cpu_supports("avx512vnni");
+	c->amx = c->vnni && amx_usable();
 }
 
 /* ---- F32 and F16 ---- */
@@ -174,6 +198,25 @@ AVX512 INLINE __m512 ld16(const void *row, bool half, int j)
 	return _mm512_loadu_ps((const float *)row + j);
 }
 
+/*
+ * The 16 accumulators of a 4 x 4 tile (v[4r + p]) folded 8, 4, 2, 1 all at
+ * once: lane 4p + r of the result is v[4r + p] folded, each addition the
+ * one a single fold makes (lane k plus lane k + 8, then k + 4, k + 2, k + 1).
+ */
+AVX512 INLINE __m512 fold16x16(const __m512 v[16])
+{
+	__m512 u[8], q[4];
+	for (int a = 0; a < 8; a++) /* halves of 256 bits: v[2a] into lanes 0-7, v[2a + 1] into 8-15 */
+		u[a] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * a], v[2 * a + 1], 0x44),
+				     _mm512_shuffle_f32x4(v[2 * a], v[2 * a + 1], 0xee));
+	for (int b = 0; b < 4; b++) /* 128-bit lane L: v[4b + L] */
+		q[b] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * b], u[2 * b + 1], 0x88),
+				     _mm512_shuffle_f32x4(u[2 * b], u[2 * b + 1], 0xdd));
+	__m512 x0 = _mm512_add_ps(_mm512_shuffle_ps(q[0], q[1], 0x44), _mm512_shuffle_ps(q[0], q[1], 0xee));
+	__m512 x1 = _mm512_add_ps(_mm512_shuffle_ps(q[2], q[3], 0x44), _mm512_shuffle_ps(q[2], q[3], 0xee));
+	return _mm512_add_ps(_mm512_shuffle_ps(x0, x1, 0x88), _mm512_shuffle_ps(x0, x1, 0xdd));
+}
+
 /* R rows by P vectors, AVX-512: one 16-lane accumulator each. */
 AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, size_t xstride, const void *w,
 				  bool half, int n, int R, int P)
@@ -192,6 +235,28 @@ AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, si
 			for (int p = 0; p < P; p++)
 				a[r][p] = _mm512_fmadd_ps(wv, xv[p], a[r][p]);
 		}
+	}
+	if (R == 4 && P == 4) {
+		/* The 16 folds together, then each output's tail (if any). */
+		__m512 v[16];
+		for (int r = 0; r < 4; r++)
+			for (int p = 0; p < 4; p++)
+				v[4 * r + p] = a[r][p];
+		__m512 f = fold16x16(v);
+		if (nb == n) {
+			_mm_storeu_ps(out, _mm512_castps512_ps128(f));
+			_mm_storeu_ps(out + ostride, _mm512_extractf32x4_ps(f, 1));
+			_mm_storeu_ps(out + 2 * ostride, _mm512_extractf32x4_ps(f, 2));
+			_mm_storeu_ps(out + 3 * ostride, _mm512_extractf32x4_ps(f, 3));
+			return;
+		}
+		float s[16];
+		_mm512_storeu_ps(s, f);
+		for (int r = 0; r < 4; r++)
+			for (int p = 0; p < 4; p++)
+				out[(size_t)p * ostride + (size_t)r] = fp_tail(s[4 * p + r], row_at(w, half, (size_t)r, n),
+									     half, x + (size_t)p * xstride, nb, n);
+		return;
 	}
 	for (int r = 0; r < R; r++)
 		for (int p = 0; p < P; p++) {
@@ -346,6 +411,36 @@ AVX2 void al_ai_blocks_batch_avx2(bool q4, float *out, size_t ostride, const int
 enum { VP = 8, KC = 256 }; /* vectors per pass; blocks per chunk of the activations' sums */
 
 /*
+ * 32 bytes at p[r] + o for r = 0..15, transposed by 32-bit words: lane r
+ * of t[g] = bytes 4g..4g+3 of row r. The rows go in pairs (r, r + 8) to
+ * the two halves of a register, 4 x 4 transposes run within each 128-bit
+ * lane, then the lanes are regrouped.
+ */
+VNNI INLINE void transpose32(const uint8_t *const p[16], size_t o, __m512i t[8])
+{
+	__m512i r[8], u[8];
+	for (int j = 0; j < 8; j++)
+		r[j] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p[j] + o))),
+					  _mm256_loadu_si256((const __m256i *)(p[j + 8] + o)), 1);
+	for (int h = 0; h < 8; h += 4) {
+		__m512i t0 = _mm512_unpacklo_epi32(r[h], r[h + 1]), t1 = _mm512_unpackhi_epi32(r[h], r[h + 1]);
+		__m512i t2 = _mm512_unpacklo_epi32(r[h + 2], r[h + 3]), t3 = _mm512_unpackhi_epi32(r[h + 2], r[h + 3]);
+		u[h] = _mm512_unpacklo_epi64(t0, t2);
+		u[h + 1] = _mm512_unpackhi_epi64(t0, t2);
+		u[h + 2] = _mm512_unpacklo_epi64(t1, t3);
+		u[h + 3] = _mm512_unpackhi_epi64(t1, t3);
+	}
+	/* u[k] (rows 0-3 | 8-11) and u[k + 4] (rows 4-7 | 12-15): 128-bit lanes 0
+	 * and 2 hold word k, lanes 1 and 3 word k + 4. */
+	const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+	const __m512i second = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+	for (int k = 0; k < 4; k++) {
+		t[k] = _mm512_permutex2var_epi64(u[k], first, u[k + 4]);
+		t[k + 4] = _mm512_permutex2var_epi64(u[k], second, u[k + 4]);
+	}
+}
+
+/*
  * The tile of 16 rows (row r at rp[r]) at block offset o: t[g] lane r =
  * bytes 4g..4g+3 of row r's 32 values as unsigned bytes (Q8_0: q + 128;
  * Q4_0: the nibbles), s = the rows' scales (gathered at base + off[r] + o).
@@ -375,29 +470,10 @@ VNNI INLINE void tile16(bool q4, const uint8_t *const rp[16], __m512i off, size_
 		}
 		return;
 	}
-	/* r[j] = rows j and j + 8 (32 bytes each); 4 x 4 transposes within
-	 * each 128-bit lane, then the lanes regrouped. */
-	__m512i r[8], u[8];
-	for (int j = 0; j < 8; j++)
-		r[j] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(rp[j] + o + 2))),
-					  _mm256_loadu_si256((const __m256i *)(rp[j + 8] + o + 2)), 1);
-	for (int h = 0; h < 8; h += 4) {
-		__m512i t0 = _mm512_unpacklo_epi32(r[h], r[h + 1]), t1 = _mm512_unpackhi_epi32(r[h], r[h + 1]);
-		__m512i t2 = _mm512_unpacklo_epi32(r[h + 2], r[h + 3]), t3 = _mm512_unpackhi_epi32(r[h + 2], r[h + 3]);
-		u[h] = _mm512_unpacklo_epi64(t0, t2);
-		u[h + 1] = _mm512_unpackhi_epi64(t0, t2);
-		u[h + 2] = _mm512_unpacklo_epi64(t1, t3);
-		u[h + 3] = _mm512_unpackhi_epi64(t1, t3);
-	}
-	/* u[k] (rows 0-3 | 8-11) and u[k + 4] (rows 4-7 | 12-15): 128-bit lanes 0
-	 * and 2 hold word k of the block, lanes 1 and 3 word k + 4. */
-	const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
-	const __m512i second = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+	transpose32(rp, o + 2, t);
 	const __m512i bias = _mm512_set1_epi8((char)0x80);
-	for (int k = 0; k < 4; k++) {
-		t[k] = _mm512_xor_si512(_mm512_permutex2var_epi64(u[k], first, u[k + 4]), bias);
-		t[k + 4] = _mm512_xor_si512(_mm512_permutex2var_epi64(u[k], second, u[k + 4]), bias);
-	}
+	for (int k = 0; k < 8; k++)
+		t[k] = _mm512_xor_si512(t[k], bias);
 }
 
 /* Lane r: the byte offset of row min(r, rows - 1), rb bytes a row (built in
@@ -506,6 +582,232 @@ VNNI void al_ai_blocks_batch_vnni(bool q4, float *out, size_t ostride, const int
 #undef PASS
 		}
 	}
+}
+
+/* ---- Q8_0 and Q4_0, AMX ---- */
+
+/*
+ * AMX multiplies tiles of int8: C (16 x 16 int32) += A (16 rows x 32 bytes)
+ * times B (8 rows x 64 bytes, each 4 bytes of a column in a row), exactly.
+ * A is one block of 16 weight rows, loaded straight from the matrix (Q8_0)
+ * or from the nibbles unpacked to q - 8 (Q4_0); B is one block of 16
+ * vectors, transposed by words once per call. Each C is the 16 x 16 exact
+ * block dot products, scaled and fused in per row as the portable version
+ * does, 16 vectors to a register (lanes: vectors), and transposed once at
+ * the end so each vector's rows are stored together.
+ */
+enum { AK = 32, AHEAD = 3 }; /* blocks per chunk of B; blocks of tile work ahead of the sums */
+
+struct tilecfg {
+	uint8_t palette, start_row, reserved[14];
+	uint16_t colsb[16];
+	uint8_t rows[16];
+};
+
+/* Tiles: 1 A (16 x 32 bytes), 2 B (8 x 64), 3 to 6 C (16 x 64). */
+AMX INLINE void amx_config(void)
+{
+	struct tilecfg c;
+	memset(&c, 0, sizeof(c));
+	c.palette = 1;
+	c.rows[0] = 16;
+	c.colsb[0] = 64;
+	c.rows[1] = 16;
+	c.colsb[1] = 32;
+	c.rows[2] = 8;
+	c.colsb[2] = 64;
+	for (int t = 3; t < 7; t++) {
+		c.rows[t] = 16;
+		c.colsb[t] = 64;
+	}
+	_tile_loadconfig(&c);
+}
+
+/* v[j] lane k becomes v[k] lane j (16 x 16 floats). */
+AVX512 INLINE void transpose16(__m512 v[16])
+{
+	__m512 t[16];
+	for (int i = 0; i < 16; i += 2) {
+		t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+		t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+	}
+	for (int i = 0; i < 16; i += 4) {
+		__m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+		__m512d c = _mm512_castps_pd(t[i + 2]), e = _mm512_castps_pd(t[i + 3]);
+		v[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+		v[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+		v[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, e));
+		v[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, e));
+	}
+	/* v[4q + c], 128-bit lane L: element 4L + c of rows 4q..4q+3. */
+	__m512 o[16];
+	for (int c = 0; c < 4; c++) {
+		__m512 a = _mm512_shuffle_f32x4(v[c], v[4 + c], 0x88), b = _mm512_shuffle_f32x4(v[c], v[4 + c], 0xdd);
+		__m512 e = _mm512_shuffle_f32x4(v[8 + c], v[12 + c], 0x88);
+		__m512 f = _mm512_shuffle_f32x4(v[8 + c], v[12 + c], 0xdd);
+		o[c] = _mm512_shuffle_f32x4(a, e, 0x88);
+		o[4 + c] = _mm512_shuffle_f32x4(b, f, 0x88);
+		o[8 + c] = _mm512_shuffle_f32x4(a, e, 0xdd);
+		o[12 + c] = _mm512_shuffle_f32x4(b, f, 0xdd);
+	}
+	for (int k = 0; k < 16; k++)
+		v[k] = o[k];
+}
+
+/* Scratch of one call: B and the vectors' scales for 32 vectors, A when
+ * unpacked or copied, the rows' scales, one C. */
+struct amx_scratch {
+	_Alignas(64) int8_t b[2][AK][512];
+	_Alignas(64) float xs[2][AK][16];
+	_Alignas(64) int8_t a[AK][16][32];
+	_Alignas(64) float ws[16][AK];
+	_Alignas(64) int32_t c[AHEAD + 1][16][16];
+};
+
+/* Block B's exact products of the 16 rows and vector group G into C tile
+ * CT, stored to c[B % 4]. */
+#define AMX_BLOCK(CT, SC, DIRECT, WR, BS, RB, G, B)                                   \
+	do {                                                                         \
+		if (DIRECT)                                                          \
+			_tile_loadd(1, (WR) + (size_t)(B) * (BS) + 2, (long)(RB));   \
+		else                                                                 \
+			_tile_loadd(1, (SC)->a[B], 32);                              \
+		_tile_loadd(2, (SC)->b[G][B], 64);                                   \
+		_tile_zero(CT);                                                      \
+		_tile_dpbssd(CT, 1, 2);                                              \
+		_tile_stored(CT, (SC)->c[(B) & 3], 64);                              \
+	} while (0)
+
+/* Block b into C tile 3 + b % 4 (tile numbers are immediates). */
+AMX INLINE void amx_issue(int b, struct amx_scratch *sc, bool direct, const uint8_t *wr, size_t bs, size_t rb, int g)
+{
+	switch (b & 3) {
+	case 0:
+		AMX_BLOCK(3, sc, direct, wr, bs, rb, g, b);
+		break;
+	case 1:
+		AMX_BLOCK(4, sc, direct, wr, bs, rb, g, b);
+		break;
+	case 2:
+		AMX_BLOCK(5, sc, direct, wr, bs, rb, g, b);
+		break;
+	default:
+		AMX_BLOCK(6, sc, direct, wr, bs, rb, g, b);
+		break;
+	}
+}
+
+static const uint8_t zero_block[32];
+
+AMX void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_t *xq, size_t qstride,
+				const float *xs, size_t sstride, int np, const uint8_t *w, int n, int d)
+{
+	const int nb = n / 32;
+	const size_t bs = q4 ? AL_AI_Q4_0_BLOCK : AL_AI_Q8_0_BLOCK, rb = (size_t)nb * bs;
+	struct amx_scratch scratch, *sc = &scratch;
+	amx_config();
+	for (int p0 = 0; p0 < np; p0 += 32) {
+		int P = np - p0 < 32 ? np - p0 : 32, ng = (P + 15) / 16;
+		for (int b0 = 0; b0 < nb; b0 += AK) {
+			int kb = nb - b0 < AK ? nb - b0 : AK;
+			/* B: each block of 16 vectors transposed by words; missing vectors are zeros. */
+			for (int g = 0; g < ng; g++) {
+				const uint8_t *vp[16];
+				for (int j = 0; j < 16; j++) {
+					int p = g * 16 + j;
+					vp[j] = p < P ? (const uint8_t *)(xq + (size_t)(p0 + p) * qstride + (size_t)b0 * 32)
+						      : zero_block;
+					for (int b = 0; b < kb; b++)
+						sc->xs[g][b][j] = p < P ? xs[(size_t)(p0 + p) * sstride + (size_t)(b0 + b)] : 0.0f;
+				}
+				for (int b = 0; b < kb; b++) {
+					__m512i t[8];
+					transpose32(vp, 0, t);
+					for (int k = 0; k < 8; k++)
+						_mm512_store_si512(sc->b[g][b] + 64 * k, t[k]);
+					for (int j = 0; j < 16; j++)
+						if (vp[j] != zero_block)
+							vp[j] += 32;
+				}
+			}
+			for (int i = 0; i < d; i += 16) {
+				int rows = d - i < 16 ? d - i : 16;
+				const uint8_t *wr = w + (size_t)i * rb + (size_t)b0 * bs;
+				/* The next 16 rows' part of this chunk, on its way to L1 while
+				 * these are computed. */
+				for (int r = 16; r < 32 && i + r < d; r++)
+					for (size_t o = 0; o < (size_t)kb * bs; o += 64)
+						_mm_prefetch((const char *)(wr + (size_t)r * rb + o), _MM_HINT_T0);
+				/* The rows' scales, 16 blocks of one row at a time: a row's
+				 * blocks are one run of memory, which this first touch of it
+				 * brings in for the tile loads. */
+				const __m512i boff = _mm512_mullo_epi32(
+					_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+					_mm512_set1_epi32((int)bs));
+				for (int r = 0; r < 16; r++)
+					for (int b = 0; b < kb; b += 16) {
+						const uint8_t *rw = wr + (size_t)(r < rows ? r : rows - 1) * rb + (size_t)b * bs;
+						__mmask16 bm = (__mmask16)(kb - b >= 16 ? 0xffff : (1u << (kb - b)) - 1);
+						__m512i gw = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), bm, boff,
+											 (const void *)rw, 1);
+						_mm512_store_ps(sc->ws[r] + b, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(gw)));
+					}
+				/* A from the matrix itself (Q8_0, all 16 rows there), else unpacked here. */
+				bool direct = !q4 && rows == 16;
+				if (!direct)
+					for (int b = 0; b < kb; b++)
+						for (int r = 0; r < 16; r++) {
+							const uint8_t *blk = wr + (size_t)r * rb + (size_t)b * bs + 2;
+							__m256i v = _mm256_setzero_si256();
+							if (r < rows && q4) {
+								__m128i raw = _mm_loadu_si128((const __m128i *)blk);
+								v = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
+											    _mm_srli_epi16(raw, 4), 1);
+								v = _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(15)),
+										    _mm256_set1_epi8(8));
+							} else if (r < rows) {
+								v = _mm256_loadu_si256((const __m256i *)blk);
+							}
+							_mm256_store_si256((__m256i *)sc->a[b][r], v);
+						}
+				__mmask16 rmask = (__mmask16)((1u << rows) - 1);
+				for (int g = 0; g < ng; g++) {
+					int pn = P - g * 16 < 16 ? P - g * 16 : 16;
+					float *og = out + (size_t)(p0 + g * 16) * ostride + (size_t)i;
+					__m512 acc[16];
+					if (b0 == 0) {
+						for (int r = 0; r < 16; r++)
+							acc[r] = _mm512_setzero_ps();
+					} else {
+						/* The earlier blocks' values, stored by vector: back to lanes = vectors. */
+						for (int j = 0; j < 16; j++)
+							acc[j] = j < pn ? _mm512_maskz_loadu_ps(rmask, og + (size_t)j * ostride)
+									: _mm512_setzero_ps();
+						transpose16(acc);
+					}
+					/* Four C tiles in turn: the tile work (loads from L2, the
+					 * products, the store) of blocks b + 1 to b + 3 runs while
+					 * block b's products are scaled and summed. */
+					for (int b = 0; b < AHEAD && b < kb; b++)
+						amx_issue(b, sc, direct, wr, bs, rb, g);
+					for (int b = 0; b < kb; b++) {
+						if (b + AHEAD < kb)
+							amx_issue(b + AHEAD, sc, direct, wr, bs, rb, g);
+						__m512 xv = _mm512_load_ps(sc->xs[g][b]);
+						for (int r = 0; r < 16; r++) {
+							__m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(sc->c[b & 3][r]));
+							__m512 s = _mm512_mul_ps(_mm512_set1_ps(sc->ws[r][b]), xv);
+							acc[r] = _mm512_fmadd_ps(dot, s, acc[r]);
+						}
+					}
+					transpose16(acc);
+					for (int j = 0; j < pn; j++)
+						_mm512_mask_storeu_ps(og + (size_t)j * ostride, rmask, acc[j]);
+				}
+			}
+		}
+	}
+	_tile_release();
 }
 
 /* ---- quantisation of the activations ---- */

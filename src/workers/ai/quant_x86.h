@@ -16,6 +16,7 @@ struct al_ai_x86_caps {
 	bool avx2;   /* AVX2, FMA, F16C */
 	bool avx512; /* AVX-512 F, BW, VL */
 	bool vnni;   /* AVX-512 VNNI */
+	bool amx;    /* AMX-INT8, usable by this process */
 };
 void al_ai_x86_caps(struct al_ai_x86_caps *c);
 
@@ -32,6 +33,9 @@ void al_ai_blocks_batch_avx2(bool q4, float *out, size_t ostride, const int8_t *
 			     size_t sstride, int np, const uint8_t *w, int n, int d);
 void al_ai_blocks_batch_vnni(bool q4, float *out, size_t ostride, const int8_t *xq, size_t qstride, const float *xs,
 			     size_t sstride, int np, const uint8_t *w, int n, int d);
+/* np >= 8 or so: below that the tile work is mostly padding. */
+void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_t *xq, size_t qstride, const float *xs,
+			    size_t sstride, int np, const uint8_t *w, int n, int d);
 /* Whole groups of 16 (gs a multiple of 16). */
 void al_ai_quantize_q8_avx2(int8_t *q, float *scales, const float *x, int n, int gs);
 void al_ai_quantize_q8_avx512(int8_t *q, float *scales, const float *x, int n, int gs);

@@ -1,8 +1,8 @@
 /*
  * GGUF tests: the embedded model exported by tools/gguf_export.py in F32,
  * F16, Q8_0 and Q4_0 (at build time) against the llama2.c checkpoint's
- * reference text; the embedded tokenizer; the kernels (scalar against AVX2
- * and against a dequantised reference); and hostile files, one group per
+ * reference text; the embedded tokenizer; the kernels (every version against
+ * the portable one, and that against a dequantised reference); and hostile files, one group per
  * class of known GGUF loader flaw, each refused with the field named.
  */
 #include <setjmp.h>
@@ -230,16 +230,12 @@ static void test_threads_same_bits(void **state)
 	greedy(&l, "", &b);
 	assert_int_equal(a.len, b.len);
 	assert_memory_equal(a.buf, b.buf, a.len);
-	/* The portable kernels (what a CPU without AVX2 runs) tell the same
-	 * story: they differ from the AVX2 ones only in fp32 summation order. */
+	/* The portable kernels (what a CPU without AVX2 runs) give the same bits. */
 	al_ai_quant_init(true);
 	greedy(&l, "", &b);
 	al_ai_quant_init(false);
-	size_t common = 0;
-	while (common < a.len && common < b.len && a.buf[common] == b.buf[common])
-		common++;
-	if (common < 60)
-		fail_msg("scalar kernels diverge after %zu bytes", common);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.buf, b.buf, a.len);
 	unload(&l);
 }
 
@@ -347,7 +343,7 @@ static void test_f32_kernels(void **state)
 		w[i] = (float)(int)(rnd() % 20001 - 10000) / 7777.0f;
 	for (int i = 0; i < NP * N; i++)
 		x[i] = (float)(int)(rnd() % 20001 - 10000) / 3333.0f;
-	const char *names[] = { "scalar", "avx2", "avx512" };
+	const char *names[] = { "scalar", "avx2", "avx512", "amx" };
 	for (size_t k = 0; k < AL_ARRAY_LEN(names); k++) {
 		if (!al_ai_quant_use(names[k])) {
 			print_message("f32 kernels: %s not available here\n", names[k]);
@@ -421,12 +417,14 @@ static void check_prefill(const char *what, const struct al_ai_model *m, const c
 static void test_prefill(void **state)
 {
 	const char *files[] = { "s260k_f32.gguf", "s260k_f16.gguf", "s260k_q8_0.gguf", "s260k_q4_0.gguf" };
+	al_ai_quant_init(false);
+	const char *best = al_ai_quant_kernels();
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < AL_ARRAY_LEN(files); i++) {
 			struct loaded l;
 			load_gguf(&l, files[i]);
-			/* The second time with the portable kernels. */
-			check_prefill(files[i], &l.m, pass ? "scalar" : "avx512");
+			/* The best kernels this CPU has, then the portable ones. */
+			check_prefill(files[i], &l.m, pass ? "scalar" : best);
 			unload(&l);
 		}
 	al_ai_quant_init(false);
@@ -436,69 +434,142 @@ static void test_prefill(void **state)
 	int fd = open(MODEL, O_RDONLY | O_CLOEXEC);
 	assert_int_equal(al_ai_model_build_fd(&m, fd), 0);
 	close(fd);
-	check_prefill("stories260K.bin", &m, "avx512");
+	check_prefill("stories260K.bin", &m, best);
 	mw_export(&b, &m, AL_AI_FORMAT_Q8, m.cfg.shared_classifier, 4);
 	if (al_ai_model_build_mem(&q, b.p, b.len))
 		fail_msg("v2: %s", q.err);
-	check_prefill("stories260K v2 Q8", &q, "avx512");
+	check_prefill("stories260K v2 Q8", &q, best);
 	al_ai_model_free(&q);
 	mw_free(&b);
 	al_ai_model_free(&m);
 }
 
+/* One product of type t (0 Q8_0, 1 Q4_0, 2 F16) of np vectors, batched or one by one. */
+struct kdata {
+	int n, d, np;
+	uint8_t *w[3];
+	int8_t *xq;
+	float *xs, *x;
+};
+
+static void kproduct(const struct kdata *k, int t, int np, bool batched, float *o)
+{
+	int n = k->n, d = k->d, nb = n / 32;
+	static const enum al_ai_wtype types[] = { AL_AI_W_Q8_0, AL_AI_W_Q4_0, AL_AI_W_F16 };
+	if (batched) {
+		if (t == 2)
+			al_ai_matmul_f16_batch(o, (size_t)d, k->x, (size_t)n, np, k->w[t], n, d);
+		else
+			al_ai_matmul_blocks_batch(types[t], o, (size_t)d, k->xq, (size_t)n, k->xs, (size_t)nb, np, k->w[t],
+						  n, d);
+		return;
+	}
+	for (int p = 0; p < np; p++) {
+		float *op = o + (size_t)p * (size_t)d;
+		if (t == 0)
+			al_ai_matmul_q8_0(op, k->xq + (size_t)p * n, k->xs + (size_t)p * nb, k->w[t], n, d);
+		else if (t == 1)
+			al_ai_matmul_q4_0(op, k->xq + (size_t)p * n, k->xs + (size_t)p * nb, k->w[t], n, d);
+		else
+			al_ai_matmul_f16(op, k->x + (size_t)p * n, k->w[t], n, d);
+	}
+}
+
+/*
+ * The GGUF kernels. Every version this CPU runs (portable, AVX2, AVX-512,
+ * AMX) gives the same bits, single or batched, for vector counts across
+ * each version's groupings (4 and 8 a pass, AMX from 8 vectors and 32 a
+ * pass), row counts with a remainder, and lengths across their chunks (AMX
+ * 32 blocks, VNNI 256); Q8_0 weights include -128. The portable version
+ * agrees with a dequantised double-precision reference.
+ */
 static void test_kernels(void **state)
 {
-	enum { N = 256, D = 37 };
-	static uint8_t w8[D * (N / 32) * 34], w4[D * (N / 32) * 18], w16[D * N * 2];
-	static float x[N], xs[N / 32], ref[D], o_s[D], o_v[D], row[N];
-	static int8_t xq[N];
-	for (int i = 0; i < N; i++) {
-		xq[i] = (int8_t)(rnd() % 255 - 127);
-		x[i] = (float)(int)(rnd() % 2001 - 1000) / 1000.0f;
-	}
-	for (int b = 0; b < N / 32; b++)
-		xs[b] = (float)(rnd() % 1000 + 1) / 50000.0f;
-	for (int r = 0; r < D; r++)
-		for (int b = 0; b < N / 32; b++) {
-			uint16_t h8 = to_half((float)(rnd() % 1000 + 24) / 1024.0f / 64.0f);
-			uint8_t *p8 = w8 + ((size_t)r * (N / 32) + (size_t)b) * 34, *p4 = w4 + ((size_t)r * (N / 32) + (size_t)b) * 18;
-			memcpy(p8, &h8, 2);
-			memcpy(p4, &h8, 2);
-			for (int k = 0; k < 32; k++)
-				p8[2 + k] = (uint8_t)rnd(); /* includes -128 */
-			for (int k = 0; k < 16; k++)
-				p4[2 + k] = (uint8_t)rnd();
+	static const int shapes[][3] = { { 256, 37, 7 }, { 1088, 35, 40 }, { 8224, 17, 9 } };
+	static const int nps[] = { 1, 2, 5, 7, 8, 9, 16, 31, 32, 33, 40 };
+	const char *names[] = { "scalar", "avx2", "avx512", "amx" };
+	for (size_t s = 0; s < AL_ARRAY_LEN(shapes); s++) {
+		struct kdata k = { .n = shapes[s][0], .d = shapes[s][1], .np = shapes[s][2] };
+		int n = k.n, d = k.d, nb = n / 32;
+		size_t outs = (size_t)k.np * (size_t)d;
+		k.w[0] = malloc((size_t)d * (size_t)nb * 34);
+		k.w[1] = malloc((size_t)d * (size_t)nb * 18);
+		k.w[2] = malloc((size_t)d * (size_t)n * 2);
+		k.xq = malloc((size_t)k.np * (size_t)n);
+		k.xs = malloc((size_t)k.np * (size_t)nb * sizeof(float));
+		k.x = malloc((size_t)k.np * (size_t)n * sizeof(float));
+		float *ref = malloc(3 * outs * sizeof(float)), *o = malloc(outs * sizeof(float)),
+		      *o1 = malloc(outs * sizeof(float)), *row = malloc((size_t)n * sizeof(float));
+		assert_non_null(k.w[0] && k.w[1] && k.w[2] && k.xq && k.xs && k.x && ref && o && o1 && row);
+		for (int i = 0; i < k.np * n; i++) {
+			k.xq[i] = (int8_t)(rnd() % 255 - 127);
+			k.x[i] = (float)(int)(rnd() % 2001 - 1000) / 1000.0f;
 		}
-	for (int i = 0; i < D * N; i++) {
-		uint16_t h = to_half((float)(rnd() % 1000 + 24) / 1024.0f);
-		h |= (uint16_t)((rnd() & 1) << 15);
-		memcpy(w16 + (size_t)i * 2, &h, 2);
-	}
-	const enum al_ai_wtype types[] = { AL_AI_W_Q8_0, AL_AI_W_Q4_0, AL_AI_W_F16 };
-	const uint8_t *ws[] = { w8, w4, w16 };
-	for (size_t t = 0; t < 3; t++) {
-		/* Reference: dequantised rows times dequantised activations, in double. */
-		for (int r = 0; r < D; r++) {
-			al_ai_dequant_row(types[t], ws[t], (size_t)r, N, row);
-			double acc = 0.0;
-			for (int i = 0; i < N; i++)
-				acc += (double)row[i] * (types[t] == AL_AI_W_F16 ? x[i] : (double)xq[i] * xs[i / 32]);
-			ref[r] = (float)acc;
+		for (int i = 0; i < k.np * nb; i++)
+			k.xs[i] = (float)(rnd() % 1000 + 1) / 50000.0f;
+		for (int r = 0; r < d; r++)
+			for (int b = 0; b < nb; b++) {
+				uint16_t h = to_half((float)(rnd() % 1000 + 24) / 1024.0f / 64.0f);
+				uint8_t *p8 = k.w[0] + ((size_t)r * (size_t)nb + (size_t)b) * 34;
+				uint8_t *p4 = k.w[1] + ((size_t)r * (size_t)nb + (size_t)b) * 18;
+				memcpy(p8, &h, 2);
+				memcpy(p4, &h, 2);
+				for (int j = 0; j < 32; j++)
+					p8[2 + j] = (uint8_t)rnd(); /* includes -128 */
+				for (int j = 0; j < 16; j++)
+					p4[2 + j] = (uint8_t)rnd();
+			}
+		for (int i = 0; i < d * n; i++) {
+			uint16_t h = to_half((float)(rnd() % 1000 + 24) / 1024.0f);
+			h |= (uint16_t)((rnd() & 1) << 15);
+			memcpy(k.w[2] + (size_t)i * 2, &h, 2);
 		}
-		for (int pass = 0; pass < 2; pass++) {
-			float *o = pass ? o_v : o_s;
-			al_ai_quant_init(pass == 0);
-			if (types[t] == AL_AI_W_Q8_0)
-				al_ai_matmul_q8_0(o, xq, xs, w8, N, D);
-			else if (types[t] == AL_AI_W_Q4_0)
-				al_ai_matmul_q4_0(o, xq, xs, w4, N, D);
-			else
-				al_ai_matmul_f16(o, x, w16, N, D);
-			for (int r = 0; r < D; r++)
-				if (fabsf(o[r] - ref[r]) > 1e-4f * (1.0f + fabsf(ref[r])))
-					fail_msg("type %zu kernel %s row %d: %.8g, reference %.8g", t, al_ai_quant_kernels(), r,
-						 o[r], ref[r]);
+		for (size_t v = 0; v < AL_ARRAY_LEN(names); v++) {
+			if (!al_ai_quant_use(names[v])) {
+				print_message("kernels: %s not available here\n", names[v]);
+				continue;
+			}
+			for (int t = 0; t < 3; t++) {
+				float *rt = ref + (size_t)t * outs;
+				kproduct(&k, t, k.np, false, o1);
+				if (v == 0)
+					memcpy(rt, o1, outs * sizeof(float));
+				else if (memcmp(o1, rt, outs * sizeof(float)))
+					fail_msg("n %d type %d: %s differs from the portable kernel", n, t, names[v]);
+				for (size_t j = 0; j < AL_ARRAY_LEN(nps) && nps[j] <= k.np; j++) {
+					kproduct(&k, t, nps[j], true, o);
+					if (memcmp(o, o1, (size_t)nps[j] * (size_t)d * sizeof(float)))
+						fail_msg("n %d type %d, %s: %d vectors batched differ from one by one", n, t,
+							 names[v], nps[j]);
+				}
+			}
 		}
+		/* The portable results against dequantised rows in double precision. */
+		for (int t = 0; t < 3; t++) {
+			static const enum al_ai_wtype types[] = { AL_AI_W_Q8_0, AL_AI_W_Q4_0, AL_AI_W_F16 };
+			for (int r = 0; r < d; r++) {
+				al_ai_dequant_row(types[t], k.w[t], (size_t)r, n, row);
+				for (int p = 0; p < k.np; p += k.np - 1) {
+					double acc = 0.0;
+					for (int i = 0; i < n; i++)
+						acc += (double)row[i] * (t == 2 ? k.x[p * n + i]
+										: (double)k.xq[p * n + i] * k.xs[p * nb + i / 32]);
+					float got = ref[(size_t)t * outs + (size_t)p * (size_t)d + (size_t)r];
+					if (fabs(got - acc) > 1e-4 * (1.0 + fabs(acc)))
+						fail_msg("n %d type %d row %d vector %d: %.8g, reference %.8g", n, t, r, p,
+							 got, acc);
+				}
+			}
+		}
+		for (int i = 0; i < 3; i++)
+			free(k.w[i]);
+		free(k.xq);
+		free(k.xs);
+		free(k.x);
+		free(ref);
+		free(o);
+		free(o1);
+		free(row);
 	}
 	al_ai_quant_init(false);
 	print_message("kernels in use: %s\n", al_ai_quant_kernels());
@@ -508,6 +579,48 @@ static void test_kernels(void **state)
 	assert_true(al_gguf_half(0x0001) == ldexpf(1.0f, -24));
 	assert_true(isinf(al_gguf_half(0x7c00)));
 	assert_true(isnan(al_gguf_half(0x7e00)));
+}
+
+/* The activations' Q8_0 quantisation: every version the same bits, with
+ * ties (x.5), NaN, infinities, an all-zero group, and group sizes the
+ * vector versions take (multiples of 16) and one they leave to the
+ * portable loop. */
+static void test_quantize(void **state)
+{
+	enum { N = 384 };
+	static float x[N], s0[N], s1[N];
+	static int8_t q0[N], q1[N];
+	const char *names[] = { "avx2", "avx512" };
+	for (int i = 0; i < N; i++)
+		x[i] = (float)(int)(rnd() % 200001 - 100000) / 777.0f;
+	for (int i = 32; i < 64; i++)
+		x[i] = (float)(int)(rnd() % 253 - 126) + 0.5f; /* ties, at scale 1 */
+	x[32] = 127.0f;
+	for (int i = 64; i < 96; i++)
+		x[i] = 0.0f;
+	x[100] = NAN;
+	x[140] = INFINITY;
+	x[170] = -INFINITY;
+	const int gss[] = { 32, 16, 64, 4 };
+	for (size_t g = 0; g < AL_ARRAY_LEN(gss); g++) {
+		al_ai_quant_use("scalar");
+		al_ai_quantize_q8(q0, s0, x, N, gss[g]);
+		assert_int_equal(q0[32], 127);
+		assert_true(q0[100] == 0);
+		for (size_t v = 0; v < AL_ARRAY_LEN(names); v++) {
+			if (!al_ai_quant_use(names[v]))
+				continue;
+			al_ai_quantize_q8(q1, s1, x, N, gss[g]);
+			if (memcmp(q0, q1, N) || memcmp(s0, s1, (size_t)(N / gss[g]) * sizeof(float)))
+				fail_msg("group %d: %s quantises differently from the portable loop", gss[g], names[v]);
+		}
+	}
+	/* Ties round away from zero, as roundf. */
+	al_ai_quant_use("scalar");
+	al_ai_quantize_q8(q0, s0, x, N, 32);
+	for (int i = 32; i < 64; i++)
+		assert_int_equal(q0[i], (int8_t)roundf(x[i]));
+	al_ai_quant_init(false);
 }
 
 /* ---- hostile files ---- */
@@ -927,6 +1040,7 @@ int main(void)
 		cmocka_unit_test(test_c_writer),
 		cmocka_unit_test(test_tokenizer),
 		cmocka_unit_test(test_kernels),
+		cmocka_unit_test(test_quantize),
 		cmocka_unit_test(test_f32_kernels),
 		cmocka_unit_test(test_prefill),
 		cmocka_unit_test(test_worker_gguf),
