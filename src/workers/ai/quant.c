@@ -6,6 +6,7 @@
 #include "workers/ai/quant.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "workers/ai/gguf.h"
@@ -138,16 +139,27 @@ static void quantize_scalar(int8_t *q, float *scales, const float *x, int n, int
 
 /* ---- the choice ---- */
 
+#ifdef AL_AI_HAVE_X86_CODE
+static struct al_ai_x86_caps probed;
+
+static void probe(void)
+{
+	al_ai_x86_caps(&probed);
+}
+#endif
+
 void al_ai_quant_init(bool force_scalar)
 {
 	level = 0;
 	use_vnni = false;
 #ifdef AL_AI_HAVE_X86_CODE
-	struct al_ai_x86_caps c;
-	al_ai_x86_caps(&c);
-	if (!force_scalar && c.avx2)
-		level = c.amx ? 3 : c.avx512 ? 2 : 1;
-	use_vnni = level >= 2 && c.vnni;
+	/* Probed once, at the first call, during setup: asking for AMX is a
+	 * system call, which the worker's filter forbids afterwards. */
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, probe);
+	if (!force_scalar && probed.avx2)
+		level = probed.amx ? 3 : probed.avx512 ? 2 : 1;
+	use_vnni = level >= 2 && probed.vnni;
 #else
 	(void)force_scalar;
 #endif
