@@ -63,8 +63,7 @@ void al_ai_tokenizer_free(struct al_ai_tokenizer *t)
 	free(t->vocab);
 	free(t->sorted);
 	free(t->scores);
-	free(t->scratch);
-	t->blob = t->scratch = NULL;
+	t->blob = NULL;
 	t->vocab = t->sorted = NULL;
 	t->scores = NULL;
 }
@@ -120,8 +119,7 @@ int al_ai_tokenizer_build_mem(struct al_ai_tokenizer *t, const void *buf, size_t
 	t->vocab = calloc((size_t)vocab_size, sizeof(*t->vocab));
 	t->sorted = calloc((size_t)vocab_size, sizeof(*t->sorted));
 	t->scores = calloc((size_t)vocab_size, sizeof(*t->scores));
-	t->scratch = malloc(2 * (size_t)maxlen + 8);
-	if (!t->blob || !t->vocab || !t->sorted || !t->scores || !t->scratch)
+	if (!t->blob || !t->vocab || !t->sorted || !t->scores)
 		goto fail;
 	off = 4;
 	char *dst = t->blob;
@@ -187,78 +185,121 @@ int al_ai_tokenizer_build_fd(struct al_ai_tokenizer *t, int fd, int vocab_size)
 
 size_t al_ai_tokenizer_max_tokens(size_t text_len)
 {
-	return text_len + 3;
+	/* BOS, EOS, and each byte of the dummy prefix and the text as one
+	 * byte token, a space as the three of U+2581. */
+	return 3 * (text_len + 1) + 2;
 }
 
-static void push(int *tokens, size_t *n, int id)
+/* Bytes in the UTF-8 sequence a byte starts (SentencePiece's and llama.cpp's split). */
+static size_t utf8_len(unsigned char c)
 {
-	tokens[(*n)++] = id;
+	static const uint8_t len[16] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4 };
+	return len[c >> 4];
 }
 
+/* The best merge of two adjacent symbols: the piece's id and score, id -1 if none. */
+struct merge {
+	float score;
+	int id;
+};
+
+static struct merge pair_at(const struct al_ai_tokenizer *t, const char *s, size_t from, size_t to)
+{
+	struct merge m = { 0.0f, -1 };
+	if (to - from <= t->max_token_length && (m.id = al_ai_tokenizer_lookup(t, s + from, to - from)) >= 0)
+		m.score = t->scores[m.id];
+	return m;
+}
+
+/*
+ * SentencePiece BPE as llama.cpp runs it: the text with a space before it
+ * (add_dummy_prefix) is split into UTF-8 sequences; the adjacent pair whose
+ * joined bytes are the best-scoring piece is merged (the leftmost on a
+ * tie) until no pair is a piece; each symbol is then its piece, or its
+ * bytes as <0xHH> tokens. The vocabulary's pieces use ' ' for U+2581, so
+ * U+2581 in the text reads as a space, and a space that is no piece falls
+ * back to the bytes of U+2581 (e2 96 81), as SentencePiece's escaped text
+ * has them.
+ */
 int al_ai_tokenizer_encode(struct al_ai_tokenizer *t, const char *text, bool bos, bool eos,
 			   int *tokens, size_t cap, size_t *n_tokens)
 {
-	size_t tlen = strlen(text), n = 0, cp_len = 0;
-	char cp[8];
+	size_t tlen = strlen(text), slen = 0, n = 0, out = 0;
+	int rc = 0;
 
-	if (cap < al_ai_tokenizer_max_tokens(tlen))
-		return -EINVAL;
-	if (bos)
-		push(tokens, &n, t->bos);
-	/* SentencePiece's add_dummy_prefix: a space before non-empty text. */
-	if (tlen) {
-		int sp = al_ai_tokenizer_lookup(t, " ", 1);
-		if (sp >= 0)
-			push(tokens, &n, sp);
-	}
-	/* One token per UTF-8 code point when the vocabulary has it, else one
-	 * byte-fallback token (<0xHH>, ids 3..258 in llama vocabularies) per byte. */
+	*n_tokens = 0;
+	/* Text plus prefix: the symbols' starts (n + 1) and the merges of their pairs. */
+	AL_AUTOFREE char *s = malloc(tlen + 1);
+	AL_AUTOFREE size_t *off = malloc((tlen + 2) * sizeof(*off));
+	AL_AUTOFREE struct merge *pr = malloc((tlen + 1) * sizeof(*pr));
+	if (!s || !off || !pr)
+		return -ENOMEM;
+	if (tlen)
+		s[slen++] = ' ';
 	for (size_t i = 0; i < tlen; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if ((c & 0xC0) != 0x80)
-			cp_len = 0;
-		cp[cp_len++] = (char)c;
-		if (i + 1 < tlen && ((unsigned char)text[i + 1] & 0xC0) == 0x80 && cp_len < 4)
-			continue;
-		int id = al_ai_tokenizer_lookup(t, cp, cp_len);
-		if (id >= 0) {
-			push(tokens, &n, id);
+		if (i + 2 < tlen && memcmp(text + i, "\xe2\x96\x81", 3) == 0) {
+			s[slen++] = ' ';
+			i += 2;
 		} else {
-			for (size_t k = 0; k < cp_len; k++)
-				push(tokens, &n, t->byte_id[(unsigned char)cp[k]]);
+			s[slen++] = text[i];
 		}
-		cp_len = 0;
 	}
-	/* Greedy BPE: merge the best-scoring adjacent pair until none is in the vocabulary. */
-	for (;;) {
-		float best = -1e10f;
-		int best_id = -1;
-		size_t best_i = 0;
-		for (size_t i = 0; i + 1 < n; i++) {
-			if (tokens[i] >= t->vocab_size || tokens[i + 1] >= t->vocab_size)
-				continue; /* BOS in a vocabulary of one */
-			const struct al_ai_token *a = &t->vocab[tokens[i]], *b = &t->vocab[tokens[i + 1]];
-			if (a->len + b->len > t->max_token_length)
-				continue; /* no token is that long */
-			memcpy(t->scratch, a->str, a->len);
-			memcpy(t->scratch + a->len, b->str, b->len);
-			int id = al_ai_tokenizer_lookup(t, t->scratch, a->len + b->len);
-			if (id >= 0 && t->scores[id] > best) {
-				best = t->scores[id];
-				best_id = id;
-				best_i = i;
+	for (size_t i = 0; i < slen; n++) {
+		size_t l = utf8_len((unsigned char)s[i]);
+		off[n] = i;
+		i += l < slen - i ? l : slen - i;
+	}
+	off[n] = slen;
+	for (size_t k = 0; k + 1 < n; k++)
+		pr[k] = pair_at(t, s, off[k], off[k + 2]);
+	while (n > 1) {
+		size_t best = n;
+		for (size_t k = 0; k + 1 < n; k++)
+			if (pr[k].id >= 0 && (best == n || pr[k].score > pr[best].score))
+				best = k;
+		if (best == n)
+			break;
+		/* Symbols best and best + 1 become one: drop the start between them. */
+		memmove(off + best + 1, off + best + 2, (n - best - 1) * sizeof(*off));
+		memmove(pr + best, pr + best + 1, (n - best - 2) * sizeof(*pr));
+		n--;
+		if (best + 1 < n)
+			pr[best] = pair_at(t, s, off[best], off[best + 2]);
+		if (best > 0)
+			pr[best - 1] = pair_at(t, s, off[best - 1], off[best + 1]);
+	}
+#define PUSH(id)                             \
+	do {                                 \
+		if (out == cap) {            \
+			rc = -EINVAL;        \
+			goto done;           \
+		}                            \
+		tokens[out++] = (id);        \
+	} while (0)
+	if (bos)
+		PUSH(t->bos);
+	for (size_t k = 0; k < n; k++) {
+		int id = al_ai_tokenizer_lookup(t, s + off[k], off[k + 1] - off[k]);
+		if (id >= 0) {
+			PUSH(id);
+			continue;
+		}
+		for (size_t i = off[k]; i < off[k + 1]; i++) {
+			if (s[i] == ' ') {
+				PUSH(t->byte_id[0xe2]);
+				PUSH(t->byte_id[0x96]);
+				PUSH(t->byte_id[0x81]);
+			} else {
+				PUSH(t->byte_id[(unsigned char)s[i]]);
 			}
 		}
-		if (best_id < 0)
-			break;
-		tokens[best_i] = best_id;
-		memmove(&tokens[best_i + 1], &tokens[best_i + 2], (n - best_i - 2) * sizeof(int));
-		n--;
 	}
 	if (eos)
-		push(tokens, &n, t->eos);
-	*n_tokens = n;
-	return 0;
+		PUSH(t->eos);
+#undef PUSH
+	*n_tokens = out;
+done:
+	return rc;
 }
 
 static int hexval(char c)

@@ -1,9 +1,12 @@
 #include "model_writer.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void mw_free(struct mw_buf *b)
 {
@@ -203,6 +206,19 @@ void mw_tokenizer(struct mw_buf *b, int vocab_size)
 		put(b, &score, 4);
 		put_i32(b, n);
 		put(b, s, (size_t)n);
+	}
+}
+
+void mw_tokenizer_from(struct mw_buf *b, const struct al_ai_tokenizer *t, int replace, const char *with)
+{
+	size_t wl = strlen(with);
+	put_i32(b, (int32_t)(replace >= 0 && wl > t->max_token_length ? wl : t->max_token_length));
+	for (int i = 0; i < t->vocab_size; i++) {
+		const char *str = i == replace ? with : t->vocab[i].str;
+		int32_t n = i == replace ? (int32_t)wl : (int32_t)t->vocab[i].len;
+		put(b, &t->scores[i], 4);
+		put_i32(b, n);
+		put(b, str, (size_t)n);
 	}
 }
 
@@ -407,4 +423,40 @@ void mw_export_gguf(struct mw_buf *b, const struct al_ai_model *src, const struc
 	}
 	free(sizes);
 	free(t);
+}
+
+int mw_vocab_gguf(struct mw_buf *b, const char *model, const char *tokenizer, bool with_space)
+{
+	struct al_ai_model m;
+	struct al_ai_tokenizer t, u;
+	struct mw_buf tb = { 0 };
+	int fd = open(model, O_RDONLY | O_CLOEXEC), rc = -1;
+	if (fd < 0 || al_ai_model_build_fd(&m, fd)) {
+		fprintf(stderr, "%s: %s\n", model, fd < 0 ? strerror(errno) : m.err);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	fd = open(tokenizer, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || al_ai_tokenizer_build_fd(&t, fd, m.cfg.vocab_size)) {
+		fprintf(stderr, "%s: %s\n", tokenizer, fd < 0 ? strerror(errno) : t.err);
+		if (fd >= 0)
+			close(fd);
+		al_ai_model_free(&m);
+		return -1;
+	}
+	close(fd);
+	mw_tokenizer_from(&tb, &t, with_space ? -1 : al_ai_tokenizer_lookup(&t, " ", 1), "<unused>");
+	if (al_ai_tokenizer_build_mem(&u, tb.p, tb.len, m.cfg.vocab_size) == 0) {
+		mw_export_gguf(b, &m, &u, 0);
+		al_ai_tokenizer_free(&u);
+		rc = 0;
+	} else {
+		fprintf(stderr, "tokenizer: %s\n", u.err);
+	}
+	mw_free(&tb);
+	al_ai_tokenizer_free(&t);
+	al_ai_model_free(&m);
+	return rc;
 }
