@@ -267,26 +267,98 @@ AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, si
 		}
 }
 
-/* One vector: four rows per pass. Several: four rows by four vectors, the
- * four rows (in L1) reused for every group of vectors. */
-AVX512 INLINE void fp_batch_avx512(float *out, size_t ostride, const float *x, size_t xstride, int np,
-				   const void *w, bool half, int n, int d)
+/*
+ * Two rows by eight vectors, the vectors packed (xp: for each 16 values,
+ * the 8 vectors' 16 one after another, so one pointer reaches them all):
+ * half the weight loads a product of the 4 x 4 tile. n % 16 == 0.
+ */
+AVX512 INLINE void fp_tile2x8_avx512(float *out, size_t ostride, const float *xp, const void *w, bool half, int n)
 {
-	int i = 0;
-	for (; i + 4 <= d; i += 4) {
+	__m512 a[2][8];
+	for (int r = 0; r < 2; r++)
+		for (int p = 0; p < 8; p++)
+			a[r][p] = _mm512_setzero_ps();
+	const void *w1 = row_at(w, half, 1, n);
+	for (int j = 0; j < n; j += 16, xp += 128) {
+		__m512 w0v = ld16(w, half, j), w1v = ld16(w1, half, j);
+		for (int p = 0; p < 8; p++) {
+			__m512 xv = _mm512_load_ps(xp + 16 * p);
+			a[0][p] = _mm512_fmadd_ps(w0v, xv, a[0][p]);
+			a[1][p] = _mm512_fmadd_ps(w1v, xv, a[1][p]);
+		}
+	}
+	/* v[8 (p % 2) + 4r + p / 2] lands in lane 2p + r: each vector's two rows side by side. */
+	__m512 v[16];
+	for (int r = 0; r < 2; r++)
+		for (int p = 0; p < 8; p++)
+			v[8 * (p % 2) + 4 * r + p / 2] = a[r][p];
+	__m512 f = fold16x16(v);
+	__m128 c[4] = { _mm512_castps512_ps128(f), _mm512_extractf32x4_ps(f, 1), _mm512_extractf32x4_ps(f, 2),
+			_mm512_extractf32x4_ps(f, 3) };
+	for (int k = 0; k < 4; k++) {
+		_mm_storel_pi((__m64 *)(void *)(out + (size_t)(2 * k) * ostride), c[k]);
+		_mm_storeh_pi((__m64 *)(void *)(out + (size_t)(2 * k + 1) * ostride), c[k]);
+	}
+}
+
+/* Vectors packed for fp_tile2x8_avx512 up to this length (64 KiB on the stack). */
+#define PACK_MAX 2048
+
+/* Rows [i0, i1) by vectors [p0, p1): with xp (8 vectors packed) two rows
+ * by all eight, else four rows by four vectors; then the rows or vectors
+ * left over one by one. */
+AVX512 INLINE void fp_block_avx512(float *out, size_t ostride, const float *x, size_t xstride, const float *xp,
+				   const void *w, bool half, int n, int i0, int i1, int p0, int p1)
+{
+	int i = i0;
+	if (xp) {
+		for (; i + 2 <= i1; i += 2)
+			fp_tile2x8_avx512(out + (size_t)p0 * ostride + i, ostride, xp, row_at(w, half, (size_t)i, n), half,
+					  n);
+	}
+	for (; i + 4 <= i1; i += 4) {
 		const void *wr = row_at(w, half, (size_t)i, n);
-		int p = 0;
-		for (; p + 4 <= np; p += 4)
+		int p = p0;
+		for (; p + 4 <= p1; p += 4)
 			fp_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
 				       half, n, 4, 4);
-		for (; p < np; p++)
+		for (; p < p1; p++)
 			fp_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
 				       half, n, 4, 1);
 	}
-	for (; i < d; i++)
-		for (int p = 0; p < np; p++)
+	for (; i < i1; i++)
+		for (int p = p0; p < p1; p++)
 			fp_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride,
 				       row_at(w, half, (size_t)i, n), half, n, 1, 1);
+}
+
+/*
+ * Blocked for the caches: a group of 8 vectors (packed, in L1) goes through
+ * the rows a slice (small enough for L2) at a time. Each output is one
+ * tile's, whatever the blocking.
+ */
+AVX512 INLINE void fp_batch_avx512(float *out, size_t ostride, const float *x, size_t xstride, int np,
+				   const void *w, bool half, int n, int d)
+{
+	size_t rb = (size_t)n * (half ? 2 : 4);
+	int slice = (int)(((size_t)512 << 10) / rb) & ~3;
+	if (slice < 4)
+		slice = 4;
+	_Alignas(64) float packed[8 * PACK_MAX];
+	bool pack = np >= 8 && n % 16 == 0 && n <= PACK_MAX;
+	for (int i0 = 0; i0 < d; i0 += slice) {
+		int i1 = d - i0 < slice ? d : i0 + slice;
+		for (int p0 = 0; p0 < np; p0 += 8) {
+			int p1 = np - p0 < 8 ? np : p0 + 8;
+			bool pk = pack && p1 - p0 == 8;
+			if (pk)
+				for (int j = 0; j < n; j += 16)
+					for (int p = 0; p < 8; p++)
+						_mm512_store_ps(packed + (size_t)j * 8 + 16 * p,
+								_mm512_loadu_ps(x + (size_t)(p0 + p) * xstride + j));
+			fp_block_avx512(out, ostride, x, xstride, pk ? packed : NULL, w, half, n, i0, i1, p0, p1);
+		}
+	}
 }
 
 AVX512 void al_ai_f32_batch_avx512(float *out, size_t ostride, const float *x, size_t xstride, int np,
