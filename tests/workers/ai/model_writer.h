@@ -13,9 +13,13 @@
 #include "workers/ai/model.h"
 #include "workers/ai/tokenizer.h"
 
+/* Bytes in memory; with fd > 0 streamed to fd, at most 64 MiB held (flushed:
+ * bytes already written; mw_flush() writes the rest). */
 struct mw_buf {
 	uint8_t *p;
-	size_t len, cap;
+	size_t len, cap, flushed;
+	int fd;
+	bool failed; /* a write to fd failed */
 };
 
 struct mw_shape {
@@ -23,6 +27,8 @@ struct mw_shape {
 };
 
 void mw_free(struct mw_buf *b);
+/* Writes what is held to fd: 0, or -1 if any write failed. */
+int mw_flush(struct mw_buf *b);
 
 /* Random weights (xorshift from seed), legacy layout; shared = classifier is the embedding. */
 void mw_random_legacy(struct mw_buf *b, const struct mw_shape *s, bool shared, uint64_t seed);

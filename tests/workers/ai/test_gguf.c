@@ -406,12 +406,17 @@ static uint16_t to_half(float f)
 	return (uint16_t)(((b >> 16) & 0x8000) | ((((b >> 23) & 0xff) - 112) << 10) | ((b >> 13) & 0x3ff));
 }
 
-/* The fp32 product: AVX-512, AVX2 and portable give the same bits, single
- * or batched, on a length with a tail (n % 16 != 0) and odd row counts. */
-static void test_f32_kernels(void **state)
+/* The fp32 product: every version gives the same bits, single or batched,
+ * on a length with a tail (n % 16 != 0) and one without (which the batched
+ * AVX-512 form packs 8 vectors for), odd row counts, and vector counts
+ * across its groupings (4, 8). */
+static void check_f32_kernels(int N, int D, int NP)
 {
-	enum { N = 300, D = 39, NP = 7 };
-	static float w[D * N], x[NP * N], ref[NP * D], o[NP * D], o1[D];
+	float *w = malloc(sizeof(float) * (size_t)(D * N)), *x = malloc(sizeof(float) * (size_t)(NP * N));
+	float *ref = malloc(sizeof(float) * (size_t)(NP * D)), *o = malloc(sizeof(float) * (size_t)(NP * D));
+	float *o1 = malloc(sizeof(float) * (size_t)D);
+	size_t row = sizeof(float) * (size_t)D;
+	assert_true(w && x && ref && o && o1);
 	for (int i = 0; i < D * N; i++)
 		w[i] = (float)(int)(rnd() % 20001 - 10000) / 7777.0f;
 	for (int i = 0; i < NP * N; i++)
@@ -423,16 +428,16 @@ static void test_f32_kernels(void **state)
 			continue;
 		}
 		for (int np = 1; np <= NP; np++) {
-			al_ai_matmul_f32_batch(o, D, x, N, np, w, N, D);
+			al_ai_matmul_f32_batch(o, (size_t)D, x, (size_t)N, np, w, N, D);
 			for (int p = 0; p < np; p++) {
 				al_ai_matmul_f32(o1, x + p * N, w, N, D);
 				if (k == 0 && np == NP)
-					memcpy(ref + p * D, o1, sizeof(o1));
-				if (memcmp(o1, o + p * D, sizeof(o1)))
-					fail_msg("%s: batched product of %d differs from the single one at vector %d",
+					memcpy(ref + p * D, o1, row);
+				if (memcmp(o1, o + p * D, row))
+					fail_msg("n %d, %s: batched product of %d differs from the single one at vector %d", N,
 						 names[k], np, p);
-				if (k > 0 && memcmp(o1, ref + p * D, sizeof(o1)))
-					fail_msg("%s: differs from the portable kernel at vector %d", names[k], p);
+				if (k > 0 && memcmp(o1, ref + p * D, row))
+					fail_msg("n %d, %s: differs from the portable kernel at vector %d", N, names[k], p);
 			}
 		}
 		/* And against a double-precision sum, to catch a wrong product. */
@@ -445,6 +450,17 @@ static void test_f32_kernels(void **state)
 		}
 	}
 	al_ai_quant_init(false);
+	free(w);
+	free(x);
+	free(ref);
+	free(o);
+	free(o1);
+}
+
+static void test_f32_kernels(void **state)
+{
+	check_f32_kernels(300, 39, 7);
+	check_f32_kernels(320, 37, 19);
 }
 
 /* Prefill (the prompt's positions together) gives the bits of running them
