@@ -805,11 +805,10 @@ AMX void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_
 			for (int i = 0; i < d; i += 16) {
 				int rows = d - i < 16 ? d - i : 16;
 				const uint8_t *wr = w + (size_t)i * rb + (size_t)b0 * bs;
-				/* The next 16 rows' part of this chunk, on its way to L1 while
-				 * these are computed. */
-				for (int r = 16; r < 32 && i + r < d; r++)
-					for (size_t o = 0; o < (size_t)kb * bs; o += 64)
-						_mm_prefetch((const char *)(wr + (size_t)r * rb + o), _MM_HINT_T0);
+				/* The next 16 rows' part of this chunk is fetched a few lines
+				 * per block while these are computed (all at once, the fetches
+				 * would wait on each other). */
+				size_t nl = ((size_t)kb * bs + 63) / 64, lines = i + 16 < d ? 16 * nl : 0, done = 0;
 				/* The rows' scales, 16 blocks of one row at a time: a row's
 				 * blocks are one run of memory, which this first touch of it
 				 * brings in for the tile loads. */
@@ -865,6 +864,11 @@ AMX void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_
 					for (int b = 0; b < kb; b++) {
 						if (b + AHEAD < kb)
 							amx_issue(b + AHEAD, sc, direct, wr, bs, rb, g);
+						for (size_t to = lines * (size_t)(b + 1) / (size_t)kb; g == 0 && done < to; done++) {
+							size_t r = 16 + done / nl;
+							if (i + (int)r < d)
+								_mm_prefetch((const char *)(wr + r * rb + done % nl * 64), _MM_HINT_T0);
+						}
 						__m512 xv = _mm512_load_ps(sc->xs[g][b]);
 						for (int r = 0; r < 16; r++) {
 							__m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(sc->c[b & 3][r]));
