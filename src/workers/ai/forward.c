@@ -477,12 +477,13 @@ static void forward_block(const struct al_ai_model *m, struct al_ai_state *s, co
 					{ s->value_cache + loff + (size_t)pos0 * kv, kv, &L->wv, c->kv_dim } };
 		products(m, s, s->bxb, np, c->dim, qkv, 3);
 		for (int p = 0; p < np; p++) {
-			float *k = s->bk + (size_t)p * kv;
 			rope(s->bq + (size_t)p * dim, c->dim, s->brope + (size_t)p * hs, c->head_size);
-			rope(k, c->kv_dim, s->brope + (size_t)p * hs, c->head_size);
-			for (size_t i = 0; i < kv; i++)
-				s->key_cache[loff + i * seq + (size_t)(pos0 + p)] = k[i];
+			rope(s->bk + (size_t)p * kv, c->kv_dim, s->brope + (size_t)p * hs, c->head_size);
 		}
+		/* Into the transposed key cache a row at a time: the block's positions are adjacent there. */
+		for (size_t i = 0; i < kv; i++)
+			for (int p = 0; p < np; p++)
+				s->key_cache[loff + i * seq + (size_t)(pos0 + p)] = s->bk[(size_t)p * kv + i];
 		attention(c, s, s->bxb, s->bq, dim, loff, pos0, np);
 		/* The queries are spent: their rows take the output projection. */
 		struct mm_out o = { s->bq, dim, &L->wo, c->dim };
