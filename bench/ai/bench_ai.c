@@ -1,185 +1,581 @@
 /*
- * Tokens per second of the airlock engine (one and two threads) against
- * llama2.c's run.c (one thread), greedy, same steps, on stories260K and on a
- * random-weights model of the stories15M shape (dim 288, 6 layers, 6 heads,
- * vocab 32000, separate classifier) that this benchmark writes, with a
- * generated tokenizer, to a scratch directory.
+ * The AI engine against its peers, all run here side by side on the same
+ * files, prompt and steps, in interleaved rounds (medians, min-max, ratios):
  *
- * The peers are llama2.c's run.c and runq.c from the shared folder
- * (--peer-dir DIR; default <source root>/../shared/peers/llama2.c), compiled
- * at run time into the build directory the way their authors build them for
- * speed: run.c as their Makefile's `runfast` (-Ofast) with -march=native for
- * one thread, and as their `runomp` (-Ofast -fopenmp -march=native), run with
- * OMP_NUM_THREADS equal to our thread count, for two. The exact compiler
- * commands are printed. Without the shared folder only our figures are
- * printed. Both sides are timed the way run.c times itself: from the end of
- * the first forward pass to the last token.
+ *  1. the machine's memory read bandwidth, one core and all cores, over a
+ *     buffer larger than the last-level cache: the yardstick for decode;
+ *  2. llama2.c's run.c, built as its authors build it for speed (runfast
+ *     -Ofast -march=native; runomp -Ofast -fopenmp -march=native with
+ *     OMP_NUM_THREADS for two threads), greedy decode on stories260K and a
+ *     random-weights model of the stories15M shape (dim 288, 6 layers, 6
+ *     heads, vocab 32000) with a generated tokenizer;
+ *  3. prefill (al_ai_prefill) against the same engine one position at a
+ *     time; the kernels alone (GB/s of weights);
+ *  4. GGUF F32 / Q8_0 / Q4_0 exports of both models, and Q8_0 against
+ *     llama2.c's runq.c (built the same way) on a version-2 checkpoint;
+ *  5. llama.cpp (bench/ai/get-llama-cpp: the npm package's prebuilt CPU
+ *     libraries, driven by llama_peer.c through their own llama.h), with
+ *     its defaults and with flash attention off, on GGUF exports of the
+ *     15M shape in F32, F16, Q8_0 and Q4_0, one and two threads: decode
+ *     and 128-token prefill tok/s against the faster of the two, decode
+ *     bytes/s against the bandwidth, and the greedy ids compared (the first
+ *     difference and how close the two choices were there);
+ *  6. the TinyLlama 1.1B shape (22 layers, dim 2048, hidden 5632, 32 heads,
+ *     4 KV heads, vocab 32000), random weights written to a scratch
+ *     directory as an fp32 checkpoint (run.c, and the source of the rest),
+ *     GGUF Q4_0, Q8_0 and F16 (llama.cpp) and a version-2 checkpoint
+ *     (runq.c), as far as the disk allows; the same tables.
  *
- * Then the GGUF tensor types: both models re-exported as GGUF in F32, Q8_0
- * and Q4_0 (airlock, one thread) against the F32 path, and Q8_0 against
- * llama2.c's runq.c (-Ofast -march=native, one thread)
- * on a version-2 checkpoint of the same weights, with the largest group size
- * runq can use on that shape (4 for stories260K, whose hidden_dim is 172; 32
- * for the 15M shape). runq quantises every matrix including ffn_down; the
- * GGUF files keep rows that do not divide into 32-value blocks in F32.
+ * The peers are compiled at run time into the build directory; every
+ * compiler command is printed. Without the shared folder (llama2.c, from
+ * --peer-dir or <source root>/../shared/peers/llama2.c) or llama.cpp
+ * (--llama-cpp DIR), their columns say so. Decode is timed as run.c times
+ * itself, from the end of the first forward pass.
  *
- * Usage: bench_ai [--peer-dir DIR] [RUNS] [STEPS]   (defaults 7 and 256)
+ * Usage: bench_ai [--peer-dir DIR] [--llama-cpp DIR] [--scratch DIR] [--no-1b] [RUNS] [STEPS]
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <spawn.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "al_config.h"
+#include "bench_util.h"
 #include "common/util.h"
 #include "model_writer.h"
 #include "workers/ai/generate.h"
 #include "workers/ai/gguf.h"
 #include "workers/ai/quant.h"
+#include "workers/ai/sampler.h"
 
 #define DEFAULT_PEER_DIR AL_SOURCE_ROOT "/../shared/peers/llama2.c"
 #ifndef AL_BENCH_AI_BUILD_DIR
 #define AL_BENCH_AI_BUILD_DIR "."
 #endif
-/* The compiler the peers are built with (their Makefile's CC ?= cc). */
-#define PEER_CC "cc"
+#define PREFILL 128     /* prompt tokens of every prefill */
+#define STEPS_1B 64     /* decode steps on the 1.1B shape */
+#define MAX_STEPS 2048
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
+/* A peer's run is killed after this many seconds (OpenMP and llama.cpp
+ * threads spin while they wait: on a busy machine two of them can take
+ * minutes for what one does in seconds); such runs are counted, not timed. */
+static int peer_timeout = 120;
+static int timeouts;
 
-struct stat_s {
-	double median, p99, min;
-};
+/* The machine: read bandwidth, GB/s, one core and all. */
+static double bw1, bwall;
+static int ncpu;
 
-static struct stat_s summarize(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
-	/* p99 of a handful of runs is the slowest run (lowest tok/s). */
-	return (struct stat_s){ .median = v[n / 2], .p99 = v[0], .min = v[0] };
-}
+/* ---- airlock ---- */
 
-static int write_file(const char *path, const struct mw_buf *b)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	int rc = al_write_all(fd, b->p, b->len);
-	close(fd);
-	return rc;
-}
-
-/* Our engine: greedy from BOS, steps positions; tok/s over positions 1.. */
-static int ours_ids(const char *model_path, const char *tok_path, int steps, int runs, int threads, double *out,
-		    int *ids)
-{
+/* One model loaded into an engine with a thread count; kept at one address. */
+struct ours {
 	struct al_ai_model m;
 	struct al_ai_tokenizer t;
 	struct al_ai_engine e;
-	int fd = open(model_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || al_ai_model_build_fd(&m, fd)) {
-		fprintf(stderr, "bench_ai: %s: %s\n", model_path, fd < 0 ? strerror(errno) : m.err);
-		return -1;
-	}
-	close(fd);
-	if (!tok_path) {
-		/* GGUF: the embedded vocabulary. */
-		if (al_ai_tokenizer_build_gguf(&t, &m)) {
-			fprintf(stderr, "bench_ai: %s: %s\n", model_path, t.err);
-			return -1;
-		}
-	} else {
-		fd = open(tok_path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || al_ai_tokenizer_build_fd(&t, fd, m.cfg.vocab_size)) {
-			fprintf(stderr, "bench_ai: %s: %s\n", tok_path, fd < 0 ? strerror(errno) : t.err);
-			return -1;
-		}
-		close(fd);
-	}
-	if (al_ai_engine_build(&e, &m, &t) || al_ai_engine_set_threads(&e, threads))
-		return -1;
-	if (steps > m.cfg.seq_len)
-		steps = m.cfg.seq_len;
-	for (int r = 0; r < runs; r++) {
-		struct al_ai_sampler s;
-		al_ai_sampler_build(&s, m.cfg.vocab_size, 0.0f, 0.9f, 1);
-		int token = AL_AI_TOK_BOS;
-		uint64_t t0 = 0;
-		for (int pos = 0; pos < steps; pos++) {
-			float *logits = al_ai_forward(&m, &e.state, token, pos);
-			token = al_ai_sample(&s, logits);
-			if (ids && pos + 1 < steps)
-				ids[pos] = token;
-			if (pos == 0)
-				t0 = al_now_ns();
-		}
-		out[r] = (double)(steps - 1) * 1e9 / (double)(al_now_ns() - t0);
-		al_ai_sampler_free(&s);
-	}
-	al_ai_engine_free(&e);
-	al_ai_tokenizer_free(&t);
-	al_ai_model_free(&m);
-	return 0;
-}
+};
 
-/*
- * Prefill: a prompt of plen tokens (BOS, then arbitrary ids) run together by
- * al_ai_prefill(), against the same tokens one position at a time; tok/s
- * over the whole prompt, logits of the last position only in the first
- * (single NULL: prefill only).
- */
-static int prefill(const char *model_path, const char *tok_path, int plen, int runs, int threads, double *batched,
-		   double *single)
+static struct ours *ours_load(const char *model, const char *tok, int threads)
 {
-	struct al_ai_model m;
-	int fd = open(model_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || al_ai_model_build_fd(&m, fd)) {
-		fprintf(stderr, "bench_ai: %s: %s\n", model_path, fd < 0 ? strerror(errno) : m.err);
-		return -1;
+	struct ours *o = calloc(1, sizeof(*o));
+	int fd = open(model, O_RDONLY | O_CLOEXEC);
+	if (!o || fd < 0 || al_ai_model_build_fd(&o->m, fd)) {
+		fprintf(stderr, "bench_ai: %s: %s\n", model, fd < 0 ? strerror(errno) : o ? o->m.err : "no memory");
+		if (fd >= 0)
+			close(fd);
+		free(o);
+		return NULL;
 	}
 	close(fd);
-	(void)tok_path;
-	struct al_ai_state st;
-	struct al_ai_pool *pool = NULL;
-	if (al_ai_state_build(&st, &m.cfg) || (threads > 1 && al_ai_pool_new(&pool, threads)))
-		return -1;
-	st.pool = pool;
-	if (plen > m.cfg.seq_len)
-		plen = m.cfg.seq_len;
-	int *tokens = calloc((size_t)plen, sizeof(int));
-	for (int i = 0; i < plen; i++)
-		tokens[i] = i ? (int)((i * 7919u) % (unsigned)m.cfg.vocab_size) : AL_AI_TOK_BOS;
-	for (int r = 0; r < runs; r++) {
-		uint64_t t0 = al_now_ns();
-		al_ai_prefill(&m, &st, tokens, plen, 0);
-		batched[r] = (double)plen * 1e9 / (double)(al_now_ns() - t0);
-		if (!single)
-			continue;
-		t0 = al_now_ns();
-		for (int pos = 0; pos < plen; pos++)
-			al_ai_forward(&m, &st, tokens[pos], pos);
-		single[r] = (double)plen * 1e9 / (double)(al_now_ns() - t0);
+	int rc;
+	if (!tok) {
+		rc = al_ai_tokenizer_build_gguf(&o->t, &o->m);
+	} else {
+		fd = open(tok, O_RDONLY | O_CLOEXEC);
+		rc = fd < 0 ? -errno : al_ai_tokenizer_build_fd(&o->t, fd, o->m.cfg.vocab_size);
+		if (fd >= 0)
+			close(fd);
 	}
-	free(tokens);
-	al_ai_pool_free(pool);
-	al_ai_state_free(&st);
-	al_ai_model_free(&m);
-	return 0;
+	if (rc || al_ai_engine_build(&o->e, &o->m, &o->t) || al_ai_engine_set_threads(&o->e, threads)) {
+		fprintf(stderr, "bench_ai: %s: %s\n", tok ? tok : model, rc ? o->t.err : "engine not built");
+		al_ai_model_free(&o->m);
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void ours_free(struct ours *o)
+{
+	if (!o)
+		return;
+	al_ai_engine_free(&o->e);
+	al_ai_tokenizer_free(&o->t);
+	al_ai_model_free(&o->m);
+	free(o);
+}
+
+static int argmax(const float *v, int n)
+{
+	int best = 0;
+	for (int i = 1; i < n; i++)
+		if (v[i] > v[best])
+			best = i;
+	return best;
+}
+
+/* Greedy from BOS for steps positions: tok/s over positions 1.., the ids after BOS in ids. */
+static double ours_decode(struct ours *o, int steps, int *ids)
+{
+	int token = AL_AI_TOK_BOS;
+	uint64_t t0 = 0;
+	for (int pos = 0; pos < steps; pos++) {
+		float *logits = al_ai_forward(&o->m, &o->e.state, token, pos);
+		token = argmax(logits, o->m.cfg.vocab_size);
+		if (ids && pos + 1 < steps)
+			ids[pos] = token;
+		if (pos == 0)
+			t0 = al_now_ns();
+	}
+	return (double)(steps - 1) * 1e9 / (double)(al_now_ns() - t0);
+}
+
+/* The prompt every prefill runs: BOS, then ids (i * 7919) % vocab (as llama_peer.c). */
+static void prompt_ids(int *t, int n, int vocab)
+{
+	for (int i = 0; i < n; i++)
+		t[i] = i ? (int)((unsigned)i * 7919u % (unsigned)vocab) : AL_AI_TOK_BOS;
+}
+
+static double ours_prefill(struct ours *o, int plen)
+{
+	int t[MAX_STEPS];
+	prompt_ids(t, plen, o->m.cfg.vocab_size);
+	uint64_t t0 = al_now_ns();
+	al_ai_prefill(&o->m, &o->e.state, t, plen, 0);
+	return (double)plen * 1e9 / (double)(al_now_ns() - t0);
+}
+
+/* The same prompt one position at a time. */
+static double ours_one_by_one(struct ours *o, int plen)
+{
+	int t[MAX_STEPS];
+	prompt_ids(t, plen, o->m.cfg.vocab_size);
+	uint64_t t0 = al_now_ns();
+	for (int pos = 0; pos < plen; pos++)
+		al_ai_forward(&o->m, &o->e.state, t[pos], pos);
+	return (double)plen * 1e9 / (double)(al_now_ns() - t0);
+}
+
+/* Logits at position k of the greedy sequence: BOS, then ids[0..k). */
+static const float *ours_logits_at(struct ours *o, const int *ids, int k)
+{
+	int token = AL_AI_TOK_BOS;
+	const float *l = NULL;
+	for (int pos = 0; pos <= k; pos++) {
+		l = al_ai_forward(&o->m, &o->e.state, token, pos);
+		if (pos < k)
+			token = ids[pos];
+	}
+	return l;
+}
+
+/* Weight bytes a decode step reads: every matrix of every layer and the classifier. */
+static double bytes_per_token(const struct al_ai_model *m)
+{
+	const struct al_ai_config *c = &m->cfg;
+	double total = 0.0;
+	const struct {
+		int n, d;
+	} shapes[] = { { c->dim, c->dim }, { c->dim, c->kv_dim }, { c->dim, c->kv_dim }, { c->dim, c->dim },
+		       { c->dim, c->hidden_dim }, { c->hidden_dim, c->dim }, { c->dim, c->hidden_dim } };
+	for (int l = 0; l < c->n_layers; l++) {
+		const struct al_ai_layer *L = &m->w.layers[l];
+		const struct al_ai_mat *mats[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w1, &L->w2, &L->w3 };
+		for (size_t i = 0; i < AL_ARRAY_LEN(mats); i++) {
+			size_t rb = mats[i]->type == AL_AI_W_Q8G ? (size_t)shapes[i].n + (size_t)shapes[i].n / (size_t)c->group_size * 4
+								 : al_ai_row_bytes(mats[i]->type, shapes[i].n);
+			total += (double)rb * shapes[i].d;
+		}
+	}
+	const struct al_ai_mat *w = &m->w.wcls;
+	size_t rb = w->type == AL_AI_W_Q8G ? (size_t)c->dim + (size_t)c->dim / (size_t)c->group_size * 4
+					   : al_ai_row_bytes(w->type, c->dim);
+	return total + (double)rb * c->vocab_size;
+}
+
+/* ---- llama2.c's run.c and runq.c ---- */
+
+/* One greedy run of a llama2.c binary: its own "achieved tok/s" (from after its first token). */
+static double llama2c_once(const char *bin, const char *model, const char *tok, int steps, int threads,
+			   const char *dir)
+{
+	char steps_s[16], errfile[800], nt[32], *txt = NULL;
+	size_t len;
+	snprintf(steps_s, sizeof(steps_s), "%d", steps);
+	snprintf(errfile, sizeof(errfile), "%s/peer.err", dir);
+	snprintf(nt, sizeof(nt), "OMP_NUM_THREADS=%d", threads);
+	const char *env[] = { nt, NULL };
+	char *argv[] = { (char *)bin, (char *)model, "-z", (char *)tok, "-t", "0", "-n", steps_s, NULL };
+	int rc = run_cmd(argv, env, NULL, errfile, peer_timeout);
+	timeouts += rc == -ETIMEDOUT;
+	if (rc || al_read_file_at(AT_FDCWD, errfile, 1 << 16, &txt, &len))
+		return 0.0;
+	char *p = strstr(txt, "achieved tok/s:");
+	double v = p ? strtod(p + 15, NULL) : 0.0;
+	free(txt);
+	return v;
+}
+
+/* The llama2.c peers built here: run.c and runq.c, one thread and OpenMP. */
+struct l2c {
+	char run1[800], runomp[800], runq1[800], runqomp[800];
+	bool have_run1, have_runomp, have_runq1, have_runqomp;
+};
+
+static void build_llama2c(const char *peer_dir, const char *dir, struct l2c *p)
+{
+	/* Their Makefile: runfast is -Ofast, runomp -Ofast -fopenmp -march=native. */
+	static const char *const fast[] = { "-Ofast", "-march=native", NULL };
+	static const char *const omp[] = { "-Ofast", "-fopenmp", "-march=native", NULL };
+	static const char *const lm[] = { "-lm", NULL };
+	char src[800];
+	memset(p, 0, sizeof(*p));
+	if (!peer_dir)
+		return;
+	snprintf(src, sizeof(src), "%s/run.c", peer_dir);
+	p->have_run1 = build_peer("run.c 1T", src, "run-fast", fast, lm, dir, p->run1, sizeof(p->run1)) == 0;
+	p->have_runomp = build_peer("run.c OpenMP", src, "run-omp", omp, lm, dir, p->runomp, sizeof(p->runomp)) == 0;
+	snprintf(src, sizeof(src), "%s/runq.c", peer_dir);
+	p->have_runq1 = build_peer("runq.c 1T", src, "runq-fast", fast, lm, dir, p->runq1, sizeof(p->runq1)) == 0;
+	p->have_runqomp =
+		build_peer("runq.c OpenMP", src, "runq-omp", omp, lm, dir, p->runqomp, sizeof(p->runqomp)) == 0;
+}
+
+static const char *l2c_bin(const struct l2c *p, bool q, int threads)
+{
+	if (q)
+		return threads == 1 ? (p->have_runq1 ? p->runq1 : NULL) : (p->have_runqomp ? p->runqomp : NULL);
+	return threads == 1 ? (p->have_run1 ? p->run1 : NULL) : (p->have_runomp ? p->runomp : NULL);
 }
 
 /*
- * The matrix-vector kernels alone, one thread, on the classifier's shape of
- * the 15M model (32000 x 288; 37 MB in F32, more than L2): weight bytes read
- * per second, from the median of reps products.
+ * airlock (ours_model, optionally a different file than the peer's) against
+ * a llama2.c binary, interleaved rounds, 1 and 2 threads: one table row per
+ * thread count.
  */
+static int l2c_rows(const char *label, const char *ours_model, const char *tok, bool ours_gguf,
+		    const struct l2c *p, bool q, const char *peer_model, int steps, int runs, const char *dir)
+{
+	char a[64], b[64], name[96];
+	for (int threads = 1; threads <= 2; threads++) {
+		struct ours *o = ours_load(ours_model, ours_gguf ? NULL : tok, threads);
+		if (!o)
+			return 1;
+		const char *bin = l2c_bin(p, q, threads);
+		struct series so = { 0 }, sp = { 0 };
+		for (int r = 0; r < runs; r++) {
+			series_add(&so, ours_decode(o, steps, NULL));
+			double v = bin ? llama2c_once(bin, peer_model, tok, steps, threads, dir) : 0.0;
+			if (v > 0.0)
+				series_add(&sp, v);
+		}
+		ours_free(o);
+		snprintf(name, sizeof(name), "%s, %dT", label, threads);
+		printf("%-34s %22s %22s", name, series_fmt(&so, a, sizeof(a)), series_fmt(&sp, b, sizeof(b)));
+		if (sp.n)
+			printf(" %7.2fx\n", series_median(&so) / series_median(&sp));
+		else
+			printf(" %8s\n", bin ? "failed" : "absent");
+	}
+	return 0;
+}
+
+/* ---- llama.cpp ---- */
+
+struct llama_peer {
+	char bin[800], lib[800], version[200], system[400];
+	bool ok;
+};
+
+struct llama_run {
+	double pre, dec;
+	int ids[MAX_STEPS], nids;
+	bool probed;
+	double la, lb, mx, mn;
+};
+
+static int llama_once(const struct llama_peer *lp, const char *model, int plen, int steps, int threads,
+		      bool fa_off, int probe, int pa, int pb, const char *dir, struct llama_run *r)
+{
+	char outf[800], errf[800], pl[16], st[16], th[16], pr[16], ia[16], ib[16], *txt = NULL;
+	size_t len = 0;
+	snprintf(outf, sizeof(outf), "%s/llama.out", dir);
+	snprintf(errf, sizeof(errf), "%s/llama.err", dir);
+	snprintf(pl, sizeof(pl), "%d", plen);
+	snprintf(st, sizeof(st), "%d", steps);
+	snprintf(th, sizeof(th), "%d", threads);
+	snprintf(pr, sizeof(pr), "%d", probe);
+	snprintf(ia, sizeof(ia), "%d", pa);
+	snprintf(ib, sizeof(ib), "%d", pb);
+	char *argv[] = { (char *)lp->bin, (char *)lp->lib, (char *)model, pl, st, th, "1", fa_off ? "off" : "auto",
+			 probe >= 0 ? pr : NULL, ia, ib, NULL };
+	memset(r, 0, sizeof(*r));
+	int rc = run_cmd(argv, NULL, outf, errf, peer_timeout);
+	timeouts += rc == -ETIMEDOUT;
+	if (rc || al_read_file_at(AT_FDCWD, outf, 1 << 20, &txt, &len))
+		return -1;
+	char *q = strstr(txt, "run "), *e;
+	if (!q) {
+		free(txt);
+		return -1;
+	}
+	r->pre = strtod(q + 4, &e);
+	r->dec = strtod(e, &e);
+	if ((q = strstr(txt, "tokens")))
+		for (q += 6; r->nids < MAX_STEPS; q = e) {
+			long v = strtol(q, &e, 10);
+			if (e == q)
+				break;
+			r->ids[r->nids++] = (int)v;
+		}
+	if ((q = strstr(txt, "probe "))) {
+		r->la = strtod(q + 6, &e);
+		r->lb = strtod(e, &e);
+		r->mx = strtod(e, &e);
+		r->mn = strtod(e, &e);
+		r->probed = true;
+	}
+	free(txt);
+	return r->pre > 0.0 && r->dec > 0.0 ? 0 : -1;
+}
+
+static void llama_setup(const char *lldir, const char *dir, struct llama_peer *lp)
+{
+	char verf[800], inc[800], src[800], *ver = NULL;
+	size_t vlen = 0;
+	memset(lp, 0, sizeof(*lp));
+	snprintf(verf, sizeof(verf), "%s/VERSION", lldir);
+	if (al_read_file_at(AT_FDCWD, verf, 4096, &ver, &vlen)) {
+		printf("peer llama.cpp: %s is missing; bench/ai/get-llama-cpp %s fetches it (npm); not compared\n",
+		       verf, lldir);
+		return;
+	}
+	snprintf(lp->version, sizeof(lp->version), "%.*s", (int)strcspn(ver, "\n"), ver);
+	free(ver);
+	printf("peer llama.cpp: %s\n", lp->version);
+	snprintf(inc, sizeof(inc), "-I%s/include", lldir);
+	snprintf(lp->lib, sizeof(lp->lib), "%s/lib", lldir);
+	snprintf(src, sizeof(src), "%s/bench/ai/llama_peer.c", AL_SOURCE_ROOT);
+	const char *flags[] = { "-O2", inc, NULL };
+	static const char *const dl[] = { "-ldl", NULL };
+	lp->ok = build_peer("llama.cpp driver", src, "llama-peer", flags, dl, dir, lp->bin, sizeof(lp->bin)) == 0;
+}
+
+/* One GGUF file of a shape: its rows of the decode, prefill and ids tables. */
+struct type_result {
+	const char *type;
+	struct series od[2], op[2], ld[2][2], lpre[2][2]; /* [threads - 1][fa off] */
+	double bytes;
+	char ids[300];
+};
+
+static double faster(const struct series s[2])
+{
+	double a = series_median(&s[0]), b = series_median(&s[1]);
+	return a > b ? a : b;
+}
+
+/* How close airlock's and llama.cpp's choices were at the first step where they differ. */
+static void compare_ids(struct ours *o, const struct llama_peer *lp, const char *path, const int *ids, int n,
+			const struct llama_run *lr, const char *dir, char *out, size_t len)
+{
+	int k = 0, m = n < lr->nids ? n : lr->nids;
+	while (k < m && ids[k] == lr->ids[k])
+		k++;
+	if (k == m) {
+		snprintf(out, len, "all %d identical", m);
+		return;
+	}
+	/* Position k chose ids[k] here and lr->ids[k] there, from the same context. */
+	const float *l = ours_logits_at(o, ids, k);
+	int V = o->m.cfg.vocab_size;
+	float mx = l[0], mn = l[0];
+	for (int i = 1; i < V; i++) {
+		mx = l[i] > mx ? l[i] : mx;
+		mn = l[i] < mn ? l[i] : mn;
+	}
+	double ours_gap = (double)l[ids[k]] - l[lr->ids[k]];
+	struct llama_run pr;
+	int ok = llama_once(lp, path, PREFILL, n + 1, 1, false, k, lr->ids[k], ids[k], dir, &pr) == 0 &&
+		 pr.probed;
+	snprintf(out, len, "%d of %d identical; at step %d airlock %d by %.3g (%.2f%% of its logit range), "
+		 "llama.cpp %d by %.3g%s",
+		 k, m, k + 1, ids[k], ours_gap, 100.0 * ours_gap / ((double)mx - mn), lr->ids[k],
+		 ok ? pr.la - pr.lb : 0.0, ok ? "" : " (not probed)");
+	if (ok)
+		snprintf(out + strlen(out), len - strlen(out), " (%.2f%%)", 100.0 * (pr.la - pr.lb) / (pr.mx - pr.mn));
+}
+
+static int shape_type(const struct llama_peer *lp, const char *path, struct type_result *tr, int steps, int runs,
+		      const char *dir)
+{
+	static int ids[MAX_STEPS];
+	struct llama_run lr, first = { 0 };
+	bool have_first = false;
+	for (int threads = 1; threads <= 2; threads++) {
+		struct ours *o = ours_load(path, NULL, threads);
+		if (!o)
+			return 1;
+		tr->bytes = bytes_per_token(&o->m);
+		for (int r = 0; r < runs; r++) {
+			series_add(&tr->od[threads - 1], ours_decode(o, steps, threads == 1 && r == 0 ? ids : NULL));
+			series_add(&tr->op[threads - 1], ours_prefill(o, PREFILL));
+			for (int fa = 0; lp->ok && fa < 2; fa++) {
+				if (llama_once(lp, path, PREFILL, steps, threads, fa, -1, 0, 0, dir, &lr))
+					continue;
+				series_add(&tr->ld[threads - 1][fa], lr.dec);
+				series_add(&tr->lpre[threads - 1][fa], lr.pre);
+				if (threads == 1 && fa == 0 && !have_first) {
+					first = lr;
+					have_first = true;
+				}
+			}
+		}
+		if (threads == 1) {
+			if (have_first)
+				compare_ids(o, lp, path, ids, steps - 1, &first, dir, tr->ids, sizeof(tr->ids));
+			else
+				snprintf(tr->ids, sizeof(tr->ids), "llama.cpp %s", lp->ok ? "did not run" : "absent");
+		}
+		ours_free(o);
+	}
+	return 0;
+}
+
+static void print_shape(const char *label, struct type_result *tr, int nt, int steps, int runs)
+{
+	char a[48], b[48], c[48];
+	printf("\n%s, decode: greedy %d steps from BOS, tok/s median (min-max) of %d interleaved rounds; "
+	       "llama.cpp with its defaults (flash attention auto) and with flash attention off; "
+	       "ratio: airlock / the faster llama.cpp; GB/s: weights read per token x tok/s, against the "
+	       "read bandwidth of one core (1T) or all %d (2T)\n",
+	       label, steps, runs, ncpu);
+	printf("%-6s %3s %20s %20s %20s %7s %7s %6s\n", "type", "thr", "airlock", "llama.cpp auto", "llama.cpp off",
+	       "ratio", "GB/s", "of bw");
+	for (int i = 0; i < nt; i++)
+		for (int t = 0; t < 2; t++) {
+			double best = faster(tr[i].ld[t]), gbs = series_median(&tr[i].od[t]) * tr[i].bytes / 1e9;
+			double bw = t ? bwall : bw1;
+			printf("%-6s %3d %20s %20s %20s", tr[i].type, t + 1, series_fmt(&tr[i].od[t], a, sizeof(a)),
+			       series_fmt(&tr[i].ld[t][0], b, sizeof(b)), series_fmt(&tr[i].ld[t][1], c, sizeof(c)));
+			if (best > 0.0)
+				printf(" %6.2fx", series_median(&tr[i].od[t]) / best);
+			else
+				printf(" %7s", "-");
+			printf(" %7.1f %5.0f%%\n", gbs, bw > 0.0 ? 100.0 * gbs / bw : 0.0);
+		}
+	printf("\n%s, prefill: %d tokens in one call, tok/s median (min-max) of %d rounds\n", label, PREFILL, runs);
+	printf("%-6s %3s %20s %20s %20s %7s\n", "type", "thr", "airlock", "llama.cpp auto", "llama.cpp off", "ratio");
+	for (int i = 0; i < nt; i++)
+		for (int t = 0; t < 2; t++) {
+			double best = faster(tr[i].lpre[t]);
+			printf("%-6s %3d %20s %20s %20s", tr[i].type, t + 1, series_fmt(&tr[i].op[t], a, sizeof(a)),
+			       series_fmt(&tr[i].lpre[t][0], b, sizeof(b)), series_fmt(&tr[i].lpre[t][1], c, sizeof(c)));
+			if (best > 0.0)
+				printf(" %6.2fx\n", series_median(&tr[i].op[t]) / best);
+			else
+				printf(" %7s\n", "-");
+		}
+	printf("\n%s, greedy ids, one thread, airlock against llama.cpp (defaults), %d steps after BOS\n", label,
+	       steps - 1);
+	for (int i = 0; i < nt; i++)
+		printf("%-6s %s\n", tr[i].type, tr[i].ids);
+}
+
+/* ---- the sections ---- */
+
+/* A loaded model as GGUF of one type, streamed to path. */
+static int export_gguf(const struct al_ai_model *m, const struct al_ai_tokenizer *t, uint32_t type,
+		       const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	struct mw_buf b = { .fd = fd };
+	mw_export_gguf(&b, m, t, type);
+	int rc = mw_flush(&b);
+	mw_free(&b);
+	close(fd);
+	if (rc)
+		unlink(path);
+	return rc;
+}
+
+static int export_v2(const struct al_ai_model *m, int gs, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	struct mw_buf b = { .fd = fd };
+	mw_export(&b, m, AL_AI_FORMAT_Q8, m->cfg.shared_classifier, gs);
+	int rc = mw_flush(&b);
+	mw_free(&b);
+	close(fd);
+	if (rc)
+		unlink(path);
+	return rc;
+}
+
+static int load_plain(const char *model, const char *tok, struct al_ai_model *m, struct al_ai_tokenizer *t)
+{
+	int fd = open(model, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || al_ai_model_build_fd(m, fd)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	fd = open(tok, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || al_ai_tokenizer_build_fd(t, fd, m->cfg.vocab_size)) {
+		if (fd >= 0)
+			close(fd);
+		al_ai_model_free(m);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	uint32_t type;
+} gguf_types[] = { { "f32", AL_GGML_F32 }, { "f16", AL_GGML_F16 }, { "q8_0", AL_GGML_Q8_0 }, { "q4_0", AL_GGML_Q4_0 } };
+
+/* llama.cpp on one shape: the GGUF files in files[i] (NULL: skipped). */
+static int llama_shape(const char *label, const struct llama_peer *lp, const char *const files[4], int steps,
+		       int runs, const char *dir)
+{
+	static struct type_result tr[4];
+	int nt = 0, rc = 0;
+	memset(tr, 0, sizeof(tr));
+	for (int i = 0; i < 4; i++) {
+		if (!files[i])
+			continue;
+		tr[nt].type = gguf_types[i].name;
+		rc |= shape_type(lp, files[i], &tr[nt], steps, runs, dir);
+		nt++;
+	}
+	print_shape(label, tr, nt, steps, runs);
+	return rc;
+}
+
 static void kernels_section(int reps)
 {
 	enum { N = 288, D = 32000 };
@@ -188,8 +584,8 @@ static void kernels_section(int reps)
 	uint8_t *b = aligned_alloc(64, nw * 2);
 	int8_t xq[N];
 	float xs[N / 32];
-	double *t = calloc((size_t)reps, sizeof(double));
-	if (!w || !x || !o || !b || !t)
+	struct series s = { 0 };
+	if (!w || !x || !o || !b)
 		return;
 	for (size_t i = 0; i < nw; i++)
 		w[i] = (float)(int)(i * 7919u % 2001u - 1000u) / 1000.0f;
@@ -202,333 +598,158 @@ static void kernels_section(int reps)
 	for (int i = 0; i < N / 32; i++)
 		xs[i] = 0.01f;
 	al_ai_quant_init(false);
-	printf("\nkernels alone, one thread (%s), W %d x %d: weight GB/s (median of %d)\n", al_ai_quant_kernels(), D,
-	       N, reps);
-	const struct {
-		const char *name;
-		enum al_ai_wtype type;
-	} k[] = { { "f32", AL_AI_W_F32 }, { "f16", AL_AI_W_F16 }, { "q8_0", AL_AI_W_Q8_0 }, { "q4_0", AL_AI_W_Q4_0 } };
-	for (size_t i = 0; i < AL_ARRAY_LEN(k); i++) {
-		size_t bytes = k[i].type == AL_AI_W_F32 ? nw * 4 : al_ai_row_bytes(k[i].type, N) * D;
+	printf("\nkernels alone, one thread (%s), W %d x %d (in the last-level cache): weight GB/s, median "
+	       "(min-max) of %d; one core reads memory at %.1f GB/s\n",
+	       al_ai_quant_kernels(), D, N, reps, bw1);
+	for (size_t i = 0; i < AL_ARRAY_LEN(gguf_types); i++) {
+		uint32_t t = gguf_types[i].type;
+		enum al_ai_wtype wt = t == AL_GGML_F32 ? AL_AI_W_F32 : t == AL_GGML_F16 ? AL_AI_W_F16
+				       : t == AL_GGML_Q8_0 ? AL_AI_W_Q8_0 : AL_AI_W_Q4_0;
+		size_t bytes = wt == AL_AI_W_F32 ? nw * 4 : al_ai_row_bytes(wt, N) * D;
+		char a[48];
+		s.n = 0;
 		for (int r = 0; r < reps; r++) {
 			uint64_t t0 = al_now_ns();
-			if (k[i].type == AL_AI_W_F32)
+			if (wt == AL_AI_W_F32)
 				al_ai_matmul_f32(o, x, w, N, D);
-			else if (k[i].type == AL_AI_W_F16)
+			else if (wt == AL_AI_W_F16)
 				al_ai_matmul_f16(o, x, b, N, D);
-			else if (k[i].type == AL_AI_W_Q8_0)
+			else if (wt == AL_AI_W_Q8_0)
 				al_ai_matmul_q8_0(o, xq, xs, b, N, D);
 			else
 				al_ai_matmul_q4_0(o, xq, xs, b, N, D);
-			t[r] = (double)bytes / (double)(al_now_ns() - t0);
+			series_add(&s, (double)bytes / (double)(al_now_ns() - t0));
 		}
-		struct stat_s a = summarize(t, reps);
-		printf("  matmul %-5s %6.1f GB/s (slowest %.1f)\n", k[i].name, a.median, a.p99);
+		printf("  matmul %-5s %s GB/s\n", gguf_types[i].name, series_fmt(&s, a, sizeof(a)));
 	}
-	free(t);
 	free(w);
 	free(x);
 	free(o);
 	free(b);
 }
 
-static int ours(const char *model_path, const char *tok_path, int steps, int runs, int threads, double *out)
-{
-	return ours_ids(model_path, tok_path, steps, runs, threads, out, NULL);
-}
-
-/* Runs argv; stdout to outfile (NULL: /dev/null), stderr to errfile. 0 on exit status 0. */
-static int run_cmd(char *const argv[], const char *outfile, const char *errfile)
-{
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status;
-	extern char **environ;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, outfile ? outfile : "/dev/null",
-					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc)
-		return -rc;
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
-		return -1;
-	return 0;
-}
-
-/*
- * Compiles peer_dir/src into AL_BENCH_AI_BUILD_DIR/peers/out with the flags
- * given (NULL-terminated), printing the command. The binary's path in bin;
- * 0, or -1 with the reason printed.
- */
-static int build_peer(const char *label, const char *peer_dir, const char *src, const char *out,
-		      const char *const flags[], const char *scratch, char *bin, size_t binlen)
-{
-	char srcpath[600], errf[600], outdir[600];
-	char *argv[16];
-	int n = 0;
-	snprintf(srcpath, sizeof(srcpath), "%s/%s", peer_dir, src);
-	snprintf(outdir, sizeof(outdir), "%s/peers", AL_BENCH_AI_BUILD_DIR);
-	snprintf(bin, binlen, "%s/peers/%s", AL_BENCH_AI_BUILD_DIR, out);
-	snprintf(errf, sizeof(errf), "%s/cc.err", scratch);
-	if (access(srcpath, R_OK) != 0) {
-		printf("peer %s: %s: %s; not compared\n", label, srcpath, strerror(errno));
-		return -1;
-	}
-	if (mkdir(outdir, 0755) < 0 && errno != EEXIST) {
-		printf("peer %s: cannot create %s: %s; not compared\n", label, outdir, strerror(errno));
-		return -1;
-	}
-	argv[n++] = PEER_CC;
-	for (size_t i = 0; flags[i] && n < 10; i++)
-		argv[n++] = (char *)flags[i];
-	argv[n++] = "-o";
-	argv[n++] = bin;
-	argv[n++] = srcpath;
-	argv[n++] = "-lm";
-	argv[n] = NULL;
-	printf("peer %s:", label);
-	for (int i = 0; i < n; i++)
-		printf(" %s", argv[i]);
-	printf("\n");
-	if (run_cmd(argv, NULL, errf)) {
-		char *txt = NULL;
-		size_t len = 0;
-		al_read_file_at(AT_FDCWD, errf, 4096, &txt, &len);
-		printf("peer %s: did not compile; not compared\n%.*s", label, (int)len, txt ? txt : "");
-		free(txt);
-		return -1;
-	}
-	return 0;
-}
-
-/* The peer prints "achieved tok/s: X" on stderr, timed from after its first token. */
-/* threads > 0: run with OMP_NUM_THREADS=threads (the OpenMP build); 0: unset. */
-static int peer(const char *bin, const char *model, const char *tok, int steps, int runs, int threads,
-		const char *dir, double *out)
-{
-	char steps_s[16], errfile[512], nt[16];
-	if (threads > 0) {
-		snprintf(nt, sizeof(nt), "%d", threads);
-		setenv("OMP_NUM_THREADS", nt, 1);
-	} else {
-		unsetenv("OMP_NUM_THREADS");
-	}
-	snprintf(steps_s, sizeof(steps_s), "%d", steps);
-	snprintf(errfile, sizeof(errfile), "%s/peer.err", dir);
-	char *argv[] = { (char *)bin, (char *)model, "-z", (char *)tok, "-t", "0", "-n", steps_s, NULL };
-	for (int r = 0; r < runs; r++) {
-		char *txt = NULL;
-		size_t len;
-		if (run_cmd(argv, NULL, errfile) || al_read_file_at(AT_FDCWD, errfile, 1 << 16, &txt, &len))
-			return -1;
-		char *p = strstr(txt, "achieved tok/s:");
-		out[r] = p ? strtod(p + 15, NULL) : 0.0;
-		free(txt);
-		if (out[r] <= 0.0)
-			return -1;
-	}
-	return 0;
-}
-
-static void row(const char *name, double *ours_v, double *peer_v, int runs, bool have_peer)
-{
-	struct stat_s a = summarize(ours_v, runs);
-	if (!have_peer) {
-		printf("%-26s %12.0f %12.0f %12s %12s %8s\n", name, a.median, a.p99, "-", "-", "-");
-		return;
-	}
-	struct stat_s b = summarize(peer_v, runs);
-	printf("%-26s %12.0f %12.0f %12.0f %12.0f %7.2fx\n", name, a.median, a.p99, b.median, b.p99,
-	       a.median / b.median);
-}
-
-static int load_plain(const char *model, const char *tok, struct al_ai_model *m, struct al_ai_tokenizer *t)
-{
-	int fd = open(model, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || al_ai_model_build_fd(m, fd))
-		return -1;
-	close(fd);
-	fd = open(tok, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || al_ai_tokenizer_build_fd(t, fd, m->cfg.vocab_size))
-		return -1;
-	close(fd);
-	return 0;
-}
-
-/* One model: GGUF F32 / Q8_0 / Q4_0 against GGUF F32, and Q8_0 against runq on v2 (group gs). */
-static int gguf_model(const char *label, const char *model, const char *tok, int gs, const char *dir,
-		      const char *runq, int steps, int runs, double *o, double *p)
+/* GGUF F32 / Q8_0 / Q4_0 of one model (airlock, 1 thread) against its F32, and Q8_0 against runq.c. */
+static int gguf_section(const char *label, const char *model, const char *tok, int gs, const char *dir,
+			const struct l2c *p, int steps, int runs)
 {
 	struct al_ai_model m;
 	struct al_ai_tokenizer t;
-	char path[600];
-	double base = 0.0, q8 = 0.0;
+	char path[800], q8[800], v2[800], a[48], name[96];
+	double base = 0.0;
 	if (load_plain(model, tok, &m, &t))
 		return 1;
-	const struct {
-		const char *name;
-		uint32_t type;
-	} types[] = { { "f32", AL_GGML_F32 }, { "q8_0", AL_GGML_Q8_0 }, { "q4_0", AL_GGML_Q4_0 } };
-	for (size_t i = 0; i < AL_ARRAY_LEN(types); i++) {
-		struct mw_buf b = { 0 };
-		mw_export_gguf(&b, &m, &t, types[i].type);
-		snprintf(path, sizeof(path), "%s/g_%s.gguf", dir, types[i].name);
-		write_file(path, &b);
-		mw_free(&b);
-		if (ours(path, NULL, steps, runs, 1, o))
+	for (size_t i = 0; i < AL_ARRAY_LEN(gguf_types); i++) {
+		if (gguf_types[i].type == AL_GGML_F16)
+			continue;
+		snprintf(path, sizeof(path), "%s/g_%s.gguf", dir, gguf_types[i].name);
+		if (export_gguf(&m, &t, gguf_types[i].type, path))
 			return 1;
-		struct stat_s a = summarize(o, runs);
+		struct ours *o = ours_load(path, NULL, 1);
+		struct series s = { 0 };
+		for (int r = 0; o && r < runs; r++)
+			series_add(&s, ours_decode(o, steps, NULL));
+		ours_free(o);
 		if (i == 0)
-			base = a.median;
-		if (types[i].type == AL_GGML_Q8_0)
-			q8 = a.median;
-		char name[64];
-		snprintf(name, sizeof(name), "%s GGUF %s", label, types[i].name);
-		printf("%-30s %12.0f %12.0f %12.0f %8.2fx\n", name, a.median, a.p99, base, a.median / base);
+			base = series_median(&s);
+		if (gguf_types[i].type == AL_GGML_Q8_0)
+			snprintf(q8, sizeof(q8), "%s", path);
+		else
+			unlink(path);
+		snprintf(name, sizeof(name), "%s GGUF %s", label, gguf_types[i].name);
+		printf("%-34s %22s %7.2fx\n", name, series_fmt(&s, a, sizeof(a)), series_median(&s) / base);
 	}
-	if (runq) {
-		struct mw_buf b = { 0 };
-		mw_export(&b, &m, AL_AI_FORMAT_Q8, m.cfg.shared_classifier, gs);
-		snprintf(path, sizeof(path), "%s/v2.bin", dir);
-		write_file(path, &b);
-		mw_free(&b);
-		if (peer(runq, path, tok, steps, runs, 0, dir, p) == 0) {
-			struct stat_s r = summarize(p, runs);
-			char name[64];
-			snprintf(name, sizeof(name), "%s runq.c v2 gs %d", label, gs);
-			printf("%-30s %12.0f %12.0f %12s %8s   airlock Q8_0 / runq: %.2fx\n", name, r.median, r.p99, "-",
-			       "-", q8 / r.median);
-		} else {
-			printf("%s: runq did not run\n", label);
-		}
-	}
+	snprintf(v2, sizeof(v2), "%s/v2.bin", dir);
+	int rc = export_v2(&m, gs, v2);
 	al_ai_tokenizer_free(&t);
 	al_ai_model_free(&m);
-	return 0;
+	if (rc)
+		return 1;
+	snprintf(name, sizeof(name), "%s Q8_0 vs runq.c gs %d", label, gs);
+	rc = l2c_rows(name, q8, tok, true, p, true, v2, steps, runs, dir);
+	unlink(q8);
+	unlink(v2);
+	return rc;
 }
 
-static int gguf_section(const char *m260, const char *t260, int gs260, const char *m15, const char *t15, int gs15,
-			const char *dir, const char *peer_dir, int steps, int runs, double *o, double *p)
+/* Free bytes where path lives. */
+static double disk_free(const char *path)
 {
-	static const char *const fast[] = { "-Ofast", "-march=native", NULL };
-	char bin[600];
-	const char *runq = NULL;
-	if (peer_dir && build_peer("runq.c 1T", peer_dir, "runq.c", "runq-fast", fast, dir, bin, sizeof(bin)) == 0)
-		runq = bin;
-	al_ai_quant_init(false);
-	printf("\nGGUF tensor types, airlock 1 thread (%s kernels); runq.c one thread%s\n", al_ai_quant_kernels(),
-	       runq ? "" : " (absent: not compared)");
-	printf("%-30s %12s %12s %12s %9s\n", "model", "tok/s med", "tok/s p99", "f32 med", "vs f32");
-	return gguf_model("stories260K", m260, t260, gs260, dir, runq, steps, runs, o, p) |
-	       gguf_model("random 15M shape", m15, t15, gs15, dir, runq, steps, runs, o, p);
+	struct statvfs v;
+	return statvfs(path, &v) == 0 ? (double)v.f_bavail * (double)v.f_frsize : 0.0;
 }
 
-/*
- * llama.cpp (bench/ai/get-llama-cpp lays out lldir): llama_peer.c compiled
- * against its headers, run on GGUF exports of the 15M-shape model in F32,
- * F16, Q8_0 and Q4_0; decode and prefill tok/s against ours, and how many
- * of the greedy ids agree.
- */
-static int llama_section(const char *lldir, const char *m15, const char *t15, const char *dir, int steps, int runs,
-			 double *o, double *p)
+/* The TinyLlama 1.1B shape: random weights, written as far as the disk allows. */
+static int tiny_section(const char *dir, const char *t15, const struct l2c *p, const struct llama_peer *lp,
+			int runs)
 {
-	char bin[600], inc[600], lib[600], path[600], verf[600], *ver = NULL;
-	size_t vlen = 0;
-	snprintf(verf, sizeof(verf), "%s/VERSION", lldir);
-	if (al_read_file_at(AT_FDCWD, verf, 4096, &ver, &vlen)) {
-		printf("\npeer llama.cpp: %s is missing; bench/ai/get-llama-cpp %s fetches it (npm); not compared\n",
-		       verf, lldir);
+	struct mw_shape s = { .dim = 2048, .hidden_dim = 5632, .n_layers = 22, .n_heads = 32, .n_kv_heads = 4,
+			      .vocab_size = 32000, .seq_len = 2048 };
+	char f32[800], v2[800], gg[4][800];
+	const char *files[4] = { NULL, NULL, NULL, NULL };
+	/* fp32 4.4 GB, F16 2.2, Q8_0 1.2, v2 1.2, Q4_0 0.6; the fp32 file is the source of the others. */
+	double need = 4.4e9 + 1.2e9 + 0.6e9 + 1.2e9, have = disk_free(dir);
+	printf("\nTinyLlama 1.1B shape (22 layers, dim 2048, hidden 5632, 32 heads, 4 KV heads, vocab 32000), "
+	       "random weights; %.1f GB free in %s\n",
+	       have / 1e9, dir);
+	if (have < need + 1e9) {
+		printf("1.1B shape: %.1f GB needed; skipped\n", (need + 1e9) / 1e9);
 		return 0;
 	}
-	printf("\npeer llama.cpp: %.*s\n", (int)strcspn(ver, "\n"), ver);
-	free(ver);
-	snprintf(inc, sizeof(inc), "-I%s/include", lldir);
-	snprintf(lib, sizeof(lib), "%s/lib", lldir);
-	const char *flags[] = { "-O2", inc, NULL };
-	if (build_peer("llama.cpp", AL_SOURCE_ROOT "/bench/ai", "llama_peer.c", "llama-peer", flags, dir, bin,
-		       sizeof(bin)))
-		return 0;
+	bool with_f16 = have >= need + 2.2e9 + 1e9;
+	snprintf(f32, sizeof(f32), "%s/tiny_f32.bin", dir);
+	uint64_t t0 = al_now_ns();
+	int fd = open(f32, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return 1;
+	struct mw_buf b = { .fd = fd };
+	mw_random_legacy(&b, &s, false, 11);
+	int rc = mw_flush(&b);
+	mw_free(&b);
+	close(fd);
 	struct al_ai_model m;
 	struct al_ai_tokenizer t;
-	if (load_plain(m15, t15, &m, &t))
+	if (rc || load_plain(f32, t15, &m, &t)) {
+		unlink(f32);
 		return 1;
-	int plen = steps / 2, *ids_a = calloc((size_t)steps, sizeof(int));
-	double *pa = calloc((size_t)runs, sizeof(double)), *pb = calloc((size_t)runs, sizeof(double));
-	printf("random 15M shape as GGUF; decode: greedy %d steps from BOS; prefill: %d tokens; tok/s medians of %d\n",
-	       steps, plen, runs);
-	printf("%-10s %4s %11s %11s %7s %11s %11s %7s %9s\n", "type", "thr", "airlock dec", "llama dec", "ratio",
-	       "airlock pre", "llama pre", "ratio", "same ids");
-	const struct {
-		const char *name;
-		uint32_t type;
-	} types[] = { { "f32", AL_GGML_F32 }, { "f16", AL_GGML_F16 }, { "q8_0", AL_GGML_Q8_0 }, { "q4_0", AL_GGML_Q4_0 } };
-	int rc = 0;
-	for (size_t i = 0; i < AL_ARRAY_LEN(types); i++) {
-		struct mw_buf b = { 0 };
-		mw_export_gguf(&b, &m, &t, types[i].type);
-		snprintf(path, sizeof(path), "%s/l_%s.gguf", dir, types[i].name);
-		write_file(path, &b);
-		mw_free(&b);
-		for (int threads = 1; threads <= 2; threads++) {
-			char outf[600], errf[600], pl[16], st[16], th[16], rn[16], *txt = NULL;
-			size_t len = 0;
-			snprintf(outf, sizeof(outf), "%s/llama.out", dir);
-			snprintf(errf, sizeof(errf), "%s/llama.err", dir);
-			snprintf(pl, sizeof(pl), "%d", plen);
-			snprintf(st, sizeof(st), "%d", steps);
-			snprintf(th, sizeof(th), "%d", threads);
-			snprintf(rn, sizeof(rn), "%d", runs);
-			char *argv[] = { bin, lib, path, pl, st, th, rn, NULL };
-			if (run_cmd(argv, outf, errf) || al_read_file_at(AT_FDCWD, outf, 1 << 20, &txt, &len)) {
-				printf("%-10s %4d llama.cpp did not run (see %s)\n", types[i].name, threads, errf);
-				free(txt);
-				continue;
-			}
-			int nr = 0, same = 0;
-			for (char *q = txt; (q = strstr(q, "run ")) && nr < runs; nr++) {
-				pb[nr] = strtod(q + 4, &q);
-				p[nr] = strtod(q, &q);
-			}
-			char *tk = strstr(txt, "tokens");
-			if (ours_ids(path, NULL, steps, runs, threads, o, ids_a) ||
-			    prefill(path, NULL, plen, runs, threads, pa, NULL) || nr != runs || !tk) {
-				rc = 1;
-				free(txt);
-				continue;
-			}
-			tk += 6;
-			for (int k = 0; k + 1 < steps; k++) {
-				char *e;
-				long v = strtol(tk, &e, 10);
-				if (e == tk || v != ids_a[k])
-					break;
-				tk = e;
-				same++;
-			}
-			free(txt);
-			struct stat_s od = summarize(o, runs), ld = summarize(p, runs), op = summarize(pa, runs),
-				      lp = summarize(pb, runs);
-			printf("%-10s %4d %11.0f %11.0f %6.2fx %11.0f %11.0f %6.2fx %5d/%d\n", types[i].name, threads,
-			       od.median, ld.median, od.median / ld.median, op.median, lp.median, op.median / lp.median,
-			       same, steps - 1);
-		}
-		unlink(path);
 	}
-	free(ids_a);
-	free(pa);
-	free(pb);
+	for (int i = 1; i < 4; i++) {
+		if (gguf_types[i].type == AL_GGML_F16 && !with_f16)
+			continue;
+		snprintf(gg[i], sizeof(gg[i]), "%s/tiny_%s.gguf", dir, gguf_types[i].name);
+		if (export_gguf(&m, &t, gguf_types[i].type, gg[i]) == 0)
+			files[i] = gg[i];
+	}
+	snprintf(v2, sizeof(v2), "%s/tiny_v2.bin", dir);
+	bool have_v2 = export_v2(&m, 32, v2) == 0;
 	al_ai_tokenizer_free(&t);
 	al_ai_model_free(&m);
+	printf("1.1B shape: files written in %.0f s%s\n", (double)(al_now_ns() - t0) / 1e9,
+	       with_f16 ? "" : "; F16 skipped (disk)");
+
+	printf("\n1.1B shape against llama2.c, greedy %d steps, tok/s median (min-max) of %d rounds\n", STEPS_1B,
+	       runs);
+	printf("%-34s %22s %22s %8s\n", "model", "airlock", "run.c / runq.c", "ratio");
+	rc = l2c_rows("fp32 checkpoint vs run.c", f32, t15, false, p, false, f32, STEPS_1B, runs, dir);
+	unlink(f32);
+	if (have_v2 && files[2])
+		rc |= l2c_rows("GGUF Q8_0 vs runq.c (v2, gs 32)", files[2], t15, true, p, true, v2, STEPS_1B, runs, dir);
+	unlink(v2);
+	rc |= llama_shape("1.1B shape", lp, files, STEPS_1B, runs, dir);
+	for (int i = 0; i < 4; i++)
+		if (files[i])
+			unlink(files[i]);
 	return rc;
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_ai [--peer-dir DIR] [--llama-cpp DIR] [RUNS] [STEPS]   (defaults 7 and 256)\n"
-			"  --peer-dir DIR   llama2.c's run.c and runq.c (default %s)\n"
-			"  --llama-cpp DIR  llama.cpp as bench/ai/get-llama-cpp lays it out (default %s)\n",
+	fprintf(stderr,
+		"usage: bench_ai [--peer-dir DIR] [--llama-cpp DIR] [--scratch DIR] [--no-1b] [RUNS] [STEPS]   "
+		"(defaults 7 and 256)\n"
+		"  --peer-dir DIR   llama2.c's run.c and runq.c (default %s)\n"
+		"  --llama-cpp DIR  llama.cpp as bench/ai/get-llama-cpp lays it out (default %s)\n"
+		"  --scratch DIR    where the models are written (default /tmp; the 1.1B shape takes 10 GB)\n"
+		"  --no-1b          without the 1.1B shape\n",
 		DEFAULT_PEER_DIR, AL_BENCH_AI_BUILD_DIR "/peers/llama.cpp");
 }
 
@@ -536,121 +757,176 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "peer-dir", required_argument, NULL, 'p' },
 					       { "llama-cpp", required_argument, NULL, 'l' },
+					       { "scratch", required_argument, NULL, 's' },
+					       { "no-1b", no_argument, NULL, 'n' },
 					       { "help", no_argument, NULL, 'h' },
 					       { NULL, 0, NULL, 0 } };
-	const char *peer_dir = DEFAULT_PEER_DIR, *lldir = AL_BENCH_AI_BUILD_DIR "/peers/llama.cpp";
+	const char *peer_dir = DEFAULT_PEER_DIR, *lldir = AL_BENCH_AI_BUILD_DIR "/peers/llama.cpp", *scratch = "/tmp";
+	bool tiny = true;
+	setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows as it goes, also into a file */
 	for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
 		if (c == 'p') {
 			peer_dir = optarg;
 		} else if (c == 'l') {
 			lldir = optarg;
+		} else if (c == 's') {
+			scratch = optarg;
+		} else if (c == 'n') {
+			tiny = false;
 		} else {
 			usage();
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	int runs = optind < argc ? atoi(argv[optind]) : 7, steps = optind + 1 < argc ? atoi(argv[optind + 1]) : 256;
-	char dir[] = "/tmp/bench_ai.XXXXXX", bin1[600], binomp[600], m15[600], t15[600];
-	bool have1 = false, haveomp = false;
-
-	if (runs < 1 || runs > 1000 || steps < 2 || optind + 2 < argc) {
+	char dir[600], m15[700], t15[700], la[64];
+	if (runs < 1 || runs > SERIES_MAX || steps < 2 || steps > 256 || optind + 2 < argc) {
 		usage();
 		return 2;
 	}
-	if (!mkdtemp(dir))
+	snprintf(dir, sizeof(dir), "%s/bench_ai.XXXXXX", scratch);
+	if (!mkdtemp(dir)) {
+		fprintf(stderr, "bench_ai: %s: %s\n", dir, strerror(errno));
 		return 1;
-	snprintf(m15, sizeof(m15), "%s/random15M.bin", dir);
-	snprintf(t15, sizeof(t15), "%s/tok32000.bin", dir);
+	}
+	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	al_ai_quant_init(false);
+	printf("bench_ai: load average %s at the start; kernels %s; %d CPUs\n", load_average(la, sizeof(la)),
+	       al_ai_quant_kernels(), ncpu);
+
+	/* 1. The yardstick: reads from memory, 2 GiB (beyond any last-level cache here). */
+	bw1 = read_bandwidth((size_t)2 << 30, 1, 3);
+	bwall = read_bandwidth((size_t)2 << 30, ncpu, 3);
+	printf("memory read bandwidth (2 GiB, best of 3): one core %.1f GB/s, all %d cores %.1f GB/s\n", bw1, ncpu,
+	       bwall);
+
 	struct stat st;
 	errno = 0;
 	if (stat(peer_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		printf("peer: the shared folder of llama2.c is missing: tried %s (%s); printing airlock only "
+		printf("peer: the shared folder of llama2.c is missing: tried %s (%s); its columns are empty "
 		       "(--peer-dir DIR names another)\n",
 		       peer_dir, errno ? strerror(errno) : "not a directory");
 		peer_dir = NULL;
 	} else {
-		char verf[600], errf[600], *ver = NULL;
+		char verf[700], errf[700], *ver = NULL;
 		size_t vlen = 0;
-		char *vargv[] = { PEER_CC, "--version", NULL };
+		char *vargv[] = { "cc", "--version", NULL };
 		snprintf(verf, sizeof(verf), "%s/cc.out", dir);
 		snprintf(errf, sizeof(errf), "%s/cc.err", dir);
-		if (run_cmd(vargv, verf, errf) == 0 && al_read_file_at(AT_FDCWD, verf, 4096, &ver, &vlen) == 0)
+		if (run_cmd(vargv, NULL, verf, errf, 0) == 0 && al_read_file_at(AT_FDCWD, verf, 4096, &ver, &vlen) == 0)
 			printf("peer compiler: %.*s\n", (int)strcspn(ver, "\n"), ver);
 		free(ver);
-		/* Their Makefile: runfast is -Ofast, runomp -Ofast -fopenmp -march=native. */
-		static const char *const fast[] = { "-Ofast", "-march=native", NULL };
-		static const char *const omp[] = { "-Ofast", "-fopenmp", "-march=native", NULL };
-		have1 = build_peer("run.c 1T", peer_dir, "run.c", "run-fast", fast, dir, bin1, sizeof(bin1)) == 0;
-		haveomp = build_peer("run.c OpenMP", peer_dir, "run.c", "run-omp", omp, dir, binomp, sizeof(binomp)) == 0;
 	}
+	struct l2c p;
+	build_llama2c(peer_dir, dir, &p);
+	struct llama_peer lp;
+	llama_setup(lldir, dir, &lp);
 
 	/* stories15M shape, random weights, generated 32000-token vocabulary. */
+	snprintf(m15, sizeof(m15), "%s/random15M.bin", dir);
+	snprintf(t15, sizeof(t15), "%s/tok32000.bin", dir);
 	struct mw_shape s15 = { .dim = 288, .hidden_dim = 768, .n_layers = 6, .n_heads = 6,
 				.n_kv_heads = 6, .vocab_size = 32000, .seq_len = 256 };
 	struct mw_buf b = { 0 };
 	mw_random_legacy(&b, &s15, false, 15);
-	write_file(m15, &b);
+	write_file(m15, b.p, b.len);
 	mw_free(&b);
 	mw_tokenizer(&b, 32000);
-	write_file(t15, &b);
+	write_file(t15, b.p, b.len);
 	mw_free(&b);
 
-	double *o = calloc((size_t)runs, sizeof(double)), *p = calloc((size_t)runs, sizeof(double));
-	printf("greedy, %d steps, %d runs; airlock nT against run.c nT (1T: run-fast; 2T: run-omp with "
-	       "OMP_NUM_THREADS=2); tokens/s (p99 = slowest run)\n",
+	/* 2. run.c */
+	int rc = 0;
+	printf("\ngreedy, %d steps, tok/s median (min-max) of %d interleaved rounds; airlock nT against run.c nT "
+	       "(1T: run-fast; 2T: run-omp with OMP_NUM_THREADS=2)\n",
 	       steps, runs);
-	printf("%-26s %12s %12s %12s %12s %8s\n", "model", "airlock med", "airlock p99", "run.c med",
-	       "run.c p99", "ratio");
+	printf("%-34s %22s %22s %8s\n", "model", "airlock", "run.c", "ratio");
 	const struct {
 		const char *name, *model, *tok;
 	} cases[] = {
 		{ "stories260K", AL_SOURCE_ROOT "/models/stories260K.bin", AL_SOURCE_ROOT "/models/tok512.bin" },
 		{ "random 15M shape", m15, t15 },
 	};
-	int rc = 0;
-	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++) {
-		char name[64];
-		for (int threads = 1; threads <= 2; threads++) {
-			/* The peer with the same number of threads: its OpenMP build for more than one. */
-			bool hp = threads == 1 ? have1 : haveomp;
-			hp = hp && peer(threads == 1 ? bin1 : binomp, cases[i].model, cases[i].tok, steps, runs,
-					threads == 1 ? 0 : threads, dir, p) == 0;
-			if (ours(cases[i].model, cases[i].tok, steps, runs, threads, o)) {
-				rc = 1;
-				continue;
-			}
-			snprintf(name, sizeof(name), "%s, %dT", cases[i].name, threads);
-			row(name, o, p, runs, hp);
-		}
-	}
+	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++)
+		rc |= l2c_rows(cases[i].name, cases[i].model, cases[i].tok, false, &p, false, cases[i].model, steps,
+			       runs, dir);
+
+	/* 3. prefill against one position at a time; the kernels alone */
 	printf("\nprefill: a %d-token prompt run together (al_ai_prefill) against one position at a time; "
-	       "tokens/s\n", steps / 2);
-	printf("%-26s %12s %12s %12s %8s\n", "model", "prefill med", "prefill p99", "1-by-1 med", "ratio");
+	       "tok/s median (min-max) of %d\n",
+	       PREFILL, runs);
+	printf("%-34s %22s %22s %8s\n", "model", "prefill", "one at a time", "ratio");
 	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++)
 		for (int threads = 1; threads <= 2; threads++) {
-			char name[64];
-			if (prefill(cases[i].model, cases[i].tok, steps / 2, runs, threads, o, p)) {
-				rc = 1;
-				continue;
+			struct ours *o = ours_load(cases[i].model, cases[i].tok, threads);
+			struct series a = { 0 }, c = { 0 };
+			char sa[48], sc[48], name[96];
+			int plen = o && o->m.cfg.seq_len < PREFILL ? o->m.cfg.seq_len : PREFILL;
+			for (int r = 0; o && r < runs; r++) {
+				series_add(&a, ours_prefill(o, plen));
+				series_add(&c, ours_one_by_one(o, plen));
 			}
-			struct stat_s a = summarize(o, runs), b1 = summarize(p, runs);
+			ours_free(o);
 			snprintf(name, sizeof(name), "%s, %dT", cases[i].name, threads);
-			printf("%-26s %12.0f %12.0f %12.0f %7.2fx\n", name, a.median, a.p99, b1.median,
-			       a.median / b1.median);
+			printf("%-34s %22s %22s %7.2fx\n", name, series_fmt(&a, sa, sizeof(sa)),
+			       series_fmt(&c, sc, sizeof(sc)), series_median(&a) / series_median(&c));
 		}
 	kernels_section(runs * 5);
-	rc |= gguf_section(cases[0].model, cases[0].tok, 4, m15, t15, 32, dir, peer_dir, steps, runs, o, p);
-	rc |= llama_section(lldir, m15, t15, dir, steps, runs, o, p);
-	free(o);
-	free(p);
-	const char *scratch[] = { "random15M.bin", "tok32000.bin", "peer.err", "cc.err", "cc.out",
-				  "g_f32.gguf", "g_q8_0.gguf", "g_q4_0.gguf", "v2.bin", "llama.out", "llama.err" };
+
+	/* 4. GGUF types; Q8_0 against runq.c */
+	printf("\nGGUF tensor types, airlock 1 thread against its own F32 GGUF; then Q8_0 against llama2.c's runq.c "
+	       "(1T: runq-fast, 2T: runq-omp) on a version-2 checkpoint of the same weights\n");
+	printf("%-34s %22s %8s\n", "model", "tok/s", "vs f32");
+	rc |= gguf_section("stories260K", cases[0].model, cases[0].tok, 4, dir, &p, steps, runs);
+	rc |= gguf_section("random 15M shape", m15, t15, 32, dir, &p, steps, runs);
+
+	/* 5. llama.cpp, 15M shape */
+	if (lp.ok) {
+		struct al_ai_model m;
+		struct al_ai_tokenizer t;
+		char paths[4][700];
+		const char *files[4];
+		if (load_plain(m15, t15, &m, &t) == 0) {
+			for (int i = 0; i < 4; i++) {
+				snprintf(paths[i], sizeof(paths[i]), "%s/l_%s.gguf", dir, gguf_types[i].name);
+				files[i] = export_gguf(&m, &t, gguf_types[i].type, paths[i]) == 0 ? paths[i] : NULL;
+			}
+			al_ai_tokenizer_free(&t);
+			al_ai_model_free(&m);
+			rc |= llama_shape("random 15M shape as GGUF", &lp, files, steps, runs, dir);
+			for (int i = 0; i < 4; i++)
+				if (files[i])
+					unlink(files[i]);
+		}
+		char sys[700], *txt = NULL;
+		size_t len = 0;
+		snprintf(sys, sizeof(sys), "%s/llama.out", dir);
+		if (al_read_file_at(AT_FDCWD, sys, 1 << 20, &txt, &len) == 0 && strstr(txt, "system "))
+			printf("llama.cpp: %.*s\n", (int)strcspn(strstr(txt, "system ") + 7, "\n"), strstr(txt, "system ") + 7);
+		free(txt);
+	}
+
+	/* 6. The 1.1B shape */
+	peer_timeout = 300;
+	if (tiny)
+		rc |= tiny_section(dir, t15, &p, &lp, runs > 3 ? 3 : runs);
+	else
+		printf("\n1.1B shape: skipped (--no-1b)\n");
+
+	if (timeouts)
+		printf("\npeer runs killed at the time limit (120 s a run; 300 s on the 1.1B shape), left out of "
+		       "the medians: %d\n",
+		       timeouts);
+	printf("\nbench_ai: load average %s at the end\n", load_average(la, sizeof(la)));
+	const char *left[] = { "random15M.bin", "tok32000.bin", "peer.err", "cc.err", "cc.out", "llama.out", "llama.err" };
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	for (size_t i = 0; dfd >= 0 && i < AL_ARRAY_LEN(scratch); i++)
-		unlinkat(dfd, scratch[i], 0);
+	for (size_t i = 0; dfd >= 0 && i < AL_ARRAY_LEN(left); i++)
+		unlinkat(dfd, left[i], 0);
 	if (dfd >= 0)
 		close(dfd);
-	if (rmdir(dir) < 0)
+	if (rmdir(dir) < 0) {
+		fprintf(stderr, "bench_ai: %s: %s\n", dir, strerror(errno));
 		rc = 1;
+	}
 	return rc;
 }

@@ -6,21 +6,26 @@
  *
  *   cc -O2 -I<llama.cpp>/include -I<llama.cpp>/ggml/include llama_peer.c -ldl
  *
- * Usage: llama_peer LIBDIR MODEL.gguf PROMPT STEPS THREADS RUNS
+ * Usage: llama_peer LIBDIR MODEL.gguf PROMPT STEPS THREADS RUNS FA [PROBE A B]
  * (LIBDIR as bench/ai/get-llama-cpp lays it out: libllama.so, libggml.so
- * and the CPU backend variants)
+ * and the CPU backend variants; FA "auto", llama.cpp's default, or "off")
  *
  * Per run, two measurements on the same context (cleared in between):
  * prefill, PROMPT tokens (BOS, then ids (i * 7919) % vocab, as bench_ai's
  * own prefill) in one llama_decode() call; decode, greedy from BOS for STEPS
  * positions, timed from the end of the first one (as run.c times itself).
  * Prints "run PREFILL DECODE" (tok/s) per run, then the greedy ids of the
- * last run on a line "tokens ...", and llama.cpp's system info.
+ * last run on a line "tokens ...", with PROBE the logits of tokens A and B
+ * at greedy step PROBE ("probe LA LB MAX MIN", MAX and MIN over the
+ * vocabulary), the flash attention setting ("fa ..."), and llama.cpp's
+ * system info.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "ggml-backend.h"
@@ -43,6 +48,7 @@ FN(llama_get_logits_ith);
 FN(llama_get_memory);
 FN(llama_memory_clear);
 FN(llama_print_system_info);
+FN(llama_flash_attn_type_name);
 FN(llama_free);
 FN(llama_model_free);
 
@@ -84,13 +90,17 @@ static int argmax(const float *v, int n)
 int main(int argc, char **argv)
 {
 	char path[4096];
-	if (argc != 7) {
-		fprintf(stderr, "usage: llama_peer LIBDIR MODEL.gguf PROMPT STEPS THREADS RUNS\n");
+	if (argc != 8 && argc != 11) {
+		fprintf(stderr, "usage: llama_peer LIBDIR MODEL.gguf PROMPT STEPS THREADS RUNS auto|off [PROBE A B]\n");
 		return 2;
 	}
 	const char *dir = argv[1], *model_path = argv[2];
 	int prompt = atoi(argv[3]), steps = atoi(argv[4]), threads = atoi(argv[5]), runs = atoi(argv[6]);
-	if (prompt < 1 || steps < 2 || threads < 1 || runs < 1)
+	int probe = argc == 11 ? atoi(argv[8]) : -1, pa = argc == 11 ? atoi(argv[9]) : 0;
+	int pb = argc == 11 ? atoi(argv[10]) : 0;
+	bool fa_off = strcmp(argv[7], "off") == 0;
+	if (prompt < 1 || steps < 2 || threads < 1 || runs < 1 || (!fa_off && strcmp(argv[7], "auto")) ||
+	    probe >= steps)
 		return 2;
 
 	snprintf(path, sizeof(path), "%s/libggml.so", dir);
@@ -116,6 +126,7 @@ int main(int argc, char **argv)
 	LOAD(llama, llama_get_memory);
 	LOAD(llama, llama_memory_clear);
 	LOAD(llama, llama_print_system_info);
+	LOAD(llama, llama_flash_attn_type_name);
 	LOAD(llama, llama_free);
 	LOAD(llama, llama_model_free);
 
@@ -130,10 +141,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int vocab = p_llama_vocab_n_tokens(p_llama_model_get_vocab(model));
+	if (pa < 0 || pa >= vocab || pb < 0 || pb >= vocab)
+		return 2;
 	struct llama_context_params cp = p_llama_context_default_params();
 	cp.n_ctx = (uint32_t)(prompt > steps ? prompt : steps);
 	cp.n_batch = cp.n_ubatch = (uint32_t)prompt;
 	cp.n_threads = cp.n_threads_batch = threads;
+	if (fa_off)
+		cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
 	struct llama_context *ctx = p_llama_init_from_model(model, cp);
 	if (!ctx) {
 		fprintf(stderr, "llama_peer: no context\n");
@@ -166,7 +181,28 @@ int main(int argc, char **argv)
 	printf("tokens");
 	for (int i = 1; i < steps; i++)
 		printf(" %d", ids[i]);
-	printf("\nsystem %s\n", p_llama_print_system_info());
+	printf("\n");
+	if (probe >= 0) {
+		/* The same greedy steps again, up to the one asked about. */
+		p_llama_memory_clear(p_llama_get_memory(ctx), true);
+		llama_token tok = 1;
+		for (int pos = 0; pos <= probe; pos++) {
+			if (p_llama_decode(ctx, p_llama_batch_get_one(&tok, 1)))
+				return 1;
+			const float *l = p_llama_get_logits_ith(ctx, -1);
+			if (pos == probe) {
+				float mx = l[0], mn = l[0];
+				for (int i = 1; i < vocab; i++) {
+					mx = l[i] > mx ? l[i] : mx;
+					mn = l[i] < mn ? l[i] : mn;
+				}
+				printf("probe %.9g %.9g %.9g %.9g\n", l[pa], l[pb], mx, mn);
+			}
+			tok = argmax(l, vocab);
+		}
+	}
+	printf("fa %s\n", p_llama_flash_attn_type_name(cp.flash_attn_type));
+	printf("system %s\n", p_llama_print_system_info());
 	free(ids);
 	p_llama_free(ctx);
 	p_llama_model_free(model);

@@ -200,26 +200,10 @@ static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
 		o[j] = w[j] * (ss * x[j]);
 }
 
-/* Q8_0 symmetric quantisation of n activations in groups of gs. */
+/* Q8_0 symmetric quantisation of n activations in groups of gs (quant.c). */
 static void quantize(int8_t *q, float *scales, const float *x, int n, int gs)
 {
-	for (int g = 0; g < n / gs; g++) {
-		const float *xg = x + g * gs;
-		float wmax = 0.0f;
-		for (int i = 0; i < gs; i++) {
-			float a = fabsf(xg[i]);
-			if (a > wmax)
-				wmax = a;
-		}
-		float scale = wmax / 127.0f;
-		scales[g] = scale;
-		float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
-		for (int i = 0; i < gs; i++) {
-			/* Clamped, and NaN (from inf or NaN weights) to 0: never an out-of-range cast. */
-			float r = roundf(xg[i] * inv);
-			q[g * gs + i] = r >= 127.0f ? 127 : r <= -127.0f ? -127 : r == r ? (int8_t)r : 0;
-		}
-	}
+	al_ai_quantize_q8(q, scales, x, n, gs);
 }
 
 /* out(d) = W(d, n) x(n) with both sides Q8_0; integer dot per group. */
@@ -606,12 +590,13 @@ static void forward_block(const struct al_ai_model *m, struct al_ai_state *s, co
 					{ s->value_cache + loff + (size_t)pos0 * kv, kv, &L->wv, c->kv_dim } };
 		products(m, s, s->bxb, np, c->dim, qkv, 3);
 		for (int p = 0; p < np; p++) {
-			float *k = s->bk + (size_t)p * kv;
 			rope(s->bq + (size_t)p * dim, c->dim, s->brope + (size_t)p * hs, c->head_size);
-			rope(k, c->kv_dim, s->brope + (size_t)p * hs, c->head_size);
-			for (size_t i = 0; i < kv; i++)
-				s->key_cache[loff + i * seq + (size_t)(pos0 + p)] = k[i];
+			rope(s->bk + (size_t)p * kv, c->kv_dim, s->brope + (size_t)p * hs, c->head_size);
 		}
+		/* Into the transposed key cache a row at a time: the block's positions are adjacent there. */
+		for (size_t i = 0; i < kv; i++)
+			for (int p = 0; p < np; p++)
+				s->key_cache[loff + i * seq + (size_t)(pos0 + p)] = s->bk[(size_t)p * kv + i];
 		struct att_job aj = { .xb = s->bxb, .q = s->bq, .stride = dim, .loff = loff, .pos0 = pos0, .np = np };
 		attention(c, s, &aj);
 		/* The queries are spent: their rows take the output projection. */

@@ -1,9 +1,21 @@
 /*
- * AI engine: matrix-vector kernels for the GGUF tensor types (F16, Q8_0,
- * Q4_0), each in a portable scalar version and an AVX2 (+FMA, F16C) version
- * chosen at run time from CPUID. out(d) = W(d, n) x(n), W row-major in ggml
- * blocks; for Q8_0 and Q4_0 the activations come already quantised to Q8_0
- * (xq int8, one fp32 scale per 32 values in xs), and n is a multiple of 32.
+ * AI engine: matrix-vector kernels for the tensor types (F32, F16, Q8_0,
+ * Q4_0), each in a portable scalar version and AVX2 (+FMA, F16C) and
+ * AVX-512 versions chosen at run time from CPUID. out(d) = W(d, n) x(n), W
+ * row-major (ggml blocks for the block types); for Q8_0 and Q4_0 the
+ * activations come already quantised to Q8_0 (xq int8 in [-127, 127], one
+ * fp32 scale per 32 values in xs; al_ai_quantize_q8()), and n is a multiple
+ * of 32.
+ *
+ * Every version gives the same bits, single or batched, one vector or
+ * many, whatever the split of rows between threads:
+ *  - F32 and F16: lane k (of 16) of a row sums w[j + k] x[j + k] over the
+ *    multiples j of 16 in order, one fused multiply-add a step; the lanes
+ *    are folded pairwise (8, 4, 2, 1), then the n % 16 tail is fused in in
+ *    order. F16 weights convert to fp32 exactly.
+ *  - Q8_0 and Q4_0: the integer dot product s_b of each 32-value block is
+ *    exact; a row's value is v = fmaf((float)s_b, d_b * xs_b, v) over its
+ *    blocks in order from v = 0, d_b the block's half scale as fp32.
  */
 #ifndef AL_AI_QUANT_H
 #define AL_AI_QUANT_H
@@ -19,27 +31,32 @@
 
 /* Picks the kernels for this CPU (once, during setup); force_scalar for tests. */
 void al_ai_quant_init(bool force_scalar);
-/* Tests: selects "scalar", "avx2" or "avx512" if this CPU runs it (true), else the best. */
+/* Tests: selects "scalar", "avx2", "avx512" or "amx" if this CPU runs it (true), else the best. */
 bool al_ai_quant_use(const char *kernels);
-const char *al_ai_quant_kernels(void); /* "avx512", "avx2" or "scalar" */
+const char *al_ai_quant_kernels(void); /* "amx", "avx512", "avx2" or "scalar" */
 
 /* Bytes one row of n values takes in a matrix of this type. */
 size_t al_ai_row_bytes(enum al_ai_wtype type, int n);
 
-/* F32: the same bits from every version (see quant.c). The batched form
- * computes out[p * ostride + i] = W x_p for the np vectors x_p = x + p * xstride,
- * each exactly as the single product would. */
+/*
+ * Q8_0 symmetric quantisation of n activations in groups of gs: scale =
+ * max |x| / 127 per group, q = roundf(x / scale) clamped to [-127, 127]
+ * (NaN to 0). Every version gives the same bits.
+ */
+void al_ai_quantize_q8(int8_t *q, float *scales, const float *x, int n, int gs);
+
+/* Single products (one vector). */
 void al_ai_matmul_f32(float *out, const float *x, const float *w, int n, int d);
-void al_ai_matmul_f32_batch(float *out, size_t ostride, const float *x, size_t xstride, int np, const float *w,
-			    int n, int d);
 void al_ai_matmul_f16(float *out, const float *x, const uint8_t *w, int n, int d);
 void al_ai_matmul_q8_0(float *out, const int8_t *xq, const float *xs, const uint8_t *w, int n, int d);
 void al_ai_matmul_q4_0(float *out, const int8_t *xq, const float *xs, const uint8_t *w, int n, int d);
 
-/* Batched forms (the same bits as the single products, vector by vector):
- * out[p * ostride + i] for the np vectors x + p * xstride (F16), or the
- * quantised activations xq + p * qstride with scales xs + p * sstride
- * (type AL_AI_W_Q8_0 or AL_AI_W_Q4_0). */
+/* Batched forms, each weight row read once for several vectors:
+ * out[p * ostride + i] = W x_p for the np vectors x + p * xstride (F32,
+ * F16), or the quantised activations xq + p * qstride with scales xs + p *
+ * sstride (type AL_AI_W_Q8_0 or AL_AI_W_Q4_0). */
+void al_ai_matmul_f32_batch(float *out, size_t ostride, const float *x, size_t xstride, int np, const float *w,
+			    int n, int d);
 void al_ai_matmul_f16_batch(float *out, size_t ostride, const float *x, size_t xstride, int np, const uint8_t *w,
 			    int n, int d);
 void al_ai_matmul_blocks_batch(enum al_ai_wtype type, float *out, size_t ostride, const int8_t *xq, size_t qstride,

@@ -63,8 +63,7 @@ void al_ai_tokenizer_free(struct al_ai_tokenizer *t)
 	free(t->vocab);
 	free(t->sorted);
 	free(t->scores);
-	free(t->scratch);
-	t->blob = t->scratch = NULL;
+	t->blob = NULL;
 	t->vocab = t->sorted = NULL;
 	t->scores = NULL;
 }
@@ -120,8 +119,7 @@ int al_ai_tokenizer_build_mem(struct al_ai_tokenizer *t, const void *buf, size_t
 	t->vocab = calloc((size_t)vocab_size, sizeof(*t->vocab));
 	t->sorted = calloc((size_t)vocab_size, sizeof(*t->sorted));
 	t->scores = calloc((size_t)vocab_size, sizeof(*t->scores));
-	t->scratch = malloc(2 * (size_t)maxlen + 8);
-	if (!t->blob || !t->vocab || !t->sorted || !t->scores || !t->scratch)
+	if (!t->blob || !t->vocab || !t->sorted || !t->scores)
 		goto fail;
 	off = 4;
 	char *dst = t->blob;
@@ -187,23 +185,27 @@ int al_ai_tokenizer_build_fd(struct al_ai_tokenizer *t, int fd, int vocab_size)
 
 size_t al_ai_tokenizer_max_tokens(size_t text_len)
 {
-	return text_len + 3;
+	/* BOS, EOS, and each byte of the dummy prefix and the text as one
+	 * byte token, a space as the three of U+2581. */
+	return 3 * (text_len + 1) + 2;
 }
 
-static void push(int *tokens, size_t *n, int id)
+/* Bytes in the UTF-8 sequence a byte starts (SentencePiece's and llama.cpp's split). */
+static size_t utf8_len(unsigned char c)
 {
-	tokens[(*n)++] = id;
+	static const uint8_t len[16] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4 };
+	return len[c >> 4];
 }
 
 /*
- * A candidate merge of two adjacent symbols. Stale once either side changed
- * since it was queued (its version moved on): skipped when it comes up.
+ * A candidate merge of two adjacent symbols (by their first index): the
+ * piece's score. Stale once either side changed since it was queued (its
+ * version moved on): skipped when it comes up.
  */
 struct merge {
 	float score;
-	int left, right; /* positions in the symbol list */
-	int id;          /* the merged token */
-	uint32_t vl, vr; /* versions of left and right when queued */
+	uint32_t left, right; /* symbols */
+	uint32_t vl, vr;      /* their versions when queued */
 };
 
 /* Heap order: the best score first; on a tie, the leftmost pair. That is the
@@ -245,118 +247,143 @@ static struct merge heap_pop(struct merge *h, size_t *n)
 	return top;
 }
 
-/* Queues the merge of symbols l and r when the vocabulary has it. */
-static void queue_pair(struct al_ai_tokenizer *t, const int *tokens, const uint32_t *ver, int l, int r,
-		       struct merge *h, size_t *nh)
+/* The symbols of the text being merged: a list over their first bytes. */
+struct symbols {
+	const char *s;
+	size_t slen;
+	size_t *off;        /* start of symbol i (i < n) */
+	uint32_t *next, *prev, *ver; /* next[i] == n: the last */
+	size_t n;
+	struct merge *heap;
+	size_t nheap;
+};
+
+static size_t sym_end(const struct symbols *y, uint32_t i)
 {
-	if (l < 0 || r < 0 || tokens[l] >= t->vocab_size || tokens[r] >= t->vocab_size)
-		return; /* an end of the list, or BOS in a vocabulary of one */
-	const struct al_ai_token *a = &t->vocab[tokens[l]], *b = &t->vocab[tokens[r]];
-	if (a->len + b->len > t->max_token_length)
-		return; /* no token is that long */
-	memcpy(t->scratch, a->str, a->len);
-	memcpy(t->scratch + a->len, b->str, b->len);
-	int id = al_ai_tokenizer_lookup(t, t->scratch, a->len + b->len);
-	/* Scores at or below -1e10 (and NaN) never win, as in llama2.c's scan. */
-	if (id < 0 || !(t->scores[id] > -1e10f))
+	return y->next[i] < y->n ? y->off[y->next[i]] : y->slen;
+}
+
+/* Queues the merge of symbols l and r when their joined bytes are a piece. */
+static void queue_pair(const struct al_ai_tokenizer *t, struct symbols *y, uint32_t l, uint32_t r)
+{
+	if (l >= y->n || r >= y->n)
 		return;
-	heap_push(h, nh, (struct merge){ .score = t->scores[id], .left = l, .right = r, .id = id,
-					  .vl = ver[l], .vr = ver[r] });
+	size_t from = y->off[l], to = sym_end(y, r);
+	int id;
+	if (to - from > t->max_token_length || (id = al_ai_tokenizer_lookup(t, y->s + from, to - from)) < 0)
+		return;
+	heap_push(y->heap, &y->nheap, (struct merge){ .score = t->scores[id], .left = l, .right = r,
+						      .vl = y->ver[l], .vr = y->ver[r] });
 }
 
 /*
  * Greedy BPE: merges the best-scoring adjacent pair (the leftmost on a tie)
- * until no pair is in the vocabulary; the same result as rescanning every
- * pair after each merge, in O(n log n) rather than O(n^2), so a prompt of
- * tens of kilobytes is counted and cut in milliseconds.
+ * until no pair is a piece; the same result as rescanning every pair after
+ * each merge, in O(n log n) rather than O(n^2), so a prompt of tens of
+ * kilobytes is encoded in milliseconds.
  */
-static int merge_all(struct al_ai_tokenizer *t, int *tokens, size_t *n_tokens)
+static void merge_all(const struct al_ai_tokenizer *t, struct symbols *y)
 {
-	size_t n = *n_tokens, nh = 0;
-	if (n < 2)
-		return 0;
-	/* Every merge queues at most two pairs: n - 1 at first, then 2 per merge. */
-	struct merge *h = malloc(3 * n * sizeof(*h));
-	int *prev = malloc(n * sizeof(int)), *next = malloc(n * sizeof(int));
-	uint32_t *ver = calloc(n, sizeof(uint32_t));
-	if (!h || !prev || !next || !ver) {
-		free(h);
-		free(prev);
-		free(next);
-		free(ver);
-		return -ENOMEM;
+	for (uint32_t k = 0; k + 1 < y->n; k++)
+		queue_pair(t, y, k, k + 1);
+	while (y->nheap) {
+		struct merge m = heap_pop(y->heap, &y->nheap);
+		if (m.vl != y->ver[m.left] || m.vr != y->ver[m.right])
+			continue; /* a side changed since: a newer entry stands for it */
+		uint32_t l = m.left, r = m.right;
+		y->next[l] = y->next[r];
+		if (y->next[r] < y->n)
+			y->prev[y->next[r]] = l;
+		y->ver[l]++;
+		y->ver[r]++; /* gone: every entry naming it is stale */
+		if (y->prev[l] < y->n)
+			queue_pair(t, y, y->prev[l], l);
+		queue_pair(t, y, l, y->next[l]);
 	}
-	for (size_t i = 0; i < n; i++) {
-		prev[i] = (int)i - 1;
-		next[i] = i + 1 < n ? (int)i + 1 : -1;
-	}
-	for (size_t i = 0; i + 1 < n; i++)
-		queue_pair(t, tokens, ver, (int)i, (int)i + 1, h, &nh);
-	while (nh) {
-		struct merge m = heap_pop(h, &nh);
-		if (ver[m.left] != m.vl || ver[m.right] != m.vr || next[m.left] != m.right)
-			continue; /* a side was merged into something else since */
-		tokens[m.left] = m.id;
-		ver[m.left]++;
-		ver[m.right]++;
-		next[m.left] = next[m.right];
-		if (next[m.right] >= 0)
-			prev[next[m.right]] = m.left;
-		queue_pair(t, tokens, ver, prev[m.left], m.left, h, &nh);
-		queue_pair(t, tokens, ver, m.left, next[m.left], h, &nh);
-	}
-	size_t k = 0;
-	for (int i = 0; i >= 0; i = next[i])
-		tokens[k++] = tokens[i];
-	*n_tokens = k;
-	free(h);
-	free(prev);
-	free(next);
-	free(ver);
-	return 0;
 }
 
+/*
+ * SentencePiece BPE as llama.cpp runs it: the text with a space before it
+ * (add_dummy_prefix) is split into UTF-8 sequences; the adjacent pair whose
+ * joined bytes are the best-scoring piece is merged (the leftmost on a
+ * tie) until no pair is a piece; each symbol is then its piece, or its
+ * bytes as <0xHH> tokens. The vocabulary's pieces use ' ' for U+2581, so
+ * U+2581 in the text reads as a space, and a space that is no piece falls
+ * back to the bytes of U+2581 (e2 96 81), as SentencePiece's escaped text
+ * has them.
+ */
 int al_ai_tokenizer_encode(struct al_ai_tokenizer *t, const char *text, bool bos, bool eos,
 			   int *tokens, size_t cap, size_t *n_tokens)
 {
-	size_t tlen = strlen(text), n = 0, cp_len = 0;
-	char cp[8];
-	int rc;
+	size_t tlen = strlen(text), slen = 0, n = 0, out = 0;
+	int rc = 0;
 
-	if (cap < al_ai_tokenizer_max_tokens(tlen))
-		return -EINVAL;
-	if (bos)
-		push(tokens, &n, t->bos);
-	/* SentencePiece's add_dummy_prefix: a space before non-empty text. */
-	if (tlen) {
-		int sp = al_ai_tokenizer_lookup(t, " ", 1);
-		if (sp >= 0)
-			push(tokens, &n, sp);
-	}
-	/* One token per UTF-8 code point when the vocabulary has it, else one
-	 * byte-fallback token (<0xHH>, ids 3..258 in llama vocabularies) per byte. */
+	*n_tokens = 0;
+	/* Text plus prefix: the symbols' starts (n + 1) and the merges of their pairs. */
+	AL_AUTOFREE char *s = malloc(tlen + 1);
+	AL_AUTOFREE size_t *off = malloc((tlen + 2) * sizeof(*off));
+	AL_AUTOFREE uint32_t *links = malloc(3 * (tlen + 2) * sizeof(*links));
+	/* each merge queues at most two entries: 3 n in all */
+	AL_AUTOFREE struct merge *heap = malloc(3 * (tlen + 2) * sizeof(*heap));
+	if (!s || !off || !links || !heap || tlen > UINT32_MAX / 4)
+		return -ENOMEM;
+	if (tlen)
+		s[slen++] = ' ';
 	for (size_t i = 0; i < tlen; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if ((c & 0xC0) != 0x80)
-			cp_len = 0;
-		cp[cp_len++] = (char)c;
-		if (i + 1 < tlen && ((unsigned char)text[i + 1] & 0xC0) == 0x80 && cp_len < 4)
-			continue;
-		int id = al_ai_tokenizer_lookup(t, cp, cp_len);
-		if (id >= 0) {
-			push(tokens, &n, id);
+		if (i + 2 < tlen && memcmp(text + i, "\xe2\x96\x81", 3) == 0) {
+			s[slen++] = ' ';
+			i += 2;
 		} else {
-			for (size_t k = 0; k < cp_len; k++)
-				push(tokens, &n, t->byte_id[(unsigned char)cp[k]]);
+			s[slen++] = text[i];
 		}
-		cp_len = 0;
 	}
-	if ((rc = merge_all(t, tokens, &n)))
-		return rc;
+	for (size_t i = 0; i < slen; n++) {
+		size_t l = utf8_len((unsigned char)s[i]);
+		off[n] = i;
+		i += l < slen - i ? l : slen - i;
+	}
+	off[n] = slen;
+	struct symbols y = { .s = s, .slen = slen, .off = off, .next = links, .prev = links + tlen + 2,
+			     .ver = links + 2 * (tlen + 2), .n = n, .heap = heap };
+	for (size_t k = 0; k < n; k++) {
+		y.next[k] = (uint32_t)(k + 1);
+		y.prev[k] = k ? (uint32_t)(k - 1) : (uint32_t)n;
+		y.ver[k] = 0;
+	}
+	merge_all(t, &y);
+#define PUSH(id)                             \
+	do {                                 \
+		if (out == cap) {            \
+			rc = -EINVAL;        \
+			goto done;           \
+		}                            \
+		tokens[out++] = (id);        \
+	} while (0)
+	if (bos)
+		PUSH(t->bos);
+	for (uint32_t k = 0; n && k < n; k = y.next[k]) {
+		size_t end = sym_end(&y, k);
+		int id = al_ai_tokenizer_lookup(t, s + off[k], end - off[k]);
+		if (id >= 0) {
+			PUSH(id);
+			continue;
+		}
+		for (size_t i = off[k]; i < end; i++) {
+			if (s[i] == ' ') {
+				PUSH(t->byte_id[0xe2]);
+				PUSH(t->byte_id[0x96]);
+				PUSH(t->byte_id[0x81]);
+			} else {
+				PUSH(t->byte_id[(unsigned char)s[i]]);
+			}
+		}
+	}
 	if (eos)
-		push(tokens, &n, t->eos);
-	*n_tokens = n;
-	return 0;
+		PUSH(t->eos);
+#undef PUSH
+	*n_tokens = out;
+done:
+	return rc;
 }
 
 static int hexval(char c)

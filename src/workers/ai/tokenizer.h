@@ -36,7 +36,6 @@ struct al_ai_tokenizer {
 	struct al_ai_token *vocab;    /* by id */
 	struct al_ai_token *sorted;   /* by bytes, for lookup */
 	float *scores;                /* by id */
-	char *scratch;                /* 2 * max_token_length + 8 */
 	unsigned char byte_pieces[512]; /* single-byte strings for <0xHH> tokens */
 	int byte_id[256];             /* the <0xHH> token of each byte (byte fallback), or unk 0 */
 	int bos, eos;                 /* AL_AI_TOK_BOS/EOS, or a GGUF file's ids */
@@ -48,11 +47,13 @@ int al_ai_tokenizer_build_mem(struct al_ai_tokenizer *t, const void *buf, size_t
 int al_ai_tokenizer_build_fd(struct al_ai_tokenizer *t, int fd, int vocab_size);
 void al_ai_tokenizer_free(struct al_ai_tokenizer *t);
 
-/* Upper bound of the tokens text can encode to (bos, dummy prefix, one per byte, eos). */
+/* Upper bound of the tokens text can encode to (BOS, EOS, each byte of the
+ * dummy prefix and the text, a space as the three bytes of U+2581). */
 size_t al_ai_tokenizer_max_tokens(size_t text_len);
 
-/* Encodes NUL-terminated UTF-8 text; cap must be at least al_ai_tokenizer_max_tokens().
- * 0, -EINVAL (cap too small) or -ENOMEM. Time O(n log n) in the text's length. */
+/* Encodes NUL-terminated UTF-8 text as SentencePiece (and llama.cpp) does
+ * into at most cap tokens: 0, -EINVAL if they do not fit (nothing is
+ * written past cap), or -ENOMEM. Time O(n log n) in the text's length. */
 int al_ai_tokenizer_encode(struct al_ai_tokenizer *t, const char *text, bool bos, bool eos,
 			   int *tokens, size_t cap, size_t *n_tokens);
 

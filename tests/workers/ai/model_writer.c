@@ -1,9 +1,14 @@
 #include "model_writer.h"
 
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void mw_free(struct mw_buf *b)
 {
@@ -11,8 +16,36 @@ void mw_free(struct mw_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Streamed buffers (fd > 0) hold at most this much before writing it out. */
+#define MW_FLUSH ((size_t)64 << 20)
+
+int mw_flush(struct mw_buf *b)
+{
+	if (b->fd > 0 && b->len) {
+		if (!b->failed && al_write_all(b->fd, b->p, b->len))
+			b->failed = true;
+		b->flushed += b->len;
+		b->len = 0;
+	}
+	return b->failed ? -1 : 0;
+}
+
+static size_t pos(const struct mw_buf *b)
+{
+	return b->flushed + b->len;
+}
+
 static void put(struct mw_buf *b, const void *d, size_t n)
 {
+	if (b->fd > 0 && b->len + n > MW_FLUSH) {
+		mw_flush(b);
+		if (n > MW_FLUSH) {
+			if (!b->failed && al_write_all(b->fd, d, n))
+				b->failed = true;
+			b->flushed += n;
+			return;
+		}
+	}
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;
 		while (cap < b->len + n)
@@ -87,8 +120,12 @@ void mw_random_legacy(struct mw_buf *b, const struct mw_shape *s, bool shared, u
 	if (!shared) {
 		/* wcls, with a zero row for BOS: greedy decoding of random weights
 		 * would otherwise often pick BOS first and stop at once. */
-		put_random(b, V * dim, 0.0f, ws, &rng);
-		memset(b->p + b->len - (V - 1) * dim * 4, 0, dim * 4);
+		put_random(b, dim, 0.0f, ws, &rng);
+		struct mw_buf skip = { 0 };
+		put_random(&skip, dim, 0.0f, ws, &rng); /* drawn, not written: the same stream */
+		mw_free(&skip);
+		put_zero(b, dim * 4);
+		put_random(b, (V - 2) * dim, 0.0f, ws, &rng);
 	}
 }
 
@@ -163,7 +200,7 @@ void mw_export(struct mw_buf *b, const struct al_ai_model *src, enum al_ai_forma
 		put(b, &flag, 1);
 		if (q8)
 			put_i32(b, gs);
-		put_zero(b, AL_AI_V1_HEADER - b->len);
+		put_zero(b, AL_AI_V1_HEADER - pos(b));
 		for (size_t l = 0; l < L; l++)
 			put(b, w->layers[l].rms_att, dim * 4);
 		for (size_t l = 0; l < L; l++)
@@ -203,6 +240,19 @@ void mw_tokenizer(struct mw_buf *b, int vocab_size)
 		put(b, &score, 4);
 		put_i32(b, n);
 		put(b, s, (size_t)n);
+	}
+}
+
+void mw_tokenizer_from(struct mw_buf *b, const struct al_ai_tokenizer *t, int replace, const char *with)
+{
+	size_t wl = strlen(with);
+	put_i32(b, (int32_t)(replace >= 0 && wl > t->max_token_length ? wl : t->max_token_length));
+	for (int i = 0; i < t->vocab_size; i++) {
+		const char *str = i == replace ? with : t->vocab[i].str;
+		int32_t n = i == replace ? (int32_t)wl : (int32_t)t->vocab[i].len;
+		put(b, &t->scores[i], 4);
+		put_i32(b, n);
+		put(b, str, (size_t)n);
 	}
 }
 
@@ -390,10 +440,10 @@ void mw_export_gguf(struct mw_buf *b, const struct al_ai_model *src, const struc
 		put_u64(b, off);
 		off += (sizes[i] + 31) / 32 * 32;
 	}
-	put_zero(b, (32 - b->len % 32) % 32);
+	put_zero(b, (32 - pos(b) % 32) % 32);
 	for (size_t i = 0; i < nt; i++) {
 		uint64_t numel = t[i].ne0 * (t[i].ne1 ? t[i].ne1 : 1);
-		size_t start = b->len;
+		size_t start = pos(b);
 		if (t[i].type == 0)
 			put(b, t[i].w, numel * 4);
 		else if (t[i].type == 1)
@@ -403,8 +453,44 @@ void mw_export_gguf(struct mw_buf *b, const struct al_ai_model *src, const struc
 			}
 		else
 			put_blocks(b, t[i].w, numel, t[i].type);
-		put_zero(b, (32 - (b->len - start) % 32) % 32);
+		put_zero(b, (32 - (pos(b) - start) % 32) % 32);
 	}
 	free(sizes);
 	free(t);
+}
+
+int mw_vocab_gguf(struct mw_buf *b, const char *model, const char *tokenizer, bool with_space)
+{
+	struct al_ai_model m;
+	struct al_ai_tokenizer t, u;
+	struct mw_buf tb = { 0 };
+	int fd = open(model, O_RDONLY | O_CLOEXEC), rc = -1;
+	if (fd < 0 || al_ai_model_build_fd(&m, fd)) {
+		fprintf(stderr, "%s: %s\n", model, fd < 0 ? strerror(errno) : m.err);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	fd = open(tokenizer, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || al_ai_tokenizer_build_fd(&t, fd, m.cfg.vocab_size)) {
+		fprintf(stderr, "%s: %s\n", tokenizer, fd < 0 ? strerror(errno) : t.err);
+		if (fd >= 0)
+			close(fd);
+		al_ai_model_free(&m);
+		return -1;
+	}
+	close(fd);
+	mw_tokenizer_from(&tb, &t, with_space ? -1 : al_ai_tokenizer_lookup(&t, " ", 1), "<unused>");
+	if (al_ai_tokenizer_build_mem(&u, tb.p, tb.len, m.cfg.vocab_size) == 0) {
+		mw_export_gguf(b, &m, &u, 0);
+		al_ai_tokenizer_free(&u);
+		rc = 0;
+	} else {
+		fprintf(stderr, "tokenizer: %s\n", u.err);
+	}
+	mw_free(&tb);
+	al_ai_tokenizer_free(&t);
+	al_ai_model_free(&m);
+	return rc;
 }

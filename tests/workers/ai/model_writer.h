@@ -13,9 +13,13 @@
 #include "workers/ai/model.h"
 #include "workers/ai/tokenizer.h"
 
+/* Bytes in memory; with fd > 0 streamed to fd, at most 64 MiB held (flushed:
+ * bytes already written; mw_flush() writes the rest). */
 struct mw_buf {
 	uint8_t *p;
-	size_t len, cap;
+	size_t len, cap, flushed;
+	int fd;
+	bool failed; /* a write to fd failed */
 };
 
 struct mw_shape {
@@ -23,6 +27,8 @@ struct mw_shape {
 };
 
 void mw_free(struct mw_buf *b);
+/* Writes what is held to fd: 0, or -1 if any write failed. */
+int mw_flush(struct mw_buf *b);
 
 /* Random weights (xorshift from seed), legacy layout; shared = classifier is the embedding. */
 void mw_random_legacy(struct mw_buf *b, const struct mw_shape *s, bool shared, uint64_t seed);
@@ -33,6 +39,18 @@ void mw_export(struct mw_buf *b, const struct al_ai_model *src, enum al_ai_forma
 /* A tokenizer file of vocab_size tokens: <unk>, BOS, EOS, 256 byte tokens, then
  * printable pieces; max_token_length 16. */
 void mw_tokenizer(struct mw_buf *b, int vocab_size);
+
+/* A loaded tokenizer written back as a tokenizer file, the piece of id
+ * replace (if >= 0) replaced by `with`. */
+void mw_tokenizer_from(struct mw_buf *b, const struct al_ai_tokenizer *t, int replace, const char *with);
+
+/*
+ * The vocabulary tests compare with llama.cpp: stories260K's weights (F32)
+ * and tok512's vocabulary as GGUF, with its standalone space piece (U+2581
+ * in GGUF) or, with_space false, that piece renamed "<unused>". model and
+ * tokenizer are the files' paths. 0, or -1 with the reason on stderr.
+ */
+int mw_vocab_gguf(struct mw_buf *b, const char *model, const char *tokenizer, bool with_space);
 
 /* Re-exports a loaded fp32 model with its tokenizer as GGUF v3 (llama), the
  * matrices in ggml type `type` (0 F32, 1 F16, 2 Q4_0, 8 Q8_0) where their rows

@@ -289,8 +289,13 @@ static void test_encode(void **state)
 	assert_int_equal(n, 3); /* dummy prefix, then two bytes */
 	assert_int_equal(ids[1], 0xd0 + 3);
 	assert_int_equal(ids[2], 0xb6 + 3);
-	/* A too-small output array is refused, not overrun. */
-	assert_int_equal(al_ai_tokenizer_encode(&f->tok, "Once upon a time", true, false, ids, 5, &n), -EINVAL);
+	/* A too-small output array is refused, not overrun; one just large enough is filled. */
+	ids[4] = -7;
+	assert_int_equal(al_ai_tokenizer_encode(&f->tok, "Once upon a time", true, false, ids, 4, &n), -EINVAL);
+	assert_int_equal(ids[4], -7);
+	assert_int_equal(al_ai_tokenizer_encode(&f->tok, "Once upon a time", true, false, ids, 5, &n), 0);
+	assert_int_equal(n, 5);
+	assert_memory_equal(ids, want, sizeof(want));
 }
 
 static void test_decode(void **state)

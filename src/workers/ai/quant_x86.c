@@ -1,0 +1,963 @@
+/*
+ * The x86-64 kernels (AVX2 + FMA + F16C; AVX-512 F/BW/VL, with VNNI for the
+ * block types), each giving the bits of quant.c's portable version.
+ *
+ * F32 and F16 keep each row's 16 lanes as one 16-lane accumulator (two
+ * 8-lane halves in AVX2) and fold them as the portable version does; tiles
+ * of rows by vectors share every load.
+ *
+ * Q8_0 and Q4_0 need each block's exact integer dot product, scaled and
+ * fused into the row's value block after block. With AVX-512 VNNI the 16
+ * lanes of a vector are 16 rows: a tile of 16 rows' blocks is transposed in
+ * registers so that lane r of t[g] holds bytes 4g..4g+3 of row r's block,
+ * and one vpdpbusd per 4 values multiplies it with 4 activations broadcast
+ * to every lane. vpdpbusd takes unsigned bytes times signed: the Q8_0
+ * weights go in as q + 128 and the Q4_0 nibbles as they are, and the
+ * excess (128 or 8 times the activations' block sum, computed once per
+ * call) is subtracted. No step rounds, so each lane ends with the exact
+ * dot product, then converted and fused in as the portable version does.
+ * The transposed tile serves up to 8 vectors. AVX2 (no VNNI) computes a
+ * block for 8 rows with maddubs (signs moved onto the activations, so no
+ * 16-bit sum saturates) and adds each row's lanes up across 8 rows at once.
+ */
+#include "workers/ai/quant_x86.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "workers/ai/quant.h"
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline))
+
+/*
+ * AMX-TILE and AMX-INT8 (CPUID 7.0 EDX bits 24, 25), the tile state enabled
+ * by the OS (XCR0 bits 17, 18), and this process allowed to use it: Linux
+ * asks for that once (arch_prctl ARCH_REQ_XCOMP_PERM), here, during setup,
+ * before the worker's seccomp filter forbids the call.
+ */
+static bool amx_usable(void)
+{
+	unsigned a, b, c, d, lo, hi;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+		return false;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25)))
+		return false;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	if ((lo & (3u << 17)) != (3u << 17))
+		return false;
+	/* ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA (arch/x86/include/uapi/asm/prctl.h) */
+	return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+}
+
+void al_ai_x86_caps(struct al_ai_x86_caps *c)
+{
+	unsigned a, b, cx, dx;
+	__builtin_cpu_init();
+	/* F16C from CPUID leaf 1 (not every compiler's builtin knows the name);
+	 * the rest from the builtin, which also checks that the OS saves the
+	 * YMM and ZMM state. */
+	bool f16c = __get_cpuid(1, &a, &b, &cx, &dx) && (cx & bit_F16C);
+	c->avx2 = f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	c->avx512 = c->avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		    __builtin_cpu_supports("avx512vl");
+	c->vnni = c->avx512 && __builtin_cpu_supports("avx512vnni");
+	c->amx = c->vnni && amx_usable();
+}
+
+/* ---- F32 and F16 ---- */
+
+/* Element j of a row of floats or halves, as fp32 (F16C: exact). */
+AVX2 INLINE float elem(const void *w, bool half, size_t j)
+{
+	if (!half)
+		return ((const float *)w)[j];
+	uint16_t h;
+	memcpy(&h, (const uint8_t *)w + j * 2, 2);
+	return _cvtsh_ss(h);
+}
+
+AVX2 INLINE const void *row_at(const void *w, bool half, size_t i, int n)
+{
+	return (const uint8_t *)w + i * (size_t)n * (half ? 2 : 4);
+}
+
+/* The n % 16 tail of one row and vector, fused into the folded lanes in order. */
+AVX2 INLINE float fp_tail(float s, const void *row, bool half, const float *x, int nb, int n)
+{
+	for (int j = nb; j < n; j++)
+		s = fmaf(elem(row, half, (size_t)j), x[j], s);
+	return s;
+}
+
+/* Lanes 0..7 folded 4, 2, 1: the last three steps of the fold. */
+AVX2 INLINE float fold8(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+AVX2 INLINE __m256 ld8(const void *row, bool half, int j)
+{
+	if (half)
+		return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint8_t *)row + (size_t)j * 2)));
+	return _mm256_loadu_ps((const float *)row + j);
+}
+
+/*
+ * R rows by P vectors, AVX2: two 8-lane halves per 16-lane accumulator. R and
+ * P are constants at every call, so the accumulators stay in registers.
+ */
+AVX2 INLINE void fp_tile_avx2(float *out, size_t ostride, const float *x, size_t xstride, const void *w, bool half,
+			      int n, int R, int P)
+{
+	__m256 lo[4][4], hi[4][4];
+	int nb = n - n % 16;
+	for (int r = 0; r < R; r++)
+		for (int p = 0; p < P; p++)
+			lo[r][p] = hi[r][p] = _mm256_setzero_ps();
+	for (int j = 0; j < nb; j += 16) {
+		__m256 xl[4], xh[4];
+		for (int p = 0; p < P; p++) {
+			xl[p] = _mm256_loadu_ps(x + (size_t)p * xstride + j);
+			xh[p] = _mm256_loadu_ps(x + (size_t)p * xstride + j + 8);
+		}
+		for (int r = 0; r < R; r++) {
+			const void *row = row_at(w, half, (size_t)r, n);
+			__m256 wl = ld8(row, half, j), wh = ld8(row, half, j + 8);
+			for (int p = 0; p < P; p++) {
+				lo[r][p] = _mm256_fmadd_ps(wl, xl[p], lo[r][p]);
+				hi[r][p] = _mm256_fmadd_ps(wh, xh[p], hi[r][p]);
+			}
+		}
+	}
+	for (int r = 0; r < R; r++)
+		for (int p = 0; p < P; p++)
+			out[(size_t)p * ostride + (size_t)r] =
+				fp_tail(fold8(_mm256_add_ps(lo[r][p], hi[r][p])), row_at(w, half, (size_t)r, n), half,
+					x + (size_t)p * xstride, nb, n);
+}
+
+AVX2 INLINE void fp_batch_avx2(float *out, size_t ostride, const float *x, size_t xstride, int np, const void *w,
+			       bool half, int n, int d)
+{
+	int i = 0;
+	/* One vector: four rows share each load of x. Several: two rows by two
+	 * vectors, each weight load serving both vectors. */
+	if (np == 1) {
+		for (; i + 4 <= d; i += 4)
+			fp_tile_avx2(out + i, ostride, x, xstride, row_at(w, half, (size_t)i, n), half, n, 4, 1);
+		for (; i < d; i++)
+			fp_tile_avx2(out + i, ostride, x, xstride, row_at(w, half, (size_t)i, n), half, n, 1, 1);
+		return;
+	}
+	for (; i < d; i += 2) {
+		const void *wr = row_at(w, half, (size_t)i, n);
+		int p = 0;
+		if (i + 2 <= d) {
+			for (; p + 2 <= np; p += 2)
+				fp_tile_avx2(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
+					     half, n, 2, 2);
+			for (; p < np; p++)
+				fp_tile_avx2(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
+					     half, n, 2, 1);
+		} else {
+			for (; p < np; p++)
+				fp_tile_avx2(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
+					     half, n, 1, 1);
+		}
+	}
+}
+
+AVX2 void al_ai_f32_batch_avx2(float *out, size_t ostride, const float *x, size_t xstride, int np, const float *w,
+			       int n, int d)
+{
+	fp_batch_avx2(out, ostride, x, xstride, np, w, false, n, d);
+}
+
+AVX2 void al_ai_f16_batch_avx2(float *out, size_t ostride, const float *x, size_t xstride, int np,
+			       const uint8_t *w, int n, int d)
+{
+	fp_batch_avx2(out, ostride, x, xstride, np, w, true, n, d);
+}
+
+AVX512 INLINE __m512 ld16(const void *row, bool half, int j)
+{
+	if (half)
+		return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint8_t *)row + (size_t)j * 2)));
+	return _mm512_loadu_ps((const float *)row + j);
+}
+
+/*
+ * The 16 accumulators of a 4 x 4 tile (v[4r + p]) folded 8, 4, 2, 1 all at
+ * once: lane 4p + r of the result is v[4r + p] folded, each addition the
+ * one a single fold makes (lane k plus lane k + 8, then k + 4, k + 2, k + 1).
+ */
+AVX512 INLINE __m512 fold16x16(const __m512 v[16])
+{
+	__m512 u[8], q[4];
+	for (int a = 0; a < 8; a++) /* halves of 256 bits: v[2a] into lanes 0-7, v[2a + 1] into 8-15 */
+		u[a] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * a], v[2 * a + 1], 0x44),
+				     _mm512_shuffle_f32x4(v[2 * a], v[2 * a + 1], 0xee));
+	for (int b = 0; b < 4; b++) /* 128-bit lane L: v[4b + L] */
+		q[b] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * b], u[2 * b + 1], 0x88),
+				     _mm512_shuffle_f32x4(u[2 * b], u[2 * b + 1], 0xdd));
+	__m512 x0 = _mm512_add_ps(_mm512_shuffle_ps(q[0], q[1], 0x44), _mm512_shuffle_ps(q[0], q[1], 0xee));
+	__m512 x1 = _mm512_add_ps(_mm512_shuffle_ps(q[2], q[3], 0x44), _mm512_shuffle_ps(q[2], q[3], 0xee));
+	return _mm512_add_ps(_mm512_shuffle_ps(x0, x1, 0x88), _mm512_shuffle_ps(x0, x1, 0xdd));
+}
+
+/* R rows by P vectors, AVX-512: one 16-lane accumulator each. */
+AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, size_t xstride, const void *w,
+				  bool half, int n, int R, int P)
+{
+	__m512 a[4][4];
+	int nb = n - n % 16;
+	for (int r = 0; r < R; r++)
+		for (int p = 0; p < P; p++)
+			a[r][p] = _mm512_setzero_ps();
+	for (int j = 0; j < nb; j += 16) {
+		__m512 xv[4];
+		for (int p = 0; p < P; p++)
+			xv[p] = _mm512_loadu_ps(x + (size_t)p * xstride + j);
+		for (int r = 0; r < R; r++) {
+			__m512 wv = ld16(row_at(w, half, (size_t)r, n), half, j);
+			for (int p = 0; p < P; p++)
+				a[r][p] = _mm512_fmadd_ps(wv, xv[p], a[r][p]);
+		}
+	}
+	if (R == 4 && P == 4) {
+		/* The 16 folds together, then each output's tail (if any). */
+		__m512 v[16];
+		for (int r = 0; r < 4; r++)
+			for (int p = 0; p < 4; p++)
+				v[4 * r + p] = a[r][p];
+		__m512 f = fold16x16(v);
+		if (nb == n) {
+			_mm_storeu_ps(out, _mm512_castps512_ps128(f));
+			_mm_storeu_ps(out + ostride, _mm512_extractf32x4_ps(f, 1));
+			_mm_storeu_ps(out + 2 * ostride, _mm512_extractf32x4_ps(f, 2));
+			_mm_storeu_ps(out + 3 * ostride, _mm512_extractf32x4_ps(f, 3));
+			return;
+		}
+		float s[16];
+		_mm512_storeu_ps(s, f);
+		for (int r = 0; r < 4; r++)
+			for (int p = 0; p < 4; p++)
+				out[(size_t)p * ostride + (size_t)r] = fp_tail(s[4 * p + r], row_at(w, half, (size_t)r, n),
+									     half, x + (size_t)p * xstride, nb, n);
+		return;
+	}
+	for (int r = 0; r < R; r++)
+		for (int p = 0; p < P; p++) {
+			__m256 v = _mm256_add_ps(_mm512_castps512_ps256(a[r][p]),
+						 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[r][p]), 1)));
+			out[(size_t)p * ostride + (size_t)r] =
+				fp_tail(fold8(v), row_at(w, half, (size_t)r, n), half, x + (size_t)p * xstride, nb, n);
+		}
+}
+
+/*
+ * Two rows by eight vectors, the vectors packed (xp: for each 16 values,
+ * the 8 vectors' 16 one after another, so one pointer reaches them all):
+ * half the weight loads a product of the 4 x 4 tile. n % 16 == 0.
+ */
+AVX512 INLINE void fp_tile2x8_avx512(float *out, size_t ostride, const float *xp, const void *w, bool half, int n)
+{
+	__m512 a[2][8];
+	for (int r = 0; r < 2; r++)
+		for (int p = 0; p < 8; p++)
+			a[r][p] = _mm512_setzero_ps();
+	const void *w1 = row_at(w, half, 1, n);
+	for (int j = 0; j < n; j += 16, xp += 128) {
+		__m512 w0v = ld16(w, half, j), w1v = ld16(w1, half, j);
+		for (int p = 0; p < 8; p++) {
+			__m512 xv = _mm512_load_ps(xp + 16 * p);
+			a[0][p] = _mm512_fmadd_ps(w0v, xv, a[0][p]);
+			a[1][p] = _mm512_fmadd_ps(w1v, xv, a[1][p]);
+		}
+	}
+	/* v[8 (p % 2) + 4r + p / 2] lands in lane 2p + r: each vector's two rows side by side. */
+	__m512 v[16];
+	for (int r = 0; r < 2; r++)
+		for (int p = 0; p < 8; p++)
+			v[8 * (p % 2) + 4 * r + p / 2] = a[r][p];
+	__m512 f = fold16x16(v);
+	__m128 c[4] = { _mm512_castps512_ps128(f), _mm512_extractf32x4_ps(f, 1), _mm512_extractf32x4_ps(f, 2),
+			_mm512_extractf32x4_ps(f, 3) };
+	for (int k = 0; k < 4; k++) {
+		_mm_storel_pi((__m64 *)(void *)(out + (size_t)(2 * k) * ostride), c[k]);
+		_mm_storeh_pi((__m64 *)(void *)(out + (size_t)(2 * k + 1) * ostride), c[k]);
+	}
+}
+
+/* Vectors packed for fp_tile2x8_avx512 up to this length (64 KiB on the stack). */
+#define PACK_MAX 2048
+
+/* Rows [i0, i1) by vectors [p0, p1): with xp (8 vectors packed) two rows
+ * by all eight, else four rows by four vectors; then the rows or vectors
+ * left over one by one. */
+AVX512 INLINE void fp_block_avx512(float *out, size_t ostride, const float *x, size_t xstride, const float *xp,
+				   const void *w, bool half, int n, int i0, int i1, int p0, int p1)
+{
+	int i = i0;
+	if (xp) {
+		for (; i + 2 <= i1; i += 2)
+			fp_tile2x8_avx512(out + (size_t)p0 * ostride + i, ostride, xp, row_at(w, half, (size_t)i, n), half,
+					  n);
+	}
+	for (; i + 4 <= i1; i += 4) {
+		const void *wr = row_at(w, half, (size_t)i, n);
+		int p = p0;
+		for (; p + 4 <= p1; p += 4)
+			fp_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
+				       half, n, 4, 4);
+		for (; p < p1; p++)
+			fp_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
+				       half, n, 4, 1);
+	}
+	for (; i < i1; i++)
+		for (int p = p0; p < p1; p++)
+			fp_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride,
+				       row_at(w, half, (size_t)i, n), half, n, 1, 1);
+}
+
+/*
+ * Blocked for the caches: a group of 8 vectors (packed, in L1) goes through
+ * the rows a slice (small enough for L2) at a time. Each output is one
+ * tile's, whatever the blocking.
+ */
+AVX512 INLINE void fp_batch_avx512(float *out, size_t ostride, const float *x, size_t xstride, int np,
+				   const void *w, bool half, int n, int d)
+{
+	size_t rb = (size_t)n * (half ? 2 : 4);
+	int slice = (int)(((size_t)512 << 10) / rb) & ~3;
+	if (slice < 4)
+		slice = 4;
+	_Alignas(64) float packed[8 * PACK_MAX];
+	bool pack = np >= 8 && n % 16 == 0 && n <= PACK_MAX;
+	for (int i0 = 0; i0 < d; i0 += slice) {
+		int i1 = d - i0 < slice ? d : i0 + slice;
+		for (int p0 = 0; p0 < np; p0 += 8) {
+			int p1 = np - p0 < 8 ? np : p0 + 8;
+			bool pk = pack && p1 - p0 == 8;
+			if (pk)
+				for (int j = 0; j < n; j += 16)
+					for (int p = 0; p < 8; p++)
+						_mm512_store_ps(packed + (size_t)j * 8 + 16 * p,
+								_mm512_loadu_ps(x + (size_t)(p0 + p) * xstride + j));
+			fp_block_avx512(out, ostride, x, xstride, pk ? packed : NULL, w, half, n, i0, i1, p0, p1);
+		}
+	}
+}
+
+AVX512 void al_ai_f32_batch_avx512(float *out, size_t ostride, const float *x, size_t xstride, int np,
+				   const float *w, int n, int d)
+{
+	fp_batch_avx512(out, ostride, x, xstride, np, w, false, n, d);
+}
+
+AVX512 void al_ai_f16_batch_avx512(float *out, size_t ostride, const float *x, size_t xstride, int np,
+				   const uint8_t *w, int n, int d)
+{
+	fp_batch_avx512(out, ostride, x, xstride, np, w, true, n, d);
+}
+
+/* ---- Q8_0 and Q4_0, AVX2 ---- */
+
+/* The 8 rows' half scales of a block (row r at base + off[r]) as fp32. */
+AVX2 INLINE __m256 scales8(const uint8_t *base, __m256i off)
+{
+	/* 4 bytes at each block's start (its d and one more block byte). */
+	__m256i g = _mm256_i32gather_epi32((const int *)(const void *)base, off, 1);
+	const __m256i pick = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8,
+					      9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+	g = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, pick), 0x08);
+	return _mm256_cvtph_ps(_mm256_castsi256_si128(g));
+}
+
+/* Q4_0: the 16 bytes of nibbles as 32 values 0..15, in order (low nibbles first). */
+AVX2 INLINE __m256i nibbles(const uint8_t *qs)
+{
+	__m128i raw = _mm_loadu_si128((const __m128i *)qs);
+	__m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
+	return _mm256_and_si256(q, _mm256_set1_epi8(15));
+}
+
+/* Lane r of the result: the sum of the 8 lanes of d[r]. Integer, so exact in any order. */
+AVX2 INLINE __m256i sum_lanes8(const __m256i d[8])
+{
+	__m256i h01 = _mm256_hadd_epi32(d[0], d[1]), h23 = _mm256_hadd_epi32(d[2], d[3]);
+	__m256i h45 = _mm256_hadd_epi32(d[4], d[5]), h67 = _mm256_hadd_epi32(d[6], d[7]);
+	__m256i a = _mm256_hadd_epi32(h01, h23), b = _mm256_hadd_epi32(h45, h67);
+	return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/* Rows [0, d) by P (<= 4, a constant) vectors, 8 rows per pass. */
+AVX2 INLINE void blocks_pass_avx2(bool q4, int P, float *out, size_t ostride, const int8_t *xq, size_t qstride,
+				  const float *xs, size_t sstride, const uint8_t *w, size_t rb, int nb, int d)
+{
+	const size_t bs = q4 ? AL_AI_Q4_0_BLOCK : AL_AI_Q8_0_BLOCK;
+	const __m256i one16 = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
+	for (int i = 0; i < d; i += 8) {
+		int rows = d - i < 8 ? d - i : 8;
+		const uint8_t *rp[8];
+		int32_t off[8], lane[8];
+		for (int r = 0; r < 8; r++) {
+			int rr = r < rows ? r : rows - 1; /* past the end: the last row again, not stored */
+			rp[r] = w + (size_t)(i + rr) * rb;
+			off[r] = (int32_t)((size_t)rr * rb);
+			lane[r] = r < rows ? -1 : 0;
+		}
+		__m256i roff = _mm256_loadu_si256((const __m256i *)off);
+		__m256 acc[4];
+		for (int p = 0; p < P; p++)
+			acc[p] = _mm256_setzero_ps();
+		for (int b = 0; b < nb; b++) {
+			size_t o = (size_t)b * bs;
+			__m256 s = scales8(rp[0] + o, roff);
+			for (int p = 0; p < P; p++) {
+				__m256i y = _mm256_loadu_si256((const __m256i *)(xq + (size_t)p * qstride + (size_t)b * 32));
+				__m256i c = q4 ? _mm256_madd_epi16(_mm256_maddubs_epi16(eight, y), one16) : y;
+				__m256i dr[8];
+				for (int r = 0; r < 8; r++) {
+					if (q4) {
+						/* sum((q - 8) y) = sum(q y) - 8 sum(y): nibbles are unsigned. */
+						__m256i m = _mm256_maddubs_epi16(nibbles(rp[r] + o + 2), y);
+						dr[r] = _mm256_sub_epi32(_mm256_madd_epi16(m, one16), c);
+					} else {
+						/* |q| <= 128 times |y| <= 127: a pair sums to at most 32512. */
+						__m256i q = _mm256_loadu_si256((const __m256i *)(rp[r] + o + 2));
+						__m256i m = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q));
+						dr[r] = _mm256_madd_epi16(m, one16);
+					}
+				}
+				__m256 sc = _mm256_mul_ps(s, _mm256_set1_ps(xs[(size_t)p * sstride + (size_t)b]));
+				acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_lanes8(dr)), sc, acc[p]);
+			}
+		}
+		__m256i mask = _mm256_loadu_si256((const __m256i *)lane);
+		for (int p = 0; p < P; p++)
+			_mm256_maskstore_ps(out + (size_t)p * ostride + i, mask, acc[p]);
+	}
+}
+
+AVX2 void al_ai_blocks_batch_avx2(bool q4, float *out, size_t ostride, const int8_t *xq, size_t qstride,
+				  const float *xs, size_t sstride, int np, const uint8_t *w, int n, int d)
+{
+	int nb = n / 32;
+	size_t rb = (size_t)nb * (q4 ? AL_AI_Q4_0_BLOCK : AL_AI_Q8_0_BLOCK);
+	for (int p = 0; p < np; p += 4) {
+		float *o = out + (size_t)p * ostride;
+		const int8_t *y = xq + (size_t)p * qstride;
+		const float *ys = xs + (size_t)p * sstride;
+		switch (np - p < 4 ? np - p : 4) {
+		case 1:
+			blocks_pass_avx2(q4, 1, o, ostride, y, qstride, ys, sstride, w, rb, nb, d);
+			break;
+		case 2:
+			blocks_pass_avx2(q4, 2, o, ostride, y, qstride, ys, sstride, w, rb, nb, d);
+			break;
+		case 3:
+			blocks_pass_avx2(q4, 3, o, ostride, y, qstride, ys, sstride, w, rb, nb, d);
+			break;
+		default:
+			blocks_pass_avx2(q4, 4, o, ostride, y, qstride, ys, sstride, w, rb, nb, d);
+			break;
+		}
+	}
+}
+
+/* ---- Q8_0 and Q4_0, AVX-512 VNNI ---- */
+
+enum { VP = 8, KC = 256 }; /* vectors per pass; blocks per chunk of the activations' sums */
+
+/*
+ * 32 bytes at p[r] + o for r = 0..15, transposed by 32-bit words: lane r
+ * of t[g] = bytes 4g..4g+3 of row r. The rows go in pairs (r, r + 8) to
+ * the two halves of a register, 4 x 4 transposes run within each 128-bit
+ * lane, then the lanes are regrouped.
+ */
+VNNI INLINE void transpose32(const uint8_t *const p[16], size_t o, __m512i t[8])
+{
+	__m512i r[8], u[8];
+	for (int j = 0; j < 8; j++)
+		r[j] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p[j] + o))),
+					  _mm256_loadu_si256((const __m256i *)(p[j + 8] + o)), 1);
+	for (int h = 0; h < 8; h += 4) {
+		__m512i t0 = _mm512_unpacklo_epi32(r[h], r[h + 1]), t1 = _mm512_unpackhi_epi32(r[h], r[h + 1]);
+		__m512i t2 = _mm512_unpacklo_epi32(r[h + 2], r[h + 3]), t3 = _mm512_unpackhi_epi32(r[h + 2], r[h + 3]);
+		u[h] = _mm512_unpacklo_epi64(t0, t2);
+		u[h + 1] = _mm512_unpackhi_epi64(t0, t2);
+		u[h + 2] = _mm512_unpacklo_epi64(t1, t3);
+		u[h + 3] = _mm512_unpackhi_epi64(t1, t3);
+	}
+	/* u[k] (rows 0-3 | 8-11) and u[k + 4] (rows 4-7 | 12-15): 128-bit lanes 0
+	 * and 2 hold word k, lanes 1 and 3 word k + 4. */
+	const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+	const __m512i second = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+	for (int k = 0; k < 4; k++) {
+		t[k] = _mm512_permutex2var_epi64(u[k], first, u[k + 4]);
+		t[k + 4] = _mm512_permutex2var_epi64(u[k], second, u[k + 4]);
+	}
+}
+
+/*
+ * The tile of 16 rows (row r at rp[r]) at block offset o: t[g] lane r =
+ * bytes 4g..4g+3 of row r's 32 values as unsigned bytes (Q8_0: q + 128;
+ * Q4_0: the nibbles), s = the rows' scales (gathered at base + off[r] + o).
+ */
+VNNI INLINE void tile16(bool q4, const uint8_t *const rp[16], __m512i off, size_t o, __m512i t[8], __m512 *s)
+{
+	__m512i g = _mm512_i32gather_epi32(off, (const void *)(rp[0] + o), 1);
+	*s = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+	if (q4) {
+		/* z[j]'s four 128-bit lanes: rows j, j + 4, j + 8, j + 12; then a
+		 * 4 x 4 transpose of 32-bit words within each lane. */
+		__m512i z[4];
+		for (int j = 0; j < 4; j++) {
+			__m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(rp[j] + o + 2)));
+			v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(rp[j + 4] + o + 2)), 1);
+			v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(rp[j + 8] + o + 2)), 2);
+			z[j] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(rp[j + 12] + o + 2)), 3);
+		}
+		__m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+		__m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+		__m512i v[4] = { _mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
+				 _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3) };
+		const __m512i lo4 = _mm512_set1_epi8(15);
+		for (int k = 0; k < 4; k++) {
+			t[k] = _mm512_and_si512(v[k], lo4);                          /* values 4k.. */
+			t[k + 4] = _mm512_and_si512(_mm512_srli_epi16(v[k], 4), lo4); /* values 16 + 4k.. */
+		}
+		return;
+	}
+	transpose32(rp, o + 2, t);
+	const __m512i bias = _mm512_set1_epi8((char)0x80);
+	for (int k = 0; k < 8; k++)
+		t[k] = _mm512_xor_si512(t[k], bias);
+}
+
+/* Lane r: the byte offset of row min(r, rows - 1), rb bytes a row (built in
+ * registers: 16 stores then one wide load would stall store forwarding). */
+VNNI INLINE __m512i row_offsets(int rows, size_t rb)
+{
+	const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	return _mm512_mullo_epi32(_mm512_min_epi32(lanes, _mm512_set1_epi32(rows - 1)), _mm512_set1_epi32((int)rb));
+}
+
+static inline int32_t ld32(const int8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/*
+ * Rows [0, d) by P (<= VP, a constant) vectors over blocks [b0, b0 + kb):
+ * corr[p * KC + b] is the excess of block b0 + b for vector p; first: start
+ * from 0, else from the values already in out (the earlier blocks).
+ */
+VNNI INLINE void blocks_pass_vnni(bool q4, int P, float *out, size_t ostride, const int8_t *xq, size_t qstride,
+				  const float *xs, size_t sstride, const int32_t *corr, const uint8_t *w, size_t rb,
+				  int b0, int kb, int d, bool first)
+{
+	const size_t bs = q4 ? AL_AI_Q4_0_BLOCK : AL_AI_Q8_0_BLOCK;
+	for (int i = 0; i < d; i += 16) {
+		int rows = d - i < 16 ? d - i : 16;
+		__mmask16 m = (__mmask16)((1u << rows) - 1);
+		const uint8_t *rp[16];
+		for (int r = 0; r < 16; r++) /* past the end: the last row again, not stored */
+			rp[r] = w + (size_t)(i + (r < rows ? r : rows - 1)) * rb;
+		__m512i roff = row_offsets(rows, rb);
+		__m512 acc[VP];
+		for (int p = 0; p < P; p++)
+			acc[p] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, out + (size_t)p * ostride + i);
+		for (int b = 0; b < kb; b++) {
+			size_t o = (size_t)(b0 + b) * bs;
+			__m512i t[8];
+			__m512 s;
+			tile16(q4, rp, roff, o, t, &s);
+			for (int p = 0; p < P; p++) {
+				const int8_t *y = xq + (size_t)p * qstride + (size_t)(b0 + b) * 32;
+				__m512i d0 = _mm512_set1_epi32(-corr[p * KC + b]), d1 = _mm512_setzero_si512();
+				for (int g = 0; g < 8; g += 2) {
+					d0 = _mm512_dpbusd_epi32(d0, t[g], _mm512_set1_epi32(ld32(y + 4 * g)));
+					d1 = _mm512_dpbusd_epi32(d1, t[g + 1], _mm512_set1_epi32(ld32(y + 4 * g + 4)));
+				}
+				__m512 sc = _mm512_mul_ps(s, _mm512_set1_ps(xs[(size_t)p * sstride + (size_t)(b0 + b)]));
+				acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(d0, d1)), sc, acc[p]);
+			}
+		}
+		for (int p = 0; p < P; p++)
+			_mm512_mask_storeu_ps(out + (size_t)p * ostride + i, m, acc[p]);
+	}
+}
+
+/* Sum of 32 int8. */
+AVX2 INLINE int32_t sum32(const int8_t *y)
+{
+	__m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256((const __m256i *)y)),
+				      _mm256_set1_epi16(1));
+	__m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+	return _mm_cvtsi128_si32(h);
+}
+
+VNNI void al_ai_blocks_batch_vnni(bool q4, float *out, size_t ostride, const int8_t *xq, size_t qstride,
+				  const float *xs, size_t sstride, int np, const uint8_t *w, int n, int d)
+{
+	int nb = n / 32;
+	size_t rb = (size_t)nb * (q4 ? AL_AI_Q4_0_BLOCK : AL_AI_Q8_0_BLOCK);
+	int32_t corr[VP * KC];
+	/* Q8_0 in as q + 128: 128 sum(y) too many; Q4_0 nibbles q for q - 8: 8 sum(y). */
+	int32_t c = q4 ? 8 : 128;
+	for (int p0 = 0; p0 < np; p0 += VP) {
+		int P = np - p0 < VP ? np - p0 : VP;
+		float *o = out + (size_t)p0 * ostride;
+		const int8_t *y = xq + (size_t)p0 * qstride;
+		const float *ys = xs + (size_t)p0 * sstride;
+		for (int b0 = 0; b0 < nb; b0 += KC) {
+			int kb = nb - b0 < KC ? nb - b0 : KC;
+			bool first = b0 == 0;
+			for (int p = 0; p < P; p++)
+				for (int b = 0; b < kb; b++)
+					corr[p * KC + b] = c * sum32(y + (size_t)p * qstride + (size_t)(b0 + b) * 32);
+#define PASS(k)                                                                                                  \
+	case k:                                                                                                  \
+		blocks_pass_vnni(q4, k, o, ostride, y, qstride, ys, sstride, corr, w, rb, b0, kb, d, first); \
+		break
+			switch (P) {
+				PASS(1);
+				PASS(2);
+				PASS(3);
+				PASS(4);
+				PASS(5);
+				PASS(6);
+				PASS(7);
+			default:
+				blocks_pass_vnni(q4, VP, o, ostride, y, qstride, ys, sstride, corr, w, rb, b0, kb, d,
+						 first);
+				break;
+			}
+#undef PASS
+		}
+	}
+}
+
+/* ---- Q8_0 and Q4_0, AMX ---- */
+
+/*
+ * AMX multiplies tiles of int8: C (16 x 16 int32) += A (16 rows x 32 bytes)
+ * times B (8 rows x 64 bytes, each 4 bytes of a column in a row), exactly.
+ * A is one block of 16 weight rows, loaded straight from the matrix (Q8_0)
+ * or from the nibbles unpacked to q - 8 (Q4_0); B is one block of 16
+ * vectors, transposed by words once per call. Each C is the 16 x 16 exact
+ * block dot products, scaled and fused in per row as the portable version
+ * does, 16 vectors to a register (lanes: vectors), and transposed once at
+ * the end so each vector's rows are stored together.
+ */
+enum { AK = 32, AHEAD = 3 }; /* blocks per chunk of B; blocks of tile work ahead of the sums */
+
+struct tilecfg {
+	uint8_t palette, start_row, reserved[14];
+	uint16_t colsb[16];
+	uint8_t rows[16];
+};
+
+/* Tiles: 1 A (16 x 32 bytes), 2 B (8 x 64), 3 to 6 C (16 x 64). */
+AMX INLINE void amx_config(void)
+{
+	struct tilecfg c;
+	memset(&c, 0, sizeof(c));
+	c.palette = 1;
+	c.rows[0] = 16;
+	c.colsb[0] = 64;
+	c.rows[1] = 16;
+	c.colsb[1] = 32;
+	c.rows[2] = 8;
+	c.colsb[2] = 64;
+	for (int t = 3; t < 7; t++) {
+		c.rows[t] = 16;
+		c.colsb[t] = 64;
+	}
+	_tile_loadconfig(&c);
+}
+
+/* v[j] lane k becomes v[k] lane j (16 x 16 floats). */
+AVX512 INLINE void transpose16(__m512 v[16])
+{
+	__m512 t[16];
+	for (int i = 0; i < 16; i += 2) {
+		t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+		t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+	}
+	for (int i = 0; i < 16; i += 4) {
+		__m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+		__m512d c = _mm512_castps_pd(t[i + 2]), e = _mm512_castps_pd(t[i + 3]);
+		v[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+		v[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+		v[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, e));
+		v[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, e));
+	}
+	/* v[4q + c], 128-bit lane L: element 4L + c of rows 4q..4q+3. */
+	__m512 o[16];
+	for (int c = 0; c < 4; c++) {
+		__m512 a = _mm512_shuffle_f32x4(v[c], v[4 + c], 0x88), b = _mm512_shuffle_f32x4(v[c], v[4 + c], 0xdd);
+		__m512 e = _mm512_shuffle_f32x4(v[8 + c], v[12 + c], 0x88);
+		__m512 f = _mm512_shuffle_f32x4(v[8 + c], v[12 + c], 0xdd);
+		o[c] = _mm512_shuffle_f32x4(a, e, 0x88);
+		o[4 + c] = _mm512_shuffle_f32x4(b, f, 0x88);
+		o[8 + c] = _mm512_shuffle_f32x4(a, e, 0xdd);
+		o[12 + c] = _mm512_shuffle_f32x4(b, f, 0xdd);
+	}
+	for (int k = 0; k < 16; k++)
+		v[k] = o[k];
+}
+
+/* Scratch of one call: B and the vectors' scales for 32 vectors, A when
+ * unpacked or copied, the rows' scales, one C. */
+struct amx_scratch {
+	_Alignas(64) int8_t b[2][AK][512];
+	_Alignas(64) float xs[2][AK][16];
+	_Alignas(64) int8_t a[AK][16][32];
+	_Alignas(64) float ws[16][AK];
+	_Alignas(64) int32_t c[AHEAD + 1][16][16];
+};
+
+/* Block B's exact products of the 16 rows and vector group G into C tile
+ * CT, stored to c[B % 4]. */
+#define AMX_BLOCK(CT, SC, DIRECT, WR, BS, RB, G, B)                                   \
+	do {                                                                         \
+		if (DIRECT)                                                          \
+			_tile_loadd(1, (WR) + (size_t)(B) * (BS) + 2, (long)(RB));   \
+		else                                                                 \
+			_tile_loadd(1, (SC)->a[B], 32);                              \
+		_tile_loadd(2, (SC)->b[G][B], 64);                                   \
+		_tile_zero(CT);                                                      \
+		_tile_dpbssd(CT, 1, 2);                                              \
+		_tile_stored(CT, (SC)->c[(B) & 3], 64);                              \
+	} while (0)
+
+/* Block b into C tile 3 + b % 4 (tile numbers are immediates). */
+AMX INLINE void amx_issue(int b, struct amx_scratch *sc, bool direct, const uint8_t *wr, size_t bs, size_t rb, int g)
+{
+	switch (b & 3) {
+	case 0:
+		AMX_BLOCK(3, sc, direct, wr, bs, rb, g, b);
+		break;
+	case 1:
+		AMX_BLOCK(4, sc, direct, wr, bs, rb, g, b);
+		break;
+	case 2:
+		AMX_BLOCK(5, sc, direct, wr, bs, rb, g, b);
+		break;
+	default:
+		AMX_BLOCK(6, sc, direct, wr, bs, rb, g, b);
+		break;
+	}
+}
+
+static const uint8_t zero_block[32];
+
+AMX void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_t *xq, size_t qstride,
+				const float *xs, size_t sstride, int np, const uint8_t *w, int n, int d)
+{
+	const int nb = n / 32;
+	const size_t bs = q4 ? AL_AI_Q4_0_BLOCK : AL_AI_Q8_0_BLOCK, rb = (size_t)nb * bs;
+	struct amx_scratch scratch, *sc = &scratch;
+	amx_config();
+	for (int p0 = 0; p0 < np; p0 += 32) {
+		int P = np - p0 < 32 ? np - p0 : 32, ng = (P + 15) / 16;
+		for (int b0 = 0; b0 < nb; b0 += AK) {
+			int kb = nb - b0 < AK ? nb - b0 : AK;
+			/* B: each block of 16 vectors transposed by words; missing vectors are zeros. */
+			for (int g = 0; g < ng; g++) {
+				const uint8_t *vp[16];
+				for (int j = 0; j < 16; j++) {
+					int p = g * 16 + j;
+					vp[j] = p < P ? (const uint8_t *)(xq + (size_t)(p0 + p) * qstride + (size_t)b0 * 32)
+						      : zero_block;
+					for (int b = 0; b < kb; b++)
+						sc->xs[g][b][j] = p < P ? xs[(size_t)(p0 + p) * sstride + (size_t)(b0 + b)] : 0.0f;
+				}
+				for (int b = 0; b < kb; b++) {
+					__m512i t[8];
+					transpose32(vp, 0, t);
+					for (int k = 0; k < 8; k++)
+						_mm512_store_si512(sc->b[g][b] + 64 * k, t[k]);
+					for (int j = 0; j < 16; j++)
+						if (vp[j] != zero_block)
+							vp[j] += 32;
+				}
+			}
+			for (int i = 0; i < d; i += 16) {
+				int rows = d - i < 16 ? d - i : 16;
+				const uint8_t *wr = w + (size_t)i * rb + (size_t)b0 * bs;
+				/* The next 16 rows' part of this chunk is fetched a few lines
+				 * per block while these are computed (all at once, the fetches
+				 * would wait on each other). */
+				size_t nl = ((size_t)kb * bs + 63) / 64, lines = i + 16 < d ? 16 * nl : 0, done = 0;
+				/* The rows' scales, 16 blocks of one row at a time: a row's
+				 * blocks are one run of memory, which this first touch of it
+				 * brings in for the tile loads. */
+				const __m512i boff = _mm512_mullo_epi32(
+					_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+					_mm512_set1_epi32((int)bs));
+				for (int r = 0; r < 16; r++)
+					for (int b = 0; b < kb; b += 16) {
+						const uint8_t *rw = wr + (size_t)(r < rows ? r : rows - 1) * rb + (size_t)b * bs;
+						__mmask16 bm = (__mmask16)(kb - b >= 16 ? 0xffff : (1u << (kb - b)) - 1);
+						__m512i gw = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), bm, boff,
+											 (const void *)rw, 1);
+						_mm512_store_ps(sc->ws[r] + b, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(gw)));
+					}
+				/* A from the matrix itself (Q8_0, all 16 rows there), else unpacked here. */
+				bool direct = !q4 && rows == 16;
+				if (!direct)
+					for (int b = 0; b < kb; b++)
+						for (int r = 0; r < 16; r++) {
+							const uint8_t *blk = wr + (size_t)r * rb + (size_t)b * bs + 2;
+							__m256i v = _mm256_setzero_si256();
+							if (r < rows && q4) {
+								__m128i raw = _mm_loadu_si128((const __m128i *)blk);
+								v = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
+											    _mm_srli_epi16(raw, 4), 1);
+								v = _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(15)),
+										    _mm256_set1_epi8(8));
+							} else if (r < rows) {
+								v = _mm256_loadu_si256((const __m256i *)blk);
+							}
+							_mm256_store_si256((__m256i *)sc->a[b][r], v);
+						}
+				__mmask16 rmask = (__mmask16)((1u << rows) - 1);
+				for (int g = 0; g < ng; g++) {
+					int pn = P - g * 16 < 16 ? P - g * 16 : 16;
+					float *og = out + (size_t)(p0 + g * 16) * ostride + (size_t)i;
+					__m512 acc[16];
+					if (b0 == 0) {
+						for (int r = 0; r < 16; r++)
+							acc[r] = _mm512_setzero_ps();
+					} else {
+						/* The earlier blocks' values, stored by vector: back to lanes = vectors. */
+						for (int j = 0; j < 16; j++)
+							acc[j] = j < pn ? _mm512_maskz_loadu_ps(rmask, og + (size_t)j * ostride)
+									: _mm512_setzero_ps();
+						transpose16(acc);
+					}
+					/* Four C tiles in turn: the tile work (loads from L2, the
+					 * products, the store) of blocks b + 1 to b + 3 runs while
+					 * block b's products are scaled and summed. */
+					for (int b = 0; b < AHEAD && b < kb; b++)
+						amx_issue(b, sc, direct, wr, bs, rb, g);
+					for (int b = 0; b < kb; b++) {
+						if (b + AHEAD < kb)
+							amx_issue(b + AHEAD, sc, direct, wr, bs, rb, g);
+						for (size_t to = lines * (size_t)(b + 1) / (size_t)kb; g == 0 && done < to; done++) {
+							size_t r = 16 + done / nl;
+							if (i + (int)r < d)
+								_mm_prefetch((const char *)(wr + r * rb + done % nl * 64), _MM_HINT_T0);
+						}
+						__m512 xv = _mm512_load_ps(sc->xs[g][b]);
+						for (int r = 0; r < 16; r++) {
+							__m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(sc->c[b & 3][r]));
+							__m512 s = _mm512_mul_ps(_mm512_set1_ps(sc->ws[r][b]), xv);
+							acc[r] = _mm512_fmadd_ps(dot, s, acc[r]);
+						}
+					}
+					transpose16(acc);
+					for (int j = 0; j < pn; j++)
+						_mm512_mask_storeu_ps(og + (size_t)j * ostride, rmask, acc[j]);
+				}
+			}
+		}
+	}
+	_tile_release();
+}
+
+/* ---- quantisation of the activations ---- */
+
+AVX2 void al_ai_quantize_q8_avx2(int8_t *q, float *scales, const float *x, int n, int gs)
+{
+	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+	const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+	const __m256 hi = _mm256_set1_ps(127.0f), lo = _mm256_set1_ps(-127.0f);
+	for (int g = 0; g < n / gs; g++) {
+		const float *xg = x + (size_t)g * (size_t)gs;
+		/* max(a, m) keeps m where a is NaN, as the portable loop skips it. */
+		__m256 m = _mm256_setzero_ps();
+		for (int i = 0; i < gs; i += 8)
+			m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(xg + i), absmask), m);
+		__m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+		m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+		m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+		float scale = _mm_cvtss_f32(m4) / 127.0f;
+		scales[g] = scale;
+		__m256 inv = _mm256_set1_ps(scale != 0.0f ? 1.0f / scale : 0.0f);
+		for (int i = 0; i < gs; i += 16) {
+			__m256i v32[2];
+			for (int h = 0; h < 2; h++) {
+				/* roundf: truncate, then away from zero when the part cut off is at least one half. */
+				__m256 v = _mm256_mul_ps(_mm256_loadu_ps(xg + i + 8 * h), inv);
+				__m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+				__m256 up = _mm256_cmp_ps(_mm256_and_ps(_mm256_sub_ps(v, t), absmask), half, _CMP_GE_OQ);
+				t = _mm256_add_ps(t, _mm256_and_ps(up, _mm256_or_ps(_mm256_and_ps(v, sign), one)));
+				__m256 ord = _mm256_cmp_ps(t, t, _CMP_ORD_Q);
+				t = _mm256_and_ps(_mm256_min_ps(_mm256_max_ps(t, lo), hi), ord);
+				v32[h] = _mm256_cvttps_epi32(t);
+			}
+			__m256i p16 = _mm256_permute4x64_epi64(_mm256_packs_epi32(v32[0], v32[1]), 0xd8);
+			__m128i p8 = _mm_packs_epi16(_mm256_castsi256_si128(p16), _mm256_extracti128_si256(p16, 1));
+			_mm_storeu_si128((__m128i *)(q + (size_t)g * (size_t)gs + i), p8);
+		}
+	}
+}
+
+AVX512 void al_ai_quantize_q8_avx512(int8_t *q, float *scales, const float *x, int n, int gs)
+{
+	const __m512i absmask = _mm512_set1_epi32(0x7fffffff), sign = _mm512_set1_epi32((int)0x80000000u);
+	const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+	const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
+	for (int g = 0; g < n / gs; g++) {
+		const float *xg = x + (size_t)g * (size_t)gs;
+		__m512 m = _mm512_setzero_ps();
+		for (int i = 0; i < gs; i += 16) {
+			__m512i a = _mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(xg + i)), absmask);
+			m = _mm512_max_ps(_mm512_castsi512_ps(a), m);
+		}
+		__m256 m8 = _mm256_max_ps(_mm512_castps512_ps256(m),
+					  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(m), 1)));
+		__m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
+		m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+		m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+		float scale = _mm_cvtss_f32(m4) / 127.0f;
+		scales[g] = scale;
+		__m512 inv = _mm512_set1_ps(scale != 0.0f ? 1.0f / scale : 0.0f);
+		for (int i = 0; i < gs; i += 16) {
+			__m512 v = _mm512_mul_ps(_mm512_loadu_ps(xg + i), inv);
+			__m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+			__m512i fr = _mm512_and_si512(_mm512_castps_si512(_mm512_sub_ps(v, t)), absmask);
+			__mmask16 up = _mm512_cmp_ps_mask(_mm512_castsi512_ps(fr), half, _CMP_GE_OQ);
+			__m512 away = _mm512_castsi512_ps(
+				_mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(v), sign), _mm512_castps_si512(one)));
+			t = _mm512_mask_add_ps(t, up, t, away);
+			__mmask16 ord = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
+			t = _mm512_maskz_mov_ps(ord, _mm512_min_ps(_mm512_max_ps(t, lo), hi));
+			_mm_storeu_si128((__m128i *)(q + (size_t)g * (size_t)gs + i),
+					 _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(t)));
+		}
+	}
+}
+#endif
