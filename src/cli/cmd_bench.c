@@ -10,7 +10,8 @@ const struct al_cmd al_cmd_bench = {
 	.name = "bench",
 	.summary = "measure the overhead of each security level on this machine",
 	.usage =
-		"usage: airlock bench [--json] [--level LEVEL] [--quick] [--out FILE] [--svg FILE] [--quiet]\n"
+		"usage: airlock bench [--json] [--level LEVEL] [--quick] [--only SECTIONS] [--set S.KEY=VALUE]...\n"
+		"                     [--out FILE] [--svg FILE] [--quiet]\n"
 		"\n"
 		"Measures, side by side in one run, the work airlock does with its security on\n"
 		"and the same work without it: AI tokens/s and request latency (the AI domain\n"
@@ -18,12 +19,18 @@ const struct al_cmd al_cmd_bench = {
 		"p50/p99 over HTTP (a supervisor per level vs the same handlers in one\n"
 		"unsandboxed process), the channel round trip against the core-to-core limit,\n"
 		"the context-switch cost, spawn time, and the total overhead per level against\n"
-		"its budget. Repetitions are interleaved; medians with their spread; every\n"
-		"figure is printed with its method. About a minute (--quick: a few seconds).\n"
+		"its budget; and the protocol under generation: tools/list p50/p99/p99.9 while\n"
+		"0, 1, 2 and 4 generations run, each level next to the unsandboxed stack under\n"
+		"the same load. Repetitions are interleaved; medians with their spread; every\n"
+		"figure is printed with its method. About five minutes (--quick: seconds).\n"
 		"\n"
 		"  --json         print the result as JSON instead of the table\n"
 		"  --level LEVEL  measure one level only: minimal, standard, high or maximum\n"
 		"  --quick        few repetitions: a smoke run, figures only indicative\n"
+		"  --only SECTIONS  only these, comma-separated: ai, ai_sandbox, protocol,\n"
+		"                 load, channel, switch, spawn, total\n"
+		"  --set S.KEY=VALUE  add KEY = VALUE in [S] to every supervisor's\n"
+		"                 configuration (e.g. domain.proto.sched=realtime)\n"
 		"  --out FILE     save the JSON here (default: airlock-bench.json)\n"
 		"  --svg FILE     also draw the total overhead per level against the budgets\n"
 		"  --quiet        no progress lines on stderr\n",
