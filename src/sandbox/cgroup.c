@@ -139,19 +139,49 @@ static bool wants(const struct al_spec *spec, enum al_cg_ctrl c)
 	case AL_CG_PIDS:
 		return spec->cg_pids != 0;
 	case AL_CG_CPU:
-		return spec->cg_cpu_percent != 0 || spec->sched.cpu_weight != 0 || spec->sched.cpu_idle;
+		return spec->cg_cpu_percent != 0 || spec->sched.cpu_weight != 0 || spec->sched.cpu_idle ||
+		       spec->sched.rt_runtime_us != 0;
 	default:
 		return false;
 	}
 }
 
-/* The scheduling class's share of the group: its weight, then the idle flag
- * (the kernel refuses a weight for a group once it is idle). A kernel without
- * cpu.idle (before 5.15) leaves it off; the attestation reports it absent. */
-static int set_sched(const struct al_spec *spec, const char *dir, bool v2)
+/*
+ * The real-time budget of the group (cgroup v1 with RT group scheduling): a
+ * new group has none, and a real-time thread cannot even be placed in it.
+ * Optional: where the parent has no budget left (other groups hold it) or the
+ * kernel has no cpu.rt_runtime_us (cgroup v2, no RT group scheduling), the
+ * group stays without and cg->rt_err says why; the I/O threads then stay
+ * SCHED_OTHER (sched.c), which the attestation reports.
+ */
+static void set_rt_budget(const struct al_spec *spec, struct al_cgroup *cg, const char *dir, bool v2)
 {
 	char v[32];
 	int rc;
+	if (v2) {
+		cg->rt_err = ENOTSUP;
+		return;
+	}
+	snprintf(v, sizeof v, "%u", spec->sched.rt_period_us);
+	if ((rc = al_cgroup_write(dir, "cpu.rt_period_us", v)) == 0) {
+		snprintf(v, sizeof v, "%u", spec->sched.rt_runtime_us);
+		rc = al_cgroup_write(dir, "cpu.rt_runtime_us", v);
+	}
+	cg->rt_err = rc == -ENOENT ? ENOTSUP : -rc;
+	if (rc < 0)
+		al_log_info("cgroup: real-time budget %u/%u us not given: %s", spec->sched.rt_runtime_us,
+			    spec->sched.rt_period_us, strerror(-rc));
+}
+
+/* The scheduling class's share of the group: its weight, then the idle flag
+ * (the kernel refuses a weight for a group once it is idle). A kernel without
+ * cpu.idle (before 5.15) leaves it off; the attestation reports it absent. */
+static int set_sched(const struct al_spec *spec, struct al_cgroup *cg, const char *dir, bool v2)
+{
+	char v[32];
+	int rc;
+	if (spec->sched.rt_runtime_us)
+		set_rt_budget(spec, cg, dir, v2);
 	if (spec->sched.cpu_weight) {
 		snprintf(v, sizeof v, "%llu", v2 ? (unsigned long long)spec->sched.cpu_weight
 						 : (unsigned long long)al_sched_v1_shares(spec->sched.cpu_weight));
@@ -163,7 +193,7 @@ static int set_sched(const struct al_spec *spec, const char *dir, bool v2)
 	return 0;
 }
 
-static int set_limits(const struct al_spec *spec, const struct al_cgroup *cg)
+static int set_limits(const struct al_spec *spec, struct al_cgroup *cg)
 {
 	char v[64];
 	int rc = 0;
@@ -180,7 +210,7 @@ static int set_limits(const struct al_spec *spec, const struct al_cgroup *cg)
 		snprintf(v, sizeof v, "%u 100000", spec->cg_cpu_percent * 1000u);
 		if (spec->cg_cpu_percent && (rc = al_cgroup_write(d, "cpu.max", v)) < 0)
 			return rc;
-		return set_sched(spec, d, true);
+		return set_sched(spec, cg, d, true);
 	}
 	if (spec->cg_memory) {
 		snprintf(v, sizeof v, "%llu", (unsigned long long)spec->cg_memory);
@@ -200,7 +230,7 @@ static int set_limits(const struct al_spec *spec, const struct al_cgroup *cg)
 		    (rc = al_cgroup_write(cg->dir[AL_CG_CPU], "cpu.cfs_quota_us", v)) < 0)
 			return rc;
 	}
-	return cg->dir[AL_CG_CPU][0] ? set_sched(spec, cg->dir[AL_CG_CPU], false) : 0;
+	return cg->dir[AL_CG_CPU][0] ? set_sched(spec, cg, cg->dir[AL_CG_CPU], false) : 0;
 }
 
 int al_cgroup_create(const struct al_spec *spec, struct al_cgroup *cg)
@@ -349,6 +379,15 @@ int al_cgroup_read_sched(const struct al_cgroup *cg, uint64_t *weight, int *idle
 	*weight = v;
 	*idle = read_u64(d, "cpu.idle", &v) == 0 ? (int)v : -1;
 	return 0;
+}
+
+int al_cgroup_read_rt(const struct al_cgroup *cg, uint64_t *runtime_us, uint64_t *period_us)
+{
+	const char *d = cg->v2 ? cg->dir[0] : cg->dir[AL_CG_CPU];
+	if (!d[0] || cg->v2)
+		return -ENOENT;
+	int rc = read_u64(d, "cpu.rt_runtime_us", runtime_us);
+	return rc < 0 ? rc : read_u64(d, "cpu.rt_period_us", period_us);
 }
 
 static void sweep_dir(const char *base)

@@ -2,6 +2,7 @@
  * Resource limits. Applied early, while the child is still privileged in its
  * user namespace, so a hard limit can be set but never raised again later.
  * NICE and RTPRIO are always 0: no priority above the one the runner gave.
+ * RTTIME bounds a real-time thread the runner may give the domain (sched.c).
  */
 #include <errno.h>
 #include <sys/resource.h>
@@ -25,7 +26,8 @@ int al_rlimit_apply(const struct al_spec *spec)
 	    (rc = set1(RLIMIT_NOFILE, spec->rl_nofile)) < 0 ||
 	    (rc = set1(RLIMIT_NPROC, spec->rl_nproc)) < 0 ||
 	    (rc = set1(RLIMIT_FSIZE, spec->rl_fsize)) < 0 ||
-	    (rc = set1(RLIMIT_MEMLOCK, spec->rl_memlock)) < 0)
+	    (rc = set1(RLIMIT_MEMLOCK, spec->rl_memlock)) < 0 ||
+	    (rc = set1(RLIMIT_RTTIME, spec->sched.rttime_us ? spec->sched.rttime_us : UINT64_MAX)) < 0)
 		return rc;
 	return 0;
 }

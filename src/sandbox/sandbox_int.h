@@ -36,6 +36,7 @@ struct al_cgroup {
 	bool v2;
 	bool used;
 	char dir[AL_CG_N][PATH_MAX]; /* v2: only dir[0] */
+	int rt_err;   /* the real-time budget the spec asked for: 0 given, else why not (errno) */
 };
 
 /* Parent-to-child and child-to-parent records on the sync socket. */
@@ -79,6 +80,8 @@ struct al_domain {
 	enum al_freeze_method frozen_by; /* AL_FREEZE_NONE unless frozen */
 	int sched_nice;      /* what the runner set (sched.c) */
 	int sched_refused;   /* errno when a raised priority was refused, else 0 */
+	struct al_sched sched;  /* the class, kept for its I/O threads (sched.c) */
+	int io_err;          /* errno of the last refused I/O thread policy, else 0 */
 };
 
 /* ns.c */
@@ -128,6 +131,8 @@ int al_cgroup_destroy(struct al_cgroup *cg);
 int al_cgroup_read(const struct al_cgroup *cg, enum al_cg_ctrl c, uint64_t *val);
 /* cpu.shares (v1) or cpu.weight (v2), and cpu.idle (-1: the kernel has none). */
 int al_cgroup_read_sched(const struct al_cgroup *cg, uint64_t *weight, int *idle);
+/* cpu.rt_runtime_us and cpu.rt_period_us (v1); -ENOENT without them. */
+int al_cgroup_read_rt(const struct al_cgroup *cg, uint64_t *runtime_us, uint64_t *period_us);
 
 /* freeze.c: the parts of al_domain_freeze that need no domain, for tests.
  * What a cgroup offers for freezing (v2 cgroup.freeze, the v1 freezer), or
