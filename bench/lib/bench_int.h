@@ -66,6 +66,7 @@ struct al_bench_http {
 	pid_t pid;
 	int port;
 	char url[64];
+	char control[160];            /* a supervisor's control socket, else empty */
 	CURL *curl;
 	struct curl_slist *hdr_list, *hdr_gen;
 	char log[128];
@@ -73,6 +74,8 @@ struct al_bench_http {
 int al_bench_http_start(struct al_bench_env *e, int level, struct al_bench_http *h);
 /* Stops the endpoint (a client made by al_bench_http_client: frees it only). */
 void al_bench_http_stop(struct al_bench_http *h);
+/* A supervisor's status document (airlock status --json), or NULL. */
+json_t *al_bench_http_status(const struct al_bench_http *h);
 /* Another client of h's endpoint, on a connection of its own (one per thread). */
 int al_bench_http_client(const struct al_bench_http *h, struct al_bench_http *c);
 /* One request; tools/list when max_tokens is 0, else generate. *ns wall time. */

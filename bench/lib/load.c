@@ -47,6 +47,7 @@ struct al_bench_load {
 	struct al_bench_samples tps[NLOADS];         /* tokens/s, one per cell */
 	bool probe_rt;                               /* the probe ran at SCHED_FIFO */
 	int probe_rt_err;                            /* else why not */
+	json_t *sched;                               /* per level: each domain's scheduling, read back */
 };
 
 struct gen {
@@ -203,6 +204,7 @@ int al_bench_load_new(struct al_bench_env *e, const struct al_bench_plan *p, str
 		return rc < 0 ? rc : -EIO;
 	}
 	l->tokens_per_gen = toks;
+	l->sched = json_object();
 	*out = l;
 	return 0;
 }
@@ -216,6 +218,7 @@ void al_bench_load_free(struct al_bench_load *l)
 			al_bench_samples_free(&l->lat[i][s]);
 		al_bench_samples_free(&l->tps[i]);
 	}
+	json_decref(l->sched);
 	free(l);
 }
 
@@ -298,6 +301,14 @@ int al_bench_load_level(struct al_bench_env *e, const struct al_bench_plan *p, s
 			free(pr[0].lat);
 			free(pr[1].lat);
 		}
+	/* what was in force: the supervisor's own read-back of every thread */
+	json_t *st = al_bench_http_status(sup), *dom, *mine = json_object();
+	size_t i;
+	json_array_foreach(json_object_get(st, "domains"), i, dom)
+		if (json_object_get(dom, "sched"))
+			json_object_set(mine, json_string_value(json_object_get(dom, "name")), json_object_get(dom, "sched"));
+	json_decref(st);
+	json_object_set_new(l->sched, al_level_name(p->lev[cfg - 1]), mine);
 	return rc;
 }
 
@@ -423,6 +434,7 @@ json_t *al_bench_load_section(const struct al_bench_plan *p, struct al_bench_loa
 		}
 	}
 	json_object_set_new(sec, "goals", goals(p, l));
+	json_object_set(sec, "sched", l->sched);
 	json_object_set_new(sec, "probe_sched", json_string(l->probe_rt ? "SCHED_FIFO" : "default"));
 	return sec;
 }

@@ -114,6 +114,36 @@ static void print_row(FILE *f, const json_t *levels, const json_t *row)
 	}
 }
 
+/* Each level's scheduling as its supervisor read it back after the measurement. */
+static void print_sched(FILE *f, const json_t *levels, const json_t *sched)
+{
+	size_t i;
+	json_t *lv;
+	if (!json_is_object(sched))
+		return;
+	fprintf(f, "  scheduling in force (read back by each supervisor):\n");
+	json_array_foreach(levels, i, lv) {
+		json_t *l = json_object_get(sched, json_string_value(lv));
+		if (!l)
+			continue;
+		fprintf(f, "    %-9s", json_string_value(lv));
+		const char *dom;
+		json_t *d;
+		json_object_foreach(l, dom, d) {
+			fprintf(f, " %s %s", dom, json_string_value(json_object_get(d, "class")) ?: "?");
+			json_t *io = json_object_get(d, "io_threads");
+			if (io)
+				fprintf(f, " (I/O threads %s: %lld of %lld; budget %s)",
+					json_string_value(json_object_get(io, "want")),
+					(long long)json_integer_value(json_object_get(io, "set")),
+					(long long)json_integer_value(json_object_get(io, "found")),
+					json_string_value(json_object_get(d, "rt_budget")) ?: "?");
+			fputc(';', f);
+		}
+		fputc('\n', f);
+	}
+}
+
 /* A section's goals: one figure per endpoint, the verdict where the goal applies. */
 static void print_goals(FILE *f, const json_t *levels, const json_t *goals)
 {
@@ -228,6 +258,7 @@ void al_bench_print(const json_t *r, FILE *f)
 					json_number_value(ratio), num(sec, "core_to_core_ns"));
 		}
 		print_goals(f, levels, json_object_get(sec, "goals"));
+		print_sched(f, levels, json_object_get(sec, "sched"));
 		char meth[1600];
 		snprintf(meth, sizeof meth, "method: %s", json_string_value(json_object_get(sec, "method")));
 		wrap(f, "    ", meth, 100);

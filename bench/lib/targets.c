@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "supervisor/config.h"
+#include "supervisor/control.h"
 #include "supervisor/supervisor.h"
 #include "workers/ai/serve.h"
 #include "workers/proto/proto.h"
@@ -494,6 +495,8 @@ int al_bench_http_start(struct al_bench_env *e, int level, struct al_bench_http 
 			close(fd);
 		if (rc == 0)
 			rc = al_config_load(path, 0, &cfg, &errors);
+		if (rc == 0)
+			snprintf(h->control, sizeof h->control, "%s", cfg->control_socket);
 		if (rc < 0) {
 			al_log_warnx("bench: supervisor config: %s", errors ? errors : strerror(-rc));
 			free(errors);
@@ -569,10 +572,19 @@ int al_bench_http_client(const struct al_bench_http *h, struct al_bench_http *c)
 	c->pid = -1;
 	c->port = h->port;
 	memcpy(c->url, h->url, sizeof c->url);
+	memcpy(c->control, h->control, sizeof c->control);
 	int rc = client_init(c);
 	if (rc < 0)
 		al_bench_http_stop(c);
 	return rc;
+}
+
+json_t *al_bench_http_status(const struct al_bench_http *h)
+{
+	json_t *r = NULL;
+	if (!h->control[0] || al_control_call(h->control, AL_CONTROL_STATUS, 0, &r) < 0)
+		return NULL;
+	return r;
 }
 
 void al_bench_http_stop(struct al_bench_http *h)
