@@ -256,9 +256,7 @@ static void check_sched(struct attest *a, const struct al_domain *d, const struc
 		 * without it they stay SCHED_OTHER */
 		uint64_t rt = 0, per = 0;
 		snprintf(want, sizeof want, "%u/%u us", w->rt_runtime_us, w->rt_period_us);
-		if (!d->cg.used)
-			item(a, "cgroup.rt_budget", want, "absent: no cpu cgroup (threads stay SCHED_OTHER)", true);
-		else if (d->cg.rt_err == ENOTSUP)
+		if (d->cg.rt_err == ENOTSUP)
 			item(a, "cgroup.rt_budget", want, "absent: no real-time group scheduling (RLIMIT_RTTIME bounds it)",
 			     true);
 		else if (d->cg.rt_err) {

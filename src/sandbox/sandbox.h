@@ -114,11 +114,13 @@ enum al_landlock_want {
  *            SCHED_RR priority 1, reset on fork, set by the runner
  *            (al_domain_sched_threads) once they exist. Bounded twice: by
  *            RLIMIT_RTTIME (a real-time thread that runs rttime_us without
- *            sleeping is killed) and by the cpu cgroup's real-time budget
- *            (cgroup v1 with RT group scheduling: rt_runtime_us per
- *            rt_period_us on each CPU; elsewhere the kernel's global
- *            sched_rt_runtime_us, and the attestation says so). Where the
- *            budget cannot be given, the threads stay SCHED_OTHER, reported.
+ *            sleeping is killed) and by a real-time budget: the threads are
+ *            moved into a cpu cgroup of their own (cgroup v1 with RT group
+ *            scheduling: rt_runtime_us per rt_period_us on each CPU), the
+ *            rest of the domain left ungrouped; where there is no such
+ *            hierarchy, the kernel's global sched_rt_runtime_us, and the
+ *            attestation says so. Where the budget cannot be given (the
+ *            parent's is taken), the threads stay SCHED_OTHER, reported.
  */
 enum al_sched_class { AL_SCHED_DEFAULT = 0, AL_SCHED_BATCH, AL_SCHED_IDLE, AL_SCHED_LATENCY, AL_SCHED_REALTIME,
 		      AL_SCHED_COUNT };
@@ -135,7 +137,7 @@ struct al_sched {
 	int io_prio;                    /* 1..99 */
 	unsigned io_max;                /* threads given it at most */
 	const char *io_comm;            /* their name */
-	uint32_t rt_period_us, rt_runtime_us; /* the cpu cgroup's budget (v1) */
+	uint32_t rt_period_us, rt_runtime_us; /* the I/O threads' cpu group's budget (v1) */
 	uint64_t rttime_us;             /* RLIMIT_RTTIME; 0: inherited */
 };
 

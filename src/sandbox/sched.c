@@ -228,8 +228,10 @@ int al_domain_sched_threads(struct al_domain *d)
 	const struct al_sched *s = &d->sched;
 	if (!s->io_policy || !s->io_comm || d->reaped)
 		return 0;
-	/* without its budget the class would be unbounded here: stays SCHED_OTHER */
-	if (s->rt_runtime_us && d->cg.used && d->cg.rt_err && d->cg.rt_err != ENOTSUP)
+	/* Without its group the class would be unbounded here: the threads stay
+	 * SCHED_OTHER. Where no group can hold a budget at all (ENOTSUP), the
+	 * class goes on, bounded by RLIMIT_RTTIME and the kernel's global limit. */
+	if (s->rt_runtime_us && !d->cg.rt_dir[0] && d->cg.rt_err != ENOTSUP)
 		return 0;
 	struct thread t[MAX_THREADS];
 	pid_t prog;
@@ -241,7 +243,17 @@ int al_domain_sched_threads(struct al_domain *d)
 	for (size_t i = 0; i < n && have < s->io_max; i++) {
 		if (!is_io(s, &t[i]) || t[i].policy == s->io_policy)
 			continue;
-		/* by thread id: a thread that ended meanwhile fails with ESRCH */
+		/* Into the real-time group first: a real-time thread is never outside
+		 * its budget. By thread id: one that ended meanwhile is skipped. */
+		int jrc = d->cg.rt_dir[0] ? al_cgroup_rt_join(&d->cg, t[i].tid) : 0;
+		if (jrc == -ESRCH)
+			continue;
+		if (jrc < 0) {
+			if (d->io_err != -jrc)
+				al_log_warnx("sandbox: thread %d into %s: %s", (int)t[i].tid, d->cg.rt_dir, strerror(-jrc));
+			d->io_err = -jrc;
+			return jrc;
+		}
 		struct al_sched_attr a = { .size = sizeof a, .sched_policy = (uint32_t)s->io_policy,
 					   .sched_flags = SCHED_FLAG_RESET_ON_FORK_, .sched_priority = (uint32_t)s->io_prio };
 		if (syscall(SYS_sched_setattr, t[i].tid, &a, 0) < 0) {
@@ -301,16 +313,14 @@ void *al_domain_sched_report(const struct al_domain *d)
 	char want[48], budget[160], rttime[48];
 	snprintf(want, sizeof want, "%s %d", al_sched_policy_name(s->io_policy), s->io_prio);
 	uint64_t rt = 0, per = 0;
-	if (!d->cg.used)
-		snprintf(budget, sizeof budget, "absent: no cpu cgroup (the kernel's global sched_rt_runtime_us)");
-	else if (d->cg.rt_err == ENOTSUP)
-		snprintf(budget, sizeof budget, "absent: no real-time group scheduling in this cgroup (%s); the kernel's "
-			 "global sched_rt_runtime_us and RLIMIT_RTTIME bound it", d->cg.v2 ? "v2" : "v1");
+	if (d->cg.rt_err == ENOTSUP)
+		snprintf(budget, sizeof budget, "absent: no real-time group scheduling here (no cgroup v1 cpu "
+			 "hierarchy); RLIMIT_RTTIME and the kernel's global sched_rt_runtime_us bound it");
 	else if (d->cg.rt_err)
 		snprintf(budget, sizeof budget, "not given: %s (I/O threads left SCHED_OTHER)", strerror(d->cg.rt_err));
 	else if (al_cgroup_read_rt(&d->cg, &rt, &per) == 0)
-		snprintf(budget, sizeof budget, "%llu us of every %llu us per CPU", (unsigned long long)rt,
-			 (unsigned long long)per);
+		snprintf(budget, sizeof budget, "%llu us of every %llu us per CPU, for the I/O threads alone",
+			 (unsigned long long)rt, (unsigned long long)per);
 	else
 		snprintf(budget, sizeof budget, "(unreadable)");
 	read_rttime(prog ? prog : d->pid, rttime, sizeof rttime);

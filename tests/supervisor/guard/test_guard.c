@@ -779,7 +779,7 @@ static void test_sched_realtime(void **state)
 	assert_string_equal(attested(domain(st, "proto"), "limit.rttime"), "500000");
 	printf("# real-time budget: %s\n", budget);
 	if (strncmp(budget, "absent", 6) != 0)
-		assert_string_equal(budget, "40000 us of every 100000 us per CPU");
+		assert_string_equal(budget, "40000 us of every 100000 us per CPU, for the I/O threads alone");
 	/* the AI domain has no real-time thread */
 	json_array_foreach(json_object_get(sched_of(st, "ai"), "threads"), i, t)
 		assert_string_not_equal(json_string_value(json_object_get(t, "policy")), "SCHED_RR");
