@@ -12,7 +12,8 @@
  * runner sets them from outside afterwards (al_domain_sched_threads, on every
  * supervisor tick), each by its thread id, and reads every thread back
  * (al_domain_sched_report). The bounds are in place before the domain runs:
- * RLIMIT_RTTIME (rlimit.c) and the cpu cgroup's real-time budget (cgroup.c).
+ * RLIMIT_RTTIME (rlimit.c) and the real-time budget of a cpu group that only
+ * these threads join (cgroup.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -44,7 +45,9 @@
 #define RT_RUNTIME_US 40000u
 #define RT_RTTIME_US 500000u
 
-#define SCHED_FLAG_RESET_ON_FORK_ 0x01
+/* The kernel's SCHED_FLAG_RESET_ON_FORK (sched_setattr(2)), spelled out like
+ * struct al_sched_attr: nothing the I/O thread starts inherits the class. */
+#define AL_SCHED_RESET_ON_FORK 0x01u
 
 static const char *const class_names[AL_SCHED_COUNT] = { "default", "batch", "idle", "latency", "realtime" };
 
@@ -255,7 +258,7 @@ int al_domain_sched_threads(struct al_domain *d)
 			return jrc;
 		}
 		struct al_sched_attr a = { .size = sizeof a, .sched_policy = (uint32_t)s->io_policy,
-					   .sched_flags = SCHED_FLAG_RESET_ON_FORK_, .sched_priority = (uint32_t)s->io_prio };
+					   .sched_flags = AL_SCHED_RESET_ON_FORK, .sched_priority = (uint32_t)s->io_prio };
 		if (syscall(SYS_sched_setattr, t[i].tid, &a, 0) < 0) {
 			if (errno == ESRCH)
 				continue;
