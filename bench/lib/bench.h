@@ -14,6 +14,8 @@
  *             vs the same engine called in this process
  *   protocol  MCP over HTTP to a supervisor started per level, vs the same
  *             HTTP handlers and engine in one unsandboxed process
+ *   load      tools/list p50/p99/p99.9 while 0, 1, 2, 4 generations run, the
+ *             same endpoints under the same clients
  *   channel   ping/pong with the AI domain vs a cache-line ping-pong
  *   switch    futex ping-pong on one CPU with a peer in a domain vs not
  *   spawn     a domain at each level vs fork+exec of the same program
@@ -34,6 +36,9 @@ struct al_bench_opts {
 	bool quick;   /* a smoke run: few repetitions, well under a minute */
 	int level;    /* enum al_level to measure, -1: all four */
 	FILE *log;    /* progress lines; NULL for none */
+	const char *only;        /* comma-separated section ids; NULL: all (-ENOENT for an unknown id) */
+	const char *const *set;  /* SECTION.KEY=VALUE lines for every supervisor's configuration */
+	size_t nset;
 };
 
 /* 0 and *out (the result, schema in README.md), or -errno. Rows that could
@@ -45,7 +50,7 @@ int al_bench_write_svg(const json_t *r, const char *path);
 /* ---- internal, shared by the files of this module -------------------- */
 
 struct al_bench_stat {
-	double median, p25, p75, p99, min, max;
+	double median, p25, p75, p99, p999, min, max;
 	size_t n;
 };
 

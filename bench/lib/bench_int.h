@@ -24,6 +24,7 @@ struct al_bench_env {
 	char peer_exe[4096];          /* airlock-bench-peer */
 	cpu_set_t affinity;           /* ours at the start, restored after pinning */
 	FILE *log;
+	char conf_extra[2048];        /* --set: lines added to every supervisor's configuration */
 };
 
 int al_bench_env_init(struct al_bench_env *e, FILE *log);
@@ -65,14 +66,37 @@ struct al_bench_http {
 	pid_t pid;
 	int port;
 	char url[64];
+	char control[160];            /* a supervisor's control socket, else empty */
 	CURL *curl;
 	struct curl_slist *hdr_list, *hdr_gen;
 	char log[128];
 };
 int al_bench_http_start(struct al_bench_env *e, int level, struct al_bench_http *h);
+/* Stops the endpoint (a client made by al_bench_http_client: frees it only). */
 void al_bench_http_stop(struct al_bench_http *h);
+/* A supervisor's status document (airlock status --json), or NULL. */
+json_t *al_bench_http_status(const struct al_bench_http *h);
+/* Another client of h's endpoint, on a connection of its own (one per thread). */
+int al_bench_http_client(const struct al_bench_http *h, struct al_bench_http *c);
 /* One request; tools/list when max_tokens is 0, else generate. *ns wall time. */
 int al_bench_http_request(struct al_bench_http *h, unsigned max_tokens, uint64_t *ns);
+
+/* Requests a configuration of at most this many calls in flight, so that four
+ * generations and the tools/list probe are all served (the default is 4). */
+#define AL_BENCH_CONCURRENCY 8
+
+/* ---- protocol under generation (load.c) -------------------------------- */
+
+struct al_bench_load;
+struct al_bench_plan;
+int al_bench_load_new(struct al_bench_env *e, const struct al_bench_plan *p, struct al_bench_load **out);
+/* Every cell of level cfg (1 + its index in the plan), its supervisor sup
+ * and the unsandboxed peer both up, interleaved. 0 or -errno. */
+int al_bench_load_level(struct al_bench_env *e, const struct al_bench_plan *p, struct al_bench_load *l, int cfg,
+			struct al_bench_http *peer, struct al_bench_http *sup);
+/* The section; rc < 0: why it was not measured. */
+json_t *al_bench_load_section(const struct al_bench_plan *p, struct al_bench_load *l, int rc, json_t *warnings);
+void al_bench_load_free(struct al_bench_load *l);
 
 /* The futex peer on cpu, in a domain at a level or plain (level -1). */
 struct al_bench_futex {
@@ -92,5 +116,74 @@ int al_bench_spawn_once(struct al_bench_env *e, int level, uint64_t *ns);
 
 /* A domain spec of the compute profile at a level, running exec_fd with argv. */
 int al_bench_spec(struct al_spec *s, enum al_level level, int exec_fd, char *const *argv);
+
+/* ---- rows (rows.c): every section's rows have one shape ----------------- */
+
+#define AL_BENCH_NCFG 5 /* baseline + four levels */
+
+struct al_bench_plan {
+	bool quick;
+	int nlev;
+	enum al_level lev[AL_LEVEL_COUNT]; /* levels measured, in order */
+	/* repetitions */
+	unsigned ai_rounds, ai_tokens;
+	unsigned http_rounds, http_batch;
+	unsigned total_rounds, total_tokens;
+	unsigned chan_rounds, chan_batch;
+	unsigned cs_rounds, cs_batch;
+	unsigned spawn_rounds;
+	bool want_http, want_load;         /* protocol and total; protocol under generation */
+	/* protocol under generation (load.c) */
+	unsigned load_rounds, load_tokens, load_period_us;
+	double load_seconds;
+};
+
+/* Samples of one row: [0] the baseline, [1 + i] level lev[i]. When the
+ * levels were measured one at a time, each against the baseline in the same
+ * interval, b[1 + i] holds that level's own baseline samples. */
+struct al_bench_samples {
+	double *v[AL_BENCH_NCFG], *b[AL_BENCH_NCFG];
+	size_t n[AL_BENCH_NCFG], cap[AL_BENCH_NCFG], bn[AL_BENCH_NCFG], bcap[AL_BENCH_NCFG];
+	/* paired costs: each level's sample against the baseline of its round */
+	double *d[AL_BENCH_NCFG];
+	size_t dn[AL_BENCH_NCFG], dcap[AL_BENCH_NCFG];
+};
+
+/* A claim a row is judged against: cost <= limit at the listed levels. */
+struct al_bench_claim {
+	const char *who;     /* "seed" or "goal" */
+	const char *text;
+	double limit;        /* in the row's cost unit */
+	unsigned levels;     /* bit per level; 0 = none */
+};
+
+#define AL_BENCH_ALL 0xfu
+#define AL_BENCH_LVL(l) (1u << (l))
+
+struct al_bench_rowdef {
+	const char *id, *label, *unit;
+	const char *stat;     /* "median", "p99" or "p999" */
+	bool higher_better;   /* tokens/s: the cost is a loss in % */
+	bool pct;             /* the cost in % of the baseline, else in unit */
+	/* "x": the cost is the level's figure / the baseline's, taken from all
+	 * samples together (a tail needs them all), the paired rounds deciding
+	 * only whether it is noise */
+	const char *cost_unit;
+	struct al_bench_claim claims[2];
+};
+
+void al_bench_push(struct al_bench_samples *s, int cfg, double x);
+/* A baseline sample taken while level cfg was measured. */
+void al_bench_push_paired(struct al_bench_samples *s, int cfg, double x);
+/* The cost of one round: a level's sample against the baseline's of the same round. */
+void al_bench_pair(struct al_bench_samples *s, const struct al_bench_rowdef *d, int cfg, double base, double v);
+void al_bench_samples_free(struct al_bench_samples *s);
+/* The statistic a row reports: "median", "p99" or "p999" of s. */
+double al_bench_pick(const struct al_bench_stat *s, const char *stat);
+json_t *al_bench_row_json(const struct al_bench_plan *p, const struct al_bench_rowdef *d, struct al_bench_samples *s,
+			  const char *base_name, json_t *warnings);
+json_t *al_bench_row_error(const struct al_bench_rowdef *d, const char *what, int rc);
+json_t *al_bench_section(const char *id, const char *title, const char *method, const char *baseline);
+void al_bench_add_row(json_t *sec, json_t *row);
 
 #endif

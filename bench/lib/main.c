@@ -24,9 +24,12 @@ static int bench_run(int argc, char **argv)
 		{ "svg", required_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'Q' },
 		{ "from", required_argument, NULL, 'f' },
+		{ "only", required_argument, NULL, 'O' },
+		{ "set", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct al_bench_opts o = { .level = -1, .log = stderr };
+	const char *set[32];
 	bool json = false;
 	const char *out = "airlock-bench.json", *svg = NULL, *from = NULL;
 	int c;
@@ -39,6 +42,13 @@ static int bench_run(int argc, char **argv)
 		case 's': svg = optarg; break;
 		case 'Q': o.log = NULL; break;
 		case 'f': from = optarg; break;
+		case 'O': o.only = optarg; break;
+		case 'S':
+			if (o.nset == sizeof set / sizeof *set)
+				return al_cli_usage_error(&al_cmd_bench, "too many --set options");
+			set[o.nset++] = optarg;
+			o.set = set;
+			break;
 		case 'l': {
 			enum al_level l;
 			if (al_level_parse(optarg, &l) < 0)
@@ -70,6 +80,10 @@ static int bench_run(int argc, char **argv)
 			return AL_EXIT_FAIL;
 		}
 	} else if ((rc = al_bench_run(&o, &r)) < 0) {
+		if (rc == -ENOENT && o.only)
+			return al_cli_usage_error(&al_cmd_bench, "--only: unknown section in '%s'", o.only);
+		if (rc == -EINVAL && o.nset)
+			return al_cli_usage_error(&al_cmd_bench, "--set: expected SECTION.KEY=VALUE");
 		fprintf(stderr, "airlock bench: %s\n", strerror(-rc));
 		return AL_EXIT_FAIL;
 	}

@@ -78,7 +78,8 @@ static void print_row(FILE *f, const json_t *levels, const json_t *row)
 	}
 	const char *stat = sval(json_object_get(row, "stat"));
 	json_t *values = json_object_get(row, "values"), *cost = json_object_get(row, "cost");
-	bool pct = strchr(sval(json_object_get(row, "cost_unit")), '%') != NULL;
+	const char *cu = sval(json_object_get(row, "cost_unit"));
+	bool pct = strchr(cu, '%') != NULL, ratio = strcmp(cu, "x") == 0;
 	char b[32];
 	fmt_value(b, sizeof b, num(json_object_get(values, "baseline"), stat));
 	fprintf(f, "  %-30s %10s", head, b);
@@ -89,7 +90,10 @@ static void print_row(FILE *f, const json_t *levels, const json_t *row)
 		json_t *c = json_object_get(cost, name);
 		char v[32], cell[64];
 		fmt_value(v, sizeof v, num(json_object_get(values, name), stat));
-		if (c) {
+		if (c && ratio) {
+			snprintf(cell, sizeof cell, "%s %s%.2fx", v, json_is_true(json_object_get(c, "noisy")) ? "~" : "",
+				 num(c, "value"));
+		} else if (c) {
 			double cv = num(c, "value");
 			snprintf(cell, sizeof cell, "%s %s%+.*f%s", v, json_is_true(json_object_get(c, "noisy")) ? "~" : "",
 				 fabs(cv) < 10 ? 2 : 0, cv, pct ? "%" : "");
@@ -114,6 +118,99 @@ static void print_row(FILE *f, const json_t *levels, const json_t *row)
 						strcmp(sval(vd), "pass") == 0 ? "pass" : "FAIL");
 		}
 		fprintf(f, "%s\n", line);
+	}
+}
+
+/* Each level's scheduling as its supervisor read it back after the measurement. */
+static void print_sched(FILE *f, const json_t *levels, const json_t *sched)
+{
+	size_t i;
+	json_t *lv;
+	if (!json_is_object(sched))
+		return;
+	fprintf(f, "  scheduling in force (read back by each supervisor):\n");
+	json_array_foreach(levels, i, lv) {
+		json_t *l = json_object_get(sched, json_string_value(lv));
+		if (!l)
+			continue;
+		fprintf(f, "    %-9s", json_string_value(lv));
+		const char *dom;
+		json_t *d;
+		json_object_foreach(l, dom, d) {
+			fprintf(f, " %s %s", dom, json_string_value(json_object_get(d, "class")) ?: "?");
+			json_t *io = json_object_get(d, "io_threads");
+			if (io)
+				fprintf(f, " (I/O threads %s: %lld of %lld; budget %s)",
+					json_string_value(json_object_get(io, "want")),
+					(long long)json_integer_value(json_object_get(io, "set")),
+					(long long)json_integer_value(json_object_get(io, "found")),
+					json_string_value(json_object_get(d, "rt_budget")) ?: "?");
+			fputc(';', f);
+		}
+		fputc('\n', f);
+	}
+}
+
+/* A section's goals: one figure per endpoint, the verdict where the goal applies. */
+static void print_goals(FILE *f, const json_t *levels, const json_t *goals)
+{
+	size_t i, k;
+	json_t *g, *lv;
+	if (!json_array_size(goals))
+		return;
+	fprintf(f, "  goals:\n");
+	json_array_foreach(goals, i, g) {
+		json_t *values = json_object_get(g, "values"), *verdict = json_object_get(g, "verdict");
+		const char *unit = json_string_value(json_object_get(g, "unit"));
+		bool ratio = strcmp(unit, "x") == 0;
+		fprintf(f, "    %s (%s)\n     ", json_string_value(json_object_get(g, "text")), unit);
+		const char *names[1 + 4] = { "baseline" };
+		size_t n = 1;
+		json_array_foreach(levels, k, lv)
+			if (n < 5)
+				names[n++] = json_string_value(lv);
+		for (size_t j = 0; j < n; j++) {
+			json_t *v = json_object_get(values, names[j]), *vd = json_object_get(verdict, names[j]);
+			if (!v)
+				continue;
+			char fig[32];
+			if (json_is_number(v))
+				snprintf(fig, sizeof fig, ratio ? "%.2fx" : "%+.0f", json_number_value(v));
+			else
+				snprintf(fig, sizeof fig, "-");
+			fprintf(f, " %s %s%s%s", names[j], fig, vd ? " " : "",
+				vd ? (strcmp(json_string_value(vd), "pass") == 0 ? "pass" : "FAIL") : "");
+			fputc(';', f);
+		}
+		fputc('\n', f);
+	}
+}
+
+static void print_budgets(FILE *f, const json_t *budgets)
+{
+	size_t i;
+	fprintf(f, "\n== Budgets: total overhead per level (end-to-end generate)\n");
+	fprintf(f, "  %-9s %10s %8s | %6s %-7s | %6s %-7s | %s\n", "level", "overhead", "spread", "goal", "verdict",
+		"seed", "verdict", "seed total < 5 %");
+	json_t *b;
+	json_array_foreach(budgets, i, b) {
+		const char *name = sval(json_object_get(b, "level"));
+		if (json_object_get(b, "error")) {
+			fprintf(f, "  %-9s not measured\n", name);
+			continue;
+		}
+		char goal[16] = "-", seed[16] = "-";
+		const char *gv = "-", *sv = "-";
+		if (json_object_get(b, "budget_pct")) {
+			snprintf(goal, sizeof goal, "%.0f %%", num(b, "budget_pct"));
+			snprintf(seed, sizeof seed, "%.0f %%", num(b, "seed_budget_pct"));
+			gv = json_is_true(json_object_get(b, "pass")) ? "pass" : "FAIL";
+			sv = json_is_true(json_object_get(b, "seed_pass")) ? "pass" : "FAIL";
+		}
+		fprintf(f, "  %-9s %+9.2f%% %7.2f%% | %6s %-7s | %6s %-7s | %s%s\n", name, num(b, "overhead_pct"),
+			num(b, "spread_pct"), goal, gv, seed, sv,
+			json_is_true(json_object_get(b, "seed_total_pass")) ? "pass" : "FAIL",
+			json_is_true(json_object_get(b, "noisy")) ? "  (within noise)" : "");
 	}
 }
 
@@ -167,34 +264,19 @@ void al_bench_print(const json_t *r, FILE *f)
 				fprintf(f, "      baseline round trip = %.1fx the core-to-core limit (%.0f ns)\n",
 					json_number_value(ratio), num(sec, "core_to_core_ns"));
 		}
-		char meth[1024];
+		print_goals(f, levels, json_object_get(sec, "goals"));
+		print_sched(f, levels, json_object_get(sec, "sched"));
+		char meth[1600];
 		snprintf(meth, sizeof meth, "method: %s", sval(json_object_get(sec, "method")));
 		wrap(f, "    ", meth, 100);
 	}
 
-	fprintf(f, "\n== Budgets: total overhead per level (end-to-end generate)\n");
-	fprintf(f, "  %-9s %10s %8s | %6s %-7s | %6s %-7s | %s\n", "level", "overhead", "spread", "goal", "verdict",
-		"seed", "verdict", "seed total < 5 %");
-	json_t *b;
-	json_array_foreach(json_object_get(r, "budgets"), i, b) {
-		const char *name = sval(json_object_get(b, "level"));
-		if (json_object_get(b, "error")) {
-			fprintf(f, "  %-9s not measured\n", name);
-			continue;
-		}
-		char goal[16] = "-", seed[16] = "-";
-		const char *gv = "-", *sv = "-";
-		if (json_object_get(b, "budget_pct")) {
-			snprintf(goal, sizeof goal, "%.0f %%", num(b, "budget_pct"));
-			snprintf(seed, sizeof seed, "%.0f %%", num(b, "seed_budget_pct"));
-			gv = json_is_true(json_object_get(b, "pass")) ? "pass" : "FAIL";
-			sv = json_is_true(json_object_get(b, "seed_pass")) ? "pass" : "FAIL";
-		}
-		fprintf(f, "  %-9s %+9.2f%% %7.2f%% | %6s %-7s | %6s %-7s | %s%s\n", name, num(b, "overhead_pct"),
-			num(b, "spread_pct"), goal, gv, seed, sv,
-			json_is_true(json_object_get(b, "seed_total_pass")) ? "pass" : "FAIL",
-			json_is_true(json_object_get(b, "noisy")) ? "  (within noise)" : "");
-	}
+	/* no budgets without the total section (--only) */
+	bool have_total = false;
+	json_array_foreach(sections, i, sec)
+		have_total |= strcmp(sval(json_object_get(sec, "id")), "total") == 0;
+	if (have_total)
+		print_budgets(f, json_object_get(r, "budgets"));
 	json_t *warnings = json_object_get(r, "warnings"), *w;
 	if (json_array_size(warnings)) {
 		fprintf(f, "\nwarnings (the effect is smaller than the spread: rerun on a quieter machine):\n");

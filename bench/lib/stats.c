@@ -33,10 +33,11 @@ void al_bench_stat(double *v, size_t n, struct al_bench_stat *s)
 	s->p25 = quantile(v, n, 0.25);
 	s->p75 = quantile(v, n, 0.75);
 	s->p99 = quantile(v, n, 0.99);
+	s->p999 = quantile(v, n, 0.999);
 }
 
 json_t *al_bench_stat_json(const struct al_bench_stat *s)
 {
-	return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "median", s->median, "p25", s->p25, "p75",
-			 s->p75, "p99", s->p99, "min", s->min, "max", s->max, "n", (json_int_t)s->n);
+	return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I}", "median", s->median, "p25", s->p25, "p75",
+			 s->p75, "p99", s->p99, "p999", s->p999, "min", s->min, "max", s->max, "n", (json_int_t)s->n);
 }

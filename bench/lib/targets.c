@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "supervisor/config.h"
+#include "supervisor/control.h"
 #include "supervisor/supervisor.h"
 #include "workers/ai/serve.h"
 #include "workers/proto/proto.h"
@@ -389,7 +390,7 @@ static _Noreturn void peer_main(struct al_bench_env *e, int lfd)
 	al_proto_opts_default(&o);
 	al_mcp_config_default(&cfg);
 	o.seccomp = false;
-	o.max_inflight = e->cfg->proto.concurrency;
+	o.max_inflight = AL_BENCH_CONCURRENCY;
 	cfg.max_tokens_limit = MAX_TOKENS_LIMIT;
 	struct al_mcp_backend be;
 	struct al_mcp_server *srv;
@@ -462,6 +463,8 @@ int al_bench_http_request(struct al_bench_http *h, unsigned max_tokens, uint64_t
 	return 0;
 }
 
+static int client_init(struct al_bench_http *h);
+
 int al_bench_http_start(struct al_bench_env *e, int level, struct al_bench_http *h)
 {
 	memset(h, 0, sizeof *h);
@@ -476,13 +479,15 @@ int al_bench_http_start(struct al_bench_env *e, int level, struct al_bench_http 
 	struct al_config *cfg = NULL;
 	int lfd = -1;
 	if (level >= 0) {
-		char text[1024], path[128], *errors = NULL;
+		char text[4096], path[128], *errors = NULL;
 		snprintf(path, sizeof path, "%s/%s.conf", e->tmp, al_level_name(level));
 		int n = snprintf(text, sizeof text,
 				 "[airlock]\nlevel = %s\nstate_dir = %s/state-%s\n[proto]\nlisten = 127.0.0.1:%d\n"
-				 "allowed_origins =\n[ai]\nmax_tokens = %d\n",
+				 "allowed_origins =\nconcurrency = %d\n[ai]\nmax_tokens = %d\n%s",
 				 al_level_name(level), e->tmp,
-				 al_level_name(level), port, MAX_TOKENS_LIMIT);
+				 al_level_name(level), port, AL_BENCH_CONCURRENCY, MAX_TOKENS_LIMIT, e->conf_extra);
+		if (n >= (int)sizeof text)
+			return -E2BIG;
 		/* the supervisor hashes its configuration file into the manifest: it must exist */
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		int rc = fd < 0 ? -errno : al_write_all(fd, text, (size_t)n);
@@ -490,6 +495,8 @@ int al_bench_http_start(struct al_bench_env *e, int level, struct al_bench_http 
 			close(fd);
 		if (rc == 0)
 			rc = al_config_load(path, 0, &cfg, &errors);
+		if (rc == 0)
+			snprintf(h->control, sizeof h->control, "%s", cfg->control_socket);
 		if (rc < 0) {
 			al_log_warnx("bench: supervisor config: %s", errors ? errors : strerror(-rc));
 			free(errors);
@@ -522,18 +529,10 @@ int al_bench_http_start(struct al_bench_env *e, int level, struct al_bench_http 
 	al_config_free(cfg);
 	if (lfd >= 0)
 		close(lfd);
-	h->curl = curl_easy_init();
-	h->hdr_list = headers("tools/list", NULL);
-	h->hdr_gen = headers("tools/call", "generate");
-	if (!h->curl || !h->hdr_list || !h->hdr_gen) {
+	if (client_init(h) < 0) {
 		al_bench_http_stop(h);
 		return -ENOMEM;
 	}
-	curl_easy_setopt(h->curl, CURLOPT_URL, h->url);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(h->curl, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
 	/* ready when a generation gets through: both domains up and attested */
 	uint64_t deadline = al_now_ns() + 30ULL * 1000000000ULL, ns;
 	while (al_now_ns() < deadline) {
@@ -549,6 +548,43 @@ int al_bench_http_start(struct al_bench_env *e, int level, struct al_bench_http 
 		     level >= 0 ? al_level_name(level) : "unsandboxed", h->log);
 	al_bench_http_stop(h);
 	return -ETIMEDOUT;
+}
+
+/* The client half of an endpoint: a keep-alive connection with its headers. */
+static int client_init(struct al_bench_http *h)
+{
+	h->curl = curl_easy_init();
+	h->hdr_list = headers("tools/list", NULL);
+	h->hdr_gen = headers("tools/call", "generate");
+	if (!h->curl || !h->hdr_list || !h->hdr_gen)
+		return -ENOMEM;
+	curl_easy_setopt(h->curl, CURLOPT_URL, h->url);
+	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(h->curl, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
+	return 0;
+}
+
+int al_bench_http_client(const struct al_bench_http *h, struct al_bench_http *c)
+{
+	memset(c, 0, sizeof *c);
+	c->pid = -1;
+	c->port = h->port;
+	memcpy(c->url, h->url, sizeof c->url);
+	memcpy(c->control, h->control, sizeof c->control);
+	int rc = client_init(c);
+	if (rc < 0)
+		al_bench_http_stop(c);
+	return rc;
+}
+
+json_t *al_bench_http_status(const struct al_bench_http *h)
+{
+	json_t *r = NULL;
+	if (!h->control[0] || al_control_call(h->control, AL_CONTROL_STATUS, 0, &r) < 0)
+		return NULL;
+	return r;
 }
 
 void al_bench_http_stop(struct al_bench_http *h)

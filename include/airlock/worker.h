@@ -64,6 +64,12 @@
  * channel to the AI domain's next incarnation. EOF: the supervisor is gone. */
 #define AL_PROTO_FD_HANDOFF 7
 
+/* Threads of this name are a worker's I/O threads: the ones that read and
+ * answer clients (libmicrohttpd's pool threads in the protocol domain). The
+ * supervisor may give them a real-time class from outside (the "realtime"
+ * scheduling class); the worker cannot ask for it. */
+#define AL_WORKER_IO_THREAD "MHD-worker"
+
 /* Exit codes of the built-in workers. */
 enum al_worker_exit {
 	AL_WORKER_EXIT_OK = 0,

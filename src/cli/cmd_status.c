@@ -93,6 +93,38 @@ static void print_value(const char *key, json_t *v, int indent)
 	free(t);
 }
 
+/* The scheduling read back now (the real-time class's I/O threads are set after start). */
+static void print_sched(json_t *sc)
+{
+	if (!json_is_object(sc))
+		return;
+	printf("  scheduling, read back now: class %s\n", json_string_value(json_object_get(sc, "class")) ?: "?");
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(sc, "threads"), i, t) {
+		const char *pol = json_string_value(json_object_get(t, "policy")) ?: "?";
+		long long prio = json_integer_value(json_object_get(t, "priority"));
+		printf("    thread %-7lld %-16s %s", (long long)json_integer_value(json_object_get(t, "tid")),
+		       json_string_value(json_object_get(t, "name")) ?: "?", pol);
+		if (strcmp(pol, "SCHED_RR") == 0 || strcmp(pol, "SCHED_FIFO") == 0)
+			printf(" priority %lld\n", prio);
+		else
+			printf(" nice %lld\n", (long long)json_integer_value(json_object_get(t, "nice")));
+	}
+	json_t *io = json_object_get(sc, "io_threads");
+	if (!io)
+		return;
+	printf("    I/O threads (%s) at %s: %lld of %lld found (at most %lld)%s%s\n",
+	       json_string_value(json_object_get(io, "name")), json_string_value(json_object_get(io, "want")),
+	       (long long)json_integer_value(json_object_get(io, "set")),
+	       (long long)json_integer_value(json_object_get(io, "found")),
+	       (long long)json_integer_value(json_object_get(io, "max")),
+	       json_is_string(json_object_get(io, "refused")) ? "; refused: " : "",
+	       json_string_value(json_object_get(io, "refused")) ?: "");
+	printf("    real-time budget: %s\n", json_string_value(json_object_get(sc, "rt_budget")) ?: "?");
+	printf("    RLIMIT_RTTIME: %s us\n", json_string_value(json_object_get(sc, "rlimit_rttime_us")) ?: "?");
+}
+
 static int status_run(int argc, char **argv)
 {
 	bool json = false;
@@ -148,6 +180,7 @@ static int status_run(int argc, char **argv)
 				printf("  rss %lld KiB  cpu %.2f s", (long long)json_integer_value(json_object_get(u, "rss_kib")),
 				       json_real_value(json_object_get(u, "cpu_seconds")));
 			printf("\n");
+			print_sched(json_object_get(d, "sched"));
 			json_t *att = json_object_get(d, "attested");
 			json_t *items = json_object_get(att, "items");
 			if (json_is_array(items)) {

@@ -21,8 +21,9 @@
  *             indirect-branch speculation disabled (the profiles' default), a
  *             core-scheduling cookie per domain; integrity every 30 s; audit
  *             adds each seccomp report. From STANDARD up the protocol
- *             domain runs in the latency class, the AI domain in batch
- *             (sandbox.h, al_sched; README figures).                 3 % / 1 %
+ *             domain's I/O threads are real-time (the realtime class,
+ *             sandbox.h al_sched); the AI domain stays in the default
+ *             class (README figures).                                3 % / 1 %
  *   HIGH      seccomp kill; SSB, IB and L1D flush forced on; the domains pinned
  *             to separate cores, the L3 cache ways split (resctrl); integrity
  *             every 10 s; audit adds per-tick anomaly scores.        8 % / 3 %

@@ -106,6 +106,7 @@ static void check_limits(struct attest *a, const char *text, const struct al_rli
 		{ "Max locked memory", "limit.memlock", s->memlock },
 		{ "Max nice priority", "limit.nice", 0 },
 		{ "Max realtime priority", "limit.rtprio", 0 },
+		{ "Max realtime timeout", "limit.rttime", s->rttime },
 	};
 	for (size_t i = 0; i < AL_ARRAY_LEN(rows); i++) {
 		char want[48], got[96] = "(missing)";
@@ -280,6 +281,25 @@ static void check_sched(struct attest *a, const struct al_domain *d, const struc
 		expect_str(a, "sched.nice", want, nice == 99 ? "(unreadable)" : got);
 	}
 
+	if (w->rt_runtime_us) {
+		/* the bound of the real-time class's I/O threads (sched.c); optional:
+		 * without it they stay SCHED_OTHER */
+		uint64_t rt = 0, per = 0;
+		snprintf(want, sizeof want, "%u/%u us", w->rt_runtime_us, w->rt_period_us);
+		if (d->cg.rt_err == ENOTSUP)
+			item(a, "cgroup.rt_budget", want, "absent: no real-time group scheduling (RLIMIT_RTTIME bounds it)",
+			     true);
+		else if (d->cg.rt_err) {
+			snprintf(got, sizeof got, "not given: %s (threads stay SCHED_OTHER)", strerror(d->cg.rt_err));
+			item(a, "cgroup.rt_budget", want, got, true);
+		} else {
+			if (al_cgroup_read_rt(&d->cg, &rt, &per) == 0)
+				snprintf(got, sizeof got, "%llu/%llu us", (unsigned long long)rt, (unsigned long long)per);
+			else
+				snprintf(got, sizeof got, "(unreadable)");
+			expect_str(a, "cgroup.rt_budget", want, got);
+		}
+	}
 	if (!w->cpu_weight && !w->cpu_idle)
 		return;
 	if (!d->cg.used) {

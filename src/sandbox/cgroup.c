@@ -203,17 +203,64 @@ static int set_limits(const struct al_spec *spec, const struct al_cgroup *cg)
 	return cg->dir[AL_CG_CPU][0] ? set_sched(spec, cg->dir[AL_CG_CPU], false) : 0;
 }
 
+/*
+ * The real-time group (cgroup v1 with RT group scheduling): a v1 cpu group of
+ * its own below the runner's, NAME-io, with the budget. A new group has no
+ * budget, and a real-time thread cannot even be placed in one without. The
+ * budget is optional: where the parent has none left (other groups hold it)
+ * the group is not made and cg->rt_err says why, and the I/O threads then
+ * stay SCHED_OTHER (sched.c); where there is no v1 cpu hierarchy (cgroup v2
+ * has no real-time budget) rt_err is ENOTSUP, and RLIMIT_RTTIME with the
+ * kernel's global sched_rt_runtime_us bound them. The attestation says which.
+ */
+static void make_rt_group(const struct al_spec *spec, struct al_cgroup *cg, const char *name)
+{
+	char base[PATH_MAX - 80], v[32];
+	int rc;
+	if (cg->v2 || own_dir("cpu", base, sizeof base) < 0) {
+		cg->rt_err = ENOTSUP;
+		return;
+	}
+	snprintf(cg->rt_dir, sizeof cg->rt_dir, "%s/%s-io", base, name);
+	if (mkdir(cg->rt_dir, 0755) < 0) {
+		cg->rt_err = errno;
+		cg->rt_dir[0] = '\0';
+		return;
+	}
+	snprintf(v, sizeof v, "%u", spec->sched.rt_period_us);
+	if ((rc = al_cgroup_write(cg->rt_dir, "cpu.rt_period_us", v)) == 0) {
+		snprintf(v, sizeof v, "%u", spec->sched.rt_runtime_us);
+		rc = al_cgroup_write(cg->rt_dir, "cpu.rt_runtime_us", v);
+	}
+	if (rc < 0) {
+		cg->rt_err = rc == -ENOENT ? ENOTSUP : -rc;
+		al_log_info("cgroup: real-time budget %u/%u us not given: %s", spec->sched.rt_runtime_us,
+			    spec->sched.rt_period_us, strerror(-rc));
+		rmdir(cg->rt_dir);
+		cg->rt_dir[0] = '\0';
+	}
+}
+
+static int create_limits(const struct al_spec *spec, struct al_cgroup *cg, const char *name);
+
 int al_cgroup_create(const struct al_spec *spec, struct al_cgroup *cg)
 {
 	memset(cg, 0, sizeof *cg);
 	bool any = false;
 	for (int c = 0; c < AL_CG_LIMITS; c++)
 		any |= wants(spec, (enum al_cg_ctrl)c);
-	if (!any)
-		return 0;
 	char name[64];
 	snprintf(name, sizeof name, "airlock-%d-%u", (int)getpid(),
 		 atomic_fetch_add(&cg_counter, 1));
+	int rc = any ? create_limits(spec, cg, name) : 0;
+	if (rc == 0 && spec->sched.rt_runtime_us)
+		make_rt_group(spec, cg, name);
+	return rc;
+}
+
+/* The domain's own groups, with its limits. */
+static int create_limits(const struct al_spec *spec, struct al_cgroup *cg, const char *name)
+{
 	char base[PATH_MAX - 80];
 	int rc;
 	if (v2_usable(base, sizeof base)) {
@@ -281,6 +328,22 @@ int al_cgroup_attach(const struct al_cgroup *cg, pid_t pid)
 int al_cgroup_destroy(struct al_cgroup *cg)
 {
 	int ret = 0;
+	if (cg->rt_dir[0]) {
+		int rc = -EBUSY;
+		for (int tries = 0; tries < 200 && rc == -EBUSY; tries++) {
+			rc = rmdir(cg->rt_dir) < 0 ? -errno : 0;
+			if (rc == -ENOENT)
+				rc = 0;
+			if (rc == -EBUSY)
+				nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+		}
+		if (rc < 0) {
+			al_log_warnx("cgroup: cannot remove %s: %s", cg->rt_dir, strerror(-rc));
+			ret = rc;
+		} else {
+			cg->rt_dir[0] = '\0';
+		}
+	}
 	for (int c = 0; c < AL_CG_N; c++) {
 		if (!cg->dir[c][0])
 			continue;
@@ -349,6 +412,23 @@ int al_cgroup_read_sched(const struct al_cgroup *cg, uint64_t *weight, int *idle
 	*weight = v;
 	*idle = read_u64(d, "cpu.idle", &v) == 0 ? (int)v : -1;
 	return 0;
+}
+
+int al_cgroup_read_rt(const struct al_cgroup *cg, uint64_t *runtime_us, uint64_t *period_us)
+{
+	if (!cg->rt_dir[0])
+		return -ENOENT;
+	int rc = read_u64(cg->rt_dir, "cpu.rt_runtime_us", runtime_us);
+	return rc < 0 ? rc : read_u64(cg->rt_dir, "cpu.rt_period_us", period_us);
+}
+
+int al_cgroup_rt_join(const struct al_cgroup *cg, pid_t tid)
+{
+	char v[32];
+	if (!cg->rt_dir[0])
+		return -ENOENT;
+	snprintf(v, sizeof v, "%d", (int)tid);
+	return al_cgroup_write(cg->rt_dir, "tasks", v);
 }
 
 static void sweep_dir(const char *base)

@@ -2,6 +2,7 @@
  * Resource limits. Applied early, while the child is still privileged in its
  * user namespace, so a hard limit can be set but never raised again later.
  * NICE and RTPRIO are always 0: no priority above the one the runner gave.
+ * RTTIME bounds a real-time thread the runner may give the domain (sched.c).
  */
 #include <errno.h>
 #include <sys/resource.h>
@@ -26,7 +27,8 @@ static int set1(int res, uint64_t v)
 void al_rlimit_effective(const struct al_spec *spec, bool have_cgroup, struct al_rlimits *out)
 {
 	*out = (struct al_rlimits){ .as = spec->rl_as, .cpu = spec->rl_cpu, .nofile = spec->rl_nofile,
-				    .nproc = spec->rl_nproc, .fsize = spec->rl_fsize, .memlock = spec->rl_memlock };
+				    .nproc = spec->rl_nproc, .fsize = spec->rl_fsize, .memlock = spec->rl_memlock,
+				    .rttime = spec->sched.rttime_us ? spec->sched.rttime_us : UINT64_MAX };
 	if (have_cgroup)
 		return;
 	if (spec->cg_memory && spec->cg_memory < out->as) {
@@ -48,7 +50,8 @@ int al_rlimit_apply(const struct al_rlimits *rl)
 	    (rc = set1(RLIMIT_NOFILE, rl->nofile)) < 0 ||
 	    (rc = set1(RLIMIT_NPROC, rl->nproc)) < 0 ||
 	    (rc = set1(RLIMIT_FSIZE, rl->fsize)) < 0 ||
-	    (rc = set1(RLIMIT_MEMLOCK, rl->memlock)) < 0)
+	    (rc = set1(RLIMIT_MEMLOCK, rl->memlock)) < 0 ||
+	    (rc = set1(RLIMIT_RTTIME, rl->rttime)) < 0)
 		return rc;
 	return 0;
 }

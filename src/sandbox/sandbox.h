@@ -99,17 +99,32 @@ enum al_landlock_want {
 /*
  * Scheduling class of a domain, set by the runner from outside (sched.c): the
  * policy and nice value on the domain's first task before it runs (its init,
- * the program and every thread inherit them), the weight and idle flag on its
- * cpu cgroup. A domain cannot change them: the sched_set* calls and
- * setpriority are refused by every filter, and RLIMIT_NICE/RLIMIT_RTPRIO are 0.
+ * the program and every thread inherit them), the weight, idle flag and
+ * real-time budget on its cpu cgroup, and, for the real-time class, the
+ * policy of its I/O threads once the program has started them. A domain
+ * cannot change any of it: the sched_set* calls and setpriority are refused
+ * by every filter, and RLIMIT_NICE/RLIMIT_RTPRIO are 0.
  *   default  as the runner's children are: SCHED_OTHER, nice 0, cgroup weight untouched
  *   batch    throughput work: SCHED_BATCH (no wakeup preemption), nice 10, weight untouched
  *   idle     runs only when nothing else wants the CPU: SCHED_IDLE, cgroup cpu.idle
  *            (the group then has the kernel's least weight)
  *   latency  SCHED_OTHER at nice -5, weight 400 (falls back to nice 0 for a
  *            runner that may not raise a priority, and says so in attestation)
+ *   realtime the domain itself as default; its I/O threads (named
+ *            AL_WORKER_IO_THREAD, include/airlock/worker.h; at most io_max) at
+ *            SCHED_RR priority 1, reset on fork, set by the runner
+ *            (al_domain_sched_threads) once they exist. Bounded twice: by
+ *            RLIMIT_RTTIME (a real-time thread that runs rttime_us without
+ *            sleeping is killed) and by a real-time budget: the threads are
+ *            moved into a cpu cgroup of their own (cgroup v1 with RT group
+ *            scheduling: rt_runtime_us per rt_period_us on each CPU), the
+ *            rest of the domain left ungrouped; where there is no such
+ *            hierarchy, the kernel's global sched_rt_runtime_us, and the
+ *            attestation says so. Where the budget cannot be given (the
+ *            parent's is taken), the threads stay SCHED_OTHER, reported.
  */
-enum al_sched_class { AL_SCHED_DEFAULT = 0, AL_SCHED_BATCH, AL_SCHED_IDLE, AL_SCHED_LATENCY, AL_SCHED_COUNT };
+enum al_sched_class { AL_SCHED_DEFAULT = 0, AL_SCHED_BATCH, AL_SCHED_IDLE, AL_SCHED_LATENCY, AL_SCHED_REALTIME,
+		      AL_SCHED_COUNT };
 
 struct al_sched {
 	enum al_sched_class cls;
@@ -118,9 +133,16 @@ struct al_sched {
 	uint32_t cpu_weight;            /* cgroup weight, v2 scale (100 = default; v1
 					 * cpu.shares = weight * 1024 / 100); 0 = untouched */
 	bool cpu_idle;                  /* cgroup cpu.idle = 1 (an idle group entity) */
+	/* real-time I/O threads; io_policy 0 (SCHED_OTHER): none */
+	int io_policy;                  /* SCHED_RR */
+	int io_prio;                    /* 1..99 */
+	unsigned io_max;                /* threads given it at most */
+	const char *io_comm;            /* their name */
+	uint32_t rt_period_us, rt_runtime_us; /* the I/O threads' cpu group's budget (v1) */
+	uint64_t rttime_us;             /* RLIMIT_RTTIME; 0: inherited */
 };
 
-/* "default", "batch", "idle", "latency"; "?" for anything else. */
+/* "default", "batch", "idle", "latency", "realtime"; "?" for anything else. */
 const char *al_sched_class_name(enum al_sched_class c);
 /* The inverse: 0, or -EINVAL. */
 int al_sched_class_parse(const char *s, enum al_sched_class *out);
@@ -322,6 +344,21 @@ int al_domain_landlock_abi(const struct al_domain *d);
 /* The nice value the runner managed to set (the spec's, or 0 when raising the
  * priority was refused to it) and the errno of that refusal (0: none). */
 int al_domain_sched_nice(const struct al_domain *d, int *refused);
+/*
+ * The real-time class's I/O threads (sandbox.h, al_sched), from outside: every
+ * thread of the domain's program named io_comm, up to io_max, gets io_policy
+ * at io_prio (reset on fork). Cheap (a /proc listing): the supervisor calls it
+ * on every tick, so a thread started or restarted later gets it too. Returns
+ * how many threads it set now (0: nothing to do), or -errno.
+ */
+int al_domain_sched_threads(struct al_domain *d);
+/*
+ * The domain's scheduling read back now, as a jansson json_t *: the class,
+ * each thread of its program (tid, name, policy, priority, nice), how many I/O
+ * threads hold the real-time policy, the cgroup's real-time budget and
+ * RLIMIT_RTTIME (or why absent). NULL on allocation failure.
+ */
+void *al_domain_sched_report(const struct al_domain *d);
 
 /*
  * Freezing (freeze.c): every task of the domain stopped where it stands,

@@ -36,6 +36,12 @@ struct al_cgroup {
 	bool v2;
 	bool used;
 	char dir[AL_CG_N][PATH_MAX]; /* v2: only dir[0] */
+	/* The real-time class's own v1 cpu group, holding its budget and only
+	 * the threads given the class (sched.c): the rest of the domain stays
+	 * where it was, ungrouped, so a domain that mostly sleeps is not held
+	 * back by a group weight that follows its low average load. */
+	char rt_dir[PATH_MAX];
+	int rt_err;   /* asked for and not made: why (ENOTSUP: no RT group scheduling here) */
 };
 
 /* Parent-to-child and child-to-parent records on the sync socket. */
@@ -62,6 +68,7 @@ struct al_sync_msg {
  * pids limits (an unprivileged runner), RLIMIT_AS and RLIMIT_NPROC carry them. */
 struct al_rlimits {
 	uint64_t as, cpu, nofile, nproc, fsize, memlock;
+	uint64_t rttime;         /* µs; RLIM_INFINITY unless the class is real-time */
 	bool as_carries_memory;  /* RLIMIT_AS lowered to the cgroup memory limit */
 	bool nproc_carries_pids; /* RLIMIT_NPROC lowered to the cgroup pids limit */
 };
@@ -90,6 +97,8 @@ struct al_domain {
 	int sched_refused;   /* errno when a raised priority was refused, else 0 */
 	int net_fds[AL_SANDBOX_MAX_PORTS]; /* spec->listen's sockets (net.c) */
 	size_t n_net_fds;
+	struct al_sched sched;  /* the class, kept for its I/O threads (sched.c) */
+	int io_err;          /* errno of the last refused I/O thread policy, else 0 */
 };
 
 /* net.c: in the child, before the capability drop; the listeners go to the
@@ -144,6 +153,10 @@ int al_cgroup_destroy(struct al_cgroup *cg);
 int al_cgroup_read(const struct al_cgroup *cg, enum al_cg_ctrl c, uint64_t *val);
 /* cpu.shares (v1) or cpu.weight (v2), and cpu.idle (-1: the kernel has none). */
 int al_cgroup_read_sched(const struct al_cgroup *cg, uint64_t *weight, int *idle);
+/* cpu.rt_runtime_us and cpu.rt_period_us of the real-time group; -ENOENT without one. */
+int al_cgroup_read_rt(const struct al_cgroup *cg, uint64_t *runtime_us, uint64_t *period_us);
+/* Moves one thread (by its id) into the real-time group. 0 or -errno. */
+int al_cgroup_rt_join(const struct al_cgroup *cg, pid_t tid);
 
 /* freeze.c: the parts of al_domain_freeze that need no domain, for tests.
  * What a cgroup offers for freezing (v2 cgroup.freeze, the v1 freezer), or

@@ -6,16 +6,50 @@
  * gets to change it: setpriority and the sched_set* calls are on the
  * always-denied list of every filter, and its RLIMIT_NICE and RLIMIT_RTPRIO
  * are 0, so even without a filter the kernel refuses any raise.
+ *
+ * The real-time class is the one exception to "set once before it runs": its
+ * I/O threads do not exist until the program has started them, so the
+ * runner sets them from outside afterwards (al_domain_sched_threads, on every
+ * supervisor tick), each by its thread id, and reads every thread back
+ * (al_domain_sched_report). The bounds are in place before the domain runs:
+ * RLIMIT_RTTIME (rlimit.c) and the real-time budget of a cpu group that only
+ * these threads join (cgroup.c).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "airlock/worker.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "sandbox/sandbox_int.h"
 
-static const char *const class_names[AL_SCHED_COUNT] = { "default", "batch", "idle", "latency" };
+/*
+ * The real-time class's figures. Priority 1: above every SCHED_OTHER, BATCH
+ * and IDLE task (it preempts the AI domain's compute at once), below any
+ * real-time work the host itself runs. Two threads: the protocol worker's
+ * libmicrohttpd pool. The budget, per CPU: 40 ms of every 100 ms, so a
+ * protocol domain spinning in its I/O threads leaves at least 60 % of each
+ * CPU to everything else, and two instances fit the kernel's 95 %. A thread
+ * that runs 500 ms without sleeping is killed: an answer takes tens of µs.
+ */
+#define RT_PRIO 1
+#define RT_IO_MAX 2
+#define RT_PERIOD_US 100000u
+#define RT_RUNTIME_US 40000u
+#define RT_RTTIME_US 500000u
+
+/* The kernel's SCHED_FLAG_RESET_ON_FORK (sched_setattr(2)), spelled out like
+ * struct al_sched_attr: nothing the I/O thread starts inherits the class. */
+#define AL_SCHED_RESET_ON_FORK 0x01u
+
+static const char *const class_names[AL_SCHED_COUNT] = { "default", "batch", "idle", "latency", "realtime" };
 
 const char *al_sched_class_name(enum al_sched_class c)
 {
@@ -45,6 +79,11 @@ struct al_sched al_sched_of_class(enum al_sched_class c)
 		return (struct al_sched){ .cls = c, .policy = SCHED_IDLE, .cpu_idle = true };
 	case AL_SCHED_LATENCY:
 		return (struct al_sched){ .cls = c, .policy = SCHED_OTHER, .nice = -5, .cpu_weight = 400 };
+	case AL_SCHED_REALTIME:
+		return (struct al_sched){ .cls = c, .policy = SCHED_OTHER, .io_policy = SCHED_RR, .io_prio = RT_PRIO,
+					  .io_max = RT_IO_MAX, .io_comm = AL_WORKER_IO_THREAD,
+					  .rt_period_us = RT_PERIOD_US, .rt_runtime_us = RT_RUNTIME_US,
+					  .rttime_us = RT_RTTIME_US };
 	default:
 		return (struct al_sched){ .cls = AL_SCHED_DEFAULT, .policy = SCHED_OTHER };
 	}
@@ -88,9 +127,11 @@ static int set_attr(pid_t pid, int policy, int nice)
 int al_sched_apply(struct al_domain *d, const struct al_spec *spec)
 {
 	const struct al_sched *s = &spec->sched;
+	d->sched = *s;
 	d->sched_nice = 0;
 	d->sched_refused = 0;
-	if (s->cls == AL_SCHED_DEFAULT && s->policy == SCHED_OTHER && s->nice == 0)
+	d->io_err = 0;
+	if (s->policy == SCHED_OTHER && s->nice == 0)
 		return 0;
 	int rc = set_attr(d->pid, s->policy, s->nice);
 	if (rc == 0) {
@@ -113,4 +154,183 @@ int al_domain_sched_nice(const struct al_domain *d, int *refused)
 	if (refused)
 		*refused = d->sched_refused;
 	return d->sched_nice;
+}
+
+/* ---- the real-time class's I/O threads --------------------------------------- */
+
+struct thread {
+	pid_t tid;
+	char comm[20];
+	long policy, prio, nice;
+};
+
+/* Name, nice (field 19), rt_priority (40) and policy (41) of /proc/PID/task/TID/stat. */
+static int read_thread(pid_t pid, pid_t tid, struct thread *t)
+{
+	char p[96];
+	AL_AUTOFREE char *stat = NULL;
+	snprintf(p, sizeof p, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	if (al_read_file_at(AT_FDCWD, p, 4096, &stat, NULL) < 0)
+		return -ESRCH;
+	const char *open = strchr(stat, '('), *close = strrchr(stat, ')');
+	if (!open || !close || close < open)
+		return -EPROTO;
+	snprintf(t->comm, sizeof t->comm, "%.*s", (int)(close - open - 1), open + 1);
+	t->tid = tid;
+	t->policy = t->prio = t->nice = -1;
+	const char *f = close;
+	/* after "pid (comm)", field 3 is the first */
+	for (int field = 2; f && *f && field < 41; field++) {
+		if (!(f = strchr(f + 1, ' ')))
+			break;
+		long v = strtol(f + 1, NULL, 10);
+		if (field + 1 == 19)
+			t->nice = v;
+		else if (field + 1 == 40)
+			t->prio = v;
+		else if (field + 1 == 41)
+			t->policy = v;
+	}
+	return t->policy < 0 ? -EPROTO : 0;
+}
+
+#define MAX_THREADS 64
+
+/* The threads of the domain's program (its init's children), at most max. */
+static size_t list_threads(const struct al_domain *d, pid_t *prog, struct thread *out, size_t max)
+{
+	pid_t kids[4];
+	size_t nk = al_proc_children(d->pid, kids, AL_ARRAY_LEN(kids)), n = 0;
+	*prog = nk ? kids[0] : 0;
+	for (size_t k = 0; k < nk && n < max; k++) {
+		char p[64];
+		snprintf(p, sizeof p, "/proc/%d/task", (int)kids[k]);
+		DIR *dir = opendir(p);
+		if (!dir)
+			continue;
+		struct dirent *e;
+		while ((e = readdir(dir)) && n < max) {
+			uint64_t tid;
+			if (e->d_name[0] == '.' || al_parse_u64(e->d_name, &tid) < 0 || tid == 0 || tid >= (1u << 22))
+				continue;
+			if (read_thread(kids[k], (pid_t)tid, &out[n]) == 0)
+				n++;
+		}
+		closedir(dir);
+	}
+	return n;
+}
+
+static bool is_io(const struct al_sched *s, const struct thread *t)
+{
+	return strcmp(t->comm, s->io_comm) == 0;
+}
+
+int al_domain_sched_threads(struct al_domain *d)
+{
+	const struct al_sched *s = &d->sched;
+	if (!s->io_policy || !s->io_comm || d->reaped)
+		return 0;
+	/* Without its group the class would be unbounded here: the threads stay
+	 * SCHED_OTHER. Where no group can hold a budget at all (ENOTSUP), the
+	 * class goes on, bounded by RLIMIT_RTTIME and the kernel's global limit. */
+	if (s->rt_runtime_us && !d->cg.rt_dir[0] && d->cg.rt_err != ENOTSUP)
+		return 0;
+	struct thread t[MAX_THREADS];
+	pid_t prog;
+	size_t n = list_threads(d, &prog, t, MAX_THREADS);
+	unsigned have = 0;
+	for (size_t i = 0; i < n; i++)
+		have += is_io(s, &t[i]) && t[i].policy == s->io_policy;
+	int set = 0;
+	for (size_t i = 0; i < n && have < s->io_max; i++) {
+		if (!is_io(s, &t[i]) || t[i].policy == s->io_policy)
+			continue;
+		/* Into the real-time group first: a real-time thread is never outside
+		 * its budget. By thread id: one that ended meanwhile is skipped. */
+		int jrc = d->cg.rt_dir[0] ? al_cgroup_rt_join(&d->cg, t[i].tid) : 0;
+		if (jrc == -ESRCH)
+			continue;
+		if (jrc < 0) {
+			if (d->io_err != -jrc)
+				al_log_warnx("sandbox: thread %d into %s: %s", (int)t[i].tid, d->cg.rt_dir, strerror(-jrc));
+			d->io_err = -jrc;
+			return jrc;
+		}
+		struct al_sched_attr a = { .size = sizeof a, .sched_policy = (uint32_t)s->io_policy,
+					   .sched_flags = AL_SCHED_RESET_ON_FORK, .sched_priority = (uint32_t)s->io_prio };
+		if (syscall(SYS_sched_setattr, t[i].tid, &a, 0) < 0) {
+			if (errno == ESRCH)
+				continue;
+			if (d->io_err != errno)
+				al_log_warnx("sandbox: %s %d for thread %d (%s): %s", al_sched_policy_name(s->io_policy),
+					     s->io_prio, (int)t[i].tid, t[i].comm, strerror(errno));
+			d->io_err = errno;
+			return -d->io_err;
+		}
+		d->io_err = 0;
+		have++;
+		set++;
+	}
+	return set;
+}
+
+/* RLIMIT_RTTIME of pid as /proc/PID/limits shows it ("500000", "unlimited"). */
+static void read_rttime(pid_t pid, char *out, size_t len)
+{
+	char p[64];
+	AL_AUTOFREE char *text = NULL;
+	snprintf(out, len, "(unreadable)");
+	snprintf(p, sizeof p, "/proc/%d/limits", (int)pid);
+	if (al_read_file_at(AT_FDCWD, p, 8192, &text, NULL) < 0)
+		return;
+	const char *l = strstr(text, "Max realtime timeout");
+	char soft[32], hard[32];
+	if (l && sscanf(l + strlen("Max realtime timeout"), " %31s %31s", soft, hard) == 2)
+		snprintf(out, len, strcmp(soft, hard) ? "%s/%s" : "%s", soft, hard);
+}
+
+void *al_domain_sched_report(const struct al_domain *d)
+{
+	const struct al_sched *s = &d->sched;
+	struct thread t[MAX_THREADS];
+	pid_t prog;
+	size_t n = list_threads(d, &prog, t, MAX_THREADS);
+	json_t *threads = json_array();
+	unsigned io = 0, io_rt = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(threads, json_pack("{s:i, s:s, s:s, s:i, s:i}", "tid", (int)t[i].tid, "name",
+							 t[i].comm, "policy", al_sched_policy_name((int)t[i].policy),
+							 "priority", (int)t[i].prio, "nice", (int)t[i].nice));
+		if (s->io_comm && is_io(s, &t[i])) {
+			io++;
+			io_rt += s->io_policy && t[i].policy == s->io_policy;
+		}
+	}
+	json_t *r = json_pack("{s:s, s:i, s:o}", "class", al_sched_class_name(s->cls), "program", (int)prog,
+			      "threads", threads);
+	if (!r)
+		return NULL;
+	if (!s->io_policy)
+		return r;
+	char want[48], budget[160], rttime[48];
+	snprintf(want, sizeof want, "%s %d", al_sched_policy_name(s->io_policy), s->io_prio);
+	uint64_t rt = 0, per = 0;
+	if (d->cg.rt_err == ENOTSUP)
+		snprintf(budget, sizeof budget, "absent: no real-time group scheduling here (no cgroup v1 cpu "
+			 "hierarchy); RLIMIT_RTTIME and the kernel's global sched_rt_runtime_us bound it");
+	else if (d->cg.rt_err)
+		snprintf(budget, sizeof budget, "not given: %s (I/O threads left SCHED_OTHER)", strerror(d->cg.rt_err));
+	else if (al_cgroup_read_rt(&d->cg, &rt, &per) == 0)
+		snprintf(budget, sizeof budget, "%llu us of every %llu us per CPU, for the I/O threads alone",
+			 (unsigned long long)rt, (unsigned long long)per);
+	else
+		snprintf(budget, sizeof budget, "(unreadable)");
+	read_rttime(prog ? prog : d->pid, rttime, sizeof rttime);
+	json_object_set_new(r, "io_threads", json_pack("{s:s, s:s, s:i, s:i, s:i, s:s?}", "name", s->io_comm, "want",
+						       want, "max", (int)s->io_max, "found", (int)io, "set",
+						       (int)io_rt, "refused", d->io_err ? strerror(d->io_err) : NULL));
+	json_object_set_new(r, "rt_budget", json_string(budget));
+	json_object_set_new(r, "rlimit_rttime_us", json_string(rttime));
+	return r;
 }

@@ -701,7 +701,7 @@ int al_domain_wait(struct al_domain *d, int *status)
 								(si.si_code == CLD_DUMPED ? 0x80 : 0);
 		d->reaped = true;
 	}
-	if (d->cg.used)
+	if (d->cg.used || d->cg.rt_dir[0])
 		al_cgroup_destroy(&d->cg);
 	al_resctrl_destroy(&d->rg);
 	if (status)
@@ -717,7 +717,7 @@ void al_domain_free(struct al_domain *d)
 		al_domain_kill(d, SIGKILL);
 		al_domain_wait(d, NULL);
 	}
-	if (d->cg.used)
+	if (d->cg.used || d->cg.rt_dir[0])
 		al_cgroup_destroy(&d->cg);
 	al_resctrl_destroy(&d->rg);
 	if (d->pidfd >= 0)

@@ -247,6 +247,10 @@ unsigned sup_guard_tick(struct sup *s)
 		bool found = false;
 		if (pass && (act |= check_domain(s, dom, &found), found))
 			continue;
+		/* the real-time class's I/O threads, from outside, once they exist (sandbox.h, al_sched) */
+		int nrt = al_domain_sched_threads(dom->d);
+		if (nrt > 0)
+			sup_event(s, "sched", false, json_pack("{s:s, s:i}", "domain", sup_dom_names[i], "io_threads", nrt));
 		struct al_metrics m = dom->counters;
 		m.cpu_ns = m.rss_kib = m.minflt = m.majflt = m.vcsw = m.nvcsw = 0;
 		pid_t kids[4];

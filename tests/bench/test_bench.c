@@ -64,7 +64,7 @@ static int drop(void **state)
 static void assert_stat(json_t *s)
 {
 	assert_true(json_is_object(s));
-	const char *keys[] = { "median", "p25", "p75", "p99", "min", "max" };
+	const char *keys[] = { "median", "p25", "p75", "p99", "p999", "min", "max" };
 	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
 		assert_true(json_is_number(json_object_get(s, keys[i])));
 	assert_true(json_integer_value(json_object_get(s, "n")) > 0);
@@ -99,10 +99,10 @@ static void test_top_level(void **unused)
 
 static void test_sections(void **unused)
 {
-	const char *want[] = { "ai", "ai_sandbox", "protocol", "channel", "switch", "spawn", "total" };
+	const char *want[] = { "ai", "ai_sandbox", "protocol", "load", "channel", "switch", "spawn", "total" };
 	json_t *sections = json_object_get(result, "sections"), *levels = json_object_get(result, "levels");
-	assert_int_equal(json_array_size(sections), 7);
-	for (size_t k = 0; k < 7; k++) {
+	assert_int_equal(json_array_size(sections), 8);
+	for (size_t k = 0; k < 8; k++) {
 		json_t *sec = json_array_get(sections, k);
 		assert_string_equal(json_string_value(json_object_get(sec, "id")), want[k]);
 		assert_true(strlen(json_string_value(json_object_get(sec, "method"))) > 40);
@@ -142,6 +142,41 @@ static void test_sections(void **unused)
 	}
 }
 
+/* Protocol under generation: tools/list p50/p99/p99.9 at 0, 1, 2 and 4
+ * generations, tok/s where there are any, cost as a ratio, and the goals
+ * with a figure per endpoint. */
+static void test_load(void **unused)
+{
+	json_t *sec = json_array_get(json_object_get(result, "sections"), 3), *levels = json_object_get(result, "levels");
+	json_t *rows = json_object_get(sec, "rows");
+	if (json_object_get(json_array_get(rows, 0), "error")) {
+		fprintf(stderr, "load: not measured here: %s\n",
+			json_string_value(json_object_get(json_array_get(rows, 0), "error")));
+		return;
+	}
+	assert_int_equal(json_array_size(rows), 4 * 3 + 3);
+	const char *ids[] = { "load.0.tools_list_median", "load.0.tools_list_p99", "load.0.tools_list_p999",
+			      "load.1.tools_list_median" };
+	for (size_t i = 0; i < 4; i++)
+		assert_string_equal(json_string_value(json_object_get(json_array_get(rows, i), "id")), ids[i]);
+	json_t *row = json_array_get(rows, 6);
+	assert_string_equal(json_string_value(json_object_get(row, "id")), "load.1.tokens_per_s");
+	assert_true(json_number_value(json_object_get(json_object_get(json_object_get(row, "values"), "baseline"),
+						      "median")) > 0);
+	row = json_array_get(rows, 1);
+	assert_string_equal(json_string_value(json_object_get(row, "cost_unit")), "x");
+	json_t *goals = json_object_get(sec, "goals"), *g;
+	assert_int_equal(json_array_size(goals), 4);
+	size_t i, j;
+	json_array_foreach(goals, i, g) {
+		json_t *values = json_object_get(g, "values"), *lv;
+		json_array_foreach(levels, j, lv)
+			assert_true(json_is_number(json_object_get(values, json_string_value(lv))));
+	}
+	const char *ps = json_string_value(json_object_get(sec, "probe_sched"));
+	assert_true(!strcmp(ps, "SCHED_FIFO") || !strcmp(ps, "default"));
+}
+
 static void test_budgets(void **unused)
 {
 	json_t *b = json_object_get(result, "budgets"), *row;
@@ -167,6 +202,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_top_level),
 		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_budgets),
 	};
 	return cmocka_run_group_tests(tests, run_bench, drop);

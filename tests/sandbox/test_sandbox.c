@@ -632,7 +632,8 @@ static void test_attest_items(void **state)
 		"ns.pid", "ns.mnt", "ns.net", "ns.ipc", "ns.uts", "ns.cgroup", "uid_map",
 		"gid_map", "cgroup.memory", "cgroup.pids", "cgroup.cpu_percent", "limit.as",
 		"limit.cpu", "limit.nofile", "limit.nproc", "limit.fsize", "limit.core",
-		"limit.memlock", "limit.nice", "limit.rtprio", "fds", "landlock", "sched.policy", "sched.nice",
+		"limit.memlock", "limit.nice", "limit.rtprio", "limit.rttime", "fds", "landlock", "sched.policy",
+		"sched.nice",
 	};
 	for (size_t i = 0; i < AL_ARRAY_LEN(items); i++) {
 		json_t *it = find_item(r, items[i]);
@@ -703,6 +704,8 @@ static void weaken_policy(struct al_spec *s) { s->sched.policy = SCHED_OTHER; }
 static void weaken_nice(struct al_spec *s) { s->sched.nice = 0; }
 static void weaken_weight(struct al_spec *s) { s->sched.cpu_weight = 100; }
 static void weaken_idle(struct al_spec *s) { s->sched.cpu_idle = false; }
+static void weaken_rttime(struct al_spec *s) { s->sched.rttime_us = 0; }
+static void weaken_rt_budget(struct al_spec *s) { s->sched.rt_runtime_us = 30000; }
 
 static void test_attest_weakened(void **state)
 {
@@ -728,6 +731,11 @@ static void test_attest_weakened(void **state)
 	expect_caught(weaken_policy, "sched.policy");
 	if (geteuid() == 0 && access("/sys/fs/cgroup/cpu/cpu.idle", F_OK) == 0)
 		expect_caught(weaken_idle, "cgroup.cpu_idle");
+	/* real-time I/O threads without their bounds */
+	caught_class = AL_SCHED_REALTIME;
+	expect_caught(weaken_rttime, "limit.rttime");
+	if (geteuid() == 0 && access("/sys/fs/cgroup/cpu/cpu.rt_runtime_us", F_OK) == 0)
+		expect_caught(weaken_rt_budget, "cgroup.rt_budget");
 	caught_class = AL_SCHED_DEFAULT;
 }
 
@@ -754,6 +762,8 @@ static void test_sched_classes(void **state)
 		 * others) a SCHED_IDLE domain may get no CPU for longer than the
 		 * setup timeout. Its spec is checked below without running it. */
 		{ AL_SCHED_LATENCY, "SCHED_OTHER", "-5", "shares 4096" },
+		/* the domain itself as default; its I/O threads come later (guard tests) */
+		{ AL_SCHED_REALTIME, "SCHED_OTHER", "0", NULL },
 	};
 	struct al_sched idle = al_sched_of_class(AL_SCHED_IDLE);
 	assert_int_equal(idle.policy, SCHED_IDLE);
@@ -782,6 +792,13 @@ static void test_sched_classes(void **state)
 		}
 		assert_string_equal(item_actual(r, "limit.nice"), "0");
 		assert_string_equal(item_actual(r, "limit.rtprio"), "0");
+		if (rows[i].c == AL_SCHED_REALTIME) {
+			/* its bounds, in place before the domain runs */
+			assert_string_equal(item_actual(r, "limit.rttime"), "500000");
+			printf("# realtime: budget %s\n", item_actual(r, "cgroup.rt_budget"));
+		} else {
+			assert_string_equal(item_actual(r, "limit.rttime"), "unlimited");
+		}
 		/* v1 shares on this kind of host; a v2 runner reads a weight */
 		if (rows[i].shares && find_item(r, "cgroup.cpu_weight")) {
 			const char *got = item_actual(r, "cgroup.cpu_weight");

@@ -24,6 +24,13 @@
  *   MODE_SCRIBBLE after 0.5 s, writes a producer index into the channel that
  *                 claims more bytes than the ring holds, and wakes the
  *                 protocol domain to read it (a corrupted AI domain)
+ *   MODE_RAISE    after 1 s, tries to raise its own priority (SCHED_FIFO 50,
+ *                 then nice -10), says on fd 2 what each attempt returned,
+ *                 then idles
+ *   MODE_SPINIO   in the protocol domain's place: two threads named as the
+ *                 worker contract names I/O threads (AL_WORKER_IO_THREAD),
+ *                 so the real-time class gives them SCHED_RR, spinning
+ *                 without ever sleeping (a compromised protocol domain)
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -41,6 +48,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#endif
+#if defined(MODE_RAISE)
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#endif
+#if defined(MODE_SPINIO)
+#include <pthread.h>
+#include <sys/prctl.h>
+#include "airlock/worker.h"
 #endif
 #ifdef MODE_SCRIBBLE
 #include <linux/futex.h>
@@ -73,6 +91,27 @@ static void say(const char *fmt, ...)
 	va_end(ap);
 	if (n > 0)
 		(void)!write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+#endif
+
+#ifdef MODE_RAISE
+static void tell(const char *what, int rc, int err)
+{
+	char line[128];
+	int n = snprintf(line, sizeof line, "raise: %s: %s\n", what, rc == 0 ? "granted" : strerror(err));
+	(void)!write(2, line, (size_t)n);
+}
+#endif
+
+#ifdef MODE_SPINIO
+static void *spin_io(void *arg __attribute__((unused)))
+{
+	prctl(PR_SET_NAME, AL_WORKER_IO_THREAD);
+	volatile uint64_t sink = 0;
+	for (;;)
+		for (int i = 0; i < 1000000; i++)
+			sink += (uint64_t)i * 2654435761u;
+	return NULL;
 }
 #endif
 
@@ -145,6 +184,24 @@ int main(void)
 	atomic_store(&r->head, atomic_load(&r->tail) + ((uint64_t)1 << 40));
 	atomic_fetch_add(&r->data_futex, 1);
 	syscall(SYS_futex, &r->data_futex, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0);
+	for (;;)
+		nap(1000);
+#elif defined(MODE_RAISE)
+	nap(1000);
+	struct sched_param sp = { .sched_priority = 50 };
+	errno = 0;
+	int rc = sched_setscheduler(0, SCHED_FIFO, &sp);
+	tell("sched_setscheduler SCHED_FIFO 50", rc, errno);
+	errno = 0;
+	rc = setpriority(PRIO_PROCESS, 0, -10);
+	tell("setpriority -10", rc, errno);
+	for (;;)
+		nap(1000);
+#elif defined(MODE_SPINIO)
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&th[i], NULL, spin_io, NULL) != 0)
+			return 3;
 	for (;;)
 		nap(1000);
 #elif defined(MODE_LEAK)

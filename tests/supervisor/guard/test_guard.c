@@ -42,6 +42,9 @@ struct run {
 	int in, out;       /* under --stdio: the client's ends of its stdin and stdout, else -1 */
 };
 
+/* The configuration's security level for the next run_start. */
+static const char *run_level = "standard";
+
 static void nap_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -111,12 +114,12 @@ static void run_start_with(struct run *r, const char *mode, const char *model, b
 		snprintf(listen, sizeof listen, "127.0.0.1:%d", r->port);
 	FILE *f = fopen(r->conf, "w");
 	assert_non_null(f);
-	fprintf(f, "[airlock]\nlevel = standard\nstate_dir = %s/state\n"
+	fprintf(f, "[airlock]\nlevel = %s\nstate_dir = %s/state\n"
 		   "[proto]\nlisten = %s\n"
 		   "[ai]\nmodel = %s\ntokenizer = %s\n"
 		   "[domain.ai]\nseccomp = level\ncommand = %s\n%s"
 		   "[respond]\nquiet_period = 2\nintegrity_interval = 1\nalert_command = %s\n",
-		r->dir, listen, r->model, tok, r->exe, ai_extra ? ai_extra : "", hook);
+		run_level, r->dir, listen, r->model, tok, r->exe, ai_extra ? ai_extra : "", hook);
 	fclose(f);
 	snprintf(r->log, sizeof r->log, "%s/run.log", r->dir);
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1};
@@ -698,6 +701,174 @@ static void test_protocol_abuse(void **state)
 	run_stop(&r);
 }
 
+
+/* ---- scheduling ------------------------------------------------------------- */
+
+static json_t *sched_of(json_t *status, const char *name)
+{
+	return json_object_get(domain(status, name), "sched");
+}
+
+static bool io_threads_set(struct run *r, const void *want)
+{
+	json_t *st = call(r, AL_CONTROL_STATUS);
+	json_t *io = json_object_get(sched_of(st, "proto"), "io_threads");
+	bool ok = io && json_integer_value(json_object_get(io, "set")) >= *(const int *)want;
+	json_decref(st);
+	return ok;
+}
+
+/* The real-time budget the protocol domain was given, or NULL (then printed why not). */
+static const char *rt_budget(struct run *r, char *buf, size_t len)
+{
+	json_t *st = call(r, AL_CONTROL_STATUS);
+	snprintf(buf, len, "%s", json_string_value(json_object_get(sched_of(st, "proto"), "rt_budget")) ?: "(none)");
+	json_decref(st);
+	if (strncmp(buf, "not given", 9) == 0) {
+		printf("# skipped: the protocol domain got no real-time budget here: %s\n", buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static const char *attested(json_t *dom, const char *item)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(json_object_get(json_object_get(dom, "attested"), "items"), i, it)
+		if (strcmp(json_string_value(json_object_get(it, "item")), item) == 0)
+			return json_string_value(json_object_get(it, "actual"));
+	return NULL;
+}
+
+/*
+ * The real-time class on the protocol domain: the supervisor gives its two
+ * I/O threads SCHED_RR 1 from outside once they exist, every other thread
+ * stays SCHED_OTHER; status reads each thread back with the cgroup's budget
+ * and RLIMIT_RTTIME, which the attestation checked before the domain ran.
+ */
+static void test_sched_realtime(void **state)
+{
+	struct run r;
+	run_start_with(&r, "idle", NULL, false, "[domain.proto]\nsched = realtime\n");
+	char budget[256];
+	if (!rt_budget(&r, budget, sizeof budget)) {
+		run_stop(&r);
+		skip();
+	}
+	int two = 2;
+	assert_true(wait_for(&r, io_threads_set, &two, 15));
+	json_t *st = call(&r, AL_CONTROL_STATUS), *sc = sched_of(st, "proto"), *t;
+	assert_string_equal(json_string_value(json_object_get(sc, "class")), "realtime");
+	size_t i, io = 0, other = 0;
+	json_array_foreach(json_object_get(sc, "threads"), i, t) {
+		const char *name = json_string_value(json_object_get(t, "name"));
+		const char *pol = json_string_value(json_object_get(t, "policy"));
+		if (strcmp(name, "MHD-worker") == 0) {
+			assert_string_equal(pol, "SCHED_RR");
+			assert_int_equal(json_integer_value(json_object_get(t, "priority")), 1);
+			io++;
+		} else {
+			assert_string_equal(pol, "SCHED_OTHER");
+			other++;
+		}
+	}
+	assert_int_equal(io, 2);
+	assert_true(other >= 1);
+	assert_string_equal(json_string_value(json_object_get(sc, "rlimit_rttime_us")), "500000");
+	assert_string_equal(attested(domain(st, "proto"), "limit.rttime"), "500000");
+	printf("# real-time budget: %s\n", budget);
+	if (strncmp(budget, "absent", 6) != 0)
+		assert_string_equal(budget, "40000 us of every 100000 us per CPU, for the I/O threads alone");
+	/* the AI domain has no real-time thread */
+	json_array_foreach(json_object_get(sched_of(st, "ai"), "threads"), i, t)
+		assert_string_not_equal(json_string_value(json_object_get(t, "policy")), "SCHED_RR");
+	json_decref(st);
+	assert_true(audit_count(&r, "sched", "\"domain\":\"proto\"", NULL) >= 1);
+	run_stop(&r);
+}
+
+static bool ai_raise_said(struct run *r, const void *unused)
+{
+	return log_has(r, "raise: setpriority -10: ");
+}
+
+/*
+ * A domain cannot raise its own priority: at STANDARD the attempt is refused
+ * and reported (a seccomp violation, its incident), at MINIMAL refused with
+ * EPERM, and the domain's class is what the supervisor gave it.
+ */
+static void test_raise_refused(void **state)
+{
+	struct run r;
+	run_start(&r, "raise");
+	assert_true(wait_for(&r, has_violation_record, NULL, 20));
+	assert_int_equal(audit_count(&r, "seccomp-violation", "\"domain\":\"ai\"", "\"syscall\":\"sched_setscheduler\"",
+				     NULL), 1);
+	assert_true(wait_for(&r, has_incident, "\"type\":\"privilege-escalation\"", 20));
+	assert_false(log_has(&r, "raise: sched_setscheduler SCHED_FIFO 50: granted"));
+	run_stop(&r);
+
+	run_level = "minimal";
+	run_start(&r, "raise");
+	run_level = "standard";
+	assert_true(wait_for(&r, ai_raise_said, NULL, 20));
+	assert_true(log_has(&r, "raise: sched_setscheduler SCHED_FIFO 50: Operation not permitted"));
+	assert_true(log_has(&r, "raise: setpriority -10: Operation not permitted"));
+	assert_int_equal(audit_count(&r, "seccomp-violation", NULL), 0);
+	json_t *st = call(&r, AL_CONTROL_STATUS), *t;
+	size_t i;
+	json_array_foreach(json_object_get(sched_of(st, "ai"), "threads"), i, t) {
+		assert_string_equal(json_string_value(json_object_get(t, "policy")), "SCHED_OTHER");
+		assert_int_equal(json_integer_value(json_object_get(t, "nice")), 0);
+	}
+	json_decref(st);
+	run_stop(&r);
+}
+
+/*
+ * A protocol domain spinning in its I/O threads after the supervisor gave
+ * them the real-time class (a compromised domain) cannot starve the
+ * supervisor: `airlock status` keeps answering within a second, and
+ * RLIMIT_RTTIME ends the spinners (SIGKILL), after which the pair restarts.
+ */
+static void test_spinning_proto(void **state)
+{
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 8)
+		printf("# %ld CPUs: two spinning threads leave most of them free\n", sysconf(_SC_NPROCESSORS_ONLN));
+	char extra[512];
+	snprintf(extra, sizeof extra, "[domain.proto]\nsched = realtime\ncommand = %s/misbehave_spinio\n",
+		 getenv("AL_MISBEHAVE_DIR"));
+	struct run r;
+	run_start_with(&r, "idle", NULL, false, extra);
+	char budget[256];
+	if (!rt_budget(&r, budget, sizeof budget)) {
+		run_stop(&r);
+		skip();
+	}
+	double worst = 0;
+	int spun = 0;
+	for (int i = 0; i < 60; i++) {
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		json_t *st = call(&r, AL_CONTROL_STATUS);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		double dt = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+		worst = dt > worst ? dt : worst;
+		json_t *io = json_object_get(sched_of(st, "proto"), "io_threads");
+		spun += json_integer_value(json_object_get(io, "set")) > 0;
+		json_decref(st);
+		nap_ms(100);
+	}
+	printf("# budget %s; status answered within %.0f ms at worst; real-time spinners seen in %d of 60 answers\n",
+	       budget, worst * 1e3, spun);
+	assert_true(worst < 1.0);
+	/* the test proves something only if the spinners did run real-time */
+	assert_true(audit_count(&r, "sched", "\"domain\":\"proto\"", NULL) >= 1);
+	assert_true(audit_count(&r, "exit", "\"domain\":\"proto\"", "\"exit_code\":137", NULL) >= 1);
+	run_stop(&r);
+}
+
 int main(void)
 {
 	if (!getenv("AL_AIRLOCK") || !getenv("AL_MISBEHAVE_DIR")) {
@@ -705,6 +876,9 @@ int main(void)
 		return 77;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* AL_TEST_FILTER=test_sched*: only those (cmocka's pattern) */
+	if (getenv("AL_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("AL_TEST_FILTER"));
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_level_set),
 		cmocka_unit_test(test_forbidden_syscall),
@@ -718,6 +892,9 @@ int main(void)
 		cmocka_unit_test(test_hostile_stdio),
 		cmocka_unit_test(test_hostile_exits),
 		cmocka_unit_test(test_second_instance),
+		cmocka_unit_test(test_sched_realtime),
+		cmocka_unit_test(test_raise_refused),
+		cmocka_unit_test(test_spinning_proto),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
