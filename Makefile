@@ -15,7 +15,16 @@ DEB_PACKAGES = gcc make pkg-config meson ninja-build python3 \
 	systemd python3-prometheus-client scdoc \
 	bubblewrap util-linux iproute2
 
-.PHONY: all deps build test unit e2e integration demo bench fuzz fuzz-smoke sanitize install clean
+# 64-bit ARM, cross-built here (docs/arm64.md): Debian's cross compiler, the
+# arm64 builds of the same libraries (dpkg multiarch) and qemu to run them.
+ARMBUILD   ?= build-arm64
+ARM_CROSS   = meson/cross/aarch64-linux-gnu.ini
+DEB_PACKAGES_ARM64 = gcc-aarch64-linux-gnu qemu-user-static \
+	libseccomp-dev:arm64 libsodium-dev:arm64 libjansson-dev:arm64 libmicrohttpd-dev:arm64 \
+	libinih-dev:arm64 libcmocka-dev:arm64 libcurl4-openssl-dev:arm64
+
+.PHONY: all deps build test unit e2e integration demo bench fuzz fuzz-smoke sanitize install clean \
+	deps-arm64 cross-arm64
 
 all: build
 
@@ -73,8 +82,18 @@ bench: deps build
 demo: deps build
 	@tools/demo $(BUILD)
 
+deps-arm64:
+	@tools/install-deps --arch arm64 $(DEB_PACKAGES) $(DEB_PACKAGES_ARM64)
+
+$(ARMBUILD)/build.ninja:
+	meson setup $(ARMBUILD) --cross-file $(ARM_CROSS) --prefix=$(PREFIX)
+
+# Every binary for aarch64, in $(ARMBUILD).
+cross-arm64: deps-arm64 $(ARMBUILD)/build.ninja
+	ninja -C $(ARMBUILD) -j2
+
 install: build
 	meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(SANBUILD) $(FUZZBUILD)
+	rm -rf $(BUILD) $(SANBUILD) $(FUZZBUILD) $(ARMBUILD)
