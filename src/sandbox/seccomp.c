@@ -22,7 +22,11 @@
  *           with ENOSYS so that libc falls back to clone.
  *   execveat, in exec_once profiles, only of the verified fd with
  *           AT_EMPTY_PATH; execve not at all.
- * x32 and 32-bit (int 0x80) entry kill the process (bad-arch action).
+ * The filter is compiled for this build's architecture alone
+ * (al_arch_seccomp): every other entry the CPU has kills the process
+ * (bad-arch action): i386 and x32 on x86-64, AArch32 on arm64. Names are
+ * resolved by libseccomp for that architecture; a call it never had (open or
+ * fork on arm64) resolves to no number there and is simply left out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -231,7 +235,12 @@ int al_seccomp_prepare(struct al_spec *spec)
 		return -ENOMEM;
 	int rc = 0, mfd = -1;
 	struct al_bpf *bpf = NULL;
-	/* other architectures (i386 via int 0x80, x32) are not in the filter */
+	/* one architecture, this build's; the others the CPU offers are not in the filter */
+	if (seccomp_arch_exist(ctx, al_arch_seccomp()) != 0) {
+		al_log_warnx("seccomp: libseccomp's native architecture is not %s", al_arch_name);
+		rc = -EINVAL;
+		goto out;
+	}
 	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0)
 		goto out;
 	/* a binary tree of syscall numbers: O(log n) per call, not a linear scan */

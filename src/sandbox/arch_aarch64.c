@@ -1,0 +1,53 @@
+/*
+ * 64-bit ARM: the architecture-specific side of the sandbox (sandbox_int.h,
+ * "arch_*.c"); meson builds the one file of the target architecture.
+ *
+ * seccomp: a filter is compiled for AArch64 alone, so a call through the
+ * AArch32 compat ABI (a 32-bit ARM program, another audit arch) meets the
+ * bad-arch action and kills. Calls that AArch64 never had (open, stat, fork,
+ * poll, ...) are resolved by libseccomp to no number here and simply absent
+ * from the filter; the *at and p* forms are what the C library uses.
+ * Speculation: arm64 Linux offers a per-task control for store bypass only
+ * (PR_SPEC_STORE_BYPASS, through SSBS or the firmware); branch predictor
+ * hardening is the kernel's own, on every context switch, with no per-task
+ * switch, and there is no L1D flush control.
+ * TSC: the counterpart of rdtsc is the virtual counter (CNTVCT_EL0), which
+ * Linux leaves readable by every task (the vDSO's clock reads it) and cannot
+ * take away from one task: absent, with that reason.
+ */
+#include <errno.h>
+#include <seccomp.h>
+#include <sys/prctl.h>
+
+#include "sandbox/sandbox_int.h"
+
+const char *const al_arch_name = "aarch64";
+const char *const al_arch_foreign_abis = "AArch32 (arm32 compat)";
+
+uint32_t al_arch_seccomp(void)
+{
+	return SCMP_ARCH_AARCH64;
+}
+
+bool al_arch_spec_offered(unsigned long which, const char **why)
+{
+	if (which == PR_SPEC_STORE_BYPASS) {
+		*why = NULL;
+		return true;
+	}
+	*why = which == PR_SPEC_INDIRECT_BRANCH
+		       ? "arm64 has no per-task control: the kernel hardens branch prediction itself"
+		       : "arm64 has no per-task L1D flush";
+	return false;
+}
+
+bool al_arch_tsc_offered(const char **why)
+{
+	*why = "arm64: the virtual counter (CNTVCT_EL0) stays readable; Linux cannot disable it per task";
+	return false;
+}
+
+int al_arch_tsc_trap(void)
+{
+	return -EOPNOTSUPP;
+}
