@@ -17,8 +17,11 @@
 #include <immintrin.h>
 #define AL_AI_HAVE_AVX2_CODE 1
 #endif
+#ifdef AL_AI_HAVE_NEON_CODE
+#include "workers/ai/quant_neon.h"
+#endif
 
-static bool use_avx2, use_avx512;
+static bool use_avx2, use_avx512, use_neon;
 
 static inline float half_at(const uint8_t *p)
 {
@@ -488,6 +491,10 @@ void al_ai_quant_init(bool force_scalar)
 {
 	use_avx2 = false;
 	use_avx512 = false;
+	use_neon = false;
+#ifdef AL_AI_HAVE_NEON_CODE
+	use_neon = !force_scalar && al_ai_neon_usable();
+#endif
 #ifdef AL_AI_HAVE_AVX2_CODE
 	unsigned a, b, c, d;
 	__builtin_cpu_init();
@@ -505,7 +512,7 @@ bool al_ai_quant_use(const char *kernels)
 {
 	al_ai_quant_init(false);
 	if (strcmp(kernels, "scalar") == 0) {
-		use_avx2 = use_avx512 = false;
+		use_avx2 = use_avx512 = use_neon = false;
 		return true;
 	}
 	if (strcmp(kernels, "avx2") == 0 && use_avx2) {
@@ -517,7 +524,7 @@ bool al_ai_quant_use(const char *kernels)
 
 const char *al_ai_quant_kernels(void)
 {
-	return use_avx512 ? "avx512" : use_avx2 ? "avx2" : "scalar";
+	return use_avx512 ? "avx512" : use_avx2 ? "avx2" : use_neon ? "neon" : "scalar";
 }
 
 void al_ai_matmul_f32(float *out, const float *x, const float *w, int n, int d)
@@ -538,6 +545,12 @@ void al_ai_matmul_f32_batch(float *out, size_t ostride, const float *x, size_t x
 		return;
 	}
 #endif
+#ifdef AL_AI_HAVE_NEON_CODE
+	if (use_neon) {
+		al_ai_neon_f32_batch(out, ostride, x, xstride, np, w, n, d);
+		return;
+	}
+#endif
 	f32_batch_scalar(out, ostride, x, xstride, np, w, n, d);
 }
 
@@ -546,6 +559,12 @@ void al_ai_matmul_f16(float *out, const float *x, const uint8_t *w, int n, int d
 #ifdef AL_AI_HAVE_AVX2_CODE
 	if (use_avx2) {
 		f16_avx2(out, x, w, n, d);
+		return;
+	}
+#endif
+#ifdef AL_AI_HAVE_NEON_CODE
+	if (use_neon) {
+		al_ai_neon_f16(out, x, w, n, d);
 		return;
 	}
 #endif
@@ -560,6 +579,12 @@ void al_ai_matmul_q8_0(float *out, const int8_t *xq, const float *xs, const uint
 		return;
 	}
 #endif
+#ifdef AL_AI_HAVE_NEON_CODE
+	if (use_neon) {
+		al_ai_neon_q8_0(out, xq, xs, w, n, d);
+		return;
+	}
+#endif
 	q8_0_scalar(out, xq, xs, w, n, d);
 }
 
@@ -568,6 +593,12 @@ void al_ai_matmul_q4_0(float *out, const int8_t *xq, const float *xs, const uint
 #ifdef AL_AI_HAVE_AVX2_CODE
 	if (use_avx2) {
 		q4_0_avx2(out, xq, xs, w, n, d);
+		return;
+	}
+#endif
+#ifdef AL_AI_HAVE_NEON_CODE
+	if (use_neon) {
+		al_ai_neon_q4_0(out, xq, xs, w, n, d);
 		return;
 	}
 #endif
@@ -580,6 +611,12 @@ void al_ai_matmul_f16_batch(float *out, size_t ostride, const float *x, size_t x
 #ifdef AL_AI_HAVE_AVX2_CODE
 	if (use_avx2) {
 		f16_batch_avx2(out, ostride, x, xstride, np, w, n, d);
+		return;
+	}
+#endif
+#ifdef AL_AI_HAVE_NEON_CODE
+	if (use_neon) {
+		al_ai_neon_f16_batch(out, ostride, x, xstride, np, w, n, d);
 		return;
 	}
 #endif
@@ -597,6 +634,12 @@ void al_ai_matmul_blocks_batch(enum al_ai_wtype type, float *out, size_t ostride
 #ifdef AL_AI_HAVE_AVX2_CODE
 	if (use_avx2) {
 		blocks_batch_avx2(out, ostride, xq, qstride, xs, sstride, np, w, n, d, q4);
+		return;
+	}
+#endif
+#ifdef AL_AI_HAVE_NEON_CODE
+	if (use_neon) {
+		al_ai_neon_blocks_batch(out, ostride, xq, qstride, xs, sstride, np, w, n, d, q4);
 		return;
 	}
 #endif

@@ -1,7 +1,8 @@
 /*
  * AI engine: matrix-vector kernels for the GGUF tensor types (F16, Q8_0,
  * Q4_0), each in a portable scalar version and an AVX2 (+FMA, F16C) version
- * chosen at run time from CPUID. out(d) = W(d, n) x(n), W row-major in ggml
+ * chosen at run time from CPUID (on aarch64, an Advanced SIMD version in
+ * quant_neon.c instead). out(d) = W(d, n) x(n), W row-major in ggml
  * blocks; for Q8_0 and Q4_0 the activations come already quantised to Q8_0
  * (xq int8, one fp32 scale per 32 values in xs), and n is a multiple of 32.
  */
@@ -19,9 +20,9 @@
 
 /* Picks the kernels for this CPU (once, during setup); force_scalar for tests. */
 void al_ai_quant_init(bool force_scalar);
-/* Tests: selects "scalar", "avx2" or "avx512" if this CPU runs it (true), else the best. */
+/* Tests: selects "scalar", "avx2", "avx512" or "neon" if this CPU runs it (true), else the best. */
 bool al_ai_quant_use(const char *kernels);
-const char *al_ai_quant_kernels(void); /* "avx512", "avx2" or "scalar" */
+const char *al_ai_quant_kernels(void); /* "avx512", "avx2", "neon" or "scalar" */
 
 /* Bytes one row of n values takes in a matrix of this type. */
 size_t al_ai_row_bytes(enum al_ai_wtype type, int n);

@@ -347,7 +347,7 @@ static void test_f32_kernels(void **state)
 		w[i] = (float)(int)(rnd() % 20001 - 10000) / 7777.0f;
 	for (int i = 0; i < NP * N; i++)
 		x[i] = (float)(int)(rnd() % 20001 - 10000) / 3333.0f;
-	const char *names[] = { "scalar", "avx2", "avx512" };
+	const char *names[] = { "scalar", "avx2", "avx512", "neon" };
 	for (size_t k = 0; k < AL_ARRAY_LEN(names); k++) {
 		if (!al_ai_quant_use(names[k])) {
 			print_message("f32 kernels: %s not available here\n", names[k]);
