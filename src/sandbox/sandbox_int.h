@@ -116,6 +116,9 @@ int al_speculation_apply(const struct al_spec *spec);
 extern const char *const al_arch_name;         /* "x86_64", "aarch64" */
 extern const char *const al_arch_foreign_abis; /* the other entries a filter kills */
 uint32_t al_arch_seccomp(void);                 /* the filter's one SCMP_ARCH_* */
+/* For a call this architecture does not have, the call its C library makes
+ * instead (open -> openat on arm64); NULL if none. */
+const char *al_arch_syscall_instead(const char *name);
 /* Whether this architecture's kernel has a per-task control of this kind
  * (PR_SPEC_*); if not, *why says so and the control is absent, left alone. */
 bool al_arch_spec_offered(unsigned long which, const char **why);

@@ -25,8 +25,10 @@
  * The filter is compiled for this build's architecture alone
  * (al_arch_seccomp): every other entry the CPU has kills the process
  * (bad-arch action): i386 and x32 on x86-64, AArch32 on arm64. Names are
- * resolved by libseccomp for that architecture; a call it never had (open or
- * fork on arm64) resolves to no number there and is simply left out.
+ * resolved by libseccomp for that architecture. A call it never had (open or
+ * fork on arm64) stands for the call its C library makes instead
+ * (al_arch_syscall_instead: openat, clone), allowed with that call's checks;
+ * one with no counterpart is left out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -198,6 +200,10 @@ static int allow(scmp_filter_ctx ctx, const struct al_spec *spec, const char *na
 	}
 	if (al_seccomp_always_denied(name))
 		return 0; /* refused at profile load; never allowed here either */
+	if (nr < 0) { /* libseccomp's number for a call of other architectures only */
+		const char *alt = al_arch_syscall_instead(name);
+		return alt ? allow(ctx, spec, alt) : 0;
+	}
 	int rc;
 	if (nr == SCMP_SYS(ioctl)) {
 		rc = allow_ioctl(ctx, nr);
