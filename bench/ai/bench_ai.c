@@ -524,10 +524,61 @@ static int llama_section(const char *lldir, const char *m15, const char *t15, co
 	return rc;
 }
 
+/*
+ * --ids: no timing and no peer, the greedy ids alone (STEPS positions from
+ * BOS, one thread) of both models in each GGUF type, for comparing builds
+ * whose speed means nothing, e.g. an arm64 build under qemu against the
+ * x86 build (docs/arm64.md).
+ */
+static int ids_section(const char *m260, const char *t260, const char *m15, const char *t15, const char *dir,
+		       int steps)
+{
+	const struct {
+		const char *name, *model, *tok;
+	} models[] = { { "stories260K", m260, t260 }, { "random15M", m15, t15 } };
+	const struct {
+		const char *name;
+		uint32_t type;
+	} types[] = { { "f32", AL_GGML_F32 }, { "f16", AL_GGML_F16 }, { "q8_0", AL_GGML_Q8_0 }, { "q4_0", AL_GGML_Q4_0 } };
+	int *ids = calloc((size_t)steps, sizeof(int)), rc = 0;
+	double t;
+	al_ai_quant_init(false);
+	printf("greedy ids, %d positions from BOS, 1 thread, %s kernels\n", steps, al_ai_quant_kernels());
+	for (size_t i = 0; i < AL_ARRAY_LEN(models); i++) {
+		struct al_ai_model m;
+		struct al_ai_tokenizer tk;
+		if (load_plain(models[i].model, models[i].tok, &m, &tk))
+			return 1;
+		for (size_t k = 0; k < AL_ARRAY_LEN(types); k++) {
+			char path[600];
+			struct mw_buf b = { 0 };
+			mw_export_gguf(&b, &m, &tk, types[k].type);
+			snprintf(path, sizeof(path), "%s/ids.gguf", dir);
+			write_file(path, &b);
+			mw_free(&b);
+			int n = steps < m.cfg.seq_len ? steps : m.cfg.seq_len;
+			if (ours_ids(path, NULL, n, 1, 1, &t, ids)) {
+				rc = 1;
+				continue;
+			}
+			printf("%s %s:", models[i].name, types[k].name);
+			for (int j = 0; j + 1 < n; j++)
+				printf(" %d", ids[j]);
+			printf("\n");
+			unlink(path);
+		}
+		al_ai_tokenizer_free(&tk);
+		al_ai_model_free(&m);
+	}
+	free(ids);
+	return rc;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_ai [--peer-dir DIR] [--llama-cpp DIR] [RUNS] [STEPS]   (defaults 7 and 256)\n"
+	fprintf(stderr, "usage: bench_ai [--peer-dir DIR] [--llama-cpp DIR] [--ids] [RUNS] [STEPS]   (defaults 7 and 256)\n"
 			"  --peer-dir DIR   llama2.c's run.c and runq.c (default %s)\n"
+			"  --ids            print the greedy ids of each model and type instead of timing\n"
 			"  --llama-cpp DIR  llama.cpp as bench/ai/get-llama-cpp lays it out (default %s)\n",
 		DEFAULT_PEER_DIR, AL_BENCH_AI_BUILD_DIR "/peers/llama.cpp");
 }
@@ -536,11 +587,15 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "peer-dir", required_argument, NULL, 'p' },
 					       { "llama-cpp", required_argument, NULL, 'l' },
+					       { "ids", no_argument, NULL, 'i' },
 					       { "help", no_argument, NULL, 'h' },
 					       { NULL, 0, NULL, 0 } };
 	const char *peer_dir = DEFAULT_PEER_DIR, *lldir = AL_BENCH_AI_BUILD_DIR "/peers/llama.cpp";
+	bool ids_only = false;
 	for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-		if (c == 'p') {
+		if (c == 'i') {
+			ids_only = true;
+		} else if (c == 'p') {
 			peer_dir = optarg;
 		} else if (c == 'l') {
 			lldir = optarg;
@@ -563,7 +618,9 @@ int main(int argc, char **argv)
 	snprintf(t15, sizeof(t15), "%s/tok32000.bin", dir);
 	struct stat st;
 	errno = 0;
-	if (stat(peer_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (ids_only) {
+		peer_dir = NULL;
+	} else if (stat(peer_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		printf("peer: the shared folder of llama2.c is missing: tried %s (%s); printing airlock only "
 		       "(--peer-dir DIR names another)\n",
 		       peer_dir, errno ? strerror(errno) : "not a directory");
@@ -595,6 +652,12 @@ int main(int argc, char **argv)
 	write_file(t15, &b);
 	mw_free(&b);
 
+	int rc = 0;
+	if (ids_only) {
+		rc = ids_section(AL_SOURCE_ROOT "/models/stories260K.bin", AL_SOURCE_ROOT "/models/tok512.bin", m15, t15,
+				 dir, steps);
+		goto out;
+	}
 	double *o = calloc((size_t)runs, sizeof(double)), *p = calloc((size_t)runs, sizeof(double));
 	printf("greedy, %d steps, %d runs; airlock nT against run.c nT (1T: run-fast; 2T: run-omp with "
 	       "OMP_NUM_THREADS=2); tokens/s (p99 = slowest run)\n",
@@ -607,7 +670,6 @@ int main(int argc, char **argv)
 		{ "stories260K", AL_SOURCE_ROOT "/models/stories260K.bin", AL_SOURCE_ROOT "/models/tok512.bin" },
 		{ "random 15M shape", m15, t15 },
 	};
-	int rc = 0;
 	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++) {
 		char name[64];
 		for (int threads = 1; threads <= 2; threads++) {
@@ -643,6 +705,7 @@ int main(int argc, char **argv)
 	rc |= llama_section(lldir, m15, t15, dir, steps, runs, o, p);
 	free(o);
 	free(p);
+out:;
 	const char *scratch[] = { "random15M.bin", "tok32000.bin", "peer.err", "cc.err", "cc.out",
 				  "g_f32.gguf", "g_q8_0.gguf", "g_q4_0.gguf", "v2.bin", "llama.out", "llama.err" };
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -70,7 +70,8 @@ bool al_arch_spec_offered(unsigned long which, const char **why)
 
 bool al_arch_tsc_offered(const char **why)
 {
-	*why = "arm64: the virtual counter (CNTVCT_EL0) stays readable; Linux cannot disable it per task";
+	*why = "arm64 has no tsc trap: the virtual counter (CNTVCT_EL0) stays readable, and Linux cannot "
+	       "disable it per task";
 	return false;
 }
 

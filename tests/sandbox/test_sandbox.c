@@ -347,16 +347,24 @@ static void test_attacks(void **state)
 		{ "service", "memfd-exec", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
 		{ "compute", "memfd-exec", NULL, AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
 	};
-	/* MDWE (Linux 6.3) refuses mprotect-x; an older kernel lets it through */
+	/* MDWE refuses mprotect-x and vm.memfd_noexec the memfd's exec (both Linux
+	 * 6.3); an older kernel lets them through, as the attestation says */
 	bool mdwe = prctl(66 /* PR_GET_MDWE */, 0, 0, 0, 0) >= 0;
+	bool memfd_noexec = access("/proc/sys/vm/memfd_noexec", F_OK) == 0;
 	if (!mdwe)
-		print_message("mprotect-x: this kernel has no MDWE (before 6.3): allowed, as the attestation says\n");
+		print_message("mprotect-x: this kernel has no MDWE (before 6.3): allowed\n");
+	if (!memfd_noexec)
+		print_message("memfd-exec: this kernel has no vm.memfd_noexec (before 6.3): allowed in tool\n");
 	for (size_t i = 0; i < AL_ARRAY_LEN(attacks); i++) {
 		struct attack a = attacks[i];
 		const struct attack *t = &a;
 		if (!mdwe && strcmp(a.action, "mprotect-x") == 0) {
 			a.exit = 0;
 			a.out = "OK\n";
+		}
+		if (!memfd_noexec && strcmp(a.action, "memfd-exec") == 0 && a.exit == 1 && strcmp(a.out, "ERR 13\n") == 0) {
+			a.exit = 0; /* the copy ran: "noop" prints nothing */
+			a.out = "";
 		}
 		char out[256] = "";
 		int rc = run_probe(t->profile, t->mode, out, sizeof out, t->action, t->arg);
@@ -1343,8 +1351,12 @@ static void test_runner_killed(void **state)
 			state_ch = 'X';
 			break;
 		}
-		(void)!fgets(text, sizeof text, f);
+		bool read_it = fgets(text, sizeof text, f) != NULL;
 		fclose(f);
+		if (!read_it) { /* reaped between the open and the read */
+			state_ch = 'X';
+			break;
+		}
 		char *rp = strrchr(text, ')');
 		assert_non_null(rp);
 		state_ch = rp[2];
