@@ -13,7 +13,7 @@ DEB_PACKAGES = gcc make pkg-config meson ninja-build python3 \
 	libseccomp-dev libsodium-dev libjansson-dev libmicrohttpd-dev libinih-dev \
 	libcmocka-dev libcurl4-openssl-dev clang libclang-rt-14-dev \
 	systemd python3-prometheus-client scdoc \
-	bubblewrap util-linux iproute2
+	bubblewrap util-linux iproute2 haproxy
 
 # 64-bit ARM, cross-built here (docs/arm64.md): Debian's cross compiler, the
 # arm64 builds of the same libraries (dpkg multiarch) and qemu to run them.
@@ -65,7 +65,7 @@ sanitize: deps $(SANBUILD)/build.ninja
 		--suite attacks $(MESON_TEST_ARGS); rc=$$?; tools/test-summary $(SANBUILD); exit $$rc
 
 $(FUZZBUILD)/build.ninja:
-	CC=clang meson setup $(FUZZBUILD) -Dfuzz=true -Db_lundef=false -Doptimization=1
+	CC=clang meson setup $(FUZZBUILD) -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1
 
 # `make fuzz` runs every libFuzzer target for FUZZ_SECONDS; `make fuzz-smoke` for 20 s each.
 fuzz: deps $(FUZZBUILD)/build.ninja

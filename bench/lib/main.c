@@ -23,11 +23,12 @@ static int bench_run(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "svg", required_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'Q' },
+		{ "from", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct al_bench_opts o = { .level = -1, .log = stderr };
 	bool json = false;
-	const char *out = "airlock-bench.json", *svg = NULL;
+	const char *out = "airlock-bench.json", *svg = NULL, *from = NULL;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -37,6 +38,7 @@ static int bench_run(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 's': svg = optarg; break;
 		case 'Q': o.log = NULL; break;
+		case 'f': from = optarg; break;
 		case 'l': {
 			enum al_level l;
 			if (al_level_parse(optarg, &l) < 0)
@@ -51,17 +53,39 @@ static int bench_run(int argc, char **argv)
 	if (optind != argc)
 		return al_cli_usage_error(&al_cmd_bench, "unexpected argument '%s'", argv[optind]);
 	json_t *r = NULL;
-	int rc = al_bench_run(&o, &r);
-	if (rc < 0) {
+	int rc;
+	if (from) {
+		/* A saved result printed and drawn again: nothing is measured or saved. */
+		json_error_t err;
+		if (!(r = json_load_file(from, 0, &err))) {
+			fprintf(stderr, "airlock bench: %s:%d: %s\n", from, err.line, err.text);
+			return AL_EXIT_FAIL;
+		}
+		if (json_integer_value(json_object_get(r, "schema")) != 1 ||
+		    !json_is_array(json_object_get(r, "levels")) || !json_is_array(json_object_get(r, "budgets")) ||
+		    !json_is_array(json_object_get(r, "sections"))) {
+			fprintf(stderr, "airlock bench: %s: not a result of airlock bench (schema 1: levels, sections, "
+				"budgets)\n", from);
+			json_decref(r);
+			return AL_EXIT_FAIL;
+		}
+	} else if ((rc = al_bench_run(&o, &r)) < 0) {
 		fprintf(stderr, "airlock bench: %s\n", strerror(-rc));
 		return AL_EXIT_FAIL;
 	}
-	if (json_dump_file(r, out, JSON_INDENT(1)) < 0)
-		fprintf(stderr, "airlock bench: could not write %s\n", out);
-	else if (o.log)
-		fprintf(o.log, "airlock bench: result saved to %s\n", out);
-	if (svg && (rc = al_bench_write_svg(r, svg)) < 0)
+	if (!from) {
+		if (json_dump_file(r, out, JSON_INDENT(1)) < 0)
+			fprintf(stderr, "airlock bench: could not write %s\n", out);
+		else if (o.log)
+			fprintf(o.log, "airlock bench: result saved to %s\n", out);
+	}
+	if (svg && (rc = al_bench_write_svg(r, svg)) < 0) {
 		fprintf(stderr, "airlock bench: %s: %s\n", svg, strerror(-rc));
+		if (from) {
+			json_decref(r);
+			return AL_EXIT_FAIL;
+		}
+	}
 	if (json) {
 		json_dumpf(r, stdout, JSON_INDENT(1));
 		fputc('\n', stdout);

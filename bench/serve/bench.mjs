@@ -128,12 +128,27 @@ async function manyPhase(srv, pids) {
   return st;
 }
 
-async function genPhase(url, clients) {
+// CPU time of a process, all its threads, in ms (utime + stime in clock ticks
+// of 10 ms, USER_HZ being 100 on Linux).
+function cpuMs(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch { return NaN; }
+}
+
+// pids: the proto and AI domains' workers, whose CPU time per ok call is
+// reported next to the SDK clients' own (this process): where the time goes.
+async function genPhase(url, clients, pids) {
   const box = counting(generate);
+  const c0 = process.cpuUsage(), d0 = pids.map(cpuMs);
   const st = await sdkLoad(url, { clients, seconds: GEN_SECONDS, call: box.call });
+  const c1 = process.cpuUsage(c0), d1 = pids.map(cpuMs);
   st.toolErrors = box.toolErrors;
   st.toolErrorText = box.text;
   st.okRps = (st.ok - st.toolErrors) / st.elapsed;
+  const ok = Math.max(1, st.ok - st.toolErrors);
+  st.cpuPerCall = [(c1.user + c1.system) / 1000, d1[0] - d0[0], d1[1] - d0[1]].map((ms) => ms / ok);
   return st;
 }
 
@@ -189,6 +204,8 @@ function table(runs) {
   row(`generate p50 / p99 ms, ${GEN_CLIENTS} clients (1 client: p50)`, `${fmt(gp, 1)} / ${fmt(gq, 1)} (${fmt(g1p, 2)})`, '', '');
   const gf = (s) => `${s.noResponse + httpSum(s.http) + s.toolErrors}`;
   row('generate failed calls (64 clients, 1 client)', runs.map((x) => `${gf(x.air.gen64)}, ${gf(x.air.gen1)}`).join('; '), '', '');
+  const cpu = (g) => g.cpuPerCall.map((v) => fmt(v, 2)).join(' / ');
+  row('generate CPU per ok call, ms: SDK clients / proto domain / AI domain (64 clients; 1 client)', runs.map((x) => `${cpu(x.air.gen64)}; ${cpu(x.air.gen1)}`).join(' \\| '), '', '');
   row('airlock proto domain restarts after the tools/list, generate, many-clients phases', runs.map((x) => ['list', 'generate', 'many'].map((k) => x.after[k]?.proto ?? x.after[k]?.status).join(' / ')).join('; '), '', '');
   return ['| measure | airlock | SDK reference server | airlock / reference |', '|---|---|---|---|', ...rows].join('\n');
 }
@@ -204,6 +221,7 @@ try {
   const dom = st.domains.find((d) => d.name === 'proto');
   const aiDom = st.domains.find((d) => d.name === 'ai');
   const airPids = [dom.pid, dom.worker_pid];
+  const genPids = [dom.worker_pid, aiDom.worker_pid];
   console.log(`airlock ${st.version} at ${air.url} (level ${st.level}; proto domain pid ${dom.pid} ${comm(dom.pid)}, worker ${dom.worker_pid} ${comm(dom.worker_pid)}; ai worker ${comm(aiDom.worker_pid)})`);
   console.log(`reference at ${refSrv.url} (pid ${refSrv.pid})`);
   const idle = { air: rssKiB(dom.worker_pid), ref: rssKiB(refSrv.pid) };
@@ -219,8 +237,8 @@ try {
     x.air.list = await listPhase(air.url); say(`airlock tools/list: ${fmt(x.air.list.rps)} req/s`);
     after.list = await restarts();
     // generate before the many-clients phase, which may leave the domain restarting
-    x.air.gen64 = await genPhase(air.url, GEN_CLIENTS); say(`airlock generate ${GEN_CLIENTS} clients: ${JSON.stringify(x.air.gen64)}`);
-    x.air.gen1 = await genPhase(air.url, 1); say(`airlock generate 1 client: ${JSON.stringify(x.air.gen1)}`);
+    x.air.gen64 = await genPhase(air.url, GEN_CLIENTS, genPids); say(`airlock generate ${GEN_CLIENTS} clients: ${JSON.stringify(x.air.gen64)}`);
+    x.air.gen1 = await genPhase(air.url, 1, genPids); say(`airlock generate 1 client: ${JSON.stringify(x.air.gen1)}`);
     if (x.air.gen1.toolErrorText) say(`generate tool error: ${x.air.gen1.toolErrorText}`);
     after.generate = await restarts();
     x.ref.many = await manyPhase(refSrv, [refSrv.pid]); say(`reference ${MANY} clients: ${JSON.stringify(x.ref.many)}`);

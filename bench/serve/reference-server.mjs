@@ -22,17 +22,24 @@ function newServer() {
     title: 'Generate text',
     description: 'Generates a continuation of the prompt with the local language model.',
     inputSchema: {
-      prompt: z.string().min(1).max(4096).describe('Text the model continues.'),
-      max_tokens: z.number().int().min(1).max(1024).optional().describe('Upper bound on generated tokens.'),
+      prompt: z.string().min(1).max(4096).describe('Text the model continues. The loaded model takes at most 511 prompt '
+        + 'tokens (its context is 512 tokens); maxLength only caps the characters. A longer prompt is refused with an '
+        + 'error naming both figures, unless truncate is "left".'),
+      max_tokens: z.number().int().min(1).max(1024).optional().describe('Upper bound on generated tokens. The context '
+        + 'bounds them too: a prompt of P tokens leaves room for 512 - P.'),
       temperature: z.number().min(0).max(2).optional().describe('Sampling temperature; 0 picks the most likely token.'),
       top_p: z.number().min(0).max(1).optional().describe('Nucleus sampling threshold.'),
       seed: z.number().int().min(0).max(9007199254740991).optional().describe('Sampler seed for reproducible output.'),
+      truncate: z.enum(['none', 'left']).default('none').describe('What to do with a prompt longer than the model takes: '
+        + '"none" refuses it, "left" drops its oldest tokens and keeps the newest (the result\'s _meta["airlock/usage"] '
+        + 'says how many were dropped).'),
     },
     annotations: { readOnlyHint: true, destructiveHint: false, openWorldHint: false },
+    _meta: { 'airlock/limits': { context_length: 512, max_prompt_tokens: 511 } },
   }, async () => ({ content: [{ type: 'text', text: FIXED_TEXT }] }));
   server.registerTool('model_info', {
     title: 'Model information',
-    description: 'Describes the language model loaded in the AI domain.',
+    description: 'Describes the language model loaded in the AI domain, with its context and prompt limits in tokens.',
     inputSchema: {},
     annotations: { readOnlyHint: true, openWorldHint: false },
   }, async () => ({ content: [{ type: 'text', text: 'fixed' }] }));

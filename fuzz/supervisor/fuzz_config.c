@@ -29,6 +29,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cfg->proto.n_allowed_origins > AL_CONFIG_MAX_ORIGINS || !cfg->audit_log ||
 		    cfg->audit_log[0] != '/' || cfg->ai.model[0] != '/')
 			__builtin_trap();
+		/* A Host name the protocol domain is given holds nothing but these. */
+		if (cfg->proto.n_allowed_hosts > AL_CONFIG_MAX_ORIGINS)
+			__builtin_trap();
+		for (size_t i = 0; i < cfg->proto.n_allowed_hosts; i++) {
+			const char *h = cfg->proto.allowed_hosts[i];
+			if (!*h || h[strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789-.:[]")])
+				__builtin_trap();
+		}
 		al_config_free(cfg);
 	}
 	free(errors);

@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define AL_CHAN_MAGIC 0x4b4c5241u /* "ARLK" little-endian */
-#define AL_CHAN_VERSION 2u /* 2: records on 64-byte boundaries */
+#define AL_CHAN_VERSION 4u /* 2: records on 64-byte boundaries; 3: prompt truncation, limit in hello; 4: gen_request names its client */
 
 /* Limits of the message contents (bytes unless said otherwise). */
 #define AL_MSG_MAX_PROMPT 65536u
@@ -58,7 +58,10 @@ extern "C" {
 #define AL_MSG_MAX_ERROR 1024u    /* error message */
 #define AL_MSG_MAX_TOKENS 65536u  /* max_tokens of one request */
 #define AL_MSG_MAX_TEMPERATURE 4.0f
-#define AL_CHAN_MAX_OUTSTANDING 16u /* generation requests in flight */
+/* Generation requests in flight: the AI domain's queue holds them all (its
+ * slots generate together, the rest wait their turn), so the protocol domain
+ * can hand it every generate call it admits ([proto] concurrency). */
+#define AL_CHAN_MAX_OUTSTANDING 256u
 
 /* Ring sizing: capacity is a power of two; a record never exceeds half of it. */
 #define AL_CHAN_DEFAULT_RING (1u << 20)
@@ -128,7 +131,15 @@ enum al_finish {
 	AL_FINISH_LENGTH = 0, /* max_tokens reached */
 	AL_FINISH_STOP = 1,   /* end of sequence */
 	AL_FINISH_CANCELLED = 2,
+	AL_FINISH_DEADLINE = 3, /* the request's deadline passed while it was generating */
 	AL_FINISH_END,
+};
+
+/* What the AI domain does with a prompt longer than the model takes. */
+enum al_truncate {
+	AL_TRUNCATE_NONE = 0, /* refuse it: an error naming both figures */
+	AL_TRUNCATE_LEFT = 1, /* drop its oldest tokens (BOS stays) */
+	AL_TRUNCATE_END,
 };
 
 struct al_msg_gen_request {
@@ -137,6 +148,8 @@ struct al_msg_gen_request {
 	uint32_t max_tokens;  /* 1 .. AL_MSG_MAX_TOKENS */
 	float temperature;    /* 0 .. AL_MSG_MAX_TEMPERATURE */
 	float top_p;          /* (0, 1] */
+	uint32_t truncate;    /* enum al_truncate */
+	uint64_t client;      /* who asks (a session or a peer), for a fair share; 0: not known */
 	const char *prompt;   /* strict UTF-8, no controls but \n \t, <= AL_MSG_MAX_PROMPT */
 	size_t prompt_len;
 };
@@ -148,9 +161,13 @@ struct al_msg_token {
 	size_t text_len;
 };
 
+/* Prompt tokens are the tokens of the prompt's text; BOS is not counted. */
+#define AL_MSG_MAX_PROMPT_TOKENS (AL_MSG_MAX_PROMPT + 1u) /* one per byte, and a leading space */
+
 struct al_msg_done {
 	uint64_t req_id;
-	uint32_t prompt_tokens;
+	uint32_t prompt_tokens;  /* prompt tokens the model ran */
+	uint32_t prompt_dropped; /* oldest prompt tokens dropped; 0 unless AL_TRUNCATE_LEFT */
 	uint32_t gen_tokens;  /* must equal the sum of the request's token chunks */
 	uint32_t finish;      /* enum al_finish */
 	uint64_t prefill_ns;
@@ -159,7 +176,7 @@ struct al_msg_done {
 
 struct al_msg_error {
 	uint64_t req_id;      /* 0: not tied to a request */
-	uint32_t code;
+	uint32_t code;        /* an errno value; E2BIG: the prompt does not fit the model */
 	const char *text;     /* strict UTF-8, no controls but \n \t, <= AL_MSG_MAX_ERROR */
 	size_t text_len;
 };
@@ -182,6 +199,7 @@ struct al_msg_hello {
 	uint32_t dim;            /* 1 .. 1<<16 */
 	uint32_t n_heads;        /* 1 .. dim */
 	uint32_t n_kv_heads;     /* 1 .. n_heads */
+	uint32_t max_prompt_tokens; /* 0 .. context_length - 1: the longest prompt it takes */
 	const char *name;        /* format and size, e.g. "llama2.c legacy fp32" */
 	size_t name_len;         /* <= AL_MSG_MAX_NAME */
 };
@@ -263,7 +281,8 @@ const char *al_msg_type_name(uint32_t type);
  * clamped into range, so an honest sender never trips the receiver's validator.
  * Each copies straight into the ring. Misuse is refused locally with -EINVAL
  * (wrong direction, response to no outstanding request, reused request id, more
- * tokens than max_tokens, done whose gen_tokens differs from the tokens sent,
+ * tokens than max_tokens, done whose gen_tokens differs from the tokens sent
+ * or that drops prompt tokens of a request that did not ask for it,
  * pong to no ping) or -EBUSY (AL_CHAN_MAX_OUTSTANDING requests in flight). */
 int al_chan_send_gen_request(struct al_chan *ch, const struct al_msg_gen_request *req)
 	__attribute__((nonnull));

@@ -81,4 +81,111 @@ enum al_worker_exit {
 /* One record on the report pipe. */
 typedef uint64_t al_worker_report;
 
+/*
+ * The gate domain (airlock-gate), between an MCP client's stdio and a
+ * third-party server's (the tool domain):
+ *
+ *   0  the client's stdin            3  the tool domain's stdin (write end)
+ *   1  the client's stdout           4  the tool domain's stdout (read end)
+ *   2  log pipe to the supervisor    6  report pipe: struct al_gate_record
+ *
+ * Each decision is one record, followed by blob_len bytes when the event
+ * carries text (AL_GATE_EV_TOOLS: the canonical tools/list the hash covers,
+ * for `airlock gate approve` to show). The supervisor copies names and blobs
+ * as bytes; it parses no JSON-RPC.
+ */
+#define AL_GATE_FD_CLIENT_IN 0
+#define AL_GATE_FD_CLIENT_OUT 1
+#define AL_GATE_FD_TOOL_IN 3
+#define AL_GATE_FD_TOOL_OUT 4
+
+#define AL_GATE_RECORD_MAGIC 0x61677431u /* "agt1" */
+#define AL_GATE_MAX_BLOB (1u << 20)
+
+enum al_gate_event {
+	AL_GATE_EV_FORWARDED = 1, /* a tools/call passed (name, arguments' hash) */
+	AL_GATE_EV_REFUSED,       /* a message refused with an error answer */
+	AL_GATE_EV_DROPPED,       /* a message dropped without an answer */
+	AL_GATE_EV_REDACTED,      /* secret-looking text removed from a result */
+	AL_GATE_EV_PIN_NEW,       /* first tools/list of this server: hash to pin */
+	AL_GATE_EV_QUARANTINED,   /* tools/list differs from the pin: hash of the new one */
+	AL_GATE_EV_TOOLS,         /* the canonical tools/list text (blob) of the last hash */
+	AL_GATE_EV_MAX
+};
+
+enum al_gate_reason {
+	AL_GATE_WHY_NONE = 0,
+	AL_GATE_WHY_MALFORMED,     /* not JSON-RPC 2.0 */
+	AL_GATE_WHY_OVERSIZED,     /* over the line or result cap */
+	AL_GATE_WHY_METHOD,        /* method not allowed */
+	AL_GATE_WHY_TOOL,          /* tool not allowed by the policy */
+	AL_GATE_WHY_UNPINNED,      /* tool not in the approved tools/list */
+	AL_GATE_WHY_ARGUMENTS,     /* arguments against the pinned inputSchema */
+	AL_GATE_WHY_QUARANTINE,    /* the server's tools changed since approval */
+	AL_GATE_WHY_UNSOLICITED,   /* a response nobody asked for */
+	AL_GATE_WHY_SERVER_REQUEST,/* sampling, elicitation or roots denied by policy */
+	AL_GATE_WHY_FLOOD,         /* notifications over the rate */
+	AL_GATE_WHY_OUTPUT,        /* structuredContent against the pinned outputSchema */
+	AL_GATE_WHY_BUSY,          /* too many requests in flight */
+	AL_GATE_WHY_MAX
+};
+
+struct al_gate_record {
+	uint32_t magic;
+	uint16_t event;      /* enum al_gate_event */
+	uint16_t reason;     /* enum al_gate_reason */
+	uint32_t blob_len;   /* bytes following the record (AL_GATE_EV_TOOLS only) */
+	uint32_t from_client;/* 1: the message came from the client, 0: from the server */
+	uint8_t hash[32];    /* SHA-256: arguments (tools/call) or tools/list */
+	char method[48];     /* NUL-terminated, printable ASCII */
+	char name[64];       /* tool name, NUL-terminated, printable ASCII */
+};
+
+/*
+ * The egress domain (airlock-egress): the tool domain's only way out, when
+ * the gate's policy has an [egress] allowlist.
+ *
+ *   2  log pipe to the supervisor    6  report pipe: struct al_egress_record
+ *   10.. listeners made in the tool domain's network namespace (--listen FD:PORT:KIND,
+ *        KIND proxy, direct or dns: a UDP socket on port 53)
+ *
+ * One record per connection, when it ends (or is refused): the host and port
+ * asked for, the verdict, and the bytes each way. The supervisor checks the
+ * shape (magic, ranges, NUL-terminated printable text) and audits it; it
+ * parses nothing else.
+ */
+#define AL_EGRESS_FD_LISTEN0 10
+#define AL_EGRESS_RECORD_MAGIC 0x61657431u /* "aet1" */
+
+enum al_egress_verdict { AL_EGRESS_ALLOWED = 1, AL_EGRESS_REFUSED, AL_EGRESS_VERDICT_MAX };
+
+enum al_egress_reason {
+	AL_EGRESS_WHY_NONE = 0,
+	AL_EGRESS_WHY_NOT_ALLOWED,  /* host:port not in the allowlist */
+	AL_EGRESS_WHY_MALFORMED,    /* not a well-formed CONNECT request */
+	AL_EGRESS_WHY_METHOD,       /* a request other than CONNECT */
+	AL_EGRESS_WHY_UNRESOLVED,   /* the name did not resolve */
+	AL_EGRESS_WHY_UNREACHABLE,  /* no address of it accepted the connection */
+	AL_EGRESS_WHY_BUSY,         /* too many connections at once */
+	AL_EGRESS_WHY_TIMEOUT,      /* no request, or no connection, in time */
+	AL_EGRESS_WHY_MAX
+};
+
+/* proxy: CONNECT; direct: a connection to an address; dns: a name looked up
+ * (recorded when refused, once a name; port 53) */
+enum al_egress_via { AL_EGRESS_VIA_PROXY = 1, AL_EGRESS_VIA_DIRECT, AL_EGRESS_VIA_DNS, AL_EGRESS_VIA_MAX };
+
+struct al_egress_record {
+	uint32_t magic;
+	uint16_t verdict;     /* enum al_egress_verdict */
+	uint16_t reason;      /* enum al_egress_reason */
+	uint16_t port;        /* asked for */
+	uint16_t via;         /* enum al_egress_via: CONNECT through the proxy, or a direct connection */
+	uint32_t duration_ms;
+	uint64_t bytes_out;   /* from the tool domain to the host */
+	uint64_t bytes_in;    /* from the host to the tool domain */
+	char host[256];       /* asked for: a name or an address; NUL-terminated, printable ASCII */
+	char addr[48];        /* the address connected to, "" if none */
+};
+
 #endif

@@ -11,25 +11,35 @@
 #include "channel/channel_int.h"
 #include "common/util.h"
 
+/* A request's entry is looked for from index id % AL_CHAN_MAX_OUTSTANDING
+ * on, where it is put when that entry is free: with ids given in order,
+ * almost every lookup ends at its first probe. */
 static struct al_req_slot *req_find(struct al_chan *ch, uint64_t id)
 {
-	for (size_t i = 0; i < AL_CHAN_MAX_OUTSTANDING; i++)
-		if (ch->req[i].used && ch->req[i].id == id)
-			return &ch->req[i];
+	size_t h = (size_t)(id % AL_CHAN_MAX_OUTSTANDING);
+	for (size_t k = 0; k < AL_CHAN_MAX_OUTSTANDING; k++) {
+		struct al_req_slot *s = &ch->req[(h + k) % AL_CHAN_MAX_OUTSTANDING];
+		if (s->used && s->id == id)
+			return s;
+	}
 	return NULL;
 }
 
-static struct al_req_slot *req_free_slot(struct al_chan *ch)
+static struct al_req_slot *req_free_slot(struct al_chan *ch, uint64_t id)
 {
-	for (size_t i = 0; i < AL_CHAN_MAX_OUTSTANDING; i++)
-		if (!ch->req[i].used)
-			return &ch->req[i];
+	size_t h = (size_t)(id % AL_CHAN_MAX_OUTSTANDING);
+	for (size_t k = 0; k < AL_CHAN_MAX_OUTSTANDING; k++) {
+		struct al_req_slot *s = &ch->req[(h + k) % AL_CHAN_MAX_OUTSTANDING];
+		if (!s->used)
+			return s;
+	}
 	return NULL;
 }
 
-static void req_add(struct al_req_slot *s, uint64_t id, uint32_t max_tokens)
+static void req_add(struct al_req_slot *s, const struct al_msg_gen_request *g)
 {
-	*s = (struct al_req_slot){ .id = id, .max_tokens = max_tokens, .used = true };
+	*s = (struct al_req_slot){ .id = g->req_id, .max_tokens = g->max_tokens,
+				   .truncate = g->truncate == AL_TRUNCATE_LEFT, .used = true };
 }
 
 /* Reserve, encode in place, commit: the payload is written once, into the ring. */
@@ -54,7 +64,7 @@ int al_chan_send_gen_request(struct al_chan *ch, const struct al_msg_gen_request
 	struct al_msg m = { .type = AL_MSG_GEN_REQUEST, .u.gen = *req };
 	if (req->req_id == 0 || req->req_id <= ch->last_req_id || (!req->prompt && req->prompt_len))
 		return -EINVAL;
-	struct al_req_slot *s = req_free_slot(ch);
+	struct al_req_slot *s = req_free_slot(ch, req->req_id);
 	if (!s)
 		return -EBUSY;
 	al_msg_desc(AL_MSG_GEN_REQUEST)->sanitise(&m);
@@ -62,7 +72,7 @@ int al_chan_send_gen_request(struct al_chan *ch, const struct al_msg_gen_request
 	if (rc < 0)
 		return rc;
 	ch->last_req_id = req->req_id;
-	req_add(s, req->req_id, m.u.gen.max_tokens);
+	req_add(s, &m.u.gen);
 	return 0;
 }
 
@@ -84,7 +94,7 @@ int al_chan_send_token(struct al_chan *ch, uint64_t req_id, uint32_t n_tokens,
 int al_chan_send_done(struct al_chan *ch, const struct al_msg_done *done)
 {
 	struct al_req_slot *s = req_find(ch, done->req_id);
-	if (!s || done->gen_tokens != s->tokens)
+	if (!s || done->gen_tokens != s->tokens || (done->prompt_dropped && !s->truncate))
 		return -EINVAL;
 	struct al_msg m = { .type = AL_MSG_DONE, .u.done = *done };
 	int rc = send_msg(ch, &m);
@@ -162,10 +172,10 @@ static int track(struct al_chan *ch, const struct al_msg *m)
 	case AL_MSG_GEN_REQUEST:
 		if (m->u.gen.req_id <= ch->last_req_id)
 			return al_chan_violation(ch, AL_CHAN_E_REQID, "request id reused");
-		if (!(s = req_free_slot(ch)))
+		if (!(s = req_free_slot(ch, m->u.gen.req_id)))
 			return al_chan_violation(ch, AL_CHAN_E_LIMIT, "too many requests in flight");
 		ch->last_req_id = m->u.gen.req_id;
-		req_add(s, m->u.gen.req_id, m->u.gen.max_tokens);
+		req_add(s, &m->u.gen);
 		return 0;
 	case AL_MSG_CANCEL:
 		/* A cancel may cross the request's done/error on the way, so an id
@@ -185,6 +195,8 @@ static int track(struct al_chan *ch, const struct al_msg *m)
 			return al_chan_violation(ch, AL_CHAN_E_REQID, "done for no outstanding request");
 		if (m->u.done.gen_tokens != s->tokens)
 			return al_chan_violation(ch, AL_CHAN_E_RANGE, "gen_tokens differs from tokens sent");
+		if (m->u.done.prompt_dropped && !s->truncate)
+			return al_chan_violation(ch, AL_CHAN_E_RANGE, "prompt tokens dropped unasked");
 		s->used = false;
 		return 0;
 	case AL_MSG_ERROR:

@@ -68,6 +68,7 @@ struct al_req_slot {
 	uint64_t id;
 	uint32_t max_tokens;
 	uint32_t tokens;
+	bool truncate; /* the request allowed dropping prompt tokens */
 	bool used;
 };
 

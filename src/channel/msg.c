@@ -360,11 +360,14 @@ static int v_gen(const uint8_t *p, size_t len, struct al_msg *m, const char **wh
 	g->max_tokens = rd_u32(&r, "max_tokens");
 	g->temperature = rd_f32(&r, "temperature");
 	g->top_p = rd_f32(&r, "top_p");
+	g->truncate = rd_u32(&r, "truncate");
+	g->client = rd_u64(&r, "client");
 	range(&r, g->req_id != 0, "req_id");
 	range(&r, g->max_tokens >= 1 && g->max_tokens <= AL_MSG_MAX_TOKENS, "max_tokens");
 	range(&r, isfinite(g->temperature) && g->temperature >= 0.0f &&
 		  g->temperature <= AL_MSG_MAX_TEMPERATURE, "temperature");
 	range(&r, isfinite(g->top_p) && g->top_p > 0.0f && g->top_p <= 1.0f, "top_p");
+	range(&r, g->truncate < AL_TRUNCATE_END, "truncate");
 	g->prompt = rd_text(&r, "prompt", AL_MSG_MAX_PROMPT, &g->prompt_len);
 	return rd_end(&r, what);
 }
@@ -382,6 +385,8 @@ static void s_gen(struct al_msg *m)
 		g->temperature = AL_MSG_MAX_TEMPERATURE;
 	if (!isfinite(g->top_p) || g->top_p <= 0.0f || g->top_p > 1.0f)
 		g->top_p = 1.0f;
+	if (g->truncate >= AL_TRUNCATE_END)
+		g->truncate = AL_TRUNCATE_NONE;
 	if (g->prompt_len > AL_MSG_MAX_PROMPT)
 		g->prompt_len = AL_MSG_MAX_PROMPT;
 }
@@ -412,20 +417,26 @@ static int v_done(const uint8_t *p, size_t len, struct al_msg *m, const char **w
 	d->prompt_tokens = rd_u32(&r, "prompt_tokens");
 	d->gen_tokens = rd_u32(&r, "gen_tokens");
 	d->finish = rd_u32(&r, "finish");
-	uint32_t zero = rd_u32(&r, "reserved");
+	d->prompt_dropped = rd_u32(&r, "prompt_dropped");
 	d->prefill_ns = rd_u64(&r, "prefill_ns");
 	d->decode_ns = rd_u64(&r, "decode_ns");
 	range(&r, d->req_id != 0, "req_id");
 	range(&r, d->finish < AL_FINISH_END, "finish");
-	range(&r, zero == 0, "reserved");
+	range(&r, d->prompt_tokens <= AL_MSG_MAX_PROMPT_TOKENS, "prompt_tokens");
+	range(&r, d->prompt_dropped <= AL_MSG_MAX_PROMPT_TOKENS - d->prompt_tokens, "prompt_dropped");
 	range(&r, d->gen_tokens <= AL_MSG_MAX_TOKENS, "gen_tokens");
 	return rd_end(&r, what);
 }
 
 static void s_done(struct al_msg *m)
 {
-	if (m->u.done.finish >= AL_FINISH_END)
-		m->u.done.finish = AL_FINISH_STOP;
+	struct al_msg_done *d = &m->u.done;
+	if (d->finish >= AL_FINISH_END)
+		d->finish = AL_FINISH_STOP;
+	if (d->prompt_tokens > AL_MSG_MAX_PROMPT_TOKENS)
+		d->prompt_tokens = AL_MSG_MAX_PROMPT_TOKENS;
+	if (d->prompt_dropped > AL_MSG_MAX_PROMPT_TOKENS - d->prompt_tokens)
+		d->prompt_dropped = AL_MSG_MAX_PROMPT_TOKENS - d->prompt_tokens;
 }
 
 static int v_error(const uint8_t *p, size_t len, struct al_msg *m, const char **what)
@@ -477,6 +488,7 @@ static int v_hello(const uint8_t *p, size_t len, struct al_msg *m, const char **
 	h->dim = rd_u32(&r, "dim");
 	h->n_heads = rd_u32(&r, "n_heads");
 	h->n_kv_heads = rd_u32(&r, "n_kv_heads");
+	h->max_prompt_tokens = rd_u32(&r, "max_prompt_tokens");
 	h->name = rd_text(&r, "name", AL_MSG_MAX_NAME, &h->name_len);
 	range(&r, h->vocab_size >= 1 && h->vocab_size <= (1u << 20), "vocab_size");
 	range(&r, h->context_length >= 1 && h->context_length <= (1u << 20), "context_length");
@@ -484,6 +496,7 @@ static int v_hello(const uint8_t *p, size_t len, struct al_msg *m, const char **
 	range(&r, h->dim >= 1 && h->dim <= (1u << 16), "dim");
 	range(&r, h->n_heads >= 1 && h->n_heads <= h->dim, "n_heads");
 	range(&r, h->n_kv_heads >= 1 && h->n_kv_heads <= h->n_heads, "n_kv_heads");
+	range(&r, h->max_prompt_tokens < h->context_length, "max_prompt_tokens");
 	return rd_end(&r, what);
 }
 
@@ -491,13 +504,15 @@ static void s_hello(struct al_msg *m)
 {
 	if (m->u.hello.name_len > AL_MSG_MAX_NAME)
 		m->u.hello.name_len = AL_MSG_MAX_NAME;
+	if (m->u.hello.context_length && m->u.hello.max_prompt_tokens >= m->u.hello.context_length)
+		m->u.hello.max_prompt_tokens = m->u.hello.context_length - 1;
 }
 
-#define GEN_FIXED (8 + 8 + 4 + 4 + 4 + 4)
+#define GEN_FIXED (8 + 8 + 4 + 4 + 4 + 4 + 8 + 4)
 #define TOKEN_FIXED (8 + 4 + 4)
 #define DONE_FIXED (8 + 4 + 4 + 4 + 4 + 8 + 8)
 #define ERROR_FIXED (8 + 4 + 4)
-#define HELLO_FIXED (6 * 4 + 4)
+#define HELLO_FIXED (7 * 4 + 4)
 
 static const struct al_msg_desc registry[AL_MSG_TYPE_END] = {
 	[AL_MSG_GEN_REQUEST] = { "gen_request", GEN_FIXED, GEN_FIXED + AL_MSG_MAX_PROMPT,
@@ -585,6 +600,8 @@ size_t al_msg_encode(const struct al_msg *m, uint8_t *dst, size_t room)
 		d = wr_u32(d, copy.u.gen.max_tokens);
 		d = wr_f32(d, copy.u.gen.temperature);
 		d = wr_f32(d, copy.u.gen.top_p);
+		d = wr_u32(d, copy.u.gen.truncate);
+		d = wr_u64(d, copy.u.gen.client);
 		d = wr_text(d, copy.u.gen.prompt, copy.u.gen.prompt_len, AL_MSG_MAX_PROMPT);
 		break;
 	case AL_MSG_TOKEN:
@@ -597,7 +614,7 @@ size_t al_msg_encode(const struct al_msg *m, uint8_t *dst, size_t room)
 		d = wr_u32(d, copy.u.done.prompt_tokens);
 		d = wr_u32(d, copy.u.done.gen_tokens);
 		d = wr_u32(d, copy.u.done.finish);
-		d = wr_u32(d, 0);
+		d = wr_u32(d, copy.u.done.prompt_dropped);
 		d = wr_u64(d, copy.u.done.prefill_ns);
 		d = wr_u64(d, copy.u.done.decode_ns);
 		break;
@@ -624,6 +641,7 @@ size_t al_msg_encode(const struct al_msg *m, uint8_t *dst, size_t room)
 		d = wr_u32(d, copy.u.hello.dim);
 		d = wr_u32(d, copy.u.hello.n_heads);
 		d = wr_u32(d, copy.u.hello.n_kv_heads);
+		d = wr_u32(d, copy.u.hello.max_prompt_tokens);
 		d = wr_text(d, copy.u.hello.name, copy.u.hello.name_len, AL_MSG_MAX_NAME);
 		break;
 	default:

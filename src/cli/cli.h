@@ -74,6 +74,11 @@ int al_cli_wants_help(int argc, char **argv);
  */
 int al_cli_exec_helper(const struct al_cmd *cmd, int argc, char **argv);
 
+/* Where the executable name of build_dir (relative to the build root) is: the
+ * build tree's when `airlock` runs from it, else the installed one. 0 or
+ * -ENAMETOOLONG. */
+int al_cli_helper_path(const char *build_dir, const char *name, char *path, size_t len);
+
 /*
  * The main() of a helper executable: the same logging, --help and argv as
  * when the command ran inside `airlock` (argv[0] becomes cmd->name), then run.
@@ -87,6 +92,7 @@ extern const struct al_cmd al_cmd_metrics;
 extern const struct al_cmd al_cmd_stop;
 extern const struct al_cmd al_cmd_ask;
 extern const struct al_cmd al_cmd_exec;
+extern const struct al_cmd al_cmd_gate;
 extern const struct al_cmd al_cmd_check;
 extern const struct al_cmd al_cmd_config;
 extern const struct al_cmd al_cmd_manifest;

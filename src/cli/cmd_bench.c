@@ -11,6 +11,7 @@ const struct al_cmd al_cmd_bench = {
 	.summary = "measure the overhead of each security level on this machine",
 	.usage =
 		"usage: airlock bench [--json] [--level LEVEL] [--quick] [--out FILE] [--svg FILE] [--quiet]\n"
+		"       airlock bench --from FILE [--json] [--svg FILE]\n"
 		"\n"
 		"Measures, side by side in one run, the work airlock does with its security on\n"
 		"and the same work without it: AI tokens/s and request latency (the AI domain\n"
@@ -25,8 +26,11 @@ const struct al_cmd al_cmd_bench = {
 		"  --level LEVEL  measure one level only: minimal, standard, high or maximum\n"
 		"  --quick        few repetitions: a smoke run, figures only indicative\n"
 		"  --out FILE     save the JSON here (default: airlock-bench.json)\n"
-		"  --svg FILE     also draw the total overhead per level against the budgets\n"
-		"  --quiet        no progress lines on stderr\n",
+		"  --svg FILE     also draw the total overhead per level: a bar per level from\n"
+		"                 zero (below it for a gain), the middle half of its paired\n"
+		"                 rounds as an error bar, the budgets as lines\n"
+		"  --quiet        no progress lines on stderr\n"
+		"  --from FILE    measure nothing: print (and with --svg draw) a saved result\n",
 	.helper = "airlock-bench",
 	.helper_build_dir = "bench/lib",
 };

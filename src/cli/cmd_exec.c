@@ -29,7 +29,7 @@ const struct al_cmd al_cmd_exec = {
 		"usage: airlock exec --profile NAME|PATH [--ro PATH]... [--rw PATH]...\n"
 		"                    [--memory SIZE] [--pids N] [--cpu-time SEC] [--cpus LIST]\n"
 		"                    [--seccomp kill|errno|notify] [--fd N]... [--uid ID]\n"
-		"                    [--attest] [--json] -- CMD [ARGS...]\n"
+		"                    [--accept-unenforced] [--attest] [--json] -- CMD [ARGS...]\n"
 		"\n"
 		"Runs CMD in new user, pid, mount, network, ipc, uts and cgroup namespaces,\n"
 		"on a read-only root holding only the profile's paths and those given, with\n"
@@ -37,7 +37,8 @@ const struct al_cmd al_cmd_exec = {
 		"Landlock and a seccomp allowlist. What is in force is read back and compared\n"
 		"with the profile before CMD runs; any difference stops it.\n"
 		"\n"
-		"  --profile NAME   compute, service, tool, or a profile file path\n"
+		"  --profile NAME   compute, service, tool, runtime (JIT runtimes such as\n"
+		"                   node), or a profile file path\n"
 		"  --ro PATH        bind PATH read-only (no symlink in any component)\n"
 		"  --rw PATH        bind PATH read-write\n"
 		"  --memory SIZE    cgroup memory limit (e.g. 512M)\n"
@@ -47,8 +48,14 @@ const struct al_cmd al_cmd_exec = {
 		"  --seccomp MODE   what a refused syscall does: kill, errno or notify (logged)\n"
 		"  --fd N           pass the runner's fd N at the same number\n"
 		"  --uid ID         outside uid/gid of the domain when run as root (default 65534)\n"
+		"  --accept-unenforced\n"
+		"                   where no cgroup can be made (an ordinary user), run although\n"
+		"                   the profile's CPU share cannot be enforced; memory and pids\n"
+		"                   are then held by RLIMIT_AS and RLIMIT_NPROC either way\n"
 		"  --attest         print the attestation before CMD runs\n"
 		"  --json           print it as JSON (implies --attest)\n"
+		"\n"
+		"CMD without a slash is looked up in PATH, as a shell does.\n"
 		"\n"
 		"Exit status: CMD's, or 128+signal if it was killed; 1 if the domain could\n"
 		"not be built or attested.\n",
@@ -59,27 +66,6 @@ static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGU
 				 SIGWINCH, SIGCONT };
 
 /* CMD as given when it holds a '/', else the first executable match in PATH. */
-static int open_command(const char *cmd)
-{
-	if (strchr(cmd, '/'))
-		return open(cmd, O_RDONLY | O_CLOEXEC);
-	const char *path = getenv("PATH");
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	char buf[4096];
-	for (const char *p = path; *p;) {
-		size_t n = strcspn(p, ":");
-		if (n && (size_t)snprintf(buf, sizeof buf, "%.*s/%s", (int)n, p, cmd) < sizeof buf &&
-		    access(buf, X_OK) == 0)
-			return open(buf, O_RDONLY | O_CLOEXEC);
-		p += n;
-		if (*p == ':')
-			p++;
-	}
-	errno = ENOENT;
-	return -1;
-}
-
 static void print_attestation(json_t *r, bool as_json)
 {
 	if (as_json) {
@@ -162,6 +148,7 @@ static int run(int argc, char **argv)
 		{ "seccomp", required_argument, NULL, 's' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "uid", required_argument, NULL, 'u' },
+		{ "accept-unenforced", no_argument, NULL, 'U' },
 		{ "attest", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
@@ -173,6 +160,7 @@ static int run(int argc, char **argv)
 	size_t n_fds = 0;
 	uint64_t memory = 0, pids = 0, cpu_time = 0, uid = AL_SANDBOX_NOBODY;
 	bool attest = false, json = false, has_mem = false, has_pids = false, has_cpu = false;
+	bool unenforced = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -221,6 +209,9 @@ static int run(int argc, char **argv)
 			if (al_parse_u64(optarg, &uid) < 0 || uid == 0 || uid > 0xfffffffe)
 				return al_cli_usage_error(&al_cmd_exec, "bad --uid '%s'", optarg);
 			break;
+		case 'U':
+			unenforced = true;
+			break;
 		case 'a':
 			attest = true;
 			break;
@@ -264,6 +255,7 @@ static int run(int argc, char **argv)
 		spec.cg_pids = pids;
 	if (has_cpu)
 		spec.rl_cpu = cpu_time;
+	spec.accept_unenforced = unenforced;
 	spec.outside_uid = (uid_t)uid;
 	spec.outside_gid = (gid_t)uid;
 	if (cpus) {
@@ -285,9 +277,11 @@ static int run(int argc, char **argv)
 			goto out;
 		}
 	}
-	spec.exec_fd = open_command(argv[optind]);
+	char where[4096];
+	spec.exec_fd = al_command_open(argv[optind], where, sizeof where);
 	if (spec.exec_fd < 0) {
-		fprintf(stderr, "airlock exec: %s: %s\n", argv[optind], strerror(errno));
+		fprintf(stderr, "airlock exec: %s: %s%s\n", argv[optind], strerror(errno),
+			strchr(argv[optind], '/') ? "" : " (looked up in PATH)");
 		ret = 127;
 		goto out;
 	}
@@ -307,7 +301,10 @@ static int run(int argc, char **argv)
 	}
 
 	if ((rc = al_domain_spawn(&spec, &d)) < 0) {
-		fprintf(stderr, "airlock exec: cannot build the domain: %s\n", strerror(-rc));
+		fprintf(stderr, "airlock exec: cannot build the domain: %s%s\n", strerror(-rc),
+			rc == -EPERM && geteuid() != 0 && !unenforced
+				? " (without a cgroup, --accept-unenforced runs it without the CPU limit)"
+				: "");
 		goto out;
 	}
 	json_t *report = NULL;
@@ -321,15 +318,19 @@ static int run(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = al_domain_start(d)) < 0) {
-		fprintf(stderr, "airlock exec: %s: %s%s\n", argv[optind], strerror(-rc),
-			rc == -ENOENT ? " (a dynamic program's interpreter and libraries must be "
-					"in the domain: --ro them, or use a static program)"
+		fprintf(stderr, "airlock exec: %s: %s%s\n", where, strerror(-rc),
+			rc == -ENOENT ? " (a script's interpreter, or a dynamic program's loader and "
+					"libraries, must be in the domain: --ro them, or use a static "
+					"program)"
 				      : "");
 		ret = 127;
 		goto out;
 	}
 	rc = supervise(d, sfd);
 	ret = rc < 0 ? AL_EXIT_FAIL : rc;
+	if (ret == 128 + SIGSYS && spec.seccomp_mode == AL_SECCOMP_KILL)
+		fprintf(stderr, "airlock exec: %s was killed for a system call outside the profile's "
+				"allowlist (--seccomp notify names it)\n", where);
 out:
 	al_domain_free(d);
 	if (sfd >= 0)

@@ -198,7 +198,7 @@ static int cmd_update(const struct al_config *cfg, const char *dir, const char *
 	for (size_t i = 0; i < n; i++) {
 		unsigned char d[AL_MANIFEST_DIGEST_LEN];
 		int fd = open(files[i].path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-		if (fd < 0 || al_manifest_hash_fd(&key, fd, d) < 0) {
+		if (fd < 0 || al_manifest_hash_fd_named(&key, fd, files[i].name, d) < 0) {
 			fprintf(stderr, "airlock manifest: %s (%s): %s\n", files[i].name, files[i].path, strerror(errno));
 			if (fd >= 0)
 				close(fd);

@@ -22,13 +22,17 @@ static bool in_build_tree(void)
 	return strncmp(self, AL_BUILD_ROOT "/", strlen(AL_BUILD_ROOT) + 1) == 0;
 }
 
+int al_cli_helper_path(const char *build_dir, const char *name, char *path, size_t len)
+{
+	int n = in_build_tree() ? snprintf(path, len, "%s/%s/%s", AL_BUILD_ROOT, build_dir, name)
+				: snprintf(path, len, "%s/%s", AL_LIBEXECDIR, name);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 int al_cli_exec_helper(const struct al_cmd *cmd, int argc, char **argv)
 {
 	char path[PATH_MAX];
-	int n = in_build_tree()
-		? snprintf(path, sizeof path, "%s/%s/%s", AL_BUILD_ROOT, cmd->helper_build_dir, cmd->helper)
-		: snprintf(path, sizeof path, "%s/%s", AL_LIBEXECDIR, cmd->helper);
-	if (n < 0 || (size_t)n >= sizeof path) {
+	if (al_cli_helper_path(cmd->helper_build_dir, cmd->helper, path, sizeof path) < 0) {
 		fprintf(stderr, "airlock %s: the path of %s is too long\n", cmd->name, cmd->helper);
 		return AL_EXIT_FAIL;
 	}

@@ -17,6 +17,7 @@ static const struct al_cmd *const commands[] = {
 	&al_cmd_ask,
 	&al_cmd_check,
 	&al_cmd_exec,
+	&al_cmd_gate,
 	&al_cmd_config,
 	&al_cmd_manifest,
 	&al_cmd_audit,

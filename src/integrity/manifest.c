@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "integrity/progress.h"
 
 #define KEY_ID_LEN 16
 #define KEY_ID_LABEL "airlock manifest key id v1"
@@ -110,10 +111,22 @@ int al_manifest_key_load(const char *state_dir, bool create, struct al_manifest_
 int al_manifest_hash_fd(const struct al_manifest_key *key, int fd,
 			unsigned char out[AL_MANIFEST_DIGEST_LEN])
 {
+	return al_manifest_hash_fd_named(key, fd, NULL, out);
+}
+
+int al_manifest_hash_fd_named(const struct al_manifest_key *key, int fd, const char *name,
+			      unsigned char out[AL_MANIFEST_DIGEST_LEN])
+{
 	crypto_generichash_state st;
 	AL_AUTOFREE unsigned char *buf = malloc(HASH_CHUNK);
 	if (!buf)
 		return -ENOMEM;
+	/* A large file takes seconds: a person at a terminal sees how far it is. */
+	struct stat sb;
+	char label[AL_MANIFEST_MAX_NAME + 16];
+	snprintf(label, sizeof label, "hashing %s", name ? name : "file");
+	struct al_progress pr;
+	al_progress_begin(&pr, label, fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0);
 	crypto_generichash_init(&st, key->bytes, sizeof key->bytes, AL_MANIFEST_DIGEST_LEN);
 	off_t off = 0;
 	for (;;) {
@@ -123,15 +136,18 @@ int al_manifest_hash_fd(const struct al_manifest_key *key, int fd,
 				continue;
 			int rc = -errno;
 			sodium_memzero(&st, sizeof st);
+			al_progress_end(&pr, false);
 			return rc;
 		}
 		if (n == 0)
 			break;
 		crypto_generichash_update(&st, buf, (unsigned long long)n);
 		off += n;
+		al_progress_update(&pr, (uint64_t)off);
 	}
 	crypto_generichash_final(&st, out, AL_MANIFEST_DIGEST_LEN);
 	sodium_memzero(&st, sizeof st);
+	al_progress_end(&pr, true);
 	return 0;
 }
 
@@ -205,7 +221,7 @@ int al_manifest_add_fd(struct al_manifest *m, const char *name, const char *path
 		al_log_warnx("manifest: %s: %s is not a regular file", name, path);
 		return -EINVAL;
 	}
-	int rc = al_manifest_hash_fd(&m->key, fd, d);
+	int rc = al_manifest_hash_fd_named(&m->key, fd, name, d);
 	if (rc < 0)
 		return rc;
 	char *n = strdup(name), *p = strdup(path);
@@ -488,7 +504,7 @@ int al_manifest_verify_fd(const struct al_manifest *m, const char *name, int fd)
 			     (long long)st.st_size, (unsigned long long)e->size);
 		return -EBADMSG;
 	}
-	int rc = al_manifest_hash_fd(&m->key, fd, d);
+	int rc = al_manifest_hash_fd_named(&m->key, fd, name, d);
 	if (rc < 0)
 		return rc;
 	if (sodium_memcmp(d, e->digest, sizeof d) != 0) {

@@ -61,6 +61,10 @@ int al_manifest_key_load(const char *state_dir, bool create, struct al_manifest_
 /* Keyed BLAKE2b-256 of the whole file behind fd (pread from 0: the offset is untouched). */
 int al_manifest_hash_fd(const struct al_manifest_key *key, int fd,
 			unsigned char out[AL_MANIFEST_DIGEST_LEN]);
+/* The same; a file of AL_PROGRESS_MIN_BYTES or more shows "hashing NAME" and
+ * how far it is on stderr when that is a terminal (integrity/progress.h). */
+int al_manifest_hash_fd_named(const struct al_manifest_key *key, int fd, const char *name,
+			      unsigned char out[AL_MANIFEST_DIGEST_LEN]);
 
 struct al_manifest *al_manifest_new(const struct al_manifest_key *key);
 void al_manifest_free(struct al_manifest *m);

@@ -92,21 +92,33 @@ struct al_mcp_gen_params {
 	double top_p;        /* 0..1 */
 	uint64_t seed;
 	bool has_seed;
+	bool truncate_left;  /* a prompt over the model's limit loses its oldest tokens */
+	uint64_t client;     /* who asks: the session, else the peer address (0: not known) */
 };
 
 enum al_mcp_gen_status {
 	AL_MCP_GEN_DONE = 0,      /* stop token or max_tokens reached */
 	AL_MCP_GEN_CANCELLED,
 	AL_MCP_GEN_FAILED,        /* message says why; becomes an isError tool result */
+	AL_MCP_GEN_TOO_LONG,      /* the prompt does not fit the model: message names both figures */
+};
+
+/* What one finished generation took, in tokens; BOS is not a prompt token. */
+struct al_mcp_gen_usage {
+	uint32_t prompt_tokens;  /* prompt tokens the model ran */
+	uint32_t prompt_dropped; /* oldest prompt tokens dropped (truncate_left) */
+	uint32_t gen_tokens;     /* tokens generated */
 };
 
 /*
  * Called by the backend, from any thread, for one generation: on_text zero
- * or more times with the next piece of text, then on_done exactly once.
+ * or more times with the next piece of text, on_usage at most once when the
+ * backend knows the figures, then on_done exactly once.
  * After on_done the backend never touches cb->ud again.
  */
 struct al_mcp_gen_cb {
 	void (*on_text)(void *ud, const char *text, size_t len);
+	void (*on_usage)(void *ud, const struct al_mcp_gen_usage *usage);
 	void (*on_done)(void *ud, enum al_mcp_gen_status status, const char *message);
 	void *ud;
 };
@@ -114,7 +126,8 @@ struct al_mcp_gen_cb {
 struct al_mcp_model_info {
 	char name[64];
 	uint32_t vocab_size;
-	uint32_t context_length;
+	uint32_t context_length;    /* positions, in tokens */
+	uint32_t max_prompt_tokens; /* the longest prompt it takes: context_length less BOS */
 	uint32_t n_layers;
 	uint32_t dim;
 };
@@ -135,7 +148,10 @@ struct al_mcp_backend {
 	 * an unknown or finished handle is ignored.
 	 */
 	void (*cancel)(void *ctx, uint64_t handle);
-	/* 0 or -errno (-ENOTCONN: no AI domain). */
+	/*
+	 * 0 or -errno (-ENOTCONN: no AI domain). Cheap (no round trip): tools/list
+	 * asks it too, to state the prompt limit in tokens once it is known.
+	 */
 	int (*model_info)(void *ctx, struct al_mcp_model_info *out);
 };
 
@@ -258,5 +274,8 @@ void al_mcp_server_stats(struct al_mcp_server *s, struct al_mcp_stats *out);
 
 /* Validates a tool's arguments against its input schema; exposed for tests. */
 int al_mcp_schema_validate(const json_t *schema, const json_t *value, char *why, size_t whylen);
+/* The same for a schema written by someone else (a third-party tool's
+ * inputSchema): the keywords above are enforced, any other is ignored. */
+int al_mcp_schema_check(const json_t *schema, const json_t *value, char *why, size_t whylen);
 
 #endif

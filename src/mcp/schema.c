@@ -1,7 +1,7 @@
 /*
  * A JSON Schema subset validator: exactly the keywords our tools' input
  * schemas use (type, properties, required, additionalProperties: false,
- * minimum, maximum, minLength, maxLength). The schema published in
+ * minimum, maximum, minLength, maxLength, enum). The schema published in
  * tools/list is the one enforced here, so the two cannot drift. A keyword
  * this validator does not know makes validation fail closed.
  */
@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static size_t utf8_chars(const char *s, size_t len)
@@ -39,7 +40,7 @@ static bool type_matches(const char *type, const json_t *v)
 
 static const char *const known_keywords[] = {
 	"type", "properties", "required", "additionalProperties", "minimum", "maximum",
-	"minLength", "maxLength", "description", "title", "default", "$schema",
+	"minLength", "maxLength", "enum", "description", "title", "default", "$schema",
 };
 
 static bool keyword_known(const char *k)
@@ -50,12 +51,12 @@ static bool keyword_known(const char *k)
 	return false;
 }
 
-static int validate(const json_t *schema, const json_t *v, const char *path, char *why, size_t wl)
+static int validate(const json_t *schema, const json_t *v, const char *path, char *why, size_t wl, bool strict)
 {
 	const char *k;
 	json_t *kv;
 	json_object_foreach((json_t *)schema, k, kv) {
-		if (!keyword_known(k)) {
+		if (strict && !keyword_known(k)) {
 			snprintf(why, wl, "%s: schema keyword %s unsupported", path, k);
 			return -EINVAL;
 		}
@@ -64,6 +65,21 @@ static int validate(const json_t *schema, const json_t *v, const char *path, cha
 	if (type && !type_matches(type, v)) {
 		snprintf(why, wl, "%s: must be of type %s", path, type);
 		return -EINVAL;
+	}
+	json_t *en = json_object_get(schema, "enum");
+	if (en) {
+		bool listed = false;
+		size_t i;
+		json_t *x;
+		json_array_foreach(en, i, x)
+			listed |= json_equal(x, v);
+		if (!listed) {
+			/* The listed values are the schema's own: safe to quote back. */
+			char *list = json_is_array(en) ? json_dumps(en, JSON_COMPACT) : NULL;
+			snprintf(why, wl, "%s: must be one of %s", path, list ? list : "(none)");
+			free(list);
+			return -EINVAL;
+		}
 	}
 	if (json_is_number(v)) {
 		double d = json_number_value(v);
@@ -126,7 +142,7 @@ static int validate(const json_t *schema, const json_t *v, const char *path, cha
 				}
 				continue;
 			}
-			int rc = validate(ps, kv, sub, why, wl);
+			int rc = json_is_object(ps) ? validate(ps, kv, sub, why, wl, strict) : 0;
 			if (rc < 0)
 				return rc;
 		}
@@ -140,5 +156,14 @@ int al_mcp_schema_validate(const json_t *schema, const json_t *value, char *why,
 		snprintf(why, whylen, "arguments: missing");
 		return -EINVAL;
 	}
-	return validate(schema, value, "arguments", why, whylen);
+	return validate(schema, value, "arguments", why, whylen, true);
+}
+
+int al_mcp_schema_check(const json_t *schema, const json_t *value, char *why, size_t whylen)
+{
+	if (!json_is_object(schema) || !value) {
+		snprintf(why, whylen, "arguments: missing");
+		return -EINVAL;
+	}
+	return validate(schema, value, "arguments", why, whylen, false);
 }

@@ -18,6 +18,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ static const char *const legacy_versions[] = { "2025-11-25", "2025-06-18", "2025
 static const char *const modern_versions[] = { AL_MCP_MODERN_VERSION };
 
 #define PROGRESS_TEXT_MAX 8192
+#define DONE_MESSAGE_MAX 1024 /* of a backend's failure message, kept in a tool error */
 
 enum sess_state {
 	SESS_NEW = 0,
@@ -68,6 +70,8 @@ struct al_mcp_call {
 	char *c_text;
 	size_t c_len, c_cap;
 	bool c_truncated;
+	bool c_has_usage;
+	struct al_mcp_gen_usage c_usage;
 	struct al_mcp_output c_out;
 	struct al_mcp_call *c_next;
 };
@@ -84,8 +88,12 @@ struct al_mcp_server {
 	uint64_t srv_next_key;
 	struct al_mcp_call *srv_calls;
 	struct al_mcp_stats srv_stats;
-	json_t *srv_tools;         /* tools/list payload, built once */
-	json_t *srv_generate_schema, *srv_info_schema; /* borrowed from srv_tools */
+	json_t *srv_tools;         /* the tool list without the model's figures, built once */
+	json_t *srv_generate_schema, *srv_info_schema; /* borrowed from srv_tools: what is enforced */
+	/* What tools/list publishes: srv_tools, or once the model is known a copy
+	 * stating its limits (the last ones known, kept across AI-domain restarts). */
+	json_t *srv_published;
+	uint32_t srv_pub_context, srv_pub_max_prompt; /* the figures it states; 0: none yet */
 };
 
 void al_mcp_config_default(struct al_mcp_config *cfg)
@@ -102,37 +110,76 @@ void al_mcp_config_default(struct al_mcp_config *cfg)
 	cfg->server_version = AL_VERSION;
 }
 
-static json_t *build_tools(const struct al_mcp_config *cfg)
+/*
+ * The tool list. JSON Schema counts characters, not tokens, so the prompt's
+ * maxLength is only a cap that keeps a request within what the channel
+ * carries; the limit that matters is the model's, in tokens, which only the
+ * AI domain can count. mi, once the AI domain has announced its model, puts
+ * that figure into the descriptions and the tool's _meta; NULL says where to
+ * find it instead.
+ */
+static json_t *build_tools(const struct al_mcp_config *cfg, const struct al_mcp_model_info *mi)
 {
+	char prompt_desc[512], max_desc[256];
+	if (mi) {
+		snprintf(prompt_desc, sizeof(prompt_desc),
+			 "Text the model continues. The loaded model takes at most %" PRIu32
+			 " prompt tokens (its context is %" PRIu32 " tokens); maxLength only caps the "
+			 "characters. A longer prompt is refused with an error naming both figures, "
+			 "unless truncate is \"left\".",
+			 mi->max_prompt_tokens, mi->context_length);
+		snprintf(max_desc, sizeof(max_desc),
+			 "Upper bound on generated tokens. The context bounds them too: a prompt of P "
+			 "tokens leaves room for %" PRIu32 " - P.",
+			 mi->context_length);
+	} else {
+		snprintf(prompt_desc, sizeof(prompt_desc),
+			 "Text the model continues. The model's limit in tokens is model_info's "
+			 "max_prompt_tokens; maxLength only caps the characters. A longer prompt is "
+			 "refused with an error naming both figures, unless truncate is \"left\".");
+		snprintf(max_desc, sizeof(max_desc),
+			 "Upper bound on generated tokens. The context bounds them too: a prompt of P "
+			 "tokens leaves room for model_info's context_length - P.");
+	}
 	json_t *gen_schema = json_pack(
 		"{s:s,s:{s:{s:s,s:I,s:I,s:s},s:{s:s,s:I,s:I,s:s},s:{s:s,s:f,s:f,s:s},"
-		"s:{s:s,s:f,s:f,s:s},s:{s:s,s:I,s:I,s:s}},s:[s],s:b}",
+		"s:{s:s,s:f,s:f,s:s},s:{s:s,s:I,s:I,s:s},s:{s:s,s:[s,s],s:s,s:s}},s:[s],s:b}",
 		"type", "object", "properties",
 		"prompt", "type", "string", "minLength", (json_int_t)1, "maxLength",
-		(json_int_t)cfg->max_prompt_chars, "description", "Text the model continues.",
+		(json_int_t)cfg->max_prompt_chars, "description", prompt_desc,
 		"max_tokens", "type", "integer", "minimum", (json_int_t)1, "maximum",
-		(json_int_t)cfg->max_tokens_limit, "description", "Upper bound on generated tokens.",
+		(json_int_t)cfg->max_tokens_limit, "description", max_desc,
 		"temperature", "type", "number", "minimum", 0.0, "maximum", 2.0, "description",
 		"Sampling temperature; 0 picks the most likely token.",
 		"top_p", "type", "number", "minimum", 0.0, "maximum", 1.0, "description",
 		"Nucleus sampling threshold.",
 		"seed", "type", "integer", "minimum", (json_int_t)0, "maximum",
 		(json_int_t)9007199254740991, "description", "Sampler seed for reproducible output.",
+		"truncate", "type", "string", "enum", "none", "left", "default", "none", "description",
+		"What to do with a prompt longer than the model takes: \"none\" refuses it, "
+		"\"left\" drops its oldest tokens and keeps the newest (the result's "
+		"_meta[\"airlock/usage\"] says how many were dropped).",
 		"required", "prompt", "additionalProperties", 0);
 	json_t *info_schema = json_pack("{s:s,s:{},s:b}", "type", "object", "properties",
 					"additionalProperties", 0);
-	if (!gen_schema || !info_schema) {
+	json_t *gen_meta = mi ? json_pack("{s:{s:I,s:I}}", "airlock/limits", "context_length",
+					  (json_int_t)mi->context_length, "max_prompt_tokens",
+					  (json_int_t)mi->max_prompt_tokens)
+			      : NULL;
+	if (!gen_schema || !info_schema || (mi && !gen_meta)) {
 		json_decref(gen_schema);
 		json_decref(info_schema);
+		json_decref(gen_meta);
 		return NULL;
 	}
-	return json_pack("[{s:s,s:s,s:s,s:o,s:{s:b,s:b,s:b}},{s:s,s:s,s:s,s:o,s:{s:b,s:b}}]",
+	return json_pack("[{s:s,s:s,s:s,s:o,s:{s:b,s:b,s:b},s:o*},{s:s,s:s,s:s,s:o,s:{s:b,s:b}}]",
 			 "name", "generate", "title", "Generate text", "description",
 			 "Generates a continuation of the prompt with the local language model.",
 			 "inputSchema", gen_schema, "annotations", "readOnlyHint", 1,
-			 "destructiveHint", 0, "openWorldHint", 0,
+			 "destructiveHint", 0, "openWorldHint", 0, "_meta", gen_meta,
 			 "name", "model_info", "title", "Model information", "description",
-			 "Describes the language model loaded in the AI domain.", "inputSchema",
+			 "Describes the language model loaded in the AI domain, with its context "
+			 "and prompt limits in tokens.", "inputSchema",
 			 info_schema, "annotations", "readOnlyHint", 1, "openWorldHint", 0);
 }
 
@@ -149,7 +196,7 @@ int al_mcp_server_new(const struct al_mcp_config *cfg, const struct al_mcp_backe
 	while (s->srv_nbuckets < cfg->max_sessions && s->srv_nbuckets < (1u << 20))
 		s->srv_nbuckets *= 2;
 	s->srv_buckets = calloc(s->srv_nbuckets, sizeof(*s->srv_buckets));
-	s->srv_tools = build_tools(cfg);
+	s->srv_tools = build_tools(cfg, NULL);
 	if (!s->srv_buckets || !s->srv_tools) {
 		free(s->srv_buckets);
 		json_decref(s->srv_tools);
@@ -158,6 +205,7 @@ int al_mcp_server_new(const struct al_mcp_config *cfg, const struct al_mcp_backe
 	}
 	s->srv_generate_schema = json_object_get(json_array_get(s->srv_tools, 0), "inputSchema");
 	s->srv_info_schema = json_object_get(json_array_get(s->srv_tools, 1), "inputSchema");
+	s->srv_published = json_incref(s->srv_tools);
 	pthread_mutex_init(&s->srv_lock, NULL);
 	pthread_cond_init(&s->srv_idle, NULL);
 	*out = s;
@@ -188,6 +236,7 @@ void al_mcp_server_free(struct al_mcp_server *s)
 		}
 	free(s->srv_buckets);
 	json_decref(s->srv_tools);
+	json_decref(s->srv_published);
 	pthread_cond_destroy(&s->srv_idle);
 	pthread_mutex_destroy(&s->srv_lock);
 	free(s);
@@ -548,6 +597,15 @@ static void call_on_text(void *ud, const char *text, size_t len)
 	pthread_mutex_unlock(&c->c_lock);
 }
 
+static void call_on_usage(void *ud, const struct al_mcp_gen_usage *u)
+{
+	struct al_mcp_call *c = ud;
+	pthread_mutex_lock(&c->c_lock);
+	c->c_usage = *u;
+	c->c_has_usage = true;
+	pthread_mutex_unlock(&c->c_lock);
+}
+
 static void call_finish_locked(struct al_mcp_call *c, json_t *result)
 {
 	c->c_done = true;
@@ -574,8 +632,23 @@ static void call_on_done(void *ud, enum al_mcp_gen_status st, const char *messag
 		if (st == AL_MCP_GEN_DONE) {
 			result = json_pack("{s:o,s:b}", "content",
 					   text_content(c->c_text ? c->c_text : "", c->c_len), "isError", 0);
+			/* Token figures for the client's application (and how much of a
+			 * prompt left truncation dropped); the content stays the text alone. */
+			if (result && c->c_has_usage)
+				json_object_set_new(result, "_meta",
+						    json_pack("{s:{s:I,s:I,s:I}}", "airlock/usage", "prompt_tokens",
+							      (json_int_t)c->c_usage.prompt_tokens,
+							      "prompt_tokens_dropped",
+							      (json_int_t)c->c_usage.prompt_dropped,
+							      "generated_tokens", (json_int_t)c->c_usage.gen_tokens));
 		} else if (st == AL_MCP_GEN_CANCELLED) {
 			result = tool_error("generation cancelled");
+		} else if (st == AL_MCP_GEN_TOO_LONG) {
+			/* The AI domain counted; say how to get a result anyway. */
+			char msg[DONE_MESSAGE_MAX + 96];
+			snprintf(msg, sizeof(msg), "%.*s; set truncate to \"left\" to keep its newest tokens",
+				 DONE_MESSAGE_MAX, message && *message ? message : "the prompt is too long");
+			result = tool_error(msg);
 		} else {
 			result = tool_error(message && *message ? message : "generation failed");
 		}
@@ -631,7 +704,7 @@ static void cancel_request(struct al_mcp_server *s, uint64_t session_key, const 
 /* ---- tools ------------------------------------------------------------- */
 
 static int tool_generate(struct al_mcp_server *s, json_t *id, json_t *args, json_t *meta,
-			 uint64_t session_key, bool modern, const struct al_mcp_output *out,
+			 uint64_t session_key, uint64_t client, bool modern, const struct al_mcp_output *out,
 			 struct al_mcp_result *res)
 {
 	struct al_mcp_gen_params p = {
@@ -639,6 +712,7 @@ static int tool_generate(struct al_mcp_server *s, json_t *id, json_t *args, json
 		.max_tokens = 256,
 		.temperature = 1.0,
 		.top_p = 0.9,
+		.client = client,
 	};
 	json_t *v;
 	if ((v = json_object_get(args, "max_tokens")))
@@ -651,6 +725,8 @@ static int tool_generate(struct al_mcp_server *s, json_t *id, json_t *args, json
 		p.seed = (uint64_t)json_integer_value(v);
 		p.has_seed = true;
 	}
+	if ((v = json_object_get(args, "truncate")))
+		p.truncate_left = !strcmp(json_string_value(v), "left"); /* the schema allowed none and left */
 	if (p.max_tokens > s->srv_cfg.max_tokens_limit)
 		p.max_tokens = s->srv_cfg.max_tokens_limit;
 
@@ -682,7 +758,8 @@ static int tool_generate(struct al_mcp_server *s, json_t *id, json_t *args, json
 	res->stream = true;
 	res->call = c;
 
-	struct al_mcp_gen_cb cb = { .on_text = call_on_text, .on_done = call_on_done, .ud = c };
+	struct al_mcp_gen_cb cb = { .on_text = call_on_text, .on_usage = call_on_usage,
+				    .on_done = call_on_done, .ud = c };
 	uint64_t handle = 0;
 	int rc = s->srv_be.start(s->srv_be.ctx, &p, &cb, &handle);
 	if (rc < 0) {
@@ -712,9 +789,10 @@ static json_t *tool_model_info(struct al_mcp_server *s)
 	if (rc < 0)
 		return tool_error("model information unavailable");
 	mi.name[sizeof(mi.name) - 1] = '\0';
-	json_t *info = json_pack("{s:s,s:I,s:I,s:I,s:I}", "name", mi.name, "vocab_size",
+	json_t *info = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "name", mi.name, "vocab_size",
 				 (json_int_t)mi.vocab_size, "context_length",
-				 (json_int_t)mi.context_length, "n_layers", (json_int_t)mi.n_layers,
+				 (json_int_t)mi.context_length, "max_prompt_tokens",
+				 (json_int_t)mi.max_prompt_tokens, "n_layers", (json_int_t)mi.n_layers,
 				 "dim", (json_int_t)mi.dim);
 	if (!info)
 		return NULL;
@@ -726,7 +804,7 @@ static json_t *tool_model_info(struct al_mcp_server *s)
 }
 
 static int tools_call(struct al_mcp_server *s, json_t *id, json_t *params, uint64_t session_key,
-		      bool modern, const struct al_mcp_output *out, struct al_mcp_result *res)
+		      uint64_t client, bool modern, const struct al_mcp_output *out, struct al_mcp_result *res)
 {
 	json_t *name = json_object_get(params, "name");
 	json_t *args = json_object_get(params, "arguments");
@@ -763,7 +841,7 @@ static int tools_call(struct al_mcp_server *s, json_t *id, json_t *params, uint6
 	}
 	int rc = 0;
 	if (schema == s->srv_generate_schema)
-		rc = tool_generate(s, id, args, json_object_get(params, "_meta"), session_key, modern,
+		rc = tool_generate(s, id, args, json_object_get(params, "_meta"), session_key, client, modern,
 				   out, res);
 	else
 		reply(out, res, al_jsonrpc_result(id, finish_result(tool_model_info(s), modern)));
@@ -782,11 +860,40 @@ static json_t *capabilities(void)
 	return json_pack("{s:{s:b},s:{}}", "tools", "listChanged", 0, "logging");
 }
 
+/*
+ * The tool list to publish now: a new reference. The AI domain announces its
+ * model on the channel when it attaches (the protocol domain never reads the
+ * model file), so the first list may come before the figures do; from then
+ * on they are stated, and kept while the AI domain restarts.
+ */
+static json_t *published_tools(struct al_mcp_server *s)
+{
+	struct al_mcp_model_info mi;
+	memset(&mi, 0, sizeof(mi));
+	/* Asked before srv_lock: the backend's lock and ours never nest. */
+	bool known = s->srv_be.model_info && s->srv_be.model_info(s->srv_be.ctx, &mi) == 0 &&
+		     mi.context_length > 0 && mi.max_prompt_tokens < mi.context_length;
+	pthread_mutex_lock(&s->srv_lock);
+	if (known && (mi.context_length != s->srv_pub_context ||
+		      mi.max_prompt_tokens != s->srv_pub_max_prompt)) {
+		json_t *t = build_tools(&s->srv_cfg, &mi);
+		if (t) {
+			json_decref(s->srv_published);
+			s->srv_published = t;
+			s->srv_pub_context = mi.context_length;
+			s->srv_pub_max_prompt = mi.max_prompt_tokens;
+		}
+	}
+	json_t *t = json_incref(s->srv_published);
+	pthread_mutex_unlock(&s->srv_lock);
+	return t;
+}
+
 static json_t *tools_list_result(struct al_mcp_server *s, bool modern)
 {
-	json_t *r = json_pack("{s:O}", "tools", s->srv_tools);
+	json_t *r = json_pack("{s:o}", "tools", published_tools(s));
 	if (r && modern) {
-		/* The tool list never changes while the process runs, but it is per deployment. */
+		/* Per deployment, and its descriptions gain the model's figures once known. */
 		json_object_set_new(r, "ttlMs", json_integer(0));
 		json_object_set_new(r, "cacheScope", json_string("private"));
 	}
@@ -795,7 +902,7 @@ static json_t *tools_list_result(struct al_mcp_server *s, bool modern)
 
 /* Methods both generations share. Returns false when the method is unknown. */
 static bool dispatch_common(struct al_mcp_server *s, const struct al_jsonrpc_msg *m,
-			    uint64_t session_key, bool modern, const struct al_mcp_output *out,
+			    uint64_t session_key, uint64_t client, bool modern, const struct al_mcp_output *out,
 			    struct al_mcp_result *res, int *rc)
 {
 	json_t *params = m->params ? m->params : NULL;
@@ -813,8 +920,9 @@ static bool dispatch_common(struct al_mcp_server *s, const struct al_jsonrpc_msg
 				    NULL, 200);
 		else
 			reply(out, res, al_jsonrpc_result(m->id, tools_list_result(s, modern)));
-	} else if (!strcmp(m->method, "logging/setLevel")) {
-		/* Accepted and answered; the server emits no log notifications to filter. */
+	} else if (!modern && !strcmp(m->method, "logging/setLevel")) {
+		/* Accepted and answered; the server emits no log notifications to filter.
+		 * 2026-07-28 removed the method: a request names its level in _meta. */
 		static const char *const levels[] = { "debug", "info", "notice", "warning",
 						      "error", "critical", "alert", "emergency" };
 		const char *lv = json_string_value(json_object_get(params, "level"));
@@ -832,7 +940,7 @@ static bool dispatch_common(struct al_mcp_server *s, const struct al_jsonrpc_msg
 				    NULL, 200);
 			return true;
 		}
-		*rc = tools_call(s, m->id, params, session_key, modern, out, res);
+		*rc = tools_call(s, m->id, params, session_key, client, modern, out, res);
 	} else {
 		return false;
 	}
@@ -857,6 +965,18 @@ static json_t *supported_versions(void)
 	for (size_t i = 0; i < AL_ARRAY_LEN(legacy_versions); i++)
 		json_array_append_new(a, json_string(legacy_versions[i]));
 	return a;
+}
+
+/* A stateless request's client, for the generation queue's fair share: its
+ * peer address (FNV-1a), or 0 when there is none (stdio has one client). */
+static uint64_t peer_key(const char *peer)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	if (!peer || !*peer)
+		return 0;
+	for (const unsigned char *c = (const unsigned char *)peer; *c; c++)
+		h = (h ^ *c) * 0x100000001b3ull;
+	return h ? h : 1;
 }
 
 static int handle_modern(struct al_mcp_server *s, const struct al_mcp_input *in,
@@ -924,8 +1044,10 @@ static int handle_modern(struct al_mcp_server *s, const struct al_mcp_input *in,
 				      server_info(s), "ttlMs", 0, "cacheScope", "private", "_meta",
 				      META_SERVER_INFO, server_info(s));
 		reply(out, res, al_jsonrpc_result(m->id, finish_result(r, true)));
-	} else if (!dispatch_common(s, m, 0, true, out, res, &rc)) {
-		reply_error(s, out, res, m->id, AL_JSONRPC_METHOD_NOT_FOUND, "method not found", NULL, 200);
+	} else if (!dispatch_common(s, m, 0, peer_key(in->peer), true, out, res, &rc)) {
+		/* Over HTTP the status says it too, so a gateway need not parse the body. */
+		reply_error(s, out, res, m->id, AL_JSONRPC_METHOD_NOT_FOUND, "method not found", NULL,
+			    in->transport == AL_MCP_HTTP ? 404 : 200);
 	}
 	return rc;
 }
@@ -940,8 +1062,10 @@ static int handle_legacy(struct al_mcp_server *s, const struct al_mcp_input *in,
 	int rc = 0;
 
 	if (http && hv && version_in(hv, modern_versions, AL_ARRAY_LEN(modern_versions))) {
-		reply_error(s, out, res, req ? m->id : NULL, AL_MCP_HEADER_MISMATCH,
-			    "MCP-Protocol-Version names the stateless revision but the body has no _meta envelope",
+		/* A stateless request without its required _meta field is malformed: invalid params. */
+		reply_error(s, out, res, req ? m->id : NULL, AL_JSONRPC_INVALID_PARAMS,
+			    "MCP-Protocol-Version names the stateless revision but params._meta has no "
+			    META_PROTOCOL_VERSION,
 			    NULL, 400);
 		return 0;
 	}
@@ -1044,7 +1168,7 @@ static int handle_legacy(struct al_mcp_server *s, const struct al_mcp_input *in,
 			    http ? 400 : 200);
 		return 0;
 	}
-	if (!dispatch_common(s, m, key, false, out, res, &rc))
+	if (!dispatch_common(s, m, key, key, false, out, res, &rc))
 		reply_error(s, out, res, m->id, AL_JSONRPC_METHOD_NOT_FOUND, "method not found", NULL, 200);
 	return rc;
 }

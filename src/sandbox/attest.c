@@ -91,19 +91,19 @@ static void fmt_limit(uint64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%llu", (unsigned long long)v);
 }
 
-static void check_limits(struct attest *a, const char *text, const struct al_spec *s)
+static void check_limits(struct attest *a, const char *text, const struct al_rlimits *s)
 {
 	const struct {
 		const char *label, *name;
 		uint64_t want;
 	} rows[] = {
-		{ "Max address space", "limit.as", s->rl_as },
-		{ "Max cpu time", "limit.cpu", s->rl_cpu },
-		{ "Max open files", "limit.nofile", s->rl_nofile },
-		{ "Max processes", "limit.nproc", s->rl_nproc },
-		{ "Max file size", "limit.fsize", s->rl_fsize },
+		{ "Max address space", "limit.as", s->as },
+		{ "Max cpu time", "limit.cpu", s->cpu },
+		{ "Max open files", "limit.nofile", s->nofile },
+		{ "Max processes", "limit.nproc", s->nproc },
+		{ "Max file size", "limit.fsize", s->fsize },
 		{ "Max core file size", "limit.core", 0 },
-		{ "Max locked memory", "limit.memlock", s->rl_memlock },
+		{ "Max locked memory", "limit.memlock", s->memlock },
 		{ "Max nice priority", "limit.nice", 0 },
 		{ "Max realtime priority", "limit.rtprio", 0 },
 	};
@@ -132,7 +132,7 @@ static void check_limits(struct attest *a, const char *text, const struct al_spe
 	}
 }
 
-static void check_ns(struct attest *a, pid_t pid)
+static void check_ns(struct attest *a, pid_t pid, bool host_net)
 {
 	static const char *const ns[] = { "user", "pid", "mnt", "net", "ipc", "uts", "cgroup" };
 	for (size_t i = 0; i < AL_ARRAY_LEN(ns); i++) {
@@ -143,16 +143,18 @@ static void check_ns(struct attest *a, pid_t pid)
 		ssize_t n2 = readlink(p, theirs, sizeof theirs - 1);
 		int e = errno;
 		snprintf(name, sizeof name, "ns.%s", ns[i]);
+		/* AL_NET_HOST: the runner's network namespace, by the spec */
+		const char *want = host_net && !strcmp(ns[i], "net") ? "shared with the runner" : "own";
 		if (n2 < 0 && e == EACCES && geteuid() != 0) {
 			/* the domain is non-dumpable and its mm still belongs to the
 			 * initial user namespace: only root may look until it execs */
-			item(a, name, "own", "not readable by an unprivileged runner", true);
+			item(a, name, want, "not readable by an unprivileged runner", true);
 			continue;
 		}
 		const char *got = n1 < 0 || n2 < 0 ? "(unreadable)"
 				  : strcmp(mine, theirs) ? "own"
 							 : "shared with the runner";
-		item(a, name, "own", got, strcmp(got, "own") == 0);
+		item(a, name, want, got, strcmp(got, want) == 0);
 	}
 }
 
@@ -172,6 +174,32 @@ static bool line_ends_with(const char *text, const char *suffix)
 	return false;
 }
 
+/*
+ * Without a cgroup: which mechanism carries each cgroup limit. The rlimits
+ * named here are read back by check_limits (limit.as, limit.nproc).
+ */
+static void check_carriers(struct attest *a, const struct al_spec *s)
+{
+	struct al_rlimits rl;
+	al_rlimit_effective(s, false, &rl);
+	char w[32], g[64];
+	if (s->cg_memory) {
+		fmt_limit(s->cg_memory, w, sizeof w);
+		snprintf(g, sizeof g, "%s (RLIMIT_AS)", rl.as <= s->cg_memory ? w : "over the limit");
+		item(a, "cgroup.memory", w, g, rl.as <= s->cg_memory);
+	}
+	if (s->cg_pids) {
+		fmt_limit(s->cg_pids, w, sizeof w);
+		snprintf(g, sizeof g, "%s (RLIMIT_NPROC)", rl.nproc <= s->cg_pids ? w : "over the limit");
+		item(a, "cgroup.pids", w, g, rl.nproc <= s->cg_pids);
+	}
+	if (s->cg_cpu_percent) {
+		snprintf(w, sizeof w, "%u", s->cg_cpu_percent);
+		item(a, "cgroup.cpu_percent", w,
+		     s->accept_unenforced ? "not enforced (accepted)" : "no cgroup: as many CPUs as allowed", true);
+	}
+}
+
 static void check_cgroup(struct attest *a, struct al_domain *d, const struct al_spec *s)
 {
 	if (!d->cg.used) {
@@ -179,6 +207,8 @@ static void check_cgroup(struct attest *a, struct al_domain *d, const struct al_
 		item(a, "cgroup", wanted ? "limits" : "none",
 		     d->cg_skipped ? "unavailable to this runner" : "none",
 		     !wanted || (d->cg_skipped && !s->cg_required));
+		if (d->cg_skipped)
+			check_carriers(a, s);
 		return;
 	}
 	char p[64];
@@ -418,7 +448,7 @@ int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **rep
 			   status_field(st, "Cpus_allowed_list", buf, sizeof buf));
 	}
 
-	check_ns(&a, d->pid);
+	check_ns(&a, d->pid, spec->net == AL_NET_HOST);
 
 	uid_t ou = geteuid() == 0 ? spec->outside_uid : geteuid();
 	gid_t og = geteuid() == 0 ? spec->outside_gid : getegid();
@@ -445,7 +475,11 @@ int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **rep
 
 	snprintf(p, sizeof p, "/proc/%d/limits", (int)d->pid);
 	(void)al_read_file_at(AT_FDCWD, p, 65536, &limits, NULL);
-	check_limits(&a, limits, spec);
+	/* the limits this spec gives a domain where this one runs (with or
+	 * without a cgroup), not what the domain was built with */
+	struct al_rlimits rl_want;
+	al_rlimit_effective(spec, !d->cg_skipped, &rl_want);
+	check_limits(&a, limits, &rl_want);
 
 	check_fds(&a, d, spec);
 

@@ -1,6 +1,7 @@
 /*
  * Landlock: filesystem access only beneath the listed paths (and the exec
- * file itself), no TCP bind/connect (ABI >= 4), no abstract unix sockets or
+ * file itself), no TCP bind, TCP connect only to the spec's tcp_connect ports
+ * (ABI >= 4), no abstract unix sockets or
  * signals leaving the domain (ABI >= 6). Best effort down the ABI versions:
  * the caller learns what applied. Runs after NO_NEW_PRIVS, which
  * landlock_restrict_self() requires of an unprivileged task, and after
@@ -46,6 +47,13 @@ struct ll_ruleset_attr {
 	uint64_t handled_access_net;
 	uint64_t scoped;
 };
+
+struct ll_net_port {
+	uint64_t allowed_access;
+	uint64_t port;
+};
+
+#define LL_RULE_NET_PORT 2
 
 struct ll_path_beneath {
 	uint64_t allowed_access;
@@ -141,6 +149,12 @@ int al_landlock_apply(const struct al_spec *spec, unsigned *applied, int *abi_ou
 	}
 	if (rc == 0 && spec->tmp)
 		rc = add_rule(rs, "/tmp", h & ~LL_FS_EXECUTE, h, -1);
+	/* TCP: connect only to the spec's ports (sandbox.h, network), bind never */
+	for (size_t i = 0; rc == 0 && abi >= 4 && i < spec->n_tcp_connect; i++) {
+		struct ll_net_port np = { .allowed_access = LL_NET_CONNECT_TCP, .port = spec->tcp_connect[i] };
+		if (syscall(SYS_landlock_add_rule, rs, LL_RULE_NET_PORT, &np, 0) < 0)
+			rc = -errno;
+	}
 	/* the verified executable, wherever it came from, may be exec'd and mapped */
 	if (rc == 0 && spec->exec_fd >= 0)
 		rc = add_rule(rs, NULL, LL_FS_EXECUTE | LL_FS_READ_FILE, h, AL_SANDBOX_EXEC_FD);

@@ -17,10 +17,11 @@
 #include "common/util.h"
 #include "sandbox/sandbox_int.h"
 
-uint64_t al_ns_clone_flags(void)
+uint64_t al_ns_clone_flags(const struct al_spec *spec)
 {
-	return CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-	       CLONE_NEWUTS;
+	/* AL_NET_HOST: the runner's network namespace, as the spec says */
+	return CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS |
+	       (spec->net == AL_NET_HOST ? 0 : CLONE_NEWNET);
 }
 
 static int write_proc(pid_t pid, const char *file, const char *text)

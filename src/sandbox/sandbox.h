@@ -71,6 +71,7 @@ enum al_sandbox_err {
 	AL_SANDBOX_ERR_NOTIFY,
 	AL_SANDBOX_ERR_INIT,           /* the domain's pid 1 could not fork */
 	AL_SANDBOX_ERR_EXEC,
+	AL_SANDBOX_ERR_NET,            /* loopback, routes and listeners (net.c) */
 	AL_SANDBOX_ERR_MAX,
 };
 
@@ -140,6 +141,29 @@ struct al_passfd {
 	int dst;      /* number in the domain */
 };
 
+/*
+ * Network (net.c). A domain's network namespace is, by net:
+ *   none      empty (the default): not even loopback is up;
+ *   loopback  its own, with lo up and every address local (AnyIP: a local
+ *             route for 0.0.0.0/0 and ::/0), so a connection to any address
+ *             reaches a listener of the namespace on that port, and nothing
+ *             leaves it. The child makes the listeners of `listen` before it
+ *             drops its capabilities (a port below 1024 is then allowed) and
+ *             hands them to the runner (al_domain_net_fd); the domain keeps
+ *             none of them;
+ *   host      the runner's own (no new network namespace; attested so).
+ * inet lets socket() make AF_INET and AF_INET6 sockets (otherwise AF_UNIX
+ * only). Landlock (ABI >= 4) then allows TCP connect to the tcp_connect
+ * ports only, and TCP bind to none, in every mode.
+ */
+#define AL_SANDBOX_MAX_PORTS 64
+enum al_net_mode { AL_NET_NONE = 0, AL_NET_LOOPBACK, AL_NET_HOST };
+
+struct al_net_listen {
+	uint16_t port;
+	bool udp;     /* a datagram socket; else a TCP listener (backlog 64) */
+};
+
 struct al_spec {
 	char *name;                     /* profile name, for logs */
 
@@ -163,6 +187,9 @@ struct al_spec {
 	uint32_t cg_cpu_percent;        /* of one CPU; 0 = unlimited */
 	bool cg_required;               /* else run without limits when no cgroup is
 					 * writable (default: only when not root) */
+	bool accept_unenforced;         /* without a cgroup, run although the CPU
+					 * share cannot be enforced (memory and pids
+					 * are then carried by rlimits) */
 
 	/* cpu */
 	bool has_cpus;
@@ -190,6 +217,14 @@ struct al_spec {
 
 	/* landlock */
 	enum al_landlock_want landlock;
+
+	/* network: see enum al_net_mode */
+	enum al_net_mode net;
+	bool inet;
+	uint16_t tcp_connect[AL_SANDBOX_MAX_PORTS];
+	size_t n_tcp_connect;
+	struct al_net_listen listen[AL_SANDBOX_MAX_PORTS]; /* AL_NET_LOOPBACK only */
+	size_t n_listen;
 
 	/* seccomp: names resolved through libseccomp; the deny list always wins */
 	enum al_seccomp_mode seccomp_mode;
@@ -239,6 +274,10 @@ int al_spec_allow_syscall(struct al_spec *spec, const char *name);
  * is a file path. The format is in etc/profiles/README.md.
  */
 int al_profile_load(struct al_spec *spec, const char *name_or_path);
+/* Opens the program cmd for exec_fd (O_RDONLY, close-on-exec), looked up in
+ * PATH when it has no slash, as a shell does; where receives the file's path.
+ * An fd, or -1 with errno. */
+int al_command_open(const char *cmd, char *where, size_t len);
 int al_profile_path(const char *name, char *buf, size_t len);
 /* The same from memory (fuzzing, tests); origin names it in errors. */
 int al_profile_load_mem(struct al_spec *spec, const char *buf, size_t len, const char *origin);
@@ -261,6 +300,10 @@ int al_domain_pidfd(const struct al_domain *d);
 pid_t al_domain_pid(const struct al_domain *d);
 /* The seccomp listener in notify mode, else -1. */
 int al_domain_notify_fd(const struct al_domain *d);
+/* The i-th socket of spec->listen (AL_NET_LOOPBACK), made in the domain's
+ * network namespace and owned by d (pass it on, do not close it); -1 if none.
+ * Each is dual-stack (v4-mapped addresses) where IPv6 is present. */
+int al_domain_net_fd(const struct al_domain *d, size_t i);
 int al_domain_kill(struct al_domain *d, int sig);
 /* Reaps the domain; *status as from waitpid. Removes its cgroups. */
 int al_domain_wait(struct al_domain *d, int *status);

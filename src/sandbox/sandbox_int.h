@@ -46,6 +46,7 @@ enum al_sync_kind {
 	AL_SYNC_ACK,         /* parent: listener taken */
 	AL_SYNC_READY,       /* child: sandboxed, waiting before exec */
 	AL_SYNC_EXEC,        /* parent: exec now */
+	AL_SYNC_NET_FDS,     /* child: value = how many listeners ride along (SCM_RIGHTS) */
 };
 
 struct al_sync_msg {
@@ -57,6 +58,13 @@ struct al_sync_msg {
 	int32_t ll_abi;
 };
 
+/* rlimit.c: the limits a domain gets. Where no cgroup carries the memory and
+ * pids limits (an unprivileged runner), RLIMIT_AS and RLIMIT_NPROC carry them. */
+struct al_rlimits {
+	uint64_t as, cpu, nofile, nproc, fsize, memlock;
+	bool as_carries_memory;  /* RLIMIT_AS lowered to the cgroup memory limit */
+	bool nproc_carries_pids; /* RLIMIT_NPROC lowered to the cgroup pids limit */
+};
 struct al_domain {
 	pid_t pid;
 	int pidfd;
@@ -75,20 +83,28 @@ struct al_domain {
 	char attest_failed[64];
 	bool cg_joined;      /* cloned straight into its v2 cgroup */
 	bool cg_skipped;     /* unprivileged, no cgroup: reported by attestation */
+	struct al_rlimits rl; /* what the domain gets (rlimit.c) */
 	struct al_resctrl_group rg; /* cache/bandwidth group, when the spec has one */
 	enum al_freeze_method frozen_by; /* AL_FREEZE_NONE unless frozen */
 	int sched_nice;      /* what the runner set (sched.c) */
 	int sched_refused;   /* errno when a raised priority was refused, else 0 */
+	int net_fds[AL_SANDBOX_MAX_PORTS]; /* spec->listen's sockets (net.c) */
+	size_t n_net_fds;
 };
+
+/* net.c: in the child, before the capability drop; the listeners go to the
+ * runner over the sync socket (and are closed here). */
+int al_net_apply(const struct al_spec *spec, int sync_fd);
 
 /* ns.c */
 int al_ns_write_maps(pid_t pid, uid_t uid, gid_t gid);
-uint64_t al_ns_clone_flags(void);
+uint64_t al_ns_clone_flags(const struct al_spec *spec);
 int al_ns_unshare_cgroup(void);
 int al_ns_become_root(void);
 
 /* rlimit.c */
-int al_rlimit_apply(const struct al_spec *spec);
+void al_rlimit_effective(const struct al_spec *spec, bool have_cgroup, struct al_rlimits *out);
+int al_rlimit_apply(const struct al_rlimits *rl);
 
 /* memfd.c */
 int al_memfd_apply(const struct al_spec *spec);

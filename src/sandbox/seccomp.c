@@ -12,7 +12,8 @@
  *           command as 32 bits, so the rules look at exactly those bits of
  *           the 64-bit register: 0x100005412 is refused as TIOCSTI.
  *   socket  only AF_UNIX (netlink, packet, vsock, inet never; the network
- *           namespace is empty anyway, and Landlock scopes abstract sockets).
+ *           namespace is empty anyway, and Landlock scopes abstract sockets),
+ *           and AF_INET/AF_INET6 for a spec with inet (sandbox.h, network).
  *   clone   without any namespace flag.
  *   prctl   only options that read state or narrow it (allowed_prctl below):
  *           never PR_SET_TSC (re-enabling the TSC), PR_SET_SPECULATION_CTRL,
@@ -212,6 +213,14 @@ static int allow(scmp_filter_ctx ctx, const struct al_spec *spec, const char *na
 	} else if (nr == SCMP_SYS(socket)) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 				      SCMP_A0(SCMP_CMP_EQ, (uint64_t)AF_UNIX, 0));
+		/* a spec with inet: IPv4 and IPv6 too (its network namespace and
+		 * Landlock's port rules say where they may go) */
+		if (rc == 0 && spec->inet)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+					      SCMP_A0(SCMP_CMP_EQ, (uint64_t)AF_INET, 0));
+		if (rc == 0 && spec->inet)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+					      SCMP_A0(SCMP_CMP_EQ, (uint64_t)AF_INET6, 0));
 	} else if (nr == SCMP_SYS(clone)) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 				      SCMP_A0(SCMP_CMP_MASKED_EQ, (uint64_t)NS_FLAGS, 0));

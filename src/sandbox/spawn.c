@@ -59,6 +59,7 @@ static const char *const err_names[] = {
 	[AL_SANDBOX_ERR_NOTIFY - 200] = "seccomp listener hand-over",
 	[AL_SANDBOX_ERR_INIT - 200] = "domain init fork",
 	[AL_SANDBOX_ERR_EXEC - 200] = "execveat",
+	[AL_SANDBOX_ERR_NET - 200] = "network namespace setup",
 };
 
 int al_sandbox_exec_fd(void)
@@ -202,7 +203,8 @@ static _Noreturn void init_loop(pid_t main_pid)
  * Everything up to the capability drop uses the privileges the child has in
  * its own user namespace; nothing here allocates.
  */
-static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bool runner_root)
+static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al_rlimits *rl, int sync_fd,
+				     bool runner_root)
 {
 	int rc, listener = -1, abi = 0;
 	unsigned ll = 0;
@@ -250,13 +252,17 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bo
 	/* after the cgroup move, so the namespace's root is the domain's cgroup */
 	if ((rc = fault(spec, AL_SANDBOX_ERR_CGROUPNS)) < 0 || (rc = al_ns_unshare_cgroup()) < 0)
 		child_fail(AL_SANDBOX_ERR_CGROUPNS, rc);
-	if ((rc = fault(spec, AL_SANDBOX_ERR_RLIMIT)) < 0 || (rc = al_rlimit_apply(spec)) < 0)
+	if ((rc = fault(spec, AL_SANDBOX_ERR_RLIMIT)) < 0 || (rc = al_rlimit_apply(rl)) < 0)
 		child_fail(AL_SANDBOX_ERR_RLIMIT, rc);
 	/* needs CAP_SYS_ADMIN in our user namespace: before the caps drop */
 	if ((rc = fault(spec, AL_SANDBOX_ERR_MOUNT)) < 0 || (rc = al_mount_apply(spec)) < 0)
 		child_fail(AL_SANDBOX_ERR_MOUNT, rc);
 	if ((rc = fault(spec, AL_SANDBOX_ERR_HOSTNAME)) < 0 || sethostname("airlock", 7) < 0)
 		child_fail(AL_SANDBOX_ERR_HOSTNAME, rc ? rc : -errno);
+	/* needs CAP_NET_ADMIN (and, for a port below 1024, CAP_NET_BIND_SERVICE)
+	 * in our user namespace */
+	if ((rc = fault(spec, AL_SANDBOX_ERR_NET)) < 0 || (rc = al_net_apply(spec, AL_SANDBOX_SYNC_FD)) < 0)
+		child_fail(AL_SANDBOX_ERR_NET, rc);
 	if ((rc = fault(spec, AL_SANDBOX_ERR_CPU)) < 0 || (rc = al_cpu_apply(spec)) < 0)
 		child_fail(AL_SANDBOX_ERR_CPU, rc);
 	if ((rc = fault(spec, AL_SANDBOX_ERR_SPECULATION)) < 0 ||
@@ -303,9 +309,17 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bo
 	if (pid < 0)
 		child_fail(AL_SANDBOX_ERR_INIT, -errno);
 	if (pid > 0) {
-		close(AL_SANDBOX_SYNC_FD); /* the runner sees EOF once the program runs */
+		/* pid 1 only reaps: it keeps no descriptor (close, on every
+		 * profile's list). The runner sees EOF on the sync socket once the
+		 * program runs, and a pipe passed to the program reaches EOF when the
+		 * program closes it, not when init dies. */
+		close(AL_SANDBOX_SYNC_FD);
 		if (spec->exec_fd >= 0)
 			close(AL_SANDBOX_EXEC_FD);
+		for (int fd = 0; fd <= 2; fd++)
+			close(fd);
+		for (size_t i = 0; i < spec->n_fds; i++)
+			close(spec->fds[i].dst);
 		init_loop(pid);
 	}
 	if ((rc = fault(spec, AL_SANDBOX_ERR_EXEC)) < 0)
@@ -320,11 +334,15 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, int sync_fd, bo
 /* Setup that takes longer than this is stuck (a hung mount source, say). */
 #define AL_SANDBOX_SETUP_TIMEOUT_MS 10000
 
-static int recv_msg(struct al_domain *d, struct al_sync_msg *m)
+/* One record; descriptors riding along (SCM_RIGHTS) go to fds (at most
+ * AL_SANDBOX_MAX_PORTS, *nfds of them; closed when fds is NULL). */
+static int recv_msg(struct al_domain *d, struct al_sync_msg *m, int *fds, size_t *nfds)
 {
 	ssize_t n;
 	struct pollfd p = { .fd = d->sync_fd, .events = POLLIN };
 	int r;
+	if (nfds)
+		*nfds = 0;
 	do
 		r = poll(&p, 1, AL_SANDBOX_SETUP_TIMEOUT_MS);
 	while (r < 0 && errno == EINTR);
@@ -335,14 +353,37 @@ static int recv_msg(struct al_domain *d, struct al_sync_msg *m)
 			     AL_SANDBOX_SETUP_TIMEOUT_MS);
 		return -ETIMEDOUT;
 	}
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * AL_SANDBOX_MAX_PORTS)];
+	} ctl;
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof *m };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			     .msg_controllen = sizeof ctl.buf };
 	do
-		n = read(d->sync_fd, m, sizeof *m);
+		n = recvmsg(d->sync_fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	size_t got = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+			if (fds && got < AL_SANDBOX_MAX_PORTS)
+				fds[got++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (nfds)
+		*nfds = got;
 	if (n == 0)
 		return 0;
-	if (n != (ssize_t)sizeof *m)
+	if (n != (ssize_t)sizeof *m || (mh.msg_flags & MSG_CTRUNC))
 		return -EPROTO;
 	return 1;
 }
@@ -378,6 +419,36 @@ static int child_failed(struct al_domain *d, const struct al_sync_msg *m)
 	return -(m->err ? m->err : EPROTO);
 }
 
+/* CPUs the domain may run on: its own list, else the runner's. */
+static unsigned usable_cpus(const struct al_spec *spec)
+{
+	cpu_set_t set;
+	if (spec->has_cpus)
+		return (unsigned)CPU_COUNT(&spec->cpus);
+	return sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
+}
+
+/*
+ * No writable cgroup (an unprivileged runner): memory and pids are carried by
+ * rlimits (rlimit.c). A CPU share below all the CPUs the domain can use has no
+ * other mechanism: refused unless the spec accepts running without it.
+ */
+static int limits_without_cgroup(const struct al_spec *spec, int err)
+{
+	bool cpu_limited = spec->cg_cpu_percent && spec->cg_cpu_percent < 100 * usable_cpus(spec);
+	if (cpu_limited && !spec->accept_unenforced) {
+		al_log_warnx("sandbox: the CPU limit (%u %% of a CPU) needs a cgroup, and this runner has "
+			     "none (%s): refusing to run without it (accept it explicitly, or run where a "
+			     "cgroup is delegated)",
+			     spec->cg_cpu_percent, strerror(err));
+		return -EPERM;
+	}
+	al_log_warnx("sandbox: no cgroup for this domain (%s): memory and pids limits are carried by "
+		     "RLIMIT_AS and RLIMIT_NPROC%s",
+		     strerror(err), cpu_limited ? "; the CPU limit is NOT enforced (accepted)" : "");
+	return 0;
+}
+
 int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 {
 	int sv[2] = { -1, -1 }, rc;
@@ -401,9 +472,12 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 	if ((rc = al_cgroup_create(spec, &d->cg)) < 0) {
 		if (spec->cg_required)
 			goto fail;
-		al_log_warnx("sandbox: no cgroup limits for this domain (%s)", strerror(-rc));
 		d->cg_skipped = true;
+		if ((rc = limits_without_cgroup(spec, -rc)) < 0)
+			goto fail;
 	}
+	/* without a cgroup, rlimits carry the memory and pids limits */
+	al_rlimit_effective(spec, !d->cg_skipped, &d->rl);
 	if (spec->resctrl_l3[0] || spec->resctrl_mb[0]) {
 		static unsigned serial;
 		char name[96];
@@ -417,7 +491,7 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 		goto fail;
 	}
 	struct clone_args args = {
-		.flags = al_ns_clone_flags() | CLONE_PIDFD,
+		.flags = al_ns_clone_flags(spec) | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&d->pidfd,
 		.exit_signal = SIGCHLD,
 	};
@@ -446,7 +520,7 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		al_spawn_child(spec, sv[1], runner_root);
+		al_spawn_child(spec, &d->rl, sv[1], runner_root);
 	}
 	d->pid = pid;
 	close(sv[1]);
@@ -467,7 +541,19 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 		goto fail;
 	for (;;) {
 		struct al_sync_msg m;
-		rc = recv_msg(d, &m);
+		int fds[AL_SANDBOX_MAX_PORTS];
+		size_t nf = 0;
+		rc = recv_msg(d, &m, fds, &nf);
+		if (rc > 0 && m.kind == AL_SYNC_NET_FDS && nf == spec->n_listen && (size_t)m.value == nf &&
+		    !d->n_net_fds) {
+			memcpy(d->net_fds, fds, nf * sizeof *fds);
+			d->n_net_fds = nf;
+			nf = 0;
+		} else if (rc > 0 && (m.kind == AL_SYNC_NET_FDS || nf)) {
+			rc = -EPROTO; /* listeners other than the spec's, or fds on another record */
+		}
+		for (size_t i = 0; i < nf; i++)
+			close(fds[i]);
 		if (rc == 0) {
 			rc = -ECHILD;
 			al_log_warnx("sandbox: the domain exited during setup");
@@ -490,7 +576,13 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 				goto fail;
 			continue;
 		}
+		if (m.kind == AL_SYNC_NET_FDS)
+			continue;
 		if (m.kind == AL_SYNC_READY) {
+			if (spec->net == AL_NET_LOOPBACK && d->n_net_fds != spec->n_listen) {
+				rc = -EPROTO; /* ready without the listeners it owes */
+				goto fail;
+			}
 			d->ll_applied = m.ll_applied;
 			d->ll_abi = m.ll_abi;
 			al_log_info("sandbox: domain %d ready; Landlock ABI %d applied:%s%s%s", (int)pid,
@@ -534,7 +626,7 @@ int al_domain_start(struct al_domain *d)
 		return rc;
 	d->started = true;
 	struct al_sync_msg m;
-	rc = recv_msg(d, &m);
+	rc = recv_msg(d, &m, NULL, NULL);
 	close(d->sync_fd);
 	d->sync_fd = -1;
 	if (rc == 0)
@@ -544,6 +636,11 @@ int al_domain_start(struct al_domain *d)
 	if (m.kind == AL_SYNC_FAIL)
 		return child_failed(d, &m);
 	return -EPROTO;
+}
+
+int al_domain_net_fd(const struct al_domain *d, size_t i)
+{
+	return i < d->n_net_fds ? d->net_fds[i] : -1;
 }
 
 int al_domain_pidfd(const struct al_domain *d)
@@ -629,6 +726,8 @@ void al_domain_free(struct al_domain *d)
 		close(d->sync_fd);
 	if (d->notify_fd >= 0)
 		close(d->notify_fd);
+	for (size_t i = 0; i < d->n_net_fds; i++)
+		close(d->net_fds[i]);
 	free(d->notify_req);
 	free(d->notify_resp);
 	free(d);

@@ -382,3 +382,27 @@ int al_profile_load(struct al_spec *spec, const char *name_or_path)
 	}
 	return al_profile_load_mem(spec, text, len, path);
 }
+
+int al_command_open(const char *cmd, char *where, size_t len)
+{
+	snprintf(where, len, "%s", cmd);
+	if (strchr(cmd, '/'))
+		return open(cmd, O_RDONLY | O_CLOEXEC);
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	char buf[4096];
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, ":");
+		if (n && (size_t)snprintf(buf, sizeof buf, "%.*s/%s", (int)n, p, cmd) < sizeof buf &&
+		    access(buf, X_OK) == 0) {
+			snprintf(where, len, "%s", buf);
+			return open(buf, O_RDONLY | O_CLOEXEC);
+		}
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	errno = ENOENT;
+	return -1;
+}

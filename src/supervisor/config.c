@@ -168,6 +168,8 @@ static int parse_value(struct ctx *c, const struct al_config_key *k, const char 
 	case AL_CONFIG_ORIGINS:
 		return al_config_parse_origins(CONTAINER(field, struct al_config, proto.allowed_origins), v, why,
 				     wl);
+	case AL_CONFIG_HOSTS:
+		return al_config_parse_hosts(CONTAINER(field, struct al_config, proto.allowed_hosts), v, why, wl);
 	}
 	snprintf(why, wl, "internal: unknown kind");
 	return -1;
@@ -372,6 +374,7 @@ void al_config_free(struct al_config *cfg)
 			free(*(char **)al_config_field_rw(cfg, k));
 	}
 	al_config_free_origins(cfg);
+	al_config_free_hosts(cfg);
 	for (int d = 0; d < AL_DOMAIN_COUNT; d++)
 		free(cfg->domain[d].exe);
 	free(cfg->path);

@@ -88,6 +88,8 @@ struct al_config {
 		uint16_t port;
 		char *allowed_origins[AL_CONFIG_MAX_ORIGINS];
 		size_t n_allowed_origins;
+		char *allowed_hosts[AL_CONFIG_MAX_ORIGINS]; /* Host names beside loopback ones */
+		size_t n_allowed_hosts;
 		char *token_file; /* NULL: no bearer token required */
 		uint64_t body_limit;
 		uint32_t concurrency;
@@ -98,6 +100,7 @@ struct al_config {
 		char *tokenizer;
 		uint32_t threads;
 		uint32_t max_tokens;
+		uint32_t slots; /* requests generated together; 0: from the memory left after the model */
 	} ai;
 	struct al_domain_config domain[AL_DOMAIN_COUNT];
 	bool required[AL_FEAT_COUNT];
@@ -162,6 +165,7 @@ enum al_config_kind {
 	AL_CONFIG_CPUS,    /* cpu_set_t; also sets struct al_domain_config.cpus_set */
 	AL_CONFIG_LISTEN,  /* proto.stdio; also sets proto.host and proto.port */
 	AL_CONFIG_ORIGINS, /* proto.allowed_origins; also sets proto.n_allowed_origins */
+	AL_CONFIG_HOSTS,   /* proto.allowed_hosts; also sets proto.n_allowed_hosts */
 };
 
 /* AL_CONFIG_PATH flags. */

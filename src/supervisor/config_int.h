@@ -38,6 +38,8 @@ int al_config_parse_bool(const char *v, bool *out, char *why, size_t wl);
 int al_config_parse_listen(struct al_config *cfg, const char *v, char *why, size_t wl);
 void al_config_free_origins(struct al_config *cfg);
 int al_config_parse_origins(struct al_config *cfg, const char *v, char *why, size_t wl);
+void al_config_free_hosts(struct al_config *cfg);
+int al_config_parse_hosts(struct al_config *cfg, const char *v, char *why, size_t wl);
 int al_config_parse_cpu(const char *v, uint32_t *out, char *why, size_t wl);
 int al_config_parse_cpus(const char *v, cpu_set_t *set, char *why, size_t wl);
 int al_config_parse_enum(const struct al_config_enum *names, const char *v, int *out, char *why,

@@ -237,6 +237,14 @@ const struct al_config_key al_config_table[] = {
 	  .help = "Origin header values accepted from browsers, comma separated "
 		  "(scheme://host[:port]). Requests without an Origin header (non-browser "
 		  "clients) are not affected. Empty: no browser origin is accepted." },
+	{ .section = "proto", .key = "allowed_hosts", .kind = AL_CONFIG_HOSTS,
+	  .offset = CFG(proto.allowed_hosts), .def = "",
+	  .help = "Host header values accepted beside the loopback ones (127.0.0.1, localhost, "
+		  "[::1]), comma separated: the names clients reach airlock by behind a load "
+		  "balancer or a Kubernetes Service. A name without a port matches any port; "
+		  "with one, that port only. Other names get 403 (the guard against DNS "
+		  "rebinding). Origins are separate: list browsers' in allowed_origins. Empty: "
+		  "loopback names only." },
 	{ .section = "proto", .key = "token_file", .kind = AL_CONFIG_PATH,
 	  .offset = CFG(proto.token_file), .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_REGULAR,
 	  .def = "",
@@ -247,8 +255,10 @@ const struct al_config_key al_config_table[] = {
 	  .offset = CFG(proto.body_limit), .min = 1 << 10, .max = 64 << 20, .def = "1M",
 	  .help = "Largest request body accepted." },
 	{ .section = "proto", .key = "concurrency", .kind = AL_CONFIG_U32,
-	  .offset = CFG(proto.concurrency), .min = 1, .max = 256, .def = "4",
-	  .help = "Requests served at once." },
+	  .offset = CFG(proto.concurrency), .min = 1, .max = 256, .def = "256",
+	  .help = "Requests served at once (POSTs in flight). generate calls among them wait in "
+		  "the AI domain's queue, which holds 256, for a slot (see [ai] slots); one more is "
+		  "answered 503 with Retry-After." },
 	{ .section = "proto", .key = "max_connections", .kind = AL_CONFIG_U32,
 	  .offset = CFG(proto.max_connections), .min = 8, .max = 65536, .def = "4096",
 	  .help = "Open client connections at most (an idle connection costs memory, not a thread); "
@@ -270,6 +280,13 @@ const struct al_config_key al_config_table[] = {
 	{ .section = "ai", .key = "max_tokens", .kind = AL_CONFIG_U32, .offset = CFG(ai.max_tokens),
 	  .min = 1, .max = 65536, .def = "256",
 	  .help = "Upper bound on tokens generated per request." },
+	{ .section = "ai", .key = "slots", .kind = AL_CONFIG_U32, .offset = CFG(ai.slots),
+	  .min = 0, .max = 256, .def = "0",
+	  .help = "Requests generated together, one token each per step of the model (each holds a "
+		  "key/value cache for the model's whole context). Others wait their turn, round robin "
+		  "between clients. 0: chosen at start, as many as fit in half of [domain.ai] memory "
+		  "left after the model file, at most 64 (stories260K: 64; a 1.1B model with a "
+		  "2048-token context: a few)." },
 
 	DOMAIN_KEYS("domain.ai", "1G", "16", "etc/profiles/compute.conf"),
 	DOMAIN_KEYS("domain.proto", "256M", "32", "etc/profiles/service.conf"),

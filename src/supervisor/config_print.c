@@ -82,6 +82,12 @@ void al_config_print_value(const struct al_config *cfg, const struct al_config_k
 			fprintf(fp, "%s%s", i ? ", " : "", c->proto.allowed_origins[i]);
 		break;
 	}
+	case AL_CONFIG_HOSTS: {
+		const struct al_config *c = CONTAINER(field, const struct al_config, proto.allowed_hosts);
+		for (size_t i = 0; i < c->proto.n_allowed_hosts; i++)
+			fprintf(fp, "%s%s", i ? ", " : "", c->proto.allowed_hosts[i]);
+		break;
+	}
 	}
 }
 
@@ -184,6 +190,10 @@ static void describe_kind(const struct al_config_key *k, FILE *fp)
 	case AL_CONFIG_ORIGINS:
 		fprintf(fp, "comma-separated http(s) origins scheme://host[:port], at most %d, "
 			    "or empty", AL_CONFIG_MAX_ORIGINS);
+		break;
+	case AL_CONFIG_HOSTS:
+		fprintf(fp, "comma-separated host names or IP literals, each with an optional :port "
+			    "(name[:port], [IPV6][:port]), at most %d, or empty", AL_CONFIG_MAX_ORIGINS);
 		break;
 	}
 }

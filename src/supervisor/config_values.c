@@ -151,6 +151,123 @@ int al_config_parse_origins(struct al_config *cfg, const char *v, char *why, siz
 	return 0;
 }
 
+void al_config_free_hosts(struct al_config *cfg)
+{
+	for (size_t i = 0; i < cfg->proto.n_allowed_hosts; i++)
+		free(cfg->proto.allowed_hosts[i]);
+	cfg->proto.n_allowed_hosts = 0;
+}
+
+/*
+ * One Host value: a DNS name (labels of 1..63 letters, digits and '-', not
+ * starting or ending with '-'), an IPv4 literal or a bracketed IPv6 one, then
+ * an optional :PORT. Nothing else: the protocol domain compares the Host
+ * header with it, so a pattern or a stray character would only match nothing
+ * or, worse, more than meant.
+ */
+static bool host_valid(const char *p, size_t n)
+{
+	const char *colon = NULL, *e = p + n;
+	if (n > 0 && p[0] == '[') {
+		const char *close = memchr(p, ']', n);
+		char a[INET6_ADDRSTRLEN];
+		unsigned char addr[16];
+		size_t al = close ? (size_t)(close - p - 1) : 0;
+		if (!close || al == 0 || al >= sizeof a)
+			return false;
+		memcpy(a, p + 1, al);
+		a[al] = '\0';
+		if (inet_pton(AF_INET6, a, addr) != 1)
+			return false;
+		if (close + 1 < e && close[1] != ':')
+			return false;
+		colon = close + 1 < e ? close + 1 : NULL;
+	} else {
+		colon = memchr(p, ':', n);
+		const char *he = colon ? colon : e;
+		size_t label = 0;
+		bool digits_dots = true;
+		if (he == p || he - p > 253)
+			return false;
+		for (const char *q = p; q < he; q++) {
+			if (*q == '.') {
+				if (label == 0 || q[-1] == '-')
+					return false;
+				label = 0;
+				continue;
+			}
+			if (!isalnum((unsigned char)*q) && (*q != '-' || label == 0))
+				return false;
+			if (++label > 63)
+				return false;
+			digits_dots &= isdigit((unsigned char)*q) != 0;
+		}
+		if (label == 0 || he[-1] == '-')
+			return false;
+		/* All digits and dots: an IPv4 literal, or a mistake ("10.0.0"). */
+		if (digits_dots) {
+			char a[INET_ADDRSTRLEN];
+			unsigned char addr[4];
+			size_t al = (size_t)(he - p);
+			if (al >= sizeof a)
+				return false;
+			memcpy(a, p, al);
+			a[al] = '\0';
+			if (inet_pton(AF_INET, a, addr) != 1)
+				return false;
+		}
+	}
+	if (colon) {
+		uint64_t port = 0;
+		size_t pl = (size_t)(e - colon - 1);
+		if (pl == 0 || pl > 5)
+			return false;
+		for (const char *q = colon + 1; q < e; q++) {
+			if (!isdigit((unsigned char)*q))
+				return false;
+			port = port * 10 + (uint64_t)(*q - '0');
+		}
+		if (port == 0 || port > 65535)
+			return false;
+	}
+	return true;
+}
+
+/* Comma-separated Host values the protocol domain accepts beside the loopback ones. */
+int al_config_parse_hosts(struct al_config *cfg, const char *v, char *why, size_t wl)
+{
+	al_config_free_hosts(cfg);
+	const char *p = v;
+	while (*p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		const char *e = p;
+		while (*e && *e != ',' && *e != ' ')
+			e++;
+		size_t n = (size_t)(e - p);
+		if (!host_valid(p, n)) {
+			snprintf(why, wl,
+				 "'%.*s' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]",
+				 (int)(n > 100 ? 100 : n), p);
+			return -1;
+		}
+		if (cfg->proto.n_allowed_hosts >= AL_CONFIG_MAX_ORIGINS) {
+			snprintf(why, wl, "more than %d host names", AL_CONFIG_MAX_ORIGINS);
+			return -1;
+		}
+		char *h = strndup(p, n);
+		if (!h) {
+			snprintf(why, wl, "out of memory");
+			return -1;
+		}
+		cfg->proto.allowed_hosts[cfg->proto.n_allowed_hosts++] = h;
+		p = e;
+	}
+	return 0;
+}
+
 /* "0.5" (CPUs, up to 3 decimals), "50%" (percent of one CPU), or "max". */
 int al_config_parse_cpu(const char *v, uint32_t *out, char *why, size_t wl)
 {

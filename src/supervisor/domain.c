@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -134,8 +135,21 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 	char *dot = strrchr(model_name, '.');
 	if (dot && dot != model_name)
 		*dot = '\0';
-	char *ai_argv[] = {"airlock-ai", "--threads", threads, "--name", model_name, NULL};
-	char *proto_argv[48] = {"airlock-proto"};
+	/* The AI domain's slots: as configured, else as many as half of its
+	 * memory left after the model (whose mapping counts there too) holds. */
+	char slots[16], budget[24];
+	struct stat mst;
+	uint64_t mem = cfg->domain[AL_DOMAIN_AI].memory, model = 0;
+	if (s->model_fd >= 0 && fstat(s->model_fd, &mst) == 0)
+		model = (uint64_t)mst.st_size;
+	snprintf(slots, sizeof slots, "%u", cfg->ai.slots);
+	snprintf(budget, sizeof budget, "%llu", (unsigned long long)(mem > model ? (mem - model) / 2 : 0));
+	char *ai_argv[] = {"airlock-ai", "--threads", threads, "--name", model_name, "--slots", slots,
+			   "--state-budget", budget, NULL};
+	/* The options below take at most PROTO_ARGV_FIXED words (19 today), then
+	 * two per listed origin and host, then the NULL. */
+	enum { PROTO_ARGV_FIXED = 24 };
+	char *proto_argv[PROTO_ARGV_FIXED + 2 * 2 * AL_CONFIG_MAX_ORIGINS + 1] = {"airlock-proto"};
 	int n = 1;
 	if (cfg->proto.stdio) {
 		proto_argv[n++] = "--stdio";
@@ -145,7 +159,9 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 	}
 	/* In lockdown the protocol domain runs without a channel: clients get its
 	 * "AI domain not connected" tool error instead of a hung request. */
-	if (!s->locked) {
+	if (s->locked) {
+		proto_argv[n++] = "--locked"; /* GET /healthz says so: 503 "lockdown" */
+	} else {
 		proto_argv[n++] = "--channel-fd";
 		proto_argv[n++] = fd_chan;
 		proto_argv[n++] = "--report-fd";
@@ -166,9 +182,17 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 		proto_argv[n++] = "--token-fd";
 		proto_argv[n++] = fd_token;
 	}
-	for (size_t i = 0; i < cfg->proto.n_allowed_origins && n < 44; i++) {
+	if (n > PROTO_ARGV_FIXED) { /* a new option above: raise PROTO_ARGV_FIXED */
+		al_log_warnx("%s: internal: %d fixed options", sup_dom_names[dom->id], n);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < cfg->proto.n_allowed_origins; i++) {
 		proto_argv[n++] = "--allow-origin";
 		proto_argv[n++] = cfg->proto.allowed_origins[i];
+	}
+	for (size_t i = 0; i < cfg->proto.n_allowed_hosts; i++) {
+		proto_argv[n++] = "--allow-host";
+		proto_argv[n++] = cfg->proto.allowed_hosts[i];
 	}
 	proto_argv[n] = NULL;
 	char *envp[] = {"PATH=/nonexistent", NULL};

@@ -155,6 +155,8 @@ static void gen_payload(struct buf *b, uint64_t id, uint32_t max_tokens, float t
 	b_u32(b, max_tokens);
 	b_f32(b, temp);
 	b_f32(b, top_p);
+	b_u32(b, AL_TRUNCATE_NONE);
+	b_u64(b, 77); /* client */
 	b_text(b, prompt, plen);
 }
 
@@ -285,7 +287,7 @@ static void test_roundtrip_all_types(void **state)
 	struct al_msg m;
 	const char prompt[] = "Once upon a time\n\tthere was a caf\xc3\xa9 \xf0\x9f\x98\x80";
 	struct al_msg_gen_request req = { .req_id = 7, .seed = 99, .max_tokens = 10,
-					  .temperature = 0.8f, .top_p = 0.9f,
+					  .temperature = 0.8f, .top_p = 0.9f, .client = 0xfeedfacecafe0001ull,
 					  .prompt = prompt, .prompt_len = strlen(prompt) };
 	assert_int_equal(al_chan_recv(pr->a, &m, 0), -EAGAIN);
 	assert_int_equal(al_chan_send_gen_request(pr->p, &req), 0);
@@ -295,6 +297,7 @@ static void test_roundtrip_all_types(void **state)
 	assert_int_equal(m.u.gen.req_id, 7);
 	assert_int_equal(m.u.gen.seed, 99);
 	assert_int_equal(m.u.gen.max_tokens, 10);
+	assert_int_equal(m.u.gen.client, 0xfeedfacecafe0001ull);
 	assert_true(m.u.gen.temperature == 0.8f && m.u.gen.top_p == 0.9f);
 	assert_int_equal(m.u.gen.prompt_len, strlen(prompt));
 	assert_string_equal(m.u.gen.prompt, prompt);
@@ -373,7 +376,7 @@ static void test_local_misuse(void **state)
 		req.req_id = id;
 		assert_int_equal(al_chan_send_gen_request(pr->p, &req), 0);
 	}
-	req.req_id = 100;
+	req.req_id = 6 + AL_CHAN_MAX_OUTSTANDING + 100;
 	assert_int_equal(al_chan_send_gen_request(pr->p, &req), -EBUSY);
 	/* AI side: done must account for every token sent; no more than max_tokens. */
 	struct al_msg m;
@@ -985,8 +988,9 @@ static void test_hello(void **state)
 	assert_int_equal(m.u.hello.n_kv_heads, 4);
 	assert_int_equal(m.u.hello.name_len, 4);
 	assert_string_equal(m.u.hello.name, "tiny");
+	assert_int_equal(m.u.hello.max_prompt_tokens, 0);
 	/* A forged second hello breaks the channel. */
-	uint8_t raw[28] = { 0 };
+	uint8_t raw[32] = { 0 };
 	for (int i = 0; i < 6; i++)
 		raw[i * 4] = 1;
 	assert_int_equal(raw_send(pr->a, AL_MSG_HELLO, raw, sizeof raw), 0);
@@ -996,12 +1000,50 @@ static void test_hello(void **state)
 static void test_hello_out_of_range(void **state)
 {
 	struct pair *pr = *state;
-	uint8_t raw[28] = { 0 };
+	uint8_t raw[32] = { 0 };
 	for (int i = 0; i < 6; i++)
 		raw[i * 4] = 1;
 	raw[5 * 4] = 2; /* n_kv_heads 2 > n_heads 1 */
 	assert_int_equal(raw_send(pr->a, AL_MSG_HELLO, raw, sizeof raw), 0);
 	expect_violation(pr, pr->p, AL_CHAN_E_RANGE);
+}
+
+/* The prompt limit comes with the model: a prompt of the whole context leaves
+ * no position for BOS, so an AI domain claiming it breaks the channel. */
+static void test_hello_prompt_limit(void **state)
+{
+	struct pair *pr = *state;
+	struct al_msg_hello h = { .vocab_size = 512, .context_length = 512, .n_layers = 5, .dim = 64,
+				  .n_heads = 8, .n_kv_heads = 4, .max_prompt_tokens = 511,
+				  .name = "tiny", .name_len = 4 };
+	assert_int_equal(al_chan_send_hello(pr->a, &h), 0);
+	struct al_msg m;
+	assert_int_equal(al_chan_recv(pr->p, &m, 0), 0);
+	assert_int_equal(m.u.hello.context_length, 512);
+	assert_int_equal(m.u.hello.max_prompt_tokens, 511);
+}
+
+static void test_hello_prompt_limit_too_big(void **state)
+{
+	struct pair *pr = *state;
+	uint8_t raw[32] = { 0 };
+	for (int i = 0; i < 6; i++)
+		raw[i * 4] = 1;
+	raw[1 * 4] = 8;  /* context_length 8 */
+	raw[6 * 4] = 8;  /* max_prompt_tokens 8: the whole context */
+	assert_int_equal(raw_send(pr->a, AL_MSG_HELLO, raw, sizeof raw), 0);
+	expect_violation(pr, pr->p, AL_CHAN_E_RANGE);
+}
+
+static void test_gen_truncate_out_of_range(void **state)
+{
+	struct pair *pr = *state;
+	struct buf b;
+	gen_payload(&b, 1, 1, 0.5f, 0.5f, "hi", 2);
+	uint32_t bad = AL_TRUNCATE_END;
+	memcpy(b.b + 28, &bad, 4); /* after req_id, seed, max_tokens, temperature, top_p */
+	assert_int_equal(raw_send(pr->p, AL_MSG_GEN_REQUEST, b.b, b.n), 0);
+	expect_violation(pr, pr->a, AL_CHAN_E_RANGE);
 }
 
 /* ---- conversation violations ---- */
@@ -1066,6 +1108,59 @@ static void test_done_count_mismatch(void **state)
 	expect_violation(pr, pr->p, AL_CHAN_E_RANGE);
 }
 
+/* Dropped prompt tokens are reported only for a request that allowed it. */
+static void test_done_dropped_unasked(void **state)
+{
+	struct pair *pr = *state;
+	send_req(pr, 3, 10);
+	struct al_msg_done d = { .req_id = 3, .prompt_tokens = 511, .prompt_dropped = 87,
+				 .finish = AL_FINISH_LENGTH };
+	assert_int_equal(al_chan_send_done(pr->a, &d), -EINVAL);
+	struct buf b = { .n = 0 };
+	b_u64(&b, 3);
+	b_u32(&b, 511);
+	b_u32(&b, 0);
+	b_u32(&b, AL_FINISH_LENGTH);
+	b_u32(&b, 87); /* prompt_dropped */
+	b_u64(&b, 1);
+	b_u64(&b, 1);
+	assert_int_equal(raw_send(pr->a, AL_MSG_DONE, b.b, b.n), 0);
+	expect_violation(pr, pr->p, AL_CHAN_E_RANGE);
+}
+
+static void test_done_dropped_asked(void **state)
+{
+	struct pair *pr = *state;
+	struct al_msg_gen_request req = { .req_id = 4, .max_tokens = 1, .top_p = 1,
+					  .truncate = AL_TRUNCATE_LEFT, .prompt = "p", .prompt_len = 1 };
+	assert_int_equal(al_chan_send_gen_request(pr->p, &req), 0);
+	struct al_msg m;
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
+	assert_int_equal(m.u.gen.truncate, AL_TRUNCATE_LEFT);
+	struct al_msg_done d = { .req_id = 4, .prompt_tokens = 511, .prompt_dropped = 87,
+				 .finish = AL_FINISH_STOP };
+	assert_int_equal(al_chan_send_done(pr->a, &d), 0);
+	assert_int_equal(al_chan_recv(pr->p, &m, 0), 0);
+	assert_int_equal(m.u.done.prompt_tokens, 511);
+	assert_int_equal(m.u.done.prompt_dropped, 87);
+}
+
+/* More prompt tokens than any prompt the channel carries can have. */
+static void test_done_prompt_tokens_range(void **state)
+{
+	struct pair *pr = *state;
+	struct buf b = { .n = 0 };
+	b_u64(&b, 1);
+	b_u32(&b, AL_MSG_MAX_PROMPT_TOKENS);
+	b_u32(&b, 0);
+	b_u32(&b, AL_FINISH_STOP);
+	b_u32(&b, 1); /* one more than can exist */
+	b_u64(&b, 1);
+	b_u64(&b, 1);
+	assert_int_equal(raw_send(pr->a, AL_MSG_DONE, b.b, b.n), 0);
+	expect_violation(pr, pr->p, AL_CHAN_E_RANGE);
+}
+
 static void test_unsolicited_error(void **state)
 {
 	struct pair *pr = *state;
@@ -1113,6 +1208,38 @@ static void test_cancel_never_made(void **state)
 	expect_violation(pr, pr->a, AL_CHAN_E_REQID);
 }
 
+/* Ids that share an entry of the request table (equal modulo its size)
+ * are all tracked, each with its own token count, in any order of ending. */
+static void test_request_ids_share_an_entry(void **state)
+{
+	struct pair *pr = *state;
+	const uint64_t n = AL_CHAN_MAX_OUTSTANDING;
+	uint64_t ids[] = { 1, 1 + n, 1 + 2 * n };
+	struct al_msg m;
+	for (size_t i = 0; i < 3; i++)
+		send_req(pr, ids[i], 2);
+	assert_int_equal(al_chan_send_token(pr->a, ids[2], 2, "ab", 2), 0);
+	assert_int_equal(al_chan_send_token(pr->a, ids[1], 1, "c", 1), 0);
+	assert_int_equal(al_chan_send_done(pr->a, &(struct al_msg_done){ .req_id = ids[1], .gen_tokens = 1 }), 0);
+	assert_int_equal(al_chan_send_token(pr->a, ids[0], 1, "d", 1), 0);
+	/* The ended one is gone; the others keep their own counts. */
+	assert_int_equal(al_chan_send_token(pr->a, ids[1], 1, "e", 1), -EINVAL);
+	assert_int_equal(al_chan_send_token(pr->a, ids[2], 1, "f", 1), -EINVAL);
+	assert_int_equal(al_chan_send_done(pr->a, &(struct al_msg_done){ .req_id = ids[2], .gen_tokens = 2 }), 0);
+	assert_int_equal(al_chan_send_done(pr->a, &(struct al_msg_done){ .req_id = ids[0], .gen_tokens = 1 }), 0);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(al_chan_recv(pr->p, &m, 0), 0);
+	assert_int_equal(m.type, AL_MSG_DONE);
+	assert_int_equal(m.u.done.req_id, ids[0]);
+	/* A new id in the same entry is tracked again. */
+	send_req(pr, 1 + 3 * n, 1);
+	assert_int_equal(al_chan_send_token(pr->a, 1 + 3 * n, 1, "g", 1), 0);
+	assert_int_equal(al_chan_recv(pr->p, &m, 0), 0);
+	assert_int_equal(m.type, AL_MSG_TOKEN);
+	assert_int_equal(al_chan_error(pr->p), 0);
+	assert_int_equal(pr->cb_calls, 0);
+}
+
 static void test_too_many_requests(void **state)
 {
 	struct pair *pr = *state;
@@ -1123,7 +1250,7 @@ static void test_too_many_requests(void **state)
 		struct al_msg m;
 		assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
 	}
-	gen_payload(&b, 100, 1, 0.5f, 0.5f, "p", 1);
+	gen_payload(&b, AL_CHAN_MAX_OUTSTANDING + 100, 1, 0.5f, 0.5f, "p", 1);
 	assert_int_equal(raw_send(pr->p, AL_MSG_GEN_REQUEST, b.b, b.n), 0);
 	expect_violation(pr, pr->a, AL_CHAN_E_LIMIT);
 }
@@ -1486,6 +1613,12 @@ int main(void)
 		T(test_stats_trailing),
 		T(test_hello),
 		T(test_hello_out_of_range),
+		T(test_hello_prompt_limit),
+		T(test_hello_prompt_limit_too_big),
+		T(test_gen_truncate_out_of_range),
+		T(test_done_dropped_unasked),
+		T(test_done_dropped_asked),
+		T(test_done_prompt_tokens_range),
 		T(test_unsolicited_token),
 		T(test_token_after_done),
 		T(test_too_many_tokens),
@@ -1495,6 +1628,7 @@ int main(void)
 		T(test_request_id_replay),
 		T(test_request_id_backwards),
 		T(test_cancel_never_made),
+		T(test_request_ids_share_an_entry),
 		T(test_too_many_requests),
 		T(test_close_seen_after_drain),
 		T(test_timeout),

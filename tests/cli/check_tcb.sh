@@ -27,10 +27,11 @@ fi
 # dynamic one; an unstripped build is needed for the first.
 syms=$( { nm "$exe" 2>/dev/null || true; nm -D "$exe" 2>/dev/null || true; } | awk '{ print $NF }' | sort -u)
 [ -n "$syms" ] || { echo "check_tcb: $exe: no symbols (stripped?)" >&2; exit 1; }
-# MCP and JSON-RPC (src/mcp), the protocol worker (src/workers/proto), the AI
+# MCP and JSON-RPC (src/mcp), the protocol worker (src/workers/proto), the
+# egress proxy's CONNECT and DNS readers (src/workers/egress), the AI
 # engine and its model loaders (src/workers/ai: GGUF, llama2.c), the
 # benchmarks (bench/lib), libmicrohttpd and libcurl.
-pattern='^(al_mcp_|al_jsonrpc_|al_proto_|al_ai_|al_gguf_|al_bench_|MHD_|curl_)'
+pattern='^(al_mcp_|al_jsonrpc_|al_proto_|al_ai_|al_gguf_|al_bench_|al_connect_|al_dns_|MHD_|curl_)'
 bad_syms=$(printf '%s\n' "$syms" | grep -E "$pattern" || true)
 if [ -n "$bad_syms" ]; then
 	n=$(printf '%s\n' "$bad_syms" | wc -l)

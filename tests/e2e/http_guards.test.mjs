@@ -60,6 +60,33 @@ test('foreign Host is refused with 403 (DNS rebinding)', async () => {
   assert.match(r.json.error.message, /host/);
 });
 
+test('[proto] allowed_hosts: the listed names pass (any port, or the one given), others get 403; they are not origins', async () => {
+  // Full lists (16 each, the most the configuration takes): every entry reaches the protocol domain.
+  const hex = [...'0123456789abcdef'];
+  const hosts = ['airlock.example', 'lb.example:8443', ...hex.slice(2).map((c) => `h${c}`)];
+  const origins = hex.map((c) => `http://${c}`);
+  const s = await startAirlock({ proto: { allowed_hosts: hosts.join(','), allowed_origins: origins.join(',') } });
+  try {
+    const p = (headers) => raw(s.port, { headers: { ...JSON_HEADERS, ...headers }, body: INIT });
+    for (const h of [`airlock.example:${s.port}`, 'airlock.example', 'AIRLOCK.Example:80', 'lb.example:8443', 'hf', `127.0.0.1:${s.port}`, `localhost:${s.port}`]) {
+      const r = await p({ host: h });
+      assert.equal(r.status, 200, h);
+      assert.equal(messages(r)[0].result.serverInfo.name, 'airlock', h);
+    }
+    for (const h of ['other.example', `other.example:${s.port}`, 'airlock.example.other.example', 'xairlock.example',
+      'lb.example', 'lb.example:8444', 'lb.example:84430', 'airlock.examplex:1']) {
+      const r = await p({ host: h });
+      assert.equal(r.status, 403, h);
+      assert.match(r.json.error.message, /host not allowed/, h);
+    }
+    // A listed host does not make its origin a browser origin.
+    refused(await p({ host: 'airlock.example', origin: 'http://airlock.example' }), 'origin of a listed host');
+    assert.equal((await p({ host: 'airlock.example', origin: 'http://f' })).status, 200, 'the 16th origin');
+  } finally {
+    assert.equal((await s.stop()).code, 0);
+  }
+});
+
 test('body over the limit: 413 by Content-Length and by chunked upload', async () => {
   const big = rpc(1, 'tools/list', { pad: 'x'.repeat(70 * 1024) });
   const r = await post(big);

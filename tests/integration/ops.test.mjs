@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AIRLOCK, makeConfig, freePort, airlock, waitExit, until, within, raw, rpc, JSON_HEADERS, auditRecords, SOURCE_ROOT } from './lib.mjs';
+import { AIRLOCK, makeConfig, freePort, airlock, waitExit, until, within, raw, rpc, JSON_HEADERS, auditRecords, SOURCE_ROOT, startAirlock, startBareProto, MODERN, modernMeta, PROMPT } from './lib.mjs';
+import os from 'node:os';
 
 const initialize = (port) => raw(port, {
   headers: JSON_HEADERS,
@@ -46,7 +47,7 @@ test('socket activation, SIGHUP reload, manifest update, metrics', { skip: !whic
     await until(() => new RegExp(`ready on http://127\\.0\\.0\\.1:${port}/mcp`).test(err), 10000, 'the ready line');
     // The load balancer's health check.
     const health = await raw(port, { method: 'GET', path: '/healthz' });
-    assert.deepEqual([health.status, health.body], [200, 'ok\n']);
+    assert.deepEqual([health.status, health.json], [200, { status: 'serving' }]);
     const status = async () => JSON.parse((await airlock(['status', '--json', '--config', cfg.conf])).stdout);
     const before = await status();
     assert.equal(before.listen, 'systemd');
@@ -112,5 +113,67 @@ test('socket activation, SIGHUP reload, manifest update, metrics', { skip: !whic
     const ex = await waitExit(child, 30000);
     assert.equal(ex.timedOut, false, 'airlock run did not stop');
     fs.rmSync(cfg.dir, { recursive: true, force: true });
+  }
+});
+
+// GET /healthz tells a load balancer the truth: an instance whose AI domain
+// is stopped by an integrity lockdown answers 503 naming the state (haproxy's
+// check and a Kubernetes readiness probe then send it no traffic), and 200
+// again once `airlock unlock` has verified the files and restarted it.
+test('GET /healthz: 503 "lockdown" during an integrity lockdown, 200 after airlock unlock', async () => {
+  const mdir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-model-'));
+  const model = path.join(mdir, 'model.bin'), tok = path.join(mdir, 'tok.bin');
+  fs.copyFileSync(path.join(SOURCE_ROOT, 'models/stories260K.bin'), model);
+  fs.copyFileSync(path.join(SOURCE_ROOT, 'models/tok512.bin'), tok);
+  const srv = await startAirlock({ extra: `[ai]\nmodel = ${model}\ntokenizer = ${tok}\n[respond]\nintegrity_interval = 1\n` });
+  const health = () => raw(srv.port, { method: 'GET', path: '/healthz' });
+  const generate = () => raw(srv.port, {
+    headers: { ...JSON_HEADERS, 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'generate' },
+    body: rpc(7, 'tools/call', { name: 'generate', arguments: { prompt: PROMPT, max_tokens: 4 }, _meta: modernMeta() }),
+  });
+  try {
+    let h = await health();
+    assert.deepEqual([h.status, h.json], [200, { status: 'serving' }]);
+    // One byte of the model changed in place: the integrity monitor's next pass locks the AI domain down.
+    const fd = fs.openSync(model, 'r+');
+    const orig = Buffer.alloc(1);
+    fs.readSync(fd, orig, 0, 1, 4096);
+    fs.writeSync(fd, Buffer.from([orig[0] ^ 0x5a]), 0, 1, 4096);
+    fs.closeSync(fd);
+    h = await until(async () => { const r = await health(); return r.status === 503 && r; }, 30000, '/healthz answering 503');
+    assert.equal(h.json.status, 'lockdown', h.body);
+    assert.match(h.json.detail, /airlock unlock/);
+    assert.equal(h.headers['content-type'], 'application/json');
+    const st = await srv.status();
+    assert.equal(st.domains.find((d) => d.name === 'ai').state, 'locked down (airlock unlock)');
+    // What the 503 keeps clients from: generation fails on this instance.
+    const g = await generate();
+    assert.equal(g.status, 200, g.body);
+    assert.equal(JSON.parse(g.body).result.isError, true, g.body);
+
+    // The file restored and the lockdown lifted: serving again.
+    const fd2 = fs.openSync(model, 'r+');
+    fs.writeSync(fd2, orig, 0, 1, 4096);
+    fs.closeSync(fd2);
+    const u = await airlock(['unlock', '--config', srv.conf]);
+    assert.equal(u.code, 0, u.stdout + u.stderr);
+    h = await until(async () => { const r = await health(); return r.status === 200 && r; }, 30000, '/healthz answering 200 after unlock');
+    assert.deepEqual(h.json, { status: 'serving' });
+  } finally {
+    await srv.stop();
+    fs.rmSync(mdir, { recursive: true, force: true });
+  }
+});
+
+// A protocol domain with no AI domain behind it cannot generate: not healthy.
+test('GET /healthz: 503 "ai-unavailable" without an AI domain', async () => {
+  const p = await startBareProto();
+  try {
+    const h = await raw(p.port, { method: 'GET', path: '/healthz' });
+    assert.equal(h.status, 503, h.body);
+    assert.equal(h.json.status, 'ai-unavailable');
+    assert.ok(h.headers['retry-after']);
+  } finally {
+    await p.stop();
   }
 });

@@ -88,6 +88,7 @@ static int script_info(void *ctx, struct al_mcp_model_info *mi)
 	al_strlcpy(mi->name, "stories260K", sizeof(mi->name));
 	mi->vocab_size = 512;
 	mi->context_length = 512;
+	mi->max_prompt_tokens = 511;
 	mi->n_layers = 5;
 	mi->dim = 64;
 	return 0;
@@ -274,6 +275,136 @@ static void test_generate_progress_and_result(void **state)
 	assert_int_equal(f->sc.cancels, 0); /* finished calls are not cancelled */
 }
 
+/* The generate tool's published schema and model_info, as a client reads them. */
+static json_t *list_tools(struct fixture *f)
+{
+	struct al_mcp_result res;
+	cap_clear(&f->cap);
+	assert_int_equal(handle(f, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/list\"}", &res), 0);
+	assert_int_equal(f->cap.n, 1);
+	return json_object_get(json_object_get(f->cap.msgs[0], "result"), "tools");
+}
+
+static json_t *tool_named(json_t *tools, const char *name)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(tools, i, t)
+		if (!strcmp(json_string_value(json_object_get(t, "name")), name))
+			return t;
+	fail_msg("no tool %s", name);
+	return NULL;
+}
+
+static void test_schema_states_token_limit(void **state)
+{
+	struct fixture *f = *state;
+	json_t *gen = tool_named(list_tools(f), "generate");
+	json_t *props = json_object_get(json_object_get(gen, "inputSchema"), "properties");
+	json_t *prompt = json_object_get(props, "prompt");
+	const char *d = json_string_value(json_object_get(prompt, "description"));
+	assert_non_null(strstr(d, "at most 511 prompt tokens (its context is 512 tokens)"));
+	/* The character cap stays: it keeps a request within what the channel carries. */
+	assert_int_equal(json_integer_value(json_object_get(prompt, "maxLength")), 4096);
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(props, "max_tokens"), "description")),
+			       "room for 512 - P"));
+	json_t *lim = json_object_get(json_object_get(gen, "_meta"), "airlock/limits");
+	assert_int_equal(json_integer_value(json_object_get(lim, "context_length")), 512);
+	assert_int_equal(json_integer_value(json_object_get(lim, "max_prompt_tokens")), 511);
+	json_t *tr = json_object_get(props, "truncate");
+	assert_string_equal(json_string_value(json_object_get(tr, "type")), "string");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(tr, "enum"), 0)), "none");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(tr, "enum"), 1)), "left");
+	assert_int_equal(json_array_size(json_object_get(tr, "enum")), 2);
+	assert_string_equal(json_string_value(json_object_get(tr, "default")), "none");
+
+	/* model_info states the same figures. */
+	struct al_mcp_result res;
+	cap_clear(&f->cap);
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"tools/call\",\"params\":{\"name\":\"model_info\"}}", &res);
+	json_t *sc = json_object_get(json_object_get(f->cap.msgs[0], "result"), "structuredContent");
+	assert_int_equal(json_integer_value(json_object_get(sc, "context_length")), 512);
+	assert_int_equal(json_integer_value(json_object_get(sc, "max_prompt_tokens")), 511);
+}
+
+/* Without an AI domain, nothing is known: the description says where the figure is. */
+static void test_schema_before_model_known(void **state)
+{
+	struct fixture *f = *state;
+	json_t *gen = tool_named(list_tools(f), "generate");
+	json_t *prompt = json_object_get(json_object_get(json_object_get(gen, "inputSchema"), "properties"), "prompt");
+	const char *d = json_string_value(json_object_get(prompt, "description"));
+	assert_non_null(strstr(d, "model_info's max_prompt_tokens"));
+	assert_null(strstr(d, "511"));
+	assert_null(json_object_get(gen, "_meta"));
+}
+
+static void test_truncate_argument(void **state)
+{
+	struct fixture *f = *state;
+	static const struct { const char *arg; bool left; } cases[] = {
+		{ "", false }, { ",\"truncate\":\"none\"", false }, { ",\"truncate\":\"left\"", true },
+	};
+	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "{\"jsonrpc\":\"2.0\",\"id\":%zu,\"method\":\"tools/call\",\"params\":"
+			 "{\"name\":\"generate\",\"arguments\":{\"prompt\":\"Once\"%s}}}", i + 1, cases[i].arg);
+		struct al_mcp_result res;
+		cap_clear(&f->cap);
+		assert_int_equal(handle(f, msg, &res), 0);
+		assert_int_equal(f->sc.starts, (int)i + 1);
+		assert_int_equal(f->sc.p.truncate_left, cases[i].left);
+		f->sc.cb.on_done(f->sc.cb.ud, AL_MCP_GEN_DONE, NULL);
+		al_mcp_call_detach(res.call);
+		al_mcp_call_put(res.call);
+	}
+}
+
+/* A prompt cut from the left: the text is the result, the figures are in _meta. */
+static void test_usage_in_result_meta(void **state)
+{
+	struct fixture *f = *state;
+	struct al_mcp_result res;
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":"
+		  "{\"name\":\"generate\",\"arguments\":{\"prompt\":\"Once\",\"truncate\":\"left\"}}}", &res);
+	assert_non_null(f->sc.cb.on_usage);
+	f->sc.cb.on_text(f->sc.cb.ud, " upon", 5);
+	struct al_mcp_gen_usage u = { .prompt_tokens = 511, .prompt_dropped = 87, .gen_tokens = 1 };
+	f->sc.cb.on_usage(f->sc.cb.ud, &u);
+	f->sc.cb.on_done(f->sc.cb.ud, AL_MCP_GEN_DONE, NULL);
+	assert_int_equal(f->cap.n, 1);
+	json_t *r = json_object_get(f->cap.msgs[0], "result");
+	assert_false(json_is_true(json_object_get(r, "isError")));
+	assert_int_equal(json_array_size(json_object_get(r, "content")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "content"), 0), "text")),
+			    " upon");
+	json_t *use = json_object_get(json_object_get(r, "_meta"), "airlock/usage");
+	assert_int_equal(json_integer_value(json_object_get(use, "prompt_tokens")), 511);
+	assert_int_equal(json_integer_value(json_object_get(use, "prompt_tokens_dropped")), 87);
+	assert_int_equal(json_integer_value(json_object_get(use, "generated_tokens")), 1);
+	al_mcp_call_detach(res.call);
+	al_mcp_call_put(res.call);
+}
+
+/* The AI domain's refusal reaches the client as a tool error that says how to get a result. */
+static void test_prompt_too_long_error(void **state)
+{
+	struct fixture *f = *state;
+	struct al_mcp_result res;
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":"
+		  "{\"name\":\"generate\",\"arguments\":{\"prompt\":\"Once\"}}}", &res);
+	f->sc.cb.on_done(f->sc.cb.ud, AL_MCP_GEN_TOO_LONG,
+			 "the prompt is 598 tokens; this model takes at most 511 prompt tokens");
+	json_t *r = json_object_get(f->cap.msgs[0], "result");
+	assert_true(json_is_true(json_object_get(r, "isError")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "content"), 0), "text")),
+			    "the prompt is 598 tokens; this model takes at most 511 prompt tokens; "
+			    "set truncate to \"left\" to keep its newest tokens");
+	assert_null(json_object_get(r, "_meta"));
+	al_mcp_call_detach(res.call);
+	al_mcp_call_put(res.call);
+}
+
 static void test_cancel_reaches_backend(void **state)
 {
 	struct fixture *f = *state;
@@ -396,6 +527,73 @@ static void test_http_header_crosscheck(void **state)
 	assert_int_equal(res.http_status, 404);
 }
 
+/* One stateless request over HTTP with its headers: the response's status and error code. */
+static int modern_http(struct al_mcp_server *srv, const char *method, const char *hdr_version,
+		       const char *params, json_int_t *code)
+{
+	char body[512];
+	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"%s\",\"params\":%s}",
+		 method, params);
+	struct capture cap = { 0 };
+	struct al_mcp_input in = { .body = body, .len = strlen(body), .transport = AL_MCP_HTTP,
+				   .hdr_protocol_version = hdr_version, .hdr_method = method };
+	struct al_mcp_output out = { .emit = cap_emit, .ud = &cap };
+	struct al_mcp_result res;
+	assert_int_equal(al_mcp_handle(srv, &in, &out, &res), 0);
+	assert_int_equal(cap.n, 1);
+	*code = err_code(cap.msgs[0]);
+	assert_int_equal(json_integer_value(json_object_get(cap.msgs[0], "id")), 9);
+	cap_clear(&cap);
+	return res.http_status;
+}
+
+#define MODERN_META                                                                 \
+	"{\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","    \
+	"\"io.modelcontextprotocol/clientCapabilities\":{}}}"
+
+static void test_modern_unknown_method_404(void **state)
+{
+	struct fixture *f = *state;
+	json_int_t code;
+	/* 2026-07-28 over HTTP: a method the server does not implement is 404 with -32601,
+	 * and that includes the methods the revision removed (ping, logging/setLevel,
+	 * the initialize handshake, resource subscriptions). */
+	static const char *const gone[] = { "tools/nope", "ping", "logging/setLevel", "initialize",
+					    "resources/subscribe" };
+	for (size_t i = 0; i < AL_ARRAY_LEN(gone); i++) {
+		assert_int_equal(modern_http(f->srv, gone[i], "2026-07-28", MODERN_META, &code), 404);
+		assert_int_equal(code, AL_JSONRPC_METHOD_NOT_FOUND);
+	}
+	/* Known methods still answer 200. */
+	assert_int_equal(modern_http(f->srv, "tools/list", "2026-07-28", MODERN_META, &code), 200);
+	assert_int_equal(code, 0);
+	/* Over stdio the same removed method is -32601 too; the 2025 revisions keep it. */
+	struct al_mcp_result res;
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"logging/setLevel\",\"params\":{"
+		  "\"level\":\"info\",\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+		  "\"io.modelcontextprotocol/clientCapabilities\":{}}}}", &res);
+	assert_int_equal(err_code(f->cap.msgs[0]), AL_JSONRPC_METHOD_NOT_FOUND);
+	cap_clear(&f->cap);
+	handle(f, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"info\"}}",
+	       &res);
+	assert_true(json_is_object(json_object_get(f->cap.msgs[0], "result")));
+	cap_clear(&f->cap);
+}
+
+static void test_modern_header_without_meta(void **state)
+{
+	struct fixture *f = *state;
+	json_int_t code;
+	/* The header names the stateless revision but the body lacks its required
+	 * _meta field: a malformed request, -32602 with 400 (not a header mismatch). */
+	assert_int_equal(modern_http(f->srv, "server/discover", "2026-07-28", "{}", &code), 400);
+	assert_int_equal(code, AL_JSONRPC_INVALID_PARAMS);
+	assert_int_equal(modern_http(f->srv, "server/discover", "2026-07-28",
+				     "{\"_meta\":{\"io.modelcontextprotocol/clientCapabilities\":{}}}", &code),
+			 400);
+	assert_int_equal(code, AL_JSONRPC_INVALID_PARAMS);
+}
+
 static void test_backend_none(void **state)
 {
 	struct fixture *f = *state;
@@ -423,6 +621,22 @@ static void test_schema_validator(void **state)
 	v = json_loads("{\"s\":\"abcd\"}", 0, &e);
 	assert_int_equal(al_mcp_schema_validate(schema, v, why, sizeof(why)), -EINVAL);
 	assert_string_equal(why, "arguments.s: longer than 3 characters");
+	json_decref(v);
+	json_decref(schema);
+	/* enum: one of the listed values, compared as JSON (no case folding, no coercion). */
+	schema = json_loads("{\"type\":\"object\",\"properties\":{\"t\":{\"type\":\"string\",\"enum\":[\"none\",\"left\"]}}}", 0, &e);
+	v = json_loads("{\"t\":\"left\"}", 0, &e);
+	assert_int_equal(al_mcp_schema_validate(schema, v, why, sizeof(why)), 0);
+	json_decref(v);
+	v = json_loads("{\"t\":\"Left\"}", 0, &e);
+	assert_int_equal(al_mcp_schema_validate(schema, v, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "arguments.t: must be one of [\"none\",\"left\"]");
+	json_decref(v);
+	json_decref(schema);
+	/* An enum that is not an array admits nothing. */
+	schema = json_loads("{\"type\":\"string\",\"enum\":\"left\"}", 0, &e);
+	v = json_string("left");
+	assert_int_equal(al_mcp_schema_validate(schema, v, why, sizeof(why)), -EINVAL);
 	json_decref(v);
 	json_decref(schema);
 	/* An unknown keyword fails closed rather than being ignored. */
@@ -707,6 +921,30 @@ static long http_generate(unsigned short port, struct body *b)
 	return code;
 }
 
+/* A POST with the headers given (NULL-terminated); returns the status. */
+static long http_post(unsigned short port, const char *const *headers, const char *req, struct body *b)
+{
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/mcp", port);
+	CURL *c = curl_easy_init();
+	struct curl_slist *hd = NULL;
+	hd = curl_slist_append(hd, "Content-Type: application/json");
+	hd = curl_slist_append(hd, "Accept: application/json, text/event-stream");
+	for (const char *const *h = headers; *h; h++)
+		hd = curl_slist_append(hd, *h);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, req);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	long code = 0;
+	curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(hd);
+	curl_easy_cleanup(c);
+	return code;
+}
+
 static void wait_dones(struct slow_backend *b, int n)
 {
 	/* Bounded wait for the backend thread to finish: a hang fails the test. */
@@ -878,6 +1116,42 @@ static void test_stateless_takes_no_session(void **state)
 	al_mcp_server_free(srv);
 }
 
+static void test_http_header_whitespace(void **state)
+{
+	struct slow_backend b = { .chunks = 1, .delay_ms = 1 };
+	struct http_server h;
+	http_start(&h, &b, 60);
+	struct body *bp = calloc(1, sizeof(*bp));
+	/* Whitespace around a field value is not part of it (RFC 9110 section 5.5):
+	 * headers that end in spaces or tabs still match the body. */
+	static const char list[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":"
+				   MODERN_META "}";
+	const char *const list_hdrs[] = { "MCP-Protocol-Version: 2026-07-28 ", "Mcp-Method: tools/list\t",
+					  NULL };
+	assert_int_equal(http_post(h.port, list_hdrs, list, bp), 200);
+	assert_non_null(strstr(bp->buf, "\"tools\""));
+	static const char call[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"generate\","
+		"\"arguments\":{\"prompt\":\"x\"},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":"
+		"\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}";
+	const char *const call_hdrs[] = { "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call",
+					  "Mcp-Name:   generate  ", NULL };
+	memset(bp, 0, sizeof(*bp));
+	assert_int_equal(http_post(h.port, call_hdrs, call, bp), 200);
+	assert_non_null(strstr(bp->buf, "\"isError\":false"));
+	wait_dones(&b, 1);
+	/* Whitespace inside a value is part of it: still a mismatch. */
+	const char *const inner[] = { "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call",
+				      "Mcp-Name: gen erate", NULL };
+	memset(bp, 0, sizeof(*bp));
+	assert_int_equal(http_post(h.port, inner, call, bp), 400);
+	assert_non_null(strstr(bp->buf, "-32020"));
+	http_stop(&h);
+	free(bp);
+	free(slow_current);
+	slow_current = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -890,7 +1164,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_expiry, setup_script, teardown),
 		cmocka_unit_test_setup_teardown(test_modern_results, setup_script, teardown),
 		cmocka_unit_test_setup_teardown(test_http_header_crosscheck, setup_script, teardown),
+		cmocka_unit_test_setup_teardown(test_modern_unknown_method_404, setup_script, teardown),
+		cmocka_unit_test_setup_teardown(test_modern_header_without_meta, setup_script, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_none, setup_none, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_states_token_limit, setup_script, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_before_model_known, setup_none, teardown),
+		cmocka_unit_test_setup_teardown(test_truncate_argument, setup_script, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_in_result_meta, setup_script, teardown),
+		cmocka_unit_test_setup_teardown(test_prompt_too_long_error, setup_script, teardown),
 		cmocka_unit_test(test_schema_validator),
 		cmocka_unit_test_setup_teardown(test_logging_set_level, setup_script, teardown),
 		cmocka_unit_test(test_session_eviction),
@@ -901,6 +1182,7 @@ int main(void)
 		cmocka_unit_test(test_http_sse_progress_then_result),
 		cmocka_unit_test(test_http_client_gone_cancels),
 		cmocka_unit_test(test_http_deadline),
+		cmocka_unit_test(test_http_header_whitespace),
 #if defined(__x86_64__)
 		cmocka_unit_test(test_lockdown_kills_ia32),
 #endif

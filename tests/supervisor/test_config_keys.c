@@ -103,6 +103,9 @@ static void sample(const struct al_config_key *k, const struct al_config *def, c
 	case AL_CONFIG_ORIGINS:
 		snprintf(text, n, "https://x.example, http://y:1");
 		break;
+	case AL_CONFIG_HOSTS:
+		snprintf(text, n, "x.example, [fd00::1]:8377");
+		break;
 	}
 	/* Relative paths come back absolute. */
 	if (k->kind == AL_CONFIG_PATH || k->kind == AL_CONFIG_SOCKET)
@@ -213,11 +216,12 @@ static const struct {
 	C("airlock", "level", level), C("airlock", "state_dir", state_dir),
 	C("airlock", "audit_log", audit_log), C("airlock", "control_socket", control_socket),
 	C("proto", "listen", proto.stdio), C("proto", "allowed_origins", proto.allowed_origins),
+	C("proto", "allowed_hosts", proto.allowed_hosts),
 	C("proto", "token_file", proto.token_file), C("proto", "body_limit", proto.body_limit),
 	C("proto", "concurrency", proto.concurrency),
 	C("proto", "max_connections", proto.max_connections),
 	C("ai", "model", ai.model), C("ai", "tokenizer", ai.tokenizer),
-	C("ai", "threads", ai.threads), C("ai", "max_tokens", ai.max_tokens),
+	C("ai", "threads", ai.threads), C("ai", "max_tokens", ai.max_tokens), C("ai", "slots", ai.slots),
 	D("memory", memory), D("pids", pids), D("cpu", cpu_milli), D("cpus", cpus),
 	D("seccomp", seccomp), D("sched", sched), D("command", command), D("profile", profile),
 	C("respond", "alert_command", respond.alert_command),

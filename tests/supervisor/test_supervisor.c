@@ -122,6 +122,7 @@ static void test_values(void **state)
 		"[proto]\n"
 		"listen = [::1]:9000\n"
 		"allowed_origins = https://a.example, http://b:1\n"
+		"allowed_hosts = airlock.example, 10.0.0.5:8377 ,[fd00::5]:1,AI-1.svc.cluster.local\n"
 		"token_file = model.bin\n"
 		"body_limit = 64k\n"
 		"concurrency = 9\n"
@@ -156,6 +157,11 @@ static void test_values(void **state)
 	assert_int_equal(cfg->proto.port, 9000);
 	assert_int_equal(cfg->proto.n_allowed_origins, 2);
 	assert_string_equal(cfg->proto.allowed_origins[1], "http://b:1");
+	assert_int_equal(cfg->proto.n_allowed_hosts, 4);
+	assert_string_equal(cfg->proto.allowed_hosts[0], "airlock.example");
+	assert_string_equal(cfg->proto.allowed_hosts[1], "10.0.0.5:8377");
+	assert_string_equal(cfg->proto.allowed_hosts[2], "[fd00::5]:1");
+	assert_string_equal(cfg->proto.allowed_hosts[3], "AI-1.svc.cluster.local");
 	assert_int_equal(cfg->proto.body_limit, 65536);
 	assert_int_equal(cfg->proto.concurrency, 9);
 	snprintf(p, sizeof p, "%s/./model.bin", dir);
@@ -239,6 +245,58 @@ static const struct {
 	  "2: [proto] allowed_origins: 'http://x/path' is not an origin such as http://127.0.0.1:8377" },
 	{ "[proto]\nallowed_origins = *\n",
 	  "2: [proto] allowed_origins: '*' is not an origin such as http://127.0.0.1:8377" },
+	{ "[proto]\nallowed_hosts = *\n",
+	  "2: [proto] allowed_hosts: '*' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = *.example\n",
+	  "2: [proto] allowed_hosts: '*.example' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = http://a.example\n",
+	  "2: [proto] allowed_hosts: 'http://a.example' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = a.example/mcp\n",
+	  "2: [proto] allowed_hosts: 'a.example/mcp' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = a_b.example\n",
+	  "2: [proto] allowed_hosts: 'a_b.example' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = a..example\n",
+	  "2: [proto] allowed_hosts: 'a..example' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = .a.example\n",
+	  "2: [proto] allowed_hosts: '.a.example' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = a.example.\n",
+	  "2: [proto] allowed_hosts: 'a.example.' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = -a.example\n",
+	  "2: [proto] allowed_hosts: '-a.example' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = a-.example\n",
+	  "2: [proto] allowed_hosts: 'a-.example' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = a.example:\n",
+	  "2: [proto] allowed_hosts: 'a.example:' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = a.example:0\n",
+	  "2: [proto] allowed_hosts: 'a.example:0' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = a.example:65536\n",
+	  "2: [proto] allowed_hosts: 'a.example:65536' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = a.example:80x\n",
+	  "2: [proto] allowed_hosts: 'a.example:80x' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = a.example:+80\n",
+	  "2: [proto] allowed_hosts: 'a.example:+80' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = 10.0.0\n",
+	  "2: [proto] allowed_hosts: '10.0.0' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = 10.0.0.256\n",
+	  "2: [proto] allowed_hosts: '10.0.0.256' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = ::1\n",
+	  "2: [proto] allowed_hosts: '::1' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = [::1\n",
+	  "2: [proto] allowed_hosts: '[::1' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = []:80\n",
+	  "2: [proto] allowed_hosts: '[]:80' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = [fd00::g]\n",
+	  "2: [proto] allowed_hosts: '[fd00::g]' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = [::1]80\n",
+	  "2: [proto] allowed_hosts: '[::1]80' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = user@a.example\n",
+	  "2: [proto] allowed_hosts: 'user@a.example' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example\n",
+	  "2: [proto] allowed_hosts: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = ok.example, bad!.example\n",
+	  "2: [proto] allowed_hosts: 'bad!.example' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]" },
+	{ "[proto]\nallowed_hosts = h0,h1,h2,h3,h4,h5,h6,h7,h8,h9,h10,h11,h12,h13,h14,h15,h16\n",
+	  "2: [proto] allowed_hosts: more than 16 host names" },
 	{ "[proto]\nbody_limit = 1T\n",
 	  "2: [proto] body_limit: '1T' is not a size in 1K..64M (units K, M, G)" },
 	{ "[proto]\nbody_limit = -5\n",
@@ -411,6 +469,40 @@ static void test_profile(void **state)
 	al_config_free(cfg);
 }
 
+/* [proto] allowed_hosts: the forms it takes, each kept as written; none by default. */
+static void test_allowed_hosts(void **state)
+{
+	(void)state;
+	static const char *const ok[] = {
+		"a", "airlock", "1.2.3.4", "1.2.3.4:65535", "[::1]", "[fd00::1:2]:8377",
+		"xn--bcher-kva.example", "a-b.example:1", "123abc.example", "airlock.default.svc",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example",
+	};
+	struct al_config *cfg;
+	char *errors = NULL;
+	assert_int_equal(load("", &cfg, &errors), 0);
+	assert_int_equal(cfg->proto.n_allowed_hosts, 0);
+	al_config_free(cfg);
+	for (size_t i = 0; i < AL_ARRAY_LEN(ok); i++) {
+		char text[200];
+		snprintf(text, sizeof text, "[proto]\nallowed_hosts = %s\n", ok[i]);
+		if (load(text, &cfg, &errors))
+			fail_msg("%s: %s", ok[i], errors);
+		assert_int_equal(cfg->proto.n_allowed_hosts, 1);
+		assert_string_equal(cfg->proto.allowed_hosts[0], ok[i]);
+		al_config_free(cfg);
+	}
+	/* Sixteen, the most the protocol domain takes; an empty value is none. */
+	assert_int_equal(load("[proto]\nallowed_hosts = h0,h1,h2,h3,h4,h5,h6,h7,h8,h9,h10,h11,h12,h13,h14,h15\n",
+			      &cfg, &errors), 0);
+	assert_int_equal(cfg->proto.n_allowed_hosts, AL_CONFIG_MAX_ORIGINS);
+	assert_string_equal(cfg->proto.allowed_hosts[15], "h15");
+	al_config_free(cfg);
+	assert_int_equal(load("[proto]\nallowed_hosts =\n", &cfg, &errors), 0);
+	assert_int_equal(cfg->proto.n_allowed_hosts, 0);
+	al_config_free(cfg);
+}
+
 static void test_cpus_empty(void **state)
 {
 	(void)state;
@@ -444,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_profile),
 		cmocka_unit_test(test_cpus_empty),
+		cmocka_unit_test(test_allowed_hosts),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/util.h"
 #include "workers/ai/quant.h"
@@ -33,44 +34,128 @@ static size_t round_up(size_t n)
 	return (n + 15) & ~(size_t)15; /* 64-byte aligned sub-arrays for floats */
 }
 
-int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
+/* The state's arrays, in floats, in arena order (see state_layout); the caches last, mapped apart. */
+enum {
+	P_X, P_XB, P_XB2, P_HB, P_HB2, P_Q, P_K, P_ATT, P_LOGITS, P_ROPE, P_XS,
+	P_BX, P_BXB, P_BQ, P_BK, P_BV, P_BHB, P_BHB2, P_BROPE, P_BXS, P_BLOGITS, P_CACHES,
+	P_COUNT
+};
+
+/* Sizes of every part for this many slots, with the one-slot cache size in
+ * *cache and the quantised activations' bytes in *nq; false on overflow. */
+static bool state_layout(const struct al_ai_config *c, int slots, size_t parts[P_COUNT], size_t *cache, size_t *nq)
 {
 	size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, seq = (size_t)c->seq_len;
-	size_t kv = (size_t)c->kv_dim, hs = (size_t)c->head_size, B = AL_AI_BATCH;
-	size_t maxd = dim > hid ? dim : hid, cache, att, total = 0, nq = 0;
+	size_t kv = (size_t)c->kv_dim, hs = (size_t)c->head_size, S = (size_t)slots;
+	size_t B = S > AL_AI_BATCH ? S : AL_AI_BATCH;
+	size_t maxd = dim > hid ? dim : hid, att, logits;
 	size_t ngs = c->group_size ? maxd / (size_t)c->group_size : 0;
+
+	if (slots < 1 || slots > AL_AI_MAX_SLOTS || !al_mul_size((size_t)c->n_layers * seq, kv, cache) ||
+	    !al_mul_size((size_t)c->n_heads, seq, &att) || maxd > SIZE_MAX / 64 / B || kv > maxd * 2 || hs > maxd ||
+	    !al_mul_size(S, (size_t)c->vocab_size, &logits) || *cache > SIZE_MAX / 2 / 16 / S)
+		return false;
+	size_t p[P_COUNT] = {
+		[P_X] = dim, [P_XB] = dim, [P_XB2] = dim, [P_HB] = hid, [P_HB2] = hid, [P_Q] = dim, [P_K] = kv,
+		[P_ATT] = att, [P_LOGITS] = (size_t)c->vocab_size, [P_ROPE] = hs, [P_XS] = ngs,
+		[P_BX] = B * dim, [P_BXB] = B * dim, [P_BQ] = B * dim, [P_BK] = B * kv, [P_BV] = B * kv,
+		[P_BHB] = B * hid, [P_BHB2] = B * hid, [P_BROPE] = B * hs, [P_BXS] = B * ngs, [P_BLOGITS] = logits,
+		/* Each slot: keys then values, each 64-byte aligned. */
+		[P_CACHES] = 2 * S * round_up(*cache),
+	};
+	memcpy(parts, p, sizeof p);
+	*nq = c->group_size ? round_up(maxd) * (1 + B) : 0;
+	return true;
+}
+
+/* Total bytes, or SIZE_MAX beyond AL_AI_MAX_STATE or on overflow. */
+static size_t layout_bytes(const size_t parts[P_COUNT], size_t nq)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < P_COUNT; i++)
+		if (!al_add_size(total, round_up(parts[i]), &total))
+			return SIZE_MAX;
+	if (total > AL_AI_MAX_STATE / sizeof(float) || total * sizeof(float) + nq > AL_AI_MAX_STATE)
+		return SIZE_MAX;
+	/* aligned_alloc wants a size that is a multiple of the alignment. */
+	return (total * sizeof(float) + nq + 63) & ~(size_t)63;
+}
+
+size_t al_ai_state_bytes(const struct al_ai_config *c, int slots)
+{
+	size_t parts[P_COUNT], cache, nq;
+	if (!state_layout(c, slots, parts, &cache, &nq))
+		return SIZE_MAX;
+	return layout_bytes(parts, nq);
+}
+
+int al_ai_slots_fit(const struct al_ai_config *c, size_t budget, int max)
+{
+	int n = 0;
+	if (max > AL_AI_MAX_SLOTS)
+		max = AL_AI_MAX_SLOTS;
+	/* The size grows with the count: the first that does not fit ends it. */
+	for (; n < max; n++) {
+		size_t b = al_ai_state_bytes(c, n + 1);
+		if (b == SIZE_MAX || b > budget)
+			break;
+	}
+	return n;
+}
+
+int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
+{
+	return al_ai_state_build_slots(s, c, 1);
+}
+
+int al_ai_state_build_slots(struct al_ai_state *s, const struct al_ai_config *c, int slots)
+{
+	size_t parts[P_COUNT], cache, nq;
 	float *f;
 
 	memset(s, 0, sizeof(*s));
-	if (!al_mul_size((size_t)c->n_layers * seq, kv, &cache) || !al_mul_size((size_t)c->n_heads, seq, &att) ||
-	    maxd > SIZE_MAX / 64 / B || kv > maxd * 2 || hs > maxd)
+	if (!state_layout(c, slots, parts, &cache, &nq))
 		return -EINVAL;
-	size_t parts[] = { dim, dim, dim, hid, hid, dim, kv, att, (size_t)c->vocab_size, hs, cache, cache, ngs,
-			   B * dim, B * dim, B * dim, B * kv, B * hid, B * hid, B * hs, B * ngs };
-	for (size_t i = 0; i < AL_ARRAY_LEN(parts); i++)
-		if (!al_add_size(total, round_up(parts[i]), &total))
-			return -EINVAL;
-	if (c->group_size)
-		nq = round_up(maxd) * (1 + B);
-	if (total > AL_AI_MAX_STATE / sizeof(float) ||
-	    total * sizeof(float) + nq > AL_AI_MAX_STATE)
+	if (layout_bytes(parts, nq) == SIZE_MAX)
 		return -EINVAL;
-	/* aligned_alloc wants a size that is a multiple of the alignment. */
-	size_t bytes = (total * sizeof(float) + nq + 63) & ~(size_t)63;
+	/* The working arrays: small, touched now. */
+	size_t floats = 0;
+	for (size_t i = 0; i < P_CACHES; i++)
+		floats += round_up(parts[i]);
+	size_t bytes = (floats * sizeof(float) + nq + 63) & ~(size_t)63;
 	s->arena = aligned_alloc(64, bytes);
 	if (!s->arena)
 		return -ENOMEM;
-	memset(s->arena, 0, total * sizeof(float) + nq);
+	memset(s->arena, 0, bytes);
+	/* The caches: zero pages, taken as sequences fill them, so that a state of
+	 * many slots costs no time at start (a restarted domain serves at once).
+	 * Their size is bounded by the slot count the budget allows. */
+	s->cache_bytes = parts[P_CACHES] * sizeof(float);
+	s->caches = mmap(NULL, s->cache_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s->caches == MAP_FAILED) {
+		free(s->arena);
+		memset(s, 0, sizeof(*s));
+		return -ENOMEM;
+	}
 	f = s->arena;
-	float **dst[] = { &s->x, &s->xb, &s->xb2, &s->hb, &s->hb2, &s->q, &s->k, &s->att, &s->logits,
-			  &s->rope, &s->key_cache, &s->value_cache, &s->xs,
-			  &s->bx, &s->bxb, &s->bq, &s->bk, &s->bhb, &s->bhb2, &s->brope, &s->bxs };
-	for (size_t i = 0; i < AL_ARRAY_LEN(dst); i++) {
+	float **dst[P_CACHES] = {
+		[P_X] = &s->x, [P_XB] = &s->xb, [P_XB2] = &s->xb2, [P_HB] = &s->hb, [P_HB2] = &s->hb2, [P_Q] = &s->q,
+		[P_K] = &s->k, [P_ATT] = &s->att, [P_LOGITS] = &s->logits, [P_ROPE] = &s->rope, [P_XS] = &s->xs,
+		[P_BX] = &s->bx, [P_BXB] = &s->bxb, [P_BQ] = &s->bq, [P_BK] = &s->bk, [P_BV] = &s->bv,
+		[P_BHB] = &s->bhb, [P_BHB2] = &s->bhb2, [P_BROPE] = &s->brope, [P_BXS] = &s->bxs,
+		[P_BLOGITS] = &s->blogits,
+	};
+	for (size_t i = 0; i < P_CACHES; i++) {
 		*dst[i] = f;
 		f += round_up(parts[i]);
 	}
+	size_t maxd = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
 	s->xq = c->group_size ? (int8_t *)f : NULL;
 	s->bxq = c->group_size ? (int8_t *)f + round_up(maxd) : NULL;
+	s->slots = slots;
+	s->rows = slots > AL_AI_BATCH ? slots : AL_AI_BATCH;
+	s->cache_floats = round_up(cache);
+	al_ai_state_select(s, 0);
 	s->parallel_min = AL_AI_PARALLEL_MIN;
 	/* CPUID only: chosen here, during setup, for the GGUF kernels. */
 	al_ai_quant_init(false);
@@ -79,9 +164,27 @@ int al_ai_state_build(struct al_ai_state *s, const struct al_ai_config *c)
 	return 0;
 }
 
+static float *slot_keys(const struct al_ai_state *s, int slot)
+{
+	return s->caches + (size_t)slot * 2 * s->cache_floats;
+}
+
+static float *slot_values(const struct al_ai_state *s, int slot)
+{
+	return slot_keys(s, slot) + s->cache_floats;
+}
+
+void al_ai_state_select(struct al_ai_state *s, int slot)
+{
+	s->key_cache = slot_keys(s, slot);
+	s->value_cache = slot_values(s, slot);
+}
+
 void al_ai_state_free(struct al_ai_state *s)
 {
 	free(s->arena);
+	if (s->caches)
+		munmap(s->caches, s->cache_bytes);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -358,7 +461,9 @@ static void attention_head(float *restrict xb, float *restrict att, const float 
 	}
 }
 
-/* Attention of np positions from pos0 (their q and xb rows stride apart). */
+/* Attention of np rows (their q and xb rows stride apart): positions pos0..
+ * in the selected cache (prefill, one position), or row p at pos[p] in slot
+ * slot[p]'s cache (a decode step of several sequences). */
 struct att_job {
 	const struct al_ai_config *c;
 	struct al_ai_state *s;
@@ -366,9 +471,10 @@ struct att_job {
 	const float *q;
 	size_t stride, loff;
 	int pos0, np;
+	const int *pos, *slot; /* NULL, or per row */
 };
 
-/* Heads [n_heads * part / nparts, ...) for every position: a head's score
+/* Heads [n_heads * part / nparts, ...) for every row: a head's score
  * row is used by one thread at a time, and each head is computed the same
  * way on any thread. */
 static void att_part(void *ctx, int part, int nparts)
@@ -379,27 +485,33 @@ static void att_part(void *ctx, int part, int nparts)
 	int h0 = c->n_heads * part / nparts, h1 = c->n_heads * (part + 1) / nparts;
 	size_t seq = (size_t)c->seq_len;
 
-	for (int p = 0; p < j->np; p++)
+	for (int p = 0; p < j->np; p++) {
+		int pos = j->pos ? j->pos[p] : j->pos0 + p;
+		const float *kc = j->slot ? slot_keys(j->s, j->slot[p]) : j->s->key_cache;
+		const float *vc = j->slot ? slot_values(j->s, j->slot[p]) : j->s->value_cache;
 		for (int h = h0; h < h1; h++) {
 			size_t kvh = (size_t)(h / kv_mul);
 			attention_head(j->xb + (size_t)p * j->stride + (size_t)(h * hs), j->s->att + (size_t)h * seq,
 				       j->q + (size_t)p * j->stride + (size_t)(h * hs),
-				       j->s->key_cache + j->loff + kvh * (size_t)hs * seq,
-				       j->s->value_cache + j->loff + kvh * (size_t)hs, hs, c->seq_len, (size_t)c->kv_dim,
-				       j->pos0 + p);
+				       kc + j->loff + kvh * (size_t)hs * seq, vc + j->loff + kvh * (size_t)hs, hs,
+				       c->seq_len, (size_t)c->kv_dim, pos);
 		}
+	}
 }
 
-static void attention(const struct al_ai_config *c, struct al_ai_state *s, float *xb, const float *q, size_t stride,
-		      size_t loff, int pos0, int np)
+static void attention(const struct al_ai_config *c, struct al_ai_state *s, struct att_job *j)
 {
-	struct att_job j = { .c = c, .s = s, .xb = xb, .q = q, .stride = stride, .loff = loff, .pos0 = pos0, .np = np };
+	j->c = c;
+	j->s = s;
 	/* Multiply-adds: scores and weighted values over the positions seen. */
-	size_t work = (size_t)np * (size_t)(pos0 + np) * (size_t)c->dim * 2;
+	size_t seen = 0;
+	for (int p = 0; p < j->np; p++)
+		seen += (size_t)(j->pos ? j->pos[p] : j->pos0 + p) + 1;
+	size_t work = seen * (size_t)c->dim * 2;
 	if (s->pool && c->n_heads > 1 && work >= s->parallel_min)
-		al_ai_pool_run(s->pool, att_part, &j);
+		al_ai_pool_run(s->pool, att_part, j);
 	else
-		att_part(&j, 0, 1);
+		att_part(j, 0, 1);
 }
 
 /* The angles depend only on the position and the index within a head. */
@@ -447,7 +559,8 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 		rope(k, c->kv_dim, s->rope, hs);
 		for (int i = 0; i < c->kv_dim; i++)
 			s->key_cache[loff + (size_t)i * (size_t)c->seq_len + (size_t)pos] = k[i];
-		attention(c, s, s->xb, s->q, 0, loff, pos, 1);
+		struct att_job aj = { .xb = s->xb, .q = s->q, .loff = loff, .pos0 = pos, .np = 1 };
+		attention(c, s, &aj);
 		matmul(m, s, s->xb2, s->xb, &L->wo, dim, dim);
 		for (int i = 0; i < dim; i++)
 			x[i] += s->xb2[i];
@@ -499,7 +612,8 @@ static void forward_block(const struct al_ai_model *m, struct al_ai_state *s, co
 			for (size_t i = 0; i < kv; i++)
 				s->key_cache[loff + i * seq + (size_t)(pos0 + p)] = k[i];
 		}
-		attention(c, s, s->bxb, s->bq, dim, loff, pos0, np);
+		struct att_job aj = { .xb = s->bxb, .q = s->bq, .stride = dim, .loff = loff, .pos0 = pos0, .np = np };
+		attention(c, s, &aj);
 		/* The queries are spent: their rows take the output projection. */
 		struct mm_out o = { s->bq, dim, &L->wo, c->dim };
 		products(m, s, s->bxb, np, c->dim, &o, 1);
@@ -531,4 +645,62 @@ float *al_ai_prefill(const struct al_ai_model *m, struct al_ai_state *s, const i
 		forward_block(m, s, tokens + b, pos0 + b, np, b + np == n);
 	}
 	return s->logits;
+}
+
+float *al_ai_forward_batch(const struct al_ai_model *m, struct al_ai_state *s, const int *slots, const int *tokens,
+			   const int *pos, int n)
+{
+	const struct al_ai_config *c = &m->cfg;
+	size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, kv = (size_t)c->kv_dim, hs = (size_t)c->head_size;
+	size_t seq = (size_t)c->seq_len, V = (size_t)c->vocab_size;
+
+	/* Each step below is al_ai_forward()'s, row by row, in the same order. */
+	for (int p = 0; p < n; p++) {
+		embed(m, s->bx + (size_t)p * dim, tokens[p]);
+		rope_angles(c, s->brope + (size_t)p * hs, pos[p]);
+	}
+	for (int l = 0; l < c->n_layers; l++) {
+		const struct al_ai_layer *L = &m->w.layers[l];
+		size_t loff = (size_t)l * seq * kv;
+
+		for (int p = 0; p < n; p++)
+			rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, L->rms_att, c->dim, c->rms_eps);
+		struct mm_out qkv[] = { { s->bq, dim, &L->wq, c->dim },
+					{ s->bk, kv, &L->wk, c->kv_dim },
+					{ s->bv, kv, &L->wv, c->kv_dim } };
+		products(m, s, s->bxb, n, c->dim, qkv, 3);
+		for (int p = 0; p < n; p++) {
+			/* Each sequence's key and value go to its own cache, at its position. */
+			float *k = s->bk + (size_t)p * kv, *keys = slot_keys(s, slots[p]) + loff;
+			rope(s->bq + (size_t)p * dim, c->dim, s->brope + (size_t)p * hs, c->head_size);
+			rope(k, c->kv_dim, s->brope + (size_t)p * hs, c->head_size);
+			for (size_t i = 0; i < kv; i++)
+				keys[i * seq + (size_t)pos[p]] = k[i];
+			memcpy(slot_values(s, slots[p]) + loff + (size_t)pos[p] * kv, s->bv + (size_t)p * kv,
+			       kv * sizeof(float));
+		}
+		struct att_job aj = { .xb = s->bxb, .q = s->bq, .stride = dim, .loff = loff, .np = n, .pos = pos,
+				      .slot = slots };
+		attention(c, s, &aj);
+		struct mm_out o = { s->bq, dim, &L->wo, c->dim };
+		products(m, s, s->bxb, n, c->dim, &o, 1);
+		for (size_t i = 0; i < (size_t)n * dim; i++)
+			s->bx[i] += s->bq[i];
+
+		for (int p = 0; p < n; p++)
+			rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, L->rms_ffn, c->dim, c->rms_eps);
+		struct mm_out up[] = { { s->bhb, hid, &L->w1, c->hidden_dim }, { s->bhb2, hid, &L->w3, c->hidden_dim } };
+		products(m, s, s->bxb, n, c->dim, up, 2);
+		for (int p = 0; p < n; p++)
+			swiglu(s->bhb + (size_t)p * hid, s->bhb2 + (size_t)p * hid, c->hidden_dim);
+		struct mm_out down = { s->bxb, dim, &L->w2, c->dim };
+		products(m, s, s->bhb, n, c->hidden_dim, &down, 1);
+		for (size_t i = 0; i < (size_t)n * dim; i++)
+			s->bx[i] += s->bxb[i];
+	}
+	for (int p = 0; p < n; p++)
+		rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, m->w.rms_final, c->dim, c->rms_eps);
+	struct mm_out cls = { s->blogits, V, &m->w.wcls, c->vocab_size };
+	products(m, s, s->bxb, n, c->dim, &cls, 1);
+	return s->blogits;
 }

@@ -3,7 +3,8 @@
  *
  *   airlock-ai --model FILE [--tokenizer FILE] [--prompt P] [--steps N]
  *              [--temperature T] [--topp P] [--seed S] [--threads N]
- *   airlock-ai            (under the supervisor: fds 3, 4, 5, see worker.h)
+ *   airlock-ai [--slots N] [--state-budget BYTES]
+ *                         (under the supervisor: fds 3, 4, 5, see worker.h)
  *
  * Standalone, it generates once and prints the text on stdout, as llama2.c's
  * run does, so the two can be compared byte for byte.
@@ -32,6 +33,9 @@
 #include "workers/ai/serve.h"
 #include "workers/ai/worker.h"
 
+/* The run state's budget when nothing says otherwise (the supervisor does). */
+#define DEFAULT_STATE_BUDGET (256ull << 20)
+
 struct ai_opts {
 	const char *model;
 	const char *tokenizer;
@@ -41,6 +45,8 @@ struct ai_opts {
 	float topp;
 	uint64_t seed;
 	int threads;
+	int slots;             /* sequences generated together; 0: chosen from the budget */
+	uint64_t state_budget; /* bytes the run state may take when slots is 0 */
 	const char *probe;
 	const char *name; /* what the model is called, for the hello message */
 };
@@ -56,9 +62,13 @@ static void usage(void)
 		"  --seed S         random seed > 0 (default: from the clock)\n"
 		"  --threads N      threads for the matrix products (default 1)\n"
 		"  --name NAME      what to call the model when describing it to the protocol domain\n"
+		"  --slots N        requests generated together when serving (default 0: as many as\n"
+		"                   the state budget holds, at most %d)\n"
+		"  --state-budget B bytes of run state (key/value caches) for --slots 0 (default %llu)\n"
 		"--tokenizer is needed for a llama2.c checkpoint, not for a GGUF model.\n"
 		"Without --model, the model, tokenizer and channel are fds %d, %d and %d.\n",
-		AL_AI_FD_MODEL, AL_AI_FD_TOKENIZER, AL_AI_FD_CHANNEL);
+		AL_AI_AUTO_SLOTS, (unsigned long long)DEFAULT_STATE_BUDGET, AL_AI_FD_MODEL, AL_AI_FD_TOKENIZER,
+		AL_AI_FD_CHANNEL);
 }
 
 static int parse_float(const char *s, float lo, float hi, float *out)
@@ -84,6 +94,8 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 		{ "seed", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "name", required_argument, NULL, 'N' },
+		{ "slots", required_argument, NULL, 'S' },
+		{ "state-budget", required_argument, NULL, 'B' },
 		/* Test hook: after the lockdown, attempt WHAT; the filter must kill us. */
 		{ "probe-sandbox", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
@@ -92,7 +104,8 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 	uint64_t u;
 	int c;
 
-	*o = (struct ai_opts){ .prompt = "", .steps = 256, .temperature = 1.0f, .topp = 0.9f, .threads = 1 };
+	*o = (struct ai_opts){ .prompt = "", .steps = 256, .temperature = 1.0f, .topp = 0.9f, .threads = 1,
+			       .state_budget = DEFAULT_STATE_BUDGET };
 	while ((c = getopt_long(argc, argv, "m:z:i:n:t:p:s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -132,6 +145,16 @@ static int parse_opts(int argc, char **argv, struct ai_opts *o)
 			break;
 		case 'N':
 			o->name = optarg;
+			break;
+		case 'S':
+			if (al_parse_u64(optarg, &u) || u > AL_AI_MAX_SLOTS)
+				return -EINVAL;
+			o->slots = (int)u;
+			break;
+		case 'B':
+			if (al_parse_u64(optarg, &u))
+				return -EINVAL;
+			o->state_budget = u;
 			break;
 		default:
 			return -EINVAL;
@@ -224,15 +247,44 @@ int main(int argc, char **argv)
 	close(model_fd);
 	if (tok_fd >= 0)
 		close(tok_fd);
-	if ((rc = al_ai_engine_build(&engine, &model, &tok)))
-		al_fatalx(AL_WORKER_EXIT_MODEL, "ai: run state: %s", strerror(-rc));
+	/* Serving, the slots generate together: as many as asked, else as many
+	 * as the budget holds (the supervisor derives it from the domain's
+	 * memory and the model's size), at most AL_AI_AUTO_SLOTS, at least one.
+	 * One generation to stdout needs one. */
+	int slots = o.model ? (o.slots ? o.slots : 1) : o.slots;
+	if (!slots) {
+		size_t budget = o.state_budget < SIZE_MAX ? (size_t)o.state_budget : SIZE_MAX;
+		slots = al_ai_slots_fit(&model.cfg, budget, AL_AI_AUTO_SLOTS);
+		if (!slots) {
+			al_log_warnx("ai: one slot needs %zu bytes of run state, more than the budget of %llu",
+				     al_ai_state_bytes(&model.cfg, 1), (unsigned long long)o.state_budget);
+			slots = 1;
+		}
+	}
+	/* The caches take memory as they fill: slots asked for beyond the budget
+	 * work until the sequences grow long enough to need it. */
+	if (o.slots && !o.model && al_ai_state_bytes(&model.cfg, slots) > o.state_budget)
+		al_log_warnx("ai: %d slots take up to %zu bytes of run state, more than the budget of %llu (half of "
+			     "[domain.ai] memory left after the model): long generations may run out of memory",
+			     slots, al_ai_state_bytes(&model.cfg, slots), (unsigned long long)o.state_budget);
+	if ((rc = al_ai_engine_build_slots(&engine, &model, &tok, slots))) {
+		size_t need = al_ai_state_bytes(&model.cfg, slots);
+		if (rc == -EINVAL && need == SIZE_MAX && slots > 1)
+			al_fatalx(AL_WORKER_EXIT_MODEL, "ai: run state: %d slots of this model need more than the "
+				  "%llu-byte limit; ask for fewer ([ai] slots)", slots, (unsigned long long)AL_AI_MAX_STATE);
+		if (rc == -EINVAL && need == SIZE_MAX)
+			al_fatalx(AL_WORKER_EXIT_MODEL, "ai: run state: this model's needs more than the %llu-byte limit",
+				  (unsigned long long)AL_AI_MAX_STATE);
+		al_fatalx(AL_WORKER_EXIT_MODEL, "ai: run state (%d slots, %zu bytes): %s", slots, need, strerror(-rc));
+	}
 	/* Threads start here, during setup; the filter below covers them (TSYNC). */
 	if ((rc = al_ai_engine_set_threads(&engine, o.threads)))
 		al_fatalx(AL_WORKER_EXIT_MODEL, "ai: threads: %s", strerror(-rc));
 	if ((rc = al_ai_sampler_build(&smp, model.cfg.vocab_size, o.temperature, o.topp, o.seed)))
 		al_fatalx(AL_WORKER_EXIT_USAGE, "ai: sampler: %s", strerror(-rc));
-	al_log_info("ai: %s model, dim %d, %d layers, vocab %d", al_ai_format_name(model.cfg.format),
-		    model.cfg.dim, model.cfg.n_layers, model.cfg.vocab_size);
+	al_log_info("ai: %s model, dim %d, %d layers, vocab %d; %d slots, %zu bytes of run state",
+		    al_ai_format_name(model.cfg.format), model.cfg.dim, model.cfg.n_layers, model.cfg.vocab_size,
+		    slots, al_ai_state_bytes(&model.cfg, slots));
 
 	/* Under the supervisor: attach the channel (checks its seals and size) and
 	 * allocate the service loop's memory while calls are still allowed. */
@@ -265,12 +317,13 @@ int main(int argc, char **argv)
 			.vocab_size = (uint32_t)model.cfg.vocab_size, .context_length = (uint32_t)model.cfg.seq_len,
 			.n_layers = (uint32_t)model.cfg.n_layers, .dim = (uint32_t)model.cfg.dim,
 			.n_heads = (uint32_t)model.cfg.n_heads, .n_kv_heads = (uint32_t)model.cfg.n_kv_heads,
+			.max_prompt_tokens = al_ai_max_prompt_tokens(&model.cfg),
 			.name = name, .name_len = nl > 0 ? (size_t)nl : 0,
 		};
 		if ((rc = al_chan_send_hello(ch, &hello)) < 0)
 			al_fatalx(AL_WORKER_EXIT_PEER, "ai: channel hello: %s", al_chan_strerror(rc));
-		/* A request may not hold the engine for longer than this. */
-		engine.max_ns = 120ULL * 1000000000ULL;
+		/* The hello goes out now; the loop publishes its records step by step. */
+		al_chan_flush(ch);
 	}
 	/* One malloc arena: glibc shrinks a thread arena's heap only after reading
 	 * /proc/sys/vm/overcommit_memory, an open the filter forbids. */
@@ -296,6 +349,11 @@ int main(int argc, char **argv)
 	rc = al_ai_generate(&engine, &smp, o.prompt, o.steps, write_piece, NULL, &st);
 	if (rc == 0)
 		rc = al_write_all(STDOUT_FILENO, "\n", 1);
+	if (rc == -E2BIG) {
+		char why[128];
+		al_ai_prompt_fit_message(&st.fit, why, sizeof why);
+		al_fatalx(AL_WORKER_EXIT_GENERATE, "ai: %s", why);
+	}
 	if (rc)
 		al_fatalx(AL_WORKER_EXIT_GENERATE, "ai: generation failed: %s", strerror(rc < 0 ? -rc : rc));
 	if (st.elapsed_ns && st.tokens + st.prompt_tokens > 1) {

@@ -195,11 +195,133 @@ static void push(int *tokens, size_t *n, int id)
 	tokens[(*n)++] = id;
 }
 
+/*
+ * A candidate merge of two adjacent symbols. Stale once either side changed
+ * since it was queued (its version moved on): skipped when it comes up.
+ */
+struct merge {
+	float score;
+	int left, right; /* positions in the symbol list */
+	int id;          /* the merged token */
+	uint32_t vl, vr; /* versions of left and right when queued */
+};
+
+/* Heap order: the best score first; on a tie, the leftmost pair. That is the
+ * pair a left-to-right scan for a strictly greater score would pick. */
+static bool merge_before(const struct merge *a, const struct merge *b)
+{
+	if (a->score != b->score)
+		return a->score > b->score;
+	return a->left < b->left;
+}
+
+static void heap_push(struct merge *h, size_t *n, struct merge m)
+{
+	size_t i = (*n)++;
+	while (i > 0 && merge_before(&m, &h[(i - 1) / 2])) {
+		h[i] = h[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h[i] = m;
+}
+
+static struct merge heap_pop(struct merge *h, size_t *n)
+{
+	struct merge top = h[0], last = h[--*n];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= *n)
+			break;
+		if (c + 1 < *n && merge_before(&h[c + 1], &h[c]))
+			c++;
+		if (!merge_before(&h[c], &last))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	if (*n)
+		h[i] = last;
+	return top;
+}
+
+/* Queues the merge of symbols l and r when the vocabulary has it. */
+static void queue_pair(struct al_ai_tokenizer *t, const int *tokens, const uint32_t *ver, int l, int r,
+		       struct merge *h, size_t *nh)
+{
+	if (l < 0 || r < 0 || tokens[l] >= t->vocab_size || tokens[r] >= t->vocab_size)
+		return; /* an end of the list, or BOS in a vocabulary of one */
+	const struct al_ai_token *a = &t->vocab[tokens[l]], *b = &t->vocab[tokens[r]];
+	if (a->len + b->len > t->max_token_length)
+		return; /* no token is that long */
+	memcpy(t->scratch, a->str, a->len);
+	memcpy(t->scratch + a->len, b->str, b->len);
+	int id = al_ai_tokenizer_lookup(t, t->scratch, a->len + b->len);
+	/* Scores at or below -1e10 (and NaN) never win, as in llama2.c's scan. */
+	if (id < 0 || !(t->scores[id] > -1e10f))
+		return;
+	heap_push(h, nh, (struct merge){ .score = t->scores[id], .left = l, .right = r, .id = id,
+					  .vl = ver[l], .vr = ver[r] });
+}
+
+/*
+ * Greedy BPE: merges the best-scoring adjacent pair (the leftmost on a tie)
+ * until no pair is in the vocabulary; the same result as rescanning every
+ * pair after each merge, in O(n log n) rather than O(n^2), so a prompt of
+ * tens of kilobytes is counted and cut in milliseconds.
+ */
+static int merge_all(struct al_ai_tokenizer *t, int *tokens, size_t *n_tokens)
+{
+	size_t n = *n_tokens, nh = 0;
+	if (n < 2)
+		return 0;
+	/* Every merge queues at most two pairs: n - 1 at first, then 2 per merge. */
+	struct merge *h = malloc(3 * n * sizeof(*h));
+	int *prev = malloc(n * sizeof(int)), *next = malloc(n * sizeof(int));
+	uint32_t *ver = calloc(n, sizeof(uint32_t));
+	if (!h || !prev || !next || !ver) {
+		free(h);
+		free(prev);
+		free(next);
+		free(ver);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		prev[i] = (int)i - 1;
+		next[i] = i + 1 < n ? (int)i + 1 : -1;
+	}
+	for (size_t i = 0; i + 1 < n; i++)
+		queue_pair(t, tokens, ver, (int)i, (int)i + 1, h, &nh);
+	while (nh) {
+		struct merge m = heap_pop(h, &nh);
+		if (ver[m.left] != m.vl || ver[m.right] != m.vr || next[m.left] != m.right)
+			continue; /* a side was merged into something else since */
+		tokens[m.left] = m.id;
+		ver[m.left]++;
+		ver[m.right]++;
+		next[m.left] = next[m.right];
+		if (next[m.right] >= 0)
+			prev[next[m.right]] = m.left;
+		queue_pair(t, tokens, ver, prev[m.left], m.left, h, &nh);
+		queue_pair(t, tokens, ver, m.left, next[m.left], h, &nh);
+	}
+	size_t k = 0;
+	for (int i = 0; i >= 0; i = next[i])
+		tokens[k++] = tokens[i];
+	*n_tokens = k;
+	free(h);
+	free(prev);
+	free(next);
+	free(ver);
+	return 0;
+}
+
 int al_ai_tokenizer_encode(struct al_ai_tokenizer *t, const char *text, bool bos, bool eos,
 			   int *tokens, size_t cap, size_t *n_tokens)
 {
 	size_t tlen = strlen(text), n = 0, cp_len = 0;
 	char cp[8];
+	int rc;
 
 	if (cap < al_ai_tokenizer_max_tokens(tlen))
 		return -EINVAL;
@@ -229,32 +351,8 @@ int al_ai_tokenizer_encode(struct al_ai_tokenizer *t, const char *text, bool bos
 		}
 		cp_len = 0;
 	}
-	/* Greedy BPE: merge the best-scoring adjacent pair until none is in the vocabulary. */
-	for (;;) {
-		float best = -1e10f;
-		int best_id = -1;
-		size_t best_i = 0;
-		for (size_t i = 0; i + 1 < n; i++) {
-			if (tokens[i] >= t->vocab_size || tokens[i + 1] >= t->vocab_size)
-				continue; /* BOS in a vocabulary of one */
-			const struct al_ai_token *a = &t->vocab[tokens[i]], *b = &t->vocab[tokens[i + 1]];
-			if (a->len + b->len > t->max_token_length)
-				continue; /* no token is that long */
-			memcpy(t->scratch, a->str, a->len);
-			memcpy(t->scratch + a->len, b->str, b->len);
-			int id = al_ai_tokenizer_lookup(t, t->scratch, a->len + b->len);
-			if (id >= 0 && t->scores[id] > best) {
-				best = t->scores[id];
-				best_id = id;
-				best_i = i;
-			}
-		}
-		if (best_id < 0)
-			break;
-		tokens[best_i] = best_id;
-		memmove(&tokens[best_i + 1], &tokens[best_i + 2], (n - best_i - 2) * sizeof(int));
-		n--;
-	}
+	if ((rc = merge_all(t, tokens, &n)))
+		return rc;
 	if (eos)
 		push(tokens, &n, t->eos);
 	*n_tokens = n;

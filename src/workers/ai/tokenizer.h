@@ -52,7 +52,7 @@ void al_ai_tokenizer_free(struct al_ai_tokenizer *t);
 size_t al_ai_tokenizer_max_tokens(size_t text_len);
 
 /* Encodes NUL-terminated UTF-8 text; cap must be at least al_ai_tokenizer_max_tokens().
- * 0 or -EINVAL. */
+ * 0, -EINVAL (cap too small) or -ENOMEM. Time O(n log n) in the text's length. */
 int al_ai_tokenizer_encode(struct al_ai_tokenizer *t, const char *text, bool bos, bool eos,
 			   int *tokens, size_t cap, size_t *n_tokens);
 

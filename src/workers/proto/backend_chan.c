@@ -29,8 +29,9 @@
 /* After a broken channel, without a handoff socket, the worker keeps
  * answering errors this long, then exits for a clean restart. */
 #define DEAD_GRACE_US 500000
-/* A generation that finds every channel slot taken waits this long for one
- * (the AI domain serves requests in turn) before it is refused as busy. */
+/* A generation that finds every channel slot taken (AL_CHAN_MAX_OUTSTANDING,
+ * all queued in the AI domain) waits this long for one before it is refused
+ * as busy. With [proto] concurrency at most that many, none ever waits. */
 #define SLOT_WAIT_MS 30000
 /* The receiver wakes at least this often to expire or cancel queued calls. */
 #define RX_TICK_MS 200
@@ -107,9 +108,20 @@ static int chan_start(void *ctx, const struct al_mcp_gen_params *p, const struct
 		.temperature = (float)p->temperature,
 		/* top_p 0 and 1 both mean the whole distribution, as in llama2.c. */
 		.top_p = p->top_p > 0 && p->top_p <= 1 ? (float)p->top_p : 1.0f,
+		.truncate = p->truncate_left ? AL_TRUNCATE_LEFT : AL_TRUNCATE_NONE,
+		.client = p->client,
 		.prompt = p->prompt,
 		.prompt_len = strlen(p->prompt),
 	};
+	if (req.prompt_len > AL_MSG_MAX_PROMPT) {
+		/* The channel would cut it; a prompt is never sent in part. */
+		char why[96];
+		snprintf(why, sizeof why, "the prompt is %zu bytes; the channel carries at most %u",
+			 req.prompt_len, AL_MSG_MAX_PROMPT);
+		*handle = 0;
+		cb->on_done(cb->ud, AL_MCP_GEN_FAILED, why);
+		return 0;
+	}
 	if (b->max_tokens && req.max_tokens > b->max_tokens)
 		req.max_tokens = b->max_tokens;
 	pthread_mutex_lock(&b->lock);
@@ -120,7 +132,7 @@ static int chan_start(void *ctx, const struct al_mcp_gen_params *p, const struct
 	} else if (slot) {
 		fail = send_locked(b, slot, &req, cb);
 	} else {
-		/* Every slot taken (the AI domain serves requests in turn): queue it;
+		/* Every slot taken (the AI domain holds as many as it queues): queue it;
 		 * the caller's transport bounds how many can wait (its request slots). */
 		struct queued *w = calloc(1, sizeof(*w));
 		char *pr = w ? strdup(p->prompt) : NULL;
@@ -358,6 +370,7 @@ static void *chan_rx(void *arg)
 			b->info.name[nl] = '\0';
 			b->info.vocab_size = m.u.hello.vocab_size;
 			b->info.context_length = m.u.hello.context_length;
+			b->info.max_prompt_tokens = m.u.hello.max_prompt_tokens;
 			b->info.n_layers = m.u.hello.n_layers;
 			b->info.dim = m.u.hello.dim;
 			pthread_mutex_unlock(&b->lock);
@@ -388,11 +401,26 @@ static void *chan_rx(void *arg)
 			finish_queued(qd);
 			if (!c)
 				continue;
-			if (!done)
-				cb.on_done(cb.ud, AL_MCP_GEN_FAILED, m.u.error.text);
-			else
+			if (!done) {
+				cb.on_done(cb.ud, m.u.error.code == E2BIG ? AL_MCP_GEN_TOO_LONG : AL_MCP_GEN_FAILED,
+					   m.u.error.text);
+				continue;
+			}
+			if (cb.on_usage) {
+				struct al_mcp_gen_usage u = {.prompt_tokens = m.u.done.prompt_tokens,
+							     .prompt_dropped = m.u.done.prompt_dropped,
+							     .gen_tokens = m.u.done.gen_tokens};
+				cb.on_usage(cb.ud, &u);
+			}
+			if (m.u.done.finish == AL_FINISH_DEADLINE) {
+				char why[128];
+				snprintf(why, sizeof why, "the generation's deadline passed after %u tokens",
+					 m.u.done.gen_tokens);
+				cb.on_done(cb.ud, AL_MCP_GEN_FAILED, why);
+			} else {
 				cb.on_done(cb.ud, m.u.done.finish == AL_FINISH_CANCELLED ? AL_MCP_GEN_CANCELLED
 											  : AL_MCP_GEN_DONE, NULL);
+			}
 			continue;
 		}
 		default:

@@ -793,6 +793,41 @@ static const char *hdr(struct MHD_Connection *c, const char *name)
 	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+/*
+ * A load balancer's health check (no Host, origin or token check: it says
+ * nothing but the state). 200 {"status":"serving"} while every request can be
+ * served; 503 naming the state while the instance should get no traffic:
+ * "lockdown" (the supervisor stopped the AI domain after an integrity
+ * incident: generation fails until `airlock unlock`) or "ai-unavailable"
+ * (the AI domain is restarting, or none is connected). No answer at all
+ * while the protocol domain itself restarts.
+ */
+static enum MHD_Result send_health(struct http_ctx *hc, struct MHD_Connection *c)
+{
+	const struct al_mcp_backend *be = hc->o->backend;
+	const char *state = "serving", *detail = NULL;
+	unsigned status = MHD_HTTP_OK;
+	struct al_mcp_model_info mi;
+	if (hc->o->locked) {
+		state = "lockdown";
+		detail = "integrity lockdown: the AI domain is stopped until `airlock unlock`";
+	} else if (be && be->model_info && be->model_info(be->ctx, &mi) == -ENOTCONN) {
+		/* -EAGAIN (connected, its hello not read yet) still serves: requests wait for it. */
+		state = "ai-unavailable";
+		detail = "the AI domain is not connected: it is restarting, or there is none";
+	}
+	if (detail)
+		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	json_t *j = json_pack("{s:s, s:s*}", "status", state, "detail", detail);
+	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!body)
+		return MHD_NO;
+	enum MHD_Result ret = send_buf(c, status, "application/json", body, strlen(body), NULL);
+	free(body);
+	return ret;
+}
+
 /* First look at a request: 0 to go on, else the guard already queued a refusal. */
 static int guard(struct http_ctx *hc, struct MHD_Connection *c, const char *url, const char *method,
 		 enum MHD_Result *ret)
@@ -800,9 +835,8 @@ static int guard(struct http_ctx *hc, struct MHD_Connection *c, const char *url,
 	const struct al_proto_opts *o = hc->o;
 	bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET"),
 	     del = !strcmp(method, "DELETE");
-	/* A load balancer's health check: answered while this domain serves. */
 	if (get && !strcmp(url, "/healthz")) {
-		*ret = send_buf(c, MHD_HTTP_OK, "text/plain", "ok\n", 3, NULL);
+		*ret = send_health(hc, c);
 		return -1;
 	}
 	if (strcmp(url, MCP_PATH) != 0) {
@@ -856,9 +890,64 @@ static int guard(struct http_ctx *hc, struct MHD_Connection *c, const char *url,
 	return 0;
 }
 
+/*
+ * The MCP request headers the server compares with the body. A field value
+ * excludes the whitespace around it (RFC 9110 section 5.5); libmicrohttpd
+ * drops only the leading whitespace, so a value ending in some is copied
+ * without it.
+ */
+struct mcp_hdrs {
+	const char *session_id, *protocol_version, *method, *name;
+	char *copies[4];
+};
+
+static bool ows(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* The value of header name, or NULL when absent; -ENOMEM when a copy failed. */
+static int mcp_hdr(struct MHD_Connection *c, const char *name, char **copy, const char **out)
+{
+	const char *v = hdr(c, name);
+	*out = v;
+	if (!v)
+		return 0;
+	while (ows(*v))
+		v++;
+	size_t n = strlen(v);
+	while (n && ows(v[n - 1]))
+		n--;
+	if (v[n] == '\0') {
+		*out = v;
+		return 0;
+	}
+	*copy = strndup(v, n);
+	*out = *copy;
+	return *copy ? 0 : -ENOMEM;
+}
+
+static void mcp_hdrs_free(struct mcp_hdrs *h)
+{
+	for (size_t i = 0; i < AL_ARRAY_LEN(h->copies); i++)
+		free(h->copies[i]);
+}
+
+static int mcp_hdrs_read(struct MHD_Connection *c, struct mcp_hdrs *h)
+{
+	memset(h, 0, sizeof(*h));
+	int e = 0;
+	e |= mcp_hdr(c, "Mcp-Session-Id", &h->copies[0], &h->session_id);
+	e |= mcp_hdr(c, "MCP-Protocol-Version", &h->copies[1], &h->protocol_version);
+	e |= mcp_hdr(c, "Mcp-Method", &h->copies[2], &h->method);
+	e |= mcp_hdr(c, "Mcp-Name", &h->copies[3], &h->name);
+	return e ? -ENOMEM : 0;
+}
+
 /* ---- methods ------------------------------------------------------------- */
 
-static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, struct req *r)
+static enum MHD_Result post_handle(struct http_ctx *hc, struct MHD_Connection *c, struct req *r,
+				   const struct mcp_hdrs *h)
 {
 	/* The slot is taken only now, with the whole body in hand: a client
 	 * trickling its body holds a connection, never a request slot. */
@@ -874,10 +963,10 @@ static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, st
 		.body = r->body ? r->body : "",
 		.len = r->len,
 		.transport = AL_MCP_HTTP,
-		.hdr_session_id = hdr(c, "Mcp-Session-Id"),
-		.hdr_protocol_version = hdr(c, "MCP-Protocol-Version"),
-		.hdr_method = hdr(c, "Mcp-Method"),
-		.hdr_name = hdr(c, "Mcp-Name"),
+		.hdr_session_id = h->session_id,
+		.hdr_protocol_version = h->protocol_version,
+		.hdr_method = h->method,
+		.hdr_name = h->name,
 		.peer = r->cc ? r->cc->peer_str : NULL,
 	};
 	struct al_mcp_output out = { .emit = outq_emit, .ud = q };
@@ -944,6 +1033,19 @@ static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, st
 		r->counted = false;
 	}
 	outq_put(q);
+	return ret;
+}
+
+static enum MHD_Result do_post(struct http_ctx *hc, struct MHD_Connection *c, struct req *r)
+{
+	struct mcp_hdrs h;
+	enum MHD_Result ret;
+	if (mcp_hdrs_read(c, &h) < 0)
+		ret = send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, AL_JSONRPC_INTERNAL_ERROR,
+				 "out of memory");
+	else
+		ret = post_handle(hc, c, r, &h);
+	mcp_hdrs_free(&h);
 	return ret;
 }
 

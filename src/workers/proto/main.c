@@ -58,6 +58,8 @@ static void usage(FILE *f)
 		"  --channel-fd N           the channel to the AI domain is fd N; without it,\n"
 		"                           generation fails with 'AI domain not connected'\n"
 		"  --report-fd N            report a channel violation by the AI domain on fd N\n"
+		"  --locked                 the supervisor holds an integrity lockdown: GET /healthz\n"
+		"                           answers 503 \"lockdown\" (no --channel-fd then)\n"
 		"  --handoff-fd N           take the next channel from socket N when the AI\n"
 		"                           domain is restarted (connections stay open)\n"
 		"  --no-seccomp             skip the stage-2 filter (debugging only)\n"
@@ -206,7 +208,7 @@ int main(int argc, char **argv)
 {
 	enum { O_STDIO = 256, O_LISTEN, O_BODY, O_INFL, O_CONN, O_IDLE, O_REQ, O_ORIGIN, O_HOST,
 	       O_TOKEN, O_TOKENFD, O_PROMPT, O_NOSECCOMP, O_MAXTOK, O_LISTENFD, O_CHANFD, O_REPORTFD,
-	       O_HANDOFFFD, O_CCONN, O_CINFL, O_SESS, O_CSESS, O_BODYTO };
+	       O_HANDOFFFD, O_CCONN, O_CINFL, O_SESS, O_CSESS, O_BODYTO, O_LOCKED };
 	static const struct option lo[] = {
 		{ "stdio", no_argument, NULL, O_STDIO },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -231,6 +233,7 @@ int main(int argc, char **argv)
 		{ "max-sessions", required_argument, NULL, O_SESS },
 		{ "max-client-sessions", required_argument, NULL, O_CSESS },
 		{ "body-timeout", required_argument, NULL, O_BODYTO },
+		{ "locked", no_argument, NULL, O_LOCKED },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -287,6 +290,7 @@ int main(int argc, char **argv)
 			break;
 		case O_TOKEN: o.token = read_token(optarg); break;
 		case O_NOSECCOMP: o.seccomp = false; break;
+		case O_LOCKED: o.locked = true; break;
 		case O_MAXTOK:
 			if (al_parse_u64(optarg, &v) < 0 || v == 0 || v > AL_MSG_MAX_TOKENS)
 				al_fatalx(AL_WORKER_EXIT_USAGE, "--max-tokens: 1..%u", AL_MSG_MAX_TOKENS);
@@ -349,6 +353,7 @@ int main(int argc, char **argv)
 		if (handoff_fd >= 0)
 			al_proto_backend_chan_handoff(&backend, handoff_fd);
 	}
+	o.backend = &backend;
 	struct al_mcp_server *srv;
 	if (al_mcp_server_new(&cfg, &backend, &srv) < 0)
 		al_fatalx(AL_WORKER_EXIT_FAIL, "out of memory");

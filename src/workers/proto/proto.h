@@ -40,6 +40,9 @@ struct al_proto_opts {
 	size_t n_hosts;
 	char *token;                /* bearer token, NULL when auth is off */
 	bool seccomp;               /* stage-2 filter; off only for debugging */
+	bool locked;                /* integrity lockdown: no AI domain until `airlock unlock` */
+	/* What GET /healthz asks whether the AI domain is reachable (NULL: none). */
+	const struct al_mcp_backend *backend;
 };
 
 void al_proto_opts_default(struct al_proto_opts *o);

@@ -446,6 +446,172 @@ static void test_prefill(void **state)
 	al_ai_model_free(&m);
 }
 
+/*
+ * A decode step of several sequences (continuous batching) gives each the
+ * bits it gets alone: the logits of every step and the whole cache, for
+ * sequences at different positions, in slots taken out of row order, some
+ * joining later, in slots another sequence used before; for every tensor
+ * type, and with the products split over two threads.
+ */
+static void check_batch(const char *what, const struct al_ai_model *m, const char *kernels)
+{
+	enum { S = 5, STEPS = 4, MAXP = 32 };
+	/* Prompt lengths (the first step's positions): one crosses a prefill block. */
+	static const int start[S] = { 1, 7, 25, 3, 12 };
+	static const int slot_of[S] = { 3, 0, 4, 1, 2 }; /* rows in another order than the slots */
+	static const int join[S] = { 0, 0, 1, 0, 2 };    /* the step at which each joins */
+	const struct al_ai_config *c = &m->cfg;
+	size_t V = (size_t)c->vocab_size, seq = (size_t)c->seq_len, kv = (size_t)c->kv_dim;
+	size_t cache = (size_t)c->n_layers * seq * kv;
+	int tokens[S][MAXP], junk[MAXP];
+	float *want = malloc(S * STEPS * V * sizeof(float));
+	float *wk = malloc(S * cache * sizeof(float)), *wv = malloc(S * cache * sizeof(float));
+	struct al_ai_pool *pool;
+	assert_true(want && wk && wv);
+	assert_int_equal(al_ai_pool_new(&pool, 2), 0);
+	for (int i = 0; i < S; i++)
+		for (int t = 0; t < MAXP; t++)
+			tokens[i][t] = t ? (int)(rnd() % (uint32_t)c->vocab_size) : 1;
+	for (int t = 0; t < MAXP; t++)
+		junk[t] = (int)(rnd() % (uint32_t)c->vocab_size);
+	/* The portable kernels (slow under the sanitizers): one thread, three sequences. */
+	bool portable = !strcmp(kernels, "scalar");
+	int nseq = portable ? 3 : S;
+	for (int threads = 1; threads <= (portable ? 1 : 2); threads++) {
+		struct al_ai_state a, b;
+		assert_int_equal(al_ai_state_build(&a, c), 0);
+		assert_int_equal(al_ai_state_build_slots(&b, c, S), 0);
+		al_ai_quant_use(kernels); /* after the builds, which pick the best */
+		if (threads == 2) {
+			a.pool = b.pool = pool;
+			a.parallel_min = b.parallel_min = 0;
+		}
+		/* Alone: each sequence from position 0, one position at a time. */
+		for (int i = 0; i < nseq; i++) {
+			for (int pos = 0; pos < start[i] + STEPS; pos++) {
+				const float *la = al_ai_forward(m, &a, tokens[i][pos], pos);
+				if (pos >= start[i])
+					memcpy(want + ((size_t)i * STEPS + (size_t)(pos - start[i])) * V, la, V * sizeof(float));
+			}
+			memcpy(wk + (size_t)i * cache, a.key_cache, cache * sizeof(float));
+			memcpy(wv + (size_t)i * cache, a.value_cache, cache * sizeof(float));
+		}
+		/* Together: every slot first holds another sequence, longer than the
+		 * one that takes it; then each prompt is prefilled into its slot. */
+		for (int i = 0; i < nseq; i++) {
+			al_ai_state_select(&b, slot_of[i]);
+			al_ai_prefill(m, &b, junk, start[i] + STEPS + 2, 0);
+		}
+		for (int i = 0; i < nseq; i++) {
+			al_ai_state_select(&b, slot_of[i]);
+			al_ai_prefill(m, &b, tokens[i], start[i], 0);
+		}
+		al_ai_state_select(&b, 0);
+		int done[S] = { 0 };
+		for (int step = 0; step < STEPS + 2; step++) {
+			int sl[S], tk[S], ps[S], who[S], n = 0;
+			for (int i = 0; i < nseq; i++)
+				if (step >= join[i] && done[i] < STEPS) {
+					who[n] = i;
+					sl[n] = slot_of[i];
+					ps[n] = start[i] + done[i];
+					tk[n] = tokens[i][ps[n]];
+					n++;
+				}
+			if (!n)
+				break;
+			const float *rows = al_ai_forward_batch(m, &b, sl, tk, ps, n);
+			for (int r = 0; r < n; r++) {
+				int i = who[r];
+				if (memcmp(rows + (size_t)r * V, want + ((size_t)i * STEPS + (size_t)done[i]) * V,
+					   V * sizeof(float)))
+					fail_msg("%s, %d threads: sequence %d at position %d (row %d of %d): logits differ "
+						 "from the sequence alone", what, threads, i, ps[r], r, n);
+				done[i]++;
+			}
+		}
+		for (int i = 0; i < nseq; i++) {
+			size_t P = (size_t)(start[i] + STEPS);
+			assert_int_equal(done[i], STEPS);
+			al_ai_state_select(&b, slot_of[i]);
+			for (size_t l = 0; l < (size_t)c->n_layers; l++) {
+				size_t off = l * seq * kv;
+				if (memcmp(b.value_cache + off, wv + (size_t)i * cache + off, P * kv * sizeof(float)))
+					fail_msg("%s, %d threads: sequence %d: value cache of layer %zu differs", what,
+						 threads, i, l);
+				for (size_t e = 0; e < kv; e++)
+					if (memcmp(b.key_cache + off + e * seq, wk + (size_t)i * cache + off + e * seq,
+						   P * sizeof(float)))
+						fail_msg("%s, %d threads: sequence %d: key cache of layer %zu differs", what,
+							 threads, i, l);
+			}
+		}
+		al_ai_state_free(&a);
+		al_ai_state_free(&b);
+	}
+	al_ai_pool_free(pool);
+	free(want);
+	free(wk);
+	free(wv);
+}
+
+static void test_batch_decode(void **state)
+{
+	const char *files[] = { "s260k_f32.gguf", "s260k_f16.gguf", "s260k_q8_0.gguf", "s260k_q4_0.gguf" };
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < AL_ARRAY_LEN(files); i++) {
+			struct loaded l;
+			load_gguf(&l, files[i]);
+			check_batch(files[i], &l.m, pass ? "scalar" : "avx512");
+			unload(&l);
+		}
+	al_ai_quant_init(false);
+	struct al_ai_model m, q;
+	struct mw_buf b = { 0 };
+	int fd = open(MODEL, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(al_ai_model_build_fd(&m, fd), 0);
+	close(fd);
+	check_batch("stories260K.bin", &m, "avx512");
+	mw_export(&b, &m, AL_AI_FORMAT_Q8, m.cfg.shared_classifier, 4);
+	if (al_ai_model_build_mem(&q, b.p, b.len))
+		fail_msg("v2: %s", q.err);
+	check_batch("stories260K v2 Q8", &q, "avx512");
+	al_ai_model_free(&q);
+	mw_free(&b);
+	al_ai_model_free(&m);
+}
+
+/* Slots: the state's size grows with them, the budget bounds them, and a
+ * count beyond AL_AI_MAX_STATE is refused with -EINVAL, not half built. */
+static void test_slots_budget(void **state)
+{
+	struct al_ai_model m;
+	int fd = open(MODEL, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(al_ai_model_build_fd(&m, fd), 0);
+	close(fd);
+	size_t one = al_ai_state_bytes(&m.cfg, 1), eight = al_ai_state_bytes(&m.cfg, 8);
+	assert_true(one < eight && eight != SIZE_MAX);
+	assert_int_equal(al_ai_slots_fit(&m.cfg, eight, 64), 8);
+	assert_int_equal(al_ai_slots_fit(&m.cfg, eight - 1, 64), 7);
+	assert_int_equal(al_ai_slots_fit(&m.cfg, one - 1, 64), 0);
+	assert_int_equal(al_ai_slots_fit(&m.cfg, SIZE_MAX, 1000), AL_AI_MAX_SLOTS);
+	assert_int_equal(al_ai_state_bytes(&m.cfg, 0), SIZE_MAX);
+	assert_int_equal(al_ai_state_bytes(&m.cfg, AL_AI_MAX_SLOTS + 1), SIZE_MAX);
+	struct al_ai_state s;
+	assert_int_equal(al_ai_state_build_slots(&s, &m.cfg, 0), -EINVAL);
+	/* A context long enough that a few slots pass the state limit. */
+	struct al_ai_config big = m.cfg;
+	big.seq_len = 32768;
+	big.n_layers = 64;
+	size_t per = al_ai_state_bytes(&big, 1);
+	assert_true(per != SIZE_MAX);
+	int fit = al_ai_slots_fit(&big, SIZE_MAX, AL_AI_MAX_SLOTS);
+	assert_true(fit >= 1 && fit < AL_AI_MAX_SLOTS);
+	assert_int_equal(al_ai_state_bytes(&big, fit + 1), SIZE_MAX);
+	assert_int_equal(al_ai_state_build_slots(&s, &big, fit + 1), -EINVAL);
+	al_ai_model_free(&m);
+}
+
 static void test_kernels(void **state)
 {
 	enum { N = 256, D = 37 };
@@ -929,6 +1095,8 @@ int main(void)
 		cmocka_unit_test(test_kernels),
 		cmocka_unit_test(test_f32_kernels),
 		cmocka_unit_test(test_prefill),
+		cmocka_unit_test(test_batch_decode),
+		cmocka_unit_test(test_slots_budget),
 		cmocka_unit_test(test_worker_gguf),
 	};
 	const struct CMUnitTest hostile[] = {

@@ -1,0 +1,58 @@
+/*
+ * A gate policy: one INI file per third-party MCP server (docs/gate.md).
+ *
+ *   struct al_gate_policy p;
+ *   al_gate_policy_init(&p, "server-name");   // the defaults
+ *   al_gate_policy_load(&p, "policy.ini");    // or _load_mem (fuzzing)
+ *   ...
+ *   al_gate_policy_free(&p);
+ *
+ * Errors name the file, line and key; an unknown section or key is an error.
+ */
+#ifndef AL_SUPERVISOR_GATE_POLICY_H
+#define AL_SUPERVISOR_GATE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AL_GATE_POLICY_MAX 64 /* paths, env names, tools each */
+
+struct al_gate_policy {
+	char name[64];            /* pins, pending changes and audit log are kept under it */
+	/* [gate] */
+	uint64_t max_line, max_result;
+	uint32_t notify_rate;
+	/* [tool] */
+	char *profile;            /* runtime, tool, or a profile file */
+	char *ro[AL_GATE_POLICY_MAX], *rw[AL_GATE_POLICY_MAX];
+	size_t n_ro, n_rw;
+	char *env[AL_GATE_POLICY_MAX]; /* passed through from the environment, by name */
+	size_t n_env;
+	char *secret_name[AL_GATE_POLICY_MAX], *secret_file[AL_GATE_POLICY_MAX];
+	size_t n_secrets;         /* NAME = file: the file's content becomes $NAME */
+	uint64_t memory, pids;    /* 0: the profile's */
+	bool exec;                /* the server may start programs (npx, shells) */
+	bool accept_unenforced;   /* run where no cgroup can hold the CPU share */
+	/* [tools] */
+	bool all_tools;
+	char *tools[AL_GATE_POLICY_MAX];
+	size_t n_tools;
+	/* [server_requests]: false = deny, true = pass to the client */
+	bool sampling, elicitation, roots;
+	/* [egress]: host:port the tool domain may reach through the egress
+	 * domain (docs/gate.md); none: no network at all */
+	char *egress[AL_GATE_POLICY_MAX];
+	size_t n_egress;
+	/* [gate] learn, or --learn: record denials, propose a policy diff */
+	bool learn;
+	char *file;               /* the policy file read (al_gate_policy_load), or NULL */
+};
+
+void al_gate_policy_init(struct al_gate_policy *p, const char *name);
+void al_gate_policy_free(struct al_gate_policy *p);
+/* 0, or -errno with the reason printed (file:line: key: why). */
+int al_gate_policy_load(struct al_gate_policy *p, const char *path);
+int al_gate_policy_load_mem(struct al_gate_policy *p, const char *buf, size_t len, const char *origin);
+
+#endif
