@@ -1,6 +1,9 @@
 /*
- * CPU flags from /proc/cpuinfo and vulnerability states from
- * /sys/devices/system/cpu/vulnerabilities.
+ * The CPU probe's mechanisms, the same on every architecture: feature names
+ * in the per-CPU lines of /proc/cpuinfo (with the kernel's hwcap bits where
+ * the architecture has them), and the vulnerability states in
+ * /sys/devices/system/cpu/vulnerabilities. Which features are looked for is
+ * each architecture's own file (cpu_x86.c, cpu_arm64.c).
  */
 #include "hw/probe.h"
 
@@ -10,46 +13,6 @@
 #include <string.h>
 
 #include "common/util.h"
-
-struct cpu_flag {
-	const char *id;
-	const char *flags[2]; /* any of these names in the flags line */
-	const char *use;
-	const char *fallback;
-};
-
-static const struct cpu_flag cpu_flags[] = {
-	{"cpu.smep", {"smep"}, "kernel cannot execute user pages (blunts ret2usr from a domain)",
-	 "reported; kernel exploits from a domain are easier"},
-	{"cpu.smap", {"smap"}, "kernel cannot read user pages by accident",
-	 "reported; kernel exploits from a domain are easier"},
-	{"cpu.umip", {"umip"}, "sgdt/sidt/str blocked in user mode (no kernel address leak)",
-	 "reported; descriptor-table addresses are readable"},
-	{"cpu.pku", {"pku", "ospke"}, "memory protection keys available to the engine",
-	 "reported; not used"},
-	{"cpu.shstk", {"user_shstk", "shstk"}, "user shadow stacks (return-address integrity)",
-	 "reported; binaries run without shadow stacks"},
-	{"cpu.ibt", {"ibt"}, "indirect branch tracking (built with -fcf-protection)",
-	 "reported; endbr64 markers are inert"},
-	{"cpu.ibrs", {"ibrs", "ibrs_enhanced"}, "indirect branch restriction (Spectre v2)",
-	 "reported; rely on the kernel's retpolines"},
-	{"cpu.ibpb", {"ibpb"}, "branch predictor barrier between domains (Spectre v2)",
-	 "reported; indirect-branch isolation is weaker"},
-	{"cpu.stibp", {"stibp"}, "no branch prediction sharing between SMT siblings",
-	 "reported; pin domains to separate cores"},
-	{"cpu.ssbd", {"ssbd", "virt_ssbd"}, "speculative store bypass disable (per-domain prctl)",
-	 "reported; store-bypass control unavailable"},
-	{"cpu.md_clear", {"md_clear"}, "CPU buffers cleared on context switch (MDS)",
-	 "reported; MDS mitigation depends on the kernel"},
-	{"cpu.flush_l1d", {"flush_l1d"}, "L1D flush on context switch (L1TF, side channels)",
-	 "reported; L1D is not flushed between domains"},
-	{"cpu.rdt_a", {"rdt_a"}, "resource director technology (cache/bandwidth groups)",
-	 "reported; no cache partitioning"},
-	{"cpu.cat_l3", {"cat_l3"}, "L3 cache allocation per domain",
-	 "reported; domains share the L3 cache"},
-	{"cpu.mba", {"mba"}, "memory bandwidth allocation per domain",
-	 "reported; domains share memory bandwidth"},
-};
 
 static bool has_word(const char *line, size_t len, const char *word)
 {
@@ -67,25 +30,79 @@ static bool has_word(const char *line, size_t len, const char *word)
 	return false;
 }
 
-static void probe_flags(struct al_hw_report *r)
+/* Whether the kernel's hwcap words carry this flag's bit; false where it has none. */
+static bool hwcap_has(const struct hw_cpu_flag *cf, const struct al_hw_syscalls *sc)
+{
+	return cf->hwcap && ((cf->hwcap == 2 ? sc->hwcap2 : sc->hwcap) & cf->bit) != 0;
+}
+
+/*
+ * The cpuinfo lines say what each CPU has; the hwcap bit, where the
+ * architecture has one, says whether the kernel enabled it for user space.
+ * Both are needed for present. A flag on some CPUs only, or listed but not
+ * enabled (or the reverse), is partial.
+ */
+static void flag_item(struct al_hw_item *it, const struct hw_cpu_flag *cf, const struct al_hw_syscalls *sc,
+		      const char *path, const char *line, int rc, unsigned n_cpus, unsigned have,
+		      unsigned first_line)
+{
+	const char *hn = cf->hwcap == 2 ? "AT_HWCAP2" : "AT_HWCAP";
+	bool hw = hwcap_has(cf, sc);
+	if (rc < 0 || n_cpus == 0) {
+		char why[96];
+		if (rc < 0)
+			snprintf(why, sizeof why, "unreadable (%s)", strerror(-rc));
+		else
+			snprintf(why, sizeof why, "no %s line", line);
+		if (hw)
+			hw_item_set(it, AL_HW_PRESENT, cf->flags[0], "getauxval(%s): bit set; %s: %s", hn, path, why);
+		else if (cf->hwcap)
+			hw_item_set(it, AL_HW_ABSENT, "not offered", "getauxval(%s): bit clear; %s: %s", hn, path, why);
+		else
+			hw_item_set(it, AL_HW_ABSENT, "unknown", "%s: %s", path, why);
+	} else if (have == n_cpus && (!cf->hwcap || hw)) {
+		hw_item_set(it, AL_HW_PRESENT, cf->flags[0], "%s line %u (%s) on all %u CPUs%s%s%s", path, first_line,
+			    line, n_cpus, cf->hwcap ? "; getauxval(" : "", cf->hwcap ? hn : "",
+			    cf->hwcap ? ") has it" : "");
+	} else if (have == n_cpus) {
+		hw_item_set(it, AL_HW_PARTIAL, "not enabled for user space",
+			    "%s line %u (%s) on all %u CPUs; getauxval(%s): bit clear", path, first_line, line, n_cpus,
+			    hn);
+	} else if (have > 0 || hw) {
+		char v[64];
+		snprintf(v, sizeof v, "on %u of %u CPUs", have, n_cpus);
+		hw_item_set(it, AL_HW_PARTIAL, v, "%s (%s lines)%s%s%s", path, line, cf->hwcap ? "; getauxval(" : "",
+			    cf->hwcap ? hn : "", cf->hwcap ? (hw ? "): bit set" : "): bit clear") : "");
+	} else {
+		hw_item_set(it, AL_HW_ABSENT, "not offered", "%s line %u (%s): no '%s'", path, first_line, line,
+			    cf->flags[0]);
+	}
+}
+
+void hw_probe_flag_lines(struct al_hw_report *r, const char *line_name, const struct hw_cpu_flag *cpu_flags,
+			 size_t n_flags, const struct al_hw_syscalls *sc)
 {
 	char *info = NULL;
 	int rc = hw_read(r, "proc/cpuinfo", &info);
-	unsigned n_cpus = 0, have[AL_ARRAY_LEN(cpu_flags)] = {0};
+	unsigned n_cpus = 0, have[32] = {0};
 	unsigned first_line = 0, lineno = 0;
+	size_t nl_name = strlen(line_name);
+	if (n_flags > AL_ARRAY_LEN(have))
+		n_flags = AL_ARRAY_LEN(have);
 	if (rc == 0) {
 		for (char *line = info; *line;) {
 			char *nl = strchr(line, '\n');
 			size_t len = nl ? (size_t)(nl - line) : strlen(line);
 			lineno++;
-			/* "flags" on x86; the colon follows tabs. */
-			if (len > 5 && strncmp(line, "flags", 5) == 0 && (line[5] == '\t' || line[5] == ' ' || line[5] == ':')) {
+			/* "flags" on x86, "Features" on arm64; the colon follows tabs. */
+			if (len > nl_name && strncmp(line, line_name, nl_name) == 0 &&
+			    (line[nl_name] == '\t' || line[nl_name] == ' ' || line[nl_name] == ':')) {
 				n_cpus++;
 				if (!first_line)
 					first_line = lineno;
-				for (size_t i = 0; i < AL_ARRAY_LEN(cpu_flags); i++)
+				for (size_t i = 0; i < n_flags; i++)
 					for (size_t k = 0; k < 2 && cpu_flags[i].flags[k]; k++)
-						if (has_word(line + 5, len - 5, cpu_flags[i].flags[k])) {
+						if (has_word(line + nl_name, len - nl_name, cpu_flags[i].flags[k])) {
 							have[i]++;
 							break;
 						}
@@ -97,24 +114,11 @@ static void probe_flags(struct al_hw_report *r)
 	}
 	char path[512];
 	hw_path(r, "proc/cpuinfo", path, sizeof path);
-	for (size_t i = 0; i < AL_ARRAY_LEN(cpu_flags); i++) {
-		const struct cpu_flag *cf = &cpu_flags[i];
+	for (size_t i = 0; i < n_flags; i++) {
+		const struct hw_cpu_flag *cf = &cpu_flags[i];
 		struct al_hw_item *it = hw_item_add(r, cf->id, AL_HW_KIND_CPU_FLAG, cf->use, cf->fallback);
-		if (rc < 0) {
-			hw_item_set(it, AL_HW_ABSENT, "unknown", "%s: unreadable (%s)", path, strerror(-rc));
-		} else if (n_cpus == 0) {
-			hw_item_set(it, AL_HW_ABSENT, "unknown", "%s: no flags line", path);
-		} else if (have[i] == n_cpus) {
-			hw_item_set(it, AL_HW_PRESENT, cf->flags[0], "%s line %u (flags) on all %u CPUs",
-				    path, first_line, n_cpus);
-		} else if (have[i] > 0) {
-			char v[64];
-			snprintf(v, sizeof v, "on %u of %u CPUs", have[i], n_cpus);
-			hw_item_set(it, AL_HW_PARTIAL, v, "%s (flags lines)", path);
-		} else {
-			hw_item_set(it, AL_HW_ABSENT, "not offered", "%s line %u (flags): no '%s'",
-				    path, first_line, cf->flags[0]);
-		}
+		if (it)
+			flag_item(it, cf, sc, path, line_name, rc, n_cpus, have[i], first_line);
 	}
 	free(info);
 }
@@ -143,7 +147,7 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void probe_vulnerabilities(struct al_hw_report *r)
+void hw_probe_vulnerabilities(struct al_hw_report *r)
 {
 	char dirpath[512];
 	hw_path(r, "sys/devices/system/cpu/vulnerabilities", dirpath, sizeof dirpath);
@@ -183,10 +187,4 @@ static void probe_vulnerabilities(struct al_hw_report *r)
 		free(text);
 		free(names[i]);
 	}
-}
-
-void hw_probe_cpu(struct al_hw_report *r)
-{
-	probe_flags(r);
-	probe_vulnerabilities(r);
 }

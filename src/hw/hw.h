@@ -29,6 +29,15 @@ enum al_hw_state {
 	AL_HW_PRESENT = 2,
 };
 
+/* The CPU family whose protections are probed: the build's own (al_hw_arch_native), or another one's
+ * against a fake tree in tests. The kernel items are the same on every architecture. */
+enum al_hw_arch {
+	AL_HW_ARCH_X86_64,
+	AL_HW_ARCH_AARCH64,
+};
+extern const enum al_hw_arch al_hw_arch_native; /* native_<cpu family>.c, picked by meson */
+const char *al_hw_arch_name(enum al_hw_arch a);   /* "x86_64", "aarch64" */
+
 enum al_hw_kind {
 	AL_HW_KIND_CPU_FLAG,
 	AL_HW_KIND_VULNERABILITY,
@@ -68,12 +77,16 @@ struct al_hw_syscalls {
 	int memfd_secret;    /* memfd_secret(0) */
 	int memfd_seal;      /* memfd_create(ALLOW_SEALING) + F_ADD_SEALS grow/shrink/seal */
 	int sched_core;      /* prctl(PR_SCHED_CORE, PR_SCHED_CORE_GET) */
+	/* getauxval(AT_HWCAP), (AT_HWCAP2): the CPU features the kernel enabled for
+	 * user space (arm64 reads BTI, PAC, MTE, SSBS from them; x86 reads none) */
+	unsigned long hwcap, hwcap2;
 };
 
 struct al_hw_report {
 	struct al_hw_item *items;
 	size_t n_items, cap_items;
 	char root[256];
+	enum al_hw_arch arch;
 };
 
 /* Tries every kernel feature in throwaway children. Never fails: a probe that cannot run reports its errno. */
@@ -84,6 +97,9 @@ struct al_hw_report *al_hw_probe(const char *root);
 
 /* Same, with recorded syscall outcomes instead of trying them. */
 struct al_hw_report *al_hw_probe_with(const char *root, const struct al_hw_syscalls *sc);
+
+/* Same, for another architecture's CPU items (a fake tree of that architecture's files). */
+struct al_hw_report *al_hw_probe_arch(const char *root, const struct al_hw_syscalls *sc, enum al_hw_arch arch);
 
 void al_hw_report_free(struct al_hw_report *r);
 

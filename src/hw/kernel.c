@@ -5,6 +5,8 @@
  */
 #include "hw/probe.h"
 
+#include <sys/auxv.h>
+
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/landlock.h>
@@ -208,6 +210,8 @@ void al_hw_probe_syscalls(struct al_hw_syscalls *sc)
 	sc->memfd_secret = in_child(try_memfd_secret);
 	sc->memfd_seal = in_child(try_memfd_seal);
 	sc->sched_core = in_child(try_sched_core);
+	sc->hwcap = getauxval(AT_HWCAP);
+	sc->hwcap2 = getauxval(AT_HWCAP2);
 }
 
 /* ---- interpreting ----------------------------------------------------- */

@@ -19,7 +19,28 @@ int hw_read_int(const struct al_hw_report *r, const char *relpath, long *out);
 /* Full path of relpath below the root, for messages and access(). */
 void hw_path(const struct al_hw_report *r, const char *relpath, char *buf, size_t len);
 
-void hw_probe_cpu(struct al_hw_report *r);
+/*
+ * A CPU feature named in the per-CPU feature lines of /proc/cpuinfo ("flags"
+ * on x86, "Features" on arm64), and where the architecture has one, the
+ * AT_HWCAP or AT_HWCAP2 bit the kernel sets for it.
+ */
+struct hw_cpu_flag {
+	const char *id;
+	const char *flags[2]; /* any of these names in the line */
+	const char *use;
+	const char *fallback;
+	int hwcap;            /* 0: none; 1: AT_HWCAP; 2: AT_HWCAP2 */
+	unsigned long bit;
+};
+
+/* cpu.c: one item per flag from the lines called `line`; vulnerability files. */
+void hw_probe_flag_lines(struct al_hw_report *r, const char *line, const struct hw_cpu_flag *flags, size_t n,
+			 const struct al_hw_syscalls *sc);
+void hw_probe_vulnerabilities(struct al_hw_report *r);
+
+/* cpu_<arch>.c: the CPU items of one architecture. */
+void hw_probe_cpu_x86(struct al_hw_report *r, const struct al_hw_syscalls *sc);
+void hw_probe_cpu_arm64(struct al_hw_report *r, const struct al_hw_syscalls *sc);
 void hw_probe_kernel(struct al_hw_report *r, const struct al_hw_syscalls *sc);
 
 #endif

@@ -103,14 +103,36 @@ static struct al_hw_report *report_new(const char *root)
 	return r;
 }
 
-struct al_hw_report *al_hw_probe_with(const char *root, const struct al_hw_syscalls *sc)
+const char *al_hw_arch_name(enum al_hw_arch a)
+{
+	switch (a) {
+	case AL_HW_ARCH_X86_64: return "x86_64";
+	case AL_HW_ARCH_AARCH64: return "aarch64";
+	}
+	return "?";
+}
+
+struct al_hw_report *al_hw_probe_arch(const char *root, const struct al_hw_syscalls *sc, enum al_hw_arch arch)
 {
 	struct al_hw_report *r = report_new(root);
 	if (!r)
 		return NULL;
-	hw_probe_cpu(r);
+	r->arch = arch;
+	switch (arch) {
+	case AL_HW_ARCH_X86_64:
+		hw_probe_cpu_x86(r, sc);
+		break;
+	case AL_HW_ARCH_AARCH64:
+		hw_probe_cpu_arm64(r, sc);
+		break;
+	}
 	hw_probe_kernel(r, sc);
 	return r;
+}
+
+struct al_hw_report *al_hw_probe_with(const char *root, const struct al_hw_syscalls *sc)
+{
+	return al_hw_probe_arch(root, sc, al_hw_arch_native);
 }
 
 struct al_hw_report *al_hw_probe(const char *root)
@@ -191,8 +213,8 @@ json_t *al_hw_report_json(const struct al_hw_report *r)
 	json_object_set_new(counts, "present", json_integer((json_int_t)n[AL_HW_PRESENT]));
 	json_object_set_new(counts, "partial", json_integer((json_int_t)n[AL_HW_PARTIAL]));
 	json_object_set_new(counts, "absent", json_integer((json_int_t)n[AL_HW_ABSENT]));
-	return json_pack("{s:i, s:s, s:o, s:o}", "schema", 1, "root", r->root,
-			 "counts", counts, "items", items);
+	return json_pack("{s:i, s:s, s:s, s:o, s:o}", "schema", 1, "root", r->root,
+			 "arch", al_hw_arch_name(r->arch), "counts", counts, "items", items);
 }
 
 void al_hw_report_print(const struct al_hw_report *r, FILE *f, bool colour)

@@ -504,20 +504,26 @@ int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **rep
 	check_fds(&a, d, spec);
 
 	/* set by the child before it reported READY, but not shown by /proc:
-	 * listed so the report says what is attested and what is not */
+	 * listed so the report says what is attested and what is not. MDWE and
+	 * vm.memfd_noexec (Linux 6.3) are skipped by the child where the kernel
+	 * lacks them: off then, not on. */
+	bool kernel_mdwe = prctl(66 /* PR_GET_MDWE */, 0, 0, 0, 0) >= 0;
+	bool kernel_memfd_noexec = access("/proc/sys/vm/memfd_noexec", F_OK) == 0;
 	const struct {
 		const char *name;
 		bool on;
 	} unseen[] = {
-		{ "mdwe", spec->mdwe },
-		{ "memfd_noexec", spec->memfd_noexec },
+		{ "mdwe", spec->mdwe && kernel_mdwe },
+		{ "memfd_noexec", spec->memfd_noexec && kernel_memfd_noexec },
 		{ "tsc_sigsegv", spec->tsc_sigsegv },
 		{ "l1d_flush", spec->spec_l1d_flush && al_speculation_controllable(2) },
 	};
 	for (size_t i = 0; i < AL_ARRAY_LEN(unseen); i++)
 		item(&a, unseen[i].name, unseen[i].on ? "on" : "off",
 		     unseen[i].on ? "on (set before exec; /proc cannot show it)"
-				  : (strcmp(unseen[i].name, "l1d_flush") == 0 && spec->spec_l1d_flush
+				  : ((strcmp(unseen[i].name, "l1d_flush") == 0 && spec->spec_l1d_flush) ||
+					     (strcmp(unseen[i].name, "mdwe") == 0 && spec->mdwe) ||
+					     (strcmp(unseen[i].name, "memfd_noexec") == 0 && spec->memfd_noexec)
 					     ? "off (not offered by this kernel)"
 					     : "off"),
 		     true);

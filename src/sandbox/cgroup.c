@@ -48,7 +48,7 @@ static int own_dir(const char *ctrl, char *out, size_t len)
 		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
 			continue;
-		*c2 = '\0';
+		*c1 = *c2 = '\0'; /* line: the hierarchy id alone */
 		const char *list = c1 + 1, *path = c2 + 1;
 		if (!ctrl) {
 			if (strcmp(line, "0") != 0 || *list)

@@ -309,11 +309,15 @@ static void plan_mba(const struct al_partition_caps *c, enum al_sandbox_role rol
 }
 
 static void plan_spec(struct al_partition_plan *p, int idx, const char *name, bool want, bool offered,
-		      bool *out)
+		      unsigned long which, bool *out)
 {
-	*out = want && offered;
+	const char *why;
+	bool arch = al_arch_spec_offered(which, &why);
+	*out = want && offered && arch;
 	if (!want)
 		set_item(p, idx, name, AL_PART_OFF, "not wanted");
+	else if (!arch)
+		set_item(p, idx, name, AL_PART_ABSENT, "%s", why);
 	else if (offered)
 		set_item(p, idx, name, AL_PART_ON, "force-disabled per task");
 	else
@@ -353,14 +357,17 @@ void al_partition_plan(const struct al_partition_caps *c, const struct al_partit
 		set_item(p, AL_PART_MBA, "mba", AL_PART_OFF, "not wanted");
 
 	bool dom = role != AL_SANDBOX_ROLE_SUPERVISOR;
-	plan_spec(p, AL_PART_SSB, "store_bypass", w->ssb && dom, c->spec_ssb, &p->ssb);
-	plan_spec(p, AL_PART_IB, "indirect_branch", w->ib && dom, c->spec_ib, &p->ib);
-	plan_spec(p, AL_PART_L1D, "l1d_flush", w->l1d && dom, c->spec_l1d, &p->l1d);
+	plan_spec(p, AL_PART_SSB, "store_bypass", w->ssb && dom, c->spec_ssb, PR_SPEC_STORE_BYPASS, &p->ssb);
+	plan_spec(p, AL_PART_IB, "indirect_branch", w->ib && dom, c->spec_ib, PR_SPEC_INDIRECT_BRANCH, &p->ib);
+	plan_spec(p, AL_PART_L1D, "l1d_flush", w->l1d && dom, c->spec_l1d, PR_SPEC_L1D_FLUSH, &p->l1d);
 	if (p->l1d)
 		set_item(p, AL_PART_L1D, "l1d_flush", AL_PART_ON, "flush on context switch");
 
+	const char *why;
 	if (!w->tsc || !dom) {
 		set_item(p, AL_PART_TSC, "tsc", AL_PART_OFF, "not wanted");
+	} else if (!al_arch_tsc_offered(&why)) {
+		set_item(p, AL_PART_TSC, "tsc", AL_PART_ABSENT, "%s", why);
 	} else if (c->tsc_clock) {
 		/* rdtsc faulting would kill the domain at its first clock_gettime */
 		set_item(p, AL_PART_TSC, "tsc", AL_PART_ABSENT, "clock source %s reads the TSC in the vDSO",

@@ -133,6 +133,25 @@ uint64_t al_sched_v1_shares(uint32_t weight);
 /* speculation.c */
 int al_speculation_apply(const struct al_spec *spec);
 
+/*
+ * arch_<cpu family>.c: what differs between architectures, one file each
+ * (meson builds the target's). Nothing else in the sandbox asks which CPU
+ * it runs on.
+ */
+extern const char *const al_arch_name;         /* "x86_64", "aarch64" */
+extern const char *const al_arch_foreign_abis; /* the other entries a filter kills */
+uint32_t al_arch_seccomp(void);                 /* the filter's one SCMP_ARCH_* */
+/* For a call this architecture does not have, the call its C library makes
+ * instead (open -> openat on arm64); NULL if none. */
+const char *al_arch_syscall_instead(const char *name);
+/* Whether this architecture's kernel has a per-task control of this kind
+ * (PR_SPEC_*); if not, *why says so and the control is absent, left alone. */
+bool al_arch_spec_offered(unsigned long which, const char **why);
+/* Whether the cycle counter can be made to fault per task; *why if not. */
+bool al_arch_tsc_offered(const char **why);
+/* Makes the counter fault for this task: 0 or -errno. */
+int al_arch_tsc_trap(void);
+
 /* caps.c */
 int al_caps_apply(const struct al_spec *spec);
 

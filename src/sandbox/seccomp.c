@@ -23,7 +23,13 @@
  *           with ENOSYS so that libc falls back to clone.
  *   execveat, in exec_once profiles, only of the verified fd with
  *           AT_EMPTY_PATH; execve not at all.
- * x32 and 32-bit (int 0x80) entry kill the process (bad-arch action).
+ * The filter is compiled for this build's architecture alone
+ * (al_arch_seccomp): every other entry the CPU has kills the process
+ * (bad-arch action): i386 and x32 on x86-64, AArch32 on arm64. Names are
+ * resolved by libseccomp for that architecture. A call it never had (open or
+ * fork on arm64) stands for the call its C library makes instead
+ * (al_arch_syscall_instead: openat, clone), allowed with that call's checks;
+ * one with no counterpart is left out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -195,6 +201,10 @@ static int allow(scmp_filter_ctx ctx, const struct al_spec *spec, const char *na
 	}
 	if (al_seccomp_always_denied(name))
 		return 0; /* refused at profile load; never allowed here either */
+	if (nr < 0) { /* libseccomp's number for a call of other architectures only */
+		const char *alt = al_arch_syscall_instead(name);
+		return alt ? allow(ctx, spec, alt) : 0;
+	}
 	int rc;
 	if (nr == SCMP_SYS(ioctl)) {
 		rc = allow_ioctl(ctx, nr);
@@ -240,7 +250,12 @@ int al_seccomp_prepare(struct al_spec *spec)
 		return -ENOMEM;
 	int rc = 0, mfd = -1;
 	struct al_bpf *bpf = NULL;
-	/* other architectures (i386 via int 0x80, x32) are not in the filter */
+	/* one architecture, this build's; the others the CPU offers are not in the filter */
+	if (seccomp_arch_exist(ctx, al_arch_seccomp()) != 0) {
+		al_log_warnx("seccomp: libseccomp's native architecture is not %s", al_arch_name);
+		rc = -EINVAL;
+		goto out;
+	}
 	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0)
 		goto out;
 	/* a binary tree of syscall numbers: O(log n) per call, not a linear scan */

@@ -9,6 +9,9 @@
  * lacks is absent in the plan, left alone in the child and reported absent
  * by the attestation alike. A control the probe offers but the kernel then
  * refuses stops the spawn. Tests replace the probe to drive both paths.
+ * A kind of control that the architecture does not have at all (arch_*.c:
+ * indirect branch and L1D flush on arm64) is absent the same way, and so is
+ * the TSC trap where the architecture cannot give one.
  */
 #include <errno.h>
 #include <sys/prctl.h>
@@ -39,12 +42,18 @@ int al_speculation_get(unsigned long which)
 
 bool al_speculation_controllable(unsigned long which)
 {
+	const char *why;
+	if (!al_arch_spec_offered(which, &why))
+		return false;
 	int cur = probe(which);
 	return cur >= 0 && (cur & PR_SPEC_PRCTL);
 }
 
 static int force_disable(unsigned long which)
 {
+	const char *why;
+	if (!al_arch_spec_offered(which, &why))
+		return 0; /* no such control on this architecture: absent */
 	int cur = probe(which);
 	if (cur < 0)
 		return cur;
@@ -65,7 +74,8 @@ int al_speculation_apply(const struct al_spec *spec)
 	if (spec->spec_l1d_flush && al_speculation_controllable(PR_SPEC_L1D_FLUSH) &&
 	    prctl(PR_SET_SPECULATION_CTRL, PR_SPEC_L1D_FLUSH, PR_SPEC_ENABLE, 0, 0) < 0)
 		return -errno;
-	if (spec->tsc_sigsegv && prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) < 0)
-		return -errno;
+	/* asked for and impossible here: refused, not silently left off */
+	if (spec->tsc_sigsegv && (rc = al_arch_tsc_trap()) < 0)
+		return rc;
 	return 0;
 }

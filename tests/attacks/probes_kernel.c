@@ -58,8 +58,13 @@ int atk_int80(int argc, char **argv)
 	signal(SIGSEGV, int80_segv);
 	if (sigsetjmp(int80_jmp, 1))
 		return atk_unavailable(0, "int $0x80 raised SIGSEGV: 32-bit entry disabled in this kernel");
+#if defined(__x86_64__)
 	atk_reached("int80_getpid");
 	__asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory", "cc", "r8", "r9", "r10", "r11");
+#else
+	signal(SIGSEGV, SIG_DFL);
+	return atk_unavailable(ENOSYS, "int $0x80 is an x86 instruction: no i386 entry on this architecture");
+#endif
 	signal(SIGSEGV, SIG_DFL);
 	if (r == getpid())
 		return atk_escaped("int $0x80 getpid returned our pid %ld", (long)r);

@@ -70,12 +70,19 @@ int atk_mdwe_clear(int argc, char **argv)
 	return atk_blocked_as("NOCHANGE", "PR_SET_MDWE(0) returned 0 but MDWE reads 0x%x", after);
 }
 
+#if defined(__aarch64__)
+/* mov w0, #42; ret */
+static const uint32_t ret42[] = { 0x52800540, 0xd65f03c0 };
+#else
 /* mov eax, 42; ret */
 static const unsigned char ret42[] = { 0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3 };
+#endif
 
 static int run_code(void *mem, const char *how)
 {
 	int (*fn)(void) = (int (*)(void))mem;
+	/* arm64 fetches instructions apart from data: make the written ones visible */
+	__builtin___clear_cache((char *)mem, (char *)mem + sizeof(ret42));
 	int r = fn();
 
 	munmap(mem, 4096);
@@ -115,6 +122,20 @@ static size_t tiny_elf(unsigned char *out, size_t cap)
 		"AL-ATTACK name=memfd_exec verdict=ESCAPED errno=- detail=executed a program from a memfd\n";
 	const uint64_t base = 0x400000;
 	const size_t code_off = sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr);
+#if defined(__aarch64__)
+	uint32_t code[] = {
+		0xd2800808, /* mov x8, #64 (write) */
+		0xd2800020, /* mov x0, #1 */
+		0x100000c1, /* adr x1, msg (24 bytes on) */
+		0xd2800002, /* mov x2, #len */
+		0xd4000001, /* svc #0 */
+		0xd2800bc8, /* mov x8, #94 (exit_group) */
+		0xd2800000, /* mov x0, #0 */
+		0xd4000001, /* svc #0 */
+	};
+	const uint16_t machine = EM_AARCH64;
+	code[3] |= (uint32_t)(sizeof(msg) - 1) << 5;
+#else
 	unsigned char code[] = {
 		0xb8, 0x01, 0x00, 0x00, 0x00,             /* mov eax, 1 (write) */
 		0xbf, 0x01, 0x00, 0x00, 0x00,             /* mov edi, 1 */
@@ -125,20 +146,22 @@ static size_t tiny_elf(unsigned char *out, size_t cap)
 		0x31, 0xff,                               /* xor edi, edi */
 		0x0f, 0x05,                               /* syscall */
 	};
+	const uint16_t machine = EM_X86_64;
+	code[18] = (unsigned char)(sizeof(msg) - 1);
+#endif
 	size_t total = code_off + sizeof(code) + sizeof(msg) - 1;
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
 
 	if (total > cap)
 		return 0;
-	code[18] = (unsigned char)(sizeof(msg) - 1);
 	memset(&eh, 0, sizeof(eh));
 	memcpy(eh.e_ident, ELFMAG, SELFMAG);
 	eh.e_ident[EI_CLASS] = ELFCLASS64;
 	eh.e_ident[EI_DATA] = ELFDATA2LSB;
 	eh.e_ident[EI_VERSION] = EV_CURRENT;
 	eh.e_type = ET_EXEC;
-	eh.e_machine = EM_X86_64;
+	eh.e_machine = machine;
 	eh.e_version = EV_CURRENT;
 	eh.e_entry = base + code_off;
 	eh.e_phoff = sizeof(eh);

@@ -186,10 +186,15 @@ int main(int argc, char **argv)
 	if (!strcmp(a, "x32"))
 		return result(syscall(0x40000000L | 39)); /* getpid through x32 */
 	if (!strcmp(a, "int80")) {
+#if defined(__x86_64__)
 		long r;
 		__asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory"); /* i386 getpid */
 		errno = r < 0 ? (int)-r : 0;
 		return result(r < 0 ? -1 : 0);
+#else
+		errno = ENOSYS; /* an x86 entry: no such instruction here */
+		return result(-1);
+#endif
 	}
 	if (!strcmp(a, "exec")) {
 		char *args[] = { (char *)arg, NULL };

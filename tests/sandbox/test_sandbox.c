@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/sandbox_int.h"
 #include "testdir.h"
 
 #define SIGSYS_EXIT (128 + SIGSYS)
@@ -212,6 +213,105 @@ static void expect_notified(const char *profile, const char *action, const char 
 			 profile, action, first, n, out, syscall_name);
 }
 
+#if defined(__aarch64__)
+/*
+ * A 32-bit ARM program (AArch32, the compat ABI): getpid, then exit(7). The
+ * smallest static ELF the kernel runs: header, one PT_LOAD, five
+ * instructions.
+ */
+static const uint32_t arm32_code[] = {
+	0xe3a07014, /* mov r7, #20 (getpid) */
+	0xef000000, /* svc #0 */
+	0xe3a00007, /* mov r0, #7 */
+	0xe3a07001, /* mov r7, #1 (exit) */
+	0xef000000, /* svc #0 */
+};
+
+static size_t arm32_elf(uint8_t *b, size_t cap)
+{
+	const uint32_t base = 0x10000, code = 52 + 32, size = code + (uint32_t)sizeof arm32_code;
+	assert_true(cap >= size);
+	memset(b, 0, size);
+	const uint8_t ident[16] = { 0x7f, 'E', 'L', 'F', 1 /* 32-bit */, 1 /* LE */, 1 };
+	memcpy(b, ident, 16);
+	const uint16_t eh[] = { 2 /* EXEC */, 40 /* ARM */ };
+	memcpy(b + 16, eh, sizeof eh);
+	const uint32_t ev[] = { 1, base + code, 52, 0, 0x05000200 /* EABI5, soft float */ };
+	memcpy(b + 20, ev, sizeof ev);
+	const uint16_t sizes[] = { 52, 32, 1, 40, 0, 0 };
+	memcpy(b + 40, sizes, sizeof sizes);
+	const uint32_t ph[] = { 1 /* LOAD */, 0, base, base, size, size, 5 /* R+X */, 0x1000 };
+	memcpy(b + 52, ph, sizeof ph);
+	memcpy(b + code, arm32_code, sizeof arm32_code);
+	return size;
+}
+
+/* Runs path in a child, under the spec's filter if one is given; the wait status. */
+static int exec_filtered(const char *path, struct al_spec *filtered)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *argv[] = { (char *)path, NULL }, *envp[] = { NULL };
+		if (filtered) {
+			int listener;
+			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || al_seccomp_apply(filtered, &listener) < 0)
+				_exit(125);
+		}
+		execve(path, argv, envp);
+		_exit(errno == ENOEXEC ? 126 : 127);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+#endif
+
+/*
+ * The filter is this architecture's alone: a program of the CPU's other ABI
+ * (AArch32 on arm64) is killed at its first call, whatever the mode, even
+ * one the profile allows. (x86-64's other entries, i386 and x32, are in
+ * test_attacks.)
+ */
+static void test_foreign_abi(void **state)
+{
+	(void)state;
+#if !defined(__aarch64__)
+	print_message("skipped: the AArch32 entry is arm64's; x86's are in test_attacks\n");
+	skip();
+#else
+	char dir[64], path[128];
+	uint8_t elf[256];
+	assert_int_equal(t_mkdtemp(dir, sizeof dir, "al_arm32"), 0);
+	snprintf(path, sizeof path, "%s/arm32", dir);
+	size_t n = arm32_elf(elf, sizeof elf);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	assert_true(fd >= 0);
+	assert_int_equal(al_write_all(fd, elf, n), 0);
+	close(fd);
+	/* Without a filter the program runs, where the CPU and kernel have AArch32 at all. */
+	int st = exec_filtered(path, NULL);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 126) {
+		assert_int_equal(t_rmtree(dir), 0);
+		print_message("skipped: this CPU or kernel runs no AArch32 program (exec: ENOEXEC)\n");
+		skip();
+	}
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 7);
+	/* Under the tool profile's filter (which allows getpid and exit), in errno mode: killed. */
+	char *argv[] = { path, NULL };
+	struct al_spec s;
+	make_spec(&s, "tool", argv);
+	s.seccomp_mode = AL_SECCOMP_ERRNO;
+	assert_int_equal(al_seccomp_prepare(&s), 0);
+	st = exec_filtered(path, &s);
+	drop_spec(&s);
+	assert_int_equal(t_rmtree(dir), 0);
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSYS)
+		fail_msg("AArch32 program under the filter: status %#x, expected death by SIGSYS", st);
+#endif
+}
+
 static void test_attacks(void **state)
 {
 	static const struct attack attacks[] = {
@@ -225,8 +325,10 @@ static void test_attacks(void **state)
 		{ "tool", "tiocsti", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
 		{ "tool", "tiocsti-high", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
 		{ "tool", "tiocsti-high", NULL, AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
+#if defined(__x86_64__) /* x86's other entries; arm64's is test_foreign_abi */
 		{ "tool", "x32", NULL, AL_SECCOMP_ERRNO, SIGSYS_EXIT, NULL },
 		{ "tool", "int80", NULL, AL_SECCOMP_ERRNO, SIGSYS_EXIT, NULL },
+#endif
 		{ "tool", "mprotect-x", NULL, AL_SECCOMP_KILL, 1, "ERR 13\n" },
 		/* The filter refuses PR_SET_SPECULATION_CTRL itself (before the kernel would). */
 		{ "tool", "spec-enable", NULL, AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
@@ -245,8 +347,25 @@ static void test_attacks(void **state)
 		{ "service", "memfd-exec", NULL, AL_SECCOMP_ERRNO, 1, "ERR 1\n" },
 		{ "compute", "memfd-exec", NULL, AL_SECCOMP_KILL, SIGSYS_EXIT, NULL },
 	};
+	/* MDWE refuses mprotect-x and vm.memfd_noexec the memfd's exec (both Linux
+	 * 6.3); an older kernel lets them through, as the attestation says */
+	bool mdwe = prctl(66 /* PR_GET_MDWE */, 0, 0, 0, 0) >= 0;
+	bool memfd_noexec = access("/proc/sys/vm/memfd_noexec", F_OK) == 0;
+	if (!mdwe)
+		print_message("mprotect-x: this kernel has no MDWE (before 6.3): allowed\n");
+	if (!memfd_noexec)
+		print_message("memfd-exec: this kernel has no vm.memfd_noexec (before 6.3): allowed in tool\n");
 	for (size_t i = 0; i < AL_ARRAY_LEN(attacks); i++) {
-		const struct attack *t = &attacks[i];
+		struct attack a = attacks[i];
+		const struct attack *t = &a;
+		if (!mdwe && strcmp(a.action, "mprotect-x") == 0) {
+			a.exit = 0;
+			a.out = "OK\n";
+		}
+		if (!memfd_noexec && strcmp(a.action, "memfd-exec") == 0 && a.exit == 1 && strcmp(a.out, "ERR 13\n") == 0) {
+			a.exit = 0; /* the copy ran: "noop" prints nothing */
+			a.out = "";
+		}
 		char out[256] = "";
 		int rc = run_probe(t->profile, t->mode, out, sizeof out, t->action, t->arg);
 		if (rc != t->exit || (t->out && strcmp(out, t->out)))
@@ -281,8 +400,10 @@ static void test_attacks(void **state)
 	}
 	assert_int_equal(run_outside(out, sizeof out, "mprotect-x", NULL), 0);
 	assert_int_equal(run_outside(out, sizeof out, "memfd-exec", NULL), 0);
+#if defined(__x86_64__)
 	/* this kernel may lack x32 (ENOSYS) but never kills it outside */
 	assert_int_not_equal(run_outside(out, sizeof out, "x32", NULL), SIGSYS_EXIT);
+#endif
 	assert_int_equal(run_outside(out, sizeof out, "ioctl-ok", NULL), 0);
 	/* and an ordinary ioctl passes the TIOCSTI rules inside */
 	assert_int_equal(run_probe("tool", AL_SECCOMP_KILL, out, sizeof out, "ioctl-ok", NULL), 0);
@@ -1247,8 +1368,12 @@ static void test_runner_killed(void **state)
 			state_ch = 'X';
 			break;
 		}
-		(void)!fgets(text, sizeof text, f);
+		bool read_it = fgets(text, sizeof text, f) != NULL;
 		fclose(f);
+		if (!read_it) { /* reaped between the open and the read */
+			state_ch = 'X';
+			break;
+		}
 		char *rp = strrchr(text, ')');
 		assert_non_null(rp);
 		state_ch = rp[2];
@@ -1303,6 +1428,7 @@ int main(void)
 		cmocka_unit_test(test_profiles),
 		cmocka_unit_test(test_noop_and_exit_status),
 		cmocka_unit_test(test_attacks),
+		cmocka_unit_test(test_foreign_abi),
 		cmocka_unit_test(test_notify),
 		cmocka_unit_test(test_signal_and_kill),
 		cmocka_unit_test(test_attest_items),
