@@ -418,7 +418,9 @@ void sup_dom_reap(struct sup *s, struct sup_domain *dom)
 	dom->last_status = status;
 	al_domlog_drain(&dom->log, al_now_ns());
 	al_domlog_flush(&dom->log);
-	sup_event(s, "exit", !expected, json_pack("{s:s, s:i, s:b, s:b, s:i, s:i}", "domain", sup_dom_names[dom->id],
+	/* A crash's record is synced once its restart has begun (sup_event_sync). */
+	s->audit_sync_due |= !expected;
+	sup_event(s, "exit", false, json_pack("{s:s, s:i, s:b, s:b, s:i, s:i}", "domain", sup_dom_names[dom->id],
 		  "pid", (int)al_domain_pid(dom->d), "expected", expected, "reported", dom->reported,
 		  "exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		  "signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0));
