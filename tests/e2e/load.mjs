@@ -65,6 +65,9 @@ function nodeFetch(agent, owner) {
     req.on('socket', (so) => { so.openedAt ??= performance.now(); if (cur) cur.connOpened = so.openedAt; });
     req.on('error', (e) => reject(Object.assign(new TypeError('fetch failed', { cause: e }), { reused: req.reusedSocket })));
     req.on('response', (res) => {
+      cur?.onHead?.(res.statusCode);
+      // A GET stream the server ends while the client still wants it.
+      if (method === 'GET' && res.statusCode === 200) res.on('close', () => { if (!owner.closing && !init.signal?.aborted) owner.streamsLost++; });
       const h = new Headers();
       for (let i = 0; i < res.rawHeaders.length; i += 2) h.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
       if ([204, 205, 304].includes(res.statusCode)) { res.resume(); resolve(new Response(null, { status: res.statusCode, headers: h })); return; }
@@ -93,7 +96,9 @@ function nodeFetch(agent, owner) {
 
 /*
  * One SDK client on nodeFetch. open() opens a session (again, after the
- * server lost it); call() runs one call under watch and returns its outcome.
+ * server lost it); call() runs one call under watch and returns its outcome;
+ * end() deletes the session (DELETE) and closes. streamsLost counts GET
+ * streams that the server ended while the client was not closing.
  */
 export class LoadClient {
   constructor(url, name, { onStreamError } = {}) {
@@ -102,6 +107,9 @@ export class LoadClient {
     this.onStreamError = onStreamError;
     this.cur = null;
     this.client = null;
+    this.transport = null;
+    this.closing = false;
+    this.streamsLost = 0;
     this.agent = new http.Agent({ keepAlive: true });
     this.fetch = nodeFetch(this.agent, this);
   }
@@ -112,13 +120,15 @@ export class LoadClient {
     const t = new StreamableHTTPClientTransport(new URL(this.url), { fetch: this.fetch });
     await c.connect(t); // throws when the session could not be opened
     this.client = c;
+    this.transport = t;
     // Errors of the background GET stream arrive here (and the POSTs' again).
     c.onerror = (e) => this.onStreamError?.(e);
   }
 
-    // fn(signal) under this client's watch: { outcome, value, error }.
-  async call(fn) {
-    const cur = { ctl: new AbortController(), cut: false, settled: false };
+  // fn(signal) under this client's watch: { outcome, value, error }.
+  // onHead(status): its response's head has come.
+  async call(fn, { onHead } = {}) {
+    const cur = { ctl: new AbortController(), cut: false, settled: false, onHead };
     this.cur = cur;
     try {
       const value = await fn(cur.ctl.signal);
@@ -132,8 +142,17 @@ export class LoadClient {
   }
 
   async close() {
+    this.closing = true;
     if (this.client) await this.client.close().catch(() => {});
     this.agent.destroy();
+  }
+
+  // The session deleted (its outcome), then closed.
+  async end() {
+    this.closing = true;
+    const r = await this.call(() => this.transport.terminateSession());
+    await this.close();
+    return r;
   }
 }
 
@@ -156,13 +175,14 @@ export function tally() {
 // call(c, k, { signal }) (the client's k-th call; default: listTools), holdMs
 // (wait for the GET streams), connected() (awaited once all clients are
 // connected and holdMs has passed, before the first call; e.g. to read memory
-// use), reopen (open a new session when the server answers 404: it lost the
+// use), done() (awaited after the last call, before the clients close), reopen
+// (open a new session when the server answers 404: it lost the
 // session), record(rec) (each call as { client, k, t0, t1, outcome, conn },
 // times from performance.now(), conn: when the connection that carried a
 // failed call was opened; initialize calls have k -1).
 // ok counts every answered call that is a result (a tool error too: callers
 // that tell them apart count isError themselves).
-export async function sdkLoad(url, { clients = 64, seconds = 10, calls = Infinity, call, holdMs = 300, connected, reopen = false, record } = {}) {
+export async function sdkLoad(url, { clients = 64, seconds = 10, calls = Infinity, call, holdMs = 300, connected, done, reopen = false, record } = {}) {
   const st = tally();
   Object.assign(st, { clients, connected: 0, reopened: 0, streamErrors: 0 });
   const onStreamError = () => { st.streamErrors++; };
@@ -202,6 +222,7 @@ export async function sdkLoad(url, { clients = 64, seconds = 10, calls = Infinit
   }));
   st.elapsed = (performance.now() - t0) / 1000;
   st.streamErrorsBeforeClose = st.streamErrors; // closing aborts the GET streams too
+  if (done) await done(st);
   await Promise.all(list.map(([lc]) => lc.close()));
   st.lat.sort((x, y) => x - y);
   st.rps = st.ok / st.elapsed;
