@@ -21,16 +21,19 @@ function rng(seed) {
 }
 
 /*
- * Idle periods and bursts filling `seconds`: an idle period first (the
- * detector sees the service at rest before the load), then bursts whose
- * sizes go through every one of SIZES in a shuffled order, again and again,
- * each after an idle period. Longer runs get longer periods.
+ * Idle periods and bursts filling `seconds`: an idle period first, longer
+ * than the detector's warm-up (10 ticks of a second), so that its baselines
+ * know the service at rest; then the largest burst, long enough for an
+ * anomaly to fire (3 ticks); then bursts whose sizes go through every one of
+ * SIZES in a shuffled order, again and again, each after an idle period.
+ * Longer runs get longer periods.
  */
 export function schedule(seconds, seed = 1) {
   const r = rng(seed);
-  const idleMax = Math.min(45, Math.max(4, seconds / 12)), burstMax = Math.min(15, Math.max(3, seconds / 15));
-  const out = [{ idle: idleMax }];
-  let t = idleMax, deck = [];
+  const idleMax = Math.min(45, Math.max(4, seconds / 12)), burstMax = Math.min(15, Math.max(5, seconds / 15));
+  const first = Math.max(15, idleMax);
+  const out = [{ idle: first }, { clients: 64, seconds: burstMax }, { idle: 1 + r() * (idleMax - 1) }];
+  let t = first + burstMax + out[2].idle, deck = [];
   while (t < seconds) {
     if (!deck.length) deck = [...SIZES].sort(() => r() - 0.5);
     const burst = { clients: deck.pop(), seconds: Math.min(seconds - t, 2 + r() * (burstMax - 2)) };
