@@ -124,6 +124,7 @@ struct sup {
 	struct al_manifest_key key;
 	bool locked;                /* integrity lockdown: the AI domain stays stopped */
 	bool lock_all;              /* the protocol domain's own executable failed: it stays stopped too */
+	bool listen_paused;         /* the listener does not listen meanwhile (sup_listen_follow) */
 	char lock_reason[256];
 	bool tighten;               /* side-channel response in force until the level is back at base */
 	int audit_verbosity;        /* the level's, raised by protocol abuse */
@@ -191,6 +192,7 @@ int sup_require_protections(struct sup *s);
 int sup_listen_tcp(const char *host, uint16_t port);
 int sup_listen_systemd(void);
 void sup_listen_name(int fd, char *host, size_t hl, unsigned *port);
+void sup_listen_follow(struct sup *s);
 int sup_reload(struct sup *s, char *why, size_t wl);
 int sup_open_verified(const char *what, const char *path);
 int sup_instance_files(struct sup *s);

@@ -142,6 +142,7 @@ static void carry_out(struct sup *s, unsigned act)
 		for (int i = 0; i < AL_DOMAIN_COUNT; i++)
 			s->dom[i].restart_wanted = false;
 		end_pair(s, 0);
+		sup_listen_follow(s);
 		schedule_restart(s, al_now_ns(), "lockdown");
 		return;
 	}
@@ -282,6 +283,7 @@ static json_t *unlock(struct sup *s, int cfd)
 	end_pair(s, 0);
 	sup_files_install(s, &nf);
 	s->locked = s->lock_all = false;
+	sup_listen_follow(s);
 	sup_event(s, "unlock", true, json_pack("{s:s, s:i}", "was", s->lock_reason, "files", (int)s->files.n));
 	s->lock_reason[0] = '\0';
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
