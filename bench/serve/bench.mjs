@@ -233,7 +233,7 @@ function recoveryTable(runs) {
   const ms = (xs) => { const f = xs.filter(Number.isFinite).sort((a, b) => a - b); return f.length ? `${fmt(median(f), 0)} / ${fmt(f.at(-1), 0)}` : '–'; };
   const unrecovered = (xs) => xs.filter((x) => !Number.isFinite(x)).length;
   row(`kills (SIGKILL of a domain every ${KILL_EVERY} s for ${KILL_SECONDS} s, AI and protocol domain in turn)`, each((r) => `${kills(r, 'ai').length} AI + ${kills(r, 'proto').length} protocol${r.failedKills.length ? `; not done: ${r.failedKills.join(', ')}` : ''}`));
-  row(`SDK calls, ${KILL_CLIENTS} clients (tools/list and generate max_tokens ${MAX_TOKENS} in turn)`, each((r) => outcomes(r.load.outcomes)));
+  row(`SDK calls, ${KILL_CLIENTS} clients (tools/list and generate max_tokens ${MAX_TOKENS} in turn)`, each((r) => `${outcomes(r.load.outcomes)}${r.load.connected < KILL_CLIENTS ? ` (${r.load.connected} clients connected at the first try: ${r.load.errors.filter((e) => e.startsWith('http')).join('; ')})` : ''}`));
   row('**bad responses** (no answer: reset, cut, timeout; goal 0)', each((r) => `${sum(r.per.reduce((o, p) => { for (const [k, v] of Object.entries(p.bad)) o[k] = (o[k] ?? 0) + v; return o; }, {}))}` + (r.per.some((p) => sum(p.bad)) ? ` (${r.per.filter((p) => sum(p.bad)).map((p) => `${p.victim}: ${p.badSample.join(', ')}`).join('; ')})` : '')));
   row('calls on the killed protocol domain\'s connections, per kill (in flight, or sent on a kept-alive one; cannot be answered)', each((r) => kills(r, 'proto').map((p) => sum(p.lost)).join(' ')));
   row('then: 404 (session gone with the killed domain) and new sessions, per protocol domain kill', each((r) => kills(r, 'proto').map((p) => p.after['http 404'] ?? 0).join(' ')));

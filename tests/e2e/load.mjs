@@ -162,7 +162,12 @@ export function tally() {
   st.add = (r, ms) => {
     st.outcomes[r.outcome] = (st.outcomes[r.outcome] ?? 0) + 1;
     if (r.outcome === 'ok' || r.outcome === 'tool error') { st.ok++; st.lat.push(ms); return; }
-    if (r.outcome.startsWith('http ')) { const s = r.outcome.slice(5); st.http[s] = (st.http[s] ?? 0) + 1; }
+    if (r.outcome.startsWith('http ')) {
+      const s = r.outcome.slice(5);
+      st.http[s] = (st.http[s] ?? 0) + 1;
+      // What the first such answer said (the SDK's error carries its body).
+      if (st.http[s] === 1) st.errors.push(`${r.outcome}: ${String(r.error?.message ?? '').slice(0, 160)}`);
+    }
     if (NO_ANSWER.has(r.outcome)) {
       st.noResponse++;
       if (st.errors.length < 5) st.errors.push(`${r.outcome}: ${errText(r.error)}`);
@@ -176,8 +181,9 @@ export function tally() {
 // (wait for the GET streams), connected() (awaited once all clients are
 // connected and holdMs has passed, before the first call; e.g. to read memory
 // use), done() (awaited after the last call, before the clients close), reopen
-// (open a new session when the server answers 404: it lost the
-// session), record(rec) (each call as { client, k, t0, t1, outcome, conn },
+// (a client that could not connect tries again in its loop, and one whose
+// session the server answers 404 for, having lost it, opens a new one:
+// reopened counts both), record(rec) (each call as { client, k, t0, t1, outcome, conn },
 // times from performance.now(), conn: when the connection that carried a
 // failed call was opened; initialize calls have k -1).
 // ok counts every answered call that is a result (a tool error too: callers
@@ -197,15 +203,15 @@ export async function sdkLoad(url, { clients = 64, seconds = 10, calls = Infinit
   const list = [];
   await Promise.all(Array.from({ length: clients }, async (_, i) => {
     const lc = new LoadClient(url, `load-${i}`, { onStreamError });
-    if (await open(lc, i)) { st.connected++; list.push([lc, i]); }
+    if (await open(lc, i)) { st.connected++; list.push([lc, i, true]); }
+    else if (reopen) list.push([lc, i, false]); // it tries again in its loop
   }));
   await sleep(holdMs); // the GET streams open
   if (connected) await connected(st);
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   const doCall = call ?? ((c, k, o) => c.listTools({}, o));
-  await Promise.all(list.map(async ([lc, i]) => {
-    let live = true;
+  await Promise.all(list.map(async ([lc, i, live]) => {
     for (let k = 0; k < calls && performance.now() < end; k++) {
       if (!live) {
         if (!(await open(lc, i))) { await sleep(50); continue; }
