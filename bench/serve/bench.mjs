@@ -302,6 +302,11 @@ try {
     x.after = after;
     runs.push(x);
   }
+  // Incidents the guard raised on its own during the run (none is caused by the kills).
+  const incidents = fs.readFileSync(path.join(air.state, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    .filter((x) => x.event === 'incident').map((x) => `${x.time} ${x.fields.domain} ${x.fields.type} ${x.fields.rule} (${(x.fields.steps ?? []).join(', ')})`);
+  console.log(`incidents in airlock's audit log: ${incidents.length ? `\n  ${incidents.join('\n  ')}` : 'none'}`);
+  if (incidents.length) keepState = true;
   console.log(`load average after: ${loadavg()}`);
   console.log(`\n${REPEAT > 1 ? `Medians of ${REPEAT} runs (count rows: every run)` : 'One run'}; ratio column: airlock / reference (for latency and RSS, lower is better).\n`);
   if (['list', 'generate', 'many'].some(run)) console.log(table(runs));
