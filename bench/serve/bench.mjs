@@ -246,6 +246,7 @@ function recoveryTable(runs) {
   row('probe requests: outcomes', each((r) => outcomes(r.per.reduce((o, p) => { for (const [k, v] of Object.entries(p.probe)) o[k] = (o[k] ?? 0) + v; return o; }, {}))));
   row('probe requests without an answer: on a connection the killed protocol domain accepted / **bad**', each((r) => `${r.per.reduce((n, p) => n + p.probeLost, 0)} / ${r.per.reduce((n, p) => n + p.probeBad, 0)}`));
   row('the SDK clients\' own event loop delay, p50 / p99 ms (in every time they see)', each((r) => `${fmt(r.load.loopDelay.p50, 1)} / ${fmt(r.load.loopDelay.p99, 1)}`));
+  row('the supervisor\'s CPU over the phase (12 restarts and its ticks), ms', each((r) => fmt(r.load.supervisorCpuMs)));
   return ['| recovery under load | airlock |', '|---|---|', ...rows].join('\n');
 }
 

@@ -131,6 +131,15 @@ const { sdkLoad, NO_ANSWER } = isMainThread ? await import(path.join(e2e, 'load.
 const answered = (o) => !NO_ANSWER.has(o);
 const kindOf = (k) => (k < 0 ? 'initialize' : k % 2 ? 'generate' : 'tools/list');
 
+// A process's CPU time (user + system), ms.
+function cpuMs(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms (USER_HZ 100)
+  } catch { return NaN; }
+}
+
 // The audit log's records, with their times in ms since the epoch.
 function auditTimes(state) {
   let text = '';
@@ -162,6 +171,7 @@ export async function recoveryPhase(air, airlock, { clients = 64, seconds = 60, 
       w.on('exit', (code) => reject(new Error(`the kill and probe thread ended (${code}) before its report`)));
     };
   });
+  const supCpu0 = cpuMs(air.child.pid);
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
   const load = await sdkLoad(air.url, {
@@ -172,6 +182,8 @@ export async function recoveryPhase(air, airlock, { clients = 64, seconds = 60, 
   lag.disable();
   // How late the SDK clients' own thread ran its work: part of every time they see.
   load.loopDelay = { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6 };
+  // The supervisor's CPU over the phase: its restarts (and its ticks).
+  load.supervisorCpuMs = cpuMs(air.child.pid) - supCpu0;
   const { kills, probes } = await killed;
   return { load, ...analyse(recs, probes, kills, auditTimes(air.state)) };
 }
