@@ -6,6 +6,7 @@ SANBUILD   ?= build-san
 FUZZBUILD  ?= build-fuzz
 PREFIX     ?= /usr/local
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 600
 MESON_TEST_ARGS ?=
 
 # Debian packages the build, tests, fuzzers and benchmarks need.
@@ -23,7 +24,7 @@ DEB_PACKAGES_ARM64 = gcc-aarch64-linux-gnu qemu-user-static \
 	libseccomp-dev:arm64 libsodium-dev:arm64 libjansson-dev:arm64 libmicrohttpd-dev:arm64 \
 	libinih-dev:arm64 libcmocka-dev:arm64 libcurl4-openssl-dev:arm64
 
-.PHONY: all deps build test unit e2e integration demo bench fuzz fuzz-smoke sanitize install clean \
+.PHONY: all deps build test unit e2e integration soak demo bench fuzz fuzz-smoke sanitize install clean \
 	deps-arm64 cross-arm64 test-arm64 deps-arm64-system test-arm64-system
 
 all: build
@@ -53,6 +54,12 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) e2e
 	$(MAKE) integration
+
+# SOAK_SECONDS of ordinary traffic (generate bursts at 1 to 64 clients, idle
+# periods, tools/list, sessions, GET streams): no incident, no restart, every
+# call answered. `make e2e` runs the same test for 60 s.
+soak: deps build
+	tools/soak $(BUILD) $(SOAK_SECONDS)
 
 $(SANBUILD)/build.ninja:
 	meson setup $(SANBUILD) -Db_sanitize=address,undefined -Db_lundef=false \

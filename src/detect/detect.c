@@ -337,9 +337,12 @@ size_t al_detector_observe(struct al_detector *d, const struct al_metrics *m, ui
 	x[AL_RULE_CSW] = rate(m->vcsw + m->nvcsw, p->vcsw + p->nvcsw, dt);
 	x[AL_RULE_RSS] = (double)m->rss_kib;
 	double rss_med = al_baseline_median(&d->base[AL_RULE_RSS], NULL);
-	/* Requests being served: the compute domain's load is its work. The idle
-	 * baseline stays the idle one, and an anomaly needs idle ticks in a row. */
-	bool working = d->role == AL_DETECT_ROLE_COMPUTE && m->work != p->work;
+	/* Requests being served: a domain's load while the channel moves is its
+	 * work (generation in the compute domain, the clients' calls that carry it
+	 * in the service domain); load that gives the AI domain nothing, a flood
+	 * of malformed requests say, is still judged. The idle baseline stays the
+	 * idle one, and an anomaly needs idle ticks in a row. */
+	bool working = m->work != p->work;
 	floor[AL_RULE_CPU] = d->p.cpu_floor;
 	floor[AL_RULE_FAULTS] = d->p.fault_floor;
 	floor[AL_RULE_CSW] = d->p.csw_floor;

@@ -76,8 +76,8 @@ struct al_metrics {
 	uint64_t restarts;            /* cumulative */
 	/* Work the domain was given, any counter that moves when it is (the
 	 * channel's record indices: al_chan_activity); 0 when not known. A
-	 * compute domain's CPU, faults and switches while it moves are its work,
-	 * not a timing loop: those ticks are neither judged nor learnt. */
+	 * domain's CPU, faults and switches while it moves are its work (not a
+	 * timing loop, not a flood): those ticks are neither judged nor learnt. */
 	uint64_t work;
 };
 

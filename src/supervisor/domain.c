@@ -342,18 +342,22 @@ int sup_dom_pipes(struct sup *s, struct sup_domain *dom)
  */
 int sup_dom_start_pair(struct sup *s)
 {
+	/* The protocol domain first: clients are served again (connections,
+	 * sessions, tools/list) while the AI domain is being started, and calls
+	 * for it wait in the channel meanwhile. */
+	static const enum al_domain_id order[] = {AL_DOMAIN_PROTO, AL_DOMAIN_AI};
 	int rc = new_channel(s);
 	if (rc < 0)
 		return rc;
-	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
-		struct sup_domain *dom = &s->dom[i];
-		if (s->locked && (i == AL_DOMAIN_AI || s->lock_all)) {
+	for (size_t i = 0; i < AL_ARRAY_LEN(order); i++) {
+		struct sup_domain *dom = &s->dom[order[i]];
+		if (s->locked && (dom->id == AL_DOMAIN_AI || s->lock_all)) {
 			dom->state = DOM_LOCKED;
 			continue;
 		}
 		if ((rc = dom_start(s, dom)) < 0) {
-			for (int k = 0; k < i; k++)
-				sup_dom_end(s, &s->dom[k], 0);
+			for (size_t k = 0; k < i; k++)
+				sup_dom_end(s, &s->dom[order[k]], 0);
 			return rc;
 		}
 	}
@@ -442,7 +446,9 @@ void sup_dom_reap(struct sup *s, struct sup_domain *dom)
 	dom->last_status = status;
 	al_domlog_drain(&dom->log, al_now_ns());
 	al_domlog_flush(&dom->log);
-	sup_event(s, "exit", !expected, json_pack("{s:s, s:i, s:b, s:b, s:i, s:i}", "domain", sup_dom_names[dom->id],
+	/* A crash's record is synced once its restart has begun (sup_event_sync). */
+	s->audit_sync_due |= !expected;
+	sup_event(s, "exit", false, json_pack("{s:s, s:i, s:b, s:b, s:i, s:i}", "domain", sup_dom_names[dom->id],
 		  "pid", (int)al_domain_pid(dom->d), "expected", expected, "reported", dom->reported,
 		  "exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		  "signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0));

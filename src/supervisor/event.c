@@ -35,6 +35,18 @@ void sup_event(struct sup *s, const char *event, bool urgent, json_t *fields)
 	json_decref(fields);
 }
 
+/*
+ * Records written with their sync deferred (a crash's exit record, so that
+ * the restart it causes does not wait for the disk) reach it here, at the
+ * loop's next turn: after that restart, before the loop sleeps again.
+ */
+void sup_event_sync(struct sup *s)
+{
+	if (s->audit_sync_due && s->audit)
+		(void)al_audit_flush(s->audit);
+	s->audit_sync_due = false;
+}
+
 int sup_epoll_add(struct sup *s, int fd, uint32_t tag)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = tag};

@@ -40,6 +40,8 @@ int sup_open_verified(const char *what, const char *path)
 	return fd;
 }
 
+#define LISTEN_BACKLOG 128
+
 int sup_listen_tcp(const char *host, uint16_t port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -52,12 +54,32 @@ int sup_listen_tcp(const char *host, uint16_t port)
 		return -1;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		al_log_warn("listen: %s:%u", host, port);
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * The listener listens while a protocol domain may serve it. Locked down with
+ * the protocol domain's own executable changed, nobody will until `airlock
+ * unlock`: it stops listening, so clients are refused at once instead of
+ * waiting in its backlog for nothing, and listens again, on the same address,
+ * once unlocked. A socket bound to port 0 is left listening (listening again
+ * would pick another port).
+ */
+void sup_listen_follow(struct sup *s)
+{
+	bool serve = !(s->locked && s->lock_all);
+	if (s->listenfd < 0 || serve != s->listen_paused || (!s->cfg->proto.port && !s->cfg->proto.systemd))
+		return;
+	if (serve ? listen(s->listenfd, LISTEN_BACKLOG) : shutdown(s->listenfd, SHUT_RD)) {
+		al_log_warn("listener: %s", serve ? "listening again" : "stopping");
+		return;
+	}
+	s->listen_paused = !serve;
 }
 
 /*

@@ -7,8 +7,10 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "airlock/channel.h"
@@ -169,8 +171,16 @@ unsigned sup_guard_notify(struct sup *s, struct sup_domain *dom)
 {
 	struct al_violation v;
 	unsigned act = 0;
-	if (!dom->d || al_domain_notify_handle(dom->d, &v) < 0)
+	if (!dom->d || al_domain_notify_handle(dom->d, &v) < 0) {
+		/* Hung up: no task holds the domain's filter any more (it is dying).
+		 * The fd stays readable until the domain is reaped, and the loop
+		 * would spin on it meanwhile, taking the CPU the dying domain needs
+		 * to end: it is no longer watched. */
+		struct pollfd p = {.fd = dom->d ? al_domain_notify_fd(dom->d) : -1, .events = POLLIN};
+		if (p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLHUP))
+			(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, p.fd, NULL);
 		return 0;
+	}
 	s->violations++;
 	dom->counters.seccomp_violations++;
 	/* The response first (it freezes the domain); the record of the call after. */

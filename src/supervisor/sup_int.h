@@ -39,7 +39,8 @@
 #define SUP_TICK_MS 1000
 /* SIGTERM to SIGKILL. */
 #define SUP_STOP_GRACE_MS 3000
-/* A peer left alone on a closed channel ends by itself within this (proto: 0.5 s). */
+/* A protocol domain left alone on a closed channel ends by itself within this
+ * (it answers its calls in flight for 0.5 s first); the AI domain is not waited for. */
 #define SUP_PEER_GRACE_MS 1000
 
 enum dom_state { DOM_STOPPED, DOM_RUNNING, DOM_STOPPING, DOM_BACKOFF, DOM_FAILED, DOM_LOCKED };
@@ -110,6 +111,7 @@ struct sup {
 	const char *restart_why;    /* "failure", "level", "lockdown", "unlock" */
 	bool restart_ai_only;       /* the protocol domain stays: the AI domain comes back alone */
 	int pending_ctl_fd;         /* a control client owed a reply once the restart is done */
+	bool audit_sync_due;        /* a record awaits its sync at the loop's next turn (sup_event_sync) */
 	uint32_t pending_op;
 	uint64_t started_ns;
 	uint64_t violations;
@@ -122,6 +124,7 @@ struct sup {
 	struct al_manifest_key key;
 	bool locked;                /* integrity lockdown: the AI domain stays stopped */
 	bool lock_all;              /* the protocol domain's own executable failed: it stays stopped too */
+	bool listen_paused;         /* the listener does not listen meanwhile (sup_listen_follow) */
 	char lock_reason[256];
 	bool tighten;               /* side-channel response in force until the level is back at base */
 	int audit_verbosity;        /* the level's, raised by protocol abuse */
@@ -157,6 +160,7 @@ static inline uint32_t sup_integrity_interval_s(const struct sup *s)
 
 /* event.c */
 void sup_event(struct sup *s, const char *event, bool urgent, json_t *fields);
+void sup_event_sync(struct sup *s);
 int sup_epoll_add(struct sup *s, int fd, uint32_t tag);
 
 /* domain.c */
@@ -188,6 +192,7 @@ int sup_require_protections(struct sup *s);
 int sup_listen_tcp(const char *host, uint16_t port);
 int sup_listen_systemd(void);
 void sup_listen_name(int fd, char *host, size_t hl, unsigned *port);
+void sup_listen_follow(struct sup *s);
 int sup_reload(struct sup *s, char *why, size_t wl);
 int sup_open_verified(const char *what, const char *path);
 int sup_instance_files(struct sup *s);

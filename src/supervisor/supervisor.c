@@ -67,15 +67,17 @@ static void schedule_restart(struct sup *s, uint64_t at, const char *why)
 }
 
 /*
- * Ends the pair: the channel is shut, so each side sees it closed and ends
- * by itself; SIGTERM only after term_after_ms.
+ * Ends the pair: the channel is shut, and the protocol domain, which sees it
+ * closed and may still answer calls in flight, gets SIGTERM only after
+ * proto_grace_ms; the AI domain holds nothing a client waits for and gets it
+ * at once, so a restart of the pair never waits for it to notice.
  */
-static void end_pair(struct sup *s, uint64_t term_after_ms)
+static void end_pair(struct sup *s, uint64_t proto_grace_ms)
 {
 	if (s->chan_fd >= 0)
 		al_chan_shutdown(s->chan_fd);
-	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
-		sup_dom_end(s, &s->dom[i], term_after_ms);
+	sup_dom_end(s, &s->dom[AL_DOMAIN_AI], 0);
+	sup_dom_end(s, &s->dom[AL_DOMAIN_PROTO], proto_grace_ms);
 }
 
 /*
@@ -140,6 +142,7 @@ static void carry_out(struct sup *s, unsigned act)
 		for (int i = 0; i < AL_DOMAIN_COUNT; i++)
 			s->dom[i].restart_wanted = false;
 		end_pair(s, 0);
+		sup_listen_follow(s);
 		schedule_restart(s, al_now_ns(), "lockdown");
 		return;
 	}
@@ -280,6 +283,7 @@ static json_t *unlock(struct sup *s, int cfd)
 	end_pair(s, 0);
 	sup_files_install(s, &nf);
 	s->locked = s->lock_all = false;
+	sup_listen_follow(s);
 	sup_event(s, "unlock", true, json_pack("{s:s, s:i}", "was", s->lock_reason, "files", (int)s->files.n));
 	s->lock_reason[0] = '\0';
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
@@ -424,6 +428,7 @@ static int sup_loop(struct sup *s)
 {
 	while (!s->stopping || sup_dom_any(s)) {
 		restart_if_due(s);
+		sup_event_sync(s); /* a crash's exit record: after the restart it caused */
 		sup_dom_settle(s);
 		arm_deadline(s);
 		struct epoll_event evs[16];

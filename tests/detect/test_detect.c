@@ -167,6 +167,37 @@ static void test_flood_is_protocol_abuse(void **state)
 	}
 }
 
+/*
+ * The protocol domain's load while the channel moves (clients' generate calls
+ * after an idle period, 64 of them at once) is its work: no incident. The
+ * same load with the channel still is a flood, and caught as before.
+ */
+static void test_service_work_is_not_a_flood(void **state)
+{
+	struct series s;
+	load("flood_proto.tsv", &s);
+	struct al_detector d;
+	al_detector_init(&d, AL_DETECT_ROLE_SERVICE, NULL);
+	size_t fired = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		s.m[i].work = i; /* records flow all along */
+		struct al_incident inc[AL_DETECT_MAX_INCIDENTS];
+		size_t k = al_detector_observe(&d, &s.m[i], 1000000000ULL, inc);
+		for (size_t j = 0; j < k; j++) {
+			fired++;
+			al_incident_clear(&inc[j]);
+		}
+	}
+	assert_int_equal(fired, 0);
+	/* records flowing only while the service was idle: the flood is judged */
+	struct seen seen;
+	for (size_t i = 0; i < s.n; i++)
+		s.m[i].work = i < 15 ? i : 15;
+	replay(&s, AL_DETECT_ROLE_SERVICE, &seen);
+	assert_true(seen.n >= 1);
+	assert_int_equal(seen.type[0], AL_INC_PROTOCOL_ABUSE);
+}
+
 /* The same metric judged by the role: a spinning service is serving a flood. */
 static void test_role_decides(void **state)
 {
@@ -315,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_normal_series_quiet),
 		cmocka_unit_test(test_spin_is_side_channel),
 		cmocka_unit_test(test_work_is_not_a_timing_loop),
+		cmocka_unit_test(test_service_work_is_not_a_flood),
 		cmocka_unit_test(test_leak_is_memory_corruption),
 		cmocka_unit_test(test_flood_is_protocol_abuse),
 		cmocka_unit_test(test_role_decides),

@@ -41,6 +41,19 @@
 /* Connections MHD itself admits beyond max_connections, to answer them 503. */
 #define CONN_SLACK(max) ((max) / 16 + 16)
 #define POOL_THREADS 2
+/*
+ * Each connection's memory pool in libmicrohttpd: request line and headers,
+ * the response's headers, the read buffer. It is the largest cost of an open
+ * connection, and all of it is resident once the connection has served a
+ * request (MHD zeroes the whole pool between requests): 16 KiB leaves room for
+ * about 14 KB of request headers (more is answered 431) at half the memory of
+ * 32 KiB (bench/serve: the protocol domain's RSS at 1,000 clients).
+ */
+#define CONN_POOL_BYTES (16 * 1024)
+/* Stopping: how long a pending call has to get its answer (the supervisor
+ * shuts the channel first, so the backend fails every call at once) before
+ * it is answered with a timeout; a stream never ends without its answer. */
+#define STOP_ANSWER_MS 1000
 #define PEER_BUCKETS 1024
 
 /* One client address: what it holds now. */
@@ -70,6 +83,7 @@ struct http_ctx {
 	atomic_uint streams;
 	atomic_uint conns;
 	atomic_bool stopping;
+	uint64_t stop_answer_ns;  /* stopping: pending calls still unanswered then are expired */
 	pthread_mutex_t ev_lock;  /* guards the waiter list; ev_cond wakes the ticker */
 	pthread_cond_t ev_cond;
 	struct waiter waiters;    /* list head */
@@ -443,7 +457,9 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		pthread_mutex_unlock(&q->lock);
 		return (ssize_t)n;
 	}
-	if (q->final_seen || atomic_load(&q->hc->stopping)) {
+	/* Stopping or not, the stream ends only after its answer: a stream ended
+	 * without one leaves the client waiting for it until its own timeout. */
+	if (q->final_seen || (!q->call && atomic_load(&q->hc->stopping))) {
 		pthread_mutex_unlock(&q->lock);
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	}
@@ -564,7 +580,7 @@ static void tick_locked(struct http_ctx *hc, uint64_t *epoch_seen)
 		} else {
 			struct outq *q = (struct outq *)w;
 			pthread_mutex_lock(&q->lock);
-			bool expire = !q->final_seen && now >= q->deadline_ns;
+			bool expire = !q->final_seen && (now >= q->deadline_ns || (stopping && now >= hc->stop_answer_ns));
 			bool gone = q->suspended && peer_gone(q->conn);
 			if (stopping)
 				resume_locked(q->conn, &q->suspended);
@@ -1260,7 +1276,7 @@ int al_proto_http_run(int listen_fd, const struct al_proto_opts *o, struct al_mc
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)POOL_THREADS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->idle_timeout_s,
 		MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_POOL_BYTES,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &hc,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, &hc,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -1281,6 +1297,7 @@ int al_proto_http_run(int listen_fd, const struct al_proto_opts *o, struct al_mc
 		}
 	}
 	al_log_info("proto: http: signal %d, stopping", sig);
+	hc.stop_answer_ns = al_now_ns() + STOP_ANSWER_MS * 1000000ull;
 	atomic_store(&hc.stopping, true);
 	/* MHD refuses to stop with a connection suspended: end every stream first. */
 	drain_streams(&hc);
