@@ -105,10 +105,11 @@ cross-arm64: deps-arm64 $(ARMBUILD)/build.ninja
 # kernel of their own skip, saying why; the suites listed in ARM64_ELSEWHERE
 # run on an arm64 kernel in `make test-arm64-system`. Emulation is about ten
 # times slower than the machine, hence the longer timeouts.
-ARM64_UNIT = common hw channel mcp audit supervisor control evidence domlog config_keys \
-	workers_ai workers_ai_serve workers_ai_gguf
-ARM64_ELSEWHERE = sandbox partition freeze integrity detect respond cli bench attacks \
-	integration; audit_cli_* and man_pages (scripts that run the arm64 programs directly)
+ARM64_UNIT = common hw channel mcp audit supervisor control evidence domlog config_keys progress \
+	workers_ai workers_ai_serve workers_ai_gguf workers_ai_prompt workers_gate workers_egress
+ARM64_ELSEWHERE = sandbox sandbox_net partition freeze integrity detect respond cli gate_egress \
+	bench attacks integration; audit_cli_*, man_pages, exec_user, bench_svg and progress_tty \
+	(scripts that run the arm64 programs directly)
 
 test-arm64: cross-arm64
 	@echo "test-arm64: under qemu-aarch64 user mode; not here (namespaces, seccomp, /proc): $(ARM64_ELSEWHERE)"
@@ -120,8 +121,8 @@ test-arm64: cross-arm64
 # kernel of their own) on Debian's arm64 kernel in qemu-system-aarch64, with a
 # root made of the cross-built tree (tools/arm64-system). Too slow for CI:
 # docs/arm64.md gives its run time.
-ARM64_SYSTEM_TESTS = sandbox partition freeze integrity detect respond cli bench \
-	suite:attacks suite:integration
+ARM64_SYSTEM_TESTS = sandbox sandbox_net partition freeze integrity detect respond cli gate_egress \
+	bench suite:attacks suite:integration
 ARMSYSTEM ?= build-arm64-system
 
 deps-arm64-system: deps-arm64
