@@ -70,6 +70,14 @@ static int open_audit(struct gate_run *r)
 
 /* ---- the two domains ---- */
 
+/*
+ * node's WebAssembly bounds checks by trap handler reserve a 10 GiB address
+ * space cage per memory, over any RLIMIT_AS a domain gets: undici (fetch)
+ * instantiates one and node dies of "Cannot allocate Wasm memory". Explicit
+ * bounds checks need no cage. Prepended to a NODE_OPTIONS the policy passes.
+ */
+#define NODE_WASM "--disable-wasm-trap-handler"
+
 /* The tool's environment: a fixed base, the policy's names from ours, its secrets. */
 static char **tool_env(const struct al_gate_policy *p)
 {
@@ -78,17 +86,22 @@ static char **tool_env(const struct al_gate_policy *p)
 		"XDG_CACHE_HOME=/tmp/.cache", "XDG_CONFIG_HOME=/tmp/.config", "XDG_DATA_HOME=/tmp/.local/share",
 		"npm_config_cache=/tmp/.npm", "UV_CACHE_DIR=/tmp/.cache/uv", "NO_UPDATE_NOTIFIER=1",
 	};
-	size_t n = AL_ARRAY_LEN(base) + p->n_env + p->n_secrets + 1, k = 0;
+	size_t n = AL_ARRAY_LEN(base) + 1 + p->n_env + p->n_secrets + 1, k = 0;
 	char **env = calloc(n, sizeof *env);
 	if (!env)
 		return NULL;
 	for (size_t i = 0; i < AL_ARRAY_LEN(base); i++)
 		env[k++] = strdup(base[i]);
+	const char *node_opts = NULL;
 	for (size_t i = 0; i < p->n_env; i++) {
 		const char *v = getenv(p->env[i]);
-		if (v && asprintf(&env[k], "%s=%s", p->env[i], v) >= 0)
+		if (v && !strcmp(p->env[i], "NODE_OPTIONS"))
+			node_opts = v;
+		else if (v && asprintf(&env[k], "%s=%s", p->env[i], v) >= 0)
 			k++;
 	}
+	if (asprintf(&env[k], "NODE_OPTIONS=" NODE_WASM "%s%s", node_opts ? " " : "", node_opts ? node_opts : "") >= 0)
+		k++;
 	for (size_t i = 0; i < p->n_secrets; i++) {
 		char *val = NULL;
 		size_t len = 0;
@@ -214,6 +227,7 @@ static int spawn_gate(struct gate_run *r, const struct pipes *pp, const char *wo
 	struct al_spec s;
 	al_spec_init(&s);
 	int rc = al_profile_load(&s, "gate");
+	s.accept_unenforced = p->accept_unenforced; /* its CPU share too, for an ordinary user */
 	s.exec_fd = rc == 0 ? open(worker, O_RDONLY | O_CLOEXEC) : -1;
 	if (rc == 0 && s.exec_fd < 0) {
 		rc = -errno;
