@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -306,6 +307,20 @@ static int run_npm(const struct al_gate_policy *p, const char *staging, const ch
 
 /* ---- the tree ---- */
 
+/* npm names the tree after its directory unless a package.json names it:
+ * one fixed name, so that the same package gives the same tree. */
+static int seed_package(const char *staging)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/package.json", staging);
+	json_t *pkg = json_pack("{s:s, s:b}", "name", "airlock-gate-install", "private", 1);
+	int rc = pkg && json_dump_file(pkg, path, JSON_INDENT(2)) == 0 ? 0 : -1;
+	json_decref(pkg);
+	if (rc == 0 && geteuid() == 0 && chown(path, AL_SANDBOX_NOBODY, AL_SANDBOX_NOBODY) < 0)
+		rc = -1;
+	return rc;
+}
+
 /* The package's name in "name@1.2.3" or "@scope/name@1.2.3". */
 static void package_name(const char *spec, char *out, size_t len)
 {
@@ -385,6 +400,12 @@ int al_gate_install(const struct al_gate_policy *p, const char *state_dir, const
 	snprintf(staging, sizeof staging, "%s/.tmp-XXXXXX", npm_dir);
 	if (!mkdtemp(staging) || (geteuid() == 0 && chown(staging, AL_SANDBOX_NOBODY, AL_SANDBOX_NOBODY) < 0)) {
 		al_log_warn("gate install: %s", staging);
+		close(dirfd);
+		return 1;
+	}
+	if (seed_package(staging) < 0) {
+		al_log_warn("gate install: %s/package.json", staging);
+		remove_tree(dirfd, strrchr(staging, '/') + 1);
 		close(dirfd);
 		return 1;
 	}

@@ -8,109 +8,24 @@
 // 65534, no cgroup: the limits fall back to rlimits).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { AIRLOCK, airlock } from './lib.mjs';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const SERVERS = path.resolve(here, '../gate/servers');
-const MODS = path.join(SERVERS, 'node_modules/@modelcontextprotocol');
-const NOBODY = 65534;
-const NODE = fs.realpathSync(process.execPath);
-// the runtime profile holds /usr; a node installed elsewhere is named in the policy
-const NODE_RO = NODE.startsWith('/usr/') ? '' : `ro = ${path.dirname(path.dirname(NODE))}\n`;
+import { SERVERS, MODS, NODE, NODE_RO, runners, text, scratchFor, gateClient, writePolicy, audit, auditOk } from './gate_lib.mjs';
 
 const installed = ['server-filesystem', 'server-memory', 'server-everything']
   .every((s) => fs.existsSync(path.join(MODS, s, 'dist/index.js')));
 if (!installed) console.log('# gate_npm: skipped: tests/gate/servers has no node_modules (tests/e2e/run installs it with npm ci)');
 
-// Who runs `airlock gate`: this user, and uid 65534 too when we are root.
-function runners() {
-  if (process.getuid() !== 0) return [{ who: `uid ${process.getuid()}`, uid: null }];
-  const list = [{ who: 'root', uid: null }];
-  const probe = (args) => {
-    try {
-      execFileSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...args], { stdio: 'ignore' });
-      return true;
-    } catch { return false; }
-  };
-  if (!probe([AIRLOCK, '--version'])) {
-    console.log(`# gate_npm: as uid ${NOBODY}: skipped: it cannot run ${AIRLOCK} (setpriv missing or the build directory is not readable)`);
-  } else if (!probe(['test', '-r', path.join(MODS, 'server-memory/dist/index.js')])) {
-    console.log(`# gate_npm: as uid ${NOBODY}: skipped: it cannot read ${SERVERS}`);
-  } else {
-    list.push({ who: `uid ${NOBODY}`, uid: NOBODY });
-  }
-  return list;
+// `airlock gate --policy ... -- node SERVER ARGS`
+function connect(r, scratch, name, server, serverArgs, { policy = '', env = {}, capabilities = {} } = {}) {
+  const file = writePolicy(r, scratch, name, `[gate]\nname = ${name}\n[tool]\nro = ${SERVERS}\n${NODE_RO}unenforced = accept\n${policy}`);
+  return gateClient(r, scratch, ['gate', '--policy', file, '--state-dir', path.join(scratch, 'state'), '--',
+    NODE, path.join(MODS, server, 'dist/index.js'), ...serverArgs], { env, capabilities });
 }
 
-const text = (r) => r.content.filter((c) => c.type === 'text').map((c) => c.text).join('');
-
-// One scratch tree per runner, owned by it: policies, state, the server's files.
-function scratchFor(uid) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'al-gate-npm-'));
-  fs.mkdirSync(path.join(dir, 'files'));
-  fs.mkdirSync(path.join(dir, 'state'));
-  // a file of ours beside the server's directory, never named in a policy
-  fs.writeFileSync(path.join(dir, 'secret.txt'), 'not for the server\n');
-  // as root the tool domain's uid 0 is uid 65534 outside: its files are that user's
-  const owner = uid ?? (process.getuid() === 0 ? NOBODY : null);
-  // which must reach the policy's paths in here to bind them
-  fs.chmodSync(dir, 0o755);
-  fs.chmodSync(path.join(dir, 'state'), 0o700);
-  if (owner !== null) fs.chownSync(path.join(dir, 'files'), owner, owner);
-  if (uid !== null) {
-    for (const f of ['.', 'state', 'secret.txt']) fs.chownSync(path.join(dir, f), uid, uid);
-    fs.chmodSync(path.join(dir, 'secret.txt'), 0o600);
-  }
-  return dir;
-}
-
-// `airlock gate --policy ... -- node SERVER ARGS` through the SDK's stdio client.
-async function connect(r, scratch, name, server, serverArgs, { policy = '', env = {}, capabilities = {} } = {}) {
-  const file = path.join(scratch, `${name}.ini`);
-  fs.writeFileSync(file, `[gate]\nname = ${name}\n[tool]\nro = ${SERVERS}\n${NODE_RO}unenforced = accept\n${policy}`);
-  if (r.uid !== null) fs.chownSync(file, r.uid, r.uid);
-  const gate = [AIRLOCK, 'gate', '--policy', file, '--state-dir', path.join(scratch, 'state'), '--',
-    NODE, path.join(MODS, server, 'dist/index.js'), ...serverArgs];
-  const transport = new StdioClientTransport({
-    command: r.uid === null ? gate[0] : 'setpriv',
-    args: r.uid === null ? gate.slice(1) : [`--reuid=${r.uid}`, `--regid=${r.uid}`, '--clear-groups', ...gate],
-    env: { PATH: process.env.PATH, HOME: scratch, AIRLOCK_TEST_NOT_PASSED: 'leak-me', ...env },
-    stderr: 'pipe',
-  });
-  let stderr = '';
-  transport.stderr?.on('data', (d) => { stderr += d; });
-  const client = new Client({ name: 'gate-npm-test', version: '1.0' }, { capabilities });
-  try {
-    await client.connect(transport);
-  } catch (e) {
-    throw new Error(`${name}: ${e.message}\n${stderr}`);
-  }
-  // as every MCP client does: the gate checks calls against the tools it saw listed
-  const tools = (await client.listTools()).tools;
-  return { client, tools, stderr: () => stderr };
-}
-
-const audit = (scratch, name) => fs.readFileSync(path.join(scratch, 'state', name, 'audit.log'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l));
-
-async function auditOk(scratch, name, tools) {
-  const records = audit(scratch, name);
-  const forwarded = new Set(records.filter((x) => x.event === 'gate.forwarded').map((x) => x.fields.tool));
-  for (const t of tools) assert.ok(forwarded.has(t), `${t} not audited as forwarded: ${[...forwarded]}`);
-  assert.ok(records.some((x) => x.event === 'gate.pin_new'));
-  const v = await airlock(['audit', 'verify', path.join(scratch, 'state', name, 'audit.log')]);
-  assert.equal(v.code, 0, v.stdout + v.stderr);
-}
-
-for (const r of installed ? runners() : []) {
+for (const r of installed ? runners('gate_npm', [path.join(MODS, 'server-memory/dist/index.js')]) : []) {
   describe(`npm MCP servers behind the gate, as ${r.who}`, () => {
     let scratch;
     before(() => { scratch = scratchFor(r.uid); });
