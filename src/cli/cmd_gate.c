@@ -47,7 +47,7 @@ const struct al_cmd al_cmd_gate = {
 		"\n"
 		"  --policy FILE    the server's policy (docs/gate.md); default: built-in defaults\n"
 		"  --name NAME      pins and audit log kept under this name (default: the\n"
-		"                   policy's [gate] name, else CMD's file name)\n"
+		"                   policy's [gate] name, else the package's or CMD's name)\n"
 		"  --state-dir DIR  where pins and audit logs live (default: /var/lib/airlock/gate\n"
 		"                   as root, else ~/.local/state/airlock/gate)\n"
 		"  --cache-dir DIR  where installed trees live (default: /var/cache/airlock/gate\n"

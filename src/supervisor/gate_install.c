@@ -284,6 +284,13 @@ static int run_npm(const struct al_gate_policy *p, const char *staging, const ch
 	const char *failed = NULL;
 	if (rc == 0 && (rc = al_domain_attest(r.d, &s, NULL, &failed)) < 0)
 		al_log_warnx("gate install: the npm domain's attestation failed: %s", failed ? failed : "?");
+	/* the port rule is all that holds npm to the registry: no rule, no install */
+	if (rc == 0 && !(al_domain_landlock_applied(r.d) & AL_LANDLOCK_APPLIED_NET)) {
+		al_log_warnx("gate install: this kernel's Landlock cannot restrict TCP (ABI %d, 4 needed, Linux 6.7): "
+			     "npm would have the whole network; refused",
+			     al_domain_landlock_abi(r.d));
+		rc = -EOPNOTSUPP;
+	}
 	if (rc == 0 && (rc = al_domain_start(r.d)) < 0)
 		al_log_warnx("gate install: %s: %s", node, strerror(-rc));
 	close(r.log.wfd);

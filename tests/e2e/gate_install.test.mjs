@@ -13,9 +13,9 @@ import path from 'node:path';
 import { AIRLOCK } from './lib.mjs';
 import { runners, text, scratchFor, gateClient, writePolicy, audit } from './gate_lib.mjs';
 
-const PKG = '@modelcontextprotocol/server-memory';
+const PKG = '@modelcontextprotocol/server-filesystem';
 const VERSION = '2026.8.31';
-const NAME = 'server-memory'; // the policy names none: the package's
+const NAME = 'server-filesystem'; // the policy names none: the package's
 
 // The registry, as npm would ask it (this process's CA settings, 10 s).
 function registryReachable() {
@@ -44,11 +44,11 @@ function run(r, scratch, args, ms = 240000) {
 
 for (const r of unreachable ? [] : runners('gate_install')) {
   describe(`airlock gate install, as ${r.who}`, () => {
-    let scratch, policy, dirs, tree, hash;
+    let scratch, files, policy, dirs, tree, hash;
     before(() => {
       scratch = scratchFor(r.uid);
-      policy = writePolicy(r, scratch, 'memory', `[install]\nnpm = ${PKG}@${VERSION}\n[tool]\n` +
-        `rw = ${path.join(scratch, 'files')}\nenv = MEMORY_FILE_PATH\nunenforced = accept\n`);
+      files = path.join(scratch, 'files');
+      policy = writePolicy(r, scratch, 'filesystem', `[install]\nnpm = ${PKG}@${VERSION}\n[tool]\nrw = ${files}\nunenforced = accept\n`);
       dirs = ['--state-dir', path.join(scratch, 'state'), '--cache-dir', path.join(scratch, 'cache')];
     });
     after(() => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -63,7 +63,7 @@ for (const r of unreachable ? [] : runners('gate_install')) {
       assert.equal(fs.readFileSync(path.join(scratch, 'state', NAME, 'tree'), 'utf8'), `${hash} npm ${PKG}@${VERSION}\n`);
       const manifest = fs.readFileSync(path.join(scratch, 'state', NAME, 'tree.manifest'), 'utf8');
       assert.match(manifest, new RegExp(`^f [0-9a-f]{64} node_modules/${PKG}/package.json$`, 'm'));
-      assert.match(manifest, /^l [0-9a-f]{64} node_modules\/\.bin\/mcp-server-memory$/m);
+      assert.match(manifest, /^l [0-9a-f]{64} node_modules\/\.bin\/mcp-server-filesystem$/m);
       assert.equal(JSON.parse(fs.readFileSync(path.join(tree, 'node_modules', PKG, 'package.json'))).version, VERSION);
       // as root the tree is root's: the domains' user (65534) cannot change it
       if (process.getuid() === 0 && r.uid === null) assert.equal(fs.statSync(path.join(tree, 'node_modules', PKG, 'package.json')).uid, 0);
@@ -73,18 +73,19 @@ for (const r of unreachable ? [] : runners('gate_install')) {
       assert.equal(events[0].fields.tree, hash);
     });
 
-    test('the run needs no command: the installed program, checked against the pin', async () => {
-      const store = path.join(scratch, 'files', 'memory.jsonl');
-      const c = await gateClient(r, scratch, ['gate', '--policy', policy, ...dirs], { env: { MEMORY_FILE_PATH: store } });
+    test('the run needs no command: the installed program, checked against the pin, ARGS its own', async () => {
+      // as README.md's client configuration: airlock gate --policy FILE -- DIR
+      const c = await gateClient(r, scratch, ['gate', '--policy', policy, ...dirs, '--', files]);
       try {
-        assert.ok(c.tools.some((t) => t.name === 'create_entities'));
-        const made = await c.client.callTool({ name: 'create_entities', arguments: {
-          entities: [{ name: 'tree', entityType: 'install', observations: [`sha256 ${hash}`] }] } });
-        assert.ok(!made.isError, text(made));
+        assert.match(text(await c.client.callTool({ name: 'list_allowed_directories', arguments: {} })), new RegExp(files));
+        const w = await c.client.callTool({ name: 'write_file', arguments: { path: path.join(files, 'tree.txt'), content: hash } });
+        assert.ok(!w.isError, text(w));
+        const o = await c.client.callTool({ name: 'read_text_file', arguments: { path: '/etc/passwd' } });
+        assert.match(text(o), /Access denied - path outside allowed directories/);
       } finally {
         await c.client.close();
       }
-      assert.match(fs.readFileSync(store, 'utf8'), new RegExp(hash));
+      assert.equal(fs.readFileSync(path.join(files, 'tree.txt'), 'utf8'), hash);
     });
 
     test('a tree changed after its install is refused, naming the file; restored, it runs again', async () => {
@@ -100,8 +101,7 @@ for (const r of unreachable ? [] : runners('gate_install')) {
       } finally {
         fs.writeFileSync(file, was);
       }
-      const ok = await gateClient(r, scratch, ['gate', '--policy', policy, ...dirs],
-        { env: { MEMORY_FILE_PATH: path.join(scratch, 'files', 'memory.jsonl') } });
+      const ok = await gateClient(r, scratch, ['gate', '--policy', policy, ...dirs, '--', files]);
       await ok.client.close();
     });
 
@@ -109,7 +109,7 @@ for (const r of unreachable ? [] : runners('gate_install')) {
       const other = writePolicy(r, scratch, 'other', fs.readFileSync(policy, 'utf8').replace(VERSION, '2026.8.30'));
       const x = await run(r, scratch, ['gate', '--policy', other, ...dirs], 30000);
       assert.equal(x.code, 1, x.stderr);
-      assert.match(x.stderr, /the installed package is not @modelcontextprotocol\/server-memory@2026\.8\.30 \(run `airlock gate install/);
+      assert.match(x.stderr, /the installed package is not @modelcontextprotocol\/server-filesystem@2026\.8\.30 \(run `airlock gate install/);
     });
 
     test('installing again gives the same tree under the same name', { skip: r.uid !== null && 'once is enough (as root)' }, async () => {
