@@ -394,15 +394,15 @@ static void stop_domain(struct al_domain *d, int grace_ms)
 
 static int watch(struct gate_run *r, int sfd)
 {
-	bool tool_done = false, gate_done = false, reports = true;
+	bool tool_done = false, gate_done = false, reports = true, tool_out = true, gate_out = true;
 	int tool_status = 0;
 	while (!gate_done) {
 		struct pollfd p[6] = {
 			{ .fd = al_domain_pidfd(r->gate), .events = POLLIN },
 			{ .fd = tool_done ? -1 : al_domain_pidfd(r->tool), .events = POLLIN },
 			{ .fd = reports ? r->report_fd : -1, .events = POLLIN },
-			{ .fd = r->tool_log.rfd, .events = POLLIN },
-			{ .fd = r->gate_log.rfd, .events = POLLIN },
+			{ .fd = tool_out ? r->tool_log.rfd : -1, .events = POLLIN },
+			{ .fd = gate_out ? r->gate_log.rfd : -1, .events = POLLIN },
 			{ .fd = tool_done ? -1 : al_domain_notify_fd(r->tool), .events = POLLIN },
 		};
 		struct pollfd sp = { .fd = sfd, .events = POLLIN };
@@ -413,10 +413,13 @@ static int watch(struct gate_run *r, int sfd)
 			return AL_WORKER_EXIT_FAIL;
 		}
 		uint64_t now = al_now_ns();
+		/* a log pipe at its end (POLLHUP, nothing left to read) is polled no more */
 		if (p[3].revents)
 			al_domlog_drain(&r->tool_log, now);
 		if (p[4].revents)
 			al_domlog_drain(&r->gate_log, now);
+		tool_out &= p[3].revents != POLLHUP;
+		gate_out &= p[4].revents != POLLHUP;
 		if (p[5].fd >= 0 && (p[5].revents & POLLIN))
 			on_violation(r);
 		if (p[2].fd >= 0 && p[2].revents && !(reports = drain_reports(r)) && r->gate_lied)
