@@ -337,10 +337,10 @@ static void package_name(const char *spec, char *out, size_t len)
 
 /*
  * The staging tree, npm gone: root's (as root), hashed, checked to hold the
- * package, moved to CACHE/npm/HASH. *hex and *manifest describe it.
+ * package, moved to CACHE/npm/HASH. *t describes the tree that is there.
  */
 static int settle(const struct al_gate_policy *p, int npm_dirfd, const char *npm_dir, const char *staging,
-		  char hex[65], char **manifest, size_t *mlen)
+		  struct al_gate_tree *t)
 {
 	const char *leaf = strrchr(staging, '/') + 1;
 	bool root = geteuid() == 0;
@@ -350,7 +350,8 @@ static int settle(const struct al_gate_policy *p, int npm_dirfd, const char *npm
 			close(fd);
 		return -errno;
 	}
-	int rc = al_gate_tree_hash(fd, root, hex, manifest, mlen);
+	*t = (struct al_gate_tree){ .fix = AL_GATE_TREE_MODES | (root ? AL_GATE_TREE_CHOWN : 0) };
+	int rc = al_gate_tree_walk(fd, t);
 	char name[256], pj[300];
 	struct stat st;
 	package_name(p->npm, name, sizeof name);
@@ -366,22 +367,25 @@ static int settle(const struct al_gate_policy *p, int npm_dirfd, const char *npm
 		return rc;
 	/* content-addressed: a tree already there under this name is kept if it
 	 * still is what its name says, replaced otherwise */
-	if (renameat(npm_dirfd, leaf, npm_dirfd, hex) == 0)
+	if (renameat(npm_dirfd, leaf, npm_dirfd, t->hex) == 0)
 		return 0;
 	if (errno != EEXIST && errno != ENOTEMPTY)
 		return -errno;
-	char have[65] = "";
-	int old = openat(npm_dirfd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (old >= 0) {
-		al_gate_tree_hash(old, false, have, NULL, NULL);
-		close(old);
-	}
-	if (!strcmp(have, hex))
+	struct al_gate_tree old = { 0 };
+	int ofd = openat(npm_dirfd, t->hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ofd >= 0 && al_gate_tree_walk(ofd, &old) == 0 && !strcmp(old.hex, t->hex)) {
+		close(ofd);
+		al_gate_tree_free(t);
+		*t = old; /* its files' stat lines, not the staged copy's */
 		return remove_tree(npm_dirfd, leaf);
-	al_log_warnx("gate install: %s/%s did not match its name: replaced", npm_dir, hex);
-	if ((rc = remove_tree(npm_dirfd, hex)) < 0)
+	}
+	if (ofd >= 0)
+		close(ofd);
+	al_gate_tree_free(&old);
+	al_log_warnx("gate install: %s/%s did not match its name: replaced", npm_dir, t->hex);
+	if ((rc = remove_tree(npm_dirfd, t->hex)) < 0)
 		return rc;
-	return renameat(npm_dirfd, leaf, npm_dirfd, hex) < 0 ? -errno : 0;
+	return renameat(npm_dirfd, leaf, npm_dirfd, t->hex) < 0 ? -errno : 0;
 }
 
 int al_gate_install(const struct al_gate_policy *p, const char *state_dir, const char *cache_dir)
@@ -391,9 +395,8 @@ int al_gate_install(const struct al_gate_policy *p, const char *state_dir, const
 		return 1;
 	}
 	struct al_gate_state st = { 0 };
-	char npm_dir[PATH_MAX], staging[PATH_MAX + 16], hex[65], line[512];
-	char *manifest = NULL;
-	size_t mlen = 0;
+	char npm_dir[PATH_MAX], staging[PATH_MAX + 16], line[512];
+	struct al_gate_tree t = { 0 };
 	int rc, dirfd = -1;
 	const char *registry = p->registry ? p->registry : DEFAULT_REGISTRY;
 	if ((rc = al_gate_state_open(&st, p->name, state_dir)) < 0)
@@ -419,29 +422,29 @@ int al_gate_install(const struct al_gate_policy *p, const char *state_dir, const
 	fprintf(stderr, "airlock gate install: %s: npm install %s from %s (TCP to port %u only, no scripts)\n",
 		p->name, p->npm, registry, registry_port(registry));
 	if ((rc = run_npm(p, staging, registry)) == 0)
-		rc = settle(p, dirfd, npm_dir, staging, hex, &manifest, &mlen);
+		rc = settle(p, dirfd, npm_dir, staging, &t);
 	if (rc < 0) {
 		remove_tree(dirfd, strrchr(staging, '/') + 1);
 		close(dirfd);
-		free(manifest);
+		al_gate_tree_free(&t);
 		fprintf(stderr, "airlock gate install: %s: %s not installed\n", p->name, p->npm);
 		return 1;
 	}
 	close(dirfd);
 	struct al_audit *audit = NULL;
-	snprintf(line, sizeof line, "%s npm %s\n", hex, p->npm);
-	if (al_gate_put(&st, "tree.manifest", manifest, mlen) < 0 || al_gate_put(&st, "tree", line, strlen(line)) < 0 ||
-	    al_gate_audit_open(&st, &audit) < 0) {
+	snprintf(line, sizeof line, "%s npm %s\n", t.hex, p->npm);
+	if (al_gate_put(&st, "tree.manifest", t.manifest, t.mlen) < 0 || al_gate_put(&st, "tree.stat", t.stats, t.slen) < 0 ||
+	    al_gate_put(&st, "tree", line, strlen(line)) < 0 || al_gate_audit_open(&st, &audit) < 0) {
 		al_log_warnx("gate install: cannot record the tree in %s", st.dir);
-		free(manifest);
+		al_gate_tree_free(&t);
 		return 1;
 	}
 	al_audit_pack(audit, "gate.installed", true, "{s:s, s:s, s:s, s:s}", "server", p->name, "npm", p->npm,
-		      "registry", registry, "tree", hex);
+		      "registry", registry, "tree", t.hex);
 	al_audit_close(audit);
-	free(manifest);
-	printf("%s: %s installed in %s/%s\n  sha256 %s (pinned in %s/tree)\n", p->name, p->npm, npm_dir, hex, hex,
+	printf("%s: %s installed in %s/%s\n  sha256 %s (pinned in %s/tree)\n", p->name, p->npm, npm_dir, t.hex, t.hex,
 	       st.dir);
+	al_gate_tree_free(&t);
 	return 0;
 }
 
@@ -512,9 +515,10 @@ int al_gate_installed(const struct al_gate_policy *p, const char *state_dir, con
 		      size_t tlen, char *prog, size_t plen)
 {
 	struct al_gate_state st = { 0 };
-	char path[PATH_MAX], hex[65], why[320];
-	char *pin = NULL, *want = NULL, *have = NULL;
-	size_t len = 0, hlen = 0;
+	struct al_gate_tree t = { 0 };
+	char path[PATH_MAX], why[320];
+	char *pin = NULL, *want = NULL, *known = NULL;
+	size_t len = 0;
 	int rc = al_gate_state_open(&st, p->name, state_dir);
 	if (rc == 0 && (al_gate_file(&st, "tree", path, sizeof path) < 0 ||
 			al_read_file_at(AT_FDCWD, path, 1024, &pin, &len) < 0)) {
@@ -535,10 +539,14 @@ int al_gate_installed(const struct al_gate_policy *p, const char *state_dir, con
 			     tree);
 		rc = -ENOENT;
 	}
-	if (rc == 0 && (rc = al_gate_tree_hash(fd, false, hex, &have, &hlen)) == 0 && memcmp(hex, pin, 64)) {
+	/* the files' stat lines of the last walk spare reading what was not written since */
+	if (rc == 0 && al_gate_file(&st, "tree.stat", path, sizeof path) == 0 &&
+	    al_read_file_at(AT_FDCWD, path, 64u << 20, &known, &len) == 0 && strlen(known) == len)
+		t.known = known;
+	if (rc == 0 && (rc = al_gate_tree_walk(fd, &t)) == 0 && memcmp(t.hex, pin, 64)) {
 		if (al_gate_file(&st, "tree.manifest", path, sizeof path) == 0)
 			al_read_file_at(AT_FDCWD, path, 64u << 20, &want, &len);
-		first_change(want, have, why, sizeof why);
+		first_change(want, t.manifest, why, sizeof why);
 		al_log_warnx("gate: %s: the installed tree %s changed since it was installed (%s): refused", p->name, tree,
 			     why);
 		struct al_audit *audit = NULL;
@@ -546,17 +554,20 @@ int al_gate_installed(const struct al_gate_policy *p, const char *state_dir, con
 			char pinned[65];
 			snprintf(pinned, sizeof pinned, "%.64s", pin);
 			al_audit_pack(audit, "gate.tree_changed", true, "{s:s, s:s, s:s, s:s}", "server", p->name,
-				      "pinned", pinned, "found", hex, "first", why);
+				      "pinned", pinned, "found", t.hex, "first", why);
 			al_audit_close(audit);
 		}
 		rc = -EPERM;
+	} else if (rc == 0 && t.read) {
+		al_gate_put(&st, "tree.stat", t.stats, t.slen); /* read and found the same: the next start reads less */
 	}
 	if (fd >= 0)
 		close(fd);
 	if (rc == 0)
 		rc = find_program(p, tree, prog, plen);
+	al_gate_tree_free(&t);
 	free(pin);
 	free(want);
-	free(have);
+	free(known);
 	return rc;
 }

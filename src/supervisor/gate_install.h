@@ -44,9 +44,33 @@ int al_gate_installed(const struct al_gate_policy *p, const char *state_dir, con
  * entry, sorted by path: "d - PATH", "f SHA256 PATH" (x: executable), "l
  * SHA256(target) PATH". Refused: a symlink that is absolute or leaves the
  * tree, a special file, a name with a control character, more than 200000
- * entries or 64 levels. own (root): every entry becomes root's on the way.
- * Modes lose setuid, setgid and group/other write. 0 or -errno (printed).
+ * entries or 64 levels, and (unless fix has AL_GATE_TREE_MODES, which takes
+ * them away) setuid, setgid or group/other write bits. AL_GATE_TREE_CHOWN
+ * (root, at install): every entry becomes root's.
+ *
+ * stats gets one line per file: device, inode, size, mtime, ctime, SHA-256,
+ * path. Given back as known at a later walk, a file whose line still matches
+ * is not read again: its content cannot have changed without its ctime,
+ * which only the clock (root's) could set back. A file changed in the last
+ * racy_s seconds gets a line that matches nothing (a write within the same
+ * clock tick would not move its ctime).
  */
-int al_gate_tree_hash(int dirfd, bool own, char hex[65], char **manifest, size_t *len);
+#define AL_GATE_TREE_MODES 1u
+#define AL_GATE_TREE_CHOWN 2u
+
+struct al_gate_tree {
+	unsigned fix;            /* in: AL_GATE_TREE_* */
+	const char *known;       /* in: stats of an earlier walk of this tree; NULL: read every file */
+	int racy_s;              /* in: a file changed less than this long ago (s) is read again next
+				  * time; 0: 2 s; negative: none (tests) */
+	char hex[65];            /* out: SHA-256 of the manifest */
+	char *manifest, *stats;  /* out, NUL-terminated: al_gate_tree_free */
+	size_t mlen, slen;
+	size_t read, reused;     /* out: files read and hashed, files taken from known */
+};
+
+/* 0 or -errno (the reason printed). */
+int al_gate_tree_walk(int dirfd, struct al_gate_tree *t);
+void al_gate_tree_free(struct al_gate_tree *t);
 
 #endif

@@ -114,13 +114,21 @@ static int teardown_tree(void **state)
 	return 0;
 }
 
+static unsigned fix; /* what the walks of a test may change */
+
 static void hash(char hex[65], char **manifest, int want)
 {
 	int fd = open(root, O_RDONLY | O_DIRECTORY);
 	assert_true(fd >= 0);
-	size_t len = 0;
-	assert_int_equal(al_gate_tree_hash(fd, false, hex, manifest, manifest ? &len : NULL), want);
+	struct al_gate_tree t = { .fix = fix };
+	assert_int_equal(al_gate_tree_walk(fd, &t), want);
 	close(fd);
+	if (want == 0) {
+		memcpy(hex, t.hex, 65);
+		if (manifest)
+			*manifest = strdup(t.manifest);
+	}
+	al_gate_tree_free(&t);
 }
 
 static void test_tree_manifest(void **state)
@@ -152,6 +160,54 @@ static void test_tree_manifest(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* A walk given the stat lines of the last reads only what was written since. */
+static void test_tree_stats(void **state)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	/* just written: too recent to vouch for by stat, read again */
+	struct al_gate_tree a = { 0 }, b = { 0 }, c = { 0 };
+	assert_int_equal(al_gate_tree_walk(fd, &a), 0);
+	assert_int_equal(a.read, 3);
+	assert_int_equal(a.reused, 0);
+	b.known = a.stats;
+	assert_int_equal(al_gate_tree_walk(fd, &b), 0);
+	assert_int_equal(b.read, 3);
+	al_gate_tree_free(&a);
+	al_gate_tree_free(&b);
+	/* as if written long ago */
+	a = (struct al_gate_tree){ .racy_s = -1 };
+	assert_int_equal(al_gate_tree_walk(fd, &a), 0);
+	b = (struct al_gate_tree){ .known = a.stats, .racy_s = -1 };
+	assert_int_equal(al_gate_tree_walk(fd, &b), 0);
+	assert_int_equal(b.read, 0);
+	assert_int_equal(b.reused, 3);
+	assert_string_equal(a.hex, b.hex);
+	/* the same size, the mtime put back: the ctime still tells */
+	char p[256];
+	snprintf(p, sizeof p, "%s/package.json", root);
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	put("package.json", "[]", 0644);
+	struct timespec ts[2] = { st.st_atim, st.st_mtim };
+	assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+	c = (struct al_gate_tree){ .known = a.stats, .racy_s = -1 };
+	assert_int_equal(al_gate_tree_walk(fd, &c), 0);
+	assert_int_equal(c.read, 1);
+	assert_int_equal(c.reused, 2);
+	assert_string_not_equal(a.hex, c.hex);
+	/* stat lines of another tree, or garbage: every file is read */
+	al_gate_tree_free(&b);
+	b = (struct al_gate_tree){ .known = "1 2 3 4.5 6.7 zz package.json\n" };
+	assert_int_equal(al_gate_tree_walk(fd, &b), 0);
+	assert_int_equal(b.read, 3);
+	assert_string_equal(b.hex, c.hex);
+	close(fd);
+	al_gate_tree_free(&a);
+	al_gate_tree_free(&b);
+	al_gate_tree_free(&c);
+}
+
 static void test_tree_refuses(void **state)
 {
 	char h[65];
@@ -175,9 +231,13 @@ static void test_tree_refuses(void **state)
 	hash(h, NULL, -EINVAL);
 	snprintf(p, sizeof p, "%s/bad\nname", root);
 	unlink(p);
-	/* setuid and group-writable bits are taken away on the way */
+	/* setuid and group-writable bits: refused by a check, taken away at install */
 	put("suid", "x", 04775);
+	fix = 0;
+	hash(h, NULL, -EPERM);
+	fix = AL_GATE_TREE_MODES;
 	hash(h, NULL, 0);
+	fix = 0;
 	struct stat st;
 	snprintf(p, sizeof p, "%s/suid", root);
 	assert_int_equal(stat(p, &st), 0);
@@ -231,6 +291,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_install_keys),
 		cmocka_unit_test_setup_teardown(test_tree_manifest, setup_tree, teardown_tree),
+		cmocka_unit_test_setup_teardown(test_tree_stats, setup_tree, teardown_tree),
 		cmocka_unit_test_setup_teardown(test_tree_refuses, setup_tree, teardown_tree),
 		cmocka_unit_test_setup_teardown(test_installed_check, setup_tree, teardown_tree),
 	};
