@@ -84,7 +84,11 @@ static int peer_start(struct peer *p, char *const argv[])
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(null, 2); /* the servers' and airlock's own log lines */
-		execv(argv[0], argv);
+		/* the environment airlock gives the tool domain, for both peers: the
+		 * caller's (NODE_EXTRA_CA_CERTS, say) would cost the direct one only */
+		char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "TMPDIR=/tmp", "LANG=C.UTF-8",
+				"NODE_OPTIONS=--disable-wasm-trap-handler", NULL };
+		execve(argv[0], argv, env);
 		_exit(127);
 	}
 	close(in[0]);

@@ -477,7 +477,7 @@ int al_gate_run(const struct al_gate_policy *p, char *const *cmd, const char *st
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	al_audit_pack(r.audit, "gate.start", true, "{s:s, s:s, s:s}", "server", p->name, "command", cmd[0], "pin",
+	al_audit_pack(r.audit, "gate.start", false, "{s:s, s:s, s:s}", "server", p->name, "command", cmd[0], "pin",
 		      r.st.pin[0] ? r.st.pin : "none");
 	if (spawn_tool(&r, cmd, &pp, env) < 0 || spawn_gate(&r, &pp, worker) < 0)
 		goto out;
