@@ -267,8 +267,7 @@ static int run_npm(const struct al_gate_policy *p, const char *staging, const ch
 	snprintf(ca_env, sizeof ca_env, "NODE_EXTRA_CA_CERTS=%s", ca ? ca : "");
 	snprintf(reg_arg, sizeof reg_arg, "--registry=%s", registry);
 	char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "TMPDIR=/tmp", "LANG=C.UTF-8",
-			"npm_config_cache=/tmp/.npm", "NO_UPDATE_NOTIFIER=1", "NODE_OPTIONS=--disable-wasm-trap-handler",
-			ca ? ca_env : NULL, NULL };
+			"npm_config_cache=/tmp/.npm", "NO_UPDATE_NOTIFIER=1", ca ? ca_env : NULL, NULL };
 	char *argv[] = { "node", cli, "install", "--prefix", (char *)staging, "--ignore-scripts", "--no-audit",
 			 "--no-fund", "--save-exact", "--no-update-notifier", "--loglevel=warn", reg_arg, p->npm, NULL };
 	s.argv = argv;

@@ -72,11 +72,13 @@ static int open_audit(struct gate_run *r)
 
 /*
  * node's WebAssembly bounds checks by trap handler reserve a 10 GiB address
- * space cage per memory, over any RLIMIT_AS a domain gets: undici (fetch)
- * instantiates one and node dies of "Cannot allocate Wasm memory". Explicit
- * bounds checks need no cage. Prepended to a NODE_OPTIONS the policy passes.
+ * space cage per memory, over the RLIMIT_AS that carries the memory limit
+ * where no cgroup does: undici (fetch) instantiates one and node dies of
+ * "Cannot allocate Wasm memory". Explicit bounds checks need no cage. node
+ * before 20.15 does not know the flag and refuses to start with it: a
+ * NODE_OPTIONS the policy passes (env = NODE_OPTIONS) replaces it.
  */
-#define NODE_WASM "--disable-wasm-trap-handler"
+#define NODE_WASM "NODE_OPTIONS=--disable-wasm-trap-handler"
 
 /* The tool's environment: a fixed base, the policy's names from ours, its secrets. */
 static char **tool_env(const struct al_gate_policy *p)
@@ -92,16 +94,15 @@ static char **tool_env(const struct al_gate_policy *p)
 		return NULL;
 	for (size_t i = 0; i < AL_ARRAY_LEN(base); i++)
 		env[k++] = strdup(base[i]);
-	const char *node_opts = NULL;
+	bool node_opts = false;
 	for (size_t i = 0; i < p->n_env; i++) {
 		const char *v = getenv(p->env[i]);
-		if (v && !strcmp(p->env[i], "NODE_OPTIONS"))
-			node_opts = v;
-		else if (v && asprintf(&env[k], "%s=%s", p->env[i], v) >= 0)
+		node_opts |= !strcmp(p->env[i], "NODE_OPTIONS");
+		if (v && asprintf(&env[k], "%s=%s", p->env[i], v) >= 0)
 			k++;
 	}
-	if (asprintf(&env[k], "NODE_OPTIONS=" NODE_WASM "%s%s", node_opts ? " " : "", node_opts ? node_opts : "") >= 0)
-		k++;
+	if (!node_opts)
+		env[k++] = strdup(NODE_WASM);
 	for (size_t i = 0; i < p->n_secrets; i++) {
 		char *val = NULL;
 		size_t len = 0;

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { AIRLOCK } from './lib.mjs';
-import { runners, text, scratchFor, gateClient, writePolicy, audit } from './gate_lib.mjs';
+import { NODE_RO, NODE_ENV, runners, text, scratchFor, gateClient, writePolicy, audit } from './gate_lib.mjs';
 
 const PKG = '@modelcontextprotocol/server-filesystem';
 const VERSION = '2026.8.31';
@@ -35,7 +35,7 @@ if (unreachable) console.log(`# gate_install: skipped: registry.npmjs.org cannot
 function run(r, scratch, args, ms = 240000) {
   const cmd = r.uid === null ? [AIRLOCK, ...args] : ['setpriv', `--reuid=${r.uid}`, `--regid=${r.uid}`, '--clear-groups', AIRLOCK, ...args];
   return new Promise((resolve) => {
-    const child = execFile(cmd[0], cmd.slice(1), { timeout: ms, killSignal: 'SIGKILL', env: { PATH: process.env.PATH, HOME: scratch,
+    const child = execFile(cmd[0], cmd.slice(1), { timeout: ms, killSignal: 'SIGKILL', env: { PATH: process.env.PATH, HOME: scratch, ...NODE_ENV,
       ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}) } },
     (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
     child.stdin.end();
@@ -48,7 +48,7 @@ for (const r of unreachable ? [] : runners('gate_install')) {
     before(() => {
       scratch = scratchFor(r.uid);
       files = path.join(scratch, 'files');
-      policy = writePolicy(r, scratch, 'filesystem', `[install]\nnpm = ${PKG}@${VERSION}\n[tool]\nrw = ${files}\nunenforced = accept\n`);
+      policy = writePolicy(r, scratch, 'filesystem', `[install]\nnpm = ${PKG}@${VERSION}\n[tool]\nrw = ${files}\n${NODE_RO}unenforced = accept\n`);
       dirs = ['--state-dir', path.join(scratch, 'state'), '--cache-dir', path.join(scratch, 'cache')];
     });
     after(() => fs.rmSync(scratch, { recursive: true, force: true }));

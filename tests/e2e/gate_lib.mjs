@@ -18,7 +18,15 @@ export const MODS = path.join(SERVERS, 'node_modules/@modelcontextprotocol');
 export const NOBODY = 65534;
 export const NODE = fs.realpathSync(process.execPath);
 // the runtime profile holds /usr; a node installed elsewhere is named in the policy
-export const NODE_RO = NODE.startsWith('/usr/') ? '' : `ro = ${path.dirname(path.dirname(NODE))}\n`;
+const nodeRo = NODE.startsWith('/usr/') ? '' : `ro = ${path.dirname(path.dirname(NODE))}\n`;
+// node before 20.15 (22.2) refuses the --disable-wasm-trap-handler the gate puts in
+// NODE_OPTIONS: such a policy passes its own (empty) NODE_OPTIONS instead, and then
+// WebAssembly (node's fetch) needs more address space than an ordinary user's RLIMIT_AS
+const [major, minor] = process.versions.node.split('.').map(Number);
+export const NODE_WASM_FLAG = major > 22 || (major === 22 && minor >= 2) || (major === 20 && minor >= 15);
+if (!NODE_WASM_FLAG) console.log(`# gate: node ${process.version} has no --disable-wasm-trap-handler: policies pass NODE_OPTIONS=""`);
+export const NODE_RO = nodeRo + (NODE_WASM_FLAG ? '' : 'env = NODE_OPTIONS\n');
+export const NODE_ENV = NODE_WASM_FLAG ? {} : { NODE_OPTIONS: '' };
 
 // Who runs `airlock gate`: this user, and uid 65534 too when we are root
 // (and it can run the build and read what it needs).
@@ -69,7 +77,7 @@ export async function gateClient(r, scratch, args, { env = {}, capabilities = {}
   const transport = new StdioClientTransport({
     command: r.uid === null ? cmd[0] : 'setpriv',
     args: r.uid === null ? cmd.slice(1) : [`--reuid=${r.uid}`, `--regid=${r.uid}`, '--clear-groups', ...cmd],
-    env: { PATH: process.env.PATH, HOME: scratch, AIRLOCK_TEST_NOT_PASSED: 'leak-me', ...env },
+    env: { PATH: process.env.PATH, HOME: scratch, AIRLOCK_TEST_NOT_PASSED: 'leak-me', ...NODE_ENV, ...env },
     stderr: 'pipe',
   });
   let stderr = '';
