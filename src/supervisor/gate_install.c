@@ -400,7 +400,10 @@ int al_gate_install(const struct al_gate_policy *p, const char *state_dir, const
 	const char *registry = p->registry ? p->registry : DEFAULT_REGISTRY;
 	if ((rc = al_gate_state_open(&st, p->name, state_dir)) < 0)
 		return 1;
-	if ((rc = cache_npm_dir(cache_dir, npm_dir, sizeof npm_dir)) < 0 ||
+	/* absolute and without symlinks: the sandbox binds nothing else */
+	char real[PATH_MAX];
+	if ((rc = cache_npm_dir(cache_dir, npm_dir, sizeof npm_dir)) < 0 || !realpath(npm_dir, real) ||
+	    (size_t)snprintf(npm_dir, sizeof npm_dir, "%s", real) >= sizeof npm_dir ||
 	    (dirfd = open(npm_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		al_log_warnx("gate install: cache %s: %s", npm_dir, strerror(rc < 0 ? -rc : errno));
 		return 1;
@@ -532,8 +535,11 @@ int al_gate_installed(const struct al_gate_policy *p, const char *state_dir, con
 		rc = -ESTALE;
 	}
 	int fd = -1;
+	char real[PATH_MAX];
+	/* absolute and without symlinks: the sandbox binds nothing else */
 	if (rc == 0 && (snprintf(tree, tlen, "%s/npm/%.64s", cache_dir, pin) >= (int)tlen ||
-			(fd = open(tree, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)) {
+			(fd = open(tree, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 || !realpath(tree, real) ||
+			(size_t)snprintf(tree, tlen, "%s", real) >= tlen)) {
 		al_log_warnx("gate: %s: the installed tree %s is gone (run `airlock gate install --policy FILE`)", p->name,
 			     tree);
 		rc = -ENOENT;
