@@ -6,11 +6,13 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/log.h"
+#include "supervisor/gate_install.h"
 #include "supervisor/gate_policy.h"
 #include "supervisor/gate_run.h"
 
@@ -21,6 +23,8 @@ const struct al_cmd al_cmd_gate = {
 	.summary = "run a third-party stdio MCP server behind a validating gate",
 	.usage =
 		"usage: airlock gate [--policy FILE] [--name NAME] [--state-dir DIR] [--learn] -- CMD [ARGS...]\n"
+		"       airlock gate --policy FILE [--cache-dir DIR] ... [-- ARGS...]   (an installed package)\n"
+		"       airlock gate install --policy FILE [--name NAME] [--state-dir DIR] [--cache-dir DIR]\n"
 		"       airlock gate approve [--policy FILE] [--name NAME] [--state-dir DIR] [--yes]\n"
 		"\n"
 		"An MCP client launches `airlock gate ... -- CMD` in place of CMD. CMD runs in the\n"
@@ -37,13 +41,21 @@ const struct al_cmd al_cmd_gate = {
 		"is pinned (SHA-256 of the whole list); a different list later quarantines the\n"
 		"server until `airlock gate approve` shows the change and it is accepted.\n"
 		"\n"
+		"`airlock gate install` installs the policy's [install] npm package: npm runs in\n"
+		"a domain whose only network is TCP to the registry's port, with no install\n"
+		"scripts, into a content-hashed cache; the tree's SHA-256 is pinned. A policy with\n"
+		"[install] then runs the package's program (node, no network) from that tree\n"
+		"only, after checking it against the pin; ARGS after -- are the program's.\n"
+		"\n"
 		"  --policy FILE    the server's policy (docs/gate.md); default: built-in defaults\n"
 		"  --name NAME      pins and audit log kept under this name (default: the\n"
-		"                   policy's [gate] name, else CMD's file name)\n"
+		"                   policy's [gate] name, else the package's or CMD's name)\n"
 		"  --state-dir DIR  where pins and audit logs live (default: /var/lib/airlock/gate\n"
 		"                   as root, else ~/.local/state/airlock/gate)\n"
 		"  --learn          record what is refused and, when the session ends, print the\n"
 		"                   policy keys that would allow it (a patch; never applied)\n"
+		"  --cache-dir DIR  where installed trees live (default: /var/cache/airlock/gate\n"
+		"                   as root, else ~/.cache/airlock/gate)\n"
 		"  --yes            approve: accept without asking\n"
 		"\n"
 		"Exit status: 0 when the client closed the session, 1 if the domains could not\n"
@@ -52,9 +64,10 @@ const struct al_cmd al_cmd_gate = {
 };
 
 static int approve(int argc, char **argv);
+static int install(int argc, char **argv);
 
 struct gate_opts {
-	const char *policy, *name, *state_dir;
+	const char *policy, *name, *state_dir, *cache_dir;
 	bool yes, learn;
 };
 
@@ -67,6 +80,7 @@ static int parse(int argc, char **argv, struct gate_opts *o, bool approving, int
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "learn", no_argument, NULL, 'l' },
+		{ "cache-dir", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -81,6 +95,9 @@ static int parse(int argc, char **argv, struct gate_opts *o, bool approving, int
 			break;
 		case 's':
 			o->state_dir = optarg;
+			break;
+		case 'c':
+			o->cache_dir = optarg;
 			break;
 		case 'y':
 			if (!approving)
@@ -109,8 +126,14 @@ static int load(const struct gate_opts *o, const char *cmd, struct al_gate_polic
 		fprintf(stderr, "airlock gate: the policy %s was refused (see above)\n", o->policy);
 		return AL_EXIT_FAIL;
 	}
+	if (!o->name && !p->named && p->npm) {
+		/* an installed package's name, without its scope or version */
+		const char *at = strrchr(p->npm, '@'), *sl = memchr(p->npm, '/', (size_t)(at - p->npm));
+		const char *from = sl ? sl + 1 : p->npm;
+		snprintf(p->name, sizeof p->name, "%.*s", (int)(at - from), from);
+	}
 	if (o->name) {
-		if (!*o->name || strchr(o->name, '/') || strlen(o->name) >= sizeof p->name)
+		if (!*o->name || o->name[0] == '.' || strchr(o->name, '/') || strlen(o->name) >= sizeof p->name)
 			return al_cli_usage_error(&al_cmd_gate, "bad --name '%s'", o->name);
 		snprintf(p->name, sizeof p->name, "%s", o->name);
 	}
@@ -131,26 +154,91 @@ static int state_dir(const struct gate_opts *o, char *buf, size_t len)
 	return 0;
 }
 
+static int cache_dir(const struct gate_opts *o, char *buf, size_t len)
+{
+	if (o->cache_dir) {
+		snprintf(buf, len, "%s", o->cache_dir);
+		return 0;
+	}
+	if (al_gate_cache_dir(buf, len) < 0) {
+		fprintf(stderr, "airlock gate: no cache directory: set HOME or use --cache-dir\n");
+		return AL_EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* An installed package: node, its program from the checked tree, then ARGS;
+ * the tree joins the policy's read-only paths. *cmd is freed by the caller. */
+static int installed_cmd(const struct gate_opts *o, const char *dir, struct al_gate_policy *p, int nargs,
+			 char **args, char ***cmd)
+{
+	static char tree[PATH_MAX], prog[PATH_MAX];
+	char cache[PATH_MAX];
+	int rc;
+	if ((rc = cache_dir(o, cache, sizeof cache)) != 0)
+		return rc;
+	if (al_gate_installed(p, dir, cache, tree, sizeof tree, prog, sizeof prog) < 0)
+		return AL_EXIT_FAIL;
+	if (p->n_ro == AL_GATE_POLICY_MAX || !(p->ro[p->n_ro] = strdup(tree)) ||
+	    !(*cmd = calloc((size_t)nargs + 3, sizeof **cmd)))
+		return AL_EXIT_FAIL;
+	p->n_ro++;
+	(*cmd)[0] = "node";
+	(*cmd)[1] = prog;
+	for (int i = 0; i < nargs; i++)
+		(*cmd)[2 + i] = args[i];
+	return 0;
+}
+
 static int run(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "approve"))
 		return approve(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "install"))
+		return install(argc - 1, argv + 1);
 	struct gate_opts o = { 0 };
 	int first, rc;
 	if ((rc = parse(argc, argv, &o, false, &first)) != 0)
 		return rc;
-	if (first >= argc)
-		return al_cli_usage_error(&al_cmd_gate, "no command given (airlock gate [options] -- CMD ARGS...)");
 	struct al_gate_policy p;
 	char dir[PATH_MAX], worker[PATH_MAX];
-	if ((rc = load(&o, argv[first], &p)) != 0)
+	char **cmd = NULL;
+	/* a policy with [install] runs its package; otherwise CMD is required */
+	if ((rc = load(&o, first < argc ? argv[first] : NULL, &p)) != 0)
 		return rc;
-	if ((rc = state_dir(&o, dir, sizeof dir)) != 0 ||
-	    (rc = al_cli_helper_path("src/workers/gate", "airlock-gate", worker, sizeof worker) < 0 ? AL_EXIT_FAIL : 0)) {
+	if (!p.npm && first >= argc) {
 		al_gate_policy_free(&p);
+		return al_cli_usage_error(&al_cmd_gate, "no command given (airlock gate [options] -- CMD ARGS...)");
+	}
+	if ((rc = state_dir(&o, dir, sizeof dir)) != 0 ||
+	    (rc = al_cli_helper_path("src/workers/gate", "airlock-gate", worker, sizeof worker) < 0 ? AL_EXIT_FAIL : 0) ||
+	    (p.npm && (rc = installed_cmd(&o, dir, &p, argc - first, argv + first, &cmd)) != 0)) {
+		al_gate_policy_free(&p);
+		free(cmd);
 		return rc;
 	}
-	rc = al_gate_run(&p, argv + first, dir, worker);
+	rc = al_gate_run(&p, cmd ? cmd : argv + first, dir, worker);
+	al_gate_policy_free(&p);
+	free(cmd);
+	return rc;
+}
+
+static int install(int argc, char **argv)
+{
+	struct gate_opts o = { 0 };
+	int first, rc;
+	if ((rc = parse(argc, argv, &o, false, &first)) != 0)
+		return rc;
+	if (first < argc)
+		return al_cli_usage_error(&al_cmd_gate, "install takes no command (the policy's [install] names it)");
+	if (!o.policy)
+		return al_cli_usage_error(&al_cmd_gate, "install: which package? (--policy FILE with [install] npm = ...)");
+	struct al_gate_policy p;
+	char dir[PATH_MAX], cache[PATH_MAX];
+	if ((rc = load(&o, NULL, &p)) != 0)
+		return rc;
+	if ((rc = state_dir(&o, dir, sizeof dir)) == 0 && (rc = cache_dir(&o, cache, sizeof cache)) == 0)
+		rc = al_gate_install(&p, dir, cache);
 	al_gate_policy_free(&p);
 	return rc;
 }

@@ -48,7 +48,7 @@ struct al_cgroup {
 enum al_sync_kind {
 	AL_SYNC_GO = 1,      /* parent: maps written, cgroups joined */
 	AL_SYNC_FAIL,        /* child: code + err */
-	AL_SYNC_NOTIFY_FD,   /* child: value = listener fd number */
+	AL_SYNC_NOTIFY_FD,   /* child: the seccomp listener comes with it (SCM_RIGHTS) */
 	AL_SYNC_ACK,         /* parent: listener taken */
 	AL_SYNC_READY,       /* child: sandboxed, waiting before exec */
 	AL_SYNC_EXEC,        /* parent: exec now */

@@ -23,6 +23,9 @@
  *           with ENOSYS so that libc falls back to clone.
  *   execveat, in exec_once profiles, only of the verified fd with
  *           AT_EMPTY_PATH; execve not at all.
+ *   sendmsg in notify mode, on the sync socket's number, whatever the
+ *           profile: the child hands the listener to the runner with it,
+ *           after the filter is in force.
  * The filter is compiled for this build's architecture alone
  * (al_arch_seccomp): every other entry the CPU has kills the process
  * (bad-arch action): i386 and x32 on x86-64, AArch32 on arm64. Names are
@@ -272,6 +275,12 @@ int al_seccomp_prepare(struct al_spec *spec)
 		rc = allow(ctx, spec, "execveat");
 	for (size_t i = 0; i < spec->n_allow && rc == 0; i++)
 		rc = allow(ctx, spec, spec->allow[i]);
+	if (rc == 0 && spec->seccomp_mode == AL_SECCOMP_NOTIFY) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+				      SCMP_A0(SCMP_CMP_EQ, (uint64_t)AL_SANDBOX_SYNC_FD, 0));
+		if (rc == -EEXIST)
+			rc = 0;
+	}
 	/* libc tries clone3 first and falls back to clone only on ENOSYS */
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);

@@ -93,6 +93,30 @@ static void child_send(uint32_t kind, int code, int err, int value, unsigned ll,
 	(void)!write(AL_SANDBOX_SYNC_FD, &m, sizeof m);
 }
 
+/*
+ * The seccomp listener goes to the runner with the message (SCM_RIGHTS). The
+ * runner could take it with pidfd_getfd, but that needs ptrace rights over a
+ * child that is no longer dumpable: CAP_SYS_PTRACE, which an unprivileged
+ * runner does not have (and Yama's admin-only mode refuses to anyone else).
+ */
+static void child_send_fd(uint32_t kind, int fd)
+{
+	struct al_sync_msg m = { .kind = kind, .value = 1 };
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof m };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof u);
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	(void)!sendmsg(AL_SANDBOX_SYNC_FD, &mh, MSG_NOSIGNAL);
+}
+
 static _Noreturn void child_fail(enum al_sandbox_err code, int rc)
 {
 	child_send(AL_SYNC_FAIL, code, rc < 0 ? -rc : rc, 0, 0, 0);
@@ -293,8 +317,8 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al
 	    (rc = al_seccomp_apply(spec, &listener)) < 0)
 		child_fail(AL_SANDBOX_ERR_SECCOMP, rc);
 	if (listener >= 0) {
-		/* the runner takes it with pidfd_getfd; it is close-on-exec */
-		child_send(AL_SYNC_NOTIFY_FD, 0, 0, listener, 0, 0);
+		/* it goes with the message; ours is close-on-exec */
+		child_send_fd(AL_SYNC_NOTIFY_FD, listener);
 		if ((rc = fault(spec, AL_SANDBOX_ERR_NOTIFY)) < 0 || child_wait() != AL_SYNC_ACK)
 			child_fail(AL_SANDBOX_ERR_NOTIFY, rc ? rc : -EPROTO);
 		close(listener);
@@ -549,7 +573,10 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 			memcpy(d->net_fds, fds, nf * sizeof *fds);
 			d->n_net_fds = nf;
 			nf = 0;
-		} else if (rc > 0 && (m.kind == AL_SYNC_NET_FDS || nf)) {
+		} else if (rc > 0 && m.kind == AL_SYNC_NOTIFY_FD && nf == 1 && d->notify_fd < 0) {
+			d->notify_fd = fds[0]; /* the seccomp listener */
+			nf = 0;
+		} else if (rc > 0 && (m.kind == AL_SYNC_NET_FDS || m.kind == AL_SYNC_NOTIFY_FD || nf)) {
 			rc = -EPROTO; /* listeners other than the spec's, or fds on another record */
 		}
 		for (size_t i = 0; i < nf; i++)
@@ -566,12 +593,6 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 			goto fail;
 		}
 		if (m.kind == AL_SYNC_NOTIFY_FD) {
-			d->notify_fd = (int)syscall(SYS_pidfd_getfd, d->pidfd, m.value, 0);
-			if (d->notify_fd < 0) {
-				rc = -errno;
-				al_log_warn("sandbox: taking the seccomp listener");
-				goto fail;
-			}
 			if ((rc = send_msg(d, AL_SYNC_ACK)) < 0)
 				goto fail;
 			continue;

@@ -39,6 +39,9 @@ void al_gate_policy_free(struct al_gate_policy *p)
 	free_list(p->tools, p->n_tools);
 	free_list(p->egress, p->n_egress);
 	free(p->file);
+	free(p->npm);
+	free(p->bin);
+	free(p->registry);
 	memset(p, 0, sizeof *p);
 }
 
@@ -87,11 +90,13 @@ static bool env_name_ok(const char *s)
 	return true;
 }
 
-/* A tool or policy name: printable ASCII without spaces or slashes. */
+/* A tool or policy name: printable ASCII without spaces or slashes, not
+ * starting with a dot (a policy name is a directory: never "..", and the
+ * install cache's ".cache" is nobody's name). */
 static bool token_ok(const char *s, size_t max)
 {
 	size_t n = strlen(s);
-	if (!n || n > max)
+	if (!n || n > max || s[0] == '.')
 		return false;
 	for (; *s; s++)
 		if (*s <= 0x20 || *s >= 0x7f || *s == '/')
@@ -174,6 +179,7 @@ static int gate_key(struct parse *ps, int line, const char *key, const char *val
 		if (!token_ok(val, sizeof p->name - 1))
 			return bad(ps, line, "gate", key, "a name of printable characters, no spaces or '/'");
 		snprintf(p->name, sizeof p->name, "%s", val);
+		p->named = true;
 	} else if (!strcmp(key, "max_line") || !strcmp(key, "max_result")) {
 		if (al_parse_size(val, &v) < 0 || v < 1024 || v > (64u << 20))
 			return bad(ps, line, "gate", key, "a size from 1k to 64M");
@@ -241,6 +247,100 @@ static int tool_key(struct parse *ps, int line, const char *key, const char *val
 	return 1;
 }
 
+/* npm's package name rules: lower case, digits, '-', '.', '_', '~'; an
+ * optional @scope/ of the same; at most 214 characters. */
+static bool npm_name_ok(const char *s, size_t n)
+{
+	if (!n || n > 214 || s[0] == '.' || s[0] == '_')
+		return false;
+	size_t slash = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '/' && s[0] == '@' && !slash && i > 1 && i + 1 < n)
+			slash = i;
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+			   c == '~' || (c == '@' && i == 0)))
+			return false;
+	}
+	return s[0] != '@' || slash;
+}
+
+/* An exact version: MAJOR.MINOR.PATCH, an optional -pre.release and +build;
+ * never a range or a tag, so what is installed is what the policy says. */
+static bool npm_version_ok(const char *v)
+{
+	int dots = 0;
+	const char *s = v;
+	for (; *s && *s != '-' && *s != '+'; s++) {
+		if (*s == '.') {
+			if (s == v || s[-1] == '.' || ++dots > 2)
+				return false;
+		} else if (*s < '0' || *s > '9') {
+			return false;
+		}
+	}
+	if (dots != 2 || s[-1] == '.')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '.' ||
+		      *s == '-' || *s == '+'))
+			return false;
+	return true;
+}
+
+/* https://HOST[:PORT][/PATH] with a plain host name or address. */
+static bool registry_ok(const char *v)
+{
+	if (strncmp(v, "https://", 8) != 0 || strlen(v) > 512)
+		return false;
+	const char *h = v + 8;
+	size_t hn = strcspn(h, ":/");
+	if (!hn)
+		return false;
+	for (size_t i = 0; i < hn; i++)
+		if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') || (h[i] >= '0' && h[i] <= '9') ||
+		      h[i] == '-' || h[i] == '.'))
+			return false;
+	if (h[hn] == ':') {
+		char *end;
+		unsigned long port = strtoul(h + hn + 1, &end, 10);
+		if (end == h + hn + 1 || port == 0 || port > 65535 || (*end && *end != '/'))
+			return false;
+		h = end;
+		hn = 0;
+	}
+	for (const char *s = h + hn; *s; s++)
+		if (*s <= 0x20 || *s >= 0x7f)
+			return false;
+	return true;
+}
+
+static int install_key(struct parse *ps, int line, const char *key, const char *val)
+{
+	struct al_gate_policy *p = ps->p;
+	char **slot;
+	if (!strcmp(key, "npm")) {
+		const char *at = strrchr(val, '@');
+		if (!at || at == val || !npm_name_ok(val, (size_t)(at - val)) || !npm_version_ok(at + 1))
+			return bad(ps, line, "install", key, "an npm package at an exact version (name@1.2.3, @scope/name@1.2.3)");
+		slot = &p->npm;
+	} else if (!strcmp(key, "bin")) {
+		if (!token_ok(val, 214))
+			return bad(ps, line, "install", key, "a program name of the package (node_modules/.bin)");
+		slot = &p->bin;
+	} else if (!strcmp(key, "registry")) {
+		if (!registry_ok(val))
+			return bad(ps, line, "install", key, "https://host[:port][/path]");
+		slot = &p->registry;
+	} else {
+		return bad(ps, line, "install", key, "unknown key");
+	}
+	free(*slot);
+	if (!(*slot = strdup(val)))
+		return bad(ps, line, "install", key, "out of memory");
+	return 1;
+}
+
 static int handler(void *user, const char *sec, const char *key, const char *val)
 {
 	struct parse *ps = user;
@@ -251,6 +351,8 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 		return gate_key(ps, line, key, val);
 	if (!strcmp(sec, "tool"))
 		return tool_key(ps, line, key, val);
+	if (!strcmp(sec, "install"))
+		return install_key(ps, line, key, val);
 	if (!strcmp(sec, "tools")) {
 		if (strcmp(key, "allow") != 0)
 			return bad(ps, line, sec, key, "unknown key");

@@ -20,6 +20,7 @@
 
 struct al_gate_policy {
 	char name[64];            /* pins, pending changes and audit log are kept under it */
+	bool named;               /* by [gate] name (else the command's or package's name) */
 	/* [gate] */
 	uint64_t max_line, max_result;
 	uint32_t notify_rate;
@@ -47,6 +48,10 @@ struct al_gate_policy {
 	/* [gate] learn, or --learn: record denials, propose a policy diff */
 	bool learn;
 	char *file;               /* the policy file read (al_gate_policy_load), or NULL */
+	/* [install] (gate_install.h): the npm package, exact version */
+	char *npm;                /* "name@1.2.3" or "@scope/name@1.2.3"; NULL: none */
+	char *bin;                /* the package's program (node_modules/.bin); NULL: its only one */
+	char *registry;           /* https://host[:port]/...; NULL: registry.npmjs.org */
 };
 
 void al_gate_policy_init(struct al_gate_policy *p, const char *name);

@@ -73,6 +73,16 @@ static int open_audit(struct gate_run *r)
 
 /* ---- the two domains ---- */
 
+/*
+ * node's WebAssembly bounds checks by trap handler reserve a 10 GiB address
+ * space cage per memory, over the RLIMIT_AS that carries the memory limit
+ * where no cgroup does: undici (fetch) instantiates one and node dies of
+ * "Cannot allocate Wasm memory". Explicit bounds checks need no cage. node
+ * before 20.15 does not know the flag and refuses to start with it: a
+ * NODE_OPTIONS the policy passes (env = NODE_OPTIONS) replaces it.
+ */
+#define NODE_WASM "NODE_OPTIONS=--disable-wasm-trap-handler"
+
 /* The tool's environment: a fixed base, the policy's names from ours, its secrets. */
 static char **tool_env(const struct al_gate_policy *p, const struct al_gate_egress *eg)
 {
@@ -81,17 +91,21 @@ static char **tool_env(const struct al_gate_policy *p, const struct al_gate_egre
 		"XDG_CACHE_HOME=/tmp/.cache", "XDG_CONFIG_HOME=/tmp/.config", "XDG_DATA_HOME=/tmp/.local/share",
 		"npm_config_cache=/tmp/.npm", "UV_CACHE_DIR=/tmp/.cache/uv", "NO_UPDATE_NOTIFIER=1",
 	};
-	size_t n = AL_ARRAY_LEN(base) + p->n_env + p->n_secrets + 8 + 1, k = 0;
+	size_t n = AL_ARRAY_LEN(base) + 1 + p->n_env + p->n_secrets + 8 + 1, k = 0;
 	char **env = calloc(n, sizeof *env);
 	if (!env)
 		return NULL;
 	for (size_t i = 0; i < AL_ARRAY_LEN(base); i++)
 		env[k++] = strdup(base[i]);
+	bool node_opts = false;
 	for (size_t i = 0; i < p->n_env; i++) {
 		const char *v = getenv(p->env[i]);
+		node_opts |= !strcmp(p->env[i], "NODE_OPTIONS");
 		if (v && asprintf(&env[k], "%s=%s", p->env[i], v) >= 0)
 			k++;
 	}
+	if (!node_opts)
+		env[k++] = strdup(NODE_WASM);
 	for (size_t i = 0; i < p->n_secrets; i++) {
 		char *val = NULL;
 		size_t len = 0;
@@ -220,6 +234,7 @@ static int spawn_gate(struct gate_run *r, const struct pipes *pp, const char *wo
 	struct al_spec s;
 	al_spec_init(&s);
 	int rc = al_profile_load(&s, "gate");
+	s.accept_unenforced = p->accept_unenforced; /* its CPU share too, for an ordinary user */
 	s.exec_fd = rc == 0 ? open(worker, O_RDONLY | O_CLOEXEC) : -1;
 	if (rc == 0 && s.exec_fd < 0) {
 		rc = -errno;
@@ -388,15 +403,15 @@ static void stop_domain(struct al_domain *d, int grace_ms)
 
 static int watch(struct gate_run *r, int sfd)
 {
-	bool tool_done = false, gate_done = false, reports = true;
+	bool tool_done = false, gate_done = false, reports = true, tool_out = true, gate_out = true;
 	int tool_status = 0;
 	while (!gate_done) {
 		struct pollfd p[6 + AL_GATE_EGRESS_NPOLL] = {
 			{ .fd = al_domain_pidfd(r->gate), .events = POLLIN },
 			{ .fd = tool_done ? -1 : al_domain_pidfd(r->tool), .events = POLLIN },
 			{ .fd = reports ? r->report_fd : -1, .events = POLLIN },
-			{ .fd = r->tool_log.rfd, .events = POLLIN },
-			{ .fd = r->gate_log.rfd, .events = POLLIN },
+			{ .fd = tool_out ? r->tool_log.rfd : -1, .events = POLLIN },
+			{ .fd = gate_out ? r->gate_log.rfd : -1, .events = POLLIN },
 			{ .fd = tool_done ? -1 : al_domain_notify_fd(r->tool), .events = POLLIN },
 		};
 		struct pollfd sp = { .fd = sfd, .events = POLLIN };
@@ -409,10 +424,13 @@ static int watch(struct gate_run *r, int sfd)
 		}
 		uint64_t now = al_now_ns();
 		al_gate_egress_handle(r->egress, p + 6);
+		/* a log pipe at its end (POLLHUP, nothing left to read) is polled no more */
 		if (p[3].revents)
 			al_domlog_drain(&r->tool_log, now);
 		if (p[4].revents)
 			al_domlog_drain(&r->gate_log, now);
+		tool_out &= p[3].revents != POLLHUP;
+		gate_out &= p[4].revents != POLLHUP;
 		if (p[5].fd >= 0 && (p[5].revents & POLLIN))
 			on_violation(r);
 		if (p[2].fd >= 0 && p[2].revents && !(reports = drain_reports(r)) && r->gate_lied)
@@ -472,7 +490,7 @@ int al_gate_run(const struct al_gate_policy *p, char *const *cmd, const char *st
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &set, NULL);
-	al_audit_pack(r.audit, "gate.start", true, "{s:s, s:s, s:s}", "server", p->name, "command", cmd[0], "pin",
+	al_audit_pack(r.audit, "gate.start", false, "{s:s, s:s, s:s}", "server", p->name, "command", cmd[0], "pin",
 		      r.st.pin[0] ? r.st.pin : "none");
 	if (spawn_tool(&r, cmd, &pp, env) < 0 || al_gate_egress_spawn(r.egress, r.tool, worker) < 0 ||
 	    spawn_gate(&r, &pp, worker) < 0)

@@ -639,6 +639,20 @@ static void test_schema_validator(void **state)
 	assert_int_equal(al_mcp_schema_validate(schema, v, why, sizeof(why)), -EINVAL);
 	json_decref(v);
 	json_decref(schema);
+	/* Arrays and null (third-party tools' schemas, checked by the gate). */
+	schema = json_loads("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"array\",\"items\":{}},"
+			    "\"n\":{\"type\":\"null\"}}}", 0, &e);
+	v = json_loads("{\"a\":[1,\"x\"],\"n\":null}", 0, &e);
+	assert_int_equal(al_mcp_schema_check(schema, v, why, sizeof(why)), 0);
+	json_decref(v);
+	v = json_loads("{\"a\":{\"0\":1}}", 0, &e);
+	assert_int_equal(al_mcp_schema_check(schema, v, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "arguments.a: must be of type array");
+	json_decref(v);
+	v = json_loads("{\"n\":0}", 0, &e);
+	assert_int_equal(al_mcp_schema_check(schema, v, why, sizeof(why)), -EINVAL);
+	json_decref(v);
+	json_decref(schema);
 	/* An unknown keyword fails closed rather than being ignored. */
 	schema = json_loads("{\"type\":\"object\",\"pattern\":\"x\"}", 0, &e);
 	v = json_object();

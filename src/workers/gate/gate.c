@@ -260,7 +260,7 @@ static void client_tools_call(struct al_gate *g, struct al_jsonrpc_msg *m)
 	free(canon);
 	json_decref(empty);
 	if (rc < 0) {
-		snprintf(why, sizeof why, "tool '%.64s': invalid arguments: %s", name, detail);
+		snprintf(why, sizeof why, "tool '%.64s': invalid arguments: %.150s", name, detail);
 		answer_error(g, true, m->id, AL_JSONRPC_INVALID_PARAMS, why);
 		report(g, AL_GATE_EV_REFUSED, AL_GATE_WHY_ARGUMENTS, true, m->method, name, h, NULL, 0);
 		return;
