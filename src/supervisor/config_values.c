@@ -110,12 +110,15 @@ void al_config_free_origins(struct al_config *cfg)
 	cfg->proto.n_allowed_origins = 0;
 }
 
-/* Comma-separated http(s) origins: scheme://host[:port], no path. */
-int al_config_parse_origins(struct al_config *cfg, const char *v, char *why, size_t wl)
+/*
+ * A comma- or space-separated list into out[0..*n): at most
+ * AL_CONFIG_MAX_ORIGINS words, each one valid() accepts; what names one
+ * ("an origin such as ...") and plural the lot, for the errors.
+ */
+static int parse_words(const char *v, char **out, size_t *n, bool (*valid)(const char *, size_t), const char *what,
+		       const char *plural, char *why, size_t wl)
 {
-	al_config_free_origins(cfg);
-	const char *p = v;
-	while (*p) {
+	for (const char *p = v; *p;) {
 		while (*p == ' ' || *p == ',')
 			p++;
 		if (!*p)
@@ -123,32 +126,43 @@ int al_config_parse_origins(struct al_config *cfg, const char *v, char *why, siz
 		const char *e = p;
 		while (*e && *e != ',' && *e != ' ')
 			e++;
-		size_t n = (size_t)(e - p);
-		bool http = n > 7 && strncmp(p, "http://", 7) == 0;
-		bool https = n > 8 && strncmp(p, "https://", 8) == 0;
-		const char *rest = p + (http ? 7 : 8);
-		bool ok = (http || https) && n <= 256 && !memchr(rest, '/', (size_t)(e - rest));
-		for (const char *q = p; ok && q < e; q++)
-			if (!isgraph((unsigned char)*q))
-				ok = false;
-		if (!ok) {
-			snprintf(why, wl, "'%.*s' is not an origin such as http://127.0.0.1:8377",
-				 (int)(n > 100 ? 100 : n), p);
+		size_t len = (size_t)(e - p);
+		if (!valid(p, len)) {
+			snprintf(why, wl, "'%.*s' is not %s", (int)(len > 100 ? 100 : len), p, what);
 			return -1;
 		}
-		if (cfg->proto.n_allowed_origins >= AL_CONFIG_MAX_ORIGINS) {
-			snprintf(why, wl, "more than %d origins", AL_CONFIG_MAX_ORIGINS);
+		if (*n >= AL_CONFIG_MAX_ORIGINS) {
+			snprintf(why, wl, "more than %d %s", AL_CONFIG_MAX_ORIGINS, plural);
 			return -1;
 		}
-		char *o = strndup(p, n);
-		if (!o) {
+		if (!(out[*n] = strndup(p, len))) {
 			snprintf(why, wl, "out of memory");
 			return -1;
 		}
-		cfg->proto.allowed_origins[cfg->proto.n_allowed_origins++] = o;
+		(*n)++;
 		p = e;
 	}
 	return 0;
+}
+
+/* An http(s) origin: scheme://host[:port], no path. */
+static bool origin_valid(const char *p, size_t n)
+{
+	bool http = n > 7 && strncmp(p, "http://", 7) == 0;
+	bool https = n > 8 && strncmp(p, "https://", 8) == 0;
+	const char *rest = p + (http ? 7 : 8), *e = p + n;
+	bool ok = (http || https) && n <= 256 && !memchr(rest, '/', (size_t)(e - rest));
+	for (const char *q = p; ok && q < e; q++)
+		if (!isgraph((unsigned char)*q))
+			ok = false;
+	return ok;
+}
+
+int al_config_parse_origins(struct al_config *cfg, const char *v, char *why, size_t wl)
+{
+	al_config_free_origins(cfg);
+	return parse_words(v, cfg->proto.allowed_origins, &cfg->proto.n_allowed_origins, origin_valid,
+			   "an origin such as http://127.0.0.1:8377", "origins", why, wl);
 }
 
 void al_config_free_hosts(struct al_config *cfg)
@@ -237,35 +251,8 @@ static bool host_valid(const char *p, size_t n)
 int al_config_parse_hosts(struct al_config *cfg, const char *v, char *why, size_t wl)
 {
 	al_config_free_hosts(cfg);
-	const char *p = v;
-	while (*p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (!*p)
-			break;
-		const char *e = p;
-		while (*e && *e != ',' && *e != ' ')
-			e++;
-		size_t n = (size_t)(e - p);
-		if (!host_valid(p, n)) {
-			snprintf(why, wl,
-				 "'%.*s' is not a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]",
-				 (int)(n > 100 ? 100 : n), p);
-			return -1;
-		}
-		if (cfg->proto.n_allowed_hosts >= AL_CONFIG_MAX_ORIGINS) {
-			snprintf(why, wl, "more than %d host names", AL_CONFIG_MAX_ORIGINS);
-			return -1;
-		}
-		char *h = strndup(p, n);
-		if (!h) {
-			snprintf(why, wl, "out of memory");
-			return -1;
-		}
-		cfg->proto.allowed_hosts[cfg->proto.n_allowed_hosts++] = h;
-		p = e;
-	}
-	return 0;
+	return parse_words(v, cfg->proto.allowed_hosts, &cfg->proto.n_allowed_hosts, host_valid,
+			   "a host name such as airlock.example, 10.0.0.5:8377 or [fd00::5]", "host names", why, wl);
 }
 
 /* "0.5" (CPUs, up to 3 decimals), "50%" (percent of one CPU), or "max". */

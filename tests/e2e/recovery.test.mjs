@@ -20,8 +20,10 @@ import { LoadClient, NO_ANSWER } from './load.mjs';
 
 const CLIENTS = 8, LONG = 500;
 let srv;
+// One slot and 5 % of a CPU: long generations run one after another, so calls are still
+// waiting or running when a domain goes (with the batch of all slots they would finish first).
 before(async () => {
-  srv = await startAirlock({ proto: { concurrency: 16 }, extra: `[ai]\nmax_tokens = ${LONG}\n[domain.ai]\ncpu = 5%\n` });
+  srv = await startAirlock({ proto: { concurrency: 16 }, extra: `[ai]\nmax_tokens = ${LONG}\nslots = 1\n[domain.ai]\ncpu = 5%\n` });
 });
 after(async () => {
   const { code } = await srv.stop();
