@@ -55,7 +55,10 @@ describe('a hostile server behind the gate', () => {
     await assert.rejects(c.client.callTool({ name: 'echo', arguments: { text: 'x'.repeat(200) } }),
       /invalid arguments: arguments.text: longer than 100/);
     await assert.rejects(c.client.callTool({ name: 'nonexistent', arguments: {} }), /not in the server's approved tools/);
-    assert.match(fs.readFileSync(path.join(scratch, 'hostile', 'pin'), 'utf8'), /^[0-9a-f]{64}$/);
+    // the supervisor writes the pin when it reads the gate's record: soon, not before the answer
+    const pin = path.join(scratch, 'hostile', 'pin');
+    for (let i = 0; i < 100 && !fs.existsSync(pin); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(fs.readFileSync(pin, 'utf8'), /^[0-9a-f]{64}$/);
   });
 
   for (const [what, why] of [
