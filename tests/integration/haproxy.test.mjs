@@ -65,7 +65,9 @@ test('three instances behind haproxy: whole instances SIGKILLed under load, no r
     await phase(`${inst[2].name} SIGKILLed, not restarted`);
     const st = await load.finish();
     load = null;
-    await sleep(300); // the last log lines
+    // the last log lines: haproxy writes each after its answer, so wait for them (up to 5 s)
+    const posts = () => hap.lines.map(parseRequestLine).filter((r) => r && r.method === 'POST').length;
+    for (let i = 0; i < 50 && posts() < st.ok; i++) await sleep(100);
     const total = shares(hap.lines);
 
     const pct = (by, n) => names.map((s) => `${s} ${(100 * (by[s] ?? 0) / Math.max(1, n)).toFixed(0)}%`).join(', ');
