@@ -42,10 +42,11 @@ const struct al_cmd al_cmd_gate = {
 		"server until `airlock gate approve` shows the change and it is accepted.\n"
 		"\n"
 		"`airlock gate install` installs the policy's [install] npm package: npm runs in\n"
-		"a domain whose only network is TCP to the registry's port, with no install\n"
-		"scripts, into a content-hashed cache; the tree's SHA-256 is pinned. A policy with\n"
-		"[install] then runs the package's program (node, no network) from that tree\n"
-		"only, after checking it against the pin; ARGS after -- are the program's.\n"
+		"a domain whose only way out is an egress domain that reaches the registry\n"
+		"alone, with no install scripts, into a content-hashed cache; the tree's SHA-256\n"
+		"is pinned. A policy with [install] then runs the package's program (node, no\n"
+		"network) from that tree only, after checking it against the pin; ARGS after --\n"
+		"are the program's.\n"
 		"\n"
 		"  --policy FILE    the server's policy (docs/gate.md); default: built-in defaults\n"
 		"  --name NAME      pins and audit log kept under this name (default: the\n"
@@ -234,11 +235,12 @@ static int install(int argc, char **argv)
 	if (!o.policy)
 		return al_cli_usage_error(&al_cmd_gate, "install: which package? (--policy FILE with [install] npm = ...)");
 	struct al_gate_policy p;
-	char dir[PATH_MAX], cache[PATH_MAX];
+	char dir[PATH_MAX], cache[PATH_MAX], worker[PATH_MAX];
 	if ((rc = load(&o, NULL, &p)) != 0)
 		return rc;
-	if ((rc = state_dir(&o, dir, sizeof dir)) == 0 && (rc = cache_dir(&o, cache, sizeof cache)) == 0)
-		rc = al_gate_install(&p, dir, cache);
+	if ((rc = state_dir(&o, dir, sizeof dir)) == 0 && (rc = cache_dir(&o, cache, sizeof cache)) == 0 &&
+	    (rc = al_cli_helper_path("src/workers/gate", "airlock-gate", worker, sizeof worker) < 0 ? AL_EXIT_FAIL : 0) == 0)
+		rc = al_gate_install(&p, dir, cache, worker);
 	al_gate_policy_free(&p);
 	return rc;
 }

@@ -206,6 +206,7 @@ int al_gate_egress_spawn(struct al_gate_egress *e, struct al_domain *tool, const
 	}
 	s.net = AL_NET_HOST;
 	s.inet = true;
+	s.accept_unenforced = e->p->accept_unenforced; /* its CPU share too, for an ordinary user */
 	for (size_t i = 0; i < e->n_ports; i++)
 		s.tcp_connect[s.n_tcp_connect++] = e->ports[i];
 	s.tcp_connect[s.n_tcp_connect++] = 53; /* a DNS answer too long for UDP */
@@ -373,6 +374,11 @@ void al_gate_egress_handle(struct al_gate_egress *e, const struct pollfd *p)
 			     WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 		al_audit_pack(e->audit, "egress.domain_ended", true, "{s:s, s:i}", "server", e->p->name, "status", st);
 	}
+}
+
+bool al_gate_egress_ended(const struct al_gate_egress *e)
+{
+	return e && e->ended;
 }
 
 void al_gate_egress_free(struct al_gate_egress *e)

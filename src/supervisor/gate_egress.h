@@ -56,6 +56,8 @@ int al_gate_egress_spawn(struct al_gate_egress *e, struct al_domain *tool, const
 /* Fills p[0..AL_GATE_EGRESS_NPOLL) (fd -1 where nothing is to be watched). */
 void al_gate_egress_poll(const struct al_gate_egress *e, struct pollfd *p);
 void al_gate_egress_handle(struct al_gate_egress *e, const struct pollfd *p);
+/* Whether the egress domain has ended (and every way out with it). */
+bool al_gate_egress_ended(const struct al_gate_egress *e);
 void al_gate_egress_free(struct al_gate_egress *e);
 
 /* The egress domain's report bytes (hostile): fn for each whole, well-formed

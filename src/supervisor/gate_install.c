@@ -10,13 +10,10 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +21,6 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sandbox/sandbox.h"
-#include "supervisor/domlog.h"
 #include "supervisor/gate_int.h"
 
 #define NPM_TIMEOUT_S 600
@@ -117,200 +113,6 @@ static void remove_stale(int npm_dirfd)
 	closedir(d);
 }
 
-/* ---- npm in its domain ---- */
-
-/* A program's install prefix for the domain when not under /usr (which the
- * profile holds): two levels up from the resolved file (PREFIX/bin/node,
- * PREFIX/lib/node_modules/npm/bin/npm-cli.js: that package's directory). */
-static int add_prefix(struct al_spec *s, const char *real, int up)
-{
-	if (!strncmp(real, "/usr/", 5))
-		return 0;
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s", real);
-	for (int i = 0; i < up; i++) {
-		char *sl = strrchr(dir, '/');
-		if (!sl || sl == dir)
-			return -EINVAL;
-		*sl = '\0';
-	}
-	int rc = al_spec_add_path(s, dir, false);
-	return rc == -EEXIST ? 0 : rc;
-}
-
-/* A file of the host's network configuration, read-only, when it is one. */
-static void add_etc(struct al_spec *s, const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return;
-	int rc = al_spec_add_path(s, path, false);
-	if (rc < 0 && rc != -EEXIST)
-		al_log_warnx("gate install: %s is not in the npm domain (%s)%s", path, strerror(-rc),
-			     S_ISLNK(st.st_mode) ? ": a symbolic link cannot be bound" : "");
-}
-
-static unsigned registry_port(const char *reg)
-{
-	const char *h = reg + strlen("https://");
-	const char *colon = strchr(h, ':'), *slash = strchr(h, '/');
-	return colon && (!slash || colon < slash) ? (unsigned)strtoul(colon + 1, NULL, 10) : 443;
-}
-
-struct npm_run {
-	struct al_domain *d;
-	struct al_domlog log;
-	const char *name;
-	char refused[16][32];     /* calls refused so far: each is logged once */
-};
-
-static void on_refused(struct npm_run *r, const struct al_violation *v)
-{
-	size_t i = 0;
-	for (; i < AL_ARRAY_LEN(r->refused) && r->refused[i][0]; i++)
-		if (!strcmp(r->refused[i], v->name))
-			return;
-	if (i < AL_ARRAY_LEN(r->refused))
-		snprintf(r->refused[i], sizeof r->refused[i], "%s", v->name);
-	/* glibc asks netlink which address families exist, and copes without */
-	al_log_warnx("gate install: %s: npm called %s%s: refused (logged once)", r->name, v->name,
-		     !strcmp(v->name, "socket") && v->args[0] == 16 ? " (netlink)" : "");
-}
-
-/* Waits for npm (bounded), draining its output and answering refused calls. */
-static int wait_npm(struct npm_run *r, int *status)
-{
-	uint64_t deadline = al_now_ns() + (uint64_t)NPM_TIMEOUT_S * 1000000000u;
-	for (;;) {
-		struct pollfd p[3] = {
-			{ .fd = al_domain_pidfd(r->d), .events = POLLIN },
-			{ .fd = r->log.rfd, .events = POLLIN },
-			{ .fd = al_domain_notify_fd(r->d), .events = POLLIN },
-		};
-		uint64_t now = al_now_ns();
-		if (now >= deadline) {
-			al_log_warnx("gate install: npm took more than %d s: stopped", NPM_TIMEOUT_S);
-			al_domain_kill(r->d, SIGKILL);
-			al_domain_wait(r->d, status);
-			return -ETIMEDOUT;
-		}
-		if (poll(p, 3, (int)((deadline - now) / 1000000u) + 1) < 0 && errno != EINTR)
-			return -errno;
-		if (p[1].revents)
-			al_domlog_drain(&r->log, al_now_ns());
-		struct al_violation v;
-		if ((p[2].revents & POLLIN) && al_domain_notify_handle(r->d, &v) == 0)
-			on_refused(r, &v);
-		if (p[0].revents & (POLLIN | POLLHUP)) {
-			al_domain_wait(r->d, status);
-			al_domlog_drain(&r->log, al_now_ns());
-			al_domlog_flush(&r->log);
-			return 0;
-		}
-	}
-}
-
-static int run_npm(const struct al_gate_policy *p, const char *staging, const char *registry)
-{
-	struct al_spec s;
-	al_spec_init(&s);
-	struct npm_run r = { .name = p->name };
-	al_domlog_init(&r.log, "npm", stderr);
-	char node[PATH_MAX], npm[PATH_MAX], real_node[PATH_MAX], cli[PATH_MAX];
-	int nfd = -1, rc = al_profile_load(&s, "runtime");
-	if (rc == 0 && (s.exec_fd = al_command_open("node", node, sizeof node)) < 0) {
-		rc = -errno;
-		al_log_warnx("gate install: node is not in PATH (%s)", strerror(-rc));
-	}
-	int npm_fd = rc == 0 ? al_command_open("npm", npm, sizeof npm) : -1;
-	if (rc == 0 && npm_fd < 0) {
-		rc = -errno;
-		al_log_warnx("gate install: npm is not in PATH (%s)", strerror(-rc));
-	}
-	if (npm_fd >= 0)
-		close(npm_fd);
-	/* npm is a script of node's: node runs its file (one exec, no `env node`) */
-	if (rc == 0 && (!realpath(node, real_node) || !realpath(npm, cli))) {
-		rc = -errno;
-		al_log_warnx("gate install: %s: %s", npm, strerror(-rc));
-	}
-	if (rc == 0 && ((rc = add_prefix(&s, real_node, 2)) < 0 || (rc = add_prefix(&s, cli, 2)) < 0 ||
-			(rc = al_spec_add_path(&s, staging, true)) < 0))
-		al_log_warnx("gate install: the npm domain's paths: %s", strerror(-rc));
-	const char *ca = getenv("NODE_EXTRA_CA_CERTS");
-	if (!ca || ca[0] != '/')
-		ca = access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0 ? "/etc/ssl/certs/ca-certificates.crt" : NULL;
-	if (rc == 0) {
-		add_etc(&s, "/etc/resolv.conf");
-		add_etc(&s, "/etc/hosts");
-		if (ca)
-			add_etc(&s, ca);
-	}
-	/* the runner's network, TCP to the registry's port only (gate_install.h) */
-	s.net = AL_NET_HOST;
-	s.inet = true;
-	s.tcp_connect[0] = (uint16_t)registry_port(registry);
-	s.n_tcp_connect = 1;
-	s.exec_once = true;
-	/* what a TCP and DNS client needs beyond the profile's I/O (node sets
-	 * TCP_NODELAY and keep-alive; glibc's resolver IP_RECVERR and sendmmsg on UDP) */
-	static const char *const net_calls[] = { "setsockopt", "getsockname", "getpeername", "sendmmsg", "recvmmsg" };
-	for (size_t i = 0; rc == 0 && i < AL_ARRAY_LEN(net_calls); i++)
-		rc = al_spec_allow_syscall(&s, net_calls[i]);
-	s.seccomp_mode = AL_SECCOMP_NOTIFY;
-	s.accept_unenforced = p->accept_unenforced;
-	if (p->memory)
-		s.cg_memory = p->memory;
-	if (p->pids)
-		s.cg_pids = p->pids;
-	char ca_env[PATH_MAX + 32], reg_arg[600];
-	snprintf(ca_env, sizeof ca_env, "NODE_EXTRA_CA_CERTS=%s", ca ? ca : "");
-	snprintf(reg_arg, sizeof reg_arg, "--registry=%s", registry);
-	char *env[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "TMPDIR=/tmp", "LANG=C.UTF-8",
-			"npm_config_cache=/tmp/.npm", "NO_UPDATE_NOTIFIER=1", ca ? ca_env : NULL, NULL };
-	char *argv[] = { "node", cli, "install", "--prefix", (char *)staging, "--ignore-scripts", "--no-audit",
-			 "--no-fund", "--save-exact", "--no-update-notifier", "--loglevel=warn", reg_arg, p->npm, NULL };
-	s.argv = argv;
-	s.envp = env;
-	if (rc == 0 && (nfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
-		rc = -errno;
-	if (rc == 0 && (rc = al_domlog_open(&r.log)) == 0 &&
-	    ((rc = al_spec_add_fd(&s, nfd, 0)) < 0 || (rc = al_spec_add_fd(&s, r.log.wfd, 1)) < 0 ||
-	     (rc = al_spec_add_fd(&s, r.log.wfd, 2)) < 0))
-		al_log_warnx("gate install: the npm domain's fds: %s", strerror(-rc));
-	if (rc == 0 && (rc = al_seccomp_prepare(&s)) == 0 && (rc = al_domain_spawn(&s, &r.d)) < 0)
-		al_log_warnx("gate install: cannot build the npm domain: %s", strerror(-rc));
-	const char *failed = NULL;
-	if (rc == 0 && (rc = al_domain_attest(r.d, &s, NULL, &failed)) < 0)
-		al_log_warnx("gate install: the npm domain's attestation failed: %s", failed ? failed : "?");
-	/* the port rule is all that holds npm to the registry: no rule, no install */
-	if (rc == 0 && !(al_domain_landlock_applied(r.d) & AL_LANDLOCK_APPLIED_NET)) {
-		al_log_warnx("gate install: this kernel's Landlock cannot restrict TCP (ABI %d, 4 needed, Linux 6.7): "
-			     "npm would have the whole network; refused",
-			     al_domain_landlock_abi(r.d));
-		rc = -EOPNOTSUPP;
-	}
-	if (rc == 0 && (rc = al_domain_start(r.d)) < 0)
-		al_log_warnx("gate install: %s: %s", node, strerror(-rc));
-	close(r.log.wfd);
-	r.log.wfd = -1;
-	int st = 0;
-	if (rc == 0 && (rc = wait_npm(&r, &st)) == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
-		al_log_warnx("gate install: npm install %s failed (%s %d)", p->npm, WIFEXITED(st) ? "exit" : "signal",
-			     WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-		rc = -EIO;
-	}
-	if (r.d)
-		al_domain_free(r.d);
-	al_domlog_close(&r.log);
-	if (nfd >= 0)
-		close(nfd);
-	if (s.exec_fd >= 0)
-		close(s.exec_fd);
-	al_spec_free(&s);
-	return rc;
-}
-
 /* ---- the tree ---- */
 
 /* npm names the tree after its directory unless a package.json names it:
@@ -387,7 +189,8 @@ static int settle(const struct al_gate_policy *p, int npm_dirfd, const char *npm
 	return renameat(npm_dirfd, leaf, npm_dirfd, t->hex) < 0 ? -errno : 0;
 }
 
-int al_gate_install(const struct al_gate_policy *p, const char *state_dir, const char *cache_dir)
+int al_gate_install(const struct al_gate_policy *p, const char *state_dir, const char *cache_dir,
+		    const char *gate_worker)
 {
 	if (!p->npm) {
 		fprintf(stderr, "airlock gate install: the policy has no [install] npm = PACKAGE@VERSION\n");
@@ -421,23 +224,31 @@ int al_gate_install(const struct al_gate_policy *p, const char *state_dir, const
 		close(dirfd);
 		return 1;
 	}
-	fprintf(stderr, "airlock gate install: %s: npm install %s from %s (TCP to port %u only, no scripts)\n",
-		p->name, p->npm, registry, registry_port(registry));
-	if ((rc = run_npm(p, staging, registry)) == 0)
+	struct al_audit *audit = NULL;
+	if (al_gate_audit_open(&st, &audit) < 0) {
+		remove_tree(dirfd, strrchr(staging, '/') + 1);
+		close(dirfd);
+		return 1;
+	}
+	fprintf(stderr, "airlock gate install: %s: npm install %s from %s (no scripts; its network: the registry "
+		"alone, through an egress domain)\n", p->name, p->npm, registry);
+	if ((rc = al_gate_npm_install(p, staging, registry, audit, gate_worker)) == 0)
 		rc = settle(p, dirfd, npm_dir, staging, &t);
 	if (rc < 0) {
 		remove_tree(dirfd, strrchr(staging, '/') + 1);
 		close(dirfd);
 		al_gate_tree_free(&t);
+		al_audit_pack(audit, "gate.install_failed", true, "{s:s, s:s}", "server", p->name, "npm", p->npm);
+		al_audit_close(audit);
 		fprintf(stderr, "airlock gate install: %s: %s not installed\n", p->name, p->npm);
 		return 1;
 	}
 	close(dirfd);
-	struct al_audit *audit = NULL;
 	snprintf(line, sizeof line, "%s npm %s\n", t.hex, p->npm);
 	if (al_gate_put(&st, "tree.manifest", t.manifest, t.mlen) < 0 || al_gate_put(&st, "tree.stat", t.stats, t.slen) < 0 ||
-	    al_gate_put(&st, "tree", line, strlen(line)) < 0 || al_gate_audit_open(&st, &audit) < 0) {
+	    al_gate_put(&st, "tree", line, strlen(line)) < 0) {
 		al_log_warnx("gate install: cannot record the tree in %s", st.dir);
+		al_audit_close(audit);
 		al_gate_tree_free(&t);
 		return 1;
 	}

@@ -6,9 +6,10 @@
  *   al_gate_installed(&policy, state_dir, cache_dir, tree, prog);  at each run
  *
  * Install runs npm (the system's node and npm) in a domain of the runtime
- * profile whose only network is TCP to the registry's port (the runner's
- * network namespace, Landlock TCP connect to that one port), with
- * --ignore-scripts: no code of the package runs. npm writes into a fresh
+ * profile whose network namespace holds loopback alone and the listeners of
+ * an egress domain that connects to the registry's host and port only
+ * (gate_npm.c, gate_egress.h), with --ignore-scripts: no code of the
+ * package runs. npm writes into a fresh
  * directory; the supervisor then walks it (al_gate_tree_hash), makes it
  * root's when run as root, and moves it to CACHE/npm/SHA256 (content-hashed).
  * The hash, and the package it was installed from, go to STATE/NAME/tree;
@@ -30,8 +31,10 @@
  * $XDG_CACHE_HOME/airlock/gate or ~/.cache/airlock/gate. 0 or -errno. */
 int al_gate_cache_dir(char *buf, size_t len);
 
-/* Installs the policy's [install] package. Exit status (0: installed and pinned). */
-int al_gate_install(const struct al_gate_policy *p, const char *state_dir, const char *cache_dir);
+/* Installs the policy's [install] package; gate_worker: the airlock-gate
+ * executable (airlock-egress lies beside it). Exit status (0: installed and pinned). */
+int al_gate_install(const struct al_gate_policy *p, const char *state_dir, const char *cache_dir,
+		    const char *gate_worker);
 
 /* Checks the installed tree against its pin. On success tree receives its
  * directory and prog the package's program (node_modules/.bin's link,

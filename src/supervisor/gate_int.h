@@ -1,6 +1,7 @@
 /*
- * `airlock gate` internals shared by gate_run.c (the run) and gate_state.c
- * (the state directory and approval).
+ * `airlock gate` internals shared by gate_run.c (the run), gate_state.c
+ * (the state directory and approval) and the install (gate_install.c,
+ * gate_npm.c).
  */
 #ifndef AL_SUPERVISOR_GATE_INT_H
 #define AL_SUPERVISOR_GATE_INT_H
@@ -24,5 +25,11 @@ int al_gate_file(const struct al_gate_state *s, const char *name, char *buf, siz
 int al_gate_put(const struct al_gate_state *s, const char *name, const void *data, size_t len);
 int al_gate_audit_open(const struct al_gate_state *s, struct al_audit **out);
 void al_gate_hex(const uint8_t h[32], char out[65]);
+
+struct al_gate_policy;
+/* gate_npm.c: `npm install` of p->npm into staging from registry, in its
+ * domain, the egress domain beside it (records to audit). 0 or -errno. */
+int al_gate_npm_install(const struct al_gate_policy *p, const char *staging, const char *registry,
+			struct al_audit *audit, const char *gate_worker);
 
 #endif

@@ -1,8 +1,8 @@
 // The install phase against the npm registry: `airlock gate install` runs npm
-// in a domain whose only network is TCP to the registry's port, into a
-// content-hashed tree whose SHA-256 is pinned; `airlock gate` then runs the
-// package's program from that tree only, with no network, and refuses a tree
-// that changed. As root and, where possible, as uid 65534. Skipped (and said
+// in a domain whose only way out is an egress domain that reaches the
+// registry alone, into a content-hashed tree whose SHA-256 is pinned;
+// `airlock gate` then runs the package's program from that tree only, with no
+// network, and refuses a tree that changed. As root and, where possible, as uid 65534. Skipped (and said
 // so) when the registry cannot be reached from here.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,7 +56,7 @@ for (const r of unreachable ? [] : runners('gate_install')) {
     test('npm installs the package from the registry into a content-hashed tree, and its hash is pinned', async () => {
       const i = await run(r, scratch, ['gate', 'install', '--policy', policy, ...dirs]);
       assert.equal(i.code, 0, i.stdout + i.stderr);
-      assert.match(i.stderr, /TCP to port 443 only, no scripts/);
+      assert.match(i.stderr, /no scripts; its network: the registry alone, through an egress domain/);
       const m = i.stdout.match(/installed in (\S+\/npm\/([0-9a-f]{64}))\n/);
       assert.ok(m, i.stdout);
       [, tree, hash] = m;
@@ -71,6 +71,13 @@ for (const r of unreachable ? [] : runners('gate_install')) {
       const events = audit(scratch, NAME).filter((x) => x.event === 'gate.installed');
       assert.equal(events.length, 1);
       assert.equal(events[0].fields.tree, hash);
+      // npm's every connection went through the egress domain, to the registry alone, audited
+      const conns = audit(scratch, NAME).filter((x) => x.event === 'egress.connection');
+      assert.ok(conns.length > 0, 'no egress.connection record');
+      for (const c of conns) {
+        assert.deepEqual([c.fields.host, c.fields.port, c.fields.verdict], ['registry.npmjs.org', 443, 'allowed'], JSON.stringify(c.fields));
+      }
+      assert.ok(conns.some((c) => c.fields.bytes_in > 100000), 'no tarball came through');
     });
 
     test('the run needs no command: the installed program, checked against the pin, ARGS its own', async () => {
