@@ -68,6 +68,8 @@ const char *series_fmt(const struct series *s, char *buf, size_t len)
 {
 	if (!s->n)
 		snprintf(buf, len, "-");
+	else if (series_max(s) < 100.0)
+		snprintf(buf, len, "%.1f (%.1f-%.1f)", series_median(s), series_min(s), series_max(s));
 	else
 		snprintf(buf, len, "%.0f (%.0f-%.0f)", series_median(s), series_min(s), series_max(s));
 	return buf;

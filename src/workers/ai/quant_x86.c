@@ -26,6 +26,7 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -270,22 +271,40 @@ AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, si
 /*
  * Two rows by eight vectors, the vectors packed (xp: for each 16 values,
  * the 8 vectors' 16 one after another, so one pointer reaches them all):
- * half the weight loads a product of the 4 x 4 tile. n % 16 == 0.
+ * half the weight loads a product of the 4 x 4 tile. Values [k0, k1) of n
+ * (multiples of 16): the 16 accumulators start from acc (zero at k0 = 0)
+ * and, before k1 = n, go back there unfolded, the same bits as one pass.
  */
-AVX512 INLINE void fp_tile2x8_avx512(float *out, size_t ostride, const float *xp, const void *w, bool half, int n)
+AVX512 INLINE void fp_tile2x8_avx512(float *out, size_t ostride, const float *xp, const void *w, bool half, int n,
+				     int k0, int k1, __m512 *acc, bool fetch)
 {
 	__m512 a[2][8];
 	for (int r = 0; r < 2; r++)
 		for (int p = 0; p < 8; p++)
-			a[r][p] = _mm512_setzero_ps();
+			a[r][p] = k0 ? acc[8 * r + p] : _mm512_setzero_ps();
 	const void *w1 = row_at(w, half, 1, n);
-	for (int j = 0; j < n; j += 16, xp += 128) {
+	/* The same values of the rows four pairs on, fetched while these are
+	 * used: rows taken a part at a time are no stream the prefetchers follow. */
+	const char *f0 = (const char *)row_at(w, half, 8, n), *f1 = (const char *)row_at(w, half, 9, n);
+	size_t es = half ? 2 : 4;
+	xp += (size_t)k0 * 8;
+	for (int j = k0; j < k1; j += 16, xp += 128) {
+		if (fetch) {
+			_mm_prefetch(f0 + (size_t)j * es, _MM_HINT_T0);
+			_mm_prefetch(f1 + (size_t)j * es, _MM_HINT_T0);
+		}
 		__m512 w0v = ld16(w, half, j), w1v = ld16(w1, half, j);
 		for (int p = 0; p < 8; p++) {
 			__m512 xv = _mm512_load_ps(xp + 16 * p);
 			a[0][p] = _mm512_fmadd_ps(w0v, xv, a[0][p]);
 			a[1][p] = _mm512_fmadd_ps(w1v, xv, a[1][p]);
 		}
+	}
+	if (k1 < n) {
+		for (int r = 0; r < 2; r++)
+			for (int p = 0; p < 8; p++)
+				acc[8 * r + p] = a[r][p];
+		return;
 	}
 	/* v[8 (p % 2) + 4r + p / 2] lands in lane 2p + r: each vector's two rows side by side. */
 	__m512 v[16];
@@ -301,21 +320,26 @@ AVX512 INLINE void fp_tile2x8_avx512(float *out, size_t ostride, const float *xp
 	}
 }
 
-/* Vectors packed for fp_tile2x8_avx512 up to this length (64 KiB on the stack). */
-#define PACK_MAX 2048
+/* Packed vectors of up to this length stay in L1 (8 x 1024 floats on the
+ * stack); longer ones are packed once per call on the heap and taken FK
+ * values at a time. */
+#define PACK_L1 1024
+#define FK 256
 
-/* Rows [i0, i1) by vectors [p0, p1): with xp (8 vectors packed) two rows
- * by all eight, else four rows by four vectors; then the rows or vectors
- * left over one by one. */
-AVX512 INLINE void fp_block_avx512(float *out, size_t ostride, const float *x, size_t xstride, const float *xp,
-				   const void *w, bool half, int n, int i0, int i1, int p0, int p1)
+/* 8 vectors from x into xp (see fp_tile2x8_avx512). */
+AVX512 INLINE void pack8(float *xp, const float *x, size_t xstride, int n)
+{
+	for (int j = 0; j < n; j += 16)
+		for (int p = 0; p < 8; p++)
+			_mm512_store_ps(xp + (size_t)j * 8 + 16 * p, _mm512_loadu_ps(x + (size_t)p * xstride + j));
+}
+
+/* Rows [i0, i1) by vectors [p0, p1): four rows by four vectors, then the
+ * rows or vectors left over one by one. */
+AVX512 INLINE void fp_block_avx512(float *out, size_t ostride, const float *x, size_t xstride, const void *w,
+				   bool half, int n, int i0, int i1, int p0, int p1)
 {
 	int i = i0;
-	if (xp) {
-		for (; i + 2 <= i1; i += 2)
-			fp_tile2x8_avx512(out + (size_t)p0 * ostride + i, ostride, xp, row_at(w, half, (size_t)i, n), half,
-					  n);
-	}
 	for (; i + 4 <= i1; i += 4) {
 		const void *wr = row_at(w, half, (size_t)i, n);
 		int p = p0;
@@ -333,8 +357,10 @@ AVX512 INLINE void fp_block_avx512(float *out, size_t ostride, const float *x, s
 }
 
 /*
- * Blocked for the caches: a group of 8 vectors (packed, in L1) goes through
- * the rows a slice (small enough for L2) at a time. Each output is one
+ * Blocked for the caches: the rows go a slice (small enough for L2) at a
+ * time, each slice through every group of 8 vectors, packed, two rows by
+ * the eight (in L1: up to FK values of them at a time for long rows, the
+ * accumulators kept between); the rest four by four. Each output is one
  * tile's, whatever the blocking.
  */
 AVX512 INLINE void fp_batch_avx512(float *out, size_t ostride, const float *x, size_t xstride, int np,
@@ -344,21 +370,39 @@ AVX512 INLINE void fp_batch_avx512(float *out, size_t ostride, const float *x, s
 	int slice = (int)(((size_t)512 << 10) / rb) & ~3;
 	if (slice < 4)
 		slice = 4;
-	_Alignas(64) float packed[8 * PACK_MAX];
-	bool pack = np >= 8 && n % 16 == 0 && n <= PACK_MAX;
+	_Alignas(64) float stackbuf[8 * PACK_L1];
+	int groups = np / 8;
+	bool pack = groups > 0 && n % 16 == 0, whole = n <= PACK_L1;
+	float *heap = NULL;
+	__m512 *acc = NULL;
+	if (pack && !whole) {
+		size_t xs = (size_t)groups * 8 * (size_t)n, as = (size_t)(slice / 2) * 16;
+		heap = aligned_alloc(64, (xs + as * 16) * sizeof(float));
+		pack = heap != NULL; /* without memory, unpacked */
+		for (int g = 0; pack && g < groups; g++)
+			pack8(heap + (size_t)g * 8 * (size_t)n, x + (size_t)g * 8 * xstride, xstride, n);
+		acc = pack ? (__m512 *)(void *)(heap + xs) : NULL;
+	}
 	for (int i0 = 0; i0 < d; i0 += slice) {
 		int i1 = d - i0 < slice ? d : i0 + slice;
 		for (int p0 = 0; p0 < np; p0 += 8) {
-			int p1 = np - p0 < 8 ? np : p0 + 8;
-			bool pk = pack && p1 - p0 == 8;
-			if (pk)
-				for (int j = 0; j < n; j += 16)
-					for (int p = 0; p < 8; p++)
-						_mm512_store_ps(packed + (size_t)j * 8 + 16 * p,
-								_mm512_loadu_ps(x + (size_t)(p0 + p) * xstride + j));
-			fp_block_avx512(out, ostride, x, xstride, pk ? packed : NULL, w, half, n, i0, i1, p0, p1);
+			int p1 = np - p0 < 8 ? np : p0 + 8, i = i0;
+			if (pack && p1 - p0 == 8) {
+				const float *xp = whole ? stackbuf : heap + (size_t)p0 * (size_t)n;
+				if (whole)
+					pack8(stackbuf, x + (size_t)p0 * xstride, xstride, n);
+				int fk = whole ? n : FK;
+				for (int k0 = 0; k0 < n; k0 += fk)
+					for (i = i0; i + 2 <= i1; i += 2)
+						fp_tile2x8_avx512(out + (size_t)p0 * ostride + i, ostride, xp,
+								  row_at(w, half, (size_t)i, n), half, n, k0,
+								  n - k0 < fk ? n : k0 + fk,
+								  acc ? acc + (size_t)(i - i0) * 8 : NULL, !whole && i + 10 <= d);
+			}
+			fp_block_avx512(out, ostride, x, xstride, w, half, n, i, i1, p0, p1);
 		}
 	}
+	free(heap);
 }
 
 AVX512 void al_ai_f32_batch_avx512(float *out, size_t ostride, const float *x, size_t xstride, int np,
@@ -374,6 +418,8 @@ AVX512 void al_ai_f16_batch_avx512(float *out, size_t ostride, const float *x, s
 }
 
 /* ---- Q8_0 and Q4_0, AVX2 ---- */
+
+#define PREFETCH_ROW 1024 /* bytes from which a row is fetched ahead in software */
 
 /* The 8 rows' half scales of a block (row r at base + off[r]) as fp32. */
 AVX2 INLINE __m256 scales8(const uint8_t *base, __m256i off)
@@ -423,8 +469,15 @@ AVX2 INLINE void blocks_pass_avx2(bool q4, int P, float *out, size_t ostride, co
 		__m256 acc[4];
 		for (int p = 0; p < P; p++)
 			acc[p] = _mm256_setzero_ps();
+		/* Long rows: the next 8 fetched a few lines per block (see blocks_pass_vnni). */
+		const uint8_t *next = w + (size_t)(i + 8) * rb;
+		size_t nl = (rb + 63) / 64, done = 0, lines = 0;
+		if (rb >= PREFETCH_ROW && i + 8 < d)
+			lines = (size_t)(d - i - 8 < 8 ? d - i - 8 : 8) * nl;
 		for (int b = 0; b < nb; b++) {
 			size_t o = (size_t)b * bs;
+			for (size_t to = lines * (size_t)(b + 1) / (size_t)nb; done < to; done++)
+				_mm_prefetch((const char *)(next + done / nl * rb + done % nl * 64), _MM_HINT_T0);
 			__m256 s = scales8(rp[0] + o, roff);
 			for (int p = 0; p < P; p++) {
 				__m256i y = _mm256_loadu_si256((const __m256i *)(xq + (size_t)p * qstride + (size_t)b * 32));
@@ -583,10 +636,20 @@ VNNI INLINE void blocks_pass_vnni(bool q4, int P, float *out, size_t ostride, co
 		__m512 acc[VP];
 		for (int p = 0; p < P; p++)
 			acc[p] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, out + (size_t)p * ostride + i);
+		/* Long rows: the next 16 rows' part of the chunk is fetched a few
+		 * lines per block. Read side by side, 16 long rows are 16 streams,
+		 * more than the hardware's prefetchers follow ahead from memory;
+		 * short rows are one run of memory, which they follow. */
+		const uint8_t *next = w + (size_t)(i + 16) * rb + (size_t)b0 * bs;
+		size_t nl = ((size_t)kb * bs + 63) / 64 + 1, done = 0, lines = 0;
+		if (rb >= PREFETCH_ROW && i + 16 < d)
+			lines = (size_t)(d - i - 16 < 16 ? d - i - 16 : 16) * nl;
 		for (int b = 0; b < kb; b++) {
 			size_t o = (size_t)(b0 + b) * bs;
 			__m512i t[8];
 			__m512 s;
+			for (size_t to = lines * (size_t)(b + 1) / (size_t)kb; done < to; done++)
+				_mm_prefetch((const char *)(next + done / nl * rb + done % nl * 64), _MM_HINT_T0);
 			tile16(q4, rp, roff, o, t, &s);
 			for (int p = 0; p < P; p++) {
 				const int8_t *y = xq + (size_t)p * qstride + (size_t)(b0 + b) * 32;

@@ -407,9 +407,9 @@ static uint16_t to_half(float f)
 }
 
 /* The fp32 product: every version gives the same bits, single or batched,
- * on a length with a tail (n % 16 != 0) and one without (which the batched
- * AVX-512 form packs 8 vectors for), odd row counts, and vector counts
- * across its groupings (4, 8). */
+ * on a length with a tail (n % 16 != 0) and ones without (which the batched
+ * AVX-512 form packs 8 vectors for, long ones in parts), odd row counts,
+ * and vector counts across its groupings (4, 8). */
 static void check_f32_kernels(int N, int D, int NP)
 {
 	float *w = malloc(sizeof(float) * (size_t)(D * N)), *x = malloc(sizeof(float) * (size_t)(NP * N));
@@ -461,6 +461,7 @@ static void test_f32_kernels(void **state)
 {
 	check_f32_kernels(300, 39, 7);
 	check_f32_kernels(320, 37, 19);
+	check_f32_kernels(1040, 23, 9); /* long rows: packed once, 256 values at a time */
 }
 
 /* Prefill (the prompt's positions together) gives the bits of running them
