@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "workers/stage2/stage2.h"
 
 #define ALLOW(name, ...)                                                                      \
 	do {                                                                                  \
@@ -43,17 +44,11 @@ int al_ai_lockdown(int channel_fd, int report_fd)
 #endif
 	if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) < 0 && errno != EINVAL)
 		al_log_warn("ai: PR_SET_MDWE");
-	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	if (!ctx)
-		return -ENOMEM;
-	/* Another architecture's entry points (i386 int 0x80) are killed too;
-	 * x32 numbers never match the native allowlist. */
-	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0)
-		goto out;
 	/* The engine's threads were started during setup: the filter must cover
 	 * every thread at once, or loading fails. */
-	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0)
-		goto out;
+	ctx = al_stage2_new(true);
+	if (!ctx)
+		return -ENOMEM;
 
 	/* Output: stdout and stderr, and the report pipe. The channel is shared
 	 * memory: a plain read or write of its fd would only bypass the rings. */
@@ -86,10 +81,6 @@ int al_ai_lockdown(int channel_fd, int report_fd)
 	ALLOW(exit, 0);
 	ALLOW(exit_group, 0);
 
-	rc = seccomp_load(ctx);
 out:
-	if (rc < 0)
-		al_log_warnx("ai: seccomp filter: %s", strerror(-rc));
-	seccomp_release(ctx);
-	return rc;
+	return al_stage2_load(ctx, rc, "ai");
 }

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "workers/egress/egress.h"
+#include "workers/stage2/stage2.h"
 
 static void usage(void)
 {
@@ -43,26 +44,16 @@ static int lockdown(void)
 		 * (sendmmsg, sendto, recvfrom), or TCP for a long answer (writev, read) */
 		"openat", "fstat", "newfstatat", "lseek", "sendmmsg", "writev", "readv", "getpid", "gettid", "uname",
 	};
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	/* the resolver thread runs already: the filter must cover it too */
+	scmp_filter_ctx ctx = al_stage2_new(true);
 	if (!ctx)
 		return -ENOMEM;
-	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	/* the resolver thread runs already: the filter must cover it too */
-	if (rc == 0)
-		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-	for (size_t i = 0; rc == 0 && i < AL_ARRAY_LEN(allowed); i++) {
-		int nr = seccomp_syscall_resolve_name(allowed[i]);
-		if (nr != __NR_SCMP_ERROR)
-			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-	}
+	int rc = al_stage2_allow(ctx, allowed, AL_ARRAY_LEN(allowed));
 	/* glibc's resolver sizes a UDP answer with FIONREAD before it reads it
 	 * (res_send.c); no other ioctl */
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, FIONREAD));
-	if (rc == 0)
-		rc = seccomp_load(ctx);
-	seccomp_release(ctx);
-	return rc;
+	return al_stage2_load(ctx, rc, "egress");
 }
 
 /* FD:PORT:proxy|direct|dns */

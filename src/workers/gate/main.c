@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "workers/gate/gate.h"
+#include "workers/stage2/stage2.h"
 
 static void usage(void)
 {
@@ -79,19 +79,10 @@ static int lockdown(void)
 		"rt_sigreturn", "rt_sigprocmask", "exit", "exit_group", "clock_gettime", "getrandom",
 		"futex", "restart_syscall", "fstat", "newfstatat",
 	};
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	scmp_filter_ctx ctx = al_stage2_new(false); /* one thread */
 	if (!ctx)
 		return -ENOMEM;
-	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	for (size_t i = 0; rc == 0 && i < AL_ARRAY_LEN(allowed); i++) {
-		int nr = seccomp_syscall_resolve_name(allowed[i]);
-		if (nr != __NR_SCMP_ERROR)
-			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-	}
-	if (rc == 0)
-		rc = seccomp_load(ctx);
-	seccomp_release(ctx);
-	return rc;
+	return al_stage2_load(ctx, al_stage2_allow(ctx, allowed, AL_ARRAY_LEN(allowed)), "gate");
 }
 
 /* One direction's line framing. */

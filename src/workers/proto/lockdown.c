@@ -7,10 +7,9 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "workers/stage2/stage2.h"
 
 #include <errno.h>
-#include <seccomp.h>
-#include <string.h>
 
 /* What serving needs: I/O on fds we hold, threads, memory, time, randomness. */
 static const char *const allowed[] = {
@@ -30,32 +29,12 @@ static const char *const allowed[] = {
 
 int al_proto_lockdown(void)
 {
-	/* Anything unlisted kills the process. An errno default would also hide the
-	 * call from the supervisor: the kernel ranks ERRNO above the stage-1
-	 * filter's USER_NOTIF, so no violation would ever be reported. A death by
-	 * SIGSYS is seen, audited and answered with a clean restart. The calls
-	 * that would reopen what the sandbox closed (socket, socketpair, bind,
-	 * listen, connect, execve, execveat, ptrace, process_vm_*) are among them.
-	 * (libseccomp refuses rules whose action equals the default, so they are
-	 * not listed again.) */
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	/* The calls that would reopen what the sandbox closed (socket,
+	 * socketpair, bind, listen, connect, execve, execveat, ptrace,
+	 * process_vm_*) are not listed: they kill. Every thread, including any
+	 * the libraries started, gets the filter. */
+	scmp_filter_ctx ctx = al_stage2_new(true);
 	if (!ctx)
 		return -ENOMEM;
-	/* Every thread, including any the libraries started, gets the same filter. */
-	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-	/* x32 and 32-bit entry points are not the native ABI: refuse them outright. */
-	if (rc == 0)
-		rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	for (size_t i = 0; rc == 0 && i < AL_ARRAY_LEN(allowed); i++) {
-		int nr = seccomp_syscall_resolve_name(allowed[i]);
-		if (nr == __NR_SCMP_ERROR)
-			continue; /* not on this architecture */
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-	}
-	if (rc == 0)
-		rc = seccomp_load(ctx);
-	seccomp_release(ctx);
-	if (rc < 0)
-		al_log_warnx("proto: seccomp stage 2: %s", strerror(-rc));
-	return rc;
+	return al_stage2_load(ctx, al_stage2_allow(ctx, allowed, AL_ARRAY_LEN(allowed)), "proto");
 }
