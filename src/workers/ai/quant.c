@@ -2,7 +2,7 @@
  * GGUF kernels: the portable versions, which define the bits every version
  * gives (quant.h), and the choice of version for this CPU among those the
  * architecture's file lists (quant_arch.h: AVX2, AVX-512 and AMX in
- * quant_x86.c).
+ * quant_x86.c, Advanced SIMD in quant_neon.c).
  */
 #include "workers/ai/quant.h"
 
