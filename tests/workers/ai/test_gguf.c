@@ -1287,8 +1287,17 @@ static void test_worker_gguf(void **state)
 	free(ref);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* `test_gguf kernels`: every kernel version against the portable one,
+	 * alone: seconds under emulation, where the model runs take minutes. */
+	const struct CMUnitTest kernels[] = {
+		cmocka_unit_test(test_kernels),
+		cmocka_unit_test(test_quantize),
+		cmocka_unit_test(test_f32_kernels),
+	};
+	if (argc > 1 && strcmp(argv[1], "kernels") == 0)
+		return cmocka_run_group_tests_name("gguf: kernels", kernels, NULL, NULL);
 	const struct CMUnitTest exported[] = {
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_f32_f16_exact),
