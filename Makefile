@@ -106,10 +106,11 @@ cross-arm64: deps-arm64 $(ARMBUILD)/build.ninja
 # run on an arm64 kernel in `make test-arm64-system`. Emulation is about ten
 # times slower than the machine, hence the longer timeouts.
 ARM64_UNIT = common hw channel mcp audit supervisor control evidence domlog config_keys progress \
-	workers_ai workers_ai_serve workers_ai_prompt workers_gate workers_egress
-# The kernels' exhaustive checks take over 8 minutes under emulation (every
-# kernel version, vector count and length): by hand, with
-# `meson test -C build-arm64 workers_ai_gguf -t 10`.
+	workers_ai workers_ai_kernels workers_ai_serve workers_ai_prompt workers_gate workers_egress
+# test_gguf's model runs (every tensor type's greedy text, prefill and batched
+# decode) take minutes under emulation: by hand, with
+# `meson test -C build-arm64 workers_ai_gguf -t 10`. Its kernel checks (every
+# version against the portable one) take seconds: workers_ai_kernels, above.
 ARM64_SLOW = workers_ai_gguf
 ARM64_ELSEWHERE = sandbox sandbox_net partition freeze integrity detect respond cli gate_egress \
 	bench attacks integration; audit_cli_*, man_pages, exec_user, bench_svg and progress_tty \

@@ -1,7 +1,8 @@
 /*
  * GGUF kernels: the portable versions, which define the bits every version
- * gives (quant.h), and the choice of version for this CPU. The x86-64
- * versions are in quant_x86.c.
+ * gives (quant.h), and the choice of version for this CPU among those the
+ * architecture's file lists (quant_arch.h: AVX2, AVX-512 and AMX in
+ * quant_x86.c, Advanced SIMD in quant_neon.c).
  */
 #include "workers/ai/quant.h"
 
@@ -10,20 +11,7 @@
 #include <string.h>
 
 #include "workers/ai/gguf.h"
-#include "workers/ai/quant_x86.h"
-
-#if defined(__x86_64__)
-#define AL_AI_HAVE_X86_CODE 1
-#endif
-
-/* The version in use: 0 portable, 1 AVX2, 2 AVX-512, 3 AVX-512 with AMX
- * for the block types' batched products. */
-static int level;
-static const char *const level_names[] = { "scalar", "avx2", "avx512", "amx" };
-/* AVX-512 VNNI for the block types (with level 2 or 3). */
-static bool use_vnni;
-/* Vectors from which a block product goes to AMX. */
-#define AMX_MIN_VECTORS 8
+#include "workers/ai/quant_arch.h"
 
 static inline float half_at(const uint8_t *p)
 {
@@ -139,58 +127,61 @@ static void quantize_scalar(int8_t *q, float *scales, const float *x, int n, int
 
 /* ---- the choice ---- */
 
-#ifdef AL_AI_HAVE_X86_CODE
-static struct al_ai_x86_caps probed;
+static void f32_batch_portable(float *out, size_t ostride, const float *x, size_t xstride, int np, const float *w,
+			       int n, int d)
+{
+	fp_batch_scalar(out, ostride, x, xstride, np, w, false, n, d);
+}
+
+static void f16_batch_portable(float *out, size_t ostride, const float *x, size_t xstride, int np,
+			       const uint8_t *w, int n, int d)
+{
+	fp_batch_scalar(out, ostride, x, xstride, np, w, true, n, d);
+}
+
+static const struct al_ai_kernels portable = {
+	"scalar", f32_batch_portable, f16_batch_portable, blocks_batch_scalar, quantize_scalar, 1,
+};
+
+/* versions[0] is the portable one, then the architecture's, best last;
+ * the one in use is versions[level]. */
+static const struct al_ai_kernels *versions[1 + AL_AI_ARCH_KERNELS] = { &portable };
+static int nversions = 1, level;
 
 static void probe(void)
 {
-	al_ai_x86_caps(&probed);
+	nversions = 1 + al_ai_arch_kernels(versions + 1);
 }
-#endif
 
 void al_ai_quant_init(bool force_scalar)
 {
-	level = 0;
-	use_vnni = false;
-#ifdef AL_AI_HAVE_X86_CODE
-	/* Probed once, at the first call, during setup: asking for AMX is a
-	 * system call, which the worker's filter forbids afterwards. */
+	/* Probed once, at the first call, during setup: the architecture's
+	 * probe may make system calls, which the worker's filter forbids afterwards. */
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, probe);
-	if (!force_scalar && probed.avx2)
-		level = probed.amx ? 3 : probed.avx512 ? 2 : 1;
-	use_vnni = level >= 2 && probed.vnni;
-#else
-	(void)force_scalar;
-#endif
+	level = force_scalar ? 0 : nversions - 1;
 }
 
 bool al_ai_quant_use(const char *kernels)
 {
 	al_ai_quant_init(false);
 	for (int l = 0; l < level; l++)
-		if (strcmp(kernels, level_names[l]) == 0) {
+		if (strcmp(kernels, versions[l]->name) == 0) {
 			level = l;
-			use_vnni = use_vnni && l >= 2;
 			return true;
 		}
-	return strcmp(kernels, level_names[level]) == 0;
+	return strcmp(kernels, versions[level]->name) == 0;
 }
 
 const char *al_ai_quant_kernels(void)
 {
-	return level_names[level];
+	return versions[level]->name;
 }
 
 void al_ai_quantize_q8(int8_t *q, float *scales, const float *x, int n, int gs)
 {
-#ifdef AL_AI_HAVE_X86_CODE
-	if (level >= 1 && gs % 16 == 0) {
-		(level >= 2 ? al_ai_quantize_q8_avx512 : al_ai_quantize_q8_avx2)(q, scales, x, n, gs);
-		return;
-	}
-#endif
-	quantize_scalar(q, scales, x, n, gs);
+	const struct al_ai_kernels *k = versions[level];
+	(gs % k->quantize_gs == 0 ? k->quantize_q8 : quantize_scalar)(q, scales, x, n, gs);
 }
 
 void al_ai_matmul_f32(float *out, const float *x, const float *w, int n, int d)
@@ -201,13 +192,7 @@ void al_ai_matmul_f32(float *out, const float *x, const float *w, int n, int d)
 void al_ai_matmul_f32_batch(float *out, size_t ostride, const float *x, size_t xstride, int np, const float *w,
 			    int n, int d)
 {
-#ifdef AL_AI_HAVE_X86_CODE
-	if (level >= 1) {
-		(level >= 2 ? al_ai_f32_batch_avx512 : al_ai_f32_batch_avx2)(out, ostride, x, xstride, np, w, n, d);
-		return;
-	}
-#endif
-	fp_batch_scalar(out, ostride, x, xstride, np, w, false, n, d);
+	versions[level]->f32_batch(out, ostride, x, xstride, np, w, n, d);
 }
 
 void al_ai_matmul_f16(float *out, const float *x, const uint8_t *w, int n, int d)
@@ -218,13 +203,7 @@ void al_ai_matmul_f16(float *out, const float *x, const uint8_t *w, int n, int d
 void al_ai_matmul_f16_batch(float *out, size_t ostride, const float *x, size_t xstride, int np, const uint8_t *w,
 			    int n, int d)
 {
-#ifdef AL_AI_HAVE_X86_CODE
-	if (level >= 1) {
-		(level >= 2 ? al_ai_f16_batch_avx512 : al_ai_f16_batch_avx2)(out, ostride, x, xstride, np, w, n, d);
-		return;
-	}
-#endif
-	fp_batch_scalar(out, ostride, x, xstride, np, w, true, n, d);
+	versions[level]->f16_batch(out, ostride, x, xstride, np, w, n, d);
 }
 
 void al_ai_matmul_q8_0(float *out, const int8_t *xq, const float *xs, const uint8_t *w, int n, int d)
@@ -240,19 +219,7 @@ void al_ai_matmul_q4_0(float *out, const int8_t *xq, const float *xs, const uint
 void al_ai_matmul_blocks_batch(enum al_ai_wtype type, float *out, size_t ostride, const int8_t *xq, size_t qstride,
 			       const float *xs, size_t sstride, int np, const uint8_t *w, int n, int d)
 {
-	bool q4 = type == AL_AI_W_Q4_0;
-#ifdef AL_AI_HAVE_X86_CODE
-	if (level == 3 && np >= AMX_MIN_VECTORS) {
-		al_ai_blocks_batch_amx(q4, out, ostride, xq, qstride, xs, sstride, np, w, n, d);
-		return;
-	}
-	if (level >= 1) {
-		(use_vnni ? al_ai_blocks_batch_vnni : al_ai_blocks_batch_avx2)(q4, out, ostride, xq, qstride, xs,
-									       sstride, np, w, n, d);
-		return;
-	}
-#endif
-	blocks_batch_scalar(q4, out, ostride, xq, qstride, xs, sstride, np, w, n, d);
+	versions[level]->blocks_batch(type == AL_AI_W_Q4_0, out, ostride, xq, qstride, xs, sstride, np, w, n, d);
 }
 
 void al_ai_dequant_row(enum al_ai_wtype type, const uint8_t *w, size_t row, int n, float *out)

@@ -1,7 +1,8 @@
 /*
  * AI engine: matrix-vector kernels for the tensor types (F32, F16, Q8_0,
- * Q4_0), each in a portable scalar version and AVX2 (+FMA, F16C) and
- * AVX-512 versions chosen at run time from CPUID. out(d) = W(d, n) x(n), W
+ * Q4_0), each in a portable scalar version and the architecture's (x86-64:
+ * AVX2 with FMA and F16C, AVX-512, from CPUID; aarch64: Advanced SIMD, from
+ * AT_HWCAP) chosen at run time (quant_arch.h). out(d) = W(d, n) x(n), W
  * row-major (ggml blocks for the block types); for Q8_0 and Q4_0 the
  * activations come already quantised to Q8_0 (xq int8 in [-127, 127], one
  * fp32 scale per 32 values in xs; al_ai_quantize_q8()), and n is a multiple
@@ -31,9 +32,10 @@
 
 /* Picks the kernels for this CPU (once, during setup); force_scalar for tests. */
 void al_ai_quant_init(bool force_scalar);
-/* Tests: selects "scalar", "avx2", "avx512" or "amx" if this CPU runs it (true), else the best. */
+/* Tests: selects "scalar", "avx2", "avx512", "amx" (x86-64), "neon" or
+ * "dotprod" (aarch64) if this CPU runs it (true), else the best. */
 bool al_ai_quant_use(const char *kernels);
-const char *al_ai_quant_kernels(void); /* "amx", "avx512", "avx2" or "scalar" */
+const char *al_ai_quant_kernels(void); /* one of those names */
 
 /* Bytes one row of n values takes in a matrix of this type. */
 size_t al_ai_row_bytes(enum al_ai_wtype type, int n);

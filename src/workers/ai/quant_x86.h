@@ -1,7 +1,7 @@
 /*
  * AI engine: the x86-64 kernels behind quant.h (AVX2 + FMA + F16C, and
- * AVX-512), for quant.c's dispatch only. Each gives the bits of the
- * portable version (see quant.h). Declared on x86-64 builds only.
+ * AVX-512), listed by quant_arch_x86_64.c for quant.c's dispatch. Each
+ * gives the bits of the portable version (see quant.h). Built on x86-64 only.
  */
 #ifndef AL_AI_QUANT_X86_H
 #define AL_AI_QUANT_X86_H

@@ -421,7 +421,7 @@ static void check_f32_kernels(int N, int D, int NP)
 		w[i] = (float)(int)(rnd() % 20001 - 10000) / 7777.0f;
 	for (int i = 0; i < NP * N; i++)
 		x[i] = (float)(int)(rnd() % 20001 - 10000) / 3333.0f;
-	const char *names[] = { "scalar", "avx2", "avx512", "amx" };
+	const char *names[] = { "scalar", "avx2", "avx512", "amx", "neon", "dotprod" };
 	for (size_t k = 0; k < AL_ARRAY_LEN(names); k++) {
 		if (!al_ai_quant_use(names[k])) {
 			print_message("f32 kernels: %s not available here\n", names[k]);
@@ -734,17 +734,18 @@ static void kproduct(const struct kdata *k, int t, int np, bool batched, float *
 
 /*
  * The GGUF kernels. Every version this CPU runs (portable, AVX2, AVX-512,
- * AMX) gives the same bits, single or batched, for vector counts across
- * each version's groupings (4 and 8 a pass, AMX from 8 vectors and 32 a
- * pass), row counts with a remainder, and lengths across their chunks (AMX
- * 32 blocks, VNNI 256); Q8_0 weights include -128. The portable version
- * agrees with a dequantised double-precision reference.
+ * AMX; Advanced SIMD, and with SDOT) gives the same bits, single or
+ * batched, for vector counts across each version's groupings (4 and 8 a
+ * pass, AMX from 8 vectors and 32 a pass), row counts with a remainder,
+ * and lengths across their chunks (AMX 32 blocks, VNNI 256); Q8_0 weights
+ * include -128. The portable version agrees with a dequantised
+ * double-precision reference.
  */
 static void test_kernels(void **state)
 {
 	static const int shapes[][3] = { { 256, 37, 7 }, { 1088, 19, 40 }, { 8224, 9, 9 } };
 	static const int nps[] = { 1, 2, 5, 7, 8, 9, 17, 32, 33, 40 };
-	const char *names[] = { "scalar", "avx2", "avx512", "amx" };
+	const char *names[] = { "scalar", "avx2", "avx512", "amx", "neon", "dotprod" };
 	for (size_t s = 0; s < AL_ARRAY_LEN(shapes); s++) {
 		struct kdata k = { .n = shapes[s][0], .d = shapes[s][1], .np = shapes[s][2] };
 		int n = k.n, d = k.d, nb = n / 32;
@@ -840,14 +841,14 @@ static void test_kernels(void **state)
 
 /* The activations' Q8_0 quantisation: every version the same bits, with
  * ties (x.5), NaN, infinities, an all-zero group, and group sizes the
- * vector versions take (multiples of 16) and one they leave to the
- * portable loop. */
+ * vector versions take (x86: multiples of 16; Advanced SIMD: of 4, in 16s
+ * then 4s) and ones they leave to the portable loop. */
 static void test_quantize(void **state)
 {
 	enum { N = 384 };
 	static float x[N], s0[N], s1[N];
 	static int8_t q0[N], q1[N];
-	const char *names[] = { "avx2", "avx512" };
+	const char *names[] = { "avx2", "avx512", "neon", "dotprod" };
 	for (int i = 0; i < N; i++)
 		x[i] = (float)(int)(rnd() % 200001 - 100000) / 777.0f;
 	for (int i = 32; i < 64; i++)
@@ -858,7 +859,7 @@ static void test_quantize(void **state)
 	x[100] = NAN;
 	x[140] = INFINITY;
 	x[170] = -INFINITY;
-	const int gss[] = { 32, 16, 64, 4 };
+	const int gss[] = { 32, 16, 64, 4, 24, 2 };
 	for (size_t g = 0; g < AL_ARRAY_LEN(gss); g++) {
 		al_ai_quant_use("scalar");
 		al_ai_quantize_q8(q0, s0, x, N, gss[g]);
@@ -1286,8 +1287,17 @@ static void test_worker_gguf(void **state)
 	free(ref);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* `test_gguf kernels`: every kernel version against the portable one,
+	 * alone: seconds under emulation, where the model runs take minutes. */
+	const struct CMUnitTest kernels[] = {
+		cmocka_unit_test(test_kernels),
+		cmocka_unit_test(test_quantize),
+		cmocka_unit_test(test_f32_kernels),
+	};
+	if (argc > 1 && strcmp(argv[1], "kernels") == 0)
+		return cmocka_run_group_tests_name("gguf: kernels", kernels, NULL, NULL);
 	const struct CMUnitTest exported[] = {
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_f32_f16_exact),
