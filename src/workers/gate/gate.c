@@ -277,8 +277,10 @@ bool al_gate_quarantined(const struct al_gate *g)
 
 /* ---- client to server ---- */
 
-/* A call of tool within its rate: takes one from its bucket (full at first). */
-static bool rate_take(struct al_gate *g, const struct al_gate_toolrule *t, const char *tool)
+/* The bucket of tool (full at first), refilled to now; NULL when none is
+ * left (more tools than a pinned list holds: refused, not unlimited). A call
+ * within the rate is one period_ms of its units. */
+static struct bucket *rate_bucket(struct al_gate *g, const struct al_gate_toolrule *t, const char *tool)
 {
 	struct bucket *b = NULL;
 	uint64_t now = g->io.now_ms(g->io.ctx), cost = t->period_ms, cap = (uint64_t)t->burst * cost;
@@ -287,7 +289,7 @@ static bool rate_take(struct al_gate *g, const struct al_gate_toolrule *t, const
 			b = &g->buckets[i];
 	if (!b) {
 		if (g->n_buckets == AL_GATE_MAX_TOOLS)
-			return false; /* more tools than a pinned list holds: refused, not unlimited */
+			return NULL;
 		b = &g->buckets[g->n_buckets++];
 		snprintf(b->tool, sizeof b->tool, "%s", tool);
 		b->units = cap;
@@ -298,10 +300,7 @@ static bool rate_take(struct al_gate *g, const struct al_gate_toolrule *t, const
 		b->units = b->units + dt * t->rate > cap ? cap : b->units + dt * t->rate;
 		b->ms = now;
 	}
-	if (b->units < cost)
-		return false;
-	b->units -= cost;
-	return true;
+	return b->units >= cost ? b : NULL;
 }
 
 static void client_tools_call(struct al_gate *g, struct al_jsonrpc_msg *m)
@@ -363,7 +362,8 @@ static void client_tools_call(struct al_gate *g, struct al_jsonrpc_msg *m)
 		report_rule(g, AL_GATE_EV_REFUSED, AL_GATE_WHY_CONSTRAINT, true, m->method, name, h, f.arg, f.rule);
 		return;
 	}
-	if (rule && rule->rate && !rate_take(g, rule, name)) {
+	struct bucket *b = rule && rule->rate ? rate_bucket(g, rule, name) : NULL;
+	if (rule && rule->rate && !b) {
 		char lim[96], rec[48];
 		al_gate_rate_text(rule, lim, sizeof lim);
 		snprintf(why, sizeof why, "tool '%.64s': over its rate limit of %s at the gate; try again later", name, lim);
@@ -379,6 +379,8 @@ static void client_tools_call(struct al_gate *g, struct al_jsonrpc_msg *m)
 		report(g, AL_GATE_EV_REFUSED, AL_GATE_WHY_BUSY, true, m->method, name, NULL, NULL, 0);
 		return;
 	}
+	if (b)
+		b->units -= rule->period_ms; /* spent only by a call that is forwarded */
 	if (rule && rule->timeout_ms) {
 		p->timeout_ms = rule->timeout_ms;
 		p->deadline = g->io.now_ms(g->io.ctx) + rule->timeout_ms;
