@@ -161,9 +161,12 @@ static int arg_key(struct al_gate_tool_policy *t, const char *key, const char *v
 	if (!strcmp(rule, "prefix")) {
 		size_t len = strlen(val);
 		char *norm = len <= AL_GATE_PREFIX_MAX ? malloc(len + 2) : NULL;
-		if (!norm || al_gate_path_normalise(val, len, norm) != AL_GATE_PATH_OK || a->n_prefix == AL_GATE_ARG_PREFIXES) {
+		json_t *utf8 = json_string(val); /* arguments are JSON strings: a prefix of other bytes matches none */
+		json_decref(utf8);
+		if (!norm || !utf8 || al_gate_path_normalise(val, len, norm) != AL_GATE_PATH_OK ||
+		    a->n_prefix == AL_GATE_ARG_PREFIXES) {
 			free(norm);
-			snprintf(why, wl, "an absolute path without '..' of at most %d bytes (one a line, at most %d)",
+			snprintf(why, wl, "an absolute path without '..', UTF-8, of at most %d bytes (one a line, at most %d)",
 				 AL_GATE_PREFIX_MAX, AL_GATE_ARG_PREFIXES);
 			return -EINVAL;
 		}
@@ -250,6 +253,25 @@ static json_t *limits_json(const struct al_gate_limits *l)
 			 "burst", (json_int_t)l->burst, "timeout_ms", (json_int_t)l->timeout_ms);
 }
 
+/* One argument's rules; NULL when out of memory (never a rule left out). */
+static json_t *arg_json(const struct al_gate_arg_policy *a)
+{
+	json_t *pre = a->n_prefix ? json_array() : NULL;
+	bool whole = !a->n_prefix || pre;
+	for (size_t j = 0; whole && j < a->n_prefix; j++)
+		whole = json_array_append_new(pre, json_string(a->prefix[j])) == 0;
+	json_t *ml = a->max_length ? json_integer(a->max_length) : NULL;
+	json_t *pt = a->pattern ? json_string(a->pattern) : NULL;
+	if (!whole || (a->max_length && !ml) || (a->pattern && !pt)) {
+		json_decref(pre);
+		json_decref(ml);
+		json_decref(pt);
+		return NULL;
+	}
+	/* "o*" takes each value (on failure too) and leaves out the NULL ones: none set */
+	return json_pack("{s:s, s:o*, s:o*, s:o*}", "path", a->path, "prefix", pre, "max_length", ml, "pattern", pt);
+}
+
 char *al_gate_tools_encode(const struct al_gate_policy *p)
 {
 	struct al_gate_limits def = resolve(&p->tools_limits, NULL);
@@ -260,25 +282,20 @@ char *al_gate_tools_encode(const struct al_gate_policy *p)
 	for (size_t i = 0; i < p->n_tool_rules; i++) {
 		const struct al_gate_tool_policy *t = p->tool_rules[i];
 		struct al_gate_limits l = resolve(&p->tools_limits, &t->lim);
-		json_t *o = limits_json(&l), *args = json_array();
-		if (!o || !args || json_object_set_new(o, "name", json_string(t->name)) < 0 ||
-		    json_object_set_new(o, "args", args) < 0 || json_array_append_new(tools, o) < 0) {
-			json_decref(o);
+		json_t *args = json_array();
+		for (size_t k = 0; args && k < t->n_args; k++)
+			if (json_array_append_new(args, arg_json(&t->args[k])) < 0) {
+				json_decref(args);
+				args = NULL;
+			}
+		/* json_pack's "o" and json_*_new take their values, on failure too */
+		json_t *o = args ? json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "name", t->name, "rate", (json_int_t)l.rate,
+					     "period_ms", (json_int_t)l.period_ms, "burst", (json_int_t)l.burst,
+					     "timeout_ms", (json_int_t)l.timeout_ms, "args", args)
+				 : NULL;
+		if (!o || json_array_append_new(tools, o) < 0) {
 			json_decref(root);
 			return NULL;
-		}
-		for (size_t k = 0; k < t->n_args; k++) {
-			const struct al_gate_arg_policy *a = &t->args[k];
-			json_t *ao = json_pack("{s:s}", "path", a->path), *pre = a->n_prefix ? json_array() : NULL;
-			for (size_t j = 0; pre && j < a->n_prefix; j++)
-				json_array_append_new(pre, json_string(a->prefix[j]));
-			if (!ao || (a->n_prefix && (!pre || json_object_set_new(ao, "prefix", pre) < 0)) ||
-			    (a->max_length && json_object_set_new(ao, "max_length", json_integer(a->max_length)) < 0) ||
-			    (a->pattern && json_object_set_new(ao, "pattern", json_string(a->pattern)) < 0) ||
-			    json_array_append_new(args, ao) < 0) {
-				json_decref(root);
-				return NULL;
-			}
 		}
 	}
 	char *s = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII);

@@ -178,6 +178,7 @@ static void test_errors(void **state)
 		{ "[tools.a]\nrate = 1\nspeed = 2\n", "test.ini:3: [tools.a] speed: unknown key" },
 		{ "[tools.a]\narg.path.prefix = relative/dir\n", "test.ini:2: [tools.a] arg.path.prefix: an absolute path" },
 		{ "[tools.a]\narg.path.prefix = /srv/../etc\n", "test.ini:2: [tools.a] arg.path.prefix: an absolute path" },
+		{ "[tools.a]\narg.path.prefix = /srv/\xaf\n", "test.ini:2: [tools.a] arg.path.prefix: an absolute path" },
 		{ "[tools.a]\narg.p[0].prefix = /srv\n", "test.ini:2: [tools.a] arg.p[0].prefix: an argument path" },
 		{ "[tools.a]\narg..prefix = /srv\n", "test.ini:2: [tools.a] arg..prefix:" },
 		{ "[tools.a]\narg.path = /srv\n", "test.ini:2: [tools.a] arg.path: arg.PATH.prefix" },
