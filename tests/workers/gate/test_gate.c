@@ -362,7 +362,7 @@ static void test_rate(void **state)
 	assert_int_equal(cap.ns, ns + 5);
 	/* the other tools: the default (no limit) */
 	for (int i = 0; i < 10; i++) {
-		char id[8];
+		char id[16];
 		snprintf(id, sizeof id, "%d", 100 + i);
 		call(g, id, "rm", "{}");
 	}
