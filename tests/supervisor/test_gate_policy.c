@@ -1,8 +1,9 @@
 /*
  * A gate policy's per-tool rules (gate_policy.h, gate_tools.h): [tools]
  * rate, burst and timeout, [tools.NAME] sections, their errors (file, line,
- * section and key), and the encoding the gate domain decodes
- * (workers/gate/rules.h): what the supervisor writes, the gate accepts.
+ * section and key), the encoding the gate domain decodes
+ * (workers/gate/rules.h): what the supervisor writes, the gate accepts; and
+ * the gate's records of these rules as the supervisor reads them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "supervisor/gate_policy.h"
+#include "supervisor/gate_run.h"
 #include "supervisor/gate_tools.h"
 #include "workers/gate/rules.h"
 
@@ -249,12 +251,50 @@ static void test_bounds(void **state)
 	al_gate_policy_free(&p);
 }
 
+static void count(void *ctx, const struct al_gate_record *r, const unsigned char *blob)
+{
+	(void)r;
+	(void)blob;
+	++*(size_t *)ctx;
+}
+
+/* The records of the per-tool rules, as the supervisor reads them from a gate it does not trust. */
+static void test_records(void **state)
+{
+	(void)state;
+	struct al_gate_record r[2] = {
+		{ .magic = AL_GATE_RECORD_MAGIC, .event = AL_GATE_EV_REFUSED, .reason = AL_GATE_WHY_CONSTRAINT,
+		  .from_client = 1, .method = "tools/call", .name = "read", .arg = "paths[1]", .rule = "prefix" },
+		{ .magic = AL_GATE_RECORD_MAGIC, .event = AL_GATE_EV_TIMEOUT, .reason = AL_GATE_WHY_TIMEOUT,
+		  .method = "tools/call", .name = "slow", .rule = "timeout 1000 ms" },
+	};
+	bool lied;
+	size_t n = 0;
+	assert_int_equal(al_gate_report_scan((void *)r, sizeof r, &lied, count, &n), sizeof r);
+	assert_false(lied);
+	assert_int_equal(n, 2);
+	/* a rule without its NUL, a control character in an argument: the gate lied */
+	memset(r[1].rule, 'x', sizeof r[1].rule);
+	n = 0;
+	assert_int_equal(al_gate_report_scan((void *)r, sizeof r, &lied, count, &n), sizeof r[0]);
+	assert_true(lied);
+	assert_int_equal(n, 1);
+	r[0].arg[0] = '\n';
+	assert_int_equal(al_gate_report_scan((void *)r, sizeof r, &lied, count, &n), 0);
+	assert_true(lied);
+	r[0].arg[0] = 'p';
+	r[0].reason = AL_GATE_WHY_MAX;
+	assert_int_equal(al_gate_report_scan((void *)r, sizeof r[0], &lied, count, &n), 0);
+	assert_true(lied);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
