@@ -116,6 +116,8 @@ enum al_gate_event {
 	AL_GATE_EV_PIN_NEW,       /* first tools/list of this server: hash to pin */
 	AL_GATE_EV_QUARANTINED,   /* tools/list differs from the pin: hash of the new one */
 	AL_GATE_EV_TOOLS,         /* the canonical tools/list text (blob) of the last hash */
+	AL_GATE_EV_TIMEOUT,       /* a tools/call unanswered in its time: the client answered, the server cancelled */
+	AL_GATE_EV_CANCELLED,     /* a cancellation of an outstanding request, forwarded */
 	AL_GATE_EV_MAX
 };
 
@@ -133,6 +135,11 @@ enum al_gate_reason {
 	AL_GATE_WHY_FLOOD,         /* notifications over the rate */
 	AL_GATE_WHY_OUTPUT,        /* structuredContent against the pinned outputSchema */
 	AL_GATE_WHY_BUSY,          /* too many requests in flight */
+	AL_GATE_WHY_RATE,          /* a tools/call over its tool's rate limit */
+	AL_GATE_WHY_CONSTRAINT,    /* an argument against the policy's argument rules */
+	AL_GATE_WHY_TIMEOUT,       /* no answer within the tool's timeout */
+	AL_GATE_WHY_LATE,          /* an answer to a request timed out or cancelled */
+	AL_GATE_WHY_UNKNOWN_ID,    /* a cancellation of no outstanding request */
 	AL_GATE_WHY_MAX
 };
 
@@ -145,6 +152,8 @@ struct al_gate_record {
 	uint8_t hash[32];    /* SHA-256: arguments (tools/call) or tools/list */
 	char method[48];     /* NUL-terminated, printable ASCII */
 	char name[64];       /* tool name, NUL-terminated, printable ASCII */
+	char arg[64];        /* AL_GATE_WHY_CONSTRAINT: the argument ("paths[1]"); else "" */
+	char rule[48];       /* the rule applied ("prefix", "rate 2 calls a second (burst 2)", "timeout 1000 ms"); or "" */
 };
 
 /*

@@ -7,7 +7,8 @@
  * patch is printed and saved; it is never applied.
  *
  * What is seen: the gate's refusals (tools, server requests, sizes, rates,
- * methods), the tool domain's refused system calls (seccomp notifications)
+ * methods, per-tool rules and timeouts: these as comments), the tool
+ * domain's refused system calls (seccomp notifications)
  * and the egress domain's refused host:port. Not seen: files the server
  * failed to open, which fail inside its own mount namespace and Landlock
  * without any notification (listing them would need every openat trapped).
@@ -85,7 +86,7 @@ static void note(struct al_gate_learn *l, const char *section, const char *key, 
 
 void al_gate_learn_record(struct al_gate_learn *l, const struct al_gate_record *g)
 {
-	if (!l || (g->event != AL_GATE_EV_REFUSED && g->event != AL_GATE_EV_DROPPED))
+	if (!l || (g->event != AL_GATE_EV_REFUSED && g->event != AL_GATE_EV_DROPPED && g->event != AL_GATE_EV_TIMEOUT))
 		return;
 	const struct al_gate_policy *p = l->p;
 	char v[300], why[400];
@@ -137,8 +138,26 @@ void al_gate_learn_record(struct al_gate_learn *l, const struct al_gate_record *
 		snprintf(why, sizeof why, "arguments of %s refused by its pinned inputSchema", g->name);
 		note(l, "tools", "", g->name, why);
 		break;
+	case AL_GATE_WHY_RATE:
+		snprintf(v, sizeof v, "rate:%s", g->name);
+		snprintf(why, sizeof why, "tools/call of %s over its %s was refused: raise rate or burst in [tools.%s]",
+			 g->name, g->rule, g->name);
+		note(l, "tools", "", v, why);
+		break;
+	case AL_GATE_WHY_TIMEOUT:
+		snprintf(v, sizeof v, "timeout:%s", g->name);
+		snprintf(why, sizeof why, "%s did not answer within its %s: raise timeout in [tools.%s]", g->name,
+			 g->rule, g->name);
+		note(l, "tools", "", v, why);
+		break;
+	case AL_GATE_WHY_CONSTRAINT:
+		snprintf(v, sizeof v, "arg:%s:%s:%s", g->name, g->arg, g->rule);
+		snprintf(why, sizeof why, "argument %s of %s refused by the %s rule of [tools.%s]", g->arg, g->name,
+			 g->rule, g->name);
+		note(l, "tools", "", v, why);
+		break;
 	default:
-		break; /* malformed, unsolicited, busy: the peer's fault, not the policy's */
+		break; /* malformed, unsolicited, late, busy: the peer's fault, not the policy's */
 	}
 }
 

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "supervisor/gate_tools.h"
 #include "workers/egress/rule.h"
 
 void al_gate_policy_init(struct al_gate_policy *p, const char *name)
@@ -38,6 +39,7 @@ void al_gate_policy_free(struct al_gate_policy *p)
 	free_list(p->secret_file, p->n_secrets);
 	free_list(p->tools, p->n_tools);
 	free_list(p->egress, p->n_egress);
+	al_gate_tools_free(p);
 	free(p->file);
 	free(p->npm);
 	free(p->bin);
@@ -51,6 +53,8 @@ struct parse {
 	bool failed;
 	const char *text;   /* the reader's position */
 	int line;           /* of the line last read, for messages */
+	char section[200];  /* the last section's whole name (inih keeps 49 bytes of it) */
+	int section_line;
 };
 
 /* inih's line reader (this inih passes no line numbers to the handler). */
@@ -69,6 +73,14 @@ static char *reader(char *str, int num, void *stream)
 	memcpy(str, ps->text, n);
 	str[n] = '\n';
 	str[n + 1] = '\0';
+	/* a section line as inih reads it: '[' after blanks (and a BOM), up to the first ']' */
+	const char *l = str + (ps->line == 1 && !strncmp(str, "\xef\xbb\xbf", 3) ? 3 : 0);
+	l += strspn(l, " \t\r\f\v");
+	if (*l == '[') {
+		size_t k = strcspn(l + 1, "]\n");
+		snprintf(ps->section, sizeof ps->section, "%.*s", (int)k, l + 1);
+		ps->section_line = ps->line;
+	}
 	ps->text += n + (ps->text[n] == '\n');
 	return str;
 }
@@ -347,6 +359,12 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 	int line = ps->line;
 	if (!key)
 		return 1; /* a section line: checked with its first key */
+	/* [tools.NAME] may be longer than what inih keeps of a section's name */
+	if (!strncmp(sec, "tools.", 6) && !strncmp(ps->section, sec, strlen(sec))) {
+		char why[300];
+		int rc = al_gate_tools_section_key(ps->p, ps->section + 6, ps->section_line, key, val, why, sizeof why);
+		return rc < 0 ? bad(ps, line, ps->section, key, why) : 1;
+	}
 	if (!strcmp(sec, "gate"))
 		return gate_key(ps, line, key, val);
 	if (!strcmp(sec, "tool"))
@@ -354,9 +372,13 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 	if (!strcmp(sec, "install"))
 		return install_key(ps, line, key, val);
 	if (!strcmp(sec, "tools")) {
-		if (strcmp(key, "allow") != 0)
-			return bad(ps, line, sec, key, "unknown key");
-		return each_word(ps, line, sec, key, val, add_tool);
+		char why[300];
+		int rc = al_gate_tools_default_key(ps->p, key, val, why, sizeof why);
+		if (rc == -ENOENT && strcmp(key, "allow") != 0)
+			return bad(ps, line, sec, key, "unknown key (allow, rate, burst, timeout)");
+		if (rc == -ENOENT)
+			return each_word(ps, line, sec, key, val, add_tool);
+		return rc < 0 ? bad(ps, line, sec, key, why) : 1;
 	}
 	if (!strcmp(sec, "egress")) {
 		if (strcmp(key, "allow") != 0)
@@ -396,7 +418,17 @@ int al_gate_policy_load_mem(struct al_gate_policy *p, const char *buf, size_t le
 	free(s);
 	if (rc > 0 && !ps.failed)
 		al_log_warnx("%s:%d: not an INI line", origin, rc);
-	return rc != 0 || ps.failed ? -EINVAL : 0;
+	if (rc != 0 || ps.failed)
+		return -EINVAL;
+	char why[300];
+	int line;
+	if ((rc = al_gate_tools_check(p, &line, why, sizeof why)) < 0) {
+		if (line)
+			al_log_warnx("%s:%d: %s", origin, line, why);
+		else
+			al_log_warnx("%s: %s", origin, why);
+	}
+	return rc;
 }
 
 int al_gate_policy_load(struct al_gate_policy *p, const char *path)

@@ -16,7 +16,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "workers/gate/argrule.h"
+
 #define AL_GATE_POLICY_MAX 64 /* paths, env names, tools each */
+
+/* A rate and a timeout, each set in its section or not (then [tools]'s). */
+struct al_gate_limits {
+	bool has_rate, has_burst, has_timeout;
+	uint32_t rate, period_ms;  /* rate calls per period_ms; rate 0: none */
+	uint32_t burst;            /* calls at once; 0: the rate */
+	uint32_t timeout_ms;       /* 0: none */
+};
+
+/* [tools.NAME] arg.PATH.RULE: the rules of one argument (workers/gate/argrule.h). */
+struct al_gate_arg_policy {
+	char path[AL_GATE_ARG_PATH];
+	char *prefix[AL_GATE_ARG_PREFIXES]; /* normalised */
+	size_t n_prefix;
+	uint32_t max_length;       /* 0: none */
+	char *pattern;             /* NULL: none */
+};
+
+/* [tools.NAME] (gate_tools.h) */
+struct al_gate_tool_policy {
+	char name[64];
+	int line;                  /* of its section's first key, for messages */
+	struct al_gate_limits lim;
+	struct al_gate_arg_policy args[AL_GATE_ARG_RULES];
+	size_t n_args;
+};
 
 struct al_gate_policy {
 	char name[64];            /* pins, pending changes and audit log are kept under it */
@@ -39,6 +67,9 @@ struct al_gate_policy {
 	bool all_tools;
 	char *tools[AL_GATE_POLICY_MAX];
 	size_t n_tools;
+	struct al_gate_limits tools_limits;   /* [tools] rate, burst, timeout: every tool's */
+	struct al_gate_tool_policy *tool_rules[AL_GATE_RULES_TOOLS]; /* [tools.NAME] */
+	size_t n_tool_rules;
 	/* [server_requests]: false = deny, true = pass to the client */
 	bool sampling, elicitation, roots;
 	/* [egress]: host:port the tool domain may reach through the egress

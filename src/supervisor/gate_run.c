@@ -29,12 +29,14 @@
 #include "supervisor/domlog.h"
 #include "supervisor/gate_egress.h"
 #include "supervisor/gate_int.h"
+#include "supervisor/gate_tools.h"
 
 static const char *const event_names[AL_GATE_EV_MAX] = {
 	[AL_GATE_EV_FORWARDED] = "gate.forwarded", [AL_GATE_EV_REFUSED] = "gate.refused",
 	[AL_GATE_EV_DROPPED] = "gate.dropped",     [AL_GATE_EV_REDACTED] = "gate.redacted",
 	[AL_GATE_EV_PIN_NEW] = "gate.pin_new",     [AL_GATE_EV_QUARANTINED] = "gate.quarantined",
-	[AL_GATE_EV_TOOLS] = "gate.tools",
+	[AL_GATE_EV_TOOLS] = "gate.tools",	   [AL_GATE_EV_TIMEOUT] = "gate.timeout",
+	[AL_GATE_EV_CANCELLED] = "gate.cancelled",
 };
 static const char *const reason_names[AL_GATE_WHY_MAX] = {
 	[AL_GATE_WHY_NONE] = "",
@@ -50,6 +52,11 @@ static const char *const reason_names[AL_GATE_WHY_MAX] = {
 	[AL_GATE_WHY_FLOOD] = "notification flood",
 	[AL_GATE_WHY_OUTPUT] = "output schema",
 	[AL_GATE_WHY_BUSY] = "too many in flight",
+	[AL_GATE_WHY_RATE] = "rate limit",
+	[AL_GATE_WHY_CONSTRAINT] = "argument rule",
+	[AL_GATE_WHY_TIMEOUT] = "timeout",
+	[AL_GATE_WHY_LATE] = "late response",
+	[AL_GATE_WHY_UNKNOWN_ID] = "unknown request id",
 };
 
 struct gate_run {
@@ -231,9 +238,12 @@ static int spawn_gate(struct gate_run *r, const struct pipes *pp, const char *wo
 		argv[n++] = "--pin";
 		argv[n++] = r->st.pin;
 	}
+	char *rules = al_gate_tools_encode(p); /* its size was checked with the policy */
+	argv[n++] = "--rules";
+	argv[n++] = rules;
 	struct al_spec s;
 	al_spec_init(&s);
-	int rc = al_profile_load(&s, "gate");
+	int rc = rules ? al_profile_load(&s, "gate") : -ENOMEM;
 	s.accept_unenforced = p->accept_unenforced; /* its CPU share too, for an ordinary user */
 	s.exec_fd = rc == 0 ? open(worker, O_RDONLY | O_CLOEXEC) : -1;
 	if (rc == 0 && s.exec_fd < 0) {
@@ -255,6 +265,7 @@ static int spawn_gate(struct gate_run *r, const struct pipes *pp, const char *wo
 	if (s.exec_fd >= 0)
 		close(s.exec_fd);
 	al_spec_free(&s);
+	free(rules);
 	return rc;
 }
 
@@ -276,7 +287,7 @@ static bool record_ok(const struct al_gate_record *g)
 {
 	return g->magic == AL_GATE_RECORD_MAGIC && g->event > 0 && g->event < AL_GATE_EV_MAX &&
 	       g->reason < AL_GATE_WHY_MAX && g->from_client <= 1 && text_ok(g->method, sizeof g->method) &&
-	       text_ok(g->name, sizeof g->name) &&
+	       text_ok(g->name, sizeof g->name) && text_ok(g->arg, sizeof g->arg) && text_ok(g->rule, sizeof g->rule) &&
 	       (g->event == AL_GATE_EV_TOOLS ? g->blob_len <= AL_GATE_MAX_BLOB : g->blob_len == 0);
 }
 
@@ -286,10 +297,15 @@ static void on_record(struct gate_run *r, const struct al_gate_record *g, const 
 	al_gate_hex(g->hash, h);
 	bool urgent = g->event == AL_GATE_EV_QUARANTINED || g->event == AL_GATE_EV_PIN_NEW;
 	al_gate_learn_record(r->learn, g);
-	if (g->event != AL_GATE_EV_TOOLS)
+	if (g->event != AL_GATE_EV_TOOLS && !g->rule[0])
 		al_audit_pack(r->audit, event_names[g->event], urgent, "{s:s, s:s, s:s, s:s, s:s, s:s}", "server",
 			      r->p->name, "reason", reason_names[g->reason], "from", g->from_client ? "client" : "server",
 			      "method", g->method, "tool", g->name, "hash", h);
+	else if (g->event != AL_GATE_EV_TOOLS) /* a per-tool rule: which (and which argument) */
+		al_audit_pack(r->audit, event_names[g->event], urgent, "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+			      "server", r->p->name, "reason", reason_names[g->reason], "from",
+			      g->from_client ? "client" : "server", "method", g->method, "tool", g->name, "hash", h,
+			      "argument", g->arg, "rule", g->rule);
 	switch (g->event) {
 	case AL_GATE_EV_PIN_NEW:
 		if (!r->st.pin[0]) {
@@ -314,9 +330,13 @@ static void on_record(struct gate_run *r, const struct al_gate_record *g, const 
 		break;
 	case AL_GATE_EV_REFUSED:
 	case AL_GATE_EV_DROPPED:
-		al_log_info("gate: %s: %s %s%s%s (%s)", r->p->name, g->event == AL_GATE_EV_REFUSED ? "refused" : "dropped",
+		al_log_info("gate: %s: %s %s%s%s (%s%s%s%s%s)", r->p->name,
+			    g->event == AL_GATE_EV_REFUSED ? "refused" : "dropped",
 			    g->from_client ? "from the client" : "from the server", g->name[0] ? ": " : "", g->name,
-			    reason_names[g->reason]);
+			    reason_names[g->reason], g->arg[0] ? ": " : "", g->arg, g->rule[0] ? ": " : "", g->rule);
+		break;
+	case AL_GATE_EV_TIMEOUT:
+		al_log_warnx("gate: %s: %s did not answer within its %s: cancelled", r->p->name, g->name, g->rule);
 		break;
 	default:
 		break;

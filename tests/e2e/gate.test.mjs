@@ -4,6 +4,7 @@
 // audited; the gate keeps serving, or quarantines a server whose tools changed.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -135,4 +136,140 @@ test('a server whose tools change after approval is quarantined until approved',
   assert.equal(text(await second.client.callTool({ name: 'echo', arguments: { text: 'b' } })), 'b');
   await second.client.close();
   assert.ok(audit('changing').some((r) => r.event === 'gate.approved'));
+});
+
+// The policy's per-tool rules, through the SDK client: a burst over a tool's
+// rate, a tool that never answers in its time, a cancellation, path prefixes
+// and a pattern. Each refusal is the client's clear error, reached the gate
+// (its audit record names the tool, the rule, the argument, the arguments'
+// hash), and never reached the server (its own log of what it received).
+describe('per-tool rules: rate, timeout, cancellation, arguments', () => {
+  const RULES = `
+[tools.echo]
+rate = 3/min
+[tools.slow]
+timeout = 1
+[tools.read]
+arg.path.prefix = /srv/data
+arg.paths[].prefix = /srv/data
+arg.paths[].prefix = /tmp/scratch
+[tools.search]
+arg.query.pattern = [a-z ]+
+arg.query.max_length = 20
+`;
+  // what tools/call hashes: the arguments as canonical JSON (sorted keys, compact)
+  const hash = (args) => crypto.createHash('sha256').update(JSON.stringify(args)).digest('hex');
+  const received = async () => JSON.parse(text(await c.client.callTool({ name: 'received', arguments: {} })));
+  const calls = (log, tool) => log.filter((m) => m.method === 'tools/call' && m.tool === tool);
+  let c;
+  before(async () => { c = await connect('limits', {}, RULES); await c.client.listTools(); });
+  after(async () => { await c?.client.close(); });
+
+  test('a burst over the rate: the calls past it are refused at the gate, never forwarded', async () => {
+    const results = await Promise.allSettled([0, 1, 2, 3, 4].map((i) =>
+      c.client.callTool({ name: 'echo', arguments: { text: `burst ${i}` } })));
+    // written in order, checked in order: the bucket holds 3 (burst = rate)
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    for (const r of results.slice(3)) {
+      assert.match(r.reason.message, /tool 'echo': over its rate limit of 3 calls a minute \(burst 3\) at the gate/);
+      assert.equal(r.reason.code, -32000);
+    }
+    const texts = calls(await received(), 'echo').map((m) => m.arguments.text);
+    assert.deepEqual(texts, ['burst 0', 'burst 1', 'burst 2']);
+  });
+
+  test('a tool silent past its timeout: the client is answered, the server told to cancel', async () => {
+    await assert.rejects(c.client.callTool({ name: 'slow', arguments: { tag: 'timeout' } }), (e) => {
+      assert.equal(e.code, -32001);
+      assert.match(e.message, /tool 'slow': no answer within 1000 ms \(the gate's timeout for it\); the request was cancelled/);
+      return true;
+    });
+    const log = await received();
+    const call = calls(log, 'slow').find((m) => m.arguments.tag === 'timeout');
+    assert.ok(call, 'the call reached the server');
+    const cancel = log.find((m) => m.method === 'notifications/cancelled' && m.requestId === call.id);
+    assert.ok(cancel, `no cancellation of ${call.id} reached the server`);
+    assert.match(cancel.reason, /the gate's timeout of 1000 ms/);
+  });
+
+  test("the client's cancellation reaches the server; one of no request does not", async () => {
+    const ac = new AbortController();
+    const pending = c.client.callTool({ name: 'slow', arguments: { tag: 'cancel' } }, undefined, { signal: ac.signal });
+    // the call is on its way before the cancellation: the same pipe, in order
+    setTimeout(() => ac.abort('the user gave up'), 100);
+    await assert.rejects(pending);
+    await c.client.notification({ method: 'notifications/cancelled', params: { requestId: 424242, reason: 'none such' } });
+    const log = await received();
+    const call = calls(log, 'slow').find((m) => m.arguments.tag === 'cancel');
+    assert.ok(call);
+    assert.ok(log.some((m) => m.method === 'notifications/cancelled' && m.requestId === call.id));
+    assert.ok(!log.some((m) => m.requestId === 424242), 'a cancellation of no request reached the server');
+    // the server answered the cancelled call anyway; the gate kept serving
+    assert.equal(text(await c.client.callTool({ name: 'search', arguments: { query: 'still here' } })), 'would search still here');
+  });
+
+  test('path arguments: under the prefixes pass, anything else is refused naming the argument and the rule', async () => {
+    assert.match(text(await c.client.callTool({ name: 'read', arguments: { path: '/srv/data/notes.txt' } })), /notes\.txt/);
+    assert.match(text(await c.client.callTool({ name: 'read', arguments: { paths: ['/srv/data/a', '/tmp/scratch//b'] } })),
+      /scratch/);
+    for (const [args, why] of [
+      [{ path: '/srv/data/../../etc/passwd' }, /argument 'path': a '\.\.' component is not allowed \(the gate's prefix rule\)/],
+      [{ path: '/etc/passwd' }, /argument 'path': not under an allowed path \(\/srv\/data\) \(the gate's prefix rule\)/],
+      [{ path: '/srv/database' }, /argument 'path': not under an allowed path/],
+      [{ path: 'notes.txt' }, /argument 'path': not an absolute path/],
+      [{ paths: ['/srv/data/a', '/root/.ssh/id_ed25519'] }, /argument 'paths\[1\]': not under an allowed path \(\/srv\/data, \/tmp\/scratch\)/],
+    ]) {
+      await assert.rejects(c.client.callTool({ name: 'read', arguments: args }), (e) => {
+        assert.equal(e.code, -32602);
+        assert.match(e.message, /tool 'read': /);
+        assert.match(e.message, why);
+        return true;
+      });
+    }
+    const seen = calls(await received(), 'read').map((m) => JSON.stringify(m.arguments));
+    assert.deepEqual(seen, [JSON.stringify({ path: '/srv/data/notes.txt' }),
+      JSON.stringify({ paths: ['/srv/data/a', '/tmp/scratch//b'] })]);
+  });
+
+  test('a pattern and a length: matched against the whole value', async () => {
+    assert.equal(text(await c.client.callTool({ name: 'search', arguments: { query: 'hello world' } })), 'would search hello world');
+    await assert.rejects(c.client.callTool({ name: 'search', arguments: { query: "x'; DROP TABLE notes" } }),
+      /argument 'query': does not match the pattern \[a-z \]\+ \(the gate's pattern rule\)/);
+    await assert.rejects(c.client.callTool({ name: 'search', arguments: { query: 'a'.repeat(21) } }),
+      /argument 'query': longer than 20 characters \(the gate's max_length rule\)/);
+    const seen = calls(await received(), 'search').map((m) => m.arguments.query);
+    assert.ok(!seen.some((q) => q.includes('DROP') || q.length > 20), seen.join(' | '));
+  });
+
+  test('every refusal, timeout, cancellation and late answer is in the audit log', async () => {
+    const stderr = c.stderr();
+    await c.client.close();
+    c = null;
+    assert.match(stderr, /gate: limits: slow did not answer within its timeout 1000 ms: cancelled/);
+    const records = audit('limits');
+    const has = (event, fields) => records.some((r) => r.event === event &&
+      Object.entries(fields).every(([k, v]) => r.fields[k] === v));
+    const rate = records.filter((r) => r.event === 'gate.refused' && r.fields.reason === 'rate limit');
+    assert.equal(rate.length, 2);
+    for (const r of rate) assert.deepEqual([r.fields.tool, r.fields.rule], ['echo', 'rate 3/min burst 3']);
+    assert.deepEqual(rate.map((r) => r.fields.hash).sort(), [hash({ text: 'burst 3' }), hash({ text: 'burst 4' })].sort());
+    assert.ok(has('gate.timeout', { tool: 'slow', reason: 'timeout', rule: 'timeout 1000 ms' }));
+    assert.equal(records.filter((r) => r.event === 'gate.dropped' && r.fields.reason === 'late response' &&
+      r.fields.tool === 'slow').length, 2, 'both late answers of slow');
+    assert.ok(has('gate.cancelled', { tool: 'slow', from: 'client' }));
+    assert.ok(has('gate.dropped', { reason: 'unknown request id', from: 'client' }));
+    for (const [tool, args, argument, rule] of [
+      ['read', { path: '/srv/data/../../etc/passwd' }, 'path', 'prefix'],
+      ['read', { path: '/etc/passwd' }, 'path', 'prefix'],
+      ['read', { path: 'notes.txt' }, 'path', 'prefix'],
+      ['read', { paths: ['/srv/data/a', '/root/.ssh/id_ed25519'] }, 'paths[1]', 'prefix'],
+      ['search', { query: "x'; DROP TABLE notes" }, 'query', 'pattern'],
+      ['search', { query: 'a'.repeat(21) }, 'query', 'max_length'],
+    ]) {
+      assert.ok(has('gate.refused', { reason: 'argument rule', tool, argument, rule, hash: hash(args) }),
+        `no record of ${tool} ${JSON.stringify(args)} refused by ${rule}`);
+    }
+    const v = await airlock(['audit', 'verify', path.join(scratch, 'limits', 'audit.log')]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+  });
 });

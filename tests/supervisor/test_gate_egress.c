@@ -144,6 +144,23 @@ static void test_learn(void **state)
 	g.reason = AL_GATE_WHY_SERVER_REQUEST;
 	strcpy(g.method, "roots/list");
 	al_gate_learn_record(l, &g);
+	/* the per-tool rules: comments naming the key */
+	strcpy(g.method, "tools/call");
+	strcpy(g.name, "echo");
+	g.reason = AL_GATE_WHY_RATE;
+	strcpy(g.rule, "rate 3/min burst 3");
+	al_gate_learn_record(l, &g);
+	g.reason = AL_GATE_WHY_CONSTRAINT;
+	strcpy(g.arg, "paths[1]");
+	strcpy(g.rule, "prefix");
+	al_gate_learn_record(l, &g);
+	g.event = AL_GATE_EV_TIMEOUT;
+	g.reason = AL_GATE_WHY_TIMEOUT;
+	strcpy(g.rule, "timeout 1000 ms");
+	al_gate_learn_record(l, &g);
+	g.event = AL_GATE_EV_DROPPED; /* the server's fault, not the policy's */
+	g.reason = AL_GATE_WHY_LATE;
+	al_gate_learn_record(l, &g);
 	g.event = AL_GATE_EV_FORWARDED; /* not a denial */
 	g.reason = AL_GATE_WHY_NONE;
 	al_gate_learn_record(l, &g);
@@ -167,6 +184,9 @@ static void test_learn(void **state)
 		"\n+[server_requests]\n+; the server's roots/list was denied (1 time)\n+roots = pass\n",
 		"\n+[tool]\n", "\n+exec = true\n", "ptrace", "\n+[egress]\n", "\n+allow = api.github.com:443\n",
 		"\n+allow = [2001:db8::1]:443\n", "the server opened a network socket",
+		"\n+; tools/call of echo over its rate 3/min burst 3 was refused: raise rate or burst in [tools.echo] (1 time)\n",
+		"\n+; argument paths[1] of echo refused by the prefix rule of [tools.echo] (1 time)\n",
+		"\n+; echo did not answer within its timeout 1000 ms: raise timeout in [tools.echo] (1 time)\n",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof *want; i++)
 		if (!strstr(out, want[i]))

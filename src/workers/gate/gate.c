@@ -22,6 +22,23 @@ struct pending {
 	char *id;          /* the id, serialised: a key that tells 1 from "1" */
 	enum req_kind kind;
 	char tool[64];     /* tools/call: which tool (its outputSchema applies) */
+	uint64_t deadline; /* tools/call under a timeout: when it is due (ms); 0: none */
+	uint32_t timeout_ms;
+};
+
+/* Ids of requests timed out or cancelled: an answer to one is late, and the
+ * id may not be used again (its late answer would pass for the new one's). */
+struct retired {
+	char *id[AL_GATE_MAX_INFLIGHT];
+	char tool[AL_GATE_MAX_INFLIGHT][64]; /* a tools/call's tool, for the record of a late answer */
+	size_t next;
+};
+
+/* A tool's rate: a token bucket, in units of 1/period_ms of a call, so that
+ * rates per minute and per hour stay exact in integers. */
+struct bucket {
+	char tool[64];
+	uint64_t units, ms;
 };
 
 struct pinned_tool {
@@ -35,6 +52,9 @@ struct al_gate {
 	struct al_gate_io io;
 	struct pending client_req[AL_GATE_MAX_INFLIGHT]; /* asked of the server */
 	struct pending server_req[AL_GATE_MAX_INFLIGHT]; /* asked of the client */
+	struct retired client_retired, server_retired;
+	struct bucket buckets[AL_GATE_MAX_TOOLS];
+	size_t n_buckets;
 	struct pinned_tool tools[AL_GATE_MAX_TOOLS];
 	size_t n_tools;
 	bool have_tools;   /* a tools/list was approved in this run */
@@ -79,6 +99,21 @@ static void copy_printable(char *dst, size_t cap, const char *src)
 	dst[i] = '\0';
 }
 
+/* One decision of a tools/call rule: which argument (or none) and which rule. */
+static void report_rule(struct al_gate *g, enum al_gate_event ev, enum al_gate_reason why, bool from_client,
+			const char *method, const char *name, const uint8_t *hash, const char *arg, const char *rule)
+{
+	struct al_gate_record r = { .magic = AL_GATE_RECORD_MAGIC, .event = (uint16_t)ev,
+				    .reason = (uint16_t)why, .from_client = from_client };
+	copy_printable(r.method, sizeof r.method, method);
+	copy_printable(r.name, sizeof r.name, name);
+	copy_printable(r.arg, sizeof r.arg, arg);
+	copy_printable(r.rule, sizeof r.rule, rule);
+	if (hash)
+		memcpy(r.hash, hash, sizeof r.hash);
+	g->io.report(g->io.ctx, &r, NULL, 0);
+}
+
 static void report(struct al_gate *g, enum al_gate_event ev, enum al_gate_reason why, bool from_client,
 		   const char *method, const char *name, const uint8_t *hash, const void *blob, size_t len)
 {
@@ -114,11 +149,35 @@ static char *id_key(json_t *id)
 	return json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-static struct pending *pending_add(struct pending *tab, json_t *id, enum req_kind kind, const char *tool)
+/* The retired entry of key (its tool, "" for another request), or NULL. */
+static const char *retired_has(const struct retired *r, const char *key)
+{
+	for (size_t i = 0; key && i < AL_GATE_MAX_INFLIGHT; i++)
+		if (r->id[i] && !strcmp(r->id[i], key))
+			return r->tool[i];
+	return NULL;
+}
+
+/* Keeps p's id (taken from it) among the retired ids, the oldest making room. */
+static void retire(struct retired *r, struct pending *p)
+{
+	free(r->id[r->next]);
+	r->id[r->next] = p->id;
+	memcpy(r->tool[r->next], p->tool, sizeof p->tool);
+	r->next = (r->next + 1) % AL_GATE_MAX_INFLIGHT;
+	p->id = NULL;
+}
+
+static struct pending *pending_add(struct pending *tab, const struct retired *ret, json_t *id, enum req_kind kind,
+				   const char *tool)
 {
 	char *key = id_key(id);
 	if (!key)
 		return NULL;
+	if (retired_has(ret, key)) {
+		free(key); /* an id reused after it timed out or was cancelled */
+		return NULL;
+	}
 	struct pending *free_slot = NULL;
 	for (size_t i = 0; i < AL_GATE_MAX_INFLIGHT; i++) {
 		if (tab[i].id && !strcmp(tab[i].id, key)) {
@@ -132,8 +191,7 @@ static struct pending *pending_add(struct pending *tab, json_t *id, enum req_kin
 		free(key);
 		return NULL;
 	}
-	free_slot->id = key;
-	free_slot->kind = kind;
+	*free_slot = (struct pending){ .id = key, .kind = kind };
 	copy_printable(free_slot->tool, sizeof free_slot->tool, tool);
 	return free_slot;
 }
@@ -205,6 +263,8 @@ void al_gate_free(struct al_gate *g)
 	for (size_t i = 0; i < AL_GATE_MAX_INFLIGHT; i++) {
 		free(g->client_req[i].id);
 		free(g->server_req[i].id);
+		free(g->client_retired.id[i]);
+		free(g->server_retired.id[i]);
 	}
 	tools_clear(g);
 	free(g);
@@ -217,11 +277,37 @@ bool al_gate_quarantined(const struct al_gate *g)
 
 /* ---- client to server ---- */
 
+/* The bucket of tool (full at first), refilled to now; NULL when none is
+ * left (more tools than a pinned list holds: refused, not unlimited). A call
+ * within the rate is one period_ms of its units. */
+static struct bucket *rate_bucket(struct al_gate *g, const struct al_gate_toolrule *t, const char *tool)
+{
+	struct bucket *b = NULL;
+	uint64_t now = g->io.now_ms(g->io.ctx), cost = t->period_ms, cap = (uint64_t)t->burst * cost;
+	for (size_t i = 0; !b && i < g->n_buckets; i++)
+		if (!strcmp(g->buckets[i].tool, tool))
+			b = &g->buckets[i];
+	if (!b) {
+		if (g->n_buckets == AL_GATE_MAX_TOOLS)
+			return NULL;
+		b = &g->buckets[g->n_buckets++];
+		snprintf(b->tool, sizeof b->tool, "%s", tool);
+		b->units = cap;
+		b->ms = now;
+	}
+	if (now > b->ms) {
+		uint64_t dt = now - b->ms < cap ? now - b->ms : cap; /* rate >= 1: dt >= cap fills it */
+		b->units = b->units + dt * t->rate > cap ? cap : b->units + dt * t->rate;
+		b->ms = now;
+	}
+	return b->units >= cost ? b : NULL;
+}
+
 static void client_tools_call(struct al_gate *g, struct al_jsonrpc_msg *m)
 {
 	const char *name = json_string_value(json_object_get(m->params, "name"));
 	json_t *args = json_object_get(m->params, "arguments");
-	char why[320]; /* the longest: "tool %.64s: invalid arguments: " and a 200-byte detail */
+	char why[400]; /* the longest: "tool %.64s: argument %.64s: " and a 200-byte detail */
 	if (!name) {
 		answer_error(g, true, m->id, AL_JSONRPC_INVALID_PARAMS, "tools/call: params.name must be a string");
 		report(g, AL_GATE_EV_REFUSED, AL_GATE_WHY_MALFORMED, true, m->method, NULL, NULL, NULL, 0);
@@ -253,6 +339,10 @@ static void client_tools_call(struct al_gate *g, struct al_jsonrpc_msg *m)
 		args = empty = json_object();
 	char detail[200] = "";
 	int rc = t->input ? al_mcp_schema_check(t->input, args, detail, sizeof detail) : 0;
+	/* then the policy's own rules: prefixes, lengths, patterns */
+	const struct al_gate_toolrule *rule = al_gate_rules_find(g->cfg.rules, name);
+	struct al_gate_arg_fault f;
+	int bad_arg = rc == 0 && rule ? al_gate_rules_check(rule, args, &f) : 0;
 	uint8_t h[32] = { 0 };
 	char *canon = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	if (canon)
@@ -265,10 +355,35 @@ static void client_tools_call(struct al_gate *g, struct al_jsonrpc_msg *m)
 		report(g, AL_GATE_EV_REFUSED, AL_GATE_WHY_ARGUMENTS, true, m->method, name, h, NULL, 0);
 		return;
 	}
-	if (!pending_add(g->client_req, m->id, REQ_TOOLS_CALL, name)) {
+	if (bad_arg < 0) {
+		snprintf(why, sizeof why, "tool '%.64s': argument '%.64s': %.200s (the gate's %s rule)", name, f.arg, f.why,
+			 f.rule);
+		answer_error(g, true, m->id, AL_JSONRPC_INVALID_PARAMS, why);
+		report_rule(g, AL_GATE_EV_REFUSED, AL_GATE_WHY_CONSTRAINT, true, m->method, name, h, f.arg, f.rule);
+		return;
+	}
+	struct bucket *b = rule && rule->rate ? rate_bucket(g, rule, name) : NULL;
+	if (rule && rule->rate && !b) {
+		char lim[96], rec[48];
+		al_gate_rate_text(rule, lim, sizeof lim);
+		snprintf(why, sizeof why, "tool '%.64s': over its rate limit of %s at the gate; try again later", name, lim);
+		snprintf(rec, sizeof rec, "rate %u/%s burst %u", rule->rate,
+			 rule->period_ms == 1000 ? "s" : rule->period_ms == 60000 ? "min" : "h", rule->burst);
+		answer_error(g, true, m->id, AL_JSONRPC_SERVER_ERROR, why);
+		report_rule(g, AL_GATE_EV_REFUSED, AL_GATE_WHY_RATE, true, m->method, name, h, NULL, rec);
+		return;
+	}
+	struct pending *p = pending_add(g->client_req, &g->client_retired, m->id, REQ_TOOLS_CALL, name);
+	if (!p) {
 		answer_error(g, true, m->id, AL_JSONRPC_INVALID_REQUEST, "too many requests in flight, or a reused id");
 		report(g, AL_GATE_EV_REFUSED, AL_GATE_WHY_BUSY, true, m->method, name, NULL, NULL, 0);
 		return;
+	}
+	if (b)
+		b->units -= rule->period_ms; /* spent only by a call that is forwarded */
+	if (rule && rule->timeout_ms) {
+		p->timeout_ms = rule->timeout_ms;
+		p->deadline = g->io.now_ms(g->io.ctx) + rule->timeout_ms;
 	}
 	report(g, AL_GATE_EV_FORWARDED, AL_GATE_WHY_NONE, true, m->method, name, h, NULL, 0);
 	send_json(g, false, json_incref(m->root));
@@ -293,12 +408,41 @@ static void client_request(struct al_gate *g, struct al_jsonrpc_msg *m)
 			g->pages = 0;
 		}
 	}
-	if (!pending_add(g->client_req, m->id, kind, NULL)) {
+	if (!pending_add(g->client_req, &g->client_retired, m->id, kind, NULL)) {
 		answer_error(g, true, m->id, AL_JSONRPC_INVALID_REQUEST, "too many requests in flight, or a reused id");
 		report(g, AL_GATE_EV_REFUSED, AL_GATE_WHY_BUSY, true, m->method, NULL, NULL, NULL, 0);
 		return;
 	}
 	send_json(g, false, json_incref(m->root));
+}
+
+/*
+ * notifications/cancelled from either side names a request that side made
+ * and the other has not answered: forwarded, and the id retired (an answer
+ * that comes anyway is late, and dropped). Any other is dropped.
+ */
+static void cancelled(struct al_gate *g, struct al_jsonrpc_msg *m, bool from_client)
+{
+	struct pending *tab = from_client ? g->client_req : g->server_req;
+	struct retired *ret = from_client ? &g->client_retired : &g->server_retired;
+	json_t *rid = json_object_get(m->params, "requestId");
+	if (!json_is_string(rid) && !json_is_integer(rid)) {
+		report(g, AL_GATE_EV_DROPPED, AL_GATE_WHY_MALFORMED, from_client, m->method, NULL, NULL, NULL, 0);
+		return;
+	}
+	char *key = id_key(rid);
+	struct pending *p = NULL;
+	for (size_t i = 0; key && !p && i < AL_GATE_MAX_INFLIGHT; i++)
+		if (tab[i].id && !strcmp(tab[i].id, key))
+			p = &tab[i];
+	free(key);
+	if (!p) {
+		report(g, AL_GATE_EV_DROPPED, AL_GATE_WHY_UNKNOWN_ID, from_client, m->method, NULL, NULL, NULL, 0);
+		return;
+	}
+	report(g, AL_GATE_EV_CANCELLED, AL_GATE_WHY_NONE, from_client, m->method, p->tool, NULL, NULL, 0);
+	retire(ret, p);
+	send_json(g, !from_client, json_incref(m->root));
 }
 
 void al_gate_from_client(struct al_gate *g, const char *line, size_t len)
@@ -317,17 +461,24 @@ void al_gate_from_client(struct al_gate *g, const char *line, size_t len)
 		client_request(g, &m);
 		break;
 	case AL_JSONRPC_NOTIFICATION:
-		if (listed(m.method, client_notifications, sizeof client_notifications / sizeof *client_notifications))
+		if (!strcmp(m.method, "notifications/cancelled"))
+			cancelled(g, &m, true);
+		else if (listed(m.method, client_notifications, sizeof client_notifications / sizeof *client_notifications))
 			send_json(g, false, json_incref(m.root));
 		else
 			report(g, AL_GATE_EV_DROPPED, AL_GATE_WHY_METHOD, true, m.method, NULL, NULL, NULL, 0);
 		break;
 	case AL_JSONRPC_RESPONSE: {
 		struct pending p;
-		if (pending_take(g->server_req, json_object_get(m.root, "id"), &p))
+		json_t *id = json_object_get(m.root, "id");
+		char *key = NULL;
+		if (pending_take(g->server_req, id, &p))
 			send_json(g, false, json_incref(m.root));
+		else if (id && (key = id_key(id)) && retired_has(&g->server_retired, key))
+			report(g, AL_GATE_EV_DROPPED, AL_GATE_WHY_LATE, true, NULL, NULL, NULL, NULL, 0);
 		else
 			report(g, AL_GATE_EV_DROPPED, AL_GATE_WHY_UNSOLICITED, true, NULL, NULL, NULL, NULL, 0);
+		free(key);
 		break;
 	}
 	}
@@ -420,7 +571,11 @@ static void server_response(struct al_gate *g, struct al_jsonrpc_msg *m, size_t 
 	json_t *id = json_object_get(m->root, "id");
 	struct pending p;
 	if (!pending_take(g->client_req, id, &p)) {
-		report(g, AL_GATE_EV_DROPPED, AL_GATE_WHY_UNSOLICITED, false, NULL, NULL, NULL, NULL, 0);
+		char *key = id ? id_key(id) : NULL;
+		const char *late = retired_has(&g->client_retired, key);
+		report(g, AL_GATE_EV_DROPPED, late ? AL_GATE_WHY_LATE : AL_GATE_WHY_UNSOLICITED, false, NULL, late, NULL,
+		       NULL, 0);
+		free(key);
 		return;
 	}
 	if (len > g->cfg.max_result) {
@@ -493,7 +648,7 @@ static void server_request(struct al_gate *g, struct al_jsonrpc_msg *m)
 		report(g, AL_GATE_EV_REFUSED, AL_GATE_WHY_SERVER_REQUEST, false, m->method, NULL, NULL, NULL, 0);
 		return;
 	}
-	if (!pending_add(g->server_req, m->id, REQ_OTHER, NULL)) {
+	if (!pending_add(g->server_req, &g->server_retired, m->id, REQ_OTHER, NULL)) {
 		answer_error(g, false, m->id, AL_JSONRPC_INVALID_REQUEST, "too many requests in flight, or a reused id");
 		report(g, AL_GATE_EV_REFUSED, AL_GATE_WHY_BUSY, false, m->method, NULL, NULL, NULL, 0);
 		return;
@@ -524,6 +679,8 @@ void al_gate_from_server(struct al_gate *g, const char *line, size_t len)
 	case AL_JSONRPC_NOTIFICATION:
 		if (!listed(m.method, server_notifications, sizeof server_notifications / sizeof *server_notifications))
 			report(g, AL_GATE_EV_DROPPED, AL_GATE_WHY_METHOD, false, m.method, NULL, NULL, NULL, 0);
+		else if (!strcmp(m.method, "notifications/cancelled"))
+			cancelled(g, &m, false);
 		else if (len > g->cfg.max_line)
 			report(g, AL_GATE_EV_DROPPED, AL_GATE_WHY_OVERSIZED, false, m.method, NULL, NULL, NULL, 0);
 		else if (notify_allowed(g)) {
@@ -534,6 +691,47 @@ void al_gate_from_server(struct al_gate *g, const char *line, size_t len)
 		break;
 	}
 	al_jsonrpc_msg_clear(&m);
+}
+
+/* ---- timeouts ---- */
+
+int al_gate_timeout(struct al_gate *g)
+{
+	uint64_t now = g->io.now_ms(g->io.ctx), next = UINT64_MAX;
+	for (size_t i = 0; i < AL_GATE_MAX_INFLIGHT; i++)
+		if (g->client_req[i].id && g->client_req[i].deadline && g->client_req[i].deadline < next)
+			next = g->client_req[i].deadline;
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : next - now > INT32_MAX ? INT32_MAX : (int)(next - now);
+}
+
+/*
+ * A tools/call past its deadline: the client is answered (-32001, the MCP
+ * SDKs' request timeout), the server told to stop (notifications/cancelled),
+ * and the id retired, so that the server's answer, when it comes, is late.
+ */
+void al_gate_tick(struct al_gate *g)
+{
+	uint64_t now = g->io.now_ms(g->io.ctx);
+	for (size_t i = 0; i < AL_GATE_MAX_INFLIGHT; i++) {
+		struct pending *p = &g->client_req[i];
+		if (!p->id || !p->deadline || p->deadline > now)
+			continue;
+		json_t *id = json_loads(p->id, JSON_DECODE_ANY, NULL);
+		char why[200], rec[48];
+		snprintf(why, sizeof why, "tool '%.64s': no answer within %u ms (the gate's timeout for it); the request "
+			 "was cancelled", p->tool, p->timeout_ms);
+		answer_error(g, true, id, -32001, why);
+		snprintf(rec, sizeof rec, "timeout %u ms", p->timeout_ms);
+		snprintf(why, sizeof why, "the gate's timeout of %u ms for this tool", p->timeout_ms);
+		if (id)
+			send_json(g, false, json_pack("{s:s, s:s, s:{s:O, s:s}}", "jsonrpc", "2.0", "method",
+						      "notifications/cancelled", "params", "requestId", id, "reason", why));
+		report_rule(g, AL_GATE_EV_TIMEOUT, AL_GATE_WHY_TIMEOUT, false, "tools/call", p->tool, NULL, NULL, rec);
+		json_decref(id);
+		retire(&g->client_retired, p);
+	}
 }
 
 /* ---- redaction ---- */

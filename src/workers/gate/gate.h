@@ -7,12 +7,16 @@
  *   al_gate_new(&cfg, &out, &g);
  *   al_gate_from_client(g, line, len);   // forwards, answers or drops
  *   al_gate_from_server(g, line, len);
+ *   poll(..., al_gate_timeout(g));         // then al_gate_tick(g): timeouts due
  *   al_gate_free(g);
  *
  * Client to server: well-formed JSON-RPC only; requests by method allowlist;
  * tools/call only for a tool that is allowed by the policy and pinned (seen
  * in an approved tools/list), its arguments checked against the pinned
- * inputSchema; responses only to requests the server made.
+ * inputSchema and the policy's argument rules (rules.h), within the tool's
+ * rate limit; a call unanswered within its tool's timeout is answered with an
+ * error and cancelled at the server; cancellations only of outstanding
+ * requests; responses only to requests the server made.
  * Server to client: responses only to an outstanding request of the client,
  * under a size cap; tools/list canonicalised (sorted keys, compact) and
  * hashed (SHA-256) over the whole result; a hash other than the pinned one
@@ -32,6 +36,7 @@
 #include <stdint.h>
 
 #include "airlock/worker.h"
+#include "workers/gate/rules.h"
 
 #define AL_GATE_MAX_TOOLS 64
 #define AL_GATE_MAX_INFLIGHT 64
@@ -48,6 +53,7 @@ struct al_gate_config {
 	enum al_gate_server_req sampling, elicitation, roots;
 	bool has_pin;
 	uint8_t pin[32];        /* SHA-256 of the approved tools/list */
+	const struct al_gate_rules *rules; /* per-tool rate, timeout, argument rules; NULL: none */
 };
 
 struct al_gate_io {
@@ -61,12 +67,17 @@ struct al_gate_io {
 
 struct al_gate;
 
-/* 0 or -ENOMEM. cfg and io are copied (tool names are borrowed). */
+/* 0 or -ENOMEM. cfg and io are copied (tool names and rules are borrowed). */
 int al_gate_new(const struct al_gate_config *cfg, const struct al_gate_io *io, struct al_gate **out);
 void al_gate_free(struct al_gate *g);
 
 void al_gate_from_client(struct al_gate *g, const char *line, size_t len);
 void al_gate_from_server(struct al_gate *g, const char *line, size_t len);
+
+/* Milliseconds until the next timeout is due (poll's timeout), -1 if none. */
+int al_gate_timeout(struct al_gate *g);
+/* Answers and cancels the tools/calls whose timeout is due. */
+void al_gate_tick(struct al_gate *g);
 
 /* Whether tools/call is refused because the tools changed since approval. */
 bool al_gate_quarantined(const struct al_gate *g);

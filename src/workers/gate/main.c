@@ -2,10 +2,13 @@
  * airlock-gate: the gate domain's worker. Holds the MCP client's stdio and
  * the pipes to the tool domain, and nothing else (include/airlock/worker.h).
  *
- *   1. options: the policy's limits, tools and server-request rules, the pin;
+ *   1. options: the policy's limits, tools and server-request rules, the pin,
+ *      the per-tool rules (rules.h: decoded and their patterns compiled here,
+ *      before the lockdown; matching afterwards only allocates memory);
  *   2. lock down: a stage-2 filter allowing only I/O on the fds it holds;
  *   3. move lines: each complete line goes through the gate (gate.c) in its
- *      direction; a line over the cap is refused and skipped to its end;
+ *      direction; a line over the cap is refused and skipped to its end; poll
+ *      wakes for the next tools/call timeout too;
  *   4. the client's EOF closes the server's stdin; the server's EOF ends it.
  */
 #include <errno.h>
@@ -27,6 +30,7 @@ static void usage(void)
 	fputs("usage: airlock-gate [--max-line BYTES] [--max-result BYTES] [--notify-rate N]\n"
 	      "                    [--tool NAME]... [--all-tools] [--sampling deny|pass]\n"
 	      "                    [--elicitation deny|pass] [--roots deny|pass] [--pin HEX]\n"
+	      "                    [--rules JSON]\n"
 	      "Run by `airlock gate` in the gate domain, with the fds of include/airlock/worker.h.\n",
 	      stderr);
 }
@@ -127,9 +131,10 @@ static bool pump(struct framer *f, struct al_gate *g, void (*fn)(struct al_gate 
 	return true;
 }
 
-static int parse_policy(int argc, char **argv, struct al_gate_config *cfg, size_t *line_cap)
+static int parse_policy(int argc, char **argv, struct al_gate_config *cfg, size_t *line_cap,
+			struct al_gate_rules **rules)
 {
-	enum { O_LINE = 1, O_RESULT, O_RATE, O_TOOL, O_ALL, O_SAMP, O_ELIC, O_ROOTS, O_PIN };
+	enum { O_LINE = 1, O_RESULT, O_RATE, O_TOOL, O_ALL, O_SAMP, O_ELIC, O_ROOTS, O_PIN, O_RULES };
 	static const struct option opts[] = {
 		{ "max-line", required_argument, NULL, O_LINE },
 		{ "max-result", required_argument, NULL, O_RESULT },
@@ -140,6 +145,7 @@ static int parse_policy(int argc, char **argv, struct al_gate_config *cfg, size_
 		{ "elicitation", required_argument, NULL, O_ELIC },
 		{ "roots", required_argument, NULL, O_ROOTS },
 		{ "pin", required_argument, NULL, O_PIN },
+		{ "rules", required_argument, NULL, O_RULES },
 		{ NULL, 0, NULL, 0 },
 	};
 	*cfg = (struct al_gate_config){ .max_line = 1u << 20, .max_result = 4u << 20, .notify_rate = 50 };
@@ -187,6 +193,16 @@ static int parse_policy(int argc, char **argv, struct al_gate_config *cfg, size_
 					return -EINVAL;
 			cfg->has_pin = true;
 			break;
+		case O_RULES: {
+			char why[256];
+			al_gate_rules_free(*rules);
+			if (al_gate_rules_parse(optarg, strlen(optarg), rules, why, sizeof why) < 0) {
+				al_log_warnx("gate: %s", why);
+				return -EINVAL;
+			}
+			cfg->rules = *rules;
+			break;
+		}
 		default:
 			return -EINVAL;
 		}
@@ -202,8 +218,9 @@ int main(int argc, char **argv)
 {
 	al_log_init("airlock-gate", AL_LOG_WARN);
 	struct al_gate_config cfg;
+	struct al_gate_rules *rules = NULL;
 	size_t cap;
-	if (parse_policy(argc, argv, &cfg, &cap) < 0) {
+	if (parse_policy(argc, argv, &cfg, &cap, &rules) < 0) {
 		usage();
 		return AL_WORKER_EXIT_USAGE;
 	}
@@ -226,11 +243,13 @@ int main(int argc, char **argv)
 			{ .fd = fc.eof ? -1 : fc.fd, .events = POLLIN },
 			{ .fd = fs.fd, .events = POLLIN },
 		};
-		if (poll(p, 2, -1) < 0) {
+		int n = poll(p, 2, al_gate_timeout(g));
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
+		al_gate_tick(g);
 		if (p[0].revents && !pump(&fc, g, al_gate_from_client)) {
 			fc.eof = true;
 			close(AL_GATE_FD_TOOL_IN); /* the server sees its stdin end */
@@ -241,6 +260,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	al_gate_free(g);
+	al_gate_rules_free(rules);
 	free(fc.buf);
 	free(fs.buf);
 	return AL_WORKER_EXIT_OK;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,6 +292,220 @@ static void test_redact(void **state)
 	assert_non_null(strstr(s, " d"));
 }
 
+/* ---- per-tool rules ---- */
+
+static struct al_gate_rules *rules(const char *tools)
+{
+	char buf[2048];
+	snprintf(buf, sizeof buf, "{\"default\":{\"rate\":0,\"period_ms\":0,\"burst\":0,\"timeout_ms\":0},\"tools\":[%s]}",
+		 tools);
+	struct al_gate_rules *r;
+	char why[256];
+	if (al_gate_rules_parse(buf, strlen(buf), &r, why, sizeof why) < 0)
+		fail_msg("%s", why);
+	return r;
+}
+
+static struct al_gate *gate_with(struct al_gate_rules *r)
+{
+	struct al_gate_config cfg = { .max_line = 65536, .max_result = 65536, .notify_rate = 10, .all_tools = true,
+				      .roots = AL_GATE_PASS, .rules = r };
+	struct al_gate *g = gate(&cfg);
+	list_tools(g);
+	return g;
+}
+
+static void call(struct al_gate *g, const char *id, const char *tool, const char *args)
+{
+	char m[512];
+	snprintf(m, sizeof m, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"tools/call\",\"params\":{\"name\":\"%s\",\"arguments\":%s}}",
+		 id, tool, args);
+	client(g, m);
+}
+
+static const struct al_gate_record *last_record(void)
+{
+	assert_true(cap.nr > 0);
+	return &cap.rec[cap.nr - 1];
+}
+
+static void test_rate(void **state)
+{
+	(void)state;
+	struct al_gate_rules *r = rules("{\"name\":\"echo\",\"rate\":2,\"period_ms\":1000,\"burst\":2,\"timeout_ms\":0}");
+	struct al_gate *g = gate_with(r);
+	size_t ns = cap.ns;
+	call(g, "10", "echo", "{\"text\":\"a\"}");
+	call(g, "11", "echo", "{\"text\":\"b\"}");
+	assert_int_equal(cap.ns, ns + 2);
+	/* the burst is spent: refused, not forwarded, with the tool and the limit */
+	call(g, "12", "echo", "{\"text\":\"c\"}");
+	assert_int_equal(cap.ns, ns + 2);
+	assert_int_equal(error_code(cap.client[cap.nc - 1]), -32000);
+	assert_non_null(strstr(cap.client[cap.nc - 1], "tool 'echo': over its rate limit of 2 calls a second (burst 2)"));
+	assert_int_equal(last_record()->event, AL_GATE_EV_REFUSED);
+	assert_int_equal(last_record()->reason, AL_GATE_WHY_RATE);
+	assert_string_equal(last_record()->name, "echo");
+	assert_string_equal(last_record()->rule, "rate 2/s burst 2");
+	/* half a second later: one call's worth again, not two */
+	cap.now += 500;
+	call(g, "13", "echo", "{\"text\":\"d\"}");
+	call(g, "14", "echo", "{\"text\":\"e\"}");
+	assert_int_equal(cap.ns, ns + 3);
+	/* a long pause fills the bucket to its burst, no more */
+	cap.now += 3600 * 1000;
+	for (int i = 0; i < 5; i++)
+		call(g, "20", "echo", "{\"text\":\"f\"}"); /* one id: refused as a reused one after the first */
+	assert_int_equal(cap.ns, ns + 4);
+	call(g, "21", "echo", "{\"text\":\"g\"}");
+	call(g, "22", "echo", "{\"text\":\"h\"}");
+	assert_int_equal(cap.ns, ns + 5);
+	/* the other tools: the default (no limit) */
+	for (int i = 0; i < 10; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "%d", 100 + i);
+		call(g, id, "rm", "{}");
+	}
+	assert_int_equal(cap.ns, ns + 15);
+	al_gate_free(g);
+	al_gate_rules_free(r);
+}
+
+static void test_timeout(void **state)
+{
+	(void)state;
+	struct al_gate_rules *r = rules("{\"name\":\"echo\",\"rate\":0,\"period_ms\":0,\"burst\":0,\"timeout_ms\":1000}");
+	struct al_gate *g = gate_with(r);
+	assert_int_equal(al_gate_timeout(g), -1);
+	call(g, "20", "echo", "{\"text\":\"a\"}");
+	call(g, "\"s\"", "rm", "{}"); /* no timeout of its own */
+	size_t nc = cap.nc, ns = cap.ns;
+	assert_int_equal(al_gate_timeout(g), 1000);
+	cap.now = 999;
+	assert_int_equal(al_gate_timeout(g), 1);
+	al_gate_tick(g);
+	assert_int_equal(cap.nc, nc);
+	cap.now = 1000;
+	assert_int_equal(al_gate_timeout(g), 0);
+	al_gate_tick(g);
+	/* the client is answered, the server told */
+	assert_int_equal(cap.nc, nc + 1);
+	assert_int_equal(error_code(cap.client[nc]), -32001);
+	assert_non_null(strstr(cap.client[nc], "\"id\":20"));
+	assert_non_null(strstr(cap.client[nc], "tool 'echo': no answer within 1000 ms"));
+	assert_int_equal(cap.ns, ns + 1);
+	json_t *c = json_loads(cap.server[ns], 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(c, "method")), "notifications/cancelled");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(c, "params"), "requestId")), 20);
+	json_decref(c);
+	assert_int_equal(last_record()->event, AL_GATE_EV_TIMEOUT);
+	assert_string_equal(last_record()->name, "echo");
+	assert_string_equal(last_record()->rule, "timeout 1000 ms");
+	assert_int_equal(al_gate_timeout(g), -1);
+	al_gate_tick(g);
+	assert_int_equal(cap.nc, nc + 1); /* once */
+	/* the answer that comes anyway is late: dropped, recorded with its tool */
+	server(g, "{\"jsonrpc\":\"2.0\",\"id\":20,\"result\":{\"content\":[]}}");
+	assert_int_equal(cap.nc, nc + 1);
+	assert_int_equal(last_record()->reason, AL_GATE_WHY_LATE);
+	assert_string_equal(last_record()->name, "echo");
+	/* an answer nobody asked for is still unsolicited */
+	server(g, "{\"jsonrpc\":\"2.0\",\"id\":77,\"result\":{}}");
+	assert_int_equal(last_record()->reason, AL_GATE_WHY_UNSOLICITED);
+	/* the id may not be used again: its late answer would pass for the new one's */
+	call(g, "20", "echo", "{\"text\":\"b\"}");
+	assert_int_equal(error_code(cap.client[cap.nc - 1]), -32600);
+	assert_int_equal(cap.ns, ns + 1);
+	/* the other call is still served */
+	server(g, "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"result\":{\"content\":[]}}");
+	assert_int_equal(error_code(cap.client[cap.nc - 1]), 0);
+	al_gate_free(g);
+	al_gate_rules_free(r);
+}
+
+static void test_cancel(void **state)
+{
+	(void)state;
+	struct al_gate_rules *r = rules("{\"name\":\"echo\",\"rate\":0,\"period_ms\":0,\"burst\":0,\"timeout_ms\":1000}");
+	struct al_gate *g = gate_with(r);
+	call(g, "30", "echo", "{\"text\":\"a\"}");
+	size_t nc = cap.nc, ns = cap.ns;
+	client(g, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":30,\"reason\":\"x\"}}");
+	assert_int_equal(cap.ns, ns + 1);
+	assert_non_null(strstr(cap.server[ns], "notifications/cancelled"));
+	assert_int_equal(last_record()->event, AL_GATE_EV_CANCELLED);
+	assert_string_equal(last_record()->name, "echo");
+	/* retired: no timeout any more, its answer late */
+	assert_int_equal(al_gate_timeout(g), -1);
+	cap.now += 5000;
+	al_gate_tick(g);
+	assert_int_equal(cap.nc, nc);
+	server(g, "{\"jsonrpc\":\"2.0\",\"id\":30,\"result\":{\"content\":[]}}");
+	assert_int_equal(cap.nc, nc);
+	assert_int_equal(last_record()->reason, AL_GATE_WHY_LATE);
+	/* unknown, repeated ("30" is not 30) and malformed cancellations reach nobody */
+	const char *bad[] = {
+		"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":31}}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":30}}",
+		"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"30\"}}",
+	};
+	for (size_t i = 0; i < 3; i++) {
+		client(g, bad[i]);
+		assert_int_equal(last_record()->event, AL_GATE_EV_DROPPED);
+		assert_int_equal(last_record()->reason, AL_GATE_WHY_UNKNOWN_ID);
+	}
+	client(g, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":[1]}}");
+	assert_int_equal(last_record()->reason, AL_GATE_WHY_MALFORMED);
+	client(g, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\"}");
+	assert_int_equal(last_record()->reason, AL_GATE_WHY_MALFORMED);
+	assert_int_equal(cap.ns, ns + 1);
+	/* the server cancels its own request to the client the same way */
+	server(g, "{\"jsonrpc\":\"2.0\",\"id\":\"r1\",\"method\":\"roots/list\"}");
+	assert_int_equal(cap.nc, nc + 1);
+	server(g, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"r1\"}}");
+	assert_int_equal(cap.nc, nc + 2);
+	assert_int_equal(last_record()->event, AL_GATE_EV_CANCELLED);
+	assert_false(last_record()->from_client);
+	client(g, "{\"jsonrpc\":\"2.0\",\"id\":\"r1\",\"result\":{\"roots\":[]}}");
+	assert_int_equal(cap.ns, ns + 1);
+	assert_int_equal(last_record()->reason, AL_GATE_WHY_LATE);
+	server(g, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":30}}");
+	assert_int_equal(cap.nc, nc + 2); /* 30 is the client's request, not the server's */
+	assert_int_equal(last_record()->reason, AL_GATE_WHY_UNKNOWN_ID);
+	al_gate_free(g);
+	al_gate_rules_free(r);
+}
+
+static void test_arg_rules(void **state)
+{
+	(void)state;
+	struct al_gate_rules *r = rules("{\"name\":\"echo\",\"rate\":1,\"period_ms\":60000,\"burst\":1,\"timeout_ms\":0,"
+					"\"args\":[{\"path\":\"text\",\"pattern\":\"[a-z]+\"}]}");
+	struct al_gate *g = gate_with(r);
+	size_t ns = cap.ns;
+	call(g, "40", "echo", "{\"text\":\"ABC\"}");
+	assert_int_equal(cap.ns, ns);
+	assert_int_equal(error_code(cap.client[cap.nc - 1]), -32602);
+	assert_non_null(strstr(cap.client[cap.nc - 1], "tool 'echo': argument 'text': does not match the pattern [a-z]+ "
+						      "(the gate's pattern rule)"));
+	const struct al_gate_record *rec = last_record();
+	assert_int_equal(rec->reason, AL_GATE_WHY_CONSTRAINT);
+	assert_string_equal(rec->arg, "text");
+	assert_string_equal(rec->rule, "pattern");
+	/* the arguments' hash, as a forwarded call's: canonical JSON (sorted keys, compact) */
+	uint8_t h[32];
+	crypto_hash_sha256(h, (const unsigned char *)"{\"text\":\"ABC\"}", 14);
+	assert_memory_equal(rec->hash, h, 32);
+	/* the schema is checked first; a refused call spends no rate */
+	call(g, "41", "echo", "{\"text\":\"abcdefgh\"}");
+	assert_int_equal(last_record()->reason, AL_GATE_WHY_ARGUMENTS);
+	call(g, "42", "echo", "{\"text\":\"abc\"}");
+	assert_int_equal(cap.ns, ns + 1);
+	assert_int_equal(last_record()->event, AL_GATE_EV_FORWARDED);
+	al_gate_free(g);
+	al_gate_rules_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +513,8 @@ int main(void)
 		cmocka_unit_test(test_policy_tools),  cmocka_unit_test(test_quarantine),
 		cmocka_unit_test(test_server_requests), cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_result_limits), cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_rate),          cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_cancel),        cmocka_unit_test(test_arg_rules),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	reset();
