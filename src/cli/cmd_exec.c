@@ -226,6 +226,9 @@ static int run(int argc, char **argv)
 		return al_cli_usage_error(&al_cmd_exec, "--profile is required");
 	if (optind >= argc)
 		return al_cli_usage_error(&al_cmd_exec, "no command given");
+	/* an ordinary user without a delegated cgroup: a systemd scope, where a
+	 * user manager runs (this process is then executed again in it) */
+	(void)al_cgroup_scope_enter(al_cli_argv);
 
 	struct al_spec spec;
 	struct al_domain *d = NULL;
