@@ -4,8 +4,11 @@
  *
  * A domain's cgroup is made below the runner's (cgroup.c), which works as
  * well for a user as for root where that cgroup is delegated to the user.
- * Where it is not, and a systemd user manager is reachable, the runner asks
- * it for a transient scope with Delegate=yes and continues in it: it
+ * Where it is not, a systemd user manager is reachable and the cgroup v2
+ * hierarchy (the only one systemd delegates) has the memory, pids and cpu
+ * controllers, the runner asks the manager for a transient scope with
+ * Delegate=yes and continues in it (cgroup.c then moves it into a leaf of
+ * the scope's cgroup and makes the domains' cgroups beside it): it
  * executes itself again through
  *
  *     systemd-run --user --scope --quiet --collect -p Delegate=yes -- SELF ARGS...
@@ -38,6 +41,7 @@
  * the scope itself needs a host whose PID 1 is systemd (docs/gate.md).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +76,25 @@ static bool own_socket(const char *path)
 	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid == geteuid();
 }
 
+/* systemd delegates cgroup v2 only (a v1 hierarchy is never given to a
+ * user): on a hybrid host whose v2 hierarchy has no memory, pids and cpu
+ * controllers, a scope would carry none of the limits. */
+static bool v2_offers_limits(void)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup/cgroup.controllers",
+					     "/sys/fs/cgroup/unified/cgroup.controllers" };
+	for (size_t i = 0; i < AL_ARRAY_LEN(roots); i++) {
+		AL_AUTOFREE char *text = NULL;
+		if (al_read_file_at(AT_FDCWD, roots[i], 4096, &text, NULL) < 0)
+			continue;
+		int found = 0;
+		for (char *save = NULL, *w = strtok_r(text, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+			found += !strcmp(w, "memory") || !strcmp(w, "pids") || !strcmp(w, "cpu");
+		return found == 3;
+	}
+	return false;
+}
+
 /*
  * A systemd user manager this user can reach, and systemd-run to ask it:
  * the path of systemd-run, or NULL with why (one phrase) when absent. The
@@ -97,15 +120,19 @@ static const char *probe(char *why, size_t len)
 	snprintf(priv, sizeof priv, "%s/systemd/private", rt);
 	snprintf(bus, sizeof bus, "%s/bus", rt);
 	bool manager = booted && (own_socket(priv) || own_socket(bus));
-	if (manager && run)
+	bool v2 = v2_offers_limits();
+	if (manager && run && v2)
 		return run;
 	if (!booted)
 		snprintf(why, len, "no systemd user manager: PID 1 is not systemd (no /run/systemd/system)");
 	else if (!manager)
 		snprintf(why, len, "no systemd user manager for uid %u (neither %s nor %s)", (unsigned)geteuid(),
 			 priv, bus);
-	else
+	else if (!run)
 		snprintf(why, len, "a systemd user manager but no systemd-run (%s)", run_paths[0]);
+	else
+		snprintf(why, len, "a systemd user manager, but the cgroup v2 hierarchy it delegates has no "
+				   "memory, pids and cpu controllers here (a hybrid host)");
 	return NULL;
 }
 
