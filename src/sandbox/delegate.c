@@ -150,7 +150,7 @@ int al_cgroup_scope_enter(char *const argv[])
 	}
 	if (al_cgroup_own_writable()) {
 		state = SCOPE_NOT_NEEDED;
-		snprintf(note, sizeof note, "the cgroup below the runner's looked writable");
+		snprintf(note, sizeof note, "the runner's own cgroup was writable at the start");
 		return 0;
 	}
 	if (guard) {
