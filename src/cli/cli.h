@@ -38,6 +38,10 @@ struct al_cmd {
 	const char *helper_build_dir; /* relative to the build root */
 };
 
+/* main()'s argv, for a command that executes itself again (the systemd
+ * scope of `exec` and `gate`: al_cgroup_scope_enter). */
+extern char **al_cli_argv;
+
 /* Prints "airlock NAME: MSG" and the usage to stderr; returns AL_EXIT_USAGE. */
 int al_cli_usage_error(const struct al_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

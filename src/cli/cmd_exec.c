@@ -49,13 +49,19 @@ const struct al_cmd al_cmd_exec = {
 		"  --fd N           pass the runner's fd N at the same number\n"
 		"  --uid ID         outside uid/gid of the domain when run as root (default 65534)\n"
 		"  --accept-unenforced\n"
-		"                   where no cgroup can be made (an ordinary user), run although\n"
-		"                   the profile's CPU share cannot be enforced; memory and pids\n"
-		"                   are then held by RLIMIT_AS and RLIMIT_NPROC either way\n"
+		"                   where no cgroup can be made (an ordinary user with no\n"
+		"                   delegated cgroup), run although the profile's CPU share\n"
+		"                   cannot be enforced; memory and pids are then held by\n"
+		"                   RLIMIT_AS and RLIMIT_NPROC either way\n"
 		"  --attest         print the attestation before CMD runs\n"
 		"  --json           print it as JSON (implies --attest)\n"
 		"\n"
 		"CMD without a slash is looked up in PATH, as a shell does.\n"
+		"\n"
+		"As an ordinary user the limits are a cgroup's where the user's cgroup is\n"
+		"delegated (systemd's Delegate=yes, or chown by an administrator); else,\n"
+		"where a systemd user manager runs, exec continues in a transient scope with\n"
+		"Delegate=yes (systemd-run --user --scope; AIRLOCK_CGROUP_SCOPE=off skips it).\n"
 		"\n"
 		"Exit status: CMD's, or 128+signal if it was killed; 1 if the domain could\n"
 		"not be built or attested.\n",
@@ -226,6 +232,9 @@ static int run(int argc, char **argv)
 		return al_cli_usage_error(&al_cmd_exec, "--profile is required");
 	if (optind >= argc)
 		return al_cli_usage_error(&al_cmd_exec, "no command given");
+	/* an ordinary user without a delegated cgroup: a systemd scope, where a
+	 * user manager runs (this process is then executed again in it) */
+	(void)al_cgroup_scope_enter(al_cli_argv);
 
 	struct al_spec spec;
 	struct al_domain *d = NULL;

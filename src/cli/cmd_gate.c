@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "common/log.h"
+#include "sandbox/sandbox.h"
 #include "supervisor/gate_install.h"
 #include "supervisor/gate_policy.h"
 #include "supervisor/gate_run.h"
@@ -214,6 +215,8 @@ static int run(int argc, char **argv)
 		al_gate_policy_free(&p);
 		return al_cli_usage_error(&al_cmd_gate, "no command given (airlock gate [options] -- CMD ARGS...)");
 	}
+	/* an ordinary user without a delegated cgroup: a systemd scope (delegate.c) */
+	(void)al_cgroup_scope_enter(al_cli_argv);
 	if ((rc = state_dir(&o, dir, sizeof dir)) != 0 ||
 	    (rc = al_cli_helper_path("src/workers/gate", "airlock-gate", worker, sizeof worker) < 0 ? AL_EXIT_FAIL : 0) ||
 	    (p.npm && (rc = installed_cmd(&o, dir, &p, argc - first, argv + first, &cmd)) != 0)) {
@@ -237,6 +240,7 @@ static int install(int argc, char **argv)
 		return al_cli_usage_error(&al_cmd_gate, "install takes no command (the policy's [install] names it)");
 	if (!o.policy)
 		return al_cli_usage_error(&al_cmd_gate, "install: which package? (--policy FILE with [install] npm = ...)");
+	(void)al_cgroup_scope_enter(al_cli_argv);
 	struct al_gate_policy p;
 	char dir[PATH_MAX], cache[PATH_MAX], worker[PATH_MAX];
 	if ((rc = load(&o, NULL, &p)) != 0)

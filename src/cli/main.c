@@ -52,8 +52,11 @@ static const struct al_cmd *find_command(const char *name)
 	return NULL;
 }
 
+char **al_cli_argv;
+
 int main(int argc, char **argv)
 {
+	al_cli_argv = argv;
 	al_log_init("airlock", AL_LOG_WARN);
 	if (argc < 2) {
 		print_usage(stderr);

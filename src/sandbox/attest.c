@@ -203,15 +203,19 @@ static void check_carriers(struct attest *a, const struct al_spec *s)
 
 static void check_cgroup(struct attest *a, struct al_domain *d, const struct al_spec *s)
 {
+	bool wanted = s->cg_memory || s->cg_pids || s->cg_cpu_percent;
+	char carrier[PATH_MAX + 300];
 	if (!d->cg.used) {
-		bool wanted = s->cg_memory || s->cg_pids || s->cg_cpu_percent;
-		item(a, "cgroup", wanted ? "limits" : "none",
-		     d->cg_skipped ? "unavailable to this runner" : "none",
+		snprintf(carrier, sizeof carrier, "unavailable to this runner (%s)", al_cgroup_scope_note());
+		item(a, "cgroup", wanted ? "limits" : "none", d->cg_skipped ? carrier : "none",
 		     !wanted || (d->cg_skipped && !s->cg_required));
 		if (d->cg_skipped)
 			check_carriers(a, s);
 		return;
 	}
+	/* what carries the limits below: the hierarchy, and whose cgroup */
+	al_cgroup_describe(&d->cg, carrier, sizeof carrier);
+	item(a, "cgroup", wanted ? "limits" : "none", carrier, true);
 	char p[64];
 	AL_AUTOFREE char *text = NULL;
 	snprintf(p, sizeof p, "/proc/%d/cgroup", (int)d->pid);

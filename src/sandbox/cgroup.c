@@ -9,6 +9,17 @@
  * both cases the domain's cgroup is created below the cgroup the runner is
  * in, never elsewhere, and named airlock-<runner pid>-<n>.
  *
+ * Delegation (an ordinary user): the same code runs where the runner's
+ * cgroup is delegated to it (systemd's Delegate=yes, or an administrator's
+ * chown of the directory and its control files): a new cgroup and its files
+ * belong to whoever made it, so the domain's limits are written as root
+ * writes them. A v2 cgroup cannot both hold processes and give controllers
+ * to children, and a delegated one holds the runner: there the runner moves
+ * itself into a leaf of its own, airlock-<pid>-runner, and makes the
+ * domains' cgroups beside it (v2_enable). The attestation says "delegated"
+ * where the parent directory is not root's (al_cgroup_describe). Where no
+ * cgroup is delegated, delegate.c may ask systemd for one.
+ *
  * Cleanup: the runner removes the directories when it reaps the domain
  * (al_domain_wait/free). If the runner is killed instead, the domain dies with
  * it (PDEATHSIG on its pid 1 takes the whole pid namespace down), which leaves
@@ -25,6 +36,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,6 +87,7 @@ static int own_dir(const char *ctrl, char *out, size_t len)
 		if (!found)
 			continue;
 		const char *cands[] = { ctrl, list };
+		int err = -ENOENT; /* -EACCES where it is there but not ours */
 		for (size_t i = 0; i < 2; i++) {
 			char base[PATH_MAX];
 			snprintf(base, sizeof base, "/sys/fs/cgroup/%s%s", cands[i],
@@ -85,8 +98,10 @@ static int own_dir(const char *ctrl, char *out, size_t len)
 				al_strlcpy(out, base, len);
 				return 0;
 			}
+			if (errno != ENOENT)
+				err = -errno;
 		}
-		return -ENOENT;
+		return err;
 	}
 	return -ENOENT;
 }
@@ -119,11 +134,90 @@ static int read_u64(const char *dir, const char *file, uint64_t *v)
 	return al_parse_u64(text, v);
 }
 
+/* NAME is airlock-<pid>-runner: a runner's own leaf (v2_enable). */
+static bool runner_leaf(const char *name, int *pid)
+{
+	int n = 0;
+	return sscanf(name, "airlock-%d-runner%n", pid, &n) == 1 && n > 0 && name[n] == '\0';
+}
+
+/* The runner's v2 cgroup, or its parent when the runner sits in its leaf
+ * there: the domains' cgroups go beside the leaf, never below it. */
+static int v2_dir(char *dir, size_t len)
+{
+	int rc = own_dir(NULL, dir, len), pid;
+	char *slash = rc == 0 ? strrchr(dir, '/') : NULL;
+	if (slash && runner_leaf(slash + 1, &pid))
+		*slash = '\0';
+	return rc;
+}
+
+/*
+ * Delegated to this runner: the directory belongs to a user other than root
+ * (whoever it was given to: the runner's own uid for an ordinary user), or
+ * systemd marked it delegated (the user.delegate or trusted.delegate
+ * attribute, systemd 251 and later, on a unit with Delegate=yes). *owner is
+ * the directory's owner.
+ */
+static bool delegated(const char *dir, uid_t *owner)
+{
+	struct stat st;
+	char v[8];
+	if (stat(dir, &st) < 0)
+		return false;
+	*owner = st.st_uid;
+	if (st.st_uid != 0)
+		return true;
+	static const char *const attrs[] = { "user.delegate", "trusted.delegate" };
+	for (size_t i = 0; i < 2; i++) {
+		ssize_t n = getxattr(dir, attrs[i], v, sizeof v - 1);
+		if (n == 1 && v[0] == '1')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Gives the domain controllers to the children of base. A v2 cgroup that
+ * holds processes cannot (EBUSY: the no-internal-process rule); where base is
+ * delegated to the runner and holds only the runner, the runner moves itself
+ * into base/airlock-<pid>-runner first, which is what systemd's delegation
+ * documentation asks of a delegated unit. Not in a cgroup that is not
+ * delegated: its manager placed the runner there and the move would be its
+ * own. Where the controllers are still refused (other processes in base),
+ * the runner goes back.
+ */
+static int v2_enable(const char *base)
+{
+	static const char ctrls[] = "+memory +pids +cpu";
+	int rc = al_cgroup_write(base, "cgroup.subtree_control", ctrls);
+	uid_t owner;
+	if (rc != -EBUSY || !delegated(base, &owner))
+		return rc;
+	char leaf[PATH_MAX + 64], me[24];
+	snprintf(leaf, sizeof leaf, "%s/airlock-%d-runner", base, (int)getpid());
+	snprintf(me, sizeof me, "%d", (int)getpid());
+	if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if ((rc = al_cgroup_write(leaf, "cgroup.procs", me)) < 0) {
+		rmdir(leaf);
+		return rc;
+	}
+	if ((rc = al_cgroup_write(base, "cgroup.subtree_control", ctrls)) < 0) {
+		(void)al_cgroup_write(base, "cgroup.procs", me);
+		rmdir(leaf);
+		return rc;
+	}
+	al_log_info("cgroup: in the delegated %s, the runner moved to its leaf airlock-%d-runner", base,
+		    (int)getpid());
+	return 0;
+}
+
 static bool v2_usable(char *dir, size_t len)
 {
 	AL_AUTOFREE char *ctrls = NULL;
 	char p[PATH_MAX + 32];
-	if (own_dir(NULL, dir, len) < 0)
+	if (v2_dir(dir, len) < 0)
 		return false;
 	snprintf(p, sizeof p, "%s/cgroup.controllers", dir);
 	if (al_read_file_at(AT_FDCWD, p, 4096, &ctrls, NULL) < 0)
@@ -265,7 +359,7 @@ static int create_limits(const struct al_spec *spec, struct al_cgroup *cg, const
 	int rc;
 	if (v2_usable(base, sizeof base)) {
 		/* may be refused (a cgroup with processes cannot delegate): then v1 */
-		(void)al_cgroup_write(base, "cgroup.subtree_control", "+memory +pids +cpu");
+		(void)v2_enable(base);
 		cg->v2 = true;
 		snprintf(cg->dir[0], sizeof cg->dir[0], "%s/%s", base, name);
 		if (mkdir(cg->dir[0], 0755) < 0)
@@ -285,7 +379,11 @@ static int create_limits(const struct al_spec *spec, struct al_cgroup *cg, const
 		} else if (!wants(spec, (enum al_cg_ctrl)c)) {
 			continue;
 		} else if ((rc = own_dir(ctrl_name[c], base, sizeof base)) < 0) {
-			al_log_warnx("cgroup: no writable %s controller for the runner", ctrl_name[c]);
+			/* an ordinary user: spawn.c says in one line what carries the limits */
+			if (geteuid() == 0)
+				al_log_warnx("cgroup: no writable %s controller for the runner", ctrl_name[c]);
+			else
+				al_log_info("cgroup: no writable %s controller for the runner", ctrl_name[c]);
 			goto fail;
 		}
 		snprintf(cg->dir[c], sizeof cg->dir[c], "%s/%s", base, name);
@@ -440,8 +538,8 @@ static void sweep_dir(const char *base)
 	while ((e = readdir(d))) {
 		int pid;
 		unsigned n;
-		if (sscanf(e->d_name, "airlock-%d-%u", &pid, &n) != 2 || pid <= 0 ||
-		    pid == getpid())
+		if ((sscanf(e->d_name, "airlock-%d-%u", &pid, &n) != 2 && !runner_leaf(e->d_name, &pid)) ||
+		    pid <= 0 || pid == getpid())
 			continue;
 		if (kill(pid, 0) == 0 || errno != ESRCH)
 			continue; /* its runner is alive: not ours to remove */
@@ -456,9 +554,64 @@ static void sweep_dir(const char *base)
 void al_cgroup_sweep(void)
 {
 	char base[PATH_MAX];
-	if (own_dir(NULL, base, sizeof base) == 0)
+	if (v2_dir(base, sizeof base) == 0)
 		sweep_dir(base);
 	for (int c = 0; c < AL_CG_N; c++)
 		if (own_dir(ctrl_name[c], base, sizeof base) == 0)
 			sweep_dir(base);
+}
+
+/* Whether a domain's cgroup can be made here: v2 with the three controllers,
+ * or a v1 directory for each, below the runner's cgroup and writable. */
+bool al_cgroup_own_writable(void)
+{
+	char base[PATH_MAX];
+	if (v2_usable(base, sizeof base) && access(base, W_OK) == 0)
+		return true;
+	for (int c = 0; c < AL_CG_LIMITS; c++)
+		if (own_dir(ctrl_name[c], base, sizeof base) < 0 || access(base, W_OK) < 0)
+			return false;
+	return true;
+}
+
+/*
+ * "v1 memory pids cpu freezer, delegated to uid 1000": the hierarchy, the
+ * controllers, and whether the runner's cgroup (the parent directory) is
+ * delegated; a controller whose parent differs from the others says so.
+ */
+void al_cgroup_describe(const struct al_cgroup *cg, char *buf, size_t len)
+{
+	bool deleg[AL_CG_N] = { false };
+	uid_t owner[AL_CG_N] = { 0 };
+	int n = 0, n_deleg = 0, last = -1;
+	for (int c = 0; c < AL_CG_N; c++) {
+		if (!cg->dir[c][0])
+			continue;
+		char parent[PATH_MAX];
+		al_strlcpy(parent, cg->dir[c], sizeof parent);
+		char *slash = strrchr(parent, '/');
+		if (slash)
+			*slash = '\0';
+		deleg[c] = delegated(parent, &owner[c]);
+		n++;
+		n_deleg += deleg[c];
+		/* one owner for all of them, or the mixed form below */
+		if (last >= 0 && (deleg[c] != deleg[last] || owner[c] != owner[last]))
+			n_deleg = -AL_CG_N;
+		last = c;
+	}
+	size_t at = (size_t)snprintf(buf, len, "%s", cg->v2 ? "v2" : "v1");
+	for (int c = 0; c < AL_CG_N && !cg->v2 && at < len; c++)
+		if (cg->dir[c][0]) {
+			at += (size_t)snprintf(buf + at, len - at, " %s", ctrl_name[c]);
+			if (n_deleg < 0 && deleg[c] && at < len)
+				at += (size_t)snprintf(buf + at, len - at, " (delegated to uid %u)",
+						       (unsigned)owner[c]);
+		}
+	if (at >= len || n == 0 || n_deleg <= 0)
+		return;
+	if (owner[last] != 0)
+		snprintf(buf + at, len - at, ", delegated to uid %u", (unsigned)owner[last]);
+	else
+		snprintf(buf + at, len - at, ", delegated");
 }

@@ -423,6 +423,21 @@ bool al_speculation_controllable(unsigned long which);
 void al_cgroup_sweep(void);
 
 /*
+ * For a runner that is an ordinary user (delegate.c): where no cgroup below
+ * its own can be made, and a systemd user manager is reachable, executes
+ * argv again (argv[0] aside: this executable) through `systemd-run --user
+ * --scope -p Delegate=yes`, so that it continues in a delegated cgroup; does
+ * not return then. Returns (0) where the cgroup is writable already, where
+ * this is the second run (AIRLOCK_CGROUP_SCOPE=inside, which it removes from
+ * the environment), where AIRLOCK_CGROUP_SCOPE=off, and where there is no
+ * user manager; -errno where systemd-run could not be executed. What was
+ * found is recorded for the messages and attestation of a domain without a
+ * cgroup. Call it before anything with an effect: it may restart the process.
+ */
+#define AL_CGROUP_SCOPE_ENV "AIRLOCK_CGROUP_SCOPE"
+int al_cgroup_scope_enter(char *const argv[]);
+
+/*
  * Partitioning (partition.c, docs/levels.md): where a domain runs and which
  * hardware isolation it gets. The sandbox has no notion of a security level:
  * the caller decides what it wants (the level policy, src/respond/level.c)

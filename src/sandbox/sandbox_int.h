@@ -176,6 +176,15 @@ int al_cgroup_read_sched(const struct al_cgroup *cg, uint64_t *weight, int *idle
 int al_cgroup_read_rt(const struct al_cgroup *cg, uint64_t *runtime_us, uint64_t *period_us);
 /* Moves one thread (by its id) into the real-time group. 0 or -errno. */
 int al_cgroup_rt_join(const struct al_cgroup *cg, pid_t tid);
+/* Whether a domain's cgroup can be made below the runner's (v2, or v1 for
+ * memory, pids and cpu): root's, or delegated to the runner. */
+bool al_cgroup_own_writable(void);
+/* The hierarchy, controllers and delegation of cg, for the attestation. */
+void al_cgroup_describe(const struct al_cgroup *cg, char *buf, size_t len);
+
+/* delegate.c: the state of the systemd scope step, one line (never empty)
+ * for the messages of a runner without a cgroup. */
+const char *al_cgroup_scope_note(void);
 
 /* freeze.c: the parts of al_domain_freeze that need no domain, for tests.
  * What a cgroup offers for freezing (v2 cgroup.freeze, the v1 freezer), or

@@ -453,23 +453,28 @@ static unsigned usable_cpus(const struct al_spec *spec)
 }
 
 /*
- * No writable cgroup (an unprivileged runner): memory and pids are carried by
- * rlimits (rlimit.c). A CPU share below all the CPUs the domain can use has no
- * other mechanism: refused unless the spec accepts running without it.
+ * No writable cgroup (an unprivileged runner, no delegated cgroup):
+ * memory and pids are carried by rlimits (rlimit.c). A CPU share below all
+ * the CPUs the domain can use has no other mechanism: refused unless the
+ * spec accepts running without it. One line says which mechanism carries
+ * which limit, and why there is no cgroup (delegate.c's note: no systemd
+ * user manager, say).
  */
 static int limits_without_cgroup(const struct al_spec *spec, int err)
 {
 	bool cpu_limited = spec->cg_cpu_percent && spec->cg_cpu_percent < 100 * usable_cpus(spec);
 	if (cpu_limited && !spec->accept_unenforced) {
 		al_log_warnx("sandbox: the CPU limit (%u %% of a CPU) needs a cgroup, and this runner has "
-			     "none (%s): refusing to run without it (accept it explicitly, or run where a "
+			     "none (its own cgroup: %s; %s): refusing to run without it (accept it explicitly, or run where a "
 			     "cgroup is delegated)",
-			     spec->cg_cpu_percent, strerror(err));
+			     spec->cg_cpu_percent, strerror(err), al_cgroup_scope_note());
 		return -EPERM;
 	}
-	al_log_warnx("sandbox: no cgroup for this domain (%s): memory and pids limits are carried by "
-		     "RLIMIT_AS and RLIMIT_NPROC%s",
-		     strerror(err), cpu_limited ? "; the CPU limit is NOT enforced (accepted)" : "");
+	al_log_warnx("sandbox: no cgroup for this domain (the runner's cgroup: %s; %s): memory%s carried by RLIMIT_AS, pids%s "
+		     "by RLIMIT_NPROC%s",
+		     strerror(err), al_cgroup_scope_note(), spec->cg_memory ? "" : " (no limit)",
+		     spec->cg_pids ? "" : " (no limit)",
+		     cpu_limited ? ", the CPU share NOT enforced (accepted)" : "");
 	return 0;
 }
 

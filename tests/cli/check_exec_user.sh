@@ -62,6 +62,33 @@ grep -q "needs a cgroup" "$tmp/e" || bad "CPU share without a cgroup: no reason 
 grep -q -- "--accept-unenforced" "$tmp/e" || bad "CPU share without a cgroup: no way out named: $(cat "$tmp/e")"
 grep -q reached "$tmp/o" && bad "CPU share without a cgroup: the program ran"
 
+# --- the systemd scope step (src/sandbox/delegate.c) ---
+# Without a delegated cgroup, airlock would ask a systemd user manager for a
+# scope with Delegate=yes. uid 65534 has none (nor has a host whose PID 1 is
+# not systemd): the probe reports it absent, in the same one line. Where a
+# manager does run for uid 65534, exec would move into a scope: not checked.
+scope=AIRLOCK_CGROUP_SCOPE
+if [ -d /run/systemd/system ] && [ -S /run/user/65534/systemd/private ]; then
+	skip "systemd probe: a user manager runs for uid 65534 here"
+	manager=1
+else
+	manager=0
+	grep -q "no systemd user manager" "$tmp/e" || bad "systemd probe: absence not said: $(cat "$tmp/e")"
+fi
+# the loop guard: the run that systemd-run started (the variable says so)
+# never asks again, whatever it finds, and says where it is
+env $scope=inside setpriv --reuid=65534 --regid=65534 --clear-groups \
+	"$exe" exec --profile tool -- "$py" -c 'print("reached")' >"$tmp/o" 2>"$tmp/e"
+rc=$?
+[ "$rc" -eq 1 ] || bad "guard: exit $rc, expected 1 (the CPU share refused as before)"
+grep -q "in a systemd scope with Delegate=yes ($scope=inside)" "$tmp/e" ||
+	bad "guard: $scope=inside not taken as the second run: $(cat "$tmp/e")"
+grep -q "no systemd user manager" "$tmp/e" && bad "guard: probed again in the second run: $(cat "$tmp/e")"
+# and off: never asked
+env $scope=off setpriv --reuid=65534 --regid=65534 --clear-groups \
+	"$exe" exec --profile tool -- "$py" -c 'print("reached")' >"$tmp/o" 2>"$tmp/e"
+grep -q "$scope=off: no systemd scope asked for" "$tmp/e" || bad "$scope=off not said: $(cat "$tmp/e")"
+
 ux() { user "$exe" exec --profile tool --accept-unenforced "$@"; }
 
 # memory: 64M holds an allocation of 256 MiB back; 1G lets it through
@@ -94,7 +121,7 @@ grep -q "^refused" "$tmp/o" && [ -n "$n" ] && [ "$n" -lt 8 ] ||
 
 # the attestation names the mechanism carrying each limit
 ux --memory 64M --pids 8 --json -- "$py" -c 'pass' >"$tmp/o" 2>"$tmp/e"
-"$py" - "$tmp/o" <<'EOF' || bad "attestation: $(cat "$tmp/o")"
+"$py" - "$tmp/o" "$manager" <<'EOF' || bad "attestation: $(cat "$tmp/o")"
 import json, sys
 items = {i["item"]: i for i in json.load(open(sys.argv[1]))["items"]}
 assert items["cgroup.memory"]["actual"] == "67108864 (RLIMIT_AS)", items["cgroup.memory"]
@@ -102,6 +129,9 @@ assert items["cgroup.pids"]["actual"] == "8 (RLIMIT_NPROC)", items["cgroup.pids"
 assert items["limit.as"]["actual"] == "67108864", items["limit.as"]
 assert items["limit.nproc"]["actual"] == "8", items["limit.nproc"]
 assert items["cgroup.cpu_percent"]["actual"] == "not enforced (accepted)", items["cgroup.cpu_percent"]
+cg = items["cgroup"]["actual"]
+assert cg.startswith("unavailable to this runner ("), cg
+assert sys.argv[2] == "1" or "no systemd user manager" in cg, cg
 EOF
-[ "$fail" -eq 0 ] && echo "ok: node under runtime; without a cgroup memory and pids held by rlimits, CPU share refused unless accepted"
+[ "$fail" -eq 0 ] && echo "ok: node under runtime; without a cgroup memory and pids held by rlimits, CPU share refused unless accepted, systemd's absence said, the scope guard kept"
 exit $fail

@@ -1335,8 +1335,24 @@ static void test_cleanup(void **state)
 	snprintf(stale, sizeof stale, "/sys/fs/cgroup/pids%s/airlock-%d-7",
 		 strcmp(base, "/") ? base : "", (int)dead);
 	assert_int_equal(mkdir(stale, 0755), 0);
+	/* and the leaf a runner moved itself into (cgroup v2 delegation):
+	 * removed once its runner is gone, kept while it lives */
+	char leaf[1024], live[1024];
+	snprintf(leaf, sizeof leaf, "/sys/fs/cgroup/pids%s/airlock-%d-runner",
+		 strcmp(base, "/") ? base : "", (int)dead);
+	snprintf(live, sizeof live, "/sys/fs/cgroup/pids%s/airlock-%d-runner",
+		 strcmp(base, "/") ? base : "", (int)getppid());
+	assert_int_equal(mkdir(leaf, 0755), 0);
+	assert_int_equal(mkdir(live, 0755), 0);
 	al_cgroup_sweep();
-	assert_int_equal(access(stale, F_OK), -1);
+	/* read first, then remove what is left: a failure leaves nothing */
+	bool stale_gone = access(stale, F_OK) < 0, leaf_gone = access(leaf, F_OK) < 0;
+	bool live_kept = rmdir(live) == 0;
+	rmdir(stale);
+	rmdir(leaf);
+	assert_true(stale_gone);
+	assert_true(leaf_gone);
+	assert_true(live_kept);
 }
 
 /* A runner killed outright takes its domain with it (PDEATHSIG on the
