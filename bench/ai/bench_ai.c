@@ -186,6 +186,65 @@ static const float *ours_logits_at(struct ours *o, const int *ids, int k)
 	return l;
 }
 
+/* The peak RSS of this process image, KiB: VmHWM (ru_maxrss would carry the
+ * spawning process's peak across execve). */
+static long vm_hwm_kib(void)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/*
+ * Start-up and memory are measured in a process of their own (this program
+ * again, with --footprint): load to a ready engine, to the logits of the
+ * first prompt (PREFILL tokens), then steps greedy positions, and the peak
+ * RSS over all of it, as llama_peer.c does for llama.cpp.
+ */
+static int footprint_main(const char *model, int steps)
+{
+	uint64_t t0 = al_now_ns();
+	struct ours *o = ours_load(model, NULL, 1);
+	if (!o)
+		return 1;
+	uint64_t t1 = al_now_ns();
+	int plen = o->m.cfg.seq_len < PREFILL ? o->m.cfg.seq_len : PREFILL;
+	ours_prefill(o, plen);
+	uint64_t t2 = al_now_ns();
+	ours_decode(o, steps, NULL);
+	printf("start %.2f %.2f %ld\n", (double)(t1 - t0) / 1e6, (double)(t2 - t0) / 1e6, vm_hwm_kib());
+	ours_free(o);
+	return 0;
+}
+
+static int ours_footprint(const char *model, int steps, const char *dir, double v[3])
+{
+	char outf[800], errf[800], st[16], *txt = NULL, *q, *e;
+	size_t len = 0;
+	snprintf(outf, sizeof(outf), "%s/footprint.out", dir);
+	snprintf(errf, sizeof(errf), "%s/footprint.err", dir);
+	snprintf(st, sizeof(st), "%d", steps);
+	char *argv[] = { "/proc/self/exe", "--footprint", (char *)model, st, NULL };
+	int rc = run_cmd(argv, NULL, outf, errf, 0);
+	if (rc || al_read_file_at(AT_FDCWD, outf, 4096, &txt, &len) || !(q = strstr(txt, "start "))) {
+		free(txt);
+		return -1;
+	}
+	v[0] = strtod(q + 6, &e);
+	v[1] = strtod(e, &e);
+	v[2] = strtod(e, &e);
+	free(txt);
+	unlink(outf);
+	unlink(errf);
+	return 0;
+}
+
 /* Weight bytes a decode step reads: every matrix of every layer and the classifier. */
 static double bytes_per_token(const struct al_ai_model *m)
 {
@@ -307,8 +366,9 @@ struct llama_peer {
 struct llama_run {
 	double pre, dec;
 	int ids[MAX_STEPS], nids;
-	bool probed;
+	bool probed, started;
 	double la, lb, mx, mn;
+	double ready_ms, first_ms, rss_kib; /* start-up and peak memory (llama_peer's "start" line) */
 };
 
 static int llama_once(const struct llama_peer *lp, const char *model, int plen, int steps, int threads,
@@ -345,6 +405,12 @@ static int llama_once(const struct llama_peer *lp, const char *model, int plen, 
 				break;
 			r->ids[r->nids++] = (int)v;
 		}
+	if ((q = strstr(txt, "start "))) {
+		r->ready_ms = strtod(q + 6, &e);
+		r->first_ms = strtod(e, &e);
+		r->rss_kib = strtod(e, &e);
+		r->started = true;
+	}
 	if ((q = strstr(txt, "probe "))) {
 		r->la = strtod(q + 6, &e);
 		r->lb = strtod(e, &e);
@@ -382,6 +448,7 @@ static void llama_setup(const char *lldir, const char *dir, struct llama_peer *l
 struct type_result {
 	const char *type;
 	struct series od[2], op[2], ld[2][2], lpre[2][2]; /* [threads - 1][fa off] */
+	struct series start[2][3]; /* one thread: [airlock, llama.cpp][ready ms, first ms, peak RSS KiB] */
 	double bytes;
 	char ids[300];
 };
@@ -437,11 +504,20 @@ static int shape_type(const struct llama_peer *lp, const char *path, struct type
 		for (int r = 0; r < runs; r++) {
 			series_add(&tr->od[threads - 1], ours_decode(o, steps, threads == 1 && r == 0 ? ids : NULL));
 			series_add(&tr->op[threads - 1], ours_prefill(o, PREFILL));
+			double fp[3];
+			if (threads == 1 && ours_footprint(path, steps, dir, fp) == 0)
+				for (int k = 0; k < 3; k++)
+					series_add(&tr->start[0][k], fp[k]);
 			for (int fa = 0; lp->ok && fa < 2; fa++) {
 				if (llama_once(lp, path, PREFILL, steps, threads, fa, -1, 0, 0, dir, &lr))
 					continue;
 				series_add(&tr->ld[threads - 1][fa], lr.dec);
 				series_add(&tr->lpre[threads - 1][fa], lr.pre);
+				if (threads == 1 && fa == 0 && lr.started) {
+					series_add(&tr->start[1][0], lr.ready_ms);
+					series_add(&tr->start[1][1], lr.first_ms);
+					series_add(&tr->start[1][2], lr.rss_kib);
+				}
 				if (threads == 1 && fa == 0 && !have_first) {
 					first = lr;
 					have_first = true;
@@ -490,6 +566,30 @@ static void print_shape(const char *label, struct type_result *tr, int nt, int s
 			       series_fmt(&tr[i].lpre[t][0], b, sizeof(b)), series_fmt(&tr[i].lpre[t][1], c, sizeof(c)));
 			if (best > 0.0)
 				printf(" %6.2fx\n", series_median(&tr[i].op[t]) / best);
+			else
+				printf(" %7s\n", "-");
+		}
+	printf("\n%s, start-up and memory, one thread, each in a process of its own: load to a ready engine, "
+	       "to the logits of a %d-token prompt (ms), and the peak RSS (MiB) after it and %d greedy steps; "
+	       "median (min-max) of %d; ratio airlock / llama.cpp (defaults), lower is better\n",
+	       label, PREFILL, steps, runs);
+	printf("%-6s %-9s %20s %20s %7s\n", "type", "figure", "airlock", "llama.cpp", "ratio");
+	static const char *const fig[3] = { "ready ms", "first ms", "RSS MiB" };
+	for (int i = 0; i < nt; i++)
+		for (int k = 0; k < 3; k++) {
+			struct series sa = tr[i].start[0][k], sb = tr[i].start[1][k];
+			if (k == 2)
+				for (int j = 0; j < sa.n || j < sb.n; j++) {
+					if (j < sa.n)
+						sa.v[j] /= 1024.0;
+					if (j < sb.n)
+						sb.v[j] /= 1024.0;
+				}
+			double mb = series_median(&sb);
+			printf("%-6s %-9s %20s %20s", tr[i].type, fig[k], series_fmt(&sa, a, sizeof(a)),
+			       series_fmt(&sb, b, sizeof(b)));
+			if (mb > 0.0)
+				printf(" %6.2fx\n", series_median(&sa) / mb);
 			else
 				printf(" %7s\n", "-");
 		}
@@ -793,6 +893,8 @@ int main(int argc, char **argv)
 	const char *peer_dir = DEFAULT_PEER_DIR, *lldir = AL_BENCH_AI_BUILD_DIR "/peers/llama.cpp", *scratch = "/tmp";
 	bool tiny = true;
 	setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows as it goes, also into a file */
+	if (argc == 4 && strcmp(argv[1], "--footprint") == 0) /* the child of ours_footprint() */
+		return footprint_main(argv[2], atoi(argv[3]));
 	for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
 		if (c == 'p') {
 			peer_dir = optarg;

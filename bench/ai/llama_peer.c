@@ -64,6 +64,21 @@ static void *sym(void *h, const char *name)
 
 #define LOAD(h, name) p_##name = (__typeof__(p_##name))sym(h, #name)
 
+/* The peak RSS of this process image, KiB: VmHWM (ru_maxrss would carry the
+ * spawning process's peak across execve). */
+static long vm_hwm_kib(void)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
 static double now(void)
 {
 	struct timespec t;
@@ -135,6 +150,7 @@ int main(int argc, char **argv)
 	p_ggml_backend_load_all_from_path(dir);
 	p_llama_backend_init();
 	struct llama_model_params mp = p_llama_model_default_params();
+	double t_start = now(), t_ready = 0.0, t_first = 0.0;
 	struct llama_model *model = p_llama_model_load_from_file(model_path, mp);
 	if (!model) {
 		fprintf(stderr, "llama_peer: %s: not loaded\n", model_path);
@@ -154,6 +170,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "llama_peer: no context\n");
 		return 1;
 	}
+	t_ready = now();
 	llama_token *ids = calloc((size_t)(prompt > steps ? prompt : steps), sizeof(*ids));
 	for (int r = 0; r < runs; r++) {
 		for (int i = 0; i < prompt; i++)
@@ -164,6 +181,8 @@ int main(int argc, char **argv)
 			return 1;
 		(void)p_llama_get_logits_ith(ctx, -1);
 		double pre = prompt / (now() - t0);
+		if (r == 0)
+			t_first = now();
 
 		p_llama_memory_clear(p_llama_get_memory(ctx), true);
 		llama_token tok = 1;
@@ -178,6 +197,8 @@ int main(int argc, char **argv)
 		}
 		printf("run %.1f %.1f\n", pre, (steps - 1) / (now() - t1));
 	}
+	/* Start-up (load to a ready context; to the first prompt's logits), ms, and the peak RSS, KiB. */
+	printf("start %.2f %.2f %ld\n", 1e3 * (t_ready - t_start), 1e3 * (t_first - t_start), vm_hwm_kib());
 	printf("tokens");
 	for (int i = 1; i < steps; i++)
 		printf(" %d", ids[i]);
