@@ -137,15 +137,19 @@ export async function startHaproxy(cfgText, frontPort, ms = 15000) {
   if (cex.code !== 0) { fs.rmSync(dir, { recursive: true, force: true }); throw new Error(`haproxy -c: ${checkOut}`); }
   const child = spawn(bin, ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   const h = { child, dir, lines: [], text: '', file };
-  let partial = '';
-  const onData = (d) => {
-    h.text += d;
-    partial += d;
-    let i;
-    while ((i = partial.indexOf('\n')) >= 0) { h.lines.push(partial.slice(0, i)); partial = partial.slice(i + 1); }
+  // One line buffer per stream: a warning on stderr (a server marked down)
+  // must not land in the middle of a request line half-read from stdout.
+  const reader = () => {
+    let partial = '';
+    return (d) => {
+      h.text += d;
+      partial += d;
+      let i;
+      while ((i = partial.indexOf('\n')) >= 0) { h.lines.push(partial.slice(0, i)); partial = partial.slice(i + 1); }
+    };
   };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
+  child.stdout.on('data', reader());
+  child.stderr.on('data', reader());
   h.stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
