@@ -28,8 +28,13 @@ export function which(cmd) {
 // The shipped configuration with its ports replaced: the frontend on
 // frontPort, server i on serverPorts[i]; servers beyond serverPorts.length
 // are dropped (one or two instances). Every other line stays as shipped.
-export function haproxyConfig(frontPort, serverPorts) {
+// oneThread: haproxy on one thread (nbthread 1): with several, a thread
+// that finds another writing to the log's fd drops its line (haproxy's
+// fd_write_frag_line), and a test that counts the logged requests loses a
+// few under load.
+export function haproxyConfig(frontPort, serverPorts, { oneThread = false } = {}) {
   let text = fs.readFileSync(HAPROXY_CFG, 'utf8');
+  if (oneThread) text = text.replace(/^global\n/m, 'global\n    nbthread 1\n');
   const bind = `bind 127.0.0.1:${CFG_FRONTEND_PORT}`;
   if (!text.includes(bind)) throw new Error(`${HAPROXY_CFG}: no "${bind}" line`);
   text = text.replace(bind, `bind 127.0.0.1:${frontPort}`);
@@ -123,7 +128,7 @@ export class Instance {
 }
 
 // haproxy in the foreground (-db) with cfgText; its log (the shipped file
-// logs to stdout) is kept line by line. Resolves once the frontend accepts.
+// logs to stdout) and its stderr are kept line by line. Resolves once the frontend accepts.
 export async function startHaproxy(cfgText, frontPort, ms = 15000) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-haproxy-'));
   const file = path.join(dir, 'airlock.cfg');
@@ -135,32 +140,44 @@ export async function startHaproxy(cfgText, frontPort, ms = 15000) {
   check.stderr.on('data', (d) => { checkOut += d; });
   const cex = await waitExit(check, ms);
   if (cex.code !== 0) { fs.rmSync(dir, { recursive: true, force: true }); throw new Error(`haproxy -c: ${checkOut}`); }
-  const child = spawn(bin, ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const h = { child, dir, lines: [], text: '', file };
-  // One line buffer per stream: a warning on stderr (a server marked down)
-  // must not land in the middle of a request line half-read from stdout.
+  // The log goes to a file, not a pipe: haproxy drops log lines it cannot
+  // write at once, and a pipe fills whenever this process is busy with its
+  // clients. h.lines reads what the file has gained at every use.
+  const logFd = fs.openSync(path.join(dir, 'haproxy.log'), 'w+');
+  const child = spawn(bin, ['-db', '-f', file], { stdio: ['ignore', logFd, 'pipe'] });
+  const lines = [];
+  const h = { child, dir, text: '', file };
   const reader = () => {
     let partial = '';
     return (d) => {
       h.text += d;
       partial += d;
       let i;
-      while ((i = partial.indexOf('\n')) >= 0) { h.lines.push(partial.slice(0, i)); partial = partial.slice(i + 1); }
+      while ((i = partial.indexOf('\n')) >= 0) { lines.push(partial.slice(0, i)); partial = partial.slice(i + 1); }
     };
   };
-  child.stdout.on('data', reader());
+  const logLine = reader();
+  const buf = Buffer.alloc(1 << 16);
+  let off = 0, open = true;
+  const drain = () => {
+    for (let n; open && (n = fs.readSync(logFd, buf, 0, buf.length, off)) > 0; off += n) logLine(buf.toString('latin1', 0, n));
+  };
+  Object.defineProperty(h, 'lines', { get: () => { drain(); return lines; } });
   child.stderr.on('data', reader());
   h.stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       await waitExit(child, 5000);
     }
+    drain();
+    open = false;
+    fs.closeSync(logFd);
     fs.rmSync(dir, { recursive: true, force: true });
   };
   const net = await import('node:net');
   const end = Date.now() + ms;
   for (;;) {
-    if (child.exitCode !== null) { await h.stop(); throw new Error(`haproxy exited: ${h.text}`); }
+    if (child.exitCode !== null) { drain(); await h.stop(); throw new Error(`haproxy exited: ${h.text}`); }
     const ok = await new Promise((res) => {
       const s = net.connect(frontPort, '127.0.0.1', () => { s.destroy(); res(true); });
       s.on('error', () => res(false));
@@ -200,7 +217,14 @@ export function shares(lines, from = 0, to = lines.length) {
 // (default: tools/list). A failed request is any that threw: an HTTP error
 // status, a connection cut, a timeout.
 export function statelessLoad(sdk, url, { clients = 8, call = (c) => c.listTools(), timeoutMs = 30000 } = {}) {
-  const st = { clients, ok: 0, failed: 0, errors: {}, lat: [] };
+  // posts: the HTTP POSTs answered, as the transport's fetch saw them (what
+  // haproxy logs; the SDK may answer a call without one)
+  const st = { clients, ok: 0, failed: 0, errors: {}, lat: [], posts: 0 };
+  const countingFetch = async (u, init) => {
+    const r = await fetch(u, init);
+    if ((init?.method ?? 'GET') === 'POST') st.posts++;
+    return r;
+  };
   let stop = false;
   const fail = (e) => {
     st.failed++;
@@ -211,7 +235,7 @@ export function statelessLoad(sdk, url, { clients = 8, call = (c) => c.listTools
   const runs = Array.from({ length: clients }, async (_, i) => {
     const c = new sdk.Client({ name: `fleet-${i}`, version: '1' }, { versionNegotiation: { mode: { pin: MODERN } } });
     try {
-      await c.connect(new sdk.StreamableHTTPClientTransport(new URL(url)));
+      await c.connect(new sdk.StreamableHTTPClientTransport(new URL(url), { fetch: countingFetch }));
       st.ok++;
     } catch (e) { fail(e); return; }
     for (let k = 0; !stop; k++) {
