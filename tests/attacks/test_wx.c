@@ -61,8 +61,21 @@ static void read_all(int fd, char *buf, size_t len)
 	close(fd);
 }
 
+/* Weakenings for test_fail_closed: no filter, and one protection only. */
+static void filter(struct al_spec *s) { (void)s; }
+static void wx_only(struct al_spec *s)
+{
+	s->seccomp = false;
+	s->memfd_noexec = false;
+}
+static void memfd_only(struct al_spec *s)
+{
+	s->seccomp = false;
+	s->mdwe = false;
+}
+
 static void run(const char *profile, const char *probe, enum al_seccomp_mode mode, unsigned lacks,
-		bool seccomp, struct result *res, char *mdwe_item, size_t item_len)
+		void (*weaken)(struct al_spec *), struct result *res, char *mdwe_item, size_t item_len)
 {
 	char *argv[] = { "attacks", (char *)probe, NULL };
 	struct al_spec s;
@@ -75,13 +88,13 @@ static void run(const char *profile, const char *probe, enum al_seccomp_mode mod
 	s.argv = argv;
 	s.keep_stdio = false;
 	s.accept_unenforced = true; /* an ordinary user without a cgroup: only the CPU share is lost */
-	s.seccomp = seccomp;
 	s.seccomp_mode = mode;
 	s.test_kernel_lacks = lacks;
+	weaken(&s);
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	assert_int_equal(al_spec_add_fd(&s, p[1], 1), 0);
 	assert_int_equal(al_spec_add_fd(&s, p[1], 2), 0);
-	if (seccomp)
+	if (s.seccomp)
 		assert_int_equal(al_seccomp_prepare(&s), 0);
 	struct al_domain *d = NULL;
 	int rc = al_domain_spawn(&s, &d);
@@ -167,7 +180,7 @@ static void profile_holds(const char *profile, const struct al_spec *spec)
 	const unsigned lacks = AL_TEST_NO_MDWE | AL_TEST_NO_MEMFD_NOEXEC;
 	struct result r;
 	char items[512] = "";
-	run(profile, "mdwe_clear", spec->seccomp_mode, lacks, true, &r, items, sizeof items);
+	run(profile, "mdwe_clear", spec->seccomp_mode, lacks, filter, &r, items, sizeof items);
 	printf("%s: %s\n", profile, items);
 	if (!has(items, "mdwe: on: the filter's W^X rules (PR_SET_MDWE left unset for a test)"))
 		fail_msg("%s: the attestation does not name the filter as W^X's carrier", profile);
@@ -179,7 +192,7 @@ static void profile_holds(const char *profile, const struct al_spec *spec)
 		const char *probe = probes[i].probe, *call = probes[i].call;
 		/* a call the profile does not list meets the allowlist, not the W^X rules */
 		bool listed = lists(spec, call);
-		run(profile, probe, spec->seccomp_mode, lacks, true, &r, NULL, 0);
+		run(profile, probe, spec->seccomp_mode, lacks, filter, &r, NULL, 0);
 		if (!has(r.out, "AL-REACHED name=%s call=%s", probe, call))
 			fail_msg("%s/%s: never reached %s: %s", profile, probe, call, r.out);
 		if (listed && !has(r.out, "name=%s verdict=BLOCKED errno=EACCES", probe))
@@ -190,7 +203,7 @@ static void profile_holds(const char *profile, const struct al_spec *spec)
 				 r.out);
 		char kill_mode[64];
 		snprintf(kill_mode, sizeof kill_mode, "%s", listed ? "EACCES" : r.status == 128 + SIGSYS ? "SIGSYS" : "EPERM");
-		run(profile, probe, AL_SECCOMP_NOTIFY, lacks, true, &r, NULL, 0);
+		run(profile, probe, AL_SECCOMP_NOTIFY, lacks, filter, &r, NULL, 0);
 		const char *want = listed ? "EACCES" : "EPERM";
 		if (strcmp(r.notified, call) || !has(r.out, "name=%s verdict=BLOCKED errno=%s", probe, want))
 			fail_msg("%s/%s: notify mode named '%s', expected %s answered %s: %s", profile, probe,
@@ -246,10 +259,10 @@ static void test_filter_alone(void **state)
 static void test_fail_closed(void **state)
 {
 	struct result r;
-	run("tool", "mmap_exec", AL_SECCOMP_KILL, AL_TEST_NO_MDWE, false, &r, NULL, 0);
+	run("tool", "mmap_exec", AL_SECCOMP_KILL, AL_TEST_NO_MDWE, wx_only, &r, NULL, 0);
 	if (r.status != -1000 - AL_SANDBOX_ERR_MDWE)
 		fail_msg("W^X without MDWE or filter: status %d, expected no start at the MDWE step", r.status);
-	run("tool", "memfd_exec", AL_SECCOMP_KILL, AL_TEST_NO_MEMFD_NOEXEC, false, &r, NULL, 0);
+	run("tool", "memfd_exec", AL_SECCOMP_KILL, AL_TEST_NO_MEMFD_NOEXEC, memfd_only, &r, NULL, 0);
 	if (r.status != -1000 - AL_SANDBOX_ERR_MEMFD)
 		fail_msg("no executable memfd without vm.memfd_noexec or filter: status %d, expected no start",
 			 r.status);
