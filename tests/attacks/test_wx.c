@@ -201,8 +201,7 @@ static void profile_holds(const char *profile, const struct al_spec *spec)
 		if (!listed && r.status != 128 + SIGSYS && !has(r.out, "verdict=BLOCKED errno=EPERM"))
 			fail_msg("%s/%s: unlisted %s not refused: status %d, %s", profile, probe, call, r.status,
 				 r.out);
-		char kill_mode[64];
-		snprintf(kill_mode, sizeof kill_mode, "%s", listed ? "EACCES" : r.status == 128 + SIGSYS ? "SIGSYS" : "EPERM");
+		const char *kill_mode = listed ? "EACCES" : r.status == 128 + SIGSYS ? "SIGSYS" : "EPERM";
 		run(profile, probe, AL_SECCOMP_NOTIFY, lacks, filter, &r, NULL, 0);
 		const char *want = listed ? "EACCES" : "EPERM";
 		if (strcmp(r.notified, call) || !has(r.out, "name=%s verdict=BLOCKED errno=%s", probe, want))
