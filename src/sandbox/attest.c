@@ -507,29 +507,31 @@ int al_domain_attest(struct al_domain *d, const struct al_spec *spec, void **rep
 
 	check_fds(&a, d, spec);
 
+	/* W^X and no executable memfd: what carries each, by the filter the
+	 * runner compiled (attested above as installed) and what the child
+	 * reported setting (wx.c). Off when a profile asks for one is a
+	 * failure: the child refuses to start without a carrier. */
+	char wx[160], memfd[160];
+	al_wx_describe(d, spec, wx, sizeof wx, memfd, sizeof memfd);
+	item(&a, "mdwe", spec->mdwe ? "on" : "off", wx, !spec->mdwe || strncmp(wx, "on", 2) == 0);
+	item(&a, "memfd_noexec", spec->memfd_noexec ? "on" : "off", memfd,
+	     !spec->memfd_noexec || strncmp(memfd, "on", 2) == 0);
+
 	/* set by the child before it reported READY, but not shown by /proc:
-	 * listed so the report says what is attested and what is not. MDWE and
-	 * vm.memfd_noexec (Linux 6.3) are skipped by the child where the kernel
-	 * lacks them: off then, not on. */
-	bool kernel_mdwe = prctl(66 /* PR_GET_MDWE */, 0, 0, 0, 0) >= 0;
-	bool kernel_memfd_noexec = access("/proc/sys/vm/memfd_noexec", F_OK) == 0;
+	 * listed so the report says what is attested and what is not */
 	const struct {
 		const char *name;
 		bool on;
 	} unseen[] = {
-		{ "mdwe", spec->mdwe && kernel_mdwe },
-		{ "memfd_noexec", spec->memfd_noexec && kernel_memfd_noexec },
 		{ "tsc_sigsegv", spec->tsc_sigsegv },
 		{ "l1d_flush", spec->spec_l1d_flush && al_speculation_controllable(2) },
 	};
 	for (size_t i = 0; i < AL_ARRAY_LEN(unseen); i++)
 		item(&a, unseen[i].name, unseen[i].on ? "on" : "off",
 		     unseen[i].on ? "on (set before exec; /proc cannot show it)"
-				  : ((strcmp(unseen[i].name, "l1d_flush") == 0 && spec->spec_l1d_flush) ||
-					     (strcmp(unseen[i].name, "mdwe") == 0 && spec->mdwe) ||
-					     (strcmp(unseen[i].name, "memfd_noexec") == 0 && spec->memfd_noexec)
+				  : (strcmp(unseen[i].name, "l1d_flush") == 0 && spec->spec_l1d_flush)
 					     ? "off (not offered by this kernel)"
-					     : "off"),
+					     : "off",
 		     true);
 
 	/* not visible in /proc: what the child reported applying */

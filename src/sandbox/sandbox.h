@@ -230,8 +230,10 @@ struct al_spec {
 	bool spec_indirect_branch;      /* force-disable */
 	bool spec_l1d_flush;            /* where the kernel offers it */
 	bool tsc_sigsegv;               /* rdtsc traps: the strictest level */
-	bool mdwe;                      /* PR_SET_MDWE refuse-exec-gain */
-	bool memfd_noexec;              /* vm.memfd_noexec = 2 in the pid namespace */
+	bool mdwe;                      /* W^X: the filter's W^X rules, and PR_SET_MDWE
+					 * refuse-exec-gain where the kernel has it (wx.c) */
+	bool memfd_noexec;              /* no executable memfd: vm.memfd_noexec = 2 in the
+					 * pid namespace, or the filter refuses memfd_create */
 
 	/* privileges; false only to build deliberately weakened specs in tests */
 	bool drop_caps;
@@ -269,7 +271,15 @@ struct al_spec {
 	/* tests only: the child's step AL_SANDBOX_ERR_<step> fails (ECANCELED)
 	 * as if its call had; 0 (al_spec_init) never */
 	int fail_at_step;
+	/* tests only: the domain is built as on a kernel without these
+	 * (AL_TEST_NO_*: the child does not set them, the filter and the
+	 * attestation take them for absent); 0 (al_spec_init) never. No profile
+	 * key, option or variable sets it. */
+	unsigned test_kernel_lacks;
 };
+
+#define AL_TEST_NO_MDWE 1u          /* PR_SET_MDWE (Linux 6.3) */
+#define AL_TEST_NO_MEMFD_NOEXEC 2u  /* vm.memfd_noexec (Linux 6.3) */
 
 /* Defaults: all namespaces, every layer on, kill mode, no paths, no syscalls. */
 void al_spec_init(struct al_spec *spec);

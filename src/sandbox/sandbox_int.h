@@ -21,10 +21,22 @@
 /* Internal fds of the child are moved here, above the passed ones. */
 #define AL_SANDBOX_SYNC_FD (al_sandbox_exec_fd() - 1)
 
+/* What a filter carries besides its allowlist (wx.c). */
+#define AL_BPF_WX 1u     /* the W^X rules */
+#define AL_BPF_MEMFD 2u  /* no memfd_create */
+/* The calls the W^X rules refuse, at most: mmap, mprotect, pkey_mprotect,
+ * shmat, memfd_create, memfd_secret. */
+#define AL_BPF_MAX_EACCES 6
+
 /* Filter compiled in the runner (libseccomp), installed raw in the child. */
 struct al_bpf {
 	struct sock_filter *insns;
 	unsigned short len;
+	unsigned carries;                 /* AL_BPF_* */
+	/* calls some of whose uses the W^X rules refuse: in notify mode the
+	 * runner answers those EACCES, as errno and kill mode do */
+	int eacces_nr[AL_BPF_MAX_EACCES];
+	unsigned n_eacces;
 };
 
 /* cgroup of one domain: one directory per v1 controller, or one v2 directory.
@@ -99,7 +111,17 @@ struct al_domain {
 	size_t n_net_fds;
 	struct al_sched sched;  /* the class, kept for its I/O threads (sched.c) */
 	int io_err;          /* errno of the last refused I/O thread policy, else 0 */
+	/* its filter's AL_BPF_* and EACCES calls, for the attestation and
+	 * the notify answers (wx.c) */
+	unsigned filter_carries;
+	int eacces_nr[AL_BPF_MAX_EACCES];
+	unsigned n_eacces;
+	unsigned wx_set;     /* what the child set: AL_WX_SET_* (its READY record) */
 };
+
+/* What the child set of W^X and the memfd rule, in its READY record's value. */
+#define AL_WX_SET_MDWE 1u
+#define AL_WX_SET_MEMFD_NOEXEC 2u
 
 /* net.c: in the child, before the capability drop; the listeners go to the
  * runner over the sync socket (and are closed here). */
@@ -115,8 +137,30 @@ int al_ns_become_root(void);
 void al_rlimit_effective(const struct al_spec *spec, bool have_cgroup, struct al_rlimits *out);
 int al_rlimit_apply(const struct al_rlimits *rl);
 
-/* memfd.c */
+/* memfd.c: vm.memfd_noexec = 2, through the runner's /proc (root only): 1
+ * when written, 0 when not asked or carried by the filter alone, -errno when
+ * nothing carries it */
 int al_memfd_apply(const struct al_spec *spec);
+
+/* wx.c: W^X and the memfd rule. The filter's rules for the call nr of a
+ * profile's list (ctx is a scmp_filter_ctx), by meta->carries: 1 when nr is
+ * one of the calls they govern (rules added, meta's EACCES calls updated), 0
+ * when not, or -errno. */
+int al_wx_rules(void *ctx, const struct al_spec *spec, int nr, struct al_bpf *meta);
+/* What the filter carries for this spec whatever the profile lists (AL_BPF_*). */
+unsigned al_wx_filter_carries(const struct al_spec *spec);
+/* Whether the kernel has MDWE / whether this runner can set
+ * vm.memfd_noexec, as the spec's test knob lets them be seen. */
+bool al_wx_kernel_mdwe(const struct al_spec *spec);
+bool al_wx_memfd_noexec_settable(const struct al_spec *spec);
+/* Child: PR_SET_MDWE where the kernel has it (1 when set); where it has not,
+ * only a filter with the W^X rules lets the domain start (0), else -errno. */
+int al_wx_mdwe_apply(const struct al_spec *spec);
+/* The W^X and memfd items of the attestation: what carries each. */
+void al_wx_describe(const struct al_domain *d, const struct al_spec *spec, char *wx, size_t wx_len,
+		    char *memfd, size_t memfd_len);
+/* Whether a notified call nr is one the W^X rules refuse (answered EACCES). */
+bool al_wx_eacces(const struct al_domain *d, int nr);
 
 /* mount.c */
 int al_mount_apply(const struct al_spec *spec);

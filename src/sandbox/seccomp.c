@@ -26,6 +26,10 @@
  *   sendmsg in notify mode, on the sync socket's number, whatever the
  *           profile: the child hands the listener to the runner with it,
  *           after the filter is in force.
+ *   mmap, mprotect, pkey_mprotect, shmat, memfd_create, memfd_secret: in a
+ *           W^X profile (mdwe = true) never to make executable memory that
+ *           can be written; memfd_create never where the domain could exec a
+ *           memfd. Refused with EACCES (wx.c, which says why and what).
  * The filter is compiled for this build's architecture alone
  * (al_arch_seccomp): every other entry the CPU has kills the process
  * (bad-arch action): i386 and x32 on x86-64, AArch32 on arm64. Names are
@@ -194,7 +198,7 @@ static int allow_ioctl(scmp_filter_ctx ctx, int nr)
 	return rc;
 }
 
-static int allow(scmp_filter_ctx ctx, const struct al_spec *spec, const char *name)
+static int allow(scmp_filter_ctx ctx, const struct al_spec *spec, const char *name, struct al_bpf *meta)
 {
 	int nr = seccomp_syscall_resolve_name(name);
 	if (nr == __NR_SCMP_ERROR) {
@@ -206,9 +210,14 @@ static int allow(scmp_filter_ctx ctx, const struct al_spec *spec, const char *na
 		return 0; /* refused at profile load; never allowed here either */
 	if (nr < 0) { /* libseccomp's number for a call of other architectures only */
 		const char *alt = al_arch_syscall_instead(name);
-		return alt ? allow(ctx, spec, alt) : 0;
+		return alt ? allow(ctx, spec, alt, meta) : 0;
 	}
-	int rc;
+	int rc = al_wx_rules(ctx, spec, nr, meta);
+	if (rc != 0) {
+		if (rc < 0)
+			al_log_warnx("seccomp: W^X rules for %s: %s", name, strerror(-rc));
+		return rc < 0 ? rc : 0;
+	}
 	if (nr == SCMP_SYS(ioctl)) {
 		rc = allow_ioctl(ctx, nr);
 	} else if (nr == SCMP_SYS(prctl)) {
@@ -253,6 +262,8 @@ int al_seccomp_prepare(struct al_spec *spec)
 		return -ENOMEM;
 	int rc = 0, mfd = -1;
 	struct al_bpf *bpf = NULL;
+	/* what the filter carries, decided once: wx.c's rules consult it */
+	struct al_bpf meta = { .carries = al_wx_filter_carries(spec) };
 	/* one architecture, this build's; the others the CPU offers are not in the filter */
 	if (seccomp_arch_exist(ctx, al_arch_seccomp()) != 0) {
 		al_log_warnx("seccomp: libseccomp's native architecture is not %s", al_arch_name);
@@ -268,13 +279,13 @@ int al_seccomp_prepare(struct al_spec *spec)
 	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0)
 		goto out;
 	for (size_t i = 0; i < AL_ARRAY_LEN(runtime_needs) && rc == 0; i++)
-		rc = allow(ctx, spec, runtime_needs[i]);
+		rc = allow(ctx, spec, runtime_needs[i], &meta);
 	if (rc == 0)
-		rc = allow(ctx, spec, "clone");
+		rc = allow(ctx, spec, "clone", &meta);
 	if (rc == 0)
-		rc = allow(ctx, spec, "execveat");
+		rc = allow(ctx, spec, "execveat", &meta);
 	for (size_t i = 0; i < spec->n_allow && rc == 0; i++)
-		rc = allow(ctx, spec, spec->allow[i]);
+		rc = allow(ctx, spec, spec->allow[i], &meta);
 	if (rc == 0 && spec->seccomp_mode == AL_SECCOMP_NOTIFY) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
 				      SCMP_A0(SCMP_CMP_EQ, (uint64_t)AL_SANDBOX_SYNC_FD, 0));
@@ -302,6 +313,8 @@ int al_seccomp_prepare(struct al_spec *spec)
 		goto out;
 	}
 	bpf = calloc(1, sizeof *bpf);
+	if (bpf)
+		*bpf = meta;
 	if (!bpf || !(bpf->insns = malloc((size_t)len))) {
 		rc = -ENOMEM;
 		goto out;

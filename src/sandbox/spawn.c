@@ -32,11 +32,6 @@
 #include "common/util.h"
 #include "sandbox/sandbox_int.h"
 
-#ifndef PR_SET_MDWE
-#define PR_SET_MDWE 65
-#define PR_MDWE_REFUSE_EXEC_GAIN 1
-#endif
-
 static const char *const err_names[] = {
 	[AL_SANDBOX_ERR_SYNC - 200] = "sync with the runner",
 	[AL_SANDBOX_ERR_PDEATHSIG - 200] = "PR_SET_PDEATHSIG",
@@ -227,11 +222,10 @@ static _Noreturn void init_loop(pid_t main_pid)
  * Everything up to the capability drop uses the privileges the child has in
  * its own user namespace; nothing here allocates.
  */
-static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al_rlimits *rl, int sync_fd,
-				     bool runner_root)
+static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al_rlimits *rl, int sync_fd)
 {
 	int rc, listener = -1, abi = 0;
-	unsigned ll = 0;
+	unsigned ll = 0, wx_set = 0;
 
 	/* the runner's blocked or ignored signals must not leak into the domain */
 	sigset_t none;
@@ -257,11 +251,11 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al
 	if ((rc = fault(spec, AL_SANDBOX_ERR_SYNC)) < 0 || child_wait() != AL_SYNC_GO)
 		child_fail(AL_SANDBOX_ERR_SYNC, rc ? rc : -EPROTO);
 	/* through the runner's /proc, while we still carry the runner's ids
-	 * (sysctl files are writable by global root only); a non-root runner
-	 * cannot set it */
-	if ((rc = fault(spec, AL_SANDBOX_ERR_MEMFD)) < 0 ||
-	    ((rc = al_memfd_apply(spec)) < 0 && !(rc == -EACCES && !runner_root)))
+	 * (sysctl files are writable by global root only); where it cannot be
+	 * set, the filter refuses memfd_create (memfd.c) */
+	if ((rc = fault(spec, AL_SANDBOX_ERR_MEMFD)) < 0 || (rc = al_memfd_apply(spec)) < 0)
 		child_fail(AL_SANDBOX_ERR_MEMFD, rc);
+	wx_set |= rc > 0 ? AL_WX_SET_MEMFD_NOEXEC : 0;
 	if ((rc = fault(spec, AL_SANDBOX_ERR_IDS)) < 0 || (rc = al_ns_become_root()) < 0)
 		child_fail(AL_SANDBOX_ERR_IDS, rc);
 	/* a domain never outlives its runner: if the runner died before this,
@@ -301,11 +295,10 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al
 	/* execve resets this for a readable binary: workers set it again */
 	if ((rc = fault(spec, AL_SANDBOX_ERR_DUMPABLE)) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		child_fail(AL_SANDBOX_ERR_DUMPABLE, rc ? rc : -errno);
-	/* inherited across fork and exec: no mapping of ours ever becomes executable */
-	if ((rc = fault(spec, AL_SANDBOX_ERR_MDWE)) < 0 ||
-	    (spec->mdwe && prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) < 0 &&
-	     errno != EINVAL))
-		child_fail(AL_SANDBOX_ERR_MDWE, rc ? rc : -errno);
+	/* W^X where the kernel has MDWE; where not, the filter carries it alone (wx.c) */
+	if ((rc = fault(spec, AL_SANDBOX_ERR_MDWE)) < 0 || (rc = al_wx_mdwe_apply(spec)) < 0)
+		child_fail(AL_SANDBOX_ERR_MDWE, rc);
+	wx_set |= rc > 0 ? AL_WX_SET_MDWE : 0;
 	/* as late as possible: after NO_NEW_PRIVS, with the final paths */
 	if ((rc = fault(spec, AL_SANDBOX_ERR_LANDLOCK)) < 0 ||
 	    (rc = al_landlock_apply(spec, &ll, &abi)) < 0)
@@ -323,7 +316,7 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al
 			child_fail(AL_SANDBOX_ERR_NOTIFY, rc ? rc : -EPROTO);
 		close(listener);
 	}
-	child_send(AL_SYNC_READY, 0, 0, 0, ll, abi);
+	child_send(AL_SYNC_READY, 0, 0, (int)wx_set, ll, abi);
 	if (child_wait() != AL_SYNC_EXEC)
 		_exit(AL_SANDBOX_ERR_SYNC);
 
@@ -496,7 +489,12 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 		rc = -EINVAL;
 		goto fail;
 	}
-	bool runner_root = geteuid() == 0;
+	const struct al_bpf *filter = spec->seccomp ? al_seccomp_bpf(spec) : NULL;
+	if (filter) {
+		d->filter_carries = filter->carries;
+		d->n_eacces = filter->n_eacces;
+		memcpy(d->eacces_nr, filter->eacces_nr, sizeof d->eacces_nr);
+	}
 	al_cgroup_sweep();
 	if ((rc = al_cgroup_create(spec, &d->cg)) < 0) {
 		if (spec->cg_required)
@@ -549,7 +547,7 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		al_spawn_child(spec, &d->rl, sv[1], runner_root);
+		al_spawn_child(spec, &d->rl, sv[1]);
 	}
 	d->pid = pid;
 	close(sv[1]);
@@ -611,6 +609,7 @@ int al_domain_spawn(const struct al_spec *spec, struct al_domain **out)
 			}
 			d->ll_applied = m.ll_applied;
 			d->ll_abi = m.ll_abi;
+			d->wx_set = (unsigned)m.value;
 			al_log_info("sandbox: domain %d ready; Landlock ABI %d applied:%s%s%s", (int)pid,
 				    m.ll_abi, m.ll_applied & AL_LANDLOCK_APPLIED_FS ? " fs" : "",
 				    m.ll_applied & AL_LANDLOCK_APPLIED_NET ? " net" : " (no net)",
@@ -792,10 +791,10 @@ int al_domain_notify_handle(struct al_domain *d, struct al_violation *v)
 	char *name = seccomp_syscall_resolve_num_arch(req->data.arch, req->data.nr);
 	al_strlcpy(v->name, name ? name : "?", sizeof v->name);
 	free(name);
-	/* refuse, exactly as errno mode would */
+	/* refuse, exactly as errno mode would: EACCES for the W^X rules, as MDWE */
 	resp->id = req->id;
 	resp->val = 0;
-	resp->error = -EPERM;
+	resp->error = al_wx_eacces(d, v->nr) ? -EACCES : -EPERM;
 	resp->flags = 0;
 	if (ioctl(d->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0 && errno != ENOENT)
 		return -errno; /* ENOENT: the caller died meanwhile, still a violation */

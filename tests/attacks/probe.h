@@ -62,7 +62,8 @@ long atk_arg_long(int argc, char **argv, int idx, long dflt);
 	X(tioclinux_high) X(ptrace) X(process_vm_readv) X(kill) X(kcmp)     \
 	X(userns) X(clone3_ns) X(clone_ns) X(setns) X(mount) X(setuid)       \
 	X(capset) X(spec_ssb) X(spec_ib) X(mdwe_clear) X(mprotect_exec)     \
-	X(mmap_exec) X(memfd_exec) X(exec_sh) X(personality)                \
+	X(mmap_exec) X(memfd_mmap_exec) X(shared_alias_exec) X(memfd_exec)  \
+	X(exec_sh) X(personality)                                           \
 	X(tcp_loopback) X(tcp_linklocal) X(udp_loopback) X(netlink) X(packet) X(vsock)      \
 	X(abstract_bind) X(abstract_connect) X(read_shadow)                 \
 	X(write_sysdir) X(chroot) X(write_self_exe) X(write_proc_exe) X(openat_dotdot) X(kallsyms)    \

@@ -115,6 +115,50 @@ int atk_mmap_exec(int argc, char **argv)
 	return run_code(mem, "anonymous RWX memory");
 }
 
+/* Code written into a memfd, then mapped from it R+X: no mapping is ever
+ * writable and executable, so MDWE has nothing to refuse, and the memfd's
+ * internal mount is never noexec. */
+int atk_memfd_mmap_exec(int argc, char **argv)
+{
+	atk_reached("memfd_create");
+	int fd = (int)syscall(SYS_memfd_create, "airlock-attack", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return atk_failed(errno, "memfd_create");
+	if (write(fd, ret42, sizeof(ret42)) != (ssize_t)sizeof(ret42) || ftruncate(fd, 4096) < 0)
+		return atk_unexpected(errno, "writing the code into the memfd failed");
+	atk_reached("mmap");
+	void *mem = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+
+	close(fd);
+	if (mem == MAP_FAILED)
+		return atk_failed(errno, "mmap memfd R+X");
+	return run_code(mem, "a memfd mapped R+X");
+}
+
+/* Shared anonymous memory mapped R+X, a second view of the same pages made
+ * by mremap (old size 0) and turned RW: code written through the one runs
+ * through the other. MDWE judges each call by the mapping it changes, and
+ * none of these makes one both writable and executable. */
+int atk_shared_alias_exec(int argc, char **argv)
+{
+	atk_reached("mmap");
+	void *x = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (x == MAP_FAILED)
+		return atk_failed(errno, "mmap shared anonymous R+X");
+	void *w = mremap(x, 0, 4096, MREMAP_MAYMOVE);
+
+	if (w == MAP_FAILED)
+		return atk_unexpected(errno, "mremap: a second view of the mapping: %s", strerror(errno));
+	atk_reached("mprotect");
+	if (mprotect(w, 4096, PROT_READ | PROT_WRITE) < 0)
+		return atk_failed(errno, "mprotect the second view RW");
+	memcpy(w, ret42, sizeof(ret42));
+	munmap(w, 4096);
+	return run_code(x, "shared anonymous memory through a second view");
+}
+
 /* A complete static ELF that prints the ESCAPED line and exits 0. */
 static size_t tiny_elf(unsigned char *out, size_t cap)
 {
