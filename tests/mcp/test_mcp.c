@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 /* ---- capture of emitted messages ---- */
@@ -761,6 +762,38 @@ static void test_lockdown_kills_unlisted(void **state)
 	assert_int_equal(WTERMSIG(st), SIGSYS);
 }
 
+/* Memory still comes (buffers, thread stacks), never executable: not even the
+ * channel's shared file mapped a second time. */
+static void test_lockdown_kills_exec_mapping(void **state)
+{
+	if (t_emulated()) {
+		print_message("skipped (seccomp filter): %s\n", t_emulated());
+		skip();
+	}
+	for (int how = 0; how < 2; how++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			if (al_proto_lockdown() < 0)
+				_exit(3);
+			void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED || mprotect(p, 4096, PROT_READ) < 0)
+				_exit(4); /* plain memory works */
+			fprintf(stderr, "REACHED: %s with PROT_EXEC\n", how ? "mprotect" : "mmap");
+			if (how)
+				mprotect(p, 4096, PROT_READ | PROT_EXEC);
+			else
+				mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			_exit(6);
+		}
+		int st;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		if (!WIFSIGNALED(st))
+			fail_msg("child exited with %d instead of being killed", WEXITSTATUS(st));
+		assert_int_equal(WTERMSIG(st), SIGSYS);
+	}
+}
+
 #if defined(__x86_64__)
 static void test_lockdown_kills_ia32(void **state)
 {
@@ -1193,6 +1226,7 @@ int main(void)
 		cmocka_unit_test(test_origin_host),
 		cmocka_unit_test(test_lockdown_kills_socket),
 		cmocka_unit_test(test_lockdown_kills_unlisted),
+		cmocka_unit_test(test_lockdown_kills_exec_mapping),
 		cmocka_unit_test(test_http_sse_progress_then_result),
 		cmocka_unit_test(test_http_client_gone_cancels),
 		cmocka_unit_test(test_http_deadline),

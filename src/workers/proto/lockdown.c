@@ -10,11 +10,12 @@
 #include "workers/stage2/stage2.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 
 /* What serving needs: I/O on fds we hold, threads, memory, time, randomness. */
 static const char *const allowed[] = {
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "close", "fstat", "newfstatat",
-	"lseek", "mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "rt_sigaction",
+	"lseek", "munmap", "mremap", "madvise", "brk", "rt_sigaction",
 	"rt_sigprocmask", "rt_sigreturn", "sigaltstack", "futex", "set_robust_list",
 	"get_robust_list", "rseq", "clone", "clone3", "exit", "exit_group", "gettid", "getpid",
 	"tgkill", "nanosleep", "clock_nanosleep", "clock_gettime", "clock_getres",
@@ -36,5 +37,14 @@ int al_proto_lockdown(void)
 	scmp_filter_ctx ctx = al_stage2_new(true);
 	if (!ctx)
 		return -ENOMEM;
-	return al_stage2_load(ctx, al_stage2_allow(ctx, allowed, AL_ARRAY_LEN(allowed)), "proto");
+	int rc = al_stage2_allow(ctx, allowed, AL_ARRAY_LEN(allowed));
+	/* Memory for buffers and thread stacks, never executable: the libraries
+	 * are mapped already, and no mapping made from here on (the channel's
+	 * shared file included) may be run. */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	return al_stage2_load(ctx, rc, "proto");
 }
