@@ -21,7 +21,6 @@
 
 #include "common/util.h"
 #include "workers/ai/quant.h"
-#include "workers/ai/sampler.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #define AL_AI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -410,6 +409,30 @@ static void rope(float *v, int n, const float *cs, int head_size)
 		}
 }
 
+/* al_ai_softmax's steps (sampler.c), the exponentials from the kernels
+ * (quant.h: the bits of libm's expf): the same bits. */
+static void softmax(float *x, int n)
+{
+	float lane[16], max, sum = 0.0f;
+	int nb = n - n % 16;
+
+	for (int k = 0; k < 16; k++)
+		lane[k] = x[0];
+	for (int i = 0; i < nb; i += 16)
+		for (int k = 0; k < 16; k++)
+			lane[k] = x[i + k] > lane[k] ? x[i + k] : lane[k];
+	max = lane[0];
+	for (int k = 1; k < 16; k++)
+		max = lane[k] > max ? lane[k] : max;
+	for (int i = nb; i < n; i++)
+		max = x[i] > max ? x[i] : max;
+	al_ai_exp(x, x, max, n);
+	for (int i = 0; i < n; i++)
+		sum += x[i];
+	for (int i = 0; i < n; i++)
+		x[i] /= sum;
+}
+
 /*
  * One head's attention over positions 0..pos. Each score is summed over the
  * head's values in the reference order (i = 0, 1, ...), but 16 positions at
@@ -434,7 +457,7 @@ static void attention_head(float *restrict xb, float *restrict att, const float 
 	}
 	for (int t = 0; t < n; t++)
 		att[t] /= scale;
-	al_ai_softmax(att, n);
+	softmax(att, n);
 	for (int i = 0; i < hs; i++)
 		xb[i] = 0.0f;
 	for (int t = 0; t < n; t++) {
@@ -512,12 +535,8 @@ static void rope_angles(const struct al_ai_config *c, float *cs, int pos)
 
 static void swiglu(float *hb, const float *hb2, int hid)
 {
-	/* SwiGLU: silu(w1 x) * (w3 x) */
-	for (int i = 0; i < hid; i++) {
-		float val = hb[i];
-		val *= 1.0f / (1.0f + expf(-val));
-		hb[i] = val * hb2[i];
-	}
+	/* SwiGLU: silu(w1 x) * (w3 x), llama2.c's steps (quant.c, vectorised). */
+	al_ai_swiglu(hb, hb2, hid);
 }
 
 float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int token, int pos)

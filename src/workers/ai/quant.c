@@ -255,6 +255,33 @@ void al_ai_matmul_blocks_batch(enum al_ai_wtype type, float *out, size_t ostride
 	blocks_batch_scalar(q4, out, ostride, xq, qstride, xs, sstride, np, w, n, d);
 }
 
+void al_ai_exp(float *y, const float *x, float sub, int n)
+{
+#ifdef AL_AI_HAVE_X86_CODE
+	if (level >= 1) {
+		(level >= 2 ? al_ai_exp_avx512 : al_ai_exp_avx2)(y, x, sub, n);
+		return;
+	}
+#endif
+	for (int i = 0; i < n; i++)
+		y[i] = expf(x[i] - sub);
+}
+
+void al_ai_swiglu(float *h, const float *g, int n)
+{
+#ifdef AL_AI_HAVE_X86_CODE
+	if (level >= 1) {
+		(level >= 2 ? al_ai_swiglu_avx512 : al_ai_swiglu_avx2)(h, g, n);
+		return;
+	}
+#endif
+	for (int i = 0; i < n; i++) {
+		float v = h[i];
+		v *= 1.0f / (1.0f + expf(-v));
+		h[i] = v * g[i];
+	}
+}
+
 void al_ai_dequant_row(enum al_ai_wtype type, const uint8_t *w, size_t row, int n, float *out)
 {
 	const uint8_t *r = w + row * al_ai_row_bytes(type, n);

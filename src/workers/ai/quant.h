@@ -62,6 +62,17 @@ void al_ai_matmul_f16_batch(float *out, size_t ostride, const float *x, size_t x
 void al_ai_matmul_blocks_batch(enum al_ai_wtype type, float *out, size_t ostride, const int8_t *xq, size_t qstride,
 			       const float *xs, size_t sstride, int np, const uint8_t *w, int n, int d);
 
+/*
+ * y[i] = expf(x[i] - sub) for i < n (y may be x): the bits of glibc's expf
+ * (2.28 and later; its FMA variant, the one glibc runs on every CPU the
+ * vector versions run on), which the portable version calls. So attention
+ * keeps the bits of llama2.c's softmax.
+ */
+void al_ai_exp(float *y, const float *x, float sub, int n);
+/* SwiGLU in place, llama2.c's steps: v = h[i]; v *= 1 / (1 + expf(-v));
+ * h[i] = v * g[i]. The same bits in every version (NaN stays NaN). */
+void al_ai_swiglu(float *h, const float *g, int n);
+
 /* Row `row` of a block matrix (n values per row) as fp32: the embedding lookup. */
 void al_ai_dequant_row(enum al_ai_wtype type, const uint8_t *w, size_t row, int n, float *out);
 

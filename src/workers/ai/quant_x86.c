@@ -949,6 +949,159 @@ AMX void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_
 	_tile_release();
 }
 
+/* ---- exp and SwiGLU ---- */
+
+/*
+ * expf as glibc computes it (sysdeps/ieee754/flt-32/e_expf.c, from Arm's
+ * optimized-routines; the variant built for FMA, which glibc's ifunc picks
+ * wherever these versions run): in double precision, x * 32 / ln 2 = k + r
+ * rounded to nearest by adding 1.5 * 2^52, 2^(k/32) from a table of 32
+ * entries with k / 32 added to the exponent, a cubic in r, one rounding to
+ * float at the end. |x| >= 88 and NaN go through glibc's special cases.
+ * Tested against libm's expf for every float.
+ */
+_Alignas(64) static const uint64_t exp_tab[32] = { /* bits of 2^(i/32) less i << 47 */
+	0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51, 0x3fef72b83c7d517b,
+	0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1, 0x3fef06fe0a31b715, 0x3feef1a7373aa9cb,
+	0x3feedea64c123422, 0x3feece086061892d, 0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429,
+	0x3feea47eb03a5585, 0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13,
+	0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d, 0x3feee89f995ad3ad,
+	0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069, 0x3fef5818dcfba487, 0x3fef7c97337b9b5f,
+	0x3fefa4afa2a490da, 0x3fefd0765b6e4540,
+};
+#define EXP_INVLN2N 0x1.71547652b82fep+5 /* 32 / ln 2 */
+#define EXP_SHIFT 0x1.8p52
+#define EXP_C0 0x1.c6af84b912394p-20
+#define EXP_C1 0x1.ebfce50fac4f3p-13
+#define EXP_C2 0x1.62e42ff0c52d6p-6
+#define EXP_BIG 0x42b00000     /* |x| from 88 on (and NaN): the special cases */
+#define EXP_OFLOW 0x1.62e42ep6f /* above: +inf */
+#define EXP_MAYUF -0x1.9d1d9ep6f /* below: 2^-149 (glibc's __math_may_uflowf) */
+#define EXP_UFLOW -0x1.9fe368p6f /* below: 0 */
+
+AVX2 INLINE __m128 exp4_avx2(__m128 x)
+{
+	const __m256d inv = _mm256_set1_pd(EXP_INVLN2N), shift = _mm256_set1_pd(EXP_SHIFT);
+	__m256d xd = _mm256_cvtps_pd(x);
+	__m256d kds = _mm256_fmadd_pd(inv, xd, shift);
+	__m256d r = _mm256_fmsub_pd(inv, xd, _mm256_sub_pd(kds, shift));
+	__m256i ki = _mm256_castpd_si256(kds);
+	__m256i t = _mm256_i64gather_epi64((const long long *)(const void *)exp_tab,
+					   _mm256_and_si256(ki, _mm256_set1_epi64x(31)), 8);
+	__m256d sc = _mm256_castsi256_pd(_mm256_add_epi64(t, _mm256_slli_epi64(ki, 47)));
+	__m256d z = _mm256_fmadd_pd(_mm256_set1_pd(EXP_C0), r, _mm256_set1_pd(EXP_C1));
+	__m256d y = _mm256_fmadd_pd(_mm256_set1_pd(EXP_C2), r, _mm256_set1_pd(1.0));
+	y = _mm256_fmadd_pd(z, _mm256_mul_pd(r, r), y);
+	return _mm256_cvtpd_ps(_mm256_mul_pd(y, sc));
+}
+
+AVX2 INLINE __m256 exp8_avx2(__m256 x)
+{
+	__m256 y = _mm256_insertf128_ps(_mm256_castps128_ps256(exp4_avx2(_mm256_castps256_ps128(x))),
+					exp4_avx2(_mm256_extractf128_ps(x, 1)), 1);
+	__m256i ax = _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff));
+	if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(ax, _mm256_set1_epi32(EXP_BIG - 1)))) {
+		y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(EXP_OFLOW), _CMP_GT_OQ));
+		y = _mm256_blendv_ps(y, _mm256_set1_ps(0x1p-149f), _mm256_cmp_ps(x, _mm256_set1_ps(EXP_MAYUF), _CMP_LT_OQ));
+		y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(EXP_UFLOW), _CMP_LT_OQ));
+		y = _mm256_blendv_ps(y, _mm256_add_ps(x, x), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+	}
+	return y;
+}
+
+AVX512 INLINE __m256 exp8_avx512(__m256 x, const __m512d tab[4])
+{
+	const __m512d inv = _mm512_set1_pd(EXP_INVLN2N), shift = _mm512_set1_pd(EXP_SHIFT);
+	__m512d xd = _mm512_cvtps_pd(x);
+	__m512d kds = _mm512_fmadd_pd(inv, xd, shift);
+	__m512d r = _mm512_fmsub_pd(inv, xd, _mm512_sub_pd(kds, shift));
+	__m512i ki = _mm512_castpd_si512(kds);
+	/* Entry ki % 32: bits 0-3 pick from a pair of registers, bit 4 the pair. */
+	__m512d lo = _mm512_permutex2var_pd(tab[0], ki, tab[1]), hi = _mm512_permutex2var_pd(tab[2], ki, tab[3]);
+	__m512d t = _mm512_mask_blend_pd(_mm512_test_epi64_mask(ki, _mm512_set1_epi64(16)), lo, hi);
+	__m512d sc = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(t), _mm512_slli_epi64(ki, 47)));
+	__m512d z = _mm512_fmadd_pd(_mm512_set1_pd(EXP_C0), r, _mm512_set1_pd(EXP_C1));
+	__m512d y = _mm512_fmadd_pd(_mm512_set1_pd(EXP_C2), r, _mm512_set1_pd(1.0));
+	y = _mm512_fmadd_pd(z, _mm512_mul_pd(r, r), y);
+	return _mm512_cvtpd_ps(_mm512_mul_pd(y, sc));
+}
+
+AVX512 INLINE __m512 exp16_avx512(__m512 x, const __m512d tab[4])
+{
+	__m256 lo = exp8_avx512(_mm512_castps512_ps256(x), tab);
+	__m256 hi = exp8_avx512(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)), tab);
+	__m512 y = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+	__m512i ax = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff));
+	if (_mm512_cmpge_epu32_mask(ax, _mm512_set1_epi32(EXP_BIG))) {
+		y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_OFLOW), _CMP_GT_OQ),
+				       _mm512_set1_ps(INFINITY));
+		y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_MAYUF), _CMP_LT_OQ),
+				       _mm512_set1_ps(0x1p-149f));
+		y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_UFLOW), _CMP_LT_OQ), _mm512_setzero_ps());
+		y = _mm512_mask_add_ps(y, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x, x);
+	}
+	return y;
+}
+
+AVX512 INLINE void exp_table(__m512d tab[4])
+{
+	for (int i = 0; i < 4; i++)
+		tab[i] = _mm512_load_pd((const double *)(const void *)exp_tab + 8 * i);
+}
+
+AVX2 void al_ai_exp_avx2(float *y, const float *x, float sub, int n)
+{
+	int i = 0;
+	__m256 s = _mm256_set1_ps(sub);
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), s)));
+	for (; i < n; i++)
+		y[i] = expf(x[i] - sub);
+}
+
+AVX512 void al_ai_exp_avx512(float *y, const float *x, float sub, int n)
+{
+	__m512d tab[4];
+	exp_table(tab);
+	__m512 s = _mm512_set1_ps(sub);
+	for (int i = 0; i < n; i += 16) {
+		__mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+		_mm512_mask_storeu_ps(y + i, m, exp16_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), s), tab));
+	}
+}
+
+AVX2 void al_ai_swiglu_avx2(float *h, const float *g, int n)
+{
+	int i = 0;
+	const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+	for (; i + 8 <= n; i += 8) {
+		__m256 v = _mm256_loadu_ps(h + i);
+		__m256 e = exp8_avx2(_mm256_xor_ps(v, sign));
+		v = _mm256_mul_ps(v, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+		_mm256_storeu_ps(h + i, _mm256_mul_ps(v, _mm256_loadu_ps(g + i)));
+	}
+	for (; i < n; i++) {
+		float v = h[i];
+		v *= 1.0f / (1.0f + expf(-v));
+		h[i] = v * g[i];
+	}
+}
+
+AVX512 void al_ai_swiglu_avx512(float *h, const float *g, int n)
+{
+	__m512d tab[4];
+	exp_table(tab);
+	const __m512 one = _mm512_set1_ps(1.0f);
+	const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+	for (int i = 0; i < n; i += 16) {
+		__mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+		__m512 v = _mm512_maskz_loadu_ps(m, h + i);
+		__m512 e = exp16_avx512(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), sign)), tab);
+		v = _mm512_mul_ps(v, _mm512_div_ps(one, _mm512_add_ps(one, e)));
+		_mm512_mask_storeu_ps(h + i, m, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, g + i)));
+	}
+}
+
 /* ---- quantisation of the activations ---- */
 
 AVX2 void al_ai_quantize_q8_avx2(int8_t *q, float *scales, const float *x, int n, int gs)

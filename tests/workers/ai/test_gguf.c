@@ -880,6 +880,84 @@ static void test_quantize(void **state)
 	al_ai_quant_init(false);
 }
 
+/*
+ * The exponentials (attention's softmax) and SwiGLU: every version gives
+ * the bits of the portable one, which calls libm's expf. The inputs: a
+ * stride through every float (NaN, infinities, subnormals included), every
+ * float within 3000 ulps of each bound of glibc's special cases, with and
+ * without a value subtracted first, at lengths with tails.
+ */
+static void test_exp_swiglu(void **state)
+{
+	enum { STRIDE = 4093 };
+	static const float edges[] = { 0.0f, 88.0f, -88.0f, 0x1.62e42ep6f, -0x1.9d1d9ep6f, -0x1.9fe368p6f, 1.0f };
+	size_t cap = ((size_t)1 << 32) / STRIDE + 1 + AL_ARRAY_LEN(edges) * 6000;
+	float *x = malloc(cap * sizeof(float)), *y0 = malloc(cap * sizeof(float)), *y1 = malloc(cap * sizeof(float));
+	float *g = malloc(cap * sizeof(float)), *h0 = malloc(cap * sizeof(float)), *h1 = malloc(cap * sizeof(float));
+	assert_true(x && y0 && y1 && g && h0 && h1);
+	size_t n = 0;
+	for (uint64_t u = 0; u < ((uint64_t)1 << 32); u += STRIDE) {
+		uint32_t b = (uint32_t)u;
+		memcpy(&x[n++], &b, 4);
+	}
+	for (size_t e = 0; e < AL_ARRAY_LEN(edges); e++) {
+		uint32_t b;
+		memcpy(&b, &edges[e], 4);
+		for (int d = -3000; d < 3000; d++) {
+			uint32_t v = b + (uint32_t)d; /* across 0 too: both signs' smallest values */
+			memcpy(&x[n++], &v, 4);
+		}
+	}
+	const char *names[] = { "avx2", "avx512" };
+	const float subs[] = { 0.0f, 1.5f };
+	for (size_t k = 0; k < AL_ARRAY_LEN(subs); k++) {
+		al_ai_quant_use("scalar");
+		al_ai_exp(y0, x, subs[k], (int)n);
+		for (size_t v = 0; v < AL_ARRAY_LEN(names); v++) {
+			if (!al_ai_quant_use(names[v])) {
+				print_message("exp: %s not available here\n", names[v]);
+				continue;
+			}
+			/* In pieces of odd lengths, for the tails. */
+			for (size_t i = 0; i < n; i += 37)
+				al_ai_exp(y1 + i, x + i, subs[k], n - i < 37 ? (int)(n - i) : 37);
+			for (size_t i = 0; i < n; i++)
+				if (memcmp(&y0[i], &y1[i], 4))
+					fail_msg("%s: expf(%a - %a) is %a, libm %a", names[v], (double)x[i], (double)subs[k],
+						 (double)y1[i], (double)y0[i]);
+		}
+	}
+	/* SwiGLU of finite values (NaN's sign is not kept), from the smallest to 3e38. */
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (isfinite(x[i])) {
+			x[m] = x[i];
+			g[m] = (float)(int)(rnd() % 2001 - 1000) / 300.0f;
+			m++;
+		}
+	al_ai_quant_use("scalar");
+	memcpy(h0, x, m * sizeof(float));
+	al_ai_swiglu(h0, g, (int)m);
+	for (size_t v = 0; v < AL_ARRAY_LEN(names); v++) {
+		if (!al_ai_quant_use(names[v]))
+			continue;
+		memcpy(h1, x, m * sizeof(float));
+		for (size_t i = 0; i < m; i += 29)
+			al_ai_swiglu(h1 + i, g + i, m - i < 29 ? (int)(m - i) : 29);
+		for (size_t i = 0; i < m; i++)
+			if (memcmp(&h0[i], &h1[i], 4))
+				fail_msg("%s: swiglu(%a, %a) is %a, the portable loop %a", names[v], (double)x[i], (double)g[i],
+					 (double)h1[i], (double)h0[i]);
+	}
+	al_ai_quant_init(false);
+	free(x);
+	free(y0);
+	free(y1);
+	free(g);
+	free(h0);
+	free(h1);
+}
+
 /* ---- hostile files ---- */
 
 /* A tiny llama GGUF written field by field, remembering where the fields
@@ -1299,6 +1377,7 @@ int main(void)
 		cmocka_unit_test(test_tokenizer_llama_cpp),
 		cmocka_unit_test(test_kernels),
 		cmocka_unit_test(test_quantize),
+		cmocka_unit_test(test_exp_swiglu),
 		cmocka_unit_test(test_f32_kernels),
 		cmocka_unit_test(test_prefill),
 		cmocka_unit_test(test_batch_decode),
