@@ -722,16 +722,22 @@ VNNI void al_ai_blocks_batch_vnni(bool q4, float *out, size_t ostride, const int
 /* ---- Q8_0 and Q4_0, AMX ---- */
 
 /*
- * AMX multiplies tiles of int8: C (16 x 16 int32) += A (16 rows x 32 bytes)
+ * AMX multiplies tiles of int8: C (16 x 16 int32) = A (16 rows x 32 bytes)
  * times B (8 rows x 64 bytes, each 4 bytes of a column in a row), exactly.
  * A is one block of 16 weight rows, loaded straight from the matrix (Q8_0)
- * or from the nibbles unpacked to q - 8 (Q4_0); B is one block of 16
- * vectors, transposed by words once per call. Each C is the 16 x 16 exact
- * block dot products, scaled and fused in per row as the portable version
- * does, 16 vectors to a register (lanes: vectors), and transposed once at
- * the end so each vector's rows are stored together.
+ * or from the nibbles unpacked to q - 8 (Q4_0, four rows to a register); B
+ * is one block of 16 vectors, transposed by words once per call. Each C is
+ * the 16 x 16 exact block dot products, scaled and fused in per row as the
+ * portable version does, 16 vectors to a register (lanes: vectors), and
+ * transposed once at the end so each vector's rows are stored together.
+ *
+ * The tile unit works beside the vector units: the steps of 16 rows (every
+ * vector group, every block) form one stream, a step's product issued AHEAD
+ * steps before its sums (its A and B in the other of two pairs of tile
+ * registers than the step before) and its C stored two steps later, so the
+ * two overlap.
  */
-enum { AK = 32, AHEAD = 3 }; /* blocks per chunk of B; blocks of tile work ahead of the sums */
+enum { AK = 32, AHEAD = 3 }; /* blocks per chunk of B; steps of tile work ahead of the sums */
 
 struct tilecfg {
 	uint8_t palette, start_row, reserved[14];
@@ -739,21 +745,16 @@ struct tilecfg {
 	uint8_t rows[16];
 };
 
-/* Tiles: 1 A (16 x 32 bytes), 2 B (8 x 64), 3 to 6 C (16 x 64). */
+/* Tiles: A in 0 and 1 (16 x 32 bytes), B in 2 and 7 (8 x 64), C in 3 to 6 (16 x 64). */
 AMX INLINE void amx_config(void)
 {
 	struct tilecfg c;
 	memset(&c, 0, sizeof(c));
 	c.palette = 1;
-	c.rows[0] = 16;
-	c.colsb[0] = 64;
-	c.rows[1] = 16;
-	c.colsb[1] = 32;
-	c.rows[2] = 8;
-	c.colsb[2] = 64;
-	for (int t = 3; t < 7; t++) {
-		c.rows[t] = 16;
-		c.colsb[t] = 64;
+	for (int t = 0; t < 8; t++) {
+		bool a = t < 2, bt = t == 2 || t == 7;
+		c.rows[t] = bt ? 8 : 16;
+		c.colsb[t] = a ? 32 : 64;
 	}
 	_tile_loadconfig(&c);
 }
@@ -790,7 +791,7 @@ AVX512 INLINE void transpose16(__m512 v[16])
 }
 
 /* Scratch of one call: B and the vectors' scales for 32 vectors, A when
- * unpacked or copied, the rows' scales, one C. */
+ * unpacked or copied, the rows' scales, the C of the steps in flight. */
 struct amx_scratch {
 	_Alignas(64) int8_t b[2][AK][512];
 	_Alignas(64) float xs[2][AK][16];
@@ -799,40 +800,135 @@ struct amx_scratch {
 	_Alignas(64) int32_t c[AHEAD + 1][16][16];
 };
 
-/* Block B's exact products of the 16 rows and vector group G into C tile
- * CT, stored to c[B % 4]. */
-#define AMX_BLOCK(CT, SC, DIRECT, WR, BS, RB, G, B)                                   \
-	do {                                                                         \
-		if (DIRECT)                                                          \
-			_tile_loadd(1, (WR) + (size_t)(B) * (BS) + 2, (long)(RB));   \
-		else                                                                 \
-			_tile_loadd(1, (SC)->a[B], 32);                              \
-		_tile_loadd(2, (SC)->b[G][B], 64);                                   \
-		_tile_zero(CT);                                                      \
-		_tile_dpbssd(CT, 1, 2);                                              \
-		_tile_stored(CT, (SC)->c[(B) & 3], 64);                              \
+/* Block B of the 16 rows times vector group G into C tile CT (A in tile TA,
+ * B in TB). */
+#define AMX_PRODUCT(CT, TA, TB, SC, DIRECT, WR, BS, RB, G, B)                    \
+	do {                                                                     \
+		if (DIRECT)                                                      \
+			_tile_loadd(TA, (WR) + (size_t)(B) * (BS) + 2, (long)(RB)); \
+		else                                                             \
+			_tile_loadd(TA, (SC)->a[B], 32);                         \
+		_tile_loadd(TB, (SC)->b[G][B], 64);                              \
+		_tile_zero(CT);                                                  \
+		_tile_dpbssd(CT, TA, TB);                                        \
 	} while (0)
 
-/* Block b into C tile 3 + b % 4 (tile numbers are immediates). */
-AMX INLINE void amx_issue(int b, struct amx_scratch *sc, bool direct, const uint8_t *wr, size_t bs, size_t rb, int g)
+/* The product of step s (tile numbers are immediates: C by s % 4, A and B by s % 2). */
+AMX INLINE void amx_product(int s, int g, int b, struct amx_scratch *sc, bool direct, const uint8_t *wr, size_t bs,
+			    size_t rb)
 {
-	switch (b & 3) {
+	switch (s & 3) {
 	case 0:
-		AMX_BLOCK(3, sc, direct, wr, bs, rb, g, b);
+		AMX_PRODUCT(3, 0, 2, sc, direct, wr, bs, rb, g, b);
 		break;
 	case 1:
-		AMX_BLOCK(4, sc, direct, wr, bs, rb, g, b);
+		AMX_PRODUCT(4, 1, 7, sc, direct, wr, bs, rb, g, b);
 		break;
 	case 2:
-		AMX_BLOCK(5, sc, direct, wr, bs, rb, g, b);
+		AMX_PRODUCT(5, 0, 2, sc, direct, wr, bs, rb, g, b);
 		break;
 	default:
-		AMX_BLOCK(6, sc, direct, wr, bs, rb, g, b);
+		AMX_PRODUCT(6, 1, 7, sc, direct, wr, bs, rb, g, b);
+		break;
+	}
+}
+
+/* C of step s to c[s % 4]: issued two steps after its product, whose result
+ * a store right after it would wait for, holding up what follows. */
+AMX INLINE void amx_store(int s, struct amx_scratch *sc)
+{
+	switch (s & 3) {
+	case 0:
+		_tile_stored(3, sc->c[0], 64);
+		break;
+	case 1:
+		_tile_stored(4, sc->c[1], 64);
+		break;
+	case 2:
+		_tile_stored(5, sc->c[2], 64);
+		break;
+	default:
+		_tile_stored(6, sc->c[3], 64);
 		break;
 	}
 }
 
 static const uint8_t zero_block[32];
+
+/* B: vectors [p0, p0 + P) of blocks [b0, b0 + kb) in groups of 16, each
+ * block transposed by words; the missing vectors are zeros. */
+AMX INLINE void amx_pack_b(struct amx_scratch *sc, const int8_t *xq, size_t qstride, const float *xs,
+			   size_t sstride, int p0, int P, int b0, int kb)
+{
+	for (int g = 0; g < (P + 15) / 16; g++) {
+		const uint8_t *vp[16];
+		for (int j = 0; j < 16; j++) {
+			int p = g * 16 + j;
+			vp[j] = p < P ? (const uint8_t *)(xq + (size_t)(p0 + p) * qstride + (size_t)b0 * 32) : zero_block;
+			for (int b = 0; b < kb; b++)
+				sc->xs[g][b][j] = p < P ? xs[(size_t)(p0 + p) * sstride + (size_t)(b0 + b)] : 0.0f;
+		}
+		for (int b = 0; b < kb; b++) {
+			__m512i t[8];
+			transpose32(vp, 0, t);
+			for (int k = 0; k < 8; k++)
+				_mm512_store_si512(sc->b[g][b] + 64 * k, t[k]);
+			for (int j = 0; j < 16; j++)
+				if (vp[j] != zero_block)
+					vp[j] += 32;
+		}
+	}
+}
+
+/* The 16 rows' scales (rows past the last: the last again), 16 blocks of
+ * one row at a time: a row's blocks are one run of memory, which this first
+ * touch of it brings in for the tile loads. */
+AMX INLINE void amx_row_scales(struct amx_scratch *sc, const uint8_t *wr, size_t bs, size_t rb, int rows, int kb)
+{
+	const __m512i boff = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+						_mm512_set1_epi32((int)bs));
+	for (int r = 0; r < 16; r++)
+		for (int b = 0; b < kb; b += 16) {
+			const uint8_t *rw = wr + (size_t)(r < rows ? r : rows - 1) * rb + (size_t)b * bs;
+			__mmask16 bm = (__mmask16)(kb - b >= 16 ? 0xffff : (1u << (kb - b)) - 1);
+			__m512i gw = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), bm, boff, (const void *)rw, 1);
+			_mm512_store_ps(sc->ws[r] + b, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(gw)));
+		}
+}
+
+/* A for the tile loads when it is not the matrix itself: Q4_0 nibbles as
+ * q - 8, four rows to a register (low nibbles then high nibbles of each
+ * row, as the values go); Q8_0 rows copied (fewer than 16 rows left).
+ * Rows past the last repeat it (their outputs are not stored). */
+AMX INLINE void amx_unpack_a(struct amx_scratch *sc, bool q4, const uint8_t *wr, size_t bs, size_t rb, int rows,
+			     int kb)
+{
+	const __m512i lo4 = _mm512_set1_epi8(15), eight = _mm512_set1_epi8(8);
+	const __m512i rows01 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+	const __m512i rows23 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+	const uint8_t *rp[16];
+	for (int r = 0; r < 16; r++)
+		rp[r] = wr + (size_t)(r < rows ? r : rows - 1) * rb + 2;
+	for (int b = 0; b < kb; b++) {
+		size_t o = (size_t)b * bs;
+		if (!q4) {
+			for (int r = 0; r < 16; r++)
+				_mm256_store_si256((__m256i *)(void *)sc->a[b][r],
+						   _mm256_loadu_si256((const __m256i *)(const void *)(rp[r] + o)));
+			continue;
+		}
+		for (int r = 0; r < 16; r += 4) {
+			__m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(rp[r] + o)));
+			v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(rp[r + 1] + o)), 1);
+			v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(rp[r + 2] + o)), 2);
+			v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(rp[r + 3] + o)), 3);
+			__m512i lo = _mm512_sub_epi8(_mm512_and_si512(v, lo4), eight);
+			__m512i hi = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), lo4), eight);
+			_mm512_store_si512(sc->a[b][r], _mm512_permutex2var_epi64(lo, rows01, hi));
+			_mm512_store_si512(sc->a[b][r + 2], _mm512_permutex2var_epi64(lo, rows23, hi));
+		}
+	}
+}
 
 AMX void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_t *xq, size_t qstride,
 				const float *xs, size_t sstride, int np, const uint8_t *w, int n, int d)
@@ -844,68 +940,37 @@ AMX void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_
 	for (int p0 = 0; p0 < np; p0 += 32) {
 		int P = np - p0 < 32 ? np - p0 : 32, ng = (P + 15) / 16;
 		for (int b0 = 0; b0 < nb; b0 += AK) {
-			int kb = nb - b0 < AK ? nb - b0 : AK;
-			/* B: each block of 16 vectors transposed by words; missing vectors are zeros. */
-			for (int g = 0; g < ng; g++) {
-				const uint8_t *vp[16];
-				for (int j = 0; j < 16; j++) {
-					int p = g * 16 + j;
-					vp[j] = p < P ? (const uint8_t *)(xq + (size_t)(p0 + p) * qstride + (size_t)b0 * 32)
-						      : zero_block;
-					for (int b = 0; b < kb; b++)
-						sc->xs[g][b][j] = p < P ? xs[(size_t)(p0 + p) * sstride + (size_t)(b0 + b)] : 0.0f;
-				}
-				for (int b = 0; b < kb; b++) {
-					__m512i t[8];
-					transpose32(vp, 0, t);
-					for (int k = 0; k < 8; k++)
-						_mm512_store_si512(sc->b[g][b] + 64 * k, t[k]);
-					for (int j = 0; j < 16; j++)
-						if (vp[j] != zero_block)
-							vp[j] += 32;
-				}
-			}
+			int kb = nb - b0 < AK ? nb - b0 : AK, steps = ng * kb;
+			amx_pack_b(sc, xq, qstride, xs, sstride, p0, P, b0, kb);
 			for (int i = 0; i < d; i += 16) {
 				int rows = d - i < 16 ? d - i : 16;
 				const uint8_t *wr = w + (size_t)i * rb + (size_t)b0 * bs;
-				/* The next 16 rows' part of this chunk is fetched a few lines
-				 * per block while these are computed (all at once, the fetches
-				 * would wait on each other). */
-				size_t nl = ((size_t)kb * bs + 63) / 64, lines = i + 16 < d ? 16 * nl : 0, done = 0;
-				/* The rows' scales, 16 blocks of one row at a time: a row's
-				 * blocks are one run of memory, which this first touch of it
-				 * brings in for the tile loads. */
-				const __m512i boff = _mm512_mullo_epi32(
-					_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-					_mm512_set1_epi32((int)bs));
-				for (int r = 0; r < 16; r++)
-					for (int b = 0; b < kb; b += 16) {
-						const uint8_t *rw = wr + (size_t)(r < rows ? r : rows - 1) * rb + (size_t)b * bs;
-						__mmask16 bm = (__mmask16)(kb - b >= 16 ? 0xffff : (1u << (kb - b)) - 1);
-						__m512i gw = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), bm, boff,
-											 (const void *)rw, 1);
-						_mm512_store_ps(sc->ws[r] + b, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(gw)));
-					}
-				/* A from the matrix itself (Q8_0, all 16 rows there), else unpacked here. */
-				bool direct = !q4 && rows == 16;
+				amx_row_scales(sc, wr, bs, rb, rows, kb);
+				bool direct = !q4 && rows == 16; /* A from the matrix itself */
 				if (!direct)
-					for (int b = 0; b < kb; b++)
-						for (int r = 0; r < 16; r++) {
-							const uint8_t *blk = wr + (size_t)r * rb + (size_t)b * bs + 2;
-							__m256i v = _mm256_setzero_si256();
-							if (r < rows && q4) {
-								__m128i raw = _mm_loadu_si128((const __m128i *)blk);
-								v = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
-											    _mm_srli_epi16(raw, 4), 1);
-								v = _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(15)),
-										    _mm256_set1_epi8(8));
-							} else if (r < rows) {
-								v = _mm256_loadu_si256((const __m256i *)blk);
-							}
-							_mm256_store_si256((__m256i *)sc->a[b][r], v);
-						}
+					amx_unpack_a(sc, q4, wr, bs, rb, rows, kb);
+				/* The next 16 rows' part of this chunk is fetched a few lines
+				 * per step of the first group while these are computed (all
+				 * at once, the fetches would wait on each other): read side
+				 * by side, 16 long rows are more streams than the hardware
+				 * follows ahead. */
+				const uint8_t *next = wr + 16 * rb;
+				int prows = d - i - 16 < 16 ? d - i - 16 : 16, pr = 0;
+				size_t nl = ((size_t)kb * bs + 63) / 64 + 1, pl = 0;
+				size_t per = prows > 0 ? ((size_t)prows * nl + (size_t)kb - 1) / (size_t)kb : 0;
 				__mmask16 rmask = (__mmask16)((1u << rows) - 1);
-				for (int g = 0; g < ng; g++) {
+				/* Products run AHEAD steps before the sums, (ig, ib) the next;
+				 * step s's C is stored at the sums of step s - 1. */
+				int ig = 0, ib = 0;
+				for (int s = 0; s < AHEAD && s < steps; s++) {
+					amx_product(s, ig, ib, sc, direct, wr, bs, rb);
+					if (++ib == kb) {
+						ib = 0;
+						ig++;
+					}
+				}
+				amx_store(0, sc);
+				for (int g = 0, s = 0; g < ng; g++) {
 					int pn = P - g * 16 < 16 ? P - g * 16 : 16;
 					float *og = out + (size_t)(p0 + g * 16) * ostride + (size_t)i;
 					__m512 acc[16];
@@ -919,29 +984,35 @@ AMX void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_
 									: _mm512_setzero_ps();
 						transpose16(acc);
 					}
-					/* Four C tiles in turn: the tile work (loads from L2, the
-					 * products, the store) of blocks b + 1 to b + 3 runs while
-					 * block b's products are scaled and summed. */
-					for (int b = 0; b < AHEAD && b < kb; b++)
-						amx_issue(b, sc, direct, wr, bs, rb, g);
-					for (int b = 0; b < kb; b++) {
-						if (b + AHEAD < kb)
-							amx_issue(b + AHEAD, sc, direct, wr, bs, rb, g);
-						for (size_t to = lines * (size_t)(b + 1) / (size_t)kb; g == 0 && done < to; done++) {
-							size_t r = 16 + done / nl;
-							if (i + (int)r < d)
-								_mm_prefetch((const char *)(wr + r * rb + done % nl * 64), _MM_HINT_T0);
+					for (int b = 0; b < kb; b++, s++) {
+						if (s + AHEAD < steps) {
+							amx_product(s + AHEAD, ig, ib, sc, direct, wr, bs, rb);
+							if (++ib == kb) {
+								ib = 0;
+								ig++;
+							}
+						}
+						if (s + 1 < steps)
+							amx_store(s + 1, sc);
+						for (size_t k = 0; g == 0 && k < per && pr < prows; k++) {
+							_mm_prefetch((const char *)(next + (size_t)pr * rb + pl * 64), _MM_HINT_T0);
+							if (++pl == nl) {
+								pl = 0;
+								pr++;
+							}
 						}
 						__m512 xv = _mm512_load_ps(sc->xs[g][b]);
 						for (int r = 0; r < 16; r++) {
-							__m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(sc->c[b & 3][r]));
-							__m512 s = _mm512_mul_ps(_mm512_set1_ps(sc->ws[r][b]), xv);
-							acc[r] = _mm512_fmadd_ps(dot, s, acc[r]);
+							__m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(sc->c[s & 3][r]));
+							__m512 sv = _mm512_mul_ps(_mm512_set1_ps(sc->ws[r][b]), xv);
+							acc[r] = _mm512_fmadd_ps(dot, sv, acc[r]);
 						}
 					}
 					transpose16(acc);
-					for (int j = 0; j < pn; j++)
-						_mm512_mask_storeu_ps(og + (size_t)j * ostride, rmask, acc[j]);
+					/* (Constant indices: acc stays in registers.) */
+					for (int j = 0; j < 16; j++)
+						if (j < pn)
+							_mm512_mask_storeu_ps(og + (size_t)j * ostride, rmask, acc[j]);
 				}
 			}
 		}
