@@ -187,16 +187,42 @@ void al_ai_state_free(struct al_ai_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
+/* o = x normalised by ss, the sum of x's squares, and weighted by w. */
+static void rms_scale(float *o, const float *x, const float *w, int n, float eps, float ss)
 {
-	float ss = 0.0f;
-	for (int j = 0; j < n; j++)
-		ss += x[j] * x[j];
 	ss /= (float)n;
 	ss += eps;
 	ss = 1.0f / sqrtf(ss);
 	for (int j = 0; j < n; j++)
 		o[j] = w[j] * (ss * x[j]);
+}
+
+static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
+{
+	float ss = 0.0f;
+	for (int j = 0; j < n; j++)
+		ss += x[j] * x[j];
+	rms_scale(o, x, w, n, eps, ss);
+}
+
+/* rmsnorm of np rows n apart: each row's sum in the same order, eight
+ * rows' sums interleaved (one row's is a chain of dependent additions). */
+static void rmsnorm_rows(float *o, const float *x, const float *w, int np, int n, float eps)
+{
+	int p = 0;
+	for (; p + 8 <= np; p += 8) {
+		const float *xr = x + (size_t)p * (size_t)n;
+		float ss[8] = { 0.0f };
+		for (int j = 0; j < n; j++)
+			for (int r = 0; r < 8; r++) {
+				float v = xr[(size_t)r * (size_t)n + (size_t)j];
+				ss[r] += v * v;
+			}
+		for (int r = 0; r < 8; r++)
+			rms_scale(o + (size_t)(p + r) * (size_t)n, xr + (size_t)r * (size_t)n, w, n, eps, ss[r]);
+	}
+	for (; p < np; p++)
+		rmsnorm(o + (size_t)p * (size_t)n, x + (size_t)p * (size_t)n, w, n, eps);
 }
 
 /* Q8_0 symmetric quantisation of n activations in groups of gs (quant.c). */
@@ -437,7 +463,8 @@ static void softmax(float *x, int n)
  * One head's attention over positions 0..pos. Each score is summed over the
  * head's values in the reference order (i = 0, 1, ...), but 16 positions at
  * a time from the transposed key cache, so the lanes are independent and the
- * result is bit-identical to a scalar loop.
+ * result is bit-identical to a scalar loop; the sums in registers
+ * (quant.h's attention kernels).
  */
 AL_AI_CLONES
 static void attention_head(float *restrict xb, float *restrict att, const float *restrict q,
@@ -447,25 +474,11 @@ static void attention_head(float *restrict xb, float *restrict att, const float 
 	int n = pos + 1;
 	float scale = sqrtf((float)hs);
 
-	for (int t = 0; t < n; t++)
-		att[t] = 0.0f;
-	for (int i = 0; i < hs; i++) {
-		const float *row = kT + (size_t)i * (size_t)seq;
-		float qi = q[i];
-		for (int t = 0; t < n; t++)
-			att[t] += qi * row[t];
-	}
+	al_ai_att_scores(att, q, kT, (size_t)seq, hs, n);
 	for (int t = 0; t < n; t++)
 		att[t] /= scale;
 	softmax(att, n);
-	for (int i = 0; i < hs; i++)
-		xb[i] = 0.0f;
-	for (int t = 0; t < n; t++) {
-		const float *v = vc + (size_t)t * kv_dim;
-		float a = att[t];
-		for (int i = 0; i < hs; i++)
-			xb[i] += a * v[i];
-	}
+	al_ai_att_values(xb, att, vc, kv_dim, hs, n);
 }
 
 /* Attention of np rows (their q and xb rows stride apart): positions pos0..
@@ -601,8 +614,7 @@ static void forward_block(const struct al_ai_model *m, struct al_ai_state *s, co
 		const struct al_ai_layer *L = &m->w.layers[l];
 		size_t loff = (size_t)l * seq * kv;
 
-		for (int p = 0; p < np; p++)
-			rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, L->rms_att, c->dim, c->rms_eps);
+		rmsnorm_rows(s->bxb, s->bx, L->rms_att, np, c->dim, c->rms_eps);
 		/* v straight into the cache rows of these positions. */
 		struct mm_out qkv[] = { { s->bq, dim, &L->wq, c->dim },
 					{ s->bk, kv, &L->wk, c->kv_dim },
@@ -624,8 +636,7 @@ static void forward_block(const struct al_ai_model *m, struct al_ai_state *s, co
 		for (size_t i = 0; i < (size_t)np * dim; i++)
 			s->bx[i] += s->bq[i];
 
-		for (int p = 0; p < np; p++)
-			rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, L->rms_ffn, c->dim, c->rms_eps);
+		rmsnorm_rows(s->bxb, s->bx, L->rms_ffn, np, c->dim, c->rms_eps);
 		struct mm_out up[] = { { s->bhb, hid, &L->w1, c->hidden_dim }, { s->bhb2, hid, &L->w3, c->hidden_dim } };
 		products(m, s, s->bxb, np, c->dim, up, 2);
 		for (int p = 0; p < np; p++)

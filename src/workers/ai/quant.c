@@ -282,6 +282,42 @@ void al_ai_swiglu(float *h, const float *g, int n)
 	}
 }
 
+void al_ai_att_scores(float *att, const float *q, const float *kT, size_t seq, int hs, int n)
+{
+#ifdef AL_AI_HAVE_X86_CODE
+	if (level >= 1) {
+		(level >= 2 ? al_ai_att_scores_avx512 : al_ai_att_scores_avx2)(att, q, kT, seq, hs, n);
+		return;
+	}
+#endif
+	for (int t = 0; t < n; t++)
+		att[t] = 0.0f;
+	for (int i = 0; i < hs; i++) {
+		const float *row = kT + (size_t)i * seq;
+		float qi = q[i];
+		for (int t = 0; t < n; t++)
+			att[t] += qi * row[t];
+	}
+}
+
+void al_ai_att_values(float *out, const float *att, const float *v, size_t vstride, int hs, int n)
+{
+#ifdef AL_AI_HAVE_X86_CODE
+	if (level >= 1) {
+		(level >= 2 ? al_ai_att_values_avx512 : al_ai_att_values_avx2)(out, att, v, vstride, hs, n);
+		return;
+	}
+#endif
+	for (int i = 0; i < hs; i++)
+		out[i] = 0.0f;
+	for (int t = 0; t < n; t++) {
+		const float *vt = v + (size_t)t * vstride;
+		float a = att[t];
+		for (int i = 0; i < hs; i++)
+			out[i] += a * vt[i];
+	}
+}
+
 void al_ai_dequant_row(enum al_ai_wtype type, const uint8_t *w, size_t row, int n, float *out)
 {
 	const uint8_t *r = w + row * al_ai_row_bytes(type, n);

@@ -73,6 +73,16 @@ void al_ai_exp(float *y, const float *x, float sub, int n);
  * h[i] = v * g[i]. The same bits in every version (NaN stays NaN). */
 void al_ai_swiglu(float *h, const float *g, int n);
 
+/*
+ * Attention of one query and head, the reference's sums in its order:
+ * att[t] = sum over i < hs of q[i] * kT[i * seq + t] for t < n (kT: the
+ * head's keys transposed, seq apart; each product rounded, then added, from
+ * 0), and out[i] = sum over t < n of att[t] * v[t * vstride + i] for i < hs
+ * (likewise). The same bits in every version.
+ */
+void al_ai_att_scores(float *att, const float *q, const float *kT, size_t seq, int hs, int n);
+void al_ai_att_values(float *out, const float *att, const float *v, size_t vstride, int hs, int n);
+
 /* Row `row` of a block matrix (n values per row) as fp32: the embedding lookup. */
 void al_ai_dequant_row(enum al_ai_wtype type, const uint8_t *w, size_t row, int n, float *out);
 

@@ -1020,6 +1020,172 @@ AMX void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_
 	_tile_release();
 }
 
+/* ---- attention ---- */
+
+/*
+ * Each output's sum stays in a register from its first term to its last
+ * (the portable loops keep it in memory), K registers side by side: K
+ * chains of dependent additions at once. Lanes past n (or hs) are loaded
+ * as zeros and not stored.
+ */
+#define ATT_CASES(F)                                                                                      \
+	switch (k) {                                                                                      \
+	case 1:                                                                                           \
+		F(1);                                                                                     \
+		break;                                                                                    \
+	case 2:                                                                                           \
+		F(2);                                                                                     \
+		break;                                                                                    \
+	case 3:                                                                                           \
+		F(3);                                                                                     \
+		break;                                                                                    \
+	case 4:                                                                                           \
+		F(4);                                                                                     \
+		break;                                                                                    \
+	case 5:                                                                                           \
+		F(5);                                                                                     \
+		break;                                                                                    \
+	case 6:                                                                                           \
+		F(6);                                                                                     \
+		break;                                                                                    \
+	case 7:                                                                                           \
+		F(7);                                                                                     \
+		break;                                                                                    \
+	default:                                                                                          \
+		F(8);                                                                                     \
+		break;                                                                                    \
+	}
+
+/* Lanes [0, left) of a 16-lane register (all from 16 on). */
+AVX512 INLINE __mmask16 lanes16(int left)
+{
+	return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+}
+
+/* Positions [t0, t0 + 16K) of the scores. */
+AVX512 INLINE void scores_avx512(float *att, const float *q, const float *kT, size_t seq, int hs, int n, int t0,
+				 int K)
+{
+	__m512 a[8];
+	__mmask16 m[8];
+	for (int k = 0; k < K; k++) {
+		a[k] = _mm512_setzero_ps();
+		m[k] = lanes16(n - t0 - 16 * k);
+	}
+	for (int i = 0; i < hs; i++) {
+		const float *row = kT + (size_t)i * seq + t0;
+		__m512 qi = _mm512_set1_ps(q[i]);
+		for (int k = 0; k < K; k++)
+			a[k] = _mm512_add_ps(a[k], _mm512_mul_ps(qi, _mm512_maskz_loadu_ps(m[k], row + 16 * k)));
+	}
+	for (int k = 0; k < K; k++)
+		_mm512_mask_storeu_ps(att + t0 + 16 * k, m[k], a[k]);
+}
+
+AVX512 void al_ai_att_scores_avx512(float *att, const float *q, const float *kT, size_t seq, int hs, int n)
+{
+	for (int t0 = 0; t0 < n; t0 += 128) {
+		int k = (n - t0 + 15) / 16;
+#define SCORES(K) scores_avx512(att, q, kT, seq, hs, n, t0, K)
+		ATT_CASES(SCORES)
+#undef SCORES
+	}
+}
+
+/* Values [i0, i0 + 16K) of the head. */
+AVX512 INLINE void values_avx512(float *out, const float *att, const float *v, size_t vstride, int hs, int n,
+				 int i0, int K)
+{
+	__m512 a[8];
+	__mmask16 m[8];
+	for (int k = 0; k < K; k++) {
+		a[k] = _mm512_setzero_ps();
+		m[k] = lanes16(hs - i0 - 16 * k);
+	}
+	for (int t = 0; t < n; t++) {
+		const float *vt = v + (size_t)t * vstride + i0;
+		__m512 at = _mm512_set1_ps(att[t]);
+		for (int k = 0; k < K; k++)
+			a[k] = _mm512_add_ps(a[k], _mm512_mul_ps(at, _mm512_maskz_loadu_ps(m[k], vt + 16 * k)));
+	}
+	for (int k = 0; k < K; k++)
+		_mm512_mask_storeu_ps(out + i0 + 16 * k, m[k], a[k]);
+}
+
+AVX512 void al_ai_att_values_avx512(float *out, const float *att, const float *v, size_t vstride, int hs, int n)
+{
+	for (int i0 = 0; i0 < hs; i0 += 128) {
+		int k = (hs - i0 + 15) / 16;
+#define VALUES(K) values_avx512(out, att, v, vstride, hs, n, i0, K)
+		ATT_CASES(VALUES)
+#undef VALUES
+	}
+}
+
+/* Lanes [0, left) of an 8-lane register, as maskload wants them. */
+AVX2 INLINE __m256i lanes8(int left)
+{
+	const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), idx);
+}
+
+AVX2 INLINE void scores_avx2(float *att, const float *q, const float *kT, size_t seq, int hs, int n, int t0, int K)
+{
+	__m256 a[8];
+	__m256i m[8];
+	for (int k = 0; k < K; k++) {
+		a[k] = _mm256_setzero_ps();
+		m[k] = lanes8(n - t0 - 8 * k);
+	}
+	for (int i = 0; i < hs; i++) {
+		const float *row = kT + (size_t)i * seq + t0;
+		__m256 qi = _mm256_set1_ps(q[i]);
+		for (int k = 0; k < K; k++)
+			a[k] = _mm256_add_ps(a[k], _mm256_mul_ps(qi, _mm256_maskload_ps(row + 8 * k, m[k])));
+	}
+	for (int k = 0; k < K; k++)
+		_mm256_maskstore_ps(att + t0 + 8 * k, m[k], a[k]);
+}
+
+AVX2 void al_ai_att_scores_avx2(float *att, const float *q, const float *kT, size_t seq, int hs, int n)
+{
+	for (int t0 = 0; t0 < n; t0 += 64) {
+		int k = (n - t0 + 7) / 8;
+#define SCORES(K) scores_avx2(att, q, kT, seq, hs, n, t0, K)
+		ATT_CASES(SCORES)
+#undef SCORES
+	}
+}
+
+AVX2 INLINE void values_avx2(float *out, const float *att, const float *v, size_t vstride, int hs, int n, int i0,
+			     int K)
+{
+	__m256 a[8];
+	__m256i m[8];
+	for (int k = 0; k < K; k++) {
+		a[k] = _mm256_setzero_ps();
+		m[k] = lanes8(hs - i0 - 8 * k);
+	}
+	for (int t = 0; t < n; t++) {
+		const float *vt = v + (size_t)t * vstride + i0;
+		__m256 at = _mm256_set1_ps(att[t]);
+		for (int k = 0; k < K; k++)
+			a[k] = _mm256_add_ps(a[k], _mm256_mul_ps(at, _mm256_maskload_ps(vt + 8 * k, m[k])));
+	}
+	for (int k = 0; k < K; k++)
+		_mm256_maskstore_ps(out + i0 + 8 * k, m[k], a[k]);
+}
+
+AVX2 void al_ai_att_values_avx2(float *out, const float *att, const float *v, size_t vstride, int hs, int n)
+{
+	for (int i0 = 0; i0 < hs; i0 += 64) {
+		int k = (hs - i0 + 7) / 8;
+#define VALUES(K) values_avx2(out, att, v, vstride, hs, n, i0, K)
+		ATT_CASES(VALUES)
+#undef VALUES
+	}
+}
+
 /* ---- exp and SwiGLU ---- */
 
 /*

@@ -41,6 +41,11 @@ void al_ai_exp_avx2(float *y, const float *x, float sub, int n);
 void al_ai_exp_avx512(float *y, const float *x, float sub, int n);
 void al_ai_swiglu_avx2(float *h, const float *g, int n);
 void al_ai_swiglu_avx512(float *h, const float *g, int n);
+/* quant.h's al_ai_att_scores and al_ai_att_values. */
+void al_ai_att_scores_avx2(float *att, const float *q, const float *kT, size_t seq, int hs, int n);
+void al_ai_att_scores_avx512(float *att, const float *q, const float *kT, size_t seq, int hs, int n);
+void al_ai_att_values_avx2(float *out, const float *att, const float *v, size_t vstride, int hs, int n);
+void al_ai_att_values_avx512(float *out, const float *att, const float *v, size_t vstride, int hs, int n);
 /* Whole groups of 16 (gs a multiple of 16). */
 void al_ai_quantize_q8_avx2(int8_t *q, float *scales, const float *x, int n, int gs);
 void al_ai_quantize_q8_avx512(int8_t *q, float *scales, const float *x, int n, int gs);

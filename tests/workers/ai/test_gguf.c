@@ -958,6 +958,61 @@ static void test_exp_swiglu(void **state)
 	free(h1);
 }
 
+/*
+ * Attention's score and value sums: every version gives the portable
+ * loops' bits, for head sizes below, at and past a register's lanes and
+ * past the 8 registers a pass keeps (more than one pass), position counts
+ * likewise, and a key row stride other than the count.
+ */
+static void test_attention_kernels(void **state)
+{
+	enum { SEQ = 300 };
+	static const int hss[] = { 2, 6, 17, 48, 64, 130 };
+	static const int ns[] = { 1, 7, 16, 33, 64, 100, 128, 129, 257, 300 };
+	float *kT = malloc(sizeof(float) * 130 * SEQ), *v = malloc(sizeof(float) * SEQ * 131);
+	float q[130], a0[SEQ], a1[SEQ], o0[130], o1[130];
+	assert_true(kT && v);
+	for (int i = 0; i < 130 * SEQ; i++)
+		kT[i] = (float)(int)(rnd() % 20001 - 10000) / 3001.0f;
+	for (int i = 0; i < SEQ * 131; i++)
+		v[i] = (float)(int)(rnd() % 20001 - 10000) / 7001.0f;
+	for (int i = 0; i < 130; i++)
+		q[i] = (float)(int)(rnd() % 20001 - 10000) / 5003.0f;
+	const char *names[] = { "avx2", "avx512" };
+	for (size_t h = 0; h < AL_ARRAY_LEN(hss); h++)
+		for (size_t k = 0; k < AL_ARRAY_LEN(ns); k++) {
+			int hs = hss[h], n = ns[k];
+			al_ai_quant_use("scalar");
+			al_ai_att_scores(a0, q, kT, SEQ, hs, n);
+			for (int t = 0; t < n; t++)
+				a0[t] /= 50.0f; /* weights of a useful size */
+			al_ai_att_values(o0, a0, v, 131, hs, n);
+			for (size_t w = 0; w < AL_ARRAY_LEN(names); w++) {
+				if (!al_ai_quant_use(names[w]))
+					continue;
+				memset(a1, 0xff, sizeof(a1));
+				memset(o1, 0xff, sizeof(o1));
+				al_ai_att_scores(a1, q, kT, SEQ, hs, n);
+				for (int t = 0; t < n; t++)
+					a1[t] /= 50.0f;
+				if (memcmp(a0, a1, (size_t)n * sizeof(float)))
+					fail_msg("%s: scores of head size %d over %d positions differ", names[w], hs, n);
+				al_ai_att_values(o1, a0, v, 131, hs, n);
+				if (memcmp(o0, o1, (size_t)hs * sizeof(float)))
+					fail_msg("%s: values of head size %d over %d positions differ", names[w], hs, n);
+				/* Nothing written past the outputs. */
+				uint32_t b1, b2;
+				memcpy(&b1, &a1[n < SEQ ? n : 0], 4);
+				memcpy(&b2, &o1[hs < 130 ? hs : 0], 4);
+				if ((n < SEQ && b1 != 0xffffffffu) || (hs < 130 && b2 != 0xffffffffu))
+					fail_msg("%s: head size %d, %d positions: written past the end", names[w], hs, n);
+			}
+		}
+	al_ai_quant_init(false);
+	free(kT);
+	free(v);
+}
+
 /* ---- hostile files ---- */
 
 /* A tiny llama GGUF written field by field, remembering where the fields
@@ -1378,6 +1433,7 @@ int main(void)
 		cmocka_unit_test(test_kernels),
 		cmocka_unit_test(test_quantize),
 		cmocka_unit_test(test_exp_swiglu),
+		cmocka_unit_test(test_attention_kernels),
 		cmocka_unit_test(test_f32_kernels),
 		cmocka_unit_test(test_prefill),
 		cmocka_unit_test(test_batch_decode),
