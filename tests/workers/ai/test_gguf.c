@@ -470,7 +470,7 @@ static void test_f32_kernels(void **state)
  * with the products split over two threads. */
 static void check_prefill(const char *what, const struct al_ai_model *m, const char *kernels)
 {
-	enum { N = 40, K = 5 }; /* blocks [0, 5), [5, 37), [37, 40) */
+	enum { N = AL_AI_BATCH + 13, K = 5 }; /* blocks [0, 5), [5, 5 + AL_AI_BATCH), [5 + AL_AI_BATCH, N) */
 	int tokens[N];
 	const struct al_ai_config *c = &m->cfg;
 	size_t cache = (size_t)c->n_layers * (size_t)c->seq_len * (size_t)c->kv_dim * sizeof(float);
