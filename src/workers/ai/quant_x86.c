@@ -1378,18 +1378,65 @@ AVX2 void al_ai_quantize_q8_avx2(int8_t *q, float *scales, const float *x, int n
 	}
 }
 
-AVX512 void al_ai_quantize_q8_avx512(int8_t *q, float *scales, const float *x, int n, int gs)
+/* 16 values times inv rounded as roundf (truncated, then away from zero
+ * when the part cut off is at least one half), clamped to [-127, 127], NaN
+ * to 0. */
+AVX512 INLINE __m128i quant16(const float *x, __m512 inv)
 {
 	const __m512i absmask = _mm512_set1_epi32(0x7fffffff), sign = _mm512_set1_epi32((int)0x80000000u);
 	const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
 	const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
-	for (int g = 0; g < n / gs; g++) {
+	__m512 v = _mm512_mul_ps(_mm512_loadu_ps(x), inv);
+	__m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+	__m512i fr = _mm512_and_si512(_mm512_castps_si512(_mm512_sub_ps(v, t)), absmask);
+	__mmask16 up = _mm512_cmp_ps_mask(_mm512_castsi512_ps(fr), half, _CMP_GE_OQ);
+	__m512 away =
+		_mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(v), sign), _mm512_castps_si512(one)));
+	t = _mm512_mask_add_ps(t, up, t, away);
+	__mmask16 ord = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
+	t = _mm512_maskz_mov_ps(ord, _mm512_min_ps(_mm512_max_ps(t, lo), hi));
+	return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(t));
+}
+
+/* max(|x|, m) lane by lane: NaN leaves m, as the portable loop skips it. */
+AVX512 INLINE __m512 absmax(const float *x, __m512 m)
+{
+	const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+	return _mm512_max_ps(_mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(x)), absmask)), m);
+}
+
+AVX512 void al_ai_quantize_q8_avx512(int8_t *q, float *scales, const float *x, int n, int gs)
+{
+	int g = 0, groups = n / gs;
+	/* Groups of 32 (GGUF's) 16 at a time: their maxima side by side in one
+	 * register (a transpose, then maxima across), so that the scales and
+	 * their inverses take one division each for all 16, off the chain of
+	 * each group's maximum, scale and inverse one after another. */
+	for (; gs == 32 && g + 16 <= groups; g += 16) {
+		const float *xg = x + (size_t)g * 32;
+		__m512 m[16];
+		for (int k = 0; k < 16; k++)
+			m[k] = absmax(xg + 32 * k + 16, absmax(xg + 32 * k, _mm512_setzero_ps()));
+		transpose16(m);
+		__m512 mx = m[0];
+		for (int k = 1; k < 16; k++)
+			mx = _mm512_max_ps(m[k], mx);
+		__m512 sc = _mm512_div_ps(mx, _mm512_set1_ps(127.0f));
+		_mm512_storeu_ps(scales + g, sc);
+		_Alignas(64) float inv[16];
+		_mm512_store_ps(inv, _mm512_maskz_div_ps(_mm512_cmp_ps_mask(sc, _mm512_setzero_ps(), _CMP_NEQ_OQ),
+							 _mm512_set1_ps(1.0f), sc));
+		for (int k = 0; k < 16; k++) {
+			__m512 iv = _mm512_set1_ps(inv[k]);
+			_mm_storeu_si128((__m128i *)(void *)(q + (size_t)(g + k) * 32), quant16(xg + 32 * k, iv));
+			_mm_storeu_si128((__m128i *)(void *)(q + (size_t)(g + k) * 32 + 16), quant16(xg + 32 * k + 16, iv));
+		}
+	}
+	for (; g < groups; g++) {
 		const float *xg = x + (size_t)g * (size_t)gs;
 		__m512 m = _mm512_setzero_ps();
-		for (int i = 0; i < gs; i += 16) {
-			__m512i a = _mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(xg + i)), absmask);
-			m = _mm512_max_ps(_mm512_castsi512_ps(a), m);
-		}
+		for (int i = 0; i < gs; i += 16)
+			m = absmax(xg + i, m);
 		__m256 m8 = _mm256_max_ps(_mm512_castps512_ps256(m),
 					  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(m), 1)));
 		__m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
@@ -1398,19 +1445,8 @@ AVX512 void al_ai_quantize_q8_avx512(int8_t *q, float *scales, const float *x, i
 		float scale = _mm_cvtss_f32(m4) / 127.0f;
 		scales[g] = scale;
 		__m512 inv = _mm512_set1_ps(scale != 0.0f ? 1.0f / scale : 0.0f);
-		for (int i = 0; i < gs; i += 16) {
-			__m512 v = _mm512_mul_ps(_mm512_loadu_ps(xg + i), inv);
-			__m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-			__m512i fr = _mm512_and_si512(_mm512_castps_si512(_mm512_sub_ps(v, t)), absmask);
-			__mmask16 up = _mm512_cmp_ps_mask(_mm512_castsi512_ps(fr), half, _CMP_GE_OQ);
-			__m512 away = _mm512_castsi512_ps(
-				_mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(v), sign), _mm512_castps_si512(one)));
-			t = _mm512_mask_add_ps(t, up, t, away);
-			__mmask16 ord = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
-			t = _mm512_maskz_mov_ps(ord, _mm512_min_ps(_mm512_max_ps(t, lo), hi));
-			_mm_storeu_si128((__m128i *)(q + (size_t)g * (size_t)gs + i),
-					 _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(t)));
-		}
+		for (int i = 0; i < gs; i += 16)
+			_mm_storeu_si128((__m128i *)(void *)(q + (size_t)g * (size_t)gs + i), quant16(xg + i, inv));
 	}
 }
 #endif

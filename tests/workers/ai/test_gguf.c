@@ -846,7 +846,7 @@ static void test_kernels(void **state)
  * portable loop. */
 static void test_quantize(void **state)
 {
-	enum { N = 384 };
+	enum { N = 1184 }; /* 37 groups of 32: AVX-512 takes 16 at a time, then 5 */
 	static float x[N], s0[N], s1[N];
 	static int8_t q0[N], q1[N];
 	const char *names[] = { "avx2", "avx512" };
@@ -857,9 +857,17 @@ static void test_quantize(void **state)
 	x[32] = 127.0f;
 	for (int i = 64; i < 96; i++)
 		x[i] = 0.0f;
+	for (int i = 1056; i < 1088; i++)
+		x[i] = 0.0f;
 	x[100] = NAN;
 	x[140] = INFINITY;
 	x[170] = -INFINITY;
+	x[600] = NAN;
+	x[1100] = NAN;
+	x[1130] = -INFINITY;
+	for (int i = 608; i < 640; i++)
+		x[i] = (float)(int)(rnd() % 253 - 126) + 0.5f;
+	x[615] = -127.0f;
 	const int gss[] = { 32, 16, 64, 4 };
 	for (size_t g = 0; g < AL_ARRAY_LEN(gss); g++) {
 		al_ai_quant_use("scalar");
