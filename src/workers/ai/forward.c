@@ -457,49 +457,60 @@ static void rope(float *v, int n, const float *cs, int head_size)
 		}
 }
 
-/* al_ai_softmax's steps (sampler.c), the exponentials from the kernels
- * (quant.h: the bits of libm's expf): the same bits. */
-static void softmax(float *x, int n)
-{
-	float lane[16], max, sum = 0.0f;
-	int nb = n - n % 16;
-
-	for (int k = 0; k < 16; k++)
-		lane[k] = x[0];
-	for (int i = 0; i < nb; i += 16)
-		for (int k = 0; k < 16; k++)
-			lane[k] = x[i + k] > lane[k] ? x[i + k] : lane[k];
-	max = lane[0];
-	for (int k = 1; k < 16; k++)
-		max = lane[k] > max ? lane[k] : max;
-	for (int i = nb; i < n; i++)
-		max = x[i] > max ? x[i] : max;
-	al_ai_exp(x, x, max, n);
-	for (int i = 0; i < n; i++)
-		sum += x[i];
-	for (int i = 0; i < n; i++)
-		x[i] /= sum;
-}
-
 /*
- * One head's attention over positions 0..pos. Each score is summed over the
- * head's values in the reference order (i = 0, 1, ...), but 16 positions at
- * a time from the transposed key cache, so the lanes are independent and the
- * result is bit-identical to a scalar loop; the sums in registers
- * (quant.h's attention kernels).
+ * One head's attention over positions 0..n-1, in three steps so that the
+ * softmax sums of several heads run side by side (head_sums). Each score
+ * is summed over the head's values in the reference order (i = 0, 1, ...),
+ * but 16 positions at a time from the transposed key cache, so the lanes
+ * are independent and the result is bit-identical to a scalar loop; the
+ * sums in registers (quant.h's attention kernels). The softmax is
+ * al_ai_softmax's (sampler.c), the exponentials from the kernels (the bits
+ * of libm's expf).
  */
+
+/* The scores, scaled, less their maximum, exponentiated. */
 AL_AI_CLONES
-static void attention_head(float *restrict xb, float *restrict att, const float *restrict q,
-			   const float *restrict kT, const float *restrict vc, int hs, int seq, size_t kv_dim,
-			   int pos)
+static void head_exp(float *restrict att, const float *restrict q, const float *restrict kT, int hs, int seq, int n)
 {
-	int n = pos + 1;
-	float scale = sqrtf((float)hs);
+	float scale = sqrtf((float)hs), lane[16], max;
+	int nb = n - n % 16;
 
 	al_ai_att_scores(att, q, kT, (size_t)seq, hs, n);
 	for (int t = 0; t < n; t++)
 		att[t] /= scale;
-	softmax(att, n);
+	for (int k = 0; k < 16; k++)
+		lane[k] = att[0];
+	for (int i = 0; i < nb; i += 16)
+		for (int k = 0; k < 16; k++)
+			lane[k] = att[i + k] > lane[k] ? att[i + k] : lane[k];
+	max = lane[0];
+	for (int k = 1; k < 16; k++)
+		max = lane[k] > max ? lane[k] : max;
+	for (int i = nb; i < n; i++)
+		max = att[i] > max ? att[i] : max;
+	al_ai_exp(att, att, max, n);
+}
+
+/* The softmax sums of up to HEAD_SUMS heads' rows: each in its order, the
+ * heads side by side (one sum is a chain of dependent additions). */
+enum { HEAD_SUMS = 8 };
+
+static void head_sums(float sum[HEAD_SUMS], float *const att[HEAD_SUMS], int n)
+{
+	for (int k = 0; k < HEAD_SUMS; k++)
+		sum[k] = 0.0f;
+	for (int t = 0; t < n; t++)
+		for (int k = 0; k < HEAD_SUMS; k++)
+			sum[k] += att[k][t];
+}
+
+/* The weights (each exponential over the sum), then the weighted values. */
+AL_AI_CLONES
+static void head_out(float *restrict xb, float *restrict att, const float *restrict vc, int hs, size_t kv_dim, int n,
+		     float sum)
+{
+	for (int t = 0; t < n; t++)
+		att[t] /= sum;
 	al_ai_att_values(xb, att, vc, kv_dim, hs, n);
 }
 
@@ -531,12 +542,23 @@ static void att_part(void *ctx, int part, int nparts)
 		int pos = j->pos ? j->pos[p] : j->pos0 + p;
 		const float *kc = j->slot ? slot_keys(j->s, j->slot[p]) : j->s->key_cache;
 		const float *vc = j->slot ? slot_values(j->s, j->slot[p]) : j->s->value_cache;
-		for (int h = h0; h < h1; h++) {
-			size_t kvh = (size_t)(h / kv_mul);
-			attention_head(j->xb + (size_t)p * j->stride + (size_t)(h * hs), j->s->att + (size_t)h * seq,
-				       j->q + (size_t)p * j->stride + (size_t)(h * hs),
-				       kc + j->loff + kvh * (size_t)hs * seq, vc + j->loff + kvh * (size_t)hs, hs,
-				       c->seq_len, (size_t)c->kv_dim, pos);
+		for (int g = h0; g < h1; g += HEAD_SUMS) {
+			int g1 = h1 - g < HEAD_SUMS ? h1 : g + HEAD_SUMS;
+			float *att[HEAD_SUMS], sum[HEAD_SUMS];
+			for (int h = g; h < g1; h++) {
+				size_t kvh = (size_t)(h / kv_mul);
+				head_exp(j->s->att + (size_t)h * seq, j->q + (size_t)p * j->stride + (size_t)(h * hs),
+					 kc + j->loff + kvh * (size_t)hs * seq, hs, c->seq_len, pos + 1);
+			}
+			/* Fewer heads than HEAD_SUMS: the first again, its extra sums unused. */
+			for (int k = 0; k < HEAD_SUMS; k++)
+				att[k] = j->s->att + (size_t)(g + k < g1 ? g + k : g) * seq;
+			head_sums(sum, att, pos + 1);
+			for (int h = g; h < g1; h++) {
+				size_t kvh = (size_t)(h / kv_mul);
+				head_out(j->xb + (size_t)p * j->stride + (size_t)(h * hs), att[h - g],
+					 vc + j->loff + kvh * (size_t)hs, hs, (size_t)c->kv_dim, pos + 1, sum[h - g]);
+			}
 		}
 	}
 }
