@@ -188,6 +188,7 @@ void al_ai_state_free(struct al_ai_state *s)
 }
 
 /* o = x normalised by ss, the sum of x's squares, and weighted by w. */
+AL_AI_CLONES
 static void rms_scale(float *o, const float *x, const float *w, int n, float eps, float ss)
 {
 	ss /= (float)n;
@@ -205,24 +206,17 @@ static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
 	rms_scale(o, x, w, n, eps, ss);
 }
 
-/* rmsnorm of np rows n apart: each row's sum in the same order, eight
- * rows' sums interleaved (one row's is a chain of dependent additions). */
+/* rmsnorm of np rows n apart: each row's sum in the same order, the rows'
+ * side by side (quant.h; one row's is a chain of dependent additions). */
 static void rmsnorm_rows(float *o, const float *x, const float *w, int np, int n, float eps)
 {
-	int p = 0;
-	for (; p + 8 <= np; p += 8) {
-		const float *xr = x + (size_t)p * (size_t)n;
-		float ss[8] = { 0.0f };
-		for (int j = 0; j < n; j++)
-			for (int r = 0; r < 8; r++) {
-				float v = xr[(size_t)r * (size_t)n + (size_t)j];
-				ss[r] += v * v;
-			}
-		for (int r = 0; r < 8; r++)
-			rms_scale(o + (size_t)(p + r) * (size_t)n, xr + (size_t)r * (size_t)n, w, n, eps, ss[r]);
+	for (int p0 = 0; p0 < np; p0 += 16) {
+		int k = np - p0 < 16 ? np - p0 : 16;
+		float ss[16];
+		al_ai_sumsq_rows(ss, x + (size_t)p0 * (size_t)n, (size_t)n, k, n);
+		for (int r = 0; r < k; r++)
+			rms_scale(o + (size_t)(p0 + r) * (size_t)n, x + (size_t)(p0 + r) * (size_t)n, w, n, eps, ss[r]);
 	}
-	for (; p < np; p++)
-		rmsnorm(o + (size_t)p * (size_t)n, x + (size_t)p * (size_t)n, w, n, eps);
 }
 
 /* Q8_0 symmetric quantisation of n activations in groups of gs (quant.c). */

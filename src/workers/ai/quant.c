@@ -318,6 +318,24 @@ void al_ai_att_values(float *out, const float *att, const float *v, size_t vstri
 	}
 }
 
+void al_ai_sumsq_rows(float *ss, const float *x, size_t stride, int rows, int n)
+{
+	int r = 0;
+#ifdef AL_AI_HAVE_X86_CODE
+	if (level >= 2) {
+		r = rows - rows % 16;
+		al_ai_sumsq_rows_avx512(ss, x, stride, r, n);
+	}
+#endif
+	for (; r < rows; r++) {
+		const float *xr = x + (size_t)r * stride;
+		float s = 0.0f;
+		for (int j = 0; j < n; j++)
+			s += xr[j] * xr[j];
+		ss[r] = s;
+	}
+}
+
 void al_ai_dequant_row(enum al_ai_wtype type, const uint8_t *w, size_t row, int n, float *out)
 {
 	const uint8_t *r = w + row * al_ai_row_bytes(type, n);

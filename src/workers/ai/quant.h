@@ -83,6 +83,11 @@ void al_ai_swiglu(float *h, const float *g, int n);
 void al_ai_att_scores(float *att, const float *q, const float *kT, size_t seq, int hs, int n);
 void al_ai_att_values(float *out, const float *att, const float *v, size_t vstride, int hs, int n);
 
+/* ss[r] = the sum over j < n of x[r * stride + j]^2 for r < rows (RMSNorm's;
+ * each square rounded, then added, in order j from 0). The same bits in
+ * every version. */
+void al_ai_sumsq_rows(float *ss, const float *x, size_t stride, int rows, int n);
+
 /* Row `row` of a block matrix (n values per row) as fp32: the embedding lookup. */
 void al_ai_dequant_row(enum al_ai_wtype type, const uint8_t *w, size_t row, int n, float *out);
 

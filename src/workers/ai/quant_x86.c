@@ -1186,6 +1186,29 @@ AVX2 void al_ai_att_values_avx2(float *out, const float *att, const float *v, si
 	}
 }
 
+/* ---- RMSNorm's sums of squares ---- */
+
+/* Rows in groups of 16 (rows a multiple of 16): 16 columns of 16 rows
+ * transposed, so that lane r sums row r's squares, one register for all 16
+ * rows' chains. */
+AVX512 void al_ai_sumsq_rows_avx512(float *ss, const float *x, size_t stride, int rows, int n)
+{
+	for (int r0 = 0; r0 < rows; r0 += 16) {
+		const float *xr = x + (size_t)r0 * stride;
+		__m512 acc = _mm512_setzero_ps();
+		for (int j0 = 0; j0 < n; j0 += 16) {
+			__mmask16 m = n - j0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j0)) - 1);
+			__m512 v[16];
+			for (int r = 0; r < 16; r++)
+				v[r] = _mm512_maskz_loadu_ps(m, xr + (size_t)r * stride + j0);
+			transpose16(v); /* v[j] lane r: row r's value j0 + j */
+			for (int j = 0; j < 16 && j0 + j < n; j++)
+				acc = _mm512_add_ps(acc, _mm512_mul_ps(v[j], v[j]));
+		}
+		_mm512_storeu_ps(ss + r0, acc);
+	}
+}
+
 /* ---- exp and SwiGLU ---- */
 
 /*

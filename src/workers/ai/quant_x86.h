@@ -46,6 +46,7 @@ void al_ai_att_scores_avx2(float *att, const float *q, const float *kT, size_t s
 void al_ai_att_scores_avx512(float *att, const float *q, const float *kT, size_t seq, int hs, int n);
 void al_ai_att_values_avx2(float *out, const float *att, const float *v, size_t vstride, int hs, int n);
 void al_ai_att_values_avx512(float *out, const float *att, const float *v, size_t vstride, int hs, int n);
+void al_ai_sumsq_rows_avx512(float *ss, const float *x, size_t stride, int rows, int n);
 /* Whole groups of 16 (gs a multiple of 16). */
 void al_ai_quantize_q8_avx2(int8_t *q, float *scales, const float *x, int n, int gs);
 void al_ai_quantize_q8_avx512(int8_t *q, float *scales, const float *x, int n, int gs);

@@ -1023,6 +1023,28 @@ static void test_attention_kernels(void **state)
 	free(v);
 }
 
+/* RMSNorm's sums of squares: every version the portable loop's bits, for
+ * row counts across the AVX-512 version's 16 and lengths with tails. */
+static void test_sumsq(void **state)
+{
+	enum { R = 37, N = 300 };
+	static float x[R * N], s0[R], s1[R];
+	static const int ns[] = { 1, 5, 16, 17, 288, 300 };
+	for (int i = 0; i < R * N; i++)
+		x[i] = (float)(int)(rnd() % 20001 - 10000) / 1301.0f;
+	for (size_t k = 0; k < AL_ARRAY_LEN(ns); k++)
+		for (int rows = 1; rows <= R; rows += 6) {
+			al_ai_quant_use("scalar");
+			al_ai_sumsq_rows(s0, x, N, rows, ns[k]);
+			if (!al_ai_quant_use("avx512"))
+				continue;
+			al_ai_sumsq_rows(s1, x, N, rows, ns[k]);
+			if (memcmp(s0, s1, (size_t)rows * sizeof(float)))
+				fail_msg("avx512: sums of squares of %d rows of %d differ", rows, ns[k]);
+		}
+	al_ai_quant_init(false);
+}
+
 /* ---- hostile files ---- */
 
 /* A tiny llama GGUF written field by field, remembering where the fields
@@ -1444,6 +1466,7 @@ int main(void)
 		cmocka_unit_test(test_quantize),
 		cmocka_unit_test(test_exp_swiglu),
 		cmocka_unit_test(test_attention_kernels),
+		cmocka_unit_test(test_sumsq),
 		cmocka_unit_test(test_f32_kernels),
 		cmocka_unit_test(test_prefill),
 		cmocka_unit_test(test_batch_decode),
