@@ -32,7 +32,10 @@
  * (--llama-cpp DIR), their columns say so. Decode is timed as run.c times
  * itself, from the end of the first forward pass.
  *
- * Usage: bench_ai [--peer-dir DIR] [--llama-cpp DIR] [--scratch DIR] [--no-1b] [RUNS] [STEPS]
+ * Usage: bench_ai [--peer-dir DIR] [--llama-cpp DIR] [--scratch DIR] [--no-1b] [--only gguf]
+ *                 [--types LIST] [RUNS] [STEPS]
+ * (--only gguf: section 5 alone, the quick loop for the GGUF kernels; --types q4_0,q8_0: those
+ * types alone in the llama.cpp tables)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -555,7 +558,10 @@ static void print_shape(const char *label, struct type_result *tr, int nt, int s
 				printf(" %6.2fx", series_median(&tr[i].od[t]) / best);
 			else
 				printf(" %7s", "-");
-			printf(" %7.1f %5.0f%%\n", gbs, bw > 0.0 ? 100.0 * gbs / bw : 0.0);
+			if (bw > 0.0)
+				printf(" %7.1f %5.0f%%\n", gbs, 100.0 * gbs / bw);
+			else
+				printf(" %7.1f %6s\n", gbs, "-");
 		}
 	printf("\n%s, prefill: %d tokens in one call, tok/s median (min-max) of %d rounds\n", label, PREFILL, runs);
 	printf("%-6s %3s %20s %20s %20s %7s\n", "type", "thr", "airlock", "llama.cpp auto", "llama.cpp off", "ratio");
@@ -658,6 +664,18 @@ static const struct {
 	uint32_t type;
 } gguf_types[] = { { "f32", AL_GGML_F32 }, { "f16", AL_GGML_F16 }, { "q8_0", AL_GGML_Q8_0 }, { "q4_0", AL_GGML_Q4_0 } };
 
+/* The GGUF types compared with llama.cpp (--types): all, or a comma-separated list. */
+static const char *types_wanted;
+
+static bool type_wanted(const char *name)
+{
+	size_t len = strlen(name);
+	for (const char *p = types_wanted; p && *p; p += strcspn(p, ","), p += *p == ',')
+		if (strncmp(p, name, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+			return true;
+	return !types_wanted;
+}
+
 /* llama.cpp on one shape: the GGUF files in files[i] (NULL: skipped). */
 static int llama_shape(const char *label, const struct llama_peer *lp, const char *const files[4], int steps,
 		       int runs, const char *dir)
@@ -666,7 +684,7 @@ static int llama_shape(const char *label, const struct llama_peer *lp, const cha
 	int nt = 0, rc = 0;
 	memset(tr, 0, sizeof(tr));
 	for (int i = 0; i < 4; i++) {
-		if (!files[i])
+		if (!files[i] || !type_wanted(gguf_types[i].name))
 			continue;
 		tr[nt].type = gguf_types[i].name;
 		rc |= shape_type(lp, files[i], &tr[nt], steps, runs, dir);
@@ -870,15 +888,68 @@ static int tiny_section(const char *dir, const char *t15, const struct l2c *p, c
 	return rc;
 }
 
+/* Sections 2 to 4: run.c, prefill and the kernels alone, the GGUF types against runq.c. */
+static int engine_sections(const struct l2c *p, const char *m15, const char *t15, const char *dir, int steps,
+			   int runs)
+{
+	int rc = 0;
+	const struct {
+		const char *name, *model, *tok;
+	} cases[] = {
+		{ "stories260K", AL_SOURCE_ROOT "/models/stories260K.bin", AL_SOURCE_ROOT "/models/tok512.bin" },
+		{ "random 15M shape", m15, t15 },
+	};
+	/* 2. run.c */
+	printf("\ngreedy, %d steps, tok/s median (min-max) of %d interleaved rounds; airlock nT against run.c nT "
+	       "(1T: run-fast; 2T: run-omp with OMP_NUM_THREADS=2)\n",
+	       steps, runs);
+	printf("%-34s %22s %22s %8s\n", "model", "airlock", "run.c", "ratio");
+	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++)
+		rc |= l2c_rows(cases[i].name, cases[i].model, cases[i].tok, false, p, false, cases[i].model, steps,
+			       runs, dir);
+
+	/* 3. prefill against one position at a time; the kernels alone */
+	printf("\nprefill: a %d-token prompt run together (al_ai_prefill) against one position at a time; "
+	       "tok/s median (min-max) of %d\n",
+	       PREFILL, runs);
+	printf("%-34s %22s %22s %8s\n", "model", "prefill", "one at a time", "ratio");
+	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++)
+		for (int threads = 1; threads <= 2; threads++) {
+			struct ours *o = ours_load(cases[i].model, cases[i].tok, threads);
+			struct series a = { 0 }, c = { 0 };
+			char sa[48], sc[48], name[96];
+			int plen = o && o->m.cfg.seq_len < PREFILL ? o->m.cfg.seq_len : PREFILL;
+			for (int r = 0; o && r < runs; r++) {
+				series_add(&a, ours_prefill(o, plen));
+				series_add(&c, ours_one_by_one(o, plen));
+			}
+			ours_free(o);
+			snprintf(name, sizeof(name), "%s, %dT", cases[i].name, threads);
+			printf("%-34s %22s %22s %7.2fx\n", name, series_fmt(&a, sa, sizeof(sa)),
+			       series_fmt(&c, sc, sizeof(sc)), series_median(&a) / series_median(&c));
+		}
+	kernels_section(runs * 5);
+
+	/* 4. GGUF types; Q8_0 against runq.c */
+	printf("\nGGUF tensor types, airlock 1 thread against its own F32 GGUF; then Q8_0 against llama2.c's runq.c "
+	       "(1T: runq-fast, 2T: runq-omp) on a version-2 checkpoint of the same weights\n");
+	printf("%-34s %22s %8s\n", "model", "tok/s", "vs f32");
+	rc |= gguf_section("stories260K", cases[0].model, cases[0].tok, 4, dir, p, steps, runs);
+	rc |= gguf_section("random 15M shape", m15, t15, 32, dir, p, steps, runs);
+	return rc;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bench_ai [--peer-dir DIR] [--llama-cpp DIR] [--scratch DIR] [--no-1b] [RUNS] [STEPS]   "
-		"(defaults 7 and 256)\n"
+		"usage: bench_ai [--peer-dir DIR] [--llama-cpp DIR] [--scratch DIR] [--no-1b] [--only gguf] "
+		"[--types LIST] [RUNS] [STEPS]   (defaults 7 and 256)\n"
 		"  --peer-dir DIR   llama2.c's run.c and runq.c (default %s)\n"
 		"  --llama-cpp DIR  llama.cpp as bench/ai/get-llama-cpp lays it out (default %s)\n"
 		"  --scratch DIR    where the models are written (default /tmp; the 1.1B shape takes 10 GB)\n"
-		"  --no-1b          without the 1.1B shape\n",
+		"  --no-1b          without the 1.1B shape\n"
+		"  --only gguf      only llama.cpp against airlock on the 15M shape as GGUF (section 5)\n"
+		"  --types LIST     the GGUF types in the llama.cpp tables, e.g. q4_0,q8_0 (default: f32,f16,q8_0,q4_0)\n",
 		DEFAULT_PEER_DIR, AL_BENCH_AI_BUILD_DIR "/peers/llama.cpp");
 }
 
@@ -888,10 +959,12 @@ int main(int argc, char **argv)
 					       { "llama-cpp", required_argument, NULL, 'l' },
 					       { "scratch", required_argument, NULL, 's' },
 					       { "no-1b", no_argument, NULL, 'n' },
+					       { "only", required_argument, NULL, 'o' },
+					       { "types", required_argument, NULL, 't' },
 					       { "help", no_argument, NULL, 'h' },
 					       { NULL, 0, NULL, 0 } };
 	const char *peer_dir = DEFAULT_PEER_DIR, *lldir = AL_BENCH_AI_BUILD_DIR "/peers/llama.cpp", *scratch = "/tmp";
-	bool tiny = true;
+	bool tiny = true, all = true;
 	setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows as it goes, also into a file */
 	if (argc == 4 && strcmp(argv[1], "--footprint") == 0) /* the child of ours_footprint() */
 		return footprint_main(argv[2], atoi(argv[3]));
@@ -904,6 +977,10 @@ int main(int argc, char **argv)
 			scratch = optarg;
 		} else if (c == 'n') {
 			tiny = false;
+		} else if (c == 'o' && strcmp(optarg, "gguf") == 0) {
+			all = false;
+		} else if (c == 't') {
+			types_wanted = optarg;
 		} else {
 			usage();
 			return c == 'h' ? 0 : 2;
@@ -926,14 +1003,20 @@ int main(int argc, char **argv)
 	       al_ai_quant_kernels(), ncpu);
 
 	/* 1. The yardstick: reads from memory, 2 GiB (beyond any last-level cache here). */
-	bw1 = read_bandwidth((size_t)2 << 30, 1, 3);
-	bwall = read_bandwidth((size_t)2 << 30, ncpu, 3);
-	printf("memory read bandwidth (2 GiB, best of 3): one core %.1f GB/s, all %d cores %.1f GB/s\n", bw1, ncpu,
-	       bwall);
+	if (all) {
+		bw1 = read_bandwidth((size_t)2 << 30, 1, 3);
+		bwall = read_bandwidth((size_t)2 << 30, ncpu, 3);
+		printf("memory read bandwidth (2 GiB, best of 3): one core %.1f GB/s, all %d cores %.1f GB/s\n", bw1,
+		       ncpu, bwall);
+	} else {
+		printf("--only gguf: sections 1-4 and 6 left out (no bandwidth: the \"of bw\" column is empty)\n");
+	}
 
 	struct stat st;
 	errno = 0;
-	if (stat(peer_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (!all) {
+		peer_dir = NULL;
+	} else if (stat(peer_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		printf("peer: the shared folder of llama2.c is missing: tried %s (%s); its columns are empty "
 		       "(--peer-dir DIR names another)\n",
 		       peer_dir, errno ? strerror(errno) : "not a directory");
@@ -966,50 +1049,8 @@ int main(int argc, char **argv)
 	write_file(t15, b.p, b.len);
 	mw_free(&b);
 
-	/* 2. run.c */
-	int rc = 0;
-	printf("\ngreedy, %d steps, tok/s median (min-max) of %d interleaved rounds; airlock nT against run.c nT "
-	       "(1T: run-fast; 2T: run-omp with OMP_NUM_THREADS=2)\n",
-	       steps, runs);
-	printf("%-34s %22s %22s %8s\n", "model", "airlock", "run.c", "ratio");
-	const struct {
-		const char *name, *model, *tok;
-	} cases[] = {
-		{ "stories260K", AL_SOURCE_ROOT "/models/stories260K.bin", AL_SOURCE_ROOT "/models/tok512.bin" },
-		{ "random 15M shape", m15, t15 },
-	};
-	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++)
-		rc |= l2c_rows(cases[i].name, cases[i].model, cases[i].tok, false, &p, false, cases[i].model, steps,
-			       runs, dir);
-
-	/* 3. prefill against one position at a time; the kernels alone */
-	printf("\nprefill: a %d-token prompt run together (al_ai_prefill) against one position at a time; "
-	       "tok/s median (min-max) of %d\n",
-	       PREFILL, runs);
-	printf("%-34s %22s %22s %8s\n", "model", "prefill", "one at a time", "ratio");
-	for (size_t i = 0; i < AL_ARRAY_LEN(cases); i++)
-		for (int threads = 1; threads <= 2; threads++) {
-			struct ours *o = ours_load(cases[i].model, cases[i].tok, threads);
-			struct series a = { 0 }, c = { 0 };
-			char sa[48], sc[48], name[96];
-			int plen = o && o->m.cfg.seq_len < PREFILL ? o->m.cfg.seq_len : PREFILL;
-			for (int r = 0; o && r < runs; r++) {
-				series_add(&a, ours_prefill(o, plen));
-				series_add(&c, ours_one_by_one(o, plen));
-			}
-			ours_free(o);
-			snprintf(name, sizeof(name), "%s, %dT", cases[i].name, threads);
-			printf("%-34s %22s %22s %7.2fx\n", name, series_fmt(&a, sa, sizeof(sa)),
-			       series_fmt(&c, sc, sizeof(sc)), series_median(&a) / series_median(&c));
-		}
-	kernels_section(runs * 5);
-
-	/* 4. GGUF types; Q8_0 against runq.c */
-	printf("\nGGUF tensor types, airlock 1 thread against its own F32 GGUF; then Q8_0 against llama2.c's runq.c "
-	       "(1T: runq-fast, 2T: runq-omp) on a version-2 checkpoint of the same weights\n");
-	printf("%-34s %22s %8s\n", "model", "tok/s", "vs f32");
-	rc |= gguf_section("stories260K", cases[0].model, cases[0].tok, 4, dir, &p, steps, runs);
-	rc |= gguf_section("random 15M shape", m15, t15, 32, dir, &p, steps, runs);
+	/* 2. to 4. */
+	int rc = all ? engine_sections(&p, m15, t15, dir, steps, runs) : 0;
 
 	/* 5. llama.cpp, 15M shape */
 	if (lp.ok) {
@@ -1029,7 +1070,8 @@ int main(int argc, char **argv)
 				if (files[i])
 					unlink(files[i]);
 		}
-		rc |= trained_vs_llama(cases[0].model, cases[0].tok, &lp, steps, runs, dir);
+		rc |= trained_vs_llama(AL_SOURCE_ROOT "/models/stories260K.bin", AL_SOURCE_ROOT "/models/tok512.bin", &lp, steps,
+					runs, dir);
 		char sys[700], *txt = NULL;
 		size_t len = 0;
 		snprintf(sys, sizeof(sys), "%s/llama.out", dir);
@@ -1040,9 +1082,9 @@ int main(int argc, char **argv)
 
 	/* 6. The 1.1B shape */
 	peer_timeout = 300;
-	if (tiny)
+	if (all && tiny)
 		rc |= tiny_section(dir, t15, &p, &lp, runs > 3 ? 3 : runs);
-	else
+	else if (all)
 		printf("\n1.1B shape: skipped (--no-1b)\n");
 
 	if (timeouts)

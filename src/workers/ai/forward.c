@@ -21,7 +21,6 @@
 
 #include "common/util.h"
 #include "workers/ai/quant.h"
-#include "workers/ai/sampler.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #define AL_AI_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -188,16 +187,36 @@ void al_ai_state_free(struct al_ai_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
+/* o = x normalised by ss, the sum of x's squares, and weighted by w. */
+AL_AI_CLONES
+static void rms_scale(float *o, const float *x, const float *w, int n, float eps, float ss)
 {
-	float ss = 0.0f;
-	for (int j = 0; j < n; j++)
-		ss += x[j] * x[j];
 	ss /= (float)n;
 	ss += eps;
 	ss = 1.0f / sqrtf(ss);
 	for (int j = 0; j < n; j++)
 		o[j] = w[j] * (ss * x[j]);
+}
+
+static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
+{
+	float ss = 0.0f;
+	for (int j = 0; j < n; j++)
+		ss += x[j] * x[j];
+	rms_scale(o, x, w, n, eps, ss);
+}
+
+/* rmsnorm of np rows n apart: each row's sum in the same order, the rows'
+ * side by side (quant.h; one row's is a chain of dependent additions). */
+static void rmsnorm_rows(float *o, const float *x, const float *w, int np, int n, float eps)
+{
+	for (int p0 = 0; p0 < np; p0 += 16) {
+		int k = np - p0 < 16 ? np - p0 : 16;
+		float ss[16];
+		al_ai_sumsq_rows(ss, x + (size_t)p0 * (size_t)n, (size_t)n, k, n);
+		for (int r = 0; r < k; r++)
+			rms_scale(o + (size_t)(p0 + r) * (size_t)n, x + (size_t)(p0 + r) * (size_t)n, w, n, eps, ss[r]);
+	}
 }
 
 /* Q8_0 symmetric quantisation of n activations in groups of gs (quant.c). */
@@ -338,40 +357,62 @@ static bool quantised(const struct al_ai_mat *w)
 }
 
 /*
- * out_p = W x_p for each product of o[0..no) and the np vectors x (np, n);
- * np == 1 is the one-position pass, whose activations are quantised into
- * s->xq, the batch's into s->bxq. All products share x and n.
+ * The job of products o[0..no) of the np vectors x (np, n), all sharing x
+ * and n; returns the multiply-adds. Integer kernels: the activations are
+ * quantised here, once per job (Q8_0 in groups of group_size, 32 for
+ * GGUF), into rows of xq and xs (the state's, maxd values apart).
+ */
+static size_t job_build(struct mm_job *j, const struct al_ai_config *c, const float *x, int np, int n,
+			const struct mm_out *o, int no, int8_t *xq, float *xs)
+{
+	bool q = false;
+	size_t rows = 0;
+	*j = (struct mm_job){ .no = no, .x = x, .n = n, .gs = c->group_size, .np = np, .xstride = (size_t)n };
+	for (int k = 0; k < no; k++) {
+		j->o[k] = o[k];
+		q |= quantised(o[k].w);
+		rows += (size_t)o[k].d;
+	}
+	if (q) {
+		size_t maxd = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+		j->qstride = maxd;
+		j->sstride = maxd / (size_t)j->gs;
+		for (int p = 0; p < np; p++)
+			quantize(xq + (size_t)p * j->qstride, xs + (size_t)p * j->sstride, x + (size_t)p * (size_t)n, n,
+				 j->gs);
+		j->xq = xq;
+		j->xs = xs;
+	}
+	return (size_t)n * rows * (size_t)np;
+}
+
+/*
+ * out_p = W x_p for each product of o[0..no) and the np vectors x (np, n),
+ * rows split between the threads; np == 1 is the one-position pass, whose
+ * activations are quantised into s->xq, the batch's into s->bxq.
  */
 static void products(const struct al_ai_model *m, struct al_ai_state *s, const float *x, int np, int n,
 		     const struct mm_out *o, int no)
 {
-	const struct al_ai_config *c = &m->cfg;
-	struct mm_job j = { .no = no, .x = x, .n = n, .gs = c->group_size, .np = np, .xstride = (size_t)n };
-	bool q = false;
-	size_t rows = 0;
-	for (int k = 0; k < no; k++) {
-		j.o[k] = o[k];
-		q |= quantised(o[k].w);
-		rows += (size_t)o[k].d;
-	}
-	/* Integer kernels: the activations are quantised once per job (Q8_0
-	 * in groups of group_size, 32 for GGUF). */
-	if (q) {
-		size_t maxd = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
-		int8_t *xq = np > 1 ? s->bxq : s->xq;
-		float *xs = np > 1 ? s->bxs : s->xs;
-		j.qstride = maxd;
-		j.sstride = maxd / (size_t)j.gs;
-		for (int p = 0; p < np; p++)
-			quantize(xq + (size_t)p * j.qstride, xs + (size_t)p * j.sstride, x + (size_t)p * (size_t)n, n,
-				 j.gs);
-		j.xq = xq;
-		j.xs = xs;
-	}
-	if (s->pool && (size_t)n * rows * (size_t)np >= s->parallel_min)
+	struct mm_job j;
+	size_t work = job_build(&j, &m->cfg, x, np, n, o, no, np > 1 ? s->bxq : s->xq, np > 1 ? s->bxs : s->xs);
+	if (s->pool && work >= s->parallel_min)
 		al_ai_pool_run(s->pool, mm_part, &j);
 	else
 		mm_part(&j, 0, 1);
+}
+
+/* The same on this thread for np rows of a prefill block, from row r of
+ * it: the activations quantised into rows r.. of s->bxq. */
+static void products_here(const struct al_ai_model *m, struct al_ai_state *s, const float *x, int np, int n,
+			  const struct mm_out *o, int no, int r)
+{
+	struct mm_job j;
+	size_t maxd = (size_t)(m->cfg.dim > m->cfg.hidden_dim ? m->cfg.dim : m->cfg.hidden_dim);
+	size_t ngs = m->cfg.group_size ? maxd / (size_t)m->cfg.group_size : 0;
+	job_build(&j, &m->cfg, x, np, n, o, no, s->bxq ? s->bxq + (size_t)r * maxd : NULL,
+		  s->bxs ? s->bxs + (size_t)r * ngs : NULL);
+	mm_part(&j, 0, 1);
 }
 
 static void matmul(const struct al_ai_model *m, struct al_ai_state *s, float *out, const float *x,
@@ -411,38 +452,60 @@ static void rope(float *v, int n, const float *cs, int head_size)
 }
 
 /*
- * One head's attention over positions 0..pos. Each score is summed over the
- * head's values in the reference order (i = 0, 1, ...), but 16 positions at
- * a time from the transposed key cache, so the lanes are independent and the
- * result is bit-identical to a scalar loop.
+ * One head's attention over positions 0..n-1, in three steps so that the
+ * softmax sums of several heads run side by side (head_sums). Each score
+ * is summed over the head's values in the reference order (i = 0, 1, ...),
+ * but 16 positions at a time from the transposed key cache, so the lanes
+ * are independent and the result is bit-identical to a scalar loop; the
+ * sums in registers (quant.h's attention kernels). The softmax is
+ * al_ai_softmax's (sampler.c), the exponentials from the kernels (the bits
+ * of libm's expf).
  */
-AL_AI_CLONES
-static void attention_head(float *restrict xb, float *restrict att, const float *restrict q,
-			   const float *restrict kT, const float *restrict vc, int hs, int seq, size_t kv_dim,
-			   int pos)
-{
-	int n = pos + 1;
-	float scale = sqrtf((float)hs);
 
-	for (int t = 0; t < n; t++)
-		att[t] = 0.0f;
-	for (int i = 0; i < hs; i++) {
-		const float *row = kT + (size_t)i * (size_t)seq;
-		float qi = q[i];
-		for (int t = 0; t < n; t++)
-			att[t] += qi * row[t];
-	}
+/* The scores, scaled, less their maximum, exponentiated. */
+AL_AI_CLONES
+static void head_exp(float *restrict att, const float *restrict q, const float *restrict kT, int hs, int seq, int n)
+{
+	float scale = sqrtf((float)hs), lane[16], max;
+	int nb = n - n % 16;
+
+	al_ai_att_scores(att, q, kT, (size_t)seq, hs, n);
 	for (int t = 0; t < n; t++)
 		att[t] /= scale;
-	al_ai_softmax(att, n);
-	for (int i = 0; i < hs; i++)
-		xb[i] = 0.0f;
-	for (int t = 0; t < n; t++) {
-		const float *v = vc + (size_t)t * kv_dim;
-		float a = att[t];
-		for (int i = 0; i < hs; i++)
-			xb[i] += a * v[i];
-	}
+	for (int k = 0; k < 16; k++)
+		lane[k] = att[0];
+	for (int i = 0; i < nb; i += 16)
+		for (int k = 0; k < 16; k++)
+			lane[k] = att[i + k] > lane[k] ? att[i + k] : lane[k];
+	max = lane[0];
+	for (int k = 1; k < 16; k++)
+		max = lane[k] > max ? lane[k] : max;
+	for (int i = nb; i < n; i++)
+		max = att[i] > max ? att[i] : max;
+	al_ai_exp(att, att, max, n);
+}
+
+/* The softmax sums of up to HEAD_SUMS heads' rows: each in its order, the
+ * heads side by side (one sum is a chain of dependent additions). */
+enum { HEAD_SUMS = 8 };
+
+static void head_sums(float sum[HEAD_SUMS], float *const att[HEAD_SUMS], int n)
+{
+	for (int k = 0; k < HEAD_SUMS; k++)
+		sum[k] = 0.0f;
+	for (int t = 0; t < n; t++)
+		for (int k = 0; k < HEAD_SUMS; k++)
+			sum[k] += att[k][t];
+}
+
+/* The weights (each exponential over the sum), then the weighted values. */
+AL_AI_CLONES
+static void head_out(float *restrict xb, float *restrict att, const float *restrict vc, int hs, size_t kv_dim, int n,
+		     float sum)
+{
+	for (int t = 0; t < n; t++)
+		att[t] /= sum;
+	al_ai_att_values(xb, att, vc, kv_dim, hs, n);
 }
 
 /* Attention of np rows (their q and xb rows stride apart): positions pos0..
@@ -473,12 +536,23 @@ static void att_part(void *ctx, int part, int nparts)
 		int pos = j->pos ? j->pos[p] : j->pos0 + p;
 		const float *kc = j->slot ? slot_keys(j->s, j->slot[p]) : j->s->key_cache;
 		const float *vc = j->slot ? slot_values(j->s, j->slot[p]) : j->s->value_cache;
-		for (int h = h0; h < h1; h++) {
-			size_t kvh = (size_t)(h / kv_mul);
-			attention_head(j->xb + (size_t)p * j->stride + (size_t)(h * hs), j->s->att + (size_t)h * seq,
-				       j->q + (size_t)p * j->stride + (size_t)(h * hs),
-				       kc + j->loff + kvh * (size_t)hs * seq, vc + j->loff + kvh * (size_t)hs, hs,
-				       c->seq_len, (size_t)c->kv_dim, pos);
+		for (int g = h0; g < h1; g += HEAD_SUMS) {
+			int g1 = h1 - g < HEAD_SUMS ? h1 : g + HEAD_SUMS;
+			float *att[HEAD_SUMS], sum[HEAD_SUMS];
+			for (int h = g; h < g1; h++) {
+				size_t kvh = (size_t)(h / kv_mul);
+				head_exp(j->s->att + (size_t)h * seq, j->q + (size_t)p * j->stride + (size_t)(h * hs),
+					 kc + j->loff + kvh * (size_t)hs * seq, hs, c->seq_len, pos + 1);
+			}
+			/* Fewer heads than HEAD_SUMS: the first again, its extra sums unused. */
+			for (int k = 0; k < HEAD_SUMS; k++)
+				att[k] = j->s->att + (size_t)(g + k < g1 ? g + k : g) * seq;
+			head_sums(sum, att, pos + 1);
+			for (int h = g; h < g1; h++) {
+				size_t kvh = (size_t)(h / kv_mul);
+				head_out(j->xb + (size_t)p * j->stride + (size_t)(h * hs), att[h - g],
+					 vc + j->loff + kvh * (size_t)hs, hs, (size_t)c->kv_dim, pos + 1, sum[h - g]);
+			}
 		}
 	}
 }
@@ -512,12 +586,8 @@ static void rope_angles(const struct al_ai_config *c, float *cs, int pos)
 
 static void swiglu(float *hb, const float *hb2, int hid)
 {
-	/* SwiGLU: silu(w1 x) * (w3 x) */
-	for (int i = 0; i < hid; i++) {
-		float val = hb[i];
-		val *= 1.0f / (1.0f + expf(-val));
-		hb[i] = val * hb2[i];
-	}
+	/* SwiGLU: silu(w1 x) * (w3 x), llama2.c's steps (quant.c, vectorised). */
+	al_ai_swiglu(hb, hb2, hid);
 }
 
 float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int token, int pos)
@@ -562,59 +632,119 @@ float *al_ai_forward(const struct al_ai_model *m, struct al_ai_state *s, int tok
 	return s->logits;
 }
 
+/*
+ * A prefill block's steps of each position apart from attention, for
+ * positions [p0, p0 + np) of the block at pos0: the end of layer l - 1
+ * (output projection, residual, feed-forward; from l = 1) and the start of
+ * layer l (RMSNorm, q, k and v, RoPE, the key and value cached; below
+ * n_layers). Each is al_ai_forward()'s step for each position, so the
+ * positions may go to different threads; only attention reads other
+ * positions' rows (the cache), between two such jobs.
+ */
+struct pos_job {
+	const struct al_ai_model *m;
+	struct al_ai_state *s;
+	int l, pos0, np;
+};
+
+static void layer_end(const struct al_ai_model *m, struct al_ai_state *s, int l, int p0, int np)
+{
+	const struct al_ai_config *c = &m->cfg;
+	const struct al_ai_layer *L = &m->w.layers[l];
+	size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, off = (size_t)p0 * dim;
+	float *bx = s->bx + off, *xb = s->bxb + off, *bq = s->bq + off;
+	float *hb = s->bhb + (size_t)p0 * hid, *hb2 = s->bhb2 + (size_t)p0 * hid;
+
+	/* The queries are spent: their rows take the output projection of attention's rows (xb). */
+	struct mm_out o = { bq, dim, &L->wo, c->dim };
+	products_here(m, s, xb, np, c->dim, &o, 1, p0);
+	for (size_t i = 0; i < (size_t)np * dim; i++)
+		bx[i] += bq[i];
+	rmsnorm_rows(xb, bx, L->rms_ffn, np, c->dim, c->rms_eps);
+	struct mm_out up[] = { { hb, hid, &L->w1, c->hidden_dim }, { hb2, hid, &L->w3, c->hidden_dim } };
+	products_here(m, s, xb, np, c->dim, up, 2, p0);
+	for (int p = 0; p < np; p++)
+		swiglu(hb + (size_t)p * hid, hb2 + (size_t)p * hid, c->hidden_dim);
+	struct mm_out down = { xb, dim, &L->w2, c->dim };
+	products_here(m, s, hb, np, c->hidden_dim, &down, 1, p0);
+	for (size_t i = 0; i < (size_t)np * dim; i++)
+		bx[i] += xb[i];
+}
+
+static void layer_start(const struct al_ai_model *m, struct al_ai_state *s, int l, int pos0, int p0, int np)
+{
+	const struct al_ai_config *c = &m->cfg;
+	const struct al_ai_layer *L = &m->w.layers[l];
+	size_t dim = (size_t)c->dim, kv = (size_t)c->kv_dim, hs = (size_t)c->head_size, seq = (size_t)c->seq_len;
+	size_t loff = (size_t)l * seq * kv, pos = (size_t)(pos0 + p0);
+	float *xb = s->bxb + (size_t)p0 * dim, *bq = s->bq + (size_t)p0 * dim, *bk = s->bk + (size_t)p0 * kv;
+	const float *rope_cs = s->brope + (size_t)p0 * hs;
+
+	rmsnorm_rows(xb, s->bx + (size_t)p0 * dim, L->rms_att, np, c->dim, c->rms_eps);
+	/* v straight into the cache rows of these positions. */
+	struct mm_out qkv[] = { { bq, dim, &L->wq, c->dim },
+				{ bk, kv, &L->wk, c->kv_dim },
+				{ s->value_cache + loff + pos * kv, kv, &L->wv, c->kv_dim } };
+	products_here(m, s, xb, np, c->dim, qkv, 3, p0);
+	for (int p = 0; p < np; p++) {
+		rope(bq + (size_t)p * dim, c->dim, rope_cs + (size_t)p * hs, c->head_size);
+		rope(bk + (size_t)p * kv, c->kv_dim, rope_cs + (size_t)p * hs, c->head_size);
+	}
+	/* Into the transposed key cache a row at a time: the positions are adjacent there. */
+	for (size_t i = 0; i < kv; i++)
+		for (int p = 0; p < np; p++)
+			s->key_cache[loff + i * seq + pos + (size_t)p] = bk[(size_t)p * kv + i];
+}
+
+/* Positions in one part per thread (the pool cuts a job into
+ * AL_AI_POOL_CHUNKS parts per thread; the others idle), in whole tiles of
+ * 16 (the AMX products take 16 vectors to a tile): each part's products
+ * read every weight once for all its positions. */
+static void pos_part(void *ctx, int part, int nparts)
+{
+	const struct pos_job *j = ctx;
+	int per = (j->np * AL_AI_POOL_CHUNKS + nparts - 1) / nparts;
+	per = (per + 15) / 16 * 16;
+	int p0 = part * per, p1 = p0 + per < j->np ? p0 + per : j->np;
+	if (p0 >= p1)
+		return;
+	if (j->l > 0)
+		layer_end(j->m, j->s, j->l - 1, p0, p1 - p0);
+	if (j->l < j->m->cfg.n_layers)
+		layer_start(j->m, j->s, j->l, j->pos0, p0, p1 - p0);
+}
+
 /* Positions pos0..pos0 + np - 1 (np <= AL_AI_BATCH) through every layer;
  * the classifier only for the last one, and only if logits is set. Each
  * step is al_ai_forward()'s for each position, in the same order per
  * position: the keys and values of the whole block are cached before its
- * attention, which for position t reads positions 0..t only. */
+ * attention, which for position t reads positions 0..t only. With threads,
+ * the positions are split between them (pos_part), and attention by heads:
+ * two hand-overs a layer. */
 static void forward_block(const struct al_ai_model *m, struct al_ai_state *s, const int *tokens, int pos0, int np,
 			  bool logits)
 {
 	const struct al_ai_config *c = &m->cfg;
-	size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, kv = (size_t)c->kv_dim, hs = (size_t)c->head_size;
+	size_t dim = (size_t)c->dim, kv = (size_t)c->kv_dim, hs = (size_t)c->head_size;
 	size_t seq = (size_t)c->seq_len;
+	/* Multiply-adds of a layer's products. */
+	size_t work = (size_t)np * dim * (dim * 2 + kv * 2 + (size_t)c->hidden_dim * 3);
 
 	for (int p = 0; p < np; p++) {
 		embed(m, s->bx + (size_t)p * dim, tokens[p]);
 		rope_angles(c, s->brope + (size_t)p * hs, pos0 + p);
 	}
-	for (int l = 0; l < c->n_layers; l++) {
-		const struct al_ai_layer *L = &m->w.layers[l];
-		size_t loff = (size_t)l * seq * kv;
-
-		for (int p = 0; p < np; p++)
-			rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, L->rms_att, c->dim, c->rms_eps);
-		/* v straight into the cache rows of these positions. */
-		struct mm_out qkv[] = { { s->bq, dim, &L->wq, c->dim },
-					{ s->bk, kv, &L->wk, c->kv_dim },
-					{ s->value_cache + loff + (size_t)pos0 * kv, kv, &L->wv, c->kv_dim } };
-		products(m, s, s->bxb, np, c->dim, qkv, 3);
-		for (int p = 0; p < np; p++) {
-			rope(s->bq + (size_t)p * dim, c->dim, s->brope + (size_t)p * hs, c->head_size);
-			rope(s->bk + (size_t)p * kv, c->kv_dim, s->brope + (size_t)p * hs, c->head_size);
-		}
-		/* Into the transposed key cache a row at a time: the block's positions are adjacent there. */
-		for (size_t i = 0; i < kv; i++)
-			for (int p = 0; p < np; p++)
-				s->key_cache[loff + i * seq + (size_t)(pos0 + p)] = s->bk[(size_t)p * kv + i];
-		struct att_job aj = { .xb = s->bxb, .q = s->bq, .stride = dim, .loff = loff, .pos0 = pos0, .np = np };
+	for (int l = 0; l <= c->n_layers; l++) {
+		struct pos_job pj = { .m = m, .s = s, .l = l, .pos0 = pos0, .np = np };
+		if (s->pool && work >= s->parallel_min)
+			al_ai_pool_run(s->pool, pos_part, &pj);
+		else
+			pos_part(&pj, 0, 1);
+		if (l == c->n_layers)
+			break;
+		struct att_job aj = { .xb = s->bxb, .q = s->bq, .stride = dim, .loff = (size_t)l * seq * kv,
+				      .pos0 = pos0, .np = np };
 		attention(c, s, &aj);
-		/* The queries are spent: their rows take the output projection. */
-		struct mm_out o = { s->bq, dim, &L->wo, c->dim };
-		products(m, s, s->bxb, np, c->dim, &o, 1);
-		for (size_t i = 0; i < (size_t)np * dim; i++)
-			s->bx[i] += s->bq[i];
-
-		for (int p = 0; p < np; p++)
-			rmsnorm(s->bxb + (size_t)p * dim, s->bx + (size_t)p * dim, L->rms_ffn, c->dim, c->rms_eps);
-		struct mm_out up[] = { { s->bhb, hid, &L->w1, c->hidden_dim }, { s->bhb2, hid, &L->w3, c->hidden_dim } };
-		products(m, s, s->bxb, np, c->dim, up, 2);
-		for (int p = 0; p < np; p++)
-			swiglu(s->bhb + (size_t)p * hid, s->bhb2 + (size_t)p * hid, c->hidden_dim);
-		struct mm_out down = { s->bxb, dim, &L->w2, c->dim };
-		products(m, s, s->bhb, np, c->hidden_dim, &down, 1);
-		for (size_t i = 0; i < (size_t)np * dim; i++)
-			s->bx[i] += s->bxb[i];
 	}
 	if (logits) {
 		float *x = s->bx + (size_t)(np - 1) * dim;

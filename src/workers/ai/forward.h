@@ -28,8 +28,10 @@
 /* Default parallel_min: below ~64k multiply-adds (a few µs) handing parts to a thread costs more than it saves. */
 #define AL_AI_PARALLEL_MIN (1u << 16)
 
-/* Positions a prefill runs together: each weight is read once per block. */
-#define AL_AI_BATCH 32
+/* Positions a prefill runs together: each weight is read once per block
+ * (per thread: the threads split the positions), and each layer's products
+ * and attention take turns once per block. */
+#define AL_AI_BATCH 128
 
 /* Largest run state (activations plus every slot's kv cache) built, bytes. */
 #define AL_AI_MAX_STATE (2ull << 30)

@@ -140,7 +140,8 @@ static void f16_batch_portable(float *out, size_t ostride, const float *x, size_
 }
 
 static const struct al_ai_kernels portable = {
-	"scalar", f32_batch_portable, f16_batch_portable, blocks_batch_scalar, quantize_scalar, 1,
+	.name = "scalar", .f32_batch = f32_batch_portable, .f16_batch = f16_batch_portable,
+	.blocks_batch = blocks_batch_scalar, .quantize_q8 = quantize_scalar, .quantize_gs = 1,
 };
 
 /* versions[0] is the portable one, then the architecture's, best last;
@@ -220,6 +221,77 @@ void al_ai_matmul_blocks_batch(enum al_ai_wtype type, float *out, size_t ostride
 			       const float *xs, size_t sstride, int np, const uint8_t *w, int n, int d)
 {
 	versions[level]->blocks_batch(type == AL_AI_W_Q4_0, out, ostride, xq, qstride, xs, sstride, np, w, n, d);
+}
+
+void al_ai_exp(float *y, const float *x, float sub, int n)
+{
+	if (versions[level]->exp) {
+		versions[level]->exp(y, x, sub, n);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		y[i] = expf(x[i] - sub);
+}
+
+void al_ai_swiglu(float *h, const float *g, int n)
+{
+	if (versions[level]->swiglu) {
+		versions[level]->swiglu(h, g, n);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		float v = h[i];
+		v *= 1.0f / (1.0f + expf(-v));
+		h[i] = v * g[i];
+	}
+}
+
+void al_ai_att_scores(float *att, const float *q, const float *kT, size_t seq, int hs, int n)
+{
+	if (versions[level]->att_scores) {
+		versions[level]->att_scores(att, q, kT, seq, hs, n);
+		return;
+	}
+	for (int t = 0; t < n; t++)
+		att[t] = 0.0f;
+	for (int i = 0; i < hs; i++) {
+		const float *row = kT + (size_t)i * seq;
+		float qi = q[i];
+		for (int t = 0; t < n; t++)
+			att[t] += qi * row[t];
+	}
+}
+
+void al_ai_att_values(float *out, const float *att, const float *v, size_t vstride, int hs, int n)
+{
+	if (versions[level]->att_values) {
+		versions[level]->att_values(out, att, v, vstride, hs, n);
+		return;
+	}
+	for (int i = 0; i < hs; i++)
+		out[i] = 0.0f;
+	for (int t = 0; t < n; t++) {
+		const float *vt = v + (size_t)t * vstride;
+		float a = att[t];
+		for (int i = 0; i < hs; i++)
+			out[i] += a * vt[i];
+	}
+}
+
+void al_ai_sumsq_rows(float *ss, const float *x, size_t stride, int rows, int n)
+{
+	int r = 0;
+	if (versions[level]->sumsq_rows) {
+		r = rows - rows % 16;
+		versions[level]->sumsq_rows(ss, x, stride, r, n);
+	}
+	for (; r < rows; r++) {
+		const float *xr = x + (size_t)r * stride;
+		float s = 0.0f;
+		for (int j = 0; j < n; j++)
+			s += xr[j] * xr[j];
+		ss[r] = s;
+	}
 }
 
 void al_ai_dequant_row(enum al_ai_wtype type, const uint8_t *w, size_t row, int n, float *out)

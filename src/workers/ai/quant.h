@@ -64,6 +64,32 @@ void al_ai_matmul_f16_batch(float *out, size_t ostride, const float *x, size_t x
 void al_ai_matmul_blocks_batch(enum al_ai_wtype type, float *out, size_t ostride, const int8_t *xq, size_t qstride,
 			       const float *xs, size_t sstride, int np, const uint8_t *w, int n, int d);
 
+/*
+ * y[i] = expf(x[i] - sub) for i < n (y may be x): the bits of glibc's expf
+ * (2.28 and later; its FMA variant, the one glibc runs on every CPU the
+ * vector versions run on), which the portable version calls. So attention
+ * keeps the bits of llama2.c's softmax.
+ */
+void al_ai_exp(float *y, const float *x, float sub, int n);
+/* SwiGLU in place, llama2.c's steps: v = h[i]; v *= 1 / (1 + expf(-v));
+ * h[i] = v * g[i]. The same bits in every version (NaN stays NaN). */
+void al_ai_swiglu(float *h, const float *g, int n);
+
+/*
+ * Attention of one query and head, the reference's sums in its order:
+ * att[t] = sum over i < hs of q[i] * kT[i * seq + t] for t < n (kT: the
+ * head's keys transposed, seq apart; each product rounded, then added, from
+ * 0), and out[i] = sum over t < n of att[t] * v[t * vstride + i] for i < hs
+ * (likewise). The same bits in every version.
+ */
+void al_ai_att_scores(float *att, const float *q, const float *kT, size_t seq, int hs, int n);
+void al_ai_att_values(float *out, const float *att, const float *v, size_t vstride, int hs, int n);
+
+/* ss[r] = the sum over j < n of x[r * stride + j]^2 for r < rows (RMSNorm's;
+ * each square rounded, then added, in order j from 0). The same bits in
+ * every version. */
+void al_ai_sumsq_rows(float *ss, const float *x, size_t stride, int rows, int n);
+
 /* Row `row` of a block matrix (n values per row) as fp32: the embedding lookup. */
 void al_ai_dequant_row(enum al_ai_wtype type, const uint8_t *w, size_t row, int n, float *out);
 

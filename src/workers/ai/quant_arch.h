@@ -24,6 +24,13 @@ struct al_ai_kernels {
 	/* For group sizes that are multiples of quantize_gs; the portable loop takes the others. */
 	void (*quantize_q8)(int8_t *q, float *scales, const float *x, int n, int gs);
 	int quantize_gs;
+	/* The other vectorised steps (quant.h); NULL: the portable loop. */
+	void (*exp)(float *y, const float *x, float sub, int n);
+	void (*swiglu)(float *h, const float *g, int n);
+	void (*att_scores)(float *att, const float *q, const float *kT, size_t seq, int hs, int n);
+	void (*att_values)(float *out, const float *att, const float *v, size_t vstride, int hs, int n);
+	/* rows a multiple of 16 (the portable loop takes the rest) */
+	void (*sumsq_rows)(float *ss, const float *x, size_t stride, int rows, int n);
 };
 
 /* Most versions an architecture lists. */

@@ -17,11 +17,14 @@
 #define HWCAP_ASIMDDP (1UL << 20)
 #endif
 
+/* The other vectorised steps (exponentials, attention's sums, RMSNorm's) take the portable loops. */
 static const struct al_ai_kernels neon = {
-	"neon", al_ai_f32_batch_neon, al_ai_f16_batch_neon, al_ai_blocks_batch_neon, al_ai_quantize_q8_neon, 4,
+	.name = "neon", .f32_batch = al_ai_f32_batch_neon, .f16_batch = al_ai_f16_batch_neon,
+	.blocks_batch = al_ai_blocks_batch_neon, .quantize_q8 = al_ai_quantize_q8_neon, .quantize_gs = 4,
 };
 static const struct al_ai_kernels dotprod = {
-	"dotprod", al_ai_f32_batch_neon, al_ai_f16_batch_neon, al_ai_blocks_batch_dotprod, al_ai_quantize_q8_neon, 4,
+	.name = "dotprod", .f32_batch = al_ai_f32_batch_neon, .f16_batch = al_ai_f16_batch_neon,
+	.blocks_batch = al_ai_blocks_batch_dotprod, .quantize_q8 = al_ai_quantize_q8_neon, .quantize_gs = 4,
 };
 
 int al_ai_arch_kernels(const struct al_ai_kernels *list[AL_AI_ARCH_KERNELS])

@@ -722,16 +722,22 @@ VNNI void al_ai_blocks_batch_vnni(bool q4, float *out, size_t ostride, const int
 /* ---- Q8_0 and Q4_0, AMX ---- */
 
 /*
- * AMX multiplies tiles of int8: C (16 x 16 int32) += A (16 rows x 32 bytes)
+ * AMX multiplies tiles of int8: C (16 x 16 int32) = A (16 rows x 32 bytes)
  * times B (8 rows x 64 bytes, each 4 bytes of a column in a row), exactly.
  * A is one block of 16 weight rows, loaded straight from the matrix (Q8_0)
- * or from the nibbles unpacked to q - 8 (Q4_0); B is one block of 16
- * vectors, transposed by words once per call. Each C is the 16 x 16 exact
- * block dot products, scaled and fused in per row as the portable version
- * does, 16 vectors to a register (lanes: vectors), and transposed once at
- * the end so each vector's rows are stored together.
+ * or from the nibbles unpacked to q - 8 (Q4_0, four rows to a register); B
+ * is one block of 16 vectors, transposed by words once per call. Each C is
+ * the 16 x 16 exact block dot products, scaled and fused in per row as the
+ * portable version does, 16 vectors to a register (lanes: vectors), and
+ * transposed once at the end so each vector's rows are stored together.
+ *
+ * The tile unit works beside the vector units: the steps of 16 rows (every
+ * vector group, every block) form one stream, a step's product issued AHEAD
+ * steps before its sums (its A and B in the other of two pairs of tile
+ * registers than the step before) and its C stored two steps later, so the
+ * two overlap.
  */
-enum { AK = 32, AHEAD = 3 }; /* blocks per chunk of B; blocks of tile work ahead of the sums */
+enum { AK = 32, AHEAD = 3 }; /* blocks per chunk of B; steps of tile work ahead of the sums */
 
 struct tilecfg {
 	uint8_t palette, start_row, reserved[14];
@@ -739,21 +745,16 @@ struct tilecfg {
 	uint8_t rows[16];
 };
 
-/* Tiles: 1 A (16 x 32 bytes), 2 B (8 x 64), 3 to 6 C (16 x 64). */
+/* Tiles: A in 0 and 1 (16 x 32 bytes), B in 2 and 7 (8 x 64), C in 3 to 6 (16 x 64). */
 AMX INLINE void amx_config(void)
 {
 	struct tilecfg c;
 	memset(&c, 0, sizeof(c));
 	c.palette = 1;
-	c.rows[0] = 16;
-	c.colsb[0] = 64;
-	c.rows[1] = 16;
-	c.colsb[1] = 32;
-	c.rows[2] = 8;
-	c.colsb[2] = 64;
-	for (int t = 3; t < 7; t++) {
-		c.rows[t] = 16;
-		c.colsb[t] = 64;
+	for (int t = 0; t < 8; t++) {
+		bool a = t < 2, bt = t == 2 || t == 7;
+		c.rows[t] = bt ? 8 : 16;
+		c.colsb[t] = a ? 32 : 64;
 	}
 	_tile_loadconfig(&c);
 }
@@ -790,7 +791,7 @@ AVX512 INLINE void transpose16(__m512 v[16])
 }
 
 /* Scratch of one call: B and the vectors' scales for 32 vectors, A when
- * unpacked or copied, the rows' scales, one C. */
+ * unpacked or copied, the rows' scales, the C of the steps in flight. */
 struct amx_scratch {
 	_Alignas(64) int8_t b[2][AK][512];
 	_Alignas(64) float xs[2][AK][16];
@@ -799,40 +800,135 @@ struct amx_scratch {
 	_Alignas(64) int32_t c[AHEAD + 1][16][16];
 };
 
-/* Block B's exact products of the 16 rows and vector group G into C tile
- * CT, stored to c[B % 4]. */
-#define AMX_BLOCK(CT, SC, DIRECT, WR, BS, RB, G, B)                                   \
-	do {                                                                         \
-		if (DIRECT)                                                          \
-			_tile_loadd(1, (WR) + (size_t)(B) * (BS) + 2, (long)(RB));   \
-		else                                                                 \
-			_tile_loadd(1, (SC)->a[B], 32);                              \
-		_tile_loadd(2, (SC)->b[G][B], 64);                                   \
-		_tile_zero(CT);                                                      \
-		_tile_dpbssd(CT, 1, 2);                                              \
-		_tile_stored(CT, (SC)->c[(B) & 3], 64);                              \
+/* Block B of the 16 rows times vector group G into C tile CT (A in tile TA,
+ * B in TB). */
+#define AMX_PRODUCT(CT, TA, TB, SC, DIRECT, WR, BS, RB, G, B)                    \
+	do {                                                                     \
+		if (DIRECT)                                                      \
+			_tile_loadd(TA, (WR) + (size_t)(B) * (BS) + 2, (long)(RB)); \
+		else                                                             \
+			_tile_loadd(TA, (SC)->a[B], 32);                         \
+		_tile_loadd(TB, (SC)->b[G][B], 64);                              \
+		_tile_zero(CT);                                                  \
+		_tile_dpbssd(CT, TA, TB);                                        \
 	} while (0)
 
-/* Block b into C tile 3 + b % 4 (tile numbers are immediates). */
-AMX INLINE void amx_issue(int b, struct amx_scratch *sc, bool direct, const uint8_t *wr, size_t bs, size_t rb, int g)
+/* The product of step s (tile numbers are immediates: C by s % 4, A and B by s % 2). */
+AMX INLINE void amx_product(int s, int g, int b, struct amx_scratch *sc, bool direct, const uint8_t *wr, size_t bs,
+			    size_t rb)
 {
-	switch (b & 3) {
+	switch (s & 3) {
 	case 0:
-		AMX_BLOCK(3, sc, direct, wr, bs, rb, g, b);
+		AMX_PRODUCT(3, 0, 2, sc, direct, wr, bs, rb, g, b);
 		break;
 	case 1:
-		AMX_BLOCK(4, sc, direct, wr, bs, rb, g, b);
+		AMX_PRODUCT(4, 1, 7, sc, direct, wr, bs, rb, g, b);
 		break;
 	case 2:
-		AMX_BLOCK(5, sc, direct, wr, bs, rb, g, b);
+		AMX_PRODUCT(5, 0, 2, sc, direct, wr, bs, rb, g, b);
 		break;
 	default:
-		AMX_BLOCK(6, sc, direct, wr, bs, rb, g, b);
+		AMX_PRODUCT(6, 1, 7, sc, direct, wr, bs, rb, g, b);
+		break;
+	}
+}
+
+/* C of step s to c[s % 4]: issued two steps after its product, whose result
+ * a store right after it would wait for, holding up what follows. */
+AMX INLINE void amx_store(int s, struct amx_scratch *sc)
+{
+	switch (s & 3) {
+	case 0:
+		_tile_stored(3, sc->c[0], 64);
+		break;
+	case 1:
+		_tile_stored(4, sc->c[1], 64);
+		break;
+	case 2:
+		_tile_stored(5, sc->c[2], 64);
+		break;
+	default:
+		_tile_stored(6, sc->c[3], 64);
 		break;
 	}
 }
 
 static const uint8_t zero_block[32];
+
+/* B: vectors [p0, p0 + P) of blocks [b0, b0 + kb) in groups of 16, each
+ * block transposed by words; the missing vectors are zeros. */
+AMX INLINE void amx_pack_b(struct amx_scratch *sc, const int8_t *xq, size_t qstride, const float *xs,
+			   size_t sstride, int p0, int P, int b0, int kb)
+{
+	for (int g = 0; g < (P + 15) / 16; g++) {
+		const uint8_t *vp[16];
+		for (int j = 0; j < 16; j++) {
+			int p = g * 16 + j;
+			vp[j] = p < P ? (const uint8_t *)(xq + (size_t)(p0 + p) * qstride + (size_t)b0 * 32) : zero_block;
+			for (int b = 0; b < kb; b++)
+				sc->xs[g][b][j] = p < P ? xs[(size_t)(p0 + p) * sstride + (size_t)(b0 + b)] : 0.0f;
+		}
+		for (int b = 0; b < kb; b++) {
+			__m512i t[8];
+			transpose32(vp, 0, t);
+			for (int k = 0; k < 8; k++)
+				_mm512_store_si512(sc->b[g][b] + 64 * k, t[k]);
+			for (int j = 0; j < 16; j++)
+				if (vp[j] != zero_block)
+					vp[j] += 32;
+		}
+	}
+}
+
+/* The 16 rows' scales (rows past the last: the last again), 16 blocks of
+ * one row at a time: a row's blocks are one run of memory, which this first
+ * touch of it brings in for the tile loads. */
+AMX INLINE void amx_row_scales(struct amx_scratch *sc, const uint8_t *wr, size_t bs, size_t rb, int rows, int kb)
+{
+	const __m512i boff = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+						_mm512_set1_epi32((int)bs));
+	for (int r = 0; r < 16; r++)
+		for (int b = 0; b < kb; b += 16) {
+			const uint8_t *rw = wr + (size_t)(r < rows ? r : rows - 1) * rb + (size_t)b * bs;
+			__mmask16 bm = (__mmask16)(kb - b >= 16 ? 0xffff : (1u << (kb - b)) - 1);
+			__m512i gw = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), bm, boff, (const void *)rw, 1);
+			_mm512_store_ps(sc->ws[r] + b, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(gw)));
+		}
+}
+
+/* A for the tile loads when it is not the matrix itself: Q4_0 nibbles as
+ * q - 8, four rows to a register (low nibbles then high nibbles of each
+ * row, as the values go); Q8_0 rows copied (fewer than 16 rows left).
+ * Rows past the last repeat it (their outputs are not stored). */
+AMX INLINE void amx_unpack_a(struct amx_scratch *sc, bool q4, const uint8_t *wr, size_t bs, size_t rb, int rows,
+			     int kb)
+{
+	const __m512i lo4 = _mm512_set1_epi8(15), eight = _mm512_set1_epi8(8);
+	const __m512i rows01 = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+	const __m512i rows23 = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+	const uint8_t *rp[16];
+	for (int r = 0; r < 16; r++)
+		rp[r] = wr + (size_t)(r < rows ? r : rows - 1) * rb + 2;
+	for (int b = 0; b < kb; b++) {
+		size_t o = (size_t)b * bs;
+		if (!q4) {
+			for (int r = 0; r < 16; r++)
+				_mm256_store_si256((__m256i *)(void *)sc->a[b][r],
+						   _mm256_loadu_si256((const __m256i *)(const void *)(rp[r] + o)));
+			continue;
+		}
+		for (int r = 0; r < 16; r += 4) {
+			__m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(rp[r] + o)));
+			v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(rp[r + 1] + o)), 1);
+			v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(rp[r + 2] + o)), 2);
+			v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(rp[r + 3] + o)), 3);
+			__m512i lo = _mm512_sub_epi8(_mm512_and_si512(v, lo4), eight);
+			__m512i hi = _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(v, 4), lo4), eight);
+			_mm512_store_si512(sc->a[b][r], _mm512_permutex2var_epi64(lo, rows01, hi));
+			_mm512_store_si512(sc->a[b][r + 2], _mm512_permutex2var_epi64(lo, rows23, hi));
+		}
+	}
+}
 
 AMX void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_t *xq, size_t qstride,
 				const float *xs, size_t sstride, int np, const uint8_t *w, int n, int d)
@@ -844,68 +940,37 @@ AMX void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_
 	for (int p0 = 0; p0 < np; p0 += 32) {
 		int P = np - p0 < 32 ? np - p0 : 32, ng = (P + 15) / 16;
 		for (int b0 = 0; b0 < nb; b0 += AK) {
-			int kb = nb - b0 < AK ? nb - b0 : AK;
-			/* B: each block of 16 vectors transposed by words; missing vectors are zeros. */
-			for (int g = 0; g < ng; g++) {
-				const uint8_t *vp[16];
-				for (int j = 0; j < 16; j++) {
-					int p = g * 16 + j;
-					vp[j] = p < P ? (const uint8_t *)(xq + (size_t)(p0 + p) * qstride + (size_t)b0 * 32)
-						      : zero_block;
-					for (int b = 0; b < kb; b++)
-						sc->xs[g][b][j] = p < P ? xs[(size_t)(p0 + p) * sstride + (size_t)(b0 + b)] : 0.0f;
-				}
-				for (int b = 0; b < kb; b++) {
-					__m512i t[8];
-					transpose32(vp, 0, t);
-					for (int k = 0; k < 8; k++)
-						_mm512_store_si512(sc->b[g][b] + 64 * k, t[k]);
-					for (int j = 0; j < 16; j++)
-						if (vp[j] != zero_block)
-							vp[j] += 32;
-				}
-			}
+			int kb = nb - b0 < AK ? nb - b0 : AK, steps = ng * kb;
+			amx_pack_b(sc, xq, qstride, xs, sstride, p0, P, b0, kb);
 			for (int i = 0; i < d; i += 16) {
 				int rows = d - i < 16 ? d - i : 16;
 				const uint8_t *wr = w + (size_t)i * rb + (size_t)b0 * bs;
-				/* The next 16 rows' part of this chunk is fetched a few lines
-				 * per block while these are computed (all at once, the fetches
-				 * would wait on each other). */
-				size_t nl = ((size_t)kb * bs + 63) / 64, lines = i + 16 < d ? 16 * nl : 0, done = 0;
-				/* The rows' scales, 16 blocks of one row at a time: a row's
-				 * blocks are one run of memory, which this first touch of it
-				 * brings in for the tile loads. */
-				const __m512i boff = _mm512_mullo_epi32(
-					_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-					_mm512_set1_epi32((int)bs));
-				for (int r = 0; r < 16; r++)
-					for (int b = 0; b < kb; b += 16) {
-						const uint8_t *rw = wr + (size_t)(r < rows ? r : rows - 1) * rb + (size_t)b * bs;
-						__mmask16 bm = (__mmask16)(kb - b >= 16 ? 0xffff : (1u << (kb - b)) - 1);
-						__m512i gw = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), bm, boff,
-											 (const void *)rw, 1);
-						_mm512_store_ps(sc->ws[r] + b, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(gw)));
-					}
-				/* A from the matrix itself (Q8_0, all 16 rows there), else unpacked here. */
-				bool direct = !q4 && rows == 16;
+				amx_row_scales(sc, wr, bs, rb, rows, kb);
+				bool direct = !q4 && rows == 16; /* A from the matrix itself */
 				if (!direct)
-					for (int b = 0; b < kb; b++)
-						for (int r = 0; r < 16; r++) {
-							const uint8_t *blk = wr + (size_t)r * rb + (size_t)b * bs + 2;
-							__m256i v = _mm256_setzero_si256();
-							if (r < rows && q4) {
-								__m128i raw = _mm_loadu_si128((const __m128i *)blk);
-								v = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
-											    _mm_srli_epi16(raw, 4), 1);
-								v = _mm256_sub_epi8(_mm256_and_si256(v, _mm256_set1_epi8(15)),
-										    _mm256_set1_epi8(8));
-							} else if (r < rows) {
-								v = _mm256_loadu_si256((const __m256i *)blk);
-							}
-							_mm256_store_si256((__m256i *)sc->a[b][r], v);
-						}
+					amx_unpack_a(sc, q4, wr, bs, rb, rows, kb);
+				/* The next 16 rows' part of this chunk is fetched a few lines
+				 * per step of the first group while these are computed (all
+				 * at once, the fetches would wait on each other): read side
+				 * by side, 16 long rows are more streams than the hardware
+				 * follows ahead. */
+				const uint8_t *next = wr + 16 * rb;
+				int prows = d - i - 16 < 16 ? d - i - 16 : 16, pr = 0;
+				size_t nl = ((size_t)kb * bs + 63) / 64 + 1, pl = 0;
+				size_t per = prows > 0 ? ((size_t)prows * nl + (size_t)kb - 1) / (size_t)kb : 0;
 				__mmask16 rmask = (__mmask16)((1u << rows) - 1);
-				for (int g = 0; g < ng; g++) {
+				/* Products run AHEAD steps before the sums, (ig, ib) the next;
+				 * step s's C is stored at the sums of step s - 1. */
+				int ig = 0, ib = 0;
+				for (int s = 0; s < AHEAD && s < steps; s++) {
+					amx_product(s, ig, ib, sc, direct, wr, bs, rb);
+					if (++ib == kb) {
+						ib = 0;
+						ig++;
+					}
+				}
+				amx_store(0, sc);
+				for (int g = 0, s = 0; g < ng; g++) {
 					int pn = P - g * 16 < 16 ? P - g * 16 : 16;
 					float *og = out + (size_t)(p0 + g * 16) * ostride + (size_t)i;
 					__m512 acc[16];
@@ -919,34 +984,382 @@ AMX void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_
 									: _mm512_setzero_ps();
 						transpose16(acc);
 					}
-					/* Four C tiles in turn: the tile work (loads from L2, the
-					 * products, the store) of blocks b + 1 to b + 3 runs while
-					 * block b's products are scaled and summed. */
-					for (int b = 0; b < AHEAD && b < kb; b++)
-						amx_issue(b, sc, direct, wr, bs, rb, g);
-					for (int b = 0; b < kb; b++) {
-						if (b + AHEAD < kb)
-							amx_issue(b + AHEAD, sc, direct, wr, bs, rb, g);
-						for (size_t to = lines * (size_t)(b + 1) / (size_t)kb; g == 0 && done < to; done++) {
-							size_t r = 16 + done / nl;
-							if (i + (int)r < d)
-								_mm_prefetch((const char *)(wr + r * rb + done % nl * 64), _MM_HINT_T0);
+					for (int b = 0; b < kb; b++, s++) {
+						if (s + AHEAD < steps) {
+							amx_product(s + AHEAD, ig, ib, sc, direct, wr, bs, rb);
+							if (++ib == kb) {
+								ib = 0;
+								ig++;
+							}
+						}
+						if (s + 1 < steps)
+							amx_store(s + 1, sc);
+						for (size_t k = 0; g == 0 && k < per && pr < prows; k++) {
+							_mm_prefetch((const char *)(next + (size_t)pr * rb + pl * 64), _MM_HINT_T0);
+							if (++pl == nl) {
+								pl = 0;
+								pr++;
+							}
 						}
 						__m512 xv = _mm512_load_ps(sc->xs[g][b]);
 						for (int r = 0; r < 16; r++) {
-							__m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(sc->c[b & 3][r]));
-							__m512 s = _mm512_mul_ps(_mm512_set1_ps(sc->ws[r][b]), xv);
-							acc[r] = _mm512_fmadd_ps(dot, s, acc[r]);
+							__m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(sc->c[s & 3][r]));
+							__m512 sv = _mm512_mul_ps(_mm512_set1_ps(sc->ws[r][b]), xv);
+							acc[r] = _mm512_fmadd_ps(dot, sv, acc[r]);
 						}
 					}
 					transpose16(acc);
-					for (int j = 0; j < pn; j++)
-						_mm512_mask_storeu_ps(og + (size_t)j * ostride, rmask, acc[j]);
+					/* (Constant indices: acc stays in registers.) */
+					for (int j = 0; j < 16; j++)
+						if (j < pn)
+							_mm512_mask_storeu_ps(og + (size_t)j * ostride, rmask, acc[j]);
 				}
 			}
 		}
 	}
 	_tile_release();
+}
+
+/* ---- attention ---- */
+
+/*
+ * Each output's sum stays in a register from its first term to its last
+ * (the portable loops keep it in memory), K registers side by side: K
+ * chains of dependent additions at once. Lanes past n (or hs) are loaded
+ * as zeros and not stored.
+ */
+#define ATT_CASES(F)                                                                                      \
+	switch (k) {                                                                                      \
+	case 1:                                                                                           \
+		F(1);                                                                                     \
+		break;                                                                                    \
+	case 2:                                                                                           \
+		F(2);                                                                                     \
+		break;                                                                                    \
+	case 3:                                                                                           \
+		F(3);                                                                                     \
+		break;                                                                                    \
+	case 4:                                                                                           \
+		F(4);                                                                                     \
+		break;                                                                                    \
+	case 5:                                                                                           \
+		F(5);                                                                                     \
+		break;                                                                                    \
+	case 6:                                                                                           \
+		F(6);                                                                                     \
+		break;                                                                                    \
+	case 7:                                                                                           \
+		F(7);                                                                                     \
+		break;                                                                                    \
+	default:                                                                                          \
+		F(8);                                                                                     \
+		break;                                                                                    \
+	}
+
+/* Lanes [0, left) of a 16-lane register (all from 16 on). */
+AVX512 INLINE __mmask16 lanes16(int left)
+{
+	return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+}
+
+/* Positions [t0, t0 + 16K) of the scores. */
+AVX512 INLINE void scores_avx512(float *att, const float *q, const float *kT, size_t seq, int hs, int n, int t0,
+				 int K)
+{
+	__m512 a[8];
+	__mmask16 m[8];
+	for (int k = 0; k < K; k++) {
+		a[k] = _mm512_setzero_ps();
+		m[k] = lanes16(n - t0 - 16 * k);
+	}
+	for (int i = 0; i < hs; i++) {
+		const float *row = kT + (size_t)i * seq + t0;
+		__m512 qi = _mm512_set1_ps(q[i]);
+		for (int k = 0; k < K; k++)
+			a[k] = _mm512_add_ps(a[k], _mm512_mul_ps(qi, _mm512_maskz_loadu_ps(m[k], row + 16 * k)));
+	}
+	for (int k = 0; k < K; k++)
+		_mm512_mask_storeu_ps(att + t0 + 16 * k, m[k], a[k]);
+}
+
+AVX512 void al_ai_att_scores_avx512(float *att, const float *q, const float *kT, size_t seq, int hs, int n)
+{
+	for (int t0 = 0; t0 < n; t0 += 128) {
+		int k = (n - t0 + 15) / 16;
+#define SCORES(K) scores_avx512(att, q, kT, seq, hs, n, t0, K)
+		ATT_CASES(SCORES)
+#undef SCORES
+	}
+}
+
+/* Values [i0, i0 + 16K) of the head. */
+AVX512 INLINE void values_avx512(float *out, const float *att, const float *v, size_t vstride, int hs, int n,
+				 int i0, int K)
+{
+	__m512 a[8];
+	__mmask16 m[8];
+	for (int k = 0; k < K; k++) {
+		a[k] = _mm512_setzero_ps();
+		m[k] = lanes16(hs - i0 - 16 * k);
+	}
+	for (int t = 0; t < n; t++) {
+		const float *vt = v + (size_t)t * vstride + i0;
+		__m512 at = _mm512_set1_ps(att[t]);
+		for (int k = 0; k < K; k++)
+			a[k] = _mm512_add_ps(a[k], _mm512_mul_ps(at, _mm512_maskz_loadu_ps(m[k], vt + 16 * k)));
+	}
+	for (int k = 0; k < K; k++)
+		_mm512_mask_storeu_ps(out + i0 + 16 * k, m[k], a[k]);
+}
+
+AVX512 void al_ai_att_values_avx512(float *out, const float *att, const float *v, size_t vstride, int hs, int n)
+{
+	for (int i0 = 0; i0 < hs; i0 += 128) {
+		int k = (hs - i0 + 15) / 16;
+#define VALUES(K) values_avx512(out, att, v, vstride, hs, n, i0, K)
+		ATT_CASES(VALUES)
+#undef VALUES
+	}
+}
+
+/* Lanes [0, left) of an 8-lane register, as maskload wants them. */
+AVX2 INLINE __m256i lanes8(int left)
+{
+	const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), idx);
+}
+
+AVX2 INLINE void scores_avx2(float *att, const float *q, const float *kT, size_t seq, int hs, int n, int t0, int K)
+{
+	__m256 a[8];
+	__m256i m[8];
+	for (int k = 0; k < K; k++) {
+		a[k] = _mm256_setzero_ps();
+		m[k] = lanes8(n - t0 - 8 * k);
+	}
+	for (int i = 0; i < hs; i++) {
+		const float *row = kT + (size_t)i * seq + t0;
+		__m256 qi = _mm256_set1_ps(q[i]);
+		for (int k = 0; k < K; k++)
+			a[k] = _mm256_add_ps(a[k], _mm256_mul_ps(qi, _mm256_maskload_ps(row + 8 * k, m[k])));
+	}
+	for (int k = 0; k < K; k++)
+		_mm256_maskstore_ps(att + t0 + 8 * k, m[k], a[k]);
+}
+
+AVX2 void al_ai_att_scores_avx2(float *att, const float *q, const float *kT, size_t seq, int hs, int n)
+{
+	for (int t0 = 0; t0 < n; t0 += 64) {
+		int k = (n - t0 + 7) / 8;
+#define SCORES(K) scores_avx2(att, q, kT, seq, hs, n, t0, K)
+		ATT_CASES(SCORES)
+#undef SCORES
+	}
+}
+
+AVX2 INLINE void values_avx2(float *out, const float *att, const float *v, size_t vstride, int hs, int n, int i0,
+			     int K)
+{
+	__m256 a[8];
+	__m256i m[8];
+	for (int k = 0; k < K; k++) {
+		a[k] = _mm256_setzero_ps();
+		m[k] = lanes8(hs - i0 - 8 * k);
+	}
+	for (int t = 0; t < n; t++) {
+		const float *vt = v + (size_t)t * vstride + i0;
+		__m256 at = _mm256_set1_ps(att[t]);
+		for (int k = 0; k < K; k++)
+			a[k] = _mm256_add_ps(a[k], _mm256_mul_ps(at, _mm256_maskload_ps(vt + 8 * k, m[k])));
+	}
+	for (int k = 0; k < K; k++)
+		_mm256_maskstore_ps(out + i0 + 8 * k, m[k], a[k]);
+}
+
+AVX2 void al_ai_att_values_avx2(float *out, const float *att, const float *v, size_t vstride, int hs, int n)
+{
+	for (int i0 = 0; i0 < hs; i0 += 64) {
+		int k = (hs - i0 + 7) / 8;
+#define VALUES(K) values_avx2(out, att, v, vstride, hs, n, i0, K)
+		ATT_CASES(VALUES)
+#undef VALUES
+	}
+}
+
+/* ---- RMSNorm's sums of squares ---- */
+
+/* Rows in groups of 16 (rows a multiple of 16): 16 columns of 16 rows
+ * transposed, so that lane r sums row r's squares, one register for all 16
+ * rows' chains. */
+AVX512 void al_ai_sumsq_rows_avx512(float *ss, const float *x, size_t stride, int rows, int n)
+{
+	for (int r0 = 0; r0 < rows; r0 += 16) {
+		const float *xr = x + (size_t)r0 * stride;
+		__m512 acc = _mm512_setzero_ps();
+		for (int j0 = 0; j0 < n; j0 += 16) {
+			__mmask16 m = n - j0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j0)) - 1);
+			__m512 v[16];
+			for (int r = 0; r < 16; r++)
+				v[r] = _mm512_maskz_loadu_ps(m, xr + (size_t)r * stride + j0);
+			transpose16(v); /* v[j] lane r: row r's value j0 + j */
+			for (int j = 0; j < 16 && j0 + j < n; j++)
+				acc = _mm512_add_ps(acc, _mm512_mul_ps(v[j], v[j]));
+		}
+		_mm512_storeu_ps(ss + r0, acc);
+	}
+}
+
+/* ---- exp and SwiGLU ---- */
+
+/*
+ * expf as glibc computes it (sysdeps/ieee754/flt-32/e_expf.c, from Arm's
+ * optimized-routines; the variant built for FMA, which glibc's ifunc picks
+ * wherever these versions run): in double precision, x * 32 / ln 2 = k + r
+ * rounded to nearest by adding 1.5 * 2^52, 2^(k/32) from a table of 32
+ * entries with k / 32 added to the exponent, a cubic in r, one rounding to
+ * float at the end. |x| >= 88 and NaN go through glibc's special cases.
+ * Tested against libm's expf for every float.
+ */
+_Alignas(64) static const uint64_t exp_tab[32] = { /* bits of 2^(i/32) less i << 47 */
+	0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51, 0x3fef72b83c7d517b,
+	0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1, 0x3fef06fe0a31b715, 0x3feef1a7373aa9cb,
+	0x3feedea64c123422, 0x3feece086061892d, 0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429,
+	0x3feea47eb03a5585, 0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13,
+	0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d, 0x3feee89f995ad3ad,
+	0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069, 0x3fef5818dcfba487, 0x3fef7c97337b9b5f,
+	0x3fefa4afa2a490da, 0x3fefd0765b6e4540,
+};
+#define EXP_INVLN2N 0x1.71547652b82fep+5 /* 32 / ln 2 */
+#define EXP_SHIFT 0x1.8p52
+#define EXP_C0 0x1.c6af84b912394p-20
+#define EXP_C1 0x1.ebfce50fac4f3p-13
+#define EXP_C2 0x1.62e42ff0c52d6p-6
+#define EXP_BIG 0x42b00000     /* |x| from 88 on (and NaN): the special cases */
+#define EXP_OFLOW 0x1.62e42ep6f /* above: +inf */
+#define EXP_MAYUF -0x1.9d1d9ep6f /* below: 2^-149 (glibc's __math_may_uflowf) */
+#define EXP_UFLOW -0x1.9fe368p6f /* below: 0 */
+
+AVX2 INLINE __m128 exp4_avx2(__m128 x)
+{
+	const __m256d inv = _mm256_set1_pd(EXP_INVLN2N), shift = _mm256_set1_pd(EXP_SHIFT);
+	__m256d xd = _mm256_cvtps_pd(x);
+	__m256d kds = _mm256_fmadd_pd(inv, xd, shift);
+	__m256d r = _mm256_fmsub_pd(inv, xd, _mm256_sub_pd(kds, shift));
+	__m256i ki = _mm256_castpd_si256(kds);
+	__m256i t = _mm256_i64gather_epi64((const long long *)(const void *)exp_tab,
+					   _mm256_and_si256(ki, _mm256_set1_epi64x(31)), 8);
+	__m256d sc = _mm256_castsi256_pd(_mm256_add_epi64(t, _mm256_slli_epi64(ki, 47)));
+	__m256d z = _mm256_fmadd_pd(_mm256_set1_pd(EXP_C0), r, _mm256_set1_pd(EXP_C1));
+	__m256d y = _mm256_fmadd_pd(_mm256_set1_pd(EXP_C2), r, _mm256_set1_pd(1.0));
+	y = _mm256_fmadd_pd(z, _mm256_mul_pd(r, r), y);
+	return _mm256_cvtpd_ps(_mm256_mul_pd(y, sc));
+}
+
+AVX2 INLINE __m256 exp8_avx2(__m256 x)
+{
+	__m256 y = _mm256_insertf128_ps(_mm256_castps128_ps256(exp4_avx2(_mm256_castps256_ps128(x))),
+					exp4_avx2(_mm256_extractf128_ps(x, 1)), 1);
+	__m256i ax = _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff));
+	if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(ax, _mm256_set1_epi32(EXP_BIG - 1)))) {
+		y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(EXP_OFLOW), _CMP_GT_OQ));
+		y = _mm256_blendv_ps(y, _mm256_set1_ps(0x1p-149f), _mm256_cmp_ps(x, _mm256_set1_ps(EXP_MAYUF), _CMP_LT_OQ));
+		y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(EXP_UFLOW), _CMP_LT_OQ));
+		y = _mm256_blendv_ps(y, _mm256_add_ps(x, x), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+	}
+	return y;
+}
+
+AVX512 INLINE __m256 exp8_avx512(__m256 x, const __m512d tab[4])
+{
+	const __m512d inv = _mm512_set1_pd(EXP_INVLN2N), shift = _mm512_set1_pd(EXP_SHIFT);
+	__m512d xd = _mm512_cvtps_pd(x);
+	__m512d kds = _mm512_fmadd_pd(inv, xd, shift);
+	__m512d r = _mm512_fmsub_pd(inv, xd, _mm512_sub_pd(kds, shift));
+	__m512i ki = _mm512_castpd_si512(kds);
+	/* Entry ki % 32: bits 0-3 pick from a pair of registers, bit 4 the pair. */
+	__m512d lo = _mm512_permutex2var_pd(tab[0], ki, tab[1]), hi = _mm512_permutex2var_pd(tab[2], ki, tab[3]);
+	__m512d t = _mm512_mask_blend_pd(_mm512_test_epi64_mask(ki, _mm512_set1_epi64(16)), lo, hi);
+	__m512d sc = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(t), _mm512_slli_epi64(ki, 47)));
+	__m512d z = _mm512_fmadd_pd(_mm512_set1_pd(EXP_C0), r, _mm512_set1_pd(EXP_C1));
+	__m512d y = _mm512_fmadd_pd(_mm512_set1_pd(EXP_C2), r, _mm512_set1_pd(1.0));
+	y = _mm512_fmadd_pd(z, _mm512_mul_pd(r, r), y);
+	return _mm512_cvtpd_ps(_mm512_mul_pd(y, sc));
+}
+
+AVX512 INLINE __m512 exp16_avx512(__m512 x, const __m512d tab[4])
+{
+	__m256 lo = exp8_avx512(_mm512_castps512_ps256(x), tab);
+	__m256 hi = exp8_avx512(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)), tab);
+	__m512 y = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+	__m512i ax = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff));
+	if (_mm512_cmpge_epu32_mask(ax, _mm512_set1_epi32(EXP_BIG))) {
+		y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_OFLOW), _CMP_GT_OQ),
+				       _mm512_set1_ps(INFINITY));
+		y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_MAYUF), _CMP_LT_OQ),
+				       _mm512_set1_ps(0x1p-149f));
+		y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_UFLOW), _CMP_LT_OQ), _mm512_setzero_ps());
+		y = _mm512_mask_add_ps(y, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x, x);
+	}
+	return y;
+}
+
+AVX512 INLINE void exp_table(__m512d tab[4])
+{
+	for (int i = 0; i < 4; i++)
+		tab[i] = _mm512_load_pd((const double *)(const void *)exp_tab + 8 * i);
+}
+
+AVX2 void al_ai_exp_avx2(float *y, const float *x, float sub, int n)
+{
+	int i = 0;
+	__m256 s = _mm256_set1_ps(sub);
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, exp8_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), s)));
+	for (; i < n; i++)
+		y[i] = expf(x[i] - sub);
+}
+
+AVX512 void al_ai_exp_avx512(float *y, const float *x, float sub, int n)
+{
+	__m512d tab[4];
+	exp_table(tab);
+	__m512 s = _mm512_set1_ps(sub);
+	for (int i = 0; i < n; i += 16) {
+		__mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+		_mm512_mask_storeu_ps(y + i, m, exp16_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), s), tab));
+	}
+}
+
+AVX2 void al_ai_swiglu_avx2(float *h, const float *g, int n)
+{
+	int i = 0;
+	const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+	for (; i + 8 <= n; i += 8) {
+		__m256 v = _mm256_loadu_ps(h + i);
+		__m256 e = exp8_avx2(_mm256_xor_ps(v, sign));
+		v = _mm256_mul_ps(v, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+		_mm256_storeu_ps(h + i, _mm256_mul_ps(v, _mm256_loadu_ps(g + i)));
+	}
+	for (; i < n; i++) {
+		float v = h[i];
+		v *= 1.0f / (1.0f + expf(-v));
+		h[i] = v * g[i];
+	}
+}
+
+AVX512 void al_ai_swiglu_avx512(float *h, const float *g, int n)
+{
+	__m512d tab[4];
+	exp_table(tab);
+	const __m512 one = _mm512_set1_ps(1.0f);
+	const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+	for (int i = 0; i < n; i += 16) {
+		__mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+		__m512 v = _mm512_maskz_loadu_ps(m, h + i);
+		__m512 e = exp16_avx512(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), sign)), tab);
+		v = _mm512_mul_ps(v, _mm512_div_ps(one, _mm512_add_ps(one, e)));
+		_mm512_mask_storeu_ps(h + i, m, _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, g + i)));
+	}
 }
 
 /* ---- quantisation of the activations ---- */
@@ -988,18 +1401,65 @@ AVX2 void al_ai_quantize_q8_avx2(int8_t *q, float *scales, const float *x, int n
 	}
 }
 
-AVX512 void al_ai_quantize_q8_avx512(int8_t *q, float *scales, const float *x, int n, int gs)
+/* 16 values times inv rounded as roundf (truncated, then away from zero
+ * when the part cut off is at least one half), clamped to [-127, 127], NaN
+ * to 0. */
+AVX512 INLINE __m128i quant16(const float *x, __m512 inv)
 {
 	const __m512i absmask = _mm512_set1_epi32(0x7fffffff), sign = _mm512_set1_epi32((int)0x80000000u);
 	const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
 	const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
-	for (int g = 0; g < n / gs; g++) {
+	__m512 v = _mm512_mul_ps(_mm512_loadu_ps(x), inv);
+	__m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+	__m512i fr = _mm512_and_si512(_mm512_castps_si512(_mm512_sub_ps(v, t)), absmask);
+	__mmask16 up = _mm512_cmp_ps_mask(_mm512_castsi512_ps(fr), half, _CMP_GE_OQ);
+	__m512 away =
+		_mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(v), sign), _mm512_castps_si512(one)));
+	t = _mm512_mask_add_ps(t, up, t, away);
+	__mmask16 ord = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
+	t = _mm512_maskz_mov_ps(ord, _mm512_min_ps(_mm512_max_ps(t, lo), hi));
+	return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(t));
+}
+
+/* max(|x|, m) lane by lane: NaN leaves m, as the portable loop skips it. */
+AVX512 INLINE __m512 absmax(const float *x, __m512 m)
+{
+	const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+	return _mm512_max_ps(_mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(x)), absmask)), m);
+}
+
+AVX512 void al_ai_quantize_q8_avx512(int8_t *q, float *scales, const float *x, int n, int gs)
+{
+	int g = 0, groups = n / gs;
+	/* Groups of 32 (GGUF's) 16 at a time: their maxima side by side in one
+	 * register (a transpose, then maxima across), so that the scales and
+	 * their inverses take one division each for all 16, off the chain of
+	 * each group's maximum, scale and inverse one after another. */
+	for (; gs == 32 && g + 16 <= groups; g += 16) {
+		const float *xg = x + (size_t)g * 32;
+		__m512 m[16];
+		for (int k = 0; k < 16; k++)
+			m[k] = absmax(xg + 32 * k + 16, absmax(xg + 32 * k, _mm512_setzero_ps()));
+		transpose16(m);
+		__m512 mx = m[0];
+		for (int k = 1; k < 16; k++)
+			mx = _mm512_max_ps(m[k], mx);
+		__m512 sc = _mm512_div_ps(mx, _mm512_set1_ps(127.0f));
+		_mm512_storeu_ps(scales + g, sc);
+		_Alignas(64) float inv[16];
+		_mm512_store_ps(inv, _mm512_maskz_div_ps(_mm512_cmp_ps_mask(sc, _mm512_setzero_ps(), _CMP_NEQ_OQ),
+							 _mm512_set1_ps(1.0f), sc));
+		for (int k = 0; k < 16; k++) {
+			__m512 iv = _mm512_set1_ps(inv[k]);
+			_mm_storeu_si128((__m128i *)(void *)(q + (size_t)(g + k) * 32), quant16(xg + 32 * k, iv));
+			_mm_storeu_si128((__m128i *)(void *)(q + (size_t)(g + k) * 32 + 16), quant16(xg + 32 * k + 16, iv));
+		}
+	}
+	for (; g < groups; g++) {
 		const float *xg = x + (size_t)g * (size_t)gs;
 		__m512 m = _mm512_setzero_ps();
-		for (int i = 0; i < gs; i += 16) {
-			__m512i a = _mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(xg + i)), absmask);
-			m = _mm512_max_ps(_mm512_castsi512_ps(a), m);
-		}
+		for (int i = 0; i < gs; i += 16)
+			m = absmax(xg + i, m);
 		__m256 m8 = _mm256_max_ps(_mm512_castps512_ps256(m),
 					  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(m), 1)));
 		__m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
@@ -1008,19 +1468,8 @@ AVX512 void al_ai_quantize_q8_avx512(int8_t *q, float *scales, const float *x, i
 		float scale = _mm_cvtss_f32(m4) / 127.0f;
 		scales[g] = scale;
 		__m512 inv = _mm512_set1_ps(scale != 0.0f ? 1.0f / scale : 0.0f);
-		for (int i = 0; i < gs; i += 16) {
-			__m512 v = _mm512_mul_ps(_mm512_loadu_ps(xg + i), inv);
-			__m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-			__m512i fr = _mm512_and_si512(_mm512_castps_si512(_mm512_sub_ps(v, t)), absmask);
-			__mmask16 up = _mm512_cmp_ps_mask(_mm512_castsi512_ps(fr), half, _CMP_GE_OQ);
-			__m512 away = _mm512_castsi512_ps(
-				_mm512_or_si512(_mm512_and_si512(_mm512_castps_si512(v), sign), _mm512_castps_si512(one)));
-			t = _mm512_mask_add_ps(t, up, t, away);
-			__mmask16 ord = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
-			t = _mm512_maskz_mov_ps(ord, _mm512_min_ps(_mm512_max_ps(t, lo), hi));
-			_mm_storeu_si128((__m128i *)(q + (size_t)g * (size_t)gs + i),
-					 _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(t)));
-		}
+		for (int i = 0; i < gs; i += 16)
+			_mm_storeu_si128((__m128i *)(void *)(q + (size_t)g * (size_t)gs + i), quant16(xg + i, inv));
 	}
 }
 #endif

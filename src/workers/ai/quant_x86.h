@@ -36,6 +36,17 @@ void al_ai_blocks_batch_vnni(bool q4, float *out, size_t ostride, const int8_t *
 /* np >= 8 or so: below that the tile work is mostly padding. */
 void al_ai_blocks_batch_amx(bool q4, float *out, size_t ostride, const int8_t *xq, size_t qstride, const float *xs,
 			    size_t sstride, int np, const uint8_t *w, int n, int d);
+/* quant.h's al_ai_exp and al_ai_swiglu. */
+void al_ai_exp_avx2(float *y, const float *x, float sub, int n);
+void al_ai_exp_avx512(float *y, const float *x, float sub, int n);
+void al_ai_swiglu_avx2(float *h, const float *g, int n);
+void al_ai_swiglu_avx512(float *h, const float *g, int n);
+/* quant.h's al_ai_att_scores and al_ai_att_values. */
+void al_ai_att_scores_avx2(float *att, const float *q, const float *kT, size_t seq, int hs, int n);
+void al_ai_att_scores_avx512(float *att, const float *q, const float *kT, size_t seq, int hs, int n);
+void al_ai_att_values_avx2(float *out, const float *att, const float *v, size_t vstride, int hs, int n);
+void al_ai_att_values_avx512(float *out, const float *att, const float *v, size_t vstride, int hs, int n);
+void al_ai_sumsq_rows_avx512(float *ss, const float *x, size_t stride, int rows, int n);
 /* Whole groups of 16 (gs a multiple of 16). */
 void al_ai_quantize_q8_avx2(int8_t *q, float *scales, const float *x, int n, int gs);
 void al_ai_quantize_q8_avx512(int8_t *q, float *scales, const float *x, int n, int gs);

@@ -467,11 +467,14 @@ static void test_f32_kernels(void **state)
 /* Prefill (the prompt's positions together) gives the bits of running them
  * one at a time: logits of the last position and the whole kv cache, for
  * every tensor type, across block boundaries, from a later position, and
- * with the products split over two threads. */
+ * with the positions split over two threads. The portable kernels (slow
+ * under the sanitizers) run one thread and 40 positions, which stay in
+ * the second block. */
 static void check_prefill(const char *what, const struct al_ai_model *m, const char *kernels)
 {
-	enum { N = 40, K = 5 }; /* blocks [0, 5), [5, 37), [37, 40) */
-	int tokens[N];
+	enum { NMAX = AL_AI_BATCH + 13, K = 5 }; /* blocks [0, 5), [5, 5 + AL_AI_BATCH), [5 + AL_AI_BATCH, N) */
+	bool portable = !strcmp(kernels, "scalar");
+	int tokens[NMAX], N = portable ? 40 : NMAX;
 	const struct al_ai_config *c = &m->cfg;
 	size_t cache = (size_t)c->n_layers * (size_t)c->seq_len * (size_t)c->kv_dim * sizeof(float);
 	size_t V = (size_t)c->vocab_size * sizeof(float);
@@ -479,8 +482,7 @@ static void check_prefill(const char *what, const struct al_ai_model *m, const c
 	assert_int_equal(al_ai_pool_new(&pool, 2), 0);
 	for (int i = 0; i < N; i++)
 		tokens[i] = i ? (int)(rnd() % (uint32_t)c->vocab_size) : 1;
-	/* The portable kernels (slow under the sanitizers) with one thread only. */
-	for (int threads = 1; threads <= (strcmp(kernels, "scalar") ? 2 : 1); threads++) {
+	for (int threads = 1; threads <= (portable ? 1 : 2); threads++) {
 		struct al_ai_state a, b;
 		const float *la = NULL;
 		assert_int_equal(al_ai_state_build(&a, c), 0);
@@ -845,7 +847,7 @@ static void test_kernels(void **state)
  * then 4s) and ones they leave to the portable loop. */
 static void test_quantize(void **state)
 {
-	enum { N = 384 };
+	enum { N = 1184 }; /* 37 groups of 32: AVX-512 takes 16 at a time, then 5 */
 	static float x[N], s0[N], s1[N];
 	static int8_t q0[N], q1[N];
 	const char *names[] = { "avx2", "avx512", "neon", "dotprod" };
@@ -856,9 +858,17 @@ static void test_quantize(void **state)
 	x[32] = 127.0f;
 	for (int i = 64; i < 96; i++)
 		x[i] = 0.0f;
+	for (int i = 1056; i < 1088; i++)
+		x[i] = 0.0f;
 	x[100] = NAN;
 	x[140] = INFINITY;
 	x[170] = -INFINITY;
+	x[600] = NAN;
+	x[1100] = NAN;
+	x[1130] = -INFINITY;
+	for (int i = 608; i < 640; i++)
+		x[i] = (float)(int)(rnd() % 253 - 126) + 0.5f;
+	x[615] = -127.0f;
 	const int gss[] = { 32, 16, 64, 4, 24, 2 };
 	for (size_t g = 0; g < AL_ARRAY_LEN(gss); g++) {
 		al_ai_quant_use("scalar");
@@ -878,6 +888,161 @@ static void test_quantize(void **state)
 	al_ai_quantize_q8(q0, s0, x, N, 32);
 	for (int i = 32; i < 64; i++)
 		assert_int_equal(q0[i], (int8_t)roundf(x[i]));
+	al_ai_quant_init(false);
+}
+
+/*
+ * The exponentials (attention's softmax) and SwiGLU: every version gives
+ * the bits of the portable one, which calls libm's expf. The inputs: a
+ * stride through every float (NaN, infinities, subnormals included), every
+ * float within 3000 ulps of each bound of glibc's special cases, with and
+ * without a value subtracted first, at lengths with tails.
+ */
+static void test_exp_swiglu(void **state)
+{
+	enum { STRIDE = 4093 };
+	static const float edges[] = { 0.0f, 88.0f, -88.0f, 0x1.62e42ep6f, -0x1.9d1d9ep6f, -0x1.9fe368p6f, 1.0f };
+	size_t cap = ((size_t)1 << 32) / STRIDE + 1 + AL_ARRAY_LEN(edges) * 6000;
+	float *x = malloc(cap * sizeof(float)), *y0 = malloc(cap * sizeof(float)), *y1 = malloc(cap * sizeof(float));
+	float *g = malloc(cap * sizeof(float)), *h0 = malloc(cap * sizeof(float)), *h1 = malloc(cap * sizeof(float));
+	assert_true(x && y0 && y1 && g && h0 && h1);
+	size_t n = 0;
+	for (uint64_t u = 0; u < ((uint64_t)1 << 32); u += STRIDE) {
+		uint32_t b = (uint32_t)u;
+		memcpy(&x[n++], &b, 4);
+	}
+	for (size_t e = 0; e < AL_ARRAY_LEN(edges); e++) {
+		uint32_t b;
+		memcpy(&b, &edges[e], 4);
+		for (int d = -3000; d < 3000; d++) {
+			uint32_t v = b + (uint32_t)d; /* across 0 too: both signs' smallest values */
+			memcpy(&x[n++], &v, 4);
+		}
+	}
+	const char *names[] = { "avx2", "avx512" };
+	const float subs[] = { 0.0f, 1.5f };
+	for (size_t k = 0; k < AL_ARRAY_LEN(subs); k++) {
+		al_ai_quant_use("scalar");
+		al_ai_exp(y0, x, subs[k], (int)n);
+		for (size_t v = 0; v < AL_ARRAY_LEN(names); v++) {
+			if (!al_ai_quant_use(names[v])) {
+				print_message("exp: %s not available here\n", names[v]);
+				continue;
+			}
+			/* In pieces of odd lengths, for the tails. */
+			for (size_t i = 0; i < n; i += 37)
+				al_ai_exp(y1 + i, x + i, subs[k], n - i < 37 ? (int)(n - i) : 37);
+			for (size_t i = 0; i < n; i++)
+				if (memcmp(&y0[i], &y1[i], 4))
+					fail_msg("%s: expf(%a - %a) is %a, libm %a", names[v], (double)x[i], (double)subs[k],
+						 (double)y1[i], (double)y0[i]);
+		}
+	}
+	/* SwiGLU of finite values (NaN's sign is not kept), from the smallest to 3e38. */
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (isfinite(x[i])) {
+			x[m] = x[i];
+			g[m] = (float)(int)(rnd() % 2001 - 1000) / 300.0f;
+			m++;
+		}
+	al_ai_quant_use("scalar");
+	memcpy(h0, x, m * sizeof(float));
+	al_ai_swiglu(h0, g, (int)m);
+	for (size_t v = 0; v < AL_ARRAY_LEN(names); v++) {
+		if (!al_ai_quant_use(names[v]))
+			continue;
+		memcpy(h1, x, m * sizeof(float));
+		for (size_t i = 0; i < m; i += 29)
+			al_ai_swiglu(h1 + i, g + i, m - i < 29 ? (int)(m - i) : 29);
+		for (size_t i = 0; i < m; i++)
+			if (memcmp(&h0[i], &h1[i], 4))
+				fail_msg("%s: swiglu(%a, %a) is %a, the portable loop %a", names[v], (double)x[i], (double)g[i],
+					 (double)h1[i], (double)h0[i]);
+	}
+	al_ai_quant_init(false);
+	free(x);
+	free(y0);
+	free(y1);
+	free(g);
+	free(h0);
+	free(h1);
+}
+
+/*
+ * Attention's score and value sums: every version gives the portable
+ * loops' bits, for head sizes below, at and past a register's lanes and
+ * past the 8 registers a pass keeps (more than one pass), position counts
+ * likewise, and a key row stride other than the count.
+ */
+static void test_attention_kernels(void **state)
+{
+	enum { SEQ = 300 };
+	static const int hss[] = { 2, 6, 17, 48, 64, 130 };
+	static const int ns[] = { 1, 7, 16, 33, 64, 100, 128, 129, 257, 300 };
+	float *kT = malloc(sizeof(float) * 130 * SEQ), *v = malloc(sizeof(float) * SEQ * 131);
+	float q[130], a0[SEQ], a1[SEQ], o0[130], o1[130];
+	assert_true(kT && v);
+	for (int i = 0; i < 130 * SEQ; i++)
+		kT[i] = (float)(int)(rnd() % 20001 - 10000) / 3001.0f;
+	for (int i = 0; i < SEQ * 131; i++)
+		v[i] = (float)(int)(rnd() % 20001 - 10000) / 7001.0f;
+	for (int i = 0; i < 130; i++)
+		q[i] = (float)(int)(rnd() % 20001 - 10000) / 5003.0f;
+	const char *names[] = { "avx2", "avx512" };
+	for (size_t h = 0; h < AL_ARRAY_LEN(hss); h++)
+		for (size_t k = 0; k < AL_ARRAY_LEN(ns); k++) {
+			int hs = hss[h], n = ns[k];
+			al_ai_quant_use("scalar");
+			al_ai_att_scores(a0, q, kT, SEQ, hs, n);
+			for (int t = 0; t < n; t++)
+				a0[t] /= 50.0f; /* weights of a useful size */
+			al_ai_att_values(o0, a0, v, 131, hs, n);
+			for (size_t w = 0; w < AL_ARRAY_LEN(names); w++) {
+				if (!al_ai_quant_use(names[w]))
+					continue;
+				memset(a1, 0xff, sizeof(a1));
+				memset(o1, 0xff, sizeof(o1));
+				al_ai_att_scores(a1, q, kT, SEQ, hs, n);
+				for (int t = 0; t < n; t++)
+					a1[t] /= 50.0f;
+				if (memcmp(a0, a1, (size_t)n * sizeof(float)))
+					fail_msg("%s: scores of head size %d over %d positions differ", names[w], hs, n);
+				al_ai_att_values(o1, a0, v, 131, hs, n);
+				if (memcmp(o0, o1, (size_t)hs * sizeof(float)))
+					fail_msg("%s: values of head size %d over %d positions differ", names[w], hs, n);
+				/* Nothing written past the outputs. */
+				uint32_t b1, b2;
+				memcpy(&b1, &a1[n < SEQ ? n : 0], 4);
+				memcpy(&b2, &o1[hs < 130 ? hs : 0], 4);
+				if ((n < SEQ && b1 != 0xffffffffu) || (hs < 130 && b2 != 0xffffffffu))
+					fail_msg("%s: head size %d, %d positions: written past the end", names[w], hs, n);
+			}
+		}
+	al_ai_quant_init(false);
+	free(kT);
+	free(v);
+}
+
+/* RMSNorm's sums of squares: every version the portable loop's bits, for
+ * row counts across the AVX-512 version's 16 and lengths with tails. */
+static void test_sumsq(void **state)
+{
+	enum { R = 37, N = 300 };
+	static float x[R * N], s0[R], s1[R];
+	static const int ns[] = { 1, 5, 16, 17, 288, 300 };
+	for (int i = 0; i < R * N; i++)
+		x[i] = (float)(int)(rnd() % 20001 - 10000) / 1301.0f;
+	for (size_t k = 0; k < AL_ARRAY_LEN(ns); k++)
+		for (int rows = 1; rows <= R; rows += 6) {
+			al_ai_quant_use("scalar");
+			al_ai_sumsq_rows(s0, x, N, rows, ns[k]);
+			if (!al_ai_quant_use("avx512"))
+				continue;
+			al_ai_sumsq_rows(s1, x, N, rows, ns[k]);
+			if (memcmp(s0, s1, (size_t)rows * sizeof(float)))
+				fail_msg("avx512: sums of squares of %d rows of %d differ", rows, ns[k]);
+		}
 	al_ai_quant_init(false);
 }
 
@@ -1309,6 +1474,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_tokenizer_llama_cpp),
 		cmocka_unit_test(test_kernels),
 		cmocka_unit_test(test_quantize),
+		cmocka_unit_test(test_exp_swiglu),
+		cmocka_unit_test(test_attention_kernels),
+		cmocka_unit_test(test_sumsq),
 		cmocka_unit_test(test_f32_kernels),
 		cmocka_unit_test(test_prefill),
 		cmocka_unit_test(test_batch_decode),
