@@ -715,6 +715,16 @@ static void test_origin_host(void **state)
 	assert_false(al_proto_host_allowed(&o, "127.0.0.1:99999999"));
 }
 
+/* The child the filter must have killed (SIGSYS), not one that exited. */
+static void assert_killed_by_filter(pid_t pid)
+{
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFSIGNALED(st))
+		fail_msg("child exited with %d instead of being killed", WEXITSTATUS(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+}
+
 static void test_lockdown_kills_socket(void **state)
 {
 	if (t_emulated()) {
@@ -733,11 +743,7 @@ static void test_lockdown_kills_socket(void **state)
 		socket(AF_INET, SOCK_STREAM, 0);
 		_exit(6);
 	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	if (!WIFSIGNALED(st))
-		fail_msg("child exited with %d instead of being killed", WEXITSTATUS(st));
-	assert_int_equal(WTERMSIG(st), SIGSYS);
+	assert_killed_by_filter(pid);
 }
 
 /* Anything unlisted kills as well (an errno would hide it from the supervisor). */
@@ -755,11 +761,7 @@ static void test_lockdown_kills_unlisted(void **state)
 		open("/dev/null", O_RDONLY);
 		_exit(6);
 	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	if (!WIFSIGNALED(st))
-		fail_msg("child exited with %d instead of being killed", WEXITSTATUS(st));
-	assert_int_equal(WTERMSIG(st), SIGSYS);
+	assert_killed_by_filter(pid);
 }
 
 /* Memory still comes (buffers, thread stacks), never executable: not even the
@@ -786,11 +788,7 @@ static void test_lockdown_kills_exec_mapping(void **state)
 				mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			_exit(6);
 		}
-		int st;
-		assert_int_equal(waitpid(pid, &st, 0), pid);
-		if (!WIFSIGNALED(st))
-			fail_msg("child exited with %d instead of being killed", WEXITSTATUS(st));
-		assert_int_equal(WTERMSIG(st), SIGSYS);
+		assert_killed_by_filter(pid);
 	}
 }
 
