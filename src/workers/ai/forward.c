@@ -5,11 +5,13 @@
  * Everything except the matrix products sums in the same order as the
  * llama2.c reference, so greedy text matches it byte for byte (tested). The
  * fp32 products keep 16 independent partial sums per row (quant.c: AVX-512,
- * AVX2 or portable, chosen from CPUID, all giving the same bits). The
- * attention kernel stays portable: with GCC it is cloned for x86-64-v4
- * (AVX-512), v3 (AVX2) and the baseline, and the loader picks one at start
- * (ifunc, resolved before any sandboxing). ISO C17 mode keeps fp-contract
- * off, so every clone computes the same bits.
+ * AVX2 or portable, chosen from CPUID, all giving the same bits). So do
+ * quant.c's other kernels used here: attention's score and value sums,
+ * RMSNorm's sums of squares, the exponentials (glibc's expf) and SwiGLU.
+ * The rest of attention and RMSNorm stays portable: with GCC it is cloned
+ * for x86-64-v4 (AVX-512), v3 (AVX2) and the baseline, and the loader picks
+ * one at start (ifunc, resolved before any sandboxing). ISO C17 mode keeps
+ * fp-contract off, so every clone computes the same bits.
  */
 #include "workers/ai/forward.h"
 
