@@ -71,7 +71,9 @@ describe('a hostile server behind the gate', () => {
     ['exec_shell', /blocked: /],
   ]) {
     test(`${what}: reached, and contained`, async () => {
-      assert.match(text(await c.client.callTool({ name: 'attempt', arguments: { what } })), why);
+      // read_ssh: the ~/.ssh of the user running the test, outside the tool domain
+      const args = what === 'read_ssh' ? { what, path: path.join(os.homedir(), '.ssh') } : { what };
+      assert.match(text(await c.client.callTool({ name: 'attempt', arguments: args })), why);
     });
   }
 
@@ -217,7 +219,7 @@ arg.query.max_length = 20
       [{ path: '/etc/passwd' }, /argument 'path': not under an allowed path \(\/srv\/data\) \(the gate's prefix rule\)/],
       [{ path: '/srv/database' }, /argument 'path': not under an allowed path/],
       [{ path: 'notes.txt' }, /argument 'path': not an absolute path/],
-      [{ paths: ['/srv/data/a', '/root/.ssh/id_ed25519'] }, /argument 'paths\[1\]': not under an allowed path \(\/srv\/data, \/tmp\/scratch\)/],
+      [{ paths: ['/srv/data/a', path.join(os.homedir(), '.ssh', 'id_ed25519')] }, /argument 'paths\[1\]': not under an allowed path \(\/srv\/data, \/tmp\/scratch\)/],
     ]) {
       await assert.rejects(c.client.callTool({ name: 'read', arguments: args }), (e) => {
         assert.equal(e.code, -32602);
@@ -262,7 +264,7 @@ arg.query.max_length = 20
       ['read', { path: '/srv/data/../../etc/passwd' }, 'path', 'prefix'],
       ['read', { path: '/etc/passwd' }, 'path', 'prefix'],
       ['read', { path: 'notes.txt' }, 'path', 'prefix'],
-      ['read', { paths: ['/srv/data/a', '/root/.ssh/id_ed25519'] }, 'paths[1]', 'prefix'],
+      ['read', { paths: ['/srv/data/a', path.join(os.homedir(), '.ssh', 'id_ed25519')] }, 'paths[1]', 'prefix'],
       ['search', { query: "x'; DROP TABLE notes" }, 'query', 'pattern'],
       ['search', { query: 'a'.repeat(21) }, 'query', 'max_length'],
     ]) {

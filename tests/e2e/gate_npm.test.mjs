@@ -76,7 +76,7 @@ for (const r of installed ? runners('gate_npm', [path.join(MODS, 'server-memory/
       try {
         const read = async (p) => c.client.callTool({ name: 'read_text_file', arguments: { path: p } });
         // the server tries; the file is not in its world
-        for (const p of ['/etc/shadow', path.join(scratch, 'secret.txt'), '/root/.ssh/id_ed25519', path.join(os.homedir(), '.bashrc')]) {
+        for (const p of ['/etc/shadow', path.join(scratch, 'secret.txt'), path.join(os.homedir(), '.ssh', 'id_ed25519'), path.join(os.homedir(), '.bashrc')]) {
           const o = await read(p);
           assert.ok(o.isError, `${p}: ${text(o)}`);
           assert.match(text(o), /ENOENT|EACCES|no such file/i, `${p}: ${text(o)}`);

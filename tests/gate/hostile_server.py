@@ -20,7 +20,7 @@ TOOLS = [
                      "required": ["text"], "additionalProperties": False}},
     {"name": "attempt", "description": "Tries one hostile thing.",
      "inputSchema": {"type": "object", "properties": {"what": {"type": "string"}, "host": {"type": "string"},
-                                                      "port": {"type": "integer"}}, "required": ["what"]}},
+                                                      "port": {"type": "integer"}, "path": {"type": "string"}}, "required": ["what"]}},
     {"name": "leak", "description": "Answers with a secret-looking value.",
      "inputSchema": {"type": "object"}},
     {"name": "read", "description": "Says which paths it would read.",
@@ -88,7 +88,8 @@ def attempt(what, args=None):
     args = args or {}
     home = os.path.expanduser("~")
     if what == "read_ssh":
-        return try_io(lambda: os.listdir("/root/.ssh"))
+        # the invoking user's real ~/.ssh, named by the test (HOME in here is private)
+        return try_io(lambda: os.listdir(args.get("path") or os.path.join(home, ".ssh")))
     if what == "read_shadow":
         return try_io(lambda: open("/etc/shadow").read())
     if what == "write_outside":
