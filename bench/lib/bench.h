@@ -39,6 +39,8 @@ struct al_bench_opts {
 	const char *only;        /* comma-separated section ids; NULL: all (-ENOENT for an unknown id) */
 	const char *const *set;  /* SECTION.KEY=VALUE lines for every supervisor's configuration */
 	size_t nset;
+	const char *model;       /* the AI sections' model and tokenizer; NULL: the configuration's */
+	const char *tokenizer;
 };
 
 /* 0 and *out (the result, schema in README.md), or -errno. Rows that could

@@ -17,6 +17,12 @@ struct al_config;
 
 #define AL_BENCH_PROMPT "Once upon a time"
 
+/* A model and its tokenizer. */
+struct al_bench_model {
+	const char *model, *tokenizer;
+	char name[96];                /* for the methods: "the embedded model" or the file's name */
+};
+
 /* Paths and scratch space shared by every measurement. */
 struct al_bench_env {
 	struct al_config *cfg;        /* built-in defaults: model, tokenizer, worker paths */
@@ -25,6 +31,8 @@ struct al_bench_env {
 	cpu_set_t affinity;           /* ours at the start, restored after pinning */
 	FILE *log;
 	char conf_extra[2048];        /* --set: lines added to every supervisor's configuration */
+	struct al_bench_model dflt;   /* the configuration's: the protocol and load sections */
+	struct al_bench_model ai;     /* the AI sections' (--model, --tokenizer; else dflt) */
 };
 
 int al_bench_env_init(struct al_bench_env *e, FILE *log);
@@ -41,7 +49,7 @@ struct al_bench_ai {
 	struct al_chan *ch;
 	uint64_t next_id;
 };
-int al_bench_ai_start(struct al_bench_env *e, int level, struct al_bench_ai *a);
+int al_bench_ai_start(struct al_bench_env *e, const struct al_bench_model *files, int level, struct al_bench_ai *a);
 void al_bench_ai_stop(struct al_bench_ai *a);
 /* One greedy generation of max_tokens; *ns wall time, *tokens generated. */
 int al_bench_ai_request(struct al_bench_ai *a, uint32_t max_tokens, uint64_t *ns, uint32_t *tokens);
@@ -56,7 +64,7 @@ struct al_bench_engine {
 	struct al_ai_sampler smp;
 	bool built;
 };
-int al_bench_engine_build(struct al_bench_env *e, struct al_bench_engine *g);
+int al_bench_engine_build(const struct al_bench_model *m, struct al_bench_engine *g);
 void al_bench_engine_free(struct al_bench_engine *g);
 int al_bench_engine_request(struct al_bench_engine *g, uint32_t max_tokens, uint64_t *ns, uint32_t *tokens);
 

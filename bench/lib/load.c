@@ -195,7 +195,7 @@ int al_bench_load_new(struct al_bench_env *e, const struct al_bench_plan *p, str
 	struct al_bench_engine g;
 	uint64_t ns;
 	uint32_t toks = 0;
-	int rc = al_bench_engine_build(e, &g);
+	int rc = al_bench_engine_build(&e->dflt, &g);
 	if (rc == 0)
 		rc = al_bench_engine_request(&g, p->load_tokens, &ns, &toks);
 	al_bench_engine_free(&g);

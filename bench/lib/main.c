@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "cli/cli.h"
@@ -26,6 +27,8 @@ static int bench_run(int argc, char **argv)
 		{ "from", required_argument, NULL, 'f' },
 		{ "only", required_argument, NULL, 'O' },
 		{ "set", required_argument, NULL, 'S' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "tokenizer", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct al_bench_opts o = { .level = -1, .log = stderr };
@@ -43,6 +46,8 @@ static int bench_run(int argc, char **argv)
 		case 'Q': o.log = NULL; break;
 		case 'f': from = optarg; break;
 		case 'O': o.only = optarg; break;
+		case 'm': o.model = optarg; break;
+		case 't': o.tokenizer = optarg; break;
 		case 'S':
 			if (o.nset == sizeof set / sizeof *set)
 				return al_cli_usage_error(&al_cmd_bench, "too many --set options");
@@ -62,6 +67,13 @@ static int bench_run(int argc, char **argv)
 	}
 	if (optind != argc)
 		return al_cli_usage_error(&al_cmd_bench, "unexpected argument '%s'", argv[optind]);
+	if (!o.model != !o.tokenizer)
+		return al_cli_usage_error(&al_cmd_bench, "--model and --tokenizer go together");
+	for (const char *f = o.model; f; f = f == o.model ? o.tokenizer : NULL)
+		if (access(f, R_OK) < 0) {
+			fprintf(stderr, "airlock bench: %s: %s\n", f, strerror(errno));
+			return AL_EXIT_FAIL;
+		}
 	json_t *r = NULL;
 	int rc;
 	if (from) {

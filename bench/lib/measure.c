@@ -51,11 +51,11 @@ static json_t *measure_ai(struct al_bench_env *e, const struct al_bench_plan *p,
 {
 	char method[640];
 	snprintf(method, sizeof method,
-		 "greedy generation of %u tokens from \"%s\" on the embedded model, one thread; airlock: airlock-ai "
+		 "greedy generation of %u tokens from \"%s\" on %s, one thread; airlock: airlock-ai "
 		 "spawned through the sandbox library (compute profile + the level), driven over the channel as "
 		 "the protocol domain does, timed from the request to its done record; baseline: %s; %u "
 		 "interleaved rounds",
-		 p->ai_tokens, AL_BENCH_PROMPT,
+		 p->ai_tokens, AL_BENCH_PROMPT, e->ai.name,
 		 plain ? "the same worker started as a plain process (fork + exec, no sandbox) over the same channel"
 		       : "the same engine called in this process",
 		 p->ai_rounds);
@@ -68,13 +68,13 @@ static json_t *measure_ai(struct al_bench_env *e, const struct al_bench_plan *p,
 	struct al_bench_engine g = { .built = false };
 	struct al_bench_ai ai[AL_BENCH_NCFG];
 	int rc = 0, up = plain ? 0 : 1;
-	if (!plain && (rc = al_bench_engine_build(e, &g)) < 0) {
+	if (!plain && (rc = al_bench_engine_build(&e->ai, &g)) < 0) {
 		al_bench_add_row(sec, al_bench_row_error(&tps, "engine", rc));
 		return sec;
 	}
 	int first = up;
 	for (; up <= p->nlev; up++)
-		if ((rc = al_bench_ai_start(e, level_of(p, up), &ai[up])) < 0)
+		if ((rc = al_bench_ai_start(e, &e->ai, level_of(p, up), &ai[up])) < 0)
 			break;
 	if (rc < 0) {
 		al_bench_add_row(sec, al_bench_row_error(&tps, up ? "AI domain" : "plain worker", rc));
@@ -319,7 +319,7 @@ static json_t *measure_channel(struct al_bench_env *e, const struct al_bench_pla
 	struct al_bench_ai ai[AL_BENCH_NCFG];
 	int rc = 0, up = 0;
 	for (; up <= p->nlev; up++)
-		if ((rc = al_bench_ai_start(e, level_of(p, up), &ai[up])) < 0)
+		if ((rc = al_bench_ai_start(e, &e->dflt, level_of(p, up), &ai[up])) < 0)
 			break;
 	if (rc < 0) {
 		al_bench_add_row(sec, al_bench_row_error(&rt, "AI worker", rc));
@@ -610,6 +610,11 @@ int al_bench_run(const struct al_bench_opts *o, json_t **out)
 	if (rc < 0 || (rc = conf_extra(&e, o)) < 0) {
 		al_bench_env_free(&e);
 		return rc;
+	}
+	if (o->model) {
+		const char *base = strrchr(o->model, '/');
+		e.ai = (struct al_bench_model){ o->model, o->tokenizer, "" };
+		snprintf(e.ai.name, sizeof e.ai.name, "the model %s", base ? base + 1 : o->model);
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	uint64_t t0 = al_now_ns();

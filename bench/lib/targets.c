@@ -71,6 +71,8 @@ int al_bench_env_init(struct al_bench_env *e, FILE *log)
 	int rc = al_config_default(&e->cfg);
 	if (rc < 0)
 		return rc;
+	e->dflt = (struct al_bench_model){ e->cfg->ai.model, e->cfg->ai.tokenizer, "the embedded model" };
+	e->ai = e->dflt;
 	snprintf(e->tmp, sizeof e->tmp, "/tmp/airlock-bench.XXXXXX");
 	if (!mkdtemp(e->tmp))
 		return -errno;
@@ -125,14 +127,14 @@ static int domain_run(struct al_spec *s, struct al_domain **out)
 
 /* ---- the AI worker ----------------------------------------------------- */
 
-int al_bench_ai_start(struct al_bench_env *e, int level, struct al_bench_ai *a)
+int al_bench_ai_start(struct al_bench_env *e, const struct al_bench_model *files, int level, struct al_bench_ai *a)
 {
 	memset(a, 0, sizeof *a);
 	a->pid = -1;
 	int chan = -1, rc;
 	/* own descriptions per worker: they read the files at their own offsets */
-	int model = open(e->cfg->ai.model, O_RDONLY | O_CLOEXEC);
-	int tok = open(e->cfg->ai.tokenizer, O_RDONLY | O_CLOEXEC);
+	int model = open(files->model, O_RDONLY | O_CLOEXEC);
+	int tok = open(files->tokenizer, O_RDONLY | O_CLOEXEC);
 	int exe = open(e->cfg->domain[AL_DOMAIN_AI].exe, O_RDONLY | O_CLOEXEC);
 	if (model < 0 || tok < 0 || exe < 0) {
 		rc = -errno;
@@ -254,17 +256,17 @@ int al_bench_ai_ping(struct al_bench_ai *a, unsigned n, double *ns)
 
 /* ---- the engine in this process ---------------------------------------- */
 
-int al_bench_engine_build(struct al_bench_env *e, struct al_bench_engine *g)
+int al_bench_engine_build(const struct al_bench_model *m, struct al_bench_engine *g)
 {
 	memset(g, 0, sizeof *g);
-	int fd = open(e->cfg->ai.model, O_RDONLY | O_CLOEXEC);
+	int fd = open(m->model, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	int rc = al_ai_model_build_fd(&g->model, fd);
 	close(fd);
 	if (rc)
 		return -EINVAL;
-	if ((fd = open(e->cfg->ai.tokenizer, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((fd = open(m->tokenizer, O_RDONLY | O_CLOEXEC)) < 0) {
 		al_ai_model_free(&g->model);
 		return -errno;
 	}
@@ -295,26 +297,28 @@ void al_bench_engine_free(struct al_bench_engine *g)
 	g->built = false;
 }
 
-struct count_ctx {
-	const struct al_ai_gen_stats *st;
-	uint32_t max;
-};
-
-/* Stops after max sampled tokens, as the worker's service loop does. */
-static int count_piece(void *ctx, const char *piece, size_t len, int token)
+/* Delivers nothing: the request's tokens are counted by the engine. */
+static int no_piece(void *ctx, const char *piece, size_t len, int token)
 {
-	struct count_ctx *c = ctx;
-	return c->st->tokens >= c->max ? 1 : 0;
+	(void)ctx, (void)piece, (void)len, (void)token;
+	return 0;
 }
 
+/* One request as the worker's service loop runs it: the same sequence
+ * stepping, stopped by the same max_tokens. */
 int al_bench_engine_request(struct al_bench_engine *g, uint32_t max_tokens, uint64_t *ns, uint32_t *tokens)
 {
-	struct al_ai_gen_stats st = { 0 };
-	struct count_ctx c = { &st, max_tokens };
+	struct al_ai_seq q = { .slot = 0, .smp = &g->smp, .fn = no_piece, .max_tokens = max_tokens };
 	uint64_t t0 = al_now_ns();
-	int rc = al_ai_generate(&g->engine, &g->smp, AL_BENCH_PROMPT, 0, count_piece, &c, &st);
+	int rc = al_ai_seq_begin(&g->engine, &q, AL_BENCH_PROMPT, 0);
+	if (rc == 0) {
+		struct al_ai_seq *one = &q;
+		while (!q.done)
+			al_ai_step(&g->engine, &one, 1);
+		rc = q.rc;
+	}
 	*ns = al_now_ns() - t0;
-	*tokens = st.tokens < max_tokens ? st.tokens : max_tokens;
+	*tokens = q.stats.tokens;
 	return rc < 0 ? rc : 0;
 }
 
@@ -370,7 +374,7 @@ static _Noreturn void peer_main(struct al_bench_env *e, int lfd)
 	int chan;
 	struct al_chan *aich;
 	struct peer_ai pa;
-	if (al_bench_engine_build(e, &g) < 0 || al_chan_create(NULL, &chan) < 0 ||
+	if (al_bench_engine_build(&e->dflt, &g) < 0 || al_chan_create(NULL, &chan) < 0 ||
 	    al_chan_attach(chan, AL_CHAN_SIDE_AI, &aich) < 0 || al_ai_server_new(&g.engine, aich, &pa.srv) < 0)
 		_exit(3);
 	char name[AL_MSG_MAX_NAME];
