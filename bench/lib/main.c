@@ -15,6 +15,17 @@
 #include "respond/level.h"
 #include "sandbox/sandbox.h"
 
+/* A GGUF file carries its vocabulary; anything else is taken for a llama2.c checkpoint. */
+static bool is_gguf(const char *path)
+{
+	char magic[4] = { 0 };
+	FILE *f = fopen(path, "rbe");
+	bool yes = f && fread(magic, 1, sizeof magic, f) == sizeof magic && memcmp(magic, "GGUF", 4) == 0;
+	if (f)
+		fclose(f);
+	return yes;
+}
+
 static int bench_run(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -67,13 +78,16 @@ static int bench_run(int argc, char **argv)
 	}
 	if (optind != argc)
 		return al_cli_usage_error(&al_cmd_bench, "unexpected argument '%s'", argv[optind]);
-	if (!o.model != !o.tokenizer)
-		return al_cli_usage_error(&al_cmd_bench, "--model and --tokenizer go together");
+	if (o.tokenizer && !o.model)
+		return al_cli_usage_error(&al_cmd_bench, "--tokenizer needs --model");
 	for (const char *f = o.model; f; f = f == o.model ? o.tokenizer : NULL)
 		if (access(f, R_OK) < 0) {
 			fprintf(stderr, "airlock bench: %s: %s\n", f, strerror(errno));
 			return AL_EXIT_FAIL;
 		}
+	if (o.model && !o.tokenizer && !is_gguf(o.model))
+		return al_cli_usage_error(&al_cmd_bench, "%s is not a GGUF file: a llama2.c checkpoint needs --tokenizer",
+					  o.model);
 	json_t *r = NULL;
 	int rc;
 	if (from) {

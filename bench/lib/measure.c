@@ -613,7 +613,7 @@ int al_bench_run(const struct al_bench_opts *o, json_t **out)
 	}
 	if (o->model) {
 		const char *base = strrchr(o->model, '/');
-		e.ai = (struct al_bench_model){ o->model, o->tokenizer, "" };
+		e.ai = (struct al_bench_model){ o->model, o->tokenizer, "" }; /* tokenizer NULL: GGUF's own */
 		snprintf(e.ai.name, sizeof e.ai.name, "the model %s", base ? base + 1 : o->model);
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -32,6 +32,7 @@
 #include "supervisor/config.h"
 #include "supervisor/control.h"
 #include "supervisor/supervisor.h"
+#include "workers/ai/gguf.h"
 #include "workers/ai/serve.h"
 #include "workers/proto/proto.h"
 
@@ -134,9 +135,10 @@ int al_bench_ai_start(struct al_bench_env *e, const struct al_bench_model *files
 	int chan = -1, rc;
 	/* own descriptions per worker: they read the files at their own offsets */
 	int model = open(files->model, O_RDONLY | O_CLOEXEC);
-	int tok = open(files->tokenizer, O_RDONLY | O_CLOEXEC);
+	/* a GGUF model carries its vocabulary: no tokenizer file, no fd */
+	int tok = files->tokenizer ? open(files->tokenizer, O_RDONLY | O_CLOEXEC) : -1;
 	int exe = open(e->cfg->domain[AL_DOMAIN_AI].exe, O_RDONLY | O_CLOEXEC);
-	if (model < 0 || tok < 0 || exe < 0) {
+	if (model < 0 || (files->tokenizer && tok < 0) || exe < 0) {
 		rc = -errno;
 		goto out;
 	}
@@ -149,7 +151,7 @@ int al_bench_ai_start(struct al_bench_env *e, const struct al_bench_model *files
 		if ((rc = al_bench_spec(&s, level, exe, argv)) == 0 &&
 		    (rc = al_spec_add_fd(&s, chan, AL_AI_FD_CHANNEL)) == 0 &&
 		    (rc = al_spec_add_fd(&s, model, AL_AI_FD_MODEL)) == 0 &&
-		    (rc = al_spec_add_fd(&s, tok, AL_AI_FD_TOKENIZER)) == 0) {
+		    (tok < 0 || (rc = al_spec_add_fd(&s, tok, AL_AI_FD_TOKENIZER)) == 0)) {
 			s.envp = envp;
 			rc = domain_run(&s, &a->d);
 		}
@@ -166,10 +168,10 @@ int al_bench_ai_start(struct al_bench_env *e, const struct al_bench_model *files
 			/* through high numbers, so no source is overwritten */
 			int src[4] = { chan, model, tok, exe };
 			for (int i = 0; i < 4; i++)
-				if (dup3(src[i], 900 + i, O_CLOEXEC) < 0)
+				if (src[i] >= 0 && dup3(src[i], 900 + i, O_CLOEXEC) < 0)
 					_exit(126);
 			for (int i = 0; i < 3; i++)
-				if (dup2(900 + i, 3 + i) < 0)
+				if (src[i] < 0 ? close(3 + i) < 0 && errno != EBADF : dup2(900 + i, 3 + i) < 0)
 					_exit(126);
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			syscall(SYS_execveat, 903, "", argv, envp, AT_EMPTY_PATH);
@@ -266,12 +268,15 @@ int al_bench_engine_build(const struct al_bench_model *m, struct al_bench_engine
 	close(fd);
 	if (rc)
 		return -EINVAL;
-	if ((fd = open(m->tokenizer, O_RDONLY | O_CLOEXEC)) < 0) {
+	if (!m->tokenizer) {
+		rc = al_ai_tokenizer_build_gguf(&g->tok, &g->model);
+	} else if ((fd = open(m->tokenizer, O_RDONLY | O_CLOEXEC)) < 0) {
 		al_ai_model_free(&g->model);
 		return -errno;
+	} else {
+		rc = al_ai_tokenizer_build_fd(&g->tok, fd, g->model.cfg.vocab_size);
+		close(fd);
 	}
-	rc = al_ai_tokenizer_build_fd(&g->tok, fd, g->model.cfg.vocab_size);
-	close(fd);
 	if (rc) {
 		al_ai_model_free(&g->model);
 		return -EINVAL;

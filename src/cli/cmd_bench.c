@@ -11,7 +11,7 @@ const struct al_cmd al_cmd_bench = {
 	.summary = "measure the overhead of each security level on this machine",
 	.usage =
 		"usage: airlock bench [--json] [--level LEVEL] [--quick] [--only SECTIONS] [--set S.KEY=VALUE]...\n"
-		"                     [--model FILE --tokenizer FILE] [--out FILE] [--svg FILE] [--quiet]\n"
+		"                     [--model FILE [--tokenizer FILE]] [--out FILE] [--svg FILE] [--quiet]\n"
 		"       airlock bench --from FILE [--json] [--svg FILE]\n"
 		"\n"
 		"Measures, side by side in one run, the work airlock does with its security on\n"
@@ -32,10 +32,9 @@ const struct al_cmd al_cmd_bench = {
 		"                 load, channel, switch, spawn, total\n"
 		"  --set S.KEY=VALUE  add KEY = VALUE in [S] to every supervisor's\n"
 		"                 configuration (e.g. domain.proto.sched=realtime)\n"
-		"  --model FILE --tokenizer FILE  the AI sections' model (llama2.c or GGUF)\n"
-		"                 and tokenizer instead of the configuration's (the embedded\n"
-		"                 model by default): the sandbox's cost on a model of the size\n"
-		"                 you run\n"
+		"  --model FILE   the AI sections' model (a llama2.c checkpoint, which needs\n"
+		"                 --tokenizer FILE, or a GGUF file) instead of the embedded\n"
+		"                 one: the sandbox's cost on a model of the size you run\n"
 		"  --out FILE     save the JSON here (default: airlock-bench.json)\n"
 		"  --svg FILE     also draw the total overhead per level: a bar per level from\n"
 		"                 zero (below it for a gain), the middle half of its paired\n"

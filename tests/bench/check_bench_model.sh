@@ -1,0 +1,48 @@
+#!/bin/sh
+# airlock bench --model: the AI sections run on the model given (a GGUF
+# file here, whose vocabulary is its own), their method names it, and the
+# in-process engine generated on it; a wrong combination of the options is
+# refused with its reason before anything is measured.
+# usage: check_bench_model.sh AIRLOCK GGUF CHECKPOINT TOKENIZER
+set -u
+airlock=$1 gguf=$2 ckpt=$3 tok=$4
+tmp=$(mktemp -d /tmp/al_bench_model.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+refused() { # expected-text, then the arguments
+	want=$1
+	shift
+	out=$("$airlock" bench "$@" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 0 ] || ! printf '%s\n' "$out" | grep -qF -- "$want"; then
+		echo "FAIL: airlock bench $*: exit $rc, expected a refusal saying '$want'; got: $out"
+		fail=1
+	else
+		echo "ok: airlock bench $* refused: $(printf '%s\n' "$out" | head -n 1)"
+	fi
+}
+
+refused "--tokenizer needs --model" --tokenizer "$tok"
+refused "a llama2.c checkpoint needs --tokenizer" --model "$ckpt"
+refused "No such file or directory" --model "$tmp/absent.gguf"
+
+if ! "$airlock" bench --quick --json --quiet --only ai,ai_sandbox --level standard --model "$gguf" \
+	--out "$tmp/r.json" >"$tmp/stdout.json"; then
+	echo "FAIL: airlock bench --model $gguf did not run"
+	exit 1
+fi
+python3 - "$tmp/r.json" "$(basename "$gguf")" <<'PY' || fail=1
+import json, sys
+r = json.load(open(sys.argv[1]))
+name = sys.argv[2]
+secs = {s["id"]: s for s in r["sections"]}
+assert set(secs) == {"ai", "ai_sandbox"}, f"sections {sorted(secs)}"
+for s in secs.values():
+    assert name in s["method"], f"{s['id']}: the method does not name {name}: {s['method']}"
+row = next(x for x in secs["ai"]["rows"] if x["id"] == "ai.tokens_per_s")
+base = row["values"]["baseline"]["median"]
+assert base > 0, f"in-process engine on {name}: {base} tok/s"
+print(f"ok: both AI sections on {name}; the in-process engine generated at {base:.0f} tok/s")
+PY
+exit $fail
