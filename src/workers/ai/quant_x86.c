@@ -220,9 +220,12 @@ AVX512 INLINE __m512 fold16x16(const __m512 v[16])
 	return _mm512_add_ps(_mm512_shuffle_ps(x0, x1, 0x88), _mm512_shuffle_ps(x0, x1, 0xdd));
 }
 
-/* R rows by P vectors, AVX-512: one 16-lane accumulator each. */
+#define FP_AHEAD 2048 /* bytes */
+
+/* R rows by P vectors, AVX-512: one 16-lane accumulator each. Row r (and
+ * its outputs) rs rows on from row r - 1. */
 AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, size_t xstride, const void *w,
-				  bool half, int n, int R, int P)
+				  bool half, int n, int R, int P, size_t rs)
 {
 	__m512 a[4][4];
 	int nb = n - n % 16;
@@ -231,15 +234,22 @@ AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, si
 			a[r][p] = _mm512_setzero_ps();
 	for (int j = 0; j < nb; j += 16) {
 		__m512 xv[4];
+		/* One vector: the rows read from memory, each fetched FP_AHEAD
+		 * bytes ahead, a line at a time (see fp_batch_avx512). */
+		if (P == 1 && (!half || j % 32 == 0))
+			for (int r = 0; r < R; r++)
+				_mm_prefetch((const char *)row_at(w, half, (size_t)r * rs, n) + (size_t)j * (half ? 2 : 4) +
+						     FP_AHEAD,
+					     _MM_HINT_T0);
 		for (int p = 0; p < P; p++)
 			xv[p] = _mm512_loadu_ps(x + (size_t)p * xstride + j);
 		for (int r = 0; r < R; r++) {
-			__m512 wv = ld16(row_at(w, half, (size_t)r, n), half, j);
+			__m512 wv = ld16(row_at(w, half, (size_t)r * rs, n), half, j);
 			for (int p = 0; p < P; p++)
 				a[r][p] = _mm512_fmadd_ps(wv, xv[p], a[r][p]);
 		}
 	}
-	if (R == 4 && P == 4) {
+	if (R == 4 && P == 4 && rs == 1) {
 		/* The 16 folds together, then each output's tail (if any). */
 		__m512 v[16];
 		for (int r = 0; r < 4; r++)
@@ -257,7 +267,7 @@ AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, si
 		_mm512_storeu_ps(s, f);
 		for (int r = 0; r < 4; r++)
 			for (int p = 0; p < 4; p++)
-				out[(size_t)p * ostride + (size_t)r] = fp_tail(s[4 * p + r], row_at(w, half, (size_t)r, n),
+				out[(size_t)p * ostride + (size_t)r * rs] = fp_tail(s[4 * p + r], row_at(w, half, (size_t)r * rs, n),
 									     half, x + (size_t)p * xstride, nb, n);
 		return;
 	}
@@ -265,8 +275,8 @@ AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, si
 		for (int p = 0; p < P; p++) {
 			__m256 v = _mm256_add_ps(_mm512_castps512_ps256(a[r][p]),
 						 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[r][p]), 1)));
-			out[(size_t)p * ostride + (size_t)r] =
-				fp_tail(fold8(v), row_at(w, half, (size_t)r, n), half, x + (size_t)p * xstride, nb, n);
+			out[(size_t)p * ostride + (size_t)r * rs] =
+				fp_tail(fold8(v), row_at(w, half, (size_t)r * rs, n), half, x + (size_t)p * xstride, nb, n);
 		}
 }
 
@@ -347,15 +357,15 @@ AVX512 INLINE void fp_block_avx512(float *out, size_t ostride, const float *x, s
 		int p = p0;
 		for (; p + 4 <= p1; p += 4)
 			fp_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
-				       half, n, 4, 4);
+				       half, n, 4, 4, 1);
 		for (; p < p1; p++)
 			fp_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
-				       half, n, 4, 1);
+				       half, n, 4, 1, 1);
 	}
 	for (; i < i1; i++)
 		for (int p = p0; p < p1; p++)
 			fp_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride,
-				       row_at(w, half, (size_t)i, n), half, n, 1, 1);
+				       row_at(w, half, (size_t)i, n), half, n, 1, 1, 1);
 }
 
 /*
@@ -368,6 +378,17 @@ AVX512 INLINE void fp_block_avx512(float *out, size_t ostride, const float *x, s
 AVX512 INLINE void fp_batch_avx512(float *out, size_t ostride, const float *x, size_t xstride, int np,
 				   const void *w, bool half, int n, int d)
 {
+	if (np == 1) {
+		/* Four rows at a time from four bands of the matrix: each row of
+		 * the tile continues where the last one ended, four runs of memory
+		 * the prefetchers follow from page to page (see blocks_pass_vnni). */
+		int B = d / 4, i = 0;
+		for (; B >= 2 && i < B; i++)
+			fp_tile_avx512(out + i, 0, x, 0, row_at(w, half, (size_t)i, n), half, n, 4, 1, (size_t)B);
+		for (i = B >= 2 ? 4 * B : 0; i < d; i++)
+			fp_tile_avx512(out + i, 0, x, 0, row_at(w, half, (size_t)i, n), half, n, 1, 1, 1);
+		return;
+	}
 	size_t rb = (size_t)n * (half ? 2 : 4);
 	int slice = (int)(((size_t)512 << 10) / rb) & ~3;
 	if (slice < 4)
@@ -536,6 +557,7 @@ AVX2 void al_ai_blocks_batch_avx2(bool q4, float *out, size_t ostride, const int
 /* ---- Q8_0 and Q4_0, AVX-512 VNNI ---- */
 
 enum { VP = 8, KC = 256 }; /* vectors per pass; blocks per chunk of the activations' sums */
+#define AHEAD_BYTES 1024   /* how far ahead each lane's run is fetched */
 
 /*
  * 32 bytes at p[r] + o for r = 0..15, transposed by 32-bit words: lane r
@@ -656,6 +678,11 @@ VNNI INLINE void tile_pass_vnni(bool q4, int P, float *out, size_t ostride, __m5
 			rp[r] = c[r & 3] + (r < 4 ? 0 : r < 8 ? s4 : r < 12 ? 2 * s4 : s12);
 		__m512i t[8];
 		__m512 s;
+		/* Each lane's run fetched 1 KiB ahead, a line per lane every 54
+		 * (Q4_0) or 68 bytes (Q8_0): the prefetchers alone stay closer. */
+		if (b % (q4 ? 3 : 2) == 0)
+			for (int r = 0; r < 16; r++)
+				_mm_prefetch((const char *)rp[r] + AHEAD_BYTES, _MM_HINT_T0);
 		tile16(q4, rp, roff, 0, t, &s);
 		for (int j = 0; j < 4; j++)
 			c[j] += bs;
