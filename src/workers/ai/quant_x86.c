@@ -442,7 +442,7 @@ AVX512 void al_ai_f16_batch_avx512(float *out, size_t ostride, const float *x, s
 
 /* ---- Q8_0 and Q4_0, AVX2 ---- */
 
-#define PREFETCH_ROW 1024 /* bytes from which a row is fetched ahead in software */
+#define AHEAD_BYTES 1024 /* how far ahead each lane's run of a block product is fetched */
 
 /* The 8 rows' half scales of a block (row r at base + off[r]) as fp32. */
 AVX2 INLINE __m256 scales8(const uint8_t *base, __m256i off)
@@ -472,35 +472,40 @@ AVX2 INLINE __m256i sum_lanes8(const __m256i d[8])
 	return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
 }
 
-/* Rows [0, d) by P (<= 4, a constant) vectors, 8 rows per pass. */
+/*
+ * Rows [0, d) by P (<= 4, a constant) vectors, 8 rows per pass, in bands
+ * as blocks_pass_vnni's 16: row r of pass j is row r B + j (B = d / 8),
+ * each lane one run of memory, fetched 1 KiB ahead; the rows left over
+ * (and all of them when d < 16) in passes of adjacent rows.
+ */
 AVX2 INLINE void blocks_pass_avx2(bool q4, int P, float *out, size_t ostride, const int8_t *xq, size_t qstride,
 				  const float *xs, size_t sstride, const uint8_t *w, size_t rb, int nb, int d)
 {
 	const size_t bs = q4 ? AL_AI_Q4_0_BLOCK : AL_AI_Q8_0_BLOCK;
 	const __m256i one16 = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
-	for (int i = 0; i < d; i += 8) {
-		int rows = d - i < 8 ? d - i : 8;
+	int B = d / 8;
+	bool band = B >= 2 && (size_t)B * 7 * rb <= INT32_MAX;
+	int passes = band ? B + (d - 8 * B + 7) / 8 : (d + 7) / 8;
+	for (int k = 0; k < passes; k++) {
+		/* Pass k: rows r * step + first, r < rows; outputs there too. */
+		int first = band && k < B ? k : (band ? 8 * B : 0) + 8 * (k - (band ? B : 0));
+		int step = band && k < B ? B : 1, rows = step > 1 ? 8 : (d - first < 8 ? d - first : 8);
 		const uint8_t *rp[8];
-		int32_t off[8], lane[8];
+		int32_t off[8];
 		for (int r = 0; r < 8; r++) {
 			int rr = r < rows ? r : rows - 1; /* past the end: the last row again, not stored */
-			rp[r] = w + (size_t)(i + rr) * rb;
-			off[r] = (int32_t)((size_t)rr * rb);
-			lane[r] = r < rows ? -1 : 0;
+			rp[r] = w + (size_t)(first + rr * step) * rb;
+			off[r] = (int32_t)((size_t)(rr * step) * rb);
 		}
 		__m256i roff = _mm256_loadu_si256((const __m256i *)off);
 		__m256 acc[4];
 		for (int p = 0; p < P; p++)
 			acc[p] = _mm256_setzero_ps();
-		/* Long rows: the next 8 fetched a few lines per block (see blocks_pass_vnni). */
-		const uint8_t *next = w + (size_t)(i + 8) * rb;
-		size_t nl = (rb + 63) / 64, done = 0, lines = 0;
-		if (rb >= PREFETCH_ROW && i + 8 < d)
-			lines = (size_t)(d - i - 8 < 8 ? d - i - 8 : 8) * nl;
 		for (int b = 0; b < nb; b++) {
 			size_t o = (size_t)b * bs;
-			for (size_t to = lines * (size_t)(b + 1) / (size_t)nb; done < to; done++)
-				_mm_prefetch((const char *)(next + done / nl * rb + done % nl * 64), _MM_HINT_T0);
+			if (b % (q4 ? 3 : 2) == 0)
+				for (int r = 0; r < 8; r++)
+					_mm_prefetch((const char *)(rp[r] + o) + AHEAD_BYTES, _MM_HINT_T0);
 			__m256 s = scales8(rp[0] + o, roff);
 			for (int p = 0; p < P; p++) {
 				__m256i y = _mm256_loadu_si256((const __m256i *)(xq + (size_t)p * qstride + (size_t)b * 32));
@@ -522,9 +527,12 @@ AVX2 INLINE void blocks_pass_avx2(bool q4, int P, float *out, size_t ostride, co
 				acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_lanes8(dr)), sc, acc[p]);
 			}
 		}
-		__m256i mask = _mm256_loadu_si256((const __m256i *)lane);
-		for (int p = 0; p < P; p++)
-			_mm256_maskstore_ps(out + (size_t)p * ostride + i, mask, acc[p]);
+		for (int p = 0; p < P; p++) {
+			_Alignas(32) float v[8];
+			_mm256_store_ps(v, acc[p]);
+			for (int r = 0; r < rows; r++)
+				out[(size_t)p * ostride + (size_t)(first + r * step)] = v[r];
+		}
 	}
 }
 
@@ -557,7 +565,6 @@ AVX2 void al_ai_blocks_batch_avx2(bool q4, float *out, size_t ostride, const int
 /* ---- Q8_0 and Q4_0, AVX-512 VNNI ---- */
 
 enum { VP = 8, KC = 256 }; /* vectors per pass; blocks per chunk of the activations' sums */
-#define AHEAD_BYTES 1024   /* how far ahead each lane's run is fetched */
 
 /*
  * 32 bytes at p[r] + o for r = 0..15, transposed by 32-bit words: lane r

@@ -739,7 +739,7 @@ static void kproduct(const struct kdata *k, int t, int np, bool batched, float *
  * AMX; Advanced SIMD, and with SDOT) gives the same bits, single or
  * batched, for vector counts across each version's groupings (4 and 8 a
  * pass, AMX from 8 vectors and 32 a pass), row counts with a remainder
- * (VNNI: in bands, one tile, less than one), and lengths across their
+ * (VNNI and AVX2: in bands, one tile, less than one), and lengths across their
  * chunks (AMX 32 blocks, VNNI 256); Q8_0 weights
  * include -128. The portable version agrees with a dequantised
  * double-precision reference.
