@@ -335,16 +335,16 @@ static void mm_range(const struct mm_job *j, const struct mm_out *o, int r0, int
 	}
 }
 
-/* Rows [D * part / nparts, D * (part + 1) / nparts) of the job's products
+/* Rows [D * part0 / nparts, D * part1 / nparts) of the job's products
  * taken end to end (D rows in all): each row is summed the same way
  * whatever the split, so any thread count gives the same bits. */
-static void mm_part(void *ctx, int part, int nparts)
+static void mm_part(void *ctx, int part0, int part1, int nparts)
 {
 	const struct mm_job *j = ctx;
 	int64_t total = 0;
 	for (int k = 0; k < j->no; k++)
 		total += j->o[k].d;
-	int64_t r0 = total * part / nparts, r1 = total * (part + 1) / nparts, base = 0;
+	int64_t r0 = total * part0 / nparts, r1 = total * part1 / nparts, base = 0;
 	for (int k = 0; k < j->no && base < r1; k++) {
 		int64_t lo = r0 > base ? r0 : base, hi = r1 < base + j->o[k].d ? r1 : base + j->o[k].d;
 		if (lo < hi)
@@ -401,7 +401,7 @@ static void products(const struct al_ai_model *m, struct al_ai_state *s, const f
 	if (s->pool && work >= s->parallel_min)
 		al_ai_pool_run(s->pool, mm_part, &j);
 	else
-		mm_part(&j, 0, 1);
+		mm_part(&j, 0, 1, 1);
 }
 
 /* The same on this thread for np rows of a prefill block, from row r of
@@ -414,7 +414,7 @@ static void products_here(const struct al_ai_model *m, struct al_ai_state *s, co
 	size_t ngs = m->cfg.group_size ? maxd / (size_t)m->cfg.group_size : 0;
 	job_build(&j, &m->cfg, x, np, n, o, no, s->bxq ? s->bxq + (size_t)r * maxd : NULL,
 		  s->bxs ? s->bxs + (size_t)r * ngs : NULL);
-	mm_part(&j, 0, 1);
+	mm_part(&j, 0, 1, 1);
 }
 
 static void matmul(const struct al_ai_model *m, struct al_ai_state *s, float *out, const float *x,
@@ -523,15 +523,15 @@ struct att_job {
 	const int *pos, *slot; /* NULL, or per row */
 };
 
-/* Heads [n_heads * part / nparts, ...) for every row: a head's score
- * row is used by one thread at a time, and each head is computed the same
- * way on any thread. */
-static void att_part(void *ctx, int part, int nparts)
+/* Heads [n_heads * part0 / nparts, n_heads * part1 / nparts) for every
+ * row: a head's score row is used by one thread at a time, and each head is
+ * computed the same way on any thread. */
+static void att_part(void *ctx, int part0, int part1, int nparts)
 {
 	const struct att_job *j = ctx;
 	const struct al_ai_config *c = j->c;
 	int hs = c->head_size, kv_mul = c->n_heads / c->n_kv_heads;
-	int h0 = c->n_heads * part / nparts, h1 = c->n_heads * (part + 1) / nparts;
+	int h0 = c->n_heads * part0 / nparts, h1 = c->n_heads * part1 / nparts;
 	size_t seq = (size_t)c->seq_len;
 
 	for (int p = 0; p < j->np; p++) {
@@ -571,7 +571,7 @@ static void attention(const struct al_ai_config *c, struct al_ai_state *s, struc
 	if (s->pool && c->n_heads > 1 && work >= s->parallel_min)
 		al_ai_pool_run(s->pool, att_part, j);
 	else
-		att_part(j, 0, 1);
+		att_part(j, 0, 1, 1);
 }
 
 /* The angles depend only on the position and the index within a head. */
@@ -698,16 +698,15 @@ static void layer_start(const struct al_ai_model *m, struct al_ai_state *s, int 
 			s->key_cache[loff + i * seq + pos + (size_t)p] = bk[(size_t)p * kv + i];
 }
 
-/* Positions in one part per thread (the pool cuts a job into
- * AL_AI_POOL_CHUNKS parts per thread; the others idle), in whole tiles of
- * 16 (the AMX products take 16 vectors to a tile): each part's products
+/* Positions in one part per thread (al_ai_pool_run_even), in whole tiles
+ * of 16 (the AMX products take 16 vectors to a tile): each part's products
  * read every weight once for all its positions. */
-static void pos_part(void *ctx, int part, int nparts)
+static void pos_part(void *ctx, int part0, int part1, int nparts)
 {
 	const struct pos_job *j = ctx;
-	int per = (j->np * AL_AI_POOL_CHUNKS + nparts - 1) / nparts;
+	int per = (j->np + nparts - 1) / nparts;
 	per = (per + 15) / 16 * 16;
-	int p0 = part * per, p1 = p0 + per < j->np ? p0 + per : j->np;
+	int p0 = part0 * per, p1 = part1 * per < j->np ? part1 * per : j->np;
 	if (p0 >= p1)
 		return;
 	if (j->l > 0)
@@ -739,9 +738,9 @@ static void forward_block(const struct al_ai_model *m, struct al_ai_state *s, co
 	for (int l = 0; l <= c->n_layers; l++) {
 		struct pos_job pj = { .m = m, .s = s, .l = l, .pos0 = pos0, .np = np };
 		if (s->pool && work >= s->parallel_min)
-			al_ai_pool_run(s->pool, pos_part, &pj);
+			al_ai_pool_run_even(s->pool, pos_part, &pj);
 		else
-			pos_part(&pj, 0, 1);
+			pos_part(&pj, 0, 1, 1);
 		if (l == c->n_layers)
 			break;
 		struct att_job aj = { .xb = s->bxb, .q = s->bq, .stride = dim, .loff = (size_t)l * seq * kv,

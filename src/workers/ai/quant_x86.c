@@ -16,7 +16,9 @@
  * excess (128 or 8 times the activations' block sum, computed once per
  * call) is subtracted. No step rounds, so each lane ends with the exact
  * dot product, then converted and fused in as the portable version does.
- * The transposed tile serves up to 8 vectors. AVX2 (no VNNI) computes a
+ * The transposed tile serves up to 8 vectors; the 16 rows of a tile are
+ * taken from 16 bands of the matrix, so each lane reads one run of memory
+ * (blocks_pass_vnni). AVX2 (no VNNI) computes a
  * block for 8 rows with maddubs (signs moved onto the activations, so no
  * 16-bit sum saturates) and adds each row's lanes up across 8 rows at once.
  */
@@ -218,9 +220,12 @@ AVX512 INLINE __m512 fold16x16(const __m512 v[16])
 	return _mm512_add_ps(_mm512_shuffle_ps(x0, x1, 0x88), _mm512_shuffle_ps(x0, x1, 0xdd));
 }
 
-/* R rows by P vectors, AVX-512: one 16-lane accumulator each. */
+#define FP_AHEAD 2048 /* bytes */
+
+/* R rows by P vectors, AVX-512: one 16-lane accumulator each. Row r (and
+ * its outputs) rs rows on from row r - 1. */
 AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, size_t xstride, const void *w,
-				  bool half, int n, int R, int P)
+				  bool half, int n, int R, int P, size_t rs)
 {
 	__m512 a[4][4];
 	int nb = n - n % 16;
@@ -229,15 +234,22 @@ AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, si
 			a[r][p] = _mm512_setzero_ps();
 	for (int j = 0; j < nb; j += 16) {
 		__m512 xv[4];
+		/* One vector: the rows read from memory, each fetched FP_AHEAD
+		 * bytes ahead, a line at a time (see fp_batch_avx512). */
+		if (P == 1 && (!half || j % 32 == 0))
+			for (int r = 0; r < R; r++)
+				_mm_prefetch((const char *)row_at(w, half, (size_t)r * rs, n) + (size_t)j * (half ? 2 : 4) +
+						     FP_AHEAD,
+					     _MM_HINT_T0);
 		for (int p = 0; p < P; p++)
 			xv[p] = _mm512_loadu_ps(x + (size_t)p * xstride + j);
 		for (int r = 0; r < R; r++) {
-			__m512 wv = ld16(row_at(w, half, (size_t)r, n), half, j);
+			__m512 wv = ld16(row_at(w, half, (size_t)r * rs, n), half, j);
 			for (int p = 0; p < P; p++)
 				a[r][p] = _mm512_fmadd_ps(wv, xv[p], a[r][p]);
 		}
 	}
-	if (R == 4 && P == 4) {
+	if (R == 4 && P == 4 && rs == 1) {
 		/* The 16 folds together, then each output's tail (if any). */
 		__m512 v[16];
 		for (int r = 0; r < 4; r++)
@@ -255,7 +267,7 @@ AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, si
 		_mm512_storeu_ps(s, f);
 		for (int r = 0; r < 4; r++)
 			for (int p = 0; p < 4; p++)
-				out[(size_t)p * ostride + (size_t)r] = fp_tail(s[4 * p + r], row_at(w, half, (size_t)r, n),
+				out[(size_t)p * ostride + (size_t)r * rs] = fp_tail(s[4 * p + r], row_at(w, half, (size_t)r * rs, n),
 									     half, x + (size_t)p * xstride, nb, n);
 		return;
 	}
@@ -263,8 +275,8 @@ AVX512 INLINE void fp_tile_avx512(float *out, size_t ostride, const float *x, si
 		for (int p = 0; p < P; p++) {
 			__m256 v = _mm256_add_ps(_mm512_castps512_ps256(a[r][p]),
 						 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[r][p]), 1)));
-			out[(size_t)p * ostride + (size_t)r] =
-				fp_tail(fold8(v), row_at(w, half, (size_t)r, n), half, x + (size_t)p * xstride, nb, n);
+			out[(size_t)p * ostride + (size_t)r * rs] =
+				fp_tail(fold8(v), row_at(w, half, (size_t)r * rs, n), half, x + (size_t)p * xstride, nb, n);
 		}
 }
 
@@ -345,15 +357,15 @@ AVX512 INLINE void fp_block_avx512(float *out, size_t ostride, const float *x, s
 		int p = p0;
 		for (; p + 4 <= p1; p += 4)
 			fp_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
-				       half, n, 4, 4);
+				       half, n, 4, 4, 1);
 		for (; p < p1; p++)
 			fp_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride, wr,
-				       half, n, 4, 1);
+				       half, n, 4, 1, 1);
 	}
 	for (; i < i1; i++)
 		for (int p = p0; p < p1; p++)
 			fp_tile_avx512(out + (size_t)p * ostride + i, ostride, x + (size_t)p * xstride, xstride,
-				       row_at(w, half, (size_t)i, n), half, n, 1, 1);
+				       row_at(w, half, (size_t)i, n), half, n, 1, 1, 1);
 }
 
 /*
@@ -366,6 +378,17 @@ AVX512 INLINE void fp_block_avx512(float *out, size_t ostride, const float *x, s
 AVX512 INLINE void fp_batch_avx512(float *out, size_t ostride, const float *x, size_t xstride, int np,
 				   const void *w, bool half, int n, int d)
 {
+	if (np == 1) {
+		/* Four rows at a time from four bands of the matrix: each row of
+		 * the tile continues where the last one ended, four runs of memory
+		 * the prefetchers follow from page to page (see blocks_pass_vnni). */
+		int B = d / 4, i = 0;
+		for (; B >= 2 && i < B; i++)
+			fp_tile_avx512(out + i, 0, x, 0, row_at(w, half, (size_t)i, n), half, n, 4, 1, (size_t)B);
+		for (i = B >= 2 ? 4 * B : 0; i < d; i++)
+			fp_tile_avx512(out + i, 0, x, 0, row_at(w, half, (size_t)i, n), half, n, 1, 1, 1);
+		return;
+	}
 	size_t rb = (size_t)n * (half ? 2 : 4);
 	int slice = (int)(((size_t)512 << 10) / rb) & ~3;
 	if (slice < 4)
@@ -419,7 +442,7 @@ AVX512 void al_ai_f16_batch_avx512(float *out, size_t ostride, const float *x, s
 
 /* ---- Q8_0 and Q4_0, AVX2 ---- */
 
-#define PREFETCH_ROW 1024 /* bytes from which a row is fetched ahead in software */
+#define AHEAD_BYTES 1024 /* how far ahead each lane's run of a block product is fetched */
 
 /* The 8 rows' half scales of a block (row r at base + off[r]) as fp32. */
 AVX2 INLINE __m256 scales8(const uint8_t *base, __m256i off)
@@ -449,35 +472,40 @@ AVX2 INLINE __m256i sum_lanes8(const __m256i d[8])
 	return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
 }
 
-/* Rows [0, d) by P (<= 4, a constant) vectors, 8 rows per pass. */
+/*
+ * Rows [0, d) by P (<= 4, a constant) vectors, 8 rows per pass, in bands
+ * as blocks_pass_vnni's 16: row r of pass j is row r B + j (B = d / 8),
+ * each lane one run of memory, fetched 1 KiB ahead; the rows left over
+ * (and all of them when d < 16) in passes of adjacent rows.
+ */
 AVX2 INLINE void blocks_pass_avx2(bool q4, int P, float *out, size_t ostride, const int8_t *xq, size_t qstride,
 				  const float *xs, size_t sstride, const uint8_t *w, size_t rb, int nb, int d)
 {
 	const size_t bs = q4 ? AL_AI_Q4_0_BLOCK : AL_AI_Q8_0_BLOCK;
 	const __m256i one16 = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
-	for (int i = 0; i < d; i += 8) {
-		int rows = d - i < 8 ? d - i : 8;
+	int B = d / 8;
+	bool band = B >= 2 && (size_t)B * 7 * rb <= INT32_MAX;
+	int passes = band ? B + (d - 8 * B + 7) / 8 : (d + 7) / 8;
+	for (int k = 0; k < passes; k++) {
+		/* Pass k: rows r * step + first, r < rows; outputs there too. */
+		int first = band && k < B ? k : (band ? 8 * B : 0) + 8 * (k - (band ? B : 0));
+		int step = band && k < B ? B : 1, rows = step > 1 ? 8 : (d - first < 8 ? d - first : 8);
 		const uint8_t *rp[8];
-		int32_t off[8], lane[8];
+		int32_t off[8];
 		for (int r = 0; r < 8; r++) {
 			int rr = r < rows ? r : rows - 1; /* past the end: the last row again, not stored */
-			rp[r] = w + (size_t)(i + rr) * rb;
-			off[r] = (int32_t)((size_t)rr * rb);
-			lane[r] = r < rows ? -1 : 0;
+			rp[r] = w + (size_t)(first + rr * step) * rb;
+			off[r] = (int32_t)((size_t)(rr * step) * rb);
 		}
 		__m256i roff = _mm256_loadu_si256((const __m256i *)off);
 		__m256 acc[4];
 		for (int p = 0; p < P; p++)
 			acc[p] = _mm256_setzero_ps();
-		/* Long rows: the next 8 fetched a few lines per block (see blocks_pass_vnni). */
-		const uint8_t *next = w + (size_t)(i + 8) * rb;
-		size_t nl = (rb + 63) / 64, done = 0, lines = 0;
-		if (rb >= PREFETCH_ROW && i + 8 < d)
-			lines = (size_t)(d - i - 8 < 8 ? d - i - 8 : 8) * nl;
 		for (int b = 0; b < nb; b++) {
 			size_t o = (size_t)b * bs;
-			for (size_t to = lines * (size_t)(b + 1) / (size_t)nb; done < to; done++)
-				_mm_prefetch((const char *)(next + done / nl * rb + done % nl * 64), _MM_HINT_T0);
+			if (b % (q4 ? 3 : 2) == 0)
+				for (int r = 0; r < 8; r++)
+					_mm_prefetch((const char *)(rp[r] + o) + AHEAD_BYTES, _MM_HINT_T0);
 			__m256 s = scales8(rp[0] + o, roff);
 			for (int p = 0; p < P; p++) {
 				__m256i y = _mm256_loadu_si256((const __m256i *)(xq + (size_t)p * qstride + (size_t)b * 32));
@@ -499,9 +527,12 @@ AVX2 INLINE void blocks_pass_avx2(bool q4, int P, float *out, size_t ostride, co
 				acc[p] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_lanes8(dr)), sc, acc[p]);
 			}
 		}
-		__m256i mask = _mm256_loadu_si256((const __m256i *)lane);
-		for (int p = 0; p < P; p++)
-			_mm256_maskstore_ps(out + (size_t)p * ostride + i, mask, acc[p]);
+		for (int p = 0; p < P; p++) {
+			_Alignas(32) float v[8];
+			_mm256_store_ps(v, acc[p]);
+			for (int r = 0; r < rows; r++)
+				out[(size_t)p * ostride + (size_t)(first + r * step)] = v[r];
+		}
 	}
 }
 
@@ -617,54 +648,104 @@ static inline int32_t ld32(const int8_t *p)
 }
 
 /*
- * Rows [0, d) by P (<= VP, a constant) vectors over blocks [b0, b0 + kb):
- * corr[p * KC + b] is the excess of block b0 + b for vector p; first: start
- * from 0, else from the values already in out (the earlier blocks).
+ * One tile of 16 rows by P (<= VP, a constant) vectors over blocks [b0, b0 +
+ * kb): corr[p * KC + b] is the excess of block b0 + b for vector p. Row r
+ * of the tile starts at w + r * S (S a row's bytes, or a band's: see
+ * blocks_pass_vnni); the outputs of lane r are at out + oi[r] (+ p *
+ * ostride), lanes m only: first, start from 0, else from the values already
+ * there (the earlier blocks). side: the lanes' outputs lie side by side at
+ * out + oi[0] (one load and store), else apart (a gather and a scatter).
+ */
+VNNI INLINE void tile_pass_vnni(bool q4, int P, float *out, size_t ostride, __m512i oi, bool side, __mmask16 m,
+				const uint8_t *w, size_t S, const int8_t *xq, size_t qstride, const float *xs,
+				size_t sstride, const int32_t *corr, int b0, int kb, bool first)
+{
+	const size_t bs = q4 ? AL_AI_Q4_0_BLOCK : AL_AI_Q8_0_BLOCK;
+	const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	/* The scales gathered at 32-bit offsets from row 0 (the caller checks 15 S fits). */
+	__m512i roff = _mm512_mullo_epi32(lanes, _mm512_set1_epi32((int)S));
+	int o0 = _mm_cvtsi128_si32(_mm512_castsi512_si128(oi));
+	/* Rows j, j + 4, j + 8, j + 12 from one base each (c[j], stepped a
+	 * block at a time) and two offsets: 16 row pointers would not fit in
+	 * registers. */
+	const uint8_t *c[4];
+	size_t s4 = 4 * S, s12 = 12 * S;
+	for (int j = 0; j < 4; j++)
+		c[j] = w + (size_t)j * S + (size_t)b0 * bs;
+	__m512 acc[VP];
+	for (int p = 0; p < P; p++) {
+		float *op = out + (size_t)p * ostride;
+		acc[p] = first ? _mm512_setzero_ps()
+			 : side ? _mm512_maskz_loadu_ps(m, op + o0)
+				: _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, oi, op, 4);
+	}
+	for (int b = 0; b < kb; b++) {
+		const uint8_t *rp[16];
+		for (int r = 0; r < 16; r++)
+			rp[r] = c[r & 3] + (r < 4 ? 0 : r < 8 ? s4 : r < 12 ? 2 * s4 : s12);
+		__m512i t[8];
+		__m512 s;
+		/* Each lane's run fetched 1 KiB ahead, a line per lane every 54
+		 * (Q4_0) or 68 bytes (Q8_0): the prefetchers alone stay closer. */
+		if (b % (q4 ? 3 : 2) == 0)
+			for (int r = 0; r < 16; r++)
+				_mm_prefetch((const char *)rp[r] + AHEAD_BYTES, _MM_HINT_T0);
+		tile16(q4, rp, roff, 0, t, &s);
+		for (int j = 0; j < 4; j++)
+			c[j] += bs;
+		for (int p = 0; p < P; p++) {
+			const int8_t *y = xq + (size_t)p * qstride + (size_t)(b0 + b) * 32;
+			__m512i d0 = _mm512_set1_epi32(-corr[p * KC + b]), d1 = _mm512_setzero_si512();
+			for (int g = 0; g < 8; g += 2) {
+				d0 = _mm512_dpbusd_epi32(d0, t[g], _mm512_set1_epi32(ld32(y + 4 * g)));
+				d1 = _mm512_dpbusd_epi32(d1, t[g + 1], _mm512_set1_epi32(ld32(y + 4 * g + 4)));
+			}
+			__m512 sc = _mm512_mul_ps(s, _mm512_set1_ps(xs[(size_t)p * sstride + (size_t)(b0 + b)]));
+			acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(d0, d1)), sc, acc[p]);
+		}
+	}
+	for (int p = 0; p < P; p++) {
+		float *op = out + (size_t)p * ostride;
+		if (side)
+			_mm512_mask_storeu_ps(op + o0, m, acc[p]);
+		else
+			_mm512_mask_i32scatter_ps(op, m, oi, acc[p], 4);
+	}
+}
+
+/*
+ * Rows [0, d) (d >= 16) by P vectors over blocks [b0, b0 + kb) (see
+ * tile_pass_vnni), 16 rows to a tile, in bands: lane r takes rows r * B,
+ * r * B + 1, ... (B = d / 16), so that each lane reads one run of memory
+ * from start to end. Sixteen adjacent rows read side by side are 16
+ * streams within the same few pages, which the hardware prefetchers do not
+ * follow (they keep one stream per page): a matrix read from memory came
+ * at 45 % (rows of 576 bytes) to 75 % (1152 and more) of the speed of the
+ * bands, whose 16 runs in pages of their own they follow. From cache both
+ * go as fast. The rows left over (d % 16) take one more tile of adjacent
+ * rows, the last 16, of which those not yet done are stored.
  */
 VNNI INLINE void blocks_pass_vnni(bool q4, int P, float *out, size_t ostride, const int8_t *xq, size_t qstride,
 				  const float *xs, size_t sstride, const int32_t *corr, const uint8_t *w, size_t rb,
 				  int b0, int kb, int d, bool first)
 {
-	const size_t bs = q4 ? AL_AI_Q4_0_BLOCK : AL_AI_Q8_0_BLOCK;
-	for (int i = 0; i < d; i += 16) {
-		int rows = d - i < 16 ? d - i : 16;
-		__mmask16 m = (__mmask16)((1u << rows) - 1);
-		const uint8_t *rp[16];
-		for (int r = 0; r < 16; r++) /* past the end: the last row again, not stored */
-			rp[r] = w + (size_t)(i + (r < rows ? r : rows - 1)) * rb;
-		__m512i roff = row_offsets(rows, rb);
-		__m512 acc[VP];
-		for (int p = 0; p < P; p++)
-			acc[p] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m, out + (size_t)p * ostride + i);
-		/* Long rows: the next 16 rows' part of the chunk is fetched a few
-		 * lines per block. Read side by side, 16 long rows are 16 streams,
-		 * more than the hardware's prefetchers follow ahead from memory;
-		 * short rows are one run of memory, which they follow. */
-		const uint8_t *next = w + (size_t)(i + 16) * rb + (size_t)b0 * bs;
-		size_t nl = ((size_t)kb * bs + 63) / 64 + 1, done = 0, lines = 0;
-		if (rb >= PREFETCH_ROW && i + 16 < d)
-			lines = (size_t)(d - i - 16 < 16 ? d - i - 16 : 16) * nl;
-		for (int b = 0; b < kb; b++) {
-			size_t o = (size_t)(b0 + b) * bs;
-			__m512i t[8];
-			__m512 s;
-			for (size_t to = lines * (size_t)(b + 1) / (size_t)kb; done < to; done++)
-				_mm_prefetch((const char *)(next + done / nl * rb + done % nl * 64), _MM_HINT_T0);
-			tile16(q4, rp, roff, o, t, &s);
-			for (int p = 0; p < P; p++) {
-				const int8_t *y = xq + (size_t)p * qstride + (size_t)(b0 + b) * 32;
-				__m512i d0 = _mm512_set1_epi32(-corr[p * KC + b]), d1 = _mm512_setzero_si512();
-				for (int g = 0; g < 8; g += 2) {
-					d0 = _mm512_dpbusd_epi32(d0, t[g], _mm512_set1_epi32(ld32(y + 4 * g)));
-					d1 = _mm512_dpbusd_epi32(d1, t[g + 1], _mm512_set1_epi32(ld32(y + 4 * g + 4)));
-				}
-				__m512 sc = _mm512_mul_ps(s, _mm512_set1_ps(xs[(size_t)p * sstride + (size_t)(b0 + b)]));
-				acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(d0, d1)), sc, acc[p]);
-			}
-		}
-		for (int p = 0; p < P; p++)
-			_mm512_mask_storeu_ps(out + (size_t)p * ostride + i, m, acc[p]);
+	const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	int i = 0, B = d / 16;
+	if (B >= 2 && (size_t)B * 15 * rb <= INT32_MAX) {
+		__m512i oi = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(B));
+		for (int j = 0; j < B; j++)
+			tile_pass_vnni(q4, P, out, ostride, _mm512_add_epi32(oi, _mm512_set1_epi32(j)), false,
+				       (__mmask16)0xffff, w + (size_t)j * rb, (size_t)B * rb, xq, qstride, xs, sstride,
+				       corr, b0, kb, first);
+		i = 16 * B;
 	}
+	for (; i + 16 <= d; i += 16)
+		tile_pass_vnni(q4, P, out, ostride, _mm512_add_epi32(lanes, _mm512_set1_epi32(i)), true,
+			       (__mmask16)0xffff, w + (size_t)i * rb, rb, xq, qstride, xs, sstride, corr, b0, kb, first);
+	if (i < d) /* rows d - 16 .. d - 1, the first 16 - (d - i) of them done already */
+		tile_pass_vnni(q4, P, out, ostride, _mm512_add_epi32(lanes, _mm512_set1_epi32(d - 16)), true,
+			       (__mmask16)(0xffffu << (16 - (d - i))), w + (size_t)(d - 16) * rb, rb, xq, qstride, xs,
+			       sstride, corr, b0, kb, first);
 }
 
 /* Sum of 32 int8. */
@@ -686,6 +767,10 @@ VNNI void al_ai_blocks_batch_vnni(bool q4, float *out, size_t ostride, const int
 	int32_t corr[VP * KC];
 	/* Q8_0 in as q + 128: 128 sum(y) too many; Q4_0 nibbles q for q - 8: 8 sum(y). */
 	int32_t c = q4 ? 8 : 128;
+	if (d < 16) { /* less than a tile: AVX2's eight rows at a time, the same bits */
+		al_ai_blocks_batch_avx2(q4, out, ostride, xq, qstride, xs, sstride, np, w, n, d);
+		return;
+	}
 	for (int p0 = 0; p0 < np; p0 += VP) {
 		int P = np - p0 < VP ? np - p0 : VP;
 		float *o = out + (size_t)p0 * ostride;
@@ -697,9 +782,13 @@ VNNI void al_ai_blocks_batch_vnni(bool q4, float *out, size_t ostride, const int
 			for (int p = 0; p < P; p++)
 				for (int b = 0; b < kb; b++)
 					corr[p * KC + b] = c * sum32(y + (size_t)p * qstride + (size_t)(b0 + b) * 32);
-#define PASS(k)                                                                                                  \
-	case k:                                                                                                  \
-		blocks_pass_vnni(q4, k, o, ostride, y, qstride, ys, sstride, corr, w, rb, b0, kb, d, first); \
+			/* q4 and P constants in each version of the pass. */
+#define PASS(k)                                                                                               \
+	case k:                                                                                               \
+		if (q4)                                                                                       \
+			blocks_pass_vnni(true, k, o, ostride, y, qstride, ys, sstride, corr, w, rb, b0, kb, d, first); \
+		else                                                                                          \
+			blocks_pass_vnni(false, k, o, ostride, y, qstride, ys, sstride, corr, w, rb, b0, kb, d, first); \
 		break
 			switch (P) {
 				PASS(1);
@@ -709,10 +798,7 @@ VNNI void al_ai_blocks_batch_vnni(bool q4, float *out, size_t ostride, const int
 				PASS(5);
 				PASS(6);
 				PASS(7);
-			default:
-				blocks_pass_vnni(q4, VP, o, ostride, y, qstride, ys, sstride, corr, w, rb, b0, kb, d,
-						 first);
-				break;
+				PASS(VP);
 			}
 #undef PASS
 		}

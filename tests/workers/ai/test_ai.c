@@ -212,17 +212,27 @@ static void test_threads_260k(void **state)
 
 /* The pool runs every part of every job exactly once, whichever thread
  * claims it, and returns only when all are done; jobs follow each other
- * with no gap, so a late thread meets the next job's parts. */
+ * with no gap, so a late thread meets the next job's parts. Jobs cut fine
+ * and even jobs alternate, each with its own count of parts. */
 struct pool_count {
-	_Atomic int hits[64];
-	int nparts;
+	_Atomic int hits[2][64];
+	int nparts[2];
 };
 
-static void count_part(void *ctx, int part, int nparts)
+static void count_fine(void *ctx, int part0, int part1, int nparts)
 {
 	struct pool_count *c = ctx;
-	c->nparts = nparts;
-	atomic_fetch_add(&c->hits[part], 1);
+	c->nparts[0] = nparts;
+	for (int i = part0; i < part1; i++)
+		atomic_fetch_add(&c->hits[0][i], 1);
+}
+
+static void count_even(void *ctx, int part0, int part1, int nparts)
+{
+	struct pool_count *c = ctx;
+	c->nparts[1] = nparts;
+	for (int i = part0; i < part1; i++)
+		atomic_fetch_add(&c->hits[1][i], 1);
 }
 
 static void test_pool_parts(void **state)
@@ -234,13 +244,16 @@ static void test_pool_parts(void **state)
 		assert_int_equal(al_ai_pool_new(&pool, n), 0);
 		memset(&c, 0, sizeof(c));
 		for (int j = 0; j < JOBS; j++) {
-			al_ai_pool_run(pool, count_part, &c);
-			for (int i = 0; i < c.nparts; i++)
-				if (atomic_load(&c.hits[i]) != j + 1)
+			int e = j % 3 == 2; /* every third job even */
+			(e ? al_ai_pool_run_even : al_ai_pool_run)(pool, e ? count_even : count_fine, &c);
+			int want = e ? (j + 1) / 3 : j + 1 - (j + 1) / 3;
+			for (int i = 0; i < c.nparts[e]; i++)
+				if (atomic_load(&c.hits[e][i]) != want)
 					fail_msg("%d threads, job %d: part %d ran %d times in all", n, j, i,
-						 atomic_load(&c.hits[i]));
+						 atomic_load(&c.hits[e][i]));
 		}
-		assert_int_equal(c.nparts, n == 1 ? 1 : n * AL_AI_POOL_CHUNKS);
+		assert_int_equal(c.nparts[0], n == 1 ? 1 : n * AL_AI_POOL_CHUNKS);
+		assert_int_equal(c.nparts[1], n);
 		al_ai_pool_free(pool);
 	}
 }

@@ -738,14 +738,18 @@ static void kproduct(const struct kdata *k, int t, int np, bool batched, float *
  * The GGUF kernels. Every version this CPU runs (portable, AVX2, AVX-512,
  * AMX; Advanced SIMD, and with SDOT) gives the same bits, single or
  * batched, for vector counts across each version's groupings (4 and 8 a
- * pass, AMX from 8 vectors and 32 a pass), row counts with a remainder,
- * and lengths across their chunks (AMX 32 blocks, VNNI 256); Q8_0 weights
+ * pass, AMX from 8 vectors and 32 a pass), row counts with a remainder
+ * (VNNI and AVX2: in bands, one tile, less than one), and lengths across their
+ * chunks (AMX 32 blocks, VNNI 256); Q8_0 weights
  * include -128. The portable version agrees with a dequantised
  * double-precision reference.
  */
 static void test_kernels(void **state)
 {
-	static const int shapes[][3] = { { 256, 37, 7 }, { 1088, 19, 40 }, { 8224, 9, 9 } };
+	/* Rows: VNNI's bands of 16 with rows left over (37, 45, 35), one tile
+	 * (19), under a tile (9). */
+	static const int shapes[][3] = { { 256, 37, 7 }, { 1088, 19, 40 }, { 8224, 9, 9 }, { 2048, 45, 3 },
+					 { 8224, 35, 2 } };
 	static const int nps[] = { 1, 2, 5, 7, 8, 9, 17, 32, 33, 40 };
 	const char *names[] = { "scalar", "avx2", "avx512", "amx", "neon", "dotprod" };
 	for (size_t s = 0; s < AL_ARRAY_LEN(shapes); s++) {
