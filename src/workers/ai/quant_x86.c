@@ -632,14 +632,6 @@ VNNI INLINE void tile16(bool q4, const uint8_t *const rp[16], __m512i off, size_
 		t[k] = _mm512_xor_si512(t[k], bias);
 }
 
-/* Lane r: the byte offset of row min(r, rows - 1), rb bytes a row (built in
- * registers: 16 stores then one wide load would stall store forwarding). */
-VNNI INLINE __m512i row_offsets(int rows, size_t rb)
-{
-	const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	return _mm512_mullo_epi32(_mm512_min_epi32(lanes, _mm512_set1_epi32(rows - 1)), _mm512_set1_epi32((int)rb));
-}
-
 static inline int32_t ld32(const int8_t *p)
 {
 	int32_t v;
