@@ -14,13 +14,14 @@
 #include "cli/cli.h"
 #include "respond/level.h"
 #include "sandbox/sandbox.h"
+#include "workers/ai/gguf.h"
 
 /* A GGUF file carries its vocabulary; anything else is taken for a llama2.c checkpoint. */
 static bool is_gguf(const char *path)
 {
-	char magic[4] = { 0 };
+	char magic[4];
 	FILE *f = fopen(path, "rbe");
-	bool yes = f && fread(magic, 1, sizeof magic, f) == sizeof magic && memcmp(magic, "GGUF", 4) == 0;
+	bool yes = f && al_gguf_is(magic, fread(magic, 1, sizeof magic, f));
 	if (f)
 		fclose(f);
 	return yes;

@@ -853,3 +853,8 @@ int al_ai_tokenizer_build_gguf(struct al_ai_tokenizer *t, const struct al_ai_mod
 	t->eos = (int)ids[1];
 	return 0;
 }
+
+bool al_gguf_is(const void *buf, size_t len)
+{
+	return len >= 4 && memcmp(buf, "GGUF", 4) == 0;
+}

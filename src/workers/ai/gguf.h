@@ -115,6 +115,9 @@ const struct al_gguf_tensor *al_gguf_tensor(const struct al_gguf *g, const char 
 size_t al_gguf_type_size(uint32_t type, uint64_t n, bool *ok);
 const char *al_gguf_type_name(uint32_t type);
 
+/* Whether buf (len bytes: the file's first 4 suffice) starts with "GGUF". */
+bool al_gguf_is(const void *buf, size_t len);
+
 /* Called by al_ai_model_build_mem() for a buffer that starts with "GGUF":
  * the "llama" architecture, its hyperparameters and every tensor it needs. */
 int al_ai_model_build_gguf(struct al_ai_model *m, const void *buf, size_t len);

@@ -268,7 +268,7 @@ int al_ai_model_build_mem(struct al_ai_model *m, const void *buf, size_t len)
 	int rc;
 
 	memset(m, 0, sizeof(*m));
-	if (len >= 4 && memcmp(buf, "GGUF", 4) == 0)
+	if (al_gguf_is(buf, len))
 		return al_ai_model_build_gguf(m, buf, len);
 	m->map = buf;
 	m->map_len = len;
