@@ -52,6 +52,7 @@
 #include "bench_util.h"
 #include "common/util.h"
 #include "model_writer.h"
+#include "peak_rss.h"
 #include "workers/ai/generate.h"
 #include "workers/ai/gguf.h"
 #include "workers/ai/quant.h"
@@ -187,21 +188,6 @@ static const float *ours_logits_at(struct ours *o, const int *ids, int k)
 			token = ids[pos];
 	}
 	return l;
-}
-
-/* The peak RSS of this process image, KiB: VmHWM (ru_maxrss would carry the
- * spawning process's peak across execve). */
-static long vm_hwm_kib(void)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %ld", &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
 }
 
 /*

@@ -30,6 +30,7 @@
 
 #include "ggml-backend.h"
 #include "llama.h"
+#include "peak_rss.h"
 
 #define FN(name) static __typeof__(name) *p_##name
 
@@ -63,21 +64,6 @@ static void *sym(void *h, const char *name)
 }
 
 #define LOAD(h, name) p_##name = (__typeof__(p_##name))sym(h, #name)
-
-/* The peak RSS of this process image, KiB: VmHWM (ru_maxrss would carry the
- * spawning process's peak across execve). */
-static long vm_hwm_kib(void)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %ld", &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
-}
 
 static double now(void)
 {
