@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "al_config.h"
+#include "run.h"
 #include "sandbox/sandbox.h"
 
 static const char *bin;
@@ -51,16 +52,6 @@ struct result {
 };
 
 /* Everything until EOF (the writers have all exited), cut to len. */
-static void read_all(int fd, char *buf, size_t len)
-{
-	size_t n = 0;
-	ssize_t r;
-	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
-		n += (size_t)r;
-	buf[n] = '\0';
-	close(fd);
-}
-
 /* Weakenings for test_fail_closed: no filter, and one protection only. */
 static void filter(struct al_spec *s) { (void)s; }
 static void wx_only(struct al_spec *s)
@@ -129,7 +120,7 @@ static void run(const char *profile, const char *probe, enum al_seccomp_mode mod
 			snprintf(res->notified, sizeof res->notified, "%s", v.name);
 		alive = !(pf[0].revents & POLLIN);
 	}
-	read_all(p[0], res->out, sizeof res->out);
+	t_read_all(p[0], res->out, sizeof res->out);
 	int st;
 	assert_int_equal(al_domain_wait(d, &st), 0);
 	res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -141,19 +132,8 @@ static void run(const char *profile, const char *probe, enum al_seccomp_mode mod
 /* The probe unsandboxed: its verdict line. */
 static void baseline(const char *probe, char *line, size_t len)
 {
-	int p[2];
-	assert_int_equal(pipe(p), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execl(bin, "attacks", probe, (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	read_all(p[0], line, len);
-	waitpid(pid, NULL, 0);
+	char *const argv[] = { "attacks", (char *)probe, NULL };
+	assert_true(t_run(bin, argv, true, line, len) >= 0);
 }
 
 static bool has(const char *text, const char *fmt, ...)

@@ -33,6 +33,7 @@
 #include "common/util.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_int.h"
+#include "run.h"
 #include "testdir.h"
 
 #define SIGSYS_EXIT (128 + SIGSYS)
@@ -118,25 +119,10 @@ static int run_probe(const char *profile, enum al_seccomp_mode mode, char *out, 
 /* The same probe action outside any domain: proves the probe can succeed. */
 static int run_outside(char *out, size_t len, const char *a1, const char *a2)
 {
-	int p[2];
-	assert_int_equal(pipe(p), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		dup2(p[1], 1);
-		execl(probe_path(), "probe", a1, a2, (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	size_t n = 0;
-	ssize_t r;
-	while (n < len - 1 && (r = read(p[0], out + n, len - 1 - n)) > 0)
-		n += (size_t)r;
-	out[n] = '\0';
-	close(p[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	char *const argv[] = { "probe", (char *)a1, (char *)a2, NULL };
+	int st = t_run(probe_path(), argv, false, out, len);
+	assert_true(st >= 0);
+	return st;
 }
 
 static void test_noop_and_exit_status(void **state)
