@@ -107,9 +107,10 @@ static void print_sched(json_t *sc)
 		printf("    thread %-7lld %-16s %s", (long long)json_integer_value(json_object_get(t, "tid")),
 		       json_string_value(json_object_get(t, "name")) ?: "?", pol);
 		if (strcmp(pol, "SCHED_RR") == 0 || strcmp(pol, "SCHED_FIFO") == 0)
-			printf(" priority %lld\n", prio);
+			printf(" priority %lld", prio);
 		else
-			printf(" nice %lld\n", (long long)json_integer_value(json_object_get(t, "nice")));
+			printf(" nice %lld", (long long)json_integer_value(json_object_get(t, "nice")));
+		printf(", CPUs %s\n", json_string_value(json_object_get(t, "cpus")) ?: "?");
 	}
 	json_t *io = json_object_get(sc, "io_threads");
 	if (!io)

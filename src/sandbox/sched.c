@@ -16,6 +16,7 @@
  * these threads join (cgroup.c).
  */
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -162,6 +163,7 @@ struct thread {
 	pid_t tid;
 	char comm[20];
 	long policy, prio, nice;
+	cpu_set_t cpus;       /* its affinity; empty when unreadable */
 };
 
 /* Name, nice (field 19), rt_priority (40) and policy (41) of /proc/PID/task/TID/stat. */
@@ -191,6 +193,8 @@ static int read_thread(pid_t pid, pid_t tid, struct thread *t)
 		else if (field + 1 == 41)
 			t->policy = v;
 	}
+	CPU_ZERO(&t->cpus);
+	(void)sched_getaffinity(tid, sizeof t->cpus, &t->cpus);
 	return t->policy < 0 ? -EPROTO : 0;
 }
 
@@ -299,9 +303,12 @@ void *al_domain_sched_report(const struct al_domain *d)
 	json_t *threads = json_array();
 	unsigned io = 0, io_rt = 0;
 	for (size_t i = 0; i < n; i++) {
-		json_array_append_new(threads, json_pack("{s:i, s:s, s:s, s:i, s:i}", "tid", (int)t[i].tid, "name",
+		char cpus[64];
+		al_cpu_format_list(&t[i].cpus, cpus, sizeof cpus);
+		json_array_append_new(threads, json_pack("{s:i, s:s, s:s, s:i, s:i, s:s}", "tid", (int)t[i].tid, "name",
 							 t[i].comm, "policy", al_sched_policy_name((int)t[i].policy),
-							 "priority", (int)t[i].prio, "nice", (int)t[i].nice));
+							 "priority", (int)t[i].prio, "nice", (int)t[i].nice, "cpus",
+							 cpus[0] ? cpus : "(unreadable)"));
 		if (s->io_comm && is_io(s, &t[i])) {
 			io++;
 			io_rt += s->io_policy && t[i].policy == s->io_policy;

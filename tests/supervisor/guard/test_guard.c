@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 
 #include "al_config.h"
 #include "audit/audit.h"
+#include "sandbox/sandbox.h"
 #include "supervisor/control.h"
 #include "testdir.h"
 
@@ -760,10 +762,16 @@ static void test_sched_realtime(void **state)
 	assert_true(wait_for(&r, io_threads_set, &two, 15));
 	json_t *st = call(&r, AL_CONTROL_STATUS), *sc = sched_of(st, "proto"), *t;
 	assert_string_equal(json_string_value(json_object_get(sc, "class")), "realtime");
+	/* at standard the domain keeps the supervisor's CPUs: every thread reads them back */
+	cpu_set_t own;
+	char own_list[64];
+	assert_int_equal(sched_getaffinity(0, sizeof own, &own), 0);
+	al_cpu_format_list(&own, own_list, sizeof own_list);
 	size_t i, io = 0, other = 0;
 	json_array_foreach(json_object_get(sc, "threads"), i, t) {
 		const char *name = json_string_value(json_object_get(t, "name"));
 		const char *pol = json_string_value(json_object_get(t, "policy"));
+		assert_string_equal(json_string_value(json_object_get(t, "cpus")), own_list);
 		if (strcmp(name, "MHD-worker") == 0) {
 			assert_string_equal(pol, "SCHED_RR");
 			assert_int_equal(json_integer_value(json_object_get(t, "priority")), 1);
