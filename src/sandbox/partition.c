@@ -76,16 +76,24 @@ static unsigned schemata_ids(const char *schemata, const char *res, unsigned *id
 	return n;
 }
 
+/* The runner's CPUs before al_sandbox_place_self narrowed them. */
+static cpu_set_t runner_cpus;
+static bool runner_cpus_saved;
+
 static void probe_cpus(const char *root, struct al_partition_caps *c)
 {
 	char *online = read_small(root, "sys/devices/system/cpu/online");
 	if (!online || al_cpu_parse_list(online, &c->online) < 0)
 		CPU_ZERO(&c->online);
 	free(online);
-	/* on the real machine, only what the runner itself may use */
+	/* on the real machine, only what the runner itself may use: as it was
+	 * before it placed itself, or the domains would be split within the
+	 * runner's own place (with two CPUs: both on the runner's one) */
 	if (strcmp(root, "/") == 0) {
 		cpu_set_t mine;
-		if (sched_getaffinity(0, sizeof mine, &mine) == 0) {
+		if (runner_cpus_saved)
+			mine = runner_cpus;
+		if (runner_cpus_saved || sched_getaffinity(0, sizeof mine, &mine) == 0) {
 			if (CPU_COUNT(&c->online))
 				CPU_AND(&c->online, &c->online, &mine);
 			else
@@ -445,6 +453,8 @@ int al_sandbox_place_self(const struct al_partition_want *want)
 	int rc = al_sandbox_apply_partition(&spec, want, AL_SANDBOX_ROLE_SUPERVISOR);
 	if (rc < 0 || !spec.has_cpus)
 		return rc;
+	if (!runner_cpus_saved && sched_getaffinity(0, sizeof runner_cpus, &runner_cpus) == 0)
+		runner_cpus_saved = true;
 	return sched_setaffinity(0, sizeof spec.cpus, &spec.cpus) < 0 ? -errno : 0;
 }
 

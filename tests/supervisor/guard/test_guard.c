@@ -796,6 +796,51 @@ static void test_sched_realtime(void **state)
 	run_stop(&r);
 }
 
+/* The CPUs the attestation read back for a domain ("status.Cpus_allowed_list"), or NULL. */
+static bool domain_cpus(json_t *st, const char *name, cpu_set_t *set)
+{
+	const char *list = attested(domain(st, name), "status.Cpus_allowed_list");
+	return list && al_cpu_parse_list(list, set) == 0;
+}
+
+/*
+ * HIGH pins the two domains to disjoint CPUs, each split from all the CPUs
+ * the supervisor was given, even though the supervisor has already placed
+ * itself on the protocol domain's: the attestation reads each domain's CPUs
+ * back, and every thread of each runs only there.
+ */
+static void test_partition_high(void **state)
+{
+	cpu_set_t own;
+	assert_int_equal(sched_getaffinity(0, sizeof own, &own), 0);
+	if (CPU_COUNT(&own) < 2) {
+		printf("# skipped: %d CPU here, nothing to split\n", CPU_COUNT(&own));
+		skip();
+	}
+	struct run r;
+	run_level = "high";
+	run_start(&r, "idle");
+	run_level = "standard";
+	json_t *st = call(&r, AL_CONTROL_STATUS);
+	cpu_set_t ai, proto, both;
+	assert_true(domain_cpus(st, "ai", &ai));
+	assert_true(domain_cpus(st, "proto", &proto));
+	CPU_AND(&both, &ai, &proto);
+	assert_int_equal(CPU_COUNT(&both), 0);
+	static const char *const names[] = { "ai", "proto" };
+	for (int d = 0; d < 2; d++) {
+		char want[64];
+		al_cpu_format_list(d ? &proto : &ai, want, sizeof want);
+		size_t i;
+		json_t *t;
+		json_array_foreach(json_object_get(sched_of(st, names[d]), "threads"), i, t)
+			assert_string_equal(json_string_value(json_object_get(t, "cpus")), want);
+		printf("# %s domain on CPUs %s\n", names[d], want);
+	}
+	json_decref(st);
+	run_stop(&r);
+}
+
 static bool ai_raise_said(struct run *r, const void *unused)
 {
 	return log_has(r, "raise: setpriority -10: ");
@@ -901,6 +946,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_exits),
 		cmocka_unit_test(test_second_instance),
 		cmocka_unit_test(test_sched_realtime),
+		cmocka_unit_test(test_partition_high),
 		cmocka_unit_test(test_raise_refused),
 		cmocka_unit_test(test_spinning_proto),
 	};
