@@ -796,7 +796,7 @@ static void test_sched_realtime(void **state)
 	run_stop(&r);
 }
 
-/* The CPUs the attestation read back for a domain ("status.Cpus_allowed_list"), or NULL. */
+/* The CPUs the attestation read back for a domain ("status.Cpus_allowed_list"); false: none. */
 static bool domain_cpus(json_t *st, const char *name, cpu_set_t *set)
 {
 	const char *list = attested(domain(st, name), "status.Cpus_allowed_list");
