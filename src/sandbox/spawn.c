@@ -197,12 +197,26 @@ static void init_forward(int sig)
 		kill(init_main_pid, sig);
 }
 
-static _Noreturn void init_loop(pid_t main_pid)
+/* The forwarded signals, blocked in pid 1 from before the program is forked
+ * until its handlers are in place: a namespace's init drops a signal it has
+ * no handler for, and the program may run (and be signalled) first. */
+static void block_forwarded(sigset_t *old)
+{
+	sigset_t fwd;
+	sigemptyset(&fwd);
+	for (size_t i = 0; i < AL_ARRAY_LEN(forwarded); i++)
+		sigaddset(&fwd, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &fwd, old);
+}
+
+static _Noreturn void init_loop(pid_t main_pid, const sigset_t *old)
 {
 	init_main_pid = main_pid;
 	struct sigaction sa = { .sa_handler = init_forward };
 	for (size_t i = 0; i < AL_ARRAY_LEN(forwarded); i++)
 		sigaction(forwarded[i], &sa, NULL);
+	/* what arrived meanwhile is delivered now, and forwarded */
+	sigprocmask(SIG_SETMASK, old, NULL);
 	for (;;) {
 		int st;
 		pid_t r = wait4(-1, &st, 0, NULL);
@@ -322,6 +336,8 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al
 
 	if ((rc = fault(spec, AL_SANDBOX_ERR_INIT)) < 0)
 		child_fail(AL_SANDBOX_ERR_INIT, rc);
+	sigset_t old;
+	block_forwarded(&old);
 	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
 	if (pid < 0)
 		child_fail(AL_SANDBOX_ERR_INIT, -errno);
@@ -337,8 +353,10 @@ static _Noreturn void al_spawn_child(const struct al_spec *spec, const struct al
 			close(fd);
 		for (size_t i = 0; i < spec->n_fds; i++)
 			close(spec->fds[i].dst);
-		init_loop(pid);
+		init_loop(pid, &old);
 	}
+	/* the program starts with the mask pid 1 had */
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if ((rc = fault(spec, AL_SANDBOX_ERR_EXEC)) < 0)
 		child_fail(AL_SANDBOX_ERR_EXEC, rc);
 	syscall(SYS_execveat, AL_SANDBOX_EXEC_FD, "", spec->argv,
