@@ -41,6 +41,7 @@ struct al_bench_opts {
 	size_t nset;
 	const char *model;       /* the AI sections' model and tokenizer; NULL: the configuration's */
 	const char *tokenizer;
+	bool probe_fifo;         /* protocol under generation: the probe at SCHED_FIFO, not nice -20 */
 };
 
 /* 0 and *out (the result, schema in README.md), or -errno. Rows that could

@@ -144,6 +144,7 @@ struct al_bench_plan {
 	/* protocol under generation (load.c) */
 	unsigned load_rounds, load_tokens, load_period_us;
 	double load_seconds;
+	bool load_probe_fifo;              /* the probe at SCHED_FIFO, else nice -20 */
 };
 
 /* Samples of one row: [0] the baseline, [1 + i] level lev[i]. When the

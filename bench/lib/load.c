@@ -9,9 +9,13 @@
  * tools/list every load_period_us on another and times each answer. Both
  * endpoints see exactly the same clients, so plain CPU contention is in
  * both columns, and the ratio shows what airlock's domains, channel and
- * scheduling policy add or remove. The probe thread runs at SCHED_FIFO
- * where this process may set it (on both endpoints alike): the figure is
- * then the server's answer time, not the client's own wait for a CPU.
+ * scheduling policy add or remove. The probe thread is a client the way a
+ * local one runs, in the default class, at nice -20 where this process may
+ * set it, so its own wait for a CPU stays small (--probe default). With
+ * --probe fifo it runs at SCHED_FIFO instead, which leaves its wait out
+ * altogether, but no real client runs so: a real-time client can never share
+ * a CPU with the real-time I/O threads (docs/levels.md), so every request
+ * crosses CPUs twice. Both endpoints get the same probe.
  *
  * Rounds visit the loads in a rotating order and, for each load, both
  * endpoints one after the other (the order alternating), so drift touches
@@ -26,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench_int.h"
 #include "common/log.h"
@@ -36,7 +42,8 @@
 static const unsigned loads[NLOADS] = { 0, 1, 2, 4 };
 #define GOAL_LOAD 2       /* the goals are stated for two concurrent generations */
 #define MAX_GEN 4
-#define PROBE_PRIO 2      /* SCHED_FIFO priority of the probe thread */
+#define PROBE_PRIO 2      /* SCHED_FIFO priority of the probe thread (--probe fifo) */
+#define PROBE_NICE (-20)  /* its nice value in the default class (--probe default) */
 #define NSTAT 3
 static const char *const stat_names[NSTAT] = { "median", "p99", "p999" };
 static const char *const stat_labels[NSTAT] = { "p50", "p99", "p99.9" };
@@ -45,8 +52,8 @@ struct al_bench_load {
 	double tokens_per_gen;                       /* what one greedy generate yields */
 	struct al_bench_samples lat[NLOADS][NSTAT];  /* µs, every request; one set per row */
 	struct al_bench_samples tps[NLOADS];         /* tokens/s, one per cell */
-	bool probe_rt;                               /* the probe ran at SCHED_FIFO */
-	int probe_rt_err;                            /* else why not */
+	bool probe_set;                              /* the probe ran at the class asked for */
+	int probe_err;                               /* else why not */
 	json_t *sched;                               /* per level: each domain's scheduling, read back */
 };
 
@@ -62,6 +69,8 @@ struct gen {
 
 struct probe {
 	struct al_bench_http c;
+	bool fifo;           /* else the default class at PROBE_NICE */
+	int nice_err;        /* setting PROBE_NICE failed with this errno */
 	double seconds;
 	unsigned period_us;
 	double *lat;
@@ -96,6 +105,8 @@ static void *probe_main(void *arg)
 {
 	struct probe *p = arg;
 	uint64_t ns;
+	if (!p->fifo && setpriority(PRIO_PROCESS, (id_t)gettid(), PROBE_NICE) < 0)
+		p->nice_err = errno; /* as it is, and said so */
 	for (int w = 0; w < 20 && p->rc == 0; w++) /* the connection, the caches */
 		p->rc = al_bench_http_request(&p->c, 0, &ns);
 	size_t want = (size_t)(p->seconds * 1e6 / p->period_us) + 16;
@@ -148,25 +159,33 @@ static int cell(struct al_bench_load *l, const struct al_bench_plan *pl, struct 
 	if (rc == 0 && n)
 		usleep(pl->quick ? 50000 : 300000); /* the generations under way */
 	if (rc == 0 && (rc = al_bench_http_client(h, &pr->c)) == 0) {
+		pr->fifo = pl->load_probe_fifo;
 		pthread_attr_t a;
 		pthread_attr_init(&a);
 		struct sched_param sp = { .sched_priority = PROBE_PRIO };
-		pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED);
-		pthread_attr_setschedpolicy(&a, SCHED_FIFO);
-		pthread_attr_setschedparam(&a, &sp);
+		if (pr->fifo) {
+			pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED);
+			pthread_attr_setschedpolicy(&a, SCHED_FIFO);
+			pthread_attr_setschedparam(&a, &sp);
+		}
 		pthread_t th;
 		int e = pthread_create(&th, &a, probe_main, pr);
-		l->probe_rt = e == 0;
-		if (e) {
+		if (e && pr->fifo) {
 			/* not permitted here: the same probe at this thread's own class */
-			l->probe_rt_err = e;
+			l->probe_err = e;
 			e = pthread_create(&th, NULL, probe_main, pr);
+		} else if (e == 0) {
+			l->probe_set = true;
 		}
 		pthread_attr_destroy(&a);
 		if (e)
 			rc = -e;
 		else
 			pthread_join(th, NULL);
+		if (!e && pr->nice_err) {
+			l->probe_set = false;
+			l->probe_err = pr->nice_err;
+		}
 		if (rc == 0)
 			rc = pr->rc;
 	}
@@ -401,12 +420,17 @@ static json_t *goals(const struct al_bench_plan *p, struct al_bench_load *l)
 
 json_t *al_bench_load_section(const struct al_bench_plan *p, struct al_bench_load *l, int rc, json_t *warnings)
 {
-	char method[1200], probe[96];
-	if (l && l->probe_rt)
+	char method[1200], probe[128];
+	if (p->load_probe_fifo && l && l->probe_set)
 		snprintf(probe, sizeof probe, "SCHED_FIFO %d (its own wait for a CPU left out)", PROBE_PRIO);
-	else
+	else if (p->load_probe_fifo)
 		snprintf(probe, sizeof probe, "the default class (SCHED_FIFO: %s)",
-			 l ? strerror(l->probe_rt_err) : "not tried");
+			 l ? strerror(l->probe_err) : "not tried");
+	else if (l && l->probe_set)
+		snprintf(probe, sizeof probe, "the default class at nice %d", PROBE_NICE);
+	else
+		snprintf(probe, sizeof probe, "the default class (nice %d: %s)", PROBE_NICE,
+			 l ? strerror(l->probe_err) : "not tried");
 	snprintf(method, sizeof method,
 		 "MCP tools/list over HTTP keep-alive (libcurl), one every %u us for %.1f s per cell, timed by a "
 		 "probe thread at %s, while 0, 1, 2 or 4 other connections each keep one greedy generate of %u "
@@ -435,6 +459,7 @@ json_t *al_bench_load_section(const struct al_bench_plan *p, struct al_bench_loa
 	}
 	json_object_set_new(sec, "goals", goals(p, l));
 	json_object_set(sec, "sched", l->sched);
-	json_object_set_new(sec, "probe_sched", json_string(l->probe_rt ? "SCHED_FIFO" : "default"));
+	json_object_set_new(sec, "probe_sched", json_string(!l->probe_set ? "default"
+							   : p->load_probe_fifo ? "SCHED_FIFO" : "nice -20"));
 	return sec;
 }

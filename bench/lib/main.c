@@ -41,6 +41,7 @@ static int bench_run(int argc, char **argv)
 		{ "set", required_argument, NULL, 'S' },
 		{ "model", required_argument, NULL, 'm' },
 		{ "tokenizer", required_argument, NULL, 't' },
+		{ "probe", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct al_bench_opts o = { .level = -1, .log = stderr };
@@ -60,6 +61,11 @@ static int bench_run(int argc, char **argv)
 		case 'O': o.only = optarg; break;
 		case 'm': o.model = optarg; break;
 		case 't': o.tokenizer = optarg; break;
+		case 'p':
+			if (strcmp(optarg, "fifo") && strcmp(optarg, "default"))
+				return al_cli_usage_error(&al_cmd_bench, "--probe: expected default or fifo");
+			o.probe_fifo = !strcmp(optarg, "fifo");
+			break;
 		case 'S':
 			if (o.nset == sizeof set / sizeof *set)
 				return al_cli_usage_error(&al_cmd_bench, "too many --set options");

@@ -588,6 +588,7 @@ int al_bench_run(const struct al_bench_opts *o, json_t **out)
 	p.want_http = wanted(o->only, "protocol") || wanted(o->only, "total");
 	p.want_load = wanted(o->only, "load");
 	p.load_period_us = 2000, p.load_tokens = 200;
+	p.load_probe_fifo = o->probe_fifo;
 	if (o->quick) {
 		p.ai_rounds = 6, p.ai_tokens = 32;
 		p.http_rounds = 5, p.http_batch = 10;

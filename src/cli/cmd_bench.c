@@ -11,7 +11,8 @@ const struct al_cmd al_cmd_bench = {
 	.summary = "measure the overhead of each security level on this machine",
 	.usage =
 		"usage: airlock bench [--json] [--level LEVEL] [--quick] [--only SECTIONS] [--set S.KEY=VALUE]...\n"
-		"                     [--model FILE [--tokenizer FILE]] [--out FILE] [--svg FILE] [--quiet]\n"
+		"                     [--model FILE [--tokenizer FILE]] [--probe default|fifo] [--out FILE]\n"
+		"                     [--svg FILE] [--quiet]\n"
 		"       airlock bench --from FILE [--json] [--svg FILE]\n"
 		"\n"
 		"Measures, side by side in one run, the work airlock does with its security on\n"
@@ -35,6 +36,11 @@ const struct al_cmd al_cmd_bench = {
 		"  --model FILE   the AI sections' model (a llama2.c checkpoint, which needs\n"
 		"                 --tokenizer FILE, or a GGUF file) instead of the embedded\n"
 		"                 one: the sandbox's cost on a model of the size you run\n"
+		"  --probe CLASS  the protocol-under-generation probe's class: default (the\n"
+		"                 default class at nice -20, as a local client runs; the\n"
+		"                 default) or fifo (SCHED_FIFO 2: its own wait for a CPU left\n"
+		"                 out, but a real-time client never shares a CPU with the\n"
+		"                 real-time I/O threads, so each request crosses CPUs)\n"
 		"  --out FILE     save the JSON here (default: airlock-bench.json)\n"
 		"  --svg FILE     also draw the total overhead per level: a bar per level from\n"
 		"                 zero (below it for a gain), the middle half of its paired\n"

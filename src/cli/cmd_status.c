@@ -122,6 +122,8 @@ static void print_sched(json_t *sc)
 	       (long long)json_integer_value(json_object_get(io, "max")),
 	       json_is_string(json_object_get(io, "refused")) ? "; refused: " : "",
 	       json_string_value(json_object_get(io, "refused")) ?: "");
+	printf("    I/O threads follow their clients' CPUs: %s\n",
+	       json_is_true(json_object_get(sc, "follow_client")) ? "yes" : "no (the domain is pinned, or not real-time)");
 	printf("    real-time budget: %s\n", json_string_value(json_object_get(sc, "rt_budget")) ?: "?");
 	printf("    RLIMIT_RTTIME: %s us\n", json_string_value(json_object_get(sc, "rlimit_rttime_us")) ?: "?");
 }

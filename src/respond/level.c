@@ -119,7 +119,9 @@ int al_level_seccomp_rank(enum al_seccomp_mode m)
 bool al_level_needs_respawn(enum al_level from, enum al_level to)
 {
 	const struct al_level_policy *a = al_level_policy(from), *b = al_level_policy(to);
-	return al_level_seccomp_rank(b->seccomp) > al_level_seccomp_rank(a->seccomp) ||
+	/* cpus too: pins are set at spawn, and a domain spawned unpinned may
+	 * move its own threads (--follow-client) */
+	return al_level_seccomp_rank(b->seccomp) > al_level_seccomp_rank(a->seccomp) || (b->part.cpus && !a->part.cpus) ||
 	       (b->part.tsc && !a->part.tsc) || (b->part.ssb && !a->part.ssb) || (b->part.ib && !a->part.ib) ||
 	       (b->part.l1d && !a->part.l1d);
 }

@@ -146,7 +146,7 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 	snprintf(budget, sizeof budget, "%llu", (unsigned long long)(mem > model ? (mem - model) / 2 : 0));
 	char *ai_argv[] = {"airlock-ai", "--threads", threads, "--name", model_name, "--slots", slots,
 			   "--state-budget", budget, NULL};
-	/* The options below take at most PROTO_ARGV_FIXED words (19 today), then
+	/* The options below take at most PROTO_ARGV_FIXED words (20 today), then
 	 * two per listed origin and host, then the NULL. */
 	enum { PROTO_ARGV_FIXED = 24 };
 	char *proto_argv[PROTO_ARGV_FIXED + 2 * 2 * AL_CONFIG_MAX_ORIGINS + 1] = {"airlock-proto"};
@@ -208,6 +208,16 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 	if (rc < 0) {
 		al_spec_free(&spec);
 		goto fail_handoff;
+	}
+	/* Real-time I/O threads follow their clients' CPUs (src/workers/proto/
+	 * follow.c), only where the domain is not pinned: the call that moves a
+	 * thread could also undo a pin. There is room: the fixed options are
+	 * fewer than PROTO_ARGV_FIXED. */
+	dom->follow = dom->id == AL_DOMAIN_PROTO && !cfg->proto.stdio && spec.sched.io_policy != SCHED_OTHER &&
+		      !spec.has_cpus;
+	if (dom->follow) {
+		proto_argv[n++] = "--follow-client";
+		proto_argv[n] = NULL;
 	}
 	struct al_domain *d = NULL;
 	const char *failed = NULL;

@@ -109,8 +109,10 @@ json_t *sup_status(struct sup *s)
 			json_object_set_new(o, "usage", domain_usage(w ? w : init));
 			/* read back now: the I/O threads of the real-time class are set after start */
 			json_t *sched = al_domain_sched_report(d->d);
-			if (sched)
+			if (sched) {
+				json_object_set_new(sched, "follow_client", json_boolean(d->follow));
 				json_object_set_new(o, "sched", sched);
+			}
 		}
 		json_object_set(o, "attested", d->attestation ? d->attestation : json_null());
 		json_array_append_new(doms, o);

@@ -61,6 +61,7 @@ struct sup_domain {
 	json_t *attestation;
 	enum al_level spawned_level; /* the level its spec was built for */
 	bool spawned_tight;         /* built with the side-channel tightening */
+	bool follow;                /* its I/O threads follow their clients' CPUs (--follow-client) */
 	bool frozen;
 	struct al_detector det;
 	struct al_metrics counters; /* violations and restarts the supervisor counts */

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 /* ---- capture of emitted messages ---- */
 
@@ -734,7 +736,7 @@ static void test_lockdown_kills_socket(void **state)
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		if (al_proto_lockdown() < 0)
+		if (al_proto_lockdown(false) < 0)
 			_exit(3);
 		/* Allowed calls still work... */
 		if (getpid() <= 0)
@@ -756,7 +758,7 @@ static void test_lockdown_kills_unlisted(void **state)
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		if (al_proto_lockdown() < 0)
+		if (al_proto_lockdown(false) < 0)
 			_exit(3);
 		open("/dev/null", O_RDONLY);
 		_exit(6);
@@ -776,7 +778,7 @@ static void test_lockdown_kills_exec_mapping(void **state)
 		pid_t pid = fork();
 		assert_true(pid >= 0);
 		if (pid == 0) {
-			if (al_proto_lockdown() < 0)
+			if (al_proto_lockdown(false) < 0)
 				_exit(3);
 			void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (p == MAP_FAILED || mprotect(p, 4096, PROT_READ) < 0)
@@ -792,13 +794,139 @@ static void test_lockdown_kills_exec_mapping(void **state)
 	}
 }
 
+/* sched_setaffinity is allowed with --follow-client only; without it, it kills. */
+static void test_lockdown_affinity_only_when_following(void **state)
+{
+	if (t_emulated()) {
+		print_message("skipped (seccomp filter): %s\n", t_emulated());
+		skip();
+	}
+	for (int follow = 0; follow < 2; follow++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			cpu_set_t own;
+			if (al_proto_lockdown(follow) < 0 || sched_getaffinity(0, sizeof own, &own) < 0)
+				_exit(3);
+			fprintf(stderr, "REACHED: sched_setaffinity (follow %d)\n", follow);
+			_exit(sched_setaffinity(0, sizeof own, &own) == 0 ? 0 : 5);
+		}
+		if (follow) {
+			int st;
+			assert_int_equal(waitpid(pid, &st, 0), pid);
+			assert_true(WIFEXITED(st));
+			assert_int_equal(WEXITSTATUS(st), 0);
+		} else {
+			assert_killed_by_filter(pid);
+		}
+	}
+}
+
+/* A client thread that sends one byte from the CPU it is pinned to, on demand. */
+struct pinned_client {
+	int fd;
+	int cpu;
+};
+
+static void *pinned_send(void *arg)
+{
+	struct pinned_client *pc = arg;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(pc->cpu, &one);
+	if (sched_setaffinity(0, sizeof one, &one) < 0 || write(pc->fd, "x", 1) != 1)
+		return (void *)1;
+	return NULL;
+}
+
+/* This thread onto cpu, then free again on its own set: it stays on cpu. */
+static void place_on(int cpu, const cpu_set_t *own)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+	assert_int_equal(sched_setaffinity(0, sizeof *own, own), 0);
+}
+
+/* One request sent from client_cpu, answered by this thread from server_cpu:
+ * al_follow_answered's result. */
+static int follow_request(struct al_follow *f, int cli, int srv, int client_cpu, int server_cpu,
+			  const cpu_set_t *own)
+{
+	struct pinned_client pc = { cli, client_cpu };
+	pthread_t th;
+	void *bad;
+	assert_int_equal(pthread_create(&th, NULL, pinned_send, &pc), 0);
+	assert_int_equal(pthread_join(th, &bad), 0);
+	assert_null(bad);
+	char b;
+	assert_int_equal(read(srv, &b, 1), 1);
+	place_on(server_cpu, own);
+	return al_follow_answered(f, srv);
+}
+
+/* The serving thread moves to the CPU the client's packets arrive on, once the
+ * client has been there two requests in a row; a move that does not hold backs off. */
+static void test_follow_moves_to_client_cpu(void **state)
+{
+	if (t_emulated()) {
+		print_message("skipped (the emulator's CPUs are not the socket's): %s\n", t_emulated());
+		skip();
+	}
+	cpu_set_t own;
+	assert_int_equal(sched_getaffinity(0, sizeof own, &own), 0);
+	int a = -1, b = -1;
+	for (int i = 0; i < CPU_SETSIZE && b < 0; i++)
+		if (CPU_ISSET(i, &own))
+			*(a < 0 ? &a : &b) = i;
+	if (b < 0) {
+		print_message("skipped: one CPU here, nothing to follow\n");
+		skip();
+	}
+	int ls = socket(AF_INET, SOCK_STREAM, 0), cli = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof sa;
+	assert_true(ls >= 0 && cli >= 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &sl), 0);
+	assert_int_equal(connect(cli, (struct sockaddr *)&sa, sizeof sa), 0);
+	int srv = accept(ls, NULL, NULL);
+	assert_true(srv >= 0);
+
+	struct al_follow f;
+	al_follow_init(&f);
+	assert_int_equal(follow_request(&f, cli, srv, a, b, &own), 0); /* once is not yet a habit */
+	assert_int_equal(follow_request(&f, cli, srv, a, b, &own), 1);
+	assert_int_equal(sched_getcpu(), a);
+	cpu_set_t now;
+	assert_int_equal(sched_getaffinity(0, sizeof now, &now), 0);
+	assert_true(CPU_EQUAL(&now, &own)); /* back on its own set, not pinned */
+	assert_int_equal(follow_request(&f, cli, srv, a, a, &own), 0); /* there already */
+
+	/* The client left the CPU the thread is on: it is followed after two requests. */
+	assert_int_equal(follow_request(&f, cli, srv, b, a, &own), 0);
+	assert_int_equal(follow_request(&f, cli, srv, b, a, &own), 1);
+	assert_int_equal(sched_getcpu(), b);
+	/* ...but the move did not hold (the thread is found back on a): 8 requests
+	 * are skipped before the next move. */
+	assert_int_equal(follow_request(&f, cli, srv, b, a, &own), 0);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(follow_request(&f, cli, srv, b, a, &own), 0);
+	assert_int_equal(follow_request(&f, cli, srv, b, a, &own), 1);
+	close(srv);
+	close(cli);
+	close(ls);
+}
+
 #if defined(__x86_64__)
 static void test_lockdown_kills_ia32(void **state)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		if (al_proto_lockdown() < 0)
+		if (al_proto_lockdown(false) < 0)
 			_exit(3);
 		long ret;
 		/* i386 getpid (20) through the 32-bit entry: must not reach the kernel proper. */
@@ -1225,6 +1353,8 @@ int main(void)
 		cmocka_unit_test(test_lockdown_kills_socket),
 		cmocka_unit_test(test_lockdown_kills_unlisted),
 		cmocka_unit_test(test_lockdown_kills_exec_mapping),
+		cmocka_unit_test(test_lockdown_affinity_only_when_following),
+		cmocka_unit_test(test_follow_moves_to_client_cpu),
 		cmocka_unit_test(test_http_sse_progress_then_result),
 		cmocka_unit_test(test_http_client_gone_cancels),
 		cmocka_unit_test(test_http_deadline),

@@ -68,6 +68,7 @@ struct conn_ctx {
 	struct peer *peer;
 	char peer_str[AL_MCP_PEER_LEN];
 	bool over;            /* beyond max_connections (server or client): answered 503 */
+	struct al_follow follow; /* where its client's requests arrive (--follow-client) */
 };
 
 /* A suspended-capable stream: linked in the ticker's list while its response lives. */
@@ -125,6 +126,7 @@ struct req {
 	bool stream_slot;     /* holds a GET stream slot */
 	bool rejected;
 	bool too_large;
+	bool direct;          /* answered within the handler (no wait for the AI domain) */
 	char *body;
 	size_t len, cap;
 };
@@ -691,6 +693,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		*socket_context = cc;
 		if (!cc)
 			return;
+		al_follow_init(&cc->follow);
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		unsigned char key[16];
@@ -1040,6 +1043,7 @@ static enum MHD_Result post_handle(struct http_ctx *hc, struct MHD_Connection *c
 	 * SSE response inherits (sse_free detaches the call, then drops it); without
 	 * a stream no emit can follow, so it is dropped here too.
 	 */
+	r->direct = !streaming;
 	if (!streaming) {
 		if (q->call)
 			al_mcp_call_detach(q->call);
@@ -1198,6 +1202,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct req *r = *con_cls;
 	if (!r)
 		return;
+	/* After the answer is out, so a move costs the next request nothing. */
+	if (hc->o->follow && r->direct && r->cc && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci)
+			(void)al_follow_answered(&r->cc->follow, ci->connect_fd);
+	}
 	if (r->counted)
 		inflight_release(hc, r->cc);
 	free(r->body);

@@ -28,7 +28,7 @@ static const char *const allowed[] = {
 	"dup3",
 };
 
-int al_proto_lockdown(void)
+int al_proto_lockdown(bool follow)
 {
 	/* The calls that would reopen what the sandbox closed (socket,
 	 * socketpair, bind, listen, connect, execve, execveat, ptrace,
@@ -38,6 +38,11 @@ int al_proto_lockdown(void)
 	if (!ctx)
 		return -ENOMEM;
 	int rc = al_stage2_allow(ctx, allowed, AL_ARRAY_LEN(allowed));
+	/* Only when the supervisor asked for it (--follow-client), which it does
+	 * only at levels that leave the domains on every CPU: the call could
+	 * widen a thread back to CPUs a pinning level took away. */
+	if (rc == 0 && follow)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sched_setaffinity), 0);
 	/* Memory for buffers and thread stacks, never executable: the libraries
 	 * are mapped already, and no mapping made from here on (the channel's
 	 * shared file included) may be run. */

@@ -58,6 +58,9 @@ static void usage(FILE *f)
 		"  --channel-fd N           the channel to the AI domain is fd N; without it,\n"
 		"                           generation fails with 'AI domain not connected'\n"
 		"  --report-fd N            report a channel violation by the AI domain on fd N\n"
+		"  --follow-client          each I/O thread moves to the CPU its client's requests\n"
+		"                           arrive on (for real-time I/O threads; the stage-2 filter\n"
+		"                           then allows sched_setaffinity)\n"
 		"  --locked                 the supervisor holds an integrity lockdown: GET /healthz\n"
 		"                           answers 503 \"lockdown\" (no --channel-fd then)\n"
 		"  --handoff-fd N           take the next channel from socket N when the AI\n"
@@ -208,7 +211,7 @@ int main(int argc, char **argv)
 {
 	enum { O_STDIO = 256, O_LISTEN, O_BODY, O_INFL, O_CONN, O_IDLE, O_REQ, O_ORIGIN, O_HOST,
 	       O_TOKEN, O_TOKENFD, O_PROMPT, O_NOSECCOMP, O_MAXTOK, O_LISTENFD, O_CHANFD, O_REPORTFD,
-	       O_HANDOFFFD, O_CCONN, O_CINFL, O_SESS, O_CSESS, O_BODYTO, O_LOCKED };
+	       O_HANDOFFFD, O_CCONN, O_CINFL, O_SESS, O_CSESS, O_BODYTO, O_LOCKED, O_FOLLOW };
 	static const struct option lo[] = {
 		{ "stdio", no_argument, NULL, O_STDIO },
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -234,6 +237,7 @@ int main(int argc, char **argv)
 		{ "max-client-sessions", required_argument, NULL, O_CSESS },
 		{ "body-timeout", required_argument, NULL, O_BODYTO },
 		{ "locked", no_argument, NULL, O_LOCKED },
+		{ "follow-client", no_argument, NULL, O_FOLLOW },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -291,6 +295,7 @@ int main(int argc, char **argv)
 		case O_TOKEN: o.token = read_token(optarg); break;
 		case O_NOSECCOMP: o.seccomp = false; break;
 		case O_LOCKED: o.locked = true; break;
+		case O_FOLLOW: o.follow = true; break;
 		case O_MAXTOK:
 			if (al_parse_u64(optarg, &v) < 0 || v == 0 || v > AL_MSG_MAX_TOKENS)
 				al_fatalx(AL_WORKER_EXIT_USAGE, "--max-tokens: 1..%u", AL_MSG_MAX_TOKENS);
@@ -369,7 +374,7 @@ int main(int argc, char **argv)
 	mallopt(M_ARENA_MAX, 1);
 
 	/* Stage 2: after the listener is held, before any thread or client byte. */
-	if (o.seccomp && al_proto_lockdown() < 0)
+	if (o.seccomp && al_proto_lockdown(o.follow) < 0)
 		al_fatalx(AL_WORKER_EXIT_LOCKDOWN, "stage-2 seccomp filter failed");
 	if (channel_fd >= 0 && al_proto_backend_chan_run(&backend) < 0)
 		al_fatalx(AL_WORKER_EXIT_FAIL, "the channel receiver could not start");

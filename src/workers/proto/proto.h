@@ -41,6 +41,7 @@ struct al_proto_opts {
 	char *token;                /* bearer token, NULL when auth is off */
 	bool seccomp;               /* stage-2 filter; off only for debugging */
 	bool locked;                /* integrity lockdown: no AI domain until `airlock unlock` */
+	bool follow;                /* I/O threads follow their clients' CPUs (follow.c) */
 	/* What GET /healthz asks whether the AI domain is reachable (NULL: none). */
 	const struct al_mcp_backend *backend;
 };
@@ -59,7 +60,24 @@ int al_proto_stdio_run(int in_fd, int out_fd, const struct al_proto_opts *o,
  * I/O, threads, memory); socket, socketpair, bind, listen, connect, exec and
  * ptrace kill the process, and so does anything else unlisted. 0 or -errno.
  */
-int al_proto_lockdown(void);
+int al_proto_lockdown(bool follow);
+
+/*
+ * Following a client's CPU (follow.c), one record per connection. After a
+ * request on fd was answered at once, al_follow_answered() may move the
+ * calling thread to the CPU the connection's packets arrive on. Returns 1 if
+ * it moved the thread, else 0. Needs sched_setaffinity, which the stage-2
+ * filter allows only with follow set.
+ */
+struct al_follow {
+	int last_in;        /* the CPU the previous request arrived on */
+	int moved_to;       /* the CPU the last move went to, until the next request checks it */
+	unsigned backoff;   /* requests to skip after the next move that does not hold */
+	unsigned skip;      /* requests still skipped */
+};
+
+void al_follow_init(struct al_follow *f);
+int al_follow_answered(struct al_follow *f, int fd);
 
 /*
  * The backend that reaches the AI domain through the channel on fd. new()
