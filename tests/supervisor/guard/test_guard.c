@@ -3,11 +3,13 @@
  * domain's place, driven and observed only from outside (control socket,
  * audit log, files on disk), as an operator would.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <setjmp.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "al_config.h"
 #include "audit/audit.h"
@@ -783,6 +786,7 @@ static void test_sched_realtime(void **state)
 	}
 	assert_int_equal(io, 2);
 	assert_true(other >= 1);
+	assert_true(json_is_true(json_object_get(sc, "follow_client"))); /* unpinned: they follow */
 	assert_string_equal(json_string_value(json_object_get(sc, "rlimit_rttime_us")), "500000");
 	assert_string_equal(attested(domain(st, "proto"), "limit.rttime"), "500000");
 	printf("# real-time budget: %s\n", budget);
@@ -793,6 +797,164 @@ static void test_sched_realtime(void **state)
 		assert_string_not_equal(json_string_value(json_object_get(t, "policy")), "SCHED_RR");
 	json_decref(st);
 	assert_true(audit_count(&r, "sched", "\"domain\":\"proto\"", NULL) >= 1);
+	run_stop(&r);
+}
+
+/* A thread's voluntary context switches and the CPU it last ran on; false if gone. */
+static bool thread_state(long tid, long *switches, int *cpu)
+{
+	char path[64], buf[2048];
+	snprintf(path, sizeof path, "/proc/%ld/stat", tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	/* after the name: field 3 is the state; the CPU is field 39 */
+	for (int field = 2; p && field < 39; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return false;
+	*cpu = atoi(p + 1);
+	snprintf(path, sizeof path, "/proc/%ld/status", tid);
+	if (!(f = fopen(path, "re")))
+		return false;
+	*switches = -1;
+	while (fgets(buf, sizeof buf, f))
+		if (!strncmp(buf, "voluntary_ctxt_switches:", 24))
+			*switches = atol(buf + 24);
+	fclose(f);
+	return *switches >= 0;
+}
+
+struct pinned_client {
+	CURL *c;
+	int cpu;
+	CURLcode rc;
+};
+
+static size_t sink(char *p, size_t sz, size_t n, void *ud)
+{
+	return sz * n;
+}
+
+/* A keep-alive tools/list client of port; NULL if curl fails. */
+static CURL *list_client(int port, struct curl_slist **hdrs)
+{
+	CURL *c = curl_easy_init();
+	if (!c)
+		return NULL;
+	static char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
+	struct curl_slist *h = NULL;
+	h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, "Accept: application/json, text/event-stream");
+	h = curl_slist_append(h, "MCP-Protocol-Version: 2026-07-28");
+	h = curl_slist_append(h, "Mcp-Method: tools/list");
+	*hdrs = h;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"_meta\":{"
+			 "\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+			 "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	return c;
+}
+
+/* Eight requests on the client's connection, from a thread pinned to cpu. */
+static void *pinned_requests(void *arg)
+{
+	struct pinned_client *pc = arg;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(pc->cpu, &one);
+	pc->rc = CURLE_FAILED_INIT;
+	if (sched_setaffinity(0, sizeof one, &one) < 0)
+		return NULL;
+	for (int i = 0; i < 8; i++) {
+		long code = 0;
+		if ((pc->rc = curl_easy_perform(pc->c)) != CURLE_OK)
+			break;
+		curl_easy_getinfo(pc->c, CURLINFO_RESPONSE_CODE, &code);
+		if (code != 200) {
+			pc->rc = CURLE_HTTP_RETURNED_ERROR;
+			break;
+		}
+		usleep(2000);
+	}
+	return NULL;
+}
+
+/*
+ * The real-time I/O threads follow their client's CPU: one keep-alive
+ * connection, its client pinned to one CPU, then to the other, and so on.
+ * After each turn, the I/O thread that answered (the one whose voluntary
+ * context switches grew) is found on the client's CPU. The same thread serves
+ * the connection throughout; had it not followed, it would stay on the CPU it
+ * last ran on and be found on the wrong one every other turn.
+ */
+static void test_follow_client(void **state)
+{
+	cpu_set_t own;
+	assert_int_equal(sched_getaffinity(0, sizeof own, &own), 0);
+	int cpus[2] = { -1, -1 };
+	for (int i = 0; i < CPU_SETSIZE && cpus[1] < 0; i++)
+		if (CPU_ISSET(i, &own))
+			*(cpus[0] < 0 ? &cpus[0] : &cpus[1]) = i;
+	if (cpus[1] < 0) {
+		printf("# skipped: one CPU here, nothing to follow\n");
+		skip();
+	}
+	struct run r;
+	run_start_with(&r, "idle", NULL, false, "[domain.proto]\nsched = realtime\n");
+	char budget[256];
+	if (!rt_budget(&r, budget, sizeof budget)) {
+		run_stop(&r);
+		skip();
+	}
+	int two = 2;
+	assert_true(wait_for(&r, io_threads_set, &two, 15));
+	json_t *st = call(&r, AL_CONTROL_STATUS), *t;
+	json_t *sc = sched_of(st, "proto");
+	assert_true(json_is_true(json_object_get(sc, "follow_client")));
+	long tids[2];
+	size_t i, n = 0;
+	json_array_foreach(json_object_get(sc, "threads"), i, t)
+		if (n < 2 && !strcmp(json_string_value(json_object_get(t, "name")), "MHD-worker"))
+			tids[n++] = (long)json_integer_value(json_object_get(t, "tid"));
+	json_decref(st);
+	assert_int_equal(n, 2);
+	struct curl_slist *hdrs = NULL;
+	CURL *c = list_client(r.port, &hdrs);
+	assert_non_null(c);
+	for (int turn = 0; turn < 6; turn++) {
+		struct pinned_client pc = { c, cpus[turn % 2], CURLE_OK };
+		long before[2], after[2];
+		int cpu[2];
+		for (size_t k = 0; k < 2; k++)
+			assert_true(thread_state(tids[k], &before[k], &cpu[k]));
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, pinned_requests, &pc), 0);
+		assert_int_equal(pthread_join(th, NULL), 0);
+		assert_int_equal(pc.rc, CURLE_OK);
+		int found = -1;
+		for (size_t k = 0; k < 2; k++) {
+			assert_true(thread_state(tids[k], &after[k], &cpu[k]));
+			if (after[k] - before[k] >= 8) /* it answered the eight */
+				found = (int)k;
+		}
+		assert_true(found >= 0);
+		printf("# turn %d: client on CPU %d, its I/O thread %ld on CPU %d\n", turn, pc.cpu, tids[found],
+		       cpu[found]);
+		assert_int_equal(cpu[found], pc.cpu);
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
 	run_stop(&r);
 }
 
@@ -837,6 +999,8 @@ static void test_partition_high(void **state)
 			assert_string_equal(json_string_value(json_object_get(t, "cpus")), want);
 		printf("# %s domain on CPUs %s\n", names[d], want);
 	}
+	/* a pinned domain's I/O threads do not move themselves (no sched_setaffinity) */
+	assert_false(json_is_true(json_object_get(sched_of(st, "proto"), "follow_client")));
 	json_decref(st);
 	run_stop(&r);
 }
@@ -946,6 +1110,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_exits),
 		cmocka_unit_test(test_second_instance),
 		cmocka_unit_test(test_sched_realtime),
+		cmocka_unit_test(test_follow_client),
 		cmocka_unit_test(test_partition_high),
 		cmocka_unit_test(test_raise_refused),
 		cmocka_unit_test(test_spinning_proto),
