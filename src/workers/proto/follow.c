@@ -10,14 +10,14 @@
  * client's request wakes the thread on the client's CPU, and the answer is
  * ready when the client next runs.
  *
- * Three rules keep the moves rare:
+ * Two rules keep the moves few:
  *  - Only requests answered at once count. A call that waits for the AI
  *    domain takes milliseconds, and a cross-CPU wake-up costs microseconds.
- *  - The client must arrive on the same CPU two requests in a row.
- *  - A move that did not hold backs off. A real-time client of equal or
- *    higher priority can never share a CPU with the thread, because the kernel
- *    pushes one of them away. Such a client is then followed exponentially
- *    less often.
+ *  - Moves that do not hold back off. A real-time client of equal or higher
+ *    priority can never share a CPU with the thread, because the kernel
+ *    pushes one of them away, so every move to it fails. After two failed
+ *    moves in a row, the thread skips 8 requests before it tries again, then
+ *    16, and so on up to 4096; a move that holds resets this.
  * A move is one sched_setaffinity to the target CPU and one back to the
  * thread's own set. The thread's CPU set is never widened: a target outside
  * the set is not followed.
@@ -27,12 +27,12 @@
 #include <sched.h>
 #include <sys/socket.h>
 
-#define BACKOFF_FIRST 8u    /* requests skipped after the first move that did not hold */
+#define BACKOFF_FIRST 8u    /* requests skipped after the first two moves in a row that did not hold */
 #define BACKOFF_MAX 4096u
 
 void al_follow_init(struct al_follow *f)
 {
-	*f = (struct al_follow){ .last_in = -1, .moved_to = -1 };
+	*f = (struct al_follow){ .moved_to = -1 };
 }
 
 /* The thread onto cpu, then back to its own set: the kernel leaves it on cpu. */
@@ -58,9 +58,11 @@ int al_follow_answered(struct al_follow *f, int fd)
 	if (here < 0)
 		return 0;
 	if (f->moved_to >= 0) {
+		/* the last move held if this request found the thread and its client there */
 		if (here == f->moved_to && in == f->moved_to) {
+			f->failed = 0;
 			f->backoff = 0;
-		} else {
+		} else if (++f->failed >= 2) {
 			f->backoff = f->backoff ? f->backoff * 2 : BACKOFF_FIRST;
 			if (f->backoff > BACKOFF_MAX)
 				f->backoff = BACKOFF_MAX;
@@ -68,9 +70,7 @@ int al_follow_answered(struct al_follow *f, int fd)
 		}
 		f->moved_to = -1;
 	}
-	bool stable = in == f->last_in;
-	f->last_in = in;
-	if (here == in || !stable)
+	if (here == in)
 		return 0;
 	if (f->skip) {
 		f->skip--;

@@ -70,9 +70,9 @@ int al_proto_lockdown(bool follow);
  * filter allows only with follow set.
  */
 struct al_follow {
-	int last_in;        /* the CPU the previous request arrived on */
 	int moved_to;       /* the CPU the last move went to, until the next request checks it */
-	unsigned backoff;   /* requests to skip after the next move that does not hold */
+	unsigned failed;    /* moves in a row that did not hold */
+	unsigned backoff;   /* requests skipped after the last run of failed moves */
 	unsigned skip;      /* requests still skipped */
 };
 
