@@ -310,6 +310,14 @@ int al_chan_send_hello(struct al_chan *ch, const struct al_msg_hello *hello)
  */
 int al_chan_wait(struct al_chan *ch, int timeout_ms) __attribute__((nonnull));
 
+/*
+ * True when al_chan_recv(ch, ..., 0) would not return -EAGAIN: a record is
+ * waiting, or the channel has ended. Unlike that call, it publishes nothing
+ * this side holds back (al_chan_set_batch): a batching sender that polls for
+ * input between sends keeps the choice of when to publish.
+ */
+bool al_chan_poll(struct al_chan *ch) __attribute__((nonnull));
+
 /* Receives one validated message. timeout_ms: -1 forever, 0 poll. */
 int al_chan_recv(struct al_chan *ch, struct al_msg *out, int timeout_ms)
 	__attribute__((nonnull));

@@ -234,6 +234,11 @@ int al_chan_wait(struct al_chan *ch, int timeout_ms)
 	return rc;
 }
 
+bool al_chan_poll(struct al_chan *ch)
+{
+	return al_ring_readable(ch) || al_chan_state(ch) != 0;
+}
+
 int al_chan_recv(struct al_chan *ch, struct al_msg *out, int timeout_ms)
 {
 	uint64_t deadline = 0;

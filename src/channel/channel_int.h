@@ -140,6 +140,8 @@ int al_ring_reserve(struct al_chan *ch, uint32_t type, uint32_t len, void **payl
 int al_ring_commit(struct al_chan *ch, uint32_t used);
 /* Publishes records committed but held back by batching (no-op if none). */
 void al_ring_flush(struct al_chan *ch);
+/* A record is published and not yet read (a peek: the read checks it). */
+bool al_ring_readable(const struct al_chan *ch);
 /* Copies the next record into ch->rxbuf: 0, -EAGAIN if empty, or a violation. */
 int al_ring_read(struct al_chan *ch, struct al_chan_rec_hdr *hdr);
 /* Waits for data (consumer): 0, -ETIMEDOUT, -EPIPE. timeout_ms < 0: forever;

@@ -179,6 +179,11 @@ static bool data_ready(struct al_chan *ch, uint32_t unused)
 	return atomic_load_explicit(&ch->rx.ctl->head, memory_order_relaxed) != ch->rx.tail;
 }
 
+bool al_ring_readable(const struct al_chan *ch)
+{
+	return atomic_load_explicit(&ch->rx.ctl->head, memory_order_acquire) != ch->rx.tail;
+}
+
 /* Reads the consumer index once and checks it against what we know. */
 static int load_tail(struct al_chan *ch, uint64_t *tail_out)
 {

@@ -475,7 +475,8 @@ static void test_backpressure(void **state)
 /* ---- framing violations ---- */
 
 /* Batched sends reach the peer only at the batch size, an explicit flush, a
- * receive that finds nothing, or close; the shared head never runs ahead. */
+ * receive that finds nothing (never a poll), or close; the shared head never
+ * runs ahead. */
 static void test_batch_publication(void **state)
 {
 	struct pair *pr = *state;
@@ -498,11 +499,17 @@ static void test_batch_publication(void **state)
 	assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
 	assert_int_equal(m.u.nonce, 5);
 
-	/* The sender looking for an answer publishes what it holds. */
+	/* Polling for input publishes nothing; a receive that finds nothing does:
+	 * the sender looking for an answer publishes what it holds. */
 	assert_int_equal(al_chan_send_ping(pr->p, 6), 0);
+	assert_false(al_chan_poll(pr->p));
+	assert_false(al_chan_poll(pr->a));
+	assert_int_equal(al_chan_recv(pr->a, &m, 0), -EAGAIN);
 	assert_int_equal(al_chan_recv(pr->p, &m, 0), -EAGAIN);
+	assert_true(al_chan_poll(pr->a));
 	assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
 	assert_int_equal(m.u.nonce, 6);
+	assert_false(al_chan_poll(pr->a));
 
 	/* Back to one record per publication. */
 	assert_int_equal(al_chan_send_ping(pr->p, 7), 0);
@@ -520,6 +527,7 @@ static void test_batch_publication(void **state)
 	pr->p = NULL;
 	assert_int_equal(al_chan_recv(pr->a, &m, 0), 0);
 	assert_int_equal(m.u.nonce, 9);
+	assert_true(al_chan_poll(pr->a)); /* the end is something to receive */
 	assert_int_equal(al_chan_recv(pr->a, &m, 0), -EPIPE);
 	assert_int_equal(pr->cb_calls, 0);
 }
