@@ -80,6 +80,16 @@ static unsigned schemata_ids(const char *schemata, const char *res, unsigned *id
 static cpu_set_t runner_cpus;
 static bool runner_cpus_saved;
 
+/* The CPUs the runner may use, as they were before it placed itself: 0 or -1. */
+static int runner_cpus_get(cpu_set_t *out)
+{
+	if (runner_cpus_saved) {
+		*out = runner_cpus;
+		return 0;
+	}
+	return sched_getaffinity(0, sizeof *out, out);
+}
+
 static void probe_cpus(const char *root, struct al_partition_caps *c)
 {
 	char *online = read_small(root, "sys/devices/system/cpu/online");
@@ -91,9 +101,7 @@ static void probe_cpus(const char *root, struct al_partition_caps *c)
 	 * runner's own place (with two CPUs: both on the runner's one) */
 	if (strcmp(root, "/") == 0) {
 		cpu_set_t mine;
-		if (runner_cpus_saved)
-			mine = runner_cpus;
-		if (runner_cpus_saved || sched_getaffinity(0, sizeof mine, &mine) == 0) {
+		if (runner_cpus_get(&mine) == 0) {
 			if (CPU_COUNT(&c->online))
 				CPU_AND(&c->online, &c->online, &mine);
 			else
@@ -453,7 +461,7 @@ int al_sandbox_place_self(const struct al_partition_want *want)
 	int rc = al_sandbox_apply_partition(&spec, want, AL_SANDBOX_ROLE_SUPERVISOR);
 	if (rc < 0 || !spec.has_cpus)
 		return rc;
-	if (!runner_cpus_saved && sched_getaffinity(0, sizeof runner_cpus, &runner_cpus) == 0)
+	if (!runner_cpus_saved && runner_cpus_get(&runner_cpus) == 0)
 		runner_cpus_saved = true;
 	return sched_setaffinity(0, sizeof spec.cpus, &spec.cpus) < 0 ? -errno : 0;
 }

@@ -12,6 +12,7 @@
 
 #include "al_config.h"
 #include "common/util.h"
+#include "cpus.h"
 #include "emulated.h"
 #include "mcp/mcp.h"
 #include "workers/proto/proto.h"
@@ -831,10 +832,7 @@ struct pinned_client {
 static void *pinned_send(void *arg)
 {
 	struct pinned_client *pc = arg;
-	cpu_set_t one;
-	CPU_ZERO(&one);
-	CPU_SET(pc->cpu, &one);
-	if (sched_setaffinity(0, sizeof one, &one) < 0 || write(pc->fd, "x", 1) != 1)
+	if (t_pin_self(pc->cpu) < 0 || write(pc->fd, "x", 1) != 1)
 		return (void *)1;
 	return NULL;
 }
@@ -842,10 +840,7 @@ static void *pinned_send(void *arg)
 /* This thread onto cpu, then free again on its own set: it stays on cpu. */
 static void place_on(int cpu, const cpu_set_t *own)
 {
-	cpu_set_t one;
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+	assert_int_equal(t_pin_self(cpu), 0);
 	assert_int_equal(sched_setaffinity(0, sizeof *own, own), 0);
 }
 
@@ -876,11 +871,8 @@ static void test_follow_moves_to_client_cpu(void **state)
 	}
 	cpu_set_t own;
 	assert_int_equal(sched_getaffinity(0, sizeof own, &own), 0);
-	int a = -1, b = -1;
-	for (int i = 0; i < CPU_SETSIZE && b < 0; i++)
-		if (CPU_ISSET(i, &own))
-			*(a < 0 ? &a : &b) = i;
-	if (b < 0) {
+	int a, b;
+	if (!t_two_cpus(&a, &b)) {
 		print_message("skipped: one CPU here, nothing to follow\n");
 		skip();
 	}

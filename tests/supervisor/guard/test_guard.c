@@ -32,6 +32,7 @@
 #include "audit/audit.h"
 #include "sandbox/sandbox.h"
 #include "supervisor/control.h"
+#include "cpus.h"
 #include "testdir.h"
 
 struct run {
@@ -746,6 +747,19 @@ static const char *attested(json_t *dom, const char *item)
 	return NULL;
 }
 
+/* A supervisor whose protocol domain is real-time, once its two I/O threads
+ * are; skips (the supervisor stopped) where no real-time budget is given. */
+static void run_start_realtime(struct run *r, char *budget, size_t len)
+{
+	run_start_with(r, "idle", NULL, false, "[domain.proto]\nsched = realtime\n");
+	if (!rt_budget(r, budget, len)) {
+		run_stop(r);
+		skip();
+	}
+	int two = 2;
+	assert_true(wait_for(r, io_threads_set, &two, 15));
+}
+
 /*
  * The real-time class on the protocol domain: the supervisor gives its two
  * I/O threads SCHED_RR 1 from outside once they exist, every other thread
@@ -755,14 +769,8 @@ static const char *attested(json_t *dom, const char *item)
 static void test_sched_realtime(void **state)
 {
 	struct run r;
-	run_start_with(&r, "idle", NULL, false, "[domain.proto]\nsched = realtime\n");
 	char budget[256];
-	if (!rt_budget(&r, budget, sizeof budget)) {
-		run_stop(&r);
-		skip();
-	}
-	int two = 2;
-	assert_true(wait_for(&r, io_threads_set, &two, 15));
+	run_start_realtime(&r, budget, sizeof budget);
 	json_t *st = call(&r, AL_CONTROL_STATUS), *sc = sched_of(st, "proto"), *t;
 	assert_string_equal(json_string_value(json_object_get(sc, "class")), "realtime");
 	/* at standard the domain keeps the supervisor's CPUs: every thread reads them back */
@@ -846,7 +854,7 @@ static CURL *list_client(int port, struct curl_slist **hdrs)
 	CURL *c = curl_easy_init();
 	if (!c)
 		return NULL;
-	static char url[64];
+	char url[64]; /* curl keeps its own copy */
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", port);
 	struct curl_slist *h = NULL;
 	h = curl_slist_append(h, "Content-Type: application/json");
@@ -870,11 +878,8 @@ static CURL *list_client(int port, struct curl_slist **hdrs)
 static void *pinned_requests(void *arg)
 {
 	struct pinned_client *pc = arg;
-	cpu_set_t one;
-	CPU_ZERO(&one);
-	CPU_SET(pc->cpu, &one);
 	pc->rc = CURLE_FAILED_INIT;
-	if (sched_setaffinity(0, sizeof one, &one) < 0)
+	if (t_pin_self(pc->cpu) < 0)
 		return NULL;
 	for (int i = 0; i < 8; i++) {
 		long code = 0;
@@ -900,25 +905,14 @@ static void *pinned_requests(void *arg)
  */
 static void test_follow_client(void **state)
 {
-	cpu_set_t own;
-	assert_int_equal(sched_getaffinity(0, sizeof own, &own), 0);
-	int cpus[2] = { -1, -1 };
-	for (int i = 0; i < CPU_SETSIZE && cpus[1] < 0; i++)
-		if (CPU_ISSET(i, &own))
-			*(cpus[0] < 0 ? &cpus[0] : &cpus[1]) = i;
-	if (cpus[1] < 0) {
+	int cpus[2];
+	if (!t_two_cpus(&cpus[0], &cpus[1])) {
 		printf("# skipped: one CPU here, nothing to follow\n");
 		skip();
 	}
 	struct run r;
-	run_start_with(&r, "idle", NULL, false, "[domain.proto]\nsched = realtime\n");
 	char budget[256];
-	if (!rt_budget(&r, budget, sizeof budget)) {
-		run_stop(&r);
-		skip();
-	}
-	int two = 2;
-	assert_true(wait_for(&r, io_threads_set, &two, 15));
+	run_start_realtime(&r, budget, sizeof budget);
 	json_t *st = call(&r, AL_CONTROL_STATUS), *t;
 	json_t *sc = sched_of(st, "proto");
 	assert_true(json_is_true(json_object_get(sc, "follow_client")));
