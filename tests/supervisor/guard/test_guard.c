@@ -48,6 +48,37 @@ struct run {
 	int in, out;       /* under --stdio: the client's ends of its stdin and stdout, else -1 */
 };
 
+/*
+ * The supervisors a test started and has not stopped yet. A failed assertion
+ * leaves its test at once, past its run_stop(); the teardown then stops what
+ * is left and removes its directory. Copies, not pointers: the test's frame
+ * is gone by then.
+ */
+struct live_run {
+	pid_t pid;
+	char sock[128];
+	char dir[64];
+};
+static struct live_run live[4];
+
+static void live_add(const struct run *r)
+{
+	for (size_t i = 0; i < sizeof live / sizeof *live; i++)
+		if (!live[i].pid) {
+			live[i].pid = r->pid;
+			memcpy(live[i].sock, r->sock, sizeof live[i].sock);
+			memcpy(live[i].dir, r->dir, sizeof live[i].dir);
+			return;
+		}
+}
+
+static void live_remove(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof live / sizeof *live; i++)
+		if (live[i].pid == pid)
+			live[i].pid = 0;
+}
+
 /* The configuration's security level for the next run_start. */
 static const char *run_level = "standard";
 
@@ -133,6 +164,8 @@ static void run_start_with(struct run *r, const char *mode, const char *model, b
 		assert_true(pipe(pin) == 0 && pipe(pout) == 0);
 	r->pid = fork();
 	assert_true(r->pid >= 0);
+	if (r->pid > 0)
+		live_add(r);
 	if (r->pid == 0) {
 		int fd = open(r->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(stdio ? pout[1] : fd, 1);
@@ -177,22 +210,42 @@ static void run_start(struct run *r, const char *mode)
 	run_start_with(r, mode, NULL, false, NULL);
 }
 
+/* Stops a supervisor: asked first, killed after 10 s. */
+static void stop_supervisor(pid_t pid, const char *sock)
+{
+	json_t *rep = NULL;
+	if (al_control_call(sock, AL_CONTROL_STOP, 0, &rep) == 0)
+		json_decref(rep);
+	int st = 0;
+	for (int i = 0; i < 200 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		nap_ms(50);
+	if (kill(pid, 0) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+}
+
+/* Every test's teardown: whatever a failed test left running is stopped. */
+static int stop_leftovers(void **state)
+{
+	for (size_t i = 0; i < sizeof live / sizeof *live; i++)
+		if (live[i].pid) {
+			printf("# stopping the supervisor the failed test left (pid %d)\n", (int)live[i].pid);
+			stop_supervisor(live[i].pid, live[i].sock);
+			t_rmtree(live[i].dir);
+			live[i].pid = 0;
+		}
+	return 0;
+}
+
 static void run_stop(struct run *r)
 {
+	live_remove(r->pid);
 	if (r->in >= 0)
 		close(r->in);
 	if (r->out >= 0)
 		close(r->out);
-	json_t *rep = NULL;
-	if (al_control_call(r->sock, AL_CONTROL_STOP, 0, &rep) == 0)
-		json_decref(rep);
-	int st = 0;
-	for (int i = 0; i < 200 && waitpid(r->pid, &st, WNOHANG) == 0; i++)
-		nap_ms(50);
-	if (kill(r->pid, 0) == 0) {
-		kill(r->pid, SIGKILL);
-		waitpid(r->pid, &st, 0);
-	}
+	stop_supervisor(r->pid, r->sock);
 	/* A clean stop leaves an audit log that verifies. */
 	char key[160], state[160];
 	snprintf(key, sizeof key, "%s.key", r->audit);
@@ -1091,23 +1144,23 @@ int main(void)
 	if (getenv("AL_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("AL_TEST_FILTER"));
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_level_set),
-		cmocka_unit_test(test_forbidden_syscall),
-		cmocka_unit_test(test_model_tampered),
-		cmocka_unit_test(test_exe_replaced),
-		cmocka_unit_test(test_profile_tampered),
-		cmocka_unit_test(test_side_channel),
-		cmocka_unit_test(test_memory_corruption),
-		cmocka_unit_test(test_channel_violation),
-		cmocka_unit_test(test_protocol_abuse),
-		cmocka_unit_test(test_hostile_stdio),
-		cmocka_unit_test(test_hostile_exits),
-		cmocka_unit_test(test_second_instance),
-		cmocka_unit_test(test_sched_realtime),
-		cmocka_unit_test(test_follow_client),
-		cmocka_unit_test(test_partition_high),
-		cmocka_unit_test(test_raise_refused),
-		cmocka_unit_test(test_spinning_proto),
+		cmocka_unit_test_teardown(test_level_set, stop_leftovers),
+		cmocka_unit_test_teardown(test_forbidden_syscall, stop_leftovers),
+		cmocka_unit_test_teardown(test_model_tampered, stop_leftovers),
+		cmocka_unit_test_teardown(test_exe_replaced, stop_leftovers),
+		cmocka_unit_test_teardown(test_profile_tampered, stop_leftovers),
+		cmocka_unit_test_teardown(test_side_channel, stop_leftovers),
+		cmocka_unit_test_teardown(test_memory_corruption, stop_leftovers),
+		cmocka_unit_test_teardown(test_channel_violation, stop_leftovers),
+		cmocka_unit_test_teardown(test_protocol_abuse, stop_leftovers),
+		cmocka_unit_test_teardown(test_hostile_stdio, stop_leftovers),
+		cmocka_unit_test_teardown(test_hostile_exits, stop_leftovers),
+		cmocka_unit_test_teardown(test_second_instance, stop_leftovers),
+		cmocka_unit_test_teardown(test_sched_realtime, stop_leftovers),
+		cmocka_unit_test_teardown(test_follow_client, stop_leftovers),
+		cmocka_unit_test_teardown(test_partition_high, stop_leftovers),
+		cmocka_unit_test_teardown(test_raise_refused, stop_leftovers),
+		cmocka_unit_test_teardown(test_spinning_proto, stop_leftovers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
