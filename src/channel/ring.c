@@ -174,14 +174,15 @@ wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
 	}
 }
 
-static bool data_ready(struct al_chan *ch, uint32_t unused)
-{
-	return atomic_load_explicit(&ch->rx.ctl->head, memory_order_relaxed) != ch->rx.tail;
-}
-
 bool al_ring_readable(const struct al_chan *ch)
 {
 	return atomic_load_explicit(&ch->rx.ctl->head, memory_order_acquire) != ch->rx.tail;
+}
+
+/* wait_for's form of al_ring_readable */
+static bool data_ready(struct al_chan *ch, uint32_t unused)
+{
+	return al_ring_readable(ch);
 }
 
 /* Reads the consumer index once and checks it against what we know. */
