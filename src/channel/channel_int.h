@@ -110,7 +110,8 @@ struct al_chan {
 	struct al_chan_tx tx;
 	struct al_chan_rx rx;
 	uint8_t *rxbuf;                   /* max_payload + COPY_BLOCK: the one private copy */
-	uint32_t spin_max_ns, spin_ns;
+	uint32_t spin_max_ns, spin_ns;    /* spin_ns: the sending thread's adaptive budget */
+	uint32_t wait_spin_ns;            /* al_chan_wait's: the one waiting thread's own */
 	uint32_t my_cpu;                  /* what we last published in shm->cpu, plus one */
 	int send_timeout_ms;
 	int broken;                       /* 0 or enum al_chan_err */

@@ -96,6 +96,20 @@ static inline bool closed(const struct al_chan *ch)
 	return al_chan_state(ch) != 0;
 }
 
+/* The spin did not pay off: spin less next time, down to 1/16 of the maximum. */
+static void spin_failed(const struct al_chan *ch, uint32_t *budget)
+{
+	if (*budget / 2 >= ch->spin_max_ns / 16)
+		*budget /= 2;
+}
+
+/* It did: allow up to twice as long next time. */
+static void spin_paid(const struct al_chan *ch, uint32_t *budget)
+{
+	uint32_t grown = *budget * 2;
+	*budget = grown > ch->spin_max_ns || grown < *budget ? ch->spin_max_ns : grown;
+}
+
 /*
  * Bounded adaptive spin, then sleep on the futex. ready() only peeks (the real,
  * checked read happens afterwards); a peer can make it lie, which costs at
@@ -104,37 +118,28 @@ static inline bool closed(const struct al_chan *ch)
  * The clock is first read after 64 polls, which most waits in a request/
  * response exchange never reach: *deadline_ns (0 = not yet fixed) is then set
  * from timeout_ms (< 0: none) and kept by the caller across calls.
- */
-/* The spin did not pay off: spin less next time, down to 1/16 of the budget. */
-static void spin_failed(struct al_chan *ch)
-{
-	if (ch->spin_ns / 2 >= ch->spin_max_ns / 16)
-		ch->spin_ns /= 2;
-}
-
-/*
- * adapt: false when called by a thread other than the one sending
- * (al_chan_wait): the adaptive spin budget is the sender's, so such a wait
- * spins the fixed maximum and leaves the budget alone.
+ *
+ * budget: the waiting thread's adaptive spin budget. The sending thread's
+ * (ch->spin_ns) is for waits within its own exchanges; a thread that only
+ * waits (al_chan_wait) keeps its own (ch->wait_spin_ns), which shrinks when
+ * the peer publishes seldom (a token stream batched to every millisecond)
+ * and grows back when answers come within the spin. sender: only the sending
+ * thread's CPU is worth publishing for the peer's wake-ups.
  */
 static inline __attribute__((always_inline)) int
 wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
 		    bool (*ready)(struct al_chan *, uint32_t), uint32_t arg, int timeout_ms,
-		    uint64_t *deadline_ns, bool adapt)
+		    uint64_t *deadline_ns, uint32_t *budget, bool sender)
 {
 	uint64_t spin_end = 0;
-	uint32_t spin_ns = adapt ? ch->spin_ns : ch->spin_max_ns;
-	/* A thread may have moved since it last waited (only the sending thread's
-	 * own waits: another thread's CPU says nothing about the sender's). */
-	if (adapt)
+	uint32_t spin_ns = *budget;
+	/* A thread may have moved since it last waited. */
+	if (sender)
 		al_chan_note_cpu(ch);
 	for (unsigned i = 1;; i++) {
 		if (ready(ch, arg)) {
-			/* Spinning paid off: allow a longer spin next time. */
-			if (adapt) {
-				uint32_t grown = ch->spin_ns * 2;
-				ch->spin_ns = grown > ch->spin_max_ns || grown < ch->spin_ns ? ch->spin_max_ns : grown;
-			}
+			if (i > 1) /* found at the first look: no spin to judge */
+				spin_paid(ch, budget);
 			return 0;
 		}
 		if ((i & 63) == 0 || spin_ns == 0) {
@@ -142,8 +147,7 @@ wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
 			if (!*deadline_ns && timeout_ms >= 0)
 				*deadline_ns = now + (uint64_t)timeout_ms * 1000000u;
 			if (*deadline_ns && now >= *deadline_ns) {
-				if (adapt)
-					spin_failed(ch);
+				spin_failed(ch, budget);
 				return -ETIMEDOUT;
 			}
 			if (closed(ch))
@@ -155,8 +159,7 @@ wait_for(struct al_chan *ch, _Atomic uint32_t *futex, _Atomic uint32_t *waiters,
 		}
 		cpu_relax();
 	}
-	if (adapt)
-		spin_failed(ch);
+	spin_failed(ch, budget);
 	for (;;) {
 		uint32_t w = atomic_load_explicit(futex, memory_order_acquire);
 		atomic_store_explicit(waiters, 1, memory_order_relaxed);
@@ -234,7 +237,7 @@ int al_ring_reserve(struct al_chan *ch, uint32_t type, uint32_t len, void **payl
 			uint64_t deadline = 0;
 			for (;;) {
 				rc = wait_for(ch, &ch->tx.ctl->space_futex, &ch->tx.ctl->space_waiters,
-					      space_ready, total, ch->send_timeout_ms, &deadline, true);
+					      space_ready, total, ch->send_timeout_ms, &deadline, &ch->spin_ns, true);
 				if (rc < 0)
 					return rc;
 				rc = load_tail(ch, &t);
@@ -420,7 +423,7 @@ int al_ring_wait_data(struct al_chan *ch, int timeout_ms, uint64_t *deadline_ns)
 {
 	publish_tail(ch);
 	return wait_for(ch, &ch->rx.ctl->data_futex, &ch->rx.ctl->data_waiters, data_ready, 0,
-			timeout_ms, deadline_ns, true);
+			timeout_ms, deadline_ns, &ch->spin_ns, true);
 }
 
 int al_ring_wait_data_shared(struct al_chan *ch, int timeout_ms)
@@ -429,5 +432,5 @@ int al_ring_wait_data_shared(struct al_chan *ch, int timeout_ms)
 	/* The receiving thread's own state: space it freed goes back first. */
 	publish_tail(ch);
 	return wait_for(ch, &ch->rx.ctl->data_futex, &ch->rx.ctl->data_waiters, data_ready, 0,
-			timeout_ms, &deadline, false);
+			timeout_ms, &deadline, &ch->wait_spin_ns, false);
 }

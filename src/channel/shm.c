@@ -149,7 +149,7 @@ int al_chan_map_region(uint8_t *base, size_t bytes, enum al_chan_side side, uint
 	ch->tx.data = base + AL_CHAN_HDR_BYTES + (size_t)out_ring * ch->ring_bytes;
 	ch->rx.ctl = &shm->ring[1 - out_ring];
 	ch->rx.data = base + AL_CHAN_HDR_BYTES + (size_t)(1 - out_ring) * ch->ring_bytes;
-	ch->spin_max_ns = ch->spin_ns = 20000;
+	ch->spin_max_ns = ch->spin_ns = ch->wait_spin_ns = 20000;
 	ch->send_timeout_ms = 1000;
 	ch->report_fd = -1;
 	ch->max_payload = max_payload;
@@ -298,7 +298,7 @@ void al_chan_close(struct al_chan *ch)
 
 void al_chan_set_spin(struct al_chan *ch, uint32_t spin_ns)
 {
-	ch->spin_max_ns = ch->spin_ns = spin_ns;
+	ch->spin_max_ns = ch->spin_ns = ch->wait_spin_ns = spin_ns;
 }
 
 void al_chan_set_batch(struct al_chan *ch, uint32_t records)

@@ -1374,6 +1374,28 @@ static void test_adaptive_spin_shrinks(void **state)
 	assert_int_equal(pr->p->spin_ns, 0);
 }
 
+/* al_chan_wait keeps a budget of its own: a waiting thread that sleeps through
+ * a sparse stream stops spinning without touching the sender's, and a record
+ * already there on its first look changes neither. */
+static void test_wait_spin_own_budget(void **state)
+{
+	struct pair *pr = *state;
+	struct al_msg m;
+	al_chan_set_spin(pr->p, 1000000);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(al_chan_wait(pr->p, 1), -ETIMEDOUT);
+	assert_int_equal(pr->p->wait_spin_ns, 1000000 / 16);
+	assert_int_equal(pr->p->spin_ns, 1000000);
+	struct al_msg_hello h = { .vocab_size = 512, .context_length = 512, .n_layers = 5, .dim = 64,
+				  .n_heads = 8, .n_kv_heads = 4, .name = "tiny", .name_len = 4 };
+	assert_int_equal(al_chan_send_hello(pr->a, &h), 0);
+	assert_int_equal(al_chan_wait(pr->p, 1), 0);
+	assert_int_equal(pr->p->wait_spin_ns, 1000000 / 16);
+	assert_int_equal(al_chan_recv(pr->p, &m, 0), 0);
+	assert_int_equal(m.type, AL_MSG_HELLO);
+	assert_int_equal(pr->p->spin_ns, 1000000);
+}
+
 /* A producer asleep on a full ring is woken by a consumer in another process. */
 static void test_space_wakeup(void **state)
 {
@@ -1643,6 +1665,7 @@ int main(void)
 		T(test_shutdown_despite_scribbled_header),
 		T(test_futex_wake_and_close),
 		T(test_adaptive_spin_shrinks),
+		T(test_wait_spin_own_budget),
 		TS(test_space_wakeup),
 		cmocka_unit_test(test_hostile_peer),
 	};
