@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "bench_int.h"
+#include "others.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -55,6 +56,8 @@ struct al_bench_load {
 	bool probe_set;                              /* the probe ran at the class asked for */
 	int probe_err;                               /* else why not */
 	json_t *sched;                               /* per level: each domain's scheduling, read back */
+	struct al_bench_others_use others[NLOADS];   /* the machine's other tasks during the cells */
+	int others_err;                              /* why they could not be read; 0 */
 };
 
 struct gen {
@@ -289,7 +292,15 @@ int al_bench_load_level(struct al_bench_env *e, const struct al_bench_plan *p, s
 			memset(pr, 0, sizeof pr);
 			for (int j = 0; j < 2 && rc == 0; j++) {
 				int c = (int)((r + (unsigned)k + (unsigned)j) % 2);
+				struct al_bench_others_snap before = { 0 }, after = { 0 };
+				int oe = al_bench_others_snap(&before);
 				rc = cell(l, p, h[c], loads[li], &pr[c], &tps[c]);
+				if (oe == 0 && (oe = al_bench_others_snap(&after)) == 0)
+					al_bench_others_add(&l->others[li], &before, &after);
+				if (oe < 0)
+					l->others_err = -oe;
+				al_bench_others_free(&before);
+				al_bench_others_free(&after);
 				for (size_t i = 0; i < pr[c].n && rc == 0; i++)
 					for (int s = 0; s < NSTAT; s++) {
 						if (c)
@@ -418,6 +429,28 @@ static json_t *goals(const struct al_bench_plan *p, struct al_bench_load *l)
 	return out;
 }
 
+/* The machine's other tasks during each load's cells: their share of one CPU,
+ * and the names that ran most. */
+static json_t *others_json(struct al_bench_load *l)
+{
+	if (l->others_err)
+		return json_pack("{s:s}", "error", strerror(l->others_err));
+	json_t *a = json_array();
+	for (int li = 0; li < NLOADS; li++) {
+		struct al_bench_others_use *u = &l->others[li];
+		if (!u->wall_ns)
+			continue;
+		al_bench_others_sort(u);
+		json_t *top = json_array();
+		for (size_t k = 0; k < u->n && k < 4; k++)
+			json_array_append_new(top, json_pack("{s:s, s:f}", "name", u->by[k].comm, "cpu_pct",
+							     100.0 * (double)u->by[k].ns / (double)u->wall_ns));
+		json_array_append_new(a, json_pack("{s:i, s:f, s:o}", "generations", (int)loads[li], "cpu_pct",
+						   100.0 * (double)u->total_ns / (double)u->wall_ns, "top", top));
+	}
+	return json_pack("{s:o}", "loads", a);
+}
+
 json_t *al_bench_load_section(const struct al_bench_plan *p, struct al_bench_load *l, int rc, json_t *warnings)
 {
 	char method[1200], probe[128];
@@ -458,6 +491,7 @@ json_t *al_bench_load_section(const struct al_bench_plan *p, struct al_bench_loa
 		}
 	}
 	json_object_set_new(sec, "goals", goals(p, l));
+	json_object_set_new(sec, "others", others_json(l));
 	json_object_set(sec, "sched", l->sched);
 	json_object_set_new(sec, "probe_sched", json_string(!l->probe_set ? "default"
 							   : p->load_probe_fifo ? "SCHED_FIFO" : "nice -20"));

@@ -151,6 +151,30 @@ static void print_sched(FILE *f, const json_t *levels, const json_t *sched)
 	}
 }
 
+/* The machine's other tasks during the load section's cells. */
+static void print_others(FILE *f, const json_t *others)
+{
+	if (!others)
+		return;
+	const char *err = json_string_value(json_object_get(others, "error"));
+	if (err) {
+		fprintf(f, "  other tasks on the machine: not read (%s)\n", err);
+		return;
+	}
+	fprintf(f, "  other tasks on the machine during the cells (CPU time, %% of one CPU; their slices are in the "
+		   "tail percentiles of both endpoints):\n");
+	size_t i, k;
+	json_t *ld, *t;
+	json_array_foreach(json_object_get(others, "loads"), i, ld) {
+		fprintf(f, "    %lld gen %.2f %%", (long long)json_integer_value(json_object_get(ld, "generations")),
+			json_real_value(json_object_get(ld, "cpu_pct")));
+		json_array_foreach(json_object_get(ld, "top"), k, t)
+			fprintf(f, "%s%s %.2f", k ? ", " : " (", json_string_value(json_object_get(t, "name")),
+				json_real_value(json_object_get(t, "cpu_pct")));
+		fprintf(f, "%s\n", json_array_size(json_object_get(ld, "top")) ? ")" : "");
+	}
+}
+
 /* A section's goals: one figure per endpoint, the verdict where the goal applies. */
 static void print_goals(FILE *f, const json_t *levels, const json_t *goals)
 {
@@ -266,6 +290,7 @@ void al_bench_print(const json_t *r, FILE *f)
 		}
 		print_goals(f, levels, json_object_get(sec, "goals"));
 		print_sched(f, levels, json_object_get(sec, "sched"));
+		print_others(f, json_object_get(sec, "others"));
 		char meth[1600];
 		snprintf(meth, sizeof meth, "method: %s", sval(json_object_get(sec, "method")));
 		wrap(f, "    ", meth, 100);

@@ -173,6 +173,17 @@ static void test_load(void **unused)
 		json_array_foreach(levels, j, lv)
 			assert_true(json_is_number(json_object_get(values, json_string_value(lv))));
 	}
+	/* the other tasks' CPU time: per load, a share and the names that ran most */
+	json_t *others = json_object_get(sec, "others"), *ld;
+	assert_non_null(others);
+	if (!json_object_get(others, "error")) {
+		assert_int_equal(json_array_size(json_object_get(others, "loads")), 4);
+		json_array_foreach(json_object_get(others, "loads"), i, ld) {
+			assert_true(json_is_integer(json_object_get(ld, "generations")));
+			assert_true(json_number_value(json_object_get(ld, "cpu_pct")) >= 0);
+			assert_true(json_is_array(json_object_get(ld, "top")));
+		}
+	}
 	const char *ps = json_string_value(json_object_get(sec, "probe_sched"));
 	/* the default probe: nice -20 where permitted (root), else as it is */
 	assert_true(!strcmp(ps, "nice -20") || !strcmp(ps, "default"));

@@ -1,0 +1,184 @@
+/*
+ * The CPU time of the machine's other tasks: every thread outside this
+ * process and its descendants (the supervisors it starts and their domains),
+ * kernel threads included, from each thread's schedstat, between two
+ * snapshots. A latency percentile measured on a shared machine includes the
+ * slices these tasks ran on the CPU a client was waiting for; the load section
+ * prints their share so that a tail figure can be read against it.
+ *
+ * A thread that started and ended between the snapshots is not seen.
+ */
+#include "others.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+#define MAX_PIDS 8192
+#define MAX_DEPTH 64
+
+struct other {
+	pid_t tid;
+	char comm[16];
+	uint64_t ns;
+};
+
+/* "pid (comm) state ppid ...": the parent; 0 when unreadable. */
+static pid_t parent_of(pid_t pid)
+{
+	char p[64];
+	AL_AUTOFREE char *stat = NULL;
+	snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+	if (al_read_file_at(AT_FDCWD, p, 4096, &stat, NULL) < 0)
+		return 0;
+	const char *close = strrchr(stat, ')');
+	int ppid;
+	char state;
+	return close && sscanf(close + 1, " %c %d", &state, &ppid) == 2 ? (pid_t)ppid : 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmp_tid(const void *a, const void *b)
+{
+	pid_t x = ((const struct other *)a)->tid, y = ((const struct other *)b)->tid;
+	return (x > y) - (x < y);
+}
+
+/* Whether pid is this process or one of its descendants, from the parent table. */
+static bool ours(pid_t pid, const pid_t *pids, const pid_t *parents, size_t n, pid_t self)
+{
+	for (int depth = 0; pid > 1 && depth < MAX_DEPTH; depth++) {
+		if (pid == self)
+			return true;
+		const pid_t *at = bsearch(&pid, pids, n, sizeof *pids, cmp_pid);
+		if (!at)
+			return false;
+		pid = parents[at - pids];
+	}
+	return false;
+}
+
+/* Appends every thread of pid (whose parent is given: kthreadd's, 2, are the kernel's) with its CPU time so far. */
+static int add_threads(struct al_bench_others_snap *s, pid_t pid, pid_t parent)
+{
+	char p[64];
+	snprintf(p, sizeof p, "/proc/%d/task", (int)pid);
+	DIR *d = opendir(p);
+	if (!d)
+		return 0; /* ended meanwhile */
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		uint64_t tid;
+		if (e->d_name[0] == '.' || al_parse_u64(e->d_name, &tid) < 0 || tid == 0 || tid >= (1u << 22))
+			continue;
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 256;
+			struct other *t = realloc(s->t, cap * sizeof *t);
+			if (!t) {
+				closedir(d);
+				return -ENOMEM;
+			}
+			s->t = t;
+			s->cap = cap;
+		}
+		struct other *o = &s->t[s->n];
+		AL_AUTOFREE char *stat = NULL, *comm = NULL;
+		char f[96];
+		unsigned long long ns;
+		snprintf(f, sizeof f, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+		if (al_read_file_at(AT_FDCWD, f, 256, &stat, NULL) < 0 || sscanf(stat, "%llu", &ns) != 1)
+			continue;
+		snprintf(f, sizeof f, "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+		if (al_read_file_at(AT_FDCWD, f, 64, &comm, NULL) < 0)
+			continue;
+		/* kernel threads by kind: "kworker/u8:4-events" and "ksoftirqd/1" as "kworker", "ksoftirqd" */
+		comm[strcspn(comm, (pid == 2 || parent == 2) ? "/\n" : "\n")] = '\0';
+		o->tid = (pid_t)tid;
+		o->ns = ns;
+		snprintf(o->comm, sizeof o->comm, "%s", comm);
+		s->n++;
+	}
+	closedir(d);
+	return 0;
+}
+
+int al_bench_others_snap(struct al_bench_others_snap *s)
+{
+	s->n = 0;
+	s->at_ns = al_now_ns();
+	pid_t *pids = malloc(MAX_PIDS * sizeof *pids), *parents = malloc(MAX_PIDS * sizeof *parents);
+	DIR *d = opendir("/proc");
+	int rc = pids && parents && d ? 0 : -errno;
+	size_t n = 0;
+	struct dirent *e;
+	while (rc == 0 && n < MAX_PIDS && (e = readdir(d))) {
+		uint64_t pid;
+		if (al_parse_u64(e->d_name, &pid) == 0 && pid > 0 && pid < (1u << 22))
+			pids[n++] = (pid_t)pid;
+	}
+	if (d)
+		closedir(d);
+	if (rc == 0) {
+		qsort(pids, n, sizeof *pids, cmp_pid);
+		for (size_t i = 0; i < n; i++)
+			parents[i] = parent_of(pids[i]);
+		pid_t self = getpid();
+		for (size_t i = 0; i < n && rc == 0; i++)
+			if (!ours(pids[i], pids, parents, n, self))
+				rc = add_threads(s, pids[i], parents[i]);
+		qsort(s->t, s->n, sizeof *s->t, cmp_tid);
+	}
+	free(pids);
+	free(parents);
+	return rc;
+}
+
+void al_bench_others_free(struct al_bench_others_snap *s)
+{
+	free(s->t);
+	*s = (struct al_bench_others_snap){ 0 };
+}
+
+void al_bench_others_add(struct al_bench_others_use *u, const struct al_bench_others_snap *a,
+			 const struct al_bench_others_snap *b)
+{
+	u->wall_ns += b->at_ns - a->at_ns;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct other *now = &b->t[i], *then = a->n ? bsearch(now, a->t, a->n, sizeof *a->t, cmp_tid) : NULL;
+		/* A kernel worker's name changes with its work: the id is the thread.
+		 * One not there before started in between: all its time is. */
+		uint64_t ns = !then ? now->ns : then->ns <= now->ns ? now->ns - then->ns : 0;
+		if (!ns)
+			continue;
+		u->total_ns += ns;
+		size_t k = 0;
+		while (k < u->n && strcmp(u->by[k].comm, now->comm) != 0)
+			k++;
+		if (k == u->n && u->n < AL_ARRAY_LEN(u->by))
+			snprintf(u->by[u->n++].comm, sizeof u->by[k].comm, "%s", now->comm);
+		if (k < u->n)
+			u->by[k].ns += ns;
+	}
+}
+
+static int cmp_use(const void *a, const void *b)
+{
+	uint64_t x = ((const struct al_bench_other_name *)a)->ns, y = ((const struct al_bench_other_name *)b)->ns;
+	return (x < y) - (x > y);
+}
+
+void al_bench_others_sort(struct al_bench_others_use *u)
+{
+	qsort(u->by, u->n, sizeof *u->by, cmp_use);
+}
