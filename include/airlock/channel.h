@@ -239,7 +239,8 @@ void al_chan_close(struct al_chan *ch);
 
 /* Spin budget before sleeping on the futex, in ns (0: sleep at once; default
  * 20 us). Adaptive below this bound: halves (down to 1/16) while spins end in
- * sleep, doubles back while they succeed. */
+ * sleep, doubles back while they succeed. The sending thread and the thread in
+ * al_chan_wait adapt separately, each to what it waits for. */
 void al_chan_set_spin(struct al_chan *ch, uint32_t spin_ns) __attribute__((nonnull));
 /* How long a send waits for ring space: -1 forever, 0 not at all. Default 1000 ms. */
 void al_chan_set_send_timeout(struct al_chan *ch, int timeout_ms) __attribute__((nonnull));
@@ -307,6 +308,7 @@ int al_chan_send_hello(struct al_chan *ch, const struct al_msg_hello *hello)
  * channel error. The one exception to "one thread at a time": a receiving
  * thread may wait here, holding no lock, while another thread sends; every
  * other call, al_chan_recv included, must still be serialised by the caller.
+ * One thread at a time waits here: it keeps its own adaptive spin budget.
  */
 int al_chan_wait(struct al_chan *ch, int timeout_ms) __attribute__((nonnull));
 
