@@ -604,7 +604,7 @@ int al_bench_run(const struct al_bench_opts *o, json_t **out)
 		p.chan_rounds = 40, p.chan_batch = 2000;
 		p.cs_rounds = 40, p.cs_batch = 2000;
 		p.spawn_rounds = 30;
-		p.load_rounds = 2, p.load_seconds = 3;
+		p.load_rounds = 6, p.load_seconds = 1;
 	}
 	struct al_bench_env e;
 	int rc = al_bench_env_init(&e, o->log);
