@@ -861,6 +861,46 @@ static void test_sched_realtime(void **state)
 	run_stop(&r);
 }
 
+/*
+ * STANDARD's own choice, with nothing configured: the protocol domain in the
+ * latency class. Every one of its threads reads back at nice -5 (0 where this
+ * runner may not raise a priority, and the attestation says so), its cpu
+ * cgroup has four times the weight, none of its threads is real-time, and
+ * none follows its client: that is the real-time class's alone.
+ */
+static void test_sched_standard(void **state)
+{
+	struct run r;
+	run_start(&r, "idle");
+	json_t *st = call(&r, AL_CONTROL_STATUS), *sc = sched_of(st, "proto"), *t;
+	assert_string_equal(json_string_value(json_object_get(sc, "class")), "latency");
+	const char *nice = attested(domain(st, "proto"), "sched.nice");
+	assert_non_null(nice);
+	bool raised = strcmp(nice, "-5") == 0;
+	if (!raised)
+		printf("# this runner may not raise a priority: the protocol domain runs at %s\n", nice);
+	size_t i, n = 0;
+	json_array_foreach(json_object_get(sc, "threads"), i, t) {
+		assert_string_equal(json_string_value(json_object_get(t, "policy")), "SCHED_OTHER");
+		assert_int_equal(json_integer_value(json_object_get(t, "nice")), raised ? -5 : 0);
+		n++;
+	}
+	assert_true(n >= 3); /* main, receiver, the I/O threads */
+	assert_null(json_object_get(sc, "io_threads"));
+	assert_false(json_is_true(json_object_get(sc, "follow_client")));
+	const char *weight = attested(domain(st, "proto"), "cgroup.cpu_weight");
+	assert_non_null(weight);
+	printf("# cpu weight: %s\n", weight);
+	assert_true(strcmp(weight, "shares 4096") == 0 || strcmp(weight, "weight 400") == 0 ||
+		    strcmp(weight, "unavailable to this runner") == 0);
+	/* the AI domain: the default class, nice 0 */
+	assert_string_equal(json_string_value(json_object_get(sched_of(st, "ai"), "class")), "default");
+	json_array_foreach(json_object_get(sched_of(st, "ai"), "threads"), i, t)
+		assert_int_equal(json_integer_value(json_object_get(t, "nice")), 0);
+	json_decref(st);
+	run_stop(&r);
+}
+
 /* A thread's voluntary context switches and the CPU it last ran on; false if gone. */
 static bool thread_state(long tid, long *switches, int *cpu)
 {
@@ -1156,6 +1196,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_hostile_stdio, stop_leftovers),
 		cmocka_unit_test_teardown(test_hostile_exits, stop_leftovers),
 		cmocka_unit_test_teardown(test_second_instance, stop_leftovers),
+		cmocka_unit_test_teardown(test_sched_standard, stop_leftovers),
 		cmocka_unit_test_teardown(test_sched_realtime, stop_leftovers),
 		cmocka_unit_test_teardown(test_follow_client, stop_leftovers),
 		cmocka_unit_test_teardown(test_partition_high, stop_leftovers),
