@@ -19,29 +19,15 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "sandbox/sandbox.h"
 
 #define MAX_PIDS 8192
-#define MAX_DEPTH 64
 
 struct other {
 	pid_t tid;
 	char comm[16];
 	uint64_t ns;
 };
-
-/* "pid (comm) state ppid ...": the parent; 0 when unreadable. */
-static pid_t parent_of(pid_t pid)
-{
-	char p[64];
-	AL_AUTOFREE char *stat = NULL;
-	snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
-	if (al_read_file_at(AT_FDCWD, p, 4096, &stat, NULL) < 0)
-		return 0;
-	const char *close = strrchr(stat, ')');
-	int ppid;
-	char state;
-	return close && sscanf(close + 1, " %c %d", &state, &ppid) == 2 ? (pid_t)ppid : 0;
-}
 
 static int cmp_pid(const void *a, const void *b)
 {
@@ -55,22 +41,14 @@ static int cmp_tid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Whether pid is this process or one of its descendants, from the parent table. */
-static bool ours(pid_t pid, const pid_t *pids, const pid_t *parents, size_t n, pid_t self)
+/* Whether pid is in the sorted set. */
+static bool in_set(pid_t pid, const pid_t *set, size_t n)
 {
-	for (int depth = 0; pid > 1 && depth < MAX_DEPTH; depth++) {
-		if (pid == self)
-			return true;
-		const pid_t *at = bsearch(&pid, pids, n, sizeof *pids, cmp_pid);
-		if (!at)
-			return false;
-		pid = parents[at - pids];
-	}
-	return false;
+	return bsearch(&pid, set, n, sizeof *set, cmp_pid) != NULL;
 }
 
-/* Appends every thread of pid (whose parent is given: kthreadd's, 2, are the kernel's) with its CPU time so far. */
-static int add_threads(struct al_bench_others_snap *s, pid_t pid, pid_t parent)
+/* Appends every thread of pid with its CPU time so far; kernel: a kernel thread's. */
+static int add_threads(struct al_bench_others_snap *s, pid_t pid, bool kernel)
 {
 	char p[64];
 	snprintf(p, sizeof p, "/proc/%d/task", (int)pid);
@@ -103,7 +81,7 @@ static int add_threads(struct al_bench_others_snap *s, pid_t pid, pid_t parent)
 		if (al_read_file_at(AT_FDCWD, f, 64, &comm, NULL) < 0)
 			continue;
 		/* kernel threads by kind: "kworker/u8:4-events" and "ksoftirqd/1" as "kworker", "ksoftirqd" */
-		comm[strcspn(comm, (pid == 2 || parent == 2) ? "/\n" : "\n")] = '\0';
+		comm[strcspn(comm, kernel ? "/\n" : "\n")] = '\0';
 		o->tid = (pid_t)tid;
 		o->ns = ns;
 		snprintf(o->comm, sizeof o->comm, "%s", comm);
@@ -117,30 +95,29 @@ int al_bench_others_snap(struct al_bench_others_snap *s)
 {
 	s->n = 0;
 	s->at_ns = al_now_ns();
-	pid_t *pids = malloc(MAX_PIDS * sizeof *pids), *parents = malloc(MAX_PIDS * sizeof *parents);
+	/* ours: this process and what it started; the kernel's: kthreadd (2) and its children */
+	pid_t *mine = malloc(MAX_PIDS * sizeof *mine), *kernel = malloc(MAX_PIDS * sizeof *kernel);
 	DIR *d = opendir("/proc");
-	int rc = pids && parents && d ? 0 : -errno;
-	size_t n = 0;
-	struct dirent *e;
-	while (rc == 0 && n < MAX_PIDS && (e = readdir(d))) {
-		uint64_t pid;
-		if (al_parse_u64(e->d_name, &pid) == 0 && pid > 0 && pid < (1u << 22))
-			pids[n++] = (pid_t)pid;
+	int rc = mine && kernel && d ? 0 : -errno;
+	if (rc == 0) {
+		size_t nm = al_proc_tree(getpid(), mine, MAX_PIDS), nk = al_proc_children(2, kernel + 1, MAX_PIDS - 1) + 1;
+		kernel[0] = 2;
+		qsort(mine, nm, sizeof *mine, cmp_pid);
+		qsort(kernel, nk, sizeof *kernel, cmp_pid);
+		struct dirent *e;
+		while (rc == 0 && (e = readdir(d))) {
+			uint64_t pid;
+			if (al_parse_u64(e->d_name, &pid) < 0 || pid == 0 || pid >= (1u << 22) ||
+			    in_set((pid_t)pid, mine, nm))
+				continue;
+			rc = add_threads(s, (pid_t)pid, in_set((pid_t)pid, kernel, nk));
+		}
+		qsort(s->t, s->n, sizeof *s->t, cmp_tid);
 	}
 	if (d)
 		closedir(d);
-	if (rc == 0) {
-		qsort(pids, n, sizeof *pids, cmp_pid);
-		for (size_t i = 0; i < n; i++)
-			parents[i] = parent_of(pids[i]);
-		pid_t self = getpid();
-		for (size_t i = 0; i < n && rc == 0; i++)
-			if (!ours(pids[i], pids, parents, n, self))
-				rc = add_threads(s, pids[i], parents[i]);
-		qsort(s->t, s->n, sizeof *s->t, cmp_tid);
-	}
-	free(pids);
-	free(parents);
+	free(mine);
+	free(kernel);
 	return rc;
 }
 

@@ -109,6 +109,11 @@ static size_t list_tasks(pid_t pid, pid_t *out, size_t max, int sig)
 	return n;
 }
 
+size_t al_proc_tree(pid_t pid, pid_t *out, size_t max)
+{
+	return list_tasks(pid, out, max, 0);
+}
+
 static bool task_stopped(pid_t pid)
 {
 	char path[64];

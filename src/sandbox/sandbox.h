@@ -396,6 +396,8 @@ int al_domain_thaw(struct al_domain *d);
 bool al_domain_frozen(const struct al_domain *d);
 /* Children of pid, from /proc/PID/task/.../children. Returns how many (<= max). */
 size_t al_proc_children(pid_t pid, pid_t *out, size_t max);
+/* pid and every process below it, parents before their children. Returns how many (<= max). */
+size_t al_proc_tree(pid_t pid, pid_t *out, size_t max);
 
 /* One seccomp violation received in notify mode. */
 struct al_violation {
