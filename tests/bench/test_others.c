@@ -33,6 +33,22 @@ static void burn(const char *name)
 	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < BURN_MS);
 }
 
+/* A burner's life: waits for a byte on go, burns, says so on ok, and ends when
+ * go closes (the test's end, or its failure). writers: the go pipes' write
+ * ends, which only the test may hold. */
+static void burner(int go, int ok, const int writers[2], const char *name)
+{
+	char c;
+	close(writers[0]);
+	close(writers[1]);
+	if (read(go, &c, 1) != 1)
+		_exit(1);
+	burn(name);
+	(void)!write(ok, "k", 1);
+	(void)!read(go, &c, 1);
+	_exit(0);
+}
+
 static uint64_t ns_of(const struct al_bench_others_use *u, const char *name)
 {
 	for (size_t k = 0; k < u->n; k++)
@@ -56,17 +72,8 @@ static void test_counts_others_not_ours(void **state)
 	if (mid == 0) {
 		/* the foreign burner: its parent exits at once */
 		pid_t g = fork();
-		if (g == 0) {
-			char c;
-			close(go_f[1]);
-			close(go_o[1]);
-			if (read(go_f[0], &c, 1) != 1)
-				_exit(1);
-			burn("al-other-burn");
-			(void)!write(ok_f[1], "k", 1);
-			(void)!read(go_f[0], &c, 1); /* until the test closes it, or ends */
-			_exit(0);
-		}
+		if (g == 0)
+			burner(go_f[0], ok_f[1], (int[]){ go_f[1], go_o[1] }, "al-other-burn");
 		(void)!write(pid_f[1], &g, sizeof g);
 		_exit(0);
 	}
@@ -77,17 +84,8 @@ static void test_counts_others_not_ours(void **state)
 	assert_true(foreign > 0);
 	pid_t own = fork();
 	assert_true(own >= 0);
-	if (own == 0) {
-		char c;
-		close(go_f[1]);
-		close(go_o[1]);
-		if (read(go_o[0], &c, 1) != 1)
-			_exit(1);
-		burn("al-own-burn");
-		(void)!write(ok_o[1], "k", 1);
-		(void)!read(go_o[0], &c, 1);
-		_exit(0);
-	}
+	if (own == 0)
+		burner(go_o[0], ok_o[1], (int[]){ go_f[1], go_o[1] }, "al-own-burn");
 	usleep(50000); /* both named and waiting */
 	struct al_bench_others_snap a = { 0 }, b = { 0 };
 	assert_int_equal(al_bench_others_snap(&a), 0);
