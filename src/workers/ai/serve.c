@@ -15,20 +15,12 @@
  * step that made them. Each publication can wake the protocol domain's
  * receiver on another CPU, and a step takes tens of microseconds: publishing
  * every step woke it about ten thousand times a second under two generations.
- * A request's text waits in its own buffer until then and goes out as one
- * chunk per publication, not one per token: the receiver takes one message
- * where it took tens, and spends that much less time on a CPU a client may be
- * waiting for.
  */
 #define SEND_BATCH 64
 #define PUBLISH_NS 1000000u
 
 /* A piece callback's value when the channel failed under it: the loop ends. */
 #define STOP_CHANNEL 1
-
-/* A request's unpublished text: a chunk at most (AL_MSG_MAX_TEXT). */
-#define HELD_MAX 1024
-_Static_assert(HELD_MAX <= AL_MSG_MAX_TEXT, "a held buffer fits one chunk");
 
 enum req_state { REQ_FREE, REQ_WAITING, REQ_RUNNING };
 
@@ -53,7 +45,7 @@ struct req {
 	uint32_t sent;         /* tokens accounted in chunks so far */
 	uint32_t held_tokens;  /* tokens whose bytes wait for a complete UTF-8 sequence */
 	size_t held_len;
-	char held[HELD_MAX];
+	char held[64];
 	int chan_rc;           /* a channel failure seen in the piece callback */
 };
 
@@ -224,18 +216,17 @@ static int on_piece(void *ctx, const char *piece, size_t len, int token)
 		return 0; /* a forced prompt token: the client sent it, it is not sent back */
 	r->held_tokens += now - r->seen;
 	r->seen = now;
-	/* A piece is at most a few bytes (the tokenizer bounds it). A full buffer
-	 * goes out now: its complete characters, or all of it if that is not room. */
+	/* A piece is at most a few bytes (the tokenizer bounds it); keep what is incomplete. */
 	if (r->held_len + len > sizeof r->held) {
-		if ((r->chan_rc = flush_held(r, false)) < 0)
-			return STOP_CHANNEL;
-		if (r->held_len + len > sizeof r->held && (r->chan_rc = flush_held(r, true)) < 0)
+		if ((r->chan_rc = flush_held(r, true)) < 0)
 			return STOP_CHANNEL;
 		if (len > sizeof r->held)
 			len = sizeof r->held;
 	}
 	memcpy(r->held + r->held_len, piece, len);
 	r->held_len += len;
+	if ((r->chan_rc = flush_held(r, false)) < 0)
+		return STOP_CHANNEL;
 	return 0;
 }
 
@@ -424,8 +415,7 @@ static int drain(struct al_ai_server *s)
 	}
 }
 
-/* The step's records and the running requests' text go out if they must, or if
- * the last publication is PUBLISH_NS old. */
+/* The step's records go out if they must, or if the last publication is PUBLISH_NS old. */
 static int publish(struct al_ai_server *s)
 {
 	uint64_t now = al_now_ns();
@@ -433,11 +423,6 @@ static int publish(struct al_ai_server *s)
 		return 0;
 	s->urgent = false;
 	s->published_ns = now;
-	for (int slot = 0; slot < s->slots; slot++) {
-		int rc = s->slot_req[slot] ? flush_held(s->slot_req[slot], false) : 0;
-		if (rc < 0)
-			return rc;
-	}
 	return al_chan_flush(s->ch);
 }
 
