@@ -13,18 +13,19 @@
  * the standard budget (docs/levels.md, measured with airlock bench).
  *
  * Scheduling classes (README, "Protocol under generation"; measured with
- * airlock bench and bench/sched on the shared 2-vCPU VM). At STANDARD the
- * protocol domain is in the latency class (nice -5, four times the weight):
- * on a busy host its tools/list p99 under generation is 0.04x the unsandboxed
- * stack's, and on a quiet one it is the same as that stack's, where the
- * real-time class costs 1.1-1.3x: a real-time I/O thread preempts its client
- * at the send, and the kernel may then give the client's CPU to another task
- * for a whole slice. At HIGH and MAXIMUM, whose domains have CPUs of their
- * own, the I/O threads are real-time (SCHED_RR 1, bounded by RLIMIT_RTTIME
- * and their own cgroup's budget): nothing ordinary ever delays them. The AI
- * domain stays in the default class: batch (nice 10) and idle cost
- * generation most of its throughput on a busy host (idle: none at all) and
- * bought no latency. MINIMAL imposes nothing.
+ * airlock bench and bench/sched on the shared 2-vCPU VM): from STANDARD up
+ * the protocol domain's I/O threads are real-time (SCHED_RR 1, bounded by
+ * RLIMIT_RTTIME and their own cgroup's budget): tools/list p99 under
+ * generation fell from 4-9 ms to about 0.3 ms, 0.03-0.1x the unsandboxed
+ * stack's. They stay at STANDARD against the latency class (nice -5, four
+ * times the weight), which on a quiet host matches the unsandboxed stack's
+ * p99 (0.96-1.08x, where they cost 1.09-1.27x: a real-time I/O thread preempts
+ * its client at the send, and the kernel may then give the client's CPU to
+ * another task for a slice) but with six busy processes beside it lets p99.9
+ * grow to 2.8 ms, where they keep it at 0.2 ms. The AI domain stays in the
+ * default class: batch (nice 10) and idle cost generation most of its
+ * throughput on a busy host (idle: none at all) and bought no latency the
+ * real-time threads had not already. MINIMAL imposes nothing.
  */
 static const struct al_level_policy policies[AL_LEVEL_COUNT] = {
 	{AL_LEVEL_MINIMAL, "minimal", AL_SECCOMP_ERRNO,
@@ -32,7 +33,7 @@ static const struct al_level_policy policies[AL_LEVEL_COUNT] = {
 	 60, 0, 1.0, 0.5, AL_SCHED_DEFAULT, AL_SCHED_DEFAULT},
 	{AL_LEVEL_STANDARD, "standard", AL_SECCOMP_NOTIFY,
 	 {.core_sched = true, .ssb = true, .ib = true},
-	 30, 1, 3.0, 1.0, AL_SCHED_LATENCY, AL_SCHED_DEFAULT},
+	 30, 1, 3.0, 1.0, AL_SCHED_REALTIME, AL_SCHED_DEFAULT},
 	{AL_LEVEL_HIGH, "high", AL_SECCOMP_KILL,
 	 {.cpus = true, .core_sched = true, .cat = true, .ssb = true, .ib = true, .l1d = true},
 	 10, 2, 8.0, 3.0, AL_SCHED_REALTIME, AL_SCHED_DEFAULT},

@@ -193,8 +193,8 @@ _Static_assert(sizeof(enum al_seccomp_mode) == sizeof(int), "enum fields are int
 		  "cgroup: runs only when nothing else wants the CPU), latency (nice -5, four "     \
 		  "times the weight), realtime (the domain's I/O threads at SCHED_RR 1, bounded "   \
 		  "by RLIMIT_RTTIME and a cpu cgroup of their own with a real-time budget), or "    \
-		  "level: chosen by the security level (the protocol domain: latency at standard, " \
-		  "realtime at high and maximum; the AI domain: default; docs/levels.md)." },      \
+		  "level: chosen by the security level (from standard up: realtime for the "        \
+		  "protocol domain, default for the AI domain; docs/levels.md)." },                 \
 	{ .section = SECTION, .key = "command", .kind = AL_CONFIG_PATH, .offset = DOM(command),    \
 	  .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_EXEC, .def = "",                                \
 	  .help = "Another program to run in this domain's place (it links libairlock). "         \

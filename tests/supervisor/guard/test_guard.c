@@ -862,16 +862,16 @@ static void test_sched_realtime(void **state)
 }
 
 /*
- * STANDARD's own choice, with nothing configured: the protocol domain in the
- * latency class. Every one of its threads reads back at nice -5 (0 where this
- * runner may not raise a priority, and the attestation says so), its cpu
- * cgroup has four times the weight, none of its threads is real-time, and
- * none follows its client: that is the real-time class's alone.
+ * The latency class, configured: every thread of the protocol domain reads
+ * back at nice -5 (0 where this runner may not raise a priority, and the
+ * attestation says so), its cpu cgroup has four times the weight, none of its
+ * threads is real-time, and none follows its client: that is the real-time
+ * class's alone.
  */
-static void test_sched_standard(void **state)
+static void test_sched_latency(void **state)
 {
 	struct run r;
-	run_start(&r, "idle");
+	run_start_with(&r, "idle", NULL, false, "[domain.proto]\nsched = latency\n");
 	json_t *st = call(&r, AL_CONTROL_STATUS), *sc = sched_of(st, "proto"), *t;
 	assert_string_equal(json_string_value(json_object_get(sc, "class")), "latency");
 	const char *nice = attested(domain(st, "proto"), "sched.nice");
@@ -893,7 +893,7 @@ static void test_sched_standard(void **state)
 	printf("# cpu weight: %s\n", weight);
 	assert_true(strcmp(weight, "shares 4096") == 0 || strcmp(weight, "weight 400") == 0 ||
 		    strcmp(weight, "unavailable to this runner") == 0);
-	/* the AI domain: the default class, nice 0 */
+	/* the AI domain: the level's class, default, nice 0 */
 	assert_string_equal(json_string_value(json_object_get(sched_of(st, "ai"), "class")), "default");
 	json_array_foreach(json_object_get(sched_of(st, "ai"), "threads"), i, t)
 		assert_int_equal(json_integer_value(json_object_get(t, "nice")), 0);
@@ -1196,7 +1196,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_hostile_stdio, stop_leftovers),
 		cmocka_unit_test_teardown(test_hostile_exits, stop_leftovers),
 		cmocka_unit_test_teardown(test_second_instance, stop_leftovers),
-		cmocka_unit_test_teardown(test_sched_standard, stop_leftovers),
+		cmocka_unit_test_teardown(test_sched_latency, stop_leftovers),
 		cmocka_unit_test_teardown(test_sched_realtime, stop_leftovers),
 		cmocka_unit_test_teardown(test_follow_client, stop_leftovers),
 		cmocka_unit_test_teardown(test_partition_high, stop_leftovers),
