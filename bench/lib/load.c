@@ -284,6 +284,10 @@ int al_bench_load_level(struct al_bench_env *e, const struct al_bench_plan *p, s
 	/* the supervisor sets per-thread classes on its tick (1 s): let one pass */
 	if (!p->want_http)
 		usleep(1200000);
+	/* One snapshot of the other tasks between cells: each cell's end is the
+	 * next one's start. */
+	struct al_bench_others_snap snap[2] = { 0 };
+	int oe = al_bench_others_snap(&snap[0]);
 	for (unsigned r = 0; r < p->load_rounds && rc == 0; r++)
 		for (int k = 0; k < NLOADS && rc == 0; k++) {
 			int li = (int)((r + (unsigned)k) % NLOADS);
@@ -292,15 +296,13 @@ int al_bench_load_level(struct al_bench_env *e, const struct al_bench_plan *p, s
 			memset(pr, 0, sizeof pr);
 			for (int j = 0; j < 2 && rc == 0; j++) {
 				int c = (int)((r + (unsigned)k + (unsigned)j) % 2);
-				struct al_bench_others_snap before = { 0 }, after = { 0 };
-				int oe = al_bench_others_snap(&before);
 				rc = cell(l, p, h[c], loads[li], &pr[c], &tps[c]);
-				if (oe == 0 && (oe = al_bench_others_snap(&after)) == 0)
-					al_bench_others_add(&l->others[li], &before, &after);
-				if (oe < 0)
-					l->others_err = -oe;
-				al_bench_others_free(&before);
-				al_bench_others_free(&after);
+				if (oe == 0 && (oe = al_bench_others_snap(&snap[1])) == 0) {
+					al_bench_others_add(&l->others[li], &snap[0], &snap[1]);
+					struct al_bench_others_snap t = snap[0];
+					snap[0] = snap[1];
+					snap[1] = t;
+				}
 				for (size_t i = 0; i < pr[c].n && rc == 0; i++)
 					for (int s = 0; s < NSTAT; s++) {
 						if (c)
@@ -331,6 +333,10 @@ int al_bench_load_level(struct al_bench_env *e, const struct al_bench_plan *p, s
 			free(pr[0].lat);
 			free(pr[1].lat);
 		}
+	if (oe < 0)
+		l->others_err = -oe;
+	al_bench_others_free(&snap[0]);
+	al_bench_others_free(&snap[1]);
 	/* what was in force: the supervisor's own read-back of every thread */
 	json_t *st = al_bench_http_status(sup), *dom, *mine = json_object();
 	size_t i;
