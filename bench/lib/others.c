@@ -82,6 +82,11 @@ static int add_threads(struct al_bench_others_snap *s, pid_t pid, bool kernel)
 			continue;
 		/* kernel threads by kind: "kworker/u8:4-events" and "ksoftirqd/1" as "kworker", "ksoftirqd" */
 		comm[strcspn(comm, kernel ? "/\n" : "\n")] = '\0';
+		/* Any process names itself: what is not printable ASCII is shown as
+		 * '?', so that no name can drive a terminal or break the JSON. */
+		for (char *c = comm; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+				*c = '?';
 		o->tid = (pid_t)tid;
 		o->ns = ns;
 		snprintf(o->comm, sizeof o->comm, "%s", comm);
