@@ -19,7 +19,7 @@
  * generation fell from 4-9 ms to about 0.3 ms, 0.03-0.1x the unsandboxed
  * stack's. They stay at STANDARD against the latency class (nice -5, four
  * times the weight), which on a quiet host matches the unsandboxed stack's
- * p99 (0.96-1.08x, where they cost 1.09-1.27x: a real-time I/O thread preempts
+ * p99 (0.96-1.08x, where they cost 1.09-1.29x: a real-time I/O thread preempts
  * its client at the send, and the kernel may then give the client's CPU to
  * another task for a slice) but with six busy processes beside it lets p99.9
  * grow to 2.8 ms, where they keep it at 0.2 ms. The AI domain stays in the
