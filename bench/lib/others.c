@@ -100,6 +100,12 @@ int al_bench_others_snap(struct al_bench_others_snap *s)
 {
 	s->n = 0;
 	s->at_ns = al_now_ns();
+	/* Who is ours comes from /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN):
+	 * without it every process would count as another's. */
+	char own[64];
+	snprintf(own, sizeof own, "/proc/self/task/%d/children", (int)getpid());
+	if (access(own, R_OK) < 0)
+		return -ENOTSUP;
 	/* ours: this process and what it started; the kernel's: kthreadd (2) and its children */
 	pid_t *mine = malloc(MAX_PIDS * sizeof *mine), *kernel = malloc(MAX_PIDS * sizeof *kernel);
 	DIR *d = opendir("/proc");
