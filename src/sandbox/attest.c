@@ -247,7 +247,8 @@ static void check_cgroup(struct attest *a, struct al_domain *d, const struct al_
 
 /*
  * The scheduling class: policy and nice value from /proc/PID/stat (fields 41
- * and 19), the group's weight and idle flag from its cpu cgroup.
+ * and 19), the slice from sched_getattr, the group's weight and idle flag
+ * from its cpu cgroup.
  */
 static void check_sched(struct attest *a, const struct al_domain *d, const struct al_spec *s)
 {
@@ -285,6 +286,22 @@ static void check_sched(struct attest *a, const struct al_domain *d, const struc
 		expect_str(a, "sched.nice", want, nice == 99 ? "(unreadable)" : got);
 	}
 
+	if (w->slice_us) {
+		/* optional: a kernel before 6.12 keeps no per-task slice */
+		uint32_t slice = 0;
+		int rc = al_sched_slice_read(d->pid, &slice);
+		snprintf(want, sizeof want, "%u us", w->slice_us);
+		if (rc == -ENOTSUP)
+			item(a, "sched.slice", want, "absent: this kernel keeps no per-task slice (6.12 and later do)",
+			     true);
+		else {
+			if (rc == 0)
+				snprintf(got, sizeof got, "%u us", slice);
+			else
+				snprintf(got, sizeof got, "(unreadable: %s)", strerror(-rc));
+			expect_str(a, "sched.slice", want, got);
+		}
+	}
 	if (w->rt_runtime_us) {
 		/* the bound of the real-time class's I/O threads (sched.c); optional:
 		 * without it they stay SCHED_OTHER */

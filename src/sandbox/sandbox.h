@@ -109,7 +109,12 @@ enum al_landlock_want {
  *   idle     runs only when nothing else wants the CPU: SCHED_IDLE, cgroup cpu.idle
  *            (the group then has the kernel's least weight)
  *   latency  SCHED_OTHER at nice -5, weight 400 (falls back to nice 0 for a
- *            runner that may not raise a priority, and says so in attestation)
+ *            runner that may not raise a priority, and says so in attestation),
+ *            and a 100 us slice: the EEVDF request size (sched_attr's
+ *            sched_runtime, kernel 6.12 and later; older kernels ignore it and
+ *            the attestation reports it absent). A task with a short request
+ *            gets an earlier deadline, so on waking it runs before a task with
+ *            the default one (a few ms), and its own turns end sooner.
  *   realtime the domain itself as default; its I/O threads (named
  *            AL_WORKER_IO_THREAD, include/airlock/worker.h; at most io_max) at
  *            SCHED_RR priority 1, reset on fork, set by the runner
@@ -133,6 +138,7 @@ struct al_sched {
 	uint32_t cpu_weight;            /* cgroup weight, v2 scale (100 = default; v1
 					 * cpu.shares = weight * 1024 / 100); 0 = untouched */
 	bool cpu_idle;                  /* cgroup cpu.idle = 1 (an idle group entity) */
+	uint32_t slice_us;              /* EEVDF slice (100..100000); 0: the kernel's default */
 	/* real-time I/O threads; io_policy 0 (SCHED_OTHER): none */
 	int io_policy;                  /* SCHED_RR */
 	int io_prio;                    /* 1..99 */
@@ -150,6 +156,10 @@ int al_sched_class_parse(const char *s, enum al_sched_class *out);
 struct al_sched al_sched_of_class(enum al_sched_class c);
 /* "SCHED_OTHER", "SCHED_BATCH", ... for a policy number. */
 const char *al_sched_policy_name(int policy);
+/* The EEVDF slice of a fair-class task (tid 0: the caller), in us, read back
+ * with sched_getattr: 0, -ENOTSUP where the kernel keeps no per-task slice
+ * (before 6.12 it reports none), or -errno. */
+int al_sched_slice_read(pid_t tid, uint32_t *us);
 
 struct al_path {
 	char *path;   /* absolute, normalised, no symlink in any component */

@@ -217,6 +217,19 @@ int main(int argc, char **argv)
 		struct sched_param sp = { .sched_priority = 1 };
 		return result(sched_setscheduler(0, SCHED_FIFO, &sp));
 	}
+	/* a 0.1 ms EEVDF slice: on a kernel with per-task slices, an earlier
+	 * deadline than every task at the default one */
+	if (!strcmp(a, "shorten-slice")) {
+		struct { /* the kernel's struct sched_attr, first version */
+			uint32_t size, sched_policy;
+			uint64_t sched_flags;
+			int32_t sched_nice;
+			uint32_t sched_priority;
+			uint64_t sched_runtime, sched_deadline, sched_period;
+		} sa = { .size = sizeof sa, .sched_policy = SCHED_OTHER, .sched_nice = getpriority(PRIO_PROCESS, 0),
+			 .sched_runtime = 100000 };
+		return result((int)syscall(SYS_sched_setattr, 0, &sa, 0));
+	}
 	/* back from SCHED_BATCH/IDLE to SCHED_OTHER at the same nice value */
 	if (!strcmp(a, "unbatch")) {
 		struct sched_param sp = { 0 };

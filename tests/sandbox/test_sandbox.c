@@ -809,6 +809,7 @@ static void weaken_nice(struct al_spec *s) { s->sched.nice = 0; }
 static void weaken_weight(struct al_spec *s) { s->sched.cpu_weight = 100; }
 static void weaken_idle(struct al_spec *s) { s->sched.cpu_idle = false; }
 static void weaken_rttime(struct al_spec *s) { s->sched.rttime_us = 0; }
+static void weaken_slice(struct al_spec *s) { s->sched.slice_us = 0; }
 
 /* Whether a domain of the real-time class can be built here now: each running
  * instance's I/O threads hold part of the kernel's real-time budget. */
@@ -847,6 +848,11 @@ static void test_attest_weakened(void **state)
 	caught_class = AL_SCHED_LATENCY;
 	if (geteuid() == 0)
 		expect_caught(weaken_weight, "cgroup.cpu_weight");
+	uint32_t slice;
+	if (al_sched_slice_read(0, &slice) == 0)
+		expect_caught(weaken_slice, "sched.slice"); /* the kernel's default slice instead */
+	else
+		printf("skipped: the slice check: this kernel keeps no per-task slice (6.12 and later do)\n");
 	caught_class = AL_SCHED_IDLE;
 	expect_caught(weaken_policy, "sched.policy");
 	if (geteuid() == 0 && access("/sys/fs/cgroup/cpu/cpu.idle", F_OK) == 0)
@@ -936,6 +942,15 @@ static void test_sched_classes(void **state)
 			printf("# %s: no cpu cgroup for this runner, weight not applied\n",
 			       al_sched_class_name(rows[i].c));
 		}
+		if (s.sched.slice_us) {
+			/* the slice is read back where the kernel keeps one per task */
+			const char *got = item_actual(r, "sched.slice");
+			uint32_t own;
+			if (al_sched_slice_read(0, &own) == 0)
+				assert_string_equal(got, "100 us");
+			else
+				printf("# %s: slice %s\n", al_sched_class_name(rows[i].c), got);
+		}
 		if (s.sched.cpu_idle && find_item(r, "cgroup.cpu_idle"))
 			printf("# idle: cpu.idle %s\n", item_actual(r, "cgroup.cpu_idle"));
 		json_decref(r);
@@ -1010,6 +1025,8 @@ static void test_sched_no_raise(void **state)
 		{ AL_SCHED_BATCH, "raise-nice", "setpriority", EACCES },
 		{ AL_SCHED_LATENCY, "raise-rt", "sched_setscheduler", EPERM },
 		{ AL_SCHED_BATCH, "unbatch", "sched_setscheduler", 0 },
+		/* the kernel lets any task shorten its own slice: the filter is what refuses */
+		{ AL_SCHED_DEFAULT, "shorten-slice", "sched_setattr", 0 },
 	};
 	for (size_t i = 0; i < AL_ARRAY_LEN(rows); i++) {
 		char out[64], name[32], want[16];

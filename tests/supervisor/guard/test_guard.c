@@ -864,7 +864,8 @@ static void test_sched_realtime(void **state)
 /*
  * The latency class, configured: every thread of the protocol domain reads
  * back at nice -5 (0 where this runner may not raise a priority, and the
- * attestation says so), its cpu cgroup has four times the weight, none of its
+ * attestation says so) with a 100 us slice (where the kernel keeps one per
+ * task), its cpu cgroup has four times the weight, none of its
  * threads is real-time, and none follows its client: that is the real-time
  * class's alone.
  */
@@ -879,10 +880,21 @@ static void test_sched_latency(void **state)
 	bool raised = strcmp(nice, "-5") == 0;
 	if (!raised)
 		printf("# this runner may not raise a priority: the protocol domain runs at %s\n", nice);
+	/* the slice, where this kernel keeps one per task (6.12 and later) */
+	uint32_t own;
+	bool slices = al_sched_slice_read(0, &own) == 0;
+	const char *slice = attested(domain(st, "proto"), "sched.slice");
+	assert_non_null(slice);
+	if (slices)
+		assert_string_equal(slice, "100 us");
+	else
+		printf("# skipped: the slice: %s\n", slice);
 	size_t i, n = 0;
 	json_array_foreach(json_object_get(sc, "threads"), i, t) {
 		assert_string_equal(json_string_value(json_object_get(t, "policy")), "SCHED_OTHER");
 		assert_int_equal(json_integer_value(json_object_get(t, "nice")), raised ? -5 : 0);
+		if (slices)
+			assert_int_equal(json_integer_value(json_object_get(t, "slice_us")), 100);
 		n++;
 	}
 	assert_true(n >= 3); /* main, receiver, the I/O threads */
