@@ -108,14 +108,14 @@ enum al_landlock_want {
  *   batch    throughput work: SCHED_BATCH (no wakeup preemption), nice 10, weight untouched
  *   idle     runs only when nothing else wants the CPU: SCHED_IDLE, cgroup cpu.idle
  *            (the group then has the kernel's least weight)
+ *   throughput  compute work: SCHED_OTHER, nice 0, and a 10 ms slice (below):
+ *            any task that wakes with a shorter one, a client among them,
+ *            preempts it at once instead of waiting out its turn; against
+ *            tasks that never sleep it keeps its fair share
  *   latency  SCHED_OTHER at nice -5, weight 400 (falls back to nice 0 for a
  *            runner that may not raise a priority, and says so in attestation),
- *            and a 100 us slice: the EEVDF request size (sched_attr's
- *            sched_runtime, kernel 6.12 and later; older kernels ignore it and
- *            the attestation reports it absent). A task with a short request
- *            gets an earlier deadline, so on waking it runs before a task with
- *            the default one (a few ms), and its own turns end sooner.
- *   realtime the domain itself as default; its I/O threads (named
+ *            and a 100 us slice
+ *   realtime the domain itself as default with a 100 us slice; its I/O threads (named
  *            AL_WORKER_IO_THREAD, include/airlock/worker.h; at most io_max) at
  *            SCHED_RR priority 1, reset on fork, set by the runner
  *            (al_domain_sched_threads) once they exist. Bounded twice: by
@@ -127,9 +127,13 @@ enum al_landlock_want {
  *            hierarchy, the kernel's global sched_rt_runtime_us, and the
  *            attestation says so. Where the budget cannot be given (the
  *            parent's is taken), the threads stay SCHED_OTHER, reported.
+ * The slice is the EEVDF request size (sched_attr's sched_runtime, kernel 6.12
+ * and later; an older kernel ignores it and the attestation reports it
+ * absent). A task that wakes with a shorter slice than the running task's
+ * preempts it; one with a longer slice waits for its turn.
  */
 enum al_sched_class { AL_SCHED_DEFAULT = 0, AL_SCHED_BATCH, AL_SCHED_IDLE, AL_SCHED_LATENCY, AL_SCHED_REALTIME,
-		      AL_SCHED_COUNT };
+		      AL_SCHED_THROUGHPUT, AL_SCHED_COUNT };
 
 struct al_sched {
 	enum al_sched_class cls;
@@ -148,7 +152,7 @@ struct al_sched {
 	uint64_t rttime_us;             /* RLIMIT_RTTIME; 0: inherited */
 };
 
-/* "default", "batch", "idle", "latency", "realtime"; "?" for anything else. */
+/* "default", "batch", "idle", "latency", "realtime", "throughput"; "?" for anything else. */
 const char *al_sched_class_name(enum al_sched_class c);
 /* The inverse: 0, or -EINVAL. */
 int al_sched_class_parse(const char *s, enum al_sched_class *out);

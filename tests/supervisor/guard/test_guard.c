@@ -816,8 +816,9 @@ static void run_start_realtime(struct run *r, char *budget, size_t len)
 /*
  * The real-time class on the protocol domain: the supervisor gives its two
  * I/O threads SCHED_RR 1 from outside once they exist, every other thread
- * stays SCHED_OTHER; status reads each thread back with the cgroup's budget
- * and RLIMIT_RTTIME, which the attestation checked before the domain ran.
+ * stays SCHED_OTHER at a 100 us slice; status reads each thread back with
+ * the cgroup's budget and RLIMIT_RTTIME, which the attestation checked
+ * before the domain ran.
  */
 static void test_sched_realtime(void **state)
 {
@@ -832,6 +833,8 @@ static void test_sched_realtime(void **state)
 	assert_int_equal(sched_getaffinity(0, sizeof own, &own), 0);
 	al_cpu_format_list(&own, own_list, sizeof own_list);
 	size_t i, io = 0, other = 0;
+	uint32_t own_slice;
+	bool slices = al_sched_slice_read(0, &own_slice) == 0;
 	json_array_foreach(json_object_get(sc, "threads"), i, t) {
 		const char *name = json_string_value(json_object_get(t, "name"));
 		const char *pol = json_string_value(json_object_get(t, "policy"));
@@ -839,9 +842,13 @@ static void test_sched_realtime(void **state)
 		if (strcmp(name, "MHD-worker") == 0) {
 			assert_string_equal(pol, "SCHED_RR");
 			assert_int_equal(json_integer_value(json_object_get(t, "priority")), 1);
+			assert_true(json_is_null(json_object_get(t, "slice_us"))); /* real-time: none */
 			io++;
 		} else {
 			assert_string_equal(pol, "SCHED_OTHER");
+			/* the rest at the least slice, where the kernel keeps one per task */
+			if (slices)
+				assert_int_equal(json_integer_value(json_object_get(t, "slice_us")), 100);
 			other++;
 		}
 	}
@@ -905,10 +912,13 @@ static void test_sched_latency(void **state)
 	printf("# cpu weight: %s\n", weight);
 	assert_true(strcmp(weight, "shares 4096") == 0 || strcmp(weight, "weight 400") == 0 ||
 		    strcmp(weight, "unavailable to this runner") == 0);
-	/* the AI domain: the level's class, default, nice 0 */
-	assert_string_equal(json_string_value(json_object_get(sched_of(st, "ai"), "class")), "default");
-	json_array_foreach(json_object_get(sched_of(st, "ai"), "threads"), i, t)
+	/* the AI domain: the level's class, throughput: nice 0, a 10 ms slice */
+	assert_string_equal(json_string_value(json_object_get(sched_of(st, "ai"), "class")), "throughput");
+	json_array_foreach(json_object_get(sched_of(st, "ai"), "threads"), i, t) {
 		assert_int_equal(json_integer_value(json_object_get(t, "nice")), 0);
+		if (slices)
+			assert_int_equal(json_integer_value(json_object_get(t, "slice_us")), 10000);
+	}
 	json_decref(st);
 	run_stop(&r);
 }
