@@ -22,14 +22,12 @@
  * p99 (0.96-1.08x, where they cost 1.09-1.29x: a real-time I/O thread preempts
  * its client at the send, and the kernel may then give the client's CPU to
  * another task for a slice) but with six busy processes beside it lets p99.9
- * grow to 2.8 ms, where they keep it at 0.2 ms. The AI domain is throughput
- * work: a 10 ms slice, so every task that wakes with the default slice (the
- * client too) preempts its compute at once; with the protocol domain's other
- * threads at a 100 us slice, p99 with two generations fell from 0.93-1.15x
- * to 0.85-1.11x the unsandboxed stack's, at the same tokens/s. Batch (nice 10)
- * and idle cost generation most of its throughput on a busy host (idle: none
- * at all) and bought no latency the real-time threads had not already.
- * MINIMAL imposes nothing.
+ * grow to 2.8 ms, where they keep it at 0.2 ms. The AI domain stays in the
+ * default class: batch (nice 10) and idle cost generation most of its
+ * throughput on a busy host (idle: none at all) and bought no latency the
+ * real-time threads had not already, and a long slice made a waking task's
+ * tail longer beside two compute threads (src/sandbox/sched.c). MINIMAL
+ * imposes nothing.
  */
 static const struct al_level_policy policies[AL_LEVEL_COUNT] = {
 	{AL_LEVEL_MINIMAL, "minimal", AL_SECCOMP_ERRNO,
@@ -37,14 +35,14 @@ static const struct al_level_policy policies[AL_LEVEL_COUNT] = {
 	 60, 0, 1.0, 0.5, AL_SCHED_DEFAULT, AL_SCHED_DEFAULT},
 	{AL_LEVEL_STANDARD, "standard", AL_SECCOMP_NOTIFY,
 	 {.core_sched = true, .ssb = true, .ib = true},
-	 30, 1, 3.0, 1.0, AL_SCHED_REALTIME, AL_SCHED_THROUGHPUT},
+	 30, 1, 3.0, 1.0, AL_SCHED_REALTIME, AL_SCHED_DEFAULT},
 	{AL_LEVEL_HIGH, "high", AL_SECCOMP_KILL,
 	 {.cpus = true, .core_sched = true, .cat = true, .ssb = true, .ib = true, .l1d = true},
-	 10, 2, 8.0, 3.0, AL_SCHED_REALTIME, AL_SCHED_THROUGHPUT},
+	 10, 2, 8.0, 3.0, AL_SCHED_REALTIME, AL_SCHED_DEFAULT},
 	{AL_LEVEL_MAXIMUM, "maximum", AL_SECCOMP_KILL,
 	 {.cpus = true, .core_sched = true, .cat = true, .mba = true, .ssb = true, .ib = true, .l1d = true,
 	  .tsc = true},
-	 5, 3, 15.0, 8.0, AL_SCHED_REALTIME, AL_SCHED_THROUGHPUT},
+	 5, 3, 15.0, 8.0, AL_SCHED_REALTIME, AL_SCHED_DEFAULT},
 };
 
 const char *al_level_name(enum al_level level)

@@ -108,10 +108,6 @@ enum al_landlock_want {
  *   batch    throughput work: SCHED_BATCH (no wakeup preemption), nice 10, weight untouched
  *   idle     runs only when nothing else wants the CPU: SCHED_IDLE, cgroup cpu.idle
  *            (the group then has the kernel's least weight)
- *   throughput  compute work: SCHED_OTHER, nice 0, and a 10 ms slice (below):
- *            any task that wakes with a shorter one, a client among them,
- *            preempts it at once instead of waiting out its turn; against
- *            tasks that never sleep it keeps its fair share
  *   latency  SCHED_OTHER at nice -5, weight 400 (falls back to nice 0 for a
  *            runner that may not raise a priority, and says so in attestation),
  *            and a 100 us slice
@@ -133,7 +129,7 @@ enum al_landlock_want {
  * preempts it; one with a longer slice waits for its turn.
  */
 enum al_sched_class { AL_SCHED_DEFAULT = 0, AL_SCHED_BATCH, AL_SCHED_IDLE, AL_SCHED_LATENCY, AL_SCHED_REALTIME,
-		      AL_SCHED_THROUGHPUT, AL_SCHED_COUNT };
+		      AL_SCHED_COUNT };
 
 struct al_sched {
 	enum al_sched_class cls;
@@ -152,7 +148,7 @@ struct al_sched {
 	uint64_t rttime_us;             /* RLIMIT_RTTIME; 0: inherited */
 };
 
-/* "default", "batch", "idle", "latency", "realtime", "throughput"; "?" for anything else. */
+/* "default", "batch", "idle", "latency", "realtime"; "?" for anything else. */
 const char *al_sched_class_name(enum al_sched_class c);
 /* The inverse: 0, or -EINVAL. */
 int al_sched_class_parse(const char *s, enum al_sched_class *out);
@@ -160,10 +156,20 @@ int al_sched_class_parse(const char *s, enum al_sched_class *out);
 struct al_sched al_sched_of_class(enum al_sched_class c);
 /* "SCHED_OTHER", "SCHED_BATCH", ... for a policy number. */
 const char *al_sched_policy_name(int policy);
+/* Sets a fair-class policy (SCHED_OTHER, SCHED_BATCH, SCHED_IDLE), nice
+ * value and slice in us (0: the kernel's default; kernels before 6.12 ignore
+ * it) of pid (0: the caller) with sched_setattr: 0 or -errno. */
+int al_sched_set_fair(pid_t pid, int policy, int nice, uint32_t slice_us);
 /* The EEVDF slice of a fair-class task (tid 0: the caller), in us, read back
  * with sched_getattr: 0, -ENOTSUP where the kernel keeps no per-task slice
  * (before 6.12 it reports none), or -errno. */
 int al_sched_slice_read(pid_t tid, uint32_t *us);
+/* The one place the slice is read from: sched_getattr's sched_runtime in ns
+ * for tid (0 where the kernel reports none), or -errno. Tests set a fake
+ * (NULL restores the real call) to run the other kernel's path; production
+ * never does. */
+typedef int (*al_sched_runtime_fn)(pid_t tid, uint64_t *ns);
+void al_sched_set_probe(al_sched_runtime_fn fn);
 
 struct al_path {
 	char *path;   /* absolute, normalised, no symlink in any component */

@@ -894,7 +894,6 @@ static void test_sched_classes(void **state)
 		 * others) a SCHED_IDLE domain may get no CPU for longer than the
 		 * setup timeout. Its spec is checked below without running it. */
 		{ AL_SCHED_LATENCY, "SCHED_OTHER", "-5", "shares 4096" },
-		{ AL_SCHED_THROUGHPUT, "SCHED_OTHER", "0", NULL },
 		/* the domain itself as default; its I/O threads come later (guard tests) */
 		{ AL_SCHED_REALTIME, "SCHED_OTHER", "0", NULL },
 	};
@@ -1008,6 +1007,64 @@ static int run_raise(enum al_sched_class c, bool seccomp, const char *action, ch
 	al_domain_free(d);
 	drop_spec(&s);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Stand-ins for sched_getattr's sched_runtime: a kernel before 6.12 reports
+ * none for a fair task; one with per-task slices, the latency class's. */
+static int runtime_none(pid_t tid, uint64_t *ns)
+{
+	(void)tid;
+	*ns = 0;
+	return 0;
+}
+static int runtime_latency(pid_t tid, uint64_t *ns)
+{
+	(void)tid;
+	*ns = 100000;
+	return 0;
+}
+
+/* The latency class's slice under the probe in force: the attested item's
+ * actual value (ok, or the test fails). */
+static char *slice_attested(void)
+{
+	char *argv[] = { "probe", "noop", NULL };
+	struct al_spec s;
+	make_spec(&s, "tool", argv);
+	s.sched = al_sched_of_class(AL_SCHED_LATENCY);
+	assert_int_equal(al_seccomp_prepare(&s), 0);
+	struct al_domain *d;
+	assert_int_equal(al_domain_spawn(&s, &d), 0);
+	json_t *r = NULL;
+	const char *failed = "x";
+	assert_int_equal(al_domain_attest(d, &s, (void **)&r, &failed), 0);
+	char *got = strdup(item_actual(r, "sched.slice"));
+	json_decref(r);
+	al_domain_free(d); /* never started: killed before exec */
+	drop_spec(&s);
+	return got;
+}
+
+/* Both kernels' paths of the slice, whichever this machine has: with one
+ * the attestation reads the class's slice back; without, it reports the
+ * slice absent and the domain still starts. */
+static void test_sched_slice_paths(void **state)
+{
+	uint32_t own;
+	bool real = al_sched_slice_read(0, &own) == 0;
+	fprintf(stderr, "slice: this kernel %s a per-task slice; the %s path runs with a substituted probe\n",
+		real ? "keeps" : "keeps no", real ? "absent" : "present");
+	al_sched_set_probe(real ? NULL : runtime_latency);
+	char *got = slice_attested();
+	assert_string_equal(got, "100 us");
+	free(got);
+	al_sched_set_probe(real ? runtime_none : NULL);
+	got = slice_attested();
+	assert_non_null(strstr(got, "absent"));
+	free(got);
+	assert_int_equal(al_sched_slice_read(0, &own), -ENOTSUP);
+	al_sched_set_probe(NULL);
+	assert_false(cgroups_left());
 }
 
 /*
@@ -1478,6 +1535,7 @@ int main(void)
 		cmocka_unit_test(test_attest_weakened),
 		cmocka_unit_test(test_sched_classes),
 		cmocka_unit_test(test_sched_no_raise),
+		cmocka_unit_test(test_sched_slice_paths),
 		cmocka_unit_test(test_speculation_paths),
 		cmocka_unit_test(test_fd_table),
 		cmocka_unit_test(test_paths),
