@@ -111,7 +111,7 @@ enum al_landlock_want {
  *   latency  SCHED_OTHER at nice -5, weight 400 (falls back to nice 0 for a
  *            runner that may not raise a priority, and says so in attestation),
  *            and a 100 us slice
- *   realtime the domain itself as default with a 100 us slice; its I/O threads (named
+ *   realtime the domain itself as default; its I/O threads (named
  *            AL_WORKER_IO_THREAD, include/airlock/worker.h; at most io_max) at
  *            SCHED_RR priority 1, reset on fork, set by the runner
  *            (al_domain_sched_threads) once they exist. Bounded twice: by

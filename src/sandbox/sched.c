@@ -47,16 +47,19 @@
 #define RT_RTTIME_US 500000u
 
 /*
- * The protocol domain's slice (latency, and the real-time class's threads
- * that are not real-time, such as the channel receiver): the least the
- * kernel grants (it clamps requests to 0.1..100 ms; its default is 0.75 ms
- * times 1 + log2 of the CPUs). A task that wakes with a shorter slice than
- * the running task's preempts it at once; with the default one it may wait
- * for the running task's turn to end. bench/sched/bench_slice, a task waking
- * every 2 ms beside one CPU-bound task: p99.9 lateness 3.6 ms at the default
- * slice, 91 us at this one. A long slice for the AI domain's compute does
- * not help in its place: beside two such tasks a default-slice waker's p99.9
- * grew from 4.9 to 9.1 ms.
+ * The latency class's slice: the least the kernel grants (it clamps requests
+ * to 0.1..100 ms; its default is 0.75 ms times 1 + log2 of the CPUs). A task
+ * that wakes with a shorter slice than the running task's preempts it at
+ * once; with the default one it may wait for the running task's turn to end.
+ * bench/sched/bench_slice, a task waking every 2 ms beside one CPU-bound
+ * task: p99.9 lateness 3.6 ms at the default slice, 91 us at this one.
+ * Through the stack (airlock bench --only load, README) it keeps tools/list
+ * p99.9 with six busy processes beside two generations at 0.2 ms instead of
+ * 2.8 ms, and costs p99 on a quiet machine (1.1-1.6x the unsandboxed stack's
+ * instead of 1.0-1.1x): its I/O threads preempt their client at the send too.
+ * Not for the real-time class's other threads (no gain through the stack),
+ * nor a long one for the AI domain: beside two such tasks a default-slice
+ * waker's p99.9 grew from 4.9 to 9.1 ms.
  */
 #define SHORT_SLICE_US 100u
 
@@ -96,8 +99,7 @@ struct al_sched al_sched_of_class(enum al_sched_class c)
 		return (struct al_sched){ .cls = c, .policy = SCHED_OTHER, .nice = -5, .cpu_weight = 400,
 					  .slice_us = SHORT_SLICE_US };
 	case AL_SCHED_REALTIME:
-		return (struct al_sched){ .cls = c, .policy = SCHED_OTHER, .slice_us = SHORT_SLICE_US,
-					  .io_policy = SCHED_RR, .io_prio = RT_PRIO,
+		return (struct al_sched){ .cls = c, .policy = SCHED_OTHER, .io_policy = SCHED_RR, .io_prio = RT_PRIO,
 					  .io_max = RT_IO_MAX, .io_comm = AL_WORKER_IO_THREAD,
 					  .rt_period_us = RT_PERIOD_US, .rt_runtime_us = RT_RUNTIME_US,
 					  .rttime_us = RT_RTTIME_US };

@@ -192,10 +192,9 @@ _Static_assert(sizeof(enum al_seccomp_mode) == sizeof(int), "enum fields are int
 		  "(SCHED_BATCH, nice 10), idle (SCHED_IDLE, an idle cgroup: runs only when "      \
 		  "nothing else wants the CPU), latency (nice -5, four times the weight, a 100 us " \
 		  "slice), realtime (the domain's I/O threads at SCHED_RR 1, bounded by "           \
-		  "RLIMIT_RTTIME and a cpu cgroup of their own with a real-time budget; its other " \
-		  "threads a 100 us slice), or level: chosen by the security level (from standard " \
-		  "up: realtime for the protocol domain, default for the AI domain; "               \
-		  "docs/levels.md)." },                                                             \
+		  "RLIMIT_RTTIME and a cpu cgroup of their own with a real-time budget), or "       \
+		  "level: chosen by the security level (from standard up: realtime for the "        \
+		  "protocol domain, default for the AI domain; docs/levels.md)." },                 \
 	{ .section = SECTION, .key = "command", .kind = AL_CONFIG_PATH, .offset = DOM(command),    \
 	  .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_EXEC, .def = "",                                \
 	  .help = "Another program to run in this domain's place (it links libairlock). "         \
