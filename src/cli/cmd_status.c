@@ -111,7 +111,7 @@ static void print_sched(json_t *sc)
 		else
 			printf(" nice %lld", (long long)json_integer_value(json_object_get(t, "nice")));
 		if (json_is_integer(json_object_get(t, "slice_us")))
-			printf(" slice %lld us", (long long)json_integer_value(json_object_get(t, "slice_us")));
+			printf(", slice %lld us", (long long)json_integer_value(json_object_get(t, "slice_us")));
 		printf(", CPUs %s\n", json_string_value(json_object_get(t, "cpus")) ?: "?");
 	}
 	json_t *io = json_object_get(sc, "io_threads");

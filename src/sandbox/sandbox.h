@@ -378,10 +378,12 @@ int al_domain_sched_nice(const struct al_domain *d, int *refused);
  * The real-time class's I/O threads (sandbox.h, al_sched), from outside: every
  * thread of the domain's program named io_comm, up to io_max, gets io_policy
  * at io_prio (reset on fork). Cheap (a /proc listing): the supervisor calls it
- * on every tick, so a thread started or restarted later gets it too. Returns
- * how many threads it set now (0: nothing to do), or -errno.
+ * on every tick, so a thread started or restarted later gets it too, and more
+ * often while a new domain's threads are missing. Returns how many threads it
+ * set now (0: nothing to do), or -errno; *missing (if not NULL): how many of
+ * io_max still lack the policy (0 where none is wanted or none can be given).
  */
-int al_domain_sched_threads(struct al_domain *d);
+int al_domain_sched_threads(struct al_domain *d, unsigned *missing);
 /*
  * The domain's scheduling read back now, as a jansson json_t *: the class,
  * each thread of its program (tid, name, policy, priority, nice), how many I/O

@@ -9,8 +9,9 @@
  *
  * The real-time class is the one exception to "set once before it runs": its
  * I/O threads do not exist until the program has started them, so the
- * runner sets them from outside afterwards (al_domain_sched_threads, on every
- * supervisor tick), each by its thread id, and reads every thread back
+ * runner sets them from outside afterwards (al_domain_sched_threads: every
+ * 5 ms while a new domain's are missing, then on every supervisor tick),
+ * each by its thread id, and reads every thread back
  * (al_domain_sched_report). The bounds are in place before the domain runs:
  * RLIMIT_RTTIME (rlimit.c) and the real-time budget of a cpu group that only
  * these threads join (cgroup.c).
@@ -283,9 +284,13 @@ static bool is_io(const struct al_sched *s, const struct thread *t)
 	return strcmp(t->comm, s->io_comm) == 0;
 }
 
-int al_domain_sched_threads(struct al_domain *d)
+int al_domain_sched_threads(struct al_domain *d, unsigned *missing)
 {
 	const struct al_sched *s = &d->sched;
+	unsigned ignored;
+	if (!missing)
+		missing = &ignored;
+	*missing = 0;
 	if (!s->io_policy || !s->io_comm || d->reaped)
 		return 0;
 	/* Without its group the class would be unbounded here: the threads stay
@@ -329,6 +334,7 @@ int al_domain_sched_threads(struct al_domain *d)
 		have++;
 		set++;
 	}
+	*missing = have < s->io_max ? s->io_max - have : 0;
 	return set;
 }
 

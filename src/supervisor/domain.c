@@ -246,6 +246,7 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 	dom->reported = false;
 	dom->restart_wanted = false;
 	dom->term_at_ns = dom->kill_at_ns = 0;
+	dom->sched_poll_ns = 0;
 	dom->pb_init.have = dom->pb_worker.have = false;
 	al_detector_reset_counters(&dom->det);
 	json_decref(dom->attestation);

@@ -211,6 +211,42 @@ static const struct {
 	[AL_PROC_SPECULATION] = {AL_INC_SIDE_CHANNEL, AL_SEV_MEDIUM},
 };
 
+/* The real-time class's I/O threads, from outside, once they exist (sandbox.h,
+ * al_sched); true while some are still missing. */
+static bool sched_threads(struct sup *s, struct sup_domain *dom)
+{
+	unsigned missing = 0;
+	int nrt = al_domain_sched_threads(dom->d, &missing);
+	if (nrt > 0)
+		sup_event(s, "sched", false, json_pack("{s:s, s:i}", "domain", sup_dom_names[dom->id], "io_threads", nrt));
+	return missing > 0;
+}
+
+/*
+ * A new domain's I/O threads appear soon after it starts, before its first
+ * client, so for its first SUP_SCHED_POLL_FOR_MS they are looked for every
+ * SUP_SCHED_POLL_MS rather than on the next tick. Returns when to look next
+ * (0: nothing pending).
+ */
+uint64_t sup_guard_sched_poll(struct sup *s, uint64_t now)
+{
+	uint64_t next = 0;
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+		struct sup_domain *dom = &s->dom[i];
+		if (!dom->d || dom->frozen || dom->state != DOM_RUNNING ||
+		    now - dom->started_ns >= SUP_SCHED_POLL_FOR_MS * 1000000ULL || now < dom->sched_poll_ns)
+			continue;
+		if (!sched_threads(s, dom)) {
+			dom->sched_poll_ns = UINT64_MAX; /* all set: the tick keeps them */
+			continue;
+		}
+		dom->sched_poll_ns = now + SUP_SCHED_POLL_MS * 1000000ULL;
+		if (!next || dom->sched_poll_ns < next)
+			next = dom->sched_poll_ns;
+	}
+	return next;
+}
+
 /* /proc checks of a domain's init and program: the actions of an incident, or 0. */
 static unsigned check_domain(struct sup *s, struct sup_domain *dom, bool *found)
 {
@@ -257,10 +293,7 @@ unsigned sup_guard_tick(struct sup *s)
 		bool found = false;
 		if (pass && (act |= check_domain(s, dom, &found), found))
 			continue;
-		/* the real-time class's I/O threads, from outside, once they exist (sandbox.h, al_sched) */
-		int nrt = al_domain_sched_threads(dom->d);
-		if (nrt > 0)
-			sup_event(s, "sched", false, json_pack("{s:s, s:i}", "domain", sup_dom_names[i], "io_threads", nrt));
+		sched_threads(s, dom);
 		struct al_metrics m = dom->counters;
 		m.cpu_ns = m.rss_kib = m.minflt = m.majflt = m.vcsw = m.nvcsw = 0;
 		pid_t kids[4];

@@ -37,6 +37,8 @@
 #include "supervisor/domlog.h"
 
 #define SUP_TICK_MS 1000
+#define SUP_SCHED_POLL_MS 5        /* a new domain's I/O threads: looked for this often, */
+#define SUP_SCHED_POLL_FOR_MS 2000 /* for this long after it starts (then on every tick) */
 /* SIGTERM to SIGKILL. */
 #define SUP_STOP_GRACE_MS 3000
 /* A protocol domain left alone on a closed channel ends by itself within this
@@ -76,6 +78,7 @@ struct sup_domain {
 	bool crash_loop;            /* restarted too often: stays stopped */
 	uint64_t term_at_ns;        /* while stopping: SIGTERM then (0: sent) */
 	uint64_t kill_at_ns;        /* while stopping: SIGKILL then (0: sent) */
+	uint64_t sched_poll_ns;     /* when to look for its I/O threads next (sup_guard_sched_poll) */
 };
 
 /* The files the domains were started from: open, verified, watched. */
@@ -180,6 +183,7 @@ unsigned sup_guard_exit(struct sup *s, struct sup_domain *dom, int status);
 unsigned sup_guard_report(struct sup *s, struct sup_domain *dom);
 unsigned sup_guard_notify(struct sup *s, struct sup_domain *dom);
 unsigned sup_guard_tick(struct sup *s);
+uint64_t sup_guard_sched_poll(struct sup *s, uint64_t now);
 unsigned sup_guard_level_changed(struct sup *s, enum al_level from, const char *why);
 
 /* files.c */
