@@ -400,10 +400,11 @@ void sup_dom_end(struct sup *s, struct sup_domain *dom, uint64_t term_after_ms)
 	}
 }
 
-/* Signals that are due; the next deadline (0: none). */
+/* Signals that are due, and a look for new domains' I/O threads; the next
+ * deadline (0: none). */
 uint64_t sup_dom_deadlines(struct sup *s, uint64_t now)
 {
-	uint64_t next = 0;
+	uint64_t next = s->stopping ? 0 : sup_guard_sched_poll(s, now);
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
 		struct sup_domain *dom = &s->dom[i];
 		if (!dom->d || dom->state != DOM_STOPPING)

@@ -39,13 +39,10 @@
 
 /* ---- carrying out what the parts ask ------------------------------------ */
 
-/* The deadline timer fires at the earliest of the pending restart, the
- * domains' signals and the next look for a new domain's I/O threads. */
+/* The deadline timer fires at the earliest of the pending restart and the domains' deadlines. */
 static void arm_deadline(struct sup *s)
 {
-	uint64_t now = al_now_ns(), next = sup_dom_deadlines(s, now), poll = s->stopping ? 0 : sup_guard_sched_poll(s, now);
-	if (poll && (!next || poll < next))
-		next = poll;
+	uint64_t now = al_now_ns(), next = sup_dom_deadlines(s, now);
 	/* A restart that is due but waits for a domain to end is retried on that
 	 * domain's exit: a past time here would fire at once, again and again. */
 	if (s->restart_at_ns > now && (!next || s->restart_at_ns < next))

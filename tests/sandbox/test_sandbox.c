@@ -710,18 +710,25 @@ static json_t *find_item(json_t *report, const char *name)
 	return NULL;
 }
 
+/* Prepares s's filter, spawns it and attests it: the report, every item as specified. */
+static json_t *spawn_attested(struct al_spec *s, struct al_domain **d)
+{
+	assert_int_equal(al_seccomp_prepare(s), 0);
+	assert_int_equal(al_domain_spawn(s, d), 0);
+	json_t *r = NULL;
+	const char *failed = "x";
+	assert_int_equal(al_domain_attest(*d, s, (void **)&r, &failed), 0);
+	assert_null(failed);
+	return r;
+}
+
 static void test_attest_items(void **state)
 {
 	char *argv[] = { "probe", "noop", NULL };
 	struct al_spec s;
 	make_spec(&s, "tool", argv);
-	assert_int_equal(al_seccomp_prepare(&s), 0);
 	struct al_domain *d;
-	assert_int_equal(al_domain_spawn(&s, &d), 0);
-	json_t *r = NULL;
-	const char *failed = "x";
-	assert_int_equal(al_domain_attest(d, &s, (void **)&r, &failed), 0);
-	assert_null(failed);
+	json_t *r = spawn_attested(&s, &d);
 	static const char *const items[] = {
 		"status.NoNewPrivs", "status.Seccomp", "status.Seccomp_filters", "status.CapInh",
 		"status.CapPrm", "status.CapEff", "status.CapBnd", "status.CapAmb", "ns.user",
@@ -1032,12 +1039,8 @@ static char *slice_attested(void)
 	struct al_spec s;
 	make_spec(&s, "tool", argv);
 	s.sched = al_sched_of_class(AL_SCHED_LATENCY);
-	assert_int_equal(al_seccomp_prepare(&s), 0);
 	struct al_domain *d;
-	assert_int_equal(al_domain_spawn(&s, &d), 0);
-	json_t *r = NULL;
-	const char *failed = "x";
-	assert_int_equal(al_domain_attest(d, &s, (void **)&r, &failed), 0);
+	json_t *r = spawn_attested(&s, &d);
 	char *got = strdup(item_actual(r, "sched.slice"));
 	json_decref(r);
 	al_domain_free(d); /* never started: killed before exec */
