@@ -18,12 +18,11 @@
  * RLIMIT_RTTIME and their own cgroup's budget): tools/list p99 under
  * generation fell from 4-9 ms to about 0.3 ms, 0.03-0.1x the unsandboxed
  * stack's. They stay at STANDARD against the latency class (nice -5, four
- * times the weight), which on a quiet host matches the unsandboxed stack's
- * p99 (0.96-1.08x, where they cost 1.09-1.29x: a real-time I/O thread preempts
- * its client at the send, and the kernel may then give the client's CPU to
- * another task for a slice) but with six busy processes beside it lets p99.9
- * grow to 2.8 ms, where they keep it at 0.2 ms. The AI domain stays in the
- * default class: batch (nice 10) and idle cost generation most of its
+ * times the weight, a 100 us slice): on a quiet host it costs p99 1.11-1.60x
+ * the unsandboxed stack's where they cost 0.93-1.15x, with six busy processes
+ * beside it both keep p99.9 near 0.2 ms, and the slice needs Linux 6.12
+ * (without it the class let p99.9 grow to 2.8 ms there). The AI domain
+ * stays in the default class: batch (nice 10) and idle cost generation most of its
  * throughput on a busy host (idle: none at all) and bought no latency the
  * real-time threads had not already, and a long slice made a waking task's
  * tail longer beside two compute threads (src/sandbox/sched.c). MINIMAL

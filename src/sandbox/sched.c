@@ -191,7 +191,8 @@ int al_sched_apply(struct al_domain *d, const struct al_spec *spec)
 	}
 	/* raising needs CAP_SYS_NICE in the initial namespace: an unprivileged
 	 * runner keeps the policy at nice 0 and the attestation says so */
-	if ((rc == -EPERM || rc == -EACCES) && s->nice < 0 && (rc = al_sched_set_fair(d->pid, s->policy, 0, s->slice_us)) == 0) {
+	if ((rc == -EPERM || rc == -EACCES) && s->nice < 0 &&
+	    (rc = al_sched_set_fair(d->pid, s->policy, 0, s->slice_us)) == 0) {
 		d->sched_refused = EPERM;
 		al_log_warnx("sandbox: nice %d refused to this runner; the domain runs at nice 0", s->nice);
 		return 0;
