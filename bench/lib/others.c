@@ -57,8 +57,8 @@ static int add_threads(struct al_bench_others_snap *s, pid_t pid, bool kernel)
 		return 0; /* ended meanwhile */
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		uint64_t tid;
-		if (e->d_name[0] == '.' || al_parse_u64(e->d_name, &tid) < 0 || tid == 0 || tid >= (1u << 22))
+		pid_t tid;
+		if (al_parse_pid(e->d_name, &tid) < 0)
 			continue;
 		if (s->n == s->cap) {
 			size_t cap = s->cap ? s->cap * 2 : 256;
@@ -87,7 +87,7 @@ static int add_threads(struct al_bench_others_snap *s, pid_t pid, bool kernel)
 		for (char *c = comm; *c; c++)
 			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
 				*c = '?';
-		o->tid = (pid_t)tid;
+		o->tid = tid;
 		o->ns = ns;
 		snprintf(o->comm, sizeof o->comm, "%s", comm);
 		s->n++;
@@ -117,11 +117,10 @@ int al_bench_others_snap(struct al_bench_others_snap *s)
 		qsort(kernel, nk, sizeof *kernel, cmp_pid);
 		struct dirent *e;
 		while (rc == 0 && (e = readdir(d))) {
-			uint64_t pid;
-			if (al_parse_u64(e->d_name, &pid) < 0 || pid == 0 || pid >= (1u << 22) ||
-			    in_set((pid_t)pid, mine, nm))
+			pid_t pid;
+			if (al_parse_pid(e->d_name, &pid) < 0 || in_set(pid, mine, nm))
 				continue;
-			rc = add_threads(s, (pid_t)pid, in_set((pid_t)pid, kernel, nk));
+			rc = add_threads(s, pid, in_set(pid, kernel, nk));
 		}
 		qsort(s->t, s->n, sizeof *s->t, cmp_tid);
 	}

@@ -99,6 +99,18 @@ int al_parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+int al_parse_pid(const char *s, pid_t *out)
+{
+	uint64_t v;
+	int rc = al_parse_u64(s, &v);
+	if (rc < 0)
+		return rc;
+	if (v == 0 || v >= (1u << 22)) /* PID_MAX_LIMIT */
+		return -ERANGE;
+	*out = (pid_t)v;
+	return 0;
+}
+
 int al_parse_size(const char *s, uint64_t *out)
 {
 	if (!s || !*s)

@@ -68,6 +68,9 @@ int al_write_all(int fd, const void *buf, size_t len);
 
 /* Parses a decimal unsigned 64-bit value; the whole string must be consumed. */
 int al_parse_u64(const char *s, uint64_t *out);
+/* The same for a process or thread id (a /proc entry, a children list): 1 up
+ * to the kernel's limit, 2^22 - 1. 0, or -EINVAL/-ERANGE. */
+int al_parse_pid(const char *s, pid_t *out);
 
 /* Parses sizes such as "512M", "2G", "4096", "64k" (binary units). */
 int al_parse_size(const char *s, uint64_t *out);

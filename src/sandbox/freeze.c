@@ -59,9 +59,8 @@ size_t al_proc_children(pid_t pid, pid_t *out, size_t max)
 			continue;
 		for (char *save = NULL, *t = strtok_r(buf, " \n", &save); t && n < max;
 		     t = strtok_r(NULL, " \n", &save)) {
-			uint64_t v;
-			if (al_parse_u64(t, &v) == 0 && v > 0 && v < (1u << 22))
-				out[n++] = (pid_t)v;
+			if (al_parse_pid(t, &out[n]) == 0)
+				n++;
 		}
 	}
 	closedir(d);

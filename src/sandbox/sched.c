@@ -269,10 +269,10 @@ static size_t list_threads(const struct al_domain *d, pid_t *prog, struct thread
 			continue;
 		struct dirent *e;
 		while ((e = readdir(dir)) && n < max) {
-			uint64_t tid;
-			if (e->d_name[0] == '.' || al_parse_u64(e->d_name, &tid) < 0 || tid == 0 || tid >= (1u << 22))
+			pid_t tid;
+			if (al_parse_pid(e->d_name, &tid) < 0)
 				continue;
-			if (read_thread(kids[k], (pid_t)tid, &out[n]) == 0)
+			if (read_thread(kids[k], tid, &out[n]) == 0)
 				n++;
 		}
 		closedir(dir);

@@ -42,6 +42,16 @@ static void test_parse_u64(void **state)
 	assert_int_equal(al_parse_u64("18446744073709551616", &v), -ERANGE);
 	assert_int_equal(al_parse_u64("12a", &v), -EINVAL);
 	assert_int_equal(al_parse_u64(" 1", &v), -EINVAL);
+	/* ids as /proc lists them: 1 up to the kernel's limit */
+	pid_t p = -1;
+	assert_int_equal(al_parse_pid("4194303", &p), 0);
+	assert_int_equal(p, 4194303);
+	assert_int_equal(al_parse_pid("4194304", &p), -ERANGE);
+	assert_int_equal(al_parse_pid("0", &p), -ERANGE);
+	assert_int_equal(al_parse_pid(".", &p), -EINVAL);
+	assert_int_equal(al_parse_pid("self", &p), -EINVAL);
+	assert_int_equal(al_parse_pid("", &p), -EINVAL);
+	assert_int_equal(p, 4194303); /* untouched on failure */
 }
 
 static void test_strlcpy(void **state)
