@@ -276,14 +276,31 @@ static void per_round(struct al_bench_samples *s, const struct al_bench_rowdef *
 		al_bench_pair(s, d, cfg, al_bench_pick(&b, d->stat), al_bench_pick(&x, d->stat));
 }
 
+/* Whether every domain's real-time I/O threads hold their class, as the
+ * supervisor reads them back (true where a class has none). */
+static bool io_threads_set(struct al_bench_http *sup)
+{
+	json_t *st = al_bench_http_status(sup), *dom;
+	size_t i;
+	bool set = st != NULL;
+	json_array_foreach(json_object_get(st, "domains"), i, dom) {
+		json_t *io = json_object_get(json_object_get(dom, "sched"), "io_threads");
+		if (io && json_integer_value(json_object_get(io, "set")) < json_integer_value(json_object_get(io, "max")))
+			set = false;
+	}
+	json_decref(st);
+	return set;
+}
+
 int al_bench_load_level(struct al_bench_env *e, const struct al_bench_plan *p, struct al_bench_load *l, int cfg,
 			struct al_bench_http *peer, struct al_bench_http *sup)
 {
 	struct al_bench_http *h[2] = { peer, sup };
 	int rc = 0;
-	/* the supervisor sets per-thread classes on its tick (1 s): let one pass */
-	if (!p->want_http)
-		usleep(1200000);
+	/* the supervisor sets a new domain's real-time I/O threads within
+	 * milliseconds of their start: wait for them, at most a tick (1 s) */
+	for (int tries = 0; tries < 120 && !io_threads_set(sup); tries++)
+		usleep(10000);
 	/* One snapshot of the other tasks between cells: each cell's end is the
 	 * next one's start. */
 	struct al_bench_others_snap snap[2] = { 0 };
