@@ -47,6 +47,28 @@ static bool in_set(pid_t pid, const pid_t *set, size_t n)
 	return bsearch(&pid, set, n, sizeof *set, cmp_pid) != NULL;
 }
 
+int al_bench_other_parse(const char *schedstat, const char *comm, bool kernel, uint64_t *ns, char name[16])
+{
+	char num[24];
+	size_t len = strcspn(schedstat, " \n");
+	if (len == 0 || len >= sizeof num)
+		return -EINVAL;
+	memcpy(num, schedstat, len);
+	num[len] = '\0';
+	if (al_parse_u64(num, ns) < 0)
+		return -EINVAL;
+	/* kernel threads by kind: "kworker/u8:4-events" and "ksoftirqd/1" as "kworker", "ksoftirqd" */
+	size_t n = strcspn(comm, kernel ? "/\n" : "\n");
+	if (n > 15)
+		n = 15;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)comm[i];
+		name[i] = c < 0x20 || c > 0x7e ? '?' : (char)c;
+	}
+	name[n] = '\0';
+	return 0;
+}
+
 /* Appends every thread of pid with its CPU time so far; kernel: a kernel thread's. */
 static int add_threads(struct al_bench_others_snap *s, pid_t pid, bool kernel)
 {
@@ -73,23 +95,17 @@ static int add_threads(struct al_bench_others_snap *s, pid_t pid, bool kernel)
 		struct other *o = &s->t[s->n];
 		AL_AUTOFREE char *stat = NULL, *comm = NULL;
 		char f[96];
-		unsigned long long ns;
 		snprintf(f, sizeof f, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
-		if (al_read_file_at(AT_FDCWD, f, 256, &stat, NULL) < 0 || sscanf(stat, "%llu", &ns) != 1)
+		if (al_read_file_at(AT_FDCWD, f, 256, &stat, NULL) < 0)
 			continue;
 		snprintf(f, sizeof f, "/proc/%d/task/%d/comm", (int)pid, (int)tid);
 		if (al_read_file_at(AT_FDCWD, f, 64, &comm, NULL) < 0)
 			continue;
-		/* kernel threads by kind: "kworker/u8:4-events" and "ksoftirqd/1" as "kworker", "ksoftirqd" */
-		comm[strcspn(comm, kernel ? "/\n" : "\n")] = '\0';
 		/* Any process names itself: what is not printable ASCII is shown as
 		 * '?', so that no name can drive a terminal or break the JSON. */
-		for (char *c = comm; *c; c++)
-			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
-				*c = '?';
+		if (al_bench_other_parse(stat, comm, kernel, &o->ns, o->comm) < 0)
+			continue;
 		o->tid = tid;
-		o->ns = ns;
-		snprintf(o->comm, sizeof o->comm, "%s", comm);
 		s->n++;
 	}
 	closedir(d);

@@ -5,6 +5,7 @@
 #ifndef AL_BENCH_OTHERS_H
 #define AL_BENCH_OTHERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,15 @@ struct al_bench_others_use {
 	size_t n;
 	struct al_bench_other_name by[32]; /* names past the 32nd count in total_ns only */
 };
+
+/*
+ * One thread as a snapshot keeps it, from the texts of its /proc schedstat
+ * and comm (hostile: any process names itself): its CPU time so far (the
+ * first field), and its name, kernel threads by kind ("kworker/u8:4" as
+ * "kworker"), anything not printable ASCII as '?', at most 15 bytes.
+ * 0, or -EINVAL when schedstat does not start with a number.
+ */
+int al_bench_other_parse(const char *schedstat, const char *comm, bool kernel, uint64_t *ns, char name[16]);
 
 /* 0, or -errno when /proc cannot be read. */
 int al_bench_others_snap(struct al_bench_others_snap *s);

@@ -131,10 +131,41 @@ static void test_counts_others_not_ours(void **state)
 		close(fds[i]);
 }
 
+/* Hostile and malformed /proc texts: a name cannot carry a control byte or
+ * overrun, a CPU time that is not a number is refused. */
+static void test_parse_malformed(void **state)
+{
+	uint64_t ns = 7;
+	char name[16];
+	assert_int_equal(al_bench_other_parse("123 4 5\n", "bash\n", false, &ns, name), 0);
+	assert_true(ns == 123);
+	assert_string_equal(name, "bash");
+	assert_int_equal(al_bench_other_parse("9", "kworker/u8:4-events\n", true, &ns, name), 0);
+	assert_string_equal(name, "kworker");
+	/* a process's own name keeps its slash: only kernel threads are grouped */
+	assert_int_equal(al_bench_other_parse("9", "a/b\n", false, &ns, name), 0);
+	assert_string_equal(name, "a/b");
+	assert_int_equal(al_bench_other_parse("9", "\x1b[31mred\x7f\xff", false, &ns, name), 0);
+	assert_string_equal(name, "?[31mred??");
+	assert_int_equal(al_bench_other_parse("9", "0123456789abcdefghij", false, &ns, name), 0);
+	assert_string_equal(name, "0123456789abcde");
+	assert_int_equal(al_bench_other_parse("9", "", false, &ns, name), 0);
+	assert_string_equal(name, "");
+	ns = 7;
+	static const char *const bad[] = { "", " 1", "\n", "-1 2 3", "+1", "abc", "1a 2",
+					    "18446744073709551616", "123456789012345678901234567890" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		if (al_bench_other_parse(bad[i], "x", false, &ns, name) != -EINVAL)
+			fail_msg("schedstat \"%s\" accepted", bad[i]);
+	}
+	assert_true(ns == 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counts_others_not_ours),
+		cmocka_unit_test(test_parse_malformed),
 	};
 	return cmocka_run_group_tests_name("bench_others", tests, NULL, NULL);
 }
