@@ -214,9 +214,6 @@ struct thread {
 	pid_t tid;
 	char comm[20];
 	long policy, prio, nice;
-	long slice_us;        /* its EEVDF slice; -1 where there is none (a real-time
-			       * thread, a kernel before 6.12) */
-	cpu_set_t cpus;       /* its affinity; empty when unreadable */
 };
 
 /* Name, nice (field 19), rt_priority (40) and policy (41) of /proc/PID/task/TID/stat. */
@@ -246,10 +243,6 @@ static int read_thread(pid_t pid, pid_t tid, struct thread *t)
 		else if (field + 1 == 41)
 			t->policy = v;
 	}
-	uint32_t slice;
-	t->slice_us = al_sched_slice_read(tid, &slice) == 0 ? (long)slice : -1;
-	CPU_ZERO(&t->cpus);
-	(void)sched_getaffinity(tid, sizeof t->cpus, &t->cpus);
 	return t->policy < 0 ? -EPROTO : 0;
 }
 
@@ -363,14 +356,21 @@ void *al_domain_sched_report(const struct al_domain *d)
 	json_t *threads = json_array();
 	unsigned io = 0, io_rt = 0;
 	for (size_t i = 0; i < n; i++) {
+		/* read here, for the report only: its slice (none for a real-time
+		 * thread or before Linux 6.12) and its affinity */
 		char cpus[64];
-		al_cpu_format_list(&t[i].cpus, cpus, sizeof cpus);
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		(void)sched_getaffinity(t[i].tid, sizeof set, &set);
+		al_cpu_format_list(&set, cpus, sizeof cpus);
+		uint32_t slice;
+		bool has_slice = al_sched_slice_read(t[i].tid, &slice) == 0;
 		json_array_append_new(threads, json_pack("{s:i, s:s, s:s, s:i, s:i, s:o, s:s}", "tid", (int)t[i].tid,
 							 "name", t[i].comm, "policy",
 							 al_sched_policy_name((int)t[i].policy), "priority",
 							 (int)t[i].prio, "nice", (int)t[i].nice, "slice_us",
-							 t[i].slice_us < 0 ? json_null() : json_integer(t[i].slice_us),
-							 "cpus", cpus[0] ? cpus : "(unreadable)"));
+							 has_slice ? json_integer(slice) : json_null(), "cpus",
+							 cpus[0] ? cpus : "(unreadable)"));
 		if (s->io_comm && is_io(s, &t[i])) {
 			io++;
 			io_rt += s->io_policy && t[i].policy == s->io_policy;
