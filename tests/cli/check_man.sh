@@ -1,6 +1,6 @@
 #!/bin/sh
 # The man pages are complete: every command `airlock --help` lists is in
-# airlock(1), every configuration key (`airlock config reference`, generated
+# airlock(1) with the usage its --help prints, every configuration key (`airlock config reference`, generated
 # from the key table) is in airlock.conf(5) under its section.
 # usage: check_man.sh AIRLOCK DOCS_MAN_DIR
 set -u
@@ -12,6 +12,17 @@ for c in $cmds; do
 	[ "$c" = help ] && continue
 	if ! grep -qx "\*$c\*" "$man/airlock.1.scd"; then
 		echo "airlock(1) does not describe the command '$c' ($man/airlock.1.scd)"
+		fail=1
+		continue
+	fi
+	# its usage block, the first fenced block after its heading, is what --help prints
+	block=$(awk -v h="*$c*" '$0 == h { in_c = 1; next } in_c && /^```/ { if (in_b) exit; in_b = 1; next } in_b { print }' "$man/airlock.1.scd")
+	help=$("$airlock" "$c" --help 2>&1)
+	if [ "$block" != "$help" ]; then
+		echo "airlock(1): the usage of '$c' is not what 'airlock $c --help' prints:"
+		printf '%s\n' "$help" | diff -u /dev/fd/3 - 3<<EOF || true
+$block
+EOF
 		fail=1
 	fi
 done
