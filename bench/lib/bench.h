@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#define AL_BENCH_LOAD_ROUNDS_MAX 1000u /* --rounds: 1000 rounds of 4 cells take over an hour per level */
+
 struct al_bench_opts {
 	bool quick;   /* a smoke run: few repetitions, well under a minute */
 	int level;    /* enum al_level to measure, -1: all four */
@@ -42,6 +44,7 @@ struct al_bench_opts {
 	const char *model;       /* the AI sections' model and tokenizer; NULL: the configuration's */
 	const char *tokenizer;
 	bool probe_fifo;         /* protocol under generation: the probe at SCHED_FIFO, not nice -20 */
+	unsigned load_rounds;    /* protocol under generation: rounds per cell; 0: the default (6, 1 with quick) */
 };
 
 /* 0 and *out (the result, schema in README.md), or -errno. Rows that could

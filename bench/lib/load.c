@@ -108,6 +108,7 @@ static void *probe_main(void *arg)
 {
 	struct probe *p = arg;
 	uint64_t ns;
+	pthread_setname_np(pthread_self(), "al-probe"); /* found by name in a scheduler trace */
 	if (!p->fifo && setpriority(PRIO_PROCESS, (id_t)gettid(), PROBE_NICE) < 0)
 		p->nice_err = errno; /* as it is, and said so */
 	for (int w = 0; w < 20 && p->rc == 0; w++) /* the connection, the caches */
@@ -518,5 +519,6 @@ json_t *al_bench_load_section(const struct al_bench_plan *p, struct al_bench_loa
 	json_object_set(sec, "sched", l->sched);
 	json_object_set_new(sec, "probe_sched", json_string(!l->probe_set ? "default"
 							   : p->load_probe_fifo ? "SCHED_FIFO" : "nice -20"));
+	json_object_set_new(sec, "rounds", json_integer(p->load_rounds));
 	return sec;
 }

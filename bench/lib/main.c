@@ -12,6 +12,7 @@
 
 #include "bench.h"
 #include "cli/cli.h"
+#include "common/util.h"
 #include "respond/level.h"
 #include "sandbox/sandbox.h"
 #include "workers/ai/gguf.h"
@@ -42,6 +43,7 @@ static int bench_run(int argc, char **argv)
 		{ "model", required_argument, NULL, 'm' },
 		{ "tokenizer", required_argument, NULL, 't' },
 		{ "probe", required_argument, NULL, 'p' },
+		{ "rounds", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct al_bench_opts o = { .level = -1, .log = stderr };
@@ -66,6 +68,14 @@ static int bench_run(int argc, char **argv)
 				return al_cli_usage_error(&al_cmd_bench, "--probe: expected default or fifo");
 			o.probe_fifo = !strcmp(optarg, "fifo");
 			break;
+		case 'r': {
+			uint64_t n;
+			if (al_parse_u64(optarg, &n) < 0 || n < 1 || n > AL_BENCH_LOAD_ROUNDS_MAX)
+				return al_cli_usage_error(&al_cmd_bench, "--rounds: expected a whole number from 1 to %u, "
+							  "not '%s'", AL_BENCH_LOAD_ROUNDS_MAX, optarg);
+			o.load_rounds = (unsigned)n;
+			break;
+		}
 		case 'S':
 			if (o.nset == sizeof set / sizeof *set)
 				return al_cli_usage_error(&al_cmd_bench, "too many --set options");

@@ -606,6 +606,8 @@ int al_bench_run(const struct al_bench_opts *o, json_t **out)
 		p.spawn_rounds = 30;
 		p.load_rounds = 6, p.load_seconds = 1;
 	}
+	if (o->load_rounds)
+		p.load_rounds = o->load_rounds;
 	struct al_bench_env e;
 	int rc = al_bench_env_init(&e, o->log);
 	if (rc < 0 || (rc = conf_extra(&e, o)) < 0) {

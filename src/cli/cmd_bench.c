@@ -11,8 +11,8 @@ const struct al_cmd al_cmd_bench = {
 	.summary = "measure the overhead of each security level on this machine",
 	.usage =
 		"usage: airlock bench [--json] [--level LEVEL] [--quick] [--only SECTIONS] [--set S.KEY=VALUE]...\n"
-		"                     [--model FILE [--tokenizer FILE]] [--probe default|fifo] [--out FILE]\n"
-		"                     [--svg FILE] [--quiet]\n"
+		"                     [--model FILE [--tokenizer FILE]] [--probe default|fifo] [--rounds N]\n"
+		"                     [--out FILE] [--svg FILE] [--quiet]\n"
 		"       airlock bench --from FILE [--json] [--svg FILE]\n"
 		"\n"
 		"Measures, side by side in one run, the work airlock does with its security on\n"
@@ -41,6 +41,10 @@ const struct al_cmd al_cmd_bench = {
 		"                 default) or fifo (SCHED_FIFO 2: its own wait for a CPU left\n"
 		"                 out, but a real-time client never shares a CPU with the\n"
 		"                 real-time I/O threads, so each request crosses CPUs)\n"
+		"  --rounds N     the protocol under generation's rounds of 1 s per cell and\n"
+		"                 endpoint (default 6, --quick 1; 1 to 1000): more rounds\n"
+		"                 narrow the tail percentiles' spread, at about 10 s per round\n"
+		"                 and level\n"
 		"  --out FILE     save the JSON here (default: airlock-bench.json)\n"
 		"  --svg FILE     also draw the total overhead per level: a bar per level from\n"
 		"                 zero (below it for a gain), the middle half of its paired\n"

@@ -1,5 +1,5 @@
 /*
- * Smoke test of `airlock bench --quick --json`: the command runs every
+ * Smoke test of `airlock bench --quick --rounds 2 --json`: the command runs every
  * measurement once over, exits 0, prints JSON on stdout, saves the same to
  * --out, and the result has the documented shape (bench/lib/README.md).
  * Figures are never compared with anything: only their presence and type.
@@ -29,7 +29,7 @@ static int run_bench(void **state)
 		return -1;
 	snprintf(out, sizeof out, "%s/r.json", dir);
 	snprintf(svg, sizeof svg, "%s/r.svg", dir);
-	snprintf(cmd, sizeof cmd, "'%s' bench --quick --json --quiet --out '%s' --svg '%s'", airlock, out, svg);
+	snprintf(cmd, sizeof cmd, "'%s' bench --quick --rounds 2 --json --quiet --out '%s' --svg '%s'", airlock, out, svg);
 	FILE *p = popen(cmd, "r");
 	if (!p)
 		return -1;
@@ -187,6 +187,30 @@ static void test_load(void **unused)
 	const char *ps = json_string_value(json_object_get(sec, "probe_sched"));
 	/* the default probe: nice -20 where permitted (root), else as it is */
 	assert_true(!strcmp(ps, "nice -20") || !strcmp(ps, "default"));
+	/* --rounds 2 over --quick's 1, and the method says so */
+	assert_int_equal(json_integer_value(json_object_get(sec, "rounds")), 2);
+	assert_non_null(strstr(json_string_value(json_object_get(sec, "method")), "; 2 rounds,"));
+}
+
+/* --rounds takes a whole number from 1 to 1000, and says so otherwise, before measuring anything. */
+static void test_rounds_refused(void **unused)
+{
+	const char *bad[] = { "0", "1001", "-1", "x", "2.5", "", "99999999999999999999999" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char cmd[512], msg[256] = "";
+		snprintf(cmd, sizeof cmd, "'%s' bench --only load --rounds '%s' --out /dev/null 2>&1", getenv("AL_AIRLOCK"),
+			 bad[i]);
+		FILE *p = popen(cmd, "r");
+		assert_non_null(p);
+		if (!fgets(msg, sizeof msg, p))
+			msg[0] = '\0';
+		while (fgetc(p) != EOF)
+			;
+		int st = pclose(p);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 2);
+		assert_non_null(strstr(msg, "--rounds: expected a whole number from 1 to 1000"));
+	}
 }
 
 static void test_budgets(void **unused)
@@ -216,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_budgets),
+		cmocka_unit_test(test_rounds_refused),
 	};
 	return cmocka_run_group_tests(tests, run_bench, drop);
 }
