@@ -286,7 +286,9 @@ static bool io_threads_set(struct al_bench_http *sup)
 	bool set = st != NULL;
 	json_array_foreach(json_object_get(st, "domains"), i, dom) {
 		json_t *io = json_object_get(json_object_get(dom, "sched"), "io_threads");
-		if (io && json_integer_value(json_object_get(io, "set")) < json_integer_value(json_object_get(io, "max")))
+		/* an adaptive class's threads in the default class while calm are set too */
+		if (io && !json_is_true(json_object_get(io, "calm")) &&
+		    json_integer_value(json_object_get(io, "set")) < json_integer_value(json_object_get(io, "max")))
 			set = false;
 	}
 	json_decref(st);

@@ -139,7 +139,17 @@ static void print_sched(FILE *f, const json_t *levels, const json_t *sched)
 		json_object_foreach(l, dom, d) {
 			fprintf(f, " %s %s", dom, json_string_value(json_object_get(d, "class")) ?: "?");
 			json_t *io = json_object_get(d, "io_threads");
-			if (io)
+			json_t *pr = json_object_get(d, "pressure");
+			if (io && pr)
+				fprintf(f, " (I/O threads %s while the CPUs are contended, %s at the end, %lld switches "
+					"since it started; budget %s)",
+					json_string_value(json_object_get(io, "want")),
+					json_is_string(json_object_get(pr, "error"))  ? "pressure unreadable: always"
+					: json_is_true(json_object_get(io, "calm")) ? "calm"
+										    : "contended",
+					(long long)json_integer_value(json_object_get(pr, "switches")),
+					json_string_value(json_object_get(d, "rt_budget")) ?: "?");
+			else if (io)
 				fprintf(f, " (I/O threads %s: %lld of %lld; budget %s)",
 					json_string_value(json_object_get(io, "want")),
 					(long long)json_integer_value(json_object_get(io, "set")),

@@ -124,6 +124,16 @@ static void print_sched(json_t *sc)
 	       (long long)json_integer_value(json_object_get(io, "max")),
 	       json_is_string(json_object_get(io, "refused")) ? "; refused: " : "",
 	       json_string_value(json_object_get(io, "refused")) ?: "");
+	json_t *pr = json_object_get(sc, "pressure");
+	if (pr && json_is_string(json_object_get(pr, "error")))
+		printf("    adaptive: CPU pressure unreadable (%s): real-time throughout\n",
+		       json_string_value(json_object_get(pr, "error")));
+	else if (pr)
+		printf("    adaptive: real-time while tasks wait for a CPU; now %s (%.1f %% over the last 100 ms), %lld "
+		       "switches\n",
+		       json_is_true(json_object_get(io, "calm")) ? "calm, default class" : "contended, real-time",
+		       json_number_value(json_object_get(pr, "pct")),
+		       (long long)json_integer_value(json_object_get(pr, "switches")));
 	printf("    I/O threads follow their clients' CPUs: %s\n",
 	       json_is_true(json_object_get(sc, "follow_client")) ? "yes" : "no (the domain is pinned, or not real-time)");
 	printf("    real-time budget: %s\n", json_string_value(json_object_get(sc, "rt_budget")) ?: "?");

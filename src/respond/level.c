@@ -13,16 +13,20 @@
  * the standard budget (docs/levels.md, measured with airlock bench).
  *
  * Scheduling classes (README, "Protocol under generation"; measured with
- * airlock bench and bench/sched on the shared 2-vCPU VM): from STANDARD up
- * the protocol domain's I/O threads are real-time (SCHED_RR 1, bounded by
- * RLIMIT_RTTIME and their own cgroup's budget): tools/list p99 under
- * generation fell from 4-9 ms to about 0.3 ms, 0.03-0.1x the unsandboxed
- * stack's. They stay at STANDARD against the latency class (nice -5, four
- * times the weight, a 100 us slice): on a quiet host it costs p99 1.11-1.60x
- * the unsandboxed stack's where they cost 0.93-1.15x, with six busy processes
- * beside it both keep p99.9 near 0.2 ms, and the slice needs Linux 6.12
- * (without it the class let p99.9 grow to 2.8 ms there). The AI domain
- * stays in the default class: batch (nice 10) and idle cost generation most of its
+ * airlock bench and bench/sched on the shared 2-vCPU VM). The protocol
+ * domain's I/O threads are real-time (SCHED_RR 1, bounded by RLIMIT_RTTIME
+ * and their own cgroup's budget) from HIGH up, and at STANDARD while tasks
+ * wait for a CPU (adaptive: CPU pressure read every 100 ms). Under load they
+ * took tools/list p99 with generations running from 4-9 ms to about 0.2 ms,
+ * 0.02-0.1x the unsandboxed stack's; on an idle machine a real-time thread
+ * wakes on the CPU it last ran on, away from its client, and a back-to-back
+ * client's median was 1.5x the unsandboxed stack's, where the adaptive class
+ * measured 1.0-1.16x. The latency class (nice -5, four times the weight, a
+ * 100 us slice) let p99.9 reach 4 ms with six busy processes beside two
+ * generations and cost generation 23 % of its tokens/s there. HIGH and
+ * MAXIMUM pin the domains, so their threads cannot be beside a client that
+ * moves anyway, and keep real-time throughout. The AI domain stays in the
+ * default class: batch (nice 10) and idle cost generation most of its
  * throughput on a busy host (idle: none at all) and bought no latency the
  * real-time threads had not already, and a long slice made a waking task's
  * tail longer beside two compute threads (src/sandbox/sched.c). MINIMAL
@@ -34,7 +38,7 @@ static const struct al_level_policy policies[AL_LEVEL_COUNT] = {
 	 60, 0, 1.0, 0.5, AL_SCHED_DEFAULT, AL_SCHED_DEFAULT},
 	{AL_LEVEL_STANDARD, "standard", AL_SECCOMP_NOTIFY,
 	 {.core_sched = true, .ssb = true, .ib = true},
-	 30, 1, 3.0, 1.0, AL_SCHED_REALTIME, AL_SCHED_DEFAULT},
+	 30, 1, 3.0, 1.0, AL_SCHED_ADAPTIVE, AL_SCHED_DEFAULT},
 	{AL_LEVEL_HIGH, "high", AL_SECCOMP_KILL,
 	 {.cpus = true, .core_sched = true, .cat = true, .ssb = true, .ib = true, .l1d = true},
 	 10, 2, 8.0, 3.0, AL_SCHED_REALTIME, AL_SCHED_DEFAULT},

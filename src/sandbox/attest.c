@@ -302,6 +302,18 @@ static void check_sched(struct attest *a, const struct al_domain *d, const struc
 			expect_str(a, "sched.slice", want, got);
 		}
 	}
+	if (w->io_adaptive) {
+		/* the adaptive class reads the CPUs' pressure; optional: where the
+		 * kernel keeps none its I/O threads are real-time throughout */
+		uint64_t total;
+		int rc = al_psi_cpu_read(&total);
+		if (rc == 0)
+			item(a, "sched.pressure", "/proc/pressure/cpu readable", "readable", true);
+		else {
+			snprintf(got, sizeof got, "absent: %s (the I/O threads are real-time throughout)", strerror(-rc));
+			item(a, "sched.pressure", "/proc/pressure/cpu readable", got, true);
+		}
+	}
 	if (w->rt_runtime_us) {
 		/* the bound of the real-time class's I/O threads (sched.c); optional:
 		 * without it they stay SCHED_OTHER */

@@ -123,13 +123,18 @@ enum al_landlock_want {
  *            hierarchy, the kernel's global sched_rt_runtime_us, and the
  *            attestation says so. Where the budget cannot be given (the
  *            parent's is taken), the threads stay SCHED_OTHER, reported.
+ *   adaptive as realtime while tasks wait for a CPU (CPU pressure, pressure.c),
+ *            and the I/O threads back in the default class while the CPUs
+ *            are calm (the runner decides, al_domain_sched_io_calm): a
+ *            real-time thread wakes on the CPU it last ran on, which on an
+ *            idle machine costs each request two wake-ups across CPUs.
  * The slice is the EEVDF request size (sched_attr's sched_runtime, kernel 6.12
  * and later; an older kernel ignores it and the attestation reports it
  * absent). A task that wakes with a shorter slice than the running task's
  * preempts it; one with a longer slice waits for its turn.
  */
 enum al_sched_class { AL_SCHED_DEFAULT = 0, AL_SCHED_BATCH, AL_SCHED_IDLE, AL_SCHED_LATENCY, AL_SCHED_REALTIME,
-		      AL_SCHED_COUNT };
+		      AL_SCHED_ADAPTIVE, AL_SCHED_COUNT };
 
 struct al_sched {
 	enum al_sched_class cls;
@@ -146,9 +151,11 @@ struct al_sched {
 	const char *io_comm;            /* their name */
 	uint32_t rt_period_us, rt_runtime_us; /* the I/O threads' cpu group's budget (v1) */
 	uint64_t rttime_us;             /* RLIMIT_RTTIME; 0: inherited */
+	bool io_adaptive;               /* io_policy only while the CPUs are contended
+					 * (pressure.c); SCHED_OTHER while calm */
 };
 
-/* "default", "batch", "idle", "latency", "realtime"; "?" for anything else. */
+/* "default", "batch", "idle", "latency", "realtime", "adaptive"; "?" for anything else. */
 const char *al_sched_class_name(enum al_sched_class c);
 /* The inverse: 0, or -EINVAL. */
 int al_sched_class_parse(const char *s, enum al_sched_class *out);
@@ -170,6 +177,33 @@ int al_sched_slice_read(pid_t tid, uint32_t *us);
  * never does. */
 typedef int (*al_sched_runtime_fn)(pid_t tid, uint64_t *ns);
 void al_sched_set_probe(al_sched_runtime_fn fn);
+
+/*
+ * CPU pressure (pressure.c): the "some" total of /proc/pressure/cpu, the
+ * microseconds during which at least one task waited for a CPU.
+ * al_psi_parse_some: from the file's text (untrusted length, no NUL needed):
+ * 0, or -EPROTO when there is no well-formed "some ... total=N" line.
+ * al_psi_cpu_read: the same from the file: 0 or -errno (-ENOENT or
+ * -EOPNOTSUPP where the kernel keeps no pressure). Tests point it at a file of
+ * their own with al_psi_set_path (NULL: the kernel's again).
+ */
+int al_psi_parse_some(const char *text, size_t len, uint64_t *total_us);
+int al_psi_cpu_read(uint64_t *total_us);
+void al_psi_set_path(const char *path);
+/*
+ * Whether the adaptive class's I/O threads should be real-time: fed one
+ * reading of the total per look, it answers true from the first window in
+ * which tasks waited 25 % of the time, and false again after 1 s of windows
+ * under 10 %. Starts calm (zero the struct); a reading that went backwards
+ * starts it over.
+ */
+struct al_contention {
+	bool have, rt;
+	uint64_t total_us, at_ns, calm_since_ns;
+	double last_pct;        /* the last window's pressure, % */
+	unsigned switches;      /* changes of rt so far */
+};
+bool al_contention_feed(struct al_contention *c, uint64_t total_us, uint64_t now_ns);
 
 struct al_path {
 	char *path;   /* absolute, normalised, no symlink in any component */
@@ -384,6 +418,11 @@ int al_domain_sched_nice(const struct al_domain *d, int *refused);
  * io_max still lack the policy (0 where none is wanted or none can be given).
  */
 int al_domain_sched_threads(struct al_domain *d, unsigned *missing);
+/* The adaptive class (io_adaptive): calm puts the I/O threads back in the
+ * default class at the next al_domain_sched_threads, !calm makes them
+ * real-time again. True when that changed what it holds; a no-op (false)
+ * for any other class. */
+bool al_domain_sched_io_calm(struct al_domain *d, bool calm);
 /*
  * The domain's scheduling read back now, as a jansson json_t *: the class,
  * each thread of its program (tid, name, policy, priority, nice), how many I/O

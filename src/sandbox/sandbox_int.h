@@ -111,6 +111,7 @@ struct al_domain {
 	size_t n_net_fds;
 	struct al_sched sched;  /* the class, kept for its I/O threads (sched.c) */
 	int io_err;          /* errno of the last refused I/O thread policy, else 0 */
+	bool io_calm;        /* adaptive class: the I/O threads held in the default class */
 	/* its filter's AL_BPF_* and EACCES calls, for the attestation and
 	 * the notify answers (wx.c) */
 	unsigned filter_carries;

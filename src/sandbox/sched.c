@@ -68,7 +68,8 @@
  * struct al_sched_attr: nothing the I/O thread starts inherits the class. */
 #define AL_SCHED_RESET_ON_FORK 0x01u
 
-static const char *const class_names[AL_SCHED_COUNT] = { "default", "batch", "idle", "latency", "realtime" };
+static const char *const class_names[AL_SCHED_COUNT] = { "default", "batch", "idle", "latency", "realtime",
+							   "adaptive" };
 
 const char *al_sched_class_name(enum al_sched_class c)
 {
@@ -100,10 +101,11 @@ struct al_sched al_sched_of_class(enum al_sched_class c)
 		return (struct al_sched){ .cls = c, .policy = SCHED_OTHER, .nice = -5, .cpu_weight = 400,
 					  .slice_us = SHORT_SLICE_US };
 	case AL_SCHED_REALTIME:
+	case AL_SCHED_ADAPTIVE:
 		return (struct al_sched){ .cls = c, .policy = SCHED_OTHER, .io_policy = SCHED_RR, .io_prio = RT_PRIO,
 					  .io_max = RT_IO_MAX, .io_comm = AL_WORKER_IO_THREAD,
 					  .rt_period_us = RT_PERIOD_US, .rt_runtime_us = RT_RUNTIME_US,
-					  .rttime_us = RT_RTTIME_US };
+					  .rttime_us = RT_RTTIME_US, .io_adaptive = c == AL_SCHED_ADAPTIVE };
 	default:
 		return (struct al_sched){ .cls = AL_SCHED_DEFAULT, .policy = SCHED_OTHER };
 	}
@@ -179,6 +181,7 @@ int al_sched_apply(struct al_domain *d, const struct al_spec *spec)
 {
 	const struct al_sched *s = &spec->sched;
 	d->sched = *s;
+	d->io_calm = false; /* real-time until the runner says calm */
 	d->sched_nice = 0;
 	d->sched_refused = 0;
 	d->io_err = 0;
@@ -278,6 +281,38 @@ static bool is_io(const struct al_sched *s, const struct thread *t)
 	return strcmp(t->comm, s->io_comm) == 0;
 }
 
+/* The adaptive class while calm: every real-time I/O thread back to the
+ * domain's own class. They stay in their cgroup, ready for the next turn. */
+static int io_calm(struct al_domain *d, const struct thread *t, size_t n)
+{
+	const struct al_sched *s = &d->sched;
+	int set = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_io(s, &t[i]) || t[i].policy != s->io_policy)
+			continue;
+		int rc = al_sched_set_fair(t[i].tid, s->policy, d->sched_nice, s->slice_us);
+		if (rc == -ESRCH)
+			continue;
+		if (rc < 0) {
+			if (d->io_err != -rc)
+				al_log_warnx("sandbox: thread %d (%s) back to %s: %s", (int)t[i].tid, t[i].comm,
+					     al_sched_policy_name(s->policy), strerror(-rc));
+			d->io_err = -rc;
+			return rc;
+		}
+		set++;
+	}
+	return set;
+}
+
+bool al_domain_sched_io_calm(struct al_domain *d, bool calm)
+{
+	if (!d->sched.io_adaptive || d->io_calm == calm)
+		return false;
+	d->io_calm = calm;
+	return true;
+}
+
 int al_domain_sched_threads(struct al_domain *d, unsigned *missing)
 {
 	const struct al_sched *s = &d->sched;
@@ -295,6 +330,8 @@ int al_domain_sched_threads(struct al_domain *d, unsigned *missing)
 	struct thread t[MAX_THREADS];
 	pid_t prog;
 	size_t n = list_threads(d, &prog, t, MAX_THREADS);
+	if (s->io_adaptive && d->io_calm)
+		return io_calm(d, t, n);
 	unsigned have = 0;
 	for (size_t i = 0; i < n; i++)
 		have += is_io(s, &t[i]) && t[i].policy == s->io_policy;
@@ -399,6 +436,8 @@ void *al_domain_sched_report(const struct al_domain *d)
 	json_object_set_new(r, "io_threads", json_pack("{s:s, s:s, s:i, s:i, s:i, s:s?}", "name", s->io_comm, "want",
 						       want, "max", (int)s->io_max, "found", (int)io, "set",
 						       (int)io_rt, "refused", d->io_err ? strerror(d->io_err) : NULL));
+	if (s->io_adaptive)
+		json_object_set_new(json_object_get(r, "io_threads"), "calm", json_boolean(d->io_calm));
 	json_object_set_new(r, "rt_budget", json_string(budget));
 	json_object_set_new(r, "rlimit_rttime_us", json_string(rttime));
 	return r;

@@ -159,7 +159,8 @@ static const struct al_config_enum seccomp_enum[] = {
 };
 static const struct al_config_enum sched_enum[] = {
 	{ "default", AL_SCHED_DEFAULT }, { "batch", AL_SCHED_BATCH },   { "idle", AL_SCHED_IDLE },
-	{ "latency", AL_SCHED_LATENCY }, { "realtime", AL_SCHED_REALTIME }, { "level", (int)AL_CONFIG_SCHED_LEVEL },
+	{ "latency", AL_SCHED_LATENCY }, { "realtime", AL_SCHED_REALTIME }, { "adaptive", AL_SCHED_ADAPTIVE },
+	{ "level", (int)AL_CONFIG_SCHED_LEVEL },
 	{ NULL, 0 },
 };
 _Static_assert(sizeof(enum al_sched_class) == sizeof(int), "enum fields are int-sized");
@@ -192,9 +193,11 @@ _Static_assert(sizeof(enum al_seccomp_mode) == sizeof(int), "enum fields are int
 		  "(SCHED_BATCH, nice 10), idle (SCHED_IDLE, an idle cgroup: runs only when "      \
 		  "nothing else wants the CPU), latency (nice -5, four times the weight, a 100 us " \
 		  "slice), realtime (the domain's I/O threads at SCHED_RR 1, bounded by "           \
-		  "RLIMIT_RTTIME and a cpu cgroup of their own with a real-time budget), or "       \
-		  "level: chosen by the security level (from standard up: realtime for the "        \
-		  "protocol domain, default for the AI domain; docs/levels.md)." },                 \
+		  "RLIMIT_RTTIME and a cpu cgroup of their own with a real-time budget), "          \
+		  "adaptive (as realtime while tasks wait for a CPU, the I/O threads in the "       \
+		  "default class while the CPUs are calm), or level: chosen by the security level " \
+		  "(standard: adaptive, high and maximum: realtime for the protocol domain; "       \
+		  "default for the AI domain; docs/levels.md)." },                                  \
 	{ .section = SECTION, .key = "command", .kind = AL_CONFIG_PATH, .offset = DOM(command),    \
 	  .flags = AL_CONFIG_EMPTY_NONE | AL_CONFIG_EXEC, .def = "",                                \
 	  .help = "Another program to run in this domain's place (it links libairlock). "         \

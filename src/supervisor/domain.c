@@ -247,6 +247,9 @@ static int dom_start(struct sup *s, struct sup_domain *dom)
 	dom->restart_wanted = false;
 	dom->term_at_ns = dom->kill_at_ns = 0;
 	dom->sched_poll_ns = 0;
+	/* adaptive: its I/O threads start as the CPUs were at the last reading */
+	dom->adaptive = spec.sched.io_adaptive;
+	(void)al_domain_sched_io_calm(d, sup_guard_calm_of(&s->pressure));
 	dom->pb_init.have = dom->pb_worker.have = false;
 	al_detector_reset_counters(&dom->det);
 	json_decref(dom->attestation);

@@ -222,6 +222,45 @@ static bool sched_threads(struct sup *s, struct sup_domain *dom)
 	return missing > 0;
 }
 
+bool sup_guard_calm_of(const struct sup_pressure *p)
+{
+	return !p->err && !p->c.rt;
+}
+
+/*
+ * The adaptive class (src/sandbox/pressure.c): every SUP_PRESSURE_POLL_MS
+ * while such a domain runs, the CPUs' pressure decides whether its I/O
+ * threads are real-time. Where the kernel keeps no pressure they stay
+ * real-time, as in the realtime class. Returns when to read next (0: no such
+ * domain).
+ */
+static uint64_t pressure_poll(struct sup *s, uint64_t now)
+{
+	bool any = false;
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+		any |= s->dom[i].d && s->dom[i].adaptive && s->dom[i].state == DOM_RUNNING && !s->dom[i].frozen;
+	if (!any)
+		return 0;
+	struct sup_pressure *p = &s->pressure;
+	if (now < p->next_ns)
+		return p->next_ns;
+	p->next_ns = now + SUP_PRESSURE_POLL_MS * 1000000ULL;
+	uint64_t total = 0;
+	int rc = al_psi_cpu_read(&total);
+	if (rc < 0 && p->err != -rc)
+		al_log_warnx("supervisor: /proc/pressure/cpu: %s; adaptive I/O threads stay real-time", strerror(-rc));
+	p->err = rc < 0 ? -rc : 0;
+	bool calm = rc == 0 && !al_contention_feed(&p->c, total, now);
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
+		struct sup_domain *dom = &s->dom[i];
+		if (!dom->d || !dom->adaptive || dom->state != DOM_RUNNING || dom->frozen)
+			continue;
+		if (al_domain_sched_io_calm(dom->d, calm))
+			(void)al_domain_sched_threads(dom->d, NULL);
+	}
+	return p->next_ns;
+}
+
 /*
  * A new domain's I/O threads appear soon after it starts, before its first
  * client, so for its first SUP_SCHED_POLL_FOR_MS they are looked for every
@@ -230,7 +269,7 @@ static bool sched_threads(struct sup *s, struct sup_domain *dom)
  */
 uint64_t sup_guard_sched_poll(struct sup *s, uint64_t now)
 {
-	uint64_t next = 0;
+	uint64_t next = pressure_poll(s, now);
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
 		struct sup_domain *dom = &s->dom[i];
 		if (!dom->d || dom->frozen || dom->state != DOM_RUNNING ||

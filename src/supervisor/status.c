@@ -91,6 +91,13 @@ static json_t *guard_status(struct sup *s)
 			 up > 0 ? (double)s->guard_cpu_ns / 1e9 / up * 100 : 0.0, "detector", det);
 }
 
+/* The adaptive class's reading of the CPUs (guard.c, pressure_poll). */
+static json_t *pressure_status(const struct sup_pressure *p)
+{
+	return json_pack("{s:b, s:f, s:i, s:s?}", "contended", !sup_guard_calm_of(p), "pct", p->c.last_pct,
+			 "switches", (int)p->c.switches, "error", p->err ? strerror(p->err) : NULL);
+}
+
 json_t *sup_status(struct sup *s)
 {
 	json_t *doms = json_array();
@@ -111,6 +118,8 @@ json_t *sup_status(struct sup *s)
 			json_t *sched = al_domain_sched_report(d->d);
 			if (sched) {
 				json_object_set_new(sched, "follow_client", json_boolean(d->follow));
+				if (d->adaptive)
+					json_object_set_new(sched, "pressure", pressure_status(&s->pressure));
 				json_object_set_new(o, "sched", sched);
 			}
 		}

@@ -39,6 +39,7 @@
 #define SUP_TICK_MS 1000
 #define SUP_SCHED_POLL_MS 5        /* a new domain's I/O threads: looked for this often, */
 #define SUP_SCHED_POLL_FOR_MS 2000 /* for this long after it starts (then on every tick) */
+#define SUP_PRESSURE_POLL_MS 100   /* the adaptive class: the CPUs' pressure read this often */
 /* SIGTERM to SIGKILL. */
 #define SUP_STOP_GRACE_MS 3000
 /* A protocol domain left alone on a closed channel ends by itself within this
@@ -64,6 +65,7 @@ struct sup_domain {
 	enum al_level spawned_level; /* the level its spec was built for */
 	bool spawned_tight;         /* built with the side-channel tightening */
 	bool follow;                /* its I/O threads follow their clients' CPUs (--follow-client) */
+	bool adaptive;              /* its I/O threads are real-time only while the CPUs are contended */
 	bool frozen;
 	struct al_detector det;
 	struct al_metrics counters; /* violations and restarts the supervisor counts */
@@ -94,9 +96,17 @@ struct sup_files {
 	size_t profile_len[AL_DOMAIN_COUNT];
 };
 
+/* The adaptive class's view of the CPUs (src/sandbox/pressure.c). */
+struct sup_pressure {
+	struct al_contention c;
+	int err;                    /* errno of the last failed read (0: readable); real-time meanwhile */
+	uint64_t next_ns;           /* when to read it next */
+};
+
 struct sup {
 	const struct al_config *cfg;
 	bool verbose;
+	struct sup_pressure pressure;
 	struct al_audit *audit;
 	bool earlier_runs;          /* the audit log had records before this start */
 	/* This instance's own files: the configuration's, or under --stdio with
@@ -184,6 +194,9 @@ unsigned sup_guard_report(struct sup *s, struct sup_domain *dom);
 unsigned sup_guard_notify(struct sup *s, struct sup_domain *dom);
 unsigned sup_guard_tick(struct sup *s);
 uint64_t sup_guard_sched_poll(struct sup *s, uint64_t now);
+/* Whether an adaptive domain's I/O threads are calm (the last reading; a
+ * kernel without pressure never is). */
+bool sup_guard_calm_of(const struct sup_pressure *p);
 unsigned sup_guard_level_changed(struct sup *s, enum al_level from, const char *why);
 
 /* files.c */

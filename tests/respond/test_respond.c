@@ -91,12 +91,15 @@ static void test_level_policies(void **state)
 	assert_int_equal(al_level_policy(AL_LEVEL_STANDARD)->seccomp, AL_SECCOMP_NOTIFY);
 	assert_int_equal(al_level_policy(AL_LEVEL_HIGH)->seccomp, AL_SECCOMP_KILL);
 	assert_true(al_level_policy(AL_LEVEL_MAXIMUM)->part.tsc);
-	/* from STANDARD up the protocol domain's I/O threads are real-time; the
-	 * AI domain stays in the default class; MINIMAL imposes nothing */
+	/* STANDARD: the protocol domain's I/O threads real-time while the CPUs
+	 * are contended; from HIGH up (pinned) always; the AI domain stays in the
+	 * default class; MINIMAL imposes nothing */
 	assert_int_equal(al_level_policy(AL_LEVEL_MINIMAL)->sched_proto, AL_SCHED_DEFAULT);
 	assert_int_equal(al_level_policy(AL_LEVEL_MINIMAL)->sched_ai, AL_SCHED_DEFAULT);
+	assert_int_equal(al_level_policy(AL_LEVEL_STANDARD)->sched_proto, AL_SCHED_ADAPTIVE);
 	for (enum al_level l = AL_LEVEL_STANDARD; l < AL_LEVEL_COUNT; l++) {
-		assert_int_equal(al_level_policy(l)->sched_proto, AL_SCHED_REALTIME);
+		if (l > AL_LEVEL_STANDARD)
+			assert_int_equal(al_level_policy(l)->sched_proto, AL_SCHED_REALTIME);
 		assert_int_equal(al_level_policy(l)->sched_ai, AL_SCHED_DEFAULT);
 	}
 	assert_int_equal(al_level_policy((enum al_level)99)->level, AL_LEVEL_MAXIMUM); /* fails strict */

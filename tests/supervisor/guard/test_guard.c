@@ -813,6 +813,122 @@ static void run_start_realtime(struct run *r, char *budget, size_t len)
 	assert_true(wait_for(r, io_threads_set, &two, 15));
 }
 
+/* The adaptive class's state as status reads it back: how many I/O threads
+ * are real-time and whether the supervisor holds them calm. */
+struct adaptive_want {
+	int set;
+	bool calm;
+};
+
+static bool adaptive_is(struct run *r, const void *arg)
+{
+	const struct adaptive_want *w = arg;
+	json_t *st = call(r, AL_CONTROL_STATUS), *sc = sched_of(st, "proto");
+	json_t *io = json_object_get(sc, "io_threads");
+	bool ok = io && json_integer_value(json_object_get(io, "set")) == w->set &&
+		  json_is_true(json_object_get(io, "calm")) == w->calm &&
+		  json_is_true(json_object_get(json_object_get(sc, "pressure"), "contended")) == !w->calm;
+	json_decref(st);
+	return ok;
+}
+
+/* CPU-bound children that make tasks wait for a CPU: one more than there are CPUs. */
+static pid_t burners[64];
+
+static void burn_start(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN) + 1;
+	for (long i = 0; i < n && i < (long)(sizeof burners / sizeof *burners); i++) {
+		burners[i] = fork();
+		assert_true(burners[i] >= 0);
+		if (burners[i] == 0)
+			for (;;)
+				__asm__ volatile("" ::: "memory");
+	}
+}
+
+static void burn_stop(void)
+{
+	for (size_t i = 0; i < sizeof burners / sizeof *burners; i++)
+		if (burners[i] > 0) {
+			kill(burners[i], SIGKILL);
+			waitpid(burners[i], NULL, 0);
+			burners[i] = 0;
+		}
+}
+
+static int stop_burners(void **state)
+{
+	burn_stop();
+	return stop_leftovers(state);
+}
+
+/*
+ * The adaptive class (standard's for the protocol domain): its I/O threads
+ * stay in the default class while no task waits for a CPU, become SCHED_RR 1
+ * within a few looks (every 100 ms) once CPU-bound processes make tasks wait,
+ * and return when those end. Where the kernel keeps no CPU pressure they are
+ * real-time throughout, and status says why.
+ */
+static void test_sched_adaptive(void **state)
+{
+	struct run r;
+	char budget[256];
+	uint64_t total;
+	int psi = al_psi_cpu_read(&total);
+	run_start_with(&r, "idle", NULL, false, "[domain.proto]\nsched = adaptive\n");
+	if (!rt_budget(&r, budget, sizeof budget)) {
+		run_stop(&r);
+		skip();
+	}
+	json_t *st = call(&r, AL_CONTROL_STATUS), *sc = sched_of(st, "proto");
+	assert_string_equal(json_string_value(json_object_get(sc, "class")), "adaptive");
+	assert_true(json_is_true(json_object_get(sc, "follow_client")));
+	json_decref(st);
+	if (psi < 0) {
+		printf("# skipped the switching: this kernel keeps no CPU pressure (%s); real-time throughout\n",
+		       strerror(-psi));
+		int two = 2;
+		assert_true(wait_for(&r, io_threads_set, &two, 15));
+		st = call(&r, AL_CONTROL_STATUS);
+		assert_true(json_is_string(json_object_get(json_object_get(sched_of(st, "proto"), "pressure"), "error")));
+		json_decref(st);
+		run_stop(&r);
+		return;
+	}
+	const struct adaptive_want calm = { 0, true }, contended = { 2, false };
+	bool was_calm = wait_for(&r, adaptive_is, &calm, 10);
+	if (!was_calm)
+		printf("# the CPUs were never calm for a second here: only the turn to real-time is checked\n");
+	burn_start();
+	assert_true(wait_for(&r, adaptive_is, &contended, 5));
+	st = call(&r, AL_CONTROL_STATUS);
+	sc = sched_of(st, "proto");
+	size_t i, io = 0;
+	json_t *t;
+	json_array_foreach(json_object_get(sc, "threads"), i, t)
+		if (strcmp(json_string_value(json_object_get(t, "name")), "MHD-worker") == 0) {
+			assert_string_equal(json_string_value(json_object_get(t, "policy")), "SCHED_RR");
+			io++;
+		}
+	assert_int_equal(io, 2);
+	json_t *pr = json_object_get(sc, "pressure");
+	printf("# contended: %.0f %% of the last 100 ms with a task waiting, %lld switches\n",
+	       json_number_value(json_object_get(pr, "pct")),
+	       (long long)json_integer_value(json_object_get(pr, "switches")));
+	assert_true(json_integer_value(json_object_get(pr, "switches")) >= 1);
+	json_decref(st);
+	burn_stop();
+	if (was_calm) {
+		assert_true(wait_for(&r, adaptive_is, &calm, 10));
+		st = call(&r, AL_CONTROL_STATUS);
+		json_array_foreach(json_object_get(sched_of(st, "proto"), "threads"), i, t)
+			assert_string_equal(json_string_value(json_object_get(t, "policy")), "SCHED_OTHER");
+		json_decref(st);
+	}
+	run_stop(&r);
+}
+
 /*
  * The real-time class on the protocol domain: the supervisor gives its two
  * I/O threads SCHED_RR 1 from outside once they exist, every other thread
@@ -1217,6 +1333,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_second_instance, stop_leftovers),
 		cmocka_unit_test_teardown(test_sched_latency, stop_leftovers),
 		cmocka_unit_test_teardown(test_sched_realtime, stop_leftovers),
+		cmocka_unit_test_teardown(test_sched_adaptive, stop_burners),
 		cmocka_unit_test_teardown(test_follow_client, stop_leftovers),
 		cmocka_unit_test_teardown(test_partition_high, stop_leftovers),
 		cmocka_unit_test_teardown(test_raise_refused, stop_leftovers),
