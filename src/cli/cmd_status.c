@@ -117,7 +117,17 @@ static void print_sched(json_t *sc)
 	json_t *io = json_object_get(sc, "io_threads");
 	if (!io)
 		return;
-	printf("    I/O threads (%s) at %s: %lld of %lld found (at most %lld)%s%s\n",
+	if (json_object_get(io, "calm"))
+		printf("    I/O threads (%s): %lld found (at most %lld), %lld at %s now%s%s\n",
+		       json_string_value(json_object_get(io, "name")),
+		       (long long)json_integer_value(json_object_get(io, "found")),
+		       (long long)json_integer_value(json_object_get(io, "max")),
+		       (long long)json_integer_value(json_object_get(io, "set")),
+		       json_string_value(json_object_get(io, "want")),
+		       json_is_string(json_object_get(io, "refused")) ? "; refused: " : "",
+		       json_string_value(json_object_get(io, "refused")) ?: "");
+	else
+		printf("    I/O threads (%s) at %s: %lld of %lld found (at most %lld)%s%s\n",
 	       json_string_value(json_object_get(io, "name")), json_string_value(json_object_get(io, "want")),
 	       (long long)json_integer_value(json_object_get(io, "set")),
 	       (long long)json_integer_value(json_object_get(io, "found")),
