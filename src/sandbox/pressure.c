@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "sandbox/sandbox.h"
@@ -31,7 +32,7 @@
 #define CONTENDED_PCT 25.0
 #define CALM_PCT 10.0
 #define CALM_FOR_MS 1000u
-#define PSI_FILE_MAX 4096
+#define PSI_TEXT_MAX 512
 
 int al_psi_parse_some(const char *text, size_t len, uint64_t *total_us)
 {
@@ -65,21 +66,31 @@ int al_psi_parse_some(const char *text, size_t len, uint64_t *total_us)
 }
 
 static const char *psi_path = "/proc/pressure/cpu";
+static int psi_fd = -1; /* kept open: the supervisor reads it ten times a second */
 
 void al_psi_set_path(const char *path)
 {
+	if (psi_fd >= 0)
+		close(psi_fd);
+	psi_fd = -1;
 	psi_path = path ? path : "/proc/pressure/cpu";
 }
 
 int al_psi_cpu_read(uint64_t *total_us)
 {
-	AL_AUTOFREE char *text = NULL;
-	size_t len = 0;
 	/* ENOENT without CONFIG_PSI, EOPNOTSUPP when it is off (psi=0) */
-	int rc = al_read_file_at(AT_FDCWD, psi_path, PSI_FILE_MAX, &text, &len);
-	if (rc < 0)
-		return rc;
-	return al_psi_parse_some(text, len, total_us);
+	if (psi_fd < 0 && (psi_fd = open(psi_path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	/* the kernel's text is about 100 bytes; a read at offset 0 makes it anew */
+	char buf[PSI_TEXT_MAX];
+	ssize_t n = pread(psi_fd, buf, sizeof buf, 0);
+	if (n < 0) {
+		int e = errno;
+		close(psi_fd);
+		psi_fd = -1;
+		return -e;
+	}
+	return al_psi_parse_some(buf, (size_t)n, total_us);
 }
 
 bool al_contention_feed(struct al_contention *c, uint64_t total_us, uint64_t now_ns)

@@ -183,9 +183,11 @@ void al_sched_set_probe(al_sched_runtime_fn fn);
  * microseconds during which at least one task waited for a CPU.
  * al_psi_parse_some: from the file's text (untrusted length, no NUL needed):
  * 0, or -EPROTO when there is no well-formed "some ... total=N" line.
- * al_psi_cpu_read: the same from the file: 0 or -errno (-ENOENT or
- * -EOPNOTSUPP where the kernel keeps no pressure). Tests point it at a file of
- * their own with al_psi_set_path (NULL: the kernel's again).
+ * al_psi_cpu_read: the same from the file, opened at the first call and read
+ * again from its start at each (the supervisor reads it ten times a second):
+ * 0 or -errno (-ENOENT or -EOPNOTSUPP where the kernel keeps no pressure).
+ * Tests point it at a file of their own with al_psi_set_path (NULL: the
+ * kernel's again), which also closes the one held.
  */
 int al_psi_parse_some(const char *text, size_t len, uint64_t *total_us);
 int al_psi_cpu_read(uint64_t *total_us);

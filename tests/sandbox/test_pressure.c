@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,16 @@ static void test_read(void **unused)
 	al_psi_set_path(path);
 	assert_int_equal(al_psi_cpu_read(&t), 0);
 	assert_int_equal(t, 31337);
+	/* opened once, read again from its start: a new text is seen */
+	const char *next = "some avg10=0.00 avg60=0.00 avg300=0.00 total=31338\n";
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, next, strlen(next)), (ssize_t)strlen(next));
+	close(fd);
+	assert_int_equal(al_psi_cpu_read(&t), 0);
+	assert_int_equal(t, 31338);
 	unlink(path);
+	al_psi_set_path(path); /* starts over: the file is gone */
 	assert_int_equal(al_psi_cpu_read(&t), -ENOENT);
 	al_psi_set_path(NULL);
 	/* the kernel's own: readable, or absent (no CONFIG_PSI, or psi=0) */
