@@ -117,23 +117,17 @@ static void print_sched(json_t *sc)
 	json_t *io = json_object_get(sc, "io_threads");
 	if (!io)
 		return;
-	if (json_object_get(io, "calm"))
-		printf("    I/O threads (%s): %lld found (at most %lld), %lld at %s now%s%s\n",
-		       json_string_value(json_object_get(io, "name")),
-		       (long long)json_integer_value(json_object_get(io, "found")),
-		       (long long)json_integer_value(json_object_get(io, "max")),
-		       (long long)json_integer_value(json_object_get(io, "set")),
-		       json_string_value(json_object_get(io, "want")),
-		       json_is_string(json_object_get(io, "refused")) ? "; refused: " : "",
-		       json_string_value(json_object_get(io, "refused")) ?: "");
+	const char *name = json_string_value(json_object_get(io, "name"));
+	const char *want = json_string_value(json_object_get(io, "want"));
+	const char *refused = json_string_value(json_object_get(io, "refused"));
+	long long set = json_integer_value(json_object_get(io, "set"));
+	long long found = json_integer_value(json_object_get(io, "found"));
+	long long max = json_integer_value(json_object_get(io, "max"));
+	if (json_object_get(io, "calm")) /* adaptive: real-time only while contended */
+		printf("    I/O threads (%s): %lld found (at most %lld), %lld at %s now", name, found, max, set, want);
 	else
-		printf("    I/O threads (%s) at %s: %lld of %lld found (at most %lld)%s%s\n",
-	       json_string_value(json_object_get(io, "name")), json_string_value(json_object_get(io, "want")),
-	       (long long)json_integer_value(json_object_get(io, "set")),
-	       (long long)json_integer_value(json_object_get(io, "found")),
-	       (long long)json_integer_value(json_object_get(io, "max")),
-	       json_is_string(json_object_get(io, "refused")) ? "; refused: " : "",
-	       json_string_value(json_object_get(io, "refused")) ?: "");
+		printf("    I/O threads (%s) at %s: %lld of %lld found (at most %lld)", name, want, set, found, max);
+	printf("%s%s\n", refused ? "; refused: " : "", refused ? refused : "");
 	json_t *pr = json_object_get(sc, "pressure");
 	if (pr && json_is_string(json_object_get(pr, "error")))
 		printf("    adaptive: CPU pressure unreadable (%s): real-time throughout\n",

@@ -42,14 +42,10 @@ int al_psi_parse_some(const char *text, size_t len, uint64_t *total_us)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		if ((size_t)(le - p) > 5 && !memcmp(p, "some ", 5)) {
-			const char *t = NULL;
-			for (const char *q = p; q + 7 <= le; q++)
-				if (!memcmp(q, " total=", 7)) {
-					t = q + 7;
-					break;
-				}
+			const char *t = memmem(p, (size_t)(le - p), " total=", 7);
 			if (!t)
 				return -EPROTO;
+			t += 7;
 			char num[24];
 			const char *te = t;
 			while (te < le && *te != ' ')

@@ -281,6 +281,16 @@ static bool is_io(const struct al_sched *s, const struct thread *t)
 	return strcmp(t->comm, s->io_comm) == 0;
 }
 
+/* An I/O thread's change refused with errno e: said once per new errno, kept
+ * for the report; returns -e. */
+static int io_refused(struct al_domain *d, const struct thread *t, const char *what, int e)
+{
+	if (d->io_err != e)
+		al_log_warnx("sandbox: thread %d (%s): %s: %s", (int)t->tid, t->comm, what, strerror(e));
+	d->io_err = e;
+	return -e;
+}
+
 /* The adaptive class while calm: every real-time I/O thread back to the
  * domain's own class. They stay in their cgroup, ready for the next turn. */
 static int io_calm(struct al_domain *d, const struct thread *t, size_t n)
@@ -293,13 +303,8 @@ static int io_calm(struct al_domain *d, const struct thread *t, size_t n)
 		int rc = al_sched_set_fair(t[i].tid, s->policy, d->sched_nice, s->slice_us);
 		if (rc == -ESRCH)
 			continue;
-		if (rc < 0) {
-			if (d->io_err != -rc)
-				al_log_warnx("sandbox: thread %d (%s) back to %s: %s", (int)t[i].tid, t[i].comm,
-					     al_sched_policy_name(s->policy), strerror(-rc));
-			d->io_err = -rc;
-			return rc;
-		}
+		if (rc < 0)
+			return io_refused(d, &t[i], "back to the domain's class", -rc);
 		set++;
 	}
 	return set;
@@ -344,22 +349,14 @@ int al_domain_sched_threads(struct al_domain *d, unsigned *missing)
 		int jrc = d->cg.rt_dir[0] ? al_cgroup_rt_join(&d->cg, t[i].tid) : 0;
 		if (jrc == -ESRCH)
 			continue;
-		if (jrc < 0) {
-			if (d->io_err != -jrc)
-				al_log_warnx("sandbox: thread %d into %s: %s", (int)t[i].tid, d->cg.rt_dir, strerror(-jrc));
-			d->io_err = -jrc;
-			return jrc;
-		}
+		if (jrc < 0)
+			return io_refused(d, &t[i], d->cg.rt_dir, -jrc);
 		struct al_sched_attr a = { .size = sizeof a, .sched_policy = (uint32_t)s->io_policy,
 					   .sched_flags = AL_SCHED_RESET_ON_FORK, .sched_priority = (uint32_t)s->io_prio };
 		if (syscall(SYS_sched_setattr, t[i].tid, &a, 0) < 0) {
 			if (errno == ESRCH)
 				continue;
-			if (d->io_err != errno)
-				al_log_warnx("sandbox: %s %d for thread %d (%s): %s", al_sched_policy_name(s->io_policy),
-					     s->io_prio, (int)t[i].tid, t[i].comm, strerror(errno));
-			d->io_err = errno;
-			return -d->io_err;
+			return io_refused(d, &t[i], al_sched_policy_name(s->io_policy), errno);
 		}
 		d->io_err = 0;
 		have++;

@@ -234,11 +234,16 @@ bool sup_guard_calm_of(const struct sup_pressure *p)
  * real-time, as in the realtime class. Returns when to read next (0: no such
  * domain).
  */
+static bool adaptive_running(const struct sup_domain *dom)
+{
+	return dom->d && dom->adaptive && dom->state == DOM_RUNNING && !dom->frozen;
+}
+
 static uint64_t pressure_poll(struct sup *s, uint64_t now)
 {
 	bool any = false;
 	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
-		any |= s->dom[i].d && s->dom[i].adaptive && s->dom[i].state == DOM_RUNNING && !s->dom[i].frozen;
+		any |= adaptive_running(&s->dom[i]);
 	if (!any)
 		return 0;
 	struct sup_pressure *p = &s->pressure;
@@ -251,13 +256,9 @@ static uint64_t pressure_poll(struct sup *s, uint64_t now)
 		al_log_warnx("supervisor: /proc/pressure/cpu: %s; adaptive I/O threads stay real-time", strerror(-rc));
 	p->err = rc < 0 ? -rc : 0;
 	bool calm = rc == 0 && !al_contention_feed(&p->c, total, now);
-	for (int i = 0; i < AL_DOMAIN_COUNT; i++) {
-		struct sup_domain *dom = &s->dom[i];
-		if (!dom->d || !dom->adaptive || dom->state != DOM_RUNNING || dom->frozen)
-			continue;
-		if (al_domain_sched_io_calm(dom->d, calm))
-			(void)al_domain_sched_threads(dom->d, NULL);
-	}
+	for (int i = 0; i < AL_DOMAIN_COUNT; i++)
+		if (adaptive_running(&s->dom[i]) && al_domain_sched_io_calm(s->dom[i].d, calm))
+			(void)al_domain_sched_threads(s->dom[i].d, NULL);
 	return p->next_ns;
 }
 
